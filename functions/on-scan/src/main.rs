@@ -1,0 +1,24 @@
+//! on-scan Lambda: ECR Image Scan, Inspector2 Scan / Finding / Coverage events -> verdict -> tags -> SNS.
+//! Glue only: configuration, clients and the policy are read once here; the job is in `gatekeeper::service`.
+
+use gatekeeper::adapters::{Inspector, error_type, gatekeeper, sdk_config};
+use gatekeeper::config::{Config, load_policy};
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use serde_json::Value;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
+    let policy = load_policy(&config.policy).inspect_err(|e| tracing::error!(error = %e, "invalid policy"))?;
+    let sdk = sdk_config().await;
+    let gk = gatekeeper(&config, policy, &sdk);
+    let inspector = Inspector::new(aws_sdk_inspector2::Client::new(&sdk));
+    let (gk, inspector) = (&gk, &inspector);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        gk.handle_scan_event(inspector, &event.payload)
+            .await
+            .map_err(|e| Diagnostic { error_type: error_type(&e), error_message: e.to_string() })
+    }))
+    .await
+}

@@ -1,0 +1,200 @@
+//! Amazon DynamoDB adapter for [`StateStore`]: one on-demand table, partition key `pk` (string).
+//!
+//! Items: `image#<repository>#<digest>` (decision, version, the unfinished claim), and one-off marks
+//! (`alert#...`) that expire through the table's TTL attribute `expires_at`. Every write of an image
+//! item is conditional on its version, so parallel deliveries for one image serialise here.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+
+use super::aws_error;
+use crate::domain::{Decision, ImageRef};
+use crate::error::AwsError;
+use crate::ports::{Claim, ImageState, Mark, StateStore, Written};
+use crate::time::Epoch;
+
+/// The state table.
+#[derive(Debug, Clone)]
+pub struct DynamoState {
+    client: Client,
+    table: String,
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn get_s<'a>(item: &'a Item, k: &str) -> Option<&'a str> {
+    item.get(k).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+fn get_n(item: &Item, k: &str) -> Option<i64> {
+    item.get(k).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
+}
+
+/// The partition key of an image's item.
+pub fn image_key(image: &ImageRef) -> String {
+    format!("image#{}#{}", image.repository, image.digest)
+}
+
+fn state_from(item: &Item) -> ImageState {
+    let claim = match (get_s(item, "claim_event"), get_s(item, "claim_decision").and_then(Decision::parse)) {
+        (Some(event_id), Some(decision)) => Some(Claim {
+            event_id: event_id.to_string(),
+            at: get_n(item, "claim_at").unwrap_or(0),
+            decision,
+            previous: get_s(item, "claim_previous").and_then(Decision::parse),
+            sequence: get_n(item, "claim_seq").unwrap_or(0).max(0) as u64,
+        }),
+        _ => None,
+    };
+    ImageState {
+        decision: get_s(item, "decision").and_then(Decision::parse),
+        version: get_n(item, "version").unwrap_or(0).max(0) as u64,
+        claim,
+        exists: true,
+    }
+}
+
+fn conflict<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(e: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>) -> bool {
+    e.as_service_error().and_then(|s| s.code()) == Some("ConditionalCheckFailedException")
+}
+
+impl DynamoState {
+    /// Wraps a client and the table name.
+    pub fn new(client: Client, table: impl Into<String>) -> DynamoState {
+        DynamoState { client, table: table.into() }
+    }
+}
+
+impl StateStore for DynamoState {
+    async fn load(&self, image: &ImageRef) -> Result<ImageState, AwsError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(image_key(image)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| aws_error("dynamodb:GetItem", e))?;
+        Ok(out.item().map(state_from).unwrap_or_default())
+    }
+
+    async fn record_push(&self, image: &ImageRef, now: Epoch) -> Result<ImageState, AwsError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(image_key(image)))
+            .update_expression("SET decision = if_not_exists(decision, :pending), updated_at = :now, last_push_at = :now ADD version :one")
+            .expression_attribute_values(":pending", s(Decision::Pending.as_str()))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(|e| aws_error("dynamodb:UpdateItem", e))?;
+        Ok(out.attributes().map(state_from).unwrap_or_default())
+    }
+
+    async fn claim(&self, image: &ImageRef, expected: Option<u64>, claim: &Claim, policy_hash: &str) -> Result<Written, AwsError> {
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(image_key(image)))
+            .update_expression(
+                "SET decision = :d, version = :seq, claim_event = :e, claim_at = :at, claim_decision = :d, claim_previous = :p, claim_seq = :seq, updated_at = :at, policy = :h",
+            )
+            .expression_attribute_values(":d", s(claim.decision.as_str()))
+            .expression_attribute_values(":seq", n(claim.sequence))
+            .expression_attribute_values(":e", s(&claim.event_id))
+            .expression_attribute_values(":at", n(claim.at))
+            .expression_attribute_values(":p", s(claim.previous.map_or("none", Decision::as_str)))
+            .expression_attribute_values(":h", s(policy_hash));
+        req = match expected {
+            None => req.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => req.condition_expression("version = :v").expression_attribute_values(":v", n(v)),
+        };
+        match req.send().await {
+            Ok(_) => Ok(Written::Done),
+            Err(e) if conflict(&e) => Ok(Written::Conflict),
+            Err(e) => Err(aws_error("dynamodb:UpdateItem", e)),
+        }
+    }
+
+    async fn finish(&self, image: &ImageRef, claim: &Claim) -> Result<Written, AwsError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(image_key(image)))
+            .update_expression("REMOVE claim_event, claim_at, claim_decision, claim_previous, claim_seq SET notified_seq = :seq ADD version :one")
+            .condition_expression("claim_event = :e AND claim_seq = :seq")
+            .expression_attribute_values(":e", s(&claim.event_id))
+            .expression_attribute_values(":seq", n(claim.sequence))
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(Written::Done),
+            Err(e) if conflict(&e) => Ok(Written::Conflict),
+            Err(e) => Err(aws_error("dynamodb:UpdateItem", e)),
+        }
+    }
+
+    async fn set_quietly(&self, image: &ImageRef, expected: Option<u64>, decision: Decision, now: Epoch) -> Result<Written, AwsError> {
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(image_key(image)))
+            .update_expression("SET decision = :d, updated_at = :now ADD version :one")
+            .expression_attribute_values(":d", s(decision.as_str()))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":one", n(1));
+        req = match expected {
+            None => req.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => req.condition_expression("version = :v").expression_attribute_values(":v", n(v)),
+        };
+        match req.send().await {
+            Ok(_) => Ok(Written::Done),
+            Err(e) if conflict(&e) => Ok(Written::Conflict),
+            Err(e) => Err(aws_error("dynamodb:UpdateItem", e)),
+        }
+    }
+
+    async fn mark_once(&self, key: &str, event_id: &str, now: Epoch, ttl_seconds: i64) -> Result<Mark, AwsError> {
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(key))
+            .item("event_id", s(event_id))
+            .item("marked_at", n(now))
+            .item("expires_at", n(now + ttl_seconds))
+            .condition_expression("attribute_not_exists(pk) OR event_id = :e OR expires_at < :now")
+            .expression_attribute_values(":e", s(event_id))
+            .expression_attribute_values(":now", n(now))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        match out {
+            Ok(out) => Ok(match out.attributes() {
+                Some(old) if get_s(old, "event_id") == Some(event_id) => Mark::Repeat,
+                _ => Mark::First,
+            }),
+            Err(e) if conflict(&e) => Ok(Mark::Taken),
+            Err(e) => Err(aws_error("dynamodb:PutItem", e)),
+        }
+    }
+}

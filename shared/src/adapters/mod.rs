@@ -1,0 +1,102 @@
+//! AWS SDK adapters for the ports: one per service. They paginate inside, map SDK enums with a
+//! fallback, and turn SDK errors into [`AwsError`] keeping AWS's code and whether a retry can help.
+
+mod dynamodb;
+mod ecr;
+mod inspector;
+mod sns;
+mod sqs;
+
+pub use dynamodb::DynamoState;
+pub use ecr::Ecr;
+pub use inspector::{Inspector, finding_from_sdk};
+pub use sns::Sns;
+pub use sqs::SqsRejects;
+
+use aws_sdk_ecr::config::http::HttpResponse;
+use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
+
+use crate::error::{AwsError, AwsErrorKind};
+
+const THROTTLING_CODES: [&str; 9] = [
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "SlowDown",
+];
+
+/// Maps any SDK error to an [`AwsError`]: throttling and 5xx/timeouts/dropped connections are
+/// retryable, everything else is not.
+pub(crate) fn aws_error<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match &err {
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().map(str::to_string);
+            let status = service.raw().status().as_u16();
+            let kind = if code.as_deref().is_some_and(|c| THROTTLING_CODES.contains(&c)) || status == 429 {
+                AwsErrorKind::Throttled
+            } else if status >= 500 {
+                AwsErrorKind::Transient
+            } else {
+                AwsErrorKind::Rejected
+            };
+            let message = service.err().message().map_or_else(|| format!("HTTP {status}"), |m| m.chars().take(300).collect());
+            AwsError { operation, code, message, kind }
+        }
+        SdkError::ConstructionFailure(_) => AwsError { operation, code: None, message: error_chain(&err), kind: AwsErrorKind::Rejected },
+        _ => AwsError { operation, code: None, message: error_chain(&err), kind: AwsErrorKind::Transient },
+    }
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out.chars().take(400).collect()
+}
+
+/// Seconds since the epoch of an SDK timestamp.
+pub(crate) fn epoch(t: &aws_sdk_ecr::primitives::DateTime) -> i64 {
+    t.secs()
+}
+
+/// The gatekeeper wired to AWS.
+pub type AwsGatekeeper = crate::service::Gatekeeper<Ecr, Sns, DynamoState, SqsRejects>;
+
+/// Loads the SDK configuration from the environment (Lambda's credentials and region, and
+/// `AWS_ENDPOINT_URL` for local emulators).
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::load_from_env().await
+}
+
+/// Builds the gatekeeper's adapters from one SDK configuration: clients are built once per container.
+pub fn gatekeeper(config: &crate::config::Config, policy: crate::policy::Policy, sdk: &aws_config::SdkConfig) -> AwsGatekeeper {
+    crate::service::Gatekeeper {
+        registry: Ecr::new(aws_sdk_ecr::Client::new(sdk)),
+        notifier: Sns::new(aws_sdk_sns::Client::new(sdk), config.topic_arn.clone()),
+        state: DynamoState::new(aws_sdk_dynamodb::Client::new(sdk), config.state_table.clone()),
+        rejects: SqsRejects::new(aws_sdk_sqs::Client::new(sdk), config.rejected_queue_url.clone()),
+        policy,
+        mode: config.mode,
+        tags: config.tags.clone(),
+        claim_lease: config.claim_lease,
+        clock: crate::time::now,
+    }
+}
+
+/// A stable name for dashboards of a failed invocation: `Retryable.<operation>` or `Failed.<operation>`.
+pub fn error_type(e: &AwsError) -> String {
+    let class = if e.is_retryable() { "Retryable" } else { "Failed" };
+    format!("{class}.{}", e.operation.replace(':', "."))
+}

@@ -1,0 +1,39 @@
+//! Amazon SNS adapter for [`Notifier`].
+
+use aws_sdk_sns::Client;
+use aws_sdk_sns::types::MessageAttributeValue;
+
+use super::aws_error;
+use crate::error::AwsError;
+use crate::message::Message;
+use crate::ports::Notifier;
+
+/// Publishes to one topic.
+#[derive(Debug, Clone)]
+pub struct Sns {
+    client: Client,
+    topic_arn: String,
+}
+
+impl Sns {
+    /// Wraps a client and the topic's ARN.
+    pub fn new(client: Client, topic_arn: impl Into<String>) -> Sns {
+        Sns { client, topic_arn: topic_arn.into() }
+    }
+}
+
+impl Notifier for Sns {
+    async fn publish(&self, message: &Message) -> Result<(), AwsError> {
+        let mut req = self.client.publish().topic_arn(&self.topic_arn).subject(&message.subject).message(&message.body);
+        for (name, value) in &message.attributes {
+            let attr = MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map_err(|e| AwsError::invalid("sns:Publish", e.to_string()))?;
+            req = req.message_attributes(*name, attr);
+        }
+        req.send().await.map_err(|e| aws_error("sns:Publish", e))?;
+        Ok(())
+    }
+}

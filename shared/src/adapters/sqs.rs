@@ -1,0 +1,48 @@
+//! Amazon SQS adapter for [`RejectSink`]: the rejected-events queue.
+
+use aws_sdk_sqs::Client;
+use serde_json::{Value, json};
+
+use super::aws_error;
+use crate::error::AwsError;
+use crate::ports::RejectSink;
+use crate::time::{format_rfc3339, now};
+
+/// SQS accepts 256 KiB bodies; an event larger than this is kept as a truncated string.
+const MAX_EVENT_BYTES: usize = 200 * 1024;
+
+/// Sends rejected events to one queue.
+#[derive(Debug, Clone)]
+pub struct SqsRejects {
+    client: Client,
+    queue_url: String,
+}
+
+impl SqsRejects {
+    /// Wraps a client and the queue URL.
+    pub fn new(client: Client, queue_url: impl Into<String>) -> SqsRejects {
+        SqsRejects { client, queue_url: queue_url.into() }
+    }
+}
+
+/// The body of a rejected-event message: the reason, when, and the event (truncated if huge).
+pub fn rejected_body(reason: &str, event: &Value) -> String {
+    let text = event.to_string();
+    let event = if text.len() <= MAX_EVENT_BYTES {
+        event.clone()
+    } else {
+        let mut end = MAX_EVENT_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        Value::String(format!("{}... ({} bytes in all)", &text[..end], text.len()))
+    };
+    json!({"reason": reason, "rejected_at": format_rfc3339(now()), "event": event}).to_string()
+}
+
+impl RejectSink for SqsRejects {
+    async fn reject(&self, reason: &str, event: &Value) -> Result<(), AwsError> {
+        self.client.send_message().queue_url(&self.queue_url).message_body(rejected_body(reason, event)).send().await.map_err(|e| aws_error("sqs:SendMessage", e))?;
+        Ok(())
+    }
+}

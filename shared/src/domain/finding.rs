@@ -1,0 +1,118 @@
+//! A vulnerability finding, reduced to what the policy and the messages need.
+
+use serde::Serialize;
+
+use super::Severity;
+use crate::time::Epoch;
+
+/// Inspector's finding status (basic-scan findings are always active).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum FindingStatus {
+    /// Open.
+    Active,
+    /// Hidden by an Inspector suppression rule (no owner, no expiry).
+    Suppressed,
+    /// Closed: fixed, or the image stopped being monitored (closed is not fixed).
+    Closed,
+}
+
+impl FindingStatus {
+    /// Parses Inspector's status; unknown values are treated as active, the safe side.
+    pub fn parse(s: &str) -> FindingStatus {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "SUPPRESSED" => FindingStatus::Suppressed,
+            "CLOSED" => FindingStatus::Closed,
+            _ => FindingStatus::Active,
+        }
+    }
+}
+
+/// Inspector's `fixAvailable`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum FixAvailable {
+    /// Every vulnerable package has a fixed version.
+    Yes,
+    /// No fix published.
+    No,
+    /// Some packages have a fix.
+    Partial,
+}
+
+impl FixAvailable {
+    /// Parses YES / NO / PARTIAL; `None` for anything else.
+    pub fn parse(s: &str) -> Option<FixAvailable> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "YES" => Some(FixAvailable::Yes),
+            "NO" => Some(FixAvailable::No),
+            "PARTIAL" => Some(FixAvailable::Partial),
+            _ => None,
+        }
+    }
+}
+
+/// One vulnerable package of a finding.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Package {
+    /// Package name (`openssl`, `@scope/pkg`, `github.com/x/y`).
+    pub name: String,
+    /// Installed version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// First version with the fix, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fixed_in: Option<String>,
+}
+
+/// A finding from Inspector (enhanced) or ECR basic scanning.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    /// Vulnerability id (CVE-..., GHSA-..., ALAS-...), or the title when there is none.
+    pub id: String,
+    /// Inspector's finding ARN, when the finding came from Inspector.
+    pub arn: Option<String>,
+    /// Severity as reported.
+    pub severity: Severity,
+    /// ACTIVE, SUPPRESSED or CLOSED.
+    pub status: FindingStatus,
+    /// The vulnerable packages (possibly none for basic findings without attributes).
+    pub packages: Vec<Package>,
+    /// Inspector's `fixAvailable`, derived from `fixed_in` when absent.
+    pub fix_available: Option<FixAvailable>,
+    /// Inspector's `exploitAvailable` (YES -> true).
+    pub exploit_available: Option<bool>,
+    /// Inspector score (0-10), often absent.
+    pub score: Option<f64>,
+    /// EPSS probability (0-1), when known.
+    pub epss: Option<f64>,
+    /// When Inspector first observed the finding.
+    pub first_observed: Option<Epoch>,
+}
+
+impl Finding {
+    /// A finding with only an id and a severity: the starting point of parsers and tests.
+    pub fn new(id: impl Into<String>, severity: Severity) -> Finding {
+        Finding {
+            id: id.into(),
+            arn: None,
+            severity,
+            status: FindingStatus::Active,
+            packages: Vec::new(),
+            fix_available: None,
+            exploit_available: None,
+            score: None,
+            epss: None,
+            first_observed: None,
+        }
+    }
+
+    /// Whether a fix exists for at least one package (Inspector's flag, else a known fixed version).
+    pub fn has_fix(&self) -> bool {
+        match self.fix_available {
+            Some(FixAvailable::Yes | FixAvailable::Partial) => true,
+            Some(FixAvailable::No) => false,
+            None => self.packages.iter().any(|p| p.fixed_in.as_deref().is_some_and(|v| !v.is_empty() && v != "NotAvailable")),
+        }
+    }
+}

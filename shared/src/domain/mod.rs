@@ -1,0 +1,85 @@
+//! The gatekeeper's vocabulary: severities, findings, images, scan states and decisions.
+//! Pure data: no I/O and no AWS SDK types.
+
+mod finding;
+mod image;
+mod scan;
+mod severity;
+
+pub use finding::{FindingStatus, Finding, FixAvailable, Package};
+pub use image::{ImageRef, MediaKind, digest_hex12, repository_from_arn};
+pub use scan::ScanState;
+pub use severity::{Severity, SeverityCounts};
+
+use serde::{Deserialize, Serialize};
+
+/// What the gatekeeper concludes about an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    /// Deployable, nothing to report.
+    Pass,
+    /// Deployable, with findings someone should look at.
+    Warn,
+    /// Not deployable: quarantined in enforce mode.
+    Block,
+    /// No usable scan result yet (in progress, failed, unsupported, expired).
+    Pending,
+}
+
+impl Decision {
+    /// The lowercase name used in messages, attributes and the state table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Pass => "pass",
+            Decision::Warn => "warn",
+            Decision::Block => "block",
+            Decision::Pending => "pending",
+        }
+    }
+
+    /// Parses the lowercase name (the state table's form).
+    pub fn parse(s: &str) -> Option<Decision> {
+        match s {
+            "pass" => Some(Decision::Pass),
+            "warn" => Some(Decision::Warn),
+            "block" => Some(Decision::Block),
+            "pending" => Some(Decision::Pending),
+            _ => None,
+        }
+    }
+
+    /// Whether tags of an image with this decision may stay deployable.
+    pub fn is_deployable(self) -> bool {
+        matches!(self, Decision::Pass | Decision::Warn)
+    }
+}
+
+/// Whether the gatekeeper changes tags or only says what it would change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Compute and notify everything, touch no tag (the deployed default).
+    Audit,
+    /// Quarantine and release by tags.
+    Enforce,
+}
+
+impl Mode {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Audit => "audit",
+            Mode::Enforce => "enforce",
+        }
+    }
+
+    /// Parses `audit` or `enforce`.
+    pub fn parse(s: &str) -> Option<Mode> {
+        match s.trim() {
+            "audit" => Some(Mode::Audit),
+            "enforce" => Some(Mode::Enforce),
+            _ => None,
+        }
+    }
+}

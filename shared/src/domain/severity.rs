@@ -1,0 +1,180 @@
+//! Severities as Inspector and ECR basic scanning report them, and counts per severity.
+
+use std::fmt;
+
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A finding's severity. `Untriaged` (Inspector) and `Undefined` (basic scanning) have no rank of their
+/// own: thresholds compare only the five ranked severities, and the policy decides how to treat them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Severity {
+    /// Inspector UNTRIAGED: the vendor has not rated it yet.
+    Untriaged,
+    /// Basic scanning UNDEFINED.
+    Undefined,
+    /// INFORMATIONAL.
+    Informational,
+    /// LOW.
+    Low,
+    /// MEDIUM.
+    Medium,
+    /// HIGH.
+    High,
+    /// CRITICAL.
+    Critical,
+}
+
+impl Severity {
+    /// Every severity, most severe first (the order of counts in messages).
+    pub const ALL: [Severity; 7] = [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Informational,
+        Severity::Untriaged,
+        Severity::Undefined,
+    ];
+
+    /// The upper-case name AWS uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "CRITICAL",
+            Severity::High => "HIGH",
+            Severity::Medium => "MEDIUM",
+            Severity::Low => "LOW",
+            Severity::Informational => "INFORMATIONAL",
+            Severity::Untriaged => "UNTRIAGED",
+            Severity::Undefined => "UNDEFINED",
+        }
+    }
+
+    /// Parses an AWS severity name, case-insensitively; `None` for names AWS may add later.
+    pub fn parse(s: &str) -> Option<Severity> {
+        Severity::ALL.into_iter().find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+
+    /// Rank for thresholds: CRITICAL 5 .. INFORMATIONAL 1; unranked severities are 0.
+    pub fn rank(self) -> u8 {
+        match self {
+            Severity::Critical => 5,
+            Severity::High => 4,
+            Severity::Medium => 3,
+            Severity::Low => 2,
+            Severity::Informational => 1,
+            Severity::Untriaged | Severity::Undefined => 0,
+        }
+    }
+
+    /// Whether this severity is at or above `threshold` (never true for an unranked severity).
+    pub fn at_least(self, threshold: Severity) -> bool {
+        self.rank() > 0 && self.rank() >= threshold.rank()
+    }
+
+    fn index(self) -> usize {
+        Severity::ALL.iter().position(|s| *s == self).unwrap_or(0)
+    }
+}
+
+/// Case-insensitive, with an error that lists the valid names (policy files are written by hand).
+impl<'de> Deserialize<'de> for Severity {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Severity::parse(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!("unknown severity {s:?}: expected CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL, UNTRIAGED or UNDEFINED"))
+        })
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How many findings of each severity; serialised as `{"CRITICAL": n, ...}` with every severity present.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SeverityCounts([u32; 7]);
+
+impl SeverityCounts {
+    /// Adds one finding of `severity`.
+    pub fn add(&mut self, severity: Severity) {
+        self.add_n(severity, 1);
+    }
+
+    /// Adds `n` findings of `severity`.
+    pub fn add_n(&mut self, severity: Severity, n: u32) {
+        let slot = &mut self.0[severity.index()];
+        *slot = slot.saturating_add(n);
+    }
+
+    /// The count for one severity.
+    pub fn get(&self, severity: Severity) -> u32 {
+        self.0[severity.index()]
+    }
+
+    /// All findings counted.
+    pub fn total(&self) -> u32 {
+        self.0.iter().fold(0u32, |a, b| a.saturating_add(*b))
+    }
+
+    /// The most severe ranked severity with a non-zero count, else an unranked one, else `None`.
+    pub fn max(&self) -> Option<Severity> {
+        Severity::ALL.into_iter().find(|s| self.get(*s) > 0)
+    }
+
+    /// Findings at or above `threshold`.
+    pub fn at_least(&self, threshold: Severity) -> u32 {
+        Severity::ALL.into_iter().filter(|s| s.at_least(threshold)).map(|s| self.get(s)).sum()
+    }
+}
+
+impl Serialize for SeverityCounts {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(Severity::ALL.len()))?;
+        for s in Severity::ALL {
+            map.serialize_entry(s.as_str(), &self.get(s))?;
+        }
+        map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_ignore_unranked_severities() {
+        assert!(Severity::Critical.at_least(Severity::High));
+        assert!(Severity::High.at_least(Severity::High));
+        assert!(!Severity::Medium.at_least(Severity::High));
+        assert!(!Severity::Untriaged.at_least(Severity::Informational));
+        assert!(!Severity::Undefined.at_least(Severity::Informational));
+    }
+
+    #[test]
+    fn parses_names_case_insensitively_and_rejects_unknown() {
+        assert_eq!(Severity::parse("critical"), Some(Severity::Critical));
+        assert_eq!(Severity::parse(" UNTRIAGED "), Some(Severity::Untriaged));
+        assert_eq!(Severity::parse("SEVERE"), None);
+    }
+
+    #[test]
+    fn counts_serialise_every_severity_and_find_the_max() {
+        let mut c = SeverityCounts::default();
+        c.add(Severity::High);
+        c.add_n(Severity::Low, 3);
+        c.add(Severity::Untriaged);
+        assert_eq!(c.total(), 5);
+        assert_eq!(c.max(), Some(Severity::High));
+        assert_eq!(c.at_least(Severity::Low), 4);
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(
+            json,
+            r#"{"CRITICAL":0,"HIGH":1,"MEDIUM":0,"LOW":3,"INFORMATIONAL":0,"UNTRIAGED":1,"UNDEFINED":0}"#
+        );
+        assert_eq!(SeverityCounts::default().max(), None);
+    }
+}

@@ -1,0 +1,64 @@
+//! `aws.ecr` events: `ECR Image Action` and `ECR Image Scan`.
+
+use super::fields::{Obj, ParseError};
+use super::{EventBody, Push, ScanResult, Scanner};
+use crate::domain::{ImageRef, ScanState, Severity, SeverityCounts, repository_from_arn};
+
+/// `ECR Image Action`: PUSH with SUCCESS is a push; DELETE, UPDATE_STORAGE_CLASS (archive, restore)
+/// and failed pushes are ignored.
+pub(super) fn image_action(detail: &Obj<'_>) -> Result<EventBody, ParseError> {
+    let action = detail.str("action-type")?;
+    if !action.eq_ignore_ascii_case("PUSH") {
+        return Ok(EventBody::Ignored(format!("ECR image action {action} is not acted on")));
+    }
+    if let Some(result) = detail.opt_str("result")?
+        && !result.eq_ignore_ascii_case("SUCCESS")
+    {
+        return Ok(EventBody::Ignored(format!("ECR push with result {result} is not acted on")));
+    }
+    let repository = repository_from_arn(detail.str("repository-name")?).to_string();
+    let digest = detail.str("image-digest")?.to_string();
+    let tags = match detail.opt_str("image-tag")?.map(str::trim) {
+        Some(tag) if !tag.is_empty() => vec![tag.to_string()],
+        _ => Vec::new(),
+    };
+    Ok(EventBody::Push(Push {
+        image: ImageRef { repository, digest, tags },
+        manifest_media_type: detail.opt_str("manifest-media-type")?.map(str::to_string),
+        artifact_media_type: detail.opt_str("artifact-media-type")?.map(str::to_string),
+    }))
+}
+
+/// Reads `finding-severity-counts`: known severities counted, `TOTAL` kept apart, unknown keys ignored.
+pub(super) fn severity_counts(detail: &Obj<'_>) -> Result<(Option<SeverityCounts>, Option<u32>), ParseError> {
+    let Some(obj) = detail.opt_obj("finding-severity-counts")? else {
+        return Ok((None, None));
+    };
+    let mut counts = SeverityCounts::default();
+    let mut total = None;
+    for (key, _) in obj.entries() {
+        let n = obj.opt_u64(key)?.unwrap_or(0).min(u64::from(u32::MAX)) as u32;
+        if key.eq_ignore_ascii_case("TOTAL") {
+            total = Some(n);
+        } else if let Some(severity) = Severity::parse(key) {
+            counts.add_n(severity, n);
+        }
+    }
+    Ok((Some(counts), total))
+}
+
+/// `ECR Image Scan`: a basic scan finished (COMPLETE or FAILED).
+pub(super) fn image_scan(detail: &Obj<'_>, resources: &[&str]) -> Result<EventBody, ParseError> {
+    let repository = match detail.opt_str("repository-name")? {
+        Some(name) if !name.trim().is_empty() => repository_from_arn(name).to_string(),
+        _ => match resources.first() {
+            Some(arn) => repository_from_arn(arn).to_string(),
+            None => return Err(detail.error("repository-name", "is missing")),
+        },
+    };
+    let digest = detail.str("image-digest")?.to_string();
+    let tags = detail.opt_str_list("image-tags")?.into_iter().map(str::to_string).collect();
+    let state = detail.opt_str("scan-status")?.map_or(ScanState::Unknown, ScanState::from_ecr_status);
+    let (counts, total) = severity_counts(detail)?;
+    Ok(EventBody::Scan(ScanResult { image: ImageRef { repository, digest, tags }, scanner: Scanner::Basic, state, counts, total }))
+}

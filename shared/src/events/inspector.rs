@@ -1,0 +1,239 @@
+//! `aws.inspector2` events (`Inspector2 Scan`, `Finding`, `Coverage`) and Inspector / basic-scan
+//! finding documents (the ListFindings and DescribeImageScanFindings JSON shapes).
+
+use serde_json::Value;
+
+use super::ecr::severity_counts;
+use super::fields::{Obj, ParseError};
+use super::{CoverageChange, EventBody, FindingChange, ScanResult, Scanner};
+use crate::domain::{Finding, FindingStatus, FixAvailable, ImageRef, Package, ScanState, Severity, repository_from_arn};
+use crate::time::parse_inspector_time;
+
+/// An ECR image ARN `arn:aws:ecr:<region>:<account>:repository/<name>/sha256:<hex>` -> (name, digest).
+fn image_from_arn(arn: &str) -> Option<(String, String)> {
+    let (_, rest) = arn.split_once(":repository/")?;
+    let i = rest.find("/sha256:")?;
+    Some((rest[..i].to_string(), rest[i + 1..].to_string()))
+}
+
+/// `Inspector2 Scan`: the first enhanced scan of a resource completed; only ECR images are ours.
+pub(super) fn scan(detail: &Obj<'_>, resources: &[&str]) -> Result<EventBody, ParseError> {
+    let Some(digest) = detail.opt_str("image-digest")? else {
+        return Ok(EventBody::Ignored("Inspector2 Scan of a resource that is not an ECR image".into()));
+    };
+    let repository = match detail.opt_str("repository-name")? {
+        Some(name) if !name.trim().is_empty() => repository_from_arn(name).to_string(),
+        _ => match resources.iter().find(|r| r.contains(":repository/")) {
+            Some(arn) => repository_from_arn(arn).to_string(),
+            None => return Err(detail.error("repository-name", "is missing")),
+        },
+    };
+    if digest.trim().is_empty() {
+        return Err(detail.error("image-digest", "is empty"));
+    }
+    let tags = detail.opt_str_list("image-tags")?.into_iter().map(str::to_string).collect();
+    let state = detail.opt_str("scan-status")?.map_or(ScanState::Unknown, ScanState::from_ecr_status);
+    let (counts, total) = severity_counts(detail)?;
+    Ok(EventBody::Scan(ScanResult {
+        image: ImageRef { repository, digest: digest.to_string(), tags },
+        scanner: Scanner::Enhanced,
+        state,
+        counts,
+        total,
+    }))
+}
+
+/// `Inspector2 Finding`: the finding of an ECR container image; other resource types are ignored.
+pub(super) fn finding(detail: &Obj<'_>, resources: &[&str]) -> Result<EventBody, ParseError> {
+    let mut image = None;
+    let mut in_use_count = None;
+    let mut last_in_use_at = None;
+    let mut pushed_at = None;
+    let mut other_type = None;
+    for resource in detail.opt_obj_list("resources")? {
+        let details = resource.opt_obj("details")?;
+        let ecr = match &details {
+            Some(d) => d.opt_obj("awsEcrContainerImage")?,
+            None => None,
+        };
+        let Some(ecr) = ecr else {
+            other_type = resource.opt_str("type")?.map(str::to_string).or(other_type);
+            continue;
+        };
+        let from_id = resource.opt_str("id")?.and_then(image_from_arn);
+        let repository = match ecr.opt_str("repositoryName")? {
+            Some(name) if !name.trim().is_empty() => repository_from_arn(name).to_string(),
+            _ => from_id.as_ref().map(|(r, _)| r.clone()).ok_or_else(|| ecr.error("repositoryName", "is missing"))?,
+        };
+        let digest = match ecr.opt_str("imageHash")? {
+            Some(d) if !d.trim().is_empty() => d.to_string(),
+            _ => from_id.as_ref().map(|(_, d)| d.clone()).ok_or_else(|| ecr.error("imageHash", "is missing"))?,
+        };
+        let tags = ecr.opt_str_list("imageTags")?.into_iter().map(str::to_string).collect();
+        in_use_count = ecr.opt_u64("inUseCount")?;
+        last_in_use_at = time_field(&ecr, "lastInUseAt")?;
+        pushed_at = time_field(&ecr, "pushedAt")?;
+        image = Some(ImageRef { repository, digest, tags });
+        break;
+    }
+    let image = match (image, other_type) {
+        (Some(image), _) => image,
+        (None, Some(kind)) => return Ok(EventBody::Ignored(format!("Inspector2 Finding for a {kind} resource"))),
+        // No resource details at all: the envelope's image ARN is the last resort.
+        (None, None) => match resources.iter().find_map(|r| image_from_arn(r)) {
+            Some((repository, digest)) => ImageRef { repository, digest, tags: Vec::new() },
+            None => return Ok(EventBody::Ignored("Inspector2 Finding for a non-ECR resource".into())),
+        },
+    };
+    let finding = finding_from(detail)?;
+    Ok(EventBody::Finding(FindingChange { image, finding, in_use_count, last_in_use_at, pushed_at }))
+}
+
+/// `Inspector2 Coverage`: the scan status of a resource changed; only ECR images are ours.
+pub(super) fn coverage(detail: &Obj<'_>, resources: &[&str]) -> Result<EventBody, ParseError> {
+    let from_detail = match detail.opt_str("resourceId")? {
+        Some(id) => image_from_arn(id),
+        None => None,
+    };
+    let Some((repository, digest)) = from_detail.or_else(|| resources.iter().find_map(|r| image_from_arn(r))) else {
+        return Ok(EventBody::Ignored("Inspector2 Coverage of a resource that is not an ECR image".into()));
+    };
+    let status = detail.obj("scanStatus")?;
+    let code = status.opt_str("statusCodeValue")?.or(status.opt_str("statusCode")?).unwrap_or("");
+    let reason = status.opt_str("reason")?.unwrap_or("");
+    if code.is_empty() && reason.is_empty() {
+        return Err(status.error("statusCodeValue", "is missing"));
+    }
+    let tags = match detail.opt_obj("ecrImage")? {
+        Some(ecr) => ecr.opt_str_list("imageTags")?.into_iter().map(str::to_string).collect(),
+        None => Vec::new(),
+    };
+    Ok(EventBody::Coverage(CoverageChange {
+        image: ImageRef { repository, digest, tags },
+        state: ScanState::from_inspector_coverage(code, reason),
+    }))
+}
+
+fn time_field(obj: &Obj<'_>, key: &str) -> Result<Option<i64>, ParseError> {
+    match obj.get(key) {
+        None => Ok(None),
+        Some(Value::Number(n)) => Ok(n.as_f64().map(|f| f as i64)),
+        Some(Value::String(s)) => Ok(parse_inspector_time(s)),
+        Some(_) => Err(obj.error(key, "expected a timestamp")),
+    }
+}
+
+fn yes_no(obj: &Obj<'_>, key: &str) -> Result<Option<bool>, ParseError> {
+    Ok(obj.opt_str(key)?.and_then(|v| match v.trim().to_ascii_uppercase().as_str() {
+        "YES" => Some(true),
+        "NO" => Some(false),
+        _ => None,
+    }))
+}
+
+/// An Inspector finding object (event detail, ListFindings item) into a [`Finding`].
+/// An unknown severity is kept as UNTRIAGED (unranked): the policy decides what that means.
+fn finding_from(detail: &Obj<'_>) -> Result<Finding, ParseError> {
+    let severity = Severity::parse(detail.str("severity")?).unwrap_or(Severity::Untriaged);
+    let vuln = detail.opt_obj("packageVulnerabilityDetails")?;
+    let id = match &vuln {
+        Some(v) => v.opt_str("vulnerabilityId")?,
+        None => None,
+    };
+    let id = match id.or(detail.opt_str("title")?).or(detail.opt_str("findingArn")?) {
+        Some(id) if !id.trim().is_empty() => id.to_string(),
+        _ => return Err(detail.error("packageVulnerabilityDetails.vulnerabilityId", "is missing (and no title or findingArn)")),
+    };
+    let mut packages = Vec::new();
+    if let Some(v) = &vuln {
+        for p in v.opt_obj_list("vulnerablePackages")? {
+            let version = p.opt_str("version")?.map(|v| match p.opt_str("release") {
+                Ok(Some(r)) if !r.is_empty() => format!("{v}-{r}"),
+                _ => v.to_string(),
+            });
+            packages.push(Package {
+                name: p.opt_str("name")?.unwrap_or_default().to_string(),
+                version,
+                fixed_in: p.opt_str("fixedInVersion")?.filter(|f| !f.is_empty() && *f != "NotAvailable").map(str::to_string),
+            });
+        }
+    }
+    let epss = match detail.opt_obj("epss")? {
+        Some(e) => e.opt_f64("score")?,
+        None => None,
+    };
+    Ok(Finding {
+        id,
+        arn: detail.opt_str("findingArn")?.map(str::to_string),
+        severity,
+        status: detail.opt_str("status")?.map_or(FindingStatus::Active, FindingStatus::parse),
+        packages,
+        fix_available: detail.opt_str("fixAvailable")?.and_then(FixAvailable::parse),
+        exploit_available: yes_no(detail, "exploitAvailable")?,
+        score: detail.opt_f64("inspectorScore")?,
+        epss,
+        first_observed: time_field(detail, "firstObservedAt")?,
+    })
+}
+
+/// Parses one Inspector finding (the ListFindings / event-detail JSON shape).
+pub fn parse_inspector_finding(value: &Value) -> Result<Finding, ParseError> {
+    finding_from(&Obj::at(value, "finding".into())?)
+}
+
+/// Parses one ECR basic-scan finding (`{"name", "severity", "attributes": [{"key","value"}]}`).
+pub fn parse_basic_finding(value: &Value) -> Result<Finding, ParseError> {
+    let obj = Obj::at(value, "finding".into())?;
+    let severity = Severity::parse(obj.str("severity")?).unwrap_or(Severity::Undefined);
+    let mut finding = Finding::new(obj.str("name")?, severity);
+    let mut package = Package::default();
+    for attr in obj.opt_obj_list("attributes")? {
+        let value = attr.opt_str("value")?.map(str::to_string);
+        match attr.opt_str("key")? {
+            Some("package_name") => package.name = value.unwrap_or_default(),
+            Some("package_version") => package.version = value,
+            Some("CVSS2_SCORE" | "CVSS3_SCORE") => {
+                finding.score = value.and_then(|v| v.parse().ok()).or(finding.score);
+            }
+            _ => {}
+        }
+    }
+    if !package.name.is_empty() {
+        finding.packages.push(package);
+    }
+    Ok(finding)
+}
+
+/// A findings document as a user saves it: ListFindings output (`{"findings": [...]}`),
+/// DescribeImageScanFindings output (`{"imageScanFindings": {"findings": [...]}}`, basic or
+/// `enhancedFindings`), or a bare array of either finding shape.
+pub fn parse_findings_document(value: &Value) -> Result<Vec<Finding>, ParseError> {
+    let items: (&[Value], &str) = match value {
+        Value::Array(items) => (items, ""),
+        Value::Object(map) => {
+            if let Some(Value::Array(items)) = map.get("findings") {
+                (items, "findings")
+            } else if let Some(Value::Object(isf)) = map.get("imageScanFindings") {
+                match (isf.get("enhancedFindings"), isf.get("findings")) {
+                    (Some(Value::Array(items)), _) if !items.is_empty() => (items, "imageScanFindings.enhancedFindings"),
+                    (_, Some(Value::Array(items))) => (items, "imageScanFindings.findings"),
+                    (Some(Value::Array(items)), None) => (items, "imageScanFindings.enhancedFindings"),
+                    _ => return Err(ParseError::new("imageScanFindings: has neither findings nor enhancedFindings")),
+                }
+            } else {
+                return Err(ParseError::new("expected {\"findings\": [...]}, {\"imageScanFindings\": ...} or an array of findings"));
+            }
+        }
+        _ => return Err(ParseError::new("expected a JSON object or array of findings")),
+    };
+    let (items, at) = items;
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let inspector = item.get("findingArn").is_some() || item.get("packageVulnerabilityDetails").is_some();
+            let parsed = if inspector { parse_inspector_finding(item) } else { parse_basic_finding(item) };
+            parsed.map_err(|e| ParseError::new(format!("{at}[{i}]: {}", e.reason().trim_start_matches("finding."))))
+        })
+        .collect()
+}

@@ -1,0 +1,186 @@
+//! EventBridge events in, one normalized [`Event`] out: lenient, typed parsing of the ECR and
+//! Inspector2 events the gatekeeper acts on. Pure: no I/O.
+//!
+//! Lenient means: fields AWS may omit are optional (moto's EventBridge drops `account`), identifiers
+//! are taken as they come (documentation samples carry shortened digests), unknown fields are ignored
+//! and unknown enum values map to the cautious side. Events of other kinds become
+//! [`EventBody::Ignored`] with the reason; an event of a kind we act on that lacks what we need is a
+//! [`ParseError`], which the handler answers `Ok(rejected)`.
+
+mod ecr;
+mod fields;
+mod inspector;
+
+pub use fields::ParseError;
+pub use inspector::{parse_basic_finding, parse_findings_document, parse_inspector_finding};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::domain::{Finding, ImageRef, ScanState, SeverityCounts};
+use crate::time::{Epoch, parse_rfc3339};
+use fields::Obj;
+
+/// Which scanner produced a scan result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scanner {
+    /// ECR basic scanning (`ECR Image Scan`, DescribeImageScanFindings).
+    Basic,
+    /// Amazon Inspector enhanced scanning (ListFindings).
+    Enhanced,
+}
+
+/// `ECR Image Action` with `action-type` PUSH and `result` SUCCESS.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Push {
+    /// The image; `tags` holds the pushed tag, or nothing for an untagged push (`image-tag: ""`).
+    pub image: ImageRef,
+    /// `manifest-media-type` (absent in the documentation sample).
+    pub manifest_media_type: Option<String>,
+    /// `artifact-media-type` (the config media type; absent in the documentation sample).
+    pub artifact_media_type: Option<String>,
+}
+
+impl Push {
+    /// The pushed tag, if the push was tagged.
+    pub fn tag(&self) -> Option<&str> {
+        self.image.tags.first().map(String::as_str)
+    }
+}
+
+/// A scan finished: `ECR Image Scan` (basic) or `Inspector2 Scan` (first enhanced scan).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanResult {
+    /// The image.
+    pub image: ImageRef,
+    /// Basic or enhanced.
+    pub scanner: Scanner,
+    /// COMPLETE / INITIAL_SCAN_COMPLETE / FAILED ...
+    pub state: ScanState,
+    /// `finding-severity-counts` (zero severities omitted by AWS; absent on FAILED).
+    pub counts: Option<SeverityCounts>,
+    /// Inspector's `TOTAL`, larger than the sum of the severities it lists.
+    pub total: Option<u32>,
+}
+
+/// `Inspector2 Finding`: one finding of an ECR image was created or changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FindingChange {
+    /// The image the finding belongs to.
+    pub image: ImageRef,
+    /// The finding as the event states it.
+    pub finding: Finding,
+    /// `inUseCount`: running ECS tasks / EKS pods using the image.
+    pub in_use_count: Option<u64>,
+    /// `lastInUseAt`.
+    pub last_in_use_at: Option<Epoch>,
+    /// `pushedAt`.
+    pub pushed_at: Option<Epoch>,
+}
+
+/// `Inspector2 Coverage` for an ECR image: its scan status changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CoverageChange {
+    /// The image.
+    pub image: ImageRef,
+    /// The new status.
+    pub state: ScanState,
+}
+
+/// What an event means to the gatekeeper.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventBody {
+    /// An image was pushed.
+    Push(Push),
+    /// A scan finished.
+    Scan(ScanResult),
+    /// A finding changed.
+    Finding(FindingChange),
+    /// An image's scan coverage changed.
+    Coverage(CoverageChange),
+    /// Not ours to act on (delete, archive, other resource types ...): the reason, for one log line.
+    Ignored(String),
+}
+
+/// A parsed EventBridge event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// The envelope `id` (empty when absent): identifies retries of one delivery.
+    pub id: String,
+    /// `source`.
+    pub source: String,
+    /// `detail-type`.
+    pub detail_type: String,
+    /// The envelope `time`: the order of events (finding details carry non-ISO timestamps).
+    pub time: Option<Epoch>,
+    /// `account` (moto omits it).
+    pub account: Option<String>,
+    /// `region`.
+    pub region: Option<String>,
+    /// The meaning.
+    pub body: EventBody,
+}
+
+impl Event {
+    /// `push`, `scan`, `finding`, `coverage` or `ignored`.
+    pub fn kind(&self) -> &'static str {
+        match self.body {
+            EventBody::Push(_) => "push",
+            EventBody::Scan(_) => "scan",
+            EventBody::Finding(_) => "finding",
+            EventBody::Coverage(_) => "coverage",
+            EventBody::Ignored(_) => "ignored",
+        }
+    }
+
+    /// The image the event is about, if any.
+    pub fn image(&self) -> Option<&ImageRef> {
+        match &self.body {
+            EventBody::Push(p) => Some(&p.image),
+            EventBody::Scan(s) => Some(&s.image),
+            EventBody::Finding(f) => Some(&f.image),
+            EventBody::Coverage(c) => Some(&c.image),
+            EventBody::Ignored(_) => None,
+        }
+    }
+}
+
+/// Parses an EventBridge event from its JSON text.
+pub fn parse_str(text: &str) -> Result<Event, ParseError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| ParseError::new(format!("not JSON: {e}")))?;
+    parse(&value)
+}
+
+/// Parses an EventBridge event.
+pub fn parse(value: &Value) -> Result<Event, ParseError> {
+    let envelope = Obj::root(value)?;
+    let source = envelope.opt_str("source")?.unwrap_or_default().to_string();
+    let detail_type = envelope.opt_str("detail-type")?.unwrap_or_default().to_string();
+    let time = match envelope.opt_str("time")? {
+        Some(t) => Some(parse_rfc3339(t).ok_or_else(|| envelope.error("time", "is not an RFC 3339 timestamp"))?),
+        None => None,
+    };
+    let resources = envelope.opt_str_list("resources")?;
+    let body = match (source.as_str(), detail_type.as_str()) {
+        ("aws.ecr", "ECR Image Action") => ecr::image_action(&envelope.obj("detail")?)?,
+        ("aws.ecr", "ECR Image Scan") => ecr::image_scan(&envelope.obj("detail")?, &resources)?,
+        ("aws.inspector2", "Inspector2 Scan") => inspector::scan(&envelope.obj("detail")?, &resources)?,
+        ("aws.inspector2", "Inspector2 Finding") => inspector::finding(&envelope.obj("detail")?, &resources)?,
+        ("aws.inspector2", "Inspector2 Coverage") => inspector::coverage(&envelope.obj("detail")?, &resources)?,
+        ("", "") => return Err(ParseError::new("not an EventBridge event: no source and no detail-type")),
+        (s, d) => EventBody::Ignored(format!("event {s:?} / {d:?} is not one the gatekeeper acts on")),
+    };
+    Ok(Event {
+        id: envelope.opt_str("id")?.unwrap_or_default().to_string(),
+        source,
+        detail_type,
+        time,
+        account: envelope.opt_str("account")?.map(str::to_string),
+        region: envelope.opt_str("region")?.map(str::to_string),
+        body,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,395 @@
+//! The SNS message contract (schema_version 1): body, subject and attributes. Pure.
+//!
+//! The body is JSON (documented in README.md and `docs/message.schema.json`). It is bounded well under
+//! SNS's 256 KB whatever the number of findings, and written so that strings from events cannot break
+//! it or mention anyone when the text is shown somewhere that renders markup: `<`, `>`, `&` and `@` are
+//! written as JSON `\u` escapes (the decoded values are unchanged).
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::domain::{Decision, Finding, ImageRef, Mode, Severity, SeverityCounts};
+use crate::time::{Epoch, format_rfc3339};
+use crate::verdict::Verdict;
+
+/// The contract version carried in every message.
+pub const SCHEMA_VERSION: u32 = 1;
+/// Upper bound of a serialised body; SNS allows 256 KB for body and attributes together.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+const MAX_TAGS: usize = 100;
+const MAX_TEXT: usize = 512;
+
+/// What happened, or would happen, to one tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    /// A tag was (or would be) added to this image.
+    AddTag,
+    /// A tag was (or would be) removed from this image.
+    RemoveTag,
+}
+
+/// The outcome of an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionStatus {
+    /// Done in ECR (or found already done).
+    Done,
+    /// Audit mode: what enforce mode would do.
+    Would,
+    /// Deliberately not done (the note says why).
+    Skipped,
+    /// Tried and failed (the note says why).
+    Failed,
+}
+
+/// One tag change in a verdict message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Action {
+    /// add_tag / remove_tag.
+    pub action: ActionKind,
+    /// The tag.
+    pub tag: String,
+    /// done / would / skipped / failed.
+    pub status: ActionStatus,
+    /// Why, for skipped and failed actions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct MessageImage<'a> {
+    repository: &'a str,
+    digest: &'a str,
+    tags: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    region: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct MessageFinding {
+    id: String,
+    severity: Severity,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    package: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    installed_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fixed_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    score: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    epss: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exploit_available: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct PolicyRef<'a> {
+    hash: &'a str,
+    rule: &'a str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Trigger<'a> {
+    event_id: &'a str,
+    kind: &'a str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Body<'a> {
+    schema_version: u32,
+    event_type: &'static str,
+    dedup_key: String,
+    time: String,
+    mode: Mode,
+    image: MessageImage<'a>,
+    decision: Decision,
+    previous_decision: Option<Decision>,
+    max_severity: Option<Severity>,
+    counts: SeverityCounts,
+    findings_total: u32,
+    findings: Vec<MessageFinding>,
+    reasons: Vec<String>,
+    actions: &'a [Action],
+    problems: Vec<String>,
+    policy: PolicyRef<'a>,
+    trigger: Trigger<'a>,
+}
+
+/// A message ready for SNS Publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The `Subject`: ASCII, no control characters, under 100 characters.
+    pub subject: String,
+    /// The JSON body.
+    pub body: String,
+    /// Message attributes (String type) for subscription filter policies.
+    pub attributes: Vec<(&'static str, String)>,
+    /// The stable key downstream consumers deduplicate on.
+    pub dedup_key: String,
+}
+
+/// Everything a verdict message says, gathered by the caller.
+#[derive(Debug, Clone)]
+pub struct VerdictNotice<'a> {
+    /// The image, with its tags as read from ECR (or from the event when nothing was read).
+    pub image: &'a ImageRef,
+    /// AWS region, when known.
+    pub region: Option<&'a str>,
+    /// Account id, when known.
+    pub account: Option<&'a str>,
+    /// The verdict.
+    pub verdict: &'a Verdict,
+    /// The decision notified before, if any.
+    pub previous: Option<Decision>,
+    /// The effective mode.
+    pub mode: Mode,
+    /// Tag changes done or planned.
+    pub actions: &'a [Action],
+    /// Things that went wrong or were left alone, for people to look at.
+    pub problems: &'a [String],
+    /// Policy hash.
+    pub policy_hash: &'a str,
+    /// Rule name.
+    pub rule: &'a str,
+    /// The EventBridge event id that caused it (or `reconcile`, `cli`).
+    pub event_id: &'a str,
+    /// The kind of trigger (`scan`, `finding`, `push`, ...).
+    pub trigger: &'a str,
+    /// The stable key of this notice (see [`change_key`]): the same across retries of one change.
+    pub dedup_key: String,
+    /// A subject to use instead of the generated one.
+    pub subject: Option<String>,
+    /// When.
+    pub now: Epoch,
+}
+
+/// The dedup key of an image's decision change number `sequence` (the state table's version).
+pub fn change_key(image: &ImageRef, decision: Decision, sequence: u64) -> String {
+    dedup_key(&["verdict", &image.repository, &image.digest, decision.as_str(), &sequence.to_string()])
+}
+
+fn clip(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max.saturating_sub(3);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}
+
+/// A stable key: the first 32 hex characters of SHA-256 over the parts.
+pub fn dedup_key(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0u8]);
+    }
+    h.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes `<`, `>`, `&` and `@` inside serialised JSON as `\u` escapes. Safe on any serde_json
+/// output: those characters never occur in JSON syntax outside strings.
+pub fn escape_markup(json: &str) -> String {
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '@' => out.push_str("\\u0040"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// An SNS subject: printable ASCII only, no markup characters, at most 99 characters.
+pub fn subject_line(text: &str) -> String {
+    let cleaned: String = text
+        .chars()
+        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+        .map(|c| if matches!(c, '<' | '>' | '&' | '@') { '_' } else { c })
+        .collect();
+    let trimmed = cleaned.trim();
+    if trimmed.is_empty() { "ecr-gatekeeper".to_string() } else { clip(trimmed, 99) }
+}
+
+fn finding_entry(f: &Finding) -> MessageFinding {
+    let package = f.packages.first();
+    MessageFinding {
+        id: clip(&f.id, 128),
+        severity: f.severity,
+        package: package.map(|p| clip(&p.name, 200)).filter(|p| !p.is_empty()),
+        installed_version: package.and_then(|p| p.version.as_deref()).map(|v| clip(v, 100)),
+        fixed_version: package.and_then(|p| p.fixed_in.as_deref()).map(|v| clip(v, 100)),
+        score: f.score,
+        epss: f.epss,
+        exploit_available: f.exploit_available,
+    }
+}
+
+impl VerdictNotice<'_> {
+    /// Builds the message.
+    pub fn to_message(&self) -> Message {
+        let dedup_key = self.dedup_key.clone();
+        let v = self.verdict;
+        let mut body = Body {
+            schema_version: SCHEMA_VERSION,
+            event_type: "verdict",
+            dedup_key: dedup_key.clone(),
+            time: format_rfc3339(self.now),
+            mode: self.mode,
+            image: MessageImage {
+                repository: &self.image.repository,
+                digest: &self.image.digest,
+                tags: self.image.tags.iter().take(MAX_TAGS).map(|t| clip(t, 300)).collect(),
+                region: self.region,
+                account: self.account,
+            },
+            decision: v.decision,
+            previous_decision: self.previous,
+            max_severity: v.max_severity,
+            counts: v.counts,
+            findings_total: v.counts.total(),
+            findings: v.top.iter().map(finding_entry).collect(),
+            reasons: v.reasons.iter().take(20).map(|r| clip(r, MAX_TEXT)).collect(),
+            actions: self.actions,
+            problems: self.problems.iter().take(20).map(|p| clip(p, MAX_TEXT)).collect(),
+            policy: PolicyRef { hash: self.policy_hash, rule: self.rule },
+            trigger: Trigger { event_id: self.event_id, kind: self.trigger },
+        };
+        let mut json = serde_json::to_string(&body).unwrap_or_default();
+        // Only pathological inputs (hundreds of actions) get here; drop detail until it fits.
+        while json.len() > MAX_BODY_BYTES && (!body.findings.is_empty() || body.image.tags.len() > 1 || body.actions.len() > 1) {
+            body.findings.clear();
+            body.image.tags.truncate(1);
+            body.actions = &body.actions[..body.actions.len().min(1)];
+            body.problems.push("message shortened to stay within SNS limits".into());
+            json = serde_json::to_string(&body).unwrap_or_default();
+        }
+        let first_tag = self.image.tags.first().map_or_else(|| format!("@{}", crate::domain::digest_hex12(&self.image.digest)), |t| format!(":{t}"));
+        let headline = match v.max_severity {
+            Some(s) => format!(" ({} {})", v.counts.get(s), s),
+            None => String::new(),
+        };
+        let audit = if self.mode == Mode::Audit { " [audit]" } else { "" };
+        let subject = match &self.subject {
+            Some(s) => s.clone(),
+            None => format!("ECR gatekeeper: {} {}{first_tag}{headline}{audit}", v.decision.as_str().to_ascii_uppercase(), self.image.repository),
+        };
+        Message {
+            subject: subject_line(&subject),
+            body: escape_markup(&json),
+            attributes: vec![
+                ("event_type", "verdict".into()),
+                ("decision", v.decision.as_str().into()),
+                ("max_severity", v.max_severity.map_or("NONE", Severity::as_str).into()),
+                ("repository", self.image.repository.clone()),
+                ("mode", self.mode.as_str().into()),
+            ],
+            dedup_key,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Package, ScanState};
+    use crate::policy::Policy;
+    use crate::verdict::evaluate;
+
+    fn image(tags: &[&str]) -> ImageRef {
+        ImageRef { repository: "team-a/api".into(), digest: format!("sha256:{}", "ab".repeat(32)), tags: tags.iter().map(|t| t.to_string()).collect() }
+    }
+
+    fn notice<'a>(image: &'a ImageRef, verdict: &'a Verdict, actions: &'a [Action]) -> VerdictNotice<'a> {
+        VerdictNotice {
+            image,
+            region: Some("eu-west-1"),
+            account: None,
+            verdict,
+            previous: Some(Decision::Pending),
+            mode: Mode::Enforce,
+            actions,
+            problems: &[],
+            policy_hash: "0123456789ab",
+            rule: "defaults",
+            event_id: "ev-1",
+            trigger: "scan",
+            dedup_key: change_key(image, verdict.decision, 2),
+            subject: None,
+            now: 1_700_000_000,
+        }
+    }
+
+    #[test]
+    fn body_subject_and_attributes() {
+        let policy = Policy::builtin();
+        let mut f = Finding::new("CVE-2026-1", Severity::Critical);
+        f.packages.push(Package { name: "openssl".into(), version: Some("3.0.1".into()), fixed_in: Some("3.0.2".into()) });
+        let verdict = evaluate(policy.rule_for("team-a/api"), &[f], &ScanState::Complete);
+        let img = image(&["v1"]);
+        let actions = [Action { action: ActionKind::AddTag, tag: "quarantined-v1--abababababab".into(), status: ActionStatus::Done, note: None }];
+        let m = notice(&img, &verdict, &actions).to_message();
+        assert_eq!(m.subject, "ECR gatekeeper: BLOCK team-a/api:v1 (1 CRITICAL)");
+        let body: serde_json::Value = serde_json::from_str(&m.body).unwrap();
+        assert_eq!(body["schema_version"], 1);
+        assert_eq!(body["event_type"], "verdict");
+        assert_eq!(body["decision"], "block");
+        assert_eq!(body["previous_decision"], "pending");
+        assert_eq!(body["findings"][0]["fixed_version"], "3.0.2");
+        assert_eq!(body["actions"][0]["status"], "done");
+        assert_eq!(body["dedup_key"], m.dedup_key);
+        assert_eq!(m.attributes.iter().find(|(k, _)| *k == "max_severity").unwrap().1, "CRITICAL");
+        // Same change, same key; another change number, another key.
+        assert_eq!(change_key(&img, Decision::Block, 2), m.dedup_key);
+        assert_ne!(change_key(&img, Decision::Block, 3), m.dedup_key);
+    }
+
+    #[test]
+    fn hostile_strings_cannot_break_json_or_mention_anyone() {
+        let policy = Policy::builtin();
+        let mut f = Finding::new("CVE-1 <!channel> @here", Severity::Critical);
+        f.packages.push(Package { name: "@here/<script>&\"\n".into(), version: None, fixed_in: None });
+        let verdict = evaluate(policy.rule_for("r"), &[f], &ScanState::Complete);
+        let img = image(&["<!everyone>"]);
+        let m = notice(&img, &verdict, &[]).to_message();
+        for bad in ["<", ">", "@", "&"] {
+            assert!(!m.body.contains(bad), "{bad} in {}", m.body);
+            assert!(!m.subject.contains(bad), "{bad} in {}", m.subject);
+        }
+        let body: serde_json::Value = serde_json::from_str(&m.body).unwrap();
+        assert_eq!(body["findings"][0]["package"], "@here/<script>&\"\n");
+        assert_eq!(body["image"]["tags"][0], "<!everyone>");
+    }
+
+    #[test]
+    fn subject_is_ascii_bounded_and_never_empty() {
+        let s = subject_line(&format!("BLOCK {}\u{7}\u{e9}\n", "x".repeat(300)));
+        assert!(s.len() < 100 && s.is_ascii() && !s.chars().any(|c| c.is_control()), "{s}");
+        assert_eq!(subject_line("\n\t"), "??");
+        assert_eq!(subject_line(""), "ecr-gatekeeper");
+    }
+
+    #[test]
+    fn body_stays_bounded_with_thousands_of_actions_and_long_strings() {
+        let policy = Policy::builtin();
+        let findings: Vec<Finding> = (0..5000).map(|i| Finding::new(format!("CVE-{i}-{}", "x".repeat(500)), Severity::Critical)).collect();
+        let verdict = evaluate(policy.rule_for("r"), &findings, &ScanState::Complete);
+        let tags: Vec<String> = (0..1000).map(|i| format!("tag-{i}-{}", "y".repeat(100))).collect();
+        let img = ImageRef { repository: "r".into(), digest: "sha256:1".into(), tags };
+        let actions: Vec<Action> =
+            (0..3000).map(|i| Action { action: ActionKind::RemoveTag, tag: format!("t{i}{}", "z".repeat(100)), status: ActionStatus::Failed, note: Some("n".repeat(400)) }).collect();
+        let m = notice(&img, &verdict, &actions).to_message();
+        assert!(m.body.len() <= MAX_BODY_BYTES, "{}", m.body.len());
+        let body: serde_json::Value = serde_json::from_str(&m.body).unwrap();
+        assert_eq!(body["findings_total"], 5000);
+    }
+}

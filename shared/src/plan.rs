@@ -1,0 +1,250 @@
+//! Which tags to add and remove so that an image's tags match its decision. Pure: the caller reads
+//! ECR, this decides, the caller executes in order (every add confirmed before any remove it guards).
+//!
+//! Safety rules encoded here: a tag is only removed once a tag that keeps the image (`keep`) is
+//! confirmed on the same digest, so the last tag is never removed; a tag that cannot be formed leaves
+//! the original in place; release restores T only if T is free or already points to this digest.
+
+use std::collections::HashMap;
+
+use crate::domain::{Decision, digest_hex12};
+use crate::tags::{TagKind, TagScheme};
+
+/// One step of a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Put `tag` on the image's digest.
+    Add {
+        /// The tag to add.
+        tag: String,
+    },
+    /// Remove `tag` from the image, only after `keep` is confirmed on the same digest.
+    Remove {
+        /// The tag to remove.
+        tag: String,
+        /// The tag that keeps the image reachable.
+        keep: String,
+    },
+}
+
+/// The steps, and what was deliberately left alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Adds first, then removes.
+    pub steps: Vec<Step>,
+    /// Things left as they are, and why.
+    pub notes: Vec<String>,
+}
+
+impl Plan {
+    /// Whether there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// The tags to add, in order.
+    pub fn adds(&self) -> impl Iterator<Item = &str> {
+        self.steps.iter().filter_map(|s| match s {
+            Step::Add { tag } => Some(tag.as_str()),
+            Step::Remove { .. } => None,
+        })
+    }
+
+    /// The (tag, keep) pairs to remove.
+    pub fn removes(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.steps.iter().filter_map(|s| match s {
+            Step::Remove { tag, keep } => Some((tag.as_str(), keep.as_str())),
+            Step::Add { .. } => None,
+        })
+    }
+
+    fn add(&mut self, tag: String, present: &[String]) {
+        if !present.contains(&tag) && !self.adds().any(|t| t == tag) {
+            self.steps.push(Step::Add { tag });
+        }
+    }
+
+    fn sort(&mut self) {
+        self.steps.sort_by_key(|s| matches!(s, Step::Remove { .. }));
+    }
+}
+
+/// The original tags a release would restore: callers resolve where each points before planning.
+pub fn release_candidates(scheme: &TagScheme, tags: &[String], digest: &str) -> Vec<String> {
+    let hex = digest_hex12(digest);
+    let mut out: Vec<String> = tags
+        .iter()
+        .filter_map(|t| match scheme.classify(t) {
+            TagKind::Quarantined { original: Some(original), hex12 } if hex12 == hex => Some(original),
+            TagKind::Held { original, hex12 } if hex12 == hex => Some(original),
+            _ => None,
+        })
+        .filter(|original| !tags.contains(original))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Plans the tags of one image for `decision`.
+///
+/// `tags` are the tags on the digest now (read from ECR); `owners` maps each release candidate to the
+/// digest it points to now (`None`: free). `standalone` says an untagged image is not a platform image
+/// or attestation of an index, so it may carry the untagged marker.
+pub fn plan(scheme: &TagScheme, tags: &[String], digest: &str, decision: Decision, owners: &HashMap<String, Option<String>>, standalone: bool) -> Plan {
+    let mut plan = Plan::default();
+    let hex = digest_hex12(digest);
+    match decision {
+        Decision::Block => {
+            for tag in tags {
+                let original = match scheme.classify(tag) {
+                    TagKind::Plain => tag.clone(),
+                    TagKind::Held { original, hex12 } if hex12 == hex => original,
+                    _ => continue,
+                };
+                match scheme.quarantine_tag(&original, digest) {
+                    Ok(q) => {
+                        plan.add(q.clone(), tags);
+                        plan.steps.push(Step::Remove { tag: tag.clone(), keep: q });
+                    }
+                    Err(e) => plan.notes.push(format!("{tag} left in place on a blocked image: {e}")),
+                }
+            }
+            if tags.is_empty() && standalone {
+                match scheme.untagged_marker(digest) {
+                    Ok(marker) => plan.add(marker, tags),
+                    Err(e) => plan.notes.push(format!("untagged image not marked: {e}")),
+                }
+            }
+        }
+        Decision::Pass | Decision::Warn => {
+            let plain: Vec<&String> = tags.iter().filter(|t| scheme.classify(t) == TagKind::Plain).collect();
+            for tag in tags {
+                match scheme.classify(tag) {
+                    TagKind::Quarantined { original: Some(original), hex12 } | TagKind::Held { original, hex12 } if hex12 == hex => {
+                        let owner = if tags.contains(&original) { Some(Some(digest.to_string())) } else { owners.get(&original).cloned() };
+                        match owner {
+                            Some(None) => plan.add(original.clone(), tags),
+                            Some(Some(owner)) if owner == digest => {}
+                            Some(Some(owner)) => {
+                                plan.notes.push(format!("{tag} kept: {original} now points to {owner}, not to this image"));
+                                continue;
+                            }
+                            None => {
+                                plan.notes.push(format!("{tag} kept: where {original} points was not checked"));
+                                continue;
+                            }
+                        }
+                        plan.steps.push(Step::Remove { tag: tag.clone(), keep: original });
+                    }
+                    TagKind::Quarantined { original: None, hex12 } if hex12 == hex => match plain.first() {
+                        Some(keep) => plan.steps.push(Step::Remove { tag: tag.clone(), keep: (*keep).clone() }),
+                        None => plan.notes.push(format!("{tag} kept: it is the image's only tag, and removing it would delete the image")),
+                    },
+                    _ => {}
+                }
+            }
+        }
+        Decision::Pending => {}
+    }
+    plan.sort();
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const D: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    const OTHER: &str = "sha256:ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
+
+    fn tags(t: &[&str]) -> Vec<String> {
+        t.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn add(t: &str) -> Step {
+        Step::Add { tag: t.into() }
+    }
+
+    fn remove(t: &str, keep: &str) -> Step {
+        Step::Remove { tag: t.into(), keep: keep.into() }
+    }
+
+    #[test]
+    fn block_adds_quarantine_tags_before_removing_originals() {
+        let p = plan(&TagScheme::default(), &tags(&["v1", "latest"]), D, Decision::Block, &HashMap::new(), true);
+        assert_eq!(
+            p.steps,
+            vec![
+                add("quarantined-v1--0123456789ab"),
+                add("quarantined-latest--0123456789ab"),
+                remove("v1", "quarantined-v1--0123456789ab"),
+                remove("latest", "quarantined-latest--0123456789ab"),
+            ]
+        );
+    }
+
+    #[test]
+    fn block_is_idempotent_and_finishes_a_half_done_quarantine() {
+        let s = TagScheme::default();
+        let done = plan(&s, &tags(&["quarantined-v1--0123456789ab"]), D, Decision::Block, &HashMap::new(), true);
+        assert!(done.is_empty(), "{done:?}");
+        // Crashed after the add, before the remove: the retry only removes.
+        let half = plan(&s, &tags(&["v1", "quarantined-v1--0123456789ab"]), D, Decision::Block, &HashMap::new(), true);
+        assert_eq!(half.steps, vec![remove("v1", "quarantined-v1--0123456789ab")]);
+    }
+
+    #[test]
+    fn untagged_images_get_a_marker_only_when_standalone() {
+        let s = TagScheme::default();
+        assert_eq!(plan(&s, &[], D, Decision::Block, &HashMap::new(), true).steps, vec![add("quarantined-sha256-0123456789ab")]);
+        assert!(plan(&s, &[], D, Decision::Block, &HashMap::new(), false).is_empty());
+    }
+
+    #[test]
+    fn a_tag_too_long_to_quarantine_stays_and_is_reported() {
+        let long = "x".repeat(120);
+        let p = plan(&TagScheme::default(), &tags(&[&long, "v1"]), D, Decision::Block, &HashMap::new(), true);
+        assert_eq!(p.steps.len(), 2, "{p:?}");
+        assert!(p.notes[0].contains("left in place"), "{:?}", p.notes);
+    }
+
+    #[test]
+    fn release_restores_free_or_own_tags_and_keeps_taken_ones() {
+        let s = TagScheme::default();
+        let current = tags(&["quarantined-v1--0123456789ab", "quarantined-latest--0123456789ab", "quarantined-v0--0123456789ab"]);
+        assert_eq!(release_candidates(&s, &current, D), tags(&["latest", "v0", "v1"]));
+        let owners: HashMap<String, Option<String>> =
+            [("v1".to_string(), None), ("latest".to_string(), Some(OTHER.to_string())), ("v0".to_string(), Some(D.to_string()))].into_iter().collect();
+        let p = plan(&s, &current, D, Decision::Pass, &owners, true);
+        assert_eq!(
+            p.steps,
+            vec![add("v1"), remove("quarantined-v1--0123456789ab", "v1"), remove("quarantined-v0--0123456789ab", "v0")]
+        );
+        assert!(p.notes[0].contains("latest now points to"), "{:?}", p.notes);
+    }
+
+    #[test]
+    fn release_keeps_the_untagged_marker_when_it_is_the_only_tag() {
+        let s = TagScheme::default();
+        let p = plan(&s, &tags(&["quarantined-sha256-0123456789ab"]), D, Decision::Warn, &HashMap::new(), true);
+        assert!(p.is_empty());
+        assert!(p.notes[0].contains("only tag"));
+        let p = plan(&s, &tags(&["quarantined-sha256-0123456789ab", "v2"]), D, Decision::Warn, &HashMap::new(), true);
+        assert_eq!(p.steps, vec![remove("quarantined-sha256-0123456789ab", "v2")]);
+    }
+
+    #[test]
+    fn quarantine_tags_of_other_digests_are_not_touched() {
+        let s = TagScheme::default();
+        let p = plan(&s, &tags(&["quarantined-v1--ffffffffffff", "v2"]), D, Decision::Pass, &HashMap::new(), true);
+        assert!(p.is_empty());
+        let p = plan(&s, &tags(&["quarantined-v1--ffffffffffff"]), D, Decision::Block, &HashMap::new(), true);
+        assert!(p.is_empty());
+    }
+
+    #[test]
+    fn pending_changes_nothing() {
+        assert!(plan(&TagScheme::default(), &tags(&["v1", "quarantined-v2--0123456789ab"]), D, Decision::Pending, &HashMap::new(), true).is_empty());
+    }
+}

@@ -1,0 +1,221 @@
+//! One small trait per outside capability. The service is generic over them; AWS adapters implement
+//! them in `adapters`, tests may wrap those. No SDK type crosses a port.
+
+use std::future::Future;
+
+use serde_json::Value;
+
+use crate::domain::{Decision, Finding, ImageRef, ScanState};
+use crate::error::AwsError;
+use crate::message::Message;
+use crate::time::Epoch;
+
+/// What ECR says about one image right now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageDetail {
+    /// Its digest.
+    pub digest: String,
+    /// Every tag that points to it now.
+    pub tags: Vec<String>,
+    /// `imageScanStatus`, mapped.
+    pub scan: ScanState,
+    /// `imageManifestMediaType`.
+    pub manifest_media_type: Option<String>,
+    /// `artifactMediaType`.
+    pub artifact_media_type: Option<String>,
+    /// `imagePushedAt`.
+    pub pushed_at: Option<Epoch>,
+}
+
+/// An image manifest exactly as ECR stores it (PutImage needs the same bytes to add a tag).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    /// The manifest text.
+    pub body: String,
+    /// Its media type, when ECR reports one.
+    pub media_type: Option<String>,
+}
+
+/// The outcome of adding a tag with PutImage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutTag {
+    /// The tag now points to the digest (PutImage's answer names it).
+    Created,
+    /// The tag already exists (`ImageAlreadyExistsException`, or `ImageTagAlreadyExistsException` on an
+    /// immutable repository): where it points must be checked before relying on it.
+    AlreadyExists,
+}
+
+/// A tag that BatchDeleteImage removed, and the digest it pointed to at that moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemovedTag {
+    /// The tag.
+    pub tag: String,
+    /// The digest it was removed from (ECR's answer).
+    pub digest: String,
+}
+
+/// What BatchDeleteImage did with a list of tags.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Removal {
+    /// Tags removed.
+    pub removed: Vec<RemovedTag>,
+    /// Tags that were not there (already removed): not an error for an idempotent step.
+    pub absent: Vec<String>,
+    /// Tags ECR refused, with its reason.
+    pub failed: Vec<(String, String)>,
+}
+
+/// How a repository is scanned, as ECR applies its registry configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanCoverage {
+    /// The registry scan type is ENHANCED (Inspector).
+    pub enhanced: bool,
+    /// The repository's effective frequency: SCAN_ON_PUSH, CONTINUOUS_SCAN or MANUAL.
+    pub frequency: String,
+    /// Basic scan-on-push is on for the repository.
+    pub scan_on_push: bool,
+}
+
+impl ScanCoverage {
+    /// Whether pushes to the repository are scanned without the gatekeeper asking.
+    pub fn covered(&self) -> bool {
+        self.scan_on_push || matches!(self.frequency.as_str(), "SCAN_ON_PUSH" | "CONTINUOUS_SCAN")
+    }
+}
+
+/// The outcome of StartImageScan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartScan {
+    /// A basic scan was started.
+    Started,
+    /// The image was already scanned today (`LimitExceededException`): not an error.
+    AlreadyScannedToday,
+    /// ECR refused the image (`UnsupportedImageTypeException`), with its message.
+    Unsupported(String),
+}
+
+/// A basic scan's status and findings (DescribeImageScanFindings, all pages).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BasicScan {
+    /// `imageScanStatus`.
+    pub state: ScanState,
+    /// The findings.
+    pub findings: Vec<Finding>,
+}
+
+/// Amazon ECR: reading images and tags, adding and removing tags, scanning.
+pub trait ImageRegistry {
+    /// DescribeImages for one digest; `None` when the image does not exist (any more).
+    fn describe_image(&self, repository: &str, digest: &str) -> impl Future<Output = Result<Option<ImageDetail>, AwsError>> + Send;
+    /// Where a tag points now (DescribeImages by tag), `None` when it does not exist.
+    fn resolve_tag(&self, repository: &str, tag: &str) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
+    /// BatchGetImage for one digest: the manifest to re-push with a new tag.
+    fn manifest(&self, repository: &str, digest: &str) -> impl Future<Output = Result<Option<Manifest>, AwsError>> + Send;
+    /// PutImage of the same manifest with one more tag.
+    fn put_tag(&self, repository: &str, digest: &str, manifest: &Manifest, tag: &str) -> impl Future<Output = Result<PutTag, AwsError>> + Send;
+    /// BatchDeleteImage by tags only (never a digest: that would delete the image).
+    fn remove_tags(&self, repository: &str, tags: &[String]) -> impl Future<Output = Result<Removal, AwsError>> + Send;
+    /// The effective scanning configuration of a repository.
+    fn scan_coverage(&self, repository: &str) -> impl Future<Output = Result<ScanCoverage, AwsError>> + Send;
+    /// StartImageScan (basic).
+    fn start_scan(&self, repository: &str, digest: &str) -> impl Future<Output = Result<StartScan, AwsError>> + Send;
+    /// DescribeImageScanFindings, all pages.
+    fn basic_findings(&self, repository: &str, digest: &str) -> impl Future<Output = Result<Option<BasicScan>, AwsError>> + Send;
+}
+
+/// Amazon Inspector: the findings of one image.
+pub trait FindingsSource {
+    /// ListFindings filtered by repository, digest and ACTIVE or SUPPRESSED status, all pages.
+    fn image_findings(&self, image: &ImageRef) -> impl Future<Output = Result<Vec<Finding>, AwsError>> + Send;
+}
+
+/// Amazon SNS: one message to the JSON topic.
+pub trait Notifier {
+    /// Publishes the message with its subject and attributes.
+    fn publish(&self, message: &Message) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// An unfinished change of an image's decision: acted on and notified only by the delivery that
+/// claimed it (or, after the lease, by whoever comes next).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// The event id of the delivery that claimed it (Lambda's retries keep it).
+    pub event_id: String,
+    /// When it was claimed.
+    pub at: Epoch,
+    /// The decision being applied.
+    pub decision: Decision,
+    /// The decision notified before it.
+    pub previous: Option<Decision>,
+    /// The item's version after the claim: numbers the change (dedup key).
+    pub sequence: u64,
+}
+
+/// The state table's record of one image.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageState {
+    /// The last decision (claimed or finished); `None` before the first verdict.
+    pub decision: Option<Decision>,
+    /// Incremented by every write: the condition of the next one.
+    pub version: u64,
+    /// An unfinished change, if any.
+    pub claim: Option<Claim>,
+    /// Whether the item exists at all.
+    pub exists: bool,
+}
+
+impl ImageState {
+    /// The decision that was last notified: the claim's `previous` while a change is unfinished.
+    pub fn notified(&self) -> Option<Decision> {
+        match &self.claim {
+            Some(c) => c.previous,
+            None => self.decision,
+        }
+    }
+}
+
+/// The outcome of a conditional write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// The write happened.
+    Done,
+    /// Someone else wrote first: reload and decide again.
+    Conflict,
+}
+
+/// The gatekeeper's memory (DynamoDB): per image, the last decision and the unfinished change.
+pub trait StateStore {
+    /// Reads an image's record (strongly consistent); a default record when there is none.
+    fn load(&self, image: &ImageRef) -> impl Future<Output = Result<ImageState, AwsError>> + Send;
+    /// Records a push: creates the record as `pending` if new, bumps its version (so that a verdict being
+    /// claimed concurrently re-reads the image's tags), and returns the record after the write.
+    fn record_push(&self, image: &ImageRef, now: Epoch) -> impl Future<Output = Result<ImageState, AwsError>> + Send;
+    /// Writes `claim` if the record's version is still `expected` (or absent, when `expected` is `None`).
+    fn claim(&self, image: &ImageRef, expected: Option<u64>, claim: &Claim, policy_hash: &str) -> impl Future<Output = Result<Written, AwsError>> + Send;
+    /// Marks the claimed change as done (acted on and notified), if the claim is still this one.
+    fn finish(&self, image: &ImageRef, claim: &Claim) -> impl Future<Output = Result<Written, AwsError>> + Send;
+    /// Sets the decision without a notification (an image still waiting for a scan), if the record is
+    /// still at version `expected` (or absent, when `None`).
+    fn set_quietly(&self, image: &ImageRef, expected: Option<u64>, decision: Decision, now: Epoch) -> impl Future<Output = Result<Written, AwsError>> + Send;
+    /// Records a one-off notice under `key` (an alert, a reminder): the first event wins, retries of
+    /// that same event see [`Mark::Repeat`] (so a crash before publishing is repaired), others [`Mark::Taken`].
+    fn mark_once(&self, key: &str, event_id: &str, now: Epoch, ttl_seconds: i64) -> impl Future<Output = Result<Mark, AwsError>> + Send;
+}
+
+/// The outcome of [`StateStore::mark_once`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// This event is the first: send the notice.
+    First,
+    /// This event marked it before (a retry): send it again.
+    Repeat,
+    /// Another event marked it: do not send.
+    Taken,
+}
+
+/// The rejected-events queue (SQS): unusable events, kept for people.
+pub trait RejectSink {
+    /// Sends the event and the reason it was rejected.
+    fn reject(&self, reason: &str, event: &Value) -> impl Future<Output = Result<(), AwsError>> + Send;
+}

@@ -1,0 +1,392 @@
+//! AWS fixtures against moto: one isolated account per test (moto's `x-moto-account-id` header),
+//! clients without retries, and helpers to create repositories, push images, seed findings and read
+//! what the gatekeeper left behind (tags, queue messages).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_ecr::config::interceptors::BeforeTransmitInterceptorContextMut;
+use aws_sdk_ecr::config::{ConfigBag, Credentials, Intercept, Region, RuntimeComponents};
+use aws_sdk_ecr::error::BoxError;
+use aws_sdk_ecr::types::{ImageIdentifier, ImageTagMutability, ImageTagMutabilityExclusionFilter, ImageTagMutabilityExclusionFilterType};
+use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+use serde_json::{Value, json};
+
+use crate::manifest::{digest_of, image_manifest};
+use crate::moto::Moto;
+use gatekeeper::adapters::{DynamoState, Ecr, Sns, SqsRejects};
+use gatekeeper::domain::Mode;
+use gatekeeper::policy::Policy;
+use gatekeeper::service::Gatekeeper;
+use gatekeeper::tags::TagScheme;
+
+/// The gatekeeper wired to one test account.
+pub type TestGatekeeper = Gatekeeper<Ecr, Sns, DynamoState, SqsRejects>;
+
+/// Adds `x-moto-account-id` to every request: each test gets its own moto account.
+#[derive(Debug, Clone)]
+pub struct MotoAccount(pub String);
+
+impl Intercept for MotoAccount {
+    fn name(&self) -> &'static str {
+        "MotoAccount"
+    }
+
+    fn modify_before_transmit(&self, ctx: &mut BeforeTransmitInterceptorContextMut<'_>, _: &RuntimeComponents, _: &mut ConfigBag) -> Result<(), BoxError> {
+        ctx.request_mut().headers_mut().insert("x-moto-account-id", self.0.clone());
+        Ok(())
+    }
+}
+
+/// SDK configuration for moto: endpoint, region, dummy credentials, no retries (moto answers
+/// unimplemented calls with 500s that the SDK would otherwise retry slowly).
+pub async fn sdk_for(endpoint: &str, region: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new(region.to_string()))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .load()
+        .await
+}
+
+/// One test's AWS: an account of its own on the shared moto server.
+pub struct Aws {
+    /// The moto account id.
+    pub account: String,
+    /// The region.
+    pub region: String,
+    /// The server.
+    pub moto: &'static Moto,
+    /// ECR.
+    pub ecr: aws_sdk_ecr::Client,
+    /// SNS.
+    pub sns: aws_sdk_sns::Client,
+    /// SQS.
+    pub sqs: aws_sdk_sqs::Client,
+    /// DynamoDB.
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    /// EventBridge.
+    pub events: aws_sdk_eventbridge::Client,
+}
+
+/// Queue, topic and table names of a [`Aws::standard_setup`].
+pub struct Setup {
+    /// State table.
+    pub table: String,
+    /// JSON topic.
+    pub topic_arn: String,
+    /// Queue subscribed to the topic (raw delivery off: the SNS envelope carries the attributes).
+    pub subscriber_url: String,
+    /// Rejected-events queue.
+    pub rejected_url: String,
+}
+
+fn account_for(name: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h: u64 = 1469598103934665603;
+    for b in name.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(1099511628211);
+    }
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{:012}", (h ^ (u64::from(std::process::id()) << 20) ^ n) % 900_000_000_000 + 100_000_000_000)
+}
+
+impl Aws {
+    /// A fresh account for the test called `name`.
+    pub async fn new(name: &str) -> Aws {
+        let moto = Moto::shared();
+        let account = account_for(name);
+        let region = "eu-west-1".to_string();
+        let sdk = sdk_for(&moto.endpoint, &region).await;
+        let header = MotoAccount(account.clone());
+        Aws {
+            ecr: aws_sdk_ecr::Client::from_conf(aws_sdk_ecr::config::Builder::from(&sdk).interceptor(header.clone()).build()),
+            sns: aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(&sdk).interceptor(header.clone()).build()),
+            sqs: aws_sdk_sqs::Client::from_conf(aws_sdk_sqs::config::Builder::from(&sdk).interceptor(header.clone()).build()),
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(header.clone()).build()),
+            events: aws_sdk_eventbridge::Client::from_conf(aws_sdk_eventbridge::config::Builder::from(&sdk).interceptor(header).build()),
+            account,
+            region,
+            moto,
+        }
+    }
+
+    /// An Inspector client for this account.
+    pub async fn inspector(&self) -> aws_sdk_inspector2::Client {
+        let sdk = sdk_for(&self.moto.endpoint, &self.region).await;
+        aws_sdk_inspector2::Client::from_conf(aws_sdk_inspector2::config::Builder::from(&sdk).interceptor(MotoAccount(self.account.clone())).build())
+    }
+
+    /// Creates a repository: `MUTABLE`, `IMMUTABLE`, or `IMMUTABLE_WITH_EXCLUSION` with wildcard filters.
+    pub async fn create_repo(&self, name: &str, mutability: &str, exclusions: &[&str]) {
+        let mut req = self.ecr.create_repository().repository_name(name).image_tag_mutability(ImageTagMutability::from(mutability));
+        for f in exclusions {
+            req = req.image_tag_mutability_exclusion_filters(
+                ImageTagMutabilityExclusionFilter::builder().filter_type(ImageTagMutabilityExclusionFilterType::Wildcard).filter(*f).build().unwrap(),
+            );
+        }
+        req.send().await.unwrap();
+    }
+
+    /// Pushes an image built from `seed` with `tags` (the first push carries the first tag) and returns its digest.
+    pub async fn push(&self, repo: &str, seed: &str, tags: &[&str]) -> String {
+        let manifest = image_manifest(seed);
+        self.push_manifest(repo, &manifest, crate::manifest::DOCKER_V2, tags).await
+    }
+
+    /// Pushes a manifest with tags; an empty list pushes it untagged.
+    pub async fn push_manifest(&self, repo: &str, manifest: &str, media_type: &str, tags: &[&str]) -> String {
+        let digest = digest_of(manifest);
+        if tags.is_empty() {
+            self.ecr.put_image().repository_name(repo).image_manifest(manifest).image_manifest_media_type(media_type).image_digest(&digest).send().await.unwrap();
+        }
+        for tag in tags {
+            self.ecr
+                .put_image()
+                .repository_name(repo)
+                .image_manifest(manifest)
+                .image_manifest_media_type(media_type)
+                .image_digest(&digest)
+                .image_tag(*tag)
+                .send()
+                .await
+                .unwrap();
+        }
+        digest
+    }
+
+    /// The sorted tags of an image; empty when it has none, `None` when it does not exist.
+    pub async fn tags(&self, repo: &str, digest: &str) -> Option<Vec<String>> {
+        let out = self.ecr.describe_images().repository_name(repo).image_ids(ImageIdentifier::builder().image_digest(digest).build()).send().await;
+        match out {
+            Ok(out) => out.image_details().first().map(|d| {
+                let mut t = d.image_tags().to_vec();
+                t.sort();
+                t
+            }),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_image_not_found_exception()) => None,
+            Err(e) => panic!("DescribeImages: {e:?}"),
+        }
+    }
+
+    /// Every image of a repository with its sorted tags.
+    pub async fn images(&self, repo: &str) -> Vec<(String, Vec<String>)> {
+        let out = self.ecr.describe_images().repository_name(repo).send().await.unwrap();
+        let mut v: Vec<(String, Vec<String>)> = out
+            .image_details()
+            .iter()
+            .map(|d| {
+                let mut t = d.image_tags().to_vec();
+                t.sort();
+                (d.image_digest().unwrap_or_default().to_string(), t)
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The state table, a topic with a subscribed queue, and a rejected-events queue.
+    pub async fn standard_setup(&self) -> Setup {
+        let table = "gatekeeper-state".to_string();
+        create_state_table(&self.dynamodb, &table).await;
+        let topic_arn = self.sns.create_topic().name("gatekeeper-verdicts").send().await.unwrap().topic_arn().unwrap().to_string();
+        let subscriber_url = self.subscribe_queue(&topic_arn, "verdict-subscriber", None).await;
+        let rejected_url = self.sqs.create_queue().queue_name("gatekeeper-rejected").send().await.unwrap().queue_url().unwrap().to_string();
+        Setup { table, topic_arn, subscriber_url, rejected_url }
+    }
+
+    /// Creates a queue subscribed to `topic_arn`, optionally with a filter policy on attributes.
+    pub async fn subscribe_queue(&self, topic_arn: &str, name: &str, filter_policy: Option<&str>) -> String {
+        let url = self.sqs.create_queue().queue_name(name).send().await.unwrap().queue_url().unwrap().to_string();
+        let arn = format!("arn:aws:sqs:{}:{}:{name}", self.region, self.account);
+        let mut req = self.sns.subscribe().topic_arn(topic_arn).protocol("sqs").endpoint(arn);
+        if let Some(p) = filter_policy {
+            req = req.attributes("FilterPolicy", p);
+        }
+        req.send().await.unwrap();
+        url
+    }
+
+    /// Drains a queue: every message body, parsed as JSON.
+    pub async fn drain(&self, queue_url: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        loop {
+            let got = self.sqs.receive_message().queue_url(queue_url).max_number_of_messages(10).wait_time_seconds(0).send().await.unwrap();
+            if got.messages().is_empty() {
+                return out;
+            }
+            for m in got.messages() {
+                out.push(serde_json::from_str(m.body().unwrap_or("null")).unwrap_or(Value::Null));
+                self.sqs.delete_message().queue_url(queue_url).receipt_handle(m.receipt_handle().unwrap_or_default()).send().await.unwrap();
+            }
+        }
+    }
+
+    /// Verdict messages from a subscriber queue: `(SNS envelope, parsed body)`.
+    pub async fn messages(&self, queue_url: &str) -> Vec<(Value, Value)> {
+        self.drain(queue_url).await.into_iter().map(|env| {
+            let body: Value = serde_json::from_str(env["Message"].as_str().unwrap_or("null")).unwrap_or(Value::Null);
+            (env, body)
+        }).collect()
+    }
+
+    /// Queues one ListFindings result (moto hands it to the next distinct query).
+    pub fn seed_inspector(&self, findings: Vec<Value>) {
+        let body = json!({"results": [findings], "account_id": self.account, "region": self.region});
+        self.moto.post("/moto-api/static/inspector2/findings-results", &body.to_string()).unwrap();
+    }
+
+    /// Makes ECR basic scanning return these findings for an image (after StartImageScan).
+    pub async fn seed_basic_scan(&self, repo: &str, digest: &str, findings: Vec<Value>) {
+        self.ecr.start_image_scan().repository_name(repo).image_id(ImageIdentifier::builder().image_digest(digest).build()).send().await.unwrap();
+        let mut counts = serde_json::Map::new();
+        for f in &findings {
+            let s = f["severity"].as_str().unwrap_or("UNDEFINED").to_string();
+            let n = counts.get(&s).and_then(Value::as_u64).unwrap_or(0) + 1;
+            counts.insert(s, json!(n));
+        }
+        let response = json!({
+            "registryId": self.account, "repositoryName": repo, "imageId": {"imageDigest": digest},
+            "imageScanStatus": {"status": "COMPLETE", "description": "The scan was completed successfully."},
+            "imageScanFindings": {"findings": findings, "findingSeverityCounts": counts}
+        });
+        let body = json!({"results": [response], "account_id": self.account, "region": self.region});
+        self.moto.post("/moto-api/static/ecr/scan-finding-results", &body.to_string()).unwrap();
+    }
+
+    /// The gatekeeper for this account, with the policy and mode given, clock fixed at `now`.
+    pub fn gatekeeper(&self, setup: &Setup, mode: Mode, policy: Policy) -> TestGatekeeper {
+        Gatekeeper {
+            registry: Ecr::new(self.ecr.clone()),
+            notifier: Sns::new(self.sns.clone(), setup.topic_arn.clone()),
+            state: DynamoState::new(self.dynamodb.clone(), setup.table.clone()),
+            rejects: SqsRejects::new(self.sqs.clone(), setup.rejected_url.clone()),
+            policy,
+            mode,
+            tags: TagScheme::default(),
+            claim_lease: 300,
+            clock: gatekeeper::time::now,
+        }
+    }
+}
+
+/// Creates the state table as infra does: on-demand, partition key `pk` (string).
+pub async fn create_state_table(client: &aws_sdk_dynamodb::Client, name: &str) {
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap())
+        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+}
+
+/// An Inspector finding in the ListFindings shape, with epoch-number timestamps (what the Rust
+/// SDK's deserializer expects from moto).
+pub fn inspector_finding(repo: &str, digest: &str, id: &str, severity: &str) -> Value {
+    json!({
+        "awsAccountId": "123456789012",
+        "findingArn": format!("arn:aws:inspector2:eu-west-1:123456789012:finding/{}", digest_of(&format!("{digest}{id}")).trim_start_matches("sha256:")),
+        "type": "PACKAGE_VULNERABILITY",
+        "description": format!("{id} in a package"),
+        "title": format!("{id} - openssl"),
+        "severity": severity,
+        "status": "ACTIVE",
+        "firstObservedAt": 1_763_700_000.0,
+        "lastObservedAt": 1_763_700_000.0,
+        "updatedAt": 1_763_700_000.0,
+        "fixAvailable": "YES",
+        "exploitAvailable": "NO",
+        "inspectorScore": 9.1,
+        "packageVulnerabilityDetails": {
+            "vulnerabilityId": id,
+            "source": "NVD",
+            "vulnerablePackages": [{"name": "openssl", "version": "3.0.1", "fixedInVersion": "3.0.13", "packageManager": "OS"}]
+        },
+        "remediation": {"recommendation": {"text": "Upgrade"}},
+        "resources": [{
+            "type": "AWS_ECR_CONTAINER_IMAGE",
+            "id": format!("arn:aws:ecr:eu-west-1:123456789012:repository/{repo}/{digest}"),
+            "details": {"awsEcrContainerImage": {"repositoryName": repo, "imageHash": digest, "registry": "123456789012", "pushedAt": 1_763_600_000.0}}
+        }]
+    })
+}
+
+/// A basic-scan finding in the DescribeImageScanFindings shape.
+pub fn basic_finding(id: &str, severity: &str, package: &str) -> Value {
+    json!({"name": id, "severity": severity, "uri": format!("https://cve.mitre.org/{id}"), "attributes": [
+        {"key": "package_name", "value": package}, {"key": "package_version", "value": "1.0"}
+    ]})
+}
+
+/// An EventBridge envelope around `detail`, as moto delivers it (no `account`).
+pub fn envelope(id: &str, source: &str, detail_type: &str, detail: Value) -> Value {
+    json!({"version": "0", "id": id, "detail-type": detail_type, "source": source, "time": "2026-11-22T10:00:00Z", "region": "eu-west-1", "resources": [], "detail": detail})
+}
+
+/// An `ECR Image Action` push event.
+pub fn push_event(id: &str, repo: &str, digest: &str, tag: &str) -> Value {
+    envelope(id, "aws.ecr", "ECR Image Action", json!({
+        "action-type": "PUSH", "result": "SUCCESS", "repository-name": repo, "image-digest": digest, "image-tag": tag,
+        "manifest-media-type": crate::manifest::DOCKER_V2, "artifact-media-type": "application/vnd.docker.container.image.v1+json"
+    }))
+}
+
+/// An `Inspector2 Scan` event (repository as an ARN, as AWS sends it).
+pub fn inspector_scan_event(id: &str, account: &str, repo: &str, digest: &str, tags: &[&str], critical: u32) -> Value {
+    let arn = format!("arn:aws:ecr:eu-west-1:{account}:repository/{repo}");
+    envelope(id, "aws.inspector2", "Inspector2 Scan", json!({
+        "scan-status": "INITIAL_SCAN_COMPLETE", "repository-name": arn, "image-digest": digest, "image-tags": tags,
+        "finding-severity-counts": {"CRITICAL": critical, "HIGH": 0, "MEDIUM": 0, "TOTAL": critical}
+    }))
+}
+
+/// An `ECR Image Scan` (basic) event.
+pub fn basic_scan_event(id: &str, repo: &str, digest: &str, tags: &[&str]) -> Value {
+    envelope(id, "aws.ecr", "ECR Image Scan", json!({
+        "scan-status": "COMPLETE", "repository-name": repo, "image-digest": digest, "image-tags": tags, "finding-severity-counts": {}
+    }))
+}
+
+/// A findings source whose findings the test sets: for the scenarios moto's Inspector cannot play
+/// (its ListFindings answers one query with the same seeded list forever, so findings never change).
+#[derive(Debug, Default)]
+pub struct ScriptedFindings(pub std::sync::Mutex<Vec<gatekeeper::domain::Finding>>);
+
+impl ScriptedFindings {
+    /// Replaces the findings.
+    pub fn set(&self, findings: Vec<gatekeeper::domain::Finding>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = findings;
+    }
+}
+
+impl gatekeeper::ports::FindingsSource for ScriptedFindings {
+    async fn image_findings(&self, _: &gatekeeper::domain::ImageRef) -> Result<Vec<gatekeeper::domain::Finding>, gatekeeper::error::AwsError> {
+        Ok(self.0.lock().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+}
+
+/// Validates a message body against `docs/message.schema.json` with Python's jsonschema (in the
+/// tools venv); returns the validator's complaint, if any.
+pub fn schema_errors(body: &Value) -> Option<String> {
+    let schema = crate::moto::workspace_root().join("docs/message.schema.json");
+    let script = "import json,sys,jsonschema\nschema=json.load(open(sys.argv[1]))\njsonschema.Draft202012Validator.check_schema(schema)\nerrs=[e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(json.load(sys.stdin))]\nprint('\\n'.join(errs))\nsys.exit(1 if errs else 0)";
+    let mut child = std::process::Command::new(crate::moto::python())
+        .args(["-c", script])
+        .arg(schema)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python from the tools venv");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(body.to_string().as_bytes()).expect("write body");
+    }
+    let out = child.wait_with_output().expect("python ran");
+    if out.status.success() { None } else { Some(format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))) }
+}

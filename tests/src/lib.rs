@@ -1,0 +1,8 @@
+//! Test support for ecr-gatekeeper: a moto server per test binary, a local Lambda Runtime API that
+//! runs the real function binaries, real image manifests, and AWS fixtures with one moto account per
+//! test. Used by the integration tests, the function crates' runtime tests and the demo.
+
+pub mod fixtures;
+pub mod manifest;
+pub mod moto;
+pub mod runtime;
