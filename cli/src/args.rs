@@ -48,7 +48,10 @@ impl Args {
             let value = if flag.value {
                 match inline {
                     Some(v) => v,
-                    None => it.next().cloned().ok_or_else(|| Some(format!("--{name} needs a value")))?,
+                    None => it
+                        .next()
+                        .cloned()
+                        .ok_or_else(|| Some(format!("--{name} needs a value")))?,
                 }
             } else if inline.is_some() {
                 return Err(Some(format!("--{name} takes no value")));
@@ -62,12 +65,16 @@ impl Args {
 
     /// The last value of a flag.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.values.get(name).and_then(|v| v.last()).map(String::as_str)
+        self.values
+            .get(name)
+            .and_then(|v| v.last())
+            .map(String::as_str)
     }
 
     /// A required value.
     pub fn require(&self, name: &str) -> Result<&str, String> {
-        self.get(name).ok_or_else(|| format!("--{name} is required"))
+        self.get(name)
+            .ok_or_else(|| format!("--{name} is required"))
     }
 }
 
@@ -81,8 +88,15 @@ mod tests {
 
     #[test]
     fn parses_values_switches_and_positionals() {
-        let quiet = Flag { name: "quiet", value: false };
-        let a = Args::parse(&strings(&["x.toml", "--event", "e.json", "--policy=p.toml", "--quiet"]), &[opt("event"), opt("policy"), quiet]).unwrap();
+        let quiet = Flag {
+            name: "quiet",
+            value: false,
+        };
+        let a = Args::parse(
+            &strings(&["x.toml", "--event", "e.json", "--policy=p.toml", "--quiet"]),
+            &[opt("event"), opt("policy"), quiet],
+        )
+        .unwrap();
         assert_eq!(a.get("event"), Some("e.json"));
         assert_eq!(a.get("policy"), Some("p.toml"));
         assert_eq!(a.get("quiet"), Some(""));
@@ -92,9 +106,25 @@ mod tests {
 
     #[test]
     fn reports_unknown_and_incomplete_flags() {
-        assert_eq!(Args::parse(&strings(&["--nope"]), &[]).unwrap_err(), Some("unknown option --nope".into()));
-        assert_eq!(Args::parse(&strings(&["--event"]), &[opt("event")]).unwrap_err(), Some("--event needs a value".into()));
-        assert_eq!(Args::parse(&strings(&["--quiet=1"]), &[Flag { name: "quiet", value: false }]).unwrap_err(), Some("--quiet takes no value".into()));
+        assert_eq!(
+            Args::parse(&strings(&["--nope"]), &[]).unwrap_err(),
+            Some("unknown option --nope".into())
+        );
+        assert_eq!(
+            Args::parse(&strings(&["--event"]), &[opt("event")]).unwrap_err(),
+            Some("--event needs a value".into())
+        );
+        assert_eq!(
+            Args::parse(
+                &strings(&["--quiet=1"]),
+                &[Flag {
+                    name: "quiet",
+                    value: false
+                }]
+            )
+            .unwrap_err(),
+            Some("--quiet takes no value".into())
+        );
         assert_eq!(Args::parse(&strings(&["-h"]), &[]).unwrap_err(), None);
     }
 }

@@ -48,7 +48,10 @@ fn read_policy(path: Option<&str>) -> Result<Policy, String> {
 fn evaluate_cmd(rest: &[String]) -> Result<ExitCode, Option<String>> {
     let args = Args::parse(rest, &[opt("event"), opt("findings"), opt("policy")])?;
     let event = read_json(args.require("event")?, "event")?;
-    let findings = args.get("findings").map(|p| read_json(p, "findings")).transpose()?;
+    let findings = args
+        .get("findings")
+        .map(|p| read_json(p, "findings"))
+        .transpose()?;
     let policy = read_policy(args.get("policy"))?;
     let out = evaluate::run(&event, findings.as_ref(), &policy)?;
     let json = serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?;

@@ -62,26 +62,49 @@ impl Config {
 
     /// Reads the configuration through `lookup`; empty values count as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let get = |k: &str| lookup(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let get = |k: &str| {
+            lookup(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         let required = |k: &'static str| get(k).ok_or(ConfigError::Missing(k));
         let mode = match get(MODE) {
             None => Mode::Audit,
-            Some(v) => Mode::parse(&v).ok_or_else(|| ConfigError::Invalid { name: MODE, value: v, problem: "expected audit or enforce".into() })?,
+            Some(v) => Mode::parse(&v).ok_or_else(|| ConfigError::Invalid {
+                name: MODE,
+                value: v,
+                problem: "expected audit or enforce".into(),
+            })?,
         };
         let prefix = |k: &'static str, default: &str| get(k).unwrap_or_else(|| default.to_string());
-        let tags = TagScheme::new(&prefix(QUARANTINE_PREFIX, "quarantined-"), &prefix(HELD_PREFIX, "held-"), &prefix(VERIFIED_PREFIX, "verified-")).map_err(|e| {
+        let tags = TagScheme::new(
+            &prefix(QUARANTINE_PREFIX, "quarantined-"),
+            &prefix(HELD_PREFIX, "held-"),
+            &prefix(VERIFIED_PREFIX, "verified-"),
+        )
+        .map_err(|e| {
             let name = match e.name {
                 "quarantine" => QUARANTINE_PREFIX,
                 "held" => HELD_PREFIX,
                 _ => VERIFIED_PREFIX,
             };
-            ConfigError::Invalid { name, value: e.value.clone(), problem: e.problem.to_string() }
+            ConfigError::Invalid {
+                name,
+                value: e.value.clone(),
+                problem: e.problem.to_string(),
+            }
         })?;
         let claim_lease = match get(CLAIM_LEASE) {
             None => 300,
-            Some(v) => parse_duration(&v)
-                .filter(|s| *s > 0)
-                .ok_or_else(|| ConfigError::Invalid { name: CLAIM_LEASE, value: v, problem: "expected a duration such as 300s or 5m".into() })?,
+            Some(v) => {
+                parse_duration(&v)
+                    .filter(|s| *s > 0)
+                    .ok_or_else(|| ConfigError::Invalid {
+                        name: CLAIM_LEASE,
+                        value: v,
+                        problem: "expected a duration such as 300s or 5m".into(),
+                    })?
+            }
         };
         Ok(Config {
             mode,
@@ -100,8 +123,15 @@ pub fn load_policy(source: &PolicySource) -> Result<Policy, ConfigError> {
     match source {
         PolicySource::Builtin => Ok(Policy::builtin()),
         PolicySource::File(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::PolicyUnreadable { source_name: path.clone(), message: e.to_string() })?;
-            Policy::parse(&text).map_err(|error| ConfigError::Policy { source_name: path.clone(), error })
+            let text =
+                std::fs::read_to_string(path).map_err(|e| ConfigError::PolicyUnreadable {
+                    source_name: path.clone(),
+                    message: e.to_string(),
+                })?;
+            Policy::parse(&text).map_err(|error| ConfigError::Policy {
+                source_name: path.clone(),
+                error,
+            })
         }
     }
 }
@@ -113,11 +143,18 @@ mod tests {
     use super::*;
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
-    const BASE: [(&str, &str); 3] = [(TOPIC_ARN, "arn:aws:sns:eu-west-1:1:t"), (STATE_TABLE, "gk"), (REJECTED_QUEUE_URL, "http://q")];
+    const BASE: [(&str, &str); 3] = [
+        (TOPIC_ARN, "arn:aws:sns:eu-west-1:1:t"),
+        (STATE_TABLE, "gk"),
+        (REJECTED_QUEUE_URL, "http://q"),
+    ];
 
     #[test]
     fn defaults_to_audit_builtin_policy_and_standard_prefixes() {
@@ -130,27 +167,50 @@ mod tests {
 
     #[test]
     fn rejects_missing_and_invalid_settings() {
-        assert_eq!(Config::from_lookup(lookup(&BASE[1..])).unwrap_err(), ConfigError::Missing(TOPIC_ARN));
+        assert_eq!(
+            Config::from_lookup(lookup(&BASE[1..])).unwrap_err(),
+            ConfigError::Missing(TOPIC_ARN)
+        );
         let mut bad = BASE.to_vec();
         bad.push((MODE, "yolo"));
-        assert!(matches!(Config::from_lookup(lookup(&bad)), Err(ConfigError::Invalid { name: MODE, .. })));
+        assert!(matches!(
+            Config::from_lookup(lookup(&bad)),
+            Err(ConfigError::Invalid { name: MODE, .. })
+        ));
         let mut bad = BASE.to_vec();
         bad.push((HELD_PREFIX, "quarantined-held-"));
-        assert!(matches!(Config::from_lookup(lookup(&bad)), Err(ConfigError::Invalid { name: HELD_PREFIX, .. })));
+        assert!(matches!(
+            Config::from_lookup(lookup(&bad)),
+            Err(ConfigError::Invalid {
+                name: HELD_PREFIX,
+                ..
+            })
+        ));
         let mut bad = BASE.to_vec();
         bad.push((CLAIM_LEASE, "soon"));
-        assert!(matches!(Config::from_lookup(lookup(&bad)), Err(ConfigError::Invalid { name: CLAIM_LEASE, .. })));
+        assert!(matches!(
+            Config::from_lookup(lookup(&bad)),
+            Err(ConfigError::Invalid {
+                name: CLAIM_LEASE,
+                ..
+            })
+        ));
     }
 
     #[test]
     fn an_unreadable_or_invalid_policy_file_is_an_error() {
-        let missing = load_policy(&PolicySource::File("/nonexistent/policy.toml".into())).unwrap_err();
+        let missing =
+            load_policy(&PolicySource::File("/nonexistent/policy.toml".into())).unwrap_err();
         assert!(matches!(missing, ConfigError::PolicyUnreadable { .. }));
         let dir = std::env::temp_dir().join(format!("gk-policy-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("p.toml");
         std::fs::write(&path, "version = 1\n[defaults]\nblock = \"NOPE\"\n").unwrap();
-        let err = load_policy(&PolicySource::File(path.to_string_lossy().into_owned())).unwrap_err();
-        assert!(err.to_string().contains("line 3: block: unknown severity"), "{err}");
+        let err =
+            load_policy(&PolicySource::File(path.to_string_lossy().into_owned())).unwrap_err();
+        assert!(
+            err.to_string().contains("line 3: block: unknown severity"),
+            "{err}"
+        );
     }
 }

@@ -34,7 +34,12 @@ impl AwsError {
 
     /// A rejected-kind error without an AWS code (an answer the adapter cannot use).
     pub fn invalid(operation: &'static str, message: impl Into<String>) -> AwsError {
-        AwsError { operation, code: None, message: message.into(), kind: AwsErrorKind::Rejected }
+        AwsError {
+            operation,
+            code: None,
+            message: message.into(),
+            kind: AwsErrorKind::Rejected,
+        }
     }
 }
 

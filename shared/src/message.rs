@@ -163,13 +163,21 @@ pub struct VerdictNotice<'a> {
     pub dedup_key: String,
     /// A subject to use instead of the generated one.
     pub subject: Option<String>,
+    /// The tag the generated subject names (the image's first original tag); `None` names the digest.
+    pub subject_tag: Option<String>,
     /// When.
     pub now: Epoch,
 }
 
 /// The dedup key of an image's decision change number `sequence` (the state table's version).
 pub fn change_key(image: &ImageRef, decision: Decision, sequence: u64) -> String {
-    dedup_key(&["verdict", &image.repository, &image.digest, decision.as_str(), &sequence.to_string()])
+    dedup_key(&[
+        "verdict",
+        &image.repository,
+        &image.digest,
+        decision.as_str(),
+        &sequence.to_string(),
+    ])
 }
 
 fn clip(s: &str, max: usize) -> String {
@@ -190,7 +198,11 @@ pub fn dedup_key(parts: &[&str]) -> String {
         h.update(p.as_bytes());
         h.update([0u8]);
     }
-    h.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
+    h.finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Writes `<`, `>`, `&` and `@` inside serialised JSON as `\u` escapes. Safe on any serde_json
@@ -213,11 +225,27 @@ pub fn escape_markup(json: &str) -> String {
 pub fn subject_line(text: &str) -> String {
     let cleaned: String = text
         .chars()
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
-        .map(|c| if matches!(c, '<' | '>' | '&' | '@') { '_' } else { c })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .map(|c| {
+            if matches!(c, '<' | '>' | '&' | '@') {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect();
     let trimmed = cleaned.trim();
-    if trimmed.is_empty() { "ecr-gatekeeper".to_string() } else { clip(trimmed, 99) }
+    if trimmed.is_empty() {
+        "ecr-gatekeeper".to_string()
+    } else {
+        clip(trimmed, 99)
+    }
 }
 
 fn finding_entry(f: &Finding) -> MessageFinding {
@@ -225,9 +253,15 @@ fn finding_entry(f: &Finding) -> MessageFinding {
     MessageFinding {
         id: clip(&f.id, 128),
         severity: f.severity,
-        package: package.map(|p| clip(&p.name, 200)).filter(|p| !p.is_empty()),
-        installed_version: package.and_then(|p| p.version.as_deref()).map(|v| clip(v, 100)),
-        fixed_version: package.and_then(|p| p.fixed_in.as_deref()).map(|v| clip(v, 100)),
+        package: package
+            .map(|p| clip(&p.name, 200))
+            .filter(|p| !p.is_empty()),
+        installed_version: package
+            .and_then(|p| p.version.as_deref())
+            .map(|v| clip(v, 100)),
+        fixed_version: package
+            .and_then(|p| p.fixed_in.as_deref())
+            .map(|v| clip(v, 100)),
         score: f.score,
         epss: f.epss,
         exploit_available: f.exploit_available,
@@ -248,7 +282,13 @@ impl VerdictNotice<'_> {
             image: MessageImage {
                 repository: &self.image.repository,
                 digest: &self.image.digest,
-                tags: self.image.tags.iter().take(MAX_TAGS).map(|t| clip(t, 300)).collect(),
+                tags: self
+                    .image
+                    .tags
+                    .iter()
+                    .take(MAX_TAGS)
+                    .map(|t| clip(t, 300))
+                    .collect(),
                 region: self.region,
                 account: self.account,
             },
@@ -258,30 +298,60 @@ impl VerdictNotice<'_> {
             counts: v.counts,
             findings_total: v.counts.total(),
             findings: v.top.iter().map(finding_entry).collect(),
-            reasons: v.reasons.iter().take(20).map(|r| clip(r, MAX_TEXT)).collect(),
+            reasons: v
+                .reasons
+                .iter()
+                .take(20)
+                .map(|r| clip(r, MAX_TEXT))
+                .collect(),
             actions: self.actions,
-            problems: self.problems.iter().take(20).map(|p| clip(p, MAX_TEXT)).collect(),
-            policy: PolicyRef { hash: self.policy_hash, rule: self.rule },
-            trigger: Trigger { event_id: self.event_id, kind: self.trigger },
+            problems: self
+                .problems
+                .iter()
+                .take(20)
+                .map(|p| clip(p, MAX_TEXT))
+                .collect(),
+            policy: PolicyRef {
+                hash: self.policy_hash,
+                rule: self.rule,
+            },
+            trigger: Trigger {
+                event_id: self.event_id,
+                kind: self.trigger,
+            },
         };
         let mut json = serde_json::to_string(&body).unwrap_or_default();
         // Only pathological inputs (hundreds of actions) get here; drop detail until it fits.
-        while json.len() > MAX_BODY_BYTES && (!body.findings.is_empty() || body.image.tags.len() > 1 || body.actions.len() > 1) {
+        while json.len() > MAX_BODY_BYTES
+            && (!body.findings.is_empty() || body.image.tags.len() > 1 || body.actions.len() > 1)
+        {
             body.findings.clear();
             body.image.tags.truncate(1);
             body.actions = &body.actions[..body.actions.len().min(1)];
-            body.problems.push("message shortened to stay within SNS limits".into());
+            body.problems
+                .push("message shortened to stay within SNS limits".into());
             json = serde_json::to_string(&body).unwrap_or_default();
         }
-        let first_tag = self.image.tags.first().map_or_else(|| format!("@{}", crate::domain::digest_hex12(&self.image.digest)), |t| format!(":{t}"));
+        let first_tag = self.subject_tag.as_ref().map_or_else(
+            || format!("@{}", crate::domain::digest_hex12(&self.image.digest)),
+            |t| format!(":{t}"),
+        );
         let headline = match v.max_severity {
             Some(s) => format!(" ({} {})", v.counts.get(s), s),
             None => String::new(),
         };
-        let audit = if self.mode == Mode::Audit { " [audit]" } else { "" };
+        let audit = if self.mode == Mode::Audit {
+            " [audit]"
+        } else {
+            ""
+        };
         let subject = match &self.subject {
             Some(s) => s.clone(),
-            None => format!("ECR gatekeeper: {} {}{first_tag}{headline}{audit}", v.decision.as_str().to_ascii_uppercase(), self.image.repository),
+            None => format!(
+                "ECR gatekeeper: {} {}{first_tag}{headline}{audit}",
+                v.decision.as_str().to_ascii_uppercase(),
+                self.image.repository
+            ),
         };
         Message {
             subject: subject_line(&subject),
@@ -289,7 +359,10 @@ impl VerdictNotice<'_> {
             attributes: vec![
                 ("event_type", "verdict".into()),
                 ("decision", v.decision.as_str().into()),
-                ("max_severity", v.max_severity.map_or("NONE", Severity::as_str).into()),
+                (
+                    "max_severity",
+                    v.max_severity.map_or("NONE", Severity::as_str).into(),
+                ),
                 ("repository", self.image.repository.clone()),
                 ("mode", self.mode.as_str().into()),
             ],
@@ -306,10 +379,18 @@ mod tests {
     use crate::verdict::evaluate;
 
     fn image(tags: &[&str]) -> ImageRef {
-        ImageRef { repository: "team-a/api".into(), digest: format!("sha256:{}", "ab".repeat(32)), tags: tags.iter().map(|t| t.to_string()).collect() }
+        ImageRef {
+            repository: "team-a/api".into(),
+            digest: format!("sha256:{}", "ab".repeat(32)),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+        }
     }
 
-    fn notice<'a>(image: &'a ImageRef, verdict: &'a Verdict, actions: &'a [Action]) -> VerdictNotice<'a> {
+    fn notice<'a>(
+        image: &'a ImageRef,
+        verdict: &'a Verdict,
+        actions: &'a [Action],
+    ) -> VerdictNotice<'a> {
         VerdictNotice {
             image,
             region: Some("eu-west-1"),
@@ -325,6 +406,7 @@ mod tests {
             trigger: "scan",
             dedup_key: change_key(image, verdict.decision, 2),
             subject: None,
+            subject_tag: image.tags.first().cloned(),
             now: 1_700_000_000,
         }
     }
@@ -333,12 +415,24 @@ mod tests {
     fn body_subject_and_attributes() {
         let policy = Policy::builtin();
         let mut f = Finding::new("CVE-2026-1", Severity::Critical);
-        f.packages.push(Package { name: "openssl".into(), version: Some("3.0.1".into()), fixed_in: Some("3.0.2".into()) });
+        f.packages.push(Package {
+            name: "openssl".into(),
+            version: Some("3.0.1".into()),
+            fixed_in: Some("3.0.2".into()),
+        });
         let verdict = evaluate(policy.rule_for("team-a/api"), &[f], &ScanState::Complete);
         let img = image(&["v1"]);
-        let actions = [Action { action: ActionKind::AddTag, tag: "quarantined-v1--abababababab".into(), status: ActionStatus::Done, note: None }];
+        let actions = [Action {
+            action: ActionKind::AddTag,
+            tag: "quarantined-v1--abababababab".into(),
+            status: ActionStatus::Done,
+            note: None,
+        }];
         let m = notice(&img, &verdict, &actions).to_message();
-        assert_eq!(m.subject, "ECR gatekeeper: BLOCK team-a/api:v1 (1 CRITICAL)");
+        assert_eq!(
+            m.subject,
+            "ECR gatekeeper: BLOCK team-a/api:v1 (1 CRITICAL)"
+        );
         let body: serde_json::Value = serde_json::from_str(&m.body).unwrap();
         assert_eq!(body["schema_version"], 1);
         assert_eq!(body["event_type"], "verdict");
@@ -347,7 +441,14 @@ mod tests {
         assert_eq!(body["findings"][0]["fixed_version"], "3.0.2");
         assert_eq!(body["actions"][0]["status"], "done");
         assert_eq!(body["dedup_key"], m.dedup_key);
-        assert_eq!(m.attributes.iter().find(|(k, _)| *k == "max_severity").unwrap().1, "CRITICAL");
+        assert_eq!(
+            m.attributes
+                .iter()
+                .find(|(k, _)| *k == "max_severity")
+                .unwrap()
+                .1,
+            "CRITICAL"
+        );
         // Same change, same key; another change number, another key.
         assert_eq!(change_key(&img, Decision::Block, 2), m.dedup_key);
         assert_ne!(change_key(&img, Decision::Block, 3), m.dedup_key);
@@ -357,7 +458,11 @@ mod tests {
     fn hostile_strings_cannot_break_json_or_mention_anyone() {
         let policy = Policy::builtin();
         let mut f = Finding::new("CVE-1 <!channel> @here", Severity::Critical);
-        f.packages.push(Package { name: "@here/<script>&\"\n".into(), version: None, fixed_in: None });
+        f.packages.push(Package {
+            name: "@here/<script>&\"\n".into(),
+            version: None,
+            fixed_in: None,
+        });
         let verdict = evaluate(policy.rule_for("r"), &[f], &ScanState::Complete);
         let img = image(&["<!everyone>"]);
         let m = notice(&img, &verdict, &[]).to_message();
@@ -373,7 +478,10 @@ mod tests {
     #[test]
     fn subject_is_ascii_bounded_and_never_empty() {
         let s = subject_line(&format!("BLOCK {}\u{7}\u{e9}\n", "x".repeat(300)));
-        assert!(s.len() < 100 && s.is_ascii() && !s.chars().any(|c| c.is_control()), "{s}");
+        assert!(
+            s.len() < 100 && s.is_ascii() && !s.chars().any(|c| c.is_control()),
+            "{s}"
+        );
         assert_eq!(subject_line("\n\t"), "??");
         assert_eq!(subject_line(""), "ecr-gatekeeper");
     }
@@ -381,12 +489,26 @@ mod tests {
     #[test]
     fn body_stays_bounded_with_thousands_of_actions_and_long_strings() {
         let policy = Policy::builtin();
-        let findings: Vec<Finding> = (0..5000).map(|i| Finding::new(format!("CVE-{i}-{}", "x".repeat(500)), Severity::Critical)).collect();
+        let findings: Vec<Finding> = (0..5000)
+            .map(|i| Finding::new(format!("CVE-{i}-{}", "x".repeat(500)), Severity::Critical))
+            .collect();
         let verdict = evaluate(policy.rule_for("r"), &findings, &ScanState::Complete);
-        let tags: Vec<String> = (0..1000).map(|i| format!("tag-{i}-{}", "y".repeat(100))).collect();
-        let img = ImageRef { repository: "r".into(), digest: "sha256:1".into(), tags };
-        let actions: Vec<Action> =
-            (0..3000).map(|i| Action { action: ActionKind::RemoveTag, tag: format!("t{i}{}", "z".repeat(100)), status: ActionStatus::Failed, note: Some("n".repeat(400)) }).collect();
+        let tags: Vec<String> = (0..1000)
+            .map(|i| format!("tag-{i}-{}", "y".repeat(100)))
+            .collect();
+        let img = ImageRef {
+            repository: "r".into(),
+            digest: "sha256:1".into(),
+            tags,
+        };
+        let actions: Vec<Action> = (0..3000)
+            .map(|i| Action {
+                action: ActionKind::RemoveTag,
+                tag: format!("t{i}{}", "z".repeat(100)),
+                status: ActionStatus::Failed,
+                note: Some("n".repeat(400)),
+            })
+            .collect();
         let m = notice(&img, &verdict, &actions).to_message();
         assert!(m.body.len() <= MAX_BODY_BYTES, "{}", m.body.len());
         let body: serde_json::Value = serde_json::from_str(&m.body).unwrap();

@@ -75,7 +75,10 @@ pub fn release_candidates(scheme: &TagScheme, tags: &[String], digest: &str) -> 
     let mut out: Vec<String> = tags
         .iter()
         .filter_map(|t| match scheme.classify(t) {
-            TagKind::Quarantined { original: Some(original), hex12 } if hex12 == hex => Some(original),
+            TagKind::Quarantined {
+                original: Some(original),
+                hex12,
+            } if hex12 == hex => Some(original),
             TagKind::Held { original, hex12 } if hex12 == hex => Some(original),
             _ => None,
         })
@@ -91,7 +94,14 @@ pub fn release_candidates(scheme: &TagScheme, tags: &[String], digest: &str) -> 
 /// `tags` are the tags on the digest now (read from ECR); `owners` maps each release candidate to the
 /// digest it points to now (`None`: free). `standalone` says an untagged image is not a platform image
 /// or attestation of an index, so it may carry the untagged marker.
-pub fn plan(scheme: &TagScheme, tags: &[String], digest: &str, decision: Decision, owners: &HashMap<String, Option<String>>, standalone: bool) -> Plan {
+pub fn plan(
+    scheme: &TagScheme,
+    tags: &[String],
+    digest: &str,
+    decision: Decision,
+    owners: &HashMap<String, Option<String>>,
+    standalone: bool,
+) -> Plan {
     let mut plan = Plan::default();
     let hex = digest_hex12(digest);
     match decision {
@@ -105,9 +115,14 @@ pub fn plan(scheme: &TagScheme, tags: &[String], digest: &str, decision: Decisio
                 match scheme.quarantine_tag(&original, digest) {
                     Ok(q) => {
                         plan.add(q.clone(), tags);
-                        plan.steps.push(Step::Remove { tag: tag.clone(), keep: q });
+                        plan.steps.push(Step::Remove {
+                            tag: tag.clone(),
+                            keep: q,
+                        });
                     }
-                    Err(e) => plan.notes.push(format!("{tag} left in place on a blocked image: {e}")),
+                    Err(e) => plan
+                        .notes
+                        .push(format!("{tag} left in place on a blocked image: {e}")),
                 }
             }
             if tags.is_empty() && standalone {
@@ -118,7 +133,10 @@ pub fn plan(scheme: &TagScheme, tags: &[String], digest: &str, decision: Decisio
             }
         }
         Decision::Pass | Decision::Warn => {
-            let plain: Vec<&String> = tags.iter().filter(|t| scheme.classify(t) == TagKind::Plain).collect();
+            let plain: Vec<&String> = tags
+                .iter()
+                .filter(|t| scheme.classify(t) == TagKind::Plain)
+                .collect();
             for tag in tags {
                 match scheme.classify(tag) {
                     TagKind::Quarantined { original: Some(original), hex12 } | TagKind::Held { original, hex12 } if hex12 == hex => {
@@ -167,12 +185,22 @@ mod tests {
     }
 
     fn remove(t: &str, keep: &str) -> Step {
-        Step::Remove { tag: t.into(), keep: keep.into() }
+        Step::Remove {
+            tag: t.into(),
+            keep: keep.into(),
+        }
     }
 
     #[test]
     fn block_adds_quarantine_tags_before_removing_originals() {
-        let p = plan(&TagScheme::default(), &tags(&["v1", "latest"]), D, Decision::Block, &HashMap::new(), true);
+        let p = plan(
+            &TagScheme::default(),
+            &tags(&["v1", "latest"]),
+            D,
+            Decision::Block,
+            &HashMap::new(),
+            true,
+        );
         assert_eq!(
             p.steps,
             vec![
@@ -187,24 +215,51 @@ mod tests {
     #[test]
     fn block_is_idempotent_and_finishes_a_half_done_quarantine() {
         let s = TagScheme::default();
-        let done = plan(&s, &tags(&["quarantined-v1--0123456789ab"]), D, Decision::Block, &HashMap::new(), true);
+        let done = plan(
+            &s,
+            &tags(&["quarantined-v1--0123456789ab"]),
+            D,
+            Decision::Block,
+            &HashMap::new(),
+            true,
+        );
         assert!(done.is_empty(), "{done:?}");
         // Crashed after the add, before the remove: the retry only removes.
-        let half = plan(&s, &tags(&["v1", "quarantined-v1--0123456789ab"]), D, Decision::Block, &HashMap::new(), true);
-        assert_eq!(half.steps, vec![remove("v1", "quarantined-v1--0123456789ab")]);
+        let half = plan(
+            &s,
+            &tags(&["v1", "quarantined-v1--0123456789ab"]),
+            D,
+            Decision::Block,
+            &HashMap::new(),
+            true,
+        );
+        assert_eq!(
+            half.steps,
+            vec![remove("v1", "quarantined-v1--0123456789ab")]
+        );
     }
 
     #[test]
     fn untagged_images_get_a_marker_only_when_standalone() {
         let s = TagScheme::default();
-        assert_eq!(plan(&s, &[], D, Decision::Block, &HashMap::new(), true).steps, vec![add("quarantined-sha256-0123456789ab")]);
+        assert_eq!(
+            plan(&s, &[], D, Decision::Block, &HashMap::new(), true).steps,
+            vec![add("quarantined-sha256-0123456789ab")]
+        );
         assert!(plan(&s, &[], D, Decision::Block, &HashMap::new(), false).is_empty());
     }
 
     #[test]
     fn a_tag_too_long_to_quarantine_stays_and_is_reported() {
         let long = "x".repeat(120);
-        let p = plan(&TagScheme::default(), &tags(&[&long, "v1"]), D, Decision::Block, &HashMap::new(), true);
+        let p = plan(
+            &TagScheme::default(),
+            &tags(&[&long, "v1"]),
+            D,
+            Decision::Block,
+            &HashMap::new(),
+            true,
+        );
         assert_eq!(p.steps.len(), 2, "{p:?}");
         assert!(p.notes[0].contains("left in place"), "{:?}", p.notes);
     }
@@ -212,14 +267,30 @@ mod tests {
     #[test]
     fn release_restores_free_or_own_tags_and_keeps_taken_ones() {
         let s = TagScheme::default();
-        let current = tags(&["quarantined-v1--0123456789ab", "quarantined-latest--0123456789ab", "quarantined-v0--0123456789ab"]);
-        assert_eq!(release_candidates(&s, &current, D), tags(&["latest", "v0", "v1"]));
-        let owners: HashMap<String, Option<String>> =
-            [("v1".to_string(), None), ("latest".to_string(), Some(OTHER.to_string())), ("v0".to_string(), Some(D.to_string()))].into_iter().collect();
+        let current = tags(&[
+            "quarantined-v1--0123456789ab",
+            "quarantined-latest--0123456789ab",
+            "quarantined-v0--0123456789ab",
+        ]);
+        assert_eq!(
+            release_candidates(&s, &current, D),
+            tags(&["latest", "v0", "v1"])
+        );
+        let owners: HashMap<String, Option<String>> = [
+            ("v1".to_string(), None),
+            ("latest".to_string(), Some(OTHER.to_string())),
+            ("v0".to_string(), Some(D.to_string())),
+        ]
+        .into_iter()
+        .collect();
         let p = plan(&s, &current, D, Decision::Pass, &owners, true);
         assert_eq!(
             p.steps,
-            vec![add("v1"), remove("quarantined-v1--0123456789ab", "v1"), remove("quarantined-v0--0123456789ab", "v0")]
+            vec![
+                add("v1"),
+                remove("quarantined-v1--0123456789ab", "v1"),
+                remove("quarantined-v0--0123456789ab", "v0")
+            ]
         );
         assert!(p.notes[0].contains("latest now points to"), "{:?}", p.notes);
     }
@@ -227,24 +298,65 @@ mod tests {
     #[test]
     fn release_keeps_the_untagged_marker_when_it_is_the_only_tag() {
         let s = TagScheme::default();
-        let p = plan(&s, &tags(&["quarantined-sha256-0123456789ab"]), D, Decision::Warn, &HashMap::new(), true);
+        let p = plan(
+            &s,
+            &tags(&["quarantined-sha256-0123456789ab"]),
+            D,
+            Decision::Warn,
+            &HashMap::new(),
+            true,
+        );
         assert!(p.is_empty());
         assert!(p.notes[0].contains("only tag"));
-        let p = plan(&s, &tags(&["quarantined-sha256-0123456789ab", "v2"]), D, Decision::Warn, &HashMap::new(), true);
-        assert_eq!(p.steps, vec![remove("quarantined-sha256-0123456789ab", "v2")]);
+        let p = plan(
+            &s,
+            &tags(&["quarantined-sha256-0123456789ab", "v2"]),
+            D,
+            Decision::Warn,
+            &HashMap::new(),
+            true,
+        );
+        assert_eq!(
+            p.steps,
+            vec![remove("quarantined-sha256-0123456789ab", "v2")]
+        );
     }
 
     #[test]
     fn quarantine_tags_of_other_digests_are_not_touched() {
         let s = TagScheme::default();
-        let p = plan(&s, &tags(&["quarantined-v1--ffffffffffff", "v2"]), D, Decision::Pass, &HashMap::new(), true);
+        let p = plan(
+            &s,
+            &tags(&["quarantined-v1--ffffffffffff", "v2"]),
+            D,
+            Decision::Pass,
+            &HashMap::new(),
+            true,
+        );
         assert!(p.is_empty());
-        let p = plan(&s, &tags(&["quarantined-v1--ffffffffffff"]), D, Decision::Block, &HashMap::new(), true);
+        let p = plan(
+            &s,
+            &tags(&["quarantined-v1--ffffffffffff"]),
+            D,
+            Decision::Block,
+            &HashMap::new(),
+            true,
+        );
         assert!(p.is_empty());
     }
 
     #[test]
     fn pending_changes_nothing() {
-        assert!(plan(&TagScheme::default(), &tags(&["v1", "quarantined-v2--0123456789ab"]), D, Decision::Pending, &HashMap::new(), true).is_empty());
+        assert!(
+            plan(
+                &TagScheme::default(),
+                &tags(&["v1", "quarantined-v2--0123456789ab"]),
+                D,
+                Decision::Pending,
+                &HashMap::new(),
+                true
+            )
+            .is_empty()
+        );
     }
 }

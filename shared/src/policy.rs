@@ -107,12 +107,18 @@ impl fmt::Display for PolicyError {
 impl std::error::Error for PolicyError {}
 
 fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].bytes().filter(|b| *b == b'\n').count() + 1
+    text[..offset.min(text.len())]
+        .bytes()
+        .filter(|b| *b == b'\n')
+        .count()
+        + 1
 }
 
 /// The key on the line of `offset` (`block` in `block = "X"`), for error messages.
 fn key_at(text: &str, offset: usize) -> Option<String> {
-    let start = text[..offset.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    let start = text[..offset.min(text.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
     let line = text[start..].lines().next()?;
     let (key, _) = line.split_once('=')?;
     let key = key.trim().trim_matches('"');
@@ -159,7 +165,11 @@ impl Policy {
                 message: e.message().trim().to_string(),
             }
         })?;
-        let hash = Sha256::digest(text.as_bytes()).iter().take(6).map(|b| format!("{b:02x}")).collect();
+        let hash = Sha256::digest(text.as_bytes())
+            .iter()
+            .take(6)
+            .map(|b| format!("{b:02x}"))
+            .collect();
         Policy::from_doc(doc, text, hash)
     }
 
@@ -169,7 +179,10 @@ impl Policy {
             return Err(PolicyError {
                 line: find_line("version"),
                 field: Some("version".into()),
-                message: format!("unsupported policy version {}: this gatekeeper reads version 1", doc.version),
+                message: format!(
+                    "unsupported policy version {}: this gatekeeper reads version 1",
+                    doc.version
+                ),
             });
         }
         if !doc.defaults.repositories.is_empty() {
@@ -180,7 +193,11 @@ impl Policy {
             });
         }
         let default = Rule {
-            name: doc.defaults.name.clone().unwrap_or_else(|| "defaults".into()),
+            name: doc
+                .defaults
+                .name
+                .clone()
+                .unwrap_or_else(|| "defaults".into()),
             block: doc.defaults.block,
             warn: doc.defaults.warn,
             mode: doc.defaults.mode.unwrap_or(Mode::Enforce),
@@ -193,7 +210,9 @@ impl Policy {
                 return Err(PolicyError {
                     line: None,
                     field: Some(format!("{name}.repositories")),
-                    message: "a rule needs at least one non-empty repository pattern (\"team-a/*\")".into(),
+                    message:
+                        "a rule needs at least one non-empty repository pattern (\"team-a/*\")"
+                            .into(),
                 });
             }
             rules.push(Scoped {
@@ -207,14 +226,25 @@ impl Policy {
                 },
             });
         }
-        Ok(Policy { default, rules, hash, version: doc.version })
+        Ok(Policy {
+            default,
+            rules,
+            hash,
+            version: doc.version,
+        })
     }
 
     /// The built-in default policy.
     pub fn builtin() -> Policy {
         // DEFAULT_POLICY is a constant checked by a unit test; the fallback only keeps this infallible.
         Policy::parse(DEFAULT_POLICY).unwrap_or_else(|_| Policy {
-            default: Rule { name: "defaults".into(), block: Some(Severity::Critical), warn: Some(Severity::High), mode: Mode::Enforce, unscanned: Unscanned::Allow },
+            default: Rule {
+                name: "defaults".into(),
+                block: Some(Severity::Critical),
+                warn: Some(Severity::High),
+                mode: Mode::Enforce,
+                unscanned: Unscanned::Allow,
+            },
             rules: Vec::new(),
             hash: "builtin".into(),
             version: 1,
@@ -257,7 +287,15 @@ mod tests {
     fn builtin_policy_blocks_critical_and_warns_high() {
         let p = Policy::parse(DEFAULT_POLICY).unwrap();
         let r = p.rule_for("anything/at/all");
-        assert_eq!((r.block, r.warn, r.mode, r.unscanned), (Some(Severity::Critical), Some(Severity::High), Mode::Enforce, Unscanned::Allow));
+        assert_eq!(
+            (r.block, r.warn, r.mode, r.unscanned),
+            (
+                Some(Severity::Critical),
+                Some(Severity::High),
+                Mode::Enforce,
+                Unscanned::Allow
+            )
+        );
         assert_eq!(p.hash().len(), 12);
         assert_eq!(Policy::builtin().hash(), p.hash());
     }
@@ -297,13 +335,43 @@ block = "MEDIUM"
     #[test]
     fn errors_name_the_line_and_the_field() {
         let cases = [
-            ("version = 1\n[defaults]\nblock = \"SEVERE\"\n", Some(3), Some("block"), "unknown severity"),
-            ("version = 1\n[defaults]\nblok = \"HIGH\"\n", Some(3), Some("blok"), "unknown field"),
-            ("version = 2\n", Some(1), Some("version"), "unsupported policy version"),
+            (
+                "version = 1\n[defaults]\nblock = \"SEVERE\"\n",
+                Some(3),
+                Some("block"),
+                "unknown severity",
+            ),
+            (
+                "version = 1\n[defaults]\nblok = \"HIGH\"\n",
+                Some(3),
+                Some("blok"),
+                "unknown field",
+            ),
+            (
+                "version = 2\n",
+                Some(1),
+                Some("version"),
+                "unsupported policy version",
+            ),
             ("[defaults]\n", Some(1), None, "missing field `version`"),
-            ("version = 1\n[[rule]]\nblock = \"HIGH\"\n", None, Some("rule[0].repositories"), "at least one"),
-            ("version = 1\n[defaults]\nmode = \"yolo\"\n", Some(3), Some("mode"), "unknown variant"),
-            ("version = 1\nversion = 1\n", Some(2), Some("version"), "duplicate"),
+            (
+                "version = 1\n[[rule]]\nblock = \"HIGH\"\n",
+                None,
+                Some("rule[0].repositories"),
+                "at least one",
+            ),
+            (
+                "version = 1\n[defaults]\nmode = \"yolo\"\n",
+                Some(3),
+                Some("mode"),
+                "unknown variant",
+            ),
+            (
+                "version = 1\nversion = 1\n",
+                Some(2),
+                Some("version"),
+                "duplicate",
+            ),
         ];
         for (text, line, field, message) in cases {
             let e = Policy::parse(text).unwrap_err();

@@ -9,6 +9,7 @@ use crate::domain::{Decision, Finding, ImageRef, ScanState};
 use crate::error::AwsError;
 use crate::message::Message;
 use crate::time::Epoch;
+use crate::verdict::Summary;
 
 /// What ECR says about one image right now.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,27 +108,63 @@ pub struct BasicScan {
 /// Amazon ECR: reading images and tags, adding and removing tags, scanning.
 pub trait ImageRegistry {
     /// DescribeImages for one digest; `None` when the image does not exist (any more).
-    fn describe_image(&self, repository: &str, digest: &str) -> impl Future<Output = Result<Option<ImageDetail>, AwsError>> + Send;
+    fn describe_image(
+        &self,
+        repository: &str,
+        digest: &str,
+    ) -> impl Future<Output = Result<Option<ImageDetail>, AwsError>> + Send;
     /// Where a tag points now (DescribeImages by tag), `None` when it does not exist.
-    fn resolve_tag(&self, repository: &str, tag: &str) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
+    fn resolve_tag(
+        &self,
+        repository: &str,
+        tag: &str,
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
     /// BatchGetImage for one digest: the manifest to re-push with a new tag.
-    fn manifest(&self, repository: &str, digest: &str) -> impl Future<Output = Result<Option<Manifest>, AwsError>> + Send;
+    fn manifest(
+        &self,
+        repository: &str,
+        digest: &str,
+    ) -> impl Future<Output = Result<Option<Manifest>, AwsError>> + Send;
     /// PutImage of the same manifest with one more tag.
-    fn put_tag(&self, repository: &str, digest: &str, manifest: &Manifest, tag: &str) -> impl Future<Output = Result<PutTag, AwsError>> + Send;
+    fn put_tag(
+        &self,
+        repository: &str,
+        digest: &str,
+        manifest: &Manifest,
+        tag: &str,
+    ) -> impl Future<Output = Result<PutTag, AwsError>> + Send;
     /// BatchDeleteImage by tags only (never a digest: that would delete the image).
-    fn remove_tags(&self, repository: &str, tags: &[String]) -> impl Future<Output = Result<Removal, AwsError>> + Send;
+    fn remove_tags(
+        &self,
+        repository: &str,
+        tags: &[String],
+    ) -> impl Future<Output = Result<Removal, AwsError>> + Send;
     /// The effective scanning configuration of a repository.
-    fn scan_coverage(&self, repository: &str) -> impl Future<Output = Result<ScanCoverage, AwsError>> + Send;
+    fn scan_coverage(
+        &self,
+        repository: &str,
+    ) -> impl Future<Output = Result<ScanCoverage, AwsError>> + Send;
     /// StartImageScan (basic).
-    fn start_scan(&self, repository: &str, digest: &str) -> impl Future<Output = Result<StartScan, AwsError>> + Send;
+    fn start_scan(
+        &self,
+        repository: &str,
+        digest: &str,
+    ) -> impl Future<Output = Result<StartScan, AwsError>> + Send;
     /// DescribeImageScanFindings, all pages.
-    fn basic_findings(&self, repository: &str, digest: &str) -> impl Future<Output = Result<Option<BasicScan>, AwsError>> + Send;
+    fn basic_findings(
+        &self,
+        repository: &str,
+        digest: &str,
+    ) -> impl Future<Output = Result<Option<BasicScan>, AwsError>> + Send;
 }
 
 /// Amazon Inspector: the findings of one image.
 pub trait FindingsSource {
     /// ListFindings filtered by repository, digest and ACTIVE or SUPPRESSED status, all pages.
-    fn image_findings(&self, image: &ImageRef) -> impl Future<Output = Result<Vec<Finding>, AwsError>> + Send;
+    fn image_findings(
+        &self,
+        image: &ImageRef,
+    ) -> impl Future<Output = Result<Vec<Finding>, AwsError>> + Send;
 }
 
 /// Amazon SNS: one message to the JSON topic.
@@ -163,6 +200,8 @@ pub struct ImageState {
     pub claim: Option<Claim>,
     /// Whether the item exists at all.
     pub exists: bool,
+    /// What the last claimed verdict said (counts and reasons).
+    pub summary: Option<Summary>,
 }
 
 impl ImageState {
@@ -190,17 +229,45 @@ pub trait StateStore {
     fn load(&self, image: &ImageRef) -> impl Future<Output = Result<ImageState, AwsError>> + Send;
     /// Records a push: creates the record as `pending` if new, bumps its version (so that a verdict being
     /// claimed concurrently re-reads the image's tags), and returns the record after the write.
-    fn record_push(&self, image: &ImageRef, now: Epoch) -> impl Future<Output = Result<ImageState, AwsError>> + Send;
-    /// Writes `claim` if the record's version is still `expected` (or absent, when `expected` is `None`).
-    fn claim(&self, image: &ImageRef, expected: Option<u64>, claim: &Claim, policy_hash: &str) -> impl Future<Output = Result<Written, AwsError>> + Send;
+    fn record_push(
+        &self,
+        image: &ImageRef,
+        now: Epoch,
+    ) -> impl Future<Output = Result<ImageState, AwsError>> + Send;
+    /// Writes `claim`, with the verdict's summary, if the record's version is still `expected` (or
+    /// absent, when `expected` is `None`).
+    fn claim(
+        &self,
+        image: &ImageRef,
+        expected: Option<u64>,
+        claim: &Claim,
+        summary: &Summary,
+        policy_hash: &str,
+    ) -> impl Future<Output = Result<Written, AwsError>> + Send;
     /// Marks the claimed change as done (acted on and notified), if the claim is still this one.
-    fn finish(&self, image: &ImageRef, claim: &Claim) -> impl Future<Output = Result<Written, AwsError>> + Send;
+    fn finish(
+        &self,
+        image: &ImageRef,
+        claim: &Claim,
+    ) -> impl Future<Output = Result<Written, AwsError>> + Send;
     /// Sets the decision without a notification (an image still waiting for a scan), if the record is
     /// still at version `expected` (or absent, when `None`).
-    fn set_quietly(&self, image: &ImageRef, expected: Option<u64>, decision: Decision, now: Epoch) -> impl Future<Output = Result<Written, AwsError>> + Send;
+    fn set_quietly(
+        &self,
+        image: &ImageRef,
+        expected: Option<u64>,
+        decision: Decision,
+        now: Epoch,
+    ) -> impl Future<Output = Result<Written, AwsError>> + Send;
     /// Records a one-off notice under `key` (an alert, a reminder): the first event wins, retries of
     /// that same event see [`Mark::Repeat`] (so a crash before publishing is repaired), others [`Mark::Taken`].
-    fn mark_once(&self, key: &str, event_id: &str, now: Epoch, ttl_seconds: i64) -> impl Future<Output = Result<Mark, AwsError>> + Send;
+    fn mark_once(
+        &self,
+        key: &str,
+        event_id: &str,
+        now: Epoch,
+        ttl_seconds: i64,
+    ) -> impl Future<Output = Result<Mark, AwsError>> + Send;
 }
 
 /// The outcome of [`StateStore::mark_once`].
@@ -217,5 +284,9 @@ pub enum Mark {
 /// The rejected-events queue (SQS): unusable events, kept for people.
 pub trait RejectSink {
     /// Sends the event and the reason it was rejected.
-    fn reject(&self, reason: &str, event: &Value) -> impl Future<Output = Result<(), AwsError>> + Send;
+    fn reject(
+        &self,
+        reason: &str,
+        event: &Value,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }

@@ -19,9 +19,10 @@ use crate::message::{Action, ActionKind, ActionStatus, VerdictNotice, change_key
 use crate::plan::{Plan, plan, release_candidates};
 use crate::policy::{Policy, Rule, Unscanned};
 use crate::ports::{
-    Claim, FindingsSource, ImageDetail, ImageRegistry, ImageState, Mark, Notifier, PutTag, RejectSink, StartScan, StateStore, Written,
+    Claim, FindingsSource, ImageDetail, ImageRegistry, ImageState, Mark, Notifier, PutTag,
+    RejectSink, StartScan, StateStore, Written,
 };
-use crate::tags::TagScheme;
+use crate::tags::{TagKind, TagScheme};
 use crate::time::{DAY, Epoch, format_date};
 use crate::verdict::{Verdict, evaluate};
 
@@ -51,8 +52,21 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn new(status: &'static str, kind: &'static str, image: Option<&ImageRef>, detail: impl Into<String>) -> Outcome {
-        Outcome { status, kind, image: image.map(ImageRef::display), decision: None, detail: detail.into(), actions: Vec::new(), notified: false }
+    fn new(
+        status: &'static str,
+        kind: &'static str,
+        image: Option<&ImageRef>,
+        detail: impl Into<String>,
+    ) -> Outcome {
+        Outcome {
+            status,
+            kind,
+            image: image.map(ImageRef::display),
+            decision: None,
+            detail: detail.into(),
+            actions: Vec::new(),
+            notified: false,
+        }
     }
 }
 
@@ -71,7 +85,12 @@ pub struct Trigger {
 
 impl Trigger {
     fn of(event: &Event) -> Trigger {
-        Trigger { event_id: event.id.clone(), kind: event.kind(), region: event.region.clone(), account: event.account.clone() }
+        Trigger {
+            event_id: event.id.clone(),
+            kind: event.kind(),
+            region: event.region.clone(),
+            account: event.account.clone(),
+        }
     }
 }
 
@@ -99,7 +118,12 @@ pub struct Gatekeeper<R, N, S, J> {
 }
 
 fn retry_later(message: String) -> AwsError {
-    AwsError { operation: "gatekeeper:claim", code: Some("Contention".into()), message, kind: AwsErrorKind::Transient }
+    AwsError {
+        operation: "gatekeeper:claim",
+        code: Some("Contention".into()),
+        message,
+        kind: AwsErrorKind::Transient,
+    }
 }
 
 impl<R, N, S, J> Gatekeeper<R, N, S, J>
@@ -110,7 +134,11 @@ where
     J: RejectSink + Sync,
 {
     fn effective_mode(&self, rule: &Rule) -> Mode {
-        if self.mode == Mode::Audit { Mode::Audit } else { rule.mode }
+        if self.mode == Mode::Audit {
+            Mode::Audit
+        } else {
+            rule.mode
+        }
     }
 
     /// Parses an event; a malformed one is logged, copied to the rejected-events queue and answered
@@ -127,7 +155,12 @@ where
             Err(e) => {
                 warn!(reason = %e, "rejected event");
                 self.rejects.reject(e.reason(), value).await?;
-                Ok(Err(Outcome::new("rejected", "invalid", None, e.reason().to_string())))
+                Ok(Err(Outcome::new(
+                    "rejected",
+                    "invalid",
+                    None,
+                    e.reason().to_string(),
+                )))
             }
         }
     }
@@ -142,25 +175,48 @@ where
             EventBody::Push(push) => self.on_push(&event, push).await,
             _ => {
                 info!(event_id = %event.id, kind = event.kind(), "skipped: not a push event");
-                Ok(Outcome::new("skipped", event.kind(), event.image(), "not a push event: routed to the wrong function"))
+                Ok(Outcome::new(
+                    "skipped",
+                    event.kind(),
+                    event.image(),
+                    "not a push event: routed to the wrong function",
+                ))
             }
         }
     }
 
     /// The on-scan function: ECR Image Scan, Inspector2 Scan, Finding and Coverage events.
-    pub async fn handle_scan_event<F: FindingsSource + Sync>(&self, source: &F, value: &Value) -> Result<Outcome, AwsError> {
+    pub async fn handle_scan_event<F: FindingsSource + Sync>(
+        &self,
+        source: &F,
+        value: &Value,
+    ) -> Result<Outcome, AwsError> {
         let event = match self.parse(value).await? {
             Ok(event) => event,
             Err(outcome) => return Ok(outcome),
         };
         let trigger = Trigger::of(&event);
         match &event.body {
-            EventBody::Scan(scan) => self.evaluate_image(source, &scan.image, scan.scanner, &trigger).await,
-            EventBody::Finding(f) => self.evaluate_image(source, &f.image, Scanner::Enhanced, &trigger).await,
-            EventBody::Coverage(c) => self.evaluate_image(source, &c.image, Scanner::Enhanced, &trigger).await,
+            EventBody::Scan(scan) => {
+                self.evaluate_image(source, &scan.image, scan.scanner, &trigger)
+                    .await
+            }
+            EventBody::Finding(f) => {
+                self.evaluate_image(source, &f.image, Scanner::Enhanced, &trigger)
+                    .await
+            }
+            EventBody::Coverage(c) => {
+                self.evaluate_image(source, &c.image, Scanner::Enhanced, &trigger)
+                    .await
+            }
             _ => {
                 info!(event_id = %event.id, kind = event.kind(), "skipped: not a scan event");
-                Ok(Outcome::new("skipped", event.kind(), event.image(), "not a scan event: routed to the wrong function"))
+                Ok(Outcome::new(
+                    "skipped",
+                    event.kind(),
+                    event.image(),
+                    "not a scan event: routed to the wrong function",
+                ))
             }
         }
     }
@@ -171,7 +227,12 @@ where
             && self.tags.is_reserved(tag)
         {
             info!(image = %image.display(), tag, "skipped: the gatekeeper's own tag");
-            return Ok(Outcome::new("skipped", "push", Some(image), format!("{tag} carries a reserved prefix: not a new image")));
+            return Ok(Outcome::new(
+                "skipped",
+                "push",
+                Some(image),
+                format!("{tag} carries a reserved prefix: not a new image"),
+            ));
         }
         let now = (self.clock)();
         let state = self.state.record_push(image, now).await?;
@@ -183,7 +244,12 @@ where
             }
             Some(d @ (Decision::Pass | Decision::Warn)) => {
                 info!(image = %image.display(), decision = d.as_str(), "push of a digest with a verdict");
-                let mut o = Outcome::new("unchanged", "push", Some(image), format!("digest already has verdict {}", d.as_str()));
+                let mut o = Outcome::new(
+                    "unchanged",
+                    "push",
+                    Some(image),
+                    format!("digest already has verdict {}", d.as_str()),
+                );
                 o.decision = Some(d);
                 Ok(o)
             }
@@ -192,21 +258,45 @@ where
     }
 
     /// Makes sure a new image will be scanned, using the repository's effective scanning configuration.
-    async fn ensure_scan(&self, image: &ImageRef, push: &Push, trigger: &Trigger) -> Result<Outcome, AwsError> {
-        let kind = MediaKind::classify(push.manifest_media_type.as_deref(), push.artifact_media_type.as_deref());
+    async fn ensure_scan(
+        &self,
+        image: &ImageRef,
+        push: &Push,
+        trigger: &Trigger,
+    ) -> Result<Outcome, AwsError> {
+        let kind = MediaKind::classify(
+            push.manifest_media_type.as_deref(),
+            push.artifact_media_type.as_deref(),
+        );
         if !kind.is_scannable() {
             info!(image = %image.display(), ?kind, "not scanned itself");
-            return Ok(Outcome::new("skipped", "push", Some(image), format!("{kind:?} manifest: scanners look at the images it refers to")));
+            return Ok(Outcome::new(
+                "skipped",
+                "push",
+                Some(image),
+                format!("{kind:?} manifest: scanners look at the images it refers to"),
+            ));
         }
         let coverage = self.registry.scan_coverage(&image.repository).await?;
         if coverage.covered() {
             info!(image = %image.display(), frequency = %coverage.frequency, enhanced = coverage.enhanced, "scan will happen");
-            return Ok(Outcome::new("unchanged", "push", Some(image), format!("covered by {} scanning", coverage.frequency)));
+            return Ok(Outcome::new(
+                "unchanged",
+                "push",
+                Some(image),
+                format!("covered by {} scanning", coverage.frequency),
+            ));
         }
         if !coverage.enhanced {
-            let detail = match self.registry.start_scan(&image.repository, &image.digest).await? {
+            let detail = match self
+                .registry
+                .start_scan(&image.repository, &image.digest)
+                .await?
+            {
                 StartScan::Started => "basic scan started".to_string(),
-                StartScan::AlreadyScannedToday => "basic scan already ran today (one per image per day)".to_string(),
+                StartScan::AlreadyScannedToday => {
+                    "basic scan already ran today (one per image per day)".to_string()
+                }
                 StartScan::Unsupported(why) => format!("ECR cannot scan this image: {why}"),
             };
             info!(image = %image.display(), %detail, "ensure scan");
@@ -224,26 +314,21 @@ where
         }
         let now = (self.clock)();
         let key = format!("alert#unscanned#{}#{}", image.repository, format_date(now));
-        let mark = self.state.mark_once(&key, &trigger.event_id, now, 2 * DAY).await?;
+        let mark = self
+            .state
+            .mark_once(&key, &trigger.event_id, now, 2 * DAY)
+            .await?;
         let mut outcome = Outcome::new("unchanged", "push", Some(image), reason.clone());
         if mark != Mark::Taken {
             let verdict = crate::verdict::pending(reason);
             let notice = VerdictNotice {
-                image,
-                region: trigger.region.as_deref(),
-                account: trigger.account.as_deref(),
-                verdict: &verdict,
-                previous: None,
-                mode: self.effective_mode(rule),
-                actions: &[],
-                problems: &[],
-                policy_hash: self.policy.hash(),
-                rule: &rule.name,
-                event_id: &trigger.event_id,
                 trigger: "unscanned",
                 dedup_key: dedup_key(&["unscanned", &image.repository, &format_date(now)]),
-                subject: Some(format!("ECR gatekeeper: UNSCANNED repository {}", image.repository)),
-                now,
+                subject: Some(format!(
+                    "ECR gatekeeper: UNSCANNED repository {}",
+                    image.repository
+                )),
+                ..self.notice(image, &verdict, rule, trigger)
             };
             self.notifier.publish(&notice.to_message()).await?;
             outcome.notified = true;
@@ -253,19 +338,69 @@ where
     }
 
     /// Applies a known decision to an image's current tags (a new tag on a blocked digest).
-    async fn reapply(&self, image: &ImageRef, decision: Decision, state: &ImageState, trigger: &Trigger) -> Result<Outcome, AwsError> {
-        let Some(detail) = self.registry.describe_image(&image.repository, &image.digest).await? else {
-            return Ok(Outcome::new("skipped", trigger.kind, Some(image), "image no longer in ECR"));
+    async fn reapply(
+        &self,
+        image: &ImageRef,
+        decision: Decision,
+        state: &ImageState,
+        trigger: &Trigger,
+    ) -> Result<Outcome, AwsError> {
+        let Some(detail) = self
+            .registry
+            .describe_image(&image.repository, &image.digest)
+            .await?
+        else {
+            return Ok(Outcome::new(
+                "skipped",
+                trigger.kind,
+                Some(image),
+                "image no longer in ECR",
+            ));
         };
         let rule = self.policy.rule_for(&image.repository);
         let mode = self.effective_mode(rule);
         let (actions, problems) = self.apply(image, &detail, decision, mode).await?;
-        let mut outcome = Outcome::new("unchanged", trigger.kind, Some(image), format!("digest already has verdict {}", decision.as_str()));
+        let mut outcome = Outcome::new(
+            "unchanged",
+            trigger.kind,
+            Some(image),
+            format!("digest already has verdict {}", decision.as_str()),
+        );
         outcome.decision = Some(decision);
         if !actions.is_empty() || !problems.is_empty() {
-            let verdict = Verdict { decision, ..crate::verdict::pending(format!("a new tag was pushed to a digest whose verdict is {}", decision.as_str())) };
-            let seen = ImageRef { tags: detail.tags.clone(), ..image.clone() };
-            self.notify(&seen, &verdict, Some(decision), mode, &actions, &problems, rule, trigger, state.version).await?;
+            let tag = image.tags.first().map_or("(untagged)", String::as_str);
+            let verdict = Verdict::recalled(
+                decision,
+                state.summary.clone().unwrap_or_default(),
+                format!(
+                    "tag {tag} was pushed to a digest whose verdict is {}",
+                    decision.as_str()
+                ),
+            );
+            let seen = ImageRef {
+                tags: detail.tags.clone(),
+                ..image.clone()
+            };
+            let notice = VerdictNotice {
+                previous: Some(decision),
+                mode,
+                actions: &actions,
+                problems: &problems,
+                dedup_key: dedup_key(&[
+                    "retag",
+                    &image.repository,
+                    &image.digest,
+                    tag,
+                    &state.version.to_string(),
+                ]),
+                subject: Some(format!(
+                    "ECR gatekeeper: {} {}:{tag} (re-tag of a blocked image)",
+                    decision.as_str().to_ascii_uppercase(),
+                    image.repository,
+                )),
+                ..self.notice(&seen, &verdict, rule, trigger)
+            };
+            self.notifier.publish(&notice.to_message()).await?;
             outcome.status = "acted";
             outcome.notified = true;
         }
@@ -274,11 +409,28 @@ where
     }
 
     /// Fetches the image's findings, decides, and acts and notifies if the decision changed.
-    pub async fn evaluate_image<F: FindingsSource + Sync>(&self, source: &F, image: &ImageRef, scanner: Scanner, trigger: &Trigger) -> Result<Outcome, AwsError> {
+    pub async fn evaluate_image<F: FindingsSource + Sync>(
+        &self,
+        source: &F,
+        image: &ImageRef,
+        scanner: Scanner,
+        trigger: &Trigger,
+    ) -> Result<Outcome, AwsError> {
         let (findings, scan) = match scanner {
-            Scanner::Basic => match self.registry.basic_findings(&image.repository, &image.digest).await? {
+            Scanner::Basic => match self
+                .registry
+                .basic_findings(&image.repository, &image.digest)
+                .await?
+            {
                 Some(basic) => (basic.findings, basic.state),
-                None => return Ok(Outcome::new("skipped", trigger.kind, Some(image), "image no longer in ECR")),
+                None => {
+                    return Ok(Outcome::new(
+                        "skipped",
+                        trigger.kind,
+                        Some(image),
+                        "image no longer in ECR",
+                    ));
+                }
             },
             Scanner::Enhanced => (source.image_findings(image).await?, ScanState::Unknown),
         };
@@ -286,7 +438,13 @@ where
     }
 
     /// Decides on an image from its findings and acts on a change. Public for the CLI's reconcile.
-    pub async fn decide(&self, image: &ImageRef, findings: &[Finding], scan: ScanState, trigger: &Trigger) -> Result<Outcome, AwsError> {
+    pub async fn decide(
+        &self,
+        image: &ImageRef,
+        findings: &[Finding],
+        scan: ScanState,
+        trigger: &Trigger,
+    ) -> Result<Outcome, AwsError> {
         let rule = self.policy.rule_for(&image.repository);
         let mode = self.effective_mode(rule);
         let mut verdict = evaluate(rule, findings, &scan);
@@ -297,12 +455,23 @@ where
             let releasing = state.notified() == Some(Decision::Block);
             // Closed is not fixed: before passing with zero findings or releasing, the image's own scan
             // status must say it is monitored.
-            let needs_status = verdict.decision.is_deployable() && scan == ScanState::Unknown && (verdict.counts.total() == 0 || releasing);
+            let needs_status = verdict.decision.is_deployable()
+                && scan == ScanState::Unknown
+                && (verdict.counts.total() == 0 || releasing);
             let changing = state.claim.is_some() || state.decision != Some(verdict.decision);
             if (needs_status || changing) && detail.is_none() {
-                let Some(d) = self.registry.describe_image(&image.repository, &image.digest).await? else {
+                let Some(d) = self
+                    .registry
+                    .describe_image(&image.repository, &image.digest)
+                    .await?
+                else {
                     info!(image = %image.display(), "skipped: image no longer in ECR");
-                    return Ok(Outcome::new("skipped", trigger.kind, Some(image), "image no longer in ECR"));
+                    return Ok(Outcome::new(
+                        "skipped",
+                        trigger.kind,
+                        Some(image),
+                        "image no longer in ECR",
+                    ));
                 };
                 if needs_status {
                     verdict = evaluate(rule, findings, &d.scan);
@@ -316,7 +485,12 @@ where
             {
                 if c.decision == decision {
                     info!(image = %image.display(), decision = decision.as_str(), by = %c.event_id, "change in progress elsewhere");
-                    let mut o = Outcome::new("in_progress", trigger.kind, Some(image), format!("event {} is applying this decision", c.event_id));
+                    let mut o = Outcome::new(
+                        "in_progress",
+                        trigger.kind,
+                        Some(image),
+                        format!("event {} is applying this decision", c.event_id),
+                    );
                     o.decision = Some(decision);
                     return Ok(o);
                 }
@@ -335,9 +509,22 @@ where
                 info!(image = %image.display(), decision = decision.as_str(), counts = ?verdict.counts, "unchanged");
                 return Ok(outcome);
             }
-            if decision == Decision::Pending && matches!(state.notified(), None | Some(Decision::Pending)) {
+            if decision == Decision::Pending
+                && matches!(state.notified(), None | Some(Decision::Pending))
+            {
                 // Nothing was ever decided: waiting for a scan is not news.
-                if state.decision != Some(Decision::Pending) && self.state.set_quietly(image, state.exists.then_some(state.version), Decision::Pending, now).await? == Written::Conflict {
+                if state.decision != Some(Decision::Pending)
+                    && self
+                        .state
+                        .set_quietly(
+                            image,
+                            state.exists.then_some(state.version),
+                            Decision::Pending,
+                            now,
+                        )
+                        .await?
+                        == Written::Conflict
+                {
                     continue;
                 }
                 outcome.detail = verdict.reasons.first().cloned().unwrap_or_default();
@@ -346,19 +533,50 @@ where
             let claim = match &state.claim {
                 Some(c) if c.event_id == trigger.event_id && c.decision == decision => c.clone(),
                 _ => {
-                    let claim = Claim { event_id: trigger.event_id.clone(), at: now, decision, previous: state.notified(), sequence: state.version + 1 };
-                    if self.state.claim(image, state.exists.then_some(state.version), &claim, self.policy.hash()).await? == Written::Conflict {
+                    let claim = Claim {
+                        event_id: trigger.event_id.clone(),
+                        at: now,
+                        decision,
+                        previous: state.notified(),
+                        sequence: state.version + 1,
+                    };
+                    if self
+                        .state
+                        .claim(
+                            image,
+                            state.exists.then_some(state.version),
+                            &claim,
+                            &verdict.summary(),
+                            self.policy.hash(),
+                        )
+                        .await?
+                        == Written::Conflict
+                    {
                         continue;
                     }
                     claim
                 }
             };
             let Some(detail) = detail.as_ref() else {
-                return Err(AwsError::invalid("gatekeeper:decide", "image detail was not read before acting"));
+                return Err(AwsError::invalid(
+                    "gatekeeper:decide",
+                    "image detail was not read before acting",
+                ));
             };
             let (actions, problems) = self.apply(image, detail, decision, mode).await?;
-            let seen = ImageRef { tags: detail.tags.clone(), ..image.clone() };
-            self.notify(&seen, &verdict, claim.previous, mode, &actions, &problems, rule, trigger, claim.sequence).await?;
+            let seen = ImageRef {
+                tags: detail.tags.clone(),
+                ..image.clone()
+            };
+            let notice = VerdictNotice {
+                previous: claim.previous,
+                mode,
+                actions: &actions,
+                problems: &problems,
+                dedup_key: change_key(image, decision, claim.sequence),
+                ..self.notice(&seen, &verdict, rule, trigger)
+            };
+            self.notifier.publish(&notice.to_message()).await?;
             if self.state.finish(image, &claim).await? == Written::Conflict {
                 warn!(image = %image.display(), "claim was taken over before it finished");
             }
@@ -380,54 +598,89 @@ where
             outcome.notified = true;
             return Ok(outcome);
         }
-        Err(retry_later(format!("{}: state kept changing under this delivery", image.display())))
+        Err(retry_later(format!(
+            "{}: state kept changing under this delivery",
+            image.display()
+        )))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn notify(
-        &self,
-        image: &ImageRef,
-        verdict: &Verdict,
-        previous: Option<Decision>,
-        mode: Mode,
-        actions: &[Action],
-        problems: &[String],
-        rule: &Rule,
-        trigger: &Trigger,
-        sequence: u64,
-    ) -> Result<(), AwsError> {
-        let notice = VerdictNotice {
+    /// A notice about `image` with this gatekeeper's policy, clock and the trigger's origin; callers
+    /// fill in what differs.
+    fn notice<'a>(
+        &'a self,
+        image: &'a ImageRef,
+        verdict: &'a Verdict,
+        rule: &'a Rule,
+        trigger: &'a Trigger,
+    ) -> VerdictNotice<'a> {
+        VerdictNotice {
             image,
             region: trigger.region.as_deref(),
             account: trigger.account.as_deref(),
             verdict,
-            previous,
-            mode,
-            actions,
-            problems,
+            previous: None,
+            mode: self.effective_mode(rule),
+            actions: &[],
+            problems: &[],
             policy_hash: self.policy.hash(),
             rule: &rule.name,
             event_id: &trigger.event_id,
             trigger: trigger.kind,
-            dedup_key: change_key(image, verdict.decision, sequence),
+            dedup_key: String::new(),
             subject: None,
+            subject_tag: self.original_tags(&image.tags).into_iter().next(),
             now: (self.clock)(),
-        };
-        self.notifier.publish(&notice.to_message()).await
+        }
+    }
+
+    /// The tags people know an image by: plain tags, and the tags its quarantine and held tags keep.
+    fn original_tags(&self, tags: &[String]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for t in tags {
+            let original = match self.tags.classify(t) {
+                TagKind::Plain => Some(t.clone()),
+                TagKind::Quarantined { original, .. } => original,
+                TagKind::Held { original, .. } => Some(original),
+                TagKind::Verified { .. } => None,
+            };
+            if let Some(o) = original.filter(|o| !out.contains(o)) {
+                out.push(o);
+            }
+        }
+        out
     }
 
     /// Makes the image's tags match `decision` (enforce), or says what that would take (audit).
-    async fn apply(&self, image: &ImageRef, detail: &ImageDetail, decision: Decision, mode: Mode) -> Result<(Vec<Action>, Vec<String>), AwsError> {
+    async fn apply(
+        &self,
+        image: &ImageRef,
+        detail: &ImageDetail,
+        decision: Decision,
+        mode: Mode,
+    ) -> Result<(Vec<Action>, Vec<String>), AwsError> {
         let mut owners = HashMap::new();
         if decision.is_deployable() {
             for original in release_candidates(&self.tags, &detail.tags, &image.digest) {
-                let owner = self.registry.resolve_tag(&image.repository, &original).await?;
+                let owner = self
+                    .registry
+                    .resolve_tag(&image.repository, &original)
+                    .await?;
                 owners.insert(original, owner);
             }
         }
-        let kind = MediaKind::classify(detail.manifest_media_type.as_deref(), detail.artifact_media_type.as_deref());
+        let kind = MediaKind::classify(
+            detail.manifest_media_type.as_deref(),
+            detail.artifact_media_type.as_deref(),
+        );
         let standalone = matches!(kind, MediaKind::Image | MediaKind::Unknown);
-        let plan = plan(&self.tags, &detail.tags, &image.digest, decision, &owners, standalone);
+        let plan = plan(
+            &self.tags,
+            &detail.tags,
+            &image.digest,
+            decision,
+            &owners,
+            standalone,
+        );
         let mut problems = plan.notes.clone();
         if plan.is_empty() {
             return Ok((Vec::new(), problems));
@@ -437,8 +690,18 @@ where
                 .steps
                 .iter()
                 .map(|s| match s {
-                    crate::plan::Step::Add { tag } => Action { action: ActionKind::AddTag, tag: tag.clone(), status: ActionStatus::Would, note: None },
-                    crate::plan::Step::Remove { tag, .. } => Action { action: ActionKind::RemoveTag, tag: tag.clone(), status: ActionStatus::Would, note: None },
+                    crate::plan::Step::Add { tag } => Action {
+                        action: ActionKind::AddTag,
+                        tag: tag.clone(),
+                        status: ActionStatus::Would,
+                        note: None,
+                    },
+                    crate::plan::Step::Remove { tag, .. } => Action {
+                        action: ActionKind::RemoveTag,
+                        tag: tag.clone(),
+                        status: ActionStatus::Would,
+                        note: None,
+                    },
                 })
                 .collect();
             return Ok((actions, problems));
@@ -447,7 +710,13 @@ where
         Ok((actions, problems))
     }
 
-    async fn execute(&self, image: &ImageRef, detail: &ImageDetail, plan: &Plan, problems: &mut Vec<String>) -> Result<Vec<Action>, AwsError> {
+    async fn execute(
+        &self,
+        image: &ImageRef,
+        detail: &ImageDetail,
+        plan: &Plan,
+        problems: &mut Vec<String>,
+    ) -> Result<Vec<Action>, AwsError> {
         let repo = image.repository.as_str();
         let digest = image.digest.as_str();
         let mut actions = Vec::new();
@@ -476,12 +745,22 @@ where
                 Ok(note) => {
                     confirmed.insert(tag.to_string());
                     info!(image = %image.display(), tag, "tag added");
-                    actions.push(Action { action: ActionKind::AddTag, tag: tag.to_string(), status: ActionStatus::Done, note });
+                    actions.push(Action {
+                        action: ActionKind::AddTag,
+                        tag: tag.to_string(),
+                        status: ActionStatus::Done,
+                        note,
+                    });
                 }
                 Err(why) => {
                     error!(image = %image.display(), tag, %why, "tag not added");
                     problems.push(why.clone());
-                    actions.push(Action { action: ActionKind::AddTag, tag: tag.to_string(), status: ActionStatus::Failed, note: Some(why) });
+                    actions.push(Action {
+                        action: ActionKind::AddTag,
+                        tag: tag.to_string(),
+                        status: ActionStatus::Failed,
+                        note: Some(why),
+                    });
                 }
             }
         }
@@ -492,7 +771,12 @@ where
             } else {
                 let why = format!("{tag} kept: {keep} is not confirmed on this image");
                 problems.push(why.clone());
-                actions.push(Action { action: ActionKind::RemoveTag, tag: tag.to_string(), status: ActionStatus::Skipped, note: Some(why) });
+                actions.push(Action {
+                    action: ActionKind::RemoveTag,
+                    tag: tag.to_string(),
+                    status: ActionStatus::Skipped,
+                    note: Some(why),
+                });
             }
         }
         if removable.is_empty() {
@@ -507,12 +791,20 @@ where
                 return Ok(actions);
             }
         };
-        let (still, moved): (Vec<String>, Vec<String>) = removable.into_iter().partition(|t| now_tags.contains(t));
+        let (still, moved): (Vec<String>, Vec<String>) =
+            removable.into_iter().partition(|t| now_tags.contains(t));
         for tag in moved {
-            let why = format!("{tag} left alone: it no longer points to this image (moved by a concurrent push?)");
+            let why = format!(
+                "{tag} left alone: it no longer points to this image (moved by a concurrent push?)"
+            );
             warn!(image = %image.display(), tag, "tag moved before removal");
             problems.push(why.clone());
-            actions.push(Action { action: ActionKind::RemoveTag, tag, status: ActionStatus::Skipped, note: Some(why) });
+            actions.push(Action {
+                action: ActionKind::RemoveTag,
+                tag,
+                status: ActionStatus::Skipped,
+                note: Some(why),
+            });
         }
         if still.is_empty() {
             return Ok(actions);
@@ -521,7 +813,12 @@ where
         for r in removal.removed {
             if r.digest == digest {
                 info!(image = %image.display(), tag = %r.tag, "tag removed");
-                actions.push(Action { action: ActionKind::RemoveTag, tag: r.tag, status: ActionStatus::Done, note: None });
+                actions.push(Action {
+                    action: ActionKind::RemoveTag,
+                    tag: r.tag,
+                    status: ActionStatus::Done,
+                    note: None,
+                });
             } else {
                 let why = format!(
                     "{} moved to {} between the check and the removal and was removed from it: push it again to that image if it was meant to stay",
@@ -529,16 +826,31 @@ where
                 );
                 error!(image = %image.display(), tag = %r.tag, other = %r.digest, "tag removed from another image");
                 problems.push(why.clone());
-                actions.push(Action { action: ActionKind::RemoveTag, tag: r.tag, status: ActionStatus::Failed, note: Some(why) });
+                actions.push(Action {
+                    action: ActionKind::RemoveTag,
+                    tag: r.tag,
+                    status: ActionStatus::Failed,
+                    note: Some(why),
+                });
             }
         }
         for tag in removal.absent {
-            actions.push(Action { action: ActionKind::RemoveTag, tag, status: ActionStatus::Done, note: Some("already absent".into()) });
+            actions.push(Action {
+                action: ActionKind::RemoveTag,
+                tag,
+                status: ActionStatus::Done,
+                note: Some("already absent".into()),
+            });
         }
         for (tag, why) in removal.failed {
             error!(image = %image.display(), %tag, %why, "tag not removed");
             problems.push(format!("{tag} not removed: {why}"));
-            actions.push(Action { action: ActionKind::RemoveTag, tag, status: ActionStatus::Failed, note: Some(why) });
+            actions.push(Action {
+                action: ActionKind::RemoveTag,
+                tag,
+                status: ActionStatus::Failed,
+                note: Some(why),
+            });
         }
         Ok(actions)
     }

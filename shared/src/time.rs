@@ -52,17 +52,33 @@ fn days_in_month(year: i64, month: u32) -> u32 {
 
 /// Epoch seconds of a calendar date and time of day, or `None` when a field is out of range.
 pub fn epoch_from_parts(year: i64, month: u32, day: u32, h: u32, m: u32, s: u32) -> Option<Epoch> {
-    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) || h > 23 || m > 59 || s > 60 {
+    if !(1..=12).contains(&month)
+        || day == 0
+        || day > days_in_month(year, month)
+        || h > 23
+        || m > 59
+        || s > 60
+    {
         return None;
     }
-    Some(days_from_civil(year, month, day) * DAY + i64::from(h) * 3600 + i64::from(m) * 60 + i64::from(s))
+    Some(
+        days_from_civil(year, month, day) * DAY
+            + i64::from(h) * 3600
+            + i64::from(m) * 60
+            + i64::from(s),
+    )
 }
 
 /// `2026-12-01T10:00:00Z`.
 pub fn format_rfc3339(t: Epoch) -> String {
     let (y, mo, d) = civil_from_days(t.div_euclid(DAY));
     let secs = t.rem_euclid(DAY);
-    format!("{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
+    format!(
+        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
 }
 
 /// `2026-12-01`.
@@ -87,7 +103,11 @@ pub fn parse_rfc3339(s: &str) -> Option<Epoch> {
         None => (s, None),
     };
     let mut parts = date.splitn(3, '-');
-    let year: i64 = parts.next().filter(|p| p.len() == 4).and_then(num).map(i64::from)?;
+    let year: i64 = parts
+        .next()
+        .filter(|p| p.len() == 4)
+        .and_then(num)
+        .map(i64::from)?;
     let month = parts.next().and_then(num)?;
     let day = parts.next().and_then(num)?;
     let Some(rest) = rest else {
@@ -111,7 +131,9 @@ pub fn parse_rfc3339(s: &str) -> Option<Epoch> {
         o => {
             let sign = if o.starts_with('-') { -1 } else { 1 };
             let body = &o[1..];
-            let (oh, om) = body.split_once(':').unwrap_or((body.get(..2)?, body.get(2..).unwrap_or("0")));
+            let (oh, om) = body
+                .split_once(':')
+                .unwrap_or((body.get(..2)?, body.get(2..).unwrap_or("0")));
             sign * (i64::from(num(oh)?) * 3600 + i64::from(num(om).unwrap_or(0)) * 60)
         }
     };
@@ -119,7 +141,9 @@ pub fn parse_rfc3339(s: &str) -> Option<Epoch> {
 }
 
 fn month_from_name(name: &str) -> Option<u32> {
-    const NAMES: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+    const NAMES: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
     let lower = name.get(..3)?.to_ascii_lowercase();
     NAMES.iter().position(|n| *n == lower).map(|i| i as u32 + 1)
 }
@@ -153,12 +177,28 @@ pub fn parse_inspector_time(s: &str) -> Option<Epoch> {
                 return None;
             }
             h = h % 12 + if pm { 12 } else { 0 };
-            epoch_from_parts(i64::from(num(year)?), month_from_name(mon)?, num(day)?, h, m, sec)
+            epoch_from_parts(
+                i64::from(num(year)?),
+                month_from_name(mon)?,
+                num(day)?,
+                h,
+                m,
+                sec,
+            )
         }
         // Wed Sep 04 16:55:38.411 UTC 2024
-        [_, mon, day, time, zone, year] if zone.eq_ignore_ascii_case("UTC") || zone.eq_ignore_ascii_case("GMT") => {
+        [_, mon, day, time, zone, year]
+            if zone.eq_ignore_ascii_case("UTC") || zone.eq_ignore_ascii_case("GMT") =>
+        {
             let (h, m, sec) = clock(time)?;
-            epoch_from_parts(i64::from(num(year)?), month_from_name(mon)?, num(day)?, h, m, sec)
+            epoch_from_parts(
+                i64::from(num(year)?),
+                month_from_name(mon)?,
+                num(day)?,
+                h,
+                m,
+                sec,
+            )
         }
         _ => None,
     }
@@ -186,7 +226,9 @@ mod tests {
 
     #[test]
     fn civil_round_trips_across_leap_years_and_eras() {
-        for days in [-800_000, -1, 0, 1, 11_016, 20_000, 20_513, 60_000, 2_000_000] {
+        for days in [
+            -800_000, -1, 0, 1, 11_016, 20_000, 20_513, 60_000, 2_000_000,
+        ] {
             let (y, m, d) = civil_from_days(days);
             assert_eq!(days_from_civil(y, m, d), days, "{y}-{m}-{d}");
         }
@@ -197,10 +239,22 @@ mod tests {
     #[test]
     fn parses_envelope_times_with_and_without_fraction_and_offset() {
         assert_eq!(parse_rfc3339("2021-12-03T18:03:16Z"), Some(1_638_554_596));
-        assert_eq!(parse_rfc3339("2021-12-03T18:03:16.123Z"), Some(1_638_554_596));
-        assert_eq!(parse_rfc3339("2021-12-03T19:03:16+01:00"), Some(1_638_554_596));
-        assert_eq!(parse_rfc3339("2021-12-03T17:03:16-0100"), Some(1_638_554_596));
-        assert_eq!(parse_rfc3339("2026-12-01"), Some(days_from_civil(2026, 12, 1) * DAY));
+        assert_eq!(
+            parse_rfc3339("2021-12-03T18:03:16.123Z"),
+            Some(1_638_554_596)
+        );
+        assert_eq!(
+            parse_rfc3339("2021-12-03T19:03:16+01:00"),
+            Some(1_638_554_596)
+        );
+        assert_eq!(
+            parse_rfc3339("2021-12-03T17:03:16-0100"),
+            Some(1_638_554_596)
+        );
+        assert_eq!(
+            parse_rfc3339("2026-12-01"),
+            Some(days_from_civil(2026, 12, 1) * DAY)
+        );
         assert_eq!(parse_rfc3339("2026-02-30"), None);
         assert_eq!(parse_rfc3339("yesterday"), None);
         assert_eq!(parse_rfc3339("2026-1-1x"), None);
@@ -208,9 +262,18 @@ mod tests {
 
     #[test]
     fn parses_both_inspector_detail_formats() {
-        assert_eq!(parse_inspector_time("Dec 3, 2021, 6:02:30 PM"), Some(1_638_554_550));
-        assert_eq!(parse_inspector_time("Dec 3, 2021, 12:02:30 AM"), Some(1_638_489_750));
-        assert_eq!(parse_inspector_time("Wed Sep 04 16:55:38.411 UTC 2024"), Some(1_725_468_938));
+        assert_eq!(
+            parse_inspector_time("Dec 3, 2021, 6:02:30 PM"),
+            Some(1_638_554_550)
+        );
+        assert_eq!(
+            parse_inspector_time("Dec 3, 2021, 12:02:30 AM"),
+            Some(1_638_489_750)
+        );
+        assert_eq!(
+            parse_inspector_time("Wed Sep 04 16:55:38.411 UTC 2024"),
+            Some(1_725_468_938)
+        );
         assert_eq!(parse_inspector_time("1725468938"), Some(1_725_468_938));
         assert_eq!(parse_inspector_time("1725468938.5"), Some(1_725_468_938));
         assert_eq!(parse_inspector_time("Dec 3, 2021, 13:02:30 PM"), None);

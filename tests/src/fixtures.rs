@@ -5,11 +5,16 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
 use aws_sdk_ecr::config::interceptors::BeforeTransmitInterceptorContextMut;
 use aws_sdk_ecr::config::{ConfigBag, Credentials, Intercept, Region, RuntimeComponents};
 use aws_sdk_ecr::error::BoxError;
-use aws_sdk_ecr::types::{ImageIdentifier, ImageTagMutability, ImageTagMutabilityExclusionFilter, ImageTagMutabilityExclusionFilterType};
-use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+use aws_sdk_ecr::types::{
+    ImageIdentifier, ImageTagMutability, ImageTagMutabilityExclusionFilter,
+    ImageTagMutabilityExclusionFilterType,
+};
 use serde_json::{Value, json};
 
 use crate::manifest::{digest_of, image_manifest};
@@ -32,8 +37,15 @@ impl Intercept for MotoAccount {
         "MotoAccount"
     }
 
-    fn modify_before_transmit(&self, ctx: &mut BeforeTransmitInterceptorContextMut<'_>, _: &RuntimeComponents, _: &mut ConfigBag) -> Result<(), BoxError> {
-        ctx.request_mut().headers_mut().insert("x-moto-account-id", self.0.clone());
+    fn modify_before_transmit(
+        &self,
+        ctx: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        ctx.request_mut()
+            .headers_mut()
+            .insert("x-moto-account-id", self.0.clone());
         Ok(())
     }
 }
@@ -89,23 +101,51 @@ fn account_for(name: &str) -> String {
         h = (h ^ u64::from(b)).wrapping_mul(1099511628211);
     }
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{:012}", (h ^ (u64::from(std::process::id()) << 20) ^ n) % 900_000_000_000 + 100_000_000_000)
+    format!(
+        "{:012}",
+        (h ^ (u64::from(std::process::id()) << 20) ^ n) % 900_000_000_000 + 100_000_000_000
+    )
 }
 
 impl Aws {
     /// A fresh account for the test called `name`.
     pub async fn new(name: &str) -> Aws {
-        let moto = Moto::shared();
-        let account = account_for(name);
-        let region = "eu-west-1".to_string();
+        Aws::with(Moto::shared(), &account_for(name), "eu-west-1").await
+    }
+
+    /// A given account and region on a given server (a function binary cannot send moto's account
+    /// header, so its tests use moto's default account `123456789012` and a region of their own).
+    pub async fn with(moto: &'static Moto, account: &str, region: &str) -> Aws {
+        let account = account.to_string();
+        let region = region.to_string();
         let sdk = sdk_for(&moto.endpoint, &region).await;
         let header = MotoAccount(account.clone());
         Aws {
-            ecr: aws_sdk_ecr::Client::from_conf(aws_sdk_ecr::config::Builder::from(&sdk).interceptor(header.clone()).build()),
-            sns: aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(&sdk).interceptor(header.clone()).build()),
-            sqs: aws_sdk_sqs::Client::from_conf(aws_sdk_sqs::config::Builder::from(&sdk).interceptor(header.clone()).build()),
-            dynamodb: aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(header.clone()).build()),
-            events: aws_sdk_eventbridge::Client::from_conf(aws_sdk_eventbridge::config::Builder::from(&sdk).interceptor(header).build()),
+            ecr: aws_sdk_ecr::Client::from_conf(
+                aws_sdk_ecr::config::Builder::from(&sdk)
+                    .interceptor(header.clone())
+                    .build(),
+            ),
+            sns: aws_sdk_sns::Client::from_conf(
+                aws_sdk_sns::config::Builder::from(&sdk)
+                    .interceptor(header.clone())
+                    .build(),
+            ),
+            sqs: aws_sdk_sqs::Client::from_conf(
+                aws_sdk_sqs::config::Builder::from(&sdk)
+                    .interceptor(header.clone())
+                    .build(),
+            ),
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(
+                aws_sdk_dynamodb::config::Builder::from(&sdk)
+                    .interceptor(header.clone())
+                    .build(),
+            ),
+            events: aws_sdk_eventbridge::Client::from_conf(
+                aws_sdk_eventbridge::config::Builder::from(&sdk)
+                    .interceptor(header)
+                    .build(),
+            ),
             account,
             region,
             moto,
@@ -115,15 +155,27 @@ impl Aws {
     /// An Inspector client for this account.
     pub async fn inspector(&self) -> aws_sdk_inspector2::Client {
         let sdk = sdk_for(&self.moto.endpoint, &self.region).await;
-        aws_sdk_inspector2::Client::from_conf(aws_sdk_inspector2::config::Builder::from(&sdk).interceptor(MotoAccount(self.account.clone())).build())
+        aws_sdk_inspector2::Client::from_conf(
+            aws_sdk_inspector2::config::Builder::from(&sdk)
+                .interceptor(MotoAccount(self.account.clone()))
+                .build(),
+        )
     }
 
     /// Creates a repository: `MUTABLE`, `IMMUTABLE`, or `IMMUTABLE_WITH_EXCLUSION` with wildcard filters.
     pub async fn create_repo(&self, name: &str, mutability: &str, exclusions: &[&str]) {
-        let mut req = self.ecr.create_repository().repository_name(name).image_tag_mutability(ImageTagMutability::from(mutability));
+        let mut req = self
+            .ecr
+            .create_repository()
+            .repository_name(name)
+            .image_tag_mutability(ImageTagMutability::from(mutability));
         for f in exclusions {
             req = req.image_tag_mutability_exclusion_filters(
-                ImageTagMutabilityExclusionFilter::builder().filter_type(ImageTagMutabilityExclusionFilterType::Wildcard).filter(*f).build().unwrap(),
+                ImageTagMutabilityExclusionFilter::builder()
+                    .filter_type(ImageTagMutabilityExclusionFilterType::Wildcard)
+                    .filter(*f)
+                    .build()
+                    .unwrap(),
             );
         }
         req.send().await.unwrap();
@@ -132,14 +184,43 @@ impl Aws {
     /// Pushes an image built from `seed` with `tags` (the first push carries the first tag) and returns its digest.
     pub async fn push(&self, repo: &str, seed: &str, tags: &[&str]) -> String {
         let manifest = image_manifest(seed);
-        self.push_manifest(repo, &manifest, crate::manifest::DOCKER_V2, tags).await
+        self.push_manifest(repo, &manifest, crate::manifest::DOCKER_V2, tags)
+            .await
     }
 
     /// Pushes a manifest with tags; an empty list pushes it untagged.
-    pub async fn push_manifest(&self, repo: &str, manifest: &str, media_type: &str, tags: &[&str]) -> String {
-        let digest = digest_of(manifest);
+    pub async fn push_manifest(
+        &self,
+        repo: &str,
+        manifest: &str,
+        media_type: &str,
+        tags: &[&str],
+    ) -> String {
+        self.push_as(repo, manifest, media_type, &digest_of(manifest), tags)
+            .await
+    }
+
+    /// Pushes a manifest under a given digest (moto takes the digest it is told; this is how images of
+    /// the documentation's sample events, with their shortened digests, are made to exist).
+    pub async fn push_as(
+        &self,
+        repo: &str,
+        manifest: &str,
+        media_type: &str,
+        digest: &str,
+        tags: &[&str],
+    ) -> String {
+        let digest = digest.to_string();
         if tags.is_empty() {
-            self.ecr.put_image().repository_name(repo).image_manifest(manifest).image_manifest_media_type(media_type).image_digest(&digest).send().await.unwrap();
+            self.ecr
+                .put_image()
+                .repository_name(repo)
+                .image_manifest(manifest)
+                .image_manifest_media_type(media_type)
+                .image_digest(&digest)
+                .send()
+                .await
+                .unwrap();
         }
         for tag in tags {
             self.ecr
@@ -158,21 +239,38 @@ impl Aws {
 
     /// The sorted tags of an image; empty when it has none, `None` when it does not exist.
     pub async fn tags(&self, repo: &str, digest: &str) -> Option<Vec<String>> {
-        let out = self.ecr.describe_images().repository_name(repo).image_ids(ImageIdentifier::builder().image_digest(digest).build()).send().await;
+        let out = self
+            .ecr
+            .describe_images()
+            .repository_name(repo)
+            .image_ids(ImageIdentifier::builder().image_digest(digest).build())
+            .send()
+            .await;
         match out {
             Ok(out) => out.image_details().first().map(|d| {
                 let mut t = d.image_tags().to_vec();
                 t.sort();
                 t
             }),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_image_not_found_exception()) => None,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_image_not_found_exception()) =>
+            {
+                None
+            }
             Err(e) => panic!("DescribeImages: {e:?}"),
         }
     }
 
     /// Every image of a repository with its sorted tags.
     pub async fn images(&self, repo: &str) -> Vec<(String, Vec<String>)> {
-        let out = self.ecr.describe_images().repository_name(repo).send().await.unwrap();
+        let out = self
+            .ecr
+            .describe_images()
+            .repository_name(repo)
+            .send()
+            .await
+            .unwrap();
         let mut v: Vec<(String, Vec<String>)> = out
             .image_details()
             .iter()
@@ -190,17 +288,61 @@ impl Aws {
     pub async fn standard_setup(&self) -> Setup {
         let table = "gatekeeper-state".to_string();
         create_state_table(&self.dynamodb, &table).await;
-        let topic_arn = self.sns.create_topic().name("gatekeeper-verdicts").send().await.unwrap().topic_arn().unwrap().to_string();
-        let subscriber_url = self.subscribe_queue(&topic_arn, "verdict-subscriber", None).await;
-        let rejected_url = self.sqs.create_queue().queue_name("gatekeeper-rejected").send().await.unwrap().queue_url().unwrap().to_string();
-        Setup { table, topic_arn, subscriber_url, rejected_url }
+        let topic_arn = self
+            .sns
+            .create_topic()
+            .name("gatekeeper-verdicts")
+            .send()
+            .await
+            .unwrap()
+            .topic_arn()
+            .unwrap()
+            .to_string();
+        let subscriber_url = self
+            .subscribe_queue(&topic_arn, "verdict-subscriber", None)
+            .await;
+        let rejected_url = self
+            .sqs
+            .create_queue()
+            .queue_name("gatekeeper-rejected")
+            .send()
+            .await
+            .unwrap()
+            .queue_url()
+            .unwrap()
+            .to_string();
+        Setup {
+            table,
+            topic_arn,
+            subscriber_url,
+            rejected_url,
+        }
     }
 
     /// Creates a queue subscribed to `topic_arn`, optionally with a filter policy on attributes.
-    pub async fn subscribe_queue(&self, topic_arn: &str, name: &str, filter_policy: Option<&str>) -> String {
-        let url = self.sqs.create_queue().queue_name(name).send().await.unwrap().queue_url().unwrap().to_string();
+    pub async fn subscribe_queue(
+        &self,
+        topic_arn: &str,
+        name: &str,
+        filter_policy: Option<&str>,
+    ) -> String {
+        let url = self
+            .sqs
+            .create_queue()
+            .queue_name(name)
+            .send()
+            .await
+            .unwrap()
+            .queue_url()
+            .unwrap()
+            .to_string();
         let arn = format!("arn:aws:sqs:{}:{}:{name}", self.region, self.account);
-        let mut req = self.sns.subscribe().topic_arn(topic_arn).protocol("sqs").endpoint(arn);
+        let mut req = self
+            .sns
+            .subscribe()
+            .topic_arn(topic_arn)
+            .protocol("sqs")
+            .endpoint(arn);
         if let Some(p) = filter_policy {
             req = req.attributes("FilterPolicy", p);
         }
@@ -212,34 +354,65 @@ impl Aws {
     pub async fn drain(&self, queue_url: &str) -> Vec<Value> {
         let mut out = Vec::new();
         loop {
-            let got = self.sqs.receive_message().queue_url(queue_url).max_number_of_messages(10).wait_time_seconds(0).send().await.unwrap();
+            let got = self
+                .sqs
+                .receive_message()
+                .queue_url(queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(0)
+                .send()
+                .await
+                .unwrap();
             if got.messages().is_empty() {
                 return out;
             }
             for m in got.messages() {
                 out.push(serde_json::from_str(m.body().unwrap_or("null")).unwrap_or(Value::Null));
-                self.sqs.delete_message().queue_url(queue_url).receipt_handle(m.receipt_handle().unwrap_or_default()).send().await.unwrap();
+                self.sqs
+                    .delete_message()
+                    .queue_url(queue_url)
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await
+                    .unwrap();
             }
         }
     }
 
     /// Verdict messages from a subscriber queue: `(SNS envelope, parsed body)`.
     pub async fn messages(&self, queue_url: &str) -> Vec<(Value, Value)> {
-        self.drain(queue_url).await.into_iter().map(|env| {
-            let body: Value = serde_json::from_str(env["Message"].as_str().unwrap_or("null")).unwrap_or(Value::Null);
-            (env, body)
-        }).collect()
+        self.drain(queue_url)
+            .await
+            .into_iter()
+            .map(|env| {
+                let body: Value = serde_json::from_str(env["Message"].as_str().unwrap_or("null"))
+                    .unwrap_or(Value::Null);
+                (env, body)
+            })
+            .collect()
     }
 
     /// Queues one ListFindings result (moto hands it to the next distinct query).
     pub fn seed_inspector(&self, findings: Vec<Value>) {
-        let body = json!({"results": [findings], "account_id": self.account, "region": self.region});
-        self.moto.post("/moto-api/static/inspector2/findings-results", &body.to_string()).unwrap();
+        let body =
+            json!({"results": [findings], "account_id": self.account, "region": self.region});
+        self.moto
+            .post(
+                "/moto-api/static/inspector2/findings-results",
+                &body.to_string(),
+            )
+            .unwrap();
     }
 
     /// Makes ECR basic scanning return these findings for an image (after StartImageScan).
     pub async fn seed_basic_scan(&self, repo: &str, digest: &str, findings: Vec<Value>) {
-        self.ecr.start_image_scan().repository_name(repo).image_id(ImageIdentifier::builder().image_digest(digest).build()).send().await.unwrap();
+        self.ecr
+            .start_image_scan()
+            .repository_name(repo)
+            .image_id(ImageIdentifier::builder().image_digest(digest).build())
+            .send()
+            .await
+            .unwrap();
         let mut counts = serde_json::Map::new();
         for f in &findings {
             let s = f["severity"].as_str().unwrap_or("UNDEFINED").to_string();
@@ -251,8 +424,14 @@ impl Aws {
             "imageScanStatus": {"status": "COMPLETE", "description": "The scan was completed successfully."},
             "imageScanFindings": {"findings": findings, "findingSeverityCounts": counts}
         });
-        let body = json!({"results": [response], "account_id": self.account, "region": self.region});
-        self.moto.post("/moto-api/static/ecr/scan-finding-results", &body.to_string()).unwrap();
+        let body =
+            json!({"results": [response], "account_id": self.account, "region": self.region});
+        self.moto
+            .post(
+                "/moto-api/static/ecr/scan-finding-results",
+                &body.to_string(),
+            )
+            .unwrap();
     }
 
     /// The gatekeeper for this account, with the policy and mode given, clock fixed at `now`.
@@ -277,8 +456,20 @@ pub async fn create_state_table(client: &aws_sdk_dynamodb::Client, name: &str) {
         .create_table()
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap())
-        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();
@@ -329,26 +520,48 @@ pub fn envelope(id: &str, source: &str, detail_type: &str, detail: Value) -> Val
 
 /// An `ECR Image Action` push event.
 pub fn push_event(id: &str, repo: &str, digest: &str, tag: &str) -> Value {
-    envelope(id, "aws.ecr", "ECR Image Action", json!({
-        "action-type": "PUSH", "result": "SUCCESS", "repository-name": repo, "image-digest": digest, "image-tag": tag,
-        "manifest-media-type": crate::manifest::DOCKER_V2, "artifact-media-type": "application/vnd.docker.container.image.v1+json"
-    }))
+    envelope(
+        id,
+        "aws.ecr",
+        "ECR Image Action",
+        json!({
+            "action-type": "PUSH", "result": "SUCCESS", "repository-name": repo, "image-digest": digest, "image-tag": tag,
+            "manifest-media-type": crate::manifest::DOCKER_V2, "artifact-media-type": "application/vnd.docker.container.image.v1+json"
+        }),
+    )
 }
 
 /// An `Inspector2 Scan` event (repository as an ARN, as AWS sends it).
-pub fn inspector_scan_event(id: &str, account: &str, repo: &str, digest: &str, tags: &[&str], critical: u32) -> Value {
+pub fn inspector_scan_event(
+    id: &str,
+    account: &str,
+    repo: &str,
+    digest: &str,
+    tags: &[&str],
+    critical: u32,
+) -> Value {
     let arn = format!("arn:aws:ecr:eu-west-1:{account}:repository/{repo}");
-    envelope(id, "aws.inspector2", "Inspector2 Scan", json!({
-        "scan-status": "INITIAL_SCAN_COMPLETE", "repository-name": arn, "image-digest": digest, "image-tags": tags,
-        "finding-severity-counts": {"CRITICAL": critical, "HIGH": 0, "MEDIUM": 0, "TOTAL": critical}
-    }))
+    envelope(
+        id,
+        "aws.inspector2",
+        "Inspector2 Scan",
+        json!({
+            "scan-status": "INITIAL_SCAN_COMPLETE", "repository-name": arn, "image-digest": digest, "image-tags": tags,
+            "finding-severity-counts": {"CRITICAL": critical, "HIGH": 0, "MEDIUM": 0, "TOTAL": critical}
+        }),
+    )
 }
 
 /// An `ECR Image Scan` (basic) event.
 pub fn basic_scan_event(id: &str, repo: &str, digest: &str, tags: &[&str]) -> Value {
-    envelope(id, "aws.ecr", "ECR Image Scan", json!({
-        "scan-status": "COMPLETE", "repository-name": repo, "image-digest": digest, "image-tags": tags, "finding-severity-counts": {}
-    }))
+    envelope(
+        id,
+        "aws.ecr",
+        "ECR Image Scan",
+        json!({
+            "scan-status": "COMPLETE", "repository-name": repo, "image-digest": digest, "image-tags": tags, "finding-severity-counts": {}
+        }),
+    )
 }
 
 /// A findings source whose findings the test sets: for the scenarios moto's Inspector cannot play
@@ -364,7 +577,10 @@ impl ScriptedFindings {
 }
 
 impl gatekeeper::ports::FindingsSource for ScriptedFindings {
-    async fn image_findings(&self, _: &gatekeeper::domain::ImageRef) -> Result<Vec<gatekeeper::domain::Finding>, gatekeeper::error::AwsError> {
+    async fn image_findings(
+        &self,
+        _: &gatekeeper::domain::ImageRef,
+    ) -> Result<Vec<gatekeeper::domain::Finding>, gatekeeper::error::AwsError> {
         Ok(self.0.lock().unwrap_or_else(|p| p.into_inner()).clone())
     }
 }
@@ -385,8 +601,18 @@ pub fn schema_errors(body: &Value) -> Option<String> {
     {
         use std::io::Write;
         let mut stdin = child.stdin.take().expect("stdin");
-        stdin.write_all(body.to_string().as_bytes()).expect("write body");
+        stdin
+            .write_all(body.to_string().as_bytes())
+            .expect("write body");
     }
     let out = child.wait_with_output().expect("python ran");
-    if out.status.success() { None } else { Some(format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))) }
+    if out.status.success() {
+        None
+    } else {
+        Some(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
 }

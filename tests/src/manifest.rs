@@ -9,7 +9,10 @@ pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 
 /// `sha256:<hex>` of the bytes.
 pub fn digest_of(bytes: &str) -> String {
-    let hex: String = Sha256::digest(bytes.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = Sha256::digest(bytes.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     format!("sha256:{hex}")
 }
 
@@ -36,5 +39,8 @@ pub fn image_index(children: &[(String, &str)]) -> String {
         .iter()
         .map(|(d, arch)| format!("{{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"{d}\",\"size\":528,\"platform\":{{\"architecture\":\"{arch}\",\"os\":\"linux\"}}}}"))
         .collect();
-    format!("{{\"schemaVersion\":2,\"mediaType\":\"{OCI_INDEX}\",\"manifests\":[{}]}}", manifests.join(","))
+    format!(
+        "{{\"schemaVersion\":2,\"mediaType\":\"{OCI_INDEX}\",\"manifests\":[{}]}}",
+        manifests.join(",")
+    )
 }

@@ -4,17 +4,22 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The workspace root (this crate lives in `tests/`).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 /// The Python of the tools venv (`.tools/moto`, made by `make tools`), or `GATEKEEPER_MOTO_PYTHON`.
 pub fn python() -> PathBuf {
-    std::env::var_os("GATEKEEPER_MOTO_PYTHON").map_or_else(|| workspace_root().join(".tools/moto/bin/python"), PathBuf::from)
+    std::env::var_os("GATEKEEPER_MOTO_PYTHON").map_or_else(
+        || workspace_root().join(".tools/moto/bin/python"),
+        PathBuf::from,
+    )
 }
 
 /// A running moto server.
@@ -23,7 +28,7 @@ pub struct Moto {
     /// `http://127.0.0.1:PORT`.
     pub endpoint: String,
     port: u16,
-    child: Child,
+    child: Mutex<Child>,
 }
 
 fn free_port() -> std::io::Result<u16> {
@@ -34,11 +39,22 @@ fn free_port() -> std::io::Result<u16> {
 pub fn moto_api(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
     let mut out = String::new();
     s.read_to_string(&mut out)?;
-    let status = out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     Ok((status, body))
 }
 
@@ -47,7 +63,10 @@ impl Moto {
     pub fn start() -> Result<Moto, String> {
         let python = python();
         if !python.exists() {
-            return Err(format!("{} not found: run `make tools` (or `make test`) to create the moto venv", python.display()));
+            return Err(format!(
+                "{} not found: run `make tools` (or `make test`) to create the moto venv",
+                python.display()
+            ));
         }
         let port = free_port().map_err(|e| e.to_string())?;
         let child = Command::new(&python)
@@ -58,7 +77,11 @@ impl Moto {
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| format!("starting moto: {e}"))?;
-        let moto = Moto { endpoint: format!("http://127.0.0.1:{port}"), port, child };
+        let moto = Moto {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            port,
+            child: Mutex::new(child),
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if let Ok((200, _)) = moto_api(port, "GET", "/moto-api/data.json", "") {
@@ -90,9 +113,17 @@ impl Moto {
     }
 }
 
+impl Moto {
+    /// Stops the server and waits for it to exit.
+    pub fn stop(&self) {
+        let mut child = self.child.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }

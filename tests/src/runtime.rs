@@ -89,7 +89,12 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, String, Ve
     Some((method, path, body))
 }
 
-fn respond(stream: &mut TcpStream, status: &str, headers: &[(&str, String)], body: &[u8]) -> std::io::Result<()> {
+fn respond(
+    stream: &mut TcpStream,
+    status: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> std::io::Result<()> {
     let mut head = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\n", body.len());
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
@@ -102,7 +107,9 @@ fn respond(stream: &mut TcpStream, status: &str, headers: &[(&str, String)], bod
 
 fn serve(stream: TcpStream, shared: Shared) {
     let _ = stream.set_nodelay(true);
-    let Ok(mut writer) = stream.try_clone() else { return };
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
     let mut reader = BufReader::new(stream);
     while let Some((method, path, body)) = read_request(&mut reader) {
         let (lock, cvar) = &*shared;
@@ -117,7 +124,10 @@ fn serve(stream: TcpStream, shared: Shared) {
                 st = cvar.wait(st).unwrap_or_else(|p| p.into_inner());
             };
             drop(st);
-            let deadline = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis()) + 60_000;
+            let deadline = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis())
+                + 60_000;
             respond(
                 &mut writer,
                 "200 OK",
@@ -125,15 +135,24 @@ fn serve(stream: TcpStream, shared: Shared) {
                     ("Content-Type", "application/json".into()),
                     ("Lambda-Runtime-Aws-Request-Id", id.clone()),
                     ("Lambda-Runtime-Deadline-Ms", deadline.to_string()),
-                    ("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:local".into()),
-                    ("Lambda-Runtime-Trace-Id", format!("Root=1-00000000-{id:0>24}")),
+                    (
+                        "Lambda-Runtime-Invoked-Function-Arn",
+                        "arn:aws:lambda:us-east-1:123456789012:function:local".into(),
+                    ),
+                    (
+                        "Lambda-Runtime-Trace-Id",
+                        format!("Root=1-00000000-{id:0>24}"),
+                    ),
                 ],
                 event.as_bytes(),
             )
         } else if method == "POST" && path.contains("/runtime/invocation/") {
             let id = path.split('/').rev().nth(1).unwrap_or_default().to_string();
             let answer = if path.ends_with("/response") {
-                Answer::Response(serde_json::from_slice(&body).unwrap_or(Value::String(String::from_utf8_lossy(&body).into_owned())))
+                Answer::Response(
+                    serde_json::from_slice(&body)
+                        .unwrap_or(Value::String(String::from_utf8_lossy(&body).into_owned())),
+                )
             } else {
                 let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
                 Answer::Error {
@@ -145,7 +164,12 @@ fn serve(stream: TcpStream, shared: Shared) {
             st.answers.insert(id, answer);
             cvar.notify_all();
             drop(st);
-            respond(&mut writer, "202 Accepted", &[("Content-Type", "application/json".into())], b"{\"status\":\"OK\"}")
+            respond(
+                &mut writer,
+                "202 Accepted",
+                &[("Content-Type", "application/json".into())],
+                b"{\"status\":\"OK\"}",
+            )
         } else if method == "POST" && path.ends_with("/runtime/init/error") {
             let mut st = lock.lock().unwrap_or_else(|p| p.into_inner());
             st.init_error = Some(String::from_utf8_lossy(&body).into_owned());
@@ -174,7 +198,11 @@ impl RuntimeApi {
                 std::thread::spawn(move || serve(stream, s));
             }
         });
-        Ok(RuntimeApi { addr, shared, next_id: Mutex::new(0) })
+        Ok(RuntimeApi {
+            addr,
+            shared,
+            next_id: Mutex::new(0),
+        })
     }
 
     /// `127.0.0.1:PORT`, the value of `AWS_LAMBDA_RUNTIME_API`.
@@ -205,7 +233,10 @@ impl RuntimeApi {
             if left.is_zero() {
                 return Err(format!("no answer to {id} within {timeout:?}"));
             }
-            st = cvar.wait_timeout(st, left).unwrap_or_else(|p| p.into_inner()).0;
+            st = cvar
+                .wait_timeout(st, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
     }
 
@@ -219,7 +250,10 @@ impl RuntimeApi {
             if left.is_zero() {
                 return false;
             }
-            st = cvar.wait_timeout(st, left).unwrap_or_else(|p| p.into_inner()).0;
+            st = cvar
+                .wait_timeout(st, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
         true
     }
@@ -237,10 +271,17 @@ impl Function {
     /// Starts `binary` with a Lambda-like environment (nothing inherited but PATH) plus `env`.
     pub fn start(binary: &Path, name: &str, env: &[(&str, String)]) -> Result<Function, String> {
         if !binary.exists() {
-            return Err(format!("{} not built: `cargo build --workspace` (make test and make demo do)", binary.display()));
+            return Err(format!(
+                "{} not built: `cargo build --workspace` (make test and make demo do)",
+                binary.display()
+            ));
         }
         let api = RuntimeApi::start().map_err(|e| e.to_string())?;
-        let log = std::env::temp_dir().join(format!("gatekeeper-{name}-{}-{}.log", std::process::id(), api.addr().replace([':', '.'], "-")));
+        let log = std::env::temp_dir().join(format!(
+            "gatekeeper-{name}-{}-{}.log",
+            std::process::id(),
+            api.addr().replace([':', '.'], "-")
+        ));
         let file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
         let mut cmd = Command::new(binary);
         cmd.env_clear()
@@ -256,7 +297,9 @@ impl Function {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let child = cmd.spawn().map_err(|e| format!("starting {}: {e}", binary.display()))?;
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("starting {}: {e}", binary.display()))?;
         Ok(Function { child, api, log })
     }
 

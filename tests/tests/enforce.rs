@@ -1,6 +1,7 @@
 //! The gatekeeper against moto: tags before and after, messages in the subscriber queue, state in
 //! DynamoDB. ECR, SNS, SQS and DynamoDB are moto's; findings come from moto's Inspector where it can
 //! play the scenario, and from a scripted source where findings must change over time.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 
 use std::sync::Arc;
 
@@ -8,8 +9,13 @@ use gatekeeper::adapters::Inspector;
 use gatekeeper::domain::{Finding, Mode, Severity};
 use gatekeeper::error::AwsError;
 use gatekeeper::policy::Policy;
-use gatekeeper::ports::{BasicScan, ImageDetail, ImageRegistry, Manifest, PutTag, Removal, ScanCoverage, StartScan};
-use gatekeeper_tests::fixtures::{Aws, ScriptedFindings, basic_finding, basic_scan_event, inspector_finding, inspector_scan_event, push_event, schema_errors};
+use gatekeeper::ports::{
+    BasicScan, ImageDetail, ImageRegistry, Manifest, PutTag, Removal, ScanCoverage, StartScan,
+};
+use gatekeeper_tests::fixtures::{
+    Aws, ScriptedFindings, basic_finding, basic_scan_event, inspector_finding,
+    inspector_scan_event, push_event, schema_errors,
+};
 use gatekeeper_tests::manifest::digest_of;
 use serde_json::Value;
 
@@ -19,12 +25,18 @@ fn hex12(digest: &str) -> String {
 
 fn critical() -> Vec<Finding> {
     let mut f = Finding::new("CVE-2026-0001", Severity::Critical);
-    f.packages.push(gatekeeper::domain::Package { name: "openssl".into(), version: Some("3.0.1".into()), fixed_in: Some("3.0.13".into()) });
+    f.packages.push(gatekeeper::domain::Package {
+        name: "openssl".into(),
+        version: Some("3.0.1".into()),
+        fixed_in: Some("3.0.13".into()),
+    });
     vec![f]
 }
 
 fn attribute<'a>(envelope: &'a Value, name: &str) -> &'a str {
-    envelope["MessageAttributes"][name]["Value"].as_str().unwrap_or_default()
+    envelope["MessageAttributes"][name]["Value"]
+        .as_str()
+        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -32,20 +44,35 @@ async fn blocked_image_is_quarantined_by_tags_and_one_message_reaches_the_subscr
     let aws = Aws::new("quarantine").await;
     let setup = aws.standard_setup().await;
     aws.create_repo("team-a/api", "MUTABLE", &[]).await;
-    let digest = aws.push("team-a/api", "quarantine", &["v1", "latest"]).await;
+    let digest = aws
+        .push("team-a/api", "quarantine", &["v1", "latest"])
+        .await;
     aws.seed_inspector(vec![
         inspector_finding("team-a/api", &digest, "CVE-2026-0001", "CRITICAL"),
         inspector_finding("team-a/api", &digest, "CVE-2026-0002", "HIGH"),
     ]);
     let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
     let inspector = Inspector::new(aws.inspector().await);
-    let event = inspector_scan_event("ev-scan-1", &aws.account, "team-a/api", &digest, &["v1", "latest"], 1);
+    let event = inspector_scan_event(
+        "ev-scan-1",
+        &aws.account,
+        "team-a/api",
+        &digest,
+        &["v1", "latest"],
+        1,
+    );
 
     let outcome = gk.handle_scan_event(&inspector, &event).await.unwrap();
 
     assert_eq!(outcome.status, "changed", "{outcome:?}");
     let h = hex12(&digest);
-    assert_eq!(aws.tags("team-a/api", &digest).await.unwrap(), vec![format!("quarantined-latest--{h}"), format!("quarantined-v1--{h}")]);
+    assert_eq!(
+        aws.tags("team-a/api", &digest).await.unwrap(),
+        vec![
+            format!("quarantined-latest--{h}"),
+            format!("quarantined-v1--{h}")
+        ]
+    );
     let messages = aws.messages(&setup.subscriber_url).await;
     assert_eq!(messages.len(), 1);
     let (envelope, body) = &messages[0];
@@ -55,9 +82,26 @@ async fn blocked_image_is_quarantined_by_tags_and_one_message_reaches_the_subscr
     assert_eq!(body["findings"][0]["id"], "CVE-2026-0001");
     assert_eq!(body["image"]["tags"], serde_json::json!(["v1", "latest"]));
     assert_eq!(body["actions"].as_array().unwrap().len(), 4);
-    assert_eq!((attribute(envelope, "event_type"), attribute(envelope, "decision")), ("verdict", "block"));
-    assert_eq!((attribute(envelope, "max_severity"), attribute(envelope, "repository")), ("CRITICAL", "team-a/api"));
-    assert!(envelope["Subject"].as_str().unwrap().starts_with("ECR gatekeeper: BLOCK team-a/api:"));
+    assert_eq!(
+        (
+            attribute(envelope, "event_type"),
+            attribute(envelope, "decision")
+        ),
+        ("verdict", "block")
+    );
+    assert_eq!(
+        (
+            attribute(envelope, "max_severity"),
+            attribute(envelope, "repository")
+        ),
+        ("CRITICAL", "team-a/api")
+    );
+    assert!(
+        envelope["Subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("ECR gatekeeper: BLOCK team-a/api:")
+    );
     assert_eq!(schema_errors(body), None);
 
     // The same delivery again (a Lambda retry): nothing changes, nothing is sent.
@@ -76,24 +120,59 @@ async fn release_restores_tags_when_the_verdict_becomes_clean() {
     let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
     let findings = ScriptedFindings::default();
     findings.set(critical());
-    gk.handle_scan_event(&findings, &inspector_scan_event("ev-1", &aws.account, "svc", &digest, &["v1"], 1)).await.unwrap();
+    gk.handle_scan_event(
+        &findings,
+        &inspector_scan_event("ev-1", &aws.account, "svc", &digest, &["v1"], 1),
+    )
+    .await
+    .unwrap();
     let h = hex12(&digest);
-    assert_eq!(aws.tags("svc", &digest).await.unwrap(), vec![format!("quarantined-latest--{h}"), format!("quarantined-v1--{h}")]);
+    assert_eq!(
+        aws.tags("svc", &digest).await.unwrap(),
+        vec![
+            format!("quarantined-latest--{h}"),
+            format!("quarantined-v1--{h}")
+        ]
+    );
 
     // Meanwhile someone pushed a new image as `latest`: release must not take it back.
     let newer = aws.push("svc", "release-newer", &["latest"]).await;
     findings.set(Vec::new());
-    let outcome = gk.handle_scan_event(&findings, &inspector_scan_event("ev-2", &aws.account, "svc", &digest, &[], 0)).await.unwrap();
+    let outcome = gk
+        .handle_scan_event(
+            &findings,
+            &inspector_scan_event("ev-2", &aws.account, "svc", &digest, &[], 0),
+        )
+        .await
+        .unwrap();
 
     assert_eq!(outcome.status, "changed", "{outcome:?}");
     assert_eq!(outcome.decision, Some(gatekeeper::domain::Decision::Pass));
-    assert_eq!(aws.tags("svc", &digest).await.unwrap(), vec![format!("quarantined-latest--{h}"), "v1".to_string()]);
-    assert_eq!(aws.tags("svc", &newer).await.unwrap(), vec!["latest".to_string()]);
+    assert_eq!(
+        aws.tags("svc", &digest).await.unwrap(),
+        vec![format!("quarantined-latest--{h}"), "v1".to_string()]
+    );
+    assert_eq!(
+        aws.tags("svc", &newer).await.unwrap(),
+        vec!["latest".to_string()]
+    );
     let messages = aws.messages(&setup.subscriber_url).await;
     assert_eq!(messages.len(), 2);
     let release = &messages[1].1;
-    assert_eq!((release["decision"].as_str(), release["previous_decision"].as_str()), (Some("pass"), Some("block")));
-    assert!(release["problems"][0].as_str().unwrap().contains("latest now points to"), "{release}");
+    assert_eq!(
+        (
+            release["decision"].as_str(),
+            release["previous_decision"].as_str()
+        ),
+        (Some("pass"), Some("block"))
+    );
+    assert!(
+        release["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("latest now points to"),
+        "{release}"
+    );
     assert_eq!(schema_errors(release), None);
 }
 
@@ -102,20 +181,38 @@ async fn immutable_and_exclusion_repositories_quarantine_and_release() {
     let aws = Aws::new("immutable").await;
     let setup = aws.standard_setup().await;
     aws.create_repo("imm", "IMMUTABLE", &[]).await;
-    aws.create_repo("excl", "IMMUTABLE_WITH_EXCLUSION", &["latest"]).await;
+    aws.create_repo("excl", "IMMUTABLE_WITH_EXCLUSION", &["latest"])
+        .await;
     let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
     for (repo, tags) in [("imm", vec!["1.0.0"]), ("excl", vec!["1.0.0", "latest"])] {
         let digest = aws.push(repo, repo, &tags).await;
         let h = hex12(&digest);
         let findings = ScriptedFindings::default();
         findings.set(critical());
-        gk.handle_scan_event(&findings, &inspector_scan_event(&format!("{repo}-1"), &aws.account, repo, &digest, &tags, 1)).await.unwrap();
-        let mut quarantined: Vec<String> = tags.iter().map(|t| format!("quarantined-{t}--{h}")).collect();
+        gk.handle_scan_event(
+            &findings,
+            &inspector_scan_event(&format!("{repo}-1"), &aws.account, repo, &digest, &tags, 1),
+        )
+        .await
+        .unwrap();
+        let mut quarantined: Vec<String> = tags
+            .iter()
+            .map(|t| format!("quarantined-{t}--{h}"))
+            .collect();
         quarantined.sort();
-        assert_eq!(aws.tags(repo, &digest).await.unwrap(), quarantined, "{repo}");
+        assert_eq!(
+            aws.tags(repo, &digest).await.unwrap(),
+            quarantined,
+            "{repo}"
+        );
 
         findings.set(Vec::new());
-        gk.handle_scan_event(&findings, &inspector_scan_event(&format!("{repo}-2"), &aws.account, repo, &digest, &[], 0)).await.unwrap();
+        gk.handle_scan_event(
+            &findings,
+            &inspector_scan_event(&format!("{repo}-2"), &aws.account, repo, &digest, &[], 0),
+        )
+        .await
+        .unwrap();
         let mut restored: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
         restored.sort();
         assert_eq!(aws.tags(repo, &digest).await.unwrap(), restored, "{repo}");
@@ -132,15 +229,37 @@ async fn untagged_image_gets_a_marker_that_release_keeps() {
     let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
     let findings = ScriptedFindings::default();
     findings.set(critical());
-    gk.handle_scan_event(&findings, &inspector_scan_event("u-1", &aws.account, "bare", &digest, &[], 1)).await.unwrap();
+    gk.handle_scan_event(
+        &findings,
+        &inspector_scan_event("u-1", &aws.account, "bare", &digest, &[], 1),
+    )
+    .await
+    .unwrap();
     let marker = format!("quarantined-sha256-{}", hex12(&digest));
-    assert_eq!(aws.tags("bare", &digest).await.unwrap(), vec![marker.clone()]);
+    assert_eq!(
+        aws.tags("bare", &digest).await.unwrap(),
+        vec![marker.clone()]
+    );
 
     findings.set(Vec::new());
-    gk.handle_scan_event(&findings, &inspector_scan_event("u-2", &aws.account, "bare", &digest, &[], 0)).await.unwrap();
-    assert_eq!(aws.tags("bare", &digest).await.unwrap(), vec![marker], "the only tag stays: removing it would delete the image");
+    gk.handle_scan_event(
+        &findings,
+        &inspector_scan_event("u-2", &aws.account, "bare", &digest, &[], 0),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        aws.tags("bare", &digest).await.unwrap(),
+        vec![marker],
+        "the only tag stays: removing it would delete the image"
+    );
     let messages = aws.messages(&setup.subscriber_url).await;
-    assert!(messages[1].1["problems"][0].as_str().unwrap().contains("only tag"));
+    assert!(
+        messages[1].1["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("only tag")
+    );
 }
 
 #[tokio::test]
@@ -152,14 +271,34 @@ async fn audit_mode_notifies_what_it_would_do_and_touches_no_tag() {
     let gk = aws.gatekeeper(&setup, Mode::Audit, Policy::builtin());
     let findings = ScriptedFindings::default();
     findings.set(critical());
-    gk.handle_scan_event(&findings, &inspector_scan_event("a-1", &aws.account, "aud", &digest, &["v1"], 1)).await.unwrap();
-    assert_eq!(aws.tags("aud", &digest).await.unwrap(), vec!["v1".to_string()]);
+    gk.handle_scan_event(
+        &findings,
+        &inspector_scan_event("a-1", &aws.account, "aud", &digest, &["v1"], 1),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        aws.tags("aud", &digest).await.unwrap(),
+        vec!["v1".to_string()]
+    );
     let messages = aws.messages(&setup.subscriber_url).await;
     assert_eq!(messages.len(), 1);
     let body = &messages[0].1;
     assert_eq!(body["mode"], "audit");
-    assert!(body["actions"].as_array().unwrap().iter().all(|a| a["status"] == "would"), "{body}");
-    assert!(messages[0].0["Subject"].as_str().unwrap().ends_with("[audit]"));
+    assert!(
+        body["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["status"] == "would"),
+        "{body}"
+    );
+    assert!(
+        messages[0].0["Subject"]
+            .as_str()
+            .unwrap()
+            .ends_with("[audit]")
+    );
 }
 
 #[tokio::test]
@@ -168,17 +307,42 @@ async fn basic_scan_findings_are_read_from_ecr() {
     let setup = aws.standard_setup().await;
     aws.create_repo("basic/app", "MUTABLE", &[]).await;
     let digest = aws.push("basic/app", "basic", &["1.0"]).await;
-    aws.seed_basic_scan("basic/app", &digest, vec![basic_finding("CVE-2026-1111", "HIGH", "zlib")]).await;
+    aws.seed_basic_scan(
+        "basic/app",
+        &digest,
+        vec![basic_finding("CVE-2026-1111", "HIGH", "zlib")],
+    )
+    .await;
     let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
-    let outcome = gk.handle_scan_event(&ScriptedFindings::default(), &basic_scan_event("b-1", "basic/app", &digest, &["1.0"])).await.unwrap();
-    assert_eq!(outcome.decision, Some(gatekeeper::domain::Decision::Warn), "{outcome:?}");
-    assert_eq!(aws.tags("basic/app", &digest).await.unwrap(), vec!["1.0".to_string()]);
+    let outcome = gk
+        .handle_scan_event(
+            &ScriptedFindings::default(),
+            &basic_scan_event("b-1", "basic/app", &digest, &["1.0"]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome.decision,
+        Some(gatekeeper::domain::Decision::Warn),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        aws.tags("basic/app", &digest).await.unwrap(),
+        vec!["1.0".to_string()]
+    );
     let body = &aws.messages(&setup.subscriber_url).await[0].1;
-    assert_eq!((body["decision"].as_str(), body["findings"][0]["package"].as_str()), (Some("warn"), Some("zlib")));
+    assert_eq!(
+        (
+            body["decision"].as_str(),
+            body["findings"][0]["package"].as_str()
+        ),
+        (Some("warn"), Some("zlib"))
+    );
 }
 
 #[tokio::test]
-async fn own_tag_pushes_are_not_new_images_and_a_retag_of_a_blocked_digest_is_quarantined_at_once() {
+async fn own_tag_pushes_are_not_new_images_and_a_retag_of_a_blocked_digest_is_quarantined_at_once()
+{
     let aws = Aws::new("retag").await;
     let setup = aws.standard_setup().await;
     aws.create_repo("rt", "MUTABLE", &[]).await;
@@ -186,19 +350,41 @@ async fn own_tag_pushes_are_not_new_images_and_a_retag_of_a_blocked_digest_is_qu
     let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
     let findings = ScriptedFindings::default();
     findings.set(critical());
-    gk.handle_scan_event(&findings, &inspector_scan_event("r-1", &aws.account, "rt", &digest, &["v1"], 1)).await.unwrap();
+    gk.handle_scan_event(
+        &findings,
+        &inspector_scan_event("r-1", &aws.account, "rt", &digest, &["v1"], 1),
+    )
+    .await
+    .unwrap();
     aws.messages(&setup.subscriber_url).await;
     let h = hex12(&digest);
 
     // ECR's push event for the gatekeeper's own quarantine tag.
-    let own = gk.handle_push_event(&push_event("r-2", "rt", &digest, &format!("quarantined-v1--{h}"))).await.unwrap();
+    let own = gk
+        .handle_push_event(&push_event(
+            "r-2",
+            "rt",
+            &digest,
+            &format!("quarantined-v1--{h}"),
+        ))
+        .await
+        .unwrap();
     assert_eq!(own.status, "skipped");
 
     // Someone tags the blocked digest `prod`.
     aws.push("rt", "retag", &["prod"]).await;
-    let outcome = gk.handle_push_event(&push_event("r-3", "rt", &digest, "prod")).await.unwrap();
+    let outcome = gk
+        .handle_push_event(&push_event("r-3", "rt", &digest, "prod"))
+        .await
+        .unwrap();
     assert_eq!(outcome.status, "acted", "{outcome:?}");
-    assert_eq!(aws.tags("rt", &digest).await.unwrap(), vec![format!("quarantined-prod--{h}"), format!("quarantined-v1--{h}")]);
+    assert_eq!(
+        aws.tags("rt", &digest).await.unwrap(),
+        vec![
+            format!("quarantined-prod--{h}"),
+            format!("quarantined-v1--{h}")
+        ]
+    );
     let messages = aws.messages(&setup.subscriber_url).await;
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].1["decision"], "block");
@@ -214,7 +400,11 @@ struct MovesTagAfterFirstRead {
 }
 
 impl ImageRegistry for MovesTagAfterFirstRead {
-    async fn describe_image(&self, repository: &str, digest: &str) -> Result<Option<ImageDetail>, AwsError> {
+    async fn describe_image(
+        &self,
+        repository: &str,
+        digest: &str,
+    ) -> Result<Option<ImageDetail>, AwsError> {
         let detail = self.inner.describe_image(repository, digest).await;
         if self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
             self.aws.push(repository, "moved-here", &["latest"]).await;
@@ -227,7 +417,13 @@ impl ImageRegistry for MovesTagAfterFirstRead {
     async fn manifest(&self, repository: &str, digest: &str) -> Result<Option<Manifest>, AwsError> {
         self.inner.manifest(repository, digest).await
     }
-    async fn put_tag(&self, repository: &str, digest: &str, manifest: &Manifest, tag: &str) -> Result<PutTag, AwsError> {
+    async fn put_tag(
+        &self,
+        repository: &str,
+        digest: &str,
+        manifest: &Manifest,
+        tag: &str,
+    ) -> Result<PutTag, AwsError> {
         self.inner.put_tag(repository, digest, manifest, tag).await
     }
     async fn remove_tags(&self, repository: &str, tags: &[String]) -> Result<Removal, AwsError> {
@@ -239,7 +435,11 @@ impl ImageRegistry for MovesTagAfterFirstRead {
     async fn start_scan(&self, repository: &str, digest: &str) -> Result<StartScan, AwsError> {
         self.inner.start_scan(repository, digest).await
     }
-    async fn basic_findings(&self, repository: &str, digest: &str) -> Result<Option<BasicScan>, AwsError> {
+    async fn basic_findings(
+        &self,
+        repository: &str,
+        digest: &str,
+    ) -> Result<Option<BasicScan>, AwsError> {
         self.inner.basic_findings(repository, digest).await
     }
 }
@@ -252,7 +452,11 @@ async fn a_tag_moved_by_a_concurrent_push_is_left_alone_and_reported() {
     let digest = aws.push("mv", "moved", &["v1", "latest"]).await;
     let base = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
     let gk = gatekeeper::service::Gatekeeper {
-        registry: MovesTagAfterFirstRead { inner: gatekeeper::adapters::Ecr::new(aws.ecr.clone()), aws: aws.clone(), reads: Default::default() },
+        registry: MovesTagAfterFirstRead {
+            inner: gatekeeper::adapters::Ecr::new(aws.ecr.clone()),
+            aws: aws.clone(),
+            reads: Default::default(),
+        },
         notifier: base.notifier,
         state: base.state,
         rejects: base.rejects,
@@ -264,14 +468,36 @@ async fn a_tag_moved_by_a_concurrent_push_is_left_alone_and_reported() {
     };
     let findings = ScriptedFindings::default();
     findings.set(critical());
-    gk.handle_scan_event(&findings, &inspector_scan_event("m-1", &aws.account, "mv", &digest, &["v1", "latest"], 1)).await.unwrap();
+    gk.handle_scan_event(
+        &findings,
+        &inspector_scan_event("m-1", &aws.account, "mv", &digest, &["v1", "latest"], 1),
+    )
+    .await
+    .unwrap();
 
     let h = hex12(&digest);
     let moved_to = digest_of(&gatekeeper_tests::manifest::image_manifest("moved-here"));
-    assert_eq!(aws.tags("mv", &moved_to).await.unwrap(), vec!["latest".to_string()], "the new image keeps its tag");
-    assert_eq!(aws.tags("mv", &digest).await.unwrap(), vec![format!("quarantined-latest--{h}"), format!("quarantined-v1--{h}")]);
+    assert_eq!(
+        aws.tags("mv", &moved_to).await.unwrap(),
+        vec!["latest".to_string()],
+        "the new image keeps its tag"
+    );
+    assert_eq!(
+        aws.tags("mv", &digest).await.unwrap(),
+        vec![
+            format!("quarantined-latest--{h}"),
+            format!("quarantined-v1--{h}")
+        ]
+    );
     let body = &aws.messages(&setup.subscriber_url).await[0].1;
-    assert!(body["problems"].as_array().unwrap().iter().any(|p| p.as_str().unwrap().starts_with("latest left alone")), "{body}");
+    assert!(
+        body["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p.as_str().unwrap().starts_with("latest left alone")),
+        "{body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -286,7 +512,8 @@ async fn parallel_deliveries_for_one_image_give_one_state_and_one_message() {
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..12 {
         let (gk, findings) = (gk.clone(), findings.clone());
-        let event = inspector_scan_event(&format!("p-{i}"), &aws.account, "par", &digest, &["v1"], 1);
+        let event =
+            inspector_scan_event(&format!("p-{i}"), &aws.account, "par", &digest, &["v1"], 1);
         tasks.spawn(async move { gk.handle_scan_event(&*findings, &event).await });
     }
     let mut statuses = Vec::new();
@@ -298,11 +525,19 @@ async fn parallel_deliveries_for_one_image_give_one_state_and_one_message() {
         }
     }
     assert!(!statuses.contains(&"error"), "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == "changed").count(), 1, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == "changed").count(),
+        1,
+        "{statuses:?}"
+    );
     let h = hex12(&digest);
     assert_eq!(
         aws.tags("par", &digest).await.unwrap(),
-        vec![format!("quarantined-latest--{h}"), format!("quarantined-v1--{h}"), format!("quarantined-v2--{h}")]
+        vec![
+            format!("quarantined-latest--{h}"),
+            format!("quarantined-v1--{h}"),
+            format!("quarantined-v2--{h}")
+        ]
     );
     assert_eq!(aws.messages(&setup.subscriber_url).await.len(), 1);
 }
@@ -317,7 +552,10 @@ async fn a_malformed_event_is_rejected_to_the_queue_and_answered_ok() {
     assert_eq!(outcome.status, "rejected");
     let rejected = aws.drain(&setup.rejected_url).await;
     assert_eq!(rejected.len(), 1);
-    assert_eq!(rejected[0]["reason"], "detail.repository-name: expected a string, got a number");
+    assert_eq!(
+        rejected[0]["reason"],
+        "detail.repository-name: expected a string, got a number"
+    );
     assert_eq!(rejected[0]["event"], bad);
     let ignored = gk.handle_push_event(&serde_json::json!({"id": "x", "source": "aws.ecr", "detail-type": "ECR Image Action", "detail": {"action-type": "DELETE"}})).await.unwrap();
     assert_eq!(ignored.status, "skipped");

@@ -1,21 +1,39 @@
 //! on-push Lambda: ECR Image Action events -> make sure the image is scanned, or apply the verdict its
 //! digest already has. Glue only: the job is in `gatekeeper::service`.
 
+use std::process::ExitCode;
+
 use gatekeeper::adapters::{error_type, gatekeeper, sdk_config};
 use gatekeeper::config::{Config, load_policy};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), lambda_runtime::Error> {
+async fn main() -> ExitCode {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
-    let policy = load_policy(&config.policy).inspect_err(|e| tracing::error!(error = %e, "invalid policy"))?;
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        // An invalid configuration or policy fails the cold start loudly, never "allow everything".
+        Err(e) => {
+            tracing::error!(error = %e, "on-push stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), lambda_runtime::Error> {
+    let config = Config::from_env()?;
+    let policy = load_policy(&config.policy)?;
     let sdk = sdk_config().await;
     let gk = gatekeeper(&config, policy, &sdk);
     let gk = &gk;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        gk.handle_push_event(&event.payload).await.map_err(|e| Diagnostic { error_type: error_type(&e), error_message: e.to_string() })
+        gk.handle_push_event(&event.payload)
+            .await
+            .map_err(|e| Diagnostic {
+                error_type: error_type(&e),
+                error_message: e.to_string(),
+            })
     }))
     .await
 }

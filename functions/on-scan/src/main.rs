@@ -1,16 +1,29 @@
 //! on-scan Lambda: ECR Image Scan, Inspector2 Scan / Finding / Coverage events -> verdict -> tags -> SNS.
 //! Glue only: configuration, clients and the policy are read once here; the job is in `gatekeeper::service`.
 
+use std::process::ExitCode;
+
 use gatekeeper::adapters::{Inspector, error_type, gatekeeper, sdk_config};
 use gatekeeper::config::{Config, load_policy};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), lambda_runtime::Error> {
+async fn main() -> ExitCode {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
-    let policy = load_policy(&config.policy).inspect_err(|e| tracing::error!(error = %e, "invalid policy"))?;
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        // An invalid configuration or policy fails the cold start loudly, never "allow everything".
+        Err(e) => {
+            tracing::error!(error = %e, "on-scan stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), lambda_runtime::Error> {
+    let config = Config::from_env()?;
+    let policy = load_policy(&config.policy)?;
     let sdk = sdk_config().await;
     let gk = gatekeeper(&config, policy, &sdk);
     let inspector = Inspector::new(aws_sdk_inspector2::Client::new(&sdk));
@@ -18,7 +31,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         gk.handle_scan_event(inspector, &event.payload)
             .await
-            .map_err(|e| Diagnostic { error_type: error_type(&e), error_message: e.to_string() })
+            .map_err(|e| Diagnostic {
+                error_type: error_type(&e),
+                error_message: e.to_string(),
+            })
     }))
     .await
 }

@@ -14,6 +14,7 @@ use crate::domain::{Decision, ImageRef};
 use crate::error::AwsError;
 use crate::ports::{Claim, ImageState, Mark, StateStore, Written};
 use crate::time::Epoch;
+use crate::verdict::Summary;
 
 /// The state table.
 #[derive(Debug, Clone)]
@@ -37,7 +38,9 @@ fn get_s<'a>(item: &'a Item, k: &str) -> Option<&'a str> {
 }
 
 fn get_n(item: &Item, k: &str) -> Option<i64> {
-    item.get(k).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
+    item.get(k)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
 }
 
 /// The partition key of an image's item.
@@ -46,7 +49,10 @@ pub fn image_key(image: &ImageRef) -> String {
 }
 
 fn state_from(item: &Item) -> ImageState {
-    let claim = match (get_s(item, "claim_event"), get_s(item, "claim_decision").and_then(Decision::parse)) {
+    let claim = match (
+        get_s(item, "claim_event"),
+        get_s(item, "claim_decision").and_then(Decision::parse),
+    ) {
         (Some(event_id), Some(decision)) => Some(Claim {
             event_id: event_id.to_string(),
             at: get_n(item, "claim_at").unwrap_or(0),
@@ -61,17 +67,23 @@ fn state_from(item: &Item) -> ImageState {
         version: get_n(item, "version").unwrap_or(0).max(0) as u64,
         claim,
         exists: true,
+        summary: get_s(item, "summary").and_then(|j| serde_json::from_str(j).ok()),
     }
 }
 
-fn conflict<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(e: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>) -> bool {
+fn conflict<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(
+    e: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> bool {
     e.as_service_error().and_then(|s| s.code()) == Some("ConditionalCheckFailedException")
 }
 
 impl DynamoState {
     /// Wraps a client and the table name.
     pub fn new(client: Client, table: impl Into<String>) -> DynamoState {
-        DynamoState { client, table: table.into() }
+        DynamoState {
+            client,
+            table: table.into(),
+        }
     }
 }
 
@@ -106,24 +118,34 @@ impl StateStore for DynamoState {
         Ok(out.attributes().map(state_from).unwrap_or_default())
     }
 
-    async fn claim(&self, image: &ImageRef, expected: Option<u64>, claim: &Claim, policy_hash: &str) -> Result<Written, AwsError> {
+    async fn claim(
+        &self,
+        image: &ImageRef,
+        expected: Option<u64>,
+        claim: &Claim,
+        summary: &Summary,
+        policy_hash: &str,
+    ) -> Result<Written, AwsError> {
         let mut req = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(image_key(image)))
             .update_expression(
-                "SET decision = :d, version = :seq, claim_event = :e, claim_at = :at, claim_decision = :d, claim_previous = :p, claim_seq = :seq, updated_at = :at, policy = :h",
+                "SET decision = :d, version = :seq, claim_event = :e, claim_at = :at, claim_decision = :d, claim_previous = :p, claim_seq = :seq, updated_at = :at, policy = :h, summary = :s",
             )
             .expression_attribute_values(":d", s(claim.decision.as_str()))
             .expression_attribute_values(":seq", n(claim.sequence))
             .expression_attribute_values(":e", s(&claim.event_id))
             .expression_attribute_values(":at", n(claim.at))
             .expression_attribute_values(":p", s(claim.previous.map_or("none", Decision::as_str)))
-            .expression_attribute_values(":h", s(policy_hash));
+            .expression_attribute_values(":h", s(policy_hash))
+            .expression_attribute_values(":s", s(serde_json::to_string(summary).unwrap_or_default()));
         req = match expected {
             None => req.condition_expression("attribute_not_exists(pk)"),
-            Some(v) => req.condition_expression("version = :v").expression_attribute_values(":v", n(v)),
+            Some(v) => req
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", n(v)),
         };
         match req.send().await {
             Ok(_) => Ok(Written::Done),
@@ -152,7 +174,13 @@ impl StateStore for DynamoState {
         }
     }
 
-    async fn set_quietly(&self, image: &ImageRef, expected: Option<u64>, decision: Decision, now: Epoch) -> Result<Written, AwsError> {
+    async fn set_quietly(
+        &self,
+        image: &ImageRef,
+        expected: Option<u64>,
+        decision: Decision,
+        now: Epoch,
+    ) -> Result<Written, AwsError> {
         let mut req = self
             .client
             .update_item()
@@ -164,7 +192,9 @@ impl StateStore for DynamoState {
             .expression_attribute_values(":one", n(1));
         req = match expected {
             None => req.condition_expression("attribute_not_exists(pk)"),
-            Some(v) => req.condition_expression("version = :v").expression_attribute_values(":v", n(v)),
+            Some(v) => req
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", n(v)),
         };
         match req.send().await {
             Ok(_) => Ok(Written::Done),
@@ -173,7 +203,13 @@ impl StateStore for DynamoState {
         }
     }
 
-    async fn mark_once(&self, key: &str, event_id: &str, now: Epoch, ttl_seconds: i64) -> Result<Mark, AwsError> {
+    async fn mark_once(
+        &self,
+        key: &str,
+        event_id: &str,
+        now: Epoch,
+        ttl_seconds: i64,
+    ) -> Result<Mark, AwsError> {
         let out = self
             .client
             .put_item()

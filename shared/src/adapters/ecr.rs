@@ -8,7 +8,10 @@ use aws_sdk_ecr::types::{ImageIdentifier, ImageScanFinding, ScanType};
 use super::{aws_error, epoch};
 use crate::domain::{Finding, Package, ScanState, Severity};
 use crate::error::AwsError;
-use crate::ports::{BasicScan, ImageDetail, ImageRegistry, Manifest, PutTag, Removal, RemovedTag, ScanCoverage, StartScan};
+use crate::ports::{
+    BasicScan, ImageDetail, ImageRegistry, Manifest, PutTag, Removal, RemovedTag, ScanCoverage,
+    StartScan,
+};
 use crate::time::{Epoch, now};
 
 /// Manifest types asked for in BatchGetImage: every type ECR stores, so that it never converts the
@@ -34,7 +37,10 @@ pub struct Ecr {
 impl Ecr {
     /// Wraps a client.
     pub fn new(client: Client) -> Ecr {
-        Ecr { client, enhanced: Mutex::new(None) }
+        Ecr {
+            client,
+            enhanced: Mutex::new(None),
+        }
     }
 
     /// The underlying client (for the CLI's listing commands).
@@ -49,8 +55,16 @@ impl Ecr {
         {
             return Ok(enhanced);
         }
-        let out = self.client.get_registry_scanning_configuration().send().await.map_err(|e| aws_error("ecr:GetRegistryScanningConfiguration", e))?;
-        let enhanced = out.scanning_configuration().and_then(|c| c.scan_type()).is_some_and(|t| *t == ScanType::Enhanced);
+        let out = self
+            .client
+            .get_registry_scanning_configuration()
+            .send()
+            .await
+            .map_err(|e| aws_error("ecr:GetRegistryScanningConfiguration", e))?;
+        let enhanced = out
+            .scanning_configuration()
+            .and_then(|c| c.scan_type())
+            .is_some_and(|t| *t == ScanType::Enhanced);
         if let Ok(mut g) = self.enhanced.lock() {
             *g = Some((now(), enhanced));
         }
@@ -59,14 +73,19 @@ impl Ecr {
 }
 
 fn basic_finding(f: &ImageScanFinding) -> Finding {
-    let severity = f.severity().and_then(|s| Severity::parse(s.as_str())).unwrap_or(Severity::Undefined);
+    let severity = f
+        .severity()
+        .and_then(|s| Severity::parse(s.as_str()))
+        .unwrap_or(Severity::Undefined);
     let mut finding = Finding::new(f.name().unwrap_or("unnamed finding"), severity);
     let mut package = Package::default();
     for a in f.attributes() {
         match a.key() {
             "package_name" => package.name = a.value().unwrap_or_default().to_string(),
             "package_version" => package.version = a.value().map(str::to_string),
-            "CVSS2_SCORE" | "CVSS3_SCORE" => finding.score = a.value().and_then(|v| v.parse().ok()).or(finding.score),
+            "CVSS2_SCORE" | "CVSS3_SCORE" => {
+                finding.score = a.value().and_then(|v| v.parse().ok()).or(finding.score)
+            }
             _ => {}
         }
     }
@@ -77,46 +96,108 @@ fn basic_finding(f: &ImageScanFinding) -> Finding {
 }
 
 impl ImageRegistry for Ecr {
-    async fn describe_image(&self, repository: &str, digest: &str) -> Result<Option<ImageDetail>, AwsError> {
-        let out = self.client.describe_images().repository_name(repository).image_ids(ImageIdentifier::builder().image_digest(digest).build()).send().await;
+    async fn describe_image(
+        &self,
+        repository: &str,
+        digest: &str,
+    ) -> Result<Option<ImageDetail>, AwsError> {
+        let out = self
+            .client
+            .describe_images()
+            .repository_name(repository)
+            .image_ids(ImageIdentifier::builder().image_digest(digest).build())
+            .send()
+            .await;
         let out = match out {
             Ok(out) => out,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_image_not_found_exception() || s.is_repository_not_found_exception()) => return Ok(None),
+            Err(e)
+                if e.as_service_error().is_some_and(|s| {
+                    s.is_image_not_found_exception() || s.is_repository_not_found_exception()
+                }) =>
+            {
+                return Ok(None);
+            }
             Err(e) => return Err(aws_error("ecr:DescribeImages", e)),
         };
-        Ok(out.image_details().iter().find(|d| d.image_digest() == Some(digest)).map(|d| ImageDetail {
-            digest: digest.to_string(),
-            tags: d.image_tags().to_vec(),
-            scan: d.image_scan_status().and_then(|s| s.status()).map_or(ScanState::Unknown, |s| ScanState::from_ecr_status(s.as_str())),
-            manifest_media_type: d.image_manifest_media_type().map(str::to_string),
-            artifact_media_type: d.artifact_media_type().map(str::to_string),
-            pushed_at: d.image_pushed_at().map(epoch),
-        }))
+        Ok(out
+            .image_details()
+            .iter()
+            .find(|d| d.image_digest() == Some(digest))
+            .map(|d| ImageDetail {
+                digest: digest.to_string(),
+                tags: d.image_tags().to_vec(),
+                scan: d
+                    .image_scan_status()
+                    .and_then(|s| s.status())
+                    .map_or(ScanState::Unknown, |s| {
+                        ScanState::from_ecr_status(s.as_str())
+                    }),
+                manifest_media_type: d.image_manifest_media_type().map(str::to_string),
+                artifact_media_type: d.artifact_media_type().map(str::to_string),
+                pushed_at: d.image_pushed_at().map(epoch),
+            }))
     }
 
     async fn resolve_tag(&self, repository: &str, tag: &str) -> Result<Option<String>, AwsError> {
-        let out = self.client.describe_images().repository_name(repository).image_ids(ImageIdentifier::builder().image_tag(tag).build()).send().await;
+        let out = self
+            .client
+            .describe_images()
+            .repository_name(repository)
+            .image_ids(ImageIdentifier::builder().image_tag(tag).build())
+            .send()
+            .await;
         match out {
-            Ok(out) => Ok(out.image_details().iter().find(|d| d.image_tags().iter().any(|t| t == tag)).and_then(|d| d.image_digest()).map(str::to_string)),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_image_not_found_exception()) => Ok(None),
+            Ok(out) => Ok(out
+                .image_details()
+                .iter()
+                .find(|d| d.image_tags().iter().any(|t| t == tag))
+                .and_then(|d| d.image_digest())
+                .map(str::to_string)),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_image_not_found_exception()) =>
+            {
+                Ok(None)
+            }
             Err(e) => Err(aws_error("ecr:DescribeImages", e)),
         }
     }
 
     async fn manifest(&self, repository: &str, digest: &str) -> Result<Option<Manifest>, AwsError> {
-        let mut req = self.client.batch_get_image().repository_name(repository).image_ids(ImageIdentifier::builder().image_digest(digest).build());
+        let mut req = self
+            .client
+            .batch_get_image()
+            .repository_name(repository)
+            .image_ids(ImageIdentifier::builder().image_digest(digest).build());
         for t in ACCEPTED_MEDIA_TYPES {
             req = req.accepted_media_types(t);
         }
-        let out = req.send().await.map_err(|e| aws_error("ecr:BatchGetImage", e))?;
+        let out = req
+            .send()
+            .await
+            .map_err(|e| aws_error("ecr:BatchGetImage", e))?;
         Ok(out
             .images()
             .iter()
-            .find(|i| i.image_id().and_then(|id| id.image_digest()) == Some(digest) || out.images().len() == 1)
-            .and_then(|i| i.image_manifest().map(|body| Manifest { body: body.to_string(), media_type: i.image_manifest_media_type().map(str::to_string) })))
+            .find(|i| {
+                i.image_id().and_then(|id| id.image_digest()) == Some(digest)
+                    || out.images().len() == 1
+            })
+            .and_then(|i| {
+                i.image_manifest().map(|body| Manifest {
+                    body: body.to_string(),
+                    media_type: i.image_manifest_media_type().map(str::to_string),
+                })
+            }))
     }
 
-    async fn put_tag(&self, repository: &str, digest: &str, manifest: &Manifest, tag: &str) -> Result<PutTag, AwsError> {
+    async fn put_tag(
+        &self,
+        repository: &str,
+        digest: &str,
+        manifest: &Manifest,
+        tag: &str,
+    ) -> Result<PutTag, AwsError> {
         let out = self
             .client
             .put_image()
@@ -130,7 +211,14 @@ impl ImageRegistry for Ecr {
         match out {
             Ok(_) => Ok(PutTag::Created),
             // moto says ImageAlreadyExists for an existing tag on an immutable repository, AWS ImageTagAlreadyExists.
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_image_already_exists_exception() || s.is_image_tag_already_exists_exception()) => Ok(PutTag::AlreadyExists),
+            Err(e)
+                if e.as_service_error().is_some_and(|s| {
+                    s.is_image_already_exists_exception()
+                        || s.is_image_tag_already_exists_exception()
+                }) =>
+            {
+                Ok(PutTag::AlreadyExists)
+            }
             Err(e) => Err(aws_error("ecr:PutImage", e)),
         }
     }
@@ -138,20 +226,40 @@ impl ImageRegistry for Ecr {
     async fn remove_tags(&self, repository: &str, tags: &[String]) -> Result<Removal, AwsError> {
         let mut removal = Removal::default();
         for chunk in tags.chunks(100) {
-            let ids = chunk.iter().map(|t| ImageIdentifier::builder().image_tag(t).build()).collect();
-            let out = self.client.batch_delete_image().repository_name(repository).set_image_ids(Some(ids)).send().await.map_err(|e| aws_error("ecr:BatchDeleteImage", e))?;
+            let ids = chunk
+                .iter()
+                .map(|t| ImageIdentifier::builder().image_tag(t).build())
+                .collect();
+            let out = self
+                .client
+                .batch_delete_image()
+                .repository_name(repository)
+                .set_image_ids(Some(ids))
+                .send()
+                .await
+                .map_err(|e| aws_error("ecr:BatchDeleteImage", e))?;
             for id in out.image_ids() {
                 if let (Some(tag), Some(digest)) = (id.image_tag(), id.image_digest()) {
-                    removal.removed.push(RemovedTag { tag: tag.to_string(), digest: digest.to_string() });
+                    removal.removed.push(RemovedTag {
+                        tag: tag.to_string(),
+                        digest: digest.to_string(),
+                    });
                 }
             }
             for f in out.failures() {
-                let tag = f.image_id().and_then(|i| i.image_tag()).unwrap_or_default().to_string();
+                let tag = f
+                    .image_id()
+                    .and_then(|i| i.image_tag())
+                    .unwrap_or_default()
+                    .to_string();
                 let code = f.failure_code().map(|c| c.as_str()).unwrap_or_default();
                 if code == "ImageNotFound" || code == "ImageTagDoesNotMatchDigest" {
                     removal.absent.push(tag);
                 } else {
-                    removal.failed.push((tag, format!("{code}: {}", f.failure_reason().unwrap_or_default())));
+                    removal.failed.push((
+                        tag,
+                        format!("{code}: {}", f.failure_reason().unwrap_or_default()),
+                    ));
                 }
             }
         }
@@ -170,26 +278,55 @@ impl ImageRegistry for Ecr {
         match out.scanning_configurations().first() {
             Some(c) => Ok(ScanCoverage {
                 enhanced,
-                frequency: c.scan_frequency().map_or("MANUAL", |f| f.as_str()).to_string(),
+                frequency: c
+                    .scan_frequency()
+                    .map_or("MANUAL", |f| f.as_str())
+                    .to_string(),
                 scan_on_push: c.scan_on_push(),
             }),
-            None => Err(AwsError::invalid("ecr:BatchGetRepositoryScanningConfiguration", format!("no scanning configuration for {repository}"))),
+            None => Err(AwsError::invalid(
+                "ecr:BatchGetRepositoryScanningConfiguration",
+                format!("no scanning configuration for {repository}"),
+            )),
         }
     }
 
     async fn start_scan(&self, repository: &str, digest: &str) -> Result<StartScan, AwsError> {
-        let out = self.client.start_image_scan().repository_name(repository).image_id(ImageIdentifier::builder().image_digest(digest).build()).send().await;
+        let out = self
+            .client
+            .start_image_scan()
+            .repository_name(repository)
+            .image_id(ImageIdentifier::builder().image_digest(digest).build())
+            .send()
+            .await;
         match out {
             Ok(_) => Ok(StartScan::Started),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_limit_exceeded_exception()) => Ok(StartScan::AlreadyScannedToday),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_unsupported_image_type_exception()) => {
-                Ok(StartScan::Unsupported(e.as_service_error().and_then(|s| s.meta().message()).unwrap_or("unsupported image type").to_string()))
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_limit_exceeded_exception()) =>
+            {
+                Ok(StartScan::AlreadyScannedToday)
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_unsupported_image_type_exception()) =>
+            {
+                Ok(StartScan::Unsupported(
+                    e.as_service_error()
+                        .and_then(|s| s.meta().message())
+                        .unwrap_or("unsupported image type")
+                        .to_string(),
+                ))
             }
             Err(e) => Err(aws_error("ecr:StartImageScan", e)),
         }
     }
 
-    async fn basic_findings(&self, repository: &str, digest: &str) -> Result<Option<BasicScan>, AwsError> {
+    async fn basic_findings(
+        &self,
+        repository: &str,
+        digest: &str,
+    ) -> Result<Option<BasicScan>, AwsError> {
         let mut findings = Vec::new();
         let mut state = ScanState::Unknown;
         let mut token: Option<String> = None;
@@ -205,9 +342,21 @@ impl ImageRegistry for Ecr {
                 .await;
             let out = match out {
                 Ok(out) => out,
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_image_not_found_exception() || s.is_repository_not_found_exception()) => return Ok(None),
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_scan_not_found_exception()) => {
-                    return Ok(Some(BasicScan { state: ScanState::Unusable("SCAN_NOT_FOUND".into()), findings }));
+                Err(e)
+                    if e.as_service_error().is_some_and(|s| {
+                        s.is_image_not_found_exception() || s.is_repository_not_found_exception()
+                    }) =>
+                {
+                    return Ok(None);
+                }
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_scan_not_found_exception()) =>
+                {
+                    return Ok(Some(BasicScan {
+                        state: ScanState::Unusable("SCAN_NOT_FOUND".into()),
+                        findings,
+                    }));
                 }
                 Err(e) => return Err(aws_error("ecr:DescribeImageScanFindings", e)),
             };

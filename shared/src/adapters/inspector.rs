@@ -1,7 +1,10 @@
 //! Amazon Inspector adapter for [`FindingsSource`].
 
 use aws_sdk_inspector2::Client;
-use aws_sdk_inspector2::types::{ExploitAvailable, FilterCriteria, Finding as SdkFinding, FixAvailable as SdkFix, StringComparison, StringFilter};
+use aws_sdk_inspector2::types::{
+    ExploitAvailable, FilterCriteria, Finding as SdkFinding, FixAvailable as SdkFix,
+    StringComparison, StringFilter,
+};
 
 use super::aws_error;
 use crate::domain::{Finding, FindingStatus, FixAvailable, ImageRef, Package, Severity};
@@ -25,7 +28,11 @@ impl Inspector {
 }
 
 fn equals(value: &str) -> Result<StringFilter, AwsError> {
-    StringFilter::builder().comparison(StringComparison::Equals).value(value).build().map_err(|e| AwsError::invalid("inspector2:ListFindings", e.to_string()))
+    StringFilter::builder()
+        .comparison(StringComparison::Equals)
+        .value(value)
+        .build()
+        .map_err(|e| AwsError::invalid("inspector2:ListFindings", e.to_string()))
 }
 
 /// The filter of one image's open findings: repository, digest, and ACTIVE or SUPPRESSED (suppressed
@@ -42,8 +49,15 @@ pub fn image_filter(image: &ImageRef) -> Result<FilterCriteria, AwsError> {
 /// An SDK finding reduced to a [`Finding`]; unknown enum values fall to the cautious side.
 pub fn finding_from_sdk(f: &SdkFinding) -> Finding {
     let details = f.package_vulnerability_details();
-    let id = details.map(|d| d.vulnerability_id()).filter(|v| !v.is_empty()).or(f.title()).unwrap_or(f.finding_arn());
-    let mut finding = Finding::new(id, Severity::parse(f.severity().as_str()).unwrap_or(Severity::Untriaged));
+    let id = details
+        .map(|d| d.vulnerability_id())
+        .filter(|v| !v.is_empty())
+        .or(f.title())
+        .unwrap_or(f.finding_arn());
+    let mut finding = Finding::new(
+        id,
+        Severity::parse(f.severity().as_str()).unwrap_or(Severity::Untriaged),
+    );
     finding.arn = Some(f.finding_arn().to_string());
     finding.status = FindingStatus::parse(f.status().as_str());
     finding.packages = details
@@ -56,7 +70,10 @@ pub fn finding_from_sdk(f: &SdkFinding) -> Finding {
                         Some(r) if !r.is_empty() => format!("{}-{r}", p.version()),
                         _ => p.version().to_string(),
                     }),
-                    fixed_in: p.fixed_in_version().filter(|v| !v.is_empty() && *v != "NotAvailable").map(str::to_string),
+                    fixed_in: p
+                        .fixed_in_version()
+                        .filter(|v| !v.is_empty() && *v != "NotAvailable")
+                        .map(str::to_string),
                 })
                 .collect()
         })
@@ -81,7 +98,13 @@ pub fn finding_from_sdk(f: &SdkFinding) -> Finding {
 impl FindingsSource for Inspector {
     async fn image_findings(&self, image: &ImageRef) -> Result<Vec<Finding>, AwsError> {
         let filter = image_filter(image)?;
-        let mut pages = self.client.list_findings().filter_criteria(filter).max_results(PAGE_SIZE).into_paginator().send();
+        let mut pages = self
+            .client
+            .list_findings()
+            .filter_criteria(filter)
+            .max_results(PAGE_SIZE)
+            .into_paginator()
+            .send();
         let mut findings = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| aws_error("inspector2:ListFindings", e))?;

@@ -15,6 +15,7 @@ pub use sqs::SqsRejects;
 
 use aws_sdk_ecr::config::http::HttpResponse;
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_types::retry::{ErrorKind, ProvideErrorKind};
 
 use crate::error::{AwsError, AwsErrorKind};
 
@@ -31,27 +32,52 @@ const THROTTLING_CODES: [&str; 9] = [
 ];
 
 /// Maps any SDK error to an [`AwsError`]: throttling and 5xx/timeouts/dropped connections are
-/// retryable, everything else is not.
+/// retryable, everything else is not. The service model's retry classification comes first, then
+/// AWS's error code and the HTTP status.
 pub(crate) fn aws_error<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> AwsError
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorMetadata + ProvideErrorKind + std::error::Error + 'static,
 {
     match &err {
         SdkError::ServiceError(service) => {
-            let code = service.err().code().map(str::to_string);
+            let code = ProvideErrorMetadata::code(service.err()).map(str::to_string);
             let status = service.raw().status().as_u16();
-            let kind = if code.as_deref().is_some_and(|c| THROTTLING_CODES.contains(&c)) || status == 429 {
-                AwsErrorKind::Throttled
-            } else if status >= 500 {
-                AwsErrorKind::Transient
-            } else {
-                AwsErrorKind::Rejected
+            let kind = match service.err().retryable_error_kind() {
+                Some(ErrorKind::ThrottlingError) => AwsErrorKind::Throttled,
+                Some(ErrorKind::ServerError | ErrorKind::TransientError) => AwsErrorKind::Transient,
+                _ if code
+                    .as_deref()
+                    .is_some_and(|c| THROTTLING_CODES.contains(&c))
+                    || status == 429 =>
+                {
+                    AwsErrorKind::Throttled
+                }
+                _ if status >= 500 => AwsErrorKind::Transient,
+                _ => AwsErrorKind::Rejected,
             };
-            let message = service.err().message().map_or_else(|| format!("HTTP {status}"), |m| m.chars().take(300).collect());
-            AwsError { operation, code, message, kind }
+            let message = service.err().message().map_or_else(
+                || format!("HTTP {status}"),
+                |m| m.chars().take(300).collect(),
+            );
+            AwsError {
+                operation,
+                code,
+                message,
+                kind,
+            }
         }
-        SdkError::ConstructionFailure(_) => AwsError { operation, code: None, message: error_chain(&err), kind: AwsErrorKind::Rejected },
-        _ => AwsError { operation, code: None, message: error_chain(&err), kind: AwsErrorKind::Transient },
+        SdkError::ConstructionFailure(_) => AwsError {
+            operation,
+            code: None,
+            message: error_chain(&err),
+            kind: AwsErrorKind::Rejected,
+        },
+        _ => AwsError {
+            operation,
+            code: None,
+            message: error_chain(&err),
+            kind: AwsErrorKind::Transient,
+        },
     }
 }
 
@@ -81,12 +107,22 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 }
 
 /// Builds the gatekeeper's adapters from one SDK configuration: clients are built once per container.
-pub fn gatekeeper(config: &crate::config::Config, policy: crate::policy::Policy, sdk: &aws_config::SdkConfig) -> AwsGatekeeper {
+pub fn gatekeeper(
+    config: &crate::config::Config,
+    policy: crate::policy::Policy,
+    sdk: &aws_config::SdkConfig,
+) -> AwsGatekeeper {
     crate::service::Gatekeeper {
         registry: Ecr::new(aws_sdk_ecr::Client::new(sdk)),
         notifier: Sns::new(aws_sdk_sns::Client::new(sdk), config.topic_arn.clone()),
-        state: DynamoState::new(aws_sdk_dynamodb::Client::new(sdk), config.state_table.clone()),
-        rejects: SqsRejects::new(aws_sdk_sqs::Client::new(sdk), config.rejected_queue_url.clone()),
+        state: DynamoState::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            config.state_table.clone(),
+        ),
+        rejects: SqsRejects::new(
+            aws_sdk_sqs::Client::new(sdk),
+            config.rejected_queue_url.clone(),
+        ),
         policy,
         mode: config.mode,
         tags: config.tags.clone(),
@@ -97,6 +133,10 @@ pub fn gatekeeper(config: &crate::config::Config, policy: crate::policy::Policy,
 
 /// A stable name for dashboards of a failed invocation: `Retryable.<operation>` or `Failed.<operation>`.
 pub fn error_type(e: &AwsError) -> String {
-    let class = if e.is_retryable() { "Retryable" } else { "Failed" };
+    let class = if e.is_retryable() {
+        "Retryable"
+    } else {
+        "Failed"
+    };
     format!("{class}.{}", e.operation.replace(':', "."))
 }

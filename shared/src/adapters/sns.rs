@@ -18,13 +18,21 @@ pub struct Sns {
 impl Sns {
     /// Wraps a client and the topic's ARN.
     pub fn new(client: Client, topic_arn: impl Into<String>) -> Sns {
-        Sns { client, topic_arn: topic_arn.into() }
+        Sns {
+            client,
+            topic_arn: topic_arn.into(),
+        }
     }
 }
 
 impl Notifier for Sns {
     async fn publish(&self, message: &Message) -> Result<(), AwsError> {
-        let mut req = self.client.publish().topic_arn(&self.topic_arn).subject(&message.subject).message(&message.body);
+        let mut req = self
+            .client
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .subject(&message.subject)
+            .message(&message.body);
         for (name, value) in &message.attributes {
             let attr = MessageAttributeValue::builder()
                 .data_type("String")

@@ -21,7 +21,10 @@ pub struct SqsRejects {
 impl SqsRejects {
     /// Wraps a client and the queue URL.
     pub fn new(client: Client, queue_url: impl Into<String>) -> SqsRejects {
-        SqsRejects { client, queue_url: queue_url.into() }
+        SqsRejects {
+            client,
+            queue_url: queue_url.into(),
+        }
     }
 }
 
@@ -42,7 +45,13 @@ pub fn rejected_body(reason: &str, event: &Value) -> String {
 
 impl RejectSink for SqsRejects {
     async fn reject(&self, reason: &str, event: &Value) -> Result<(), AwsError> {
-        self.client.send_message().queue_url(&self.queue_url).message_body(rejected_body(reason, event)).send().await.map_err(|e| aws_error("sqs:SendMessage", e))?;
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(rejected_body(reason, event))
+            .send()
+            .await
+            .map_err(|e| aws_error("sqs:SendMessage", e))?;
         Ok(())
     }
 }

@@ -112,7 +112,11 @@ impl Finding {
         match self.fix_available {
             Some(FixAvailable::Yes | FixAvailable::Partial) => true,
             Some(FixAvailable::No) => false,
-            None => self.packages.iter().any(|p| p.fixed_in.as_deref().is_some_and(|v| !v.is_empty() && v != "NotAvailable")),
+            None => self.packages.iter().any(|p| {
+                p.fixed_in
+                    .as_deref()
+                    .is_some_and(|v| !v.is_empty() && v != "NotAvailable")
+            }),
         }
     }
 }

@@ -23,7 +23,9 @@ impl ImageRef {
 /// "arn:aws:ecr:us-east-1:123456789012:repository/team/app" -> "team/app"; an image ARN
 /// (".../team/app/sha256:...") loses its digest; a bare name stays as it is.
 pub fn repository_from_arn(arn_or_name: &str) -> &str {
-    let name = arn_or_name.split_once(":repository/").map_or(arn_or_name, |(_, name)| name);
+    let name = arn_or_name
+        .split_once(":repository/")
+        .map_or(arn_or_name, |(_, name)| name);
     match name.find("/sha256:") {
         Some(i) => &name[..i],
         None => name,
@@ -34,7 +36,11 @@ pub fn repository_from_arn(arn_or_name: &str) -> &str {
 /// digests give what they have.
 pub fn digest_hex12(digest: &str) -> String {
     let hex = digest.split_once(':').map_or(digest, |(_, h)| h);
-    hex.chars().filter(char::is_ascii_alphanumeric).take(12).collect::<String>().to_ascii_lowercase()
+    hex.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(12)
+        .collect::<String>()
+        .to_ascii_lowercase()
 }
 
 /// What an ECR manifest is, from its media types: only image manifests are scanned and marked.
@@ -65,7 +71,10 @@ impl MediaKind {
         if !image_config {
             return MediaKind::Artifact;
         }
-        if manifest.contains("distribution.manifest.v2") || manifest.contains("image.manifest.v1") || manifest.contains("distribution.manifest.v1") {
+        if manifest.contains("distribution.manifest.v2")
+            || manifest.contains("image.manifest.v1")
+            || manifest.contains("distribution.manifest.v1")
+        {
             MediaKind::Image
         } else {
             MediaKind::Unknown
@@ -84,32 +93,60 @@ mod tests {
 
     #[test]
     fn repository_names_keep_slashes_and_drop_arn_and_digest() {
-        assert_eq!(repository_from_arn("arn:aws:ecr:us-east-2:123456789012:repository/amazon/amazon-ecs-sample"), "amazon/amazon-ecs-sample");
         assert_eq!(
-            repository_from_arn("arn:aws:ecr:eu-central-1:123456789012:repository/inspector2/sha256:84f507df33c6864d49c296fb734192696e4cb6f78166ac51ac8b9b118181085d"),
+            repository_from_arn(
+                "arn:aws:ecr:us-east-2:123456789012:repository/amazon/amazon-ecs-sample"
+            ),
+            "amazon/amazon-ecs-sample"
+        );
+        assert_eq!(
+            repository_from_arn(
+                "arn:aws:ecr:eu-central-1:123456789012:repository/inspector2/sha256:84f507df33c6864d49c296fb734192696e4cb6f78166ac51ac8b9b118181085d"
+            ),
             "inspector2"
         );
         assert_eq!(repository_from_arn("team/app"), "team/app");
-        assert_eq!(repository_from_arn("arn:aws-cn:ecr:cn-north-1:1:repository/a/b/c"), "a/b/c");
+        assert_eq!(
+            repository_from_arn("arn:aws-cn:ecr:cn-north-1:1:repository/a/b/c"),
+            "a/b/c"
+        );
     }
 
     #[test]
     fn hex12_tolerates_short_and_sample_digests() {
-        assert_eq!(digest_hex12("sha256:36c7b282abd0186e01419f2e58743e1bf635808231049bbc9d77e5EXAMPLE"), "36c7b282abd0");
+        assert_eq!(
+            digest_hex12("sha256:36c7b282abd0186e01419f2e58743e1bf635808231049bbc9d77e5EXAMPLE"),
+            "36c7b282abd0"
+        );
         assert_eq!(digest_hex12("sha256:1234"), "1234");
         assert_eq!(digest_hex12("sha256:ABCDEF0123456789"), "abcdef012345");
     }
 
     #[test]
     fn classifies_indexes_artifacts_and_images() {
-        assert_eq!(MediaKind::classify(Some("application/vnd.oci.image.index.v1+json"), None), MediaKind::Index);
-        assert_eq!(MediaKind::classify(Some("application/vnd.docker.distribution.manifest.list.v2+json"), None), MediaKind::Index);
         assert_eq!(
-            MediaKind::classify(Some("application/vnd.docker.distribution.manifest.v2+json"), Some("application/vnd.docker.container.image.v1+json")),
+            MediaKind::classify(Some("application/vnd.oci.image.index.v1+json"), None),
+            MediaKind::Index
+        );
+        assert_eq!(
+            MediaKind::classify(
+                Some("application/vnd.docker.distribution.manifest.list.v2+json"),
+                None
+            ),
+            MediaKind::Index
+        );
+        assert_eq!(
+            MediaKind::classify(
+                Some("application/vnd.docker.distribution.manifest.v2+json"),
+                Some("application/vnd.docker.container.image.v1+json")
+            ),
             MediaKind::Image
         );
         assert_eq!(
-            MediaKind::classify(Some("application/vnd.oci.image.manifest.v1+json"), Some("application/vnd.dev.cosign.artifact.sig.v1+json")),
+            MediaKind::classify(
+                Some("application/vnd.oci.image.manifest.v1+json"),
+                Some("application/vnd.dev.cosign.artifact.sig.v1+json")
+            ),
             MediaKind::Artifact
         );
         assert_eq!(MediaKind::classify(None, None), MediaKind::Unknown);

@@ -6,7 +6,7 @@ mod image;
 mod scan;
 mod severity;
 
-pub use finding::{FindingStatus, Finding, FixAvailable, Package};
+pub use finding::{Finding, FindingStatus, FixAvailable, Package};
 pub use image::{ImageRef, MediaKind, digest_hex12, repository_from_arn};
 pub use scan::ScanState;
 pub use severity::{Severity, SeverityCounts};

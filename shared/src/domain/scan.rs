@@ -33,7 +33,9 @@ impl ScanState {
     pub fn from_inspector_coverage(code: &str, reason: &str) -> ScanState {
         let reason = reason.trim().to_ascii_uppercase();
         match code.trim().to_ascii_uppercase().as_str() {
-            "ACTIVE" if reason == "PENDING_INITIAL_SCAN" || reason.starts_with("PENDING") => ScanState::InProgress,
+            "ACTIVE" if reason == "PENDING_INITIAL_SCAN" || reason.starts_with("PENDING") => {
+                ScanState::InProgress
+            }
             "ACTIVE" => ScanState::Complete,
             _ if reason.is_empty() => ScanState::Unusable("INACTIVE".to_string()),
             _ => ScanState::Unusable(reason),
@@ -57,8 +59,18 @@ mod tests {
 
     #[test]
     fn expired_archived_and_unknown_statuses_are_unusable() {
-        for s in ["SCAN_ELIGIBILITY_EXPIRED", "IMAGE_ARCHIVED", "FINDINGS_UNAVAILABLE", "UNSUPPORTED_IMAGE", "FAILED", "SOMETHING_NEW"] {
-            assert_eq!(ScanState::from_ecr_status(s), ScanState::Unusable(s.to_string()));
+        for s in [
+            "SCAN_ELIGIBILITY_EXPIRED",
+            "IMAGE_ARCHIVED",
+            "FINDINGS_UNAVAILABLE",
+            "UNSUPPORTED_IMAGE",
+            "FAILED",
+            "SOMETHING_NEW",
+        ] {
+            assert_eq!(
+                ScanState::from_ecr_status(s),
+                ScanState::Unusable(s.to_string())
+            );
         }
         assert_eq!(ScanState::from_ecr_status("COMPLETE"), ScanState::Complete);
         assert_eq!(ScanState::from_ecr_status("ACTIVE"), ScanState::Complete);
@@ -71,7 +83,13 @@ mod tests {
             ScanState::from_inspector_coverage("INACTIVE", "SCAN_ELIGIBILITY_EXPIRED"),
             ScanState::Unusable("SCAN_ELIGIBILITY_EXPIRED".into())
         );
-        assert_eq!(ScanState::from_inspector_coverage("ACTIVE", "SUCCESSFUL"), ScanState::Complete);
-        assert_eq!(ScanState::from_inspector_coverage("ACTIVE", "PENDING_INITIAL_SCAN"), ScanState::InProgress);
+        assert_eq!(
+            ScanState::from_inspector_coverage("ACTIVE", "SUCCESSFUL"),
+            ScanState::Complete
+        );
+        assert_eq!(
+            ScanState::from_inspector_coverage("ACTIVE", "PENDING_INITIAL_SCAN"),
+            ScanState::InProgress
+        );
     }
 }

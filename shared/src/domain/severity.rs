@@ -53,7 +53,9 @@ impl Severity {
 
     /// Parses an AWS severity name, case-insensitively; `None` for names AWS may add later.
     pub fn parse(s: &str) -> Option<Severity> {
-        Severity::ALL.into_iter().find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
+        Severity::ALL
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
     }
 
     /// Rank for thresholds: CRITICAL 5 .. INFORMATIONAL 1; unranked severities are 0.
@@ -127,7 +129,11 @@ impl SeverityCounts {
 
     /// Findings at or above `threshold`.
     pub fn at_least(&self, threshold: Severity) -> u32 {
-        Severity::ALL.into_iter().filter(|s| s.at_least(threshold)).map(|s| self.get(s)).sum()
+        Severity::ALL
+            .into_iter()
+            .filter(|s| s.at_least(threshold))
+            .map(|s| self.get(s))
+            .sum()
     }
 }
 
@@ -138,6 +144,19 @@ impl Serialize for SeverityCounts {
             map.serialize_entry(s.as_str(), &self.get(s))?;
         }
         map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for SeverityCounts {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let map = std::collections::BTreeMap::<String, u32>::deserialize(d)?;
+        let mut counts = SeverityCounts::default();
+        for (k, n) in map {
+            if let Some(s) = Severity::parse(&k) {
+                counts.add_n(s, n);
+            }
+        }
+        Ok(counts)
     }
 }
 
@@ -176,5 +195,6 @@ mod tests {
             r#"{"CRITICAL":0,"HIGH":1,"MEDIUM":0,"LOW":3,"INFORMATIONAL":0,"UNTRIAGED":1,"UNDEFINED":0}"#
         );
         assert_eq!(SeverityCounts::default().max(), None);
+        assert_eq!(serde_json::from_str::<SeverityCounts>(&json).unwrap(), c);
     }
 }

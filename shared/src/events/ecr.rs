@@ -9,12 +9,16 @@ use crate::domain::{ImageRef, ScanState, Severity, SeverityCounts, repository_fr
 pub(super) fn image_action(detail: &Obj<'_>) -> Result<EventBody, ParseError> {
     let action = detail.str("action-type")?;
     if !action.eq_ignore_ascii_case("PUSH") {
-        return Ok(EventBody::Ignored(format!("ECR image action {action} is not acted on")));
+        return Ok(EventBody::Ignored(format!(
+            "ECR image action {action} is not acted on"
+        )));
     }
     if let Some(result) = detail.opt_str("result")?
         && !result.eq_ignore_ascii_case("SUCCESS")
     {
-        return Ok(EventBody::Ignored(format!("ECR push with result {result} is not acted on")));
+        return Ok(EventBody::Ignored(format!(
+            "ECR push with result {result} is not acted on"
+        )));
     }
     let repository = repository_from_arn(detail.str("repository-name")?).to_string();
     let digest = detail.str("image-digest")?.to_string();
@@ -23,14 +27,20 @@ pub(super) fn image_action(detail: &Obj<'_>) -> Result<EventBody, ParseError> {
         _ => Vec::new(),
     };
     Ok(EventBody::Push(Push {
-        image: ImageRef { repository, digest, tags },
+        image: ImageRef {
+            repository,
+            digest,
+            tags,
+        },
         manifest_media_type: detail.opt_str("manifest-media-type")?.map(str::to_string),
         artifact_media_type: detail.opt_str("artifact-media-type")?.map(str::to_string),
     }))
 }
 
 /// Reads `finding-severity-counts`: known severities counted, `TOTAL` kept apart, unknown keys ignored.
-pub(super) fn severity_counts(detail: &Obj<'_>) -> Result<(Option<SeverityCounts>, Option<u32>), ParseError> {
+pub(super) fn severity_counts(
+    detail: &Obj<'_>,
+) -> Result<(Option<SeverityCounts>, Option<u32>), ParseError> {
     let Some(obj) = detail.opt_obj("finding-severity-counts")? else {
         return Ok((None, None));
     };
@@ -57,8 +67,24 @@ pub(super) fn image_scan(detail: &Obj<'_>, resources: &[&str]) -> Result<EventBo
         },
     };
     let digest = detail.str("image-digest")?.to_string();
-    let tags = detail.opt_str_list("image-tags")?.into_iter().map(str::to_string).collect();
-    let state = detail.opt_str("scan-status")?.map_or(ScanState::Unknown, ScanState::from_ecr_status);
+    let tags = detail
+        .opt_str_list("image-tags")?
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let state = detail
+        .opt_str("scan-status")?
+        .map_or(ScanState::Unknown, ScanState::from_ecr_status);
     let (counts, total) = severity_counts(detail)?;
-    Ok(EventBody::Scan(ScanResult { image: ImageRef { repository, digest, tags }, scanner: Scanner::Basic, state, counts, total }))
+    Ok(EventBody::Scan(ScanResult {
+        image: ImageRef {
+            repository,
+            digest,
+            tags,
+        },
+        scanner: Scanner::Basic,
+        state,
+        counts,
+        total,
+    }))
 }

@@ -13,7 +13,9 @@ pub struct ParseError {
 impl ParseError {
     /// A parse error with this reason.
     pub fn new(reason: impl Into<String>) -> ParseError {
-        ParseError { reason: reason.into() }
+        ParseError {
+            reason: reason.into(),
+        }
     }
 
     /// The reason, one line.
@@ -51,8 +53,14 @@ impl<'a> Obj<'a> {
     /// The top-level object.
     pub(crate) fn root(value: &'a Value) -> Result<Obj<'a>, ParseError> {
         match value {
-            Value::Object(map) => Ok(Obj { map, path: String::new() }),
-            other => Err(ParseError::new(format!("expected a JSON object, got {}", type_name(other)))),
+            Value::Object(map) => Ok(Obj {
+                map,
+                path: String::new(),
+            }),
+            other => Err(ParseError::new(format!(
+                "expected a JSON object, got {}",
+                type_name(other)
+            ))),
         }
     }
 
@@ -60,12 +68,19 @@ impl<'a> Obj<'a> {
     pub(crate) fn at(value: &'a Value, path: String) -> Result<Obj<'a>, ParseError> {
         match value {
             Value::Object(map) => Ok(Obj { map, path }),
-            other => Err(ParseError::new(format!("{path}: expected an object, got {}", type_name(other)))),
+            other => Err(ParseError::new(format!(
+                "{path}: expected an object, got {}",
+                type_name(other)
+            ))),
         }
     }
 
     fn child_path(&self, key: &str) -> String {
-        if self.path.is_empty() { key.to_string() } else { format!("{}.{key}", self.path) }
+        if self.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.path)
+        }
     }
 
     /// An error about `key`.
@@ -88,7 +103,9 @@ impl<'a> Obj<'a> {
 
     /// A nested object that may be absent.
     pub(crate) fn opt_obj(&self, key: &str) -> Result<Option<Obj<'a>>, ParseError> {
-        self.get(key).map(|v| Obj::at(v, self.child_path(key))).transpose()
+        self.get(key)
+            .map(|v| Obj::at(v, self.child_path(key)))
+            .transpose()
     }
 
     /// A string that may be absent; a value of another type is an error.
@@ -96,7 +113,9 @@ impl<'a> Obj<'a> {
         match self.get(key) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(other) => Err(self.error(key, &format!("expected a string, got {}", type_name(other)))),
+            Some(other) => {
+                Err(self.error(key, &format!("expected a string, got {}", type_name(other))))
+            }
         }
     }
 
@@ -114,10 +133,14 @@ impl<'a> Obj<'a> {
         match self.get(key) {
             None => Ok(None),
             Some(Value::Number(n)) => Ok(n.as_f64().filter(|f| f.is_finite())),
-            Some(Value::String(s)) => {
-                s.trim().parse::<f64>().map(|f| Some(f).filter(|f| f.is_finite())).map_err(|_| self.error(key, "expected a number"))
+            Some(Value::String(s)) => s
+                .trim()
+                .parse::<f64>()
+                .map(|f| Some(f).filter(|f| f.is_finite()))
+                .map_err(|_| self.error(key, "expected a number")),
+            Some(other) => {
+                Err(self.error(key, &format!("expected a number, got {}", type_name(other))))
             }
-            Some(other) => Err(self.error(key, &format!("expected a number, got {}", type_name(other)))),
         }
     }
 
@@ -135,10 +158,16 @@ impl<'a> Obj<'a> {
                 .enumerate()
                 .map(|(i, v)| match v {
                     Value::String(s) => Ok(s.as_str()),
-                    other => Err(ParseError::new(format!("{}[{i}]: expected a string, got {}", self.child_path(key), type_name(other)))),
+                    other => Err(ParseError::new(format!(
+                        "{}[{i}]: expected a string, got {}",
+                        self.child_path(key),
+                        type_name(other)
+                    ))),
                 })
                 .collect(),
-            Some(other) => Err(self.error(key, &format!("expected an array, got {}", type_name(other)))),
+            Some(other) => {
+                Err(self.error(key, &format!("expected an array, got {}", type_name(other))))
+            }
         }
     }
 
@@ -146,10 +175,14 @@ impl<'a> Obj<'a> {
     pub(crate) fn opt_obj_list(&self, key: &str) -> Result<Vec<Obj<'a>>, ParseError> {
         match self.get(key) {
             None => Ok(Vec::new()),
-            Some(Value::Array(items)) => {
-                items.iter().enumerate().map(|(i, v)| Obj::at(v, format!("{}[{i}]", self.child_path(key)))).collect()
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| Obj::at(v, format!("{}[{i}]", self.child_path(key))))
+                .collect(),
+            Some(other) => {
+                Err(self.error(key, &format!("expected an array, got {}", type_name(other))))
             }
-            Some(other) => Err(self.error(key, &format!("expected an array, got {}", type_name(other)))),
         }
     }
 

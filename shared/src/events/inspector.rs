@@ -6,7 +6,10 @@ use serde_json::Value;
 use super::ecr::severity_counts;
 use super::fields::{Obj, ParseError};
 use super::{CoverageChange, EventBody, FindingChange, ScanResult, Scanner};
-use crate::domain::{Finding, FindingStatus, FixAvailable, ImageRef, Package, ScanState, Severity, repository_from_arn};
+use crate::domain::{
+    Finding, FindingStatus, FixAvailable, ImageRef, Package, ScanState, Severity,
+    repository_from_arn,
+};
 use crate::time::parse_inspector_time;
 
 /// An ECR image ARN `arn:aws:ecr:<region>:<account>:repository/<name>/sha256:<hex>` -> (name, digest).
@@ -19,7 +22,9 @@ fn image_from_arn(arn: &str) -> Option<(String, String)> {
 /// `Inspector2 Scan`: the first enhanced scan of a resource completed; only ECR images are ours.
 pub(super) fn scan(detail: &Obj<'_>, resources: &[&str]) -> Result<EventBody, ParseError> {
     let Some(digest) = detail.opt_str("image-digest")? else {
-        return Ok(EventBody::Ignored("Inspector2 Scan of a resource that is not an ECR image".into()));
+        return Ok(EventBody::Ignored(
+            "Inspector2 Scan of a resource that is not an ECR image".into(),
+        ));
     };
     let repository = match detail.opt_str("repository-name")? {
         Some(name) if !name.trim().is_empty() => repository_from_arn(name).to_string(),
@@ -31,11 +36,21 @@ pub(super) fn scan(detail: &Obj<'_>, resources: &[&str]) -> Result<EventBody, Pa
     if digest.trim().is_empty() {
         return Err(detail.error("image-digest", "is empty"));
     }
-    let tags = detail.opt_str_list("image-tags")?.into_iter().map(str::to_string).collect();
-    let state = detail.opt_str("scan-status")?.map_or(ScanState::Unknown, ScanState::from_ecr_status);
+    let tags = detail
+        .opt_str_list("image-tags")?
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let state = detail
+        .opt_str("scan-status")?
+        .map_or(ScanState::Unknown, ScanState::from_ecr_status);
     let (counts, total) = severity_counts(detail)?;
     Ok(EventBody::Scan(ScanResult {
-        image: ImageRef { repository, digest: digest.to_string(), tags },
+        image: ImageRef {
+            repository,
+            digest: digest.to_string(),
+            tags,
+        },
         scanner: Scanner::Enhanced,
         state,
         counts,
@@ -63,30 +78,62 @@ pub(super) fn finding(detail: &Obj<'_>, resources: &[&str]) -> Result<EventBody,
         let from_id = resource.opt_str("id")?.and_then(image_from_arn);
         let repository = match ecr.opt_str("repositoryName")? {
             Some(name) if !name.trim().is_empty() => repository_from_arn(name).to_string(),
-            _ => from_id.as_ref().map(|(r, _)| r.clone()).ok_or_else(|| ecr.error("repositoryName", "is missing"))?,
+            _ => from_id
+                .as_ref()
+                .map(|(r, _)| r.clone())
+                .ok_or_else(|| ecr.error("repositoryName", "is missing"))?,
         };
         let digest = match ecr.opt_str("imageHash")? {
             Some(d) if !d.trim().is_empty() => d.to_string(),
-            _ => from_id.as_ref().map(|(_, d)| d.clone()).ok_or_else(|| ecr.error("imageHash", "is missing"))?,
+            _ => from_id
+                .as_ref()
+                .map(|(_, d)| d.clone())
+                .ok_or_else(|| ecr.error("imageHash", "is missing"))?,
         };
-        let tags = ecr.opt_str_list("imageTags")?.into_iter().map(str::to_string).collect();
+        let tags = ecr
+            .opt_str_list("imageTags")?
+            .into_iter()
+            .map(str::to_string)
+            .collect();
         in_use_count = ecr.opt_u64("inUseCount")?;
         last_in_use_at = time_field(&ecr, "lastInUseAt")?;
         pushed_at = time_field(&ecr, "pushedAt")?;
-        image = Some(ImageRef { repository, digest, tags });
+        image = Some(ImageRef {
+            repository,
+            digest,
+            tags,
+        });
         break;
     }
     let image = match (image, other_type) {
         (Some(image), _) => image,
-        (None, Some(kind)) => return Ok(EventBody::Ignored(format!("Inspector2 Finding for a {kind} resource"))),
+        (None, Some(kind)) => {
+            return Ok(EventBody::Ignored(format!(
+                "Inspector2 Finding for a {kind} resource"
+            )));
+        }
         // No resource details at all: the envelope's image ARN is the last resort.
         (None, None) => match resources.iter().find_map(|r| image_from_arn(r)) {
-            Some((repository, digest)) => ImageRef { repository, digest, tags: Vec::new() },
-            None => return Ok(EventBody::Ignored("Inspector2 Finding for a non-ECR resource".into())),
+            Some((repository, digest)) => ImageRef {
+                repository,
+                digest,
+                tags: Vec::new(),
+            },
+            None => {
+                return Ok(EventBody::Ignored(
+                    "Inspector2 Finding for a non-ECR resource".into(),
+                ));
+            }
         },
     };
     let finding = finding_from(detail)?;
-    Ok(EventBody::Finding(FindingChange { image, finding, in_use_count, last_in_use_at, pushed_at }))
+    Ok(EventBody::Finding(FindingChange {
+        image,
+        finding,
+        in_use_count,
+        last_in_use_at,
+        pushed_at,
+    }))
 }
 
 /// `Inspector2 Coverage`: the scan status of a resource changed; only ECR images are ours.
@@ -95,21 +142,36 @@ pub(super) fn coverage(detail: &Obj<'_>, resources: &[&str]) -> Result<EventBody
         Some(id) => image_from_arn(id),
         None => None,
     };
-    let Some((repository, digest)) = from_detail.or_else(|| resources.iter().find_map(|r| image_from_arn(r))) else {
-        return Ok(EventBody::Ignored("Inspector2 Coverage of a resource that is not an ECR image".into()));
+    let Some((repository, digest)) =
+        from_detail.or_else(|| resources.iter().find_map(|r| image_from_arn(r)))
+    else {
+        return Ok(EventBody::Ignored(
+            "Inspector2 Coverage of a resource that is not an ECR image".into(),
+        ));
     };
     let status = detail.obj("scanStatus")?;
-    let code = status.opt_str("statusCodeValue")?.or(status.opt_str("statusCode")?).unwrap_or("");
+    let code = status
+        .opt_str("statusCodeValue")?
+        .or(status.opt_str("statusCode")?)
+        .unwrap_or("");
     let reason = status.opt_str("reason")?.unwrap_or("");
     if code.is_empty() && reason.is_empty() {
         return Err(status.error("statusCodeValue", "is missing"));
     }
     let tags = match detail.opt_obj("ecrImage")? {
-        Some(ecr) => ecr.opt_str_list("imageTags")?.into_iter().map(str::to_string).collect(),
+        Some(ecr) => ecr
+            .opt_str_list("imageTags")?
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
         None => Vec::new(),
     };
     Ok(EventBody::Coverage(CoverageChange {
-        image: ImageRef { repository, digest, tags },
+        image: ImageRef {
+            repository,
+            digest,
+            tags,
+        },
         state: ScanState::from_inspector_coverage(code, reason),
     }))
 }
@@ -124,11 +186,13 @@ fn time_field(obj: &Obj<'_>, key: &str) -> Result<Option<i64>, ParseError> {
 }
 
 fn yes_no(obj: &Obj<'_>, key: &str) -> Result<Option<bool>, ParseError> {
-    Ok(obj.opt_str(key)?.and_then(|v| match v.trim().to_ascii_uppercase().as_str() {
-        "YES" => Some(true),
-        "NO" => Some(false),
-        _ => None,
-    }))
+    Ok(obj
+        .opt_str(key)?
+        .and_then(|v| match v.trim().to_ascii_uppercase().as_str() {
+            "YES" => Some(true),
+            "NO" => Some(false),
+            _ => None,
+        }))
 }
 
 /// An Inspector finding object (event detail, ListFindings item) into a [`Finding`].
@@ -140,9 +204,17 @@ fn finding_from(detail: &Obj<'_>) -> Result<Finding, ParseError> {
         Some(v) => v.opt_str("vulnerabilityId")?,
         None => None,
     };
-    let id = match id.or(detail.opt_str("title")?).or(detail.opt_str("findingArn")?) {
+    let id = match id
+        .or(detail.opt_str("title")?)
+        .or(detail.opt_str("findingArn")?)
+    {
         Some(id) if !id.trim().is_empty() => id.to_string(),
-        _ => return Err(detail.error("packageVulnerabilityDetails.vulnerabilityId", "is missing (and no title or findingArn)")),
+        _ => {
+            return Err(detail.error(
+                "packageVulnerabilityDetails.vulnerabilityId",
+                "is missing (and no title or findingArn)",
+            ));
+        }
     };
     let mut packages = Vec::new();
     if let Some(v) = &vuln {
@@ -154,7 +226,10 @@ fn finding_from(detail: &Obj<'_>) -> Result<Finding, ParseError> {
             packages.push(Package {
                 name: p.opt_str("name")?.unwrap_or_default().to_string(),
                 version,
-                fixed_in: p.opt_str("fixedInVersion")?.filter(|f| !f.is_empty() && *f != "NotAvailable").map(str::to_string),
+                fixed_in: p
+                    .opt_str("fixedInVersion")?
+                    .filter(|f| !f.is_empty() && *f != "NotAvailable")
+                    .map(str::to_string),
             });
         }
     }
@@ -166,9 +241,13 @@ fn finding_from(detail: &Obj<'_>) -> Result<Finding, ParseError> {
         id,
         arn: detail.opt_str("findingArn")?.map(str::to_string),
         severity,
-        status: detail.opt_str("status")?.map_or(FindingStatus::Active, FindingStatus::parse),
+        status: detail
+            .opt_str("status")?
+            .map_or(FindingStatus::Active, FindingStatus::parse),
         packages,
-        fix_available: detail.opt_str("fixAvailable")?.and_then(FixAvailable::parse),
+        fix_available: detail
+            .opt_str("fixAvailable")?
+            .and_then(FixAvailable::parse),
         exploit_available: yes_no(detail, "exploitAvailable")?,
         score: detail.opt_f64("inspectorScore")?,
         epss,
@@ -215,25 +294,49 @@ pub fn parse_findings_document(value: &Value) -> Result<Vec<Finding>, ParseError
                 (items, "findings")
             } else if let Some(Value::Object(isf)) = map.get("imageScanFindings") {
                 match (isf.get("enhancedFindings"), isf.get("findings")) {
-                    (Some(Value::Array(items)), _) if !items.is_empty() => (items, "imageScanFindings.enhancedFindings"),
+                    (Some(Value::Array(items)), _) if !items.is_empty() => {
+                        (items, "imageScanFindings.enhancedFindings")
+                    }
                     (_, Some(Value::Array(items))) => (items, "imageScanFindings.findings"),
-                    (Some(Value::Array(items)), None) => (items, "imageScanFindings.enhancedFindings"),
-                    _ => return Err(ParseError::new("imageScanFindings: has neither findings nor enhancedFindings")),
+                    (Some(Value::Array(items)), None) => {
+                        (items, "imageScanFindings.enhancedFindings")
+                    }
+                    _ => {
+                        return Err(ParseError::new(
+                            "imageScanFindings: has neither findings nor enhancedFindings",
+                        ));
+                    }
                 }
             } else {
-                return Err(ParseError::new("expected {\"findings\": [...]}, {\"imageScanFindings\": ...} or an array of findings"));
+                return Err(ParseError::new(
+                    "expected {\"findings\": [...]}, {\"imageScanFindings\": ...} or an array of findings",
+                ));
             }
         }
-        _ => return Err(ParseError::new("expected a JSON object or array of findings")),
+        _ => {
+            return Err(ParseError::new(
+                "expected a JSON object or array of findings",
+            ));
+        }
     };
     let (items, at) = items;
     items
         .iter()
         .enumerate()
         .map(|(i, item)| {
-            let inspector = item.get("findingArn").is_some() || item.get("packageVulnerabilityDetails").is_some();
-            let parsed = if inspector { parse_inspector_finding(item) } else { parse_basic_finding(item) };
-            parsed.map_err(|e| ParseError::new(format!("{at}[{i}]: {}", e.reason().trim_start_matches("finding."))))
+            let inspector = item.get("findingArn").is_some()
+                || item.get("packageVulnerabilityDetails").is_some();
+            let parsed = if inspector {
+                parse_inspector_finding(item)
+            } else {
+                parse_basic_finding(item)
+            };
+            parsed.map_err(|e| {
+                ParseError::new(format!(
+                    "{at}[{i}]: {}",
+                    e.reason().trim_start_matches("finding.")
+                ))
+            })
         })
         .collect()
 }

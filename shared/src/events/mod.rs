@@ -148,7 +148,8 @@ impl Event {
 
 /// Parses an EventBridge event from its JSON text.
 pub fn parse_str(text: &str) -> Result<Event, ParseError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| ParseError::new(format!("not JSON: {e}")))?;
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| ParseError::new(format!("not JSON: {e}")))?;
     parse(&value)
 }
 
@@ -156,20 +157,38 @@ pub fn parse_str(text: &str) -> Result<Event, ParseError> {
 pub fn parse(value: &Value) -> Result<Event, ParseError> {
     let envelope = Obj::root(value)?;
     let source = envelope.opt_str("source")?.unwrap_or_default().to_string();
-    let detail_type = envelope.opt_str("detail-type")?.unwrap_or_default().to_string();
+    let detail_type = envelope
+        .opt_str("detail-type")?
+        .unwrap_or_default()
+        .to_string();
     let time = match envelope.opt_str("time")? {
-        Some(t) => Some(parse_rfc3339(t).ok_or_else(|| envelope.error("time", "is not an RFC 3339 timestamp"))?),
+        Some(t) => Some(
+            parse_rfc3339(t)
+                .ok_or_else(|| envelope.error("time", "is not an RFC 3339 timestamp"))?,
+        ),
         None => None,
     };
     let resources = envelope.opt_str_list("resources")?;
     let body = match (source.as_str(), detail_type.as_str()) {
         ("aws.ecr", "ECR Image Action") => ecr::image_action(&envelope.obj("detail")?)?,
         ("aws.ecr", "ECR Image Scan") => ecr::image_scan(&envelope.obj("detail")?, &resources)?,
-        ("aws.inspector2", "Inspector2 Scan") => inspector::scan(&envelope.obj("detail")?, &resources)?,
-        ("aws.inspector2", "Inspector2 Finding") => inspector::finding(&envelope.obj("detail")?, &resources)?,
-        ("aws.inspector2", "Inspector2 Coverage") => inspector::coverage(&envelope.obj("detail")?, &resources)?,
-        ("", "") => return Err(ParseError::new("not an EventBridge event: no source and no detail-type")),
-        (s, d) => EventBody::Ignored(format!("event {s:?} / {d:?} is not one the gatekeeper acts on")),
+        ("aws.inspector2", "Inspector2 Scan") => {
+            inspector::scan(&envelope.obj("detail")?, &resources)?
+        }
+        ("aws.inspector2", "Inspector2 Finding") => {
+            inspector::finding(&envelope.obj("detail")?, &resources)?
+        }
+        ("aws.inspector2", "Inspector2 Coverage") => {
+            inspector::coverage(&envelope.obj("detail")?, &resources)?
+        }
+        ("", "") => {
+            return Err(ParseError::new(
+                "not an EventBridge event: no source and no detail-type",
+            ));
+        }
+        (s, d) => EventBody::Ignored(format!(
+            "event {s:?} / {d:?} is not one the gatekeeper acts on"
+        )),
     };
     Ok(Event {
         id: envelope.opt_str("id")?.unwrap_or_default().to_string(),

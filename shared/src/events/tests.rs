@@ -34,11 +34,20 @@ fn every_sample_event_parses_to_its_expected_kind() {
         ("aws.inspector2-inspector2-scan-ec2.json", "ignored"),
         ("aws.inspector2-inspector2-finding-ecr-docs.json", "finding"),
         ("aws.inspector2-inspector2-finding-ecr-2021.json", "finding"),
-        ("aws.inspector2-inspector2-finding-ecr-critical.json", "finding"),
+        (
+            "aws.inspector2-inspector2-finding-ecr-critical.json",
+            "finding",
+        ),
         ("aws.inspector2-inspector2-finding-ec2.json", "ignored"),
         ("aws.inspector2-inspector2-finding-lambda.json", "ignored"),
-        ("aws.inspector2-inspector2-coverage-ec2-docs.json", "ignored"),
-        ("aws.inspector2-inspector2-coverage-ecr-expired.json", "coverage"),
+        (
+            "aws.inspector2-inspector2-coverage-ec2-docs.json",
+            "ignored",
+        ),
+        (
+            "aws.inspector2-inspector2-coverage-ecr-expired.json",
+            "coverage",
+        ),
         ("aws.ecr-ecr-scan-resource-change-docs.json", "ignored"),
     ];
     let mut on_disk: Vec<String> = std::fs::read_dir(events_dir())
@@ -49,14 +58,20 @@ fn every_sample_event_parses_to_its_expected_kind() {
     on_disk.sort();
     let mut listed: Vec<String> = expected.iter().map(|(n, _)| n.to_string()).collect();
     listed.sort();
-    assert_eq!(on_disk, listed, "every file in events/ needs an expected kind here");
+    assert_eq!(
+        on_disk, listed,
+        "every file in events/ needs an expected kind here"
+    );
     for (name, kind) in expected {
         let event = sample(name);
         assert_eq!(event.kind(), kind, "{name}");
         assert!(!event.id.is_empty(), "{name}: id");
         assert!(event.time.is_some(), "{name}: time");
         if let Some(image) = event.image() {
-            assert!(!image.repository.contains(':'), "{name}: repository is a name, not an ARN");
+            assert!(
+                !image.repository.contains(':'),
+                "{name}: repository is a name, not an ARN"
+            );
             assert!(image.digest.starts_with("sha256:"), "{name}: digest");
         }
     }
@@ -64,7 +79,9 @@ fn every_sample_event_parses_to_its_expected_kind() {
 
 #[test]
 fn push_sample_from_the_docs_has_a_tag_and_no_media_types() {
-    let EventBody::Push(push) = sample("aws.ecr-ecr-image-action-push-docs.json").body else { panic!() };
+    let EventBody::Push(push) = sample("aws.ecr-ecr-image-action-push-docs.json").body else {
+        panic!()
+    };
     assert_eq!(push.image.repository, "my-repository-name");
     assert_eq!(push.tag(), Some("latest"));
     assert_eq!(push.manifest_media_type, None);
@@ -72,10 +89,15 @@ fn push_sample_from_the_docs_has_a_tag_and_no_media_types() {
 
 #[test]
 fn untagged_push_has_no_tags_and_media_types_are_kept() {
-    let EventBody::Push(push) = sample("aws.ecr-ecr-image-action-push-untagged.json").body else { panic!() };
+    let EventBody::Push(push) = sample("aws.ecr-ecr-image-action-push-untagged.json").body else {
+        panic!()
+    };
     assert!(push.image.tags.is_empty());
     assert_eq!(push.tag(), None);
-    assert_eq!(push.artifact_media_type.as_deref(), Some("application/vnd.docker.container.image.v1+json"));
+    assert_eq!(
+        push.artifact_media_type.as_deref(),
+        Some("application/vnd.docker.container.image.v1+json")
+    );
 }
 
 #[test]
@@ -87,19 +109,30 @@ fn event_without_account_parses() {
 
 #[test]
 fn inspector_scan_takes_the_repository_name_from_the_arn_and_keeps_total_apart() {
-    let EventBody::Scan(scan) = sample("aws.inspector2-inspector2-scan-ecr-docs.json").body else { panic!() };
+    let EventBody::Scan(scan) = sample("aws.inspector2-inspector2-scan-ecr-docs.json").body else {
+        panic!()
+    };
     assert_eq!(scan.image.repository, "amazon/amazon-ecs-sample");
     assert_eq!(scan.scanner, Scanner::Enhanced);
     assert_eq!(scan.state, ScanState::Complete);
     let counts = scan.counts.unwrap();
-    assert_eq!((counts.get(Severity::Critical), counts.get(Severity::High), counts.get(Severity::Medium)), (7, 61, 62));
+    assert_eq!(
+        (
+            counts.get(Severity::Critical),
+            counts.get(Severity::High),
+            counts.get(Severity::Medium)
+        ),
+        (7, 61, 62)
+    );
     assert_eq!(scan.total, Some(158));
     assert_eq!(scan.image.tags, vec!["latest"]);
 }
 
 #[test]
 fn basic_scan_failed_has_no_counts() {
-    let EventBody::Scan(scan) = sample("aws.ecr-ecr-image-scan-failed.json").body else { panic!() };
+    let EventBody::Scan(scan) = sample("aws.ecr-ecr-image-scan-failed.json").body else {
+        panic!()
+    };
     assert_eq!(scan.scanner, Scanner::Basic);
     assert_eq!(scan.state, ScanState::Unusable("FAILED".into()));
     assert_eq!(scan.counts, None);
@@ -107,7 +140,10 @@ fn basic_scan_failed_has_no_counts() {
 
 #[test]
 fn finding_2024_sample_reads_odd_timestamps_packages_and_scores() {
-    let EventBody::Finding(f) = sample("aws.inspector2-inspector2-finding-ecr-docs.json").body else { panic!() };
+    let EventBody::Finding(f) = sample("aws.inspector2-inspector2-finding-ecr-docs.json").body
+    else {
+        panic!()
+    };
     assert_eq!(f.image.repository, "inspector2");
     assert_eq!(f.image.tags, vec!["ubuntu_latest"]);
     assert_eq!(f.finding.id, "CVE-2024-6119");
@@ -118,14 +154,20 @@ fn finding_2024_sample_reads_odd_timestamps_packages_and_scores() {
     assert_eq!(f.finding.epss, Some(0.00045));
     assert_eq!(f.finding.score, None);
     assert_eq!(f.finding.packages.len(), 2);
-    assert_eq!(f.finding.packages[0].version.as_deref(), Some("3.0.13-0ubuntu3.2"));
+    assert_eq!(
+        f.finding.packages[0].version.as_deref(),
+        Some("3.0.13-0ubuntu3.2")
+    );
     assert_eq!(f.finding.first_observed, Some(1_725_468_938));
     assert_eq!(f.pushed_at, Some(1_725_468_928));
 }
 
 #[test]
 fn finding_2021_sample_reads_twelve_hour_timestamps_and_in_use() {
-    let EventBody::Finding(f) = sample("aws.inspector2-inspector2-finding-ecr-2021.json").body else { panic!() };
+    let EventBody::Finding(f) = sample("aws.inspector2-inspector2-finding-ecr-2021.json").body
+    else {
+        panic!()
+    };
     assert_eq!(f.image.repository, "amazon/amazon-ecs-sample");
     assert_eq!(f.finding.score, Some(6.5));
     assert_eq!(f.finding.fix_available, None);
@@ -136,16 +178,27 @@ fn finding_2021_sample_reads_twelve_hour_timestamps_and_in_use() {
 
 #[test]
 fn coverage_event_for_an_ecr_image_is_unusable_with_its_reason() {
-    let EventBody::Coverage(c) = sample("aws.inspector2-inspector2-coverage-ecr-expired.json").body else { panic!() };
+    let EventBody::Coverage(c) = sample("aws.inspector2-inspector2-coverage-ecr-expired.json").body
+    else {
+        panic!()
+    };
     assert_eq!(c.image.repository, "team-a/payments-api");
-    assert_eq!(c.state, ScanState::Unusable("SCAN_ELIGIBILITY_EXPIRED".into()));
+    assert_eq!(
+        c.state,
+        ScanState::Unusable("SCAN_ELIGIBILITY_EXPIRED".into())
+    );
 }
 
 #[test]
 fn ignored_events_say_why() {
-    let EventBody::Ignored(why) = sample("aws.ecr-ecr-image-action-delete.json").body else { panic!() };
+    let EventBody::Ignored(why) = sample("aws.ecr-ecr-image-action-delete.json").body else {
+        panic!()
+    };
     assert!(why.contains("DELETE"), "{why}");
-    let EventBody::Ignored(why) = sample("aws.inspector2-inspector2-finding-lambda.json").body else { panic!() };
+    let EventBody::Ignored(why) = sample("aws.inspector2-inspector2-finding-lambda.json").body
+    else {
+        panic!()
+    };
     assert!(why.contains("AWS_LAMBDA_FUNCTION"), "{why}");
 }
 
@@ -158,14 +211,42 @@ fn malformed_events_are_errors_that_name_the_field() {
     let cases = [
         (json!([]), "expected a JSON object"),
         (json!({}), "no source"),
-        (json!({"source": "aws.ecr", "detail-type": "ECR Image Action"}), "detail: is missing"),
-        (json!({"source": "aws.ecr", "detail-type": "ECR Image Action", "detail": "x"}), "detail: expected an object"),
-        (push_with(json!({"action-type": "PUSH", "repository-name": "r"})), "detail.image-digest: is missing"),
-        (push_with(json!({"action-type": "PUSH", "image-digest": "sha256:1"})), "detail.repository-name: is missing"),
-        (push_with(json!({"action-type": "PUSH", "repository-name": 7, "image-digest": "sha256:1"})), "detail.repository-name: expected a string, got a number"),
-        (push_with(json!({"action-type": "PUSH", "repository-name": "", "image-digest": "sha256:1"})), "detail.repository-name: is empty"),
-        (push_with(json!({"repository-name": "r", "image-digest": "sha256:1"})), "detail.action-type: is missing"),
-        (json!({"source": "aws.ecr", "detail-type": "ECR Image Action", "time": "noon", "detail": {}}), "time: is not an RFC 3339"),
+        (
+            json!({"source": "aws.ecr", "detail-type": "ECR Image Action"}),
+            "detail: is missing",
+        ),
+        (
+            json!({"source": "aws.ecr", "detail-type": "ECR Image Action", "detail": "x"}),
+            "detail: expected an object",
+        ),
+        (
+            push_with(json!({"action-type": "PUSH", "repository-name": "r"})),
+            "detail.image-digest: is missing",
+        ),
+        (
+            push_with(json!({"action-type": "PUSH", "image-digest": "sha256:1"})),
+            "detail.repository-name: is missing",
+        ),
+        (
+            push_with(
+                json!({"action-type": "PUSH", "repository-name": 7, "image-digest": "sha256:1"}),
+            ),
+            "detail.repository-name: expected a string, got a number",
+        ),
+        (
+            push_with(
+                json!({"action-type": "PUSH", "repository-name": "", "image-digest": "sha256:1"}),
+            ),
+            "detail.repository-name: is empty",
+        ),
+        (
+            push_with(json!({"repository-name": "r", "image-digest": "sha256:1"})),
+            "detail.action-type: is missing",
+        ),
+        (
+            json!({"source": "aws.ecr", "detail-type": "ECR Image Action", "time": "noon", "detail": {}}),
+            "time: is not an RFC 3339",
+        ),
         (
             json!({"source": "aws.inspector2", "detail-type": "Inspector2 Scan", "detail": {"image-digest": "sha256:1", "image-tags": [1]}}),
             "detail.repository-name: is missing",
@@ -177,9 +258,17 @@ fn malformed_events_are_errors_that_name_the_field() {
     ];
     for (value, expected) in cases {
         let err = parse(&value).expect_err(&value.to_string());
-        assert!(err.reason().contains(expected), "{value}: got {err:?}, want {expected:?}");
+        assert!(
+            err.reason().contains(expected),
+            "{value}: got {err:?}, want {expected:?}"
+        );
     }
-    assert!(parse_str("{not json").unwrap_err().reason().starts_with("not JSON"));
+    assert!(
+        parse_str("{not json")
+            .unwrap_err()
+            .reason()
+            .starts_with("not JSON")
+    );
 }
 
 #[test]
@@ -189,7 +278,9 @@ fn unknown_enum_values_fall_to_the_cautious_side() {
         "resources": ["arn:aws:ecr:eu-west-1:1:repository/a/b/sha256:ab"],
         "detail": {"severity": "APOCALYPTIC", "status": "REOPENED", "title": "t", "fixAvailable": "MAYBE", "exploitAvailable": "UNKNOWN"}
     });
-    let EventBody::Finding(f) = parse(&v).unwrap().body else { panic!() };
+    let EventBody::Finding(f) = parse(&v).unwrap().body else {
+        panic!()
+    };
     assert_eq!(f.image.repository, "a/b");
     assert_eq!(f.image.digest, "sha256:ab");
     assert_eq!(f.finding.severity, Severity::Untriaged);
@@ -200,7 +291,9 @@ fn unknown_enum_values_fall_to_the_cautious_side() {
 
 #[test]
 fn failed_pushes_and_other_actions_are_ignored_not_rejected() {
-    let v = push_with(json!({"action-type": "PUSH", "result": "FAILURE", "repository-name": "r", "image-digest": "sha256:1"}));
+    let v = push_with(
+        json!({"action-type": "PUSH", "result": "FAILURE", "repository-name": "r", "image-digest": "sha256:1"}),
+    );
     assert_eq!(parse(&v).unwrap().kind(), "ignored");
     let v = push_with(json!({"action-type": "REPLICATE"}));
     assert_eq!(parse(&v).unwrap().kind(), "ignored");
@@ -214,9 +307,20 @@ fn findings_documents_in_every_saved_shape() {
     assert_eq!(a[0].id, "CVE-1");
     assert_eq!(a[0].first_observed, Some(1_700_000_000));
     assert!(a[0].has_fix());
-    let b = parse_findings_document(&json!({"imageScanFindings": {"findings": [basic.clone()]}})).unwrap();
-    assert_eq!((b[0].id.as_str(), b[0].severity, b[0].packages[0].name.as_str(), b[0].score), ("CVE-2", Severity::Critical, "zlib", Some(9.3)));
-    let c = parse_findings_document(&json!({"imageScanFindings": {"enhancedFindings": [inspector]}})).unwrap();
+    let b = parse_findings_document(&json!({"imageScanFindings": {"findings": [basic.clone()]}}))
+        .unwrap();
+    assert_eq!(
+        (
+            b[0].id.as_str(),
+            b[0].severity,
+            b[0].packages[0].name.as_str(),
+            b[0].score
+        ),
+        ("CVE-2", Severity::Critical, "zlib", Some(9.3))
+    );
+    let c =
+        parse_findings_document(&json!({"imageScanFindings": {"enhancedFindings": [inspector]}}))
+            .unwrap();
     assert_eq!(c.len(), 1);
     let d = parse_findings_document(&json!([basic])).unwrap();
     assert_eq!(d.len(), 1);

@@ -1,0 +1,86 @@
+//! The built on-push binary through a (local) Runtime API with a sample push event, against moto.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
+
+use std::path::Path;
+
+use gatekeeper_tests::fixtures::Aws;
+use gatekeeper_tests::manifest::{DOCKER_V2, image_manifest};
+use gatekeeper_tests::moto::{Moto, workspace_root};
+use gatekeeper_tests::runtime::{Answer, Function};
+use serde_json::Value;
+
+fn sample(name: &str) -> Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(workspace_root().join("events").join(name)).unwrap(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_on_push_binary_starts_a_basic_scan_and_skips_its_own_tags() {
+    let moto = Moto::shared();
+    let aws = Aws::with(moto, "123456789012", "eu-south-1").await;
+    let setup = aws.standard_setup().await;
+    let event = sample("aws.ecr-ecr-image-action-push-oci.json");
+    let (repo, digest) = (
+        "team-a/payments-api",
+        event["detail"]["image-digest"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    );
+    aws.create_repo(repo, "MUTABLE", &[]).await;
+    aws.push_as(
+        repo,
+        &image_manifest("push"),
+        DOCKER_V2,
+        &digest,
+        &["v2.4.1"],
+    )
+    .await;
+    let env = [
+        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
+        ("AWS_REGION", aws.region.clone()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+        ("GATEKEEPER_TOPIC_ARN", setup.topic_arn.clone()),
+        ("GATEKEEPER_STATE_TABLE", setup.table.clone()),
+        ("GATEKEEPER_REJECTED_QUEUE_URL", setup.rejected_url.clone()),
+    ];
+    let function =
+        Function::start(Path::new(env!("CARGO_BIN_EXE_on-push")), "on-push", &env).unwrap();
+
+    let Answer::Response(out) = function.invoke(&event).unwrap() else {
+        panic!("{}", function.logs())
+    };
+    assert_eq!(
+        (out["status"].as_str(), out["detail"].as_str()),
+        (Some("acted"), Some("basic scan started")),
+        "{out}"
+    );
+    // moto now has a scan for the image: a second StartImageScan the same day is refused, and the
+    // gatekeeper takes that as "already scanned today", not as an error.
+    let Answer::Response(again) = function.invoke(&event).unwrap() else {
+        panic!("{}", function.logs())
+    };
+    assert_eq!(
+        again["detail"], "basic scan already ran today (one per image per day)",
+        "{again}"
+    );
+
+    let Answer::Response(own) = function
+        .invoke(&sample("aws.ecr-ecr-image-action-push-own-tag.json"))
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(own["status"], "skipped");
+    let Answer::Response(deleted) = function
+        .invoke(&sample("aws.ecr-ecr-image-action-delete.json"))
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(deleted["status"], "skipped");
+    assert!(aws.messages(&setup.subscriber_url).await.is_empty());
+}

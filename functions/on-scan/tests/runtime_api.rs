@@ -1,0 +1,139 @@
+//! The built on-scan binary, run as Lambda runs it: through a (local) Runtime API, with a sample event
+//! from `events/`, talking to moto.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
+
+use std::path::Path;
+use std::time::Duration;
+
+use gatekeeper_tests::fixtures::{Aws, inspector_finding};
+use gatekeeper_tests::manifest::{DOCKER_V2, image_manifest};
+use gatekeeper_tests::moto::{Moto, workspace_root};
+use gatekeeper_tests::runtime::{Answer, Function};
+use serde_json::Value;
+
+fn sample(name: &str) -> Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(workspace_root().join("events").join(name)).unwrap(),
+    )
+    .unwrap()
+}
+
+fn lambda_env(moto: &Moto, region: &str, extra: &[(&str, String)]) -> Vec<(&'static str, String)> {
+    let mut env = vec![
+        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
+        ("AWS_REGION", region.to_string()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+    ];
+    for (k, v) in extra {
+        env.push((Box::leak(k.to_string().into_boxed_str()), v.clone()));
+    }
+    env
+}
+
+#[tokio::test]
+async fn the_on_scan_binary_quarantines_the_image_of_a_sample_finding_event() {
+    let moto = Moto::shared();
+    let aws = Aws::with(moto, "123456789012", "eu-north-1").await;
+    let setup = aws.standard_setup().await;
+    let event = sample("aws.inspector2-inspector2-finding-ecr-critical.json");
+    let repo = "team-a/payments-api";
+    let digest = event["detail"]["resources"][0]["details"]["awsEcrContainerImage"]["imageHash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    aws.create_repo(repo, "MUTABLE", &[]).await;
+    aws.push_as(
+        repo,
+        &image_manifest("payments"),
+        DOCKER_V2,
+        &digest,
+        &["v2.4.1", "latest"],
+    )
+    .await;
+    aws.seed_inspector(vec![inspector_finding(
+        repo,
+        &digest,
+        "CVE-2026-41234",
+        "CRITICAL",
+    )]);
+    let env = lambda_env(
+        moto,
+        &aws.region,
+        &[
+            ("GATEKEEPER_MODE", "enforce".into()),
+            ("GATEKEEPER_TOPIC_ARN", setup.topic_arn.clone()),
+            ("GATEKEEPER_STATE_TABLE", setup.table.clone()),
+            ("GATEKEEPER_REJECTED_QUEUE_URL", setup.rejected_url.clone()),
+        ],
+    );
+    let function =
+        Function::start(Path::new(env!("CARGO_BIN_EXE_on-scan")), "on-scan", &env).unwrap();
+
+    let answer = function.invoke(&event).unwrap();
+
+    let Answer::Response(out) = answer else {
+        panic!("{answer:?}\n{}", function.logs())
+    };
+    assert_eq!(
+        (out["status"].as_str(), out["decision"].as_str()),
+        (Some("changed"), Some("block")),
+        "{out}"
+    );
+    let h = &digest[7..19];
+    assert_eq!(
+        aws.tags(repo, &digest).await.unwrap(),
+        vec![
+            format!("quarantined-latest--{h}"),
+            format!("quarantined-v2.4.1--{h}")
+        ]
+    );
+    let messages = aws.messages(&setup.subscriber_url).await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].1["findings"][0]["id"], "CVE-2026-41234");
+
+    // A malformed event is answered, not failed: no retry storm, and it lands in the rejected queue.
+    let Answer::Response(out) = function.invoke(&serde_json::json!({"source": "aws.inspector2", "detail-type": "Inspector2 Finding", "detail": []})).unwrap() else {
+        panic!("{}", function.logs())
+    };
+    assert_eq!(out["status"], "rejected");
+    assert_eq!(aws.drain(&setup.rejected_url).await.len(), 1);
+    let logs = function.logs();
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("verdict changed") && l.contains("\"decision\":\"block\"")),
+        "{logs}"
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_policy_fails_the_cold_start_naming_the_line_and_the_field() {
+    let moto = Moto::shared();
+    let dir = std::env::temp_dir().join(format!("gk-bad-policy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let policy = dir.join("policy.toml");
+    std::fs::write(&policy, "version = 1\n[defaults]\nblock = \"SEVERE\"\n").unwrap();
+    let env = lambda_env(
+        moto,
+        "eu-north-1",
+        &[
+            (
+                "GATEKEEPER_TOPIC_ARN",
+                "arn:aws:sns:eu-north-1:123456789012:t".into(),
+            ),
+            ("GATEKEEPER_STATE_TABLE", "t".into()),
+            ("GATEKEEPER_REJECTED_QUEUE_URL", "http://q".into()),
+            ("GATEKEEPER_POLICY", policy.to_string_lossy().into_owned()),
+        ],
+    );
+    let mut function =
+        Function::start(Path::new(env!("CARGO_BIN_EXE_on-scan")), "on-scan", &env).unwrap();
+    let code = function.wait_exit(Duration::from_secs(20));
+    assert!(matches!(code, Some(c) if c != 0), "{code:?}");
+    let logs = function.logs();
+    assert!(
+        logs.contains("line 3: block: unknown severity \\\"SEVERE\\\"")
+            || logs.contains("line 3: block: unknown severity \"SEVERE\""),
+        "{logs}"
+    );
+}

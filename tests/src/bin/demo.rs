@@ -1,0 +1,262 @@
+//! The local demo (`make demo`): the gatekeeper's main job end to end against moto, with the real
+//! Lambda binaries behind a local Runtime API and EventBridge routing by the patterns `infra/` deploys.
+//!
+//! 1. start moto; create a repository, the state table, the topic with a subscriber queue, and the
+//!    EventBridge rules (moto cannot invoke Lambda, so each rule targets a queue the demo drains
+//!    into the function, as Lambda's event source would);
+//! 2. push a small real image (`v1.0.0`, `latest`): ECR's push event goes to on-push;
+//! 3. Inspector's scan result arrives (moto seeded with one CRITICAL and two HIGH findings): on-scan
+//!    decides BLOCK and quarantines the image by its tags;
+//! 4. someone tags the blocked digest `prod`: on-push quarantines the new tag at once;
+//! 5. print the tags before and after and the SNS messages the subscriber received; stop everything.
+
+use std::time::Duration;
+
+use aws_sdk_ecr::types::{
+    RegistryScanningRule, ScanFrequency, ScanType, ScanningRepositoryFilter,
+    ScanningRepositoryFilterType,
+};
+use aws_sdk_eventbridge::types::{PutEventsRequestEntry, Target};
+use gatekeeper_tests::fixtures::{Aws, inspector_finding, push_event};
+use gatekeeper_tests::moto::{Moto, workspace_root};
+use gatekeeper_tests::runtime::{Answer, Function, sibling_binary};
+use serde_json::{Value, json};
+
+const REPO: &str = "demo/web-api";
+const REGION: &str = "eu-west-1";
+const ACCOUNT: &str = "123456789012";
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+fn step(n: u32, text: &str) {
+    println!("\n\x1b[1m[{n}] {text}\x1b[0m");
+}
+
+fn show(label: &str, value: &impl std::fmt::Debug) {
+    println!("    {label:<22} {value:?}");
+}
+
+struct Routes {
+    push: String,
+    inspector: String,
+}
+
+async fn route(aws: &Aws) -> Result<Routes> {
+    let mut urls = Vec::new();
+    for name in ["on-push", "on-scan-inspector", "on-scan-basic"] {
+        let pattern = std::fs::read_to_string(
+            workspace_root().join(format!("infra/terraform/patterns/{name}.json")),
+        )?;
+        aws.events
+            .put_rule()
+            .name(name)
+            .event_pattern(pattern)
+            .send()
+            .await?;
+        let queue = format!("demo-route-{name}");
+        let url = aws
+            .sqs
+            .create_queue()
+            .queue_name(&queue)
+            .send()
+            .await?
+            .queue_url()
+            .unwrap_or_default()
+            .to_string();
+        let target = Target::builder()
+            .id("function")
+            .arn(format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}"))
+            .build()?;
+        aws.events
+            .put_targets()
+            .rule(name)
+            .targets(target)
+            .send()
+            .await?;
+        urls.push(url);
+    }
+    Ok(Routes {
+        push: urls[0].clone(),
+        inspector: urls[1].clone(),
+    })
+}
+
+/// Emits an event on the default bus, as ECR or Inspector would, and returns what the rule delivered.
+async fn emit(aws: &Aws, event: &Value, queue: &str) -> Result<Vec<Value>> {
+    let entry = PutEventsRequestEntry::builder()
+        .source(event["source"].as_str().unwrap_or_default())
+        .detail_type(event["detail-type"].as_str().unwrap_or_default())
+        .detail(event["detail"].to_string())
+        .resources(format!("arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{REPO}"))
+        .build();
+    aws.events.put_events().entries(entry).send().await?;
+    Ok(aws.drain(queue).await)
+}
+
+fn invoke(function: &Function, event: &Value) -> Result<Value> {
+    match function.invoke(event)? {
+        Answer::Response(v) => Ok(v),
+        Answer::Error {
+            error_type,
+            message,
+        } => Err(format!("{error_type}: {message}\n{}", function.logs()).into()),
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    step(
+        1,
+        "Start moto (local AWS) and create the repository, state table, topic and EventBridge rules",
+    );
+    let moto: &'static Moto = Box::leak(Box::new(Moto::start()?));
+    println!("    moto at {}", moto.endpoint);
+    let aws = Aws::with(moto, ACCOUNT, REGION).await;
+    let setup = aws.standard_setup().await;
+    aws.create_repo(REPO, "MUTABLE", &[]).await;
+    let rule = RegistryScanningRule::builder()
+        .scan_frequency(ScanFrequency::ContinuousScan)
+        .repository_filters(
+            ScanningRepositoryFilter::builder()
+                .filter("demo/*")
+                .filter_type(ScanningRepositoryFilterType::Wildcard)
+                .build()?,
+        )
+        .build()?;
+    aws.ecr
+        .put_registry_scanning_configuration()
+        .scan_type(ScanType::Enhanced)
+        .rules(rule)
+        .send()
+        .await?;
+    let routes = route(&aws).await?;
+    let env = [
+        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
+        ("AWS_REGION", REGION.to_string()),
+        ("AWS_ACCESS_KEY_ID", "demo".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "demo".to_string()),
+        ("GATEKEEPER_MODE", "enforce".to_string()),
+        ("GATEKEEPER_TOPIC_ARN", setup.topic_arn.clone()),
+        ("GATEKEEPER_STATE_TABLE", setup.table.clone()),
+        ("GATEKEEPER_REJECTED_QUEUE_URL", setup.rejected_url.clone()),
+    ];
+    let on_push = Function::start(&sibling_binary("on-push"), "on-push", &env)?;
+    let on_scan = Function::start(&sibling_binary("on-scan"), "on-scan", &env)?;
+    for f in [&on_push, &on_scan] {
+        if !f.api.wait_ready(Duration::from_secs(30)) {
+            return Err(format!("a function did not start:\n{}", f.logs()).into());
+        }
+    }
+    println!("    on-push and on-scan binaries polling a local Lambda Runtime API; mode enforce");
+
+    step(
+        2,
+        &format!("Push an image to {REPO} with tags v1.0.0 and latest"),
+    );
+    let digest = aws.push(REPO, "demo", &["v1.0.0", "latest"]).await;
+    show("digest", &digest);
+    let before = aws.tags(REPO, &digest).await.unwrap_or_default();
+    show("tags before", &before);
+    for delivered in emit(
+        &aws,
+        &push_event("demo-push-1", REPO, &digest, "v1.0.0"),
+        &routes.push,
+    )
+    .await?
+    {
+        let out = invoke(&on_push, &delivered)?;
+        show("on-push", &out["detail"].as_str().unwrap_or_default());
+    }
+
+    step(
+        3,
+        "Inspector finishes the first scan: 1 CRITICAL, 2 HIGH findings",
+    );
+    aws.seed_inspector(vec![
+        inspector_finding(REPO, &digest, "CVE-2026-41234", "CRITICAL"),
+        inspector_finding(REPO, &digest, "CVE-2026-30001", "HIGH"),
+        inspector_finding(REPO, &digest, "CVE-2026-30002", "HIGH"),
+    ]);
+    let scan = json!({
+        "version": "0", "id": "demo-scan-1", "detail-type": "Inspector2 Scan", "source": "aws.inspector2",
+        "time": "2026-11-22T10:00:00Z", "region": REGION, "resources": [format!("arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{REPO}")],
+        "detail": {"scan-status": "INITIAL_SCAN_COMPLETE", "repository-name": format!("arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{REPO}"),
+                   "image-digest": digest, "image-tags": ["v1.0.0", "latest"], "finding-severity-counts": {"CRITICAL": 1, "HIGH": 2, "MEDIUM": 0, "TOTAL": 3}}
+    });
+    for delivered in emit(&aws, &scan, &routes.inspector).await? {
+        let out = invoke(&on_scan, &delivered)?;
+        show(
+            "on-scan",
+            &format!(
+                "{} -> {}",
+                out["status"].as_str().unwrap_or_default(),
+                out["decision"].as_str().unwrap_or_default()
+            ),
+        );
+    }
+    show(
+        "tags after",
+        &aws.tags(REPO, &digest).await.unwrap_or_default(),
+    );
+
+    step(4, "Someone tags the blocked digest `prod`");
+    aws.push(REPO, "demo", &["prod"]).await;
+    for delivered in emit(
+        &aws,
+        &push_event("demo-push-2", REPO, &digest, "prod"),
+        &routes.push,
+    )
+    .await?
+    {
+        let out = invoke(&on_push, &delivered)?;
+        show(
+            "on-push",
+            &format!(
+                "{}: {}",
+                out["status"].as_str().unwrap_or_default(),
+                out["detail"].as_str().unwrap_or_default()
+            ),
+        );
+    }
+    show(
+        "tags after",
+        &aws.tags(REPO, &digest).await.unwrap_or_default(),
+    );
+    show(
+        "image still there",
+        &aws.images(REPO).await.iter().any(|(d, _)| *d == digest),
+    );
+
+    step(5, "What the SNS subscriber queue received");
+    let messages = aws.messages(&setup.subscriber_url).await;
+    for (n, (envelope, body)) in messages.iter().enumerate() {
+        println!(
+            "\n    message {} of {}: Subject: {}",
+            n + 1,
+            messages.len(),
+            envelope["Subject"].as_str().unwrap_or_default()
+        );
+        let attrs: Vec<String> = ["event_type", "decision", "max_severity", "repository"]
+            .iter()
+            .map(|k| {
+                format!(
+                    "{k}={}",
+                    envelope["MessageAttributes"][k]["Value"]
+                        .as_str()
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        println!("    attributes: {}", attrs.join(" "));
+        for line in serde_json::to_string_pretty(body)?.lines() {
+            println!("    | {line}");
+        }
+    }
+
+    step(6, "Stop the functions and moto");
+    drop(on_push);
+    drop(on_scan);
+    moto.stop();
+    println!("    stopped");
+    Ok(())
+}

@@ -1,0 +1,210 @@
+//! The Inspector adapter where moto cannot help (its ListFindings ignores filters and pagination):
+//! aws-smithy-mocks with response shapes from the Inspector2 API reference.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
+
+use aws_sdk_inspector2::Client;
+use aws_sdk_inspector2::operation::list_findings::{
+    ListFindingsError, ListFindingsInput, ListFindingsOutput,
+};
+use aws_sdk_inspector2::primitives::DateTime;
+use aws_sdk_inspector2::types::error::{InternalServerException, ThrottlingException};
+use aws_sdk_inspector2::types::{
+    ExploitAvailable, Finding, FindingStatus, FindingType, FixAvailable,
+    PackageVulnerabilityDetails, Resource, ResourceType, Severity, StringComparison, StringFilter,
+    VulnerablePackage,
+};
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use gatekeeper::adapters::Inspector;
+use gatekeeper::domain::{ImageRef, Severity as S};
+use gatekeeper::error::AwsErrorKind;
+use gatekeeper::ports::FindingsSource;
+
+const DIGEST: &str = "sha256:5b5a96370efd56ae20a832244ae56e8e57b1035f493f728eb6cef026586782f7";
+
+fn image() -> ImageRef {
+    ImageRef {
+        repository: "team-a/payments-api".into(),
+        digest: DIGEST.into(),
+        tags: vec![],
+    }
+}
+
+fn finding(n: usize, severity: Severity) -> Finding {
+    Finding::builder()
+        .finding_arn(format!(
+            "arn:aws:inspector2:eu-west-1:123456789012:finding/{n:032x}"
+        ))
+        .aws_account_id("123456789012")
+        .r#type(FindingType::PackageVulnerability)
+        .description("d")
+        .severity(severity)
+        .status(FindingStatus::Active)
+        .first_observed_at(DateTime::from_secs(1_763_000_000))
+        .last_observed_at(DateTime::from_secs(1_763_000_000))
+        .fix_available(FixAvailable::Partial)
+        .exploit_available(ExploitAvailable::Yes)
+        .inspector_score(9.8)
+        .resources(
+            Resource::builder()
+                .r#type(ResourceType::AwsEcrContainerImage)
+                .id(format!(
+                    "arn:aws:ecr:eu-west-1:123456789012:repository/team-a/payments-api/{DIGEST}"
+                ))
+                .build()
+                .unwrap(),
+        )
+        .package_vulnerability_details(
+            PackageVulnerabilityDetails::builder()
+                .vulnerability_id(format!("CVE-2026-{n:05}"))
+                .source("NVD")
+                .vulnerable_packages(
+                    VulnerablePackage::builder()
+                        .name("openssl")
+                        .version("3.0.1")
+                        .release("1.el9")
+                        .fixed_in_version("3.0.13")
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap()
+}
+
+fn has(filters: &[StringFilter], value: &str) -> bool {
+    filters
+        .iter()
+        .any(|f| f.comparison() == &StringComparison::Equals && f.value() == value)
+}
+
+/// The filter the adapter must send: this repository, this digest, ACTIVE or SUPPRESSED.
+fn filtered(req: &ListFindingsInput) -> bool {
+    let Some(c) = req.filter_criteria() else {
+        return false;
+    };
+    has(c.ecr_image_repository_name(), "team-a/payments-api")
+        && has(c.ecr_image_hash(), DIGEST)
+        && has(c.finding_status(), "ACTIVE")
+        && has(c.finding_status(), "SUPPRESSED")
+        && c.finding_status().len() == 2
+        && req.max_results() == Some(100)
+}
+
+#[tokio::test]
+async fn pages_through_every_finding_with_the_image_filter() {
+    let page = |from: usize, to: usize, next: Option<&str>| {
+        let findings: Vec<Finding> = (from..to)
+            .map(|n| {
+                finding(
+                    n,
+                    if n % 50 == 0 {
+                        Severity::Critical
+                    } else {
+                        Severity::Medium
+                    },
+                )
+            })
+            .collect();
+        ListFindingsOutput::builder()
+            .set_findings(Some(findings))
+            .set_next_token(next.map(str::to_string))
+            .build()
+    };
+    let first = mock!(Client::list_findings)
+        .match_requests(|r| filtered(r) && r.next_token().is_none())
+        .then_output(move || page(0, 100, Some("t1")));
+    let second = mock!(Client::list_findings)
+        .match_requests(|r| filtered(r) && r.next_token() == Some("t1"))
+        .then_output(move || page(100, 200, Some("t2")));
+    let third = mock!(Client::list_findings)
+        .match_requests(|r| filtered(r) && r.next_token() == Some("t2"))
+        .then_output(move || page(200, 250, None));
+    let client = mock_client!(
+        aws_sdk_inspector2,
+        RuleMode::MatchAny,
+        [&first, &second, &third]
+    );
+
+    let findings = Inspector::new(client)
+        .image_findings(&image())
+        .await
+        .unwrap();
+
+    assert_eq!(findings.len(), 250);
+    assert_eq!(
+        (first.num_calls(), second.num_calls(), third.num_calls()),
+        (1, 1, 1)
+    );
+    assert_eq!(
+        findings
+            .iter()
+            .filter(|f| f.severity == S::Critical)
+            .count(),
+        5
+    );
+    let f = &findings[0];
+    assert_eq!(f.id, "CVE-2026-00000");
+    assert_eq!(f.packages[0].version.as_deref(), Some("3.0.1-1.el9"));
+    assert_eq!(f.packages[0].fixed_in.as_deref(), Some("3.0.13"));
+    assert_eq!(
+        (f.exploit_available, f.score, f.first_observed),
+        (Some(true), Some(9.8), Some(1_763_000_000))
+    );
+    assert!(f.has_fix());
+}
+
+#[tokio::test]
+async fn unknown_severity_from_a_newer_api_is_kept_as_untriaged() {
+    let rule = mock!(Client::list_findings)
+        .match_requests(filtered)
+        .then_output(|| {
+            ListFindingsOutput::builder()
+                .findings(finding(1, Severity::from("CATASTROPHIC")))
+                .build()
+        });
+    let client = mock_client!(aws_sdk_inspector2, [&rule]);
+    let findings = Inspector::new(client)
+        .image_findings(&image())
+        .await
+        .unwrap();
+    assert_eq!(findings[0].severity, S::Untriaged);
+}
+
+#[tokio::test]
+async fn throttling_and_server_errors_are_retryable_and_say_so() {
+    let throttled = mock!(Client::list_findings).then_error(|| {
+        ListFindingsError::ThrottlingException(
+            ThrottlingException::builder()
+                .message("slow down")
+                .build()
+                .unwrap(),
+        )
+    });
+    let client = mock_client!(aws_sdk_inspector2, [&throttled]);
+    let e = Inspector::new(client)
+        .image_findings(&image())
+        .await
+        .unwrap_err();
+    assert_eq!(e.operation, "inspector2:ListFindings");
+    assert!(e.is_retryable(), "{e}");
+
+    let internal = mock!(Client::list_findings).then_error(|| {
+        ListFindingsError::InternalServerException(
+            InternalServerException::builder()
+                .message("oops")
+                .build()
+                .unwrap(),
+        )
+    });
+    let client = mock_client!(aws_sdk_inspector2, [&internal]);
+    let e = Inspector::new(client)
+        .image_findings(&image())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e.kind, AwsErrorKind::Throttled | AwsErrorKind::Transient),
+        "{e:?}"
+    );
+}

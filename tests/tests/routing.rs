@@ -1,0 +1,218 @@
+//! EventBridge routing with the event patterns `infra/` deploys, evaluated by moto's EventBridge
+//! against every sample event; and SNS subscription filter policies on the message attributes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use aws_sdk_eventbridge::types::{PutEventsRequestEntry, Target};
+use gatekeeper::domain::{Decision, ImageRef, Mode, SeverityCounts};
+use gatekeeper::message::{VerdictNotice, change_key};
+use gatekeeper::ports::Notifier;
+use gatekeeper::verdict::Verdict;
+use gatekeeper_tests::fixtures::Aws;
+use gatekeeper_tests::moto::workspace_root;
+use serde_json::Value;
+
+fn patterns() -> Vec<(String, String)> {
+    let dir = workspace_root().join("infra/terraform/patterns");
+    let mut out: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| {
+            (
+                p.file_stem().unwrap().to_string_lossy().into_owned(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn sample_events() -> Vec<(String, Value)> {
+    let dir: PathBuf = workspace_root().join("events");
+    let mut out: Vec<(String, Value)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap(),
+            )
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+#[tokio::test]
+async fn sample_events_reach_exactly_the_function_that_handles_them() {
+    let aws = Aws::new("routing").await;
+    let mut queues = BTreeMap::new();
+    for (name, pattern) in patterns() {
+        aws.events
+            .put_rule()
+            .name(&name)
+            .event_pattern(&pattern)
+            .send()
+            .await
+            .unwrap();
+        let url = aws
+            .sqs
+            .create_queue()
+            .queue_name(format!("route-{name}"))
+            .send()
+            .await
+            .unwrap()
+            .queue_url()
+            .unwrap()
+            .to_string();
+        let arn = format!("arn:aws:sqs:{}:{}:route-{name}", aws.region, aws.account);
+        aws.events
+            .put_targets()
+            .rule(&name)
+            .targets(Target::builder().id("q").arn(arn).build().unwrap())
+            .send()
+            .await
+            .unwrap();
+        queues.insert(name, url);
+    }
+    assert_eq!(
+        queues.keys().collect::<Vec<_>>(),
+        ["on-push", "on-scan-basic", "on-scan-inspector"]
+    );
+
+    for (file, event) in sample_events() {
+        let resources: Vec<String> = event["resources"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|r| r.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        aws.events
+            .put_events()
+            .entries(
+                PutEventsRequestEntry::builder()
+                    .source(event["source"].as_str().unwrap())
+                    .detail_type(event["detail-type"].as_str().unwrap())
+                    .detail(event["detail"].to_string())
+                    .set_resources(Some(resources))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let parsed = gatekeeper::events::parse(&event).unwrap();
+        let expected = match (parsed.kind(), event["source"].as_str()) {
+            ("push", _) => Some("on-push"),
+            ("scan", Some("aws.ecr")) => Some("on-scan-basic"),
+            ("scan" | "finding" | "coverage", _) => Some("on-scan-inspector"),
+            _ => None,
+        };
+        for (name, url) in &queues {
+            let got = aws.drain(url).await;
+            let want = usize::from(expected == Some(name.as_str()));
+            assert_eq!(got.len(), want, "{file} -> {name}");
+            for delivered in got {
+                // What EventBridge delivers parses to the same meaning as the sample (moto drops `account`).
+                assert_eq!(
+                    gatekeeper::events::parse(&delivered).unwrap().body,
+                    parsed.body,
+                    "{file}"
+                );
+            }
+        }
+    }
+}
+
+fn notice_for<'a>(image: &'a ImageRef, verdict: &'a Verdict) -> VerdictNotice<'a> {
+    VerdictNotice {
+        image,
+        region: None,
+        account: None,
+        verdict,
+        previous: None,
+        mode: Mode::Enforce,
+        actions: &[],
+        problems: &[],
+        policy_hash: "test",
+        rule: "defaults",
+        event_id: "e",
+        trigger: "scan",
+        dedup_key: change_key(image, verdict.decision, 1),
+        subject: None,
+        subject_tag: None,
+        now: 0,
+    }
+}
+
+#[tokio::test]
+async fn subscription_filter_policies_select_messages_by_attribute() {
+    let aws = Aws::new("filters").await;
+    let topic = aws
+        .sns
+        .create_topic()
+        .name("verdicts")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn()
+        .unwrap()
+        .to_string();
+    let blocks = aws
+        .subscribe_queue(&topic, "blocks-only", Some(r#"{"decision": ["block"]}"#))
+        .await;
+    let team_a = aws
+        .subscribe_queue(
+            &topic,
+            "team-a",
+            Some(r#"{"repository": [{"prefix": "team-a/"}], "event_type": ["verdict"]}"#),
+        )
+        .await;
+    let notifier = gatekeeper::adapters::Sns::new(aws.sns.clone(), topic);
+    for (repo, decision) in [
+        ("team-a/api", Decision::Block),
+        ("team-a/web", Decision::Pass),
+        ("team-b/api", Decision::Block),
+    ] {
+        let image = ImageRef {
+            repository: repo.into(),
+            digest: "sha256:1".into(),
+            tags: vec!["v1".into()],
+        };
+        let verdict = Verdict {
+            decision,
+            counts: SeverityCounts::default(),
+            max_severity: None,
+            reasons: vec![],
+            top: vec![],
+            blocking: 0,
+            warning: 0,
+        };
+        notifier
+            .publish(&notice_for(&image, &verdict).to_message())
+            .await
+            .unwrap();
+    }
+    let repos = |msgs: Vec<(Value, Value)>| -> Vec<String> {
+        let mut v: Vec<String> = msgs
+            .iter()
+            .map(|(_, b)| b["image"]["repository"].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        repos(aws.messages(&blocks).await),
+        ["team-a/api", "team-b/api"]
+    );
+    assert_eq!(
+        repos(aws.messages(&team_a).await),
+        ["team-a/api", "team-a/web"]
+    );
+}
