@@ -561,3 +561,159 @@ async fn a_malformed_event_is_rejected_to_the_queue_and_answered_ok() {
     assert_eq!(ignored.status, "skipped");
     assert!(aws.drain(&setup.rejected_url).await.is_empty());
 }
+
+/// SNS that fails its first `n` publishes with a retryable error: a crash after acting, before notifying.
+struct FlakySns {
+    inner: gatekeeper::adapters::Sns,
+    failures_left: std::sync::atomic::AtomicUsize,
+}
+
+impl gatekeeper::ports::Notifier for FlakySns {
+    async fn publish(&self, message: &gatekeeper::message::Message) -> Result<(), AwsError> {
+        let left = self.failures_left.load(std::sync::atomic::Ordering::SeqCst);
+        if left > 0 {
+            self.failures_left
+                .store(left - 1, std::sync::atomic::Ordering::SeqCst);
+            return Err(AwsError {
+                operation: "sns:Publish",
+                code: Some("InternalError".into()),
+                message: "injected".into(),
+                kind: gatekeeper::error::AwsErrorKind::Transient,
+            });
+        }
+        self.inner.publish(message).await
+    }
+}
+
+static NOW: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1_800_000_000);
+
+fn test_clock() -> i64 {
+    NOW.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+#[tokio::test]
+async fn a_delivery_that_failed_after_acting_is_completed_by_its_retry_or_after_the_lease_by_another()
+ {
+    let aws = Aws::new("resume").await;
+    let setup = aws.standard_setup().await;
+    aws.create_repo("res", "MUTABLE", &[]).await;
+    let digest = aws.push("res", "resume", &["v1"]).await;
+    let base = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
+    let gk = gatekeeper::service::Gatekeeper {
+        notifier: FlakySns {
+            inner: base.notifier,
+            failures_left: 2.into(),
+        },
+        registry: base.registry,
+        state: base.state,
+        rejects: base.rejects,
+        policy: base.policy,
+        mode: base.mode,
+        tags: base.tags,
+        claim_lease: 300,
+        clock: test_clock,
+    };
+    let findings = ScriptedFindings::default();
+    findings.set(critical());
+    let h = hex12(&digest);
+    let quarantined = vec![format!("quarantined-v1--{h}")];
+
+    // Event A acts, then fails to notify: Lambda would retry it.
+    let a = inspector_scan_event("res-a", &aws.account, "res", &digest, &["v1"], 1);
+    let err = gk.handle_scan_event(&findings, &a).await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert_eq!(aws.tags("res", &digest).await.unwrap(), quarantined);
+    assert!(aws.messages(&setup.subscriber_url).await.is_empty());
+
+    // Another event for the same image while A's claim is fresh: A is on it.
+    let b = inspector_scan_event("res-b", &aws.account, "res", &digest, &["v1"], 1);
+    assert_eq!(
+        gk.handle_scan_event(&findings, &b).await.unwrap().status,
+        "in_progress"
+    );
+
+    // A's retry fails to notify again; after the lease, B's next delivery takes the change over.
+    assert!(gk.handle_scan_event(&findings, &a).await.is_err());
+    NOW.fetch_add(301, std::sync::atomic::Ordering::SeqCst);
+    let outcome = gk.handle_scan_event(&findings, &b).await.unwrap();
+    assert_eq!(outcome.status, "changed", "{outcome:?}");
+    let messages = aws.messages(&setup.subscriber_url).await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].1["decision"], "block");
+    assert_eq!(messages[0].1["previous_decision"], Value::Null);
+    assert_eq!(aws.tags("res", &digest).await.unwrap(), quarantined);
+
+    // Everything settled: A's late retry changes nothing and sends nothing.
+    assert_eq!(
+        gk.handle_scan_event(&findings, &a).await.unwrap().status,
+        "unchanged"
+    );
+    assert!(aws.messages(&setup.subscriber_url).await.is_empty());
+}
+
+#[tokio::test]
+async fn in_an_enhanced_registry_an_uncovered_repository_is_alerted_once_a_day() {
+    use aws_sdk_ecr::types::{
+        RegistryScanningRule, ScanFrequency, ScanType, ScanningRepositoryFilter,
+        ScanningRepositoryFilterType,
+    };
+    let aws = Aws::new("unscanned").await;
+    let setup = aws.standard_setup().await;
+    aws.create_repo("covered/app", "MUTABLE", &[]).await;
+    aws.create_repo("stray", "MUTABLE", &[]).await;
+    let rule = RegistryScanningRule::builder()
+        .scan_frequency(ScanFrequency::ScanOnPush)
+        .repository_filters(
+            ScanningRepositoryFilter::builder()
+                .filter("covered/*")
+                .filter_type(ScanningRepositoryFilterType::Wildcard)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    aws.ecr
+        .put_registry_scanning_configuration()
+        .scan_type(ScanType::Enhanced)
+        .rules(rule)
+        .send()
+        .await
+        .unwrap();
+    let covered = aws.push("covered/app", "cov", &["v1"]).await;
+    let stray = aws.push("stray", "stray", &["v1"]).await;
+    let stray2 = aws.push("stray", "stray2", &["v2"]).await;
+    let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
+
+    let ok = gk
+        .handle_push_event(&push_event("u-1", "covered/app", &covered, "v1"))
+        .await
+        .unwrap();
+    assert_eq!(ok.detail, "covered by SCAN_ON_PUSH scanning");
+    let first = gk
+        .handle_push_event(&push_event("u-2", "stray", &stray, "v1"))
+        .await
+        .unwrap();
+    assert!(
+        first.notified && first.detail.contains("matches no enhanced scanning rule"),
+        "{first:?}"
+    );
+    let second = gk
+        .handle_push_event(&push_event("u-3", "stray", &stray2, "v2"))
+        .await
+        .unwrap();
+    assert!(!second.notified, "{second:?}");
+
+    let messages = aws.messages(&setup.subscriber_url).await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(
+        messages[0].0["Subject"],
+        "ECR gatekeeper: UNSCANNED repository stray"
+    );
+    assert_eq!(messages[0].1["decision"], "pending");
+    assert_eq!(schema_errors(&messages[0].1), None);
+    assert_eq!(
+        aws.tags("stray", &stray).await.unwrap(),
+        vec!["v1".to_string()],
+        "allow: tags stay"
+    );
+}
