@@ -49,7 +49,8 @@ fn evaluate_prints_one_json_object_and_exits_zero() {
             .unwrap()
             .contains("7 finding(s) at or above CRITICAL")
     );
-    let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+    let mut keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+    keys.sort();
     assert_eq!(keys, ["counts", "decision", "image", "kind", "reasons"]);
 }
 

@@ -126,6 +126,38 @@ fn retry_later(message: String) -> AwsError {
     }
 }
 
+impl<R, N, S, J> Gatekeeper<R, N, S, J> {
+    /// The same gatekeeper with another registry (a test wraps the real one to inject a race).
+    pub fn with_registry<R2>(self, registry: R2) -> Gatekeeper<R2, N, S, J> {
+        Gatekeeper {
+            registry,
+            notifier: self.notifier,
+            state: self.state,
+            rejects: self.rejects,
+            policy: self.policy,
+            mode: self.mode,
+            tags: self.tags,
+            claim_lease: self.claim_lease,
+            clock: self.clock,
+        }
+    }
+
+    /// The same gatekeeper with another notifier.
+    pub fn with_notifier<N2>(self, notifier: N2) -> Gatekeeper<R, N2, S, J> {
+        Gatekeeper {
+            registry: self.registry,
+            notifier,
+            state: self.state,
+            rejects: self.rejects,
+            policy: self.policy,
+            mode: self.mode,
+            tags: self.tags,
+            claim_lease: self.claim_lease,
+            clock: self.clock,
+        }
+    }
+}
+
 impl<R, N, S, J> Gatekeeper<R, N, S, J>
 where
     R: ImageRegistry + Sync,
@@ -552,6 +584,10 @@ where
                         .await?
                         == Written::Conflict
                     {
+                        // Someone wrote first (a push of a new tag bumps the version): read the
+                        // image's tags again before deciding what to change.
+                        detail = None;
+                        verdict = evaluate(rule, findings, &scan);
                         continue;
                     }
                     claim

@@ -391,15 +391,19 @@ async fn own_tag_pushes_are_not_new_images_and_a_retag_of_a_blocked_digest_is_qu
     assert_eq!(schema_errors(&messages[0].1), None);
 }
 
-/// ECR with a concurrent push injected right after the gatekeeper first reads the image: `latest`
-/// moves to another image between the read and the removal.
-struct MovesTagAfterFirstRead {
+/// ECR with a concurrent push injected right after the gatekeeper first reads the image: image `seed`
+/// is pushed as `tag` (the same image gets a new tag, or the tag moves to another image), and, like
+/// on-push would, the push is recorded in the state table.
+struct ConcurrentPushAfterFirstRead {
     inner: gatekeeper::adapters::Ecr,
     aws: Arc<Aws>,
+    seed: &'static str,
+    tag: &'static str,
+    on_push_records: Option<gatekeeper::adapters::DynamoState>,
     reads: std::sync::atomic::AtomicUsize,
 }
 
-impl ImageRegistry for MovesTagAfterFirstRead {
+impl ImageRegistry for ConcurrentPushAfterFirstRead {
     async fn describe_image(
         &self,
         repository: &str,
@@ -407,7 +411,16 @@ impl ImageRegistry for MovesTagAfterFirstRead {
     ) -> Result<Option<ImageDetail>, AwsError> {
         let detail = self.inner.describe_image(repository, digest).await;
         if self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
-            self.aws.push(repository, "moved-here", &["latest"]).await;
+            let pushed = self.aws.push(repository, self.seed, &[self.tag]).await;
+            if let Some(state) = &self.on_push_records {
+                use gatekeeper::ports::StateStore;
+                let image = gatekeeper::domain::ImageRef {
+                    repository: repository.into(),
+                    digest: pushed,
+                    tags: vec![self.tag.into()],
+                };
+                state.record_push(&image, 0).await?;
+            }
         }
         detail
     }
@@ -451,21 +464,14 @@ async fn a_tag_moved_by_a_concurrent_push_is_left_alone_and_reported() {
     aws.create_repo("mv", "MUTABLE", &[]).await;
     let digest = aws.push("mv", "moved", &["v1", "latest"]).await;
     let base = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
-    let gk = gatekeeper::service::Gatekeeper {
-        registry: MovesTagAfterFirstRead {
-            inner: gatekeeper::adapters::Ecr::new(aws.ecr.clone()),
-            aws: aws.clone(),
-            reads: Default::default(),
-        },
-        notifier: base.notifier,
-        state: base.state,
-        rejects: base.rejects,
-        policy: base.policy,
-        mode: base.mode,
-        tags: base.tags,
-        claim_lease: base.claim_lease,
-        clock: base.clock,
-    };
+    let gk = base.with_registry(ConcurrentPushAfterFirstRead {
+        inner: gatekeeper::adapters::Ecr::new(aws.ecr.clone()),
+        aws: aws.clone(),
+        seed: "moved-here",
+        tag: "latest",
+        on_push_records: None,
+        reads: Default::default(),
+    });
     let findings = ScriptedFindings::default();
     findings.set(critical());
     gk.handle_scan_event(
@@ -598,21 +604,13 @@ async fn a_delivery_that_failed_after_acting_is_completed_by_its_retry_or_after_
     let setup = aws.standard_setup().await;
     aws.create_repo("res", "MUTABLE", &[]).await;
     let digest = aws.push("res", "resume", &["v1"]).await;
-    let base = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
-    let gk = gatekeeper::service::Gatekeeper {
-        notifier: FlakySns {
-            inner: base.notifier,
-            failures_left: 2.into(),
-        },
-        registry: base.registry,
-        state: base.state,
-        rejects: base.rejects,
-        policy: base.policy,
-        mode: base.mode,
-        tags: base.tags,
-        claim_lease: 300,
-        clock: test_clock,
-    };
+    let mut base = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
+    base.clock = test_clock;
+    let sns = gatekeeper::adapters::Sns::new(aws.sns.clone(), setup.topic_arn.clone());
+    let gk = base.with_notifier(FlakySns {
+        inner: sns,
+        failures_left: 2.into(),
+    });
     let findings = ScriptedFindings::default();
     findings.set(critical());
     let h = hex12(&digest);
@@ -716,4 +714,43 @@ async fn in_an_enhanced_registry_an_uncovered_repository_is_alerted_once_a_day()
         vec!["v1".to_string()],
         "allow: tags stay"
     );
+}
+
+#[tokio::test]
+async fn a_tag_pushed_while_a_block_is_being_decided_is_quarantined_too() {
+    let aws = Arc::new(Aws::new("race-push").await);
+    let setup = aws.standard_setup().await;
+    aws.create_repo("rp", "MUTABLE", &[]).await;
+    let digest = aws.push("rp", "race", &["v1"]).await;
+    let base = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
+    let gk = base.with_registry(ConcurrentPushAfterFirstRead {
+        inner: gatekeeper::adapters::Ecr::new(aws.ecr.clone()),
+        aws: aws.clone(),
+        seed: "race",
+        tag: "hotfix",
+        on_push_records: Some(gatekeeper::adapters::DynamoState::new(
+            aws.dynamodb.clone(),
+            setup.table.clone(),
+        )),
+        reads: Default::default(),
+    });
+    let findings = ScriptedFindings::default();
+    findings.set(critical());
+    gk.handle_scan_event(
+        &findings,
+        &inspector_scan_event("rp-1", &aws.account, "rp", &digest, &["v1"], 1),
+    )
+    .await
+    .unwrap();
+    let h = hex12(&digest);
+    // on-push saw no verdict yet when it recorded `hotfix`; its write made the claim fail, and the
+    // retry read the tags again.
+    assert_eq!(
+        aws.tags("rp", &digest).await.unwrap(),
+        vec![
+            format!("quarantined-hotfix--{h}"),
+            format!("quarantined-v1--{h}")
+        ]
+    );
+    assert_eq!(aws.messages(&setup.subscriber_url).await.len(), 1);
 }

@@ -3,8 +3,7 @@
 
 use std::process::ExitCode;
 
-use gatekeeper::adapters::{Inspector, error_type, gatekeeper, sdk_config};
-use gatekeeper::config::{Config, load_policy};
+use gatekeeper::adapters::{Inspector, error_type, from_env};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -22,10 +21,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), lambda_runtime::Error> {
-    let config = Config::from_env()?;
-    let policy = load_policy(&config.policy)?;
-    let sdk = sdk_config().await;
-    let gk = gatekeeper(&config, policy, &sdk);
+    let (gk, sdk) = from_env().await?;
     let inspector = Inspector::new(aws_sdk_inspector2::Client::new(&sdk));
     let (gk, inspector) = (&gk, &inspector);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

@@ -77,6 +77,19 @@ fn conflict<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(
     e.as_service_error().and_then(|s| s.code()) == Some("ConditionalCheckFailedException")
 }
 
+/// The condition of a versioned write: the record is still at `expected`, or absent when `None`.
+fn expecting(
+    req: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
+    expected: Option<u64>,
+) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+    match expected {
+        None => req.condition_expression("attribute_not_exists(pk)"),
+        Some(v) => req
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(v)),
+    }
+}
+
 impl DynamoState {
     /// Wraps a client and the table name.
     pub fn new(client: Client, table: impl Into<String>) -> DynamoState {
@@ -141,12 +154,7 @@ impl StateStore for DynamoState {
             .expression_attribute_values(":p", s(claim.previous.map_or("none", Decision::as_str)))
             .expression_attribute_values(":h", s(policy_hash))
             .expression_attribute_values(":s", s(serde_json::to_string(summary).unwrap_or_default()));
-        req = match expected {
-            None => req.condition_expression("attribute_not_exists(pk)"),
-            Some(v) => req
-                .condition_expression("version = :v")
-                .expression_attribute_values(":v", n(v)),
-        };
+        req = expecting(req, expected);
         match req.send().await {
             Ok(_) => Ok(Written::Done),
             Err(e) if conflict(&e) => Ok(Written::Conflict),
@@ -190,12 +198,7 @@ impl StateStore for DynamoState {
             .expression_attribute_values(":d", s(decision.as_str()))
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":one", n(1));
-        req = match expected {
-            None => req.condition_expression("attribute_not_exists(pk)"),
-            Some(v) => req
-                .condition_expression("version = :v")
-                .expression_attribute_values(":v", n(v)),
-        };
+        req = expecting(req, expected);
         match req.send().await {
             Ok(_) => Ok(Written::Done),
             Err(e) if conflict(&e) => Ok(Written::Conflict),

@@ -131,6 +131,16 @@ pub fn gatekeeper(
     }
 }
 
+/// Everything a function does once at cold start: configuration, policy, SDK configuration and the
+/// gatekeeper's clients. An invalid configuration or policy is an error: the function does not start.
+pub async fn from_env() -> Result<(AwsGatekeeper, aws_config::SdkConfig), crate::error::ConfigError>
+{
+    let config = crate::config::Config::from_env()?;
+    let policy = crate::config::load_policy(&config.policy)?;
+    let sdk = sdk_config().await;
+    Ok((gatekeeper(&config, policy, &sdk), sdk))
+}
+
 /// A stable name for dashboards of a failed invocation: `Retryable.<operation>` or `Failed.<operation>`.
 pub fn error_type(e: &AwsError) -> String {
     let class = if e.is_retryable() {

@@ -57,11 +57,17 @@ pub(super) fn severity_counts(
     Ok((Some(counts), total))
 }
 
-/// `ECR Image Scan`: a basic scan finished (COMPLETE or FAILED).
-pub(super) fn image_scan(detail: &Obj<'_>, resources: &[&str]) -> Result<EventBody, ParseError> {
+/// A scan-complete event: `ECR Image Scan` (basic: COMPLETE or FAILED) and `Inspector2 Scan`
+/// (enhanced, `repository-name` an ARN) share the detail shape. The repository falls back to the
+/// envelope's repository ARN.
+pub(super) fn scan(
+    detail: &Obj<'_>,
+    resources: &[&str],
+    scanner: Scanner,
+) -> Result<EventBody, ParseError> {
     let repository = match detail.opt_str("repository-name")? {
         Some(name) if !name.trim().is_empty() => repository_from_arn(name).to_string(),
-        _ => match resources.first() {
+        _ => match resources.iter().find(|r| r.contains(":repository/")) {
             Some(arn) => repository_from_arn(arn).to_string(),
             None => return Err(detail.error("repository-name", "is missing")),
         },
@@ -82,7 +88,7 @@ pub(super) fn image_scan(detail: &Obj<'_>, resources: &[&str]) -> Result<EventBo
             digest,
             tags,
         },
-        scanner: Scanner::Basic,
+        scanner,
         state,
         counts,
         total,

@@ -3,9 +3,8 @@
 
 use serde_json::Value;
 
-use super::ecr::severity_counts;
 use super::fields::{Obj, ParseError};
-use super::{CoverageChange, EventBody, FindingChange, ScanResult, Scanner};
+use super::{CoverageChange, EventBody, FindingChange, Scanner};
 use crate::domain::{
     Finding, FindingStatus, FixAvailable, ImageRef, Package, ScanState, Severity,
     repository_from_arn,
@@ -21,41 +20,12 @@ fn image_from_arn(arn: &str) -> Option<(String, String)> {
 
 /// `Inspector2 Scan`: the first enhanced scan of a resource completed; only ECR images are ours.
 pub(super) fn scan(detail: &Obj<'_>, resources: &[&str]) -> Result<EventBody, ParseError> {
-    let Some(digest) = detail.opt_str("image-digest")? else {
+    if detail.get("image-digest").is_none() {
         return Ok(EventBody::Ignored(
             "Inspector2 Scan of a resource that is not an ECR image".into(),
         ));
-    };
-    let repository = match detail.opt_str("repository-name")? {
-        Some(name) if !name.trim().is_empty() => repository_from_arn(name).to_string(),
-        _ => match resources.iter().find(|r| r.contains(":repository/")) {
-            Some(arn) => repository_from_arn(arn).to_string(),
-            None => return Err(detail.error("repository-name", "is missing")),
-        },
-    };
-    if digest.trim().is_empty() {
-        return Err(detail.error("image-digest", "is empty"));
     }
-    let tags = detail
-        .opt_str_list("image-tags")?
-        .into_iter()
-        .map(str::to_string)
-        .collect();
-    let state = detail
-        .opt_str("scan-status")?
-        .map_or(ScanState::Unknown, ScanState::from_ecr_status);
-    let (counts, total) = severity_counts(detail)?;
-    Ok(EventBody::Scan(ScanResult {
-        image: ImageRef {
-            repository,
-            digest: digest.to_string(),
-            tags,
-        },
-        scanner: Scanner::Enhanced,
-        state,
-        counts,
-        total,
-    }))
+    super::ecr::scan(detail, resources, Scanner::Enhanced)
 }
 
 /// `Inspector2 Finding`: the finding of an ECR container image; other resource types are ignored.

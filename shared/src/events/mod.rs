@@ -171,7 +171,9 @@ pub fn parse(value: &Value) -> Result<Event, ParseError> {
     let resources = envelope.opt_str_list("resources")?;
     let body = match (source.as_str(), detail_type.as_str()) {
         ("aws.ecr", "ECR Image Action") => ecr::image_action(&envelope.obj("detail")?)?,
-        ("aws.ecr", "ECR Image Scan") => ecr::image_scan(&envelope.obj("detail")?, &resources)?,
+        ("aws.ecr", "ECR Image Scan") => {
+            ecr::scan(&envelope.obj("detail")?, &resources, Scanner::Basic)?
+        }
         ("aws.inspector2", "Inspector2 Scan") => {
             inspector::scan(&envelope.obj("detail")?, &resources)?
         }
