@@ -50,6 +50,17 @@ impl Intercept for MotoAccount {
     }
 }
 
+/// A client of one SDK crate for moto, with the account header.
+macro_rules! moto_client {
+    ($krate:ident, $sdk:expr, $header:expr) => {
+        $krate::Client::from_conf(
+            $krate::config::Builder::from($sdk)
+                .interceptor($header.clone())
+                .build(),
+        )
+    };
+}
+
 /// SDK configuration for moto: endpoint, region, dummy credentials, no retries (moto answers
 /// unimplemented calls with 500s that the SDK would otherwise retry slowly).
 pub async fn sdk_for(endpoint: &str, region: &str) -> SdkConfig {
@@ -121,31 +132,11 @@ impl Aws {
         let sdk = sdk_for(&moto.endpoint, &region).await;
         let header = MotoAccount(account.clone());
         Aws {
-            ecr: aws_sdk_ecr::Client::from_conf(
-                aws_sdk_ecr::config::Builder::from(&sdk)
-                    .interceptor(header.clone())
-                    .build(),
-            ),
-            sns: aws_sdk_sns::Client::from_conf(
-                aws_sdk_sns::config::Builder::from(&sdk)
-                    .interceptor(header.clone())
-                    .build(),
-            ),
-            sqs: aws_sdk_sqs::Client::from_conf(
-                aws_sdk_sqs::config::Builder::from(&sdk)
-                    .interceptor(header.clone())
-                    .build(),
-            ),
-            dynamodb: aws_sdk_dynamodb::Client::from_conf(
-                aws_sdk_dynamodb::config::Builder::from(&sdk)
-                    .interceptor(header.clone())
-                    .build(),
-            ),
-            events: aws_sdk_eventbridge::Client::from_conf(
-                aws_sdk_eventbridge::config::Builder::from(&sdk)
-                    .interceptor(header)
-                    .build(),
-            ),
+            ecr: moto_client!(aws_sdk_ecr, &sdk, header),
+            sns: moto_client!(aws_sdk_sns, &sdk, header),
+            sqs: moto_client!(aws_sdk_sqs, &sdk, header),
+            dynamodb: moto_client!(aws_sdk_dynamodb, &sdk, header),
+            events: moto_client!(aws_sdk_eventbridge, &sdk, header),
             account,
             region,
             moto,
@@ -155,11 +146,7 @@ impl Aws {
     /// An Inspector client for this account.
     pub async fn inspector(&self) -> aws_sdk_inspector2::Client {
         let sdk = sdk_for(&self.moto.endpoint, &self.region).await;
-        aws_sdk_inspector2::Client::from_conf(
-            aws_sdk_inspector2::config::Builder::from(&sdk)
-                .interceptor(MotoAccount(self.account.clone()))
-                .build(),
-        )
+        moto_client!(aws_sdk_inspector2, &sdk, MotoAccount(self.account.clone()))
     }
 
     /// Creates a repository: `MUTABLE`, `IMMUTABLE`, or `IMMUTABLE_WITH_EXCLUSION` with wildcard filters.
@@ -288,16 +275,7 @@ impl Aws {
     pub async fn standard_setup(&self) -> Setup {
         let table = "gatekeeper-state".to_string();
         create_state_table(&self.dynamodb, &table).await;
-        let topic_arn = self
-            .sns
-            .create_topic()
-            .name("gatekeeper-verdicts")
-            .send()
-            .await
-            .unwrap()
-            .topic_arn()
-            .unwrap()
-            .to_string();
+        let topic_arn = self.create_topic("gatekeeper-verdicts").await;
         let subscriber_url = self
             .subscribe_queue(&topic_arn, "verdict-subscriber", None)
             .await;
@@ -317,6 +295,19 @@ impl Aws {
             subscriber_url,
             rejected_url,
         }
+    }
+
+    /// Creates an SNS topic and returns its ARN.
+    pub async fn create_topic(&self, name: &str) -> String {
+        self.sns
+            .create_topic()
+            .name(name)
+            .send()
+            .await
+            .unwrap()
+            .topic_arn()
+            .unwrap()
+            .to_string()
     }
 
     /// Creates a queue subscribed to `topic_arn`, optionally with a filter policy on attributes.

@@ -154,16 +154,7 @@ fn notice_for<'a>(image: &'a ImageRef, verdict: &'a Verdict) -> VerdictNotice<'a
 #[tokio::test]
 async fn subscription_filter_policies_select_messages_by_attribute() {
     let aws = Aws::new("filters").await;
-    let topic = aws
-        .sns
-        .create_topic()
-        .name("verdicts")
-        .send()
-        .await
-        .unwrap()
-        .topic_arn()
-        .unwrap()
-        .to_string();
+    let topic = aws.create_topic("verdicts").await;
     let blocks = aws
         .subscribe_queue(&topic, "blocks-only", Some(r#"{"decision": ["block"]}"#))
         .await;
