@@ -17,6 +17,11 @@ pub const fn opt(name: &'static str) -> Flag {
     Flag { name, value: true }
 }
 
+/// Shorthand for a switch.
+pub const fn switch(name: &'static str) -> Flag {
+    Flag { name, value: false }
+}
+
 /// Parsed arguments of one command.
 #[derive(Debug, Default)]
 pub struct Args {
@@ -71,6 +76,33 @@ impl Args {
             .map(String::as_str)
     }
 
+    /// Whether a switch (or flag) was given.
+    pub fn has(&self, name: &str) -> bool {
+        self.values.contains_key(name)
+    }
+
+    /// A duration flag (`30s`, `15m`, `2h`, `7d`), or `default` seconds.
+    pub fn duration(&self, name: &str, default: i64) -> Result<i64, String> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => gatekeeper::time::parse_duration(v).ok_or_else(|| {
+                format!("--{name} {v:?}: expected a duration such as 90s, 15m, 2h or 7d")
+            }),
+        }
+    }
+
+    /// A time flag (`2026-12-01`, `2026-12-01T10:00:00Z`), or now.
+    pub fn time(&self, name: &str) -> Result<gatekeeper::time::Epoch, String> {
+        match self.get(name) {
+            None => Ok(gatekeeper::time::now()),
+            Some(v) => gatekeeper::time::parse_rfc3339(v).ok_or_else(|| {
+                format!(
+                    "--{name} {v:?}: expected a date or an RFC 3339 time (2026-12-01T10:00:00Z)"
+                )
+            }),
+        }
+    }
+
     /// A required value.
     pub fn require(&self, name: &str) -> Result<&str, String> {
         self.get(name)
@@ -99,7 +131,9 @@ mod tests {
         .unwrap();
         assert_eq!(a.get("event"), Some("e.json"));
         assert_eq!(a.get("policy"), Some("p.toml"));
-        assert_eq!(a.get("quiet"), Some(""));
+        assert!(a.has("quiet"));
+        assert_eq!(a.duration("wait", 5), Ok(5));
+        assert!(a.time("now").is_ok());
         assert_eq!(a.positional, vec!["x.toml"]);
         assert_eq!(a.require("findings").unwrap_err(), "--findings is required");
     }

@@ -1,12 +1,17 @@
 //! `gatekeeper evaluate`: the verdict for one event, offline (no AWS calls).
 
+use std::process::ExitCode;
+
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::args::opt;
+use crate::{Fail, Outcome, parse};
 use gatekeeper::domain::{ImageRef, ScanState, SeverityCounts};
 use gatekeeper::events::{self, EventBody};
 use gatekeeper::policy::Policy;
-use gatekeeper::verdict::{Verdict, evaluate, evaluate_counts};
+use gatekeeper::time::Epoch;
+use gatekeeper::verdict::{Subject, Verdict, evaluate, evaluate_counts};
 
 /// The one JSON object `evaluate` prints.
 #[derive(Debug, Serialize)]
@@ -33,8 +38,13 @@ fn from_verdict(kind: &'static str, image: &ImageRef, v: Verdict) -> Evaluation 
     }
 }
 
-/// Evaluates an event (and optionally a findings document) under a policy.
-pub fn run(event: &Value, findings: Option<&Value>, policy: &Policy) -> Result<Evaluation, String> {
+/// Evaluates an event (and optionally a findings document) under a policy at `now`.
+pub fn run(
+    event: &Value,
+    findings: Option<&Value>,
+    policy: &Policy,
+    now: Epoch,
+) -> Result<Evaluation, String> {
     let event = events::parse(event).map_err(|e| format!("event: {e}"))?;
     let findings = findings
         .map(events::parse_findings_document)
@@ -54,26 +64,72 @@ pub fn run(event: &Value, findings: Option<&Value>, policy: &Policy) -> Result<E
             reasons: vec![reason],
         });
     };
-    let rule = policy.rule_for(&image.repository);
+    let mut subject = Subject::new(&image.repository, &image.digest, now);
+    if let EventBody::Finding(f) = &event.body {
+        // A finding event says when the image was pushed and whether it runs: grace needs both.
+        subject.baseline = f.pushed_at;
+        subject.in_use = f.in_use_count.is_some_and(|n| n > 0);
+    }
     let v = match (&event.body, findings) {
         (EventBody::Push(_), None) => gatekeeper::verdict::pending("pushed: no scan result yet"),
-        (EventBody::Scan(scan), None) => {
-            evaluate_counts(rule, &scan.counts.unwrap_or_default(), &scan.state)
-        }
-        (EventBody::Finding(f), None) => {
-            evaluate(rule, std::slice::from_ref(&f.finding), &ScanState::Unknown)
-        }
-        (EventBody::Coverage(c), None) => evaluate(rule, &[], &c.state),
+        (EventBody::Scan(scan), None) => evaluate_counts(
+            policy.rule_for(&image.repository),
+            &scan.counts.unwrap_or_default(),
+            &scan.state,
+        ),
+        (EventBody::Finding(f), None) => evaluate(
+            policy,
+            &subject,
+            std::slice::from_ref(&f.finding),
+            &ScanState::Unknown,
+        ),
+        (EventBody::Coverage(c), None) => evaluate(policy, &subject, &[], &c.state),
         (body, list) => {
             let state = match body {
                 EventBody::Scan(scan) => scan.state.clone(),
                 EventBody::Coverage(c) => c.state.clone(),
                 _ => ScanState::Unknown,
             };
-            evaluate(rule, &list.unwrap_or_default(), &state)
+            evaluate(policy, &subject, &list.unwrap_or_default(), &state)
         }
     };
     Ok(from_verdict(kind, image, v))
+}
+
+/// Reads and parses a JSON file.
+pub fn read_json(path: &str, what: &str) -> Result<Value, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{what} {path}: {e}"))?;
+    serde_json::from_str(&text).map_err(|e| format!("{what} {path}: not JSON: {e}"))
+}
+
+/// Reads and validates a local policy file, or the built-in policy.
+pub fn read_policy(path: Option<&str>) -> Result<Policy, String> {
+    match path {
+        None => Ok(Policy::builtin()),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("policy {path}: {e}"))?;
+            Policy::parse(&text).map_err(|e| format!("policy {path}: {e}"))
+        }
+    }
+}
+
+/// `gatekeeper evaluate --event FILE [--findings FILE] [--policy FILE] [--now TIME]`.
+pub fn command(rest: &[String]) -> Outcome {
+    let args = parse(
+        rest,
+        &[opt("event"), opt("findings"), opt("policy"), opt("now")],
+    )?;
+    let event = read_json(args.require("event")?, "event")?;
+    let findings = args
+        .get("findings")
+        .map(|p| read_json(p, "findings"))
+        .transpose()?;
+    let policy = read_policy(args.get("policy"))?;
+    let now = args.time("now")?;
+    let out = run(&event, findings.as_ref(), &policy, now)?;
+    let json = serde_json::to_string_pretty(&out).map_err(|e| Fail::error(e.to_string()))?;
+    println!("{json}");
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]
@@ -81,6 +137,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    const NOW: Epoch = 1_795_000_000;
 
     fn event(name: &str) -> Value {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -123,7 +181,7 @@ mod tests {
             ("aws.ecr-ecr-image-action-delete.json", "ignored", "skip"),
         ];
         for (name, kind, decision) in cases {
-            let e = run(&event(name), None, &p).unwrap();
+            let e = run(&event(name), None, &p, NOW).unwrap();
             assert_eq!(
                 (e.kind, e.decision),
                 (kind, decision),
@@ -135,12 +193,42 @@ mod tests {
     }
 
     #[test]
+    fn now_decides_grace_and_expiry() {
+        // The sample CRITICAL was first observed on 2026-11-21 11:42, the image pushed on 2026-11-20 09:15:
+        // a rescan finding on an image in use. With 3 days of grace for running images it warns until
+        // 2026-11-24 11:42, and blocks from then on.
+        let p = Policy::parse(
+            "version = 1\n[defaults]\nblock = \"CRITICAL\"\ngrace_in_use = { CRITICAL = \"3d\" }\n",
+        )
+        .unwrap();
+        let e = event("aws.inspector2-inspector2-finding-ecr-critical.json");
+        let at = |t: &str| gatekeeper::time::parse_rfc3339(t).unwrap();
+        let during = run(&e, None, &p, at("2026-11-22T00:00:00Z")).unwrap();
+        assert_eq!(during.decision, "warn", "{:?}", during.reasons);
+        assert!(
+            during
+                .reasons
+                .iter()
+                .any(|r| r.ends_with("blocks on 2026-11-24")),
+            "{:?}",
+            during.reasons
+        );
+        assert_eq!(
+            run(&e, None, &p, at("2026-11-24T11:42:07Z"))
+                .unwrap()
+                .decision,
+            "block"
+        );
+    }
+
+    #[test]
     fn findings_file_overrides_the_event_counts() {
         let findings = json!({"findings": [{"findingArn": "arn:1", "severity": "HIGH", "status": "ACTIVE", "packageVulnerabilityDetails": {"vulnerabilityId": "CVE-1"}}]});
         let e = run(
             &event("aws.inspector2-inspector2-scan-ecr-docs.json"),
             Some(&findings),
             &Policy::builtin(),
+            NOW,
         )
         .unwrap();
         assert_eq!(e.decision, "warn");
@@ -149,19 +237,17 @@ mod tests {
 
     #[test]
     fn malformed_inputs_are_errors() {
+        let bad = json!({"source": "aws.ecr", "detail-type": "ECR Image Action", "detail": {}});
         assert!(
-            run(
-                &json!({"source": "aws.ecr", "detail-type": "ECR Image Action", "detail": {}}),
-                None,
-                &Policy::builtin()
-            )
-            .unwrap_err()
-            .starts_with("event: detail.action-type")
+            run(&bad, None, &Policy::builtin(), NOW)
+                .unwrap_err()
+                .starts_with("event: detail.action-type")
         );
         let e = run(
             &event("aws.ecr-ecr-image-scan-complete-docs.json"),
             Some(&json!({"x": 1})),
             &Policy::builtin(),
+            NOW,
         )
         .unwrap_err();
         assert!(e.starts_with("findings: "), "{e}");

@@ -1,62 +1,114 @@
 //! `gatekeeper`: the ecr-gatekeeper command line, for CI pipelines and operators.
 
 mod args;
+mod aws;
+mod check;
 mod evaluate;
+mod ops;
+mod policy_cmd;
+mod report;
 
 use std::process::ExitCode;
 
-use serde_json::Value;
-
-use args::{Args, opt};
-use gatekeeper::policy::Policy;
+use args::Args;
 
 const USAGE: &str = "\
 gatekeeper: ECR image verdicts for CI pipelines and operators
 
 Usage:
-  gatekeeper evaluate --event FILE [--findings FILE] [--policy FILE]
-  gatekeeper --version | --help
+  gatekeeper evaluate --event FILE [--findings FILE] [--policy FILE] [--now TIME]
+  gatekeeper policy check FILE [--now TIME] [--within DURATION]
+  gatekeeper check --repository R (--tag T | --digest D) [--wait DURATION] [--quiet-period DURATION]
+                   [--policy FILE] [--format text|json|sarif]
+  gatekeeper release --repository R --digest D --reason TEXT [--force --for DURATION]
+  gatekeeper release --all [--repository R] (--dry-run | --yes)
+  gatekeeper reconcile (--repository R | --all) [--dry-run] [--mode audit|enforce]
+  gatekeeper breaker (status | reset)
+  gatekeeper --version | --help | COMMAND --help
 
 Commands:
-  evaluate   Decide on one EventBridge event offline (no AWS calls) and print one JSON object:
-             {\"kind\", \"image\", \"decision\", \"counts\", \"reasons\"}. Without --findings, a scan event
-             is decided on its severity counts, a finding event on that finding, a coverage event on
-             its scan status; a push is pending, an ignored event is skip.
+  evaluate   decide one EventBridge event offline (no AWS calls); prints one JSON object
+  policy     validate a policy file; list exceptions expiring soon
+  check      the CI gate: find the image in ECR, wait for its scan, print the verdict; exit 0 for
+             pass/warn, 1 for block or held, 2 for errors and timeouts
+  release    break-glass: put an image's quarantined tags back (or every image's, to uninstall)
+  reconcile  evaluate images that existed before the gatekeeper (or whose events were lost) and act
+  breaker    show or reset the circuit breaker that stops tag changes after too many
+
+AWS: the usual credential chain and AWS_REGION; AWS_ENDPOINT_URL points every call at a local
+emulator. Commands that touch the gatekeeper's state read GATEKEEPER_STATE_TABLE and
+GATEKEEPER_TOPIC_ARN (or --table, --topic), and the policy from --policy or GATEKEEPER_POLICY
+(a file, s3://bucket/key or ssm:/name; the built-in default otherwise).
 
 Examples:
   gatekeeper evaluate --event events/aws.inspector2-inspector2-scan-ecr-docs.json
-  gatekeeper evaluate --event scan.json --findings list-findings.json --policy policy.toml
+  gatekeeper policy check policy.toml --within 30d
+  gatekeeper check --repository team-a/api --tag \"$GIT_SHA\" --wait 15m --format sarif > gatekeeper.sarif
+  gatekeeper release --repository team-a/api --digest sha256:... --reason \"INC-42 hotfix\" --force --for 24h
+  gatekeeper reconcile --all --dry-run
 
-Exit status: 0 when a decision was printed, 2 for unusable input (one line on stderr).
+Exit status: 0 success (pass or warn for check), 1 a verdict that stops the pipeline (block, held),
+an invalid policy, or a refused release; 2 unusable input, AWS errors and timeouts.
 ";
 
-fn read_json(path: &str, what: &str) -> Result<Value, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{what} {path}: {e}"))?;
-    serde_json::from_str(&text).map_err(|e| format!("{what} {path}: not JSON: {e}"))
+/// Why a command stopped: the exit code and one line for stderr.
+#[derive(Debug)]
+pub struct Fail {
+    /// Exit code.
+    pub code: u8,
+    /// One line (no newline).
+    pub message: String,
 }
 
-fn read_policy(path: Option<&str>) -> Result<Policy, String> {
-    match path {
-        None => Ok(Policy::builtin()),
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("policy {path}: {e}"))?;
-            Policy::parse(&text).map_err(|e| format!("policy {path}: {e}"))
+impl Fail {
+    /// Exit 2: unusable input, AWS errors, timeouts.
+    pub fn error(message: impl Into<String>) -> Fail {
+        Fail {
+            code: 2,
+            message: message.into(),
         }
     }
 }
 
-fn evaluate_cmd(rest: &[String]) -> Result<ExitCode, Option<String>> {
-    let args = Args::parse(rest, &[opt("event"), opt("findings"), opt("policy")])?;
-    let event = read_json(args.require("event")?, "event")?;
-    let findings = args
-        .get("findings")
-        .map(|p| read_json(p, "findings"))
-        .transpose()?;
-    let policy = read_policy(args.get("policy"))?;
-    let out = evaluate::run(&event, findings.as_ref(), &policy)?;
-    let json = serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?;
-    println!("{json}");
-    Ok(ExitCode::SUCCESS)
+impl From<String> for Fail {
+    fn from(message: String) -> Fail {
+        Fail::error(message)
+    }
+}
+
+impl From<gatekeeper::error::AwsError> for Fail {
+    fn from(e: gatekeeper::error::AwsError) -> Fail {
+        Fail::error(e.to_string())
+    }
+}
+
+impl From<gatekeeper::error::ConfigError> for Fail {
+    fn from(e: gatekeeper::error::ConfigError) -> Fail {
+        Fail::error(e.to_string())
+    }
+}
+
+/// Why a command returned without an exit code of its own.
+#[derive(Debug)]
+pub enum Stop {
+    /// `--help`: print the usage.
+    Help,
+    /// A failure, with its exit code.
+    Fail(Fail),
+}
+
+impl<E: Into<Fail>> From<E> for Stop {
+    fn from(e: E) -> Stop {
+        Stop::Fail(e.into())
+    }
+}
+
+/// What a command returns: its exit code, or why it stopped.
+pub type Outcome = Result<ExitCode, Stop>;
+
+/// Parses `rest` for a command; `--help` prints the usage.
+pub fn parse(rest: &[String], flags: &[args::Flag]) -> Result<Args, Stop> {
+    Args::parse(rest, flags).map_err(|e| e.map_or(Stop::Help, |m| Stop::Fail(Fail::error(m))))
 }
 
 fn main() -> ExitCode {
@@ -65,24 +117,38 @@ fn main() -> ExitCode {
         Some((c, rest)) => (c.as_str(), rest),
         None => ("--help", &[][..]),
     };
-    let result = match command {
-        "evaluate" => evaluate_cmd(rest),
+    let result: Outcome = match command {
+        "evaluate" => evaluate::command(rest),
+        "policy" => policy_cmd::command(rest),
+        "check" => check::command(rest),
+        "release" => ops::release(rest),
+        "reconcile" => ops::reconcile(rest),
+        "breaker" => ops::breaker(rest),
         "--version" | "-V" | "version" => {
             println!("gatekeeper {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
         }
-        "--help" | "-h" | "help" => Err(None),
-        other => Err(Some(format!("unknown command {other:?}"))),
+        "--help" | "-h" | "help" => Err(Stop::Help),
+        other => Err(Stop::Fail(Fail::error(format!(
+            "unknown command {other:?}"
+        )))),
     };
     match result {
         Ok(code) => code,
-        Err(None) => {
+        Err(Stop::Help) => {
             print!("{USAGE}");
             ExitCode::SUCCESS
         }
-        Err(Some(message)) => {
-            eprintln!("gatekeeper: {message} (see gatekeeper --help)");
-            ExitCode::from(2)
+        Err(Stop::Fail(fail)) => {
+            let hint = if fail.code == 2 && fail.message.starts_with("--")
+                || fail.message.starts_with("unknown")
+            {
+                " (see gatekeeper --help)"
+            } else {
+                ""
+            };
+            eprintln!("gatekeeper: {}{hint}", fail.message.replace('\n', " "));
+            ExitCode::from(fail.code)
         }
     }
 }

@@ -15,7 +15,8 @@ pub const TOPIC_ARN: &str = "GATEKEEPER_TOPIC_ARN";
 pub const STATE_TABLE: &str = "GATEKEEPER_STATE_TABLE";
 /// URL of the SQS queue that receives rejected events.
 pub const REJECTED_QUEUE_URL: &str = "GATEKEEPER_REJECTED_QUEUE_URL";
-/// Where the policy is: a file path (unset: the built-in default policy).
+/// Where the policy is: a file path, `s3://bucket/key` or `ssm:/parameter/name` (unset: the
+/// built-in default policy).
 pub const POLICY: &str = "GATEKEEPER_POLICY";
 /// Prefix of quarantine tags (default `quarantined-`).
 pub const QUARANTINE_PREFIX: &str = "GATEKEEPER_QUARANTINE_PREFIX";
@@ -31,8 +32,53 @@ pub const CLAIM_LEASE: &str = "GATEKEEPER_CLAIM_LEASE";
 pub enum PolicySource {
     /// The built-in default (block CRITICAL, warn HIGH).
     Builtin,
-    /// A file bundled with the function (or any path for the CLI).
+    /// A file bundled with the function (a layer, or any path for the CLI).
     File(String),
+    /// An S3 object, fetched at cold start (`s3://bucket/key`): any size.
+    S3 {
+        /// Bucket.
+        bucket: String,
+        /// Key.
+        key: String,
+    },
+    /// An SSM parameter, fetched at cold start (`ssm:/name`): at most 8 KB (advanced tier).
+    Ssm(String),
+}
+
+impl PolicySource {
+    /// Parses `GATEKEEPER_POLICY`: `s3://bucket/key`, `ssm:/name` (or `ssm:name`), else a file path.
+    pub fn parse(value: &str) -> Result<PolicySource, String> {
+        if let Some(rest) = value.strip_prefix("s3://") {
+            return match rest.split_once('/') {
+                Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => {
+                    Ok(PolicySource::S3 {
+                        bucket: bucket.into(),
+                        key: key.into(),
+                    })
+                }
+                _ => Err("expected s3://bucket/key".into()),
+            };
+        }
+        if let Some(name) = value.strip_prefix("ssm:") {
+            return if name.trim().is_empty() {
+                Err("expected ssm:/parameter/name".into())
+            } else {
+                Ok(PolicySource::Ssm(name.into()))
+            };
+        }
+        Ok(PolicySource::File(value.into()))
+    }
+}
+
+impl std::fmt::Display for PolicySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PolicySource::Builtin => f.write_str("(built-in)"),
+            PolicySource::File(p) => f.write_str(p),
+            PolicySource::S3 { bucket, key } => write!(f, "s3://{bucket}/{key}"),
+            PolicySource::Ssm(name) => write!(f, "ssm:{name}"),
+        }
+    }
 }
 
 /// The settings every function reads at start.
@@ -111,28 +157,41 @@ impl Config {
             topic_arn: required(TOPIC_ARN)?,
             state_table: required(STATE_TABLE)?,
             rejected_queue_url: required(REJECTED_QUEUE_URL)?,
-            policy: get(POLICY).map_or(PolicySource::Builtin, PolicySource::File),
+            policy: match get(POLICY) {
+                None => PolicySource::Builtin,
+                Some(v) => PolicySource::parse(&v).map_err(|problem| ConfigError::Invalid {
+                    name: POLICY,
+                    value: v,
+                    problem,
+                })?,
+            },
             tags,
             claim_lease,
         })
     }
 }
 
-/// Loads and validates the policy; an invalid or unreadable policy is an error, never "allow all".
-pub fn load_policy(source: &PolicySource) -> Result<Policy, ConfigError> {
+/// Validates policy text read from `source`; an invalid policy is an error, never "allow all".
+pub fn parse_policy(source: &PolicySource, text: &str) -> Result<Policy, ConfigError> {
+    Policy::parse(text).map_err(|error| ConfigError::Policy {
+        source_name: source.to_string(),
+        error,
+    })
+}
+
+/// Loads a local policy (built-in or file); `None` for S3 and SSM, which `adapters::load_policy` reads.
+pub fn load_local_policy(source: &PolicySource) -> Result<Option<Policy>, ConfigError> {
     match source {
-        PolicySource::Builtin => Ok(Policy::builtin()),
+        PolicySource::Builtin => Ok(Some(Policy::builtin())),
         PolicySource::File(path) => {
             let text =
                 std::fs::read_to_string(path).map_err(|e| ConfigError::PolicyUnreadable {
                     source_name: path.clone(),
                     message: e.to_string(),
                 })?;
-            Policy::parse(&text).map_err(|error| ConfigError::Policy {
-                source_name: path.clone(),
-                error,
-            })
+            parse_policy(source, &text).map(Some)
         }
+        PolicySource::S3 { .. } | PolicySource::Ssm(_) => Ok(None),
     }
 }
 
@@ -163,6 +222,27 @@ mod tests {
         assert_eq!(c.policy, PolicySource::Builtin);
         assert_eq!(c.tags, TagScheme::default());
         assert_eq!(c.claim_lease, 300);
+    }
+
+    #[test]
+    fn policy_sources() {
+        assert_eq!(
+            PolicySource::parse("s3://b/p/policy.toml"),
+            Ok(PolicySource::S3 {
+                bucket: "b".into(),
+                key: "p/policy.toml".into()
+            })
+        );
+        assert_eq!(
+            PolicySource::parse("ssm:/gatekeeper/policy"),
+            Ok(PolicySource::Ssm("/gatekeeper/policy".into()))
+        );
+        assert_eq!(
+            PolicySource::parse("/opt/policy.toml"),
+            Ok(PolicySource::File("/opt/policy.toml".into()))
+        );
+        assert!(PolicySource::parse("s3://bucket").is_err());
+        assert!(PolicySource::parse("ssm:").is_err());
     }
 
     #[test]
@@ -200,14 +280,14 @@ mod tests {
     #[test]
     fn an_unreadable_or_invalid_policy_file_is_an_error() {
         let missing =
-            load_policy(&PolicySource::File("/nonexistent/policy.toml".into())).unwrap_err();
+            load_local_policy(&PolicySource::File("/nonexistent/policy.toml".into())).unwrap_err();
         assert!(matches!(missing, ConfigError::PolicyUnreadable { .. }));
         let dir = std::env::temp_dir().join(format!("gk-policy-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("p.toml");
         std::fs::write(&path, "version = 1\n[defaults]\nblock = \"NOPE\"\n").unwrap();
-        let err =
-            load_policy(&PolicySource::File(path.to_string_lossy().into_owned())).unwrap_err();
+        let err = load_local_policy(&PolicySource::File(path.to_string_lossy().into_owned()))
+            .unwrap_err();
         assert!(
             err.to_string().contains("line 3: block: unknown severity"),
             "{err}"

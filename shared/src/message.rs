@@ -9,8 +9,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::domain::{Decision, Finding, ImageRef, Mode, Severity, SeverityCounts};
+use crate::ports::Override;
 use crate::time::{Epoch, format_rfc3339};
-use crate::verdict::Verdict;
+use crate::verdict::{AppliedException, Verdict};
 
 /// The contract version carried in every message.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -99,6 +100,13 @@ struct Trigger<'a> {
 }
 
 #[derive(Debug, Clone, Serialize)]
+struct OverrideRef<'a> {
+    until: String,
+    by: &'a str,
+    reason: &'a str,
+}
+
+#[derive(Debug, Clone, Serialize)]
 struct Body<'a> {
     schema_version: u32,
     event_type: &'static str,
@@ -113,6 +121,12 @@ struct Body<'a> {
     findings_total: u32,
     findings: Vec<MessageFinding>,
     reasons: Vec<String>,
+    exceptions: &'a [AppliedException],
+    deadline: Option<String>,
+    #[serde(rename = "override", skip_serializing_if = "Option::is_none")]
+    override_: Option<OverrideRef<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    actor: Option<&'a str>,
     actions: &'a [Action],
     problems: Vec<String>,
     policy: PolicyRef<'a>,
@@ -135,6 +149,13 @@ pub struct Message {
 /// Everything a verdict message says, gathered by the caller.
 #[derive(Debug, Clone)]
 pub struct VerdictNotice<'a> {
+    /// `verdict` (a decision change), `alert` (circuit breaker, unscanned repository) or `release`
+    /// (an operator's break-glass release).
+    pub event_type: &'static str,
+    /// An operator's override in force, if any.
+    pub override_: Option<&'a Override>,
+    /// Who acted, for operator actions (the caller's ARN).
+    pub actor: Option<&'a str>,
     /// The image, with its tags as read from ECR (or from the event when nothing was read).
     pub image: &'a ImageRef,
     /// AWS region, when known.
@@ -275,7 +296,7 @@ impl VerdictNotice<'_> {
         let v = self.verdict;
         let mut body = Body {
             schema_version: SCHEMA_VERSION,
-            event_type: "verdict",
+            event_type: self.event_type,
             dedup_key: dedup_key.clone(),
             time: format_rfc3339(self.now),
             mode: self.mode,
@@ -304,6 +325,14 @@ impl VerdictNotice<'_> {
                 .take(20)
                 .map(|r| clip(r, MAX_TEXT))
                 .collect(),
+            exceptions: &v.exceptions[..v.exceptions.len().min(20)],
+            deadline: v.deadline.map(format_rfc3339),
+            override_: self.override_.map(|o| OverrideRef {
+                until: format_rfc3339(o.until),
+                by: &o.by,
+                reason: &o.reason,
+            }),
+            actor: self.actor,
             actions: self.actions,
             problems: self
                 .problems
@@ -357,7 +386,7 @@ impl VerdictNotice<'_> {
             subject: subject_line(&subject),
             body: escape_markup(&json),
             attributes: vec![
-                ("event_type", "verdict".into()),
+                ("event_type", self.event_type.into()),
                 ("decision", v.decision.as_str().into()),
                 (
                     "max_severity",
@@ -376,7 +405,7 @@ mod tests {
     use super::*;
     use crate::domain::{Package, ScanState};
     use crate::policy::Policy;
-    use crate::verdict::evaluate;
+    use crate::verdict::{Subject, evaluate};
 
     fn image(tags: &[&str]) -> ImageRef {
         ImageRef {
@@ -392,6 +421,9 @@ mod tests {
         actions: &'a [Action],
     ) -> VerdictNotice<'a> {
         VerdictNotice {
+            event_type: "verdict",
+            override_: None,
+            actor: None,
             image,
             region: Some("eu-west-1"),
             account: None,
@@ -420,7 +452,12 @@ mod tests {
             version: Some("3.0.1".into()),
             fixed_in: Some("3.0.2".into()),
         });
-        let verdict = evaluate(policy.rule_for("team-a/api"), &[f], &ScanState::Complete);
+        let verdict = evaluate(
+            &policy,
+            &Subject::new("team-a/api", "sha256:1", 0),
+            &[f],
+            &ScanState::Complete,
+        );
         let img = image(&["v1"]);
         let actions = [Action {
             action: ActionKind::AddTag,
@@ -463,7 +500,12 @@ mod tests {
             version: None,
             fixed_in: None,
         });
-        let verdict = evaluate(policy.rule_for("r"), &[f], &ScanState::Complete);
+        let verdict = evaluate(
+            &policy,
+            &Subject::new("r", "sha256:1", 0),
+            &[f],
+            &ScanState::Complete,
+        );
         let img = image(&["<!everyone>"]);
         let m = notice(&img, &verdict, &[]).to_message();
         for bad in ["<", ">", "@", "&"] {
@@ -492,7 +534,12 @@ mod tests {
         let findings: Vec<Finding> = (0..5000)
             .map(|i| Finding::new(format!("CVE-{i}-{}", "x".repeat(500)), Severity::Critical))
             .collect();
-        let verdict = evaluate(policy.rule_for("r"), &findings, &ScanState::Complete);
+        let verdict = evaluate(
+            &policy,
+            &Subject::new("r", "sha256:1", 0),
+            &findings,
+            &ScanState::Complete,
+        );
         let tags: Vec<String> = (0..1000)
             .map(|i| format!("tag-{i}-{}", "y".repeat(100)))
             .collect();

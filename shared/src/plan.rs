@@ -169,6 +169,31 @@ pub fn plan(
     plan
 }
 
+/// Holds an image that has no verdict yet: each plain tag T moves to `held-<T>--<hex>` (the held tag
+/// is confirmed before T is removed). A tag too long to hold stays, and the plan says so.
+pub fn hold(scheme: &TagScheme, tags: &[String], digest: &str) -> Plan {
+    let mut plan = Plan::default();
+    for tag in tags {
+        if scheme.classify(tag) != TagKind::Plain {
+            continue;
+        }
+        match scheme.held_tag(tag, digest) {
+            Ok(h) => {
+                plan.add(h.clone(), tags);
+                plan.steps.push(Step::Remove {
+                    tag: tag.clone(),
+                    keep: h,
+                });
+            }
+            Err(e) => plan
+                .notes
+                .push(format!("{tag} left in place on an unscanned image: {e}")),
+        }
+    }
+    plan.sort();
+    plan
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,6 +368,39 @@ mod tests {
             true,
         );
         assert!(p.is_empty());
+    }
+
+    #[test]
+    fn hold_moves_plain_tags_and_a_verdict_releases_or_quarantines_them() {
+        let s = TagScheme::default();
+        let p = hold(&s, &tags(&["v1", "quarantined-x--0123456789ab"]), D);
+        assert_eq!(
+            p.steps,
+            vec![
+                add("held-v1--0123456789ab"),
+                remove("v1", "held-v1--0123456789ab")
+            ]
+        );
+        let held = tags(&["held-v1--0123456789ab"]);
+        assert!(hold(&s, &held, D).is_empty());
+        let owners: HashMap<String, Option<String>> =
+            [("v1".to_string(), None)].into_iter().collect();
+        assert_eq!(release_candidates(&s, &held, D), tags(&["v1"]));
+        assert_eq!(
+            plan(&s, &held, D, Decision::Pass, &owners, true).steps,
+            vec![add("v1"), remove("held-v1--0123456789ab", "v1")]
+        );
+        assert_eq!(
+            plan(&s, &held, D, Decision::Block, &HashMap::new(), true).steps,
+            vec![
+                add("quarantined-v1--0123456789ab"),
+                remove("held-v1--0123456789ab", "quarantined-v1--0123456789ab")
+            ]
+        );
+        assert!(
+            plan(&s, &held, D, Decision::Pending, &HashMap::new(), true).is_empty(),
+            "a failed scan keeps them held"
+        );
     }
 
     #[test]

@@ -187,6 +187,28 @@ pub struct Claim {
     pub previous: Option<Decision>,
     /// The item's version after the claim: numbers the change (dedup key).
     pub sequence: u64,
+    /// Whether the block being applied is suspended by an operator's override (tags released).
+    pub overridden: bool,
+}
+
+/// An operator's time-boxed override of a blocking verdict (`gatekeeper release --force`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Override {
+    /// Until when the image's tags stay released whatever the verdict.
+    pub until: Epoch,
+    /// Who asked (the caller's ARN).
+    pub by: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// The circuit breaker's state after counting tag changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BreakerCount {
+    /// Tag changes counted in the current and the previous window.
+    pub count: u64,
+    /// When it tripped, if it is open.
+    pub tripped_at: Option<Epoch>,
 }
 
 /// The state table's record of one image.
@@ -202,9 +224,20 @@ pub struct ImageState {
     pub exists: bool,
     /// What the last claimed verdict said (counts and reasons).
     pub summary: Option<Summary>,
+    /// Whether the last applied block is suspended by an override (its tags were released).
+    pub overridden: bool,
+    /// When the gatekeeper first decided on the image (about its first completed scan).
+    pub first_scan_at: Option<Epoch>,
+    /// An operator's override, if one was ever set (check `until`).
+    pub override_: Option<Override>,
 }
 
 impl ImageState {
+    /// The override in force at `now`, if any.
+    pub fn override_at(&self, now: Epoch) -> Option<&Override> {
+        self.override_.as_ref().filter(|o| o.until > now)
+    }
+
     /// The decision that was last notified: the claim's `previous` while a change is unfinished.
     pub fn notified(&self) -> Option<Decision> {
         match &self.claim {
@@ -259,6 +292,27 @@ pub trait StateStore {
         decision: Decision,
         now: Epoch,
     ) -> impl Future<Output = Result<Written, AwsError>> + Send;
+    /// Records an operator's override on the image (a new version, so a concurrent claim re-reads).
+    fn set_override(
+        &self,
+        image: &ImageRef,
+        value: &Override,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Counts `changes` tag changes at `now` in windows of `window` seconds (the circuit breaker).
+    fn count_tag_changes(
+        &self,
+        changes: u64,
+        now: Epoch,
+        window: i64,
+    ) -> impl Future<Output = Result<BreakerCount, AwsError>> + Send;
+    /// Opens the circuit breaker; `Done` for the caller that opened it, `Conflict` if it was open.
+    fn trip_breaker(
+        &self,
+        now: Epoch,
+        reason: &str,
+    ) -> impl Future<Output = Result<Written, AwsError>> + Send;
+    /// Closes the circuit breaker (an operator's reset); returns when it had tripped, if it had.
+    fn reset_breaker(&self) -> impl Future<Output = Result<Option<Epoch>, AwsError>> + Send;
     /// Records a one-off notice under `key` (an alert, a reminder): the first event wins, retries of
     /// that same event see [`Mark::Repeat`] (so a crash before publishing is repaired), others [`Mark::Taken`].
     fn mark_once(

@@ -1,33 +1,84 @@
-//! The verdict: a pure evaluation of an image's findings and scan state under one policy rule.
-//! No I/O, no clock.
+//! The verdict: a pure evaluation of an image's findings and scan state under the policy.
+//! No I/O; the time is an input.
 
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Decision, Finding, FindingStatus, ScanState, Severity, SeverityCounts};
-use crate::policy::Rule;
+use crate::policy::{Criterion, ExceptionMatch, Policy, Rule, Suppressed};
+use crate::time::{DAY, Epoch, format_date};
 
-/// How many findings a verdict keeps for its message: the top blocking ones, then warning ones.
+/// How many findings a verdict keeps for its message: the blocking ones first, then warning ones.
 pub const TOP_FINDINGS: usize = 10;
+
+/// The image being judged, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subject<'a> {
+    /// Repository name.
+    pub repository: &'a str,
+    /// Digest.
+    pub digest: &'a str,
+    /// When the image was first scanned (or, failing that, pushed): a finding first observed
+    /// later than the rule's margin was found by a continuous rescan and gets the rule's grace.
+    pub baseline: Option<Epoch>,
+    /// Whether the image runs now (Inspector's `inUseCount` > 0).
+    pub in_use: bool,
+    /// Now.
+    pub now: Epoch,
+}
+
+impl<'a> Subject<'a> {
+    /// A subject with no history (a first scan, or an offline evaluation).
+    pub fn new(repository: &'a str, digest: &'a str, now: Epoch) -> Subject<'a> {
+        Subject {
+            repository,
+            digest,
+            baseline: None,
+            in_use: false,
+            now,
+        }
+    }
+}
+
+/// An exception that exempted findings in this verdict (the audit trail).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppliedException {
+    /// Vulnerability id.
+    pub id: String,
+    /// Who answers for it.
+    pub owner: String,
+    /// `YYYY-MM-DD` it stops applying.
+    pub expires: String,
+    /// Ticket, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+    /// How many findings it exempted here.
+    pub findings: u32,
+}
 
 /// The outcome of evaluating one image.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
     /// pass / warn / block / pending.
     pub decision: Decision,
-    /// Active findings by severity.
+    /// Active findings by severity (exempt ones included: they exist).
     pub counts: SeverityCounts,
     /// The highest severity among active findings.
     pub max_severity: Option<Severity>,
     /// Why, one line each, most important first.
     pub reasons: Vec<String>,
-    /// The findings that decided it (at most [`TOP_FINDINGS`]), most severe first.
+    /// The findings that decided it (at most [`TOP_FINDINGS`]), blocking ones first.
     pub top: Vec<Finding>,
-    /// Findings that met the block threshold.
+    /// Findings that block.
     pub blocking: u32,
-    /// Findings that met the warn threshold but not the block threshold.
+    /// Findings that warn (including blocking findings demoted by `fixable_only` or a grace period).
     pub warning: u32,
+    /// Exceptions applied.
+    pub exceptions: Vec<AppliedException>,
+    /// The earliest end of a grace period that keeps this image from blocking ("blocks on ...").
+    pub deadline: Option<Epoch>,
 }
 
 /// What the state table keeps of a verdict, so that later notices (a re-tag of a blocked digest) can
@@ -38,6 +89,9 @@ pub struct Summary {
     pub counts: SeverityCounts,
     /// The verdict's reasons.
     pub reasons: Vec<String>,
+    /// The grace deadline, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<Epoch>,
 }
 
 impl Verdict {
@@ -46,6 +100,7 @@ impl Verdict {
         Summary {
             counts: self.counts,
             reasons: self.reasons.iter().take(5).cloned().collect(),
+            deadline: self.deadline,
         }
     }
 
@@ -61,15 +116,36 @@ impl Verdict {
             top: Vec::new(),
             blocking: 0,
             warning: 0,
+            exceptions: Vec::new(),
+            deadline: summary.deadline,
         }
     }
 }
 
-fn describe(f: &Finding) -> String {
-    match f.packages.first() {
-        Some(p) if !p.name.is_empty() => format!("{} ({} {})", f.id, f.severity, p.name),
-        _ => format!("{} ({})", f.id, f.severity),
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Level {
+    Block,
+    Warn,
+}
+
+fn describe(f: &Finding, why: Criterion) -> String {
+    let package = f
+        .packages
+        .first()
+        .map(|p| p.name.as_str())
+        .filter(|n| !n.is_empty());
+    let mut inner = f.severity.as_str().to_string();
+    if let Some(p) = package {
+        inner.push(' ');
+        inner.push_str(p);
     }
+    match why {
+        Criterion::Severity => {}
+        Criterion::Exploitable => inner.push_str(", exploit available"),
+        Criterion::Epss => inner.push_str(&format!(", EPSS {:.2}", f.epss.unwrap_or_default())),
+        Criterion::Score => inner.push_str(&format!(", score {:.1}", f.score.unwrap_or_default())),
+    }
+    format!("{} ({inner})", f.id)
 }
 
 /// Most severe first, then highest score, then id, so that messages are stable.
@@ -79,12 +155,6 @@ fn by_importance(a: &Finding, b: &Finding) -> Ordering {
         .cmp(&a.severity.rank())
         .then_with(|| b.score.partial_cmp(&a.score).unwrap_or(Ordering::Equal))
         .then_with(|| a.id.cmp(&b.id))
-}
-
-fn thresholds(rule: &Rule, severity: Severity) -> (bool, bool) {
-    let block = rule.block.is_some_and(|t| severity.at_least(t));
-    let warn = !block && rule.warn.is_some_and(|t| severity.at_least(t));
-    (block, warn)
 }
 
 /// Applies the scan state: findings that block are evidence whatever the status, but nothing else
@@ -112,97 +182,258 @@ fn settle(decision: Decision, scan: &ScanState, reasons: &mut Vec<String>) -> De
     }
 }
 
-/// Evaluates a list of findings (closed ones are ignored; suppressed ones are counted apart).
-pub fn evaluate(rule: &Rule, findings: &[Finding], scan: &ScanState) -> Verdict {
+fn list(hits: &[(&Finding, Level, Criterion)]) -> String {
+    let shown: Vec<String> = hits
+        .iter()
+        .take(3)
+        .map(|(f, _, why)| describe(f, *why))
+        .collect();
+    let more = hits.len().saturating_sub(3);
+    if more > 0 {
+        format!("{} and {more} more", shown.join(", "))
+    } else {
+        shown.join(", ")
+    }
+}
+
+#[derive(Default)]
+struct Notes {
+    expired: BTreeMap<String, String>,
+    not_yet: BTreeMap<String, String>,
+    too_long: BTreeMap<String, String>,
+    unfixable: u32,
+    graced: u32,
+    grace_over: u32,
+    suppressed_counted: u32,
+    suppressed_exempt: u32,
+}
+
+/// Evaluates an image's findings under the policy.
+///
+/// Per finding: closed ones are ignored; suppressed ones count unless the rule exempts them; a finding
+/// that meets the rule's `block` (else `warn`) criteria is exempted by an applicable exception; a
+/// blocking finding without a fix warns under `fixable_only`; a blocking finding that a rescan found
+/// after the image's first scan warns until its grace period ends.
+pub fn evaluate(
+    policy: &Policy,
+    subject: &Subject<'_>,
+    findings: &[Finding],
+    scan: &ScanState,
+) -> Verdict {
+    let rule = policy.rule_for(subject.repository);
+    let now = subject.now;
     let mut counts = SeverityCounts::default();
-    let mut hits: Vec<&Finding> = Vec::new();
-    let (mut blocking, mut warning, mut suppressed) = (0u32, 0u32, 0u32);
+    let mut hits: Vec<(&Finding, Level, Criterion)> = Vec::new();
+    let mut applied: BTreeMap<(usize, String), AppliedException> = BTreeMap::new();
+    let mut notes = Notes::default();
+    let mut deadline: Option<Epoch> = None;
     for f in findings {
-        match f.status {
-            FindingStatus::Closed => continue,
-            FindingStatus::Suppressed => {
-                suppressed += 1;
+        match (f.status, rule.suppressed) {
+            (FindingStatus::Closed, _) => continue,
+            (FindingStatus::Suppressed, Suppressed::Exempt) => {
+                notes.suppressed_exempt += 1;
                 continue;
             }
-            FindingStatus::Active => {}
+            (FindingStatus::Suppressed, Suppressed::Count) => notes.suppressed_counted += 1,
+            (FindingStatus::Active, _) => {}
         }
         counts.add(f.severity);
-        let (b, w) = thresholds(rule, f.severity);
-        blocking += u32::from(b);
-        warning += u32::from(w);
-        if b || w {
-            hits.push(f);
+        let (level, why) = match (rule.block.met_by(f), rule.warn.met_by(f)) {
+            (Some(why), _) => (Level::Block, why),
+            (None, Some(why)) => (Level::Warn, why),
+            (None, None) => continue,
+        };
+        match policy.exception_for(f, subject.repository, subject.digest, now) {
+            Some(ExceptionMatch::Applies(e)) => {
+                applied
+                    .entry((e.line, e.id.clone()))
+                    .or_insert_with(|| AppliedException {
+                        id: e.id.clone(),
+                        owner: e.owner.clone(),
+                        expires: format_date(e.expires),
+                        ticket: e.ticket.clone(),
+                        findings: 0,
+                    })
+                    .findings += 1;
+                continue;
+            }
+            Some(ExceptionMatch::Expired(e)) => {
+                notes.expired.entry(e.id.clone()).or_insert_with(|| {
+                    format!(
+                        "exception {} ({}) expired on {}: it no longer applies",
+                        e.id,
+                        e.owner,
+                        format_date(e.expires)
+                    )
+                });
+            }
+            Some(ExceptionMatch::NotYet(e)) => {
+                notes.not_yet.entry(e.id.clone()).or_insert_with(|| {
+                    format!(
+                        "exception {} ({}) applies from {}",
+                        e.id,
+                        e.owner,
+                        format_date(e.created)
+                    )
+                });
+            }
+            Some(ExceptionMatch::TooLong(e, limit)) => {
+                notes.too_long.entry(e.id.clone()).or_insert_with(|| {
+                    format!(
+                        "exception {} ({}) lasts {} days, over the {}-day limit for {}: not applied",
+                        e.id,
+                        e.owner,
+                        (e.expires - e.created + DAY - 1) / DAY,
+                        limit / DAY,
+                        f.severity
+                    )
+                });
+            }
+            None => {}
         }
+        let mut level = level;
+        if level == Level::Block && rule.fixable_only && !f.has_fix() {
+            level = Level::Warn;
+            notes.unfixable += 1;
+        }
+        if level == Level::Block
+            && let (Some(baseline), Some(seen)) = (subject.baseline, f.first_observed)
+            && seen - baseline > rule.new_finding_margin
+            && let Some(grace) = rule.grace_for(f.severity, subject.in_use)
+        {
+            let ends = seen.saturating_add(grace);
+            if now < ends {
+                level = Level::Warn;
+                notes.graced += 1;
+                deadline = Some(deadline.map_or(ends, |d: Epoch| d.min(ends)));
+            } else {
+                notes.grace_over += 1;
+            }
+        }
+        hits.push((f, level, why));
     }
-    // Thresholds are monotonic in severity, so the blocking findings sort before the warning ones.
-    hits.sort_by(|a, b| by_importance(a, b));
-    let list = |skip: usize, take: usize| -> String {
-        let shown: Vec<String> = hits
-            .iter()
-            .skip(skip)
-            .take(take.min(3))
-            .map(|f| describe(f))
-            .collect();
-        let more = take.saturating_sub(3);
-        if more > 0 {
-            format!("{} and {more} more", shown.join(", "))
-        } else {
-            shown.join(", ")
-        }
-    };
+    hits.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| by_importance(a.0, b.0)));
+    let blocking = hits.iter().filter(|h| h.1 == Level::Block).count();
+    let (block_hits, warn_hits) = hits.split_at(blocking);
     let mut reasons = Vec::new();
-    if blocking > 0 {
+    if !block_hits.is_empty() {
         reasons.push(format!(
-            "{blocking} finding(s) at or above {} (rule {}): {}",
-            rule.block.map_or("-", Severity::as_str),
+            "{} finding(s) block under rule {}: {}",
+            block_hits.len(),
             rule.name,
-            list(0, blocking as usize)
+            list(block_hits)
         ));
     }
-    if warning > 0 {
+    if !warn_hits.is_empty() {
         reasons.push(format!(
-            "{warning} finding(s) at or above {} (rule {}): {}",
-            rule.warn.map_or("-", Severity::as_str),
+            "{} finding(s) warn under rule {}: {}",
+            warn_hits.len(),
             rule.name,
-            list(blocking as usize, warning as usize)
+            list(warn_hits)
         ));
     }
-    let decision = if blocking > 0 {
+    if let Some(d) = deadline {
+        reasons.push(format!(
+            "{} finding(s) found by a rescan are in their grace period: blocks on {}",
+            notes.graced,
+            format_date(d)
+        ));
+    }
+    if notes.grace_over > 0 {
+        reasons.push(format!(
+            "{} finding(s) found by a rescan are past their grace period",
+            notes.grace_over
+        ));
+    }
+    if notes.unfixable > 0 {
+        reasons.push(format!(
+            "{} finding(s) without a fix warn instead of blocking (fixable_only)",
+            notes.unfixable
+        ));
+    }
+    let exceptions: Vec<AppliedException> = applied.into_values().collect();
+    if !exceptions.is_empty() {
+        let ids: Vec<String> = exceptions
+            .iter()
+            .take(5)
+            .map(|e| format!("{} ({}, until {})", e.id, e.owner, e.expires))
+            .collect();
+        let exempted: u32 = exceptions.iter().map(|e| e.findings).sum();
+        reasons.push(format!(
+            "{exempted} finding(s) exempt by {} exception(s): {}",
+            exceptions.len(),
+            ids.join(", ")
+        ));
+    }
+    for e in policy.expiring(now, policy.expiry_notice()) {
+        if exceptions
+            .iter()
+            .any(|a| a.id == e.id && a.owner == e.owner)
+        {
+            let days = (e.expires - now + DAY - 1) / DAY;
+            reasons.push(format!(
+                "exception {} ({}) expires on {} (in {days} day(s))",
+                e.id,
+                e.owner,
+                format_date(e.expires)
+            ));
+        }
+    }
+    reasons.extend(notes.expired.into_values());
+    reasons.extend(notes.too_long.into_values());
+    reasons.extend(notes.not_yet.into_values());
+    if notes.suppressed_counted > 0 {
+        reasons.push(format!(
+            "{} Inspector-suppressed finding(s) counted: suppression rules have no owner or expiry, and rule {} does not exempt them",
+            notes.suppressed_counted, rule.name
+        ));
+    }
+    if notes.suppressed_exempt > 0 {
+        reasons.push(format!(
+            "{} Inspector-suppressed finding(s) exempt under rule {}",
+            notes.suppressed_exempt, rule.name
+        ));
+    }
+    let decision = if !block_hits.is_empty() {
         Decision::Block
-    } else if warning > 0 {
+    } else if !warn_hits.is_empty() {
         Decision::Warn
     } else {
-        reasons.push(format!(
-            "no active finding at or above the rule's thresholds (rule {})",
-            rule.name
-        ));
+        reasons.insert(
+            0,
+            format!(
+                "no active finding meets the block or warn criteria of rule {}",
+                rule.name
+            ),
+        );
         Decision::Pass
     };
-    if suppressed > 0 {
-        reasons.push(format!(
-            "{suppressed} finding(s) suppressed by Inspector rules (not counted)"
-        ));
-    }
     let decision = settle(decision, scan, &mut reasons);
     Verdict {
         decision,
         counts,
         max_severity: counts.max(),
         reasons,
-        top: hits.into_iter().take(TOP_FINDINGS).cloned().collect(),
-        blocking,
-        warning,
+        top: hits
+            .iter()
+            .take(TOP_FINDINGS)
+            .map(|h| h.0.clone())
+            .collect(),
+        blocking: block_hits.len() as u32,
+        warning: warn_hits.len() as u32,
+        exceptions,
+        deadline,
     }
 }
 
-/// Evaluates severity counts alone (a scan event's `finding-severity-counts`, without the list).
+/// Evaluates severity counts alone (a scan event's `finding-severity-counts`, without the list):
+/// only the rules' severity criteria can apply.
 pub fn evaluate_counts(rule: &Rule, counts: &SeverityCounts, scan: &ScanState) -> Verdict {
     let (mut blocking, mut warning) = (0u32, 0u32);
     for s in Severity::ALL {
-        let (b, w) = thresholds(rule, s);
-        if b {
+        if rule.block.severity.is_some_and(|t| s.at_least(t)) {
             blocking += counts.get(s);
-        } else if w {
+        } else if rule.warn.severity.is_some_and(|t| s.at_least(t)) {
             warning += counts.get(s);
         }
     }
@@ -210,20 +441,20 @@ pub fn evaluate_counts(rule: &Rule, counts: &SeverityCounts, scan: &ScanState) -
     let decision = if blocking > 0 {
         reasons.push(format!(
             "{blocking} finding(s) at or above {} by the scan's counts (rule {})",
-            rule.block.map_or("-", Severity::as_str),
+            rule.block.severity.map_or("-", Severity::as_str),
             rule.name
         ));
         Decision::Block
     } else if warning > 0 {
         reasons.push(format!(
             "{warning} finding(s) at or above {} by the scan's counts (rule {})",
-            rule.warn.map_or("-", Severity::as_str),
+            rule.warn.severity.map_or("-", Severity::as_str),
             rule.name
         ));
         Decision::Warn
     } else {
         reasons.push(format!(
-            "no finding at or above the rule's thresholds by the scan's counts (rule {})",
+            "no finding at or above the rule's severity thresholds by the scan's counts (rule {})",
             rule.name
         ));
         Decision::Pass
@@ -237,6 +468,8 @@ pub fn evaluate_counts(rule: &Rule, counts: &SeverityCounts, scan: &ScanState) -
         top: Vec::new(),
         blocking,
         warning,
+        exceptions: Vec::new(),
+        deadline: None,
     }
 }
 
@@ -250,154 +483,10 @@ pub fn pending(reason: impl Into<String>) -> Verdict {
         top: Vec::new(),
         blocking: 0,
         warning: 0,
+        exceptions: Vec::new(),
+        deadline: None,
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::Mode;
-    use crate::policy::Unscanned;
-
-    fn rule() -> Rule {
-        Rule {
-            name: "defaults".into(),
-            block: Some(Severity::Critical),
-            warn: Some(Severity::High),
-            mode: Mode::Enforce,
-            unscanned: Unscanned::Allow,
-        }
-    }
-
-    fn f(id: &str, s: Severity) -> Finding {
-        Finding::new(id, s)
-    }
-
-    #[test]
-    fn decisions_by_threshold() {
-        let r = rule();
-        let cases: [(&[Severity], Decision); 6] = [
-            (&[], Decision::Pass),
-            (&[Severity::Low, Severity::Medium], Decision::Pass),
-            (&[Severity::High], Decision::Warn),
-            (&[Severity::High, Severity::Critical], Decision::Block),
-            (&[Severity::Untriaged, Severity::Undefined], Decision::Pass),
-            (&[Severity::Informational; 3], Decision::Pass),
-        ];
-        for (severities, want) in cases {
-            let findings: Vec<Finding> = severities
-                .iter()
-                .enumerate()
-                .map(|(i, s)| f(&format!("CVE-{i}"), *s))
-                .collect();
-            assert_eq!(
-                evaluate(&r, &findings, &ScanState::Complete).decision,
-                want,
-                "{severities:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn closed_findings_do_not_count_and_suppressed_are_reported() {
-        let mut closed = f("CVE-1", Severity::Critical);
-        closed.status = FindingStatus::Closed;
-        let mut suppressed = f("CVE-2", Severity::Critical);
-        suppressed.status = FindingStatus::Suppressed;
-        let v = evaluate(&rule(), &[closed, suppressed], &ScanState::Complete);
-        assert_eq!(v.decision, Decision::Pass);
-        assert_eq!(v.counts.total(), 0);
-        assert!(
-            v.reasons
-                .iter()
-                .any(|r| r.contains("1 finding(s) suppressed")),
-            "{:?}",
-            v.reasons
-        );
-    }
-
-    #[test]
-    fn an_unusable_or_running_scan_is_never_pass_but_blocking_findings_still_block() {
-        for scan in [
-            ScanState::Unusable("SCAN_ELIGIBILITY_EXPIRED".into()),
-            ScanState::Unusable("FAILED".into()),
-            ScanState::InProgress,
-        ] {
-            assert_eq!(
-                evaluate(&rule(), &[], &scan).decision,
-                Decision::Pending,
-                "{scan:?}"
-            );
-            assert_eq!(
-                evaluate(&rule(), &[f("a", Severity::High)], &scan).decision,
-                Decision::Pending,
-                "{scan:?}"
-            );
-            assert_eq!(
-                evaluate(&rule(), &[f("a", Severity::Critical)], &scan).decision,
-                Decision::Block,
-                "{scan:?}"
-            );
-            assert_eq!(
-                evaluate_counts(&rule(), &SeverityCounts::default(), &scan).decision,
-                Decision::Pending
-            );
-        }
-        assert_eq!(
-            evaluate(&rule(), &[], &ScanState::Unknown).decision,
-            Decision::Pass
-        );
-    }
-
-    #[test]
-    fn top_findings_are_ordered_and_bounded() {
-        let mut findings: Vec<Finding> = (0..30)
-            .map(|i| f(&format!("CVE-H{i:02}"), Severity::High))
-            .collect();
-        let mut c = f("CVE-C", Severity::Critical);
-        c.score = Some(9.8);
-        findings.push(c);
-        findings.push(f("CVE-L", Severity::Low));
-        let v = evaluate(&rule(), &findings, &ScanState::Complete);
-        assert_eq!(v.decision, Decision::Block);
-        assert_eq!((v.blocking, v.warning), (1, 30));
-        assert_eq!(v.top.len(), TOP_FINDINGS);
-        assert_eq!(v.top[0].id, "CVE-C");
-        assert_eq!(v.top[1].id, "CVE-H00");
-        assert_eq!(v.max_severity, Some(Severity::Critical));
-        assert!(
-            v.reasons[0].starts_with("1 finding(s) at or above CRITICAL"),
-            "{:?}",
-            v.reasons
-        );
-    }
-
-    #[test]
-    fn counts_only_evaluation() {
-        let mut counts = SeverityCounts::default();
-        counts.add_n(Severity::High, 61);
-        assert_eq!(
-            evaluate_counts(&rule(), &counts, &ScanState::Complete).decision,
-            Decision::Warn
-        );
-        counts.add_n(Severity::Critical, 7);
-        let v = evaluate_counts(&rule(), &counts, &ScanState::Complete);
-        assert_eq!(
-            (v.decision, v.blocking, v.warning),
-            (Decision::Block, 7, 61)
-        );
-    }
-
-    #[test]
-    fn a_rule_without_thresholds_passes_everything_scanned() {
-        let r = Rule {
-            block: None,
-            warn: None,
-            ..rule()
-        };
-        assert_eq!(
-            evaluate(&r, &[f("a", Severity::Critical)], &ScanState::Complete).decision,
-            Decision::Pass
-        );
-    }
-}
+mod tests;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use aws_sdk_eventbridge::types::{PutEventsRequestEntry, Target};
-use gatekeeper::domain::{Decision, ImageRef, Mode, SeverityCounts};
+use gatekeeper::domain::{Decision, ImageRef, Mode};
 use gatekeeper::message::{VerdictNotice, change_key};
 use gatekeeper::ports::Notifier;
 use gatekeeper::verdict::Verdict;
@@ -132,6 +132,9 @@ async fn sample_events_reach_exactly_the_function_that_handles_them() {
 
 fn notice_for<'a>(image: &'a ImageRef, verdict: &'a Verdict) -> VerdictNotice<'a> {
     VerdictNotice {
+        event_type: "verdict",
+        override_: None,
+        actor: None,
         image,
         region: None,
         account: None,
@@ -178,12 +181,7 @@ async fn subscription_filter_policies_select_messages_by_attribute() {
         };
         let verdict = Verdict {
             decision,
-            counts: SeverityCounts::default(),
-            max_severity: None,
-            reasons: vec![],
-            top: vec![],
-            blocking: 0,
-            warning: 0,
+            ..gatekeeper::verdict::pending("test")
         };
         notifier
             .publish(&notice_for(&image, &verdict).to_message())

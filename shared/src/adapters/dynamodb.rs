@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use super::aws_error;
 use crate::domain::{Decision, ImageRef};
 use crate::error::AwsError;
-use crate::ports::{Claim, ImageState, Mark, StateStore, Written};
+use crate::ports::{BreakerCount, Claim, ImageState, Mark, Override, StateStore, Written};
 use crate::time::Epoch;
 use crate::verdict::Summary;
 
@@ -43,6 +43,9 @@ fn get_n(item: &Item, k: &str) -> Option<i64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// The item of the circuit breaker: tag changes per window, and when it tripped.
+pub const BREAKER_KEY: &str = "breaker";
+
 /// The partition key of an image's item.
 pub fn image_key(image: &ImageRef) -> String {
     format!("image#{}#{}", image.repository, image.digest)
@@ -59,6 +62,11 @@ fn state_from(item: &Item) -> ImageState {
             decision,
             previous: get_s(item, "claim_previous").and_then(Decision::parse),
             sequence: get_n(item, "claim_seq").unwrap_or(0).max(0) as u64,
+            overridden: item
+                .get("claim_overridden")
+                .and_then(|v| v.as_bool().ok())
+                .copied()
+                .unwrap_or(false),
         }),
         _ => None,
     };
@@ -68,6 +76,19 @@ fn state_from(item: &Item) -> ImageState {
         claim,
         exists: true,
         summary: get_s(item, "summary").and_then(|j| serde_json::from_str(j).ok()),
+        overridden: item
+            .get("overridden")
+            .and_then(|v| v.as_bool().ok())
+            .copied()
+            .unwrap_or(false),
+        first_scan_at: get_n(item, "first_scan_at"),
+        override_: get_n(item, "override_until").map(|until| Override {
+            until,
+            by: get_s(item, "override_by").unwrap_or_default().to_string(),
+            reason: get_s(item, "override_reason")
+                .unwrap_or_default()
+                .to_string(),
+        }),
     }
 }
 
@@ -145,7 +166,7 @@ impl StateStore for DynamoState {
             .table_name(&self.table)
             .key("pk", s(image_key(image)))
             .update_expression(
-                "SET decision = :d, version = :seq, claim_event = :e, claim_at = :at, claim_decision = :d, claim_previous = :p, claim_seq = :seq, updated_at = :at, policy = :h, summary = :s",
+                "SET decision = :d, version = :seq, claim_event = :e, claim_at = :at, claim_decision = :d, claim_previous = :p, claim_seq = :seq, claim_overridden = :o, overridden = :o, updated_at = :at, policy = :h, summary = :s, first_scan_at = if_not_exists(first_scan_at, :at)",
             )
             .expression_attribute_values(":d", s(claim.decision.as_str()))
             .expression_attribute_values(":seq", n(claim.sequence))
@@ -153,6 +174,7 @@ impl StateStore for DynamoState {
             .expression_attribute_values(":at", n(claim.at))
             .expression_attribute_values(":p", s(claim.previous.map_or("none", Decision::as_str)))
             .expression_attribute_values(":h", s(policy_hash))
+            .expression_attribute_values(":o", AttributeValue::Bool(claim.overridden))
             .expression_attribute_values(":s", s(serde_json::to_string(summary).unwrap_or_default()));
         req = expecting(req, expected);
         match req.send().await {
@@ -168,7 +190,7 @@ impl StateStore for DynamoState {
             .update_item()
             .table_name(&self.table)
             .key("pk", s(image_key(image)))
-            .update_expression("REMOVE claim_event, claim_at, claim_decision, claim_previous, claim_seq SET notified_seq = :seq ADD version :one")
+            .update_expression("REMOVE claim_event, claim_at, claim_decision, claim_previous, claim_seq, claim_overridden SET notified_seq = :seq ADD version :one")
             .condition_expression("claim_event = :e AND claim_seq = :seq")
             .expression_attribute_values(":e", s(&claim.event_id))
             .expression_attribute_values(":seq", n(claim.sequence))
@@ -206,6 +228,90 @@ impl StateStore for DynamoState {
         }
     }
 
+    async fn set_override(&self, image: &ImageRef, value: &Override) -> Result<(), AwsError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(image_key(image)))
+            .update_expression(
+                "SET override_until = :u, override_by = :b, override_reason = :r ADD version :one",
+            )
+            .expression_attribute_values(":u", n(value.until))
+            .expression_attribute_values(":b", s(&value.by))
+            .expression_attribute_values(":r", s(&value.reason))
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await
+            .map_err(|e| aws_error("dynamodb:UpdateItem", e))?;
+        Ok(())
+    }
+
+    async fn count_tag_changes(
+        &self,
+        changes: u64,
+        now: Epoch,
+        window: i64,
+    ) -> Result<BreakerCount, AwsError> {
+        // Fixed windows: this one and the one before are kept; the one before that is dropped.
+        let bucket = now.div_euclid(window.max(1));
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(BREAKER_KEY))
+            .update_expression("ADD #now :n REMOVE #old")
+            .expression_attribute_names("#now", format!("w{bucket}"))
+            .expression_attribute_names("#old", format!("w{}", bucket - 2))
+            .expression_attribute_values(":n", n(changes))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(|e| aws_error("dynamodb:UpdateItem", e))?;
+        let item = out.attributes().cloned().unwrap_or_default();
+        let count = [bucket, bucket - 1]
+            .iter()
+            .filter_map(|b| get_n(&item, &format!("w{b}")))
+            .sum::<i64>()
+            .max(0) as u64;
+        Ok(BreakerCount {
+            count,
+            tripped_at: get_n(&item, "tripped_at"),
+        })
+    }
+
+    async fn trip_breaker(&self, now: Epoch, reason: &str) -> Result<Written, AwsError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(BREAKER_KEY))
+            .update_expression("SET tripped_at = :now, tripped_reason = :r")
+            .condition_expression("attribute_not_exists(tripped_at)")
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":r", s(reason))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(Written::Done),
+            Err(e) if conflict(&e) => Ok(Written::Conflict),
+            Err(e) => Err(aws_error("dynamodb:UpdateItem", e)),
+        }
+    }
+
+    async fn reset_breaker(&self) -> Result<Option<Epoch>, AwsError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(BREAKER_KEY))
+            .update_expression("REMOVE tripped_at, tripped_reason")
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| aws_error("dynamodb:UpdateItem", e))?;
+        Ok(out.attributes().and_then(|a| get_n(a, "tripped_at")))
+    }
+
     async fn mark_once(
         &self,
         key: &str,
@@ -235,5 +341,28 @@ impl StateStore for DynamoState {
             Err(e) if conflict(&e) => Ok(Mark::Taken),
             Err(e) => Err(aws_error("dynamodb:PutItem", e)),
         }
+    }
+}
+
+impl DynamoState {
+    /// The circuit breaker's state for operators: when it tripped and why, if it is open.
+    pub async fn breaker_status(&self) -> Result<Option<(Epoch, String)>, AwsError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(BREAKER_KEY))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| aws_error("dynamodb:GetItem", e))?;
+        Ok(out.item().and_then(|i| {
+            get_n(i, "tripped_at").map(|at| {
+                (
+                    at,
+                    get_s(i, "tripped_reason").unwrap_or_default().to_string(),
+                )
+            })
+        }))
     }
 }

@@ -374,3 +374,59 @@ impl ImageRegistry for Ecr {
         Ok(Some(BasicScan { state, findings }))
     }
 }
+
+impl Ecr {
+    /// Every repository of the registry (DescribeRepositories, all pages).
+    pub async fn list_repositories(&self) -> Result<Vec<String>, AwsError> {
+        let mut out = Vec::new();
+        let mut pages = self
+            .client
+            .describe_repositories()
+            .max_results(1000)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("ecr:DescribeRepositories", e))?;
+            out.extend(
+                page.repositories()
+                    .iter()
+                    .filter_map(|r| r.repository_name().map(str::to_string)),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Every image of a repository with its tags and scan status (DescribeImages, all pages).
+    pub async fn list_images(&self, repository: &str) -> Result<Vec<ImageDetail>, AwsError> {
+        let mut out = Vec::new();
+        let mut pages = self
+            .client
+            .describe_images()
+            .repository_name(repository)
+            .max_results(1000)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("ecr:DescribeImages", e))?;
+            for d in page.image_details() {
+                let Some(digest) = d.image_digest() else {
+                    continue;
+                };
+                out.push(ImageDetail {
+                    digest: digest.to_string(),
+                    tags: d.image_tags().to_vec(),
+                    scan: d
+                        .image_scan_status()
+                        .and_then(|s| s.status())
+                        .map_or(ScanState::Unknown, |s| {
+                            ScanState::from_ecr_status(s.as_str())
+                        }),
+                    manifest_media_type: d.image_manifest_media_type().map(str::to_string),
+                    artifact_media_type: d.artifact_media_type().map(str::to_string),
+                    pushed_at: d.image_pushed_at().map(epoch),
+                });
+            }
+        }
+        Ok(out)
+    }
+}

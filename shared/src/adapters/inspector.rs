@@ -92,6 +92,13 @@ pub fn finding_from_sdk(f: &SdkFinding) -> Finding {
     finding.score = f.inspector_score();
     finding.epss = f.epss().map(|e| e.score());
     finding.first_observed = Some(f.first_observed_at().secs());
+    finding.in_use_count = f
+        .resources()
+        .iter()
+        .filter_map(|r| r.details().and_then(|d| d.aws_ecr_container_image()))
+        .filter_map(|i| i.in_use_count())
+        .max()
+        .map(|n| n.max(0) as u64);
     finding
 }
 

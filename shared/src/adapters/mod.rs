@@ -4,12 +4,14 @@
 mod dynamodb;
 mod ecr;
 mod inspector;
+mod policy_source;
 mod sns;
 mod sqs;
 
 pub use dynamodb::DynamoState;
 pub use ecr::Ecr;
 pub use inspector::{Inspector, finding_from_sdk};
+pub use policy_source::load_policy;
 pub use sns::Sns;
 pub use sqs::SqsRejects;
 
@@ -81,7 +83,12 @@ where
     }
 }
 
-fn error_chain(err: &dyn std::error::Error) -> String {
+/// An error with its sources, one line (for messages about SDK errors outside the adapters).
+pub fn describe_error(err: &dyn std::error::Error) -> String {
+    error_chain(err)
+}
+
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
     let mut out = err.to_string();
     let mut source = err.source();
     while let Some(s) = source {
@@ -136,8 +143,8 @@ pub fn gatekeeper(
 pub async fn from_env() -> Result<(AwsGatekeeper, aws_config::SdkConfig), crate::error::ConfigError>
 {
     let config = crate::config::Config::from_env()?;
-    let policy = crate::config::load_policy(&config.policy)?;
     let sdk = sdk_config().await;
+    let policy = load_policy(&config.policy, &sdk).await?;
     Ok((gatekeeper(&config, policy, &sdk), sdk))
 }
 

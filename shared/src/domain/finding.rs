@@ -88,6 +88,8 @@ pub struct Finding {
     pub epss: Option<f64>,
     /// When Inspector first observed the finding.
     pub first_observed: Option<Epoch>,
+    /// The image's `inUseCount` as the finding reports it (running ECS tasks / EKS pods).
+    pub in_use_count: Option<u64>,
 }
 
 impl Finding {
@@ -104,6 +106,7 @@ impl Finding {
             score: None,
             epss: None,
             first_observed: None,
+            in_use_count: None,
         }
     }
 

@@ -96,7 +96,8 @@ pub(super) fn finding(detail: &Obj<'_>, resources: &[&str]) -> Result<EventBody,
             }
         },
     };
-    let finding = finding_from(detail)?;
+    let mut finding = finding_from(detail)?;
+    finding.in_use_count = in_use_count;
     Ok(EventBody::Finding(FindingChange {
         image,
         finding,
@@ -222,6 +223,7 @@ fn finding_from(detail: &Obj<'_>) -> Result<Finding, ParseError> {
         score: detail.opt_f64("inspectorScore")?,
         epss,
         first_observed: time_field(detail, "firstObservedAt")?,
+        in_use_count: None,
     })
 }
 

@@ -1,0 +1,293 @@
+//! `gatekeeper check`: the CI gate. Finds the image in ECR (also when its tag was moved to a
+//! quarantine or held tag), waits with visible progress until its scan is complete and its findings
+//! have not changed for the quiet period, evaluates it under the policy and prints the verdict.
+
+use std::collections::BTreeSet;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use gatekeeper::adapters::{Ecr, Inspector};
+use gatekeeper::domain::{Decision, Finding, ImageRef, ScanState};
+use gatekeeper::events::Scanner;
+use gatekeeper::ports::{FindingsSource, ImageDetail, ImageRegistry};
+use gatekeeper::tags::{TagKind, TagScheme};
+use gatekeeper::verdict::{Subject, evaluate};
+
+use crate::args::{Args, opt};
+use crate::report::{Report, colour_enabled, json, sarif, shown_decision, text};
+use crate::{Fail, Outcome, Stop, aws, parse};
+
+/// Where the image's tag is now, when it is not where the pipeline pushed it.
+fn moved_tag(
+    scheme: &TagScheme,
+    images: &[ImageDetail],
+    tag: &str,
+) -> Option<(ImageDetail, String)> {
+    images
+        .iter()
+        .filter_map(|d| {
+            d.tags.iter().find_map(|t| match scheme.classify(t) {
+                TagKind::Quarantined {
+                    original: Some(o), ..
+                }
+                | TagKind::Held { original: o, .. }
+                    if o == tag =>
+                {
+                    Some((d.clone(), t.clone()))
+                }
+                _ => None,
+            })
+        })
+        .max_by_key(|(d, _)| d.pushed_at)
+}
+
+async fn resolve(
+    ecr: &Ecr,
+    scheme: &TagScheme,
+    repository: &str,
+    args: &Args,
+) -> Result<(ImageDetail, Option<String>), Fail> {
+    if let Some(digest) = args.get("digest") {
+        return match ecr.describe_image(repository, digest).await? {
+            Some(d) => Ok((d, None)),
+            None => Err(Fail::error(format!("{repository}@{digest} does not exist"))),
+        };
+    }
+    let tag = args.require("tag")?;
+    if let Some(digest) = ecr.resolve_tag(repository, tag).await?
+        && let Some(d) = ecr.describe_image(repository, &digest).await?
+    {
+        return Ok((d, None));
+    }
+    let images = ecr.list_images(repository).await?;
+    match moved_tag(scheme, &images, tag) {
+        Some((d, now_as)) => Ok((d, Some(now_as))),
+        None => Err(Fail::error(format!(
+            "{repository}:{tag} does not exist (nor a quarantined or held copy of it)"
+        ))),
+    }
+}
+
+fn fingerprint(findings: &[Finding]) -> BTreeSet<String> {
+    findings
+        .iter()
+        .map(|f| {
+            format!(
+                "{}|{}|{:?}|{}",
+                f.arn.as_deref().unwrap_or(&f.id),
+                f.severity,
+                f.status,
+                f.packages.first().map_or("", |p| p.name.as_str())
+            )
+        })
+        .collect()
+}
+
+struct Observed {
+    detail: ImageDetail,
+    findings: Vec<Finding>,
+    scan: ScanState,
+}
+
+async fn observe(
+    ecr: &Ecr,
+    inspector: &Inspector,
+    image: &ImageRef,
+    scanner: Scanner,
+) -> Result<Observed, Fail> {
+    let detail = ecr
+        .describe_image(&image.repository, &image.digest)
+        .await?
+        .ok_or_else(|| Fail::error(format!("{} disappeared", image.display())))?;
+    let (findings, scan) = match scanner {
+        Scanner::Basic => match ecr.basic_findings(&image.repository, &image.digest).await? {
+            Some(b) => (b.findings, b.state),
+            None => return Err(Fail::error(format!("{} disappeared", image.display()))),
+        },
+        Scanner::Enhanced => (inspector.image_findings(image).await?, detail.scan.clone()),
+    };
+    Ok(Observed {
+        detail,
+        findings,
+        scan,
+    })
+}
+
+fn scan_name(scan: &ScanState) -> String {
+    match scan {
+        ScanState::Complete => "complete".into(),
+        ScanState::InProgress => "in progress".into(),
+        ScanState::Unusable(code) => code.clone(),
+        ScanState::Unknown => "status unknown".into(),
+    }
+}
+
+/// `gatekeeper check --repository R (--tag T | --digest D) [--wait D] [--quiet-period D] [--policy FILE] [--format F]`.
+pub fn command(rest: &[String]) -> Outcome {
+    let mut flags = vec![
+        opt("repository"),
+        opt("tag"),
+        opt("digest"),
+        opt("wait"),
+        opt("quiet-period"),
+        opt("interval"),
+        opt("format"),
+    ];
+    flags.extend(aws::COMMON);
+    let args = parse(rest, &flags)?;
+    let repository = args.require("repository")?.to_string();
+    if args.has("tag") == args.has("digest") {
+        return Err(Stop::Fail(Fail::error(
+            "give exactly one of --tag and --digest",
+        )));
+    }
+    let format = args.get("format").unwrap_or("text").to_string();
+    if !matches!(format.as_str(), "text" | "json" | "sarif") {
+        return Err(Stop::Fail(Fail::error(format!(
+            "--format {format:?}: expected text, json or sarif"
+        ))));
+    }
+    let wait = args.duration("wait", 0)?;
+    let quiet = args.duration("quiet-period", 60)?;
+    let interval = args.duration("interval", 10)?.max(1);
+    Ok(aws::block_on(run(
+        args, repository, format, wait, quiet, interval,
+    ))??)
+}
+
+async fn run(
+    args: Args,
+    repository: String,
+    format: String,
+    wait: i64,
+    quiet: i64,
+    interval: i64,
+) -> Result<ExitCode, Fail> {
+    let sdk = aws::sdk().await;
+    let policy = aws::policy(&args, &sdk).await?;
+    let scheme = aws::tag_scheme()?;
+    let ecr = aws::ecr(&sdk);
+    let inspector = aws::inspector(&sdk);
+    let (detail, moved) = resolve(&ecr, &scheme, &repository, &args).await?;
+    let image = ImageRef {
+        repository: repository.clone(),
+        digest: detail.digest.clone(),
+        tags: detail.tags.clone(),
+    };
+    if let Some(now_as) = &moved {
+        eprintln!(
+            "gatekeeper: {}:{} is now {now_as}",
+            repository,
+            args.get("tag").unwrap_or_default()
+        );
+    }
+    let scanner = if ecr.scan_coverage(&repository).await?.enhanced {
+        Scanner::Enhanced
+    } else {
+        Scanner::Basic
+    };
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(wait.max(0) as u64);
+    let mut last: Option<(BTreeSet<String>, Instant)> = None;
+    let observed = loop {
+        let o = observe(&ecr, &inspector, &image, scanner).await?;
+        let print = fingerprint(&o.findings);
+        let stable_since = match &last {
+            Some((prev, since)) if *prev == print => *since,
+            _ => Instant::now(),
+        };
+        last = Some((print, stable_since));
+        let done = match &o.scan {
+            ScanState::Complete | ScanState::Unusable(_) => true,
+            // Inspector's status is not always reported: stable findings are then the best evidence.
+            ScanState::Unknown => scanner == Scanner::Enhanced,
+            ScanState::InProgress => false,
+        };
+        let quiet_enough =
+            stable_since.elapsed() >= Duration::from_secs(quiet.max(0) as u64) || wait == 0;
+        if done && quiet_enough {
+            break o;
+        }
+        if Instant::now() >= deadline {
+            if wait == 0 {
+                break o;
+            }
+            return Err(Fail::error(format!(
+                "timed out after {wait}s waiting for the scan of {} (scan {}, {} finding(s))",
+                image.display(),
+                scan_name(&o.scan),
+                o.findings.len()
+            )));
+        }
+        eprintln!(
+            "gatekeeper: [{:>4}s] {}: scan {}, {} finding(s){}",
+            started.elapsed().as_secs(),
+            image.display(),
+            scan_name(&o.scan),
+            o.findings.len(),
+            if done {
+                format!(
+                    ", unchanged for {}s of {quiet}s",
+                    stable_since.elapsed().as_secs()
+                )
+            } else {
+                String::new()
+            }
+        );
+        tokio::time::sleep(Duration::from_secs(interval as u64)).await;
+    };
+    let now = gatekeeper::time::now();
+    let in_use = observed
+        .findings
+        .iter()
+        .any(|f| f.in_use_count.is_some_and(|n| n > 0));
+    let image = ImageRef {
+        tags: observed.detail.tags.clone(),
+        ..image
+    };
+    let subject = Subject {
+        repository: &repository,
+        digest: &image.digest,
+        baseline: observed.detail.pushed_at,
+        in_use,
+        now,
+    };
+    let verdict = evaluate(&policy, &subject, &observed.findings, &observed.scan);
+    let held = image
+        .tags
+        .iter()
+        .any(|t| matches!(scheme.classify(t), TagKind::Held { .. }));
+    let report = Report {
+        image: &image,
+        verdict: &verdict,
+        held,
+        findings: &observed.findings,
+        policy: &policy,
+        subject,
+        scan: scan_name(&observed.scan),
+    };
+    match format.as_str() {
+        "json" => println!(
+            "{}",
+            serde_json::to_string_pretty(&json(&report)).map_err(|e| Fail::error(e.to_string()))?
+        ),
+        "sarif" => println!(
+            "{}",
+            serde_json::to_string_pretty(&sarif(&report))
+                .map_err(|e| Fail::error(e.to_string()))?
+        ),
+        _ => print!("{}", text(&report, colour_enabled())),
+    }
+    match (verdict.decision, shown_decision(&report)) {
+        (Decision::Pass | Decision::Warn, _) => Ok(ExitCode::SUCCESS),
+        (Decision::Block, _) | (_, "held") => Ok(ExitCode::from(1)),
+        _ => Err(Fail::error(format!(
+            "no verdict for {}: {}",
+            image.display(),
+            verdict
+                .reasons
+                .first()
+                .map_or("scan not complete", String::as_str)
+        ))),
+    }
+}

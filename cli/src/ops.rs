@@ -1,0 +1,296 @@
+//! Operator commands: `release` (break-glass, and `--all` to uninstall), `reconcile` (images that
+//! existed before the gatekeeper, or whose events were lost), `breaker` (status and reset).
+
+use std::process::ExitCode;
+
+use gatekeeper::domain::ImageRef;
+use gatekeeper::events::Scanner;
+use gatekeeper::message::{Action, ActionStatus};
+use gatekeeper::ports::ImageRegistry;
+use gatekeeper::service::{ReleaseRequest, Trigger};
+use gatekeeper::tags::TagKind;
+use gatekeeper::time::{DAY, format_rfc3339, now};
+
+use crate::args::{Args, opt, switch};
+use crate::{Fail, Outcome, Stop, aws, parse};
+
+fn print_actions(image: &str, actions: &[Action], problems: &[String]) {
+    for a in actions {
+        let what = match a.action {
+            gatekeeper::message::ActionKind::AddTag => "add",
+            gatekeeper::message::ActionKind::RemoveTag => "remove",
+        };
+        let status = match a.status {
+            ActionStatus::Done => "done",
+            ActionStatus::Would => "would",
+            ActionStatus::Skipped => "skipped",
+            ActionStatus::Failed => "FAILED",
+        };
+        println!(
+            "  {image}: {status} {what} {}{}",
+            a.tag,
+            a.note.as_ref().map_or(String::new(), |n| format!(" ({n})"))
+        );
+    }
+    for p in problems {
+        println!("  {image}: note: {p}");
+    }
+}
+
+async fn repositories(ecr: &gatekeeper::adapters::Ecr, args: &Args) -> Result<Vec<String>, Fail> {
+    match args.get("repository") {
+        Some(r) => Ok(vec![r.to_string()]),
+        None if args.has("all") => Ok(ecr.list_repositories().await?),
+        None => Err(Fail::error("give --repository R or --all")),
+    }
+}
+
+/// `gatekeeper release ...`.
+pub fn release(rest: &[String]) -> Outcome {
+    let mut flags = vec![
+        opt("repository"),
+        opt("digest"),
+        opt("reason"),
+        switch("force"),
+        opt("for"),
+        switch("all"),
+        switch("dry-run"),
+        switch("yes"),
+    ];
+    flags.extend(aws::COMMON);
+    let args = parse(rest, &flags)?;
+    if args.has("all") {
+        if args.has("dry-run") == args.has("yes") {
+            return Err(Stop::Fail(Fail::error(
+                "release --all needs exactly one of --dry-run and --yes",
+            )));
+        }
+        return Ok(aws::block_on(release_all(args))??);
+    }
+    let repository = args.require("repository")?.to_string();
+    let digest = args.require("digest")?.to_string();
+    let reason = args.require("reason")?.to_string();
+    if reason.trim().is_empty() {
+        return Err(Stop::Fail(Fail::error("--reason must say why")));
+    }
+    let force_for = match (args.has("force"), args.get("for")) {
+        (false, None) => None,
+        (true, Some(_)) => {
+            let secs = args.duration("for", DAY)?;
+            if secs <= 0 || secs > 30 * DAY {
+                return Err(Stop::Fail(Fail::error(
+                    "--for must be between 1s and 30d: an exception in the policy is the lasting fix",
+                )));
+            }
+            Some(secs)
+        }
+        (true, None) => {
+            return Err(Stop::Fail(Fail::error(
+                "--force needs --for DURATION (the override is time-boxed)",
+            )));
+        }
+        (false, Some(_)) => return Err(Stop::Fail(Fail::error("--for only goes with --force"))),
+    };
+    Ok(aws::block_on(release_one(
+        args, repository, digest, reason, force_for,
+    ))??)
+}
+
+async fn release_one(
+    args: Args,
+    repository: String,
+    digest: String,
+    reason: String,
+    force_for: Option<i64>,
+) -> Result<ExitCode, Fail> {
+    let sdk = aws::sdk().await;
+    let policy = aws::policy(&args, &sdk).await?;
+    let gk = aws::gatekeeper(&args, &sdk, policy)?;
+    let inspector = aws::inspector(&sdk);
+    let scanner = if gk.registry.scan_coverage(&repository).await?.enhanced {
+        Scanner::Enhanced
+    } else {
+        Scanner::Basic
+    };
+    let caller = aws::caller(&sdk).await?;
+    let image = ImageRef {
+        repository,
+        digest,
+        tags: Vec::new(),
+    };
+    let req = ReleaseRequest {
+        image: &image,
+        reason: &reason,
+        caller: &caller,
+        force_for,
+    };
+    match gk.release(&inspector, scanner, &req).await? {
+        Ok(outcome) => {
+            println!(
+                "{}: {} (notified as {caller})",
+                image.display(),
+                outcome.detail
+            );
+            print_actions(&image.display(), &outcome.actions, &[]);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(refusal) => Err(Fail {
+            code: 1,
+            message: format!("release refused: {refusal}"),
+        }),
+    }
+}
+
+async fn release_all(args: Args) -> Result<ExitCode, Fail> {
+    let sdk = aws::sdk().await;
+    let policy = aws::policy(&args, &sdk).await?;
+    let gk = aws::gatekeeper(&args, &sdk, policy)?;
+    let dry_run = args.has("dry-run");
+    let (mut images, mut changed) = (0usize, 0usize);
+    for repository in repositories(&gk.registry, &args).await? {
+        for detail in gk.registry.list_images(&repository).await? {
+            let ours = detail.tags.iter().any(|t| {
+                matches!(
+                    gk.tags.classify(t),
+                    TagKind::Quarantined { .. } | TagKind::Held { .. }
+                )
+            });
+            if !ours {
+                continue;
+            }
+            images += 1;
+            let image = ImageRef {
+                repository: repository.clone(),
+                digest: detail.digest.clone(),
+                tags: detail.tags.clone(),
+            };
+            let (actions, problems) = gk.restore_all(&image, dry_run).await?;
+            changed += actions
+                .iter()
+                .filter(|a| matches!(a.status, ActionStatus::Done | ActionStatus::Would))
+                .count();
+            print_actions(&image.display(), &actions, &problems);
+        }
+    }
+    println!(
+        "{} image(s) with quarantined or held tags; {changed} tag change(s) {}",
+        images,
+        if dry_run {
+            "would be made (dry run)"
+        } else {
+            "made"
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `gatekeeper reconcile (--repository R | --all) [--dry-run] [--mode audit|enforce]`.
+pub fn reconcile(rest: &[String]) -> Outcome {
+    let mut flags = vec![opt("repository"), switch("all"), switch("dry-run")];
+    flags.extend(aws::COMMON);
+    let args = parse(rest, &flags)?;
+    if args.has("repository") == args.has("all") {
+        return Err(Stop::Fail(Fail::error(
+            "give exactly one of --repository R and --all",
+        )));
+    }
+    Ok(aws::block_on(reconcile_run(args))??)
+}
+
+async fn reconcile_run(args: Args) -> Result<ExitCode, Fail> {
+    let sdk = aws::sdk().await;
+    let policy = aws::policy(&args, &sdk).await?;
+    let gk = aws::gatekeeper(&args, &sdk, policy)?;
+    let inspector = aws::inspector(&sdk);
+    let dry_run = args.has("dry-run");
+    let run_id = format!("reconcile-{}", now());
+    let mut tally: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for repository in repositories(&gk.registry, &args).await? {
+        let scanner = if gk.registry.scan_coverage(&repository).await?.enhanced {
+            Scanner::Enhanced
+        } else {
+            Scanner::Basic
+        };
+        for detail in gk.registry.list_images(&repository).await? {
+            let image = ImageRef {
+                repository: repository.clone(),
+                digest: detail.digest.clone(),
+                tags: detail.tags.clone(),
+            };
+            if dry_run {
+                let Some(p) = gk.preview(&inspector, &image, scanner).await? else {
+                    continue;
+                };
+                let d = p.verdict.decision.as_str();
+                *tally.entry(d.to_string()).or_default() += 1;
+                println!(
+                    "{}: {d} ({})",
+                    image.display(),
+                    p.verdict.reasons.first().map_or("", String::as_str)
+                );
+                print_actions(&image.display(), &p.actions, &p.problems);
+            } else {
+                let trigger = Trigger::cli("reconcile", format!("{run_id}-{}", image.digest));
+                let o = gk
+                    .evaluate_image(&inspector, &image, scanner, &trigger)
+                    .await?;
+                let d = o.decision.map_or("-", |d| d.as_str());
+                *tally.entry(format!("{d} {}", o.status)).or_default() += 1;
+                println!("{}: {d} {} ({})", image.display(), o.status, o.detail);
+                print_actions(&image.display(), &o.actions, &[]);
+            }
+        }
+    }
+    let summary: Vec<String> = tally.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    println!(
+        "reconciled: {}{}",
+        if summary.is_empty() {
+            "no images".into()
+        } else {
+            summary.join(", ")
+        },
+        if dry_run {
+            " (dry run: nothing changed)"
+        } else {
+            ""
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `gatekeeper breaker (status | reset)`.
+pub fn breaker(rest: &[String]) -> Outcome {
+    let args = parse(rest, &aws::COMMON)?;
+    let sub = args.positional.first().map(String::as_str);
+    if !matches!(sub, Some("status" | "reset")) {
+        return Err(Stop::Fail(Fail::error(
+            "expected: gatekeeper breaker status | reset",
+        )));
+    }
+    let reset = sub == Some("reset");
+    let code = aws::block_on(async move {
+        let sdk = aws::sdk().await;
+        let gk = aws::gatekeeper(&args, &sdk, gatekeeper::policy::Policy::builtin())?;
+        let status = gk.state.breaker_status().await?;
+        if reset {
+            use gatekeeper::ports::StateStore;
+            gk.state.reset_breaker().await?;
+            match status {
+                Some((at, _)) => println!(
+                    "circuit breaker reset (it had been open since {})",
+                    format_rfc3339(at)
+                ),
+                None => println!("circuit breaker was closed; nothing to reset"),
+            }
+        } else {
+            match status {
+                Some((at, why)) => {
+                    println!("circuit breaker OPEN since {}: {why}", format_rfc3339(at))
+                }
+                None => println!("circuit breaker closed"),
+            }
+        }
+        Ok::<_, Fail>(ExitCode::SUCCESS)
+    })??;
+    Ok(code)
+}

@@ -1,0 +1,295 @@
+//! From a decision to tag changes in ECR: plan, then (in enforce mode, with the circuit breaker
+//! closed) add every new tag, confirm it, read the tags again and remove only what still points here.
+
+use std::collections::{HashMap, HashSet};
+
+use tracing::{error, info, warn};
+
+use super::{Gatekeeper, Trigger};
+use crate::domain::{Decision, ImageRef, MediaKind, Mode};
+use crate::error::AwsError;
+use crate::message::{Action, ActionKind, ActionStatus, VerdictNotice, dedup_key};
+use crate::plan::{Plan, Step, plan, release_candidates};
+use crate::ports::{ImageDetail, ImageRegistry, Notifier, PutTag, RejectSink, StateStore, Written};
+use crate::time::format_rfc3339;
+use crate::verdict::pending;
+
+/// Whether any action changed ECR (not merely found a tag already there or already gone).
+pub(crate) fn changed_something(actions: &[Action]) -> bool {
+    actions
+        .iter()
+        .any(|a| a.status == ActionStatus::Done && a.note.is_none())
+}
+
+/// A plan as actions that would be taken (audit mode, dry runs).
+pub(super) fn would_of(plan: &Plan) -> Vec<Action> {
+    plan.steps
+        .iter()
+        .map(|s| match s {
+            Step::Add { tag } => Action {
+                action: ActionKind::AddTag,
+                tag: tag.clone(),
+                status: ActionStatus::Would,
+                note: None,
+            },
+            Step::Remove { tag, .. } => Action {
+                action: ActionKind::RemoveTag,
+                tag: tag.clone(),
+                status: ActionStatus::Would,
+                note: None,
+            },
+        })
+        .collect()
+}
+
+fn skipped(plan: &Plan, why: &str) -> Vec<Action> {
+    would_of(plan)
+        .into_iter()
+        .map(|a| Action {
+            status: ActionStatus::Skipped,
+            note: Some(why.to_string()),
+            ..a
+        })
+        .collect()
+}
+
+impl<R, N, S, J> Gatekeeper<R, N, S, J>
+where
+    R: ImageRegistry + Sync,
+    N: Notifier + Sync,
+    S: StateStore + Sync,
+    J: RejectSink + Sync,
+{
+    /// Makes the image's tags match `decision` (enforce), or says what that would take (audit).
+    pub(super) async fn apply(
+        &self,
+        image: &ImageRef,
+        detail: &ImageDetail,
+        decision: Decision,
+        mode: Mode,
+    ) -> Result<(Vec<Action>, Vec<String>), AwsError> {
+        let mut owners = HashMap::new();
+        if decision.is_deployable() {
+            for original in release_candidates(&self.tags, &detail.tags, &image.digest) {
+                let owner = self
+                    .registry
+                    .resolve_tag(&image.repository, &original)
+                    .await?;
+                owners.insert(original, owner);
+            }
+        }
+        let kind = MediaKind::classify(
+            detail.manifest_media_type.as_deref(),
+            detail.artifact_media_type.as_deref(),
+        );
+        let standalone = matches!(kind, MediaKind::Image | MediaKind::Unknown);
+        let plan = plan(
+            &self.tags,
+            &detail.tags,
+            &image.digest,
+            decision,
+            &owners,
+            standalone,
+        );
+        self.carry_out(image, plan, mode).await
+    }
+
+    /// Carries a plan out: audit mode only reports it; enforce mode counts it against the circuit
+    /// breaker first and stops every tag change while the breaker is open.
+    pub(super) async fn carry_out(
+        &self,
+        image: &ImageRef,
+        plan: Plan,
+        mode: Mode,
+    ) -> Result<(Vec<Action>, Vec<String>), AwsError> {
+        let mut problems = plan.notes.clone();
+        if plan.is_empty() {
+            return Ok((Vec::new(), problems));
+        }
+        if mode == Mode::Audit {
+            return Ok((would_of(&plan), problems));
+        }
+        let breaker = self.policy.breaker();
+        let now = (self.clock)();
+        let counted = self
+            .state
+            .count_tag_changes(plan.steps.len() as u64, now, breaker.window)
+            .await?;
+        if let Some(at) = counted.tripped_at {
+            let why = format!(
+                "circuit breaker open since {}: no tag changes until an operator resets it (gatekeeper breaker reset)",
+                format_rfc3339(at)
+            );
+            warn!(image = %image.display(), "circuit breaker open");
+            problems.push(why.clone());
+            return Ok((skipped(&plan, &why), problems));
+        }
+        if counted.count > u64::from(breaker.max_tag_changes) {
+            let why = format!(
+                "circuit breaker tripped: {} tag changes within {} minutes (limit {}); all tag changes stop until an operator resets it (gatekeeper breaker reset)",
+                counted.count,
+                breaker.window / 60,
+                breaker.max_tag_changes
+            );
+            error!(image = %image.display(), count = counted.count, "circuit breaker tripped");
+            if self.state.trip_breaker(now, &why).await? == Written::Done {
+                self.alert_breaker(image, &why).await?;
+            }
+            problems.push(why.clone());
+            return Ok((skipped(&plan, &why), problems));
+        }
+        let actions = self.execute(image, &plan, &mut problems).await?;
+        Ok((actions, problems))
+    }
+
+    async fn alert_breaker(&self, image: &ImageRef, why: &str) -> Result<(), AwsError> {
+        let verdict = pending(why.to_string());
+        let rule = self.policy.rule_for(&image.repository);
+        let trigger = Trigger::cli("breaker", format!("breaker-{}", (self.clock)()));
+        let notice = VerdictNotice {
+            event_type: "alert",
+            dedup_key: dedup_key(&["breaker", &trigger.event_id]),
+            subject: Some("ECR gatekeeper: CIRCUIT BREAKER OPEN, tag changes stopped".into()),
+            ..self.notice(image, &verdict, rule, &trigger)
+        };
+        self.notifier.publish(&notice.to_message()).await
+    }
+
+    pub(super) async fn execute(
+        &self,
+        image: &ImageRef,
+        plan: &Plan,
+        problems: &mut Vec<String>,
+    ) -> Result<Vec<Action>, AwsError> {
+        let repo = image.repository.as_str();
+        let digest = image.digest.as_str();
+        let mut actions = Vec::new();
+        let mut confirmed: HashSet<String> = HashSet::new();
+        let mut manifest = None;
+        for tag in plan.adds() {
+            if manifest.is_none() {
+                manifest = self.registry.manifest(repo, digest).await?;
+            }
+            let Some(m) = manifest.as_ref() else {
+                problems.push("the image disappeared while being tagged".into());
+                break;
+            };
+            let outcome = match self.registry.put_tag(repo, digest, m, tag).await {
+                Ok(PutTag::Created) => Ok(None),
+                // The tag exists: fine only if it is on this digest (checked, never assumed).
+                Ok(PutTag::AlreadyExists) => match self.registry.resolve_tag(repo, tag).await? {
+                    Some(d) if d == digest => Ok(Some("already present".to_string())),
+                    Some(other) => Err(format!("{tag} already exists on {other}")),
+                    None => Err(format!("{tag} could not be created and does not exist")),
+                },
+                Err(e) if e.is_retryable() => return Err(e),
+                Err(e) => Err(e.to_string()),
+            };
+            match outcome {
+                Ok(note) => {
+                    confirmed.insert(tag.to_string());
+                    info!(image = %image.display(), tag, "tag added");
+                    actions.push(Action {
+                        action: ActionKind::AddTag,
+                        tag: tag.to_string(),
+                        status: ActionStatus::Done,
+                        note,
+                    });
+                }
+                Err(why) => {
+                    error!(image = %image.display(), tag, %why, "tag not added");
+                    problems.push(why.clone());
+                    actions.push(Action {
+                        action: ActionKind::AddTag,
+                        tag: tag.to_string(),
+                        status: ActionStatus::Failed,
+                        note: Some(why),
+                    });
+                }
+            }
+        }
+        let removes: Vec<(&str, &str)> = plan.removes().collect();
+        if removes.is_empty() {
+            return Ok(actions);
+        }
+        // Read the tags again right before removing: BatchDeleteImage removes a tag from whatever image
+        // it points to at that moment, so a tag moved by a concurrent push is left alone. The tag that
+        // keeps the image must be on it now (added above, or there before).
+        let now_tags = match self.registry.describe_image(repo, digest).await? {
+            Some(d) => d.tags,
+            None => {
+                problems.push("the image disappeared while being tagged".into());
+                return Ok(actions);
+            }
+        };
+        confirmed.extend(now_tags.iter().cloned());
+        let mut still = Vec::new();
+        for (tag, keep) in removes {
+            let why = if !confirmed.contains(keep) || !now_tags.iter().any(|t| t == keep) {
+                format!("{tag} kept: {keep} is not confirmed on this image")
+            } else if !now_tags.iter().any(|t| t == tag) {
+                warn!(image = %image.display(), tag, "tag moved before removal");
+                format!(
+                    "{tag} left alone: it no longer points to this image (moved by a concurrent push?)"
+                )
+            } else {
+                still.push(tag.to_string());
+                continue;
+            };
+            problems.push(why.clone());
+            actions.push(Action {
+                action: ActionKind::RemoveTag,
+                tag: tag.to_string(),
+                status: ActionStatus::Skipped,
+                note: Some(why),
+            });
+        }
+        if still.is_empty() {
+            return Ok(actions);
+        }
+        let removal = self.registry.remove_tags(repo, &still).await?;
+        for r in removal.removed {
+            if r.digest == digest {
+                info!(image = %image.display(), tag = %r.tag, "tag removed");
+                actions.push(Action {
+                    action: ActionKind::RemoveTag,
+                    tag: r.tag,
+                    status: ActionStatus::Done,
+                    note: None,
+                });
+            } else {
+                let why = format!(
+                    "{} moved to {} between the check and the removal and was removed from it: push it again to that image if it was meant to stay",
+                    r.tag, r.digest
+                );
+                error!(image = %image.display(), tag = %r.tag, other = %r.digest, "tag removed from another image");
+                problems.push(why.clone());
+                actions.push(Action {
+                    action: ActionKind::RemoveTag,
+                    tag: r.tag,
+                    status: ActionStatus::Failed,
+                    note: Some(why),
+                });
+            }
+        }
+        for tag in removal.absent {
+            actions.push(Action {
+                action: ActionKind::RemoveTag,
+                tag,
+                status: ActionStatus::Done,
+                note: Some("already absent".into()),
+            });
+        }
+        for (tag, why) in removal.failed {
+            error!(image = %image.display(), %tag, %why, "tag not removed");
+            problems.push(format!("{tag} not removed: {why}"));
+            actions.push(Action {
+                action: ActionKind::RemoveTag,
+                tag,
+                status: ActionStatus::Failed,
+                note: Some(why),
+            });
+        }
+        Ok(actions)
+    }
+}

@@ -1,0 +1,319 @@
+//! The gatekeeper's job, generic over its ports: an event in, a verdict, tag changes in ECR, one
+//! message per change, and an [`Outcome`] out.
+//!
+//! Concurrency: the state table holds each image's last decision and version. A delivery that finds
+//! a new decision *claims* the change with a conditional write; only the claimant acts and notifies,
+//! then finishes the claim. A retry of the same event resumes its own claim; a claim older than the
+//! lease is taken over. Tags are always read from ECR right before acting, never from the event.
+//!
+//! `push` handles ECR pushes, `decide` scan results and finding changes, `act` turns a decision into
+//! tag changes (behind the circuit breaker), `operator` the CLI's release and reconcile.
+
+mod act;
+mod decide;
+mod operator;
+mod push;
+
+pub use operator::{Preview, ReleaseRequest};
+
+use serde::Serialize;
+use serde_json::Value;
+use tracing::{info, warn};
+
+use crate::domain::{Decision, ImageRef, Mode};
+use crate::error::{AwsError, AwsErrorKind};
+use crate::events::{self, Event, EventBody, Scanner};
+use crate::message::{Action, VerdictNotice};
+use crate::policy::{Policy, Rule};
+use crate::ports::{FindingsSource, ImageRegistry, Notifier, RejectSink, StateStore};
+use crate::tags::{TagKind, TagScheme};
+use crate::time::Epoch;
+use crate::verdict::Verdict;
+
+/// How often a delivery re-reads the state after losing a conditional write before giving up
+/// (Lambda retries the invocation).
+const MAX_ATTEMPTS: usize = 4;
+
+/// What one invocation did, returned to Lambda (and logged).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outcome {
+    /// `changed`, `unchanged`, `acted`, `in_progress`, `skipped` or `rejected`.
+    pub status: &'static str,
+    /// The event kind (`push`, `scan`, `finding`, `coverage`, `ignored`, or `invalid`).
+    pub kind: &'static str,
+    /// `repository@digest`, when the event named an image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// The decision, when one was reached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+    /// One line for people.
+    pub detail: String,
+    /// Tag changes done (or, in audit mode, planned).
+    pub actions: Vec<Action>,
+    /// Whether a message was published.
+    pub notified: bool,
+}
+
+impl Outcome {
+    fn new(
+        status: &'static str,
+        kind: &'static str,
+        image: Option<&ImageRef>,
+        detail: impl Into<String>,
+    ) -> Outcome {
+        Outcome {
+            status,
+            kind,
+            image: image.map(ImageRef::display),
+            decision: None,
+            detail: detail.into(),
+            actions: Vec::new(),
+            notified: false,
+        }
+    }
+}
+
+/// Who asked: the event (or the CLI) that caused an evaluation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trigger {
+    /// EventBridge event id (stable across Lambda retries), or the CLI's own id.
+    pub event_id: String,
+    /// `push`, `scan`, `finding`, `coverage`, `reconcile`, `release` ...
+    pub kind: &'static str,
+    /// Region from the envelope, for messages.
+    pub region: Option<String>,
+    /// Account id from the envelope.
+    pub account: Option<String>,
+}
+
+impl Trigger {
+    fn of(event: &Event) -> Trigger {
+        Trigger {
+            event_id: event.id.clone(),
+            kind: event.kind(),
+            region: event.region.clone(),
+            account: event.account.clone(),
+        }
+    }
+
+    /// A trigger of the CLI's (`reconcile`, `release`).
+    pub fn cli(kind: &'static str, id: String) -> Trigger {
+        Trigger {
+            event_id: id,
+            kind,
+            region: None,
+            account: None,
+        }
+    }
+}
+
+/// The gatekeeper: ports, policy and settings, built once per Lambda container.
+#[derive(Debug)]
+pub struct Gatekeeper<R, N, S, J> {
+    /// ECR.
+    pub registry: R,
+    /// The JSON topic.
+    pub notifier: N,
+    /// The state table.
+    pub state: S,
+    /// The rejected-events queue.
+    pub rejects: J,
+    /// The validated policy.
+    pub policy: Policy,
+    /// Deployment mode (audit overrides every rule).
+    pub mode: Mode,
+    /// Reserved tag prefixes.
+    pub tags: TagScheme,
+    /// Claim lease, seconds.
+    pub claim_lease: i64,
+    /// The clock (tests fix it).
+    pub clock: fn() -> Epoch,
+}
+
+fn retry_later(message: String) -> AwsError {
+    AwsError {
+        operation: "gatekeeper:claim",
+        code: Some("Contention".into()),
+        message,
+        kind: AwsErrorKind::Transient,
+    }
+}
+
+impl<R, N, S, J> Gatekeeper<R, N, S, J> {
+    /// The same gatekeeper with another registry (a test wraps the real one to inject a race).
+    pub fn with_registry<R2>(self, registry: R2) -> Gatekeeper<R2, N, S, J> {
+        Gatekeeper {
+            registry,
+            notifier: self.notifier,
+            state: self.state,
+            rejects: self.rejects,
+            policy: self.policy,
+            mode: self.mode,
+            tags: self.tags,
+            claim_lease: self.claim_lease,
+            clock: self.clock,
+        }
+    }
+
+    /// The same gatekeeper with another notifier.
+    pub fn with_notifier<N2>(self, notifier: N2) -> Gatekeeper<R, N2, S, J> {
+        Gatekeeper {
+            registry: self.registry,
+            notifier,
+            state: self.state,
+            rejects: self.rejects,
+            policy: self.policy,
+            mode: self.mode,
+            tags: self.tags,
+            claim_lease: self.claim_lease,
+            clock: self.clock,
+        }
+    }
+
+    /// The mode that applies to a rule: the deployment's `audit` overrides every rule.
+    pub fn effective_mode(&self, rule: &Rule) -> Mode {
+        if self.mode == Mode::Audit {
+            Mode::Audit
+        } else {
+            rule.mode
+        }
+    }
+
+    /// The tags people know an image by: plain tags, and the tags its quarantine and held tags keep.
+    pub fn original_tags(&self, tags: &[String]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for t in tags {
+            let original = match self.tags.classify(t) {
+                TagKind::Plain => Some(t.clone()),
+                TagKind::Quarantined { original, .. } => original,
+                TagKind::Held { original, .. } => Some(original),
+                TagKind::Verified { .. } => None,
+            };
+            if let Some(o) = original.filter(|o| !out.contains(o)) {
+                out.push(o);
+            }
+        }
+        out
+    }
+
+    /// A notice about `image` with this gatekeeper's policy, clock and the trigger's origin; callers
+    /// fill in what differs.
+    fn notice<'a>(
+        &'a self,
+        image: &'a ImageRef,
+        verdict: &'a Verdict,
+        rule: &'a Rule,
+        trigger: &'a Trigger,
+    ) -> VerdictNotice<'a> {
+        VerdictNotice {
+            event_type: "verdict",
+            override_: None,
+            actor: None,
+            image,
+            region: trigger.region.as_deref(),
+            account: trigger.account.as_deref(),
+            verdict,
+            previous: None,
+            mode: self.effective_mode(rule),
+            actions: &[],
+            problems: &[],
+            policy_hash: self.policy.hash(),
+            rule: &rule.name,
+            event_id: &trigger.event_id,
+            trigger: trigger.kind,
+            dedup_key: String::new(),
+            subject: None,
+            subject_tag: self.original_tags(&image.tags).into_iter().next(),
+            now: (self.clock)(),
+        }
+    }
+}
+
+impl<R, N, S, J> Gatekeeper<R, N, S, J>
+where
+    R: ImageRegistry + Sync,
+    N: Notifier + Sync,
+    S: StateStore + Sync,
+    J: RejectSink + Sync,
+{
+    /// Parses an event; a malformed one is logged, copied to the rejected-events queue and answered
+    /// `Ok(rejected)` (an error would only make Lambda retry it forever), an ignored one is skipped.
+    async fn parse(&self, value: &Value) -> Result<Result<Event, Outcome>, AwsError> {
+        match events::parse(value) {
+            Ok(event) => {
+                if let EventBody::Ignored(why) = &event.body {
+                    info!(event_id = %event.id, detail_type = %event.detail_type, reason = %why, "skipped");
+                    return Ok(Err(Outcome::new("skipped", "ignored", None, why.clone())));
+                }
+                Ok(Ok(event))
+            }
+            Err(e) => {
+                warn!(reason = %e, "rejected event");
+                self.rejects.reject(e.reason(), value).await?;
+                Ok(Err(Outcome::new(
+                    "rejected",
+                    "invalid",
+                    None,
+                    e.reason().to_string(),
+                )))
+            }
+        }
+    }
+
+    /// The on-push function: ECR Image Action events.
+    pub async fn handle_push_event(&self, value: &Value) -> Result<Outcome, AwsError> {
+        let event = match self.parse(value).await? {
+            Ok(event) => event,
+            Err(outcome) => return Ok(outcome),
+        };
+        match &event.body {
+            EventBody::Push(push) => self.on_push(&event, push).await,
+            _ => {
+                info!(event_id = %event.id, kind = event.kind(), "skipped: not a push event");
+                Ok(Outcome::new(
+                    "skipped",
+                    event.kind(),
+                    event.image(),
+                    "not a push event: routed to the wrong function",
+                ))
+            }
+        }
+    }
+
+    /// The on-scan function: ECR Image Scan, Inspector2 Scan, Finding and Coverage events.
+    pub async fn handle_scan_event<F: FindingsSource + Sync>(
+        &self,
+        source: &F,
+        value: &Value,
+    ) -> Result<Outcome, AwsError> {
+        let event = match self.parse(value).await? {
+            Ok(event) => event,
+            Err(outcome) => return Ok(outcome),
+        };
+        let trigger = Trigger::of(&event);
+        match &event.body {
+            EventBody::Scan(scan) => {
+                self.evaluate_image(source, &scan.image, scan.scanner, &trigger)
+                    .await
+            }
+            EventBody::Finding(f) => {
+                self.evaluate_image(source, &f.image, Scanner::Enhanced, &trigger)
+                    .await
+            }
+            EventBody::Coverage(c) => {
+                self.evaluate_image(source, &c.image, Scanner::Enhanced, &trigger)
+                    .await
+            }
+            _ => {
+                info!(event_id = %event.id, kind = event.kind(), "skipped: not a scan event");
+                Ok(Outcome::new(
+                    "skipped",
+                    event.kind(),
+                    event.image(),
+                    "not a scan event: routed to the wrong function",
+                ))
+            }
+        }
+    }
+}

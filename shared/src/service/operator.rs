@@ -1,0 +1,317 @@
+//! What operators do through the CLI: preview a verdict without changing anything, the break-glass
+//! release (with a time-boxed override), and putting every quarantined or held tag back (uninstall).
+
+use std::collections::HashMap;
+
+use tracing::warn;
+
+use super::act::changed_something;
+use super::{Gatekeeper, Outcome, Trigger};
+use crate::domain::{Decision, ImageRef, Mode, ScanState};
+use crate::error::AwsError;
+use crate::events::Scanner;
+use crate::message::{Action, VerdictNotice, dedup_key};
+use crate::plan::{plan, release_candidates};
+use crate::ports::{
+    Claim, FindingsSource, ImageDetail, ImageRegistry, Notifier, Override, RejectSink, StateStore,
+    Written,
+};
+use crate::time::format_date;
+use crate::verdict::{Subject, Verdict, evaluate};
+
+/// The verdict for an image now and the tag changes a delivery would make, computed read-only.
+#[derive(Debug, Clone)]
+pub struct Preview {
+    /// The image with its tags as ECR has them now.
+    pub image: ImageRef,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The scan status used.
+    pub scan: ScanState,
+    /// Tag changes that would be made (`would`).
+    pub actions: Vec<Action>,
+    /// Things that would be left alone, and why.
+    pub problems: Vec<String>,
+    /// The rule that applied.
+    pub rule: String,
+    /// Whether an operator's override suspends a block now.
+    pub overridden: bool,
+}
+
+/// `gatekeeper release`: who, why, and whether to override a verdict that still blocks.
+#[derive(Debug, Clone)]
+pub struct ReleaseRequest<'a> {
+    /// The image.
+    pub image: &'a ImageRef,
+    /// Why (recorded and notified).
+    pub reason: &'a str,
+    /// The caller's ARN (from STS).
+    pub caller: &'a str,
+    /// `--force --for`: how long the override lasts, seconds. `None`: refuse while the verdict blocks.
+    pub force_for: Option<i64>,
+}
+
+impl<R, N, S, J> Gatekeeper<R, N, S, J>
+where
+    R: ImageRegistry + Sync,
+    N: Notifier + Sync,
+    S: StateStore + Sync,
+    J: RejectSink + Sync,
+{
+    async fn owners(
+        &self,
+        image: &ImageRef,
+        detail: &ImageDetail,
+    ) -> Result<HashMap<String, Option<String>>, AwsError> {
+        let mut owners = HashMap::new();
+        for original in release_candidates(&self.tags, &detail.tags, &image.digest) {
+            let owner = self
+                .registry
+                .resolve_tag(&image.repository, &original)
+                .await?;
+            owners.insert(original, owner);
+        }
+        Ok(owners)
+    }
+
+    /// The verdict and planned tag changes for an image, without writing anything; `None` when the
+    /// image does not exist.
+    pub async fn preview<F: FindingsSource + Sync>(
+        &self,
+        source: &F,
+        image: &ImageRef,
+        scanner: Scanner,
+    ) -> Result<Option<Preview>, AwsError> {
+        let Some(detail) = self
+            .registry
+            .describe_image(&image.repository, &image.digest)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Some((findings, reported)) = self.findings_of(source, image, scanner).await? else {
+            return Ok(None);
+        };
+        let now = (self.clock)();
+        let state = self.state.load(image).await?;
+        let in_use = findings
+            .iter()
+            .any(|f| f.in_use_count.is_some_and(|n| n > 0));
+        let subject = Subject {
+            repository: &image.repository,
+            digest: &image.digest,
+            baseline: state.first_scan_at.or(detail.pushed_at),
+            in_use,
+            now,
+        };
+        let scan = if reported == ScanState::Unknown {
+            detail.scan.clone()
+        } else {
+            reported
+        };
+        let verdict = evaluate(&self.policy, &subject, &findings, &scan);
+        let overridden = verdict.decision == Decision::Block && state.override_at(now).is_some();
+        let for_tags = if overridden {
+            Decision::Warn
+        } else {
+            verdict.decision
+        };
+        let owners = if for_tags.is_deployable() {
+            self.owners(image, &detail).await?
+        } else {
+            HashMap::new()
+        };
+        let p = plan(
+            &self.tags,
+            &detail.tags,
+            &image.digest,
+            for_tags,
+            &owners,
+            true,
+        );
+        let rule = self.policy.rule_for(&image.repository).name.clone();
+        let actions = super::act::would_of(&p);
+        Ok(Some(Preview {
+            image: ImageRef {
+                tags: detail.tags.clone(),
+                ..image.clone()
+            },
+            verdict,
+            scan,
+            actions,
+            problems: p.notes,
+            rule,
+            overridden,
+        }))
+    }
+
+    /// Break-glass: puts an image's quarantined (and held) tags back. While its verdict still blocks
+    /// this is refused unless `force_for` is given, which records a time-boxed override so that the
+    /// next event does not quarantine it again. Publishes a `release` message naming the caller.
+    /// `Ok(Err(why))` is a refusal.
+    pub async fn release<F: FindingsSource + Sync>(
+        &self,
+        source: &F,
+        scanner: Scanner,
+        req: &ReleaseRequest<'_>,
+    ) -> Result<Result<Outcome, String>, AwsError> {
+        let image = req.image;
+        let Some(preview) = self.preview(source, image, scanner).await? else {
+            return Ok(Err(format!("{} does not exist", image.display())));
+        };
+        let blocked = preview.verdict.decision == Decision::Block;
+        if blocked && req.force_for.is_none() {
+            return Ok(Err(format!(
+                "{} still blocks ({}); an exception in the policy is the lasting fix, or use --force --for DURATION for a time-boxed override",
+                image.display(),
+                preview.verdict.reasons.first().map_or("", String::as_str)
+            )));
+        }
+        let now = (self.clock)();
+        let override_ = match req.force_for {
+            Some(secs) if blocked => {
+                let o = Override {
+                    until: now + secs,
+                    by: req.caller.to_string(),
+                    reason: req.reason.to_string(),
+                };
+                self.state.set_override(image, &o).await?;
+                Some(o)
+            }
+            _ => None,
+        };
+        let detail = ImageDetail {
+            digest: image.digest.clone(),
+            tags: preview.image.tags.clone(),
+            scan: preview.scan.clone(),
+            manifest_media_type: None,
+            artifact_media_type: None,
+            pushed_at: None,
+        };
+        let owners = self.owners(image, &detail).await?;
+        let p = plan(
+            &self.tags,
+            &detail.tags,
+            &image.digest,
+            Decision::Warn,
+            &owners,
+            true,
+        );
+        let mut problems = p.notes.clone();
+        // An operator's explicit release is carried out whatever the mode, and past an open breaker.
+        let actions = if p.is_empty() {
+            Vec::new()
+        } else {
+            self.execute(image, &p, &mut problems).await?
+        };
+        // Record the disposition, so that the next event for this image finds nothing changed.
+        let state = self.state.load(image).await?;
+        if preview.verdict.decision != Decision::Pending {
+            let claim = Claim {
+                event_id: format!("release-{now}"),
+                at: now,
+                decision: preview.verdict.decision,
+                previous: state.notified(),
+                sequence: state.version + 1,
+                overridden: override_.is_some(),
+            };
+            if self
+                .state
+                .claim(
+                    image,
+                    state.exists.then_some(state.version),
+                    &claim,
+                    &preview.verdict.summary(),
+                    self.policy.hash(),
+                )
+                .await?
+                == Written::Done
+            {
+                self.state.finish(image, &claim).await?;
+            } else {
+                warn!(image = %image.display(), "state changed during the release; the next event re-decides");
+            }
+        }
+        let rule = self.policy.rule_for(&image.repository);
+        let mut verdict = preview.verdict.clone();
+        verdict
+            .reasons
+            .insert(0, format!("released by {}: {}", req.caller, req.reason));
+        if let Some(o) = &override_ {
+            verdict.reasons.insert(
+                1,
+                format!("the block is overridden until {}", format_date(o.until)),
+            );
+        }
+        let trigger = Trigger::cli("release", format!("release-{now}"));
+        let notice = VerdictNotice {
+            event_type: "release",
+            override_: override_.as_ref(),
+            actor: Some(req.caller),
+            previous: state.notified(),
+            mode: Mode::Enforce,
+            actions: &actions,
+            problems: &problems,
+            dedup_key: dedup_key(&[
+                "release",
+                &image.repository,
+                &image.digest,
+                &now.to_string(),
+            ]),
+            subject: Some(format!(
+                "ECR gatekeeper: RELEASE {} by operator",
+                image.display()
+            )),
+            ..self.notice(&preview.image, &verdict, rule, &trigger)
+        };
+        self.notifier.publish(&notice.to_message()).await?;
+        let mut outcome = Outcome::new(
+            if changed_something(&actions) {
+                "acted"
+            } else {
+                "unchanged"
+            },
+            "release",
+            Some(image),
+            verdict.reasons[0].clone(),
+        );
+        outcome.decision = Some(preview.verdict.decision);
+        outcome.actions = actions;
+        outcome.notified = true;
+        Ok(Ok(outcome))
+    }
+
+    /// Uninstall path: puts every quarantined and held tag of an image back where the original tag is
+    /// free or already on the image, whatever the verdict. `dry_run` only reports.
+    pub async fn restore_all(
+        &self,
+        image: &ImageRef,
+        dry_run: bool,
+    ) -> Result<(Vec<Action>, Vec<String>), AwsError> {
+        let Some(detail) = self
+            .registry
+            .describe_image(&image.repository, &image.digest)
+            .await?
+        else {
+            return Ok((
+                Vec::new(),
+                vec![format!("{} does not exist", image.display())],
+            ));
+        };
+        let owners = self.owners(image, &detail).await?;
+        let p = plan(
+            &self.tags,
+            &detail.tags,
+            &image.digest,
+            Decision::Warn,
+            &owners,
+            true,
+        );
+        let mut problems = p.notes.clone();
+        if dry_run || p.is_empty() {
+            return Ok((super::act::would_of(&p), problems));
+        }
+        let actions = self.execute(image, &p, &mut problems).await?;
+        Ok((actions, problems))
+    }
+}

@@ -1,0 +1,278 @@
+//! ECR pushes: a new image is made sure to be scanned (and held, where the policy says `unscanned =
+//! "hold"`); a new tag on a digest with a verdict gets that verdict at once.
+
+use tracing::{info, warn};
+
+use super::{Gatekeeper, Outcome, Trigger};
+use crate::domain::{Decision, ImageRef, MediaKind, Mode};
+use crate::error::AwsError;
+use crate::events::{Event, Push};
+use crate::message::{VerdictNotice, dedup_key};
+use crate::plan;
+use crate::policy::Unscanned;
+use crate::ports::{ImageRegistry, ImageState, Mark, Notifier, RejectSink, StartScan, StateStore};
+use crate::time::{DAY, format_date};
+use crate::verdict::{Verdict, pending};
+
+impl<R, N, S, J> Gatekeeper<R, N, S, J>
+where
+    R: ImageRegistry + Sync,
+    N: Notifier + Sync,
+    S: StateStore + Sync,
+    J: RejectSink + Sync,
+{
+    pub(super) async fn on_push(&self, event: &Event, push: &Push) -> Result<Outcome, AwsError> {
+        let image = &push.image;
+        if let Some(tag) = push.tag()
+            && self.tags.is_reserved(tag)
+        {
+            info!(image = %image.display(), tag, "skipped: the gatekeeper's own tag");
+            return Ok(Outcome::new(
+                "skipped",
+                "push",
+                Some(image),
+                format!("{tag} carries a reserved prefix: not a new image"),
+            ));
+        }
+        let now = (self.clock)();
+        let state = self.state.record_push(image, now).await?;
+        let trigger = Trigger::of(event);
+        match state.decision {
+            Some(Decision::Block) if state.override_at(now).is_none() => {
+                // Re-tagging a blocked digest must not produce a deployable tag: apply the verdict now.
+                self.reapply(image, Decision::Block, &state, &trigger).await
+            }
+            Some(d @ (Decision::Block | Decision::Pass | Decision::Warn)) => {
+                info!(image = %image.display(), decision = d.as_str(), "push of a digest with a verdict");
+                let mut o = Outcome::new(
+                    "unchanged",
+                    "push",
+                    Some(image),
+                    format!("digest already has verdict {}", d.as_str()),
+                );
+                o.decision = Some(d);
+                Ok(o)
+            }
+            Some(Decision::Pending) | None => {
+                let kind = MediaKind::classify(
+                    push.manifest_media_type.as_deref(),
+                    push.artifact_media_type.as_deref(),
+                );
+                let held = if kind.is_scannable()
+                    && self.policy.rule_for(&image.repository).unscanned == Unscanned::Hold
+                {
+                    Some(self.hold(image, &trigger).await?)
+                } else {
+                    None
+                };
+                let mut outcome = self.ensure_scan(image, kind, &trigger).await?;
+                if let Some(held) = held {
+                    outcome.detail = format!("{}; {}", held.detail, outcome.detail);
+                    outcome.notified |= held.notified;
+                    if !held.actions.is_empty() {
+                        outcome.status = "acted";
+                    }
+                    outcome.actions = held.actions;
+                }
+                Ok(outcome)
+            }
+        }
+    }
+
+    /// `unscanned = "hold"`: moves the image's tags to held tags until a verdict releases them.
+    async fn hold(&self, image: &ImageRef, trigger: &Trigger) -> Result<Outcome, AwsError> {
+        let Some(detail) = self
+            .registry
+            .describe_image(&image.repository, &image.digest)
+            .await?
+        else {
+            return Ok(Outcome::new(
+                "skipped",
+                "push",
+                Some(image),
+                "image no longer in ECR",
+            ));
+        };
+        let rule = self.policy.rule_for(&image.repository);
+        let mode = self.effective_mode(rule);
+        let plan = plan::hold(&self.tags, &detail.tags, &image.digest);
+        let (actions, problems) = self.carry_out(image, plan, mode).await?;
+        let mut outcome = Outcome::new(
+            "unchanged",
+            "push",
+            Some(image),
+            "held until a scan verdict",
+        );
+        outcome.decision = Some(Decision::Pending);
+        if super::act::changed_something(&actions) || !problems.is_empty() {
+            let verdict = pending(
+                "unscanned = \"hold\": the image's tags are held until a scan verdict releases or quarantines them",
+            );
+            let seen = ImageRef {
+                tags: detail.tags.clone(),
+                ..image.clone()
+            };
+            let tag = image.tags.first().map_or("(untagged)", String::as_str);
+            let notice = VerdictNotice {
+                mode,
+                actions: &actions,
+                problems: &problems,
+                dedup_key: dedup_key(&["hold", &image.repository, &image.digest, tag]),
+                ..self.notice(&seen, &verdict, rule, trigger)
+            };
+            self.notifier.publish(&notice.to_message()).await?;
+            outcome.notified = true;
+            outcome.status = "acted";
+        }
+        if mode == Mode::Audit {
+            outcome.detail = "would hold until a scan verdict (audit)".into();
+        }
+        outcome.actions = actions;
+        Ok(outcome)
+    }
+
+    /// Makes sure a new image will be scanned, using the repository's effective scanning configuration.
+    async fn ensure_scan(
+        &self,
+        image: &ImageRef,
+        kind: MediaKind,
+        trigger: &Trigger,
+    ) -> Result<Outcome, AwsError> {
+        if !kind.is_scannable() {
+            info!(image = %image.display(), ?kind, "not scanned itself");
+            return Ok(Outcome::new(
+                "skipped",
+                "push",
+                Some(image),
+                format!("{kind:?} manifest: scanners look at the images it refers to"),
+            ));
+        }
+        let coverage = self.registry.scan_coverage(&image.repository).await?;
+        if coverage.covered() {
+            info!(image = %image.display(), frequency = %coverage.frequency, enhanced = coverage.enhanced, "scan will happen");
+            return Ok(Outcome::new(
+                "unchanged",
+                "push",
+                Some(image),
+                format!("covered by {} scanning", coverage.frequency),
+            ));
+        }
+        if !coverage.enhanced {
+            let detail = match self
+                .registry
+                .start_scan(&image.repository, &image.digest)
+                .await?
+            {
+                StartScan::Started => "basic scan started".to_string(),
+                StartScan::AlreadyScannedToday => {
+                    "basic scan already ran today (one per image per day)".to_string()
+                }
+                StartScan::Unsupported(why) => format!("ECR cannot scan this image: {why}"),
+            };
+            info!(image = %image.display(), %detail, "ensure scan");
+            return Ok(Outcome::new("acted", "push", Some(image), detail));
+        }
+        // ENHANCED registry, repository matching no rule: nobody will scan this image.
+        let rule = self.policy.rule_for(&image.repository);
+        let reason = format!(
+            "repository {} matches no enhanced scanning rule: its images are not scanned (add it to the registry scanning configuration)",
+            image.repository
+        );
+        warn!(image = %image.display(), "unscanned repository");
+        let now = (self.clock)();
+        let key = format!("alert#unscanned#{}#{}", image.repository, format_date(now));
+        let mark = self
+            .state
+            .mark_once(&key, &trigger.event_id, now, 2 * DAY)
+            .await?;
+        let mut outcome = Outcome::new("unchanged", "push", Some(image), reason.clone());
+        if mark != Mark::Taken {
+            let verdict = pending(reason);
+            let notice = VerdictNotice {
+                event_type: "alert",
+                trigger: "unscanned",
+                dedup_key: dedup_key(&["unscanned", &image.repository, &format_date(now)]),
+                subject: Some(format!(
+                    "ECR gatekeeper: UNSCANNED repository {}",
+                    image.repository
+                )),
+                ..self.notice(image, &verdict, rule, trigger)
+            };
+            self.notifier.publish(&notice.to_message()).await?;
+            outcome.notified = true;
+        }
+        outcome.decision = Some(Decision::Pending);
+        Ok(outcome)
+    }
+
+    /// Applies a known decision to an image's current tags (a new tag on a blocked digest).
+    async fn reapply(
+        &self,
+        image: &ImageRef,
+        decision: Decision,
+        state: &ImageState,
+        trigger: &Trigger,
+    ) -> Result<Outcome, AwsError> {
+        let Some(detail) = self
+            .registry
+            .describe_image(&image.repository, &image.digest)
+            .await?
+        else {
+            return Ok(Outcome::new(
+                "skipped",
+                trigger.kind,
+                Some(image),
+                "image no longer in ECR",
+            ));
+        };
+        let rule = self.policy.rule_for(&image.repository);
+        let mode = self.effective_mode(rule);
+        let (actions, problems) = self.apply(image, &detail, decision, mode).await?;
+        let mut outcome = Outcome::new(
+            "unchanged",
+            trigger.kind,
+            Some(image),
+            format!("digest already has verdict {}", decision.as_str()),
+        );
+        outcome.decision = Some(decision);
+        if super::act::changed_something(&actions) || !problems.is_empty() {
+            let tag = image.tags.first().map_or("(untagged)", String::as_str);
+            let verdict = Verdict::recalled(
+                decision,
+                state.summary.clone().unwrap_or_default(),
+                format!(
+                    "tag {tag} was pushed to a digest whose verdict is {}",
+                    decision.as_str()
+                ),
+            );
+            let seen = ImageRef {
+                tags: detail.tags.clone(),
+                ..image.clone()
+            };
+            let notice = VerdictNotice {
+                previous: Some(decision),
+                mode,
+                actions: &actions,
+                problems: &problems,
+                dedup_key: dedup_key(&[
+                    "retag",
+                    &image.repository,
+                    &image.digest,
+                    tag,
+                    &state.version.to_string(),
+                ]),
+                subject: Some(format!(
+                    "ECR gatekeeper: {} {}:{tag} (re-tag of a blocked image)",
+                    decision.as_str().to_ascii_uppercase(),
+                    image.repository
+                )),
+                ..self.notice(&seen, &verdict, rule, trigger)
+            };
+            self.notifier.publish(&notice.to_message()).await?;
+            outcome.status = "acted";
+            outcome.notified = true;
+        }
+        outcome.actions = actions;
+        Ok(outcome)
+    }
+}

@@ -1,0 +1,515 @@
+//! Verdict tests, table-driven: every criterion, exceptions, suppression, fixable_only, grace and
+//! scan states, each at its boundaries.
+
+use super::*;
+use crate::domain::{FixAvailable, Package};
+use crate::policy::Policy;
+use crate::time::{DAY, days_from_civil};
+
+const NOW: Epoch = 1_795_000_000;
+const HOUR: Epoch = 3600;
+
+fn policy(text: &str) -> Policy {
+    Policy::parse(text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn f(id: &str, s: Severity) -> Finding {
+    let mut f = Finding::new(id, s);
+    f.packages.push(Package {
+        name: "openssl".into(),
+        version: Some("3.0.1".into()),
+        fixed_in: Some("3.0.2".into()),
+    });
+    f.fix_available = Some(FixAvailable::Yes);
+    f
+}
+
+fn decide(p: &Policy, findings: &[Finding]) -> Verdict {
+    evaluate(
+        p,
+        &Subject::new("team/app", "sha256:aa", NOW),
+        findings,
+        &ScanState::Complete,
+    )
+}
+
+#[test]
+fn every_criterion_at_its_boundary() {
+    let p = policy(
+        r#"version = 1
+[defaults]
+block = { severity = "CRITICAL", exploitable = "HIGH", epss = 0.7, score = 9.5 }
+warn = { severity = "MEDIUM", epss = 0.1 }
+"#,
+    );
+    let with = |s: Severity, change: fn(&mut Finding)| {
+        let mut x = f("CVE-1", s);
+        change(&mut x);
+        x
+    };
+    let cases: Vec<(&str, Finding, Decision)> = vec![
+        (
+            "critical by severity",
+            f("CVE-1", Severity::Critical),
+            Decision::Block,
+        ),
+        (
+            "high warns by severity",
+            f("CVE-1", Severity::High),
+            Decision::Warn,
+        ),
+        (
+            "high with exploit blocks",
+            with(Severity::High, |x| x.exploit_available = Some(true)),
+            Decision::Block,
+        ),
+        (
+            "high without exploit warns",
+            with(Severity::High, |x| x.exploit_available = Some(false)),
+            Decision::Warn,
+        ),
+        (
+            "medium with exploit is below the exploitable threshold",
+            with(Severity::Medium, |x| x.exploit_available = Some(true)),
+            Decision::Warn,
+        ),
+        (
+            "epss exactly at 0.7 blocks",
+            with(Severity::Low, |x| x.epss = Some(0.7)),
+            Decision::Block,
+        ),
+        (
+            "epss just under 0.7 warns by epss 0.1",
+            with(Severity::Low, |x| x.epss = Some(0.699)),
+            Decision::Warn,
+        ),
+        (
+            "epss under every threshold passes",
+            with(Severity::Low, |x| x.epss = Some(0.05)),
+            Decision::Pass,
+        ),
+        (
+            "score exactly 9.5 blocks",
+            with(Severity::Low, |x| x.score = Some(9.5)),
+            Decision::Block,
+        ),
+        (
+            "score 9.4 passes a LOW",
+            with(Severity::Low, |x| x.score = Some(9.4)),
+            Decision::Pass,
+        ),
+        (
+            "no scores: a CRITICAL still blocks",
+            with(Severity::Critical, |x| (x.score, x.epss) = (None, None)),
+            Decision::Block,
+        ),
+        (
+            "no scores: a LOW passes",
+            with(Severity::Low, |x| (x.score, x.epss) = (None, None)),
+            Decision::Pass,
+        ),
+        (
+            "untriaged never meets a severity threshold",
+            f("CVE-1", Severity::Untriaged),
+            Decision::Pass,
+        ),
+        (
+            "untriaged with a high score blocks",
+            with(Severity::Untriaged, |x| x.score = Some(9.9)),
+            Decision::Block,
+        ),
+    ];
+    for (name, finding, want) in cases {
+        assert_eq!(decide(&p, &[finding]).decision, want, "{name}");
+    }
+}
+
+#[test]
+fn reasons_say_why_and_list_blocking_before_warning() {
+    let p = policy(
+        "version = 1\n[defaults]\nblock = { severity = \"CRITICAL\", epss = 0.5 }\nwarn = \"HIGH\"\n",
+    );
+    let mut e = f("CVE-E", Severity::Medium);
+    e.epss = Some(0.93);
+    let mut findings: Vec<Finding> = (0..5)
+        .map(|i| f(&format!("CVE-H{i}"), Severity::High))
+        .collect();
+    findings.push(f("CVE-C", Severity::Critical));
+    findings.push(e);
+    let v = decide(&p, &findings);
+    assert_eq!((v.decision, v.blocking, v.warning), (Decision::Block, 2, 5));
+    assert_eq!(
+        v.reasons[0],
+        "2 finding(s) block under rule defaults: CVE-C (CRITICAL openssl), CVE-E (MEDIUM openssl, EPSS 0.93)"
+    );
+    assert_eq!(
+        v.reasons[1],
+        "5 finding(s) warn under rule defaults: CVE-H0 (HIGH openssl), CVE-H1 (HIGH openssl), CVE-H2 (HIGH openssl) and 2 more"
+    );
+    assert_eq!(v.top[0].id, "CVE-C");
+    assert_eq!(v.top[1].id, "CVE-E");
+}
+
+#[test]
+fn fixable_only_demotes_unfixed_blocking_findings_to_warn() {
+    let p = policy(
+        "version = 1\n[defaults]\nblock = \"CRITICAL\"\nwarn = \"HIGH\"\nfixable_only = true\n",
+    );
+    let mut unfixed = f("CVE-1", Severity::Critical);
+    unfixed.fix_available = Some(FixAvailable::No);
+    let mut partial = f("CVE-2", Severity::Critical);
+    partial.fix_available = Some(FixAvailable::Partial);
+    let mut unknown = f("CVE-3", Severity::Critical);
+    unknown.fix_available = None;
+    unknown.packages[0].fixed_in = None;
+    let cases = [
+        (unfixed, Decision::Warn),
+        (partial, Decision::Block),
+        (unknown.clone(), Decision::Warn),
+        (f("CVE-4", Severity::Critical), Decision::Block),
+    ];
+    for (finding, want) in cases {
+        let v = decide(&p, std::slice::from_ref(&finding));
+        assert_eq!(
+            v.decision, want,
+            "{} {:?}",
+            finding.id, finding.fix_available
+        );
+    }
+    assert!(
+        decide(&p, &[unknown])
+            .reasons
+            .iter()
+            .any(|r| r.contains("without a fix warn instead of blocking"))
+    );
+}
+
+fn at(y: i64, m: u32, d: u32) -> Epoch {
+    days_from_civil(y, m, d) * DAY
+}
+
+#[test]
+fn exceptions_exempt_until_they_expire_and_the_verdict_says_so() {
+    let p = policy(
+        r#"version = 1
+expiry_notice = "7d"
+[exception_limits]
+CRITICAL = "30d"
+[defaults]
+block = "CRITICAL"
+warn = "HIGH"
+[[exception]]
+id = "CVE-1"
+repositories = ["team/*"]
+created = 2026-11-01
+expires = 2026-11-25
+reason = "vendor fix pending"
+owner = "team-app"
+ticket = "SEC-9"
+[[exception]]
+id = "CVE-2"
+repositories = ["*"]
+created = 2026-09-01
+expires = 2027-01-01
+reason = "too long for a CRITICAL"
+owner = "sec"
+"#,
+    );
+    let subject = |now| Subject::new("team/app", "sha256:aa", now);
+    let one = [f("CVE-1", Severity::Critical)];
+    let before = evaluate(&p, &subject(at(2026, 11, 10)), &one, &ScanState::Complete);
+    assert_eq!(before.decision, Decision::Pass, "{:?}", before.reasons);
+    assert_eq!(
+        before.exceptions,
+        vec![AppliedException {
+            id: "CVE-1".into(),
+            owner: "team-app".into(),
+            expires: "2026-11-25".into(),
+            ticket: Some("SEC-9".into()),
+            findings: 1
+        }]
+    );
+    assert!(
+        before.reasons.iter().any(|r| r.starts_with(
+            "1 finding(s) exempt by 1 exception(s): CVE-1 (team-app, until 2026-11-25)"
+        )),
+        "{:?}",
+        before.reasons
+    );
+    assert!(
+        !before.reasons.iter().any(|r| r.contains("expires on")),
+        "not within the 7-day notice yet"
+    );
+    let soon = evaluate(&p, &subject(at(2026, 11, 20)), &one, &ScanState::Complete);
+    assert!(
+        soon.reasons
+            .iter()
+            .any(|r| r == "exception CVE-1 (team-app) expires on 2026-11-25 (in 5 day(s))"),
+        "{:?}",
+        soon.reasons
+    );
+    let last_second = evaluate(
+        &p,
+        &subject(at(2026, 11, 25) - 1),
+        &one,
+        &ScanState::Complete,
+    );
+    assert_eq!(last_second.decision, Decision::Pass);
+    let after = evaluate(&p, &subject(at(2026, 11, 25)), &one, &ScanState::Complete);
+    assert_eq!(after.decision, Decision::Block);
+    assert!(
+        after
+            .reasons
+            .iter()
+            .any(|r| r == "exception CVE-1 (team-app) expired on 2026-11-25: it no longer applies"),
+        "{:?}",
+        after.reasons
+    );
+    // The lifetime limit is checked against the finding's actual severity: fine for a HIGH, not for a CRITICAL.
+    let high = evaluate(
+        &p,
+        &subject(at(2026, 11, 10)),
+        &[f("CVE-2", Severity::High)],
+        &ScanState::Complete,
+    );
+    assert_eq!(high.decision, Decision::Pass);
+    let critical = evaluate(
+        &p,
+        &subject(at(2026, 11, 10)),
+        &[f("CVE-2", Severity::Critical)],
+        &ScanState::Complete,
+    );
+    assert_eq!(critical.decision, Decision::Block);
+    assert!(
+        critical
+            .reasons
+            .iter()
+            .any(|r| r.contains("lasts 122 days, over the 30-day limit for CRITICAL")),
+        "{:?}",
+        critical.reasons
+    );
+}
+
+#[test]
+fn suppressed_findings_count_unless_the_rule_exempts_them_and_are_always_shown() {
+    let mut s = f("CVE-1", Severity::Critical);
+    s.status = FindingStatus::Suppressed;
+    let counting = decide(
+        &policy("version = 1\n[defaults]\nblock = \"CRITICAL\"\n"),
+        std::slice::from_ref(&s),
+    );
+    assert_eq!(counting.decision, Decision::Block);
+    assert!(
+        counting
+            .reasons
+            .iter()
+            .any(|r| r.starts_with("1 Inspector-suppressed finding(s) counted"))
+    );
+    let exempting = decide(
+        &policy("version = 1\n[defaults]\nblock = \"CRITICAL\"\nsuppressed = \"exempt\"\n"),
+        &[s],
+    );
+    assert_eq!(exempting.decision, Decision::Pass);
+    assert!(
+        exempting
+            .reasons
+            .iter()
+            .any(|r| r == "1 Inspector-suppressed finding(s) exempt under rule defaults")
+    );
+    assert_eq!(exempting.counts.total(), 0);
+}
+
+#[test]
+fn grace_for_new_cves_on_old_images() {
+    let p = policy(
+        r#"version = 1
+[defaults]
+block = "CRITICAL"
+warn = "HIGH"
+grace = { CRITICAL = "7d" }
+grace_in_use = { CRITICAL = "2d" }
+"#,
+    );
+    let baseline = at(2026, 11, 1);
+    let found = |offset: Epoch| {
+        let mut x = f("CVE-1", Severity::Critical);
+        x.first_observed = Some(baseline + offset);
+        x
+    };
+    let subject = |now, in_use, baseline| Subject {
+        repository: "team/app",
+        digest: "sha256:aa",
+        baseline,
+        in_use,
+        now,
+    };
+    let cases = [
+        (
+            "fresh image: found within the 24 h margin blocks at once",
+            found(2 * HOUR),
+            baseline + 3 * HOUR,
+            false,
+            Some(baseline),
+            Decision::Block,
+        ),
+        (
+            "margin boundary: exactly 24 h is still the first scan",
+            found(DAY),
+            baseline + DAY + HOUR,
+            false,
+            Some(baseline),
+            Decision::Block,
+        ),
+        (
+            "rescan finding, inside grace",
+            found(10 * DAY),
+            baseline + 12 * DAY,
+            false,
+            Some(baseline),
+            Decision::Warn,
+        ),
+        (
+            "rescan finding, last second of grace",
+            found(10 * DAY),
+            baseline + 17 * DAY - 1,
+            false,
+            Some(baseline),
+            Decision::Warn,
+        ),
+        (
+            "rescan finding, grace over",
+            found(10 * DAY),
+            baseline + 17 * DAY,
+            false,
+            Some(baseline),
+            Decision::Block,
+        ),
+        (
+            "in use: shorter grace, over",
+            found(10 * DAY),
+            baseline + 12 * DAY,
+            true,
+            Some(baseline),
+            Decision::Block,
+        ),
+        (
+            "in use: shorter grace, inside",
+            found(10 * DAY),
+            baseline + 11 * DAY,
+            true,
+            Some(baseline),
+            Decision::Warn,
+        ),
+        (
+            "no baseline: no grace",
+            found(10 * DAY),
+            baseline + 12 * DAY,
+            false,
+            None,
+            Decision::Block,
+        ),
+    ];
+    for (name, finding, now, in_use, base, want) in cases {
+        let v = evaluate(
+            &p,
+            &subject(now, in_use, base),
+            std::slice::from_ref(&finding),
+            &ScanState::Complete,
+        );
+        assert_eq!(v.decision, want, "{name}: {:?}", v.reasons);
+        if want == Decision::Warn {
+            let end = finding.first_observed.unwrap() + if in_use { 2 * DAY } else { 7 * DAY };
+            assert_eq!(v.deadline, Some(end), "{name}");
+            assert!(
+                v.reasons
+                    .iter()
+                    .any(|r| r.ends_with(&format!("blocks on {}", format_date(end)))),
+                "{name}: {:?}",
+                v.reasons
+            );
+        }
+    }
+    // No grace for HIGH configured, and HIGH only warns anyway; a finding without a first-observed time gets none.
+    let mut unknown = f("CVE-2", Severity::Critical);
+    unknown.first_observed = None;
+    assert_eq!(
+        evaluate(
+            &p,
+            &subject(baseline + 12 * DAY, false, Some(baseline)),
+            &[unknown],
+            &ScanState::Complete
+        )
+        .decision,
+        Decision::Block
+    );
+}
+
+#[test]
+fn an_unusable_or_running_scan_is_never_pass_but_blocking_findings_still_block() {
+    let p = Policy::builtin();
+    let s = Subject::new("r", "d", NOW);
+    for scan in [
+        ScanState::Unusable("SCAN_ELIGIBILITY_EXPIRED".into()),
+        ScanState::Unusable("FAILED".into()),
+        ScanState::InProgress,
+    ] {
+        assert_eq!(
+            evaluate(&p, &s, &[], &scan).decision,
+            Decision::Pending,
+            "{scan:?}"
+        );
+        assert_eq!(
+            evaluate(&p, &s, &[f("a", Severity::High)], &scan).decision,
+            Decision::Pending,
+            "{scan:?}"
+        );
+        assert_eq!(
+            evaluate(&p, &s, &[f("a", Severity::Critical)], &scan).decision,
+            Decision::Block,
+            "{scan:?}"
+        );
+        assert_eq!(
+            evaluate_counts(p.rule_for("r"), &SeverityCounts::default(), &scan).decision,
+            Decision::Pending
+        );
+    }
+    assert_eq!(
+        evaluate(&p, &s, &[], &ScanState::Unknown).decision,
+        Decision::Pass
+    );
+}
+
+#[test]
+fn closed_findings_do_not_count() {
+    let mut closed = f("CVE-1", Severity::Critical);
+    closed.status = FindingStatus::Closed;
+    let v = decide(&Policy::builtin(), &[closed]);
+    assert_eq!((v.decision, v.counts.total()), (Decision::Pass, 0));
+}
+
+#[test]
+fn counts_only_evaluation() {
+    let p = Policy::builtin();
+    let mut counts = SeverityCounts::default();
+    counts.add_n(Severity::High, 61);
+    assert_eq!(
+        evaluate_counts(p.rule_for("r"), &counts, &ScanState::Complete).decision,
+        Decision::Warn
+    );
+    counts.add_n(Severity::Critical, 7);
+    let v = evaluate_counts(p.rule_for("r"), &counts, &ScanState::Complete);
+    assert_eq!(
+        (v.decision, v.blocking, v.warning),
+        (Decision::Block, 7, 61)
+    );
+}
+
+#[test]
+fn top_findings_are_bounded() {
+    let findings: Vec<Finding> = (0..30)
+        .map(|i| f(&format!("CVE-{i:02}"), Severity::Critical))
+        .collect();
+    let v = decide(&Policy::builtin(), &findings);
+    assert_eq!(v.top.len(), TOP_FINDINGS);
+    assert_eq!(v.blocking, 30);
+}
