@@ -198,6 +198,8 @@ async fn run(
         };
         last = Some((print, stable_since));
         let done = match &o.scan {
+            // No scan yet: scan-on-push may still start one; the wait decides.
+            ScanState::Unusable(code) if code == "SCAN_NOT_FOUND" => false,
             ScanState::Complete | ScanState::Unusable(_) => true,
             // Inspector's status is not always reported: stable findings are then the best evidence.
             ScanState::Unknown => scanner == Scanner::Enhanced,

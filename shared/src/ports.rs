@@ -277,11 +277,14 @@ pub trait StateStore {
         summary: &Summary,
         policy_hash: &str,
     ) -> impl Future<Output = Result<Written, AwsError>> + Send;
-    /// Marks the claimed change as done (acted on and notified), if the claim is still this one.
+    /// Marks the claimed change as done (acted on and notified), if the claim is still this one. When
+    /// it was not `applied` (the circuit breaker held it back), the previous decision is restored so
+    /// that the next evaluation applies the change.
     fn finish(
         &self,
         image: &ImageRef,
         claim: &Claim,
+        applied: bool,
     ) -> impl Future<Output = Result<Written, AwsError>> + Send;
     /// Sets the decision without a notification (an image still waiting for a scan), if the record is
     /// still at version `expected` (or absent, when `None`).
@@ -311,7 +314,8 @@ pub trait StateStore {
         now: Epoch,
         reason: &str,
     ) -> impl Future<Output = Result<Written, AwsError>> + Send;
-    /// Closes the circuit breaker (an operator's reset); returns when it had tripped, if it had.
+    /// Closes the circuit breaker and clears its counts (an operator's reset); returns when it had
+    /// tripped, if it had.
     fn reset_breaker(&self) -> impl Future<Output = Result<Option<Epoch>, AwsError>> + Send;
     /// Records a one-off notice under `key` (an alert, a reminder): the first event wins, retries of
     /// that same event see [`Mark::Repeat`] (so a crash before publishing is repaired), others [`Mark::Taken`].

@@ -397,13 +397,26 @@ impl Aws {
 
     /// Makes ECR basic scanning return these findings for an image (after StartImageScan).
     pub async fn seed_basic_scan(&self, repo: &str, digest: &str, findings: Vec<Value>) {
-        self.ecr
+        self.seed_basic_scan_status(repo, digest, "COMPLETE", findings)
+            .await;
+    }
+
+    /// Makes ECR basic scanning report `status` (COMPLETE, FAILED ...) and these findings for an image.
+    pub async fn seed_basic_scan_status(
+        &self,
+        repo: &str,
+        digest: &str,
+        status: &str,
+        findings: Vec<Value>,
+    ) {
+        // moto answers ScanNotFound until a scan was started; a second start the same day is refused, which is fine here.
+        let _ = self
+            .ecr
             .start_image_scan()
             .repository_name(repo)
             .image_id(ImageIdentifier::builder().image_digest(digest).build())
             .send()
-            .await
-            .unwrap();
+            .await;
         let mut counts = serde_json::Map::new();
         for f in &findings {
             let s = f["severity"].as_str().unwrap_or("UNDEFINED").to_string();
@@ -412,7 +425,7 @@ impl Aws {
         }
         let response = json!({
             "registryId": self.account, "repositoryName": repo, "imageId": {"imageDigest": digest},
-            "imageScanStatus": {"status": "COMPLETE", "description": "The scan was completed successfully."},
+            "imageScanStatus": {"status": status, "description": format!("The scan ended: {status}.")},
             "imageScanFindings": {"findings": findings, "findingSeverityCounts": counts}
         });
         let body =

@@ -184,20 +184,36 @@ impl StateStore for DynamoState {
         }
     }
 
-    async fn finish(&self, image: &ImageRef, claim: &Claim) -> Result<Written, AwsError> {
-        let out = self
+    async fn finish(
+        &self,
+        image: &ImageRef,
+        claim: &Claim,
+        applied: bool,
+    ) -> Result<Written, AwsError> {
+        let mut expression = String::from(
+            "REMOVE claim_event, claim_at, claim_decision, claim_previous, claim_seq, claim_overridden",
+        );
+        if !applied && claim.previous.is_none() {
+            expression.push_str(", decision");
+        }
+        expression.push_str(" SET notified_seq = :seq");
+        let mut req = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(image_key(image)))
-            .update_expression("REMOVE claim_event, claim_at, claim_decision, claim_previous, claim_seq, claim_overridden SET notified_seq = :seq ADD version :one")
             .condition_expression("claim_event = :e AND claim_seq = :seq")
             .expression_attribute_values(":e", s(&claim.event_id))
             .expression_attribute_values(":seq", n(claim.sequence))
-            .expression_attribute_values(":one", n(1))
-            .send()
-            .await;
-        match out {
+            .expression_attribute_values(":one", n(1));
+        if !applied && let Some(previous) = claim.previous {
+            expression.push_str(", decision = :prev, overridden = :no");
+            req = req
+                .expression_attribute_values(":prev", s(previous.as_str()))
+                .expression_attribute_values(":no", AttributeValue::Bool(false));
+        }
+        expression.push_str(" ADD version :one");
+        match req.update_expression(expression).send().await {
             Ok(_) => Ok(Written::Done),
             Err(e) if conflict(&e) => Ok(Written::Conflict),
             Err(e) => Err(aws_error("dynamodb:UpdateItem", e)),
@@ -299,16 +315,16 @@ impl StateStore for DynamoState {
     }
 
     async fn reset_breaker(&self) -> Result<Option<Epoch>, AwsError> {
+        // The counts go too: changes held back while it was open must not trip it again at once.
         let out = self
             .client
-            .update_item()
+            .delete_item()
             .table_name(&self.table)
             .key("pk", s(BREAKER_KEY))
-            .update_expression("REMOVE tripped_at, tripped_reason")
             .return_values(ReturnValue::AllOld)
             .send()
             .await
-            .map_err(|e| aws_error("dynamodb:UpdateItem", e))?;
+            .map_err(|e| aws_error("dynamodb:DeleteItem", e))?;
         Ok(out.attributes().and_then(|a| get_n(a, "tripped_at")))
     }
 

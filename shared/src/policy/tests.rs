@@ -440,3 +440,49 @@ fn glob_matching() {
     assert!(!glob_match("team-a", "team-a/x"));
     assert!(glob_match("**", ""));
 }
+
+#[test]
+fn the_readme_policy_example_is_valid_and_means_what_it_says() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let after = readme
+        .split("<!-- policy-example -->")
+        .nth(1)
+        .expect("marker in README.md");
+    let block = after
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a toml block after the marker");
+    let p = Policy::parse(block).unwrap_or_else(|e| panic!("README policy example: {e}"));
+    let payments = p.rule_for("team-a/payments-api");
+    assert_eq!(
+        (
+            payments.name.as_str(),
+            payments.unscanned,
+            payments.grace.len()
+        ),
+        ("payments", Unscanned::Hold, 0)
+    );
+    assert_eq!(
+        payments.block,
+        Criteria {
+            severity: Some(Severity::High),
+            epss: Some(0.3),
+            ..Criteria::default()
+        }
+    );
+    assert_eq!(p.rule_for("sandbox/x").mode, Mode::Audit);
+    assert_eq!(
+        p.rule_for("team-b/x").grace_for(Severity::Critical, true),
+        Some(2 * DAY)
+    );
+    assert_eq!(p.exceptions()[0].owner, "team-a@example.com");
+    assert_eq!(
+        p.breaker(),
+        Breaker {
+            max_tag_changes: 100,
+            window: 600
+        }
+    );
+}

@@ -14,6 +14,17 @@ use crate::ports::{ImageDetail, ImageRegistry, Notifier, PutTag, RejectSink, Sta
 use crate::time::format_rfc3339;
 use crate::verdict::pending;
 
+/// What carrying out a plan did.
+#[derive(Debug, Default)]
+pub(crate) struct Carried {
+    /// The tag changes, done or planned.
+    pub actions: Vec<Action>,
+    /// Things left alone, and why.
+    pub problems: Vec<String>,
+    /// The circuit breaker held the plan back: the image's tags do not match the decision yet.
+    pub held_back: bool,
+}
+
 /// Whether any action changed ECR (not merely found a tag already there or already gone).
 pub(crate) fn changed_something(actions: &[Action]) -> bool {
     actions
@@ -67,7 +78,7 @@ where
         detail: &ImageDetail,
         decision: Decision,
         mode: Mode,
-    ) -> Result<(Vec<Action>, Vec<String>), AwsError> {
+    ) -> Result<Carried, AwsError> {
         let mut owners = HashMap::new();
         if decision.is_deployable() {
             for original in release_candidates(&self.tags, &detail.tags, &image.digest) {
@@ -101,13 +112,20 @@ where
         image: &ImageRef,
         plan: Plan,
         mode: Mode,
-    ) -> Result<(Vec<Action>, Vec<String>), AwsError> {
+    ) -> Result<Carried, AwsError> {
         let mut problems = plan.notes.clone();
         if plan.is_empty() {
-            return Ok((Vec::new(), problems));
+            return Ok(Carried {
+                problems,
+                ..Carried::default()
+            });
         }
         if mode == Mode::Audit {
-            return Ok((would_of(&plan), problems));
+            return Ok(Carried {
+                actions: would_of(&plan),
+                problems,
+                held_back: false,
+            });
         }
         let breaker = self.policy.breaker();
         let now = (self.clock)();
@@ -122,7 +140,11 @@ where
             );
             warn!(image = %image.display(), "circuit breaker open");
             problems.push(why.clone());
-            return Ok((skipped(&plan, &why), problems));
+            return Ok(Carried {
+                actions: skipped(&plan, &why),
+                problems,
+                held_back: true,
+            });
         }
         if counted.count > u64::from(breaker.max_tag_changes) {
             let why = format!(
@@ -136,10 +158,18 @@ where
                 self.alert_breaker(image, &why).await?;
             }
             problems.push(why.clone());
-            return Ok((skipped(&plan, &why), problems));
+            return Ok(Carried {
+                actions: skipped(&plan, &why),
+                problems,
+                held_back: true,
+            });
         }
         let actions = self.execute(image, &plan, &mut problems).await?;
-        Ok((actions, problems))
+        Ok(Carried {
+            actions,
+            problems,
+            held_back: false,
+        })
     }
 
     async fn alert_breaker(&self, image: &ImageRef, why: &str) -> Result<(), AwsError> {

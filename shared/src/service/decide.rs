@@ -152,11 +152,6 @@ where
             }
             let mut outcome = Outcome::new("unchanged", trigger.kind, Some(image), String::new());
             outcome.decision = Some(decision);
-            if !changing {
-                outcome.detail = format!("decision {} unchanged", decision.as_str());
-                info!(image = %image.display(), decision = decision.as_str(), counts = ?verdict.counts, "unchanged");
-                return Ok(outcome);
-            }
             if decision == Decision::Pending
                 && matches!(state.notified(), None | Some(Decision::Pending))
             {
@@ -177,14 +172,17 @@ where
                     continue;
                 }
                 outcome.detail = verdict.reasons.first().cloned().unwrap_or_default();
-                let used = detail.as_ref().map_or(&scan, |d| {
-                    if scan == ScanState::Unknown {
-                        &d.scan
-                    } else {
-                        &scan
-                    }
-                });
-                if let (ScanState::Unusable(code), Some(d)) = (used, &detail)
+                let used = match &detail {
+                    Some(d) if scan == ScanState::Unknown => d.scan.clone(),
+                    _ => scan.clone(),
+                };
+                if matches!(used, ScanState::Unusable(_)) && detail.is_none() {
+                    detail = self
+                        .registry
+                        .describe_image(&image.repository, &image.digest)
+                        .await?;
+                }
+                if let (ScanState::Unusable(code), Some(d)) = (&used, &detail)
                     && d.tags
                         .iter()
                         .any(|t| matches!(self.tags.classify(t), TagKind::Held { .. }))
@@ -210,6 +208,11 @@ where
                         outcome.notified = true;
                     }
                 }
+                return Ok(outcome);
+            }
+            if !changing {
+                outcome.detail = format!("decision {} unchanged", decision.as_str());
+                info!(image = %image.display(), decision = decision.as_str(), counts = ?verdict.counts, "unchanged");
                 return Ok(outcome);
             }
             let claim = match &state.claim {
@@ -275,7 +278,8 @@ where
             }
             // A suspended block is applied as a release: its tags stay deployable until the override ends.
             let for_tags = if overridden { Decision::Warn } else { decision };
-            let (actions, problems) = self.apply(image, detail, for_tags, mode).await?;
+            let carried = self.apply(image, detail, for_tags, mode).await?;
+            let (actions, problems) = (carried.actions, carried.problems);
             let seen = ImageRef {
                 tags: detail.tags.clone(),
                 ..image.clone()
@@ -290,7 +294,9 @@ where
                 ..self.notice(&seen, &verdict, rule, trigger)
             };
             self.notifier.publish(&notice.to_message()).await?;
-            if self.state.finish(image, &claim).await? == Written::Conflict {
+            // Held back by the circuit breaker, the change is not recorded as applied: the next
+            // evaluation after a reset (reconcile) finds it again.
+            if self.state.finish(image, &claim, !carried.held_back).await? == Written::Conflict {
                 warn!(image = %image.display(), "claim was taken over before it finished");
             }
             info!(

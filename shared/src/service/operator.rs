@@ -227,7 +227,7 @@ where
                 .await?
                 == Written::Done
             {
-                self.state.finish(image, &claim).await?;
+                self.state.finish(image, &claim, true).await?;
             } else {
                 warn!(image = %image.display(), "state changed during the release; the next event re-decides");
             }

@@ -68,6 +68,7 @@ where
                 let mut outcome = self.ensure_scan(image, kind, &trigger).await?;
                 if let Some(held) = held {
                     outcome.detail = format!("{}; {}", held.detail, outcome.detail);
+                    outcome.decision = held.decision;
                     outcome.notified |= held.notified;
                     if !held.actions.is_empty() {
                         outcome.status = "acted";
@@ -96,7 +97,8 @@ where
         let rule = self.policy.rule_for(&image.repository);
         let mode = self.effective_mode(rule);
         let plan = plan::hold(&self.tags, &detail.tags, &image.digest);
-        let (actions, problems) = self.carry_out(image, plan, mode).await?;
+        let carried = self.carry_out(image, plan, mode).await?;
+        let (actions, problems) = (carried.actions, carried.problems);
         let mut outcome = Outcome::new(
             "unchanged",
             "push",
@@ -227,7 +229,8 @@ where
         };
         let rule = self.policy.rule_for(&image.repository);
         let mode = self.effective_mode(rule);
-        let (actions, problems) = self.apply(image, &detail, decision, mode).await?;
+        let carried = self.apply(image, &detail, decision, mode).await?;
+        let (actions, problems) = (carried.actions, carried.problems);
         let mut outcome = Outcome::new(
             "unchanged",
             trigger.kind,

@@ -1,0 +1,528 @@
+//! The `gatekeeper` binary's AWS commands against moto: `check`, `release`, `reconcile`,
+//! `release --all`, `breaker`, and `policy check`. The binary cannot send moto's account header, so
+//! each test works in a region of its own in moto's default account.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
+
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use gatekeeper_tests::fixtures::{Aws, Setup, basic_finding};
+use gatekeeper_tests::manifest::{DOCKER_V2, digest_of, image_manifest};
+use gatekeeper_tests::moto::{Moto, workspace_root};
+use serde_json::Value;
+
+const ACCOUNT: &str = "123456789012";
+
+fn command(aws: &Aws, setup: Option<&Setup>, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_gatekeeper"));
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_ENDPOINT_URL", &aws.moto.endpoint)
+        .env("AWS_REGION", &aws.region)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .args(args)
+        .current_dir(workspace_root());
+    if let Some(s) = setup {
+        c.env("GATEKEEPER_STATE_TABLE", &s.table)
+            .env("GATEKEEPER_TOPIC_ARN", &s.topic_arn);
+    }
+    c
+}
+
+fn run(aws: &Aws, setup: Option<&Setup>, args: &[&str]) -> Output {
+    command(aws, setup, args).output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+async fn region(name: &str) -> Aws {
+    Aws::with(Moto::shared(), ACCOUNT, name).await
+}
+
+#[tokio::test]
+async fn check_blocks_a_critical_image_passes_a_clean_one_and_prints_every_format() {
+    let aws = region("ap-northeast-1").await;
+    aws.create_repo("ci/app", "MUTABLE", &[]).await;
+    let bad = aws.push("ci/app", "ci-bad", &["v1"]).await;
+    let good = aws.push("ci/app", "ci-good", &["v2"]).await;
+    aws.seed_basic_scan(
+        "ci/app",
+        &bad,
+        vec![
+            basic_finding("CVE-2026-0001", "CRITICAL", "openssl"),
+            basic_finding("CVE-2026-0002", "LOW", "zlib"),
+        ],
+    )
+    .await;
+    aws.seed_basic_scan(
+        "ci/app",
+        &good,
+        vec![basic_finding("CVE-2026-0003", "LOW", "zlib")],
+    )
+    .await;
+
+    let blocked = run(
+        &aws,
+        None,
+        &[
+            "check",
+            "--repository",
+            "ci/app",
+            "--tag",
+            "v1",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(blocked.status.code(), Some(1), "{}", stderr(&blocked));
+    let v: Value = serde_json::from_str(&stdout(&blocked)).unwrap();
+    assert_eq!(
+        (v["decision"].as_str(), v["image"]["digest"].as_str()),
+        (Some("block"), Some(bad.as_str()))
+    );
+    assert_eq!(
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["level"] == "error")
+            .count(),
+        1
+    );
+
+    let passed = run(
+        &aws,
+        None,
+        &["check", "--repository", "ci/app", "--tag", "v2"],
+    );
+    assert_eq!(passed.status.code(), Some(0), "{}", stderr(&passed));
+    let table = stdout(&passed);
+    assert!(table.contains("decision  PASS   scan complete"), "{table}");
+    assert!(
+        !table.contains('\u{1b}'),
+        "no colour when stdout is not a terminal"
+    );
+
+    let by_digest = run(
+        &aws,
+        None,
+        &[
+            "check",
+            "--repository",
+            "ci/app",
+            "--digest",
+            &bad,
+            "--format",
+            "sarif",
+        ],
+    );
+    assert_eq!(by_digest.status.code(), Some(1));
+    let sarif: Value = serde_json::from_str(&stdout(&by_digest)).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    let levels: Vec<(&str, &str)> = results
+        .iter()
+        .map(|r| (r["ruleId"].as_str().unwrap(), r["level"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        levels,
+        [("CVE-2026-0001", "error"), ("CVE-2026-0002", "note")]
+    );
+    assert_eq!(
+        sarif["runs"][0]["tool"]["driver"]["rules"][0]["helpUri"],
+        "https://nvd.nist.gov/vuln/detail/CVE-2026-0001"
+    );
+
+    let strict = std::env::temp_dir().join(format!("gk-strict-{}.toml", std::process::id()));
+    std::fs::write(&strict, "version = 1\n[defaults]\nblock = \"LOW\"\n").unwrap();
+    let with_policy = run(
+        &aws,
+        None,
+        &[
+            "check",
+            "--repository",
+            "ci/app",
+            "--tag",
+            "v2",
+            "--policy",
+            strict.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        with_policy.status.code(),
+        Some(1),
+        "a stricter policy blocks the LOW finding"
+    );
+}
+
+#[tokio::test]
+async fn check_finds_a_tag_moved_to_its_quarantine_tag() {
+    let aws = region("ap-southeast-2").await;
+    aws.create_repo("ci/moved", "MUTABLE", &[]).await;
+    let manifest = image_manifest("moved");
+    let digest = digest_of(&manifest);
+    let q = format!("quarantined-v3--{}", &digest[7..19]);
+    aws.push_manifest("ci/moved", &manifest, DOCKER_V2, &[&q])
+        .await;
+    aws.seed_basic_scan(
+        "ci/moved",
+        &digest,
+        vec![basic_finding("CVE-2026-0004", "CRITICAL", "glibc")],
+    )
+    .await;
+    let out = run(
+        &aws,
+        None,
+        &["check", "--repository", "ci/moved", "--tag", "v3"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("ci/moved:v3 is now {q}")),
+        "{}",
+        stderr(&out)
+    );
+    let missing = run(
+        &aws,
+        None,
+        &["check", "--repository", "ci/moved", "--tag", "nope"],
+    );
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        stderr(&missing).contains("ci/moved:nope does not exist"),
+        "{}",
+        stderr(&missing)
+    );
+}
+
+#[tokio::test]
+async fn check_waits_for_the_scan_with_visible_progress_and_times_out_with_exit_two() {
+    let aws = region("ca-central-1").await;
+    aws.create_repo("ci/wait", "MUTABLE", &[]).await;
+    let slow = aws.push("ci/wait", "wait-slow", &["w1"]).await;
+    aws.push("ci/wait", "wait-never", &["w2"]).await;
+
+    let timeout = run(
+        &aws,
+        None,
+        &[
+            "check",
+            "--repository",
+            "ci/wait",
+            "--tag",
+            "w2",
+            "--wait",
+            "2s",
+            "--interval",
+            "1s",
+        ],
+    );
+    assert_eq!(timeout.status.code(), Some(2));
+    assert!(
+        stderr(&timeout).contains("timed out after 2s waiting for the scan"),
+        "{}",
+        stderr(&timeout)
+    );
+    assert!(
+        stderr(&timeout).contains("scan SCAN_NOT_FOUND, 0 finding(s)"),
+        "progress: {}",
+        stderr(&timeout)
+    );
+
+    let child = command(
+        &aws,
+        None,
+        &[
+            "check",
+            "--repository",
+            "ci/wait",
+            "--tag",
+            "w1",
+            "--wait",
+            "60s",
+            "--interval",
+            "1s",
+            "--quiet-period",
+            "1s",
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    aws.seed_basic_scan(
+        "ci/wait",
+        &slow,
+        vec![basic_finding("CVE-2026-0005", "MEDIUM", "curl")],
+    )
+    .await;
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("scan complete, 1 finding(s), unchanged for"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test]
+async fn reconcile_previews_then_acts_and_release_is_refused_until_forced() {
+    let aws = region("eu-west-2").await;
+    let setup = aws.standard_setup().await;
+    aws.create_repo("rec/app", "MUTABLE", &[]).await;
+    let bad = aws.push("rec/app", "rec-bad", &["v1", "latest"]).await;
+    let good = aws.push("rec/app", "rec-good", &["v2"]).await;
+    aws.seed_basic_scan(
+        "rec/app",
+        &bad,
+        vec![basic_finding("CVE-2026-0006", "CRITICAL", "openssl")],
+    )
+    .await;
+    aws.seed_basic_scan(
+        "rec/app",
+        &good,
+        vec![basic_finding("CVE-2026-0007", "LOW", "zlib")],
+    )
+    .await;
+    let h = &bad[7..19];
+
+    let preview = run(
+        &aws,
+        Some(&setup),
+        &["reconcile", "--repository", "rec/app", "--dry-run"],
+    );
+    assert!(preview.status.success(), "{}", stderr(&preview));
+    assert!(
+        stdout(&preview).contains(&format!("would add quarantined-v1--{h}")),
+        "{}",
+        stdout(&preview)
+    );
+    assert_eq!(
+        aws.tags("rec/app", &bad).await.unwrap(),
+        vec!["latest".to_string(), "v1".to_string()],
+        "a dry run changes nothing"
+    );
+    assert!(aws.messages(&setup.subscriber_url).await.is_empty());
+
+    let acted = run(
+        &aws,
+        Some(&setup),
+        &["reconcile", "--repository", "rec/app", "--mode", "enforce"],
+    );
+    assert!(acted.status.success(), "{}", stderr(&acted));
+    assert_eq!(
+        aws.tags("rec/app", &bad).await.unwrap(),
+        vec![
+            format!("quarantined-latest--{h}"),
+            format!("quarantined-v1--{h}")
+        ]
+    );
+    assert_eq!(
+        aws.tags("rec/app", &good).await.unwrap(),
+        vec!["v2".to_string()]
+    );
+    let mut decisions: Vec<String> = aws
+        .messages(&setup.subscriber_url)
+        .await
+        .iter()
+        .map(|(_, b)| b["decision"].as_str().unwrap().to_string())
+        .collect();
+    decisions.sort();
+    assert_eq!(decisions, ["block", "pass"]);
+
+    let refused = run(
+        &aws,
+        Some(&setup),
+        &[
+            "release",
+            "--repository",
+            "rec/app",
+            "--digest",
+            &bad,
+            "--reason",
+            "hotfix",
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("still blocks"),
+        "{}",
+        stderr(&refused)
+    );
+    let forced = run(
+        &aws,
+        Some(&setup),
+        &[
+            "release",
+            "--repository",
+            "rec/app",
+            "--digest",
+            &bad,
+            "--reason",
+            "INC-7 hotfix",
+            "--force",
+            "--for",
+            "2h",
+        ],
+    );
+    assert!(forced.status.success(), "{}", stderr(&forced));
+    assert_eq!(
+        aws.tags("rec/app", &bad).await.unwrap(),
+        vec!["latest".to_string(), "v1".to_string()]
+    );
+    let audit = aws.messages(&setup.subscriber_url).await;
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].1["event_type"], "release");
+    assert!(
+        audit[0].1["actor"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:"),
+        "{}",
+        audit[0].1
+    );
+    assert_eq!(audit[0].1["override"]["reason"], "INC-7 hotfix");
+
+    // A second reconcile keeps the override: nothing changes, nothing is sent.
+    let again = run(
+        &aws,
+        Some(&setup),
+        &["reconcile", "--repository", "rec/app", "--mode", "enforce"],
+    );
+    assert!(again.status.success());
+    assert_eq!(
+        aws.tags("rec/app", &bad).await.unwrap(),
+        vec!["latest".to_string(), "v1".to_string()]
+    );
+    assert!(aws.messages(&setup.subscriber_url).await.is_empty());
+
+    let usage = run(
+        &aws,
+        Some(&setup),
+        &[
+            "release",
+            "--repository",
+            "rec/app",
+            "--digest",
+            &bad,
+            "--reason",
+            "x",
+            "--force",
+        ],
+    );
+    assert_eq!(usage.status.code(), Some(2));
+    assert!(stderr(&usage).contains("--force needs --for DURATION"));
+
+    let status = run(&aws, Some(&setup), &["breaker", "status"]);
+    assert_eq!(stdout(&status).trim(), "circuit breaker closed");
+}
+
+#[tokio::test]
+async fn release_all_puts_every_quarantined_and_held_tag_back() {
+    let aws = region("us-west-2").await;
+    let setup = aws.standard_setup().await;
+    aws.create_repo("un/one", "MUTABLE", &[]).await;
+    aws.create_repo("un/two", "MUTABLE", &[]).await;
+    let m1 = image_manifest("uninstall-1");
+    let d1 = digest_of(&m1);
+    let m2 = image_manifest("uninstall-2");
+    let d2 = digest_of(&m2);
+    aws.push_manifest(
+        "un/one",
+        &m1,
+        DOCKER_V2,
+        &[&format!("quarantined-v1--{}", &d1[7..19])],
+    )
+    .await;
+    aws.push_manifest(
+        "un/two",
+        &m2,
+        DOCKER_V2,
+        &[&format!("held-v2--{}", &d2[7..19]), "keep"],
+    )
+    .await;
+    aws.push("un/two", "other", &["v9"]).await;
+
+    let dry = run(&aws, Some(&setup), &["release", "--all", "--dry-run"]);
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    assert!(
+        stdout(&dry).contains(
+            "2 image(s) with quarantined or held tags; 4 tag change(s) would be made (dry run)"
+        ),
+        "{}",
+        stdout(&dry)
+    );
+    assert_eq!(aws.tags("un/one", &d1).await.unwrap().len(), 1);
+
+    let needs_choice = run(&aws, Some(&setup), &["release", "--all"]);
+    assert_eq!(needs_choice.status.code(), Some(2));
+
+    let done = run(&aws, Some(&setup), &["release", "--all", "--yes"]);
+    assert!(done.status.success(), "{}", stderr(&done));
+    assert_eq!(
+        aws.tags("un/one", &d1).await.unwrap(),
+        vec!["v1".to_string()]
+    );
+    assert_eq!(
+        aws.tags("un/two", &d2).await.unwrap(),
+        vec!["keep".to_string(), "v2".to_string()]
+    );
+}
+
+#[test]
+fn policy_check_lists_every_problem_with_its_line_and_the_exceptions_expiring_soon() {
+    let dir = std::env::temp_dir().join(format!("gk-policy-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.toml");
+    std::fs::write(
+        &good,
+        "version = 1\n[defaults]\nblock = \"CRITICAL\"\n\n[[exception]]\nid = \"CVE-2026-1\"\nrepositories = [\"*\"]\ncreated = 2026-11-01\nexpires = 2026-12-01\nreason = \"r\"\nowner = \"sec\"\nticket = \"SEC-1\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gatekeeper"))
+        .args([
+            "policy",
+            "check",
+            good.to_str().unwrap(),
+            "--now",
+            "2026-11-25",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("valid (policy"), "{text}");
+    assert!(
+        text.contains(
+            ":5: CVE-2026-1 for * expires 2026-12-01 (in 6 day(s)), owner sec, ticket SEC-1"
+        ),
+        "{text}"
+    );
+
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "version = 1\n[[rule]]\nname = \"x\"\n[[exception]]\nid = \"CVE-1\"\nrepositories = [\"*\"]\ncreated = 2026-11-01\nexpires = 2026-10-01\nowner = \"o\"\nreason = \"r\"\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gatekeeper"))
+        .args(["policy", "check", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let lines: Vec<String> = stdout(&out)
+        .lines()
+        .map(|l| l.replace(bad.to_str().unwrap(), "bad.toml"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "bad.toml:2: rule[0].repositories: a rule needs at least one non-empty repository pattern (\"team-a/*\")",
+            "bad.toml:8: exception[0].expires: must be after created (2026-11-01)"
+        ]
+    );
+    assert!(stderr(&out).contains("2 problem(s)"));
+}

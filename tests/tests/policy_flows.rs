@@ -1,0 +1,455 @@
+//! Policy features end to end against moto: holding unscanned images, the circuit breaker, exceptions
+//! in the audit trail, the operator's override, and policies read from S3 and SSM.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
+
+use gatekeeper::adapters::load_policy;
+use gatekeeper::config::PolicySource;
+use gatekeeper::domain::{Decision, Finding, Mode, Package, Severity};
+use gatekeeper::policy::Policy;
+use gatekeeper::ports::StateStore;
+use gatekeeper::service::{ReleaseRequest, Trigger};
+use gatekeeper_tests::fixtures::{
+    Aws, ScriptedFindings, basic_finding, basic_scan_event, inspector_scan_event, push_event,
+    schema_errors, sdk_for,
+};
+use serde_json::Value;
+
+fn hex12(digest: &str) -> String {
+    digest.trim_start_matches("sha256:")[..12].to_string()
+}
+
+fn critical(id: &str) -> Finding {
+    let mut f = Finding::new(id, Severity::Critical);
+    f.packages.push(Package {
+        name: "openssl".into(),
+        version: Some("3.0.1".into()),
+        fixed_in: Some("3.0.13".into()),
+    });
+    f
+}
+
+const HOLD: &str =
+    "version = 1\n[defaults]\nblock = \"CRITICAL\"\nwarn = \"HIGH\"\nunscanned = \"hold\"\n";
+
+#[tokio::test]
+async fn hold_moves_new_tags_aside_until_a_verdict_releases_or_quarantines_them() {
+    let aws = Aws::new("hold").await;
+    let setup = aws.standard_setup().await;
+    aws.create_repo("held/app", "MUTABLE", &[]).await;
+    let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::parse(HOLD).unwrap());
+    let clean = aws.push("held/app", "clean", &["v1"]).await;
+    let dirty = aws.push("held/app", "dirty", &["v2"]).await;
+
+    for (id, digest, tag) in [("h-1", &clean, "v1"), ("h-2", &dirty, "v2")] {
+        let o = gk
+            .handle_push_event(&push_event(id, "held/app", digest, tag))
+            .await
+            .unwrap();
+        assert_eq!(o.decision, Some(Decision::Pending), "{o:?}");
+        assert_eq!(
+            aws.tags("held/app", digest).await.unwrap(),
+            vec![format!("held-{tag}--{}", hex12(digest))]
+        );
+    }
+    let holds = aws.messages(&setup.subscriber_url).await;
+    assert_eq!(holds.len(), 2);
+    assert!(
+        holds
+            .iter()
+            .all(|(_, b)| b["decision"] == "pending" && schema_errors(b).is_none())
+    );
+
+    // The scans come back: a clean image is released, a critical one goes from held to quarantined.
+    aws.seed_basic_scan(
+        "held/app",
+        &clean,
+        vec![basic_finding("CVE-2026-1", "LOW", "zlib")],
+    )
+    .await;
+    aws.seed_basic_scan(
+        "held/app",
+        &dirty,
+        vec![basic_finding("CVE-2026-2", "CRITICAL", "openssl")],
+    )
+    .await;
+    let none = ScriptedFindings::default();
+    gk.handle_scan_event(&none, &basic_scan_event("s-1", "held/app", &clean, &[]))
+        .await
+        .unwrap();
+    gk.handle_scan_event(&none, &basic_scan_event("s-2", "held/app", &dirty, &[]))
+        .await
+        .unwrap();
+    assert_eq!(
+        aws.tags("held/app", &clean).await.unwrap(),
+        vec!["v1".to_string()]
+    );
+    assert_eq!(
+        aws.tags("held/app", &dirty).await.unwrap(),
+        vec![format!("quarantined-v2--{}", hex12(&dirty))]
+    );
+    let verdicts = aws.messages(&setup.subscriber_url).await;
+    let decisions: Vec<(&str, &str)> = verdicts
+        .iter()
+        .map(|(_, b)| {
+            (
+                b["decision"].as_str().unwrap(),
+                b["previous_decision"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(decisions, [("pass", "pending"), ("block", "pending")]);
+}
+
+#[tokio::test]
+async fn a_failed_scan_keeps_held_tags_held_and_says_why_once() {
+    let aws = Aws::new("hold-fail").await;
+    let setup = aws.standard_setup().await;
+    aws.create_repo("hf", "MUTABLE", &[]).await;
+    let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::parse(HOLD).unwrap());
+    let digest = aws.push("hf", "unscannable", &["v1"]).await;
+    gk.handle_push_event(&push_event("f-1", "hf", &digest, "v1"))
+        .await
+        .unwrap();
+    aws.messages(&setup.subscriber_url).await;
+    aws.seed_basic_scan_status("hf", &digest, "FAILED", vec![])
+        .await;
+    for id in ["f-2", "f-3"] {
+        let o = gk
+            .handle_scan_event(
+                &ScriptedFindings::default(),
+                &basic_scan_event(id, "hf", &digest, &[]),
+            )
+            .await
+            .unwrap();
+        assert_eq!(o.decision, Some(Decision::Pending));
+    }
+    assert_eq!(
+        aws.tags("hf", &digest).await.unwrap(),
+        vec![format!("held-v1--{}", hex12(&digest))]
+    );
+    let messages = aws.messages(&setup.subscriber_url).await;
+    assert_eq!(messages.len(), 1, "once per reason");
+    assert!(
+        messages[0].1["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("no usable scan result (FAILED)"),
+        "{}",
+        messages[0].1
+    );
+}
+
+#[tokio::test]
+async fn the_circuit_breaker_stops_tag_changes_alerts_once_and_resumes_after_a_reset_and_reconcile()
+{
+    let aws = Aws::new("breaker").await;
+    let setup = aws.standard_setup().await;
+    aws.create_repo("cb", "MUTABLE", &[]).await;
+    let policy = Policy::parse("version = 1\n[defaults]\nblock = \"CRITICAL\"\n[breaker]\nmax_tag_changes = 5\nwindow = \"10m\"\n").unwrap();
+    let gk = aws.gatekeeper(&setup, Mode::Enforce, policy);
+    let findings = ScriptedFindings::default();
+    findings.set(vec![critical("CVE-2026-9")]);
+    let first = aws.push("cb", "breaker-0", &["a0", "b0"]).await;
+    let second = aws.push("cb", "breaker-1", &["a1", "b1"]).await;
+    gk.handle_scan_event(
+        &findings,
+        &inspector_scan_event("b-0", &aws.account, "cb", &first, &[], 1),
+    )
+    .await
+    .unwrap();
+    gk.handle_scan_event(
+        &findings,
+        &inspector_scan_event("b-1", &aws.account, "cb", &second, &[], 1),
+    )
+    .await
+    .unwrap();
+    // A later event for the second image while the breaker is open changes nothing and alerts no more.
+    gk.handle_scan_event(
+        &findings,
+        &inspector_scan_event("b-2", &aws.account, "cb", &second, &[], 1),
+    )
+    .await
+    .unwrap();
+
+    // The first image's 4 tag changes were within the limit; the second's would make 8: nothing changed.
+    let q = |d: &str, t: &str| format!("quarantined-{t}--{}", hex12(d));
+    assert_eq!(
+        aws.tags("cb", &first).await.unwrap(),
+        vec![q(&first, "a0"), q(&first, "b0")]
+    );
+    assert_eq!(
+        aws.tags("cb", &second).await.unwrap(),
+        vec!["a1".to_string(), "b1".to_string()]
+    );
+    let messages = aws.messages(&setup.subscriber_url).await;
+    let alerts: Vec<&Value> = messages
+        .iter()
+        .filter(|(_, b)| b["event_type"] == "alert")
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(alerts.len(), 1, "one alert");
+    assert!(
+        alerts[0]["reasons"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("circuit breaker tripped: 8 tag changes within 10 minutes (limit 5)")
+    );
+    let held_back: Vec<&Value> = messages
+        .iter()
+        .filter(|(_, b)| b["event_type"] == "verdict")
+        .skip(1)
+        .map(|(_, b)| b)
+        .collect();
+    assert!(
+        !held_back.is_empty()
+            && held_back.iter().all(|b| b["actions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|a| a["status"] == "skipped")),
+        "{held_back:?}"
+    );
+
+    // An operator resets it; reconciling the held-back image applies its block.
+    assert!(gk.state.reset_breaker().await.unwrap().is_some());
+    let image = gatekeeper::domain::ImageRef {
+        repository: "cb".into(),
+        digest: second.clone(),
+        tags: vec![],
+    };
+    let o = gk
+        .evaluate_image(
+            &findings,
+            &image,
+            gatekeeper::events::Scanner::Enhanced,
+            &Trigger::cli("reconcile", "r-1".into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(o.status, "changed", "{o:?}");
+    assert_eq!(
+        aws.tags("cb", &second).await.unwrap(),
+        vec![q(&second, "a1"), q(&second, "b1")]
+    );
+}
+
+#[tokio::test]
+async fn exceptions_are_in_the_audit_trail_and_an_override_suspends_a_block_until_it_ends() {
+    static NOW: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1_796_000_000);
+    fn clock() -> i64 {
+        NOW.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    let aws = Aws::new("override").await;
+    let setup = aws.standard_setup().await;
+    aws.create_repo("ov", "MUTABLE", &[]).await;
+    let policy = Policy::parse(
+        "version = 1\n[defaults]\nblock = \"CRITICAL\"\n[[exception]]\nid = \"CVE-2026-OK\"\nrepositories = [\"ov\"]\ncreated = 2026-01-01\nexpires = 2027-06-01\nreason = \"not reachable\"\nowner = \"team-ov\"\nticket = \"SEC-7\"\n",
+    )
+    .unwrap();
+    let mut gk = aws.gatekeeper(&setup, Mode::Enforce, policy);
+    gk.clock = clock;
+    let digest = aws.push("ov", "override", &["v1"]).await;
+    let findings = ScriptedFindings::default();
+    findings.set(vec![critical("CVE-2026-OK"), critical("CVE-2026-BAD")]);
+    gk.handle_scan_event(
+        &findings,
+        &inspector_scan_event("o-1", &aws.account, "ov", &digest, &["v1"], 2),
+    )
+    .await
+    .unwrap();
+    let first = aws.messages(&setup.subscriber_url).await;
+    assert_eq!(first[0].1["exceptions"][0]["ticket"], "SEC-7");
+    assert_eq!(first[0].1["decision"], "block", "CVE-2026-BAD still blocks");
+
+    // Break-glass: refused without --force, then a one-hour override.
+    let image = gatekeeper::domain::ImageRef {
+        repository: "ov".into(),
+        digest: digest.clone(),
+        tags: vec![],
+    };
+    let scanner = gatekeeper::events::Scanner::Enhanced;
+    let refused = gk
+        .release(
+            &findings,
+            scanner,
+            &ReleaseRequest {
+                image: &image,
+                reason: "hotfix",
+                caller: "arn:aws:iam::1:user/ops",
+                force_for: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(refused.unwrap_err().contains("still blocks"));
+    let released = gk
+        .release(
+            &findings,
+            scanner,
+            &ReleaseRequest {
+                image: &image,
+                reason: "INC-42 hotfix",
+                caller: "arn:aws:iam::1:user/ops",
+                force_for: Some(3600),
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(released.status, "acted");
+    assert_eq!(
+        aws.tags("ov", &digest).await.unwrap(),
+        vec!["v1".to_string()]
+    );
+    let audit = aws.messages(&setup.subscriber_url).await;
+    assert_eq!(audit.len(), 1);
+    assert_eq!(
+        (
+            audit[0].1["event_type"].as_str(),
+            audit[0].1["actor"].as_str()
+        ),
+        (Some("release"), Some("arn:aws:iam::1:user/ops"))
+    );
+    assert_eq!(audit[0].1["override"]["reason"], "INC-42 hotfix");
+    assert_eq!(schema_errors(&audit[0].1), None);
+
+    // The next event does not undo the override, and does not notify again.
+    NOW.fetch_add(600, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        gk.handle_scan_event(
+            &findings,
+            &inspector_scan_event("o-2", &aws.account, "ov", &digest, &["v1"], 2)
+        )
+        .await
+        .unwrap()
+        .status,
+        "unchanged"
+    );
+    assert_eq!(
+        aws.tags("ov", &digest).await.unwrap(),
+        vec!["v1".to_string()]
+    );
+    assert!(aws.messages(&setup.subscriber_url).await.is_empty());
+
+    // When it ends, the block applies again.
+    NOW.fetch_add(3600, std::sync::atomic::Ordering::SeqCst);
+    let o = gk
+        .handle_scan_event(
+            &findings,
+            &inspector_scan_event("o-3", &aws.account, "ov", &digest, &["v1"], 2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(o.status, "changed");
+    assert_eq!(
+        aws.tags("ov", &digest).await.unwrap(),
+        vec![format!("quarantined-v1--{}", hex12(&digest))]
+    );
+    let again = aws.messages(&setup.subscriber_url).await;
+    assert!(
+        again[0].1["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("override ended"),
+        "{}",
+        again[0].1
+    );
+}
+
+#[tokio::test]
+async fn policies_are_read_from_s3_and_ssm_and_an_invalid_one_is_an_error() {
+    let aws = Aws::with(
+        gatekeeper_tests::moto::Moto::shared(),
+        "123456789012",
+        "sa-east-1",
+    )
+    .await;
+    let sdk = sdk_for(&aws.moto.endpoint, &aws.region).await;
+    let s3 = aws_sdk_s3_client(&sdk);
+    s3.create_bucket()
+        .bucket("policies")
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint("sa-east-1".into())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut big = String::from("version = 1\n[defaults]\nblock = \"HIGH\"\n");
+    for i in 0..500 {
+        big.push_str(&format!("[[exception]]\nid = \"CVE-2026-{i:05}\"\nrepositories = [\"*\"]\ncreated = 2026-01-01\nexpires = 2027-01-01\nreason = \"r{i}\"\nowner = \"o\"\n"));
+    }
+    s3.put_object()
+        .bucket("policies")
+        .key("gatekeeper/policy.toml")
+        .body(big.into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+    let from_s3 = load_policy(
+        &PolicySource::parse("s3://policies/gatekeeper/policy.toml").unwrap(),
+        &sdk,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            from_s3.exceptions().len(),
+            from_s3.rule_for("x").block.severity
+        ),
+        (500, Some(Severity::High))
+    );
+
+    let ssm = aws_sdk_ssm::Client::new(&sdk);
+    ssm.put_parameter()
+        .name("/gatekeeper/policy")
+        .value("version = 1\n[defaults]\nwarn = \"LOW\"\n")
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .unwrap();
+    let from_ssm = load_policy(
+        &PolicySource::parse("ssm:/gatekeeper/policy").unwrap(),
+        &sdk,
+    )
+    .await
+    .unwrap();
+    assert_eq!(from_ssm.rule_for("x").warn.severity, Some(Severity::Low));
+
+    ssm.put_parameter()
+        .name("/gatekeeper/bad")
+        .value("version = 1\n[defaults]\nblock = \"NOPE\"\n")
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .unwrap();
+    let bad = load_policy(&PolicySource::parse("ssm:/gatekeeper/bad").unwrap(), &sdk)
+        .await
+        .unwrap_err();
+    assert!(
+        bad.to_string()
+            .contains("ssm:/gatekeeper/bad: line 3: block: unknown severity"),
+        "{bad}"
+    );
+    let missing = load_policy(
+        &PolicySource::parse("s3://policies/nope.toml").unwrap(),
+        &sdk,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        missing
+            .to_string()
+            .starts_with("policy s3://policies/nope.toml:"),
+        "{missing}"
+    );
+}
+
+fn aws_sdk_s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    )
+}
