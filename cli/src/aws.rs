@@ -90,7 +90,8 @@ pub fn gatekeeper(
     };
     Ok(Gatekeeper {
         registry: ecr(sdk),
-        notifier: Sns::new(aws_sdk_sns::Client::new(sdk), topic),
+        notifier: Sns::new(aws_sdk_sns::Client::new(sdk), topic)
+            .with_chat_topic(env(config::CHAT_TOPIC_ARN)),
         state: DynamoState::new(aws_sdk_dynamodb::Client::new(sdk), table),
         // The CLI parses no events, so nothing is ever rejected to the queue; the adapter only fills the slot.
         rejects: SqsRejects::new(

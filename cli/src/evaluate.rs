@@ -50,10 +50,24 @@ pub fn run(
         .map(events::parse_findings_document)
         .transpose()
         .map_err(|e| format!("findings: {e}"))?;
-    let kind = event.kind();
-    let Some(image) = event.image() else {
+    // Deletions and restores matter to the Lambdas (tickets, re-evaluation), not to a verdict.
+    let image = match &event.body {
+        EventBody::Deleted(_) | EventBody::Restored(_) => None,
+        _ => event.image(),
+    };
+    let kind = if image.is_none() {
+        "ignored"
+    } else {
+        event.kind()
+    };
+    let Some(image) = image else {
         let reason = match &event.body {
             EventBody::Ignored(why) => why.clone(),
+            EventBody::Deleted(i) => format!("{} was deleted: no verdict", i.display()),
+            EventBody::Restored(i) => format!(
+                "{} was restored from archive: Inspector rescans it",
+                i.display()
+            ),
             _ => "no image".to_string(),
         };
         return Ok(Evaluation {

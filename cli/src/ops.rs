@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use gatekeeper::domain::ImageRef;
+use gatekeeper::domain::{ImageRef, MediaKind};
 use gatekeeper::events::Scanner;
 use gatekeeper::message::{Action, ActionStatus};
 use gatekeeper::ports::ImageRegistry;
@@ -217,7 +217,18 @@ async fn reconcile_run(args: Args) -> Result<ExitCode, Fail> {
                 digest: detail.digest.clone(),
                 tags: detail.tags.clone(),
             };
-            if dry_run {
+            let index = MediaKind::classify(
+                detail.manifest_media_type.as_deref(),
+                detail.artifact_media_type.as_deref(),
+            ) == MediaKind::Index;
+            if index && dry_run {
+                // An index's verdict is its platform images' (listed in the same repository).
+                println!(
+                    "{}: image index, decided from its platform images",
+                    image.display()
+                );
+                *tally.entry("index".to_string()).or_default() += 1;
+            } else if dry_run {
                 let Some(p) = gk.preview(&inspector, &image, scanner).await? else {
                     continue;
                 };
@@ -231,9 +242,12 @@ async fn reconcile_run(args: Args) -> Result<ExitCode, Fail> {
                 print_actions(&image.display(), &p.actions, &p.problems);
             } else {
                 let trigger = Trigger::cli("reconcile", format!("{run_id}-{}", image.digest));
-                let o = gk
-                    .evaluate_image(&inspector, &image, scanner, &trigger)
-                    .await?;
+                let o = if index {
+                    gk.evaluate_index(&image, &trigger).await?
+                } else {
+                    gk.evaluate_image(&inspector, &image, scanner, &trigger)
+                        .await?
+                };
                 let d = o.decision.map_or("-", |d| d.as_str());
                 *tally.entry(format!("{d} {}", o.status)).or_default() += 1;
                 println!("{}: {d} {} ({})", image.display(), o.status, o.detail);

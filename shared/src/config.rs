@@ -11,6 +11,8 @@ use crate::time::parse_duration;
 pub const MODE: &str = "GATEKEEPER_MODE";
 /// ARN of the SNS topic that carries the JSON messages.
 pub const TOPIC_ARN: &str = "GATEKEEPER_TOPIC_ARN";
+/// ARN of the SNS topic that carries the same notices in AWS Chatbot's format (unset: none).
+pub const CHAT_TOPIC_ARN: &str = "GATEKEEPER_CHAT_TOPIC_ARN";
 /// Name of the DynamoDB state table.
 pub const STATE_TABLE: &str = "GATEKEEPER_STATE_TABLE";
 /// URL of the SQS queue that receives rejected events.
@@ -88,6 +90,8 @@ pub struct Config {
     pub mode: Mode,
     /// JSON topic ARN.
     pub topic_arn: String,
+    /// Chatbot topic ARN, if any.
+    pub chat_topic_arn: Option<String>,
     /// State table name.
     pub state_table: String,
     /// Rejected-events queue URL.
@@ -155,6 +159,7 @@ impl Config {
         Ok(Config {
             mode,
             topic_arn: required(TOPIC_ARN)?,
+            chat_topic_arn: get(CHAT_TOPIC_ARN),
             state_table: required(STATE_TABLE)?,
             rejected_queue_url: required(REJECTED_QUEUE_URL)?,
             policy: match get(POLICY) {
@@ -222,6 +227,14 @@ mod tests {
         assert_eq!(c.policy, PolicySource::Builtin);
         assert_eq!(c.tags, TagScheme::default());
         assert_eq!(c.claim_lease, 300);
+        assert_eq!(c.chat_topic_arn, None);
+        let mut with_chat = BASE.to_vec();
+        with_chat.push((CHAT_TOPIC_ARN, "arn:aws:sns:eu-west-1:1:chat"));
+        let c = Config::from_lookup(lookup(&with_chat)).unwrap();
+        assert_eq!(
+            c.chat_topic_arn.as_deref(),
+            Some("arn:aws:sns:eu-west-1:1:chat")
+        );
     }
 
     #[test]

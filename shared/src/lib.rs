@@ -1,20 +1,24 @@
 //! ecr-gatekeeper: turns ECR push and scan events into a verdict per image, quarantines or releases
 //! the image by its tags, and notifies through SNS.
 //!
-//! The pure core (`domain`, `events`, `policy`, `verdict`, `plan`, `tags`, `message`, `time`) has no
+//! The pure core (`domain`, `events`, `policy`, `verdict`, `plan`, `tags`, `index`, `tickets`,
+//! `message`, `chat`, `time`) has no
 //! I/O and no AWS types. `ports` names the outside capabilities, `adapters` implements them with the
 //! AWS SDK, and `service` is the job itself, generic over the ports.
 
 pub mod adapters;
+pub mod chat;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod index;
 pub mod message;
 pub mod plan;
 pub mod policy;
 pub mod ports;
 pub mod service;
 pub mod tags;
+pub mod tickets;
 pub mod time;
 pub mod verdict;

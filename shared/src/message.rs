@@ -67,6 +67,8 @@ struct MessageImage<'a> {
     region: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     account: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    in_use_count: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -144,6 +146,8 @@ pub struct Message {
     pub attributes: Vec<(&'static str, String)>,
     /// The stable key downstream consumers deduplicate on.
     pub dedup_key: String,
+    /// The same notice in AWS Chatbot's custom format, for the Slack topic.
+    pub chat: Option<String>,
 }
 
 /// Everything a verdict message says, gathered by the caller.
@@ -156,6 +160,8 @@ pub struct VerdictNotice<'a> {
     pub override_: Option<&'a Override>,
     /// Who acted, for operator actions (the caller's ARN).
     pub actor: Option<&'a str>,
+    /// Inspector's `inUseCount` for the image (running ECS tasks / EKS pods), when known.
+    pub in_use: Option<u64>,
     /// The image, with its tags as read from ECR (or from the event when nothing was read).
     pub image: &'a ImageRef,
     /// AWS region, when known.
@@ -312,6 +318,7 @@ impl VerdictNotice<'_> {
                     .collect(),
                 region: self.region,
                 account: self.account,
+                in_use_count: self.in_use,
             },
             decision: v.decision,
             previous_decision: self.previous,
@@ -396,6 +403,7 @@ impl VerdictNotice<'_> {
                 ("mode", self.mode.as_str().into()),
             ],
             dedup_key,
+            chat: Some(crate::chat::verdict(self)),
         }
     }
 }
@@ -424,6 +432,7 @@ mod tests {
             event_type: "verdict",
             override_: None,
             actor: None,
+            in_use: Some(3),
             image,
             region: Some("eu-west-1"),
             account: None,
@@ -560,5 +569,58 @@ mod tests {
         assert!(m.body.len() <= MAX_BODY_BYTES, "{}", m.body.len());
         let body: serde_json::Value = serde_json::from_str(&m.body).unwrap();
         assert_eq!(body["findings_total"], 5000);
+        // The Chatbot notice of the same verdict keeps to Chatbot's limits.
+        let chat: serde_json::Value = serde_json::from_str(m.chat.as_deref().unwrap()).unwrap();
+        let len = |v: &serde_json::Value| v.as_str().unwrap().chars().count();
+        assert!(len(&chat["content"]["title"]) <= crate::chat::TITLE_MAX);
+        assert!(len(&chat["content"]["description"]) <= crate::chat::DESCRIPTION_MAX);
+        assert!(len(&chat["metadata"]["summary"]) <= crate::chat::SUMMARY_MAX);
+        assert!(chat["content"]["nextSteps"].as_array().unwrap().len() <= crate::chat::LIST_MAX);
+    }
+
+    #[test]
+    fn the_chat_notice_threads_per_image_and_cannot_mention_or_link() {
+        let policy = Policy::builtin();
+        let mut f = Finding::new("CVE-1 <!channel>", Severity::Critical);
+        f.packages.push(Package {
+            name: "<https://evil.example|click> `x`".into(),
+            version: Some("1".into()),
+            fixed_in: Some("2".into()),
+        });
+        let verdict = evaluate(
+            &policy,
+            &Subject::new("team-a/api", "sha256:1", 0),
+            &[f],
+            &ScanState::Complete,
+        );
+        let img = image(&["<@U123>"]);
+        let m = notice(&img, &verdict, &[]).to_message();
+        let chat: serde_json::Value = serde_json::from_str(m.chat.as_deref().unwrap()).unwrap();
+        assert_eq!(chat["version"], "1.0");
+        assert_eq!(chat["source"], "custom");
+        assert_eq!(chat["content"]["textType"], "client-markdown");
+        assert_eq!(
+            chat["metadata"]["threadId"],
+            crate::chat::thread_id("team-a/api", &img.digest).as_str()
+        );
+        let text = format!(
+            "{}{}{}{}",
+            chat["content"]["title"],
+            chat["content"]["description"],
+            chat["content"]["nextSteps"],
+            chat["metadata"]["summary"]
+        );
+        // Slack reads `<...>` as mentions and links: none survive, escaped or not.
+        for bad in ["<!", "<@", "<http", "|click>"] {
+            assert!(!text.contains(bad), "{bad} in {text}");
+        }
+        assert!(text.contains("`&lt;@U123&gt;`"), "{text}");
+        assert!(
+            chat["content"]["nextSteps"][0]
+                .as_str()
+                .unwrap()
+                .starts_with("Rebuild with `&lt;https://evil.example|click&gt; 'x'` `2` or later"),
+            "{chat}"
+        );
     }
 }

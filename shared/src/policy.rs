@@ -211,6 +211,12 @@ struct ExceptionDoc {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct TicketsDoc {
+    severity: Severity,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct BreakerDoc {
     max_tag_changes: u32,
     window: Duration,
@@ -230,6 +236,7 @@ struct PolicyDoc {
     #[serde(default)]
     exception_limits: BTreeMap<Severity, Duration>,
     breaker: Option<BreakerDoc>,
+    tickets: Option<TicketsDoc>,
 }
 
 /// The settings that apply to one repository: the defaults overlaid by the matching rule.
@@ -347,6 +354,7 @@ pub struct Policy {
     limits: BTreeMap<Severity, i64>,
     expiry_notice: i64,
     breaker: Breaker,
+    ticket_severity: Option<Severity>,
     hash: String,
 }
 
@@ -713,6 +721,7 @@ impl Policy {
                 max_tag_changes: b.max_tag_changes,
                 window: b.window.0,
             }),
+            ticket_severity: doc.tickets.map(|t| t.severity),
             hash,
         })
     }
@@ -749,6 +758,7 @@ impl Policy {
                 limits: BTreeMap::new(),
                 expiry_notice: DEFAULT_EXPIRY_NOTICE,
                 breaker: DEFAULT_BREAKER,
+                ticket_severity: None,
                 hash: "builtin".into(),
             }
         })
@@ -841,6 +851,12 @@ impl Policy {
     /// The circuit breaker's settings.
     pub fn breaker(&self) -> Breaker {
         self.breaker
+    }
+
+    /// The severity at or above which a vulnerability gets a ticket message (`[tickets] severity`);
+    /// `None`: no tickets.
+    pub fn ticket_severity(&self) -> Option<Severity> {
+        self.ticket_severity
     }
 
     /// First 12 hex characters of the SHA-256 of the policy text: names the policy in every verdict.

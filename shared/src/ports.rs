@@ -5,7 +5,7 @@ use std::future::Future;
 
 use serde_json::Value;
 
-use crate::domain::{Decision, Finding, ImageRef, ScanState};
+use crate::domain::{Decision, Finding, ImageRef, ScanState, Severity};
 use crate::error::AwsError;
 use crate::message::Message;
 use crate::time::Epoch;
@@ -150,6 +150,20 @@ pub trait ImageRegistry {
         repository: &str,
         digest: &str,
     ) -> impl Future<Output = Result<StartScan, AwsError>> + Send;
+    /// Warnings about where tag changes do not reach: replication destinations of the repository, and
+    /// pull-through cache upstreams (a removed tag is fetched again from upstream).
+    fn repository_notes(
+        &self,
+        repository: &str,
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+    /// The image indexes of a repository pushed since `since`, with their manifests: the bounded
+    /// search for the parents of a platform image whose index push was not seen (one DescribeImages
+    /// page of 100, one BatchGetImage).
+    fn recent_indexes(
+        &self,
+        repository: &str,
+        since: Epoch,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, AwsError>> + Send;
     /// DescribeImageScanFindings, all pages.
     fn basic_findings(
         &self,
@@ -230,6 +244,12 @@ pub struct ImageState {
     pub first_scan_at: Option<Epoch>,
     /// An operator's override, if one was ever set (check `until`).
     pub override_: Option<Override>,
+    /// For a platform image: the image indexes that refer to it (recorded when they are pushed).
+    pub parents: Vec<String>,
+    /// For an image index: its platform images, `(digest, platform)` (attestations left out).
+    pub children: Vec<(String, String)>,
+    /// The vulnerabilities this image has open tickets for.
+    pub tickets: Vec<String>,
 }
 
 impl ImageState {
@@ -295,6 +315,46 @@ pub trait StateStore {
         decision: Decision,
         now: Epoch,
     ) -> impl Future<Output = Result<Written, AwsError>> + Send;
+    /// Records that an image index refers to these platform images: the index keeps the list, each
+    /// platform image's record gains the index as a parent.
+    fn link_index(
+        &self,
+        repository: &str,
+        index: &str,
+        children: &[(String, String)],
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Forgets an image's verdict so that its next scan is judged as a new image's (a restore from archive).
+    fn reset_image(&self, image: &ImageRef) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Marks an image for the sweep to look at again at `at` (an incomplete findings list).
+    fn mark_recheck(
+        &self,
+        image: &ImageRef,
+        at: Epoch,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Records which vulnerabilities the image has open tickets for.
+    fn set_image_tickets(
+        &self,
+        image: &ImageRef,
+        ids: &[String],
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Adds an image to the ticket of (repository, vulnerability), opening it if it is new or was
+    /// resolved; says whether this call opened it, and whether the severity changed.
+    fn ticket_add(
+        &self,
+        repository: &str,
+        vulnerability: &str,
+        digest: &str,
+        severity: Severity,
+        now: Epoch,
+    ) -> impl Future<Output = Result<TicketChange, AwsError>> + Send;
+    /// Removes an image from a ticket; resolves it when no image is left. Says whether this call resolved it.
+    fn ticket_remove(
+        &self,
+        repository: &str,
+        vulnerability: &str,
+        digest: &str,
+        now: Epoch,
+    ) -> impl Future<Output = Result<TicketChange, AwsError>> + Send;
     /// Records an operator's override on the image (a new version, so a concurrent claim re-reads).
     fn set_override(
         &self,
@@ -326,6 +386,22 @@ pub trait StateStore {
         now: Epoch,
         ttl_seconds: i64,
     ) -> impl Future<Output = Result<Mark, AwsError>> + Send;
+}
+
+/// What a ticket update did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TicketChange {
+    /// This call opened the ticket (it was new, or resolved before; or this image alone opened it and
+    /// the message may not have gone out: a retry sends it again under the same key).
+    pub opened: bool,
+    /// The vulnerability's severity changed.
+    pub severity_changed: bool,
+    /// This call resolved the ticket (no image left; repeated for a retry of the resolving removal).
+    pub resolved: bool,
+    /// The images that have it now.
+    pub images: Vec<String>,
+    /// The severity the ticket was opened or last updated with.
+    pub severity: Option<Severity>,
 }
 
 /// The outcome of [`StateStore::mark_once`].

@@ -103,6 +103,10 @@ pub struct Setup {
     pub subscriber_url: String,
     /// Rejected-events queue.
     pub rejected_url: String,
+    /// Chatbot topic.
+    pub chat_topic_arn: String,
+    /// Queue subscribed to the Chatbot topic.
+    pub chat_url: String,
 }
 
 fn account_for(name: &str) -> String {
@@ -249,6 +253,17 @@ impl Aws {
         }
     }
 
+    /// Deletes an image (all its tags) as `BatchDeleteImage` by digest does.
+    pub async fn delete_image(&self, repo: &str, digest: &str) {
+        self.ecr
+            .batch_delete_image()
+            .repository_name(repo)
+            .image_ids(ImageIdentifier::builder().image_digest(digest).build())
+            .send()
+            .await
+            .unwrap();
+    }
+
     /// Every image of a repository with its sorted tags.
     pub async fn images(&self, repo: &str) -> Vec<(String, Vec<String>)> {
         let out = self
@@ -289,11 +304,17 @@ impl Aws {
             .queue_url()
             .unwrap()
             .to_string();
+        let chat_topic_arn = self.create_topic("gatekeeper-chat").await;
+        let chat_url = self
+            .subscribe_queue(&chat_topic_arn, "chat-subscriber", None)
+            .await;
         Setup {
             table,
             topic_arn,
             subscriber_url,
             rejected_url,
+            chat_topic_arn,
+            chat_url,
         }
     }
 
@@ -442,7 +463,8 @@ impl Aws {
     pub fn gatekeeper(&self, setup: &Setup, mode: Mode, policy: Policy) -> TestGatekeeper {
         Gatekeeper {
             registry: Ecr::new(self.ecr.clone()),
-            notifier: Sns::new(self.sns.clone(), setup.topic_arn.clone()),
+            notifier: Sns::new(self.sns.clone(), setup.topic_arn.clone())
+                .with_chat_topic(Some(setup.chat_topic_arn.clone())),
             state: DynamoState::new(self.dynamodb.clone(), setup.table.clone()),
             rejects: SqsRejects::new(self.sqs.clone(), setup.rejected_url.clone()),
             policy,
@@ -556,6 +578,83 @@ pub fn inspector_scan_event(
     )
 }
 
+/// An `Inspector2 Finding` event for an ECR image: the finding `id` at `severity` became `status`
+/// (ACTIVE, SUPPRESSED or CLOSED).
+pub fn finding_event(
+    id: &str,
+    repo: &str,
+    digest: &str,
+    vulnerability: &str,
+    severity: &str,
+    status: &str,
+) -> Value {
+    let mut detail = inspector_finding(repo, digest, vulnerability, severity);
+    detail["status"] = json!(status);
+    envelope(id, "aws.inspector2", "Inspector2 Finding", detail)
+}
+
+/// An `Inspector2 Coverage` event for an ECR image (`statusCodeValue`, `reason`).
+pub fn coverage_event(id: &str, repo: &str, digest: &str, code: &str, reason: &str) -> Value {
+    let mut e = envelope(
+        id,
+        "aws.inspector2",
+        "Inspector2 Coverage",
+        json!({"scanStatus": {"reason": reason, "statusCodeValue": code}, "scanType": "PACKAGE", "eventTimestamp": "2026-11-22T04:00:09.118204Z", "version": "1.0"}),
+    );
+    e["resources"] = json!([format!(
+        "arn:aws:ecr:eu-west-1:123456789012:repository/{repo}/{digest}"
+    )]);
+    e
+}
+
+/// An `ECR Image Action` event other than a push: `DELETE`, or `UPDATE_STORAGE_CLASS` to `class`.
+pub fn image_action_event(
+    id: &str,
+    repo: &str,
+    digest: &str,
+    action: &str,
+    class: Option<&str>,
+) -> Value {
+    let mut detail = json!({"action-type": action, "result": "SUCCESS", "repository-name": repo, "image-digest": digest});
+    if let Some(c) = class {
+        detail["target-storage-class"] = json!(c);
+    }
+    envelope(id, "aws.ecr", "ECR Image Action", detail)
+}
+
+/// A push event of an OCI image index.
+pub fn index_push_event(id: &str, repo: &str, digest: &str, tag: &str) -> Value {
+    envelope(
+        id,
+        "aws.ecr",
+        "ECR Image Action",
+        json!({
+            "action-type": "PUSH", "result": "SUCCESS", "repository-name": repo, "image-digest": digest, "image-tag": tag,
+            "manifest-media-type": crate::manifest::OCI_INDEX
+        }),
+    )
+}
+
+/// An `Inspector2 Scan` event with its severity counts (`TOTAL` is their sum).
+pub fn inspector_scan_counts(id: &str, repo: &str, digest: &str, counts: &[(&str, u32)]) -> Value {
+    let mut c = serde_json::Map::new();
+    let mut total = 0;
+    for (s, n) in counts {
+        c.insert((*s).to_string(), json!(n));
+        total += n;
+    }
+    c.insert("TOTAL".into(), json!(total));
+    envelope(
+        id,
+        "aws.inspector2",
+        "Inspector2 Scan",
+        json!({
+            "scan-status": "INITIAL_SCAN_COMPLETE", "repository-name": format!("arn:aws:ecr:eu-west-1:123456789012:repository/{repo}"),
+            "image-digest": digest, "image-tags": [], "finding-severity-counts": c
+        }),
+    )
+}
+
 /// An `ECR Image Scan` (basic) event.
 pub fn basic_scan_event(id: &str, repo: &str, digest: &str, tags: &[&str]) -> Value {
     envelope(
@@ -592,7 +691,16 @@ impl gatekeeper::ports::FindingsSource for ScriptedFindings {
 /// Validates a message body against `docs/message.schema.json` with Python's jsonschema (in the
 /// tools venv); returns the validator's complaint, if any.
 pub fn schema_errors(body: &Value) -> Option<String> {
-    let schema = crate::moto::workspace_root().join("docs/message.schema.json");
+    errors_against("docs/message.schema.json", body)
+}
+
+/// Validates a Chatbot topic message against `docs/chatbot.schema.json`.
+pub fn chatbot_errors(body: &Value) -> Option<String> {
+    errors_against("docs/chatbot.schema.json", body)
+}
+
+fn errors_against(schema: &str, body: &Value) -> Option<String> {
+    let schema = crate::moto::workspace_root().join(schema);
     let script = "import json,sys,jsonschema\nschema=json.load(open(sys.argv[1]))\njsonschema.Draft202012Validator.check_schema(schema)\nerrs=[e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(json.load(sys.stdin))]\nprint('\\n'.join(errs))\nsys.exit(1 if errs else 0)";
     let mut child = std::process::Command::new(crate::moto::python())
         .args(["-c", script])

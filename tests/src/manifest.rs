@@ -33,12 +33,16 @@ pub fn image_manifest(seed: &str) -> String {
     )
 }
 
-/// An OCI image index over `(digest, architecture)` platform images.
-pub fn image_index(children: &[(String, &str)]) -> String {
-    let manifests: Vec<String> = children
+/// An OCI image index over `(digest, architecture)` platform images and, when given, one buildx
+/// attestation manifest (platform `unknown/unknown`) for the first of them.
+pub fn image_index(children: &[(String, &str)], attestation: Option<&str>) -> String {
+    let mut manifests: Vec<String> = children
         .iter()
         .map(|(d, arch)| format!("{{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"{d}\",\"size\":528,\"platform\":{{\"architecture\":\"{arch}\",\"os\":\"linux\"}}}}"))
         .collect();
+    if let (Some(a), Some((first, _))) = (attestation, children.first()) {
+        manifests.push(format!("{{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"{a}\",\"size\":840,\"annotations\":{{\"vnd.docker.reference.digest\":\"{first}\",\"vnd.docker.reference.type\":\"attestation-manifest\"}},\"platform\":{{\"architecture\":\"unknown\",\"os\":\"unknown\"}}}}"));
+    }
     format!(
         "{{\"schemaVersion\":2,\"mediaType\":\"{OCI_INDEX}\",\"manifests\":[{}]}}",
         manifests.join(",")

@@ -448,6 +448,16 @@ impl ImageRegistry for ConcurrentPushAfterFirstRead {
     async fn start_scan(&self, repository: &str, digest: &str) -> Result<StartScan, AwsError> {
         self.inner.start_scan(repository, digest).await
     }
+    async fn repository_notes(&self, repository: &str) -> Result<Vec<String>, AwsError> {
+        self.inner.repository_notes(repository).await
+    }
+    async fn recent_indexes(
+        &self,
+        repository: &str,
+        since: i64,
+    ) -> Result<Vec<(String, String)>, AwsError> {
+        self.inner.recent_indexes(repository, since).await
+    }
     async fn basic_findings(
         &self,
         repository: &str,
@@ -563,7 +573,7 @@ async fn a_malformed_event_is_rejected_to_the_queue_and_answered_ok() {
         "detail.repository-name: expected a string, got a number"
     );
     assert_eq!(rejected[0]["event"], bad);
-    let ignored = gk.handle_push_event(&serde_json::json!({"id": "x", "source": "aws.ecr", "detail-type": "ECR Image Action", "detail": {"action-type": "DELETE"}})).await.unwrap();
+    let ignored = gk.handle_push_event(&serde_json::json!({"id": "x", "source": "aws.ecr", "detail-type": "ECR Image Action", "detail": {"action-type": "REPLICATE"}})).await.unwrap();
     assert_eq!(ignored.status, "skipped");
     assert!(aws.drain(&setup.rejected_url).await.is_empty());
 }

@@ -63,6 +63,7 @@ async fn the_on_scan_binary_quarantines_the_image_of_a_sample_finding_event() {
         &[
             ("GATEKEEPER_MODE", "enforce".into()),
             ("GATEKEEPER_TOPIC_ARN", setup.topic_arn.clone()),
+            ("GATEKEEPER_CHAT_TOPIC_ARN", setup.chat_topic_arn.clone()),
             ("GATEKEEPER_STATE_TABLE", setup.table.clone()),
             ("GATEKEEPER_REJECTED_QUEUE_URL", setup.rejected_url.clone()),
         ],
@@ -91,6 +92,11 @@ async fn the_on_scan_binary_quarantines_the_image_of_a_sample_finding_event() {
     let messages = aws.messages(&setup.subscriber_url).await;
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].1["findings"][0]["id"], "CVE-2026-41234");
+    // The same verdict for Slack, in Chatbot's format, on the second topic.
+    let chat = aws.messages(&setup.chat_url).await;
+    assert_eq!(chat.len(), 1);
+    assert_eq!(chat[0].1["source"], "custom");
+    assert_eq!(chat[0].1["id"], messages[0].1["dedup_key"]);
 
     // A malformed event is answered, not failed: no retry storm, and it lands in the rejected queue.
     let Answer::Response(out) = function.invoke(&serde_json::json!({"source": "aws.inspector2", "detail-type": "Inspector2 Finding", "detail": []})).unwrap() else {

@@ -10,9 +10,11 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::aws_error;
-use crate::domain::{Decision, ImageRef};
+use crate::domain::{Decision, ImageRef, Severity};
 use crate::error::AwsError;
-use crate::ports::{BreakerCount, Claim, ImageState, Mark, Override, StateStore, Written};
+use crate::ports::{
+    BreakerCount, Claim, ImageState, Mark, Override, StateStore, TicketChange, Written,
+};
 use crate::time::Epoch;
 use crate::verdict::Summary;
 
@@ -37,6 +39,16 @@ fn get_s<'a>(item: &'a Item, k: &str) -> Option<&'a str> {
     item.get(k).and_then(|v| v.as_s().ok()).map(String::as_str)
 }
 
+fn get_ss(item: &Item, k: &str) -> Vec<String> {
+    let mut v = item
+        .get(k)
+        .and_then(|v| v.as_ss().ok())
+        .cloned()
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
 fn get_n(item: &Item, k: &str) -> Option<i64> {
     item.get(k)
         .and_then(|v| v.as_n().ok())
@@ -45,6 +57,11 @@ fn get_n(item: &Item, k: &str) -> Option<i64> {
 
 /// The item of the circuit breaker: tag changes per window, and when it tripped.
 pub const BREAKER_KEY: &str = "breaker";
+
+/// The partition key of a ticket's item.
+pub fn ticket_item_key(repository: &str, vulnerability: &str) -> String {
+    format!("ticket#{repository}#{}", vulnerability.to_ascii_uppercase())
+}
 
 /// The partition key of an image's item.
 pub fn image_key(image: &ImageRef) -> String {
@@ -82,6 +99,15 @@ fn state_from(item: &Item) -> ImageState {
             .copied()
             .unwrap_or(false),
         first_scan_at: get_n(item, "first_scan_at"),
+        parents: get_ss(item, "parents"),
+        children: get_ss(item, "children")
+            .into_iter()
+            .map(|c| match c.split_once(' ') {
+                Some((d, p)) => (d.to_string(), p.to_string()),
+                None => (c, String::new()),
+            })
+            .collect(),
+        tickets: get_ss(item, "tickets"),
         override_: get_n(item, "override_until").map(|until| Override {
             until,
             by: get_s(item, "override_by").unwrap_or_default().to_string(),
@@ -240,6 +266,204 @@ impl StateStore for DynamoState {
         match req.send().await {
             Ok(_) => Ok(Written::Done),
             Err(e) if conflict(&e) => Ok(Written::Conflict),
+            Err(e) => Err(aws_error("dynamodb:UpdateItem", e)),
+        }
+    }
+
+    async fn link_index(
+        &self,
+        repository: &str,
+        index: &str,
+        children: &[(String, String)],
+    ) -> Result<(), AwsError> {
+        if children.is_empty() {
+            return Ok(());
+        }
+        let image = ImageRef {
+            repository: repository.into(),
+            digest: index.into(),
+            tags: Vec::new(),
+        };
+        let listed: Vec<String> = children.iter().map(|(d, p)| format!("{d} {p}")).collect();
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(image_key(&image)))
+            .update_expression("ADD children :c, version :one")
+            .expression_attribute_values(":c", AttributeValue::Ss(listed))
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await
+            .map_err(|e| aws_error("dynamodb:UpdateItem", e))?;
+        for (child, _) in children {
+            let c = ImageRef {
+                repository: repository.into(),
+                digest: child.clone(),
+                tags: Vec::new(),
+            };
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(image_key(&c)))
+                // The version moves, so that a decision being claimed on the platform image is made
+                // again, knowing its index.
+                .update_expression("ADD parents :p, version :one")
+                .expression_attribute_values(":p", AttributeValue::Ss(vec![index.to_string()]))
+                .expression_attribute_values(":one", n(1))
+                .send()
+                .await
+                .map_err(|e| aws_error("dynamodb:UpdateItem", e))?;
+        }
+        Ok(())
+    }
+
+    async fn reset_image(&self, image: &ImageRef) -> Result<(), AwsError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(image_key(image)))
+            .update_expression("REMOVE decision, first_scan_at, summary, overridden SET restored_at = :now ADD version :one")
+            .expression_attribute_values(":now", n(crate::time::now()))
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await
+            .map_err(|e| aws_error("dynamodb:UpdateItem", e))?;
+        Ok(())
+    }
+
+    async fn mark_recheck(&self, image: &ImageRef, at: Epoch) -> Result<(), AwsError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(image_key(image)))
+            .update_expression("SET recheck_at = :at")
+            .expression_attribute_values(":at", n(at))
+            .send()
+            .await
+            .map_err(|e| aws_error("dynamodb:UpdateItem", e))?;
+        Ok(())
+    }
+
+    async fn set_image_tickets(&self, image: &ImageRef, ids: &[String]) -> Result<(), AwsError> {
+        let req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(image_key(image)));
+        let req = if ids.is_empty() {
+            req.update_expression("REMOVE tickets")
+        } else {
+            req.update_expression("SET tickets = :t")
+                .expression_attribute_values(":t", AttributeValue::Ss(ids.to_vec()))
+        };
+        req.send()
+            .await
+            .map_err(|e| aws_error("dynamodb:UpdateItem", e))?;
+        Ok(())
+    }
+
+    async fn ticket_add(
+        &self,
+        repository: &str,
+        vulnerability: &str,
+        digest: &str,
+        severity: Severity,
+        now: Epoch,
+    ) -> Result<TicketChange, AwsError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(ticket_item_key(repository, vulnerability)))
+            .update_expression("ADD images :d SET ticket_status = :open, severity = :sev, updated_at = :now, opened_at = if_not_exists(opened_at, :now)")
+            .expression_attribute_values(":d", AttributeValue::Ss(vec![digest.to_string()]))
+            .expression_attribute_values(":open", s("open"))
+            .expression_attribute_values(":sev", s(severity.as_str()))
+            .expression_attribute_values(":now", n(now))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| aws_error("dynamodb:UpdateItem", e))?;
+        let old = out.attributes().cloned().unwrap_or_default();
+        let mut images = get_ss(&old, "images");
+        if !images.iter().any(|i| i == digest) {
+            images.push(digest.to_string());
+            images.sort();
+        }
+        let was_open = get_s(&old, "ticket_status") == Some("open");
+        let alone = images.iter().all(|i| i == digest);
+        Ok(TicketChange {
+            opened: !was_open || alone,
+            severity_changed: was_open && get_s(&old, "severity") != Some(severity.as_str()),
+            resolved: false,
+            images,
+            severity: Some(severity),
+        })
+    }
+
+    async fn ticket_remove(
+        &self,
+        repository: &str,
+        vulnerability: &str,
+        digest: &str,
+        now: Epoch,
+    ) -> Result<TicketChange, AwsError> {
+        let key = ticket_item_key(repository, vulnerability);
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(key.clone()))
+            .update_expression("DELETE images :d SET updated_at = :now")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":d", AttributeValue::Ss(vec![digest.to_string()]))
+            .expression_attribute_values(":now", n(now))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        let item = match out {
+            Ok(o) => o.attributes().cloned().unwrap_or_default(),
+            Err(e) if conflict(&e) => return Ok(TicketChange::default()),
+            Err(e) => return Err(aws_error("dynamodb:UpdateItem", e)),
+        };
+        let images = get_ss(&item, "images");
+        let severity = get_s(&item, "severity").and_then(Severity::parse);
+        if !images.is_empty() {
+            return Ok(TicketChange {
+                images,
+                severity,
+                ..TicketChange::default()
+            });
+        }
+        if get_s(&item, "ticket_status") != Some("open") {
+            // Resolved already, and this image was still listed as in the ticket: a retry of the
+            // removal that resolved it, whose message may not have gone out.
+            return Ok(TicketChange {
+                resolved: true,
+                severity,
+                ..TicketChange::default()
+            });
+        }
+        // The last image is gone: resolve, once (the condition makes parallel removals agree).
+        let resolved = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(key))
+            .update_expression("SET ticket_status = :resolved, resolved_at = :now")
+            .condition_expression("ticket_status = :open AND attribute_not_exists(images)")
+            .expression_attribute_values(":resolved", s("resolved"))
+            .expression_attribute_values(":open", s("open"))
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match resolved {
+            Ok(_) => Ok(TicketChange {
+                resolved: true,
+                severity,
+                ..TicketChange::default()
+            }),
+            Err(e) if conflict(&e) => Ok(TicketChange::default()),
             Err(e) => Err(aws_error("dynamodb:UpdateItem", e)),
         }
     }

@@ -27,11 +27,22 @@ const ACCEPTED_MEDIA_TYPES: [&str; 5] = [
 /// How long the registry's scan type (BASIC / ENHANCED) is reused before it is read again.
 const REGISTRY_TTL: Epoch = 300;
 
+/// What the registry says about replication and pull-through caches, read at most every
+/// REGISTRY_TTL seconds.
+#[derive(Debug, Clone, Default)]
+struct RegistryFacts {
+    /// (repository prefix or "" for all, destinations "region/account").
+    replication: Vec<(String, Vec<String>)>,
+    /// (repository prefix, upstream URL).
+    pull_through: Vec<(String, String)>,
+}
+
 /// ECR through the AWS SDK.
 #[derive(Debug)]
 pub struct Ecr {
     client: Client,
     enhanced: Mutex<Option<(Epoch, bool)>>,
+    facts: Mutex<Option<(Epoch, RegistryFacts)>>,
 }
 
 impl Ecr {
@@ -40,12 +51,72 @@ impl Ecr {
         Ecr {
             client,
             enhanced: Mutex::new(None),
+            facts: Mutex::new(None),
         }
     }
 
     /// The underlying client (for the CLI's listing commands).
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    async fn registry_facts(&self) -> Result<RegistryFacts, AwsError> {
+        let cached = self.facts.lock().ok().and_then(|g| g.clone());
+        if let Some((at, facts)) = cached
+            && now() - at < REGISTRY_TTL
+        {
+            return Ok(facts);
+        }
+        let mut facts = RegistryFacts::default();
+        let registry = self
+            .client
+            .describe_registry()
+            .send()
+            .await
+            .map_err(|e| aws_error("ecr:DescribeRegistry", e))?;
+        for rule in registry
+            .replication_configuration()
+            .map(|c| c.rules())
+            .unwrap_or_default()
+        {
+            let destinations: Vec<String> = rule
+                .destinations()
+                .iter()
+                .map(|d| format!("{}/{}", d.region(), d.registry_id()))
+                .collect();
+            let filters: Vec<String> = rule
+                .repository_filters()
+                .iter()
+                .map(|f| f.filter().to_string())
+                .collect();
+            if filters.is_empty() {
+                facts.replication.push((String::new(), destinations));
+            } else {
+                for f in filters {
+                    facts.replication.push((f, destinations.clone()));
+                }
+            }
+        }
+        match self.client.describe_pull_through_cache_rules().send().await {
+            Ok(out) => {
+                for r in out.pull_through_cache_rules() {
+                    if let Some(prefix) = r.ecr_repository_prefix() {
+                        facts.pull_through.push((
+                            prefix.to_string(),
+                            r.upstream_registry_url().unwrap_or_default().to_string(),
+                        ));
+                    }
+                }
+            }
+            // Not worth failing a verdict for: without the rules, the message just lacks the warning.
+            Err(e) => {
+                tracing::warn!(error = %aws_error("ecr:DescribePullThroughCacheRules", e), "pull-through cache rules unknown")
+            }
+        }
+        if let Ok(mut g) = self.facts.lock() {
+            *g = Some((now(), facts.clone()));
+        }
+        Ok(facts)
     }
 
     async fn registry_enhanced(&self) -> Result<bool, AwsError> {
@@ -320,6 +391,84 @@ impl ImageRegistry for Ecr {
             }
             Err(e) => Err(aws_error("ecr:StartImageScan", e)),
         }
+    }
+
+    async fn repository_notes(&self, repository: &str) -> Result<Vec<String>, AwsError> {
+        let facts = self.registry_facts().await?;
+        let mut notes = Vec::new();
+        for (prefix, destinations) in &facts.replication {
+            if repository.starts_with(prefix.as_str()) && !destinations.is_empty() {
+                notes.push(format!(
+                    "{repository} is replicated to {}: tag removals do not propagate there; run the gatekeeper in each destination",
+                    destinations.join(", ")
+                ));
+            }
+        }
+        for (prefix, upstream) in &facts.pull_through {
+            if repository == prefix || repository.starts_with(&format!("{prefix}/")) {
+                notes.push(format!("{repository} is a pull-through cache of {upstream}: a removed tag is fetched again from upstream on the next pull"));
+            }
+        }
+        Ok(notes)
+    }
+
+    async fn recent_indexes(
+        &self,
+        repository: &str,
+        since: Epoch,
+    ) -> Result<Vec<(String, String)>, AwsError> {
+        let out = self
+            .client
+            .describe_images()
+            .repository_name(repository)
+            .max_results(100)
+            .send()
+            .await;
+        let out = match out {
+            Ok(out) => out,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_repository_not_found_exception()) =>
+            {
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(aws_error("ecr:DescribeImages", e)),
+        };
+        let digests: Vec<String> = out
+            .image_details()
+            .iter()
+            .filter(|d| {
+                d.image_manifest_media_type()
+                    .is_some_and(|m| m.contains("index") || m.contains("manifest.list"))
+            })
+            .filter(|d| d.image_pushed_at().is_none_or(|t| epoch(t) >= since))
+            .filter_map(|d| d.image_digest().map(str::to_string))
+            .collect();
+        if digests.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut req = self.client.batch_get_image().repository_name(repository);
+        for d in &digests {
+            req = req.image_ids(ImageIdentifier::builder().image_digest(d).build());
+        }
+        for t in ACCEPTED_MEDIA_TYPES {
+            req = req.accepted_media_types(t);
+        }
+        let got = req
+            .send()
+            .await
+            .map_err(|e| aws_error("ecr:BatchGetImage", e))?;
+        Ok(got
+            .images()
+            .iter()
+            .filter_map(|i| {
+                Some((
+                    i.image_id()?.image_digest()?.to_string(),
+                    i.image_manifest()?.to_string(),
+                ))
+            })
+            .filter(|(d, _)| digests.contains(d))
+            .collect())
     }
 
     async fn basic_findings(

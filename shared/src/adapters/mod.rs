@@ -121,7 +121,8 @@ pub fn gatekeeper(
 ) -> AwsGatekeeper {
     crate::service::Gatekeeper {
         registry: Ecr::new(aws_sdk_ecr::Client::new(sdk)),
-        notifier: Sns::new(aws_sdk_sns::Client::new(sdk), config.topic_arn.clone()),
+        notifier: Sns::new(aws_sdk_sns::Client::new(sdk), config.topic_arn.clone())
+            .with_chat_topic(config.chat_topic_arn.clone()),
         state: DynamoState::new(
             aws_sdk_dynamodb::Client::new(sdk),
             config.state_table.clone(),

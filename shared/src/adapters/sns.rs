@@ -8,20 +8,28 @@ use crate::error::AwsError;
 use crate::message::Message;
 use crate::ports::Notifier;
 
-/// Publishes to one topic.
+/// Publishes to the JSON topic, and the Chatbot format to the Slack topic when there is one.
 #[derive(Debug, Clone)]
 pub struct Sns {
     client: Client,
     topic_arn: String,
+    chat_topic_arn: Option<String>,
 }
 
 impl Sns {
-    /// Wraps a client and the topic's ARN.
+    /// Wraps a client and the JSON topic's ARN.
     pub fn new(client: Client, topic_arn: impl Into<String>) -> Sns {
         Sns {
             client,
             topic_arn: topic_arn.into(),
+            chat_topic_arn: None,
         }
+    }
+
+    /// Also publishes every notice in Chatbot's format to this topic.
+    pub fn with_chat_topic(mut self, chat_topic_arn: Option<String>) -> Sns {
+        self.chat_topic_arn = chat_topic_arn;
+        self
     }
 }
 
@@ -42,6 +50,15 @@ impl Notifier for Sns {
             req = req.message_attributes(*name, attr);
         }
         req.send().await.map_err(|e| aws_error("sns:Publish", e))?;
+        if let (Some(topic), Some(chat)) = (&self.chat_topic_arn, &message.chat) {
+            self.client
+                .publish()
+                .topic_arn(topic)
+                .message(chat)
+                .send()
+                .await
+                .map_err(|e| aws_error("sns:Publish", e))?;
+        }
         Ok(())
     }
 }

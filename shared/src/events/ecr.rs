@@ -4,20 +4,31 @@ use super::fields::{Obj, ParseError};
 use super::{EventBody, Push, ScanResult, Scanner};
 use crate::domain::{ImageRef, ScanState, Severity, SeverityCounts, repository_from_arn};
 
-/// `ECR Image Action`: PUSH with SUCCESS is a push; DELETE, UPDATE_STORAGE_CLASS (archive, restore)
-/// and failed pushes are ignored.
+/// The storage-class fields an `UPDATE_STORAGE_CLASS` event may carry; AWS prints no sample, so
+/// each is tried: `ARCHIVE`/`ARCHIVED` means archived, `STANDARD`/`ACTIVE`/`ACTIVATING` restored.
+const STORAGE_CLASS_FIELDS: [&str; 5] = [
+    "target-storage-class",
+    "storage-class",
+    "image-storage-class",
+    "image-status",
+    "target-image-status",
+];
+
+/// `ECR Image Action`: PUSH with SUCCESS is a push; DELETE an image (or tag) deletion; an
+/// UPDATE_STORAGE_CLASS back to standard storage a restore (Inspector rescans restored images);
+/// archives and failed actions are ignored.
 pub(super) fn image_action(detail: &Obj<'_>) -> Result<EventBody, ParseError> {
-    let action = detail.str("action-type")?;
-    if !action.eq_ignore_ascii_case("PUSH") {
-        return Ok(EventBody::Ignored(format!(
-            "ECR image action {action} is not acted on"
-        )));
-    }
+    let action = detail.str("action-type")?.to_ascii_uppercase();
     if let Some(result) = detail.opt_str("result")?
         && !result.eq_ignore_ascii_case("SUCCESS")
     {
         return Ok(EventBody::Ignored(format!(
-            "ECR push with result {result} is not acted on"
+            "ECR image action {action} with result {result} is not acted on"
+        )));
+    }
+    if !matches!(action.as_str(), "PUSH" | "DELETE" | "UPDATE_STORAGE_CLASS") {
+        return Ok(EventBody::Ignored(format!(
+            "ECR image action {action} is not acted on"
         )));
     }
     let repository = repository_from_arn(detail.str("repository-name")?).to_string();
@@ -26,15 +37,42 @@ pub(super) fn image_action(detail: &Obj<'_>) -> Result<EventBody, ParseError> {
         Some(tag) if !tag.is_empty() => vec![tag.to_string()],
         _ => Vec::new(),
     };
-    Ok(EventBody::Push(Push {
-        image: ImageRef {
-            repository,
-            digest,
-            tags,
-        },
-        manifest_media_type: detail.opt_str("manifest-media-type")?.map(str::to_string),
-        artifact_media_type: detail.opt_str("artifact-media-type")?.map(str::to_string),
-    }))
+    let image = ImageRef {
+        repository,
+        digest,
+        tags,
+    };
+    match action.as_str() {
+        "DELETE" => Ok(EventBody::Deleted(image)),
+        "UPDATE_STORAGE_CLASS" => {
+            let mut class = None;
+            for field in STORAGE_CLASS_FIELDS {
+                if let Some(v) = detail.opt_str(field)? {
+                    class = Some(v.to_ascii_uppercase());
+                    break;
+                }
+            }
+            match class.as_deref() {
+                Some("STANDARD" | "ACTIVE" | "ACTIVATING") => Ok(EventBody::Restored(image)),
+                Some("ARCHIVE" | "ARCHIVED") => Ok(EventBody::Ignored(
+                    "ECR image archived: Inspector stops scanning it; its tags stay as they are"
+                        .into(),
+                )),
+                Some(other) => Ok(EventBody::Ignored(format!(
+                    "ECR storage class change to {other} is not acted on"
+                ))),
+                None => Ok(EventBody::Ignored(
+                    "ECR storage class change without a target storage class is not acted on"
+                        .into(),
+                )),
+            }
+        }
+        _ => Ok(EventBody::Push(Push {
+            image,
+            manifest_media_type: detail.opt_str("manifest-media-type")?.map(str::to_string),
+            artifact_media_type: detail.opt_str("artifact-media-type")?.map(str::to_string),
+        })),
+    }
 }
 
 /// Reads `finding-severity-counts`: known severities counted, `TOTAL` kept apart, unknown keys ignored.

@@ -99,6 +99,10 @@ pub enum EventBody {
     Finding(FindingChange),
     /// An image's scan coverage changed.
     Coverage(CoverageChange),
+    /// An image (or one of its tags) was deleted.
+    Deleted(ImageRef),
+    /// An archived image was restored to standard storage (Inspector rescans it: evaluated as new).
+    Restored(ImageRef),
     /// Not ours to act on (delete, archive, other resource types ...): the reason, for one log line.
     Ignored(String),
 }
@@ -123,13 +127,15 @@ pub struct Event {
 }
 
 impl Event {
-    /// `push`, `scan`, `finding`, `coverage` or `ignored`.
+    /// `push`, `scan`, `finding`, `coverage`, `delete`, `restore` or `ignored`.
     pub fn kind(&self) -> &'static str {
         match self.body {
             EventBody::Push(_) => "push",
             EventBody::Scan(_) => "scan",
             EventBody::Finding(_) => "finding",
             EventBody::Coverage(_) => "coverage",
+            EventBody::Deleted(_) => "delete",
+            EventBody::Restored(_) => "restore",
             EventBody::Ignored(_) => "ignored",
         }
     }
@@ -141,6 +147,7 @@ impl Event {
             EventBody::Scan(s) => Some(&s.image),
             EventBody::Finding(f) => Some(&f.image),
             EventBody::Coverage(c) => Some(&c.image),
+            EventBody::Deleted(i) | EventBody::Restored(i) => Some(i),
             EventBody::Ignored(_) => None,
         }
     }

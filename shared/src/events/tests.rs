@@ -25,8 +25,9 @@ fn every_sample_event_parses_to_its_expected_kind() {
         ("aws.ecr-ecr-image-action-push-untagged.json", "push"),
         ("aws.ecr-ecr-image-action-push-index.json", "push"),
         ("aws.ecr-ecr-image-action-push-own-tag.json", "push"),
-        ("aws.ecr-ecr-image-action-delete.json", "ignored"),
+        ("aws.ecr-ecr-image-action-delete.json", "delete"),
         ("aws.ecr-ecr-image-action-archive.json", "ignored"),
+        ("aws.ecr-ecr-image-action-restore.json", "restore"),
         ("aws.ecr-ecr-image-scan-complete-docs.json", "scan"),
         ("aws.ecr-ecr-image-scan-failed.json", "scan"),
         ("aws.inspector2-inspector2-scan-ecr-docs.json", "scan"),
@@ -191,10 +192,14 @@ fn coverage_event_for_an_ecr_image_is_unusable_with_its_reason() {
 
 #[test]
 fn ignored_events_say_why() {
-    let EventBody::Ignored(why) = sample("aws.ecr-ecr-image-action-delete.json").body else {
+    let EventBody::Ignored(why) = sample("aws.ecr-ecr-image-action-archive.json").body else {
         panic!()
     };
-    assert!(why.contains("DELETE"), "{why}");
+    assert!(why.contains("storage class change"), "{why}");
+    let EventBody::Restored(image) = sample("aws.ecr-ecr-image-action-restore.json").body else {
+        panic!()
+    };
+    assert_eq!(image.repository, "team-a/payments-api");
     let EventBody::Ignored(why) = sample("aws.inspector2-inspector2-finding-lambda.json").body
     else {
         panic!()
@@ -296,6 +301,10 @@ fn failed_pushes_and_other_actions_are_ignored_not_rejected() {
     );
     assert_eq!(parse(&v).unwrap().kind(), "ignored");
     let v = push_with(json!({"action-type": "REPLICATE"}));
+    assert_eq!(parse(&v).unwrap().kind(), "ignored");
+    let v = push_with(
+        json!({"action-type": "UPDATE_STORAGE_CLASS", "repository-name": "r", "image-digest": "sha256:1", "image-status": "ARCHIVED"}),
+    );
     assert_eq!(parse(&v).unwrap().kind(), "ignored");
 }
 

@@ -78,6 +78,7 @@ where
         detail: &ImageDetail,
         decision: Decision,
         mode: Mode,
+        platform_of_index: bool,
     ) -> Result<Carried, AwsError> {
         let mut owners = HashMap::new();
         if decision.is_deployable() {
@@ -93,7 +94,13 @@ where
             detail.manifest_media_type.as_deref(),
             detail.artifact_media_type.as_deref(),
         );
-        let standalone = matches!(kind, MediaKind::Image | MediaKind::Unknown);
+        // Platform images of an index and artifacts get no untagged marker: deployments use the
+        // index's tags (and the index is marked).
+        let standalone = !platform_of_index
+            && matches!(
+                kind,
+                MediaKind::Image | MediaKind::Index | MediaKind::Unknown
+            );
         let plan = plan(
             &self.tags,
             &detail.tags,
@@ -119,6 +126,12 @@ where
                 problems,
                 ..Carried::default()
             });
+        }
+        // Where tag changes do not reach (replicas, pull-through upstreams) is said with the plan; not
+        // knowing it is no reason to withhold a verdict.
+        match self.registry.repository_notes(&image.repository).await {
+            Ok(notes) => problems.extend(notes),
+            Err(e) => warn!(error = %e, "repository replication and pull-through rules unknown"),
         }
         if mode == Mode::Audit {
             return Ok(Carried {

@@ -14,6 +14,7 @@ mod decide;
 mod operator;
 mod push;
 
+pub use decide::ScanHint;
 pub use operator::{Preview, ReleaseRequest};
 
 use serde::Serialize;
@@ -210,6 +211,7 @@ impl<R, N, S, J> Gatekeeper<R, N, S, J> {
             event_type: "verdict",
             override_: None,
             actor: None,
+            in_use: None,
             image,
             region: trigger.region.as_deref(),
             account: trigger.account.as_deref(),
@@ -261,7 +263,7 @@ where
         }
     }
 
-    /// The on-push function: ECR Image Action events.
+    /// The on-push function: ECR Image Action events (push, delete, archive restore).
     pub async fn handle_push_event(&self, value: &Value) -> Result<Outcome, AwsError> {
         let event = match self.parse(value).await? {
             Ok(event) => event,
@@ -269,6 +271,8 @@ where
         };
         match &event.body {
             EventBody::Push(push) => self.on_push(&event, push).await,
+            EventBody::Deleted(image) => self.on_delete(&event, image).await,
+            EventBody::Restored(image) => self.on_restore(&event, image).await,
             _ => {
                 info!(event_id = %event.id, kind = event.kind(), "skipped: not a push event");
                 Ok(Outcome::new(
@@ -294,7 +298,16 @@ where
         let trigger = Trigger::of(&event);
         match &event.body {
             EventBody::Scan(scan) => {
-                self.evaluate_image(source, &scan.image, scan.scanner, &trigger)
+                // Basic scanning's findings come with the status that lists them in full; Inspector's
+                // ListFindings may lag behind the counts of its scan-complete event.
+                let hint = match scan.scanner {
+                    Scanner::Basic => ScanHint::default(),
+                    Scanner::Enhanced => ScanHint {
+                        state: Some(scan.state.clone()),
+                        expected: scan.counts.map(|c| (c, scan.total)),
+                    },
+                };
+                self.evaluate_with(source, &scan.image, scan.scanner, &hint, &trigger)
                     .await
             }
             EventBody::Finding(f) => {
@@ -302,7 +315,11 @@ where
                     .await
             }
             EventBody::Coverage(c) => {
-                self.evaluate_image(source, &c.image, Scanner::Enhanced, &trigger)
+                let hint = ScanHint {
+                    state: Some(c.state.clone()),
+                    expected: None,
+                };
+                self.evaluate_with(source, &c.image, Scanner::Enhanced, &hint, &trigger)
                     .await
             }
             _ => {

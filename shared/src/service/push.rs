@@ -7,6 +7,7 @@ use super::{Gatekeeper, Outcome, Trigger};
 use crate::domain::{Decision, ImageRef, MediaKind, Mode};
 use crate::error::AwsError;
 use crate::events::{Event, Push};
+use crate::index::children;
 use crate::message::{VerdictNotice, dedup_key};
 use crate::plan;
 use crate::policy::Unscanned;
@@ -58,14 +59,21 @@ where
                     push.manifest_media_type.as_deref(),
                     push.artifact_media_type.as_deref(),
                 );
-                let held = if kind.is_scannable()
-                    && self.policy.rule_for(&image.repository).unscanned == Unscanned::Hold
+                let held = if matches!(
+                    kind,
+                    MediaKind::Image | MediaKind::Index | MediaKind::Unknown
+                ) && self.policy.rule_for(&image.repository).unscanned
+                    == Unscanned::Hold
                 {
                     Some(self.hold(image, &trigger).await?)
                 } else {
                     None
                 };
-                let mut outcome = self.ensure_scan(image, kind, &trigger).await?;
+                let mut outcome = if kind == MediaKind::Index {
+                    self.evaluate_index(image, &trigger).await?
+                } else {
+                    self.ensure_scan(image, kind, &trigger).await?
+                };
                 if let Some(held) = held {
                     outcome.detail = format!("{}; {}", held.detail, outcome.detail);
                     outcome.decision = held.decision;
@@ -78,6 +86,115 @@ where
                 Ok(outcome)
             }
         }
+    }
+
+    /// An image index: links it to its platform images and decides it from their verdicts so far
+    /// (pending until they are scanned; each platform image's verdict decides it again). Public for
+    /// the CLI's reconcile.
+    pub async fn evaluate_index(
+        &self,
+        image: &ImageRef,
+        trigger: &Trigger,
+    ) -> Result<Outcome, AwsError> {
+        let Some(manifest) = self
+            .registry
+            .manifest(&image.repository, &image.digest)
+            .await?
+        else {
+            return Ok(Outcome::new(
+                "skipped",
+                "push",
+                Some(image),
+                "image no longer in ECR",
+            ));
+        };
+        let platforms: Vec<(String, String)> = match children(&manifest.body) {
+            Ok(kids) => kids
+                .into_iter()
+                .filter(|k| !k.attestation)
+                .map(|k| (k.digest, k.platform))
+                .collect(),
+            Err(why) => {
+                warn!(image = %image.display(), reason = %why, "image index not readable");
+                return Ok(Outcome::new(
+                    "skipped",
+                    "push",
+                    Some(image),
+                    format!("image index not readable: {why}"),
+                ));
+            }
+        };
+        self.state
+            .link_index(&image.repository, &image.digest, &platforms)
+            .await?;
+        self.judge_index(image, &platforms, trigger).await
+    }
+
+    /// An image or tag was deleted. When the image itself is gone, it leaves the tickets it was in
+    /// (resolving those it was the last image of); a deleted tag changes nothing.
+    pub(super) async fn on_delete(
+        &self,
+        event: &Event,
+        image: &ImageRef,
+    ) -> Result<Outcome, AwsError> {
+        let trigger = Trigger::of(event);
+        if self
+            .registry
+            .describe_image(&image.repository, &image.digest)
+            .await?
+            .is_some()
+        {
+            return Ok(Outcome::new(
+                "skipped",
+                "delete",
+                Some(image),
+                "a tag was deleted; the image is still in ECR",
+            ));
+        }
+        let state = self.state.load(image).await?;
+        for id in &state.tickets {
+            self.drop_from_ticket(image, id, &trigger).await?;
+        }
+        if !state.tickets.is_empty() {
+            self.state.set_image_tickets(image, &[]).await?;
+        }
+        info!(image = %image.display(), tickets = state.tickets.len(), "image deleted");
+        Ok(Outcome::new(
+            "unchanged",
+            "delete",
+            Some(image),
+            format!("image deleted; left {} ticket(s)", state.tickets.len()),
+        ))
+    }
+
+    /// An archived image was restored: what was decided before it was archived no longer holds (its
+    /// findings are from then); it is scanned and decided again as a new image.
+    pub(super) async fn on_restore(
+        &self,
+        event: &Event,
+        image: &ImageRef,
+    ) -> Result<Outcome, AwsError> {
+        let trigger = Trigger::of(event);
+        let Some(detail) = self
+            .registry
+            .describe_image(&image.repository, &image.digest)
+            .await?
+        else {
+            return Ok(Outcome::new(
+                "skipped",
+                "restore",
+                Some(image),
+                "image no longer in ECR",
+            ));
+        };
+        self.state.reset_image(image).await?;
+        let kind = MediaKind::classify(
+            detail.manifest_media_type.as_deref(),
+            detail.artifact_media_type.as_deref(),
+        );
+        let mut outcome = self.ensure_scan(image, kind, &trigger).await?;
+        outcome.kind = "restore";
+        Ok(outcome)
     }
 
     /// `unscanned = "hold"`: moves the image's tags to held tags until a verdict releases them.
@@ -229,7 +346,9 @@ where
         };
         let rule = self.policy.rule_for(&image.repository);
         let mode = self.effective_mode(rule);
-        let carried = self.apply(image, &detail, decision, mode).await?;
+        let carried = self
+            .apply(image, &detail, decision, mode, !state.parents.is_empty())
+            .await?;
         let (actions, problems) = (carried.actions, carried.problems);
         let mut outcome = Outcome::new(
             "unchanged",
@@ -269,6 +388,7 @@ where
                     decision.as_str().to_ascii_uppercase(),
                     image.repository
                 )),
+                subject_tag: Some(tag.to_string()),
                 ..self.notice(&seen, &verdict, rule, trigger)
             };
             self.notifier.publish(&notice.to_message()).await?;

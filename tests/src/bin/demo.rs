@@ -137,6 +137,7 @@ async fn main() -> Result<()> {
         ("AWS_SECRET_ACCESS_KEY", "demo".to_string()),
         ("GATEKEEPER_MODE", "enforce".to_string()),
         ("GATEKEEPER_TOPIC_ARN", setup.topic_arn.clone()),
+        ("GATEKEEPER_CHAT_TOPIC_ARN", setup.chat_topic_arn.clone()),
         ("GATEKEEPER_STATE_TABLE", setup.table.clone()),
         ("GATEKEEPER_REJECTED_QUEUE_URL", setup.rejected_url.clone()),
     ];
@@ -253,7 +254,25 @@ async fn main() -> Result<()> {
         }
     }
 
-    step(6, "Stop the functions and moto");
+    step(
+        6,
+        "What the Slack (AWS Chatbot) topic's queue received: title and description",
+    );
+    for (_, chat) in aws.messages(&setup.chat_url).await {
+        println!(
+            "\n    {}",
+            chat["content"]["title"].as_str().unwrap_or_default()
+        );
+        for line in chat["content"]["description"]
+            .as_str()
+            .unwrap_or_default()
+            .lines()
+        {
+            println!("    | {line}");
+        }
+    }
+
+    step(7, "Stop the functions and moto");
     drop(on_push);
     drop(on_scan);
     moto.stop();

@@ -1,0 +1,257 @@
+//! Slack without code: AWS Chatbot (Amazon Q Developer in chat applications) custom notifications,
+//! for the second topic. Pure.
+//!
+//! The format: `version` "1.0", `source` "custom", `id`, `content` {`textType` "client-markdown",
+//! `title`, `description`, `nextSteps`, `keywords`}, `metadata` {`threadId`, `summary`, `eventType`,
+//! `additionalContext`}. Every string that comes from an event (tags, repository, package names) is
+//! escaped for Slack (`&`, `<`, `>`) and set in code spans, so it can neither mention anyone nor link.
+
+use serde_json::json;
+
+use crate::message::{ActionStatus, VerdictNotice, escape_markup};
+
+/// Chatbot's limits on a custom notification's fields (characters), and the list lengths used here.
+pub const TITLE_MAX: usize = 250;
+/// `content.description`.
+pub const DESCRIPTION_MAX: usize = 8000;
+/// `metadata.summary`.
+pub const SUMMARY_MAX: usize = 250;
+/// `content.nextSteps` and `content.keywords` items.
+pub const LIST_MAX: usize = 5;
+
+fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// Text from an event, safe in Slack markdown: escaped and set as code (no mention, no link).
+pub fn code(s: &str) -> String {
+    let cleaned: String = s
+        .chars()
+        .filter(|c| !c.is_control())
+        .map(|c| if c == '`' { '\'' } else { c })
+        .collect();
+    let escaped = cleaned
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    format!("`{}`", clip(&escaped, 200))
+}
+
+/// Plain text for titles and summaries (which are not markdown): no markup characters, no mentions.
+fn plain(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if matches!(c, '<' | '>' | '&' | '@' | '`' | '*' | '_' | '~') || c.is_control() {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// The thread of an image: every notice about it lands in one Slack thread (when the channel threads).
+pub fn thread_id(repository: &str, digest: &str) -> String {
+    format!(
+        "ecr-gatekeeper-{}",
+        &crate::message::dedup_key(&["thread", repository, digest])[..24]
+    )
+}
+
+fn emoji(decision: &str) -> &'static str {
+    match decision {
+        "block" => ":no_entry:",
+        "warn" => ":warning:",
+        "pass" => ":white_check_mark:",
+        _ => ":hourglass_flowing_sand:",
+    }
+}
+
+/// The Chatbot notification of a verdict message.
+pub fn verdict(n: &VerdictNotice<'_>) -> String {
+    let v = n.verdict;
+    let decision = v.decision.as_str();
+    let tag = n
+        .subject_tag
+        .clone()
+        .unwrap_or_else(|| crate::domain::digest_hex12(&n.image.digest));
+    let headline = match v.max_severity {
+        Some(s) => format!(" ({} {s})", v.counts.get(s)),
+        None => String::new(),
+    };
+    let title = format!(
+        "{} {} {}:{}{headline}{}",
+        emoji(decision),
+        decision.to_ascii_uppercase(),
+        plain(&n.image.repository),
+        plain(&tag),
+        if n.mode == crate::domain::Mode::Audit {
+            " [audit]"
+        } else {
+            ""
+        }
+    );
+    let mut d = Vec::new();
+    d.push(format!(
+        "*Decision:* {decision}{} · mode {} · rule {} · policy {}",
+        n.previous
+            .map_or(String::new(), |p| format!(" (was {})", p.as_str())),
+        n.mode.as_str(),
+        code(n.rule),
+        n.policy_hash
+    ));
+    let tags: Vec<String> = n.image.tags.iter().take(10).map(|t| code(t)).collect();
+    d.push(format!(
+        "*Image:* {}@{} · tags {}",
+        code(&n.image.repository),
+        code(&n.image.digest),
+        if tags.is_empty() {
+            "none".into()
+        } else {
+            tags.join(", ")
+        }
+    ));
+    if let Some(count) = n.in_use {
+        d.push(if count > 0 {
+            format!("*In use:* yes, {count} running task(s) or pod(s)")
+        } else {
+            "*In use:* no".to_string()
+        });
+    }
+    let counts: Vec<String> = crate::domain::Severity::ALL
+        .iter()
+        .filter(|s| v.counts.get(**s) > 0)
+        .map(|s| format!("{} {s}", v.counts.get(*s)))
+        .collect();
+    d.push(format!(
+        "*Findings:* {}",
+        if counts.is_empty() {
+            "none".into()
+        } else {
+            counts.join(", ")
+        }
+    ));
+    if let Some(deadline) = v.deadline {
+        d.push(format!(
+            "*Blocks on:* {}",
+            crate::time::format_rfc3339(deadline)
+        ));
+    }
+    if !v.top.is_empty() {
+        d.push(String::new());
+        d.push("*Top findings*".into());
+        for f in v.top.iter().take(5) {
+            let p = f.packages.first();
+            let fix = p
+                .and_then(|p| p.fixed_in.as_deref())
+                .map_or(" (no fix yet)".to_string(), |x| format!(" → {}", code(x)));
+            d.push(format!(
+                "• {} {} {} {}{fix}",
+                code(&f.id),
+                f.severity,
+                p.map_or("-".to_string(), |p| code(&p.name)),
+                p.and_then(|p| p.version.as_deref())
+                    .map_or(String::new(), code)
+            ));
+        }
+    }
+    if !n.actions.is_empty() {
+        let done: Vec<String> = n
+            .actions
+            .iter()
+            .take(10)
+            .map(|a| {
+                format!(
+                    "{} {} ({})",
+                    match a.action {
+                        crate::message::ActionKind::AddTag => "+",
+                        crate::message::ActionKind::RemoveTag => "−",
+                    },
+                    code(&a.tag),
+                    match a.status {
+                        ActionStatus::Done => "done",
+                        ActionStatus::Would => "would",
+                        ActionStatus::Skipped => "skipped",
+                        ActionStatus::Failed => "failed",
+                    }
+                )
+            })
+            .collect();
+        d.push(String::new());
+        d.push(format!("*Tags:* {}", done.join(", ")));
+    }
+    d.push(String::new());
+    for r in v.reasons.iter().take(6) {
+        d.push(format!(
+            "> {}",
+            r.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('@', "@\u{200b}")
+        ));
+    }
+    for p in n.problems.iter().take(5) {
+        d.push(format!(
+            ":grey_exclamation: {}",
+            p.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('@', "@\u{200b}")
+        ));
+    }
+    let mut next = Vec::new();
+    if v.decision == crate::domain::Decision::Block {
+        if let Some(fix) = v
+            .top
+            .first()
+            .and_then(|f| f.packages.first())
+            .and_then(|p| p.fixed_in.as_deref().map(|x| (p.name.as_str(), x)))
+        {
+            next.push(format!(
+                "Rebuild with {} {} or later",
+                code(fix.0),
+                code(fix.1)
+            ));
+        }
+        next.push(
+            "Or accept the risk with an exception in the policy (owner, reason, expiry)".into(),
+        );
+        next.push(format!("Break-glass: gatekeeper release --repository {} --digest {} --reason \"…\" --force --for 24h", n.image.repository, n.image.digest));
+    }
+    let summary = format!(
+        "{} {}:{}{headline}",
+        decision.to_ascii_uppercase(),
+        plain(&n.image.repository),
+        plain(&tag)
+    );
+    let keywords = [
+        decision.to_string(),
+        v.max_severity
+            .map_or("NONE".into(), |s| s.as_str().to_string()),
+        n.image.repository.clone(),
+    ];
+    let body = json!({
+        "version": "1.0",
+        "source": "custom",
+        "id": n.dedup_key,
+        "content": {
+            "textType": "client-markdown",
+            "title": clip(&title, TITLE_MAX),
+            "description": clip(&d.join("\n"), DESCRIPTION_MAX),
+            "nextSteps": next.iter().take(LIST_MAX).map(|s| clip(s, 200)).collect::<Vec<_>>(),
+            "keywords": keywords.iter().take(LIST_MAX).map(|s| clip(&plain(s), 50)).collect::<Vec<_>>(),
+        },
+        "metadata": {
+            "threadId": thread_id(&n.image.repository, &n.image.digest),
+            "summary": clip(&summary, SUMMARY_MAX),
+            "eventType": n.event_type,
+            "additionalContext": {"dedup_key": n.dedup_key, "repository": n.image.repository, "digest": n.image.digest, "decision": decision},
+        }
+    });
+    escape_markup(&body.to_string())
+}
