@@ -68,12 +68,19 @@ impl Ecr {
             return Ok(facts);
         }
         let mut facts = RegistryFacts::default();
-        let registry = self
-            .client
-            .describe_registry()
-            .send()
-            .await
-            .map_err(|e| aws_error("ecr:DescribeRegistry", e))?;
+        // Both at once; the pull-through rules are optional knowledge, not worth a retry's backoff.
+        let (registry, rules) = tokio::join!(
+            self.client.describe_registry().send(),
+            self.client
+                .describe_pull_through_cache_rules()
+                .customize()
+                .config_override(
+                    aws_sdk_ecr::config::Builder::default()
+                        .retry_config(aws_sdk_ecr::config::retry::RetryConfig::disabled()),
+                )
+                .send()
+        );
+        let registry = registry.map_err(|e| aws_error("ecr:DescribeRegistry", e))?;
         for rule in registry
             .replication_configuration()
             .map(|c| c.rules())
@@ -97,7 +104,7 @@ impl Ecr {
                 }
             }
         }
-        match self.client.describe_pull_through_cache_rules().send().await {
+        match rules {
             Ok(out) => {
                 for r in out.pull_through_cache_rules() {
                     if let Some(prefix) = r.ecr_repository_prefix() {
