@@ -52,8 +52,22 @@ def gatekeeper_world(m):
             boto3.client("dynamodb", **kw).create_table(
                 TableName=self.TABLE,
                 BillingMode="PAY_PER_REQUEST",
-                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                AttributeDefinitions=[
+                    {"AttributeName": "pk", "AttributeType": "S"},
+                    {"AttributeName": "due_shard", "AttributeType": "S"},
+                    {"AttributeName": "due_at", "AttributeType": "N"},
+                ],
                 KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                GlobalSecondaryIndexes=[
+                    {
+                        "IndexName": "due",
+                        "KeySchema": [
+                            {"AttributeName": "due_shard", "KeyType": "HASH"},
+                            {"AttributeName": "due_at", "KeyType": "RANGE"},
+                        ],
+                        "Projection": {"ProjectionType": "KEYS_ONLY"},
+                    }
+                ],
             )
             self.rejected_url = self.sqs.create_queue(QueueName=self.REJECTED)["QueueUrl"]
 

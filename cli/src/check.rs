@@ -59,7 +59,7 @@ async fn resolve(
     {
         return Ok((d, None));
     }
-    let images = ecr.list_images(repository).await?;
+    let images = ecr.images(repository).await?;
     match moved_tag(scheme, &images, tag) {
         Some((d, now_as)) => Ok((d, Some(now_as))),
         None => Err(Fail::error(format!(

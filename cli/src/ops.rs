@@ -40,7 +40,7 @@ fn print_actions(image: &str, actions: &[Action], problems: &[String]) {
 async fn repositories(ecr: &gatekeeper::adapters::Ecr, args: &Args) -> Result<Vec<String>, Fail> {
     match args.get("repository") {
         Some(r) => Ok(vec![r.to_string()]),
-        None if args.has("all") => Ok(ecr.list_repositories().await?),
+        None if args.has("all") => Ok(ecr.repositories().await?),
         None => Err(Fail::error("give --repository R or --all")),
     }
 }
@@ -148,7 +148,7 @@ async fn release_all(args: Args) -> Result<ExitCode, Fail> {
     let dry_run = args.has("dry-run");
     let (mut images, mut changed) = (0usize, 0usize);
     for repository in repositories(&gk.registry, &args).await? {
-        for detail in gk.registry.list_images(&repository).await? {
+        for detail in gk.registry.images(&repository).await? {
             let ours = detail.tags.iter().any(|t| {
                 matches!(
                     gk.tags.classify(t),
@@ -211,7 +211,7 @@ async fn reconcile_run(args: Args) -> Result<ExitCode, Fail> {
         } else {
             Scanner::Basic
         };
-        for detail in gk.registry.list_images(&repository).await? {
+        for detail in gk.registry.images(&repository).await? {
             let image = ImageRef {
                 repository: repository.clone(),
                 digest: detail.digest.clone(),

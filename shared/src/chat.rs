@@ -43,7 +43,7 @@ pub fn code(s: &str) -> String {
 }
 
 /// Plain text for titles and summaries (which are not markdown): no markup characters, no mentions.
-fn plain(s: &str) -> String {
+pub(crate) fn plain(s: &str) -> String {
     s.chars()
         .map(|c| {
             if matches!(c, '<' | '>' | '&' | '@' | '`' | '*' | '_' | '~') || c.is_control() {
@@ -61,6 +61,53 @@ pub fn thread_id(repository: &str, digest: &str) -> String {
         "ecr-gatekeeper-{}",
         &crate::message::dedup_key(&["thread", repository, digest])[..24]
     )
+}
+
+/// One custom notification, before the limits are applied.
+pub(crate) struct Card<'a> {
+    /// `id`: the dedup key of the JSON message it mirrors.
+    pub id: &'a str,
+    /// `content.title` (plain text).
+    pub title: String,
+    /// `content.description` (Slack markdown, event text already in code spans).
+    pub description: String,
+    /// `content.nextSteps`.
+    pub next_steps: Vec<String>,
+    /// `content.keywords`.
+    pub keywords: Vec<String>,
+    /// `metadata.threadId`.
+    pub thread: String,
+    /// `metadata.summary` (plain text).
+    pub summary: String,
+    /// `metadata.eventType`.
+    pub event_type: &'a str,
+    /// `metadata.additionalContext` (string values).
+    pub context: serde_json::Value,
+}
+
+impl Card<'_> {
+    /// The notification's JSON, within Chatbot's limits, markup-escaped like every message body.
+    pub(crate) fn render(&self) -> String {
+        let body = json!({
+            "version": "1.0",
+            "source": "custom",
+            "id": self.id,
+            "content": {
+                "textType": "client-markdown",
+                "title": clip(&self.title, TITLE_MAX),
+                "description": clip(&self.description, DESCRIPTION_MAX),
+                "nextSteps": self.next_steps.iter().take(LIST_MAX).map(|s| clip(s, 200)).collect::<Vec<_>>(),
+                "keywords": self.keywords.iter().take(LIST_MAX).map(|s| clip(&plain(s), 50)).collect::<Vec<_>>(),
+            },
+            "metadata": {
+                "threadId": self.thread,
+                "summary": clip(&self.summary, SUMMARY_MAX),
+                "eventType": self.event_type,
+                "additionalContext": self.context,
+            }
+        });
+        escape_markup(&body.to_string())
+    }
 }
 
 fn emoji(decision: &str) -> &'static str {
@@ -235,23 +282,16 @@ pub fn verdict(n: &VerdictNotice<'_>) -> String {
             .map_or("NONE".into(), |s| s.as_str().to_string()),
         n.image.repository.clone(),
     ];
-    let body = json!({
-        "version": "1.0",
-        "source": "custom",
-        "id": n.dedup_key,
-        "content": {
-            "textType": "client-markdown",
-            "title": clip(&title, TITLE_MAX),
-            "description": clip(&d.join("\n"), DESCRIPTION_MAX),
-            "nextSteps": next.iter().take(LIST_MAX).map(|s| clip(s, 200)).collect::<Vec<_>>(),
-            "keywords": keywords.iter().take(LIST_MAX).map(|s| clip(&plain(s), 50)).collect::<Vec<_>>(),
-        },
-        "metadata": {
-            "threadId": thread_id(&n.image.repository, &n.image.digest),
-            "summary": clip(&summary, SUMMARY_MAX),
-            "eventType": n.event_type,
-            "additionalContext": {"dedup_key": n.dedup_key, "repository": n.image.repository, "digest": n.image.digest, "decision": decision},
-        }
-    });
-    escape_markup(&body.to_string())
+    Card {
+        id: &n.dedup_key,
+        title,
+        description: d.join("\n"),
+        next_steps: next,
+        keywords: keywords.to_vec(),
+        thread: thread_id(&n.image.repository, &n.image.digest),
+        summary,
+        event_type: n.event_type,
+        context: json!({"dedup_key": n.dedup_key, "repository": n.image.repository, "digest": n.image.digest, "decision": decision}),
+    }
+    .render()
 }

@@ -4,6 +4,7 @@
 use crate::domain::Mode;
 use crate::error::ConfigError;
 use crate::policy::Policy;
+use crate::service::SweepSettings;
 use crate::tags::TagScheme;
 use crate::time::parse_duration;
 
@@ -28,6 +29,10 @@ pub const HELD_PREFIX: &str = "GATEKEEPER_HELD_PREFIX";
 pub const VERIFIED_PREFIX: &str = "GATEKEEPER_VERIFIED_PREFIX";
 /// How long an unfinished change stays with the delivery that claimed it (default `5m`).
 pub const CLAIM_LEASE: &str = "GATEKEEPER_CLAIM_LEASE";
+/// The sweep's schedule rate, which is also its window when it has no previous run (default `1h`).
+pub const SWEEP_INTERVAL: &str = "GATEKEEPER_SWEEP_INTERVAL";
+/// How long an image may stay held without a scan result before the sweep says so (default `6h`).
+pub const HELD_TIMEOUT: &str = "GATEKEEPER_HELD_TIMEOUT";
 
 /// Where the policy document comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +107,8 @@ pub struct Config {
     pub tags: TagScheme,
     /// Claim lease in seconds.
     pub claim_lease: i64,
+    /// The sweep's interval and hold timeout.
+    pub sweep: SweepSettings,
 }
 
 impl Config {
@@ -144,17 +151,25 @@ impl Config {
                 problem: e.problem.to_string(),
             }
         })?;
-        let claim_lease = match get(CLAIM_LEASE) {
-            None => 300,
-            Some(v) => {
-                parse_duration(&v)
-                    .filter(|s| *s > 0)
-                    .ok_or_else(|| ConfigError::Invalid {
-                        name: CLAIM_LEASE,
-                        value: v,
-                        problem: "expected a duration such as 300s or 5m".into(),
-                    })?
+        let duration = |name: &'static str, default: i64| -> Result<i64, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => {
+                    parse_duration(&v)
+                        .filter(|s| *s > 0)
+                        .ok_or_else(|| ConfigError::Invalid {
+                            name,
+                            value: v,
+                            problem: "expected a duration such as 300s, 5m or 1h".into(),
+                        })
+                }
             }
+        };
+        let claim_lease = duration(CLAIM_LEASE, 300)?;
+        let defaults = SweepSettings::default();
+        let sweep = SweepSettings {
+            interval: duration(SWEEP_INTERVAL, defaults.interval)?,
+            held_timeout: duration(HELD_TIMEOUT, defaults.held_timeout)?,
         };
         Ok(Config {
             mode,
@@ -172,6 +187,7 @@ impl Config {
             },
             tags,
             claim_lease,
+            sweep,
         })
     }
 }
@@ -279,15 +295,27 @@ mod tests {
                 ..
             })
         ));
-        let mut bad = BASE.to_vec();
-        bad.push((CLAIM_LEASE, "soon"));
-        assert!(matches!(
-            Config::from_lookup(lookup(&bad)),
-            Err(ConfigError::Invalid {
-                name: CLAIM_LEASE,
-                ..
-            })
-        ));
+        for name in [CLAIM_LEASE, SWEEP_INTERVAL, HELD_TIMEOUT] {
+            let mut bad = BASE.to_vec();
+            bad.push((name, "soon"));
+            assert!(
+                matches!(
+                    Config::from_lookup(lookup(&bad)),
+                    Err(ConfigError::Invalid { name: n, .. }) if n == name
+                ),
+                "{name}"
+            );
+        }
+        let mut good = BASE.to_vec();
+        good.extend([(SWEEP_INTERVAL, "15m"), (HELD_TIMEOUT, "2h")]);
+        let c = Config::from_lookup(lookup(&good)).unwrap();
+        assert_eq!(
+            c.sweep,
+            SweepSettings {
+                interval: 900,
+                held_timeout: 7200
+            }
+        );
     }
 
     #[test]

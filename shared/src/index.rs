@@ -160,6 +160,7 @@ mod tests {
             counts,
             reasons: vec![reason.into()],
             deadline: None,
+            due: None,
         })
     }
 

@@ -2,8 +2,7 @@
 //! the image by its tags, and notifies through SNS.
 //!
 //! The pure core (`domain`, `events`, `policy`, `verdict`, `plan`, `tags`, `index`, `tickets`,
-//! `message`, `chat`, `time`) has no
-//! I/O and no AWS types. `ports` names the outside capabilities, `adapters` implements them with the
+//! `reminder`, `message`, `chat`, `time`) has no I/O and no AWS types. `ports` names the outside capabilities, `adapters` implements them with the
 //! AWS SDK, and `service` is the job itself, generic over the ports.
 
 pub mod adapters;
@@ -17,6 +16,7 @@ pub mod message;
 pub mod plan;
 pub mod policy;
 pub mod ports;
+pub mod reminder;
 pub mod service;
 pub mod tags;
 pub mod tickets;

@@ -164,6 +164,13 @@ pub trait ImageRegistry {
         repository: &str,
         since: Epoch,
     ) -> impl Future<Output = Result<Vec<(String, String)>, AwsError>> + Send;
+    /// DescribeRepositories, all pages: every repository's name.
+    fn repositories(&self) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+    /// DescribeImages, all pages (1,000 per call): every image of a repository.
+    fn images(
+        &self,
+        repository: &str,
+    ) -> impl Future<Output = Result<Vec<ImageDetail>, AwsError>> + Send;
     /// DescribeImageScanFindings, all pages.
     fn basic_findings(
         &self,
@@ -172,13 +179,27 @@ pub trait ImageRegistry {
     ) -> impl Future<Output = Result<Option<BasicScan>, AwsError>> + Send;
 }
 
-/// Amazon Inspector: the findings of one image.
+/// Amazon Inspector: the findings of one image, and the images behind findings.
 pub trait FindingsSource {
     /// ListFindings filtered by repository, digest and ACTIVE or SUPPRESSED status, all pages.
     fn image_findings(
         &self,
         image: &ImageRef,
     ) -> impl Future<Output = Result<Vec<Finding>, AwsError>> + Send;
+    /// The ECR images with an ACTIVE or SUPPRESSED finding of this vulnerability (ListFindings by
+    /// vulnerability id, all pages): whom an exception's start or end concerns.
+    fn images_with(
+        &self,
+        vulnerability: &str,
+    ) -> impl Future<Output = Result<Vec<ImageRef>, AwsError>> + Send;
+    /// The ECR images with an ACTIVE finding at one of `severities` updated in `[since, until]`
+    /// (ListFindings by update time, all pages): where a finding event may have been lost.
+    fn images_updated(
+        &self,
+        since: Epoch,
+        until: Epoch,
+        severities: &[Severity],
+    ) -> impl Future<Output = Result<Vec<ImageRef>, AwsError>> + Send;
 }
 
 /// Amazon SNS: one message to the JSON topic.
@@ -250,6 +271,8 @@ pub struct ImageState {
     pub children: Vec<(String, String)>,
     /// The vulnerabilities this image has open tickets for.
     pub tickets: Vec<String>,
+    /// When the sweep looks at it again, if ever.
+    pub due_at: Option<Epoch>,
 }
 
 impl ImageState {
@@ -325,12 +348,19 @@ pub trait StateStore {
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// Forgets an image's verdict so that its next scan is judged as a new image's (a restore from archive).
     fn reset_image(&self, image: &ImageRef) -> impl Future<Output = Result<(), AwsError>> + Send;
-    /// Marks an image for the sweep to look at again at `at` (an incomplete findings list).
-    fn mark_recheck(
+    /// When the sweep should look at an image again (a grace deadline, an exception's expiry, an
+    /// incomplete findings list), or never (`None`).
+    fn set_due(
         &self,
         image: &ImageRef,
-        at: Epoch,
+        at: Option<Epoch>,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// The images due at or before `until` (a query of the sparse `due` index: as many items as are due).
+    fn due(&self, until: Epoch) -> impl Future<Output = Result<Vec<ImageRef>, AwsError>> + Send;
+    /// When the sweep last completed.
+    fn last_sweep(&self) -> impl Future<Output = Result<Option<Epoch>, AwsError>> + Send;
+    /// Records a completed sweep.
+    fn record_sweep(&self, at: Epoch) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// Records which vulnerabilities the image has open tickets for.
     fn set_image_tickets(
         &self,

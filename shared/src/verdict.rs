@@ -51,6 +51,9 @@ pub struct AppliedException {
     pub owner: String,
     /// `YYYY-MM-DD` it stops applying.
     pub expires: String,
+    /// When it stops applying (the verdict may change then).
+    #[serde(skip)]
+    pub expires_at: Epoch,
     /// Ticket, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ticket: Option<String>,
@@ -92,6 +95,9 @@ pub struct Summary {
     /// The grace deadline, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline: Option<Epoch>,
+    /// When time alone may change the verdict: the grace deadline or an applied exception's end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<Epoch>,
 }
 
 impl Verdict {
@@ -101,7 +107,18 @@ impl Verdict {
             counts: self.counts,
             reasons: self.reasons.iter().take(5).cloned().collect(),
             deadline: self.deadline,
+            due: self.due(),
         }
+    }
+
+    /// When time alone may change this verdict: the earliest of the grace deadline and the ends of
+    /// the exceptions it applied.
+    pub fn due(&self) -> Option<Epoch> {
+        self.exceptions
+            .iter()
+            .map(|e| e.expires_at)
+            .chain(self.deadline)
+            .min()
     }
 
     /// A verdict known from the state table: counts and reasons, no finding list.
@@ -251,6 +268,7 @@ pub fn evaluate(
                         id: e.id.clone(),
                         owner: e.owner.clone(),
                         expires: format_date(e.expires),
+                        expires_at: e.expires,
                         ticket: e.ticket.clone(),
                         findings: 0,
                     })

@@ -2,6 +2,7 @@
 //! clients without retries, and helpers to create repositories, push images, seed findings and read
 //! what the gatekeeper left behind (tags, queue messages).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_config::{BehaviorVersion, SdkConfig};
@@ -20,8 +21,12 @@ use serde_json::{Value, json};
 use crate::manifest::{digest_of, image_manifest};
 use crate::moto::Moto;
 use gatekeeper::adapters::{DynamoState, Ecr, Sns, SqsRejects};
-use gatekeeper::domain::Mode;
+use gatekeeper::domain::{Mode, ScanState};
+use gatekeeper::error::AwsError;
 use gatekeeper::policy::Policy;
+use gatekeeper::ports::{
+    BasicScan, ImageDetail, Manifest, PutTag, Removal, ScanCoverage, StartScan,
+};
 use gatekeeper::service::Gatekeeper;
 use gatekeeper::tags::TagScheme;
 
@@ -476,23 +481,41 @@ impl Aws {
     }
 }
 
-/// Creates the state table as infra does: on-demand, partition key `pk` (string).
+/// Creates the state table as infra does: on-demand, partition key `pk` (string), and the sparse
+/// `due` index (partition `due_shard`, sort `due_at`, keys only) the sweep queries.
 pub async fn create_state_table(client: &aws_sdk_dynamodb::Client, name: &str) {
+    let attribute = |name: &str, t: ScalarAttributeType| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(t)
+            .build()
+            .unwrap()
+    };
+    let key = |name: &str, t: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(t)
+            .build()
+            .unwrap()
+    };
     client
         .create_table()
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
+        .attribute_definitions(attribute("pk", ScalarAttributeType::S))
+        .attribute_definitions(attribute("due_shard", ScalarAttributeType::S))
+        .attribute_definitions(attribute("due_at", ScalarAttributeType::N))
+        .key_schema(key("pk", KeyType::Hash))
+        .global_secondary_indexes(
+            aws_sdk_dynamodb::types::GlobalSecondaryIndex::builder()
+                .index_name(gatekeeper::adapters::DUE_INDEX)
+                .key_schema(key("due_shard", KeyType::Hash))
+                .key_schema(key("due_at", KeyType::Range))
+                .projection(
+                    aws_sdk_dynamodb::types::Projection::builder()
+                        .projection_type(aws_sdk_dynamodb::types::ProjectionType::KeysOnly)
+                        .build(),
+                )
                 .build()
                 .unwrap(),
         )
@@ -679,12 +702,124 @@ impl ScriptedFindings {
     }
 }
 
+fn not_scripted(what: &str) -> gatekeeper::error::AwsError {
+    gatekeeper::error::AwsError::invalid(
+        "test:FindingsSource",
+        format!("{what} is not scripted here: use FakeInspector"),
+    )
+}
+
 impl gatekeeper::ports::FindingsSource for ScriptedFindings {
     async fn image_findings(
         &self,
         _: &gatekeeper::domain::ImageRef,
     ) -> Result<Vec<gatekeeper::domain::Finding>, gatekeeper::error::AwsError> {
         Ok(self.0.lock().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+    async fn images_with(
+        &self,
+        _: &str,
+    ) -> Result<Vec<gatekeeper::domain::ImageRef>, gatekeeper::error::AwsError> {
+        Err(not_scripted("images_with"))
+    }
+    async fn images_updated(
+        &self,
+        _: i64,
+        _: i64,
+        _: &[gatekeeper::domain::Severity],
+    ) -> Result<Vec<gatekeeper::domain::ImageRef>, gatekeeper::error::AwsError> {
+        Err(not_scripted("images_updated"))
+    }
+}
+
+/// Inspector as a test scripts it, per image: its findings and when they were last updated; the
+/// queries across images (by vulnerability, by update time and severity) are answered from them as
+/// Inspector's filters would (ACTIVE or SUPPRESSED by vulnerability; ACTIVE by update time).
+#[derive(Debug, Default)]
+pub struct FakeInspector(std::sync::Mutex<HashMap<String, Scripted>>);
+
+/// One image's script: its repository (empty: unknown), findings, and when they were last updated.
+type Scripted = (String, Vec<gatekeeper::domain::Finding>, i64);
+
+impl FakeInspector {
+    /// Sets the findings of the image with this digest (in a repository the cross-image queries do
+    /// not know: they never return it).
+    pub fn set(&self, digest: &str, findings: Vec<gatekeeper::domain::Finding>) {
+        self.lock()
+            .insert(digest.to_string(), (String::new(), findings, 0));
+    }
+
+    /// Sets an image's findings, last updated at `updated`.
+    pub fn set_for(
+        &self,
+        repository: &str,
+        digest: &str,
+        findings: Vec<gatekeeper::domain::Finding>,
+        updated: i64,
+    ) {
+        self.lock().insert(
+            digest.to_string(),
+            (repository.to_string(), findings, updated),
+        );
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Scripted>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn images_where(
+        &self,
+        keep: impl Fn(&gatekeeper::domain::Finding, i64) -> bool,
+    ) -> Vec<gatekeeper::domain::ImageRef> {
+        let mut out: Vec<gatekeeper::domain::ImageRef> = self
+            .lock()
+            .iter()
+            .filter(|(_, (repo, findings, updated))| {
+                !repo.is_empty() && findings.iter().any(|f| keep(f, *updated))
+            })
+            .map(|(digest, (repo, _, _))| gatekeeper::domain::ImageRef {
+                repository: repo.clone(),
+                digest: digest.clone(),
+                tags: Vec::new(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.digest.cmp(&b.digest));
+        out
+    }
+}
+
+impl gatekeeper::ports::FindingsSource for FakeInspector {
+    async fn image_findings(
+        &self,
+        image: &gatekeeper::domain::ImageRef,
+    ) -> Result<Vec<gatekeeper::domain::Finding>, gatekeeper::error::AwsError> {
+        Ok(self
+            .lock()
+            .get(&image.digest)
+            .map(|(_, f, _)| f.clone())
+            .unwrap_or_default())
+    }
+    async fn images_with(
+        &self,
+        vulnerability: &str,
+    ) -> Result<Vec<gatekeeper::domain::ImageRef>, gatekeeper::error::AwsError> {
+        use gatekeeper::domain::FindingStatus;
+        Ok(self.images_where(|f, _| {
+            f.id.eq_ignore_ascii_case(vulnerability) && f.status != FindingStatus::Closed
+        }))
+    }
+    async fn images_updated(
+        &self,
+        since: i64,
+        until: i64,
+        severities: &[gatekeeper::domain::Severity],
+    ) -> Result<Vec<gatekeeper::domain::ImageRef>, gatekeeper::error::AwsError> {
+        use gatekeeper::domain::FindingStatus;
+        Ok(self.images_where(|f, updated| {
+            f.status == FindingStatus::Active
+                && severities.contains(&f.severity)
+                && (since..=until).contains(&updated)
+        }))
     }
 }
 
@@ -726,5 +861,107 @@ fn errors_against(schema: &str, body: &Value) -> Option<String> {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         ))
+    }
+}
+
+/// ECR as moto plays it, but with the `imageScanStatus` that DescribeImages reports for every image
+/// (moto reports none): how an image looks once Inspector stopped monitoring it.
+pub struct WithScanStatus {
+    /// moto's ECR.
+    pub inner: Ecr,
+    /// The status to report (`None`: moto's answer, which has none).
+    pub status: std::sync::Mutex<Option<&'static str>>,
+}
+
+impl WithScanStatus {
+    /// moto's ECR of this account, reporting no status until told.
+    pub fn new(aws: &Aws) -> WithScanStatus {
+        WithScanStatus {
+            inner: Ecr::new(aws.ecr.clone()),
+            status: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Reports `status` for every image from now on (`None`: moto's answer again).
+    pub fn report(&self, status: Option<&'static str>) {
+        *self.status.lock().unwrap_or_else(|p| p.into_inner()) = status;
+    }
+
+    fn status(&self) -> Option<ScanState> {
+        (*self.status.lock().unwrap_or_else(|p| p.into_inner())).map(ScanState::from_ecr_status)
+    }
+}
+
+impl gatekeeper::ports::ImageRegistry for WithScanStatus {
+    async fn describe_image(
+        &self,
+        repository: &str,
+        digest: &str,
+    ) -> Result<Option<ImageDetail>, AwsError> {
+        let status = self.status();
+        Ok(self
+            .inner
+            .describe_image(repository, digest)
+            .await?
+            .map(|mut d| {
+                if let Some(s) = status {
+                    d.scan = s;
+                }
+                d
+            }))
+    }
+    async fn resolve_tag(&self, repository: &str, tag: &str) -> Result<Option<String>, AwsError> {
+        self.inner.resolve_tag(repository, tag).await
+    }
+    async fn manifest(&self, repository: &str, digest: &str) -> Result<Option<Manifest>, AwsError> {
+        self.inner.manifest(repository, digest).await
+    }
+    async fn put_tag(
+        &self,
+        repository: &str,
+        digest: &str,
+        manifest: &Manifest,
+        tag: &str,
+    ) -> Result<PutTag, AwsError> {
+        self.inner.put_tag(repository, digest, manifest, tag).await
+    }
+    async fn remove_tags(&self, repository: &str, tags: &[String]) -> Result<Removal, AwsError> {
+        self.inner.remove_tags(repository, tags).await
+    }
+    async fn scan_coverage(&self, repository: &str) -> Result<ScanCoverage, AwsError> {
+        self.inner.scan_coverage(repository).await
+    }
+    async fn start_scan(&self, repository: &str, digest: &str) -> Result<StartScan, AwsError> {
+        self.inner.start_scan(repository, digest).await
+    }
+    async fn repository_notes(&self, repository: &str) -> Result<Vec<String>, AwsError> {
+        self.inner.repository_notes(repository).await
+    }
+    async fn repositories(&self) -> Result<Vec<String>, AwsError> {
+        self.inner.repositories().await
+    }
+    async fn images(&self, repository: &str) -> Result<Vec<ImageDetail>, AwsError> {
+        let status = self.status();
+        let mut all = self.inner.images(repository).await?;
+        if let Some(s) = status {
+            for d in &mut all {
+                d.scan = s.clone();
+            }
+        }
+        Ok(all)
+    }
+    async fn recent_indexes(
+        &self,
+        repository: &str,
+        since: i64,
+    ) -> Result<Vec<(String, String)>, AwsError> {
+        self.inner.recent_indexes(repository, since).await
+    }
+    async fn basic_findings(
+        &self,
+        repository: &str,
+        digest: &str,
+    ) -> Result<Option<BasicScan>, AwsError> {
+        self.inner.basic_findings(repository, digest).await
     }
 }

@@ -6,26 +6,19 @@
 //! moto reports none.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use gatekeeper::chat::thread_id;
-use gatekeeper::domain::{
-    Decision, Finding, FindingStatus, ImageRef, Mode, Package, ScanState, Severity,
-};
-use gatekeeper::error::AwsError;
+use gatekeeper::domain::{Decision, Finding, FindingStatus, Mode, Package, Severity};
 use gatekeeper::policy::Policy;
-use gatekeeper::ports::{
-    BasicScan, FindingsSource, ImageDetail, ImageRegistry, Manifest, PutTag, Removal, ScanCoverage,
-    StartScan,
-};
+use gatekeeper::ports::FindingsSource;
 use gatekeeper::service::Outcome;
 use gatekeeper::tickets::ticket_key;
 use gatekeeper_tests::fixtures::{
-    Aws, Setup, TestGatekeeper, basic_finding, basic_scan_event, chatbot_errors, coverage_event,
-    finding_event, image_action_event, index_push_event, inspector_scan_counts, push_event,
-    schema_errors,
+    Aws, FakeInspector, Setup, TestGatekeeper, WithScanStatus, basic_finding, basic_scan_event,
+    chatbot_errors, coverage_event, finding_event, image_action_event, index_push_event,
+    inspector_scan_counts, push_event, schema_errors,
 };
 use gatekeeper_tests::manifest::{OCI_INDEX, image_index, image_manifest};
 use serde_json::Value;
@@ -47,28 +40,6 @@ fn finding(id: &str, severity: Severity, status: FindingStatus) -> Finding {
 
 fn active(id: &str, severity: Severity) -> Finding {
     finding(id, severity, FindingStatus::Active)
-}
-
-/// Findings per image digest, as Inspector would list them; an image not set has none.
-#[derive(Default)]
-struct PerImage(Mutex<HashMap<String, Vec<Finding>>>);
-
-impl PerImage {
-    fn set(&self, digest: &str, findings: Vec<Finding>) {
-        self.0.lock().unwrap().insert(digest.to_string(), findings);
-    }
-}
-
-impl FindingsSource for PerImage {
-    async fn image_findings(&self, image: &ImageRef) -> Result<Vec<Finding>, AwsError> {
-        Ok(self
-            .0
-            .lock()
-            .unwrap()
-            .get(&image.digest)
-            .cloned()
-            .unwrap_or_default())
-    }
 }
 
 /// Delivers one event as Lambda would: a retryable error is delivered again (up to 5 times).
@@ -112,7 +83,7 @@ async fn a_hundred_finding_events_in_parallel_make_one_change_and_one_message() 
     aws.create_repo("fin/app", "MUTABLE", &[]).await;
     let digest = aws.push("fin/app", "hundred", &["v1"]).await;
     let gk = Arc::new(aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin()));
-    let findings = Arc::new(PerImage::default());
+    let findings = Arc::new(FakeInspector::default());
     let mut listed: Vec<Finding> = (1..100)
         .map(|i| active(&format!("CVE-2026-{i:04}"), Severity::Medium))
         .collect();
@@ -200,7 +171,7 @@ async fn a_finding_before_its_scan_result_and_a_lagging_list_decide_once() {
     )
     .unwrap();
     let gk = aws.gatekeeper(&setup, Mode::Enforce, policy);
-    let findings = PerImage::default();
+    let findings = FakeInspector::default();
 
     // The finding event comes first and decides; the scan-complete event after it changes nothing.
     let first = aws.push("ooo", "finding-first", &["v1"]).await;
@@ -242,7 +213,7 @@ async fn a_finding_before_its_scan_result_and_a_lagging_list_decide_once() {
         .await
         .unwrap();
     let item = item.item().unwrap();
-    assert!(item.contains_key("recheck_at"), "{item:?}");
+    assert!(item.contains_key("due_at"), "{item:?}");
     assert_eq!(item["decision"], AttributeValue::S("pending".into()));
     assert!(drain_checked(&aws, &setup).await.0.is_empty());
     // The CRITICAL's own finding event completes the list.
@@ -284,74 +255,6 @@ async fn a_finding_before_its_scan_result_and_a_lagging_list_decide_once() {
     assert_eq!(json[0].1["exceptions"][0]["id"], "CVE-2026-7777");
 }
 
-/// ECR as moto plays it, but with the `imageScanStatus` that DescribeImages reports for every image
-/// (moto reports none): how an image looks once Inspector stopped monitoring it.
-struct WithScanStatus {
-    inner: gatekeeper::adapters::Ecr,
-    status: Mutex<Option<&'static str>>,
-}
-
-impl ImageRegistry for WithScanStatus {
-    async fn describe_image(
-        &self,
-        repository: &str,
-        digest: &str,
-    ) -> Result<Option<ImageDetail>, AwsError> {
-        let status = *self.status.lock().unwrap();
-        Ok(self
-            .inner
-            .describe_image(repository, digest)
-            .await?
-            .map(|mut d| {
-                if let Some(s) = status {
-                    d.scan = ScanState::from_ecr_status(s);
-                }
-                d
-            }))
-    }
-    async fn resolve_tag(&self, repository: &str, tag: &str) -> Result<Option<String>, AwsError> {
-        self.inner.resolve_tag(repository, tag).await
-    }
-    async fn manifest(&self, repository: &str, digest: &str) -> Result<Option<Manifest>, AwsError> {
-        self.inner.manifest(repository, digest).await
-    }
-    async fn put_tag(
-        &self,
-        repository: &str,
-        digest: &str,
-        manifest: &Manifest,
-        tag: &str,
-    ) -> Result<PutTag, AwsError> {
-        self.inner.put_tag(repository, digest, manifest, tag).await
-    }
-    async fn remove_tags(&self, repository: &str, tags: &[String]) -> Result<Removal, AwsError> {
-        self.inner.remove_tags(repository, tags).await
-    }
-    async fn scan_coverage(&self, repository: &str) -> Result<ScanCoverage, AwsError> {
-        self.inner.scan_coverage(repository).await
-    }
-    async fn start_scan(&self, repository: &str, digest: &str) -> Result<StartScan, AwsError> {
-        self.inner.start_scan(repository, digest).await
-    }
-    async fn repository_notes(&self, repository: &str) -> Result<Vec<String>, AwsError> {
-        self.inner.repository_notes(repository).await
-    }
-    async fn recent_indexes(
-        &self,
-        repository: &str,
-        since: i64,
-    ) -> Result<Vec<(String, String)>, AwsError> {
-        self.inner.recent_indexes(repository, since).await
-    }
-    async fn basic_findings(
-        &self,
-        repository: &str,
-        digest: &str,
-    ) -> Result<Option<BasicScan>, AwsError> {
-        self.inner.basic_findings(repository, digest).await
-    }
-}
-
 #[tokio::test]
 async fn suppressed_and_closed_findings_release_only_a_monitored_image() {
     let aws = Aws::new("suppress-close").await;
@@ -359,11 +262,8 @@ async fn suppressed_and_closed_findings_release_only_a_monitored_image() {
     aws.create_repo("sc", "MUTABLE", &[]).await;
     let gk = aws
         .gatekeeper(&setup, Mode::Enforce, Policy::builtin())
-        .with_registry(WithScanStatus {
-            inner: gatekeeper::adapters::Ecr::new(aws.ecr.clone()),
-            status: Mutex::new(None),
-        });
-    let findings = PerImage::default();
+        .with_registry(WithScanStatus::new(&aws));
+    let findings = FakeInspector::default();
     let crit = |status| vec![finding("CVE-2026-0100", Severity::Critical, status)];
     let mut blocked = Vec::new();
     for (i, seed) in ["suppressed", "expired", "coverage", "fixed"]
@@ -404,7 +304,7 @@ async fn suppressed_and_closed_findings_release_only_a_monitored_image() {
     );
 
     // Closed because the image's scan eligibility expired (ECR's imageScanStatus says so): not fixed.
-    *gk.registry.status.lock().unwrap() = Some("SCAN_ELIGIBILITY_EXPIRED");
+    gk.registry.report(Some("SCAN_ELIGIBILITY_EXPIRED"));
     findings.set(&blocked[1], crit(FindingStatus::Closed));
     let e = finding_event(
         "c-1",
@@ -420,7 +320,7 @@ async fn suppressed_and_closed_findings_release_only_a_monitored_image() {
         ("unchanged", Some(Decision::Block)),
         "{o:?}"
     );
-    *gk.registry.status.lock().unwrap() = None;
+    gk.registry.report(None);
 
     // Inspector's coverage event says the image is archived, its findings closed: not fixed either.
     findings.set(&blocked[2], crit(FindingStatus::Closed));
@@ -504,7 +404,7 @@ async fn a_multi_arch_index_takes_its_worst_platform_verdict_whichever_arrives_f
         let setup = aws.standard_setup().await;
         aws.create_repo("multi", "MUTABLE", &[]).await;
         let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
-        let findings = PerImage::default();
+        let findings = FakeInspector::default();
         // buildx pushes the platform images and the attestation untagged, then the tagged index.
         let amd = aws
             .push_manifest(
@@ -637,7 +537,7 @@ async fn a_cve_storm_opens_one_ticket_per_repository_that_survives_rebuilds_and_
     let aws = Aws::new("cve-storm").await;
     let setup = aws.standard_setup().await;
     let gk = Arc::new(aws.gatekeeper(&setup, Mode::Enforce, Policy::parse(TICKETS).unwrap()));
-    let findings = Arc::new(PerImage::default());
+    let findings = Arc::new(FakeInspector::default());
     let cve = "CVE-2026-4444";
     let mut images: Vec<(&str, String)> = Vec::new();
     for repo in ["storm/a", "storm/b"] {
@@ -817,7 +717,7 @@ async fn a_deleted_tag_changes_nothing_and_a_restored_image_is_scanned_and_decid
         vec![basic_finding("CVE-2026-0300", "CRITICAL", "zlib")],
     )
     .await;
-    let none = PerImage::default();
+    let none = FakeInspector::default();
     gk.handle_scan_event(&none, &basic_scan_event("b-1", "rs", &digest, &["v1"]))
         .await
         .unwrap();
@@ -897,7 +797,7 @@ async fn verdicts_on_a_replicated_repository_warn_that_tag_changes_do_not_reach_
         .unwrap();
     let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
     let digest = aws.push("prod/api", "replicated", &["v1"]).await;
-    let findings = PerImage::default();
+    let findings = FakeInspector::default();
     findings.set(&digest, vec![active("CVE-2026-0400", Severity::Critical)]);
     let e = push_event("p-1", "prod/api", &digest, "v1");
     gk.handle_push_event(&e).await.unwrap();

@@ -451,6 +451,12 @@ impl ImageRegistry for ConcurrentPushAfterFirstRead {
     async fn repository_notes(&self, repository: &str) -> Result<Vec<String>, AwsError> {
         self.inner.repository_notes(repository).await
     }
+    async fn repositories(&self) -> Result<Vec<String>, AwsError> {
+        self.inner.repositories().await
+    }
+    async fn images(&self, repository: &str) -> Result<Vec<ImageDetail>, AwsError> {
+        self.inner.images(repository).await
+    }
     async fn recent_indexes(
         &self,
         repository: &str,

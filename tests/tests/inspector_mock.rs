@@ -208,3 +208,113 @@ async fn throttling_and_server_errors_are_retryable_and_say_so() {
         "{e:?}"
     );
 }
+
+/// A finding on an image of `repository` with digest `digest`, as ListFindings describes its resource.
+fn on_image(n: usize, repository: &str, digest: &str) -> Finding {
+    let mut f = finding(n, Severity::Critical);
+    f.resources = vec![
+        Resource::builder()
+            .r#type(ResourceType::AwsEcrContainerImage)
+            .id(format!(
+                "arn:aws:ecr:eu-west-1:123456789012:repository/{repository}/{digest}"
+            ))
+            .details(
+                aws_sdk_inspector2::types::ResourceDetails::builder()
+                    .aws_ecr_container_image(
+                        aws_sdk_inspector2::types::AwsEcrContainerImageDetails::builder()
+                            .repository_name(repository)
+                            .image_hash(digest)
+                            .registry("123456789012")
+                            .image_tags("v1")
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+            .build()
+            .unwrap(),
+    ];
+    f
+}
+
+#[tokio::test]
+async fn the_images_with_a_vulnerability_are_found_by_its_id_across_pages_once_each() {
+    let by_id = |req: &ListFindingsInput| {
+        req.filter_criteria().is_some_and(|c| {
+            has(c.vulnerability_id(), "CVE-2026-9000")
+                && has(c.resource_type(), "AWS_ECR_CONTAINER_IMAGE")
+                && has(c.finding_status(), "ACTIVE")
+                && has(c.finding_status(), "SUPPRESSED")
+                && c.ecr_image_hash().is_empty()
+        })
+    };
+    let first = mock!(Client::list_findings)
+        .match_requests(move |r| by_id(r) && r.next_token().is_none())
+        .then_output(|| {
+            ListFindingsOutput::builder()
+                .findings(on_image(1, "team-a/api", "sha256:a1"))
+                .findings(on_image(2, "team-b/web", "sha256:b1"))
+                .next_token("p2")
+                .build()
+        });
+    let second = mock!(Client::list_findings)
+        .match_requests(move |r| by_id(r) && r.next_token() == Some("p2"))
+        .then_output(|| {
+            ListFindingsOutput::builder()
+                .findings(on_image(3, "team-a/api", "sha256:a1"))
+                .findings(on_image(4, "team-a/api", "sha256:a2"))
+                .build()
+        });
+    let client = mock_client!(aws_sdk_inspector2, RuleMode::MatchAny, [&first, &second]);
+    let images = Inspector::new(client)
+        .images_with("CVE-2026-9000")
+        .await
+        .unwrap();
+    let found: Vec<(&str, &str)> = images
+        .iter()
+        .map(|i| (i.repository.as_str(), i.digest.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("team-a/api", "sha256:a1"),
+            ("team-b/web", "sha256:b1"),
+            ("team-a/api", "sha256:a2")
+        ]
+    );
+    assert_eq!(images[0].tags, ["v1"]);
+    assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn findings_updated_in_a_window_are_asked_for_by_time_severity_and_active_status() {
+    let windowed = |req: &ListFindingsInput| {
+        req.filter_criteria().is_some_and(|c| {
+            let t = c.updated_at();
+            t.len() == 1
+                && t[0].start_inclusive() == Some(&DateTime::from_secs(1_790_000_000))
+                && t[0].end_inclusive() == Some(&DateTime::from_secs(1_790_003_600))
+                && has(c.severity(), "CRITICAL")
+                && has(c.severity(), "HIGH")
+                && c.severity().len() == 2
+                && has(c.finding_status(), "ACTIVE")
+                && c.finding_status().len() == 1
+                && has(c.resource_type(), "AWS_ECR_CONTAINER_IMAGE")
+        })
+    };
+    let rule = mock!(Client::list_findings)
+        .match_requests(windowed)
+        .then_output(|| {
+            ListFindingsOutput::builder()
+                .findings(on_image(1, "team-a/api", "sha256:a1"))
+                .build()
+        });
+    let client = mock_client!(aws_sdk_inspector2, [&rule]);
+    let images = Inspector::new(client)
+        .images_updated(1_790_000_000, 1_790_003_600, &[S::Critical, S::High])
+        .await
+        .unwrap();
+    assert_eq!(images.len(), 1);
+    assert_eq!(images[0].digest, "sha256:a1");
+    assert_eq!(rule.num_calls(), 1);
+}

@@ -21,7 +21,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), lambda_runtime::Error> {
-    let (gk, _) = from_env().await?;
+    let gk = from_env().await?.gatekeeper;
     let gk = &gk;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         gk.handle_push_event(&event.payload)

@@ -21,7 +21,8 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), lambda_runtime::Error> {
-    let (gk, sdk) = from_env().await?;
+    let start = from_env().await?;
+    let (gk, sdk) = (start.gatekeeper, start.sdk);
     let inspector = Inspector::new(aws_sdk_inspector2::Client::new(&sdk));
     let (gk, inspector) = (&gk, &inspector);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

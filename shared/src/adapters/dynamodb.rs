@@ -63,7 +63,14 @@ pub fn ticket_item_key(repository: &str, vulnerability: &str) -> String {
     format!("ticket#{repository}#{}", vulnerability.to_ascii_uppercase())
 }
 
-/// The partition key of an image's item.
+/// The sparse global secondary index of images the sweep must look at again: partition key
+/// `due_shard` (always [`DUE_SHARD`]), sort key `due_at`. Only items with a due time are in it.
+pub const DUE_INDEX: &str = "due";
+/// The one partition of [`DUE_INDEX`].
+pub const DUE_SHARD: &str = "due";
+const SWEEP_KEY: &str = "sweep#last";
+
+/// The state table key of an image.
 pub fn image_key(image: &ImageRef) -> String {
     format!("image#{}#{}", image.repository, image.digest)
 }
@@ -108,6 +115,7 @@ fn state_from(item: &Item) -> ImageState {
             })
             .collect(),
         tickets: get_ss(item, "tickets"),
+        due_at: get_n(item, "due_at"),
         override_: get_n(item, "override_until").map(|until| Override {
             until,
             by: get_s(item, "override_by").unwrap_or_default().to_string(),
@@ -131,6 +139,10 @@ fn expecting(
 ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
     match expected {
         None => req.condition_expression("attribute_not_exists(pk)"),
+        // A record that other writes created (a due time, a ticket list) has no version yet: 0.
+        Some(0) => req
+            .condition_expression("attribute_not_exists(version) OR version = :v")
+            .expression_attribute_values(":v", n(0)),
         Some(v) => req
             .condition_expression("version = :v")
             .expression_attribute_values(":v", n(v)),
@@ -192,7 +204,10 @@ impl StateStore for DynamoState {
             .table_name(&self.table)
             .key("pk", s(image_key(image)))
             .update_expression(
-                "SET decision = :d, version = :seq, claim_event = :e, claim_at = :at, claim_decision = :d, claim_previous = :p, claim_seq = :seq, claim_overridden = :o, overridden = :o, updated_at = :at, policy = :h, summary = :s, first_scan_at = if_not_exists(first_scan_at, :at)",
+                match summary.due {
+                    Some(_) => "SET decision = :d, version = :seq, claim_event = :e, claim_at = :at, claim_decision = :d, claim_previous = :p, claim_seq = :seq, claim_overridden = :o, overridden = :o, updated_at = :at, policy = :h, summary = :s, first_scan_at = if_not_exists(first_scan_at, :at), due_shard = :shard, due_at = :due",
+                    None => "SET decision = :d, version = :seq, claim_event = :e, claim_at = :at, claim_decision = :d, claim_previous = :p, claim_seq = :seq, claim_overridden = :o, overridden = :o, updated_at = :at, policy = :h, summary = :s, first_scan_at = if_not_exists(first_scan_at, :at) REMOVE due_shard, due_at",
+                },
             )
             .expression_attribute_values(":d", s(claim.decision.as_str()))
             .expression_attribute_values(":seq", n(claim.sequence))
@@ -202,6 +217,11 @@ impl StateStore for DynamoState {
             .expression_attribute_values(":h", s(policy_hash))
             .expression_attribute_values(":o", AttributeValue::Bool(claim.overridden))
             .expression_attribute_values(":s", s(serde_json::to_string(summary).unwrap_or_default()));
+        if let Some(due) = summary.due {
+            req = req
+                .expression_attribute_values(":shard", s(DUE_SHARD))
+                .expression_attribute_values(":due", n(due));
+        }
         req = expecting(req, expected);
         match req.send().await {
             Ok(_) => Ok(Written::Done),
@@ -331,17 +351,86 @@ impl StateStore for DynamoState {
         Ok(())
     }
 
-    async fn mark_recheck(&self, image: &ImageRef, at: Epoch) -> Result<(), AwsError> {
-        self.client
+    async fn set_due(&self, image: &ImageRef, at: Option<Epoch>) -> Result<(), AwsError> {
+        let req = self
+            .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(image_key(image)))
-            .update_expression("SET recheck_at = :at")
-            .expression_attribute_values(":at", n(at))
-            .send()
+            .key("pk", s(image_key(image)));
+        let req = match at {
+            Some(at) => req
+                .update_expression("SET due_shard = :shard, due_at = :at")
+                .expression_attribute_values(":shard", s(DUE_SHARD))
+                .expression_attribute_values(":at", n(at)),
+            None => req.update_expression("REMOVE due_shard, due_at"),
+        };
+        req.send()
             .await
             .map_err(|e| aws_error("dynamodb:UpdateItem", e))?;
         Ok(())
+    }
+
+    async fn due(&self, until: Epoch) -> Result<Vec<ImageRef>, AwsError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(DUE_INDEX)
+            .key_condition_expression("due_shard = :shard AND due_at <= :until")
+            .expression_attribute_values(":shard", s(DUE_SHARD))
+            .expression_attribute_values(":until", n(until))
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("dynamodb:Query", e))?;
+            for item in page.items() {
+                let Some(rest) = get_s(item, "pk").and_then(|k| k.strip_prefix("image#")) else {
+                    continue;
+                };
+                if let Some((repository, digest)) = rest.rsplit_once('#') {
+                    out.push(ImageRef {
+                        repository: repository.to_string(),
+                        digest: digest.to_string(),
+                        tags: Vec::new(),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn last_sweep(&self) -> Result<Option<Epoch>, AwsError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(SWEEP_KEY))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| aws_error("dynamodb:GetItem", e))?;
+        Ok(out.item().and_then(|i| get_n(i, "last_run_at")))
+    }
+
+    async fn record_sweep(&self, at: Epoch) -> Result<(), AwsError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(SWEEP_KEY))
+            .update_expression("SET last_run_at = :at")
+            .condition_expression("attribute_not_exists(last_run_at) OR last_run_at < :at")
+            .expression_attribute_values(":at", n(at))
+            .send()
+            .await
+            .map(|_| ())
+            .or_else(|e| {
+                if conflict(&e) {
+                    Ok(())
+                } else {
+                    Err(aws_error("dynamodb:UpdateItem", e))
+                }
+            })
     }
 
     async fn set_image_tickets(&self, image: &ImageRef, ids: &[String]) -> Result<(), AwsError> {

@@ -529,11 +529,8 @@ impl ImageRegistry for Ecr {
         }
         Ok(Some(BasicScan { state, findings }))
     }
-}
 
-impl Ecr {
-    /// Every repository of the registry (DescribeRepositories, all pages).
-    pub async fn list_repositories(&self) -> Result<Vec<String>, AwsError> {
+    async fn repositories(&self) -> Result<Vec<String>, AwsError> {
         let mut out = Vec::new();
         let mut pages = self
             .client
@@ -552,8 +549,7 @@ impl Ecr {
         Ok(out)
     }
 
-    /// Every image of a repository with its tags and scan status (DescribeImages, all pages).
-    pub async fn list_images(&self, repository: &str) -> Result<Vec<ImageDetail>, AwsError> {
+    async fn images(&self, repository: &str) -> Result<Vec<ImageDetail>, AwsError> {
         let mut out = Vec::new();
         let mut pages = self
             .client

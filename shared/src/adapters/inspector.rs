@@ -1,8 +1,9 @@
 //! Amazon Inspector adapter for [`FindingsSource`].
 
 use aws_sdk_inspector2::Client;
+use aws_sdk_inspector2::primitives::DateTime;
 use aws_sdk_inspector2::types::{
-    ExploitAvailable, FilterCriteria, Finding as SdkFinding, FixAvailable as SdkFix,
+    DateFilter, ExploitAvailable, FilterCriteria, Finding as SdkFinding, FixAvailable as SdkFix,
     StringComparison, StringFilter,
 };
 
@@ -10,6 +11,7 @@ use super::aws_error;
 use crate::domain::{Finding, FindingStatus, FixAvailable, ImageRef, Package, Severity};
 use crate::error::AwsError;
 use crate::ports::FindingsSource;
+use crate::time::Epoch;
 
 /// ListFindings pages hold at most 100 findings.
 const PAGE_SIZE: i32 = 100;
@@ -102,6 +104,84 @@ pub fn finding_from_sdk(f: &SdkFinding) -> Finding {
     finding
 }
 
+/// The filter of the ECR images with an open finding of one vulnerability.
+pub fn vulnerability_filter(vulnerability: &str) -> Result<FilterCriteria, AwsError> {
+    Ok(FilterCriteria::builder()
+        .resource_type(equals("AWS_ECR_CONTAINER_IMAGE")?)
+        .vulnerability_id(equals(vulnerability)?)
+        .finding_status(equals("ACTIVE")?)
+        .finding_status(equals("SUPPRESSED")?)
+        .build())
+}
+
+/// The filter of ACTIVE ECR image findings at these severities updated in `[since, until]`.
+pub fn updated_filter(
+    since: Epoch,
+    until: Epoch,
+    severities: &[Severity],
+) -> Result<FilterCriteria, AwsError> {
+    let mut b = FilterCriteria::builder()
+        .resource_type(equals("AWS_ECR_CONTAINER_IMAGE")?)
+        .finding_status(equals("ACTIVE")?)
+        .updated_at(
+            DateFilter::builder()
+                .start_inclusive(DateTime::from_secs(since))
+                .end_inclusive(DateTime::from_secs(until))
+                .build(),
+        );
+    for s in severities {
+        b = b.severity(equals(s.as_str())?);
+    }
+    Ok(b.build())
+}
+
+/// The ECR images a finding is about (repository, digest and tags from its resource details).
+fn images_of(f: &SdkFinding) -> impl Iterator<Item = ImageRef> + '_ {
+    f.resources()
+        .iter()
+        .filter_map(|r| r.details().and_then(|d| d.aws_ecr_container_image()))
+        .map(|i| ImageRef {
+            repository: i.repository_name().to_string(),
+            digest: i.image_hash().to_string(),
+            tags: i.image_tags().to_vec(),
+        })
+}
+
+impl Inspector {
+    /// Every finding under `filter`, all pages.
+    async fn list(&self, filter: FilterCriteria) -> Result<Vec<SdkFinding>, AwsError> {
+        let mut pages = self
+            .client
+            .list_findings()
+            .filter_criteria(filter)
+            .max_results(PAGE_SIZE)
+            .into_paginator()
+            .send();
+        let mut findings = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("inspector2:ListFindings", e))?;
+            findings.extend(page.findings().iter().cloned());
+        }
+        Ok(findings)
+    }
+
+    /// The distinct images of the findings under `filter`.
+    async fn images(&self, filter: FilterCriteria) -> Result<Vec<ImageRef>, AwsError> {
+        let mut out: Vec<ImageRef> = Vec::new();
+        for f in self.list(filter).await? {
+            for image in images_of(&f) {
+                if !out
+                    .iter()
+                    .any(|o| o.repository == image.repository && o.digest == image.digest)
+                {
+                    out.push(image);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
 impl FindingsSource for Inspector {
     async fn image_findings(&self, image: &ImageRef) -> Result<Vec<Finding>, AwsError> {
         let filter = image_filter(image)?;
@@ -118,5 +198,18 @@ impl FindingsSource for Inspector {
             findings.extend(page.findings().iter().map(finding_from_sdk));
         }
         Ok(findings)
+    }
+
+    async fn images_with(&self, vulnerability: &str) -> Result<Vec<ImageRef>, AwsError> {
+        self.images(vulnerability_filter(vulnerability)?).await
+    }
+
+    async fn images_updated(
+        &self,
+        since: Epoch,
+        until: Epoch,
+        severities: &[Severity],
+    ) -> Result<Vec<ImageRef>, AwsError> {
+        self.images(updated_filter(since, until, severities)?).await
     }
 }

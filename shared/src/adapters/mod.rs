@@ -8,7 +8,7 @@ mod policy_source;
 mod sns;
 mod sqs;
 
-pub use dynamodb::DynamoState;
+pub use dynamodb::{DUE_INDEX, DUE_SHARD, DynamoState};
 pub use ecr::Ecr;
 pub use inspector::{Inspector, finding_from_sdk};
 pub use policy_source::load_policy;
@@ -139,14 +139,28 @@ pub fn gatekeeper(
     }
 }
 
+/// What a function builds once at cold start.
+#[derive(Debug)]
+pub struct ColdStart {
+    /// The gatekeeper and its clients.
+    pub gatekeeper: AwsGatekeeper,
+    /// The SDK configuration, for the function's own clients.
+    pub sdk: aws_config::SdkConfig,
+    /// The configuration read from the environment.
+    pub config: crate::config::Config,
+}
+
 /// Everything a function does once at cold start: configuration, policy, SDK configuration and the
 /// gatekeeper's clients. An invalid configuration or policy is an error: the function does not start.
-pub async fn from_env() -> Result<(AwsGatekeeper, aws_config::SdkConfig), crate::error::ConfigError>
-{
+pub async fn from_env() -> Result<ColdStart, crate::error::ConfigError> {
     let config = crate::config::Config::from_env()?;
     let sdk = sdk_config().await;
     let policy = load_policy(&config.policy, &sdk).await?;
-    Ok((gatekeeper(&config, policy, &sdk), sdk))
+    Ok(ColdStart {
+        gatekeeper: gatekeeper(&config, policy, &sdk),
+        sdk,
+        config,
+    })
 }
 
 /// A stable name for dashboards of a failed invocation: `Retryable.<operation>` or `Failed.<operation>`.

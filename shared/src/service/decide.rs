@@ -217,7 +217,7 @@ where
                 )
                 .await?;
         }
-        self.state.mark_recheck(image, now + LAG_RECHECK).await?;
+        self.state.set_due(image, Some(now + LAG_RECHECK)).await?;
         let mut o = Outcome::new(
             "deferred",
             trigger.kind,
@@ -475,9 +475,11 @@ where
             }
             // Lost coverage never improves a decision: findings closed because the image is no longer
             // monitored are not fixed, so a block or warning stays until the image is scanned again.
+            let mut recalled = false;
             if let (Decision::Pending, ScanState::Unusable(code)) = (verdict.decision, &used)
                 && let Some(last @ (Decision::Block | Decision::Warn)) = state.decision
             {
+                recalled = true;
                 verdict = Verdict::recalled(
                     last,
                     state.summary.clone().unwrap_or_default(),
@@ -599,6 +601,12 @@ where
                 });
             }
             if !changing {
+                // Time alone may change it later (a grace deadline, an exception's end): keep the
+                // sweep's schedule in step with the verdict (a verdict recalled from the state table
+                // knows no exception ends, so it leaves the schedule alone).
+                if !recalled && state.due_at != verdict.due() {
+                    self.state.set_due(image, verdict.due()).await?;
+                }
                 outcome.detail = format!("decision {} unchanged", decision.as_str());
                 info!(image = %image.display(), decision = decision.as_str(), counts = ?verdict.counts, "unchanged");
                 return Ok(Decided {

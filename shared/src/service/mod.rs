@@ -13,9 +13,11 @@ mod act;
 mod decide;
 mod operator;
 mod push;
+mod sweep;
 
 pub use decide::ScanHint;
 pub use operator::{Preview, ReleaseRequest};
+pub use sweep::{SweepReport, SweepSettings, blocking_severities};
 
 use serde::Serialize;
 use serde_json::Value;

@@ -59,33 +59,43 @@ where
                     push.manifest_media_type.as_deref(),
                     push.artifact_media_type.as_deref(),
                 );
-                let held = if matches!(
-                    kind,
-                    MediaKind::Image | MediaKind::Index | MediaKind::Unknown
-                ) && self.policy.rule_for(&image.repository).unscanned
-                    == Unscanned::Hold
-                {
-                    Some(self.hold(image, &trigger).await?)
-                } else {
-                    None
-                };
-                let mut outcome = if kind == MediaKind::Index {
-                    self.evaluate_index(image, &trigger).await?
-                } else {
-                    self.ensure_scan(image, kind, &trigger).await?
-                };
-                if let Some(held) = held {
-                    outcome.detail = format!("{}; {}", held.detail, outcome.detail);
-                    outcome.decision = held.decision;
-                    outcome.notified |= held.notified;
-                    if !held.actions.is_empty() {
-                        outcome.status = "acted";
-                    }
-                    outcome.actions = held.actions;
-                }
-                Ok(outcome)
+                self.admit(image, kind, &trigger).await
             }
         }
+    }
+
+    /// A new image: held where the policy says so, and made sure to be scanned (an index is decided
+    /// from its platform images instead). The sweep admits images whose push event was lost the same way.
+    pub(super) async fn admit(
+        &self,
+        image: &ImageRef,
+        kind: MediaKind,
+        trigger: &Trigger,
+    ) -> Result<Outcome, AwsError> {
+        let held = if matches!(
+            kind,
+            MediaKind::Image | MediaKind::Index | MediaKind::Unknown
+        ) && self.policy.rule_for(&image.repository).unscanned == Unscanned::Hold
+        {
+            Some(self.hold(image, trigger).await?)
+        } else {
+            None
+        };
+        let mut outcome = if kind == MediaKind::Index {
+            self.evaluate_index(image, trigger).await?
+        } else {
+            self.ensure_scan(image, kind, trigger).await?
+        };
+        if let Some(held) = held {
+            outcome.detail = format!("{}; {}", held.detail, outcome.detail);
+            outcome.decision = held.decision;
+            outcome.notified |= held.notified;
+            if !held.actions.is_empty() {
+                outcome.status = "acted";
+            }
+            outcome.actions = held.actions;
+        }
+        Ok(outcome)
     }
 
     /// An image index: links it to its platform images and decides it from their verdicts so far
@@ -251,7 +261,7 @@ where
     }
 
     /// Makes sure a new image will be scanned, using the repository's effective scanning configuration.
-    async fn ensure_scan(
+    pub(super) async fn ensure_scan(
         &self,
         image: &ImageRef,
         kind: MediaKind,

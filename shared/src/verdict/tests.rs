@@ -225,6 +225,7 @@ owner = "sec"
             id: "CVE-1".into(),
             owner: "team-app".into(),
             expires: "2026-11-25".into(),
+            expires_at: at(2026, 11, 25),
             ticket: Some("SEC-9".into()),
             findings: 1
         }]

@@ -1,0 +1,68 @@
+//! The built sweep binary through a (local) Runtime API with a schedule's event, against moto: a push
+//! whose event was lost is admitted, and the run is recorded so that the next one starts from it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
+
+use std::path::Path;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use gatekeeper_tests::fixtures::Aws;
+use gatekeeper_tests::moto::Moto;
+use gatekeeper_tests::runtime::{Answer, Function};
+
+#[tokio::test]
+async fn the_sweep_binary_admits_a_lost_push_and_records_its_run() {
+    let moto = Moto::shared();
+    let aws = Aws::with(moto, "123456789012", "ap-south-2").await;
+    let setup = aws.standard_setup().await;
+    aws.create_repo("swept", "MUTABLE", &[]).await;
+    aws.push("swept", "never-announced", &["v1"]).await;
+    let env = [
+        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
+        ("AWS_REGION", aws.region.clone()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+        ("GATEKEEPER_MODE", "enforce".to_string()),
+        ("GATEKEEPER_TOPIC_ARN", setup.topic_arn.clone()),
+        ("GATEKEEPER_STATE_TABLE", setup.table.clone()),
+        ("GATEKEEPER_REJECTED_QUEUE_URL", setup.rejected_url.clone()),
+        ("GATEKEEPER_SWEEP_INTERVAL", "1h".to_string()),
+    ];
+    let function = Function::start(Path::new(env!("CARGO_BIN_EXE_sweep")), "sweep", &env).unwrap();
+    let schedule = serde_json::json!({
+        "version": "0", "id": "5e3c1d2a-0000-4000-8000-000000000001", "detail-type": "Scheduled Event",
+        "source": "aws.events", "account": "123456789012", "time": "2026-11-22T20:00:00Z",
+        "region": "ap-south-2", "resources": ["arn:aws:events:ap-south-2:123456789012:rule/gatekeeper-sweep"], "detail": {}
+    });
+
+    let Answer::Response(first) = function.invoke(&schedule).unwrap() else {
+        panic!("{}", function.logs())
+    };
+    assert_eq!(
+        (
+            first["repositories"].as_u64(),
+            first["lost_pushes"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "{first}"
+    );
+    assert_eq!(first["failures"], serde_json::json!([]));
+    let recorded = aws
+        .dynamodb
+        .get_item()
+        .table_name(&setup.table)
+        .key("pk", AttributeValue::S("sweep#last".into()))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        recorded
+            .item()
+            .is_some_and(|i| i.contains_key("last_run_at")),
+        "{recorded:?}"
+    );
+
+    let Answer::Response(second) = function.invoke(&schedule).unwrap() else {
+        panic!("{}", function.logs())
+    };
+    assert_eq!(second["lost_pushes"].as_u64(), Some(0), "{second}");
+}

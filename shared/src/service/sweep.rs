@@ -1,0 +1,497 @@
+//! The sweep: a scheduled re-evaluation of exactly the images whose verdict may have changed with time
+//! alone or whose events were lost, over a window that overlaps the previous run's. Every image goes
+//! through the same path as an event, so a second sweep changes nothing.
+//!
+//! What it looks at, and what each costs in AWS calls:
+//! - exceptions of the policy that started or ended in the window: one ListFindings query per such
+//!   exception (by vulnerability id) for the images they concern;
+//! - images due in the state table (a grace deadline, an applied exception's end, an incomplete
+//!   findings list to look at again): one query of the sparse `due` index;
+//! - ACTIVE findings at a blocking severity updated in the window whose image is not blocked (a lost
+//!   finding event): one ListFindings page per 100 updated findings;
+//! - every repository's images (DescribeRepositories, then one DescribeImages page per 1,000 images):
+//!   images held longer than the timeout, and images pushed in the window that the gatekeeper never
+//!   saw (a lost push) or that are scanned but undecided (a lost scan event);
+//! - reminders: exceptions ending within the policy's `expiry_notice`, one message per exception per day.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+use tracing::{info, warn};
+
+use super::{Gatekeeper, Outcome, Trigger};
+use crate::domain::{Decision, ImageRef, MediaKind, ScanState, Severity};
+use crate::error::AwsError;
+use crate::events::Scanner;
+use crate::message::{VerdictNotice, dedup_key};
+use crate::policy::{Exception, Policy, Unscanned, glob_match};
+use crate::ports::{
+    FindingsSource, ImageDetail, ImageRegistry, Mark, Notifier, RejectSink, StateStore,
+};
+use crate::reminder::ReminderNotice;
+use crate::tags::TagKind;
+use crate::time::{DAY, Epoch, format_rfc3339};
+use crate::verdict::pending;
+
+/// How far the window reaches back before the previous run's start: events and findings updated while
+/// that run was going are looked at again.
+const OVERLAP: i64 = 600;
+/// The longest window, however long ago the last completed run was.
+const MAX_LOOKBACK: i64 = 7 * DAY;
+
+/// How the sweep runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SweepSettings {
+    /// Seconds between runs (the schedule's rate): the window when there was no previous run.
+    pub interval: i64,
+    /// How long an image may stay held (`unscanned = "hold"`) without a scan result before the
+    /// "still unscanned" notice.
+    pub held_timeout: i64,
+}
+
+impl Default for SweepSettings {
+    fn default() -> SweepSettings {
+        SweepSettings {
+            interval: 3600,
+            held_timeout: 6 * 3600,
+        }
+    }
+}
+
+/// What one sweep looked at and did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SweepReport {
+    /// Start of the window.
+    pub from: String,
+    /// End of the window (the run's time).
+    pub to: String,
+    /// Repositories listed.
+    pub repositories: usize,
+    /// Images listed in them.
+    pub images_listed: usize,
+    /// Exceptions that started or ended in the window.
+    pub exceptions: usize,
+    /// Images due in the state table.
+    pub due: usize,
+    /// Images with a blocking finding updated in the window and no block.
+    pub updated_findings: usize,
+    /// Images pushed in the window that the gatekeeper had never seen.
+    pub lost_pushes: usize,
+    /// Images pushed in the window, scanned, without a verdict (or with an unfinished change).
+    pub undecided: usize,
+    /// Images held longer than the timeout (each notified once).
+    pub held_too_long: usize,
+    /// Images evaluated.
+    pub evaluated: usize,
+    /// Evaluations that changed a decision.
+    pub changed: usize,
+    /// Reminders sent.
+    pub reminders: usize,
+    /// Images that could not be evaluated (the next run's window covers them again).
+    pub failures: Vec<String>,
+}
+
+/// The severities at which some rule may block a finding: the ones worth asking Inspector about.
+/// A rule that blocks on EPSS or score can block at any severity.
+pub fn blocking_severities(policy: &Policy) -> Vec<Severity> {
+    let mut lowest: Option<Severity> = None;
+    for rule in policy.rules() {
+        let b = &rule.block;
+        if b.epss.is_some() || b.score.is_some() {
+            return Severity::ALL.to_vec();
+        }
+        for t in [b.severity, b.exploitable].into_iter().flatten() {
+            if lowest.is_none_or(|l| l.at_least(t)) {
+                lowest = Some(t);
+            }
+        }
+    }
+    match lowest {
+        Some(l) => Severity::ALL
+            .into_iter()
+            .filter(|s| s.at_least(l))
+            .collect(),
+        None => Vec::new(),
+    }
+}
+
+/// Whether an image is in an exception's scope (repository globs, digest).
+fn in_scope(e: &Exception, image: &ImageRef) -> bool {
+    e.repositories
+        .iter()
+        .any(|p| glob_match(p, &image.repository))
+        && e.digest.as_deref().is_none_or(|d| d == image.digest)
+}
+
+/// The images to evaluate, each once, with the first reason found.
+#[derive(Default)]
+struct Todo(BTreeMap<(String, String), (ImageRef, String)>);
+
+impl Todo {
+    fn add(&mut self, image: ImageRef, why: impl Into<String>) {
+        self.0
+            .entry((image.repository.clone(), image.digest.clone()))
+            .or_insert((image, why.into()));
+    }
+}
+
+impl<R, N, S, J> Gatekeeper<R, N, S, J>
+where
+    R: ImageRegistry + Sync,
+    N: Notifier + Sync,
+    S: StateStore + Sync,
+    J: RejectSink + Sync,
+{
+    /// One sweep at the gatekeeper's clock. Listing failures are errors (the scheduler's invocation is
+    /// retried); an image that fails is reported and left to the next run, whose window still covers
+    /// it because the run is recorded only when every image succeeded.
+    ///
+    /// `run` names the run (the schedule's event id): a retry of the same run resends what it may
+    /// not have sent (a reminder), another run does not.
+    pub async fn sweep<F: FindingsSource + Sync>(
+        &self,
+        source: &F,
+        settings: &SweepSettings,
+        run: &str,
+    ) -> Result<SweepReport, AwsError> {
+        let now = (self.clock)();
+        let last = self.state.last_sweep().await?;
+        let from = last
+            .map_or(now - settings.interval, |l| l - OVERLAP)
+            .max(now - MAX_LOOKBACK);
+        let trigger = Trigger::cli("sweep", format!("sweep-{run}"));
+        let mut report = SweepReport {
+            from: format_rfc3339(from),
+            to: format_rfc3339(now),
+            ..SweepReport::default()
+        };
+        let repositories = self.registry.repositories().await?;
+        report.repositories = repositories.len();
+        let enhanced = match repositories.first() {
+            Some(r) => self.registry.scan_coverage(r).await?.enhanced,
+            None => false,
+        };
+        let scanner = if enhanced {
+            Scanner::Enhanced
+        } else {
+            Scanner::Basic
+        };
+        let mut todo = Todo::default();
+        let mut with_vulnerability: HashMap<String, Vec<ImageRef>> = HashMap::new();
+
+        // Exceptions that began or ended since the last run.
+        for e in self.policy.exceptions() {
+            let ended = from < e.expires && e.expires <= now;
+            let began = from < e.created && e.created <= now;
+            if !(ended || began) {
+                continue;
+            }
+            report.exceptions += 1;
+            if !enhanced {
+                continue;
+            }
+            let images = self.images_with(source, &mut with_vulnerability, e).await?;
+            for image in images {
+                let why = if ended { "ended" } else { "began" };
+                todo.add(image, format!("exception {} {why}", e.id));
+            }
+        }
+
+        // Due in the state table.
+        for image in self.state.due(now).await? {
+            report.due += 1;
+            todo.add(
+                image,
+                "due: a deadline, an exception's end or a second look",
+            );
+        }
+
+        // Blocking findings whose event may have been lost.
+        let severities = blocking_severities(&self.policy);
+        if enhanced && !severities.is_empty() {
+            for image in source.images_updated(from, now, &severities).await? {
+                let state = self.state.load(&image).await?;
+                if state.decision != Some(Decision::Block) {
+                    report.updated_findings += 1;
+                    todo.add(
+                        image,
+                        "a blocking finding was updated and the image is not blocked",
+                    );
+                }
+            }
+        }
+
+        // Every repository's images: held too long, pushed and never seen, scanned and undecided.
+        for repository in &repositories {
+            let details = self.registry.images(repository).await?;
+            report.images_listed += details.len();
+            for detail in details {
+                let image = ImageRef {
+                    repository: repository.clone(),
+                    digest: detail.digest.clone(),
+                    tags: detail.tags.clone(),
+                };
+                let result = self
+                    .look_at(&image, &detail, from, now, settings, &trigger, &mut report)
+                    .await;
+                match result {
+                    Ok(Some(why)) => todo.add(image, why),
+                    Ok(None) => {}
+                    Err(e) => report.failures.push(format!("{}: {e}", image.display())),
+                }
+            }
+        }
+
+        // Evaluate, each image once, through the event path.
+        for (image, why) in todo.0.into_values() {
+            report.evaluated += 1;
+            match self.revisit(source, &image, scanner, now, &trigger).await {
+                Ok(o) => {
+                    info!(image = %image.display(), why = %why, status = o.status, decision = ?o.decision, "swept");
+                    if o.status == "changed" {
+                        report.changed += 1;
+                    }
+                }
+                Err(e) => {
+                    warn!(image = %image.display(), why = %why, error = %e, "sweep could not evaluate");
+                    report.failures.push(format!("{}: {e}", image.display()));
+                }
+            }
+        }
+
+        // Reminders of exceptions ending soon, once per exception per day.
+        for e in self.policy.expiring(now, self.policy.expiry_notice()) {
+            let key = format!(
+                "reminder#{}",
+                ReminderNotice {
+                    exception: e,
+                    images: &[],
+                    region: None,
+                    now,
+                }
+                .key()
+            );
+            if self
+                .state
+                .mark_once(&key, &trigger.event_id, now, 2 * DAY)
+                .await?
+                == Mark::Taken
+            {
+                continue;
+            }
+            let images = if enhanced {
+                self.images_with(source, &mut with_vulnerability, e).await?
+            } else {
+                Vec::new()
+            };
+            let notice = ReminderNotice {
+                exception: e,
+                images: &images,
+                region: None,
+                now,
+            };
+            self.notifier.publish(&notice.to_message()).await?;
+            report.reminders += 1;
+        }
+
+        if report.failures.is_empty() {
+            self.state.record_sweep(now).await?;
+        }
+        info!(report = ?report, "sweep done");
+        Ok(report)
+    }
+
+    /// The in-scope images with an open finding of the exception's vulnerability (asked once per run).
+    async fn images_with<F: FindingsSource + Sync>(
+        &self,
+        source: &F,
+        cache: &mut HashMap<String, Vec<ImageRef>>,
+        e: &Exception,
+    ) -> Result<Vec<ImageRef>, AwsError> {
+        let key = e.id.to_ascii_uppercase();
+        if !cache.contains_key(&key) {
+            let found = source.images_with(&e.id).await?;
+            cache.insert(key.clone(), found);
+        }
+        Ok(cache
+            .get(&key)
+            .map(|all| all.iter().filter(|i| in_scope(e, i)).cloned().collect())
+            .unwrap_or_default())
+    }
+
+    /// One listed image: admits a lost push, notifies a hold that outlived the timeout, and says
+    /// whether the image should be evaluated.
+    #[allow(clippy::too_many_arguments)]
+    async fn look_at(
+        &self,
+        image: &ImageRef,
+        detail: &ImageDetail,
+        from: Epoch,
+        now: Epoch,
+        settings: &SweepSettings,
+        trigger: &Trigger,
+        report: &mut SweepReport,
+    ) -> Result<Option<&'static str>, AwsError> {
+        let held = detail
+            .tags
+            .iter()
+            .any(|t| matches!(self.tags.classify(t), TagKind::Held { .. }));
+        let pushed = detail.pushed_at.unwrap_or(now);
+        if held && now - pushed >= settings.held_timeout {
+            self.held_too_long(image, detail, now - pushed, trigger, report)
+                .await?;
+        }
+        if pushed <= from || pushed > now {
+            return Ok(None);
+        }
+        let state = self.state.load(image).await?;
+        if !state.exists {
+            report.lost_pushes += 1;
+            info!(image = %image.display(), "push never seen: admitted by the sweep");
+            self.state.record_push(image, now).await?;
+            let kind = MediaKind::classify(
+                detail.manifest_media_type.as_deref(),
+                detail.artifact_media_type.as_deref(),
+            );
+            self.admit(image, kind, trigger).await?;
+            return Ok(None);
+        }
+        let stuck = state
+            .claim
+            .as_ref()
+            .is_some_and(|c| now - c.at >= self.claim_lease);
+        let undecided = matches!(state.decision, None | Some(Decision::Pending))
+            && (detail.scan == ScanState::Complete || !state.children.is_empty());
+        if stuck || undecided {
+            report.undecided += 1;
+            return Ok(Some("pushed in the window, scanned, no verdict"));
+        }
+        Ok(None)
+    }
+
+    /// An image held longer than the timeout: one notice, and the policy's `unscanned` handling now
+    /// (still `hold`: the tags stay held and a scan is asked for again; no longer `hold`: released).
+    async fn held_too_long(
+        &self,
+        image: &ImageRef,
+        detail: &ImageDetail,
+        held_for: i64,
+        trigger: &Trigger,
+        report: &mut SweepReport,
+    ) -> Result<(), AwsError> {
+        let now = (self.clock)();
+        let key = format!("held-timeout#{}#{}", image.repository, image.digest);
+        if self
+            .state
+            .mark_once(&key, &trigger.event_id, now, 30 * DAY)
+            .await?
+            == Mark::Taken
+        {
+            return Ok(());
+        }
+        report.held_too_long += 1;
+        let rule = self.policy.rule_for(&image.repository);
+        let mode = self.effective_mode(rule);
+        let hours = held_for / 3600;
+        let (carried, why) = if rule.unscanned == Unscanned::Hold {
+            let kind = MediaKind::classify(
+                detail.manifest_media_type.as_deref(),
+                detail.artifact_media_type.as_deref(),
+            );
+            let asked = self.ensure_scan(image, kind, trigger).await?;
+            (
+                super::act::Carried::default(),
+                format!(
+                    "still unscanned after {hours} h: its tags stay held (unscanned = \"hold\"); {}",
+                    asked.detail
+                ),
+            )
+        } else {
+            (
+                self.apply(image, detail, Decision::Warn, mode, false)
+                    .await?,
+                format!(
+                    "still unscanned after {hours} h, and rule {} no longer holds unscanned images: its tags are released",
+                    rule.name
+                ),
+            )
+        };
+        warn!(image = %image.display(), hours, "held too long");
+        let verdict = pending(why);
+        let notice = VerdictNotice {
+            previous: Some(Decision::Pending),
+            mode,
+            actions: &carried.actions,
+            problems: &carried.problems,
+            dedup_key: dedup_key(&["held-timeout", &image.repository, &image.digest]),
+            ..self.notice(image, &verdict, rule, trigger)
+        };
+        self.notifier.publish(&notice.to_message()).await?;
+        Ok(())
+    }
+
+    /// Evaluates one image as an event would (an index from its platform images); a due time that
+    /// passed without a new one being set is cleared, so the image is not due again every run.
+    async fn revisit<F: FindingsSource + Sync>(
+        &self,
+        source: &F,
+        image: &ImageRef,
+        scanner: Scanner,
+        now: Epoch,
+        trigger: &Trigger,
+    ) -> Result<Outcome, AwsError> {
+        let state = self.state.load(image).await?;
+        let outcome = if state.children.is_empty() {
+            self.evaluate_image(source, image, scanner, trigger).await?
+        } else {
+            self.evaluate_index(image, trigger).await?
+        };
+        if state.due_at.is_some_and(|d| d <= now) {
+            let after = self.state.load(image).await?;
+            if after.due_at.is_some_and(|d| d <= now) {
+                self.state.set_due(image, None).await?;
+            }
+        }
+        Ok(outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocking_severities_are_the_lowest_block_threshold_and_up_or_all_with_scores() {
+        assert_eq!(
+            blocking_severities(&Policy::builtin()),
+            [Severity::Critical]
+        );
+        let p = Policy::parse(
+            "version = 1\n[defaults]\nblock = \"CRITICAL\"\n[[rule]]\nname = \"r\"\nrepositories = [\"a/*\"]\nblock = { severity = \"CRITICAL\", exploitable = \"MEDIUM\" }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            blocking_severities(&p),
+            [Severity::Critical, Severity::High, Severity::Medium]
+        );
+        let p = Policy::parse("version = 1\n[defaults]\nblock = { epss = 0.5 }\n").unwrap();
+        assert_eq!(blocking_severities(&p), Severity::ALL.to_vec());
+    }
+
+    #[test]
+    fn an_exception_scope_is_its_repository_globs_and_digest() {
+        let p = Policy::parse(
+            "version = 1\n[[exception]]\nid = \"CVE-1\"\nrepositories = [\"team/*\"]\ndigest = \"sha256:aa\"\ncreated = 2026-11-01\nexpires = 2026-12-01\nreason = \"r\"\nowner = \"o\"\n",
+        )
+        .unwrap();
+        let e = &p.exceptions()[0];
+        let image = |repository: &str, digest: &str| ImageRef {
+            repository: repository.into(),
+            digest: digest.into(),
+            tags: Vec::new(),
+        };
+        assert!(in_scope(e, &image("team/app", "sha256:aa")));
+        assert!(!in_scope(e, &image("team/app", "sha256:bb")));
+        assert!(!in_scope(e, &image("other/app", "sha256:aa")));
+    }
+}
