@@ -7,9 +7,13 @@ use serde_json::Value;
 
 use crate::args::opt;
 use crate::{Fail, Outcome, parse};
-use gatekeeper::domain::{ImageRef, ScanState, SeverityCounts};
+use std::collections::HashMap;
+
+use gatekeeper::domain::{Decision, ImageRef, ScanState, SeverityCounts};
 use gatekeeper::events::{self, EventBody};
+use gatekeeper::plan::{Verified, plan};
 use gatekeeper::policy::Policy;
+use gatekeeper::tags::{TagKind, TagScheme};
 use gatekeeper::time::Epoch;
 use gatekeeper::verdict::{Subject, Verdict, evaluate, evaluate_counts};
 
@@ -26,14 +30,55 @@ pub struct Evaluation {
     pub counts: SeverityCounts,
     /// Why.
     pub reasons: Vec<String>,
+    /// The verified tags this verdict would add to or remove from the tags the event names (only
+    /// where the image's rule sets `verified_prefix`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verified_tags: Option<VerifiedTags>,
 }
 
-fn from_verdict(kind: &'static str, image: &ImageRef, v: Verdict) -> Evaluation {
+/// Verified tags to add and to remove.
+#[derive(Debug, Default, PartialEq, Serialize)]
+pub struct VerifiedTags {
+    /// Tags to add.
+    pub add: Vec<String>,
+    /// Tags to remove.
+    pub remove: Vec<String>,
+}
+
+/// The verified tags the plan for this verdict would add or remove, when the rule writes them.
+fn verified_tags(policy: &Policy, image: &ImageRef, decision: Decision) -> Option<VerifiedTags> {
+    let rule = policy.rule_for(&image.repository);
+    let prefix = rule.verified_prefix.as_deref()?;
+    let d = TagScheme::default();
+    let scheme = TagScheme::new(d.quarantine_prefix(), d.held_prefix(), prefix).ok()?;
+    let p = plan(
+        &scheme,
+        &image.tags,
+        &image.digest,
+        decision,
+        &HashMap::new(),
+        true,
+        Verified::of(true, rule.verify_warn, decision),
+    );
+    let verified = |t: &&str| matches!(scheme.classify(t), TagKind::Verified { .. });
+    Some(VerifiedTags {
+        add: p.adds().filter(verified).map(str::to_string).collect(),
+        remove: p
+            .removes()
+            .map(|(t, _)| t)
+            .filter(verified)
+            .map(str::to_string)
+            .collect(),
+    })
+}
+
+fn from_verdict(policy: &Policy, kind: &'static str, image: &ImageRef, v: Verdict) -> Evaluation {
     Evaluation {
         kind,
         image: Some(image.clone()),
         decision: v.decision.as_str(),
         counts: v.counts,
+        verified_tags: verified_tags(policy, image, v.decision),
         reasons: v.reasons,
     }
 }
@@ -76,6 +121,7 @@ pub fn run(
             decision: "skip",
             counts: SeverityCounts::default(),
             reasons: vec![reason],
+            verified_tags: None,
         });
     };
     let mut subject = Subject::new(&image.repository, &image.digest, now);
@@ -107,7 +153,7 @@ pub fn run(
             evaluate(policy, &subject, &list.unwrap_or_default(), &state)
         }
     };
-    Ok(from_verdict(kind, image, v))
+    Ok(from_verdict(policy, kind, image, v))
 }
 
 /// Reads and parses a JSON file.
@@ -247,6 +293,41 @@ mod tests {
         .unwrap();
         assert_eq!(e.decision, "warn");
         assert_eq!(e.counts.total(), 1);
+    }
+
+    #[test]
+    fn reports_the_verified_tags_it_would_add_or_remove_where_the_rule_writes_them() {
+        let p = Policy::parse(
+            "version = 1\n[defaults]\nblock = \"CRITICAL\"\nverified_prefix = \"verified-\"\n",
+        )
+        .unwrap();
+        let clean = run(
+            &event("aws.inspector2-inspector2-scan-ecr-clean.json"),
+            None,
+            &p,
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(
+            clean.verified_tags,
+            Some(VerifiedTags {
+                add: vec!["verified-ubuntu22".into()],
+                remove: vec![]
+            })
+        );
+        let mut blocked = event("aws.inspector2-inspector2-scan-ecr-docs.json");
+        blocked["detail"]["image-tags"] = json!(["latest", "verified-latest"]);
+        let e = run(&blocked, None, &p, NOW).unwrap();
+        assert_eq!(e.decision, "block");
+        assert_eq!(
+            e.verified_tags,
+            Some(VerifiedTags {
+                add: vec![],
+                remove: vec!["verified-latest".into()]
+            })
+        );
+        let without = run(&blocked, None, &Policy::builtin(), NOW).unwrap();
+        assert_eq!(without.verified_tags, None);
     }
 
     #[test]

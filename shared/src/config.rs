@@ -200,6 +200,23 @@ pub fn parse_policy(source: &PolicySource, text: &str) -> Result<Policy, ConfigE
     })
 }
 
+/// Checks that every rule's `verified_prefix` fits with the deployment's quarantine and held
+/// prefixes (none may start with another): a clash would make the gatekeeper misread its own tags.
+pub fn check_verified_prefixes(policy: &Policy, tags: &TagScheme) -> Result<(), ConfigError> {
+    for rule in policy.rules() {
+        if let Some(v) = &rule.verified_prefix {
+            TagScheme::new(tags.quarantine_prefix(), tags.held_prefix(), v).map_err(|e| {
+                ConfigError::Invalid {
+                    name: POLICY,
+                    value: format!("rule {}: verified_prefix = {v:?}", rule.name),
+                    problem: format!("{} prefix {:?} {}", e.name, e.value, e.problem),
+                }
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// Loads a local policy (built-in or file); `None` for S3 and SSM, which `adapters::load_policy` reads.
 pub fn load_local_policy(source: &PolicySource) -> Result<Option<Policy>, ConfigError> {
     match source {
@@ -316,6 +333,18 @@ mod tests {
                 held_timeout: 7200
             }
         );
+    }
+
+    #[test]
+    fn a_rule_verified_prefix_may_not_clash_with_the_reserved_ones() {
+        let ok = Policy::parse("version = 1\n[defaults]\nverified_prefix = \"signed-\"\n").unwrap();
+        assert!(check_verified_prefixes(&ok, &TagScheme::default()).is_ok());
+        let clash =
+            Policy::parse("version = 1\n[defaults]\nverified_prefix = \"held-ok-\"\n").unwrap();
+        assert!(matches!(
+            check_verified_prefixes(&clash, &TagScheme::default()),
+            Err(ConfigError::Invalid { name: POLICY, .. })
+        ));
     }
 
     #[test]

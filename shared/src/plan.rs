@@ -89,11 +89,37 @@ pub fn release_candidates(scheme: &TagScheme, tags: &[String], digest: &str) -> 
     out
 }
 
+/// What becomes of an image's verified tags (`verified-<T>`, the rule's `verified_prefix`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verified {
+    /// The rule writes no verified tags: leave any alone.
+    Off,
+    /// The image verifies: `verified-<T>` for each tag `T` it has (or gets back).
+    Set,
+    /// The image does not verify: every verified tag goes (a blocked or undecided image keeps a
+    /// marker instead when they were its only tags; a warned one keeps the last).
+    Clear,
+}
+
+impl Verified {
+    /// For a rule that writes verified tags (or not), and a decision: pass verifies, warn where the
+    /// rule says so, nothing else does.
+    pub fn of(enabled: bool, verify_warn: bool, decision: Decision) -> Verified {
+        match (enabled, decision) {
+            (false, _) => Verified::Off,
+            (true, Decision::Pass) => Verified::Set,
+            (true, Decision::Warn) if verify_warn => Verified::Set,
+            (true, _) => Verified::Clear,
+        }
+    }
+}
+
 /// Plans the tags of one image for `decision`.
 ///
 /// `tags` are the tags on the digest now (read from ECR); `owners` maps each release candidate to the
 /// digest it points to now (`None`: free). `standalone` says an untagged image is not a platform image
-/// or attestation of an index, so it may carry the untagged marker.
+/// or attestation of an index, so it may carry the untagged marker. `verified` says what becomes of
+/// its verified tags (formed with `scheme`'s verified prefix).
 pub fn plan(
     scheme: &TagScheme,
     tags: &[String],
@@ -101,6 +127,7 @@ pub fn plan(
     decision: Decision,
     owners: &HashMap<String, Option<String>>,
     standalone: bool,
+    verified: Verified,
 ) -> Plan {
     let mut plan = Plan::default();
     let hex = digest_hex12(digest);
@@ -165,8 +192,86 @@ pub fn plan(
         }
         Decision::Pending => {}
     }
+    match verified {
+        Verified::Off => {}
+        Verified::Set => set_verified(&mut plan, scheme, tags),
+        Verified::Clear => clear_verified(&mut plan, scheme, tags, digest, decision),
+    }
     plan.sort();
     plan
+}
+
+/// `verified-<T>` for every plain tag the image has and keeps, or gets back by the plan.
+fn set_verified(plan: &mut Plan, scheme: &TagScheme, tags: &[String]) {
+    let removed: Vec<String> = plan.removes().map(|(t, _)| t.to_string()).collect();
+    let mut originals: Vec<String> = tags
+        .iter()
+        .filter(|t| scheme.classify(t) == TagKind::Plain && !removed.contains(t))
+        .cloned()
+        .collect();
+    originals.extend(
+        plan.adds()
+            .filter(|t| scheme.classify(t) == TagKind::Plain)
+            .map(str::to_string),
+    );
+    for t in originals {
+        match scheme.verified_tag(&t) {
+            Ok(v) => plan.add(v, tags),
+            Err(e) => plan.notes.push(format!("{t} not verified: {e}")),
+        }
+    }
+}
+
+/// Removes every verified tag, each kept by a tag that stays on the image.
+fn clear_verified(
+    plan: &mut Plan,
+    scheme: &TagScheme,
+    tags: &[String],
+    digest: &str,
+    decision: Decision,
+) {
+    let verified: Vec<&String> = tags
+        .iter()
+        .filter(|t| matches!(scheme.classify(t), TagKind::Verified { .. }))
+        .collect();
+    if verified.is_empty() {
+        return;
+    }
+    let removed: Vec<String> = plan.removes().map(|(t, _)| t.to_string()).collect();
+    let staying = tags
+        .iter()
+        .filter(|t| !verified.contains(t) && !removed.contains(t))
+        .cloned()
+        .chain(plan.adds().map(str::to_string))
+        .next();
+    let keep =
+        match staying {
+            Some(k) => k,
+            None if !decision.is_deployable() => match scheme.untagged_marker(digest) {
+                Ok(marker) => {
+                    plan.add(marker.clone(), tags);
+                    marker
+                }
+                Err(e) => {
+                    plan.notes
+                        .push(format!("verified tags kept on a blocked image: {e}"));
+                    return;
+                }
+            },
+            None => {
+                plan.notes.push(format!(
+                "{} kept: the image has no other tag, and removing its last tag would delete it",
+                verified.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")
+            ));
+                return;
+            }
+        };
+    for v in verified {
+        plan.steps.push(Step::Remove {
+            tag: v.clone(),
+            keep: keep.clone(),
+        });
+    }
 }
 
 /// Holds an image that has no verdict yet: each plain tag T moves to `held-<T>--<hex>` (the held tag
@@ -225,6 +330,7 @@ mod tests {
             Decision::Block,
             &HashMap::new(),
             true,
+            Verified::Off,
         );
         assert_eq!(
             p.steps,
@@ -247,6 +353,7 @@ mod tests {
             Decision::Block,
             &HashMap::new(),
             true,
+            Verified::Off,
         );
         assert!(done.is_empty(), "{done:?}");
         // Crashed after the add, before the remove: the retry only removes.
@@ -257,6 +364,7 @@ mod tests {
             Decision::Block,
             &HashMap::new(),
             true,
+            Verified::Off,
         );
         assert_eq!(
             half.steps,
@@ -268,10 +376,30 @@ mod tests {
     fn untagged_images_get_a_marker_only_when_standalone() {
         let s = TagScheme::default();
         assert_eq!(
-            plan(&s, &[], D, Decision::Block, &HashMap::new(), true).steps,
+            plan(
+                &s,
+                &[],
+                D,
+                Decision::Block,
+                &HashMap::new(),
+                true,
+                Verified::Off
+            )
+            .steps,
             vec![add("quarantined-sha256-0123456789ab")]
         );
-        assert!(plan(&s, &[], D, Decision::Block, &HashMap::new(), false).is_empty());
+        assert!(
+            plan(
+                &s,
+                &[],
+                D,
+                Decision::Block,
+                &HashMap::new(),
+                false,
+                Verified::Off
+            )
+            .is_empty()
+        );
     }
 
     #[test]
@@ -284,6 +412,7 @@ mod tests {
             Decision::Block,
             &HashMap::new(),
             true,
+            Verified::Off,
         );
         assert_eq!(p.steps.len(), 2, "{p:?}");
         assert!(p.notes[0].contains("left in place"), "{:?}", p.notes);
@@ -308,7 +437,15 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        let p = plan(&s, &current, D, Decision::Pass, &owners, true);
+        let p = plan(
+            &s,
+            &current,
+            D,
+            Decision::Pass,
+            &owners,
+            true,
+            Verified::Off,
+        );
         assert_eq!(
             p.steps,
             vec![
@@ -330,6 +467,7 @@ mod tests {
             Decision::Warn,
             &HashMap::new(),
             true,
+            Verified::Off,
         );
         assert!(p.is_empty());
         assert!(p.notes[0].contains("only tag"));
@@ -340,6 +478,7 @@ mod tests {
             Decision::Warn,
             &HashMap::new(),
             true,
+            Verified::Off,
         );
         assert_eq!(
             p.steps,
@@ -357,6 +496,7 @@ mod tests {
             Decision::Pass,
             &HashMap::new(),
             true,
+            Verified::Off,
         );
         assert!(p.is_empty());
         let p = plan(
@@ -366,6 +506,7 @@ mod tests {
             Decision::Block,
             &HashMap::new(),
             true,
+            Verified::Off,
         );
         assert!(p.is_empty());
     }
@@ -387,18 +528,36 @@ mod tests {
             [("v1".to_string(), None)].into_iter().collect();
         assert_eq!(release_candidates(&s, &held, D), tags(&["v1"]));
         assert_eq!(
-            plan(&s, &held, D, Decision::Pass, &owners, true).steps,
+            plan(&s, &held, D, Decision::Pass, &owners, true, Verified::Off).steps,
             vec![add("v1"), remove("held-v1--0123456789ab", "v1")]
         );
         assert_eq!(
-            plan(&s, &held, D, Decision::Block, &HashMap::new(), true).steps,
+            plan(
+                &s,
+                &held,
+                D,
+                Decision::Block,
+                &HashMap::new(),
+                true,
+                Verified::Off
+            )
+            .steps,
             vec![
                 add("quarantined-v1--0123456789ab"),
                 remove("held-v1--0123456789ab", "quarantined-v1--0123456789ab")
             ]
         );
         assert!(
-            plan(&s, &held, D, Decision::Pending, &HashMap::new(), true).is_empty(),
+            plan(
+                &s,
+                &held,
+                D,
+                Decision::Pending,
+                &HashMap::new(),
+                true,
+                Verified::Off
+            )
+            .is_empty(),
             "a failed scan keeps them held"
         );
     }
@@ -412,9 +571,116 @@ mod tests {
                 D,
                 Decision::Pending,
                 &HashMap::new(),
-                true
+                true,
+                Verified::Off
             )
             .is_empty()
         );
+    }
+
+    #[test]
+    fn a_pass_that_verifies_sets_a_verified_tag_for_each_tag_it_has_or_gets_back() {
+        let s = TagScheme::default();
+        let p = plan(
+            &s,
+            &tags(&["v1", "latest", "verified-v1"]),
+            D,
+            Decision::Pass,
+            &HashMap::new(),
+            true,
+            Verified::Set,
+        );
+        assert_eq!(p.steps, vec![add("verified-latest")]);
+        // Released and verified in one plan: the restored tag is verified too.
+        let mut owners = HashMap::new();
+        owners.insert("v2".to_string(), None);
+        let p = plan(
+            &s,
+            &tags(&["quarantined-v2--0123456789ab"]),
+            D,
+            Decision::Pass,
+            &owners,
+            true,
+            Verified::Set,
+        );
+        assert_eq!(
+            p.steps,
+            vec![
+                add("v2"),
+                add("verified-v2"),
+                remove("quarantined-v2--0123456789ab", "v2")
+            ]
+        );
+        // A warning without verify_warn verifies nothing and removes what was verified.
+        assert_eq!(Verified::of(true, false, Decision::Warn), Verified::Clear);
+        assert_eq!(Verified::of(true, true, Decision::Warn), Verified::Set);
+        assert_eq!(Verified::of(false, true, Decision::Pass), Verified::Off);
+    }
+
+    #[test]
+    fn a_block_removes_every_verified_tag_together_with_the_quarantine_never_the_last_tag() {
+        let s = TagScheme::default();
+        let p = plan(
+            &s,
+            &tags(&["v1", "verified-v1", "verified-latest"]),
+            D,
+            Decision::Block,
+            &HashMap::new(),
+            true,
+            Verified::Clear,
+        );
+        assert_eq!(
+            p.steps,
+            vec![
+                add("quarantined-v1--0123456789ab"),
+                remove("v1", "quarantined-v1--0123456789ab"),
+                remove("verified-v1", "quarantined-v1--0123456789ab"),
+                remove("verified-latest", "quarantined-v1--0123456789ab"),
+            ]
+        );
+        // Only verified tags left (the plain one moved to a newer build): a marker keeps the image.
+        let p = plan(
+            &s,
+            &tags(&["verified-latest"]),
+            D,
+            Decision::Block,
+            &HashMap::new(),
+            true,
+            Verified::Clear,
+        );
+        assert_eq!(
+            p.steps,
+            vec![
+                add("quarantined-sha256-0123456789ab"),
+                remove("verified-latest", "quarantined-sha256-0123456789ab"),
+            ]
+        );
+        // A warning that does not verify keeps an only tag and says why.
+        let p = plan(
+            &s,
+            &tags(&["verified-latest"]),
+            D,
+            Decision::Warn,
+            &HashMap::new(),
+            true,
+            Verified::Clear,
+        );
+        assert!(p.is_empty());
+        assert!(
+            p.notes[0].contains("removing its last tag would delete it"),
+            "{p:?}"
+        );
+        // A verified tag that cannot be formed within 128 characters is reported, not truncated.
+        let long = "t".repeat(125);
+        let p = plan(
+            &s,
+            &tags(&[&long]),
+            D,
+            Decision::Pass,
+            &HashMap::new(),
+            true,
+            Verified::Set,
+        );
+        assert!(p.is_empty() && p.notes[0].contains("not verified"), "{p:?}");
     }
 }

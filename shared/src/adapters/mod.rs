@@ -156,6 +156,7 @@ pub async fn from_env() -> Result<ColdStart, crate::error::ConfigError> {
     let config = crate::config::Config::from_env()?;
     let sdk = sdk_config().await;
     let policy = load_policy(&config.policy, &sdk).await?;
+    crate::config::check_verified_prefixes(&policy, &config.tags)?;
     Ok(ColdStart {
         gatekeeper: gatekeeper(&config, policy, &sdk),
         sdk,

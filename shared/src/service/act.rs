@@ -9,8 +9,9 @@ use super::{Gatekeeper, Trigger};
 use crate::domain::{Decision, ImageRef, MediaKind, Mode};
 use crate::error::AwsError;
 use crate::message::{Action, ActionKind, ActionStatus, VerdictNotice, dedup_key};
-use crate::plan::{Plan, Step, plan, release_candidates};
+use crate::plan::{Plan, Step, Verified, plan, release_candidates};
 use crate::ports::{ImageDetail, ImageRegistry, Notifier, PutTag, RejectSink, StateStore, Written};
+use crate::tags::{TagKind, TagScheme};
 use crate::time::format_rfc3339;
 use crate::verdict::pending;
 
@@ -72,11 +73,15 @@ where
     J: RejectSink + Sync,
 {
     /// Makes the image's tags match `decision` (enforce), or says what that would take (audit).
+    ///
+    /// `decision` is what the tags should say (a suspended block is applied as a release); `verdict`
+    /// the image's actual decision, which alone says whether it verifies.
     pub(super) async fn apply(
         &self,
         image: &ImageRef,
         detail: &ImageDetail,
         decision: Decision,
+        verdict: Decision,
         mode: Mode,
         platform_of_index: bool,
     ) -> Result<Carried, AwsError> {
@@ -101,15 +106,58 @@ where
                 kind,
                 MediaKind::Image | MediaKind::Index | MediaKind::Unknown
             );
-        let plan = plan(
-            &self.tags,
+        let scheme = self.tags_for(&image.repository);
+        let verified = self.verified_for(&image.repository, verdict);
+        let mut plan = plan(
+            &scheme,
             &detail.tags,
             &image.digest,
             decision,
             &owners,
             standalone,
+            verified,
         );
+        if verified == Verified::Set {
+            self.keep_last_tags_elsewhere(image, &scheme, &mut plan)
+                .await?;
+        }
         self.carry_out(image, plan, mode).await
+    }
+
+    /// A verified tag moves to this image from an older one (PutImage moves a tag): not when it is
+    /// that image's only tag, which would leave it untagged.
+    async fn keep_last_tags_elsewhere(
+        &self,
+        image: &ImageRef,
+        scheme: &TagScheme,
+        plan: &mut Plan,
+    ) -> Result<(), AwsError> {
+        let moving: Vec<String> = plan
+            .adds()
+            .filter(|t| matches!(scheme.classify(t), TagKind::Verified { .. }))
+            .map(str::to_string)
+            .collect();
+        for tag in moving {
+            let Some(owner) = self.registry.resolve_tag(&image.repository, &tag).await? else {
+                continue;
+            };
+            if owner == image.digest {
+                continue;
+            }
+            let only = self
+                .registry
+                .describe_image(&image.repository, &owner)
+                .await?
+                .is_some_and(|d| d.tags == [tag.clone()]);
+            if only {
+                plan.steps
+                    .retain(|s| !matches!(s, Step::Add { tag: t } if *t == tag));
+                plan.notes.push(format!(
+                    "{tag} left on {owner}: it is that image's only tag, and moving it would leave the image untagged; tag or delete that image to let {tag} move"
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Carries a plan out: audit mode only reports it; enforce mode counts it against the circuit

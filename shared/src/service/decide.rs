@@ -688,7 +688,14 @@ where
                 state.parents = self.find_parents(image).await?;
             }
             let carried = self
-                .apply(image, detail, for_tags, mode, !state.parents.is_empty())
+                .apply(
+                    image,
+                    detail,
+                    for_tags,
+                    decision,
+                    mode,
+                    !state.parents.is_empty(),
+                )
                 .await?;
             let (actions, problems) = (carried.actions, carried.problems);
             let seen = ImageRef {

@@ -27,6 +27,7 @@ use crate::domain::{Decision, ImageRef, Mode};
 use crate::error::{AwsError, AwsErrorKind};
 use crate::events::{self, Event, EventBody, Scanner};
 use crate::message::{Action, VerdictNotice};
+use crate::plan::Verified;
 use crate::policy::{Policy, Rule};
 use crate::ports::{FindingsSource, ImageRegistry, Notifier, RejectSink, StateStore};
 use crate::tags::{TagKind, TagScheme};
@@ -181,6 +182,22 @@ impl<R, N, S, J> Gatekeeper<R, N, S, J> {
         } else {
             rule.mode
         }
+    }
+
+    /// The tag scheme of a repository: the deployment's prefixes, with its rule's `verified_prefix`
+    /// when the rule writes verified tags (validated against the others at cold start).
+    pub fn tags_for(&self, repository: &str) -> TagScheme {
+        match &self.policy.rule_for(repository).verified_prefix {
+            Some(v) => TagScheme::new(self.tags.quarantine_prefix(), self.tags.held_prefix(), v)
+                .unwrap_or_else(|_| self.tags.clone()),
+            None => self.tags.clone(),
+        }
+    }
+
+    /// What becomes of an image's verified tags under its rule, for its actual decision.
+    pub fn verified_for(&self, repository: &str, verdict: Decision) -> Verified {
+        let rule = self.policy.rule_for(repository);
+        Verified::of(rule.verified_prefix.is_some(), rule.verify_warn, verdict)
     }
 
     /// The tags people know an image by: plain tags, and the tags its quarantine and held tags keep.

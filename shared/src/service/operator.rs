@@ -11,7 +11,7 @@ use crate::domain::{Decision, ImageRef, Mode, ScanState};
 use crate::error::AwsError;
 use crate::events::Scanner;
 use crate::message::{Action, VerdictNotice, dedup_key};
-use crate::plan::{plan, release_candidates};
+use crate::plan::{Verified, plan, release_candidates};
 use crate::ports::{
     Claim, FindingsSource, ImageDetail, ImageRegistry, Notifier, Override, RejectSink, StateStore,
     Written,
@@ -122,12 +122,13 @@ where
             HashMap::new()
         };
         let p = plan(
-            &self.tags,
+            &self.tags_for(&image.repository),
             &detail.tags,
             &image.digest,
             for_tags,
             &owners,
             true,
+            self.verified_for(&image.repository, verdict.decision),
         );
         let rule = self.policy.rule_for(&image.repository).name.clone();
         let actions = super::act::would_of(&p);
@@ -190,12 +191,13 @@ where
         };
         let owners = self.owners(image, &detail).await?;
         let p = plan(
-            &self.tags,
+            &self.tags_for(&image.repository),
             &detail.tags,
             &image.digest,
             Decision::Warn,
             &owners,
             true,
+            self.verified_for(&image.repository, preview.verdict.decision),
         );
         let mut problems = p.notes.clone();
         // An operator's explicit release is carried out whatever the mode, and past an open breaker.
@@ -299,6 +301,7 @@ where
             ));
         };
         let owners = self.owners(image, &detail).await?;
+        // Uninstalling puts quarantined and held tags back and leaves verified tags as they are.
         let p = plan(
             &self.tags,
             &detail.tags,
@@ -306,6 +309,7 @@ where
             Decision::Warn,
             &owners,
             true,
+            Verified::Off,
         );
         let mut problems = p.notes.clone();
         if dry_run || p.is_empty() {

@@ -9,9 +9,10 @@ use crate::error::AwsError;
 use crate::events::{Event, Push};
 use crate::index::children;
 use crate::message::{VerdictNotice, dedup_key};
-use crate::plan;
+use crate::plan::{self, Verified};
 use crate::policy::Unscanned;
 use crate::ports::{ImageRegistry, ImageState, Mark, Notifier, RejectSink, StartScan, StateStore};
+use crate::tags::TagKind;
 use crate::time::{DAY, format_date};
 use crate::verdict::{Verdict, pending};
 
@@ -24,8 +25,17 @@ where
 {
     pub(super) async fn on_push(&self, event: &Event, push: &Push) -> Result<Outcome, AwsError> {
         let image = &push.image;
+        let scheme = self.tags_for(&image.repository);
         if let Some(tag) = push.tag()
-            && self.tags.is_reserved(tag)
+            && matches!(scheme.classify(tag), TagKind::Verified { .. })
+            && self.verified_for(&image.repository, Decision::Pass) == Verified::Set
+        {
+            return self
+                .check_verified_push(image, tag, &Trigger::of(event))
+                .await;
+        }
+        if let Some(tag) = push.tag()
+            && scheme.is_reserved(tag)
         {
             info!(image = %image.display(), tag, "skipped: the gatekeeper's own tag");
             return Ok(Outcome::new(
@@ -96,6 +106,98 @@ where
             outcome.actions = held.actions;
         }
         Ok(outcome)
+    }
+
+    /// A verified tag pushed by someone (or by the gatekeeper itself): it stays only on an image that
+    /// verifies; anywhere else it is removed at once and the message names it.
+    async fn check_verified_push(
+        &self,
+        image: &ImageRef,
+        tag: &str,
+        trigger: &Trigger,
+    ) -> Result<Outcome, AwsError> {
+        let now = (self.clock)();
+        let state = self.state.load(image).await?;
+        let decision = state.decision.unwrap_or(Decision::Pending);
+        let suspended = decision == Decision::Block && state.override_at(now).is_some();
+        if self.verified_for(&image.repository, decision) == Verified::Set && !suspended {
+            let mut o = Outcome::new(
+                "unchanged",
+                "push",
+                Some(image),
+                format!("{tag} is on an image that verifies ({})", decision.as_str()),
+            );
+            o.decision = Some(decision);
+            return Ok(o);
+        }
+        let Some(detail) = self
+            .registry
+            .describe_image(&image.repository, &image.digest)
+            .await?
+        else {
+            return Ok(Outcome::new(
+                "skipped",
+                "push",
+                Some(image),
+                "image no longer in ECR",
+            ));
+        };
+        let rule = self.policy.rule_for(&image.repository);
+        let mode = self.effective_mode(rule);
+        let plan = plan::plan(
+            &self.tags_for(&image.repository),
+            &detail.tags,
+            &image.digest,
+            Decision::Pending,
+            &std::collections::HashMap::new(),
+            true,
+            Verified::Clear,
+        );
+        let carried = self.carry_out(image, plan, mode).await?;
+        warn!(image = %image.display(), tag, decision = decision.as_str(), "verified tag on an image that does not verify");
+        let verdict = Verdict::recalled(
+            decision,
+            state.summary.clone().unwrap_or_default(),
+            format!(
+                "{tag} was pushed to {} in {}, an image that does not verify ({}): verified tags stay only on images that pass",
+                image.digest,
+                image.repository,
+                decision.as_str()
+            ),
+        );
+        let seen = ImageRef {
+            tags: detail.tags.clone(),
+            ..image.clone()
+        };
+        let notice = VerdictNotice {
+            previous: Some(decision),
+            mode,
+            actions: &carried.actions,
+            problems: &carried.problems,
+            dedup_key: dedup_key(&[
+                "verified-push",
+                &image.repository,
+                &image.digest,
+                tag,
+                &state.version.to_string(),
+            ]),
+            subject: Some(format!(
+                "ECR gatekeeper: {tag} removed from {} (the image does not verify)",
+                image.repository
+            )),
+            ..self.notice(&seen, &verdict, rule, trigger)
+        };
+        self.notifier.publish(&notice.to_message()).await?;
+        let mut o = Outcome::new(
+            "acted",
+            "push",
+            Some(image),
+            format!("{tag} removed: the image does not verify"),
+        );
+        o.decision = Some(decision);
+        o.notified = true;
+        o.actions = carried.actions;
+        Ok(o)
     }
 
     /// An image index: links it to its platform images and decides it from their verdicts so far
@@ -357,7 +459,14 @@ where
         let rule = self.policy.rule_for(&image.repository);
         let mode = self.effective_mode(rule);
         let carried = self
-            .apply(image, &detail, decision, mode, !state.parents.is_empty())
+            .apply(
+                image,
+                &detail,
+                decision,
+                decision,
+                mode,
+                !state.parents.is_empty(),
+            )
             .await?;
         let (actions, problems) = (carried.actions, carried.problems);
         let mut outcome = Outcome::new(

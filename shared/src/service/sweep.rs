@@ -408,8 +408,15 @@ where
             )
         } else {
             (
-                self.apply(image, detail, Decision::Warn, mode, false)
-                    .await?,
+                self.apply(
+                    image,
+                    detail,
+                    Decision::Warn,
+                    Decision::Pending,
+                    mode,
+                    false,
+                )
+                .await?,
                 format!(
                     "still unscanned after {hours} h, and rule {} no longer holds unscanned images: its tags are released",
                     rule.name

@@ -1,0 +1,307 @@
+//! Verified tags against moto: what passes gets `verified-<T>`, `verified-latest` follows the newest
+//! passing build, a block removes every verified tag together with the quarantine, a release puts them
+//! back, a verified tag pushed by anyone else onto an image that does not verify is removed at once,
+//! and no image loses its last tag; on a mutable repository and on one immutable with an exclusion for
+//! the verified prefix.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
+
+use gatekeeper::domain::{Decision, Finding, FindingStatus, Mode, Severity};
+use gatekeeper::policy::Policy;
+use gatekeeper_tests::fixtures::{
+    Aws, FakeInspector, Setup, TestGatekeeper, finding_event, inspector_scan_counts, push_event,
+    schema_errors,
+};
+use serde_json::Value;
+
+const VERIFY: &str =
+    "version = 1\n[defaults]\nblock = \"CRITICAL\"\nverified_prefix = \"verified-\"\n";
+
+fn hex12(digest: &str) -> String {
+    digest.trim_start_matches("sha256:")[..12].to_string()
+}
+
+fn tags(t: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = t.iter().map(|s| s.to_string()).collect();
+    v.sort();
+    v
+}
+
+async fn json(aws: &Aws, setup: &Setup) -> Vec<Value> {
+    let m: Vec<Value> = aws
+        .messages(&setup.subscriber_url)
+        .await
+        .into_iter()
+        .map(|(_, b)| b)
+        .collect();
+    for b in &m {
+        assert_eq!(schema_errors(b), None, "{b}");
+    }
+    m
+}
+
+fn actions(body: &Value) -> Vec<String> {
+    body["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {}",
+                a["action"].as_str().unwrap(),
+                a["tag"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+async fn scan(
+    gk: &TestGatekeeper,
+    inspector: &FakeInspector,
+    id: &str,
+    repo: &str,
+    digest: &str,
+) -> Option<Decision> {
+    let e = inspector_scan_counts(id, repo, digest, &[]);
+    gk.handle_scan_event(inspector, &e).await.unwrap().decision
+}
+
+#[tokio::test]
+async fn verified_tags_follow_passing_builds_leave_blocked_ones_and_come_back_on_release() {
+    let aws = Aws::new("verified").await;
+    let setup = aws.standard_setup().await;
+    aws.create_repo("ver/app", "MUTABLE", &[]).await;
+    let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::parse(VERIFY).unwrap());
+    let inspector = FakeInspector::default();
+
+    // Build 1 passes: each of its tags gets a verified twin.
+    let one = aws.push("ver/app", "build-1", &["v1", "latest"]).await;
+    assert_eq!(
+        scan(&gk, &inspector, "s-1", "ver/app", &one).await,
+        Some(Decision::Pass)
+    );
+    assert_eq!(
+        aws.tags("ver/app", &one).await.unwrap(),
+        tags(&["latest", "v1", "verified-latest", "verified-v1"])
+    );
+    let m = json(&aws, &setup).await;
+    assert_eq!(
+        actions(&m[0]),
+        ["add_tag verified-v1", "add_tag verified-latest"],
+        "the verdict message lists the verified tags added"
+    );
+
+    // Build 2 takes `latest` and passes: verified-latest follows it; build 1 keeps verified-v1.
+    let two = aws.push("ver/app", "build-2", &["v2", "latest"]).await;
+    gk.handle_push_event(&push_event("p-2", "ver/app", &two, "latest"))
+        .await
+        .unwrap();
+    assert_eq!(
+        scan(&gk, &inspector, "s-2", "ver/app", &two).await,
+        Some(Decision::Pass)
+    );
+    assert_eq!(
+        aws.tags("ver/app", &two).await.unwrap(),
+        tags(&["latest", "v2", "verified-latest", "verified-v2"])
+    );
+    assert_eq!(
+        aws.tags("ver/app", &one).await.unwrap(),
+        tags(&["v1", "verified-v1"])
+    );
+    // The gatekeeper's own verified push comes back as an event: nothing to do.
+    let own = gk
+        .handle_push_event(&push_event("p-own", "ver/app", &two, "verified-latest"))
+        .await
+        .unwrap();
+    assert_eq!(own.status, "unchanged", "{own:?}");
+    json(&aws, &setup).await;
+
+    // A new CRITICAL blocks build 2: its verified tags go with the quarantine.
+    inspector.set(
+        &two,
+        vec![Finding::new("CVE-2026-8000", Severity::Critical)],
+    );
+    let e = finding_event(
+        "f-1",
+        "ver/app",
+        &two,
+        "CVE-2026-8000",
+        "CRITICAL",
+        "ACTIVE",
+    );
+    assert_eq!(
+        gk.handle_scan_event(&inspector, &e).await.unwrap().decision,
+        Some(Decision::Block)
+    );
+    let h = hex12(&two);
+    assert_eq!(
+        aws.tags("ver/app", &two).await.unwrap(),
+        tags(&[
+            &format!("quarantined-latest--{h}"),
+            &format!("quarantined-v2--{h}")
+        ])
+    );
+    let m = json(&aws, &setup).await;
+    let done = actions(&m[0]);
+    assert!(
+        done.contains(&"remove_tag verified-latest".to_string())
+            && done.contains(&"remove_tag verified-v2".to_string()),
+        "{done:?}"
+    );
+
+    // Fixed by a rescan: released, and verified again.
+    let mut closed = Finding::new("CVE-2026-8000", Severity::Critical);
+    closed.status = FindingStatus::Closed;
+    inspector.set(&two, vec![closed]);
+    let e = finding_event(
+        "f-2",
+        "ver/app",
+        &two,
+        "CVE-2026-8000",
+        "CRITICAL",
+        "CLOSED",
+    );
+    assert_eq!(
+        gk.handle_scan_event(&inspector, &e).await.unwrap().decision,
+        Some(Decision::Pass)
+    );
+    assert_eq!(
+        aws.tags("ver/app", &two).await.unwrap(),
+        tags(&["latest", "v2", "verified-latest", "verified-v2"])
+    );
+
+    // Someone pushes verified-hotfix onto an image that was never scanned: removed at once, said once.
+    let three = aws.push("ver/app", "build-3", &["v3"]).await;
+    gk.handle_push_event(&push_event("p-3", "ver/app", &three, "v3"))
+        .await
+        .unwrap();
+    json(&aws, &setup).await;
+    aws.push("ver/app", "build-3", &["verified-hotfix"]).await;
+    let o = gk
+        .handle_push_event(&push_event("p-4", "ver/app", &three, "verified-hotfix"))
+        .await
+        .unwrap();
+    assert_eq!(o.status, "acted", "{o:?}");
+    assert_eq!(aws.tags("ver/app", &three).await.unwrap(), tags(&["v3"]));
+    let m = json(&aws, &setup).await;
+    assert_eq!(m.len(), 1);
+    let reason = m[0]["reasons"][0].as_str().unwrap();
+    assert!(
+        reason.starts_with("verified-hotfix was pushed to") && reason.contains("in ver/app"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn a_verified_tag_never_moves_off_an_image_whose_only_tag_it_is() {
+    let aws = Aws::new("verified-last").await;
+    let setup = aws.standard_setup().await;
+    aws.create_repo("ver/last", "MUTABLE", &[]).await;
+    let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::parse(VERIFY).unwrap());
+    let inspector = FakeInspector::default();
+    let old = aws.push("ver/last", "old", &["latest"]).await;
+    scan(&gk, &inspector, "s-1", "ver/last", &old).await;
+    // `latest` moves to a new build: the old one keeps only verified-latest.
+    let new = aws.push("ver/last", "new", &["latest"]).await;
+    assert_eq!(
+        aws.tags("ver/last", &old).await.unwrap(),
+        tags(&["verified-latest"])
+    );
+    json(&aws, &setup).await;
+    assert_eq!(
+        scan(&gk, &inspector, "s-2", "ver/last", &new).await,
+        Some(Decision::Pass)
+    );
+    assert_eq!(
+        aws.tags("ver/last", &old).await.unwrap(),
+        tags(&["verified-latest"]),
+        "the old image keeps its only tag"
+    );
+    assert_eq!(aws.tags("ver/last", &new).await.unwrap(), tags(&["latest"]));
+    let m = json(&aws, &setup).await;
+    assert!(
+        m[0]["problems"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("verified-latest left on"),
+        "{}",
+        m[0]
+    );
+
+    // Blocked, the old image's only verified tag gives way to a marker: it never points at a block.
+    inspector.set(
+        &old,
+        vec![Finding::new("CVE-2026-8100", Severity::Critical)],
+    );
+    let e = finding_event(
+        "f-1",
+        "ver/last",
+        &old,
+        "CVE-2026-8100",
+        "CRITICAL",
+        "ACTIVE",
+    );
+    gk.handle_scan_event(&inspector, &e).await.unwrap();
+    assert_eq!(
+        aws.tags("ver/last", &old).await.unwrap(),
+        tags(&[&format!("quarantined-sha256-{}", hex12(&old))])
+    );
+}
+
+#[tokio::test]
+async fn on_a_repository_immutable_except_for_the_verified_prefix_the_same_holds() {
+    let aws = Aws::new("verified-immutable").await;
+    let setup = aws.standard_setup().await;
+    aws.create_repo(
+        "ver/immutable",
+        "IMMUTABLE_WITH_EXCLUSION",
+        &["verified-*", "latest"],
+    )
+    .await;
+    let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::parse(VERIFY).unwrap());
+    let inspector = FakeInspector::default();
+    let one = aws.push("ver/immutable", "i-1", &["1.0.0", "latest"]).await;
+    assert_eq!(
+        scan(&gk, &inspector, "s-1", "ver/immutable", &one).await,
+        Some(Decision::Pass)
+    );
+    let two = aws.push("ver/immutable", "i-2", &["1.0.1", "latest"]).await;
+    assert_eq!(
+        scan(&gk, &inspector, "s-2", "ver/immutable", &two).await,
+        Some(Decision::Pass)
+    );
+    assert_eq!(
+        aws.tags("ver/immutable", &two).await.unwrap(),
+        tags(&["1.0.1", "latest", "verified-1.0.1", "verified-latest"])
+    );
+    assert_eq!(
+        aws.tags("ver/immutable", &one).await.unwrap(),
+        tags(&["1.0.0", "verified-1.0.0"])
+    );
+    inspector.set(
+        &two,
+        vec![Finding::new("CVE-2026-8200", Severity::Critical)],
+    );
+    let e = finding_event(
+        "f-1",
+        "ver/immutable",
+        &two,
+        "CVE-2026-8200",
+        "CRITICAL",
+        "ACTIVE",
+    );
+    gk.handle_scan_event(&inspector, &e).await.unwrap();
+    let h = hex12(&two);
+    assert_eq!(
+        aws.tags("ver/immutable", &two).await.unwrap(),
+        tags(&[
+            &format!("quarantined-1.0.1--{h}"),
+            &format!("quarantined-latest--{h}")
+        ])
+    );
+    let m = json(&aws, &setup).await;
+    assert!(
+        m.iter()
+            .all(|b| b["problems"].as_array().unwrap().is_empty()),
+        "{m:?}"
+    );
+}
