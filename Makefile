@@ -1,18 +1,27 @@
 # ecr-gatekeeper task runner. `make demo` and `make test` install what they need on first use:
-# a Python venv with moto under .tools/ (Python 3 must be there; Rust comes from rustup).
-# One target directory and one feature set for build, test and demo: no needless rebuilds.
+# Python venvs under .tools/ (moto; cargo-lambda with zig; SAM CLI, cfn-lint and python-hcl2; checkov),
+# the arm64 Rust target, and qemu-user where apt can install it (Python 3 must be there; Rust comes
+# from rustup). One target directory and one feature set for build, test and demo: no needless rebuilds.
 
 PYTHON ?= python3
 TOOLS  := $(CURDIR)/.tools
 MOTO_VENV := $(TOOLS)/moto
 MOTO_PKGS := moto[server]==5.2.5 jsonschema==4.26.0
+LAMBDA_VENV := $(TOOLS)/lambda
+LAMBDA_PKGS := cargo-lambda==1.9.2 ziglang==0.17.1
+INFRA_VENV := $(TOOLS)/infra
+INFRA_PKGS := aws-sam-cli==1.170.0 cfn-lint==1.58.0 cfn-lint-serverless==0.3.6 python-hcl2==8.1.4
+CHECKOV_VENV := $(TOOLS)/checkov
+CHECKOV_PKGS := checkov==3.3.30
 CARGO ?= cargo
+SAM_ENV := SAM_CLI_TELEMETRY=0 SAM_CLI_BETA_RUST_CARGO_LAMBDA=1 AWS_DEFAULT_REGION=eu-west-1 PATH=$(LAMBDA_VENV)/bin:$(PATH)
 
-.PHONY: help tools demo test fmt lint unit check-rust clean-tools
+.PHONY: help tools demo test fmt lint unit infra arm64-smoke check-rust clean-tools
 
 help:
 	@echo "make demo   run the gatekeeper end to end against a local AWS (moto), started and stopped by itself"
-	@echo "make test   formatting, clippy -D warnings, and every test (unit, moto-backed, Lambda runtime)"
+	@echo "make test   formatting, clippy -D warnings, every test (unit, moto-backed, Lambda runtime), and the infra checks"
+	@echo "make infra  SAM validate --lint, cfn-lint, checkov, SAM/Terraform parity, sam build, arm64 smoke test"
 	@echo "make tools  create the Python venv with moto in .tools/ (done by demo and test when missing)"
 
 # The venv is rebuilt when the package list changes (the stamp records it).
@@ -22,6 +31,29 @@ $(MOTO_VENV)/.ready: Makefile
 	$(PYTHON) -m venv $(MOTO_VENV)
 	$(MOTO_VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(MOTO_PKGS)
 	echo "$(MOTO_PKGS)" > $@
+
+# One venv per tool family, each rebuilt when its package list changes.
+$(LAMBDA_VENV)/.ready: Makefile
+	@echo "==> creating $(LAMBDA_VENV) with $(LAMBDA_PKGS)"
+	rm -rf $(LAMBDA_VENV)
+	$(PYTHON) -m venv $(LAMBDA_VENV)
+	$(LAMBDA_VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(LAMBDA_PKGS)
+	echo "$(LAMBDA_PKGS)" > $@
+
+$(INFRA_VENV)/.ready: Makefile
+	@echo "==> creating $(INFRA_VENV) with $(INFRA_PKGS)"
+	rm -rf $(INFRA_VENV)
+	$(PYTHON) -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(INFRA_PKGS)
+	echo "$(INFRA_PKGS)" > $@
+
+# checkov in its own venv: its HCL parser shares a package name with python-hcl2.
+$(CHECKOV_VENV)/.ready: Makefile
+	@echo "==> creating $(CHECKOV_VENV) with $(CHECKOV_PKGS)"
+	rm -rf $(CHECKOV_VENV)
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(CHECKOV_PKGS)
+	echo "$(CHECKOV_PKGS)" > $@
 
 tools: $(MOTO_VENV)/.ready
 
@@ -43,7 +75,33 @@ lint: check-rust
 unit: tools check-rust
 	$(CARGO) test --workspace
 
-test: fmt lint unit
+# Infrastructure, checked offline: the templates' own validators, checkov with zero failed checks
+# (every skip justified inline), the SAM/Terraform/code parity check, sam build of the three arm64
+# functions (cargo lambda, reusing the workspace's target directory), and a smoke test of those
+# binaries under qemu-user.
+infra: tools $(LAMBDA_VENV)/.ready $(INFRA_VENV)/.ready $(CHECKOV_VENV)/.ready check-rust
+	$(SAM_ENV) $(INFRA_VENV)/bin/sam validate --lint -t infra/sam/template.yaml
+	$(INFRA_VENV)/bin/cfn-lint -a cfn_lint_serverless.rules -t infra/sam/template.yaml
+	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov -f infra/sam/template.yaml --framework cloudformation --skip-download --compact --quiet
+	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov -d infra/terraform --framework terraform --skip-download --compact --quiet
+	$(INFRA_VENV)/bin/python infra/check.py
+	rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+	$(SAM_ENV) $(INFRA_VENV)/bin/sam build -t infra/sam/template.yaml --build-dir target/sam-build
+	$(MAKE) arm64-smoke
+
+arm64-smoke:
+	@if ! command -v qemu-aarch64 >/dev/null || [ ! -d /usr/aarch64-linux-gnu ]; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    apt-get install -y -q qemu-user libc6-arm64-cross >/dev/null; \
+	  fi; \
+	fi
+	@if command -v qemu-aarch64 >/dev/null && [ -d /usr/aarch64-linux-gnu ]; then \
+	  $(CARGO) run -q -p gatekeeper-tests --bin arm64_smoke -- target/sam-build; \
+	else \
+	  echo "*** SKIPPED: arm64 smoke test (qemu-user and libc6-arm64-cross could not be installed here) ***"; \
+	fi
+
+test: fmt lint unit infra
 
 clean-tools:
 	rm -rf $(TOOLS)

@@ -270,6 +270,17 @@ pub struct Function {
 impl Function {
     /// Starts `binary` with a Lambda-like environment (nothing inherited but PATH) plus `env`.
     pub fn start(binary: &Path, name: &str, env: &[(&str, String)]) -> Result<Function, String> {
+        Function::start_under(&[], binary, name, env)
+    }
+
+    /// [`Function::start`] through a launcher: `launcher` is the command and its arguments before the
+    /// binary (an emulator such as `qemu-aarch64 -L /usr/aarch64-linux-gnu`); empty runs it directly.
+    pub fn start_under(
+        launcher: &[&str],
+        binary: &Path,
+        name: &str,
+        env: &[(&str, String)],
+    ) -> Result<Function, String> {
         if !binary.exists() {
             return Err(format!(
                 "{} not built: `cargo build --workspace` (make test and make demo do)",
@@ -283,7 +294,14 @@ impl Function {
             api.addr().replace([':', '.'], "-")
         ));
         let file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
-        let mut cmd = Command::new(binary);
+        let mut cmd = match launcher.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(binary);
+                c
+            }
+            None => Command::new(binary),
+        };
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("AWS_LAMBDA_RUNTIME_API", api.addr())

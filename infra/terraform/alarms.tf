@@ -1,0 +1,109 @@
+# Alarms, so that a broken gatekeeper does not fail open in silence: to the alarm topic.
+
+locals {
+  log_metrics = {
+    ColdStartFailures = "\"stopped\""
+    BreakerTrips      = "\"circuit breaker tripped\""
+  }
+  log_filters = {
+    for pair in setproduct(keys(local.functions), keys(local.log_metrics)) :
+    "${pair[0]}-${pair[1]}" => { function = pair[0], metric = pair[1] }
+  }
+  queue_alarms = {
+    events-dlq = { queue = aws_sqs_queue.events_dlq.name, description = "Events EventBridge or the scheduler could not deliver to a function" }
+    failures   = { queue = aws_sqs_queue.failures.name, description = "Invocations that failed after Lambda's retries (events not acted on)" }
+    rejected   = { queue = aws_sqs_queue.rejected.name, description = "Events the gatekeeper could not use (malformed or unexpected shapes)" }
+  }
+}
+
+resource "aws_cloudwatch_log_metric_filter" "function" {
+  for_each       = local.log_filters
+  name           = "${var.name}-${each.key}"
+  log_group_name = aws_cloudwatch_log_group.function[each.value.function].name
+  pattern        = local.log_metrics[each.value.metric]
+  metric_transformation {
+    namespace     = var.name
+    name          = each.value.metric
+    value         = "1"
+    default_value = "0"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "cold_start_failures" {
+  alarm_name          = "${var.name}-cold-start-failures"
+  alarm_description   = "A function failed to start (an invalid policy or configuration)"
+  namespace           = var.name
+  metric_name         = "ColdStartFailures"
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "breaker" {
+  alarm_name          = "${var.name}-breaker"
+  alarm_description   = "The circuit breaker tripped; tag changes are stopped until gatekeeper breaker reset"
+  namespace           = var.name
+  metric_name         = "BreakerTrips"
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "queue" {
+  for_each            = local.queue_alarms
+  alarm_name          = "${var.name}-${each.key}"
+  alarm_description   = each.value.description
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = each.value.queue }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "lambda" {
+  for_each            = toset(["Errors", "Throttles"])
+  alarm_name          = "${var.name}-${lower(each.key)}"
+  alarm_description   = each.key == "Errors" ? "Function errors (each is retried; the failures alarm says when retries ran out)" : "Function throttles (events wait and are retried)"
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  tags                = var.tags
+
+  metric_query {
+    id          = "total"
+    expression  = "on_push + on_scan + sweep"
+    label       = lower(each.key)
+    return_data = true
+  }
+  dynamic "metric_query" {
+    for_each = local.functions
+    content {
+      id = metric_query.key
+      metric {
+        namespace   = "AWS/Lambda"
+        metric_name = each.key
+        dimensions  = { FunctionName = aws_lambda_function.function[metric_query.key].function_name }
+        stat        = "Sum"
+        period      = 300
+      }
+    }
+  }
+}

@@ -1,0 +1,308 @@
+# The three functions, their roles (only the actions each one calls: infra/permissions.json), their
+# log groups, and what invokes them.
+
+data "aws_iam_policy_document" "assume_lambda" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "on_push" {
+  statement {
+    sid       = "Repositories"
+    actions   = ["ecr:BatchDeleteImage", "ecr:BatchGetImage", "ecr:BatchGetRepositoryScanningConfiguration", "ecr:DescribeImages", "ecr:PutImage", "ecr:StartImageScan"]
+    resources = [local.repositories]
+  }
+  statement {
+    sid       = "Registry"
+    actions   = ["ecr:DescribePullThroughCacheRules", "ecr:DescribeRegistry", "ecr:GetRegistryScanningConfiguration"]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "State"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.state.arn]
+  }
+  statement {
+    sid       = "Notify"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.verdicts.arn, aws_sns_topic.chat.arn]
+  }
+  statement {
+    sid       = "QueuesRejectedAndFailed"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.rejected.arn, aws_sqs_queue.failures.arn]
+  }
+  statement {
+    sid       = "Key"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.this.arn]
+  }
+}
+
+data "aws_iam_policy_document" "on_scan" {
+  statement {
+    sid       = "Repositories"
+    actions   = ["ecr:BatchDeleteImage", "ecr:BatchGetImage", "ecr:BatchGetRepositoryScanningConfiguration", "ecr:DescribeImageScanFindings", "ecr:DescribeImages", "ecr:PutImage", "ecr:StartImageScan"]
+    resources = [local.repositories]
+  }
+  statement {
+    sid       = "Registry"
+    actions   = ["ecr:DescribePullThroughCacheRules", "ecr:DescribeRegistry", "ecr:GetRegistryScanningConfiguration"]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "Findings"
+    actions   = ["inspector2:ListFindings"]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "State"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.state.arn]
+  }
+  statement {
+    sid       = "Notify"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.verdicts.arn, aws_sns_topic.chat.arn]
+  }
+  statement {
+    sid       = "QueuesRejectedAndFailed"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.rejected.arn, aws_sqs_queue.failures.arn]
+  }
+  statement {
+    sid       = "Key"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.this.arn]
+  }
+}
+
+data "aws_iam_policy_document" "sweep" {
+  statement {
+    sid       = "Repositories"
+    actions   = ["ecr:BatchDeleteImage", "ecr:BatchGetImage", "ecr:BatchGetRepositoryScanningConfiguration", "ecr:DescribeImageScanFindings", "ecr:DescribeImages", "ecr:DescribeRepositories", "ecr:PutImage", "ecr:StartImageScan"]
+    resources = [local.repositories]
+  }
+  statement {
+    sid       = "Registry"
+    actions   = ["ecr:DescribePullThroughCacheRules", "ecr:DescribeRegistry", "ecr:GetRegistryScanningConfiguration"]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "Findings"
+    actions   = ["inspector2:ListFindings"]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "State"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.state.arn, "${aws_dynamodb_table.state.arn}/index/due"]
+  }
+  statement {
+    sid       = "Notify"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.verdicts.arn, aws_sns_topic.chat.arn]
+  }
+  statement {
+    sid       = "QueuesFailed"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.failures.arn]
+  }
+  statement {
+    sid       = "Key"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.this.arn]
+  }
+}
+
+data "aws_iam_policy_document" "policy_source" {
+  count = var.policy_source == "builtin" ? 0 : 1
+  statement {
+    sid       = "PolicyDocument"
+    actions   = var.policy_source == "s3" ? ["s3:GetObject"] : ["ssm:GetParameter"]
+    resources = [var.policy_source == "s3" ? local.policy_object : local.policy_param]
+  }
+}
+
+locals {
+  role_policies = {
+    on_push = data.aws_iam_policy_document.on_push.json
+    on_scan = data.aws_iam_policy_document.on_scan.json
+    sweep   = data.aws_iam_policy_document.sweep.json
+  }
+}
+
+resource "aws_iam_role" "function" {
+  for_each           = local.functions
+  name               = "${var.name}-${each.value.binary}"
+  assume_role_policy = data.aws_iam_policy_document.assume_lambda.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "function" {
+  for_each = local.functions
+  name     = "gatekeeper"
+  role     = aws_iam_role.function[each.key].id
+  policy   = local.role_policies[each.key]
+}
+
+resource "aws_iam_role_policy" "policy_source" {
+  for_each = var.policy_source == "builtin" ? {} : local.functions
+  name     = "policy-source"
+  role     = aws_iam_role.function[each.key].id
+  policy   = data.aws_iam_policy_document.policy_source[0].json
+}
+
+resource "aws_iam_role_policy_attachment" "logs" {
+  for_each   = local.functions
+  role       = aws_iam_role.function[each.key].name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+}
+
+resource "aws_cloudwatch_log_group" "function" {
+  for_each          = local.functions
+  name              = "/aws/lambda/${var.name}-${each.value.binary}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.this.arn
+  tags              = var.tags
+}
+
+resource "aws_lambda_function" "function" {
+  # checkov:skip=CKV_AWS_116:Asynchronous failures go to the on-failure destination (failures queue), which supersedes a DLQ.
+  # checkov:skip=CKV_AWS_117:The functions call only AWS APIs; a VPC would add NAT cost and no isolation.
+  # checkov:skip=CKV_AWS_115:Reserved concurrency is a variable, off by default (it fails on accounts with a low quota).
+  # checkov:skip=CKV_AWS_50:Structured JSON logs carry every decision; X-Ray adds a cost per event for no decision taken.
+  # checkov:skip=CKV_AWS_272:The zips are built from this repository by cargo lambda; code signing is the deployer's choice.
+  for_each                       = local.functions
+  function_name                  = "${var.name}-${each.value.binary}"
+  description                    = each.value.description
+  role                           = aws_iam_role.function[each.key].arn
+  runtime                        = "provided.al2023"
+  architectures                  = ["arm64"]
+  handler                        = "bootstrap"
+  filename                       = each.value.zip
+  source_code_hash               = filebase64sha256(each.value.zip)
+  memory_size                    = 256
+  timeout                        = each.value.timeout
+  kms_key_arn                    = aws_kms_key.this.arn
+  reserved_concurrent_executions = var.reserved_concurrency > 0 ? var.reserved_concurrency : -1
+  tags                           = var.tags
+
+  environment {
+    variables = local.environment
+  }
+  logging_config {
+    log_format = "JSON"
+    log_group  = aws_cloudwatch_log_group.function[each.key].name
+  }
+  depends_on = [aws_iam_role_policy.function, aws_iam_role_policy_attachment.logs]
+}
+
+resource "aws_lambda_function_event_invoke_config" "function" {
+  for_each                     = local.functions
+  function_name                = aws_lambda_function.function[each.key].function_name
+  maximum_retry_attempts       = 2
+  maximum_event_age_in_seconds = 21600
+  destination_config {
+    on_failure {
+      destination = aws_sqs_queue.failures.arn
+    }
+  }
+}
+
+locals {
+  # Rule name => function; the patterns are the files the tests route sample events through.
+  rules = {
+    "on-push"           = "on_push"
+    "on-scan-basic"     = "on_scan"
+    "on-scan-inspector" = "on_scan"
+  }
+}
+
+resource "aws_cloudwatch_event_rule" "events" {
+  for_each      = local.rules
+  name          = "${var.name}-${each.key}"
+  event_pattern = file("${path.module}/patterns/${each.key}.json")
+  tags          = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "events" {
+  for_each = local.rules
+  rule     = aws_cloudwatch_event_rule.events[each.key].name
+  arn      = aws_lambda_function.function[each.value].arn
+  retry_policy {
+    maximum_retry_attempts       = 10
+    maximum_event_age_in_seconds = 21600
+  }
+  dead_letter_config {
+    arn = aws_sqs_queue.events_dlq.arn
+  }
+}
+
+resource "aws_lambda_permission" "events" {
+  for_each      = local.rules
+  statement_id  = "events-${each.key}"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.function[each.value].function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.events[each.key].arn
+}
+
+data "aws_iam_policy_document" "assume_scheduler" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["scheduler.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account]
+    }
+  }
+}
+
+resource "aws_iam_role" "scheduler" {
+  name               = "${var.name}-scheduler"
+  assume_role_policy = data.aws_iam_policy_document.assume_scheduler.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "scheduler" {
+  name = "invoke-sweep"
+  role = aws_iam_role.scheduler.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = "lambda:InvokeFunction"
+      Resource = aws_lambda_function.function["sweep"].arn
+    }]
+  })
+}
+
+resource "aws_scheduler_schedule" "sweep" {
+  name                = "${var.name}-sweep"
+  schedule_expression = var.sweep_schedule
+  kms_key_arn         = aws_kms_key.this.arn
+  flexible_time_window {
+    mode = "OFF"
+  }
+  target {
+    arn      = aws_lambda_function.function["sweep"].arn
+    role_arn = aws_iam_role.scheduler.arn
+    retry_policy {
+      maximum_retry_attempts       = 2
+      maximum_event_age_in_seconds = 3600
+    }
+    dead_letter_config {
+      arn = aws_sqs_queue.events_dlq.arn
+    }
+  }
+}

@@ -1,0 +1,44 @@
+output "topic_arn" {
+  description = "The JSON topic (subscribe queues, Lambdas, e-mail, ticket systems)."
+  value       = aws_sns_topic.verdicts.arn
+}
+
+output "chat_topic_arn" {
+  description = "The AWS Chatbot topic (connect it to a Slack channel)."
+  value       = aws_sns_topic.chat.arn
+}
+
+output "alarm_topic_arn" {
+  description = "The alarm topic (subscribe the operators)."
+  value       = aws_sns_topic.alarms.arn
+}
+
+output "state_table_name" {
+  description = "The state table (GATEKEEPER_STATE_TABLE for the CLI)."
+  value       = aws_dynamodb_table.state.name
+}
+
+output "rejected_queue_url" {
+  description = "Events the gatekeeper could not use."
+  value       = aws_sqs_queue.rejected.url
+}
+
+output "failure_queue_url" {
+  description = "Invocations that failed after Lambda's retries."
+  value       = aws_sqs_queue.failures.url
+}
+
+output "events_dead_letter_queue_url" {
+  description = "Events EventBridge or the scheduler could not deliver."
+  value       = aws_sqs_queue.events_dlq.url
+}
+
+output "key_arn" {
+  description = "The KMS key of topics, queues, table and logs."
+  value       = aws_kms_key.this.arn
+}
+
+output "function_names" {
+  description = "The functions, by role."
+  value       = { for k, f in aws_lambda_function.function : k => f.function_name }
+}

@@ -1,0 +1,203 @@
+variable "name" {
+  description = "Prefix of every resource name (functions are <name>-on-push, <name>-on-scan, <name>-sweep)."
+  type        = string
+  default     = "ecr-gatekeeper"
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9-]{0,39}$", var.name))
+    error_message = "name: letters, digits and hyphens, starting with a letter, at most 40 characters."
+  }
+}
+
+variable "mode" {
+  description = "audit computes and notifies everything and changes no tag (start here); enforce acts."
+  type        = string
+  default     = "audit"
+  validation {
+    condition     = contains(["audit", "enforce"], var.mode)
+    error_message = "mode must be audit or enforce."
+  }
+}
+
+variable "policy_source" {
+  description = "Where the policy comes from: builtin (blocks CRITICAL, warns on HIGH), s3 or ssm."
+  type        = string
+  default     = "builtin"
+  validation {
+    condition     = contains(["builtin", "s3", "ssm"], var.policy_source)
+    error_message = "policy_source must be builtin, s3 or ssm."
+  }
+}
+
+variable "policy_location" {
+  description = "s3://bucket/key or ssm:/parameter/name, matching policy_source (empty for builtin)."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.policy_location == "" || can(regex("^(s3://[^/]+/.+|ssm:/.+)$", var.policy_location))
+    error_message = "policy_location must be s3://bucket/key or ssm:/name."
+  }
+}
+
+variable "repository_pattern" {
+  description = "The repositories the functions may tag: an IAM resource pattern such as team-a/* or *."
+  type        = string
+  default     = "*"
+  validation {
+    condition     = can(regex("^[a-z0-9*][a-z0-9._/*-]*$", var.repository_pattern))
+    error_message = "repository_pattern: lowercase repository name characters and *."
+  }
+}
+
+variable "quarantine_prefix" {
+  description = "Prefix of quarantine tags."
+  type        = string
+  default     = "quarantined-"
+}
+
+variable "held_prefix" {
+  description = "Prefix of held tags (unscanned = \"hold\")."
+  type        = string
+  default     = "held-"
+}
+
+variable "verified_prefix" {
+  description = "Reserved prefix of verified tags (rules enable them with verified_prefix in the policy)."
+  type        = string
+  default     = "verified-"
+}
+
+variable "sweep_schedule" {
+  description = "How often the sweep runs: an EventBridge Scheduler expression."
+  type        = string
+  default     = "rate(1 hour)"
+  validation {
+    condition     = can(regex("^(rate|cron)\\(.+\\)$", var.sweep_schedule))
+    error_message = "sweep_schedule must be rate(...) or cron(...)."
+  }
+}
+
+variable "sweep_interval" {
+  description = "The same interval as sweep_schedule, as a duration (the sweep's window on its first run)."
+  type        = string
+  default     = "1h"
+  validation {
+    condition     = can(regex("^[0-9]+[smhd]$", var.sweep_interval))
+    error_message = "sweep_interval must be a duration such as 15m or 1h."
+  }
+}
+
+variable "held_timeout" {
+  description = "How long an image may stay held without a scan result before the sweep says so."
+  type        = string
+  default     = "6h"
+  validation {
+    condition     = can(regex("^[0-9]+[smhd]$", var.held_timeout))
+    error_message = "held_timeout must be a duration such as 6h."
+  }
+}
+
+variable "alert_email" {
+  description = "An e-mail address subscribed to the alarm topic (optional)."
+  type        = string
+  default     = ""
+}
+
+variable "slack_workspace_id" {
+  description = "AWS Chatbot Slack workspace id, authorised once in the Chatbot console (optional)."
+  type        = string
+  default     = ""
+}
+
+variable "slack_channel_id" {
+  description = "Slack channel id for verdict notifications (optional, with slack_workspace_id)."
+  type        = string
+  default     = ""
+}
+
+variable "manage_registry_scanning" {
+  description = "Manage the registry scanning configuration (one per account and region; protected from destroy). Never manage aws_inspector2_enabler next to it."
+  type        = bool
+  default     = false
+}
+
+variable "registry_scan_type" {
+  description = "ENHANCED (Inspector) or BASIC."
+  type        = string
+  default     = "ENHANCED"
+  validation {
+    condition     = contains(["ENHANCED", "BASIC"], var.registry_scan_type)
+    error_message = "registry_scan_type must be ENHANCED or BASIC."
+  }
+}
+
+variable "registry_scan_frequency" {
+  description = "CONTINUOUS_SCAN or SCAN_ON_PUSH."
+  type        = string
+  default     = "CONTINUOUS_SCAN"
+  validation {
+    condition     = contains(["CONTINUOUS_SCAN", "SCAN_ON_PUSH"], var.registry_scan_frequency)
+    error_message = "registry_scan_frequency must be CONTINUOUS_SCAN or SCAN_ON_PUSH."
+  }
+}
+
+variable "registry_scan_filter" {
+  description = "Repository filter (wildcard) of the scanning rule."
+  type        = string
+  default     = "*"
+}
+
+variable "archive_quarantined_repositories" {
+  description = "Repositories given a lifecycle rule that archives (never expires) quarantined images; off by default. Archived images cost a 90-day minimum."
+  type        = list(string)
+  default     = []
+}
+
+variable "archive_after_days" {
+  description = "Days after push before a quarantined image is archived by the lifecycle rule."
+  type        = number
+  default     = 30
+  validation {
+    condition     = var.archive_after_days >= 1
+    error_message = "archive_after_days must be at least 1."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the functions' log groups: the audit trail of every tag change (a year by default)."
+  type        = number
+  default     = 365
+  validation {
+    condition     = contains([30, 60, 90, 180, 365, 731], var.log_retention_days)
+    error_message = "log_retention_days must be one of 30, 60, 90, 180, 365, 731."
+  }
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrency per function (0 = none; reserving fails on accounts with a low quota)."
+  type        = number
+  default     = 0
+  validation {
+    condition     = var.reserved_concurrency >= 0
+    error_message = "reserved_concurrency must be 0 or more."
+  }
+}
+
+variable "zips" {
+  description = "The deployment zips from `cargo lambda build --release --arm64 --output-format zip` (paths)."
+  type = object({
+    on_push = string
+    on_scan = string
+    sweep   = string
+  })
+  default = {
+    on_push = "../../target/lambda/on-push/bootstrap.zip"
+    on_scan = "../../target/lambda/on-scan/bootstrap.zip"
+    sweep   = "../../target/lambda/sweep/bootstrap.zip"
+  }
+}
+
+variable "tags" {
+  description = "Tags on every resource."
+  type        = map(string)
+  default     = {}
+}
