@@ -92,7 +92,8 @@ infra: tools $(LAMBDA_VENV)/.ready $(INFRA_VENV)/.ready $(CHECKOV_VENV)/.ready c
 arm64-smoke:
 	@if ! command -v qemu-aarch64 >/dev/null || [ ! -d /usr/aarch64-linux-gnu ]; then \
 	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-	    apt-get install -y -q qemu-user libc6-arm64-cross >/dev/null; \
+	    apt-get install -y -q qemu-user libc6-arm64-cross >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q qemu-user libc6-arm64-cross >/dev/null 2>&1; } || true; \
 	  fi; \
 	fi
 	@if command -v qemu-aarch64 >/dev/null && [ -d /usr/aarch64-linux-gnu ]; then \

@@ -3,6 +3,7 @@
 mod args;
 mod aws;
 mod check;
+mod cost_cmd;
 mod evaluate;
 mod ops;
 mod policy_cmd;
@@ -24,6 +25,7 @@ Usage:
   gatekeeper release --all [--repository R] (--dry-run | --yes)
   gatekeeper reconcile (--repository R | --all) [--dry-run] [--mode audit|enforce]
   gatekeeper breaker (status | reset)
+  gatekeeper cost [--days N] [--format text|json] [--initial-scan-price USD] [--rescan-price USD]
   gatekeeper --version | --help | COMMAND --help
 
 Commands:
@@ -34,6 +36,7 @@ Commands:
   release    break-glass: put an image's quarantined tags back (or every image's, to uninstall)
   reconcile  evaluate images that existed before the gatekeeper (or whose events were lost) and act
   breaker    show or reset the circuit breaker that stops tag changes after too many
+  cost       what Inspector's scanning costs, what runs, what to change (estimates; reads only)
 
 AWS: the usual credential chain and AWS_REGION; AWS_ENDPOINT_URL points every call at a local
 emulator. Commands that touch the gatekeeper's state read GATEKEEPER_STATE_TABLE and
@@ -46,6 +49,7 @@ Examples:
   gatekeeper check --repository team-a/api --tag \"$GIT_SHA\" --wait 15m --format sarif > gatekeeper.sarif
   gatekeeper release --repository team-a/api --digest sha256:... --reason \"INC-42 hotfix\" --force --for 24h
   gatekeeper reconcile --all --dry-run
+  gatekeeper cost --days 30 --rescan-price 0.011
 
 Exit status: 0 success (pass or warn for check), 1 a verdict that stops the pipeline (block, held),
 an invalid policy, or a refused release; 2 unusable input, AWS errors and timeouts.
@@ -124,6 +128,7 @@ fn main() -> ExitCode {
         "release" => ops::release(rest),
         "reconcile" => ops::reconcile(rest),
         "breaker" => ops::breaker(rest),
+        "cost" => cost_cmd::command(rest),
         "--version" | "-V" | "version" => {
             println!("gatekeeper {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)

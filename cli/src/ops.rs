@@ -146,6 +146,11 @@ async fn release_all(args: Args) -> Result<ExitCode, Fail> {
     let policy = aws::policy(&args, &sdk).await?;
     let gk = aws::gatekeeper(&args, &sdk, policy)?;
     let dry_run = args.has("dry-run");
+    let actor = if dry_run {
+        String::new()
+    } else {
+        aws::caller(&sdk).await?
+    };
     let (mut images, mut changed) = (0usize, 0usize);
     for repository in repositories(&gk.registry, &args).await? {
         for detail in gk.registry.images(&repository).await? {
@@ -164,7 +169,7 @@ async fn release_all(args: Args) -> Result<ExitCode, Fail> {
                 digest: detail.digest.clone(),
                 tags: detail.tags.clone(),
             };
-            let (actions, problems) = gk.restore_all(&image, dry_run).await?;
+            let (actions, problems) = gk.restore_all(&image, dry_run, &actor).await?;
             changed += actions
                 .iter()
                 .filter(|a| matches!(a.status, ActionStatus::Done | ActionStatus::Would))

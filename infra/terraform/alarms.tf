@@ -89,7 +89,7 @@ resource "aws_cloudwatch_metric_alarm" "lambda" {
 
   metric_query {
     id          = "total"
-    expression  = "on_push + on_scan + sweep"
+    expression  = join(" + ", keys(local.functions))
     label       = lower(each.key)
     return_data = true
   }

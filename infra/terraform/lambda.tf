@@ -120,6 +120,39 @@ data "aws_iam_policy_document" "sweep" {
   }
 }
 
+data "aws_iam_policy_document" "cost_report" {
+  statement {
+    sid       = "Repositories"
+    actions   = ["ecr:BatchGetRepositoryScanningConfiguration", "ecr:DescribeImages", "ecr:DescribeRepositories"]
+    resources = ["arn:${local.partition}:ecr:${local.region}:${local.account}:repository/*"]
+  }
+  statement {
+    sid       = "Registry"
+    actions   = ["ecr:GetRegistryScanningConfiguration"]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "CoverageAndUsage"
+    actions   = ["inspector2:ListCoverage", "inspector2:ListCoverageStatistics", "inspector2:ListUsageTotals"]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "Notify"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.verdicts.arn, aws_sns_topic.chat.arn]
+  }
+  statement {
+    sid       = "QueuesFailed"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.failures.arn]
+  }
+  statement {
+    sid       = "Key"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.this.arn]
+  }
+}
+
 data "aws_iam_policy_document" "policy_source" {
   count = var.policy_source == "builtin" ? 0 : 1
   statement {
@@ -133,7 +166,8 @@ locals {
   role_policies = {
     on_push = data.aws_iam_policy_document.on_push.json
     on_scan = data.aws_iam_policy_document.on_scan.json
-    sweep   = data.aws_iam_policy_document.sweep.json
+    sweep       = data.aws_iam_policy_document.sweep.json
+    cost_report = data.aws_iam_policy_document.cost_report.json
   }
 }
 
@@ -275,16 +309,36 @@ resource "aws_iam_role" "scheduler" {
 }
 
 resource "aws_iam_role_policy" "scheduler" {
-  name = "invoke-sweep"
+  name = "invoke-scheduled"
   role = aws_iam_role.scheduler.id
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
       Effect   = "Allow"
       Action   = "lambda:InvokeFunction"
-      Resource = aws_lambda_function.function["sweep"].arn
+      Resource = [aws_lambda_function.function["sweep"].arn, aws_lambda_function.function["cost_report"].arn]
     }]
   })
+}
+
+resource "aws_scheduler_schedule" "cost_report" {
+  name                = "${var.name}-cost-report"
+  schedule_expression = var.cost_report_schedule
+  kms_key_arn         = aws_kms_key.this.arn
+  flexible_time_window {
+    mode = "OFF"
+  }
+  target {
+    arn      = aws_lambda_function.function["cost_report"].arn
+    role_arn = aws_iam_role.scheduler.arn
+    retry_policy {
+      maximum_retry_attempts       = 2
+      maximum_event_age_in_seconds = 3600
+    }
+    dead_letter_config {
+      arn = aws_sqs_queue.events_dlq.arn
+    }
+  }
 }
 
 resource "aws_scheduler_schedule" "sweep" {

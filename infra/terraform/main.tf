@@ -12,7 +12,8 @@ locals {
   functions = {
     on_push = { binary = "on-push", timeout = 60, zip = var.zips.on_push, description = "ECR Image Action (push, delete, restore)" }
     on_scan = { binary = "on-scan", timeout = 60, zip = var.zips.on_scan, description = "ECR Image Scan, Inspector2 Scan, Finding and Coverage" }
-    sweep   = { binary = "sweep", timeout = 600, zip = var.zips.sweep, description = "Scheduled re-evaluation (deadlines, exception ends, lost events) and reminders" }
+    sweep       = { binary = "sweep", timeout = 600, zip = var.zips.sweep, description = "Scheduled re-evaluation (deadlines, exception ends, lost events) and reminders" }
+    cost_report = { binary = "cost-report", timeout = 600, zip = var.zips.cost_report, description = "Weekly digest of what Inspector's ECR scanning costs and what to change (reads only)" }
   }
 
   environment = {
@@ -28,6 +29,9 @@ locals {
     GATEKEEPER_CLAIM_LEASE        = "5m"
     GATEKEEPER_SWEEP_INTERVAL     = var.sweep_interval
     GATEKEEPER_HELD_TIMEOUT       = var.held_timeout
+    GATEKEEPER_PRICE_INITIAL_SCAN = tostring(var.price_initial_scan)
+    GATEKEEPER_PRICE_RESCAN       = tostring(var.price_rescan)
+    GATEKEEPER_COST_DAYS          = tostring(var.cost_report_days)
   }
 
   repositories = "arn:${local.partition}:ecr:${local.region}:${local.account}:repository/${var.repository_pattern}"

@@ -96,6 +96,38 @@ variable "held_timeout" {
   }
 }
 
+variable "cost_report_schedule" {
+  description = "When the cost digest is published: an EventBridge Scheduler expression (weekly by default)."
+  type        = string
+  default     = "cron(0 8 ? * MON *)"
+  validation {
+    condition     = can(regex("^(rate|cron)\\(.+\\)$", var.cost_report_schedule))
+    error_message = "cost_report_schedule must be rate(...) or cron(...)."
+  }
+}
+
+variable "cost_report_days" {
+  description = "The period the cost digest covers, days."
+  type        = number
+  default     = 7
+  validation {
+    condition     = var.cost_report_days >= 1 && var.cost_report_days <= 365
+    error_message = "cost_report_days must be between 1 and 365."
+  }
+}
+
+variable "price_initial_scan" {
+  description = "USD per Inspector initial scan of an image (the cost report's estimate)."
+  type        = number
+  default     = 0.09
+}
+
+variable "price_rescan" {
+  description = "USD per rescan (the cost report's estimate)."
+  type        = number
+  default     = 0.01
+}
+
 variable "alert_email" {
   description = "An e-mail address subscribed to the alarm topic (optional)."
   type        = string
@@ -185,14 +217,16 @@ variable "reserved_concurrency" {
 variable "zips" {
   description = "The deployment zips from `cargo lambda build --release --arm64 --output-format zip` (paths)."
   type = object({
-    on_push = string
-    on_scan = string
-    sweep   = string
+    on_push     = string
+    on_scan     = string
+    sweep       = string
+    cost_report = string
   })
   default = {
-    on_push = "../../target/lambda/on-push/bootstrap.zip"
-    on_scan = "../../target/lambda/on-scan/bootstrap.zip"
-    sweep   = "../../target/lambda/sweep/bootstrap.zip"
+    on_push     = "../../target/lambda/on-push/bootstrap.zip"
+    on_scan     = "../../target/lambda/on-scan/bootstrap.zip"
+    sweep       = "../../target/lambda/sweep/bootstrap.zip"
+    cost_report = "../../target/lambda/cost-report/bootstrap.zip"
   }
 }
 

@@ -1,6 +1,7 @@
 //! Configuration read once at start from `GATEKEEPER_*` variables, through a lookup function so that
 //! tests never touch the process environment.
 
+use crate::cost::Pricing;
 use crate::domain::Mode;
 use crate::error::ConfigError;
 use crate::policy::Policy;
@@ -33,6 +34,12 @@ pub const CLAIM_LEASE: &str = "GATEKEEPER_CLAIM_LEASE";
 pub const SWEEP_INTERVAL: &str = "GATEKEEPER_SWEEP_INTERVAL";
 /// How long an image may stay held without a scan result before the sweep says so (default `6h`).
 pub const HELD_TIMEOUT: &str = "GATEKEEPER_HELD_TIMEOUT";
+/// The price of one Inspector initial scan of an ECR image, USD (default `0.09`).
+pub const PRICE_INITIAL_SCAN: &str = "GATEKEEPER_PRICE_INITIAL_SCAN";
+/// The price of one rescan, USD (default `0.01`).
+pub const PRICE_RESCAN: &str = "GATEKEEPER_PRICE_RESCAN";
+/// The period of the cost digest, days (default `7`).
+pub const COST_DAYS: &str = "GATEKEEPER_COST_DAYS";
 
 /// Where the policy document comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +116,10 @@ pub struct Config {
     pub claim_lease: i64,
     /// The sweep's interval and hold timeout.
     pub sweep: SweepSettings,
+    /// Prices for the cost report.
+    pub pricing: Pricing,
+    /// The cost digest's period, days.
+    pub cost_days: i64,
 }
 
 impl Config {
@@ -171,6 +182,27 @@ impl Config {
             interval: duration(SWEEP_INTERVAL, defaults.interval)?,
             held_timeout: duration(HELD_TIMEOUT, defaults.held_timeout)?,
         };
+        let number = |name: &'static str, default: f64| -> Result<f64, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|x| x.is_finite() && *x >= 0.0)
+                    .ok_or_else(|| ConfigError::Invalid {
+                        name,
+                        value: v,
+                        problem: "expected a non-negative number".into(),
+                    }),
+            }
+        };
+        let prices = Pricing::default();
+        let pricing = Pricing {
+            initial_scan: number(PRICE_INITIAL_SCAN, prices.initial_scan)?,
+            rescan: number(PRICE_RESCAN, prices.rescan)?,
+        };
+        let cost_days = number(COST_DAYS, 7.0)?.round().max(1.0) as i64;
         Ok(Config {
             mode,
             topic_arn: required(TOPIC_ARN)?,
@@ -188,6 +220,8 @@ impl Config {
             tags,
             claim_lease,
             sweep,
+            pricing,
+            cost_days,
         })
     }
 }

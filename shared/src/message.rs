@@ -44,6 +44,18 @@ pub enum ActionStatus {
     Failed,
 }
 
+impl ActionStatus {
+    /// `done`, `would`, `skipped` or `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionStatus::Done => "done",
+            ActionStatus::Would => "would",
+            ActionStatus::Skipped => "skipped",
+            ActionStatus::Failed => "failed",
+        }
+    }
+}
+
 /// One tag change in a verdict message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Action {

@@ -26,6 +26,8 @@ pub struct ImageDetail {
     pub artifact_media_type: Option<String>,
     /// `imagePushedAt`.
     pub pushed_at: Option<Epoch>,
+    /// `lastRecordedPullTime`.
+    pub pulled_at: Option<Epoch>,
 }
 
 /// An image manifest exactly as ECR stores it (PutImage needs the same bytes to add a tag).

@@ -318,3 +318,174 @@ async fn findings_updated_in_a_window_are_asked_for_by_time_severity_and_active_
     assert_eq!(images[0].digest, "sha256:a1");
     assert_eq!(rule.num_calls(), 1);
 }
+
+mod cost_apis {
+    //! ListCoverage, ListCoverageStatistics and ListUsageTotals (moto answers 404 to all three).
+    use super::*;
+    use aws_sdk_inspector2::operation::list_coverage::ListCoverageOutput;
+    use aws_sdk_inspector2::operation::list_coverage_statistics::ListCoverageStatisticsOutput;
+    use aws_sdk_inspector2::operation::list_usage_totals::ListUsageTotalsOutput;
+    use aws_sdk_inspector2::types::{
+        Counts, CoverageResourceType, CoveredResource, EcrContainerImageMetadata, GroupKey,
+        ResourceScanMetadata, ScanStatus, ScanStatusCode, ScanStatusReason, ScanType, Usage,
+        UsageTotal, UsageType,
+    };
+
+    fn covered(repo: &str, n: usize, in_use: i64) -> CoveredResource {
+        CoveredResource::builder()
+            .resource_type(CoverageResourceType::AwsEcrContainerImage)
+            .resource_id(format!(
+                "arn:aws:ecr:eu-west-1:123456789012:repository/{repo}/sha256:{n:064x}"
+            ))
+            .account_id("123456789012")
+            .scan_type(ScanType::Package)
+            .scan_status(
+                ScanStatus::builder()
+                    .status_code(ScanStatusCode::Active)
+                    .reason(ScanStatusReason::Successful)
+                    .build()
+                    .unwrap(),
+            )
+            .resource_metadata(
+                ResourceScanMetadata::builder()
+                    .ecr_image(
+                        EcrContainerImageMetadata::builder()
+                            .in_use_count(in_use)
+                            .last_in_use_at(DateTime::from_secs(1_790_000_000))
+                            .image_pulled_at(DateTime::from_secs(1_789_000_000))
+                            .build(),
+                    )
+                    .build(),
+            )
+            .last_scanned_at(DateTime::from_secs(1_790_100_000))
+            .build()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn coverage_of_ecr_images_is_read_across_pages_with_its_use() {
+        let ecr_only = |r: &aws_sdk_inspector2::operation::list_coverage::ListCoverageInput| {
+            r.filter_criteria().is_some_and(|c| {
+                c.resource_type()
+                    .iter()
+                    .any(|f| f.value() == "AWS_ECR_CONTAINER_IMAGE")
+            })
+        };
+        let first = mock!(Client::list_coverage)
+            .match_requests(move |r| ecr_only(r) && r.next_token().is_none())
+            .then_output(|| {
+                ListCoverageOutput::builder()
+                    .covered_resources(covered("team/a", 1, 2))
+                    .next_token("n2")
+                    .build()
+            });
+        let second = mock!(Client::list_coverage)
+            .match_requests(move |r| ecr_only(r) && r.next_token() == Some("n2"))
+            .then_output(|| {
+                ListCoverageOutput::builder()
+                    .covered_resources(covered("team/b", 2, 0))
+                    .build()
+            });
+        let client = mock_client!(aws_sdk_inspector2, RuleMode::MatchAny, [&first, &second]);
+        let c = Inspector::new(client).ecr_coverage().await.unwrap();
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].repository, "team/a");
+        assert_eq!(c[0].digest, format!("sha256:{:064x}", 1));
+        assert_eq!(
+            (c[0].status.as_str(), c[0].in_use_count, c[0].pulled_at),
+            ("ACTIVE", Some(2), Some(1_789_000_000))
+        );
+        assert_eq!(c[1].repository, "team/b");
+        assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn coverage_statistics_are_summed_by_reason_across_pages() {
+        let first = mock!(Client::list_coverage_statistics)
+            .match_requests(|r| {
+                r.group_by() == Some(&GroupKey::ScanStatusReason) && r.next_token().is_none()
+            })
+            .then_output(|| {
+                ListCoverageStatisticsOutput::builder()
+                    .counts_by_group(
+                        Counts::builder()
+                            .count(40)
+                            .group_key(GroupKey::from("SUCCESSFUL"))
+                            .build(),
+                    )
+                    .total_counts(40)
+                    .next_token("p2")
+                    .build()
+                    .unwrap()
+            });
+        let second = mock!(Client::list_coverage_statistics)
+            .match_requests(|r| r.next_token() == Some("p2"))
+            .then_output(|| {
+                ListCoverageStatisticsOutput::builder()
+                    .counts_by_group(
+                        Counts::builder()
+                            .count(5)
+                            .group_key(GroupKey::from("SUCCESSFUL"))
+                            .build(),
+                    )
+                    .counts_by_group(
+                        Counts::builder()
+                            .count(7)
+                            .group_key(GroupKey::from("SCAN_ELIGIBILITY_EXPIRED"))
+                            .build(),
+                    )
+                    .total_counts(12)
+                    .build()
+                    .unwrap()
+            });
+        let client = mock_client!(aws_sdk_inspector2, RuleMode::MatchAny, [&first, &second]);
+        let s = Inspector::new(client)
+            .ecr_coverage_statistics()
+            .await
+            .unwrap();
+        assert_eq!(s["SUCCESSFUL"], 45);
+        assert_eq!(s["SCAN_ELIGIBILITY_EXPIRED"], 7);
+    }
+
+    #[tokio::test]
+    async fn usage_totals_keep_the_ecr_scans_of_every_page_and_account() {
+        let usage = |t: UsageType, total: f64, cost: f64| {
+            Usage::builder()
+                .r#type(t)
+                .total(total)
+                .estimated_monthly_cost(cost)
+                .build()
+        };
+        let first = mock!(Client::list_usage_totals)
+            .match_requests(|r| r.next_token().is_none())
+            .then_output(move || {
+                ListUsageTotalsOutput::builder()
+                    .totals(
+                        UsageTotal::builder()
+                            .account_id("111111111111")
+                            .usage(usage(UsageType::EcrInitialScan, 40.0, 3.6))
+                            .usage(usage(UsageType::EcrRescan, 20000.0, 200.0))
+                            .usage(usage(UsageType::Ec2InstanceHours, 700.0, 70.0))
+                            .build(),
+                    )
+                    .next_token("t2")
+                    .build()
+            });
+        let second = mock!(Client::list_usage_totals)
+            .match_requests(|r| r.next_token() == Some("t2"))
+            .then_output(move || {
+                ListUsageTotalsOutput::builder()
+                    .totals(
+                        UsageTotal::builder()
+                            .account_id("222222222222")
+                            .usage(usage(UsageType::EcrRescan, 4300.0, 43.0))
+                            .build(),
+                    )
+                    .build()
+            });
+        let client = mock_client!(aws_sdk_inspector2, RuleMode::MatchAny, [&first, &second]);
+        let u = Inspector::new(client).ecr_usage().await.unwrap();
+        assert_eq!((u.initial_scans, u.rescans), (40.0, 24300.0));
+        assert_eq!(u.estimated_monthly_cost, Some(3.6 + 200.0 + 43.0));
+    }
+}

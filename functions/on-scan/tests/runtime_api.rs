@@ -110,6 +110,36 @@ async fn the_on_scan_binary_quarantines_the_image_of_a_sample_finding_event() {
             .any(|l| l.contains("verdict changed") && l.contains("\"decision\":\"block\"")),
         "{logs}"
     );
+    // The audit trail: one structured line per ECR action, and the tags after.
+    let audit: Vec<serde_json::Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["fields"]["audit"] == "ecr")
+        .collect();
+    let removed: Vec<&serde_json::Value> = audit
+        .iter()
+        .filter(|l| l["fields"]["action"] == "remove_tag")
+        .collect();
+    assert_eq!(removed.len(), 2, "{logs}");
+    assert_eq!(removed[0]["fields"]["status"], "done");
+    assert_eq!(removed[0]["fields"]["event_id"], event["id"]);
+    assert!(
+        removed[0]["fields"]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("block: "),
+        "{}",
+        removed[0]
+    );
+    let after = audit
+        .iter()
+        .find(|l| l["fields"]["action"] == "tags")
+        .expect("tags after");
+    assert_eq!(after["fields"]["tags_before"], "v2.4.1,latest");
+    assert_eq!(
+        after["fields"]["tags_after"],
+        format!("quarantined-latest--{h},quarantined-v2.4.1--{h}")
+    );
 }
 
 #[tokio::test]

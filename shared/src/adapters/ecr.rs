@@ -126,6 +126,36 @@ impl Ecr {
         Ok(facts)
     }
 
+    /// The registry scanning configuration: whether it is ENHANCED, and its rules as JSON (the shape
+    /// `aws ecr put-registry-scanning-configuration --rules` takes).
+    pub async fn scanning_rules(&self) -> Result<(bool, String), AwsError> {
+        let out = self
+            .client
+            .get_registry_scanning_configuration()
+            .send()
+            .await
+            .map_err(|e| aws_error("ecr:GetRegistryScanningConfiguration", e))?;
+        let config = out.scanning_configuration();
+        let enhanced = config
+            .and_then(|c| c.scan_type())
+            .is_some_and(|t| *t == ScanType::Enhanced);
+        let rules: Vec<serde_json::Value> = config
+            .map(|c| c.rules())
+            .unwrap_or_default()
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "scanFrequency": r.scan_frequency().as_str(),
+                    "repositoryFilters": r.repository_filters().iter().map(|f| serde_json::json!({
+                        "filter": f.filter(),
+                        "filterType": f.filter_type().as_str(),
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        Ok((enhanced, serde_json::Value::from(rules).to_string()))
+    }
+
     async fn registry_enhanced(&self) -> Result<bool, AwsError> {
         let cached = self.enhanced.lock().ok().and_then(|g| *g);
         if let Some((at, enhanced)) = cached
@@ -213,6 +243,7 @@ impl ImageRegistry for Ecr {
                 manifest_media_type: d.image_manifest_media_type().map(str::to_string),
                 artifact_media_type: d.artifact_media_type().map(str::to_string),
                 pushed_at: d.image_pushed_at().map(epoch),
+                pulled_at: d.last_recorded_pull_time().map(epoch),
             }))
     }
 
@@ -576,6 +607,7 @@ impl ImageRegistry for Ecr {
                     manifest_media_type: d.image_manifest_media_type().map(str::to_string),
                     artifact_media_type: d.artifact_media_type().map(str::to_string),
                     pushed_at: d.image_pushed_at().map(epoch),
+                    pulled_at: d.last_recorded_pull_time().map(epoch),
                 });
             }
         }

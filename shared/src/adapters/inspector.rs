@@ -213,3 +213,116 @@ impl FindingsSource for Inspector {
         self.images(updated_filter(since, until, severities)?).await
     }
 }
+
+/// Inspector's coverage and usage, for the cost report (read only).
+impl Inspector {
+    fn ecr_images_filter() -> Result<aws_sdk_inspector2::types::CoverageFilterCriteria, AwsError> {
+        let t = aws_sdk_inspector2::types::CoverageStringFilter::builder()
+            .comparison(aws_sdk_inspector2::types::CoverageStringComparison::Equals)
+            .value("AWS_ECR_CONTAINER_IMAGE")
+            .build()
+            .map_err(|e| AwsError::invalid("inspector2:ListCoverage", e.to_string()))?;
+        Ok(aws_sdk_inspector2::types::CoverageFilterCriteria::builder()
+            .resource_type(t)
+            .build())
+    }
+
+    /// ListCoverage of ECR images, all pages.
+    pub async fn ecr_coverage(&self) -> Result<Vec<crate::cost::CoveredImage>, AwsError> {
+        let mut pages = self
+            .client
+            .list_coverage()
+            .filter_criteria(Self::ecr_images_filter()?)
+            .max_results(200)
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("inspector2:ListCoverage", e))?;
+            for c in page.covered_resources() {
+                // arn:aws:ecr:<region>:<account>:repository/<name>/sha256:<hex>
+                let Some((repo, digest)) = c
+                    .resource_id()
+                    .split_once(":repository/")
+                    .and_then(|(_, rest)| rest.rsplit_once('/'))
+                else {
+                    continue;
+                };
+                let image = c.resource_metadata().and_then(|m| m.ecr_image());
+                out.push(crate::cost::CoveredImage {
+                    repository: repo.to_string(),
+                    digest: digest.to_string(),
+                    status: c
+                        .scan_status()
+                        .map_or(String::new(), |s| s.status_code().as_str().to_string()),
+                    reason: c
+                        .scan_status()
+                        .map_or(String::new(), |s| s.reason().as_str().to_string()),
+                    pushed_at: None,
+                    pulled_at: image.and_then(|i| i.image_pulled_at()).map(|t| t.secs()),
+                    last_in_use_at: image.and_then(|i| i.last_in_use_at()).map(|t| t.secs()),
+                    in_use_count: image
+                        .and_then(|i| i.in_use_count())
+                        .map(|n| n.max(0) as u64),
+                    last_scanned_at: c.last_scanned_at().map(|t| t.secs()),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// ListCoverageStatistics of ECR images by scan status reason, all pages.
+    pub async fn ecr_coverage_statistics(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, u64>, AwsError> {
+        let mut out = std::collections::BTreeMap::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_coverage_statistics()
+                .filter_criteria(Self::ecr_images_filter()?)
+                .group_by(aws_sdk_inspector2::types::GroupKey::ScanStatusReason)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| aws_error("inspector2:ListCoverageStatistics", e))?;
+            for c in page.counts_by_group() {
+                let key = c.group_key().map_or("UNKNOWN", |k| k.as_str()).to_string();
+                *out.entry(key).or_insert(0) += c.count().max(0) as u64;
+            }
+            match page.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// ListUsageTotals: the account's ECR initial scans and rescans over the trailing 30 days, all pages.
+    pub async fn ecr_usage(&self) -> Result<crate::cost::Usage, AwsError> {
+        let mut usage = crate::cost::Usage::default();
+        let mut estimate = 0.0;
+        let mut estimated = false;
+        let mut pages = self.client.list_usage_totals().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("inspector2:ListUsageTotals", e))?;
+            for total in page.totals() {
+                for u in total.usage() {
+                    let kind = u.r#type().map_or("", |t| t.as_str());
+                    match kind {
+                        "ECR_INITIAL_SCAN" => usage.initial_scans += u.total(),
+                        "ECR_RESCAN" => usage.rescans += u.total(),
+                        _ => continue,
+                    }
+                    if u.estimated_monthly_cost() > 0.0 {
+                        estimate += u.estimated_monthly_cost();
+                        estimated = true;
+                    }
+                }
+            }
+        }
+        usage.estimated_monthly_cost = estimated.then_some(estimate);
+        Ok(usage)
+    }
+}

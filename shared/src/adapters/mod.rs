@@ -1,6 +1,7 @@
 //! AWS SDK adapters for the ports: one per service. They paginate inside, map SDK enums with a
 //! fallback, and turn SDK errors into [`AwsError`] keeping AWS's code and whether a retry can help.
 
+mod cost_source;
 mod dynamodb;
 mod ecr;
 mod inspector;
@@ -8,6 +9,7 @@ mod policy_source;
 mod sns;
 mod sqs;
 
+pub use cost_source::gather as gather_cost_inputs;
 pub use dynamodb::{DUE_INDEX, DUE_SHARD, DynamoState};
 pub use ecr::Ecr;
 pub use inspector::{Inspector, finding_from_sdk};

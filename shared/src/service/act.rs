@@ -26,6 +26,42 @@ pub(crate) struct Carried {
     pub held_back: bool,
 }
 
+/// What an image's tags should say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Target {
+    /// The decision the tags show (a block suspended by an override is applied as a release).
+    pub tags: Decision,
+    /// The image's actual decision, which alone says whether it verifies.
+    pub verdict: Decision,
+    /// A platform image of an index (no markers: deployments use the index's tags).
+    pub platform_of_index: bool,
+}
+
+/// Why the gatekeeper changes an image's tags: what the audit trail records with each ECR action.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Cause {
+    /// The event (or CLI run) that caused it.
+    pub event_id: String,
+    /// Why, in one line (the verdict's first reason, or the operator's).
+    pub reason: String,
+    /// Who, for an operator's action (the caller's ARN); the gatekeeper itself otherwise.
+    pub actor: Option<String>,
+    /// The image's tags before.
+    pub tags_before: Vec<String>,
+}
+
+impl Cause {
+    /// The cause of a change made for `trigger`, on an image that had `tags`.
+    pub(crate) fn new(trigger: &Trigger, reason: impl Into<String>, tags: &[String]) -> Cause {
+        Cause {
+            event_id: trigger.event_id.clone(),
+            reason: reason.into(),
+            actor: None,
+            tags_before: tags.to_vec(),
+        }
+    }
+}
+
 /// Whether any action changed ECR (not merely found a tag already there or already gone).
 pub(crate) fn changed_something(actions: &[Action]) -> bool {
     actions
@@ -72,19 +108,20 @@ where
     S: StateStore + Sync,
     J: RejectSink + Sync,
 {
-    /// Makes the image's tags match `decision` (enforce), or says what that would take (audit).
-    ///
-    /// `decision` is what the tags should say (a suspended block is applied as a release); `verdict`
-    /// the image's actual decision, which alone says whether it verifies.
+    /// Makes the image's tags match `target` (enforce), or says what that would take (audit).
     pub(super) async fn apply(
         &self,
         image: &ImageRef,
         detail: &ImageDetail,
-        decision: Decision,
-        verdict: Decision,
+        target: Target,
         mode: Mode,
-        platform_of_index: bool,
+        cause: &Cause,
     ) -> Result<Carried, AwsError> {
+        let Target {
+            tags: decision,
+            verdict,
+            platform_of_index,
+        } = target;
         let mut owners = HashMap::new();
         if decision.is_deployable() {
             for original in release_candidates(&self.tags, &detail.tags, &image.digest) {
@@ -121,7 +158,7 @@ where
             self.keep_last_tags_elsewhere(image, &scheme, &mut plan)
                 .await?;
         }
-        self.carry_out(image, plan, mode).await
+        self.carry_out(image, plan, mode, cause).await
     }
 
     /// A verified tag moves to this image from an older one (PutImage moves a tag): not when it is
@@ -167,6 +204,7 @@ where
         image: &ImageRef,
         plan: Plan,
         mode: Mode,
+        cause: &Cause,
     ) -> Result<Carried, AwsError> {
         let mut problems = plan.notes.clone();
         if plan.is_empty() {
@@ -225,7 +263,7 @@ where
                 held_back: true,
             });
         }
-        let actions = self.execute(image, &plan, &mut problems).await?;
+        let actions = self.execute(image, &plan, &mut problems, cause).await?;
         Ok(Carried {
             actions,
             problems,
@@ -246,7 +284,70 @@ where
         self.notifier.publish(&notice.to_message()).await
     }
 
+    /// Executes a plan and writes the audit trail: one structured line per ECR action (what, the
+    /// outcome, why, the event that caused it, the policy, the caller for CLI actions, the tags
+    /// before), and one with the tags after.
     pub(super) async fn execute(
+        &self,
+        image: &ImageRef,
+        plan: &Plan,
+        problems: &mut Vec<String>,
+        cause: &Cause,
+    ) -> Result<Vec<Action>, AwsError> {
+        let actions = self.execute_steps(image, plan, problems).await?;
+        let before = cause.tags_before.join(",");
+        let mut after: Vec<String> = cause.tags_before.clone();
+        for a in &actions {
+            let (action, done) = (
+                match a.action {
+                    ActionKind::AddTag => "add_tag",
+                    ActionKind::RemoveTag => "remove_tag",
+                },
+                a.status == ActionStatus::Done,
+            );
+            if done {
+                match a.action {
+                    ActionKind::AddTag if !after.contains(&a.tag) => after.push(a.tag.clone()),
+                    ActionKind::RemoveTag => after.retain(|t| *t != a.tag),
+                    ActionKind::AddTag => {}
+                }
+            }
+            info!(
+                target: "audit",
+                audit = "ecr",
+                action,
+                status = a.status.as_str(),
+                repository = %image.repository,
+                digest = %image.digest,
+                tag = %a.tag,
+                note = a.note.as_deref().unwrap_or(""),
+                reason = %cause.reason,
+                event_id = %cause.event_id,
+                policy = self.policy.hash(),
+                actor = cause.actor.as_deref().unwrap_or("gatekeeper"),
+                tags_before = %before,
+                "ecr tag change"
+            );
+        }
+        after.sort();
+        info!(
+            target: "audit",
+            audit = "ecr",
+            action = "tags",
+            repository = %image.repository,
+            digest = %image.digest,
+            reason = %cause.reason,
+            event_id = %cause.event_id,
+            policy = self.policy.hash(),
+            actor = cause.actor.as_deref().unwrap_or("gatekeeper"),
+            tags_before = %before,
+            tags_after = %after.join(","),
+            "ecr tags after"
+        );
+        Ok(actions)
+    }
+
+    async fn execute_steps(
         &self,
         image: &ImageRef,
         plan: &Plan,

@@ -5,6 +5,7 @@
 
 use tracing::{info, warn};
 
+use super::act::{Cause, Target};
 use super::{Gatekeeper, MAX_ATTEMPTS, Outcome, Trigger, retry_later};
 use crate::domain::{Decision, Finding, ImageRef, ScanState, Severity, SeverityCounts};
 use crate::error::AwsError;
@@ -687,14 +688,26 @@ where
             {
                 state.parents = self.find_parents(image).await?;
             }
+            let cause = Cause::new(
+                trigger,
+                format!(
+                    "{}: {}",
+                    decision.as_str(),
+                    verdict.reasons.first().map_or("", String::as_str)
+                ),
+                &detail.tags,
+            );
             let carried = self
                 .apply(
                     image,
                     detail,
-                    for_tags,
-                    decision,
+                    Target {
+                        tags: for_tags,
+                        verdict: decision,
+                        platform_of_index: !state.parents.is_empty(),
+                    },
                     mode,
-                    !state.parents.is_empty(),
+                    &cause,
                 )
                 .await?;
             let (actions, problems) = (carried.actions, carried.problems);

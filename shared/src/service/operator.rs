@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use tracing::warn;
 
-use super::act::changed_something;
+use super::act::{Cause, changed_something};
 use super::{Gatekeeper, Outcome, Trigger};
 use crate::domain::{Decision, ImageRef, Mode, ScanState};
 use crate::error::AwsError;
@@ -188,6 +188,7 @@ where
             manifest_media_type: None,
             artifact_media_type: None,
             pushed_at: None,
+            pulled_at: None,
         };
         let owners = self.owners(image, &detail).await?;
         let p = plan(
@@ -204,7 +205,13 @@ where
         let actions = if p.is_empty() {
             Vec::new()
         } else {
-            self.execute(image, &p, &mut problems).await?
+            let cause = Cause {
+                event_id: format!("release-{}", (self.clock)()),
+                reason: format!("release: {}", req.reason),
+                actor: Some(req.caller.to_string()),
+                tags_before: detail.tags.clone(),
+            };
+            self.execute(image, &p, &mut problems, &cause).await?
         };
         // Record the disposition, so that the next event for this image finds nothing changed.
         let state = self.state.load(image).await?;
@@ -285,10 +292,12 @@ where
 
     /// Uninstall path: puts every quarantined and held tag of an image back where the original tag is
     /// free or already on the image, whatever the verdict. `dry_run` only reports.
+    /// `actor` names the caller in the audit trail.
     pub async fn restore_all(
         &self,
         image: &ImageRef,
         dry_run: bool,
+        actor: &str,
     ) -> Result<(Vec<Action>, Vec<String>), AwsError> {
         let Some(detail) = self
             .registry
@@ -315,7 +324,13 @@ where
         if dry_run || p.is_empty() {
             return Ok((super::act::would_of(&p), problems));
         }
-        let actions = self.execute(image, &p, &mut problems).await?;
+        let cause = Cause {
+            event_id: format!("release-all-{}", (self.clock)()),
+            reason: "release --all: uninstalling".into(),
+            actor: Some(actor.to_string()),
+            tags_before: detail.tags.clone(),
+        };
+        let actions = self.execute(image, &p, &mut problems, &cause).await?;
         Ok((actions, problems))
     }
 }

@@ -3,6 +3,7 @@
 
 use tracing::{info, warn};
 
+use super::act::{Cause, Target};
 use super::{Gatekeeper, Outcome, Trigger};
 use crate::domain::{Decision, ImageRef, MediaKind, Mode};
 use crate::error::AwsError;
@@ -153,7 +154,12 @@ where
             true,
             Verified::Clear,
         );
-        let carried = self.carry_out(image, plan, mode).await?;
+        let cause = Cause::new(
+            trigger,
+            format!("{tag} pushed onto an image that does not verify"),
+            &detail.tags,
+        );
+        let carried = self.carry_out(image, plan, mode, &cause).await?;
         warn!(image = %image.display(), tag, decision = decision.as_str(), "verified tag on an image that does not verify");
         let verdict = Verdict::recalled(
             decision,
@@ -326,7 +332,12 @@ where
         let rule = self.policy.rule_for(&image.repository);
         let mode = self.effective_mode(rule);
         let plan = plan::hold(&self.tags, &detail.tags, &image.digest);
-        let carried = self.carry_out(image, plan, mode).await?;
+        let cause = Cause::new(
+            trigger,
+            "unscanned = \"hold\": held until a scan verdict",
+            &detail.tags,
+        );
+        let carried = self.carry_out(image, plan, mode, &cause).await?;
         let (actions, problems) = (carried.actions, carried.problems);
         let mut outcome = Outcome::new(
             "unchanged",
@@ -458,14 +469,25 @@ where
         };
         let rule = self.policy.rule_for(&image.repository);
         let mode = self.effective_mode(rule);
+        let cause = Cause::new(
+            trigger,
+            format!(
+                "a tag was pushed to a digest whose verdict is {}",
+                decision.as_str()
+            ),
+            &detail.tags,
+        );
         let carried = self
             .apply(
                 image,
                 &detail,
-                decision,
-                decision,
+                Target {
+                    tags: decision,
+                    verdict: decision,
+                    platform_of_index: !state.parents.is_empty(),
+                },
                 mode,
-                !state.parents.is_empty(),
+                &cause,
             )
             .await?;
         let (actions, problems) = (carried.actions, carried.problems);

@@ -411,10 +411,17 @@ where
                 self.apply(
                     image,
                     detail,
-                    Decision::Warn,
-                    Decision::Pending,
+                    super::act::Target {
+                        tags: Decision::Warn,
+                        verdict: Decision::Pending,
+                        platform_of_index: false,
+                    },
                     mode,
-                    false,
+                    &super::act::Cause::new(
+                        trigger,
+                        "held too long, and the policy no longer holds unscanned images",
+                        &detail.tags,
+                    ),
                 )
                 .await?,
                 format!(

@@ -1,7 +1,8 @@
 //! Smoke test of the artifacts that ship: the arm64 `bootstrap` of each function (from `sam build`),
 //! run under qemu-user against a local Runtime API and moto, each answering a real event.
 //!
-//!     arm64_smoke <DIR>   DIR holds OnPushFunction/, OnScanFunction/, SweepFunction/ (sam build's output)
+//!     arm64_smoke <DIR>   DIR holds OnPushFunction/, OnScanFunction/, SweepFunction/,
+//!                         CostReportFunction/ (sam build's output)
 //!
 //! Needs `qemu-aarch64` and the arm64 C library (`/usr/aarch64-linux-gnu`); `make infra` installs
 //! them where it can and otherwise says that this check was skipped.
@@ -77,7 +78,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             format!("sweep: expected one repository swept without failures: {sweep}").into(),
         );
     }
+    let cost = run(dir, "CostReportFunction", &env, &schedule)?;
+    println!("CostReportFunction (arm64 under qemu): {cost}");
+    if cost["unscanned_repositories"] != 1 {
+        return Err(
+            format!("cost-report: expected the unscanned repository counted: {cost}").into(),
+        );
+    }
     moto.stop();
-    println!("arm64 smoke test: 3 functions answered real events under qemu");
+    println!("arm64 smoke test: 4 functions answered real events under qemu");
     Ok(())
 }

@@ -39,9 +39,10 @@ module "gatekeeper" {
   registry_scan_type       = "ENHANCED"
   registry_scan_frequency  = "CONTINUOUS_SCAN"
   zips = {
-    on_push = "${path.module}/../../../../target/lambda/on-push/bootstrap.zip"
-    on_scan = "${path.module}/../../../../target/lambda/on-scan/bootstrap.zip"
-    sweep   = "${path.module}/../../../../target/lambda/sweep/bootstrap.zip"
+    on_push     = "${path.module}/../../../../target/lambda/on-push/bootstrap.zip"
+    on_scan     = "${path.module}/../../../../target/lambda/on-scan/bootstrap.zip"
+    sweep       = "${path.module}/../../../../target/lambda/sweep/bootstrap.zip"
+    cost_report = "${path.module}/../../../../target/lambda/cost-report/bootstrap.zip"
   }
   tags = { team = "platform" }
 }
