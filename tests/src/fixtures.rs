@@ -466,12 +466,60 @@ impl Aws {
 
     /// The gatekeeper for this account, with the policy and mode given, clock fixed at `now`.
     pub fn gatekeeper(&self, setup: &Setup, mode: Mode, policy: Policy) -> TestGatekeeper {
+        self.gatekeeper_from(
+            setup,
+            mode,
+            policy,
+            (
+                self.ecr.clone(),
+                self.sns.clone(),
+                self.dynamodb.clone(),
+                self.sqs.clone(),
+            ),
+        )
+    }
+
+    /// The gatekeeper for this account with clients of another SDK configuration (a fault proxy's,
+    /// with production-like retries).
+    pub fn gatekeeper_via(
+        &self,
+        setup: &Setup,
+        mode: Mode,
+        policy: Policy,
+        sdk: &SdkConfig,
+    ) -> TestGatekeeper {
+        let header = MotoAccount(self.account.clone());
+        self.gatekeeper_from(
+            setup,
+            mode,
+            policy,
+            (
+                moto_client!(aws_sdk_ecr, sdk, header),
+                moto_client!(aws_sdk_sns, sdk, header),
+                moto_client!(aws_sdk_dynamodb, sdk, header),
+                moto_client!(aws_sdk_sqs, sdk, header),
+            ),
+        )
+    }
+
+    fn gatekeeper_from(
+        &self,
+        setup: &Setup,
+        mode: Mode,
+        policy: Policy,
+        (ecr, sns, dynamodb, sqs): (
+            aws_sdk_ecr::Client,
+            aws_sdk_sns::Client,
+            aws_sdk_dynamodb::Client,
+            aws_sdk_sqs::Client,
+        ),
+    ) -> TestGatekeeper {
         Gatekeeper {
-            registry: Ecr::new(self.ecr.clone()),
-            notifier: Sns::new(self.sns.clone(), setup.topic_arn.clone())
+            registry: Ecr::new(ecr),
+            notifier: Sns::new(sns, setup.topic_arn.clone())
                 .with_chat_topic(Some(setup.chat_topic_arn.clone())),
-            state: DynamoState::new(self.dynamodb.clone(), setup.table.clone()),
-            rejects: SqsRejects::new(self.sqs.clone(), setup.rejected_url.clone()),
+            state: DynamoState::new(dynamodb, setup.table.clone()),
+            rejects: SqsRejects::new(sqs, setup.rejected_url.clone()),
             policy,
             mode,
             tags: TagScheme::default(),

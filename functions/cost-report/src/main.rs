@@ -4,7 +4,9 @@
 
 use std::process::ExitCode;
 
-use gatekeeper::adapters::{Inspector, error_type, from_env, gather_cost_inputs};
+use gatekeeper::adapters::{
+    BUDGET_MARGIN, Inspector, error_type, from_env, gather_cost_inputs, within_budget,
+};
 use gatekeeper::ports::Notifier;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::{Value, json};
@@ -25,7 +27,7 @@ async fn run() -> Result<(), lambda_runtime::Error> {
     let start = from_env().await?;
     let inspector = Inspector::new(aws_sdk_inspector2::Client::new(&start.sdk));
     let (gk, inspector, config) = (&start.gatekeeper, &inspector, &start.config);
-    lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let digest = async {
             let inputs = gather_cost_inputs(&gk.registry, inspector).await?;
             let report = gatekeeper::cost::report(
@@ -43,7 +45,9 @@ async fn run() -> Result<(), lambda_runtime::Error> {
                 "unscanned_repositories": report.unscanned_repositories.len(),
             }))
         };
-        digest.await.map_err(|e| Diagnostic {
+        within_budget(event.context.deadline, BUDGET_MARGIN, digest)
+            .await
+            .map_err(|e| Diagnostic {
             error_type: error_type(&e),
             error_message: e.to_string(),
         })

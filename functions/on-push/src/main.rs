@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use gatekeeper::adapters::{error_type, from_env};
+use gatekeeper::adapters::{BUDGET_MARGIN, error_type, from_env, within_budget};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -24,12 +24,16 @@ async fn run() -> Result<(), lambda_runtime::Error> {
     let gk = from_env().await?.gatekeeper;
     let gk = &gk;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        gk.handle_push_event(&event.payload)
-            .await
-            .map_err(|e| Diagnostic {
-                error_type: error_type(&e),
-                error_message: e.to_string(),
-            })
+        within_budget(
+            event.context.deadline,
+            BUDGET_MARGIN,
+            gk.handle_push_event(&event.payload),
+        )
+        .await
+        .map_err(|e| Diagnostic {
+            error_type: error_type(&e),
+            error_message: e.to_string(),
+        })
     }))
     .await
 }

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use gatekeeper::adapters::{Inspector, error_type, from_env};
+use gatekeeper::adapters::{BUDGET_MARGIN, Inspector, error_type, from_env, within_budget};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -26,12 +26,16 @@ async fn run() -> Result<(), lambda_runtime::Error> {
     let inspector = Inspector::new(aws_sdk_inspector2::Client::new(&sdk));
     let (gk, inspector) = (&gk, &inspector);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        gk.handle_scan_event(inspector, &event.payload)
-            .await
-            .map_err(|e| Diagnostic {
-                error_type: error_type(&e),
-                error_message: e.to_string(),
-            })
+        within_budget(
+            event.context.deadline,
+            BUDGET_MARGIN,
+            gk.handle_scan_event(inspector, &event.payload),
+        )
+        .await
+        .map_err(|e| Diagnostic {
+            error_type: error_type(&e),
+            error_message: e.to_string(),
+        })
     }))
     .await
 }

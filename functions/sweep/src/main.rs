@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use gatekeeper::adapters::{Inspector, error_type, from_env};
+use gatekeeper::adapters::{BUDGET_MARGIN, Inspector, error_type, from_env, within_budget};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -33,12 +33,16 @@ async fn run() -> Result<(), lambda_runtime::Error> {
             .and_then(Value::as_str)
             .unwrap_or(&event.context.request_id)
             .to_string();
-        gk.sweep(inspector, settings, &run)
-            .await
-            .map_err(|e| Diagnostic {
-                error_type: error_type(&e),
-                error_message: e.to_string(),
-            })
+        within_budget(
+            event.context.deadline,
+            BUDGET_MARGIN,
+            gk.sweep(inspector, settings, &run),
+        )
+        .await
+        .map_err(|e| Diagnostic {
+            error_type: error_type(&e),
+            error_message: e.to_string(),
+        })
     }))
     .await
 }

@@ -21,6 +21,8 @@ use aws_sdk_ecr::config::http::HttpResponse;
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_types::retry::{ErrorKind, ProvideErrorKind};
 
+use std::time::Duration;
+
 use crate::error::{AwsError, AwsErrorKind};
 
 const THROTTLING_CODES: [&str; 9] = [
@@ -109,11 +111,103 @@ pub(crate) fn epoch(t: &aws_sdk_ecr::primitives::DateTime) -> i64 {
 /// The gatekeeper wired to AWS.
 pub type AwsGatekeeper = crate::service::Gatekeeper<Ecr, Sns, DynamoState, SqsRejects>;
 
-/// Loads the SDK configuration from the environment (Lambda's credentials and region, and
-/// `AWS_ENDPOINT_URL` for local emulators).
-pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_from_env().await
+/// How the SDK clients retry and time out: every call is retried on throttling, 5xx, timeouts and
+/// dropped connections with exponential backoff and full jitter, and bounded in time so that a
+/// whole invocation fits the Lambda's timeout (60 s) with room for its own error report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resilience {
+    /// Attempts per call, the first included.
+    pub max_attempts: u32,
+    /// The first retry's backoff ceiling; it doubles per attempt (jittered below the ceiling).
+    pub initial_backoff: Duration,
+    /// The largest backoff ceiling.
+    pub max_backoff: Duration,
+    /// Time to open a connection.
+    pub connect_timeout: Duration,
+    /// Time for one attempt (a hung connection is given up and retried).
+    pub attempt_timeout: Duration,
+    /// Time for one call, retries included.
+    pub operation_timeout: Duration,
 }
+
+impl Default for Resilience {
+    /// 4 attempts, backoff ceilings 0.2 s, 0.4 s, 0.8 s (at most 5 s), 2 s to connect, 8 s per
+    /// attempt, 20 s per call.
+    fn default() -> Self {
+        Resilience {
+            max_attempts: 4,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(2),
+            attempt_timeout: Duration::from_secs(8),
+            operation_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Loads the SDK configuration from the environment (Lambda's credentials and region, and
+/// `AWS_ENDPOINT_URL` for local emulators) with the gatekeeper's [`Resilience`].
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    sdk_config_with(Resilience::default()).await
+}
+
+/// [`sdk_config`] with other retry and timeout settings (tests shorten them).
+pub async fn sdk_config_with(r: Resilience) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(r.retry_config())
+        .timeout_config(r.timeout_config())
+        .load()
+        .await
+}
+
+impl Resilience {
+    /// The SDK's standard retry strategy (exponential backoff, full jitter) with these settings.
+    pub fn retry_config(&self) -> aws_config::retry::RetryConfig {
+        aws_config::retry::RetryConfig::standard()
+            .with_max_attempts(self.max_attempts)
+            .with_initial_backoff(self.initial_backoff)
+            .with_max_backoff(self.max_backoff)
+    }
+
+    /// The SDK's timeouts with these settings.
+    pub fn timeout_config(&self) -> aws_config::timeout::TimeoutConfig {
+        aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(self.connect_timeout)
+            .operation_attempt_timeout(self.attempt_timeout)
+            .operation_timeout(self.operation_timeout)
+            .build()
+    }
+}
+
+/// Runs one invocation's work until `deadline_ms` (the Lambda context's deadline, milliseconds since
+/// the epoch) less `margin`: work still running then is dropped and answered with a retryable error,
+/// so Lambda's asynchronous retries take over with a reason in the log instead of a bare timeout.
+/// Every step of the work is safe to cut short: the next delivery completes it.
+pub async fn within_budget<T>(
+    deadline_ms: u64,
+    margin: Duration,
+    work: impl Future<Output = Result<T, AwsError>>,
+) -> Result<T, AwsError> {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(margin);
+    match tokio::time::timeout(left, work).await {
+        Ok(result) => result,
+        Err(_) => Err(AwsError {
+            operation: "lambda:Invoke",
+            code: Some("BudgetExhausted".into()),
+            message: format!(
+                "stopped {} ms before the function's timeout; the next delivery completes the work",
+                margin.as_millis()
+            ),
+            kind: AwsErrorKind::Transient,
+        }),
+    }
+}
+
+/// The margin [`within_budget`] keeps for reporting the error before Lambda's own timeout.
+pub const BUDGET_MARGIN: Duration = Duration::from_secs(2);
 
 /// Builds the gatekeeper's adapters from one SDK configuration: clients are built once per container.
 pub fn gatekeeper(
@@ -174,4 +268,42 @@ pub fn error_type(e: &AwsError) -> String {
         "Failed"
     };
     format!("{class}.{}", e.operation.replace(':', "."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now_ms() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0))
+    }
+
+    #[tokio::test]
+    async fn work_past_the_budget_ends_as_a_retryable_error() {
+        let slow = async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Ok::<_, AwsError>(1)
+        };
+        let e = within_budget(now_ms() + 300, Duration::from_millis(100), slow)
+            .await
+            .unwrap_err();
+        assert!(e.is_retryable(), "{e}");
+        assert_eq!(e.code.as_deref(), Some("BudgetExhausted"));
+    }
+
+    #[tokio::test]
+    async fn work_within_the_budget_keeps_its_result() {
+        let quick = async { Ok::<_, AwsError>(7) };
+        assert_eq!(
+            within_budget(now_ms() + 10_000, BUDGET_MARGIN, quick).await,
+            Ok(7)
+        );
+        let failing = async { Err::<u8, _>(AwsError::invalid("ecr:PutImage", "bad")) };
+        let e = within_budget(now_ms() + 10_000, BUDGET_MARGIN, failing)
+            .await
+            .unwrap_err();
+        assert!(!e.is_retryable());
+    }
 }

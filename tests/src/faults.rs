@@ -1,0 +1,395 @@
+//! A fault-injecting HTTP proxy in front of moto: throttling, 5xx, dropped connections, slow answers
+//! and lost responses (the call reached AWS and was applied, the answer never arrived), chosen per
+//! request by rules with a seeded random generator, so a run can be replayed.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_sns::config::Credentials;
+use gatekeeper::adapters::Resilience;
+
+/// What the proxy does to a request instead of (or after) passing it on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Fault {
+    /// Answers the service's throttling error (JSON or XML, by protocol) without passing it on.
+    Throttle,
+    /// Answers 503 without passing it on.
+    Unavailable,
+    /// Closes the connection without an answer, the request not passed on.
+    Drop,
+    /// Passes the request on (AWS applies it), then closes the connection without the answer.
+    LoseResponse,
+    /// Waits this many milliseconds, then passes it on (an attempt timeout gives up first).
+    Slow(u64),
+}
+
+/// When a fault applies.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// `service:Operation` names it applies to (`ecr:PutImage`, `sns:*`); empty: every request.
+    pub operations: Vec<String>,
+    /// The fault.
+    pub fault: Fault,
+    /// The probability per matching request.
+    pub rate: f64,
+    /// Matching requests to let through before the rule starts (for "the k-th call fails").
+    pub skip: usize,
+    /// How many times at most it fires (`None`: unlimited).
+    pub times: Option<usize>,
+}
+
+impl Rule {
+    /// `fault` on every matching request at `rate`.
+    pub fn at_rate(fault: Fault, rate: f64) -> Rule {
+        Rule {
+            operations: Vec::new(),
+            fault,
+            rate,
+            skip: 0,
+            times: None,
+        }
+    }
+
+    /// `fault` once, on the request after the first `k` (counting every request).
+    pub fn once_after(k: usize, fault: Fault) -> Rule {
+        Rule {
+            operations: Vec::new(),
+            fault,
+            rate: 1.0,
+            skip: k,
+            times: Some(1),
+        }
+    }
+
+    /// The same rule, restricted to these operations.
+    pub fn only(mut self, operations: &[&str]) -> Rule {
+        self.operations = operations.iter().map(|s| (*s).to_string()).collect();
+        self
+    }
+
+    fn matches(&self, operation: &str) -> bool {
+        self.operations.is_empty()
+            || self.operations.iter().any(|o| {
+                o == operation
+                    || o.strip_suffix(":*")
+                        .is_some_and(|svc| operation.split(':').next() == Some(svc))
+            })
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    rules: Vec<(Rule, usize, usize)>, // rule, matched so far, fired so far
+    rng: u64,
+    requests: BTreeMap<String, usize>,
+    faults: BTreeMap<String, usize>,
+    history: Vec<(String, Option<Fault>)>,
+}
+
+impl State {
+    fn next_f64(&mut self) -> f64 {
+        // xorshift64*: enough for choosing faults, and replayable from the seed.
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        let r = x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11;
+        #[allow(clippy::cast_precision_loss)] // 53 bits: exact in an f64
+        let f = r as f64 / (1u64 << 53) as f64;
+        f
+    }
+
+    fn choose(&mut self, operation: &str) -> Option<Fault> {
+        *self.requests.entry(operation.to_string()).or_default() += 1;
+        let fault = self.draw(operation);
+        self.history.push((operation.to_string(), fault));
+        fault
+    }
+
+    fn draw(&mut self, operation: &str) -> Option<Fault> {
+        // The first rule that matches and is armed decides; its draw may still let the request pass.
+        let mut armed = None;
+        for (i, (rule, matched, fired)) in self.rules.iter_mut().enumerate() {
+            if !rule.matches(operation) {
+                continue;
+            }
+            *matched += 1;
+            if *matched > rule.skip && rule.times.is_none_or(|t| *fired < t) {
+                armed = Some(i);
+                break;
+            }
+        }
+        let i = armed?;
+        let (fault, rate) = (self.rules[i].0.fault, self.rules[i].0.rate);
+        if rate < 1.0 && self.next_f64() >= rate {
+            return None;
+        }
+        self.rules[i].2 += 1;
+        let kind = match fault {
+            Fault::Slow(_) => "Slow".to_string(),
+            other => format!("{other:?}"),
+        };
+        *self.faults.entry(kind).or_default() += 1;
+        Some(fault)
+    }
+}
+
+/// The proxy: listens on a free port and forwards to moto; stops with the process.
+#[derive(Debug, Clone)]
+pub struct FaultProxy {
+    /// `http://127.0.0.1:PORT`, the endpoint to give the SDK.
+    pub endpoint: String,
+    state: Arc<Mutex<State>>,
+}
+
+impl FaultProxy {
+    /// Starts a proxy to `upstream` (`http://127.0.0.1:PORT`), with no rules yet.
+    pub fn start(upstream: &str, seed: u64) -> std::io::Result<FaultProxy> {
+        let upstream = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let endpoint = format!("http://{}", listener.local_addr()?);
+        let state = Arc::new(Mutex::new(State {
+            rng: seed | 1,
+            ..State::default()
+        }));
+        let shared = Arc::clone(&state);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (state, upstream) = (Arc::clone(&shared), upstream.clone());
+                std::thread::spawn(move || {
+                    let _ = serve(stream, &upstream, &state);
+                });
+            }
+        });
+        Ok(FaultProxy { endpoint, state })
+    }
+
+    /// Replaces the rules (an empty list passes everything on).
+    pub fn set_rules(&self, rules: Vec<Rule>) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.rules = rules.into_iter().map(|r| (r, 0, 0)).collect();
+    }
+
+    /// Requests seen per `service:Operation` since the last reset.
+    pub fn requests(&self) -> BTreeMap<String, usize> {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .requests
+            .clone()
+    }
+
+    /// Faults injected per kind since the last reset.
+    pub fn faults(&self) -> BTreeMap<String, usize> {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .faults
+            .clone()
+    }
+
+    /// The requests since the last reset, in order, with the fault each got.
+    pub fn history(&self) -> Vec<(String, Option<Fault>)> {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .history
+            .clone()
+    }
+
+    /// Forgets the counts and the history (the rules stay).
+    pub fn reset_counts(&self) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.requests.clear();
+        st.faults.clear();
+        st.history.clear();
+    }
+
+    /// SDK configuration through this proxy, with the gatekeeper's retry and timeout settings `r`.
+    pub async fn sdk(&self, region: &str, r: Resilience) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(Region::new(region.to_string()))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
+            .retry_config(r.retry_config())
+            .timeout_config(r.timeout_config())
+            .load()
+            .await
+    }
+}
+
+/// Short settings for tests: same shape as production, timeouts and backoffs scaled down.
+pub fn test_resilience(max_attempts: u32) -> Resilience {
+    Resilience {
+        max_attempts,
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(100),
+        connect_timeout: Duration::from_secs(2),
+        attempt_timeout: Duration::from_millis(1500),
+        operation_timeout: Duration::from_secs(10),
+    }
+}
+
+struct Request {
+    head: String,
+    raw: Vec<u8>,
+    body: Vec<u8>,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
+    /// `service:Operation`: the service from the signature's credential scope, the operation from
+    /// `X-Amz-Target` (JSON protocols) or the `Action` parameter (query protocol).
+    fn operation(&self) -> String {
+        let service = self
+            .header("authorization")
+            .and_then(|a| a.split("Credential=").nth(1))
+            .and_then(|c| c.split('/').nth(3))
+            .unwrap_or("unknown");
+        let op = match self.header("x-amz-target") {
+            Some(t) => t.rsplit('.').next().unwrap_or(t).to_string(),
+            None => String::from_utf8_lossy(&self.body)
+                .split('&')
+                .find_map(|p| p.strip_prefix("Action="))
+                .unwrap_or("unknown")
+                .to_string(),
+        };
+        format!("{service}:{op}")
+    }
+}
+
+fn read_request(s: &mut TcpStream) -> std::io::Result<Option<Request>> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = s.read(&mut chunk)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    while buf.len() < head_end + length {
+        let n = s.read(&mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let body = buf[head_end..].to_vec();
+    // Upstream gets one request per connection.
+    let mut lines: Vec<&str> = head.trim_end().split("\r\n").collect();
+    lines.retain(|l| {
+        !l.split(':')
+            .next()
+            .is_some_and(|k| k.trim().eq_ignore_ascii_case("connection"))
+    });
+    let mut raw = lines.join("\r\n").into_bytes();
+    raw.extend_from_slice(b"\r\nConnection: close\r\n\r\n");
+    raw.extend_from_slice(&body);
+    Ok(Some(Request { head, raw, body }))
+}
+
+fn forward(upstream: &str, req: &Request) -> std::io::Result<Vec<u8>> {
+    let mut up = TcpStream::connect(upstream)?;
+    up.set_read_timeout(Some(Duration::from_secs(60)))?;
+    up.write_all(&req.raw)?;
+    let mut out = Vec::new();
+    up.read_to_end(&mut out)?;
+    // The client must not reuse its connection: answer `Connection: close` whatever moto said.
+    let Some(i) = out.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Ok(out);
+    };
+    let head = String::from_utf8_lossy(&out[..i]).to_string();
+    let mut lines: Vec<&str> = head.split("\r\n").collect();
+    lines.retain(|l| {
+        !l.split(':')
+            .next()
+            .is_some_and(|k| k.trim().eq_ignore_ascii_case("connection"))
+    });
+    let mut res = lines.join("\r\n").into_bytes();
+    res.extend_from_slice(b"\r\nConnection: close\r\n\r\n");
+    res.extend_from_slice(&out[i + 4..]);
+    Ok(res)
+}
+
+fn error_response(req: &Request, status: &str, code: &str, message: &str) -> Vec<u8> {
+    let (content_type, body) = if req.header("x-amz-target").is_some() {
+        (
+            "application/x-amz-json-1.1",
+            format!(r#"{{"__type":"{code}","message":"{message}"}}"#),
+        )
+    } else {
+        (
+            "text/xml",
+            format!(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>"
+            ),
+        )
+    };
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nx-amzn-ErrorType: {code}\r\nx-amzn-RequestId: fault-proxy\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn serve(mut client: TcpStream, upstream: &str, state: &Mutex<State>) -> std::io::Result<()> {
+    let Some(req) = read_request(&mut client)? else {
+        return Ok(());
+    };
+    let fault = state
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .choose(&req.operation());
+    match fault {
+        None => client.write_all(&forward(upstream, &req)?),
+        Some(Fault::Throttle) => client.write_all(&error_response(
+            &req,
+            "400 Bad Request",
+            "ThrottlingException",
+            "Rate exceeded",
+        )),
+        Some(Fault::Unavailable) => client.write_all(&error_response(
+            &req,
+            "503 Service Unavailable",
+            "ServiceUnavailableException",
+            "Service unavailable (injected)",
+        )),
+        Some(Fault::Drop) => client.shutdown(Shutdown::Both),
+        Some(Fault::LoseResponse) => {
+            forward(upstream, &req)?;
+            client.shutdown(Shutdown::Both)
+        }
+        Some(Fault::Slow(ms)) => {
+            std::thread::sleep(Duration::from_millis(ms));
+            client.write_all(&forward(upstream, &req)?)
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! Faults injected for real: the gatekeeper's clients talk to moto through a fault-injecting proxy
+//! (throttling, 5xx, dropped connections, slow and lost answers). Retries absorb what they can; what
+//! they cannot ends as a retryable error; a crash at any step of quarantine or release is completed
+//! by the next delivery of the same event, leaving the tags one clean delivery leaves.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
+
+use std::collections::BTreeMap;
+
+use gatekeeper::domain::{Finding, Mode, Severity};
+use gatekeeper::policy::Policy;
+use gatekeeper_tests::faults::{Fault, FaultProxy, Rule, test_resilience};
+use gatekeeper_tests::fixtures::{Aws, ScriptedFindings, Setup, inspector_scan_event};
+use serde_json::{Value, json};
+
+fn hex12(digest: &str) -> String {
+    digest.trim_start_matches("sha256:")[..12].to_string()
+}
+
+fn critical() -> Vec<Finding> {
+    vec![Finding::new("CVE-2026-0001", Severity::Critical)]
+}
+
+fn quarantined(digest: &str) -> Vec<String> {
+    let h = hex12(digest);
+    vec![
+        format!("quarantined-latest--{h}"),
+        format!("quarantined-v1--{h}"),
+    ]
+}
+
+/// The built-in rule (block on CRITICAL) with the circuit breaker out of the way: these tests make
+/// hundreds of tag changes in a minute on purpose.
+fn policy() -> Policy {
+    Policy::parse(
+        "version = 1\n[defaults]\nblock = \"CRITICAL\"\n[breaker]\nmax_tag_changes = 100000\nwindow = \"10m\"\n",
+    )
+    .unwrap()
+}
+
+fn plain() -> Vec<String> {
+    vec!["latest".to_string(), "v1".to_string()]
+}
+
+async fn world(name: &str, seed: u64) -> (Aws, Setup, FaultProxy) {
+    let aws = Aws::new(name).await;
+    let setup = aws.standard_setup().await;
+    let proxy = FaultProxy::start(&aws.moto.endpoint, seed).unwrap();
+    (aws, setup, proxy)
+}
+
+/// Verdict messages per repository: their dedup keys, in order of arrival.
+async fn keys_by_repository(aws: &Aws, setup: &Setup) -> BTreeMap<String, Vec<(String, String)>> {
+    let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for (_, body) in aws.messages(&setup.subscriber_url).await {
+        out.entry(body["image"]["repository"].as_str().unwrap().to_string())
+            .or_default()
+            .push((
+                body["dedup_key"].as_str().unwrap().to_string(),
+                body["decision"].as_str().unwrap().to_string(),
+            ));
+    }
+    out
+}
+
+#[tokio::test]
+async fn sdk_retries_absorb_throttling_5xx_dropped_connections_and_hung_answers() {
+    let (aws, setup, proxy) = world("faults-absorbed", 7).await;
+    aws.create_repo("team/api", "MUTABLE", &[]).await;
+    let digest = aws.push("team/api", "absorbed", &["v1", "latest"]).await;
+    let sdk = proxy.sdk(&aws.region, test_resilience(4)).await;
+    let gk = aws.gatekeeper_via(&setup, Mode::Enforce, policy(), &sdk);
+    let findings = ScriptedFindings::default();
+    findings.set(critical());
+    proxy.set_rules(vec![
+        // ECR's PutImage limit is 10 requests/s: three throttles in a row, the fourth attempt passes.
+        Rule {
+            times: Some(3),
+            ..Rule::at_rate(Fault::Throttle, 1.0).only(&["ecr:PutImage"])
+        },
+        Rule {
+            times: Some(1),
+            ..Rule::at_rate(Fault::Unavailable, 1.0).only(&["sns:Publish"])
+        },
+        Rule {
+            times: Some(2),
+            ..Rule::at_rate(Fault::Drop, 1.0).only(&["dynamodb:*"])
+        },
+        Rule {
+            times: Some(1),
+            ..Rule::at_rate(Fault::Slow(3_000), 1.0).only(&["ecr:BatchGetImage"])
+        },
+        Rule {
+            times: Some(1),
+            ..Rule::at_rate(Fault::LoseResponse, 1.0).only(&["ecr:BatchDeleteImage"])
+        },
+    ]);
+
+    let event = inspector_scan_event("ev-absorbed", &aws.account, "team/api", &digest, &[], 1);
+    let outcome = gk.handle_scan_event(&findings, &event).await.unwrap();
+
+    assert_eq!(outcome.status, "changed", "{outcome:?}");
+    let faults = proxy.faults();
+    assert_eq!(faults.get("Throttle"), Some(&3), "{faults:?}");
+    assert_eq!(faults.get("Unavailable"), Some(&1), "{faults:?}");
+    assert_eq!(faults.get("Drop"), Some(&2), "{faults:?}");
+    assert_eq!(faults.get("Slow"), Some(&1), "{faults:?}");
+    assert_eq!(faults.get("LoseResponse"), Some(&1), "{faults:?}");
+    assert_eq!(
+        aws.tags("team/api", &digest).await.unwrap(),
+        quarantined(&digest)
+    );
+    let messages = keys_by_repository(&aws, &setup).await;
+    assert_eq!(messages["team/api"].len(), 1, "{messages:?}");
+}
+
+#[tokio::test]
+async fn what_retries_cannot_cure_is_a_retryable_error_and_the_next_delivery_completes_it() {
+    let (aws, setup, proxy) = world("faults-exhausted", 11).await;
+    aws.create_repo("team/api", "MUTABLE", &[]).await;
+    let digest = aws.push("team/api", "exhausted", &["v1", "latest"]).await;
+    let sdk = proxy.sdk(&aws.region, test_resilience(3)).await;
+    let gk = aws.gatekeeper_via(&setup, Mode::Enforce, policy(), &sdk);
+    let findings = ScriptedFindings::default();
+    findings.set(critical());
+    let event = inspector_scan_event("ev-exhausted", &aws.account, "team/api", &digest, &[], 1);
+
+    proxy.set_rules(vec![
+        Rule::at_rate(Fault::Throttle, 1.0).only(&["ecr:PutImage"]),
+    ]);
+    let err = gk.handle_scan_event(&findings, &event).await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert_eq!(err.operation, "ecr:PutImage");
+    assert_eq!(proxy.faults().get("Throttle"), Some(&3), "three attempts");
+    assert_eq!(aws.tags("team/api", &digest).await.unwrap(), plain());
+
+    // Lambda's asynchronous retry: the same event, later, the throttling over.
+    proxy.set_rules(Vec::new());
+    let outcome = gk.handle_scan_event(&findings, &event).await.unwrap();
+    assert_eq!(outcome.status, "changed", "{outcome:?}");
+    assert_eq!(
+        aws.tags("team/api", &digest).await.unwrap(),
+        quarantined(&digest)
+    );
+    assert_eq!(keys_by_repository(&aws, &setup).await["team/api"].len(), 1);
+}
+
+#[tokio::test]
+async fn an_unusable_event_reaches_the_rejected_queue_through_throttling_not_a_retry_loop() {
+    let (aws, setup, proxy) = world("faults-rejected", 13).await;
+    let sdk = proxy.sdk(&aws.region, test_resilience(4)).await;
+    let gk = aws.gatekeeper_via(&setup, Mode::Enforce, policy(), &sdk);
+    proxy.set_rules(vec![Rule {
+        times: Some(2),
+        ..Rule::at_rate(Fault::Throttle, 1.0).only(&["sqs:SendMessage"])
+    }]);
+    let bad = json!({"source": "aws.ecr", "detail-type": "ECR Image Action", "id": "ev-bad", "detail": {"action-type": "PUSH", "result": "SUCCESS", "repository-name": 42}});
+
+    let outcome = gk.handle_push_event(&bad).await.unwrap();
+
+    assert_eq!(outcome.status, "rejected", "{outcome:?}");
+    assert_eq!(proxy.faults().get("Throttle"), Some(&2));
+    let rejected = aws.drain(&setup.rejected_url).await;
+    assert_eq!(rejected.len(), 1);
+}
+
+/// One scenario step under a crash: `event` delivered with the `k`-th AWS request failing (`fault`),
+/// then delivered again with no faults. Returns whether the crash happened (k within the run) and
+/// whether a Publish reached SNS before the crash (the redelivery then publishes the change again,
+/// with the same dedup key: at-least-once).
+async fn crash_then_redeliver(
+    proxy: &FaultProxy,
+    gk: &gatekeeper_tests::fixtures::TestGatekeeper,
+    findings: &ScriptedFindings,
+    event: &Value,
+    k: usize,
+    fault: Fault,
+) -> (bool, bool) {
+    proxy.reset_counts();
+    proxy.set_rules(vec![Rule::once_after(k, fault)]);
+    let first = gk.handle_scan_event(findings, event).await;
+    let crashed = !proxy.faults().is_empty();
+    // The redelivery publishes again when a Publish reached SNS and the closing write (which
+    // marks the change notified) did not reach DynamoDB.
+    let history = proxy.history();
+    let published = history
+        .iter()
+        .any(|(op, f)| op == "sns:Publish" && matches!(f, None | Some(Fault::LoseResponse)));
+    let finished = history
+        .last()
+        .is_some_and(|(op, f)| op == "dynamodb:UpdateItem" && *f == Some(Fault::LoseResponse))
+        && history.iter().any(|(op, _)| op == "sns:Publish");
+    proxy.set_rules(Vec::new());
+    if let Err(e) = &first {
+        assert!(e.is_retryable(), "a crash must end retryable: {e}");
+    }
+    let second = gk.handle_scan_event(findings, event).await;
+    assert!(
+        second.is_ok(),
+        "redelivery after a crash at {k}: {second:?}"
+    );
+    (crashed, crashed && published && !finished)
+}
+
+#[tokio::test]
+async fn a_crash_at_every_step_of_quarantine_and_release_is_completed_by_the_next_delivery() {
+    let (aws, setup, proxy) = world("faults-crash", 17).await;
+    // No SDK retries: every injected fault is a crash of the invocation at that step.
+    let sdk = proxy.sdk(&aws.region, test_resilience(1)).await;
+    let gk = aws.gatekeeper_via(&setup, Mode::Enforce, policy(), &sdk);
+    let findings = ScriptedFindings::default();
+    let mut cases = 0;
+    let mut expected_messages: BTreeMap<String, usize> = BTreeMap::new();
+    for fault in [Fault::Drop, Fault::LoseResponse] {
+        for k in 0.. {
+            let repo = format!("crash/{fault:?}-{k}").to_lowercase();
+            aws.create_repo(&repo, "MUTABLE", &[]).await;
+            let digest = aws.push(&repo, &repo, &["v1", "latest"]).await;
+
+            findings.set(critical());
+            let block =
+                inspector_scan_event(&format!("{repo}-b"), &aws.account, &repo, &digest, &[], 1);
+            let (crashed_block, dup_block) =
+                crash_then_redeliver(&proxy, &gk, &findings, &block, k, fault).await;
+            assert_eq!(
+                aws.tags(&repo, &digest).await.unwrap(),
+                quarantined(&digest),
+                "quarantine, {fault:?} at request {k}"
+            );
+
+            findings.set(Vec::new());
+            let release =
+                inspector_scan_event(&format!("{repo}-r"), &aws.account, &repo, &digest, &[], 0);
+            let (crashed_release, dup_release) =
+                crash_then_redeliver(&proxy, &gk, &findings, &release, k, fault).await;
+            assert_eq!(
+                aws.tags(&repo, &digest).await.unwrap(),
+                plain(),
+                "release, {fault:?} at request {k}"
+            );
+            cases += usize::from(crashed_block) + usize::from(crashed_release);
+            expected_messages.insert(
+                repo.clone(),
+                2 + usize::from(dup_block) + usize::from(dup_release),
+            );
+            if !crashed_block && !crashed_release {
+                break; // k is past the last request of both deliveries: every step was crashed
+            }
+        }
+    }
+    eprintln!("crashed at {cases} steps (two faults, quarantine and release)");
+    assert!(cases >= 20, "crashed at {cases} steps only");
+
+    // Each change notified: block, then pass. A crash after a Publish reached SNS makes the
+    // redelivery publish again, with the same dedup key; no other duplicate, nothing missing.
+    let received = keys_by_repository(&aws, &setup).await;
+    assert_eq!(received.len(), expected_messages.len());
+    for (repo, messages) in received {
+        let mut changes: Vec<(String, String)> = messages.clone();
+        changes.dedup();
+        let decisions: Vec<&str> = changes.iter().map(|(_, d)| d.as_str()).collect();
+        assert_eq!(decisions, ["block", "pass"], "{repo}: {messages:?}");
+        assert_eq!(
+            messages.len(),
+            expected_messages[&repo],
+            "{repo}: {messages:?}"
+        );
+    }
+}
