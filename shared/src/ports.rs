@@ -226,6 +226,17 @@ pub struct Claim {
     pub sequence: u64,
     /// Whether the block being applied is suspended by an operator's override (tags released).
     pub overridden: bool,
+    /// The Lambda request id of the delivery that claimed it (empty when unknown): its retries may
+    /// continue the change, a concurrent duplicate delivery of the same event leaves it alone.
+    pub delivery: String,
+}
+
+impl Claim {
+    /// Whether `event_id`, delivered as `delivery`, is the claimant (or one of its retries).
+    pub fn is_by(&self, event_id: &str, delivery: &str) -> bool {
+        self.event_id == event_id
+            && (self.delivery.is_empty() || delivery.is_empty() || self.delivery == delivery)
+    }
 }
 
 /// An operator's time-boxed override of a blocking verdict (`gatekeeper release --force`).

@@ -112,30 +112,29 @@ impl State {
     }
 
     fn draw(&mut self, operation: &str) -> Option<Fault> {
-        // The first rule that matches and is armed decides; its draw may still let the request pass.
-        let mut armed = None;
-        for (i, (rule, matched, fired)) in self.rules.iter_mut().enumerate() {
+        // Rules in order: each armed rule that matches draws; the first hit decides.
+        for i in 0..self.rules.len() {
+            let (rule, matched, fired) = &mut self.rules[i];
             if !rule.matches(operation) {
                 continue;
             }
             *matched += 1;
-            if *matched > rule.skip && rule.times.is_none_or(|t| *fired < t) {
-                armed = Some(i);
-                break;
+            if *matched <= rule.skip || rule.times.is_some_and(|t| *fired >= t) {
+                continue;
             }
+            let (fault, rate) = (rule.fault, rule.rate);
+            if rate < 1.0 && self.next_f64() >= rate {
+                continue;
+            }
+            self.rules[i].2 += 1;
+            let kind = match fault {
+                Fault::Slow(_) => "Slow".to_string(),
+                other => format!("{other:?}"),
+            };
+            *self.faults.entry(kind).or_default() += 1;
+            return Some(fault);
         }
-        let i = armed?;
-        let (fault, rate) = (self.rules[i].0.fault, self.rules[i].0.rate);
-        if rate < 1.0 && self.next_f64() >= rate {
-            return None;
-        }
-        self.rules[i].2 += 1;
-        let kind = match fault {
-            Fault::Slow(_) => "Slow".to_string(),
-            other => format!("{other:?}"),
-        };
-        *self.faults.entry(kind).or_default() += 1;
-        Some(fault)
+        None
     }
 }
 

@@ -8,3 +8,4 @@ pub mod fixtures;
 pub mod manifest;
 pub mod moto;
 pub mod runtime;
+pub mod storm;

@@ -177,7 +177,8 @@ async fn crash_then_redeliver(
 ) -> (bool, bool) {
     proxy.reset_counts();
     proxy.set_rules(vec![Rule::once_after(k, fault)]);
-    let first = gk.handle_scan_event(findings, event).await;
+    // Lambda's retry of a failed invocation keeps its request id.
+    let first = gk.handle_scan_delivery(findings, event, "req-1").await;
     let crashed = !proxy.faults().is_empty();
     // The redelivery publishes again when a Publish reached SNS and the closing write (which
     // marks the change notified) did not reach DynamoDB.
@@ -193,7 +194,7 @@ async fn crash_then_redeliver(
     if let Err(e) = &first {
         assert!(e.is_retryable(), "a crash must end retryable: {e}");
     }
-    let second = gk.handle_scan_event(findings, event).await;
+    let second = gk.handle_scan_delivery(findings, event, "req-1").await;
     assert!(
         second.is_ok(),
         "redelivery after a crash at {k}: {second:?}"
@@ -265,4 +266,45 @@ async fn a_crash_at_every_step_of_quarantine_and_release_is_completed_by_the_nex
             "{repo}: {messages:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_duplicate_delivery_during_an_open_change_leaves_it_to_the_delivery_that_claimed_it() {
+    let (aws, setup, proxy) = world("faults-duplicate", 19).await;
+    aws.create_repo("team/api", "MUTABLE", &[]).await;
+    let digest = aws.push("team/api", "duplicate", &["v1", "latest"]).await;
+    let sdk = proxy.sdk(&aws.region, test_resilience(1)).await;
+    let gk = aws.gatekeeper_via(&setup, Mode::Enforce, policy(), &sdk);
+    let findings = ScriptedFindings::default();
+    findings.set(critical());
+    let event = inspector_scan_event("ev-dup", &aws.account, "team/api", &digest, &[], 1);
+
+    // The first delivery claims the change and crashes at its first PutImage.
+    proxy.set_rules(vec![Rule {
+        times: Some(1),
+        ..Rule::at_rate(Fault::Drop, 1.0).only(&["ecr:PutImage"])
+    }]);
+    let first = gk.handle_scan_delivery(&findings, &event, "req-a").await;
+    assert!(first.unwrap_err().is_retryable());
+    proxy.set_rules(Vec::new());
+
+    // EventBridge delivers the same event again (another request id): the change is the claimant's.
+    let duplicate = gk
+        .handle_scan_delivery(&findings, &event, "req-b")
+        .await
+        .unwrap();
+    assert_eq!(duplicate.status, "in_progress", "{duplicate:?}");
+    assert!(keys_by_repository(&aws, &setup).await.is_empty());
+
+    // Lambda retries the first invocation (same request id): it completes the change, once.
+    let retry = gk
+        .handle_scan_delivery(&findings, &event, "req-a")
+        .await
+        .unwrap();
+    assert_eq!(retry.status, "changed", "{retry:?}");
+    assert_eq!(
+        aws.tags("team/api", &digest).await.unwrap(),
+        quarantined(&digest)
+    );
+    assert_eq!(keys_by_repository(&aws, &setup).await["team/api"].len(), 1);
 }

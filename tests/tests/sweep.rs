@@ -200,7 +200,13 @@ async fn an_exception_is_reminded_once_a_day_and_its_end_blocks_lost_findings_an
     let setup = aws.standard_setup().await;
     enhanced(&aws).await;
     aws.create_repo("ex/api", "MUTABLE", &[]).await;
-    let t0 = now();
+    // Reminders go out once per UTC day: the scenario's first hours must stay within one day, so it
+    // starts at most 4 hours ago and before 20:00 UTC (a run at 22:10 failed when the +2 h step
+    // crossed midnight and took the next day's reminder).
+    let t0 = {
+        let n = now();
+        n - (n.rem_euclid(DAY) - 18 * HOUR).clamp(0, 4 * HOUR)
+    };
     // Exceptions end at 00:00 UTC of their date: this one in 5 days.
     let expires_day = format_date(t0 + 5 * DAY);
     let expires = gatekeeper::time::parse_rfc3339(&format!("{expires_day}T00:00:00Z")).unwrap();

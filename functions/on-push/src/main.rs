@@ -27,7 +27,7 @@ async fn run() -> Result<(), lambda_runtime::Error> {
         within_budget(
             event.context.deadline,
             BUDGET_MARGIN,
-            gk.handle_push_event(&event.payload),
+            gk.handle_push_delivery(&event.payload, &event.context.request_id),
         )
         .await
         .map_err(|e| Diagnostic {

@@ -29,7 +29,7 @@ async fn run() -> Result<(), lambda_runtime::Error> {
         within_budget(
             event.context.deadline,
             BUDGET_MARGIN,
-            gk.handle_scan_event(inspector, &event.payload),
+            gk.handle_scan_delivery(inspector, &event.payload, &event.context.request_id),
         )
         .await
         .map_err(|e| Diagnostic {

@@ -91,6 +91,7 @@ fn state_from(item: &Item) -> ImageState {
                 .and_then(|v| v.as_bool().ok())
                 .copied()
                 .unwrap_or(false),
+            delivery: get_s(item, "claim_by").unwrap_or_default().to_string(),
         }),
         _ => None,
     };
@@ -205,8 +206,8 @@ impl StateStore for DynamoState {
             .key("pk", s(image_key(image)))
             .update_expression(
                 match summary.due {
-                    Some(_) => "SET decision = :d, version = :seq, claim_event = :e, claim_at = :at, claim_decision = :d, claim_previous = :p, claim_seq = :seq, claim_overridden = :o, overridden = :o, updated_at = :at, policy = :h, summary = :s, first_scan_at = if_not_exists(first_scan_at, :at), due_shard = :shard, due_at = :due",
-                    None => "SET decision = :d, version = :seq, claim_event = :e, claim_at = :at, claim_decision = :d, claim_previous = :p, claim_seq = :seq, claim_overridden = :o, overridden = :o, updated_at = :at, policy = :h, summary = :s, first_scan_at = if_not_exists(first_scan_at, :at) REMOVE due_shard, due_at",
+                    Some(_) => "SET decision = :d, version = :seq, claim_event = :e, claim_at = :at, claim_decision = :d, claim_previous = :p, claim_seq = :seq, claim_overridden = :o, claim_by = :by, overridden = :o, updated_at = :at, policy = :h, summary = :s, first_scan_at = if_not_exists(first_scan_at, :at), due_shard = :shard, due_at = :due",
+                    None => "SET decision = :d, version = :seq, claim_event = :e, claim_at = :at, claim_decision = :d, claim_previous = :p, claim_seq = :seq, claim_overridden = :o, claim_by = :by, overridden = :o, updated_at = :at, policy = :h, summary = :s, first_scan_at = if_not_exists(first_scan_at, :at) REMOVE due_shard, due_at",
                 },
             )
             .expression_attribute_values(":d", s(claim.decision.as_str()))
@@ -216,6 +217,7 @@ impl StateStore for DynamoState {
             .expression_attribute_values(":p", s(claim.previous.map_or("none", Decision::as_str)))
             .expression_attribute_values(":h", s(policy_hash))
             .expression_attribute_values(":o", AttributeValue::Bool(claim.overridden))
+            .expression_attribute_values(":by", s(&claim.delivery))
             .expression_attribute_values(":s", s(serde_json::to_string(summary).unwrap_or_default()));
         if let Some(due) = summary.due {
             req = req
@@ -237,7 +239,7 @@ impl StateStore for DynamoState {
         applied: bool,
     ) -> Result<Written, AwsError> {
         let mut expression = String::from(
-            "REMOVE claim_event, claim_at, claim_decision, claim_previous, claim_seq, claim_overridden",
+            "REMOVE claim_event, claim_at, claim_decision, claim_previous, claim_seq, claim_overridden, claim_by",
         );
         if !applied && claim.previous.is_none() {
             expression.push_str(", decision");

@@ -124,6 +124,9 @@ pub struct Event {
     pub region: Option<String>,
     /// The meaning.
     pub body: EventBody,
+    /// The Lambda request id of this delivery (empty when unknown): Lambda's retries of a failed
+    /// invocation keep it, a duplicate delivery of the same event gets another.
+    pub delivery: String,
 }
 
 impl Event {
@@ -207,6 +210,7 @@ pub fn parse(value: &Value) -> Result<Event, ParseError> {
         account: envelope.opt_str("account")?.map(str::to_string),
         region: envelope.opt_str("region")?.map(str::to_string),
         body,
+        delivery: String::new(),
     })
 }
 

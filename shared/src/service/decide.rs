@@ -510,7 +510,7 @@ where
                 }
             }
             if let Some(c) = &state.claim
-                && c.event_id != trigger.event_id
+                && !c.is_by(&trigger.event_id, &trigger.delivery)
                 && now - c.at < self.claim_lease
             {
                 if c.decision == decision && c.overridden == overridden {
@@ -618,7 +618,7 @@ where
             }
             let claim = match &state.claim {
                 Some(c)
-                    if c.event_id == trigger.event_id
+                    if c.is_by(&trigger.event_id, &trigger.delivery)
                         && c.decision == decision
                         && c.overridden == overridden =>
                 {
@@ -632,6 +632,7 @@ where
                         previous: state.notified(),
                         sequence: state.version + 1,
                         overridden,
+                        delivery: trigger.delivery.clone(),
                     };
                     if self
                         .state

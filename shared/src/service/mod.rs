@@ -89,6 +89,8 @@ pub struct Trigger {
     pub region: Option<String>,
     /// Account id from the envelope.
     pub account: Option<String>,
+    /// The Lambda request id of the delivery (empty outside Lambda).
+    pub delivery: String,
 }
 
 impl Trigger {
@@ -98,6 +100,7 @@ impl Trigger {
             kind: event.kind(),
             region: event.region.clone(),
             account: event.account.clone(),
+            delivery: event.delivery.clone(),
         }
     }
 
@@ -108,6 +111,7 @@ impl Trigger {
             kind,
             region: None,
             account: None,
+            delivery: String::new(),
         }
     }
 }
@@ -284,8 +288,20 @@ where
 
     /// The on-push function: ECR Image Action events (push, delete, archive restore).
     pub async fn handle_push_event(&self, value: &Value) -> Result<Outcome, AwsError> {
+        self.handle_push_delivery(value, "").await
+    }
+
+    /// [`Self::handle_push_event`] for one Lambda invocation (`delivery`: its request id).
+    pub async fn handle_push_delivery(
+        &self,
+        value: &Value,
+        delivery: &str,
+    ) -> Result<Outcome, AwsError> {
         let event = match self.parse(value).await? {
-            Ok(event) => event,
+            Ok(event) => Event {
+                delivery: delivery.to_string(),
+                ..event
+            },
             Err(outcome) => return Ok(outcome),
         };
         match &event.body {
@@ -310,8 +326,21 @@ where
         source: &F,
         value: &Value,
     ) -> Result<Outcome, AwsError> {
+        self.handle_scan_delivery(source, value, "").await
+    }
+
+    /// [`Self::handle_scan_event`] for one Lambda invocation (`delivery`: its request id).
+    pub async fn handle_scan_delivery<F: FindingsSource + Sync>(
+        &self,
+        source: &F,
+        value: &Value,
+        delivery: &str,
+    ) -> Result<Outcome, AwsError> {
         let event = match self.parse(value).await? {
-            Ok(event) => event,
+            Ok(event) => Event {
+                delivery: delivery.to_string(),
+                ..event
+            },
             Err(outcome) => return Ok(outcome),
         };
         let trigger = Trigger::of(&event);

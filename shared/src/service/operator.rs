@@ -223,6 +223,7 @@ where
                 previous: state.notified(),
                 sequence: state.version + 1,
                 overridden: override_.is_some(),
+                delivery: String::new(),
             };
             if self
                 .state

@@ -498,7 +498,15 @@ where
             format!("digest already has verdict {}", decision.as_str()),
         );
         outcome.decision = Some(decision);
-        if super::act::changed_something(&actions) || !problems.is_empty() {
+        // While the change to this decision is still being applied (its claim is open), the tags this
+        // push changed are part of that change, which announces it: a second message would report one
+        // block twice (a push delivered late, or racing the scan's event); racing it, this push may also
+        // find tags already moved (problems that are not news).
+        let announced_elsewhere = state.claim.as_ref().is_some_and(|c| c.decision == decision);
+        if announced_elsewhere {
+            info!(image = %image.display(), by = ?state.claim.as_ref().map(|c| &c.event_id), "tags applied; the change in progress announces them");
+            outcome.status = "acted";
+        } else if super::act::changed_something(&actions) || !problems.is_empty() {
             let tag = image.tags.first().map_or("(untagged)", String::as_str);
             let verdict = Verdict::recalled(
                 decision,

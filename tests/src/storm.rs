@@ -1,0 +1,596 @@
+//! The storm: many events for many images delivered shuffled, duplicated and in parallel to the
+//! gatekeeper behind a fault-injecting proxy, with Lambda's asynchronous invocation emulated
+//! (EventBridge's retries and DLQ, two Lambda retries, the on-failure destination). The same events
+//! delivered once each, in order, without faults, to another account are the oracle: afterwards
+//! every image's tags and notified decisions must equal the oracle's.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use gatekeeper::domain::{Finding, Mode, Severity};
+use gatekeeper::policy::Policy;
+use serde_json::{Value, json};
+use tokio::sync::Semaphore;
+
+use crate::faults::{Fault, FaultProxy, Rule, test_resilience};
+use crate::fixtures::{
+    Aws, FakeInspector, Setup, TestGatekeeper, envelope, finding_event, inspector_scan_counts,
+    push_event,
+};
+
+/// What to run.
+#[derive(Debug, Clone, Copy)]
+pub struct StormSettings {
+    /// Events delivered in all (distinct events, then duplicates up to this number).
+    pub events: usize,
+    /// Images, in repositories of 20.
+    pub images: usize,
+    /// Probability that one AWS request, or one EventBridge invoke, fails.
+    pub fault_rate: f64,
+    /// Seed of the shuffles and the faults.
+    pub seed: u64,
+    /// Invocations at once (Lambda's concurrency).
+    pub concurrency: usize,
+}
+
+/// What happened.
+#[derive(Debug, Clone, Default)]
+pub struct StormReport {
+    /// Events delivered (duplicates included).
+    pub events: usize,
+    /// Distinct events among them.
+    pub distinct: usize,
+    /// Wall time of the deliveries.
+    pub seconds: f64,
+    /// AWS requests through the proxy.
+    pub requests: usize,
+    /// Faults injected, by kind (EventBridge invoke failures as `InvokeFailed`).
+    pub faults: BTreeMap<String, usize>,
+    /// Lambda-level retries (invocations after a failed one).
+    pub lambda_retries: usize,
+    /// EventBridge-level retries (invokes after a failed invoke).
+    pub eventbridge_retries: usize,
+    /// Events in the on-failure destination after their third failed invocation.
+    pub on_failure: usize,
+    /// Events in EventBridge's DLQ (the invoke itself failed 11 times).
+    pub dlq: usize,
+    /// Distinct events in the rejected-events queue.
+    pub rejected: usize,
+    /// Messages in the rejected-events queue (a lost SendMessage answer repeats one).
+    pub rejected_messages: usize,
+    /// Malformed events sent (each must be in the rejected queue).
+    pub malformed: usize,
+    /// Outcomes of successful invocations by status.
+    pub outcomes: BTreeMap<String, usize>,
+    /// Verdict messages received.
+    pub messages: usize,
+    /// Distinct verdict changes (dedup keys) among them.
+    pub changes: usize,
+    /// Messages repeating a dedup key already received (at-least-once deliveries).
+    pub duplicate_messages: usize,
+    /// Publish requests that reached SNS whose answer was lost (the SDK publishes again: one source
+    /// of repeated keys no code can avoid on a standard topic; a crash after a Publish is the other).
+    pub lost_publish_answers: usize,
+    /// Images whose notified decisions differ from the oracle's (a change missing or extra).
+    pub wrong_notifications: usize,
+    /// Images whose tags differ from the oracle's.
+    pub wrong_states: usize,
+    /// Images gone from the registry.
+    pub deleted: usize,
+    /// Images left without a tag.
+    pub untagged: usize,
+    /// Up to five differences, for people.
+    pub examples: Vec<String>,
+}
+
+impl StormReport {
+    /// Whether the run proves what it must: no wrong state, nothing lost, nothing deleted.
+    pub fn ok(&self) -> bool {
+        self.wrong_states == 0
+            && self.wrong_notifications == 0
+            && self.deleted == 0
+            && self.untagged == 0
+            && self.rejected == self.malformed
+            && self.on_failure == 0
+            && self.dlq == 0
+    }
+}
+
+/// The storm's policy: block CRITICAL, warn on HIGH; the circuit breaker out of the way (a storm
+/// of quarantines is the point here; the breaker has its own tests).
+pub fn storm_policy() -> Policy {
+    Policy::parse(
+        "version = 1\n[defaults]\nblock = \"CRITICAL\"\nwarn = \"HIGH\"\n[breaker]\nmax_tag_changes = 1000000\nwindow = \"10m\"\n",
+    )
+    .unwrap_or_else(|e| panic!("storm policy: {e}"))
+}
+
+struct Image {
+    repo: String,
+    digest: String,
+    tags: [String; 2],
+    class: usize,
+}
+
+/// The findings of an image of `class` in `phase` (0 or 1): blocked throughout, warned throughout,
+/// clean throughout, blocked then fixed, clean then a new CRITICAL.
+fn findings(class: usize, phase: usize) -> Vec<(String, Severity)> {
+    let critical = || vec![("CVE-2026-1000".to_string(), Severity::Critical)];
+    match (class, phase) {
+        (0, _) | (3, 0) | (4, 1) => critical(),
+        (1, _) => vec![("CVE-2026-2000".to_string(), Severity::High)],
+        _ => Vec::new(),
+    }
+}
+
+fn set_findings(inspector: &FakeInspector, images: &[Image], phase: usize) {
+    for im in images {
+        let list = findings(im.class, phase)
+            .into_iter()
+            .map(|(id, s)| Finding::new(&id, s))
+            .collect();
+        inspector.set(&im.digest, list);
+    }
+}
+
+/// The distinct events of each phase, in their clean order, and the malformed ones.
+fn events_of(images: &[Image]) -> [Vec<Value>; 2] {
+    let mut phases = [Vec::new(), Vec::new()];
+    for (i, im) in images.iter().enumerate() {
+        let counts = |phase: usize| -> Vec<(&'static str, u32)> {
+            let f = findings(im.class, phase);
+            let n = |s: Severity| u32::try_from(f.iter().filter(|x| x.1 == s).count()).unwrap_or(0);
+            vec![
+                ("CRITICAL", n(Severity::Critical)),
+                ("HIGH", n(Severity::High)),
+            ]
+        };
+        phases[0].push(push_event(
+            &format!("push-{i}"),
+            &im.repo,
+            &im.digest,
+            &im.tags[0],
+        ));
+        phases[0].push(inspector_scan_counts(
+            &format!("scan-{i}"),
+            &im.repo,
+            &im.digest,
+            &counts(0),
+        ));
+        for (id, s) in findings(im.class, 0) {
+            phases[0].push(finding_event(
+                &format!("finding-{i}"),
+                &im.repo,
+                &im.digest,
+                &id,
+                s.as_str(),
+                "ACTIVE",
+            ));
+        }
+        if findings(im.class, 0) != findings(im.class, 1) {
+            phases[1].push(inspector_scan_counts(
+                &format!("rescan-{i}"),
+                &im.repo,
+                &im.digest,
+                &counts(1),
+            ));
+            let (id, s, status) = match findings(im.class, 1).first() {
+                Some((id, s)) => (id.clone(), *s, "ACTIVE"),
+                None => ("CVE-2026-1000".to_string(), Severity::Critical, "CLOSED"),
+            };
+            phases[1].push(finding_event(
+                &format!("finding2-{i}"),
+                &im.repo,
+                &im.digest,
+                &id,
+                s.as_str(),
+                status,
+            ));
+        }
+    }
+    phases
+}
+
+/// Events no parser can use: each must end in the rejected queue, once.
+fn malformed(n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| {
+            let id = format!("bad-{i}");
+            match i % 4 {
+                0 => envelope(
+                    &id,
+                    "aws.ecr",
+                    "ECR Image Action",
+                    json!({"action-type": "PUSH", "result": "SUCCESS", "repository-name": 42}),
+                ),
+                1 => envelope(
+                    &id,
+                    "aws.inspector2",
+                    "Inspector2 Scan",
+                    json!({"scan-status": "INITIAL_SCAN_COMPLETE", "image-digest": "sha256:00"}),
+                ),
+                2 => json!({"id": id, "source": "aws.ecr", "detail-type": "ECR Image Action", "detail": "not an object"}),
+                _ => envelope(
+                    &id,
+                    "aws.inspector2",
+                    "Inspector2 Finding",
+                    json!({"severity": ["CRITICAL"], "resources": {}}),
+                ),
+            }
+        })
+        .collect()
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next() % (n.max(1) as u64)).unwrap_or(0)
+    }
+
+    fn chance(&mut self, p: f64) -> bool {
+        #[allow(clippy::cast_precision_loss)] // a probability draw
+        let x = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
+        x < p
+    }
+
+    fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            v.swap(i, self.below(i + 1));
+        }
+    }
+}
+
+fn is_push(event: &Value) -> bool {
+    event["detail-type"] == "ECR Image Action"
+}
+
+/// One invocation; `delivery` stands for its Lambda request id (kept by Lambda's retries).
+async fn invoke(
+    gk: &TestGatekeeper,
+    inspector: &FakeInspector,
+    event: &Value,
+    delivery: &str,
+) -> Result<String, String> {
+    let result = if is_push(event) {
+        gk.handle_push_delivery(event, delivery).await
+    } else {
+        gk.handle_scan_delivery(inspector, event, delivery).await
+    };
+    result
+        .map(|o| o.status.to_string())
+        .map_err(|e| e.to_string())
+}
+
+#[derive(Default)]
+struct Counters {
+    lambda_retries: AtomicUsize,
+    eventbridge_retries: AtomicUsize,
+    invoke_faults: AtomicUsize,
+    on_failure: AtomicUsize,
+    dlq: AtomicUsize,
+    outcomes: std::sync::Mutex<BTreeMap<String, usize>>,
+}
+
+/// One event through EventBridge and Lambda's asynchronous invocation, with short delays standing in
+/// for their backoffs (EventBridge: up to 10 retries then its DLQ; Lambda: 2 retries then the
+/// on-failure destination).
+async fn deliver(
+    gk: Arc<TestGatekeeper>,
+    inspector: Arc<FakeInspector>,
+    event: Value,
+    limit: Arc<Semaphore>,
+    counters: Arc<Counters>,
+    fault_rate: f64,
+    seed: u64,
+) {
+    let mut rng = Rng(seed | 1);
+    let delivery = format!("req-{seed:016x}");
+    let mut invokes = 0;
+    while rng.chance(fault_rate) {
+        counters.invoke_faults.fetch_add(1, Ordering::Relaxed);
+        invokes += 1;
+        if invokes > 10 {
+            counters.dlq.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        counters.eventbridge_retries.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(5 * invokes)).await;
+    }
+    for attempt in 0..3u64 {
+        if attempt > 0 {
+            counters.lambda_retries.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+        }
+        let result = {
+            let Ok(_permit) = limit.acquire().await else {
+                return;
+            };
+            invoke(&gk, &inspector, &event, &delivery).await
+        };
+        if let Ok(status) = result {
+            *counters
+                .outcomes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(status)
+                .or_default() += 1;
+            return;
+        }
+    }
+    counters.on_failure.fetch_add(1, Ordering::Relaxed);
+}
+
+async fn setup_images(aws: &Aws, n: usize) -> Vec<Image> {
+    let mut images = Vec::new();
+    for i in 0..n {
+        let repo = format!("storm/svc-{:02}", i / 20);
+        if i % 20 == 0 {
+            aws.create_repo(&repo, "MUTABLE", &[]).await;
+        }
+        let tags = [format!("build-{i}"), format!("v1.{i}")];
+        let digest = aws
+            .push(&repo, &format!("storm-{i}"), &[&tags[0], &tags[1]])
+            .await;
+        images.push(Image {
+            repo,
+            digest,
+            tags,
+            class: i % 5,
+        });
+    }
+    images
+}
+
+/// Per image: sorted tags, or `None` when the image is gone.
+async fn tags_of(aws: &Aws, images: &[Image]) -> Vec<Option<Vec<String>>> {
+    let mut out = Vec::new();
+    for im in images {
+        out.push(aws.tags(&im.repo, &im.digest).await.map(|mut t| {
+            t.sort();
+            t
+        }));
+    }
+    out
+}
+
+/// Per digest: the dedup keys with their decisions, in order of arrival.
+async fn notified(aws: &Aws, setup: &Setup) -> BTreeMap<String, Vec<(String, String)>> {
+    let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for (_, body) in aws.messages(&setup.subscriber_url).await {
+        if body["event_type"] != "verdict" {
+            continue;
+        }
+        out.entry(body["image"]["digest"].as_str().unwrap_or("").to_string())
+            .or_default()
+            .push((
+                body["dedup_key"].as_str().unwrap_or("").to_string(),
+                format!(
+                    "{} by {}",
+                    body["decision"].as_str().unwrap_or(""),
+                    body["trigger"]["event_id"].as_str().unwrap_or("")
+                ),
+            ));
+    }
+    out
+}
+
+/// The decisions notified, one per distinct dedup key, in order of first arrival.
+fn changes(messages: &[(String, String)]) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    messages
+        .iter()
+        .filter(|(k, _)| seen.insert(k.clone()))
+        .map(|(_, d)| d.split(" by ").next().unwrap_or("").to_string())
+        .collect()
+}
+
+/// Runs the storm and its oracle; `storm` and `oracle` are two fresh accounts on one moto server.
+pub async fn run(storm: &Aws, oracle: &Aws, s: StormSettings) -> StormReport {
+    let mut rng = Rng(s.seed | 1);
+    let (storm_setup, oracle_setup) = (storm.standard_setup().await, oracle.standard_setup().await);
+    let images = setup_images(storm, s.images).await;
+    let oracle_images = setup_images(oracle, s.images).await;
+    let phases = events_of(&images);
+    let distinct: usize = phases.iter().map(Vec::len).sum();
+    let malformed_n = (s.events / 40).max(4);
+    let duplicates = s.events.saturating_sub(distinct + malformed_n);
+
+    // The oracle: every distinct event once, in order, no faults.
+    let oracle_gk = oracle.gatekeeper(&oracle_setup, Mode::Enforce, storm_policy());
+    let oracle_inspector = FakeInspector::default();
+    for (phase, events) in phases.iter().enumerate() {
+        set_findings(&oracle_inspector, &oracle_images, phase);
+        for e in events {
+            let _ = invoke(&oracle_gk, &oracle_inspector, e, "oracle").await;
+        }
+    }
+
+    // The storm: each phase's events with duplicates, shuffled, in parallel, faults on.
+    let proxy = FaultProxy::start(&storm.moto.endpoint, s.seed)
+        .unwrap_or_else(|e| panic!("fault proxy: {e}"));
+    let each = s.fault_rate / 4.0;
+    proxy.set_rules(vec![
+        Rule::at_rate(Fault::Throttle, each),
+        Rule::at_rate(Fault::Unavailable, each / (1.0 - each)),
+        Rule::at_rate(Fault::Drop, each / (1.0 - 2.0 * each)),
+        Rule::at_rate(Fault::LoseResponse, each / (1.0 - 3.0 * each)),
+    ]);
+    let sdk = proxy.sdk(&storm.region, test_resilience(4)).await;
+    let gk = Arc::new(storm.gatekeeper_via(&storm_setup, Mode::Enforce, storm_policy(), &sdk));
+    let inspector = Arc::new(FakeInspector::default());
+    let limit = Arc::new(Semaphore::new(s.concurrency.max(1)));
+    let counters = Arc::new(Counters::default());
+    let started = Instant::now();
+    let mut delivered = 0;
+    for (phase, events) in phases.iter().enumerate() {
+        set_findings(&inspector, &images, phase);
+        let mut batch: Vec<Value> = events.clone();
+        let share = if phase == 0 {
+            duplicates * events.len() / distinct.max(1)
+        } else {
+            duplicates - duplicates * phases[0].len() / distinct.max(1)
+        };
+        for _ in 0..share {
+            let pick = events[rng.below(events.len())].clone();
+            batch.push(pick);
+        }
+        if phase == 0 {
+            batch.extend(malformed(malformed_n));
+        }
+        rng.shuffle(&mut batch);
+        delivered += batch.len();
+        let mut tasks = Vec::new();
+        for event in batch {
+            tasks.push(tokio::spawn(deliver(
+                Arc::clone(&gk),
+                Arc::clone(&inspector),
+                event,
+                Arc::clone(&limit),
+                Arc::clone(&counters),
+                s.fault_rate,
+                rng.next(),
+            )));
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    proxy.set_rules(Vec::new());
+
+    // Compare with the oracle.
+    let mut report = StormReport {
+        events: delivered,
+        distinct: distinct + malformed_n,
+        seconds,
+        requests: proxy.requests().values().sum(),
+        lost_publish_answers: proxy
+            .history()
+            .iter()
+            .filter(|(op, f)| op == "sns:Publish" && *f == Some(Fault::LoseResponse))
+            .count(),
+        faults: proxy.faults(),
+        lambda_retries: counters.lambda_retries.load(Ordering::Relaxed),
+        eventbridge_retries: counters.eventbridge_retries.load(Ordering::Relaxed),
+        on_failure: counters.on_failure.load(Ordering::Relaxed),
+        dlq: counters.dlq.load(Ordering::Relaxed),
+        malformed: malformed_n,
+        outcomes: counters
+            .outcomes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone(),
+        ..StormReport::default()
+    };
+    let invoke_faults = counters.invoke_faults.load(Ordering::Relaxed);
+    if invoke_faults > 0 {
+        report.faults.insert("InvokeFailed".into(), invoke_faults);
+    }
+    let rejected = storm.drain(&storm_setup.rejected_url).await;
+    report.rejected_messages = rejected.len();
+    report.rejected = rejected
+        .iter()
+        .filter_map(|m| m["event"]["id"].as_str().map(str::to_string))
+        .collect::<BTreeSet<String>>()
+        .len();
+    let (got, want) = (
+        tags_of(storm, &images).await,
+        tags_of(oracle, &oracle_images).await,
+    );
+    for ((im, g), w) in images.iter().zip(&got).zip(&want) {
+        match g {
+            None => report.deleted += 1,
+            Some(t) if t.is_empty() => report.untagged += 1,
+            _ => {}
+        }
+        if g != w {
+            report.wrong_states += 1;
+            if report.examples.len() < 5 {
+                report.examples.push(format!(
+                    "{}@{}: tags {g:?}, oracle {w:?}",
+                    im.repo, im.digest
+                ));
+            }
+        }
+    }
+    let (got, want) = (
+        notified(storm, &storm_setup).await,
+        notified(oracle, &oracle_setup).await,
+    );
+    for im in &images {
+        let g = got.get(&im.digest).cloned().unwrap_or_default();
+        let w = want.get(&im.digest).cloned().unwrap_or_default();
+        let distinct_keys: BTreeSet<&String> = g.iter().map(|(k, _)| k).collect();
+        report.messages += g.len();
+        report.changes += distinct_keys.len();
+        report.duplicate_messages += g.len() - distinct_keys.len();
+        if changes(&g) != changes(&w) {
+            report.wrong_notifications += 1;
+            if report.examples.len() < 5 {
+                report.examples.push(format!(
+                    "{}@{}: notified {g:?}, oracle {w:?}",
+                    im.repo, im.digest
+                ));
+            }
+        }
+    }
+    report
+}
+
+impl std::fmt::Display for StormReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        #[allow(clippy::cast_precision_loss)] // a rate for people
+        let rate = self.events as f64 / self.seconds.max(1e-9);
+        writeln!(
+            f,
+            "events delivered        {} ({} distinct, rest duplicates), {:.1} s, {rate:.1} events/s",
+            self.events, self.distinct, self.seconds
+        )?;
+        writeln!(f, "AWS requests            {}", self.requests)?;
+        writeln!(f, "faults injected         {:?}", self.faults)?;
+        writeln!(
+            f,
+            "retries                 {} Lambda, {} EventBridge (SDK retries: one per injected AWS fault)",
+            self.lambda_retries, self.eventbridge_retries
+        )?;
+        writeln!(f, "outcomes                {:?}", self.outcomes)?;
+        writeln!(
+            f,
+            "on-failure / DLQ        {} / {}",
+            self.on_failure, self.dlq
+        )?;
+        writeln!(
+            f,
+            "rejected queue          {} events in {} messages (malformed events sent: {})",
+            self.rejected, self.rejected_messages, self.malformed
+        )?;
+        writeln!(
+            f,
+            "verdict messages        {} for {} changes: {} repeated a dedup key ({} Publish answers lost, both topics), {} images notified other changes than the oracle",
+            self.messages,
+            self.changes,
+            self.duplicate_messages,
+            self.lost_publish_answers,
+            self.wrong_notifications
+        )?;
+        writeln!(
+            f,
+            "wrong states            {} (images deleted: {}, left untagged: {})",
+            self.wrong_states, self.deleted, self.untagged
+        )?;
+        for e in &self.examples {
+            writeln!(f, "  {e}")?;
+        }
+        Ok(())
+    }
+}
