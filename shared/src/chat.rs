@@ -30,16 +30,38 @@ fn clip(s: &str, max: usize) -> String {
 
 /// Text from an event, safe in Slack markdown: escaped and set as code (no mention, no link).
 pub fn code(s: &str) -> String {
-    let cleaned: String = s
-        .chars()
+    format!("`{}`", clip(&code_text(s), 200))
+}
+
+/// Like [`code`], without shortening: for a command people copy.
+fn code_full(s: &str) -> String {
+    format!("`{}`", code_text(s))
+}
+
+/// The inside of a code span: no control characters, no backtick, markup escaped.
+fn code_text(s: &str) -> String {
+    s.chars()
         .filter(|c| !c.is_control())
         .map(|c| if c == '`' { '\'' } else { c })
-        .collect();
-    let escaped = cleaned
+        .collect::<String>()
         .replace('&', "&amp;")
         .replace('<', "&lt;")
-        .replace('>', "&gt;");
-    format!("`{}`", clip(&escaped, 200))
+        .replace('>', "&gt;")
+}
+
+/// Markdown prose that quotes event text outside code spans (a verdict's reasons, problems): escaped,
+/// one line, mentions broken by a zero-width space after `@`, and neither `[text](url)` links nor
+/// bare URLs left for Slack or Teams to render.
+pub(crate) fn prose(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('@', "@\u{200b}")
+        .replace("](", "]\u{200b}(")
+        .replace("://", ":\u{200b}//")
 }
 
 /// Plain text for titles and summaries (which are not markdown): no markup characters, no mentions.
@@ -234,22 +256,10 @@ pub fn verdict(n: &VerdictNotice<'_>) -> String {
     }
     d.push(String::new());
     for r in v.reasons.iter().take(6) {
-        d.push(format!(
-            "> {}",
-            r.replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;")
-                .replace('@', "@\u{200b}")
-        ));
+        d.push(format!("> {}", prose(r)));
     }
     for p in n.problems.iter().take(5) {
-        d.push(format!(
-            ":grey_exclamation: {}",
-            p.replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;")
-                .replace('@', "@\u{200b}")
-        ));
+        d.push(format!(":grey_exclamation: {}", prose(p)));
     }
     let mut next = Vec::new();
     if v.decision == crate::domain::Decision::Block {
@@ -268,7 +278,13 @@ pub fn verdict(n: &VerdictNotice<'_>) -> String {
         next.push(
             "Or accept the risk with an exception in the policy (owner, reason, expiry)".into(),
         );
-        next.push(format!("Break-glass: gatekeeper release --repository {} --digest {} --reason \"…\" --force --for 24h", n.image.repository, n.image.digest));
+        // One code span: names from the event are never markdown (ECR's own names could not
+        // hold markup, but the parser keeps whatever identifier the event carried).
+        let command = format!(
+            "gatekeeper release --repository {} --digest {} --reason \"…\" --force --for 24h",
+            n.image.repository, n.image.digest
+        );
+        next.push(format!("Break-glass: {}", code_full(&command)));
     }
     let summary = format!(
         "{} {}:{}{headline}",

@@ -12,6 +12,8 @@ pub mod cost;
 pub mod domain;
 pub mod error;
 pub mod events;
+#[cfg(test)]
+mod fuzz;
 pub mod index;
 pub mod message;
 pub mod plan;

@@ -219,7 +219,8 @@ pub fn change_key(image: &ImageRef, decision: Decision, sequence: u64) -> String
     ])
 }
 
-fn clip(s: &str, max: usize) -> String {
+/// `s` cut to at most `max` bytes (on a character boundary), `...` marking the cut.
+pub(crate) fn clip(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_string();
     }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::domain::{Finding, FindingStatus, Severity};
-use crate::message::{Message, dedup_key, escape_markup, subject_line};
+use crate::message::{Message, clip, dedup_key, escape_markup, subject_line};
 use crate::policy::{ExceptionMatch, Policy, Suppressed};
 use crate::time::{Epoch, format_rfc3339};
 use crate::verdict::Subject;
@@ -149,14 +149,24 @@ impl TicketNotice<'_> {
     /// The SNS message: body, subject, and attributes `event_type`, `action`, `severity`, `repository`.
     pub fn to_message(&self) -> Message {
         let key = ticket_key(self.repository, &self.finding.id);
+        // Whatever the finding carries, the message stays far below SNS's 256 KB.
+        let clipped = |s: &Option<String>, max| s.as_deref().map(|s| clip(s, max));
+        let finding = TicketFinding {
+            id: clip(&self.finding.id, 256),
+            package: clipped(&self.finding.package, 256),
+            installed_version: clipped(&self.finding.installed_version, 128),
+            fixed_version: clipped(&self.finding.fixed_version, 128),
+            ..self.finding.clone()
+        };
+        let repository = clip(self.repository, 256);
         let body = Body {
             schema_version: crate::message::SCHEMA_VERSION,
             event_type: "ticket",
             action: self.action,
             dedup_key: key.clone(),
             time: format_rfc3339(self.now),
-            repository: self.repository,
-            vulnerability: self.finding,
+            repository: &repository,
+            vulnerability: &finding,
             images: self.images.iter().take(100).map(String::as_str).collect(),
             trigger_image: self.trigger_image,
             region: self.region,

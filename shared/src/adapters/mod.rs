@@ -15,7 +15,7 @@ pub use ecr::Ecr;
 pub use inspector::{Inspector, finding_from_sdk};
 pub use policy_source::load_policy;
 pub use sns::Sns;
-pub use sqs::SqsRejects;
+pub use sqs::{SqsRejects, rejected_body};
 
 use aws_sdk_ecr::config::http::HttpResponse;
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
