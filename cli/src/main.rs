@@ -116,6 +116,15 @@ pub fn parse(rest: &[String], flags: &[args::Flag]) -> Result<Args, Stop> {
 }
 
 fn main() -> ExitCode {
+    // The audit trail of operator actions (one JSON line per tag change, with the caller's ARN) on
+    // standard error; `GATEKEEPER_LOG` (an env-filter, e.g. `info`) shows more.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GATEKEEPER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("audit=info"));
+    tracing_subscriber::fmt()
+        .json()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .init();
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let (command, rest) = match argv.split_first() {
         Some((c, rest)) => (c.as_str(), rest),

@@ -377,6 +377,38 @@ async fn reconcile_previews_then_acts_and_release_is_refused_until_forced() {
         aws.tags("rec/app", &bad).await.unwrap(),
         vec!["latest".to_string(), "v1".to_string()]
     );
+    // The audit trail on standard error: each tag change with the caller's identity and the reason.
+    let lines: Vec<serde_json::Value> = stderr(&forced)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|l: &serde_json::Value| l["fields"]["audit"] == "ecr")
+        .collect();
+    let added: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["fields"]["action"] == "add_tag")
+        .collect();
+    assert_eq!(added.len(), 2, "{lines:?}");
+    for l in &added {
+        assert!(
+            l["fields"]["actor"]
+                .as_str()
+                .unwrap()
+                .starts_with("arn:aws:"),
+            "{l}"
+        );
+        assert!(
+            l["fields"]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("INC-7 hotfix"),
+            "{l}"
+        );
+    }
+    let after = lines
+        .iter()
+        .find(|l| l["fields"]["action"] == "tags")
+        .expect("the tags after");
+    assert_eq!(after["fields"]["tags_after"], "latest,v1");
     let audit = aws.messages(&setup.subscriber_url).await;
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].1["event_type"], "release");
