@@ -28,7 +28,7 @@ pub enum Answer {
 
 #[derive(Default)]
 struct State {
-    queue: VecDeque<(String, String)>,
+    queue: VecDeque<(String, String, u128)>,
     answers: HashMap<String, Answer>,
     init_error: Option<String>,
     polled: bool,
@@ -117,7 +117,7 @@ fn serve(stream: TcpStream, shared: Shared) {
             let mut st = lock.lock().unwrap_or_else(|p| p.into_inner());
             st.polled = true;
             cvar.notify_all();
-            let (id, event) = loop {
+            let (id, event, budget_ms) = loop {
                 if let Some(item) = st.queue.pop_front() {
                     break item;
                 }
@@ -127,7 +127,7 @@ fn serve(stream: TcpStream, shared: Shared) {
             let deadline = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis())
-                + 60_000;
+                + budget_ms;
             respond(
                 &mut writer,
                 "200 OK",
@@ -210,8 +210,19 @@ impl RuntimeApi {
         &self.addr
     }
 
-    /// Queues an event and waits for the function's answer.
+    /// Queues an event and waits for the function's answer (the function's timeout: 60 s).
     pub fn invoke(&self, event: &Value, timeout: Duration) -> Result<Answer, String> {
+        self.invoke_within(event, Duration::from_secs(60), timeout)
+    }
+
+    /// Queues an event with `budget` as the function's timeout (the deadline it is given) and waits
+    /// up to `timeout` for the answer.
+    pub fn invoke_within(
+        &self,
+        event: &Value,
+        budget: Duration,
+        timeout: Duration,
+    ) -> Result<Answer, String> {
         let id = {
             let mut n = self.next_id.lock().unwrap_or_else(|p| p.into_inner());
             *n += 1;
@@ -219,7 +230,8 @@ impl RuntimeApi {
         };
         let (lock, cvar) = &*self.shared;
         let mut st = lock.lock().unwrap_or_else(|p| p.into_inner());
-        st.queue.push_back((id.clone(), event.to_string()));
+        st.queue
+            .push_back((id.clone(), event.to_string(), budget.as_millis()));
         cvar.notify_all();
         let deadline = Instant::now() + timeout;
         loop {
@@ -324,6 +336,12 @@ impl Function {
     /// Sends one event and waits for the answer.
     pub fn invoke(&self, event: &Value) -> Result<Answer, String> {
         self.api.invoke(event, Duration::from_secs(60))
+    }
+
+    /// Sends one event as to a function whose timeout is `budget`.
+    pub fn invoke_within(&self, event: &Value, budget: Duration) -> Result<Answer, String> {
+        self.api
+            .invoke_within(event, budget, budget + Duration::from_secs(30))
     }
 
     /// What the function wrote to stdout and stderr so far.

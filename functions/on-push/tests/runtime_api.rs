@@ -89,3 +89,45 @@ async fn the_on_push_binary_starts_a_basic_scan_and_skips_its_own_tags() {
     );
     assert!(aws.messages(&setup.subscriber_url).await.is_empty());
 }
+
+#[tokio::test]
+async fn an_invocation_out_of_time_ends_retryable_before_the_functions_timeout() {
+    use gatekeeper_tests::faults::{Fault, FaultProxy, Rule};
+    let moto = Moto::shared();
+    let aws = Aws::with(moto, "123456789012", "ca-west-1").await;
+    let setup = aws.standard_setup().await;
+    // Every DynamoDB answer hangs for 6 s: longer than this function's 3 s timeout, shorter than an
+    // SDK attempt's 8 s, so only the invocation's own budget can end it.
+    let proxy = FaultProxy::start(&moto.endpoint, 5).unwrap();
+    proxy.set_rules(vec![
+        Rule::at_rate(Fault::Slow(6_000), 1.0).only(&["dynamodb:*"]),
+    ]);
+    let env = [
+        ("AWS_ENDPOINT_URL", proxy.endpoint.clone()),
+        ("AWS_REGION", aws.region.clone()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+        ("GATEKEEPER_TOPIC_ARN", setup.topic_arn.clone()),
+        ("GATEKEEPER_STATE_TABLE", setup.table.clone()),
+        ("GATEKEEPER_REJECTED_QUEUE_URL", setup.rejected_url.clone()),
+    ];
+    let function =
+        Function::start(Path::new(env!("CARGO_BIN_EXE_on-push")), "on-push", &env).unwrap();
+
+    let answer = function
+        .invoke_within(
+            &sample("aws.ecr-ecr-image-action-push-oci.json"),
+            std::time::Duration::from_secs(3),
+        )
+        .unwrap();
+
+    let Answer::Error {
+        error_type,
+        message,
+    } = answer
+    else {
+        panic!("{answer:?}\n{}", function.logs())
+    };
+    assert_eq!(error_type, "Retryable.lambda.Invoke", "{message}");
+    assert!(message.contains("BudgetExhausted"), "{message}");
+}
