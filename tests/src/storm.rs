@@ -86,9 +86,15 @@ pub struct StormReport {
 }
 
 impl StormReport {
+    /// Events that ended somewhere: answered, in the on-failure destination or in the DLQ.
+    pub fn accounted(&self) -> usize {
+        self.outcomes.values().sum::<usize>() + self.on_failure + self.dlq
+    }
+
     /// Whether the run proves what it must: no wrong state, nothing lost, nothing deleted.
     pub fn ok(&self) -> bool {
-        self.wrong_states == 0
+        self.accounted() == self.events
+            && self.wrong_states == 0
             && self.wrong_notifications == 0
             && self.deleted == 0
             && self.untagged == 0
@@ -563,7 +569,13 @@ impl std::fmt::Display for StormReport {
             "retries                 {} Lambda, {} EventBridge (SDK retries: one per injected AWS fault)",
             self.lambda_retries, self.eventbridge_retries
         )?;
-        writeln!(f, "outcomes                {:?}", self.outcomes)?;
+        writeln!(
+            f,
+            "outcomes                {:?} ({} of {} events accounted for)",
+            self.outcomes,
+            self.accounted(),
+            self.events
+        )?;
         writeln!(
             f,
             "on-failure / DLQ        {} / {}",
