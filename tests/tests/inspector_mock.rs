@@ -489,3 +489,43 @@ mod cost_apis {
         assert_eq!(u.estimated_monthly_cost, Some(3.6 + 200.0 + 43.0));
     }
 }
+
+#[tokio::test]
+async fn inspector_throttling_is_absorbed_by_the_gatekeepers_retries() {
+    let rule = mock!(Client::list_findings)
+        .sequence()
+        .error(|| {
+            ListFindingsError::ThrottlingException(
+                ThrottlingException::builder()
+                    .message("Rate exceeded")
+                    .build()
+                    .unwrap(),
+            )
+        })
+        .times(2)
+        .output(|| {
+            ListFindingsOutput::builder()
+                .findings(finding(1, Severity::Critical))
+                .build()
+        })
+        .build();
+    // The production settings, backoff shortened.
+    let r = gatekeeper::adapters::Resilience {
+        initial_backoff: std::time::Duration::from_millis(1),
+        max_backoff: std::time::Duration::from_millis(10),
+        ..Default::default()
+    };
+    let client = mock_client!(aws_sdk_inspector2, RuleMode::Sequential, [&rule], |c| c
+        .retry_config(r.retry_config())
+        .timeout_config(r.timeout_config()));
+    let findings = Inspector::new(client)
+        .image_findings(&image())
+        .await
+        .unwrap();
+    assert_eq!(findings.len(), 1);
+    assert_eq!(
+        rule.num_calls(),
+        3,
+        "two throttled attempts, then the answer"
+    );
+}
