@@ -81,29 +81,60 @@ impl Rule {
     }
 }
 
+/// xorshift64: enough for choosing faults and shuffling events, and replayable from its seed.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Default for Rng {
+    fn default() -> Self {
+        Rng::new(1)
+    }
+}
+
+impl Rng {
+    /// A generator from `seed` (any value; zero is made odd).
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed | 1)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next_u64() % (n.max(1) as u64)).unwrap_or(0)
+    }
+
+    /// True with probability `p`.
+    pub fn chance(&mut self, p: f64) -> bool {
+        #[allow(clippy::cast_precision_loss)] // 53 bits: exact in an f64
+        let x = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        x < p
+    }
+
+    /// Shuffles `v` in place (Fisher-Yates).
+    pub fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            v.swap(i, self.below(i + 1));
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct State {
     rules: Vec<(Rule, usize, usize)>, // rule, matched so far, fired so far
-    rng: u64,
+    rng: Rng,
     requests: BTreeMap<String, usize>,
     faults: BTreeMap<String, usize>,
     history: Vec<(String, Option<Fault>)>,
 }
 
 impl State {
-    fn next_f64(&mut self) -> f64 {
-        // xorshift64*: enough for choosing faults, and replayable from the seed.
-        let mut x = self.rng;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.rng = x;
-        let r = x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11;
-        #[allow(clippy::cast_precision_loss)] // 53 bits: exact in an f64
-        let f = r as f64 / (1u64 << 53) as f64;
-        f
-    }
-
     fn choose(&mut self, operation: &str) -> Option<Fault> {
         *self.requests.entry(operation.to_string()).or_default() += 1;
         let fault = self.draw(operation);
@@ -123,7 +154,7 @@ impl State {
                 continue;
             }
             let (fault, rate) = (rule.fault, rule.rate);
-            if rate < 1.0 && self.next_f64() >= rate {
+            if rate < 1.0 && !self.rng.chance(rate) {
                 continue;
             }
             self.rules[i].2 += 1;
@@ -156,7 +187,7 @@ impl FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let endpoint = format!("http://{}", listener.local_addr()?);
         let state = Arc::new(Mutex::new(State {
-            rng: seed | 1,
+            rng: Rng::new(seed),
             ..State::default()
         }));
         let shared = Arc::clone(&state);
@@ -303,16 +334,24 @@ fn read_request(s: &mut TcpStream) -> std::io::Result<Option<Request>> {
     }
     let body = buf[head_end..].to_vec();
     // Upstream gets one request per connection.
-    let mut lines: Vec<&str> = head.trim_end().split("\r\n").collect();
-    lines.retain(|l| {
-        !l.split(':')
-            .next()
-            .is_some_and(|k| k.trim().eq_ignore_ascii_case("connection"))
-    });
-    let mut raw = lines.join("\r\n").into_bytes();
-    raw.extend_from_slice(b"\r\nConnection: close\r\n\r\n");
+    let mut raw = closing(head.trim_end());
     raw.extend_from_slice(&body);
     Ok(Some(Request { head, raw, body }))
+}
+
+/// A message head (start line and headers, no final blank line) with its `Connection` header
+/// replaced by `Connection: close`, ending in the blank line.
+fn closing(head: &str) -> Vec<u8> {
+    let mut out: Vec<&str> = head
+        .split("\r\n")
+        .filter(|l| {
+            !l.split(':')
+                .next()
+                .is_some_and(|k| k.trim().eq_ignore_ascii_case("connection"))
+        })
+        .collect();
+    out.push("Connection: close\r\n\r\n");
+    out.join("\r\n").into_bytes()
 }
 
 fn forward(upstream: &str, req: &Request) -> std::io::Result<Vec<u8>> {
@@ -325,15 +364,7 @@ fn forward(upstream: &str, req: &Request) -> std::io::Result<Vec<u8>> {
     let Some(i) = out.windows(4).position(|w| w == b"\r\n\r\n") else {
         return Ok(out);
     };
-    let head = String::from_utf8_lossy(&out[..i]).to_string();
-    let mut lines: Vec<&str> = head.split("\r\n").collect();
-    lines.retain(|l| {
-        !l.split(':')
-            .next()
-            .is_some_and(|k| k.trim().eq_ignore_ascii_case("connection"))
-    });
-    let mut res = lines.join("\r\n").into_bytes();
-    res.extend_from_slice(b"\r\nConnection: close\r\n\r\n");
+    let mut res = closing(&String::from_utf8_lossy(&out[..i]));
     res.extend_from_slice(&out[i + 4..]);
     Ok(res)
 }

@@ -14,7 +14,7 @@ use gatekeeper::policy::Policy;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
-use crate::faults::{Fault, FaultProxy, Rule, test_resilience};
+use crate::faults::{Fault, FaultProxy, Rng, Rule, test_resilience};
 use crate::fixtures::{
     Aws, FakeInspector, Setup, TestGatekeeper, envelope, finding_event, inspector_scan_counts,
     push_event,
@@ -229,33 +229,6 @@ fn malformed(n: usize) -> Vec<Value> {
         .collect()
 }
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % (n.max(1) as u64)).unwrap_or(0)
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        #[allow(clippy::cast_precision_loss)] // a probability draw
-        let x = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
-        x < p
-    }
-
-    fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            v.swap(i, self.below(i + 1));
-        }
-    }
-}
-
 fn is_push(event: &Value) -> bool {
     event["detail-type"] == "ECR Image Action"
 }
@@ -299,7 +272,7 @@ async fn deliver(
     fault_rate: f64,
     seed: u64,
 ) {
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::new(seed);
     let delivery = format!("req-{seed:016x}");
     let mut invokes = 0;
     while rng.chance(fault_rate) {
@@ -402,7 +375,7 @@ fn changes(messages: &[(String, String)]) -> Vec<String> {
 
 /// Runs the storm and its oracle; `storm` and `oracle` are two fresh accounts on one moto server.
 pub async fn run(storm: &Aws, oracle: &Aws, s: StormSettings) -> StormReport {
-    let mut rng = Rng(s.seed | 1);
+    let mut rng = Rng::new(s.seed);
     let (storm_setup, oracle_setup) = (storm.standard_setup().await, oracle.standard_setup().await);
     let images = setup_images(storm, s.images).await;
     let oracle_images = setup_images(oracle, s.images).await;
@@ -464,7 +437,7 @@ pub async fn run(storm: &Aws, oracle: &Aws, s: StormSettings) -> StormReport {
                 Arc::clone(&limit),
                 Arc::clone(&counters),
                 s.fault_rate,
-                rng.next(),
+                rng.next_u64(),
             )));
         }
         for t in tasks {

@@ -7,9 +7,10 @@
 use std::collections::BTreeMap;
 
 use gatekeeper::domain::{Finding, Mode, Severity};
-use gatekeeper::policy::Policy;
 use gatekeeper_tests::faults::{Fault, FaultProxy, Rule, test_resilience};
 use gatekeeper_tests::fixtures::{Aws, ScriptedFindings, Setup, inspector_scan_event};
+// Block on CRITICAL with the circuit breaker out of the way: these tests make hundreds of tag changes.
+use gatekeeper_tests::storm::storm_policy;
 use serde_json::{Value, json};
 
 fn hex12(digest: &str) -> String {
@@ -26,15 +27,6 @@ fn quarantined(digest: &str) -> Vec<String> {
         format!("quarantined-latest--{h}"),
         format!("quarantined-v1--{h}"),
     ]
-}
-
-/// The built-in rule (block on CRITICAL) with the circuit breaker out of the way: these tests make
-/// hundreds of tag changes in a minute on purpose.
-fn policy() -> Policy {
-    Policy::parse(
-        "version = 1\n[defaults]\nblock = \"CRITICAL\"\n[breaker]\nmax_tag_changes = 100000\nwindow = \"10m\"\n",
-    )
-    .unwrap()
 }
 
 fn plain() -> Vec<String> {
@@ -68,7 +60,7 @@ async fn sdk_retries_absorb_throttling_5xx_dropped_connections_and_hung_answers(
     aws.create_repo("team/api", "MUTABLE", &[]).await;
     let digest = aws.push("team/api", "absorbed", &["v1", "latest"]).await;
     let sdk = proxy.sdk(&aws.region, test_resilience(4)).await;
-    let gk = aws.gatekeeper_via(&setup, Mode::Enforce, policy(), &sdk);
+    let gk = aws.gatekeeper_via(&setup, Mode::Enforce, storm_policy(), &sdk);
     let findings = ScriptedFindings::default();
     findings.set(critical());
     proxy.set_rules(vec![
@@ -119,7 +111,7 @@ async fn what_retries_cannot_cure_is_a_retryable_error_and_the_next_delivery_com
     aws.create_repo("team/api", "MUTABLE", &[]).await;
     let digest = aws.push("team/api", "exhausted", &["v1", "latest"]).await;
     let sdk = proxy.sdk(&aws.region, test_resilience(3)).await;
-    let gk = aws.gatekeeper_via(&setup, Mode::Enforce, policy(), &sdk);
+    let gk = aws.gatekeeper_via(&setup, Mode::Enforce, storm_policy(), &sdk);
     let findings = ScriptedFindings::default();
     findings.set(critical());
     let event = inspector_scan_event("ev-exhausted", &aws.account, "team/api", &digest, &[], 1);
@@ -148,7 +140,7 @@ async fn what_retries_cannot_cure_is_a_retryable_error_and_the_next_delivery_com
 async fn an_unusable_event_reaches_the_rejected_queue_through_throttling_not_a_retry_loop() {
     let (aws, setup, proxy) = world("faults-rejected", 13).await;
     let sdk = proxy.sdk(&aws.region, test_resilience(4)).await;
-    let gk = aws.gatekeeper_via(&setup, Mode::Enforce, policy(), &sdk);
+    let gk = aws.gatekeeper_via(&setup, Mode::Enforce, storm_policy(), &sdk);
     proxy.set_rules(vec![Rule {
         times: Some(2),
         ..Rule::at_rate(Fault::Throttle, 1.0).only(&["sqs:SendMessage"])
@@ -207,7 +199,7 @@ async fn a_crash_at_every_step_of_quarantine_and_release_is_completed_by_the_nex
     let (aws, setup, proxy) = world("faults-crash", 17).await;
     // No SDK retries: every injected fault is a crash of the invocation at that step.
     let sdk = proxy.sdk(&aws.region, test_resilience(1)).await;
-    let gk = aws.gatekeeper_via(&setup, Mode::Enforce, policy(), &sdk);
+    let gk = aws.gatekeeper_via(&setup, Mode::Enforce, storm_policy(), &sdk);
     let findings = ScriptedFindings::default();
     let mut cases = 0;
     let mut expected_messages: BTreeMap<String, usize> = BTreeMap::new();
@@ -274,7 +266,7 @@ async fn a_duplicate_delivery_during_an_open_change_leaves_it_to_the_delivery_th
     aws.create_repo("team/api", "MUTABLE", &[]).await;
     let digest = aws.push("team/api", "duplicate", &["v1", "latest"]).await;
     let sdk = proxy.sdk(&aws.region, test_resilience(1)).await;
-    let gk = aws.gatekeeper_via(&setup, Mode::Enforce, policy(), &sdk);
+    let gk = aws.gatekeeper_via(&setup, Mode::Enforce, storm_policy(), &sdk);
     let findings = ScriptedFindings::default();
     findings.set(critical());
     let event = inspector_scan_event("ev-dup", &aws.account, "team/api", &digest, &[], 1);
