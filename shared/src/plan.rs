@@ -5,7 +5,7 @@
 //! confirmed on the same digest, so the last tag is never removed; a tag that cannot be formed leaves
 //! the original in place; release restores T only if T is free or already points to this digest.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::domain::{Decision, digest_hex12};
 use crate::tags::{TagKind, TagScheme};
@@ -34,6 +34,8 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// Things left as they are, and why.
     pub notes: Vec<String>,
+    /// The tags `steps` adds, for constant-time look-ups (an image may carry 100,000 tags).
+    added: HashSet<String>,
 }
 
 impl Plan {
@@ -58,8 +60,8 @@ impl Plan {
         })
     }
 
-    fn add(&mut self, tag: String, present: &[String]) {
-        if !present.contains(&tag) && !self.adds().any(|t| t == tag) {
+    fn add(&mut self, tag: String, present: &HashSet<&str>) {
+        if !present.contains(tag.as_str()) && self.added.insert(tag.clone()) {
             self.steps.push(Step::Add { tag });
         }
     }
@@ -72,6 +74,7 @@ impl Plan {
 /// The original tags a release would restore: callers resolve where each points before planning.
 pub fn release_candidates(scheme: &TagScheme, tags: &[String], digest: &str) -> Vec<String> {
     let hex = digest_hex12(digest);
+    let present: HashSet<&str> = tags.iter().map(String::as_str).collect();
     let mut out: Vec<String> = tags
         .iter()
         .filter_map(|t| match scheme.classify(t) {
@@ -82,7 +85,7 @@ pub fn release_candidates(scheme: &TagScheme, tags: &[String], digest: &str) -> 
             TagKind::Held { original, hex12 } if hex12 == hex => Some(original),
             _ => None,
         })
-        .filter(|original| !tags.contains(original))
+        .filter(|original| !present.contains(original.as_str()))
         .collect();
     out.sort();
     out.dedup();
@@ -131,6 +134,7 @@ pub fn plan(
 ) -> Plan {
     let mut plan = Plan::default();
     let hex = digest_hex12(digest);
+    let present: HashSet<&str> = tags.iter().map(String::as_str).collect();
     match decision {
         Decision::Block => {
             for tag in tags {
@@ -141,7 +145,7 @@ pub fn plan(
                 };
                 match scheme.quarantine_tag(&original, digest) {
                     Ok(q) => {
-                        plan.add(q.clone(), tags);
+                        plan.add(q.clone(), &present);
                         plan.steps.push(Step::Remove {
                             tag: tag.clone(),
                             keep: q,
@@ -154,7 +158,7 @@ pub fn plan(
             }
             if tags.is_empty() && standalone {
                 match scheme.untagged_marker(digest) {
-                    Ok(marker) => plan.add(marker, tags),
+                    Ok(marker) => plan.add(marker, &present),
                     Err(e) => plan.notes.push(format!("untagged image not marked: {e}")),
                 }
             }
@@ -167,9 +171,9 @@ pub fn plan(
             for tag in tags {
                 match scheme.classify(tag) {
                     TagKind::Quarantined { original: Some(original), hex12 } | TagKind::Held { original, hex12 } if hex12 == hex => {
-                        let owner = if tags.contains(&original) { Some(Some(digest.to_string())) } else { owners.get(&original).cloned() };
+                        let owner = if present.contains(original.as_str()) { Some(Some(digest.to_string())) } else { owners.get(&original).cloned() };
                         match owner {
-                            Some(None) => plan.add(original.clone(), tags),
+                            Some(None) => plan.add(original.clone(), &present),
                             Some(Some(owner)) if owner == digest => {}
                             Some(Some(owner)) => {
                                 plan.notes.push(format!("{tag} kept: {original} now points to {owner}, not to this image"));
@@ -194,19 +198,19 @@ pub fn plan(
     }
     match verified {
         Verified::Off => {}
-        Verified::Set => set_verified(&mut plan, scheme, tags),
-        Verified::Clear => clear_verified(&mut plan, scheme, tags, digest, decision),
+        Verified::Set => set_verified(&mut plan, scheme, tags, &present),
+        Verified::Clear => clear_verified(&mut plan, scheme, tags, &present, digest, decision),
     }
     plan.sort();
     plan
 }
 
 /// `verified-<T>` for every plain tag the image has and keeps, or gets back by the plan.
-fn set_verified(plan: &mut Plan, scheme: &TagScheme, tags: &[String]) {
-    let removed: Vec<String> = plan.removes().map(|(t, _)| t.to_string()).collect();
+fn set_verified(plan: &mut Plan, scheme: &TagScheme, tags: &[String], present: &HashSet<&str>) {
+    let removed: HashSet<String> = plan.removes().map(|(t, _)| t.to_string()).collect();
     let mut originals: Vec<String> = tags
         .iter()
-        .filter(|t| scheme.classify(t) == TagKind::Plain && !removed.contains(t))
+        .filter(|t| scheme.classify(t) == TagKind::Plain && !removed.contains(*t))
         .cloned()
         .collect();
     originals.extend(
@@ -216,7 +220,7 @@ fn set_verified(plan: &mut Plan, scheme: &TagScheme, tags: &[String]) {
     );
     for t in originals {
         match scheme.verified_tag(&t) {
-            Ok(v) => plan.add(v, tags),
+            Ok(v) => plan.add(v, present),
             Err(e) => plan.notes.push(format!("{t} not verified: {e}")),
         }
     }
@@ -227,6 +231,7 @@ fn clear_verified(
     plan: &mut Plan,
     scheme: &TagScheme,
     tags: &[String],
+    present: &HashSet<&str>,
     digest: &str,
     decision: Decision,
 ) {
@@ -237,10 +242,11 @@ fn clear_verified(
     if verified.is_empty() {
         return;
     }
-    let removed: Vec<String> = plan.removes().map(|(t, _)| t.to_string()).collect();
+    let is_verified: HashSet<&str> = verified.iter().map(|t| t.as_str()).collect();
+    let removed: HashSet<String> = plan.removes().map(|(t, _)| t.to_string()).collect();
     let staying = tags
         .iter()
-        .filter(|t| !verified.contains(t) && !removed.contains(t))
+        .filter(|t| !is_verified.contains(t.as_str()) && !removed.contains(*t))
         .cloned()
         .chain(plan.adds().map(str::to_string))
         .next();
@@ -249,7 +255,7 @@ fn clear_verified(
             Some(k) => k,
             None if !decision.is_deployable() => match scheme.untagged_marker(digest) {
                 Ok(marker) => {
-                    plan.add(marker.clone(), tags);
+                    plan.add(marker.clone(), present);
                     marker
                 }
                 Err(e) => {
@@ -278,13 +284,14 @@ fn clear_verified(
 /// is confirmed before T is removed). A tag too long to hold stays, and the plan says so.
 pub fn hold(scheme: &TagScheme, tags: &[String], digest: &str) -> Plan {
     let mut plan = Plan::default();
+    let present: HashSet<&str> = tags.iter().map(String::as_str).collect();
     for tag in tags {
         if scheme.classify(tag) != TagKind::Plain {
             continue;
         }
         match scheme.held_tag(tag, digest) {
             Ok(h) => {
-                plan.add(h.clone(), tags);
+                plan.add(h.clone(), &present);
                 plan.steps.push(Step::Remove {
                     tag: tag.clone(),
                     keep: h,
