@@ -10,7 +10,7 @@ use crate::{Fail, Outcome, parse};
 use std::collections::HashMap;
 
 use gatekeeper::domain::{Decision, ImageRef, ScanState, SeverityCounts};
-use gatekeeper::events::{self, EventBody};
+use gatekeeper::events::{self, EventBody, Incoming, MAX_EVENT_BYTES};
 use gatekeeper::plan::{Verified, plan};
 use gatekeeper::policy::Policy;
 use gatekeeper::tags::{TagKind, TagScheme};
@@ -132,11 +132,24 @@ pub fn run(
     }
     let v = match (&event.body, findings) {
         (EventBody::Push(_), None) => gatekeeper::verdict::pending("pushed: no scan result yet"),
-        (EventBody::Scan(scan), None) => evaluate_counts(
-            policy.rule_for(&image.repository),
-            &scan.counts.unwrap_or_default(),
-            &scan.state,
+        // A scan event without counts (scans from before 2020) says nothing about its findings.
+        (EventBody::Scan(scan), None) if scan.counts.is_none() => gatekeeper::verdict::pending(
+            "the scan event carries no finding-severity-counts: pass --findings to decide",
         ),
+        (EventBody::Scan(scan), None) => {
+            let mut v = evaluate_counts(
+                policy.rule_for(&image.repository),
+                &scan.counts.unwrap_or_default(),
+                &scan.state,
+            );
+            for key in &scan.unrecognised {
+                let key: String = key.chars().take(40).collect();
+                v.reasons.push(format!(
+                    "finding-severity-counts: {key:?} is not a severity AWS documents: counted as CRITICAL (fail closed)"
+                ));
+            }
+            v
+        }
         (EventBody::Finding(f), None) => evaluate(
             policy,
             &subject,
@@ -156,10 +169,34 @@ pub fn run(
     Ok(from_verdict(policy, kind, image, v))
 }
 
-/// Reads and parses a JSON file.
-pub fn read_json(path: &str, what: &str) -> Result<Value, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{what} {path}: {e}"))?;
-    serde_json::from_str(&text).map_err(|e| format!("{what} {path}: not JSON: {e}"))
+/// The largest findings document `evaluate` reads (a saved ListFindings or DescribeImageScanFindings
+/// answer; Inspector pages hold 100 findings of a few KB each).
+pub const MAX_FINDINGS_BYTES: usize = 64 * 1024 * 1024;
+
+/// Reads a file of at most `limit` bytes as text: a larger one is refused before it is read.
+fn read_limited(path: &str, what: &str, limit: usize) -> Result<String, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| format!("{what} {path}: {e}"))?;
+    let mut text = String::new();
+    let read = file
+        .take(limit as u64 + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("{what} {path}: {e}"))?;
+    if read > limit {
+        return Err(format!("{what} {path}: larger than the {limit}-byte limit"));
+    }
+    Ok(text)
+}
+
+/// Reads a JSON file of at most `limit` bytes, strictly: a key that appears twice in one object is
+/// refused (a second `"CRITICAL": 0` must not hide the first).
+pub fn read_json(path: &str, what: &str, limit: usize) -> Result<Value, String> {
+    let text = read_limited(path, what, limit)?;
+    let incoming = Incoming::from_text(&text, limit).map_err(|e| format!("{what} {path}: {e}"))?;
+    match incoming.refusal() {
+        Some(why) => Err(format!("{what} {path}: {why}")),
+        None => Ok(incoming.value),
+    }
 }
 
 /// Reads and validates a local policy file, or the built-in policy.
@@ -179,10 +216,10 @@ pub fn command(rest: &[String]) -> Outcome {
         rest,
         &[opt("event"), opt("findings"), opt("policy"), opt("now")],
     )?;
-    let event = read_json(args.require("event")?, "event")?;
+    let event = read_json(args.require("event")?, "event", MAX_EVENT_BYTES)?;
     let findings = args
         .get("findings")
-        .map(|p| read_json(p, "findings"))
+        .map(|p| read_json(p, "findings", MAX_FINDINGS_BYTES))
         .transpose()?;
     let policy = read_policy(args.get("policy"))?;
     let now = args.time("now")?;

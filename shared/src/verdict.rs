@@ -223,6 +223,8 @@ struct Notes {
     grace_over: u32,
     suppressed_counted: u32,
     suppressed_exempt: u32,
+    /// `CVE-1: severity "CRITICA" is not one AWS documents: ...`, by finding id.
+    severities: BTreeMap<String, String>,
 }
 
 /// Evaluates an image's findings under the policy.
@@ -255,6 +257,12 @@ pub fn evaluate(
             (FindingStatus::Active, _) => {}
         }
         counts.add(f.severity);
+        if let Some(note) = &f.severity_note {
+            notes
+                .severities
+                .entry(f.id.clone())
+                .or_insert_with(|| format!("{}: {note}", f.id));
+        }
         let (level, why) = match (rule.block.met_by(f), rule.warn.met_by(f)) {
             (Some(why), _) => (Level::Block, why),
             (None, Some(why)) => (Level::Warn, why),
@@ -315,8 +323,9 @@ pub fn evaluate(
             notes.unfixable += 1;
         }
         if level == Level::Block
-            && let (Some(baseline), Some(seen)) = (subject.baseline, f.first_observed)
-            && seen - baseline > rule.new_finding_margin
+            // A first observation "after now" is not evidence of a rescan: clamped to now.
+            && let (Some(baseline), Some(seen)) = (subject.baseline, f.first_observed.map(|t| t.min(now)))
+            && seen.saturating_sub(baseline) > rule.new_finding_margin
             && let Some(grace) = rule.grace_for(f.severity, subject.in_use)
         {
             let ends = seen.saturating_add(grace);
@@ -396,6 +405,16 @@ pub fn evaluate(
                 format_date(e.expires)
             ));
         }
+    }
+    let unknown = notes.severities.len();
+    if unknown > 0 {
+        let shown: Vec<String> = notes.severities.into_values().take(3).collect();
+        let more = unknown.saturating_sub(shown.len());
+        reasons.push(if more > 0 {
+            format!("{} and {more} more", shown.join("; "))
+        } else {
+            shown.join("; ")
+        });
     }
     reasons.extend(notes.expired.into_values());
     reasons.extend(notes.too_long.into_values());

@@ -223,6 +223,17 @@ impl RuntimeApi {
         budget: Duration,
         timeout: Duration,
     ) -> Result<Answer, String> {
+        self.invoke_text_within(&event.to_string(), budget, timeout)
+    }
+
+    /// Queues a payload given as text (which may be JSON no parser would build: duplicate keys,
+    /// numbers out of range) and waits up to `timeout` for the answer.
+    pub fn invoke_text_within(
+        &self,
+        payload: &str,
+        budget: Duration,
+        timeout: Duration,
+    ) -> Result<Answer, String> {
         let id = {
             let mut n = self.next_id.lock().unwrap_or_else(|p| p.into_inner());
             *n += 1;
@@ -231,7 +242,7 @@ impl RuntimeApi {
         let (lock, cvar) = &*self.shared;
         let mut st = lock.lock().unwrap_or_else(|p| p.into_inner());
         st.queue
-            .push_back((id.clone(), event.to_string(), budget.as_millis()));
+            .push_back((id.clone(), payload.to_string(), budget.as_millis()));
         cvar.notify_all();
         let deadline = Instant::now() + timeout;
         loop {
@@ -336,6 +347,12 @@ impl Function {
     /// Sends one event and waits for the answer.
     pub fn invoke(&self, event: &Value) -> Result<Answer, String> {
         self.api.invoke(event, Duration::from_secs(60))
+    }
+
+    /// Sends one payload, as text, and waits for the answer.
+    pub fn invoke_text(&self, payload: &str) -> Result<Answer, String> {
+        self.api
+            .invoke_text_within(payload, Duration::from_secs(60), Duration::from_secs(60))
     }
 
     /// Sends one event as to a function whose timeout is `budget`.

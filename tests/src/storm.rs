@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use gatekeeper::domain::{Finding, Mode, Severity};
+use gatekeeper::events::Incoming;
 use gatekeeper::policy::Policy;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
@@ -240,10 +241,12 @@ async fn invoke(
     event: &Value,
     delivery: &str,
 ) -> Result<String, String> {
+    let incoming = Incoming::trusted(event.clone());
     let result = if is_push(event) {
-        gk.handle_push_delivery(event, delivery).await
+        gk.handle_push_delivery(&incoming, delivery).await
     } else {
-        gk.handle_scan_delivery(inspector, event, delivery).await
+        gk.handle_scan_delivery(inspector, &incoming, delivery)
+            .await
     };
     result
         .map(|o| o.status.to_string())

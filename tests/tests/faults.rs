@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use gatekeeper::domain::{Finding, Mode, Severity};
+use gatekeeper::events::Incoming;
 use gatekeeper_tests::faults::{Fault, FaultProxy, Rule, test_resilience};
 use gatekeeper_tests::fixtures::{Aws, ScriptedFindings, Setup, inspector_scan_event};
 // Block on CRITICAL with the circuit breaker out of the way: these tests make hundreds of tag changes.
@@ -170,7 +171,9 @@ async fn crash_then_redeliver(
     proxy.reset_counts();
     proxy.set_rules(vec![Rule::once_after(k, fault)]);
     // Lambda's retry of a failed invocation keeps its request id.
-    let first = gk.handle_scan_delivery(findings, event, "req-1").await;
+    let first = gk
+        .handle_scan_delivery(findings, &Incoming::trusted(event.clone()), "req-1")
+        .await;
     let crashed = !proxy.faults().is_empty();
     // The redelivery publishes again when a Publish reached SNS and the closing write (which
     // marks the change notified) did not reach DynamoDB.
@@ -186,7 +189,9 @@ async fn crash_then_redeliver(
     if let Err(e) = &first {
         assert!(e.is_retryable(), "a crash must end retryable: {e}");
     }
-    let second = gk.handle_scan_delivery(findings, event, "req-1").await;
+    let second = gk
+        .handle_scan_delivery(findings, &Incoming::trusted(event.clone()), "req-1")
+        .await;
     assert!(
         second.is_ok(),
         "redelivery after a crash at {k}: {second:?}"
@@ -276,13 +281,15 @@ async fn a_duplicate_delivery_during_an_open_change_leaves_it_to_the_delivery_th
         times: Some(1),
         ..Rule::at_rate(Fault::Drop, 1.0).only(&["ecr:PutImage"])
     }]);
-    let first = gk.handle_scan_delivery(&findings, &event, "req-a").await;
+    let first = gk
+        .handle_scan_delivery(&findings, &Incoming::trusted(event.clone()), "req-a")
+        .await;
     assert!(first.unwrap_err().is_retryable());
     proxy.set_rules(Vec::new());
 
     // EventBridge delivers the same event again (another request id): the change is the claimant's.
     let duplicate = gk
-        .handle_scan_delivery(&findings, &event, "req-b")
+        .handle_scan_delivery(&findings, &Incoming::trusted(event.clone()), "req-b")
         .await
         .unwrap();
     assert_eq!(duplicate.status, "in_progress", "{duplicate:?}");
@@ -290,7 +297,7 @@ async fn a_duplicate_delivery_during_an_open_change_leaves_it_to_the_delivery_th
 
     // Lambda retries the first invocation (same request id): it completes the change, once.
     let retry = gk
-        .handle_scan_delivery(&findings, &event, "req-a")
+        .handle_scan_delivery(&findings, &Incoming::trusted(event.clone()), "req-a")
         .await
         .unwrap();
     assert_eq!(retry.status, "changed", "{retry:?}");

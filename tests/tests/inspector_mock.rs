@@ -156,7 +156,7 @@ async fn pages_through_every_finding_with_the_image_filter() {
 }
 
 #[tokio::test]
-async fn unknown_severity_from_a_newer_api_is_kept_as_untriaged() {
+async fn a_severity_the_api_does_not_document_takes_the_band_of_its_score_and_says_so() {
     let rule = mock!(Client::list_findings)
         .match_requests(filtered)
         .then_output(|| {
@@ -169,7 +169,16 @@ async fn unknown_severity_from_a_newer_api_is_kept_as_untriaged() {
         .image_findings(&image())
         .await
         .unwrap();
-    assert_eq!(findings[0].severity, S::Untriaged);
+    // The SDK's `Severity::Unknown("CATASTROPHIC")`: the finding's score 9.8 decides, never "unranked".
+    assert_eq!(findings[0].severity, S::Critical);
+    assert!(
+        findings[0]
+            .severity_note
+            .as_deref()
+            .is_some_and(|n| n.contains("\"CATASTROPHIC\" is not one AWS documents")),
+        "{:?}",
+        findings[0].severity_note
+    );
 }
 
 #[tokio::test]

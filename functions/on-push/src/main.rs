@@ -4,8 +4,8 @@
 use std::process::ExitCode;
 
 use gatekeeper::adapters::{BUDGET_MARGIN, error_type, from_env, within_budget};
+use gatekeeper::events::Incoming;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
-use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -23,7 +23,7 @@ async fn main() -> ExitCode {
 async fn run() -> Result<(), lambda_runtime::Error> {
     let gk = from_env().await?.gatekeeper;
     let gk = &gk;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Incoming>| async move {
         within_budget(
             event.context.deadline,
             BUDGET_MARGIN,

@@ -88,6 +88,36 @@ async fn the_on_push_binary_starts_a_basic_scan_and_skips_its_own_tags() {
         "{deleted}"
     );
     assert!(aws.messages(&setup.subscriber_url).await.is_empty());
+
+    // Payloads no JSON value can hold as sent: a key written twice, a number out of range. Each is
+    // answered `rejected` with the reason and copied to the rejected-events queue; neither is an
+    // error that Lambda would retry.
+    let text = std::fs::read_to_string(
+        workspace_root()
+            .join("events")
+            .join("aws.ecr-ecr-image-action-push-oci.json"),
+    )
+    .unwrap();
+    let twice = text.replacen(
+        r#""action-type": "PUSH","#,
+        r#""action-type": "PUSH", "action-type": "DELETE","#,
+        1,
+    );
+    assert_ne!(twice, text);
+    let huge = text.replacen(r#""version": "0","#, r#""version": 1e400,"#, 1);
+    assert_ne!(huge, text);
+    for (payload, reason) in [
+        (twice, "detail.action-type: the key appears more than once"),
+        (huge, "number out of range"),
+    ] {
+        let Answer::Response(out) = function.invoke_text(&payload).unwrap() else {
+            panic!("{}", function.logs())
+        };
+        assert_eq!(out["status"], "rejected", "{out}");
+        assert!(out["detail"].as_str().unwrap().contains(reason), "{out}");
+    }
+    let rejected = aws.drain(&setup.rejected_url).await;
+    assert_eq!(rejected.len(), 2, "{rejected:?}");
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use aws_sdk_ecr::Client;
 use aws_sdk_ecr::types::{ImageIdentifier, ImageScanFinding, ScanType};
 
 use super::{aws_error, epoch};
-use crate::domain::{Finding, Package, ScanState, Severity};
+use crate::domain::{Finding, ScanState};
 use crate::error::AwsError;
 use crate::ports::{
     BasicScan, ImageDetail, ImageRegistry, Manifest, PutTag, Removal, RemovedTag, ScanCoverage,
@@ -181,26 +181,13 @@ impl Ecr {
 }
 
 fn basic_finding(f: &ImageScanFinding) -> Finding {
-    let severity = f
-        .severity()
-        .and_then(|s| Severity::parse(s.as_str()))
-        .unwrap_or(Severity::Undefined);
-    let mut finding = Finding::new(f.name().unwrap_or("unnamed finding"), severity);
-    let mut package = Package::default();
-    for a in f.attributes() {
-        match a.key() {
-            "package_name" => package.name = a.value().unwrap_or_default().to_string(),
-            "package_version" => package.version = a.value().map(str::to_string),
-            "CVSS2_SCORE" | "CVSS3_SCORE" => {
-                finding.score = a.value().and_then(|v| v.parse().ok()).or(finding.score)
-            }
-            _ => {}
-        }
-    }
-    if !package.name.is_empty() {
-        finding.packages.push(package);
-    }
-    finding
+    Finding::basic(
+        f.name().unwrap_or("unnamed finding"),
+        f.severity().map(|s| s.as_str()),
+        f.attributes()
+            .iter()
+            .filter_map(|a| Some((a.key(), a.value()?))),
+    )
 }
 
 impl ImageRegistry for Ecr {

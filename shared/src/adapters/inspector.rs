@@ -56,10 +56,14 @@ pub fn finding_from_sdk(f: &SdkFinding) -> Finding {
         .filter(|v| !v.is_empty())
         .or(f.title())
         .unwrap_or(f.finding_arn());
-    let mut finding = Finding::new(
-        id,
-        Severity::parse(f.severity().as_str()).unwrap_or(Severity::Untriaged),
+    let score = f.inspector_score();
+    let (severity, severity_note) = Severity::resolve(
+        f.severity().as_str(),
+        score,
+        details.and_then(|d| d.vendor_severity()),
     );
+    let mut finding = Finding::new(id, severity);
+    finding.severity_note = severity_note;
     finding.arn = Some(f.finding_arn().to_string());
     finding.status = FindingStatus::parse(f.status().as_str());
     finding.packages = details
@@ -80,18 +84,17 @@ pub fn finding_from_sdk(f: &SdkFinding) -> Finding {
                 .collect()
         })
         .unwrap_or_default();
-    finding.fix_available = f.fix_available().and_then(|x| match x {
-        SdkFix::Yes => Some(FixAvailable::Yes),
-        SdkFix::No => Some(FixAvailable::No),
-        SdkFix::Partial => Some(FixAvailable::Partial),
+    finding.fix_available = f.fix_available().map(|x| match x {
+        SdkFix::Yes => FixAvailable::Yes,
+        SdkFix::No => FixAvailable::No,
+        SdkFix::Partial => FixAvailable::Partial,
         _ => FixAvailable::parse(x.as_str()),
     });
-    finding.exploit_available = f.exploit_available().and_then(|x| match x {
-        ExploitAvailable::Yes => Some(true),
-        ExploitAvailable::No => Some(false),
-        _ => None,
-    });
-    finding.score = f.inspector_score();
+    // Any value but NO counts as an exploit, the side that blocks.
+    finding.exploit_available = f
+        .exploit_available()
+        .map(|x| !matches!(x, ExploitAvailable::No));
+    finding.score = score;
     finding.epss = f.epss().map(|e| e.score());
     finding.first_observed = Some(f.first_observed_at().secs());
     finding.in_use_count = f

@@ -8,8 +8,9 @@ use crate::error::AwsError;
 use crate::ports::RejectSink;
 use crate::time::{format_rfc3339, now};
 
-/// SQS accepts 256 KiB bodies; an event larger than this is kept as a truncated string.
-const MAX_EVENT_BYTES: usize = 200 * 1024;
+/// The most of a rejected event a message keeps (SQS bodies were 256 KiB until January 2026, and
+/// the reason and envelope need room): a larger event is kept as a truncated string.
+const MAX_KEPT_EVENT_BYTES: usize = 200 * 1024;
 
 /// Sends rejected events to one queue.
 #[derive(Debug, Clone)]
@@ -31,10 +32,10 @@ impl SqsRejects {
 /// The body of a rejected-event message: the reason, when, and the event (truncated if huge).
 pub fn rejected_body(reason: &str, event: &Value) -> String {
     let text = event.to_string();
-    let event = if text.len() <= MAX_EVENT_BYTES {
+    let event = if text.len() <= MAX_KEPT_EVENT_BYTES {
         event.clone()
     } else {
-        let mut end = MAX_EVENT_BYTES;
+        let mut end = MAX_KEPT_EVENT_BYTES;
         while !text.is_char_boundary(end) {
             end -= 1;
         }

@@ -18,9 +18,10 @@ pub enum FindingStatus {
 }
 
 impl FindingStatus {
-    /// Parses Inspector's status; unknown values are treated as active, the safe side.
+    /// Parses Inspector's status exactly as AWS writes it; anything else (`closed`, a look-alike
+    /// letter, a value AWS adds later) counts as active, the side that never lets an image pass.
     pub fn parse(s: &str) -> FindingStatus {
-        match s.trim().to_ascii_uppercase().as_str() {
+        match s {
             "SUPPRESSED" => FindingStatus::Suppressed,
             "CLOSED" => FindingStatus::Closed,
             _ => FindingStatus::Active,
@@ -41,13 +42,13 @@ pub enum FixAvailable {
 }
 
 impl FixAvailable {
-    /// Parses YES / NO / PARTIAL; `None` for anything else.
-    pub fn parse(s: &str) -> Option<FixAvailable> {
-        match s.trim().to_ascii_uppercase().as_str() {
-            "YES" => Some(FixAvailable::Yes),
-            "NO" => Some(FixAvailable::No),
-            "PARTIAL" => Some(FixAvailable::Partial),
-            _ => None,
+    /// Parses YES / NO / PARTIAL exactly; any other value counts as YES, the side that keeps a
+    /// blocking finding blocking under `fixable_only`.
+    pub fn parse(s: &str) -> FixAvailable {
+        match s {
+            "NO" => FixAvailable::No,
+            "PARTIAL" => FixAvailable::Partial,
+            _ => FixAvailable::Yes,
         }
     }
 }
@@ -90,6 +91,9 @@ pub struct Finding {
     pub first_observed: Option<Epoch>,
     /// The image's `inUseCount` as the finding reports it (running ECS tasks / EKS pods).
     pub in_use_count: Option<u64>,
+    /// How the severity was decided when the reported one is not a value AWS documents (the verdict
+    /// names it); `None` when the reported severity was used.
+    pub severity_note: Option<String>,
 }
 
 impl Finding {
@@ -107,7 +111,38 @@ impl Finding {
             epss: None,
             first_observed: None,
             in_use_count: None,
+            severity_note: None,
         }
+    }
+
+    /// An ECR basic-scan finding (DescribeImageScanFindings' `name`, `severity` and `attributes`),
+    /// read the same way from an SDK answer and from a saved document. An unknown or missing
+    /// severity is resolved like Inspector's ([`Severity::resolve`]), from the CVSS score attributes.
+    pub fn basic<'a>(
+        name: &str,
+        severity: Option<&str>,
+        attributes: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Finding {
+        let mut package = Package::default();
+        let (mut cvss3, mut cvss2) = (None, None);
+        for (key, value) in attributes {
+            match key {
+                "package_name" => package.name = value.to_string(),
+                "package_version" => package.version = Some(value.to_string()),
+                "CVSS3_SCORE" => cvss3 = value.trim().parse::<f64>().ok(),
+                "CVSS2_SCORE" => cvss2 = value.trim().parse::<f64>().ok(),
+                _ => {}
+            }
+        }
+        let score = cvss3.or(cvss2).filter(|s| (0.0..=10.0).contains(s));
+        let (severity, note) = Severity::resolve(severity.unwrap_or(""), score, None);
+        let mut finding = Finding::new(name, severity);
+        finding.score = score;
+        finding.severity_note = note;
+        if !package.name.is_empty() {
+            finding.packages.push(package);
+        }
+        finding
     }
 
     /// Whether a fix exists for at least one package (Inspector's flag, else a known fixed version).

@@ -58,6 +58,68 @@ impl Severity {
             .find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
     }
 
+    /// Parses a severity exactly as AWS writes it (`CRITICAL`, not `critical`, ` CRITICAL` or a
+    /// look-alike letter): what a scanner reports is not a hand-written policy.
+    pub fn parse_reported(s: &str) -> Option<Severity> {
+        Severity::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// The CVSS v3 band of a 0-10 score (Inspector's score is CVSS-based): 9.0 CRITICAL, 7.0 HIGH,
+    /// 4.0 MEDIUM, above 0 LOW, 0 INFORMATIONAL; `None` outside 0-10.
+    pub fn from_score(score: f64) -> Option<Severity> {
+        Some(match score {
+            s if !(0.0..=10.0).contains(&s) => return None,
+            s if s >= 9.0 => Severity::Critical,
+            s if s >= 7.0 => Severity::High,
+            s if s >= 4.0 => Severity::Medium,
+            s if s > 0.0 => Severity::Low,
+            _ => Severity::Informational,
+        })
+    }
+
+    /// A vendor's severity word (Inspector's `vendorSeverity`: `HIGH`, `Important`, `Moderate` ...).
+    fn from_vendor(s: &str) -> Option<Severity> {
+        Some(match s.trim().to_ascii_uppercase().as_str() {
+            "CRITICAL" => Severity::Critical,
+            "HIGH" | "IMPORTANT" => Severity::High,
+            "MEDIUM" | "MODERATE" => Severity::Medium,
+            "LOW" | "NEGLIGIBLE" => Severity::Low,
+            _ => return None,
+        })
+    }
+
+    /// The severity of a finding whose reported severity may be one AWS does not document: the
+    /// reported one when it is known; else the band of its score; else its vendor's severity; else
+    /// CRITICAL, the highest there is, so that an unreadable severity never lets an image pass.
+    /// The note says which, for the verdict (`None` when the reported severity was used).
+    pub fn resolve(
+        reported: &str,
+        score: Option<f64>,
+        vendor: Option<&str>,
+    ) -> (Severity, Option<String>) {
+        if let Some(s) = Severity::parse_reported(reported) {
+            return (s, None);
+        }
+        let shown: String = reported.chars().take(40).collect();
+        let what = format!("severity {shown:?} is not one AWS documents");
+        if let Some((score, s)) = score.and_then(|v| Some((v, Severity::from_score(v)?))) {
+            return (s, Some(format!("{what}: {s} from its score {score:.1}")));
+        }
+        if let Some((v, s)) = vendor.and_then(|v| Some((v, Severity::from_vendor(v)?))) {
+            let v: String = v.chars().take(40).collect();
+            return (
+                s,
+                Some(format!("{what}: {s} from its vendor severity {v:?}")),
+            );
+        }
+        (
+            Severity::Critical,
+            Some(format!(
+                "{what} and it has no score or vendor severity: taken as CRITICAL (fail closed)"
+            )),
+        )
+    }
+
     /// Rank for thresholds: CRITICAL 5 .. INFORMATIONAL 1; unranked severities are 0.
     pub fn rank(self) -> u8 {
         match self {
@@ -178,6 +240,44 @@ mod tests {
         assert_eq!(Severity::parse("critical"), Some(Severity::Critical));
         assert_eq!(Severity::parse(" UNTRIAGED "), Some(Severity::Untriaged));
         assert_eq!(Severity::parse("SEVERE"), None);
+    }
+
+    #[test]
+    fn a_reported_severity_must_be_spelt_as_aws_spells_it() {
+        assert_eq!(
+            Severity::parse_reported("CRITICAL"),
+            Some(Severity::Critical)
+        );
+        for s in [
+            "critical",
+            " CRITICAL",
+            "CRITICA",
+            "CRIT\u{0399}CAL",
+            "CRITICAL\u{200b}",
+            "",
+        ] {
+            assert_eq!(Severity::parse_reported(s), None, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_severity_falls_back_to_the_score_then_the_vendor_then_critical() {
+        assert_eq!(
+            Severity::resolve("HIGH", Some(9.8), None),
+            (Severity::High, None)
+        );
+        let (s, note) = Severity::resolve("CRITICA", Some(9.8), Some("LOW"));
+        assert_eq!(s, Severity::Critical);
+        assert!(note.unwrap().contains("from its score 9.8"));
+        let (s, note) = Severity::resolve("CRITICA", None, Some("Important"));
+        assert_eq!(s, Severity::High);
+        assert!(note.unwrap().contains("vendor severity \"Important\""));
+        let (s, note) = Severity::resolve("\u{202e}LACITIRC", None, Some("whatever"));
+        assert_eq!(s, Severity::Critical);
+        assert!(note.unwrap().contains("fail closed"));
+        assert_eq!(Severity::from_score(7.0), Some(Severity::High));
+        assert_eq!(Severity::from_score(0.0), Some(Severity::Informational));
+        assert_eq!(Severity::from_score(10.5), None);
     }
 
     #[test]

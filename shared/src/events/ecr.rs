@@ -75,24 +75,47 @@ pub(super) fn image_action(detail: &Obj<'_>) -> Result<EventBody, ParseError> {
     }
 }
 
-/// Reads `finding-severity-counts`: known severities counted, `TOTAL` kept apart, unknown keys ignored.
-pub(super) fn severity_counts(
-    detail: &Obj<'_>,
-) -> Result<(Option<SeverityCounts>, Option<u32>), ParseError> {
+/// `finding-severity-counts`: what a scan event says it found.
+pub(super) struct Counts {
+    /// Known severities counted (zero severities are omitted by AWS).
+    pub counts: Option<SeverityCounts>,
+    /// Inspector's `TOTAL`.
+    pub total: Option<u32>,
+    /// Keys that are not a severity AWS documents, counted as CRITICAL (fail closed).
+    pub unrecognised: Vec<String>,
+}
+
+/// Reads `finding-severity-counts` strictly: every value a non-negative integer (a `-1`, `0.5`, `null`
+/// or `"NaN"` refuses the event instead of counting as 0), `TOTAL` kept apart, and a key that is not a
+/// severity AWS documents counted as CRITICAL, the worst it could be.
+pub(super) fn severity_counts(detail: &Obj<'_>) -> Result<Counts, ParseError> {
+    let mut out = Counts {
+        counts: None,
+        total: None,
+        unrecognised: Vec::new(),
+    };
     let Some(obj) = detail.opt_obj("finding-severity-counts")? else {
-        return Ok((None, None));
+        return Ok(out);
     };
     let mut counts = SeverityCounts::default();
-    let mut total = None;
     for (key, _) in obj.entries() {
-        let n = obj.opt_u64(key)?.unwrap_or(0).min(u64::from(u32::MAX)) as u32;
-        if key.eq_ignore_ascii_case("TOTAL") {
-            total = Some(n);
-        } else if let Some(severity) = Severity::parse(key) {
+        let n = obj
+            .opt_count(key, false)?
+            .unwrap_or(0)
+            .min(u64::from(u32::MAX)) as u32;
+        if key == "TOTAL" {
+            out.total = Some(n);
+        } else if let Some(severity) = Severity::parse_reported(key) {
             counts.add_n(severity, n);
+        } else {
+            counts.add_n(Severity::Critical, n);
+            if n > 0 {
+                out.unrecognised.push(key.clone());
+            }
         }
     }
-    Ok((Some(counts), total))
+    out.counts = Some(counts);
+    Ok(out)
 }
 
 /// A scan-complete event: `ECR Image Scan` (basic: COMPLETE or FAILED) and `Inspector2 Scan`
@@ -119,7 +142,7 @@ pub(super) fn scan(
     let state = detail
         .opt_str("scan-status")?
         .map_or(ScanState::Unknown, ScanState::from_ecr_status);
-    let (counts, total) = severity_counts(detail)?;
+    let counts = severity_counts(detail)?;
     Ok(EventBody::Scan(ScanResult {
         image: ImageRef {
             repository,
@@ -128,7 +151,8 @@ pub(super) fn scan(
         },
         scanner,
         state,
-        counts,
-        total,
+        counts: counts.counts,
+        total: counts.total,
+        unrecognised: counts.unrecognised,
     }))
 }

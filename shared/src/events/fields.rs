@@ -128,25 +128,46 @@ impl<'a> Obj<'a> {
         }
     }
 
-    /// A number (or a numeric string) that may be absent.
-    pub(crate) fn opt_f64(&self, key: &str) -> Result<Option<f64>, ParseError> {
+    /// A JSON number within `range` that may be absent: a numeric string, a number out of range or a
+    /// value of another type is an error (a score read as "absent" would let an image pass).
+    pub(crate) fn opt_f64_in(
+        &self,
+        key: &str,
+        range: std::ops::RangeInclusive<f64>,
+    ) -> Result<Option<f64>, ParseError> {
         match self.get(key) {
             None => Ok(None),
-            Some(Value::Number(n)) => Ok(n.as_f64().filter(|f| f.is_finite())),
-            Some(Value::String(s)) => s
-                .trim()
-                .parse::<f64>()
-                .map(|f| Some(f).filter(|f| f.is_finite()))
-                .map_err(|_| self.error(key, "expected a number")),
+            Some(Value::Number(n)) => match n.as_f64() {
+                Some(f) if range.contains(&f) => Ok(Some(f)),
+                _ => Err(self.error(
+                    key,
+                    &format!(
+                        "expected a number from {} to {}, got {n}",
+                        range.start(),
+                        range.end()
+                    ),
+                )),
+            },
             Some(other) => {
                 Err(self.error(key, &format!("expected a number, got {}", type_name(other))))
             }
         }
     }
 
-    /// A non-negative integer that may be absent.
-    pub(crate) fn opt_u64(&self, key: &str) -> Result<Option<u64>, ParseError> {
-        Ok(self.opt_f64(key)?.filter(|f| *f >= 0.0).map(|f| f as u64))
+    /// A non-negative integer that may be absent; `null` counts as absent only where `null_ok`.
+    /// Negative, fractional, non-finite or quoted numbers are errors, never 0.
+    pub(crate) fn opt_count(&self, key: &str, null_ok: bool) -> Result<Option<u64>, ParseError> {
+        match self.map.get(key) {
+            None => Ok(None),
+            Some(Value::Null) if null_ok => Ok(None),
+            Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(|| {
+                self.error(key, &format!("expected a non-negative integer, got {n}"))
+            }),
+            Some(other) => Err(self.error(
+                key,
+                &format!("expected a non-negative integer, got {}", type_name(other)),
+            )),
+        }
     }
 
     /// A list of strings that may be absent; non-string items are an error.

@@ -9,7 +9,7 @@ use crate::domain::{
     Finding, FindingStatus, FixAvailable, ImageRef, Package, ScanState, Severity,
     repository_from_arn,
 };
-use crate::time::parse_inspector_time;
+use crate::time::{Epoch, parse_inspector_time};
 
 /// An ECR image ARN `arn:aws:ecr:<region>:<account>:repository/<name>/sha256:<hex>` -> (name, digest).
 fn image_from_arn(arn: &str) -> Option<(String, String)> {
@@ -29,7 +29,11 @@ pub(super) fn scan(detail: &Obj<'_>, resources: &[&str]) -> Result<EventBody, Pa
 }
 
 /// `Inspector2 Finding`: the finding of an ECR container image; other resource types are ignored.
-pub(super) fn finding(detail: &Obj<'_>, resources: &[&str]) -> Result<EventBody, ParseError> {
+pub(super) fn finding(
+    detail: &Obj<'_>,
+    resources: &[&str],
+    sent: Option<Epoch>,
+) -> Result<EventBody, ParseError> {
     let mut image = None;
     let mut in_use_count = None;
     let mut last_in_use_at = None;
@@ -65,9 +69,9 @@ pub(super) fn finding(detail: &Obj<'_>, resources: &[&str]) -> Result<EventBody,
             .into_iter()
             .map(str::to_string)
             .collect();
-        in_use_count = ecr.opt_u64("inUseCount")?;
-        last_in_use_at = time_field(&ecr, "lastInUseAt")?;
-        pushed_at = time_field(&ecr, "pushedAt")?;
+        in_use_count = ecr.opt_count("inUseCount", true)?;
+        last_in_use_at = not_after(time_field(&ecr, "lastInUseAt")?, sent);
+        pushed_at = not_after(time_field(&ecr, "pushedAt")?, sent);
         image = Some(ImageRef {
             repository,
             digest,
@@ -98,6 +102,7 @@ pub(super) fn finding(detail: &Obj<'_>, resources: &[&str]) -> Result<EventBody,
     };
     let mut finding = finding_from(detail)?;
     finding.in_use_count = in_use_count;
+    finding.first_observed = not_after(finding.first_observed, sent);
     Ok(EventBody::Finding(FindingChange {
         image,
         finding,
@@ -147,6 +152,15 @@ pub(super) fn coverage(detail: &Obj<'_>, resources: &[&str]) -> Result<EventBody
     }))
 }
 
+/// A time the event states about itself cannot be later than the event: clamped to the envelope's
+/// `time` (a `firstObservedAt` in the year 10000 would otherwise grant a grace period that never ends).
+fn not_after(t: Option<Epoch>, sent: Option<Epoch>) -> Option<Epoch> {
+    match (t, sent) {
+        (Some(t), Some(sent)) => Some(t.min(sent)),
+        (t, _) => t,
+    }
+}
+
 fn time_field(obj: &Obj<'_>, key: &str) -> Result<Option<i64>, ParseError> {
     match obj.get(key) {
         None => Ok(None),
@@ -156,21 +170,22 @@ fn time_field(obj: &Obj<'_>, key: &str) -> Result<Option<i64>, ParseError> {
     }
 }
 
+/// `exploitAvailable`: exactly `NO` is no; any other value counts as YES, the side that blocks.
 fn yes_no(obj: &Obj<'_>, key: &str) -> Result<Option<bool>, ParseError> {
-    Ok(obj
-        .opt_str(key)?
-        .and_then(|v| match v.trim().to_ascii_uppercase().as_str() {
-            "YES" => Some(true),
-            "NO" => Some(false),
-            _ => None,
-        }))
+    Ok(obj.opt_str(key)?.map(|v| v != "NO"))
 }
 
-/// An Inspector finding object (event detail, ListFindings item) into a [`Finding`].
-/// An unknown severity is kept as UNTRIAGED (unranked): the policy decides what that means.
+/// An Inspector finding object (event detail, ListFindings item) into a [`Finding`]. Every value a
+/// verdict depends on is read strictly: a score or EPSS that is not a number in range refuses the
+/// finding; a severity AWS does not document is resolved by [`Severity::resolve`] (fail closed).
 fn finding_from(detail: &Obj<'_>) -> Result<Finding, ParseError> {
-    let severity = Severity::parse(detail.str("severity")?).unwrap_or(Severity::Untriaged);
     let vuln = detail.opt_obj("packageVulnerabilityDetails")?;
+    let score = detail.opt_f64_in("inspectorScore", 0.0..=10.0)?;
+    let vendor = match &vuln {
+        Some(v) => v.opt_str("vendorSeverity")?,
+        None => None,
+    };
+    let (severity, severity_note) = Severity::resolve(detail.str("severity")?, score, vendor);
     let id = match &vuln {
         Some(v) => v.opt_str("vulnerabilityId")?,
         None => None,
@@ -205,7 +220,7 @@ fn finding_from(detail: &Obj<'_>) -> Result<Finding, ParseError> {
         }
     }
     let epss = match detail.opt_obj("epss")? {
-        Some(e) => e.opt_f64("score")?,
+        Some(e) => e.opt_f64_in("score", 0.0..=1.0)?,
         None => None,
     };
     Ok(Finding {
@@ -216,14 +231,13 @@ fn finding_from(detail: &Obj<'_>) -> Result<Finding, ParseError> {
             .opt_str("status")?
             .map_or(FindingStatus::Active, FindingStatus::parse),
         packages,
-        fix_available: detail
-            .opt_str("fixAvailable")?
-            .and_then(FixAvailable::parse),
+        fix_available: detail.opt_str("fixAvailable")?.map(FixAvailable::parse),
         exploit_available: yes_no(detail, "exploitAvailable")?,
-        score: detail.opt_f64("inspectorScore")?,
+        score,
         epss,
         first_observed: time_field(detail, "firstObservedAt")?,
         in_use_count: None,
+        severity_note,
     })
 }
 
@@ -235,24 +249,17 @@ pub fn parse_inspector_finding(value: &Value) -> Result<Finding, ParseError> {
 /// Parses one ECR basic-scan finding (`{"name", "severity", "attributes": [{"key","value"}]}`).
 pub fn parse_basic_finding(value: &Value) -> Result<Finding, ParseError> {
     let obj = Obj::at(value, "finding".into())?;
-    let severity = Severity::parse(obj.str("severity")?).unwrap_or(Severity::Undefined);
-    let mut finding = Finding::new(obj.str("name")?, severity);
-    let mut package = Package::default();
+    let mut attributes = Vec::new();
     for attr in obj.opt_obj_list("attributes")? {
-        let value = attr.opt_str("value")?.map(str::to_string);
-        match attr.opt_str("key")? {
-            Some("package_name") => package.name = value.unwrap_or_default(),
-            Some("package_version") => package.version = value,
-            Some("CVSS2_SCORE" | "CVSS3_SCORE") => {
-                finding.score = value.and_then(|v| v.parse().ok()).or(finding.score);
-            }
-            _ => {}
+        if let (Some(key), Some(value)) = (attr.opt_str("key")?, attr.opt_str("value")?) {
+            attributes.push((key, value));
         }
     }
-    if !package.name.is_empty() {
-        finding.packages.push(package);
-    }
-    Ok(finding)
+    Ok(Finding::basic(
+        obj.str("name")?,
+        Some(obj.str("severity")?),
+        attributes,
+    ))
 }
 
 /// A findings document as a user saves it: ListFindings output (`{"findings": [...]}`),

@@ -10,9 +10,11 @@
 mod ecr;
 mod fields;
 mod inspector;
+mod json;
 
 pub use fields::ParseError;
 pub use inspector::{parse_basic_finding, parse_findings_document, parse_inspector_finding};
+pub use json::{Incoming, MAX_EVENT_BYTES};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -62,6 +64,8 @@ pub struct ScanResult {
     pub counts: Option<SeverityCounts>,
     /// Inspector's `TOTAL`, larger than the sum of the severities it lists.
     pub total: Option<u32>,
+    /// Keys of `finding-severity-counts` that are not a severity AWS documents: counted as CRITICAL.
+    pub unrecognised: Vec<String>,
 }
 
 /// `Inspector2 Finding`: one finding of an ECR image was created or changed.
@@ -156,11 +160,18 @@ impl Event {
     }
 }
 
-/// Parses an EventBridge event from its JSON text.
+/// Parses an EventBridge event from its JSON text (at most [`MAX_EVENT_BYTES`]; a key that appears
+/// twice in one object refuses it).
 pub fn parse_str(text: &str) -> Result<Event, ParseError> {
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| ParseError::new(format!("not JSON: {e}")))?;
-    parse(&value)
+    parse_incoming(&Incoming::from_text(text, MAX_EVENT_BYTES)?)
+}
+
+/// Parses an event as it arrived: refused when it could not be read or repeats a key, else [`parse`].
+pub fn parse_incoming(incoming: &Incoming) -> Result<Event, ParseError> {
+    match incoming.refusal() {
+        Some(why) => Err(why),
+        None => parse(&incoming.value),
+    }
 }
 
 /// Parses an EventBridge event.
@@ -188,7 +199,7 @@ pub fn parse(value: &Value) -> Result<Event, ParseError> {
             inspector::scan(&envelope.obj("detail")?, &resources)?
         }
         ("aws.inspector2", "Inspector2 Finding") => {
-            inspector::finding(&envelope.obj("detail")?, &resources)?
+            inspector::finding(&envelope.obj("detail")?, &resources, time)?
         }
         ("aws.inspector2", "Inspector2 Coverage") => {
             inspector::coverage(&envelope.obj("detail")?, &resources)?
@@ -214,5 +225,7 @@ pub fn parse(value: &Value) -> Result<Event, ParseError> {
     })
 }
 
+#[cfg(test)]
+mod properties;
 #[cfg(test)]
 mod tests;

@@ -288,10 +288,19 @@ fn unknown_enum_values_fall_to_the_cautious_side() {
     };
     assert_eq!(f.image.repository, "a/b");
     assert_eq!(f.image.digest, "sha256:ab");
-    assert_eq!(f.finding.severity, Severity::Untriaged);
+    // Nothing to fall back on: the worst severity, named; any status but AWS's own is active; any
+    // fix or exploit value but AWS's NO counts as yes (the side that keeps a block a block).
+    assert_eq!(f.finding.severity, Severity::Critical);
+    assert!(
+        f.finding
+            .severity_note
+            .as_deref()
+            .unwrap()
+            .contains("\"APOCALYPTIC\" is not one AWS documents")
+    );
     assert_eq!(f.finding.status, FindingStatus::Active);
-    assert_eq!(f.finding.fix_available, None);
-    assert_eq!(f.finding.exploit_available, None);
+    assert_eq!(f.finding.fix_available, Some(FixAvailable::Yes));
+    assert_eq!(f.finding.exploit_available, Some(true));
 }
 
 #[test]
@@ -336,4 +345,171 @@ fn findings_documents_in_every_saved_shape() {
     let err = parse_findings_document(&json!({"findings": [{"name": "CVE-3"}]})).unwrap_err();
     assert_eq!(err.reason(), "findings[0]: severity: is missing");
     assert!(parse_findings_document(&json!({"items": []})).is_err());
+}
+
+fn basic_scan_with_counts(counts: &str) -> String {
+    format!(
+        r#"{{"source": "aws.ecr", "detail-type": "ECR Image Scan", "time": "2026-12-01T10:00:00Z",
+            "detail": {{"scan-status": "COMPLETE", "repository-name": "r", "image-digest": "sha256:1",
+                        "finding-severity-counts": {counts}}}}}"#
+    )
+}
+
+#[test]
+fn a_count_that_is_not_a_non_negative_integer_refuses_the_scan_event() {
+    for bad in [
+        "-1",
+        "0.5",
+        "null",
+        "\"NaN\"",
+        "\"Infinity\"",
+        "\"1\"",
+        "1e400",
+        "true",
+    ] {
+        let err = parse_str(&basic_scan_with_counts(&format!(
+            r#"{{"CRITICAL": {bad}}}"#
+        )))
+        .unwrap_err();
+        assert!(
+            err.reason()
+                .contains("finding-severity-counts.CRITICAL: expected a non-negative integer")
+                || err.reason().contains("number out of range"),
+            "{bad}: {err}"
+        );
+    }
+    // Zero severities omitted by AWS, and scans from before 2020 without counts, stay valid.
+    let EventBody::Scan(s) = parse_str(&basic_scan_with_counts(r#"{"HIGH": 2}"#))
+        .unwrap()
+        .body
+    else {
+        panic!()
+    };
+    assert_eq!(s.counts.unwrap().get(Severity::Critical), 0);
+    let no_counts = basic_scan_with_counts("null");
+    let EventBody::Scan(s) = parse_str(&no_counts).unwrap().body else {
+        panic!()
+    };
+    assert_eq!(s.counts, None);
+}
+
+#[test]
+fn a_count_under_a_name_aws_does_not_document_counts_as_critical() {
+    let EventBody::Scan(s) = parse_str(&basic_scan_with_counts(r#"{"SEVERE": 3, "LOW": 1}"#))
+        .unwrap()
+        .body
+    else {
+        panic!()
+    };
+    assert_eq!(s.counts.unwrap().get(Severity::Critical), 3);
+    assert_eq!(s.unrecognised, vec!["SEVERE".to_string()]);
+}
+
+#[test]
+fn a_key_written_twice_refuses_the_event_whatever_the_values() {
+    let err = parse_str(&basic_scan_with_counts(
+        r#"{"CRITICAL": 10, "CRITICAL": 0}"#,
+    ))
+    .unwrap_err();
+    assert_eq!(
+        err.reason(),
+        "detail.finding-severity-counts.CRITICAL: the key appears more than once"
+    );
+    let text = std::fs::read_to_string(
+        events_dir().join("aws.inspector2-inspector2-finding-ecr-critical.json"),
+    )
+    .unwrap()
+    .replacen(
+        r#""status": "ACTIVE","#,
+        r#""status": "ACTIVE", "status": "CLOSED","#,
+        1,
+    );
+    assert!(
+        parse_str(&text)
+            .unwrap_err()
+            .reason()
+            .ends_with("status: the key appears more than once")
+    );
+}
+
+fn critical_finding_with(edit: impl FnOnce(&mut serde_json::Value)) -> Finding {
+    let text = std::fs::read_to_string(
+        events_dir().join("aws.inspector2-inspector2-finding-ecr-critical.json"),
+    )
+    .unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    edit(&mut v);
+    match parse(&v).unwrap().body {
+        EventBody::Finding(f) => f.finding,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_severity_aws_does_not_spell_falls_back_to_the_score_then_the_vendor_then_critical() {
+    for lookalike in [
+        "CRITICA",
+        "CRIT\u{0399}CAL",
+        "CRITICAL\u{200b}",
+        "critical",
+        "\u{202e}LACITIRC",
+    ] {
+        let f = critical_finding_with(|v| v["detail"]["severity"] = json!(lookalike));
+        assert_eq!(f.severity, Severity::Critical, "{lookalike:?}");
+        assert!(f.severity_note.unwrap().contains("from its score 9.8"));
+    }
+    let f = critical_finding_with(|v| {
+        v["detail"]["severity"] = json!("CRITICA");
+        v["detail"]
+            .as_object_mut()
+            .unwrap()
+            .remove("inspectorScore");
+        v["detail"]["packageVulnerabilityDetails"]["vendorSeverity"] = json!("HIGH");
+    });
+    assert_eq!(f.severity, Severity::High);
+    let f = critical_finding_with(|v| {
+        v["detail"]["severity"] = json!("LOWISH");
+        v["detail"]
+            .as_object_mut()
+            .unwrap()
+            .remove("inspectorScore");
+        v["detail"]["packageVulnerabilityDetails"]["vendorSeverity"] = json!("?");
+    });
+    assert_eq!(f.severity, Severity::Critical);
+    assert!(f.severity_note.unwrap().contains("fail closed"));
+}
+
+#[test]
+fn a_status_aws_does_not_spell_counts_as_active_and_scores_out_of_range_refuse() {
+    for status in ["closed", "Closed", "CLOSED ", "RESOLVED"] {
+        let f = critical_finding_with(|v| v["detail"]["status"] = json!(status));
+        assert_eq!(f.status, FindingStatus::Active, "{status:?}");
+    }
+    for (field, bad) in [
+        ("inspectorScore", json!(11)),
+        ("inspectorScore", json!("9.8")),
+        ("inspectorScore", json!(-0.1)),
+    ] {
+        let text = std::fs::read_to_string(
+            events_dir().join("aws.inspector2-inspector2-finding-ecr-critical.json"),
+        )
+        .unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["detail"][field] = bad.clone();
+        let err = parse(&v).unwrap_err();
+        assert!(
+            err.reason()
+                .starts_with("detail.inspectorScore: expected a number"),
+            "{bad}: {err}"
+        );
+    }
+}
+
+#[test]
+fn times_after_the_event_are_clamped_to_the_event() {
+    let f = critical_finding_with(|v| {
+        v["detail"]["firstObservedAt"] = json!("Fri Dec 31 23:59:59.000 UTC 9999");
+    });
+    // The sample's envelope time.
+    assert_eq!(f.first_observed, parse_rfc3339("2026-11-21T11:42:07Z"));
 }

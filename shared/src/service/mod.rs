@@ -25,7 +25,7 @@ use tracing::{info, warn};
 
 use crate::domain::{Decision, ImageRef, Mode};
 use crate::error::{AwsError, AwsErrorKind};
-use crate::events::{self, Event, EventBody, Scanner};
+use crate::events::{self, Event, EventBody, Incoming, Scanner};
 use crate::message::{Action, VerdictNotice};
 use crate::plan::Verified;
 use crate::policy::{Policy, Rule};
@@ -264,8 +264,9 @@ where
 {
     /// Parses an event; a malformed one is logged, copied to the rejected-events queue and answered
     /// `Ok(rejected)` (an error would only make Lambda retry it forever), an ignored one is skipped.
-    async fn parse(&self, value: &Value) -> Result<Result<Event, Outcome>, AwsError> {
-        match events::parse(value) {
+    async fn parse(&self, incoming: &Incoming) -> Result<Result<Event, Outcome>, AwsError> {
+        let value = &incoming.value;
+        match events::parse_incoming(incoming) {
             Ok(event) => {
                 if let EventBody::Ignored(why) = &event.body {
                     info!(event_id = %event.id, detail_type = %event.detail_type, reason = %why, "skipped");
@@ -288,16 +289,17 @@ where
 
     /// The on-push function: ECR Image Action events (push, delete, archive restore).
     pub async fn handle_push_event(&self, value: &Value) -> Result<Outcome, AwsError> {
-        self.handle_push_delivery(value, "").await
+        self.handle_push_delivery(&Incoming::trusted(value.clone()), "")
+            .await
     }
 
     /// [`Self::handle_push_event`] for one Lambda invocation (`delivery`: its request id).
     pub async fn handle_push_delivery(
         &self,
-        value: &Value,
+        incoming: &Incoming,
         delivery: &str,
     ) -> Result<Outcome, AwsError> {
-        let event = match self.parse(value).await? {
+        let event = match self.parse(incoming).await? {
             Ok(event) => Event {
                 delivery: delivery.to_string(),
                 ..event
@@ -326,17 +328,18 @@ where
         source: &F,
         value: &Value,
     ) -> Result<Outcome, AwsError> {
-        self.handle_scan_delivery(source, value, "").await
+        self.handle_scan_delivery(source, &Incoming::trusted(value.clone()), "")
+            .await
     }
 
     /// [`Self::handle_scan_event`] for one Lambda invocation (`delivery`: its request id).
     pub async fn handle_scan_delivery<F: FindingsSource + Sync>(
         &self,
         source: &F,
-        value: &Value,
+        incoming: &Incoming,
         delivery: &str,
     ) -> Result<Outcome, AwsError> {
-        let event = match self.parse(value).await? {
+        let event = match self.parse(incoming).await? {
             Ok(event) => Event {
                 delivery: delivery.to_string(),
                 ..event

@@ -514,3 +514,43 @@ fn top_findings_are_bounded() {
     assert_eq!(v.top.len(), TOP_FINDINGS);
     assert_eq!(v.blocking, 30);
 }
+
+#[test]
+fn a_first_observation_in_the_future_is_taken_as_now_and_grace_ends_a_grace_period_later() {
+    let p = policy(
+        r#"version = 1
+[defaults]
+block = "CRITICAL"
+grace = { CRITICAL = "7d" }
+"#,
+    );
+    let mut x = f("CVE-1", Severity::Critical);
+    x.first_observed = Some(253_402_300_799); // 9999-12-31T23:59:59Z
+    let now = NOW;
+    let subject = Subject {
+        repository: "team/app",
+        digest: "sha256:aa",
+        baseline: Some(now - 30 * DAY),
+        in_use: false,
+        now,
+    };
+    let v = evaluate(&p, &subject, &[x], &ScanState::Complete);
+    assert_eq!(v.deadline, Some(now + 7 * DAY), "{:?}", v.reasons);
+}
+
+#[test]
+fn an_unrecognised_severity_is_named_in_the_verdict() {
+    let p = Policy::builtin();
+    let mut x = f("CVE-9", Severity::Critical);
+    x.severity_note =
+        Some("severity \"CRITICA\" is not one AWS documents: CRITICAL from its score 9.8".into());
+    let v = decide(&p, &[x]);
+    assert_eq!(v.decision, Decision::Block);
+    assert!(
+        v.reasons
+            .iter()
+            .any(|r| r.starts_with("CVE-9: severity \"CRITICA\" is not one AWS documents")),
+        "{:?}",
+        v.reasons
+    );
+}
