@@ -1,6 +1,7 @@
 //! `gatekeeper`: the ecr-gatekeeper command line, for CI pipelines and operators.
 
 mod args;
+mod audit_log;
 mod aws;
 mod check;
 mod cost_cmd;
@@ -131,7 +132,7 @@ fn main() -> ExitCode {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("audit=info"));
     tracing_subscriber::fmt()
         .json()
-        .with_writer(std::io::stderr)
+        .with_writer(|| audit_log::Escaping(std::io::stderr()))
         .with_env_filter(filter)
         .init();
     let argv: Vec<String> = std::env::args().skip(1).collect();
