@@ -15,7 +15,8 @@ use gatekeeper::verdict::{Subject, evaluate};
 
 use crate::args::{Args, opt};
 use crate::report::{Report, colour_enabled, json, sarif, shown_decision, text};
-use crate::{Fail, Outcome, Stop, aws, parse};
+use crate::{Fail, Outcome, Stop, aws, json_out, parse};
+use gatekeeper::escape::line;
 
 /// Where the image's tag is now, when it is not where the pipeline pushed it.
 fn moved_tag(
@@ -176,9 +177,10 @@ async fn run(
     };
     if let Some(now_as) = &moved {
         eprintln!(
-            "gatekeeper: {}:{} is now {now_as}",
-            repository,
-            args.get("tag").unwrap_or_default()
+            "gatekeeper: {}:{} is now {}",
+            line(&repository),
+            line(args.get("tag").unwrap_or_default()),
+            line(now_as)
         );
     }
     let scanner = if ecr.scan_coverage(&repository).await?.enhanced {
@@ -224,8 +226,8 @@ async fn run(
         eprintln!(
             "gatekeeper: [{:>4}s] {}: scan {}, {} finding(s){}",
             started.elapsed().as_secs(),
-            image.display(),
-            scan_name(&o.scan),
+            line(&image.display()),
+            line(&scan_name(&o.scan)),
             o.findings.len(),
             if done {
                 format!(
@@ -269,15 +271,8 @@ async fn run(
         scan: scan_name(&observed.scan),
     };
     match format.as_str() {
-        "json" => println!(
-            "{}",
-            serde_json::to_string_pretty(&json(&report)).map_err(|e| Fail::error(e.to_string()))?
-        ),
-        "sarif" => println!(
-            "{}",
-            serde_json::to_string_pretty(&sarif(&report))
-                .map_err(|e| Fail::error(e.to_string()))?
-        ),
+        "json" => println!("{}", json_out(&json(&report))?),
+        "sarif" => println!("{}", json_out(&sarif(&report))?),
         _ => print!("{}", text(&report, colour_enabled())),
     }
     match (verdict.decision, shown_decision(&report)) {

@@ -7,7 +7,7 @@ use gatekeeper::cost::{Pricing, report};
 use gatekeeper::time::now;
 
 use crate::args::opt;
-use crate::{Fail, Outcome, Stop, aws, parse};
+use crate::{Fail, Outcome, Stop, aws, json_out, parse};
 
 fn price(value: Option<&str>, name: &str, default: f64) -> Result<f64, Fail> {
     match value {
@@ -61,11 +61,7 @@ pub fn command(rest: &[String]) -> Outcome {
             gatekeeper::adapters::gather_cost_inputs(&aws::ecr(&sdk), &aws::inspector(&sdk))
                 .await?;
         let r = report(&inputs, pricing, now(), days);
-        Ok::<_, Fail>(if text {
-            r.to_text()
-        } else {
-            serde_json::to_string_pretty(&r).unwrap_or_default()
-        })
+        if text { Ok(r.to_text()) } else { json_out(&r) }
     })??;
     println!("{out}");
     Ok(ExitCode::SUCCESS)

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::args::opt;
-use crate::{Fail, Outcome, parse};
+use crate::{Outcome, json_out, parse};
 use std::collections::HashMap;
 
 use gatekeeper::domain::{Decision, ImageRef, ScanState, SeverityCounts};
@@ -224,8 +224,7 @@ pub fn command(rest: &[String]) -> Outcome {
     let policy = read_policy(args.get("policy"))?;
     let now = args.time("now")?;
     let out = run(&event, findings.as_ref(), &policy, now)?;
-    let json = serde_json::to_string_pretty(&out).map_err(|e| Fail::error(e.to_string()))?;
-    println!("{json}");
+    println!("{}", json_out(&out)?);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,6 +1,7 @@
 //! `gatekeeper`: the ecr-gatekeeper command line, for CI pipelines and operators.
 
 mod args;
+mod audit_log;
 mod aws;
 mod check;
 mod cost_cmd;
@@ -12,6 +13,7 @@ mod report;
 use std::process::ExitCode;
 
 use args::Args;
+use gatekeeper::escape;
 
 const USAGE: &str = "\
 gatekeeper: ECR image verdicts for CI pipelines and operators
@@ -110,6 +112,14 @@ impl<E: Into<Fail>> From<E> for Stop {
 /// What a command returns: its exit code, or why it stopped.
 pub type Outcome = Result<ExitCode, Stop>;
 
+/// `value` as pretty JSON for stdout, with the characters a terminal acts on (and markup) `\u`-escaped
+/// like every message body ([`gatekeeper::message::escape_markup`]): still valid JSON, same values.
+pub fn json_out<T: serde::Serialize>(value: &T) -> Result<String, Fail> {
+    serde_json::to_string_pretty(value)
+        .map(|json| gatekeeper::message::escape_markup(&json))
+        .map_err(|e| Fail::error(e.to_string()))
+}
+
 /// Parses `rest` for a command; `--help` prints the usage.
 pub fn parse(rest: &[String], flags: &[args::Flag]) -> Result<Args, Stop> {
     Args::parse(rest, flags).map_err(|e| e.map_or(Stop::Help, |m| Stop::Fail(Fail::error(m))))
@@ -122,7 +132,7 @@ fn main() -> ExitCode {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("audit=info"));
     tracing_subscriber::fmt()
         .json()
-        .with_writer(std::io::stderr)
+        .with_writer(|| audit_log::Escaping(std::io::stderr()))
         .with_env_filter(filter)
         .init();
     let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -161,7 +171,8 @@ fn main() -> ExitCode {
             } else {
                 ""
             };
-            eprintln!("gatekeeper: {}{hint}", fail.message.replace('\n', " "));
+            // One line, whatever the message quotes from events, policies, files or AWS.
+            eprintln!("gatekeeper: {}{hint}", escape::line(&fail.message));
             ExitCode::from(fail.code)
         }
     }

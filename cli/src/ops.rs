@@ -1,9 +1,11 @@
 //! Operator commands: `release` (break-glass, and `--all` to uninstall), `reconcile` (images that
-//! existed before the gatekeeper, or whose events were lost), `breaker` (status and reset).
+//! existed before the gatekeeper, or whose events were lost), `breaker` (status and reset). Names,
+//! tags and notes from AWS are shown escaped ([`gatekeeper::escape::line`]).
 
 use std::process::ExitCode;
 
 use gatekeeper::domain::{ImageRef, MediaKind};
+use gatekeeper::escape::line;
 use gatekeeper::events::Scanner;
 use gatekeeper::message::{Action, ActionStatus};
 use gatekeeper::ports::ImageRegistry;
@@ -14,7 +16,10 @@ use gatekeeper::time::{DAY, format_rfc3339, now};
 use crate::args::{Args, opt, switch};
 use crate::{Fail, Outcome, Stop, aws, parse};
 
-fn print_actions(image: &str, actions: &[Action], problems: &[String]) {
+/// One line per tag change and per problem, as `release` and `reconcile` print them.
+fn action_lines(image: &str, actions: &[Action], problems: &[String]) -> Vec<String> {
+    let image = line(image);
+    let mut out = Vec::new();
     for a in actions {
         let what = match a.action {
             gatekeeper::message::ActionKind::AddTag => "add",
@@ -26,14 +31,23 @@ fn print_actions(image: &str, actions: &[Action], problems: &[String]) {
             ActionStatus::Skipped => "skipped",
             ActionStatus::Failed => "FAILED",
         };
-        println!(
+        out.push(format!(
             "  {image}: {status} {what} {}{}",
-            a.tag,
-            a.note.as_ref().map_or(String::new(), |n| format!(" ({n})"))
-        );
+            line(&a.tag),
+            a.note
+                .as_ref()
+                .map_or(String::new(), |n| format!(" ({})", line(n)))
+        ));
     }
     for p in problems {
-        println!("  {image}: note: {p}");
+        out.push(format!("  {image}: note: {}", line(p)));
+    }
+    out
+}
+
+fn print_actions(image: &str, actions: &[Action], problems: &[String]) {
+    for l in action_lines(image, actions, problems) {
+        println!("{l}");
     }
 }
 
@@ -127,9 +141,10 @@ async fn release_one(
     match gk.release(&inspector, scanner, &req).await? {
         Ok(outcome) => {
             println!(
-                "{}: {} (notified as {caller})",
-                image.display(),
-                outcome.detail
+                "{}: {} (notified as {})",
+                line(&image.display()),
+                line(&outcome.detail),
+                line(&caller)
             );
             print_actions(&image.display(), &outcome.actions, &[]);
             Ok(ExitCode::SUCCESS)
@@ -230,7 +245,7 @@ async fn reconcile_run(args: Args) -> Result<ExitCode, Fail> {
                 // An index's verdict is its platform images' (listed in the same repository).
                 println!(
                     "{}: image index, decided from its platform images",
-                    image.display()
+                    line(&image.display())
                 );
                 *tally.entry("index".to_string()).or_default() += 1;
             } else if dry_run {
@@ -241,8 +256,8 @@ async fn reconcile_run(args: Args) -> Result<ExitCode, Fail> {
                 *tally.entry(d.to_string()).or_default() += 1;
                 println!(
                     "{}: {d} ({})",
-                    image.display(),
-                    p.verdict.reasons.first().map_or("", String::as_str)
+                    line(&image.display()),
+                    line(p.verdict.reasons.first().map_or("", String::as_str))
                 );
                 print_actions(&image.display(), &p.actions, &p.problems);
             } else {
@@ -255,7 +270,12 @@ async fn reconcile_run(args: Args) -> Result<ExitCode, Fail> {
                 };
                 let d = o.decision.map_or("-", |d| d.as_str());
                 *tally.entry(format!("{d} {}", o.status)).or_default() += 1;
-                println!("{}: {d} {} ({})", image.display(), o.status, o.detail);
+                println!(
+                    "{}: {d} {} ({})",
+                    line(&image.display()),
+                    o.status,
+                    line(&o.detail)
+                );
                 print_actions(&image.display(), &o.actions, &[]);
             }
         }
@@ -304,7 +324,11 @@ pub fn breaker(rest: &[String]) -> Outcome {
         } else {
             match status {
                 Some((at, why)) => {
-                    println!("circuit breaker OPEN since {}: {why}", format_rfc3339(at))
+                    println!(
+                        "circuit breaker OPEN since {}: {}",
+                        format_rfc3339(at),
+                        line(&why)
+                    )
                 }
                 None => println!("circuit breaker closed"),
             }
@@ -312,4 +336,37 @@ pub fn breaker(rest: &[String]) -> Outcome {
         Ok::<_, Fail>(ExitCode::SUCCESS)
     })??;
     Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use gatekeeper::message::ActionKind;
+
+    use super::*;
+
+    #[test]
+    fn tag_changes_and_notes_from_aws_are_one_escaped_line_each() {
+        let hostile = "\u{1b}[2J\r\nFORGED\u{9b}\u{202e}";
+        let actions = [Action {
+            action: ActionKind::RemoveTag,
+            tag: format!("quarantined-{hostile}"),
+            status: ActionStatus::Failed,
+            note: Some(format!("denied{hostile}")),
+        }];
+        let lines = action_lines(
+            &format!("team/{hostile}@sha256:1"),
+            &actions,
+            &[format!("could not read {hostile}")],
+        );
+        let shown = "\\x1b[2J\\r\\nFORGED\\x9b\\u{202e}";
+        assert_eq!(
+            lines,
+            [
+                format!(
+                    "  team/{shown}@sha256:1: FAILED remove quarantined-{shown} (denied{shown})"
+                ),
+                format!("  team/{shown}@sha256:1: note: could not read {shown}"),
+            ]
+        );
+    }
 }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use crate::args::opt;
 use crate::{Fail, Outcome, Stop, parse};
+use gatekeeper::escape::line;
 use gatekeeper::policy::Policy;
 use gatekeeper::time::{DAY, format_date};
 
@@ -24,15 +25,19 @@ pub fn command(rest: &[String]) -> Outcome {
 
 fn check(file: &str, now: i64, within: i64) -> Outcome {
     let text = std::fs::read_to_string(file).map_err(|e| Fail::error(format!("{file}: {e}")))?;
+    // Everything printed from here on quotes the file name and the policy: shown escaped.
+    let shown_file = line(file);
     let policy = match Policy::parse(&text) {
         Ok(p) => p,
         Err(e) => {
             for p in &e.problems {
                 println!(
-                    "{file}:{}: {}{}",
+                    "{shown_file}:{}: {}{}",
                     p.line.map_or_else(|| "?".into(), |l| l.to_string()),
-                    p.field.as_ref().map_or(String::new(), |f| format!("{f}: ")),
-                    p.message
+                    p.field
+                        .as_ref()
+                        .map_or(String::new(), |f| format!("{}: ", line(f))),
+                    line(&p.message)
                 );
             }
             return Err(Stop::Fail(Fail {
@@ -51,7 +56,7 @@ fn check(file: &str, now: i64, within: i64) -> Outcome {
         .filter(|e| e.expires <= now)
         .count();
     println!(
-        "{file}: valid (policy {}, {rules} rule(s), {} exception(s), {expired} expired)",
+        "{shown_file}: valid (policy {}, {rules} rule(s), {} exception(s), {expired} expired)",
         policy.hash(),
         policy.exceptions().len()
     );
@@ -60,16 +65,16 @@ fn check(file: &str, now: i64, within: i64) -> Outcome {
         println!("exceptions expiring within {} days:", within / DAY);
         for e in soon {
             println!(
-                "  {file}:{}: {} for {} expires {} (in {} day(s)), owner {}{}",
+                "  {shown_file}:{}: {} for {} expires {} (in {} day(s)), owner {}{}",
                 e.line,
-                e.id,
-                e.repositories.join(", "),
+                line(&e.id),
+                line(&e.repositories.join(", ")),
                 format_date(e.expires),
                 (e.expires - now + DAY - 1) / DAY,
-                e.owner,
+                line(&e.owner),
                 e.ticket
                     .as_ref()
-                    .map_or(String::new(), |t| format!(", ticket {t}"))
+                    .map_or(String::new(), |t| format!(", ticket {}", line(t)))
             );
         }
     }

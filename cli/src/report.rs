@@ -1,11 +1,14 @@
 //! Printing a verdict for people (a table), for programs (JSON) and for code-scanning UIs (SARIF
-//! 2.1.0). Colour only on a terminal, and never with NO_COLOR set.
+//! 2.1.0). Colour only on a terminal, and never with NO_COLOR set. Text from the image, its findings
+//! and the policy is shown escaped in the table ([`gatekeeper::escape::line`]); the JSON forms are
+//! escaped where they are printed.
 
 use std::io::IsTerminal;
 
 use serde_json::{Value, json};
 
 use gatekeeper::domain::{Decision, Finding, ImageRef, Severity};
+use gatekeeper::escape::line;
 use gatekeeper::policy::{ExceptionMatch, Policy};
 use gatekeeper::time::format_rfc3339;
 use gatekeeper::verdict::{Subject, Verdict};
@@ -93,17 +96,18 @@ pub fn text(report: &Report<'_>, colours: bool) -> String {
     let tags = if report.image.tags.is_empty() {
         "untagged".to_string()
     } else {
-        report.image.tags.join(", ")
+        line(&report.image.tags.join(", ")).into_owned()
     };
     out.push_str(&format!(
         "image     {}@{} ({tags})\n",
-        report.image.repository, report.image.digest
+        line(&report.image.repository),
+        line(&report.image.digest)
     ));
     out.push_str(&format!(
         "decision  {}   scan {}   rule {}   policy {}\n",
         colour(colours, code, &decision.to_ascii_uppercase()),
-        report.scan,
-        report.policy.rule_for(&report.image.repository).name,
+        line(&report.scan),
+        line(&report.policy.rule_for(&report.image.repository).name),
         report.policy.hash()
     ));
     let counts: Vec<String> = Severity::ALL
@@ -124,7 +128,7 @@ pub fn text(report: &Report<'_>, colours: bool) -> String {
     }
     out.push_str("reasons\n");
     for r in &v.reasons {
-        out.push_str(&format!("  - {r}\n"));
+        out.push_str(&format!("  - {}\n", line(r)));
     }
     let mut listed: Vec<(&Finding, &'static str, Option<String>)> = report
         .findings
@@ -147,7 +151,9 @@ pub fn text(report: &Report<'_>, colours: bool) -> String {
         ));
         for (f, l, _) in listed.iter().take(50) {
             let p = f.packages.first();
+            // Escaped first, so the columns count what a person sees.
             let cut = |s: &str, n: usize| {
+                let s = line(s);
                 if s.chars().count() > n {
                     format!("{}~", s.chars().take(n - 1).collect::<String>())
                 } else {
@@ -175,13 +181,13 @@ pub fn text(report: &Report<'_>, colours: bool) -> String {
         for e in &v.exceptions {
             out.push_str(&format!(
                 "  {} ({} finding(s)) owner {} until {}{}\n",
-                e.id,
+                line(&e.id),
                 e.findings,
-                e.owner,
+                line(&e.owner),
                 e.expires,
                 e.ticket
                     .as_ref()
-                    .map_or(String::new(), |t| format!(" ticket {t}"))
+                    .map_or(String::new(), |t| format!(" ticket {}", line(t)))
             ));
         }
     }
@@ -275,4 +281,64 @@ pub fn sarif(report: &Report<'_>) -> Value {
             "properties": {"decision": shown_decision(report), "image": location, "policy": report.policy.hash()}
         }]
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use gatekeeper::domain::{Package, ScanState};
+    use gatekeeper::verdict::evaluate;
+
+    use super::*;
+
+    const HOSTILE: &str = "\u{1b}[2J\u{1b}]8;;https://evil.example\u{7}x\u{1b}]8;;\u{7}\r\u{8}\nFORGED\u{7f}\u{9b}2J\u{202e}\u{2066}\u{2028}";
+
+    fn table(s: &str) -> String {
+        let policy = Policy::builtin();
+        let image = ImageRef {
+            repository: format!("team/{s}"),
+            digest: format!("sha256:{s}"),
+            tags: vec![format!("v1{s}")],
+        };
+        let mut f = Finding::new(format!("CVE-1{s}"), Severity::Critical);
+        f.packages.push(Package {
+            name: format!("pkg{s}"),
+            version: Some(s.to_string()),
+            fixed_in: Some(s.to_string()),
+        });
+        let findings = [f];
+        let subject = Subject::new(&image.repository, &image.digest, 0);
+        let verdict = evaluate(&policy, &subject, &findings, &ScanState::Complete);
+        let report = Report {
+            image: &image,
+            verdict: &verdict,
+            held: false,
+            findings: &findings,
+            policy: &policy,
+            subject,
+            scan: format!("complete{s}"),
+        };
+        text(&report, false)
+    }
+
+    #[test]
+    fn the_table_shows_controls_from_the_image_and_its_findings_escaped_on_the_same_lines() {
+        let clean = table("");
+        let hostile = table(HOSTILE);
+        for c in hostile.chars().filter(|c| *c != '\n') {
+            assert!(!gatekeeper::escape::needs_escape(c), "{c:?} in {hostile}");
+        }
+        assert_eq!(hostile.lines().count(), clean.lines().count(), "{hostile}");
+        let shown = gatekeeper::escape::line(HOSTILE);
+        assert!(
+            hostile.starts_with(&format!(
+                "image     team/{shown}@sha256:{shown} (v1{shown})\n"
+            )),
+            "{hostile}"
+        );
+        assert!(
+            hostile.contains(&format!("scan complete{shown}")),
+            "{hostile}"
+        );
+        assert!(hostile.contains("CVE-1\\x1b[2J\\x1b]8;~ "), "{hostile}");
+    }
 }

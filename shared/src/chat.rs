@@ -4,7 +4,8 @@
 //! The format: `version` "1.0", `source` "custom", `id`, `content` {`textType` "client-markdown",
 //! `title`, `description`, `nextSteps`, `keywords`}, `metadata` {`threadId`, `summary`, `eventType`,
 //! `additionalContext`}. Every string that comes from an event (tags, repository, package names) is
-//! escaped for Slack (`&`, `<`, `>`) and set in code spans, so it can neither mention anyone nor link.
+//! escaped for Slack (`&`, `<`, `>`) and set in code spans, so it can neither mention anyone nor link,
+//! and its controls are shown as escapes by the one routine, [`crate::escape::line`].
 
 use serde_json::json;
 
@@ -38,24 +39,21 @@ fn code_full(s: &str) -> String {
     format!("`{}`", code_text(s))
 }
 
-/// The inside of a code span: no control characters, no backtick, markup escaped.
+/// The inside of a code span: controls shown as escapes ([`crate::escape::line`]), no backtick,
+/// markup escaped.
 fn code_text(s: &str) -> String {
-    s.chars()
-        .filter(|c| !c.is_control())
-        .map(|c| if c == '`' { '\'' } else { c })
-        .collect::<String>()
+    crate::escape::line(s)
+        .replace('`', "'")
         .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
 }
 
-/// Markdown prose that quotes event text outside code spans (a verdict's reasons, problems): escaped,
-/// one line, mentions broken by a zero-width space after `@`, and neither `[text](url)` links nor
-/// bare URLs left for Slack or Teams to render.
+/// Markdown prose that quotes event text outside code spans (a verdict's reasons, problems): one
+/// line with controls shown as escapes, markup escaped, mentions broken by a zero-width space after
+/// `@`, and neither `[text](url)` links nor bare URLs left for Slack or Teams to render.
 pub(crate) fn prose(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
+    crate::escape::line(s)
         .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -64,11 +62,13 @@ pub(crate) fn prose(s: &str) -> String {
         .replace("://", ":\u{200b}//")
 }
 
-/// Plain text for titles and summaries (which are not markdown): no markup characters, no mentions.
+/// Plain text for titles and summaries (which are not markdown): controls shown as escapes, no
+/// markup characters, no mentions.
 pub(crate) fn plain(s: &str) -> String {
-    s.chars()
+    crate::escape::line(s)
+        .chars()
         .map(|c| {
-            if matches!(c, '<' | '>' | '&' | '@' | '`' | '*' | '_' | '~') || c.is_control() {
+            if matches!(c, '<' | '>' | '&' | '@' | '`' | '*' | '_' | '~') {
                 ' '
             } else {
                 c

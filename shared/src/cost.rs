@@ -14,7 +14,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::chat::{Card, code};
+use crate::chat::{Card, code, prose};
+use crate::escape::line;
 use crate::message::{Message, SCHEMA_VERSION, dedup_key, escape_markup, subject_line};
 use crate::time::{DAY, Epoch, format_date, format_rfc3339};
 
@@ -462,7 +463,8 @@ fn money(x: Option<f64>) -> String {
 }
 
 impl CostReport {
-    /// The report for people (the CLI's text format).
+    /// The report for people (the CLI's text format); names from AWS are shown escaped
+    /// ([`crate::escape::line`]).
     pub fn to_text(&self) -> String {
         let mut out = Vec::new();
         out.push(format!(
@@ -474,7 +476,7 @@ impl CostReport {
             self.covered_images,
             self.covered_by_frequency
                 .iter()
-                .map(|(f, n)| format!("{n} {f}"))
+                .map(|(f, n)| format!("{n} {}", line(f)))
                 .collect::<Vec<_>>()
                 .join(", "),
             self.in_use
@@ -484,7 +486,7 @@ impl CostReport {
                 "  coverage: {}",
                 self.coverage_statistics
                     .iter()
-                    .map(|(k, n)| format!("{n} {k}"))
+                    .map(|(k, n)| format!("{n} {}", line(k)))
                     .collect::<Vec<_>>()
                     .join(", ")
             ));
@@ -501,7 +503,11 @@ impl CostReport {
             for r in &self.repositories {
                 out.push(format!(
                     "    {:<40} {:>16} {:>4} covered {:>4} in use  ${:.2}/month",
-                    r.repository, r.frequency, r.covered, r.in_use, r.estimated_monthly
+                    line(&r.repository),
+                    line(&r.frequency),
+                    r.covered,
+                    r.in_use,
+                    r.estimated_monthly
                 ));
             }
         }
@@ -510,7 +516,10 @@ impl CostReport {
             for s in &self.savings {
                 out.push(format!(
                     "    ${:.2}/month: {} ({} image(s))\n      {}",
-                    s.monthly, s.what, s.images, s.how
+                    s.monthly,
+                    line(&s.what),
+                    s.images,
+                    line(&s.how)
                 ));
             }
         }
@@ -520,13 +529,20 @@ impl CostReport {
             if self.unscanned_repositories.is_empty() {
                 String::new()
             } else {
-                format!(": {}", self.unscanned_repositories.join(", "))
+                format!(
+                    ": {}",
+                    self.unscanned_repositories
+                        .iter()
+                        .map(|r| line(r))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             },
             self.never_scanned.len()
         ));
         out.push("\n  how these figures were derived:".into());
         for m in &self.method {
-            out.push(format!("    - {m}"));
+            out.push(format!("    - {}", line(m)));
         }
         out.join("\n")
     }
@@ -581,7 +597,7 @@ impl CostReport {
                 .savings
                 .iter()
                 .take(5)
-                .map(|s| format!("${:.2}/month: {}", s.monthly, s.what))
+                .map(|s| format!("${:.2}/month: {}", s.monthly, prose(&s.what)))
                 .collect(),
             keywords: vec!["cost".into(), "inspector".into()],
             thread: "ecr-gatekeeper-cost".into(),
@@ -719,6 +735,42 @@ mod tests {
         );
         assert_eq!(r.unscanned_repositories, ["forgotten"]);
         assert!(r.to_text().contains("Security Hub ECR.1"));
+    }
+
+    #[test]
+    fn repository_names_with_controls_are_shown_escaped_in_the_text_and_the_card() {
+        use crate::escape::{needs_escape, tests::HOSTILE};
+        let inputs = |name: &str| CostInputs {
+            enhanced: true,
+            repositories: vec![
+                repo(name, "CONTINUOUS_SCAN", vec![]),
+                repo(&format!("{name}-off"), "MANUAL", vec![]),
+            ],
+            coverage: covered(name, 3, 120, false),
+            usage: Some(Usage {
+                initial_scans: 0.0,
+                rescans: 300.0,
+                estimated_monthly_cost: None,
+            }),
+            ..CostInputs::default()
+        };
+        let plain = report(&inputs("plain"), Pricing::default(), NOW, 30).to_text();
+        for (raw, shown) in HOSTILE {
+            let r = report(&inputs(&format!("r{raw}")), Pricing::default(), NOW, 30);
+            let text = r.to_text();
+            assert!(
+                !text.chars().any(|c| c != '\n' && needs_escape(c)),
+                "{raw:?}: {text}"
+            );
+            assert_eq!(text.lines().count(), plain.lines().count(), "{text}");
+            assert!(text.contains(&format!("r{shown}-off")), "{text}");
+            assert!(
+                text.contains(&format!("scan r{shown} on push only")),
+                "{text}"
+            );
+            let chat = r.to_message().chat.unwrap();
+            assert!(!chat.chars().any(needs_escape), "{raw:?}: {chat}");
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! the image by its tags, and notifies through SNS.
 //!
 //! The pure core (`domain`, `events`, `policy`, `verdict`, `plan`, `tags`, `index`, `tickets`,
-//! `reminder`, `cost`, `message`, `chat`, `time`) has no I/O and no AWS types. `ports` names the outside capabilities, `adapters` implements them with the
+//! `reminder`, `cost`, `message`, `chat`, `escape`, `time`) has no I/O and no AWS types. `ports` names the outside capabilities, `adapters` implements them with the
 //! AWS SDK, and `service` is the job itself, generic over the ports.
 
 pub mod adapters;
@@ -11,6 +11,7 @@ pub mod config;
 pub mod cost;
 pub mod domain;
 pub mod error;
+pub mod escape;
 pub mod events;
 #[cfg(test)]
 mod fuzz;

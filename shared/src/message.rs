@@ -3,7 +3,9 @@
 //! The body is JSON (documented in README.md and `docs/message.schema.json`). It is bounded well under
 //! SNS's 256 KB whatever the number of findings, and written so that strings from events cannot break
 //! it or mention anyone when the text is shown somewhere that renders markup: `<`, `>`, `&` and `@` are
-//! written as JSON `\u` escapes (the decoded values are unchanged).
+//! written as JSON `\u` escapes (the decoded values are unchanged), and so are the characters a
+//! terminal or mail reader would act on (see [`escape_markup`]). The subject shows them as visible
+//! escapes ([`crate::escape::line`]).
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -245,39 +247,40 @@ pub fn dedup_key(parts: &[&str]) -> String {
         .collect()
 }
 
-/// Writes `<`, `>`, `&` and `@` inside serialised JSON as `\u` escapes. Safe on any serde_json
-/// output: those characters never occur in JSON syntax outside strings.
+/// Writes `<`, `>`, `&` and `@`, and the characters a terminal or mail reader acts on that JSON
+/// allows raw (DEL, C1 controls, bidi controls, U+2028/U+2029: see [`crate::escape`]), inside
+/// serialised JSON as `\u` escapes; the decoded values are unchanged. Safe on any serde_json output
+/// (compact or pretty): none of those characters occurs in JSON syntax outside strings, and serde_json
+/// already escapes C0 controls inside strings (the raw ones left are whitespace between tokens).
 pub fn escape_markup(json: &str) -> String {
     let mut out = String::with_capacity(json.len() + 16);
     for c in json.chars() {
         match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '@' => out.push_str("\\u0040"),
+            '<' | '>' | '&' | '@' => push_json_escape(&mut out, c),
+            c if c > '\u{1f}' && crate::escape::needs_escape(c) => push_json_escape(&mut out, c),
             c => out.push(c),
         }
     }
     out
 }
 
-/// An SNS subject: printable ASCII only, no markup characters, at most 99 characters.
+/// `c` (from the Basic Multilingual Plane) as a JSON `\uXXXX` escape.
+fn push_json_escape(out: &mut String, c: char) {
+    use std::fmt::Write;
+    // Writing to a String cannot fail.
+    let _ = write!(out, "\\u{:04x}", c as u32);
+}
+
+/// An SNS subject (SNS wants ASCII without line breaks or control characters, under 100
+/// characters): controls shown as escapes by [`crate::escape::line`], other non-ASCII characters
+/// as `?`, markup characters as `_`, at most 99 characters.
 pub fn subject_line(text: &str) -> String {
-    let cleaned: String = text
+    let cleaned: String = crate::escape::line(text)
         .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
-                c
-            } else {
-                '?'
-            }
-        })
-        .map(|c| {
-            if matches!(c, '<' | '>' | '&' | '@') {
-                '_'
-            } else {
-                c
-            }
+        .map(|c| match c {
+            '<' | '>' | '&' | '@' => '_',
+            c if c.is_ascii_graphic() || c == ' ' => c,
+            _ => '?',
         })
         .collect();
     let trimmed = cleaned.trim();
@@ -540,13 +543,87 @@ mod tests {
     }
 
     #[test]
+    fn every_class_of_control_in_an_event_reaches_the_body_escaped_and_decodes_unchanged() {
+        use crate::escape::{needs_escape, tests::HOSTILE};
+        let policy = Policy::builtin();
+        for (raw, _) in HOSTILE {
+            let mut f = Finding::new(format!("CVE-1{raw}"), Severity::Critical);
+            f.packages.push(Package {
+                name: raw.to_string(),
+                version: Some(raw.to_string()),
+                fixed_in: None,
+            });
+            let verdict = evaluate(
+                &policy,
+                &Subject::new("r", "sha256:1", 0),
+                &[f],
+                &ScanState::Complete,
+            );
+            let img = ImageRef {
+                repository: format!("team/{raw}"),
+                digest: "sha256:1".into(),
+                tags: vec![raw.to_string()],
+            };
+            let m = notice(&img, &verdict, &[]).to_message();
+            assert!(!m.body.chars().any(needs_escape), "{raw:?}: {}", m.body);
+            let body: serde_json::Value = serde_json::from_str(&m.body).unwrap();
+            assert_eq!(body["image"]["repository"], format!("team/{raw}").as_str());
+            assert_eq!(body["image"]["tags"][0], *raw);
+            assert_eq!(body["findings"][0]["package"], *raw);
+            assert_eq!(body["findings"][0]["id"], format!("CVE-1{raw}").as_str());
+        }
+    }
+
+    #[test]
+    fn the_subject_shows_each_class_of_control_as_an_escape() {
+        use crate::escape::{needs_escape, tests::HOSTILE};
+        for (raw, shown) in HOSTILE {
+            let s = subject_line(&format!("BLOCK {raw}"));
+            assert_eq!(s, format!("BLOCK {shown}"), "{raw:?}");
+            assert!(!s.chars().any(needs_escape), "{s}");
+        }
+        // SNS subjects are ASCII: other non-ASCII letters become `?`.
+        assert_eq!(subject_line("caf\u{e9}"), "caf?");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 300, failure_persistence: None, ..Default::default() })]
+
+        #[test]
+        fn escaped_json_decodes_to_the_same_value_and_holds_no_raw_control(
+            pairs in proptest::collection::vec(
+                (crate::escape::tests::hostile_string(), crate::escape::tests::hostile_string()),
+                0..6,
+            )
+        ) {
+            use crate::escape::needs_escape;
+            let value = serde_json::json!({
+                "map": pairs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
+                    .collect::<serde_json::Map<String, serde_json::Value>>(),
+                "list": pairs.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+            });
+            let compact = escape_markup(&serde_json::to_string(&value).unwrap());
+            proptest::prop_assert!(!compact.chars().any(needs_escape), "{}", compact);
+            let back: serde_json::Value = serde_json::from_str(&compact).unwrap();
+            proptest::prop_assert_eq!(&back, &value);
+            // Pretty output keeps its line breaks between tokens, and nothing else raw.
+            let pretty = escape_markup(&serde_json::to_string_pretty(&value).unwrap());
+            proptest::prop_assert!(!pretty.chars().any(|c| c != '\n' && needs_escape(c)), "{}", pretty);
+            let back: serde_json::Value = serde_json::from_str(&pretty).unwrap();
+            proptest::prop_assert_eq!(&back, &value);
+        }
+    }
+
+    #[test]
     fn subject_is_ascii_bounded_and_never_empty() {
         let s = subject_line(&format!("BLOCK {}\u{7}\u{e9}\n", "x".repeat(300)));
         assert!(
             s.len() < 100 && s.is_ascii() && !s.chars().any(|c| c.is_control()),
             "{s}"
         );
-        assert_eq!(subject_line("\n\t"), "??");
+        assert_eq!(subject_line("\n\t"), "\\n\\t");
         assert_eq!(subject_line(""), "ecr-gatekeeper");
     }
 
@@ -589,6 +666,60 @@ mod tests {
         assert!(len(&chat["content"]["description"]) <= crate::chat::DESCRIPTION_MAX);
         assert!(len(&chat["metadata"]["summary"]) <= crate::chat::SUMMARY_MAX);
         assert!(chat["content"]["nextSteps"].as_array().unwrap().len() <= crate::chat::LIST_MAX);
+    }
+
+    #[test]
+    fn the_chat_card_shows_every_class_of_control_from_an_event_as_an_escape() {
+        use crate::escape::{needs_escape, tests::HOSTILE};
+        let policy = Policy::builtin();
+        for (raw, shown) in HOSTILE {
+            let mut f = Finding::new(format!("CVE-1{raw}"), Severity::Critical);
+            f.packages.push(Package {
+                name: raw.to_string(),
+                version: Some("1".into()),
+                fixed_in: Some(raw.to_string()),
+            });
+            let verdict = evaluate(
+                &policy,
+                &Subject::new("r", "sha256:1", 0),
+                &[f],
+                &ScanState::Complete,
+            );
+            let img = ImageRef {
+                repository: format!("team/{raw}"),
+                digest: "sha256:1".into(),
+                tags: vec![raw.to_string()],
+            };
+            let problems = [format!("could not tag {raw}")];
+            let mut n = notice(&img, &verdict, &[]);
+            n.problems = &problems;
+            let card = n.to_message().chat.unwrap();
+            assert!(!card.chars().any(needs_escape), "{raw:?}: {card}");
+            let chat: serde_json::Value = serde_json::from_str(&card).unwrap();
+            // What a person sees, decoded: escapes, never the raw characters.
+            let content = &chat["content"];
+            let title = content["title"].as_str().unwrap();
+            let description = content["description"].as_str().unwrap();
+            let next = content["nextSteps"][0].as_str().unwrap();
+            let summary = chat["metadata"]["summary"].as_str().unwrap();
+            let keyword = content["keywords"][2].as_str().unwrap();
+            for text in [title, description, next, summary, keyword] {
+                let outside: String = text.split('\n').collect::<Vec<_>>().join("");
+                assert!(!outside.chars().any(needs_escape), "{raw:?}: {text:?}");
+            }
+            assert!(title.contains(&format!("team/{shown}")), "{title:?}");
+            assert!(
+                description.contains(&format!("`team/{shown}`")),
+                "{description:?}"
+            );
+            // Prose also breaks bare URLs with a zero-width space.
+            let prose = shown.replace("://", ":\u{200b}//");
+            assert!(
+                description.contains(&format!("could not tag {prose}")),
+                "{description:?}"
+            );
+            assert!(next.contains(&format!("`{shown}`")), "{next:?}");
+        }
     }
 
     #[test]
