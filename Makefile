@@ -16,13 +16,15 @@ CHECKOV_PKGS := checkov==3.3.30
 CARGO ?= cargo
 SAM_ENV := SAM_CLI_TELEMETRY=0 SAM_CLI_BETA_RUST_CARGO_LAMBDA=1 AWS_DEFAULT_REGION=eu-west-1 PATH=$(LAMBDA_VENV)/bin:$(PATH)
 
-.PHONY: help tools demo test fmt lint unit infra arm64-smoke check-rust clean-tools
+.PHONY: help tools demo test fmt lint unit infra arm64-smoke check-rust clean-tools fuzz
 
 help:
 	@echo "make demo   run the gatekeeper end to end against a local AWS (moto), started and stopped by itself"
 	@echo "make test   formatting, clippy -D warnings, every test (unit, moto-backed, Lambda runtime), and the infra checks"
 	@echo "make infra  SAM validate --lint, cfn-lint, checkov, SAM/Terraform parity, sam build, arm64 smoke test"
 	@echo "make tools  create the Python venv with moto in .tools/ (done by demo and test when missing)"
+	@echo "make fuzz   coverage-guided fuzzing of the event, findings and policy parsers (cargo fuzz, nightly),"
+	@echo "            FUZZ_SECONDS (default 60) per target; not part of make test"
 
 # The venv is rebuilt when the package list changes (the stamp records it).
 $(MOTO_VENV)/.ready: Makefile
@@ -76,7 +78,7 @@ unit: tools check-rust
 	$(CARGO) test --workspace
 
 # Infrastructure, checked offline: the templates' own validators, checkov with zero failed checks
-# (every skip justified inline), the SAM/Terraform/code parity check, sam build of the three arm64
+# (every skip justified inline), the SAM/Terraform/code parity check, sam build of the four arm64
 # functions (cargo lambda, reusing the workspace's target directory), and a smoke test of those
 # binaries under qemu-user.
 infra: tools $(LAMBDA_VENV)/.ready $(INFRA_VENV)/.ready $(CHECKOV_VENV)/.ready check-rust
@@ -103,6 +105,21 @@ arm64-smoke:
 	fi
 
 test: fmt lint unit infra
+
+# Coverage-guided fuzzing (libFuzzer through cargo fuzz; needs a nightly toolchain, which rustup
+# installs if missing). Bounded: FUZZ_SECONDS per target. The sample events seed the event corpus;
+# new inputs go to fuzz/corpus/, crashes to fuzz/artifacts/. Not part of `make test`: the property
+# tests there cover the same parsers in seconds.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := event findings policy
+fuzz: check-rust
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	mkdir -p fuzz/corpus/event fuzz/corpus/findings fuzz/corpus/policy
+	cp events/*.json fuzz/corpus/event/
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  cargo +nightly fuzz run $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -max_len=65536 || exit 1; \
+	done
 
 clean-tools:
 	rm -rf $(TOOLS)

@@ -1,0 +1,15 @@
+//! Fuzz target: a policy document as `gatekeeper policy check` and every cold start read it. Any
+//! input must load or be refused with at least one problem, never a panic.
+#![no_main]
+
+use gatekeeper::policy::Policy;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Err(e) = Policy::parse(text) {
+        assert!(!e.problems.is_empty());
+    }
+});
