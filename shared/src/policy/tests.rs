@@ -94,7 +94,9 @@ repositories = ["team-a/payments-ap?"]
 #[test]
 fn errors_name_the_line_and_the_field() {
     let ex = |body: &str| {
-        format!("version = 1\n[[exception]]\nid = \"CVE-1\"\nrepositories = [\"*\"]\n{body}")
+        format!(
+            "version = 1\n[defaults]\nblock = \"HIGH\"\n[[exception]]\nid = \"CVE-1\"\nrepositories = [\"*\"]\n{body}"
+        )
     };
     let cases: Vec<(String, Option<usize>, Option<&str>, &str)> = vec![
         (
@@ -159,25 +161,25 @@ fn errors_name_the_line_and_the_field() {
         ),
         (
             ex("created = 2026-11-01\nexpires = 2026-12-01\nowner = \"sec\"\n"),
-            Some(2),
+            Some(4),
             None,
             "missing field `reason`",
         ),
         (
             ex("created = 2026-11-01\nexpires = 2026-12-01\nowner = \"sec\"\nreason = \" \"\n"),
-            Some(8),
+            Some(10),
             Some("exception[0].reason"),
             "is required",
         ),
         (
             ex("created = 2026-11-01\nexpires = 2026-10-01\nowner = \"sec\"\nreason = \"r\"\n"),
-            Some(6),
+            Some(8),
             Some("exception[0].expires"),
             "must be after created",
         ),
         (
             ex("created = \"someday\"\nexpires = 2026-12-01\nowner = \"sec\"\nreason = \"r\"\n"),
-            Some(5),
+            Some(7),
             Some("created"),
             "invalid date",
         ),
@@ -188,7 +190,7 @@ fn errors_name_the_line_and_the_field() {
                     "created = 2026-11-01\nexpires = 2026-12-02\nowner = \"sec\"\nreason = \"r\"\nseverity = \"CRITICAL\"\n"
                 )[12..]
             ),
-            Some(8),
+            Some(10),
             Some("exception[0].expires"),
             "may last 30 days; this one lasts 31 days",
         ),
@@ -204,7 +206,7 @@ fn errors_name_the_line_and_the_field() {
 
 #[test]
 fn every_problem_is_reported_at_once() {
-    let text = "version = 1\n[[rule]]\nname = \"a\"\n[[exception]]\nid = \"CVE-1\"\nrepositories = [\"*\"]\ncreated = 2026-11-01\nexpires = 2026-11-01\nowner = \"\"\nreason = \"r\"\n";
+    let text = "version = 1\n[defaults]\nblock = \"HIGH\"\n[[rule]]\nname = \"a\"\n[[exception]]\nid = \"CVE-1\"\nrepositories = [\"*\"]\ncreated = 2026-11-01\nexpires = 2026-11-01\nowner = \"\"\nreason = \"r\"\n";
     let e = Policy::parse(text).unwrap_err();
     let fields: Vec<&str> = e
         .problems
@@ -226,7 +228,7 @@ fn every_problem_is_reported_at_once() {
 fn lifetime_limit_boundary_at_validation() {
     let policy = |expires: &str| {
         format!(
-            "version = 1\n[exception_limits]\nCRITICAL = \"30d\"\n[[exception]]\nid = \"CVE-1\"\nrepositories = [\"*\"]\ncreated = 2026-11-01T00:00:00Z\nexpires = {expires}\nowner = \"o\"\nreason = \"r\"\nseverity = \"CRITICAL\"\n"
+            "version = 1\n[defaults]\nblock = \"HIGH\"\n[exception_limits]\nCRITICAL = \"30d\"\n[[exception]]\nid = \"CVE-1\"\nrepositories = [\"*\"]\ncreated = 2026-11-01T00:00:00Z\nexpires = {expires}\nowner = \"o\"\nreason = \"r\"\nseverity = \"CRITICAL\"\n"
         )
     };
     assert!(
@@ -241,10 +243,13 @@ fn lifetime_limit_boundary_at_validation() {
 
 #[test]
 fn the_passage_of_time_never_invalidates_a_policy() {
-    let text = "version = 1\n[[exception]]\nid = \"CVE-1\"\nrepositories = [\"*\"]\ncreated = 2019-01-01\nexpires = 2019-02-01\nowner = \"o\"\nreason = \"long gone\"\n";
+    let text = "version = 1\n[defaults]\nblock = \"HIGH\"\n[[exception]]\nid = \"CVE-1\"\nrepositories = [\"*\"]\ncreated = 2019-01-01\nexpires = 2019-02-01\nowner = \"o\"\nreason = \"long gone\"\n";
     let p = Policy::parse(text).unwrap();
     assert_eq!(p.exceptions().len(), 1);
 }
+
+const AA: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const BB: &str = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 
 fn finding(id: &str, severity: Severity, package: &str) -> Finding {
     let mut f = Finding::new(id, severity);
@@ -258,6 +263,8 @@ fn finding(id: &str, severity: Severity, package: &str) -> Finding {
 
 const EXCEPTIONS: &str = r#"
 version = 1
+[defaults]
+block = "HIGH"
 [exception_limits]
 CRITICAL = "30d"
 
@@ -281,7 +288,7 @@ owner = "sec"
 [[exception]]
 id = "CVE-2026-3"
 repositories = ["*"]
-digest = "sha256:aa"
+digest = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 created = 2026-11-01
 expires = 2027-03-01
 reason = "r"
@@ -312,84 +319,84 @@ fn exceptions_match_by_id_scope_package_and_digest_and_expire_on_time() {
         (
             finding("CVE-2026-1", Severity::High, "x"),
             "team-a/api",
-            "sha256:bb",
+            BB,
             now,
             "applies",
         ),
         (
             finding("CVE-2026-1", Severity::High, "x"),
             "team-b/api",
-            "sha256:bb",
+            BB,
             now,
             "none",
         ),
         (
             finding("CVE-2026-1", Severity::High, "x"),
             "team-a/api",
-            "sha256:bb",
+            BB,
             date(2026, 12, 1) - 1,
             "applies",
         ),
         (
             finding("CVE-2026-1", Severity::High, "x"),
             "team-a/api",
-            "sha256:bb",
+            BB,
             date(2026, 12, 1),
             "expired",
         ),
         (
             finding("CVE-2026-2", Severity::High, "openssl"),
             "any",
-            "sha256:bb",
+            BB,
             now,
             "applies",
         ),
         (
             finding("cve-2026-2", Severity::High, "openssl"),
             "any",
-            "sha256:bb",
+            BB,
             now,
             "applies",
         ),
         (
             finding("CVE-2026-2", Severity::High, "zlib"),
             "any",
-            "sha256:bb",
+            BB,
             now,
             "none",
         ),
         (
             finding("CVE-2026-3", Severity::High, "x"),
             "any",
-            "sha256:aa",
+            AA,
             now,
             "applies",
         ),
         (
             finding("CVE-2026-3", Severity::High, "x"),
             "any",
-            "sha256:bb",
+            BB,
             now,
             "none",
         ),
         (
             finding("CVE-2026-3", Severity::Critical, "x"),
             "any",
-            "sha256:aa",
+            AA,
             now,
             "too-long",
         ),
         (
             finding("CVE-2026-4", Severity::High, "x"),
             "any",
-            "sha256:aa",
+            AA,
             now,
             "not-yet",
         ),
         (
             finding("CVE-2026-9", Severity::High, "x"),
             "any",
-            "sha256:aa",
+            AA,
             now,
             "none",
         ),
@@ -412,7 +419,7 @@ fn exceptions_match_by_id_scope_package_and_digest_and_expire_on_time() {
 
 #[test]
 fn five_hundred_exceptions_parse_and_index() {
-    let mut text = String::from("version = 1\n");
+    let mut text = String::from("version = 1\n[defaults]\nblock = \"HIGH\"\n");
     for i in 0..500 {
         text.push_str(&format!(
             "[[exception]]\nid = \"CVE-2026-{i:05}\"\nrepositories = [\"team-{}/*\"]\ncreated = 2026-11-01\nexpires = 2027-01-01\nreason = \"accepted risk {i}\"\nowner = \"team-{}\"\n",
