@@ -516,10 +516,15 @@ fn is_image_digest(s: &str) -> bool {
     })
 }
 
+/// Compiled patterns by text: thousands of exceptions share a handful of patterns, and building a
+/// DFA costs far more than looking one up.
+type GlobCache = HashMap<String, Result<Glob, GlobError>>;
+
 /// Compiles the repository patterns of one rule or exception: a refused pattern is a problem, one
 /// that no ECR repository name can match is a warning.
 fn compile(
     patterns: &[String],
+    cache: &mut GlobCache,
     line: usize,
     field: &str,
     problems: &mut Vec<Problem>,
@@ -527,7 +532,15 @@ fn compile(
 ) -> Vec<Glob> {
     let mut globs = Vec::with_capacity(patterns.len());
     for p in patterns.iter().filter(|p| !p.trim().is_empty()) {
-        match Glob::new(p) {
+        let compiled = match cache.get(p) {
+            Some(c) => c.clone(),
+            None => {
+                let c = Glob::new(p);
+                cache.insert(p.clone(), c.clone());
+                c
+            }
+        };
+        match compiled {
             Ok(g) => {
                 if !g.can_match_an_ecr_name() {
                     warnings.push(note(line, field, format!("pattern {p:?} can never match: ECR repository names are 2 to 256 of a-z 0-9 . _ - / (lowercase, no leading, trailing or doubled separator)")));
@@ -646,6 +659,7 @@ impl Policy {
     ) -> Result<Policy, PolicyError> {
         let mut problems = Vec::new();
         let mut warnings = Vec::new();
+        let mut cache = GlobCache::new();
         if *doc.version.get_ref() != 1 {
             problems.push(note(
                 lines.line(doc.version.span().start),
@@ -709,6 +723,7 @@ impl Policy {
             }
             let patterns = compile(
                 &r.repositories,
+                &mut cache,
                 line,
                 &format!("{field}.repositories"),
                 &mut problems,
@@ -834,6 +849,7 @@ impl Policy {
             }
             let globs = compile(
                 &repositories,
+                &mut cache,
                 lines.line(repositories_span.start),
                 &field("repositories"),
                 &mut problems,

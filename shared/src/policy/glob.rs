@@ -7,6 +7,7 @@
 //! `!`) is refused rather than read literally, so a pattern never means less than its author thinks.
 
 use std::fmt;
+use std::sync::Arc;
 
 use regex_automata::dfa::{Automaton, StartKind, dense};
 use regex_automata::nfa::thompson;
@@ -49,11 +50,11 @@ pub enum GlobError {
     TooComplex(String),
 }
 
-/// A compiled repository pattern.
+/// A compiled repository pattern (cheap to clone: the DFA is shared).
 #[derive(Clone)]
 pub struct Glob {
     pattern: String,
-    dfa: dense::DFA<Vec<u32>>,
+    dfa: Arc<dense::DFA<Vec<u32>>>,
     start: StateID,
     specificity: usize,
 }
@@ -104,7 +105,7 @@ impl Glob {
             .map_err(|e| GlobError::TooComplex(e.to_string()))?;
         Ok(Glob {
             pattern: pattern.to_string(),
-            dfa,
+            dfa: Arc::new(dfa),
             start,
             specificity: pattern.bytes().filter(|c| *c != b'*' && *c != b'?').count(),
         })
