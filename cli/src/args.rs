@@ -81,12 +81,16 @@ impl Args {
         self.values.contains_key(name)
     }
 
-    /// A duration flag (`30s`, `15m`, `2h`, `7d`), or `default` seconds.
+    /// A duration flag (`30s`, `15m`, `2h`, `7d`, at most 10 years), or `default` seconds.
     pub fn duration(&self, name: &str, default: i64) -> Result<i64, String> {
+        use gatekeeper::time::{DurationError, duration};
         match self.get(name) {
             None => Ok(default),
-            Some(v) => gatekeeper::time::parse_duration(v).ok_or_else(|| {
-                format!("--{name} {v:?}: expected a duration such as 90s, 15m, 2h or 7d")
+            Some(v) => duration(v).map_err(|e| match e {
+                DurationError::Malformed => {
+                    format!("--{name} {v:?}: expected a duration such as 90s, 15m, 2h or 7d")
+                }
+                DurationError::TooLong => format!("--{name} {v:?}: {e}"),
             }),
         }
     }

@@ -1,12 +1,17 @@
-//! `gatekeeper policy check FILE`: validate a policy, print every problem with its line, and list the
-//! exceptions expiring soon.
+//! `gatekeeper policy check FILE`: validate a policy, print every problem and every warning with its
+//! line, and list the exceptions expiring soon.
+//!
+//! The checks are the cold start's: `Policy::parse`, then `verified_prefix` against the reserved
+//! prefixes the deployment would use (GATEKEEPER_QUARANTINE_PREFIX / GATEKEEPER_HELD_PREFIX, else
+//! the defaults `quarantined-` / `held-`).
 
 use std::process::ExitCode;
 
 use crate::args::opt;
 use crate::{Fail, Outcome, Stop, parse};
+use gatekeeper::config::check_verified_prefixes;
 use gatekeeper::escape::line;
-use gatekeeper::policy::Policy;
+use gatekeeper::policy::{Policy, Problem};
 use gatekeeper::time::{DAY, format_date};
 
 /// `gatekeeper policy check FILE [--now TIME] [--within DURATION]`.
@@ -27,28 +32,28 @@ fn check(file: &str, now: i64, within: i64) -> Outcome {
     let text = std::fs::read_to_string(file).map_err(|e| Fail::error(format!("{file}: {e}")))?;
     // Everything printed from here on quotes the file name and the policy: shown escaped.
     let shown_file = line(file);
+    let refused = |count: usize| {
+        Err(Stop::Fail(Fail {
+            code: 1,
+            message: format!("{file}: {count} problem(s); the policy was not accepted"),
+        }))
+    };
     let policy = match Policy::parse(&text) {
         Ok(p) => p,
         Err(e) => {
             for p in &e.problems {
-                println!(
-                    "{shown_file}:{}: {}{}",
-                    p.line.map_or_else(|| "?".into(), |l| l.to_string()),
-                    p.field
-                        .as_ref()
-                        .map_or(String::new(), |f| format!("{}: ", line(f))),
-                    line(&p.message)
-                );
+                println!("{}", problem_line(&shown_file, "", p));
             }
-            return Err(Stop::Fail(Fail {
-                code: 1,
-                message: format!(
-                    "{file}: {} problem(s); the policy was not accepted",
-                    e.problems.len()
-                ),
-            }));
+            return refused(e.problems.len());
         }
     };
+    if let Err(e) = check_verified_prefixes(&policy, &crate::aws::tag_scheme()?) {
+        println!("{shown_file}:?: {}", line(&e.to_string()));
+        return refused(1);
+    }
+    for w in policy.warnings() {
+        println!("{}", problem_line(&shown_file, "warning: ", w));
+    }
     let rules = policy.rules().count();
     let expired = policy
         .exceptions()
@@ -56,9 +61,10 @@ fn check(file: &str, now: i64, within: i64) -> Outcome {
         .filter(|e| e.expires <= now)
         .count();
     println!(
-        "{shown_file}: valid (policy {}, {rules} rule(s), {} exception(s), {expired} expired)",
+        "{shown_file}: valid (policy {}, {rules} rule(s), {} exception(s), {expired} expired, {} warning(s))",
         policy.hash(),
-        policy.exceptions().len()
+        policy.exceptions().len(),
+        policy.warnings().len()
     );
     let soon = policy.expiring(now, within);
     if !soon.is_empty() {
@@ -79,4 +85,16 @@ fn check(file: &str, now: i64, within: i64) -> Outcome {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `FILE:LINE: [warning: ]FIELD: MESSAGE`, one line, the policy's text shown escaped.
+fn problem_line(shown_file: &str, kind: &str, p: &Problem) -> String {
+    format!(
+        "{shown_file}:{}: {kind}{}{}",
+        p.line.map_or_else(|| "?".into(), |l| l.to_string()),
+        p.field
+            .as_ref()
+            .map_or(String::new(), |f| format!("{}: ", line(f))),
+        line(&p.message)
+    )
 }

@@ -552,9 +552,66 @@ fn policy_check_lists_every_problem_with_its_line_and_the_exceptions_expiring_so
     assert_eq!(
         lines,
         [
+            "bad.toml:1: defaults.block: nothing in this policy can ever block: neither [defaults] nor any [[rule]] has a block criterion. Set one (block = \"CRITICAL\"), or say it is meant: mode = \"audit\" on [defaults] and every rule, or allow_no_block = true at the top",
             "bad.toml:2: rule[0].repositories: a rule needs at least one non-empty repository pattern (\"team-a/*\")",
             "bad.toml:8: exception[0].expires: must be after created (2026-11-01)"
         ]
     );
-    assert!(stderr(&out).contains("2 problem(s)"));
+    assert!(stderr(&out).contains("3 problem(s)"));
+}
+
+#[test]
+fn policy_check_prints_one_warning_line_each_and_refuses_an_overflowing_within() {
+    let dir = std::env::temp_dir().join(format!("gk-policy-warn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("warn.toml");
+    std::fs::write(
+        &file,
+        "version = 1\n[defaults]\nblock = \"LOW\"\nwarn = \"CRITICAL\"\n[[exception]]\nid = \"CVE-1\"\nrepositories = [\"Team/*\"]\ncreated = 2026-11-01\nexpires = 2026-12-01\nreason = \"r\"\nowner = \"o\"\n",
+    )
+    .unwrap();
+    let check = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_gatekeeper"))
+            .env_remove("GATEKEEPER_QUARANTINE_PREFIX")
+            .env_remove("GATEKEEPER_HELD_PREFIX")
+            .env_remove("GATEKEEPER_VERIFIED_PREFIX")
+            .args(["policy", "check", file.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = check(&["--now", "2026-11-25"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out).replace(file.to_str().unwrap(), "warn.toml");
+    let warnings: Vec<&str> = text.lines().filter(|l| l.contains(": warning: ")).collect();
+    assert_eq!(warnings.len(), 2, "{text}");
+    assert!(
+        warnings[0].starts_with(
+            "warn.toml:2: warning: defaults.warn: warn (CRITICAL) is above block (LOW)"
+        ),
+        "{text}"
+    );
+    assert!(
+        warnings[1].starts_with(
+            "warn.toml:7: warning: exception[0].repositories: pattern \"Team/*\" can never match"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 exception(s), 0 expired, 2 warning(s))"),
+        "{text}"
+    );
+
+    for within in ["9223372036854775807s", "99999999999999999999d", "3651d"] {
+        let out = check(&["--within", within]);
+        assert_eq!(out.status.code(), Some(2), "--within {within}");
+        assert!(
+            stderr(&out).contains("longer than the 10-year limit"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let out = check(&["--within", "3650d", "--now", "2026-11-25"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("exceptions expiring within 3650 days:"));
 }

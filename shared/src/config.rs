@@ -227,11 +227,24 @@ impl Config {
 }
 
 /// Validates policy text read from `source`; an invalid policy is an error, never "allow all".
+/// Each warning (valid but suspicious: inverted levels, a pattern that can never match) is logged
+/// once, here at cold start, with its line.
 pub fn parse_policy(source: &PolicySource, text: &str) -> Result<Policy, ConfigError> {
-    Policy::parse(text).map_err(|error| ConfigError::Policy {
+    let policy = Policy::parse(text).map_err(|error| ConfigError::Policy {
         source_name: source.to_string(),
         error,
-    })
+    })?;
+    for w in policy.warnings() {
+        tracing::warn!(
+            policy = %source,
+            policy_hash = policy.hash(),
+            line = w.line,
+            field = w.field.as_deref(),
+            "policy warning: {}",
+            w.message
+        );
+    }
+    Ok(policy)
 }
 
 /// Checks that every rule's `verified_prefix` fits with the deployment's quarantine and held
@@ -371,12 +384,18 @@ mod tests {
 
     #[test]
     fn a_rule_verified_prefix_may_not_clash_with_the_reserved_ones() {
-        let ok = Policy::parse("version = 1\n[defaults]\nverified_prefix = \"signed-\"\n").unwrap();
+        let policy = |prefix: &str| {
+            Policy::parse(&format!(
+                "version = 1\n[defaults]\nblock = \"CRITICAL\"\nverified_prefix = \"{prefix}\"\n"
+            ))
+        };
+        let ok = policy("signed-").unwrap();
         assert!(check_verified_prefixes(&ok, &TagScheme::default()).is_ok());
-        let clash =
-            Policy::parse("version = 1\n[defaults]\nverified_prefix = \"held-ok-\"\n").unwrap();
+        // The policy itself refuses the default prefixes; the deployment's own are checked here.
+        assert!(policy("held-ok-").is_err());
+        let deployment = TagScheme::new("signed-off-", "held-", "verified-").unwrap();
         assert!(matches!(
-            check_verified_prefixes(&clash, &TagScheme::default()),
+            check_verified_prefixes(&ok, &deployment),
             Err(ConfigError::Invalid { name: POLICY, .. })
         ));
     }

@@ -14,7 +14,11 @@ use sha2::{Digest, Sha256};
 use toml::Spanned;
 
 use crate::domain::{Finding, Mode, Severity};
-use crate::time::{DAY, Epoch, format_date, parse_duration, parse_rfc3339};
+use crate::tags::TagScheme;
+use crate::time::{DAY, Epoch, duration, format_date, parse_rfc3339};
+
+mod glob;
+pub use glob::{Glob, GlobError, MAX_PATTERN_LEN, REFUSED, glob_match, is_ecr_repository_name};
 
 /// The policy the gatekeeper uses when none is configured: block at CRITICAL, warn at HIGH.
 pub const DEFAULT_POLICY: &str = r#"# ecr-gatekeeper default policy: block at CRITICAL, warn at HIGH, in every repository.
@@ -46,21 +50,17 @@ pub enum Suppressed {
     Exempt,
 }
 
-/// A duration written `30d`, `12h`, `15m`, `90s` or `2w`.
+/// A duration written `30d`, `12h`, `15m`, `90s` or `2w`: never negative, at most
+/// [`crate::time::MAX_DURATION`] (10 years), so that adding it to any date cannot overflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Duration(pub i64);
 
 impl<'de> Deserialize<'de> for Duration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        parse_duration(&s)
-            .filter(|v| *v >= 0)
+        duration(&s)
             .map(Duration)
-            .ok_or_else(|| {
-                de::Error::custom(format!(
-                    "invalid duration {s:?}: expected a number with s, m, h, d or w (\"30d\")"
-                ))
-            })
+            .map_err(|e| de::Error::custom(format!("invalid duration {s:?}: {e}")))
     }
 }
 
@@ -200,7 +200,7 @@ struct ExceptionDoc {
     id: Spanned<String>,
     repositories: Option<Spanned<Vec<String>>>,
     package: Option<String>,
-    digest: Option<String>,
+    digest: Option<Spanned<String>>,
     created: Spanned<When>,
     expires: Spanned<When>,
     reason: Spanned<String>,
@@ -226,6 +226,7 @@ struct BreakerDoc {
 #[serde(deny_unknown_fields)]
 struct PolicyDoc {
     version: Spanned<u32>,
+    allow_no_block: Option<bool>,
     expiry_notice: Option<Duration>,
     #[serde(default)]
     defaults: RuleDoc,
@@ -233,9 +234,8 @@ struct PolicyDoc {
     rules: Vec<Spanned<RuleDoc>>,
     #[serde(default, rename = "exception")]
     exceptions: Vec<Spanned<ExceptionDoc>>,
-    #[serde(default)]
-    exception_limits: BTreeMap<Severity, Duration>,
-    breaker: Option<BreakerDoc>,
+    exception_limits: Option<Spanned<BTreeMap<Severity, Duration>>>,
+    breaker: Option<Spanned<BreakerDoc>>,
     tickets: Option<TicketsDoc>,
 }
 
@@ -303,11 +303,18 @@ pub struct Exception {
     pub severity: Option<Severity>,
     /// Line of its `[[exception]]` table.
     pub line: usize,
+    /// `repositories`, compiled once at load.
+    globs: Vec<Glob>,
 }
 
 impl Exception {
+    /// Whether one of its repository patterns matches `repository` (linear in the name).
+    pub fn matches_repository(&self, repository: &str) -> bool {
+        self.globs.iter().any(|g| g.is_match(repository))
+    }
+
     fn scope_matches(&self, f: &Finding, repository: &str, digest: &str) -> bool {
-        self.repositories.iter().any(|p| glob_match(p, repository))
+        self.matches_repository(repository)
             && self.digest.as_deref().is_none_or(|d| d == digest)
             && self
                 .package
@@ -340,7 +347,7 @@ pub struct Breaker {
 
 #[derive(Debug, Clone)]
 struct Scoped {
-    patterns: Vec<String>,
+    patterns: Vec<Glob>,
     rule: Rule,
 }
 
@@ -356,6 +363,7 @@ pub struct Policy {
     breaker: Breaker,
     ticket_severity: Option<Severity>,
     hash: String,
+    warnings: Vec<Problem>,
 }
 
 /// One problem in a policy document.
@@ -419,12 +427,53 @@ impl fmt::Display for PolicyError {
 
 impl std::error::Error for PolicyError {}
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
-        + 1
+/// Line numbers of byte offsets in one document, in linear time overall: one pass over the text
+/// records the line at the start of every block of [`Lines::BLOCK`] bytes, and each look-up counts
+/// the newlines of at most one block. (Rescanning the text per look-up made 100,000 exceptions
+/// quadratic.)
+struct Lines<'a> {
+    text: &'a [u8],
+    /// `starts[k]`: the 1-based line of byte `k * BLOCK`.
+    starts: Vec<usize>,
+    /// Bytes examined so far, building and looking up: the work the unit tests bound.
+    scanned: std::cell::Cell<usize>,
+}
+
+impl<'a> Lines<'a> {
+    const BLOCK: usize = 64;
+
+    fn new(text: &'a str) -> Lines<'a> {
+        let text = text.as_bytes();
+        let mut starts = Vec::with_capacity(text.len() / Self::BLOCK + 1);
+        let mut line = 1;
+        for block in text.chunks(Self::BLOCK) {
+            starts.push(line);
+            line += block.iter().filter(|b| **b == b'\n').count();
+        }
+        starts.push(line);
+        Lines {
+            text,
+            starts,
+            scanned: std::cell::Cell::new(text.len()),
+        }
+    }
+
+    /// The 1-based line of `offset` (clamped to the text).
+    fn line(&self, offset: usize) -> usize {
+        let offset = offset.min(self.text.len());
+        let block = offset / Self::BLOCK;
+        let from = block * Self::BLOCK;
+        self.scanned.set(self.scanned.get() + (offset - from));
+        self.starts[block]
+            + self.text[from..offset]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count()
+    }
+
+    fn work(&self) -> usize {
+        self.scanned.get()
+    }
 }
 
 /// The key on the line of `offset` (`block` in `block = "X"`), for error messages.
@@ -435,35 +484,6 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
     let (key, _) = line.split_once('=')?;
     let key = key.trim().trim_matches('"');
     (!key.is_empty() && !key.starts_with('[')).then(|| key.to_string())
-}
-
-/// Whether `name` matches `pattern`: `*` is any run of characters (`/` included), `?` one character.
-pub fn glob_match(pattern: &str, name: &str) -> bool {
-    let (p, n) = (pattern.as_bytes(), name.as_bytes());
-    let (mut pi, mut ni) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while ni < n.len() {
-        if pi < p.len() && (p[pi] == b'?' || p[pi] == n[ni]) {
-            pi += 1;
-            ni += 1;
-        } else if pi < p.len() && p[pi] == b'*' {
-            star = Some(pi);
-            mark = ni;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ni = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == b'*')
-}
-
-/// How specific a pattern is: its literal characters (an exact name beats `team-a/*`, which beats `*`).
-fn specificity(pattern: &str) -> usize {
-    pattern.bytes().filter(|c| *c != b'*' && *c != b'?').count()
 }
 
 const DEFAULT_MARGIN: i64 = DAY;
@@ -478,13 +498,147 @@ fn secs(map: &Option<BTreeMap<Severity, Duration>>) -> Option<BTreeMap<Severity,
         .map(|m| m.iter().map(|(k, v)| (*k, v.0)).collect())
 }
 
+fn note(line: usize, field: impl Into<String>, message: impl Into<String>) -> Problem {
+    Problem {
+        line: Some(line),
+        field: Some(field.into()),
+        message: message.into(),
+    }
+}
+
+/// `sha256:` and 64 lowercase hex digits, as ECR reports an image digest.
+fn is_image_digest(s: &str) -> bool {
+    s.strip_prefix("sha256:").is_some_and(|hex| {
+        hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// Compiled patterns by text: thousands of exceptions share a handful of patterns, and building a
+/// DFA costs far more than looking one up.
+type GlobCache = HashMap<String, Result<Glob, GlobError>>;
+
+/// Compiles the repository patterns of one rule or exception: a refused pattern is a problem, one
+/// that no ECR repository name can match is a warning.
+fn compile(
+    patterns: &[String],
+    cache: &mut GlobCache,
+    line: usize,
+    field: &str,
+    problems: &mut Vec<Problem>,
+    warnings: &mut Vec<Problem>,
+) -> Vec<Glob> {
+    let mut globs = Vec::with_capacity(patterns.len());
+    for p in patterns.iter().filter(|p| !p.trim().is_empty()) {
+        let compiled = match cache.get(p) {
+            Some(c) => c.clone(),
+            None => {
+                let c = Glob::new(p);
+                cache.insert(p.clone(), c.clone());
+                c
+            }
+        };
+        match compiled {
+            Ok(g) => {
+                if !g.can_match_an_ecr_name() {
+                    warnings.push(note(line, field, format!("pattern {p:?} can never match: ECR repository names are 2 to 256 of a-z 0-9 . _ - / (lowercase, no leading, trailing or doubled separator)")));
+                }
+                globs.push(g);
+            }
+            Err(e) => problems.push(note(line, field, format!("pattern {p:?}: {e}"))),
+        }
+    }
+    globs
+}
+
+/// Checks one rule (or the defaults) as written (`r`) and as it applies (`rule`, defaults included).
+fn check_rule(
+    field: &str,
+    line: usize,
+    r: &RuleDoc,
+    rule: &Rule,
+    problems: &mut Vec<Problem>,
+    warnings: &mut Vec<Problem>,
+) {
+    for (level, c) in [("block", &r.block), ("warn", &r.warn)] {
+        if let Some(c) = c {
+            if c.epss.is_some_and(|v| !(0.0..=1.0).contains(&v)) {
+                problems.push(note(
+                    line,
+                    format!("{field}.{level}.epss"),
+                    "must be between 0 and 1",
+                ));
+            }
+            if c.score.is_some_and(|v| !(0.0..=10.0).contains(&v)) {
+                problems.push(note(
+                    line,
+                    format!("{field}.{level}.score"),
+                    "must be between 0 and 10",
+                ));
+            }
+        }
+    }
+    if let Some(p) = &r.verified_prefix {
+        let reserved = TagScheme::default();
+        if let Err(e) = TagScheme::new(reserved.quarantine_prefix(), reserved.held_prefix(), p) {
+            let message = if e.name == "verified"
+                && e.value == *p
+                && !e.problem.contains("reserved")
+            {
+                e.problem.to_string()
+            } else {
+                format!(
+                    "{p:?} collides with the reserved prefixes {:?} and {:?} ({} prefix {:?} {}): the gatekeeper would misread its own tags",
+                    reserved.quarantine_prefix(),
+                    reserved.held_prefix(),
+                    e.name,
+                    e.value,
+                    e.problem
+                )
+            };
+            problems.push(note(line, format!("{field}.verified_prefix"), message));
+        }
+    }
+    if (r.block.is_some() || r.warn.is_some())
+        && let (Some(block), Some(warn)) = (rule.block.severity, rule.warn.severity)
+        && warn.rank() > block.rank()
+    {
+        warnings.push(note(
+            line,
+            format!("{field}.warn"),
+            format!(
+                "warn ({}) is above block ({}): every finding at {} already blocks, so this warn level never applies",
+                warn.as_str(),
+                block.as_str(),
+                warn.as_str()
+            ),
+        ));
+    }
+}
+
 impl Policy {
-    /// Parses and validates a policy document; every problem is reported with its line and field.
+    /// Parses and validates a policy document; every problem is reported with its line and field,
+    /// and every warning is kept for [`Policy::warnings`]. `verified_prefix` is checked against the
+    /// default reserved prefixes (`quarantined-`, `held-`); a deployment that configures others
+    /// checks them as well with [`crate::config::check_verified_prefixes`].
     pub fn parse(text: &str) -> Result<Policy, PolicyError> {
+        Policy::parse_counted(text).0
+    }
+
+    /// [`Policy::parse`], and the bytes examined to find line numbers (the unit tests bound it).
+    fn parse_counted(text: &str) -> (Result<Policy, PolicyError>, usize) {
+        let lines = Lines::new(text);
+        let result = Policy::parse_lines(text, &lines);
+        (result, lines.work())
+    }
+
+    fn parse_lines(text: &str, lines: &Lines<'_>) -> Result<Policy, PolicyError> {
         let doc: PolicyDoc = toml::from_str(text).map_err(|e| {
             let offset = e.span().map(|s| s.start);
             PolicyError::one(
-                offset.map(|o| line_of(text, o)),
+                offset.map(|o| lines.line(o)),
                 offset.and_then(|o| key_at(text, o)),
                 e.message().trim(),
             )
@@ -494,33 +648,32 @@ impl Policy {
             .take(6)
             .map(|b| format!("{b:02x}"))
             .collect();
-        Policy::from_doc(doc, text, hash)
+        Policy::from_doc(doc, text, lines, hash)
     }
 
-    fn from_doc(doc: PolicyDoc, text: &str, hash: String) -> Result<Policy, PolicyError> {
+    fn from_doc(
+        doc: PolicyDoc,
+        text: &str,
+        lines: &Lines<'_>,
+        hash: String,
+    ) -> Result<Policy, PolicyError> {
         let mut problems = Vec::new();
-        let mut problem = |span: std::ops::Range<usize>, field: String, message: String| {
-            problems.push(Problem {
-                line: Some(line_of(text, span.start)),
-                field: Some(field),
-                message,
-            });
-        };
+        let mut warnings = Vec::new();
+        let mut cache = GlobCache::new();
         if *doc.version.get_ref() != 1 {
-            problem(
-                doc.version.span(),
-                "version".into(),
+            problems.push(note(
+                lines.line(doc.version.span().start),
+                "version",
                 format!(
                     "unsupported policy version {}: this gatekeeper reads version 1",
                     doc.version.get_ref()
                 ),
-            );
+            ));
         }
-        let defaults_at = text.find("[defaults]").unwrap_or(0);
-        let defaults_span = defaults_at..defaults_at;
+        let defaults_line = lines.line(text.find("[defaults]").unwrap_or(0));
         let d = doc.defaults;
         if !d.repositories.is_empty() {
-            problem(defaults_span.clone(), "defaults.repositories".into(), "the default rule applies to every repository; put repository patterns in a [[rule]]".into());
+            problems.push(note(defaults_line, "defaults.repositories", "the default rule applies to every repository; put repository patterns in a [[rule]]"));
         }
         let default = Rule {
             name: d.name.clone().unwrap_or_else(|| "defaults".into()),
@@ -536,94 +689,100 @@ impl Policy {
             verified_prefix: d.verified_prefix.clone(),
             verify_warn: d.verify_warn.unwrap_or(false),
         };
-        let check_rule = |field: &str,
-                          span: std::ops::Range<usize>,
-                          r: &RuleDoc,
-                          problems: &mut Vec<Problem>| {
-            for (level, c) in [("block", &r.block), ("warn", &r.warn)] {
-                if let Some(c) = c {
-                    if c.epss.is_some_and(|v| !(0.0..=1.0).contains(&v)) {
-                        problems.push(Problem {
-                            line: Some(line_of(text, span.start)),
-                            field: Some(format!("{field}.{level}.epss")),
-                            message: "must be between 0 and 1".into(),
-                        });
-                    }
-                    if c.score.is_some_and(|v| !(0.0..=10.0).contains(&v)) {
-                        problems.push(Problem {
-                            line: Some(line_of(text, span.start)),
-                            field: Some(format!("{field}.{level}.score")),
-                            message: "must be between 0 and 10".into(),
-                        });
-                    }
-                }
-            }
-            if let Some(p) = &r.verified_prefix
-                && !crate::tags::is_valid_oci_tag(p)
-            {
-                problems.push(Problem {
-                    line: Some(line_of(text, span.start)),
-                    field: Some(format!("{field}.verified_prefix")),
-                    message: "must start with [A-Za-z0-9_] and contain only [A-Za-z0-9_.-]".into(),
-                });
-            }
-        };
-        check_rule("defaults", defaults_span, &d, &mut problems);
+        check_rule(
+            "defaults",
+            defaults_line,
+            &d,
+            &default,
+            &mut problems,
+            &mut warnings,
+        );
+        let mut names: HashMap<String, usize> = HashMap::new();
+        names.insert(default.name.clone(), defaults_line);
         let mut rules = Vec::with_capacity(doc.rules.len());
         for (i, spanned) in doc.rules.into_iter().enumerate() {
-            let span = spanned.span();
+            let line = lines.line(spanned.span().start);
             let r = spanned.into_inner();
-            let name = r.name.clone().unwrap_or_else(|| format!("rule[{i}]"));
-            check_rule(&format!("rule[{i}]"), span.clone(), &r, &mut problems);
-            if r.repositories.is_empty() || r.repositories.iter().any(|p| p.trim().is_empty()) {
-                problems.push(Problem {
-                    line: Some(line_of(text, span.start)),
-                    field: Some(format!("rule[{i}].repositories")),
-                    message:
-                        "a rule needs at least one non-empty repository pattern (\"team-a/*\")"
-                            .into(),
-                });
+            let field = format!("rule[{i}]");
+            let name = r.name.clone().unwrap_or_else(|| field.clone());
+            if let Some(first) = names.get(&name) {
+                problems.push(note(
+                    line,
+                    format!("{field}.name"),
+                    format!("duplicate rule name {name:?} (first used on line {first}): verdicts name the rule, so each name must say which one decided"),
+                ));
+            } else {
+                names.insert(name.clone(), line);
             }
-            rules.push(Scoped {
-                patterns: r.repositories,
-                rule: Rule {
-                    name,
-                    block: r.block.unwrap_or(default.block),
-                    warn: r.warn.unwrap_or(default.warn),
-                    fixable_only: r.fixable_only.unwrap_or(default.fixable_only),
-                    suppressed: r.suppressed.unwrap_or(default.suppressed),
-                    mode: r.mode.unwrap_or(default.mode),
-                    unscanned: r.unscanned.unwrap_or(default.unscanned),
-                    new_finding_margin: r
-                        .new_finding_margin
-                        .map_or(default.new_finding_margin, |m| m.0),
-                    grace: secs(&r.grace).unwrap_or_else(|| default.grace.clone()),
-                    grace_in_use: secs(&r.grace_in_use)
-                        .unwrap_or_else(|| default.grace_in_use.clone()),
-                    verified_prefix: r
-                        .verified_prefix
-                        .clone()
-                        .or_else(|| default.verified_prefix.clone()),
-                    verify_warn: r.verify_warn.unwrap_or(default.verify_warn),
-                },
-            });
+            if r.repositories.is_empty() || r.repositories.iter().any(|p| p.trim().is_empty()) {
+                problems.push(note(
+                    line,
+                    format!("{field}.repositories"),
+                    "a rule needs at least one non-empty repository pattern (\"team-a/*\")",
+                ));
+            }
+            let patterns = compile(
+                &r.repositories,
+                &mut cache,
+                line,
+                &format!("{field}.repositories"),
+                &mut problems,
+                &mut warnings,
+            );
+            let rule = Rule {
+                name,
+                block: r.block.unwrap_or(default.block),
+                warn: r.warn.unwrap_or(default.warn),
+                fixable_only: r.fixable_only.unwrap_or(default.fixable_only),
+                suppressed: r.suppressed.unwrap_or(default.suppressed),
+                mode: r.mode.unwrap_or(default.mode),
+                unscanned: r.unscanned.unwrap_or(default.unscanned),
+                new_finding_margin: r
+                    .new_finding_margin
+                    .map_or(default.new_finding_margin, |m| m.0),
+                grace: secs(&r.grace).unwrap_or_else(|| default.grace.clone()),
+                grace_in_use: secs(&r.grace_in_use).unwrap_or_else(|| default.grace_in_use.clone()),
+                verified_prefix: r
+                    .verified_prefix
+                    .clone()
+                    .or_else(|| default.verified_prefix.clone()),
+                verify_warn: r.verify_warn.unwrap_or(default.verify_warn),
+            };
+            check_rule(&field, line, &r, &rule, &mut problems, &mut warnings);
+            rules.push(Scoped { patterns, rule });
         }
-        let limits: BTreeMap<Severity, i64> = doc
-            .exception_limits
-            .iter()
-            .map(|(k, v)| (*k, v.0))
-            .collect();
+        let all_rules = || std::iter::once(&default).chain(rules.iter().map(|s| &s.rule));
+        if doc.allow_no_block != Some(true)
+            && all_rules().all(|r| r.block.is_empty())
+            && all_rules().any(|r| r.mode == Mode::Enforce)
+        {
+            problems.push(note(
+                defaults_line,
+                "defaults.block",
+                "nothing in this policy can ever block: neither [defaults] nor any [[rule]] has a block criterion. Set one (block = \"CRITICAL\"), or say it is meant: mode = \"audit\" on [defaults] and every rule, or allow_no_block = true at the top",
+            ));
+        }
+        let mut limits: BTreeMap<Severity, i64> = BTreeMap::new();
+        if let Some(spanned) = &doc.exception_limits {
+            let line = lines.line(spanned.span().start);
+            for (severity, limit) in spanned.get_ref() {
+                if limit.0 == 0 {
+                    problems.push(note(
+                        line,
+                        format!("exception_limits.{}", severity.as_str()),
+                        "must be longer than 0s: leave the severity out to set no limit",
+                    ));
+                }
+                limits.insert(*severity, limit.0);
+            }
+        }
         let mut exceptions = Vec::with_capacity(doc.exceptions.len());
         for (i, spanned) in doc.exceptions.into_iter().enumerate() {
-            let line = line_of(text, spanned.span().start);
+            let line = lines.line(spanned.span().start);
             let e = spanned.into_inner();
             let field = |k: &str| format!("exception[{i}].{k}");
             let mut bad = |span: std::ops::Range<usize>, k: &str, m: String| {
-                problems.push(Problem {
-                    line: Some(line_of(text, span.start)),
-                    field: Some(field(k)),
-                    message: m,
-                })
+                problems.push(note(lines.line(span.start), field(k), m));
             };
             if e.id.get_ref().trim().is_empty() {
                 bad(e.id.span(), "id", "must not be empty".into());
@@ -642,18 +801,27 @@ impl Policy {
                     "is required: say who answers for it".into(),
                 );
             }
+            if let Some(digest) = &e.digest
+                && !is_image_digest(digest.get_ref())
+            {
+                bad(
+                    digest.span(),
+                    "digest",
+                    "must be an image digest: sha256: and 64 lowercase hex digits".into(),
+                );
+            }
             let repositories = e
                 .repositories
                 .as_ref()
                 .map(|r| r.get_ref().clone())
                 .unwrap_or_default();
+            let repositories_span = e
+                .repositories
+                .as_ref()
+                .map_or_else(|| e.id.span(), Spanned::span);
             if repositories.is_empty() || repositories.iter().any(|p| p.trim().is_empty()) {
-                let span = e
-                    .repositories
-                    .as_ref()
-                    .map_or_else(|| e.id.span(), Spanned::span);
                 bad(
-                    span,
+                    repositories_span.clone(),
                     "repositories",
                     "needs at least one repository pattern (\"*\" for all)".into(),
                 );
@@ -679,11 +847,19 @@ impl Policy {
                     ),
                 );
             }
+            let globs = compile(
+                &repositories,
+                &mut cache,
+                lines.line(repositories_span.start),
+                &field("repositories"),
+                &mut problems,
+                &mut warnings,
+            );
             exceptions.push(Exception {
                 id: e.id.get_ref().trim().to_string(),
                 repositories,
                 package: e.package,
-                digest: e.digest,
+                digest: e.digest.map(Spanned::into_inner),
                 created,
                 expires,
                 reason: e.reason.into_inner(),
@@ -691,21 +867,23 @@ impl Policy {
                 ticket: e.ticket,
                 severity: e.severity,
                 line,
+                globs,
             });
         }
         if let Some(b) = &doc.breaker
-            && (b.max_tag_changes == 0 || b.window.0 <= 0)
+            && (b.get_ref().max_tag_changes == 0 || b.get_ref().window.0 == 0)
         {
-            problems.push(Problem {
-                line: None,
-                field: Some("breaker".into()),
-                message: "max_tag_changes and window must be positive".into(),
-            });
+            problems.push(note(
+                lines.line(b.span().start),
+                "breaker",
+                "max_tag_changes and window must be positive",
+            ));
         }
         if !problems.is_empty() {
             problems.sort_by_key(|p| p.line);
             return Err(PolicyError { problems });
         }
+        warnings.sort_by_key(|p| p.line);
         let mut by_id: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, e) in exceptions.iter().enumerate() {
             by_id.entry(e.id.to_ascii_uppercase()).or_default().push(i);
@@ -717,12 +895,16 @@ impl Policy {
             by_id,
             limits,
             expiry_notice: doc.expiry_notice.map_or(DEFAULT_EXPIRY_NOTICE, |d| d.0),
-            breaker: doc.breaker.map_or(DEFAULT_BREAKER, |b| Breaker {
-                max_tag_changes: b.max_tag_changes,
-                window: b.window.0,
-            }),
+            breaker: doc
+                .breaker
+                .map(Spanned::into_inner)
+                .map_or(DEFAULT_BREAKER, |b| Breaker {
+                    max_tag_changes: b.max_tag_changes,
+                    window: b.window.0,
+                }),
             ticket_severity: doc.tickets.map(|t| t.severity),
             hash,
+            warnings,
         })
     }
 
@@ -760,6 +942,7 @@ impl Policy {
                 breaker: DEFAULT_BREAKER,
                 ticket_severity: None,
                 hash: "builtin".into(),
+                warnings: Vec::new(),
             }
         })
     }
@@ -770,8 +953,8 @@ impl Policy {
         let mut best: Option<(usize, &Rule)> = None;
         for scoped in &self.rules {
             for pattern in &scoped.patterns {
-                if glob_match(pattern, repository) {
-                    let s = specificity(pattern);
+                if pattern.is_match(repository) {
+                    let s = pattern.specificity();
                     if best.is_none_or(|(b, _)| s > b) {
                         best = Some((s, &scoped.rule));
                     }
@@ -827,6 +1010,12 @@ impl Policy {
         fallback
     }
 
+    /// What is suspicious but valid (inverted levels, patterns that can never match), one line each
+    /// with its line number, in document order: `policy check` prints them, cold start logs them.
+    pub fn warnings(&self) -> &[Problem] {
+        &self.warnings
+    }
+
     /// Every exception, in document order.
     pub fn exceptions(&self) -> &[Exception] {
         &self.exceptions
@@ -837,7 +1026,7 @@ impl Policy {
         let mut v: Vec<&Exception> = self
             .exceptions
             .iter()
-            .filter(|e| e.expires > now && e.expires <= now + within)
+            .filter(|e| e.expires > now && e.expires <= now.saturating_add(within))
             .collect();
         v.sort_by_key(|e| e.expires);
         v

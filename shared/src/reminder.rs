@@ -193,7 +193,7 @@ mod tests {
     #[test]
     fn one_key_per_exception_per_day_and_the_days_left() {
         let p = Policy::parse(
-            "version = 1\n[[exception]]\nid = \"CVE-2026-1\"\nrepositories = [\"team/*\"]\ncreated = 2026-11-01\nexpires = 2026-12-01\nreason = \"<!channel> not reachable\"\nowner = \"team@example.com\"\n",
+            "version = 1\n[defaults]\nblock = \"CRITICAL\"\n[[exception]]\nid = \"CVE-2026-1\"\nrepositories = [\"team/*\"]\ncreated = 2026-11-01\nexpires = 2026-12-01\nreason = \"<!channel> not reachable\"\nowner = \"team@example.com\"\n",
         )
         .unwrap();
         let e = &p.exceptions()[0];

@@ -212,7 +212,7 @@ mod tests {
     #[test]
     fn ticketable_findings_are_at_the_threshold_active_and_not_exempt() {
         let p = Policy::parse(
-            "version = 1\n[tickets]\nseverity = \"HIGH\"\n[[exception]]\nid = \"CVE-X\"\nrepositories = [\"*\"]\ncreated = 2026-01-01\nexpires = 2027-01-01\nreason = \"r\"\nowner = \"o\"\n",
+            "version = 1\n[defaults]\nblock = \"CRITICAL\"\n[tickets]\nseverity = \"HIGH\"\n[[exception]]\nid = \"CVE-X\"\nrepositories = [\"*\"]\ncreated = 2026-01-01\nexpires = 2027-01-01\nreason = \"r\"\nowner = \"o\"\n",
         )
         .unwrap();
         let s = Subject::new("r", "d", 1_790_000_000);

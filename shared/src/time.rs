@@ -204,20 +204,48 @@ pub fn parse_inspector_time(s: &str) -> Option<Epoch> {
     }
 }
 
-/// A duration such as `30s`, `15m`, `2h`, `7d` or a bare number of seconds.
-pub fn parse_duration(s: &str) -> Option<i64> {
+/// The longest duration anything accepts: ten years of 365 days. Added to any date a policy or an
+/// event carries (at most year 9999) it stays far inside `i64`, and no grace period, notice or wait
+/// is meaningfully longer.
+pub const MAX_DURATION: i64 = 3650 * DAY;
+
+/// Why a duration was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    /// Not a number followed by s, m, h, d or w.
+    #[error("expected a number with s, m, h, d or w (\"30d\")")]
+    Malformed,
+    /// Longer than [`MAX_DURATION`] (or too long to count in seconds at all).
+    #[error("longer than the 10-year limit (3650d)")]
+    TooLong,
+}
+
+/// A duration such as `30s`, `15m`, `2h`, `7d`, `2w` or a bare number of seconds, at most
+/// [`MAX_DURATION`]. Checked arithmetic throughout: nothing overflows silently.
+pub fn duration(s: &str) -> Result<i64, DurationError> {
     let s = s.trim();
     let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: i64 = digits.parse().ok()?;
     let mult = match unit {
         "" | "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => DAY,
         "w" => 7 * DAY,
-        _ => return None,
+        _ => return Err(DurationError::Malformed),
     };
+    if digits.is_empty() {
+        return Err(DurationError::Malformed);
+    }
+    // Only digits remain, so a parse error here is an overflow of u64.
+    let n: i64 = digits.parse().map_err(|_| DurationError::TooLong)?;
     n.checked_mul(mult)
+        .filter(|v| *v <= MAX_DURATION)
+        .ok_or(DurationError::TooLong)
+}
+
+/// [`duration`], without the reason.
+pub fn parse_duration(s: &str) -> Option<i64> {
+    duration(s).ok()
 }
 
 #[cfg(test)]
@@ -291,5 +319,32 @@ mod tests {
         assert_eq!(parse_duration("10"), Some(10));
         assert_eq!(parse_duration("10y"), None);
         assert_eq!(parse_duration(""), None);
+        assert_eq!(parse_duration("2w"), Some(14 * DAY));
+    }
+
+    #[test]
+    fn durations_never_overflow_and_stop_at_ten_years() {
+        assert_eq!(duration("3650d"), Ok(MAX_DURATION));
+        assert_eq!(duration("3651d"), Err(DurationError::TooLong));
+        assert_eq!(
+            duration(&format!("{}s", MAX_DURATION + 1)),
+            Err(DurationError::TooLong)
+        );
+        assert_eq!(
+            duration(&format!("{}s", i64::MAX)),
+            Err(DurationError::TooLong)
+        );
+        assert_eq!(
+            duration(&format!("{}w", i64::MAX / 2)),
+            Err(DurationError::TooLong)
+        );
+        assert_eq!(
+            duration("99999999999999999999999999d"),
+            Err(DurationError::TooLong)
+        );
+        assert_eq!(duration("-5d"), Err(DurationError::Malformed));
+        assert_eq!(duration("+5d"), Err(DurationError::Malformed));
+        assert_eq!(duration("d"), Err(DurationError::Malformed));
+        assert_eq!(duration("5 d"), Err(DurationError::Malformed));
     }
 }

@@ -404,7 +404,7 @@ async fn policies_are_read_from_s3_and_ssm_and_an_invalid_one_is_an_error() {
     let ssm = aws_sdk_ssm::Client::new(&sdk);
     ssm.put_parameter()
         .name("/gatekeeper/policy")
-        .value("version = 1\n[defaults]\nwarn = \"LOW\"\n")
+        .value("version = 1\n[defaults]\nblock = \"CRITICAL\"\nwarn = \"LOW\"\n")
         .r#type(aws_sdk_ssm::types::ParameterType::String)
         .send()
         .await

@@ -94,7 +94,9 @@ repositories = ["team-a/payments-ap?"]
 #[test]
 fn errors_name_the_line_and_the_field() {
     let ex = |body: &str| {
-        format!("version = 1\n[[exception]]\nid = \"CVE-1\"\nrepositories = [\"*\"]\n{body}")
+        format!(
+            "version = 1\n[defaults]\nblock = \"HIGH\"\n[[exception]]\nid = \"CVE-1\"\nrepositories = [\"*\"]\n{body}"
+        )
     };
     let cases: Vec<(String, Option<usize>, Option<&str>, &str)> = vec![
         (
@@ -159,25 +161,25 @@ fn errors_name_the_line_and_the_field() {
         ),
         (
             ex("created = 2026-11-01\nexpires = 2026-12-01\nowner = \"sec\"\n"),
-            Some(2),
+            Some(4),
             None,
             "missing field `reason`",
         ),
         (
             ex("created = 2026-11-01\nexpires = 2026-12-01\nowner = \"sec\"\nreason = \" \"\n"),
-            Some(8),
+            Some(10),
             Some("exception[0].reason"),
             "is required",
         ),
         (
             ex("created = 2026-11-01\nexpires = 2026-10-01\nowner = \"sec\"\nreason = \"r\"\n"),
-            Some(6),
+            Some(8),
             Some("exception[0].expires"),
             "must be after created",
         ),
         (
             ex("created = \"someday\"\nexpires = 2026-12-01\nowner = \"sec\"\nreason = \"r\"\n"),
-            Some(5),
+            Some(7),
             Some("created"),
             "invalid date",
         ),
@@ -188,7 +190,7 @@ fn errors_name_the_line_and_the_field() {
                     "created = 2026-11-01\nexpires = 2026-12-02\nowner = \"sec\"\nreason = \"r\"\nseverity = \"CRITICAL\"\n"
                 )[12..]
             ),
-            Some(8),
+            Some(10),
             Some("exception[0].expires"),
             "may last 30 days; this one lasts 31 days",
         ),
@@ -204,7 +206,7 @@ fn errors_name_the_line_and_the_field() {
 
 #[test]
 fn every_problem_is_reported_at_once() {
-    let text = "version = 1\n[[rule]]\nname = \"a\"\n[[exception]]\nid = \"CVE-1\"\nrepositories = [\"*\"]\ncreated = 2026-11-01\nexpires = 2026-11-01\nowner = \"\"\nreason = \"r\"\n";
+    let text = "version = 1\n[defaults]\nblock = \"HIGH\"\n[[rule]]\nname = \"a\"\n[[exception]]\nid = \"CVE-1\"\nrepositories = [\"*\"]\ncreated = 2026-11-01\nexpires = 2026-11-01\nowner = \"\"\nreason = \"r\"\n";
     let e = Policy::parse(text).unwrap_err();
     let fields: Vec<&str> = e
         .problems
@@ -226,7 +228,7 @@ fn every_problem_is_reported_at_once() {
 fn lifetime_limit_boundary_at_validation() {
     let policy = |expires: &str| {
         format!(
-            "version = 1\n[exception_limits]\nCRITICAL = \"30d\"\n[[exception]]\nid = \"CVE-1\"\nrepositories = [\"*\"]\ncreated = 2026-11-01T00:00:00Z\nexpires = {expires}\nowner = \"o\"\nreason = \"r\"\nseverity = \"CRITICAL\"\n"
+            "version = 1\n[defaults]\nblock = \"HIGH\"\n[exception_limits]\nCRITICAL = \"30d\"\n[[exception]]\nid = \"CVE-1\"\nrepositories = [\"*\"]\ncreated = 2026-11-01T00:00:00Z\nexpires = {expires}\nowner = \"o\"\nreason = \"r\"\nseverity = \"CRITICAL\"\n"
         )
     };
     assert!(
@@ -241,10 +243,13 @@ fn lifetime_limit_boundary_at_validation() {
 
 #[test]
 fn the_passage_of_time_never_invalidates_a_policy() {
-    let text = "version = 1\n[[exception]]\nid = \"CVE-1\"\nrepositories = [\"*\"]\ncreated = 2019-01-01\nexpires = 2019-02-01\nowner = \"o\"\nreason = \"long gone\"\n";
+    let text = "version = 1\n[defaults]\nblock = \"HIGH\"\n[[exception]]\nid = \"CVE-1\"\nrepositories = [\"*\"]\ncreated = 2019-01-01\nexpires = 2019-02-01\nowner = \"o\"\nreason = \"long gone\"\n";
     let p = Policy::parse(text).unwrap();
     assert_eq!(p.exceptions().len(), 1);
 }
+
+const AA: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const BB: &str = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 
 fn finding(id: &str, severity: Severity, package: &str) -> Finding {
     let mut f = Finding::new(id, severity);
@@ -258,6 +263,8 @@ fn finding(id: &str, severity: Severity, package: &str) -> Finding {
 
 const EXCEPTIONS: &str = r#"
 version = 1
+[defaults]
+block = "HIGH"
 [exception_limits]
 CRITICAL = "30d"
 
@@ -281,7 +288,7 @@ owner = "sec"
 [[exception]]
 id = "CVE-2026-3"
 repositories = ["*"]
-digest = "sha256:aa"
+digest = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 created = 2026-11-01
 expires = 2027-03-01
 reason = "r"
@@ -312,84 +319,84 @@ fn exceptions_match_by_id_scope_package_and_digest_and_expire_on_time() {
         (
             finding("CVE-2026-1", Severity::High, "x"),
             "team-a/api",
-            "sha256:bb",
+            BB,
             now,
             "applies",
         ),
         (
             finding("CVE-2026-1", Severity::High, "x"),
             "team-b/api",
-            "sha256:bb",
+            BB,
             now,
             "none",
         ),
         (
             finding("CVE-2026-1", Severity::High, "x"),
             "team-a/api",
-            "sha256:bb",
+            BB,
             date(2026, 12, 1) - 1,
             "applies",
         ),
         (
             finding("CVE-2026-1", Severity::High, "x"),
             "team-a/api",
-            "sha256:bb",
+            BB,
             date(2026, 12, 1),
             "expired",
         ),
         (
             finding("CVE-2026-2", Severity::High, "openssl"),
             "any",
-            "sha256:bb",
+            BB,
             now,
             "applies",
         ),
         (
             finding("cve-2026-2", Severity::High, "openssl"),
             "any",
-            "sha256:bb",
+            BB,
             now,
             "applies",
         ),
         (
             finding("CVE-2026-2", Severity::High, "zlib"),
             "any",
-            "sha256:bb",
+            BB,
             now,
             "none",
         ),
         (
             finding("CVE-2026-3", Severity::High, "x"),
             "any",
-            "sha256:aa",
+            AA,
             now,
             "applies",
         ),
         (
             finding("CVE-2026-3", Severity::High, "x"),
             "any",
-            "sha256:bb",
+            BB,
             now,
             "none",
         ),
         (
             finding("CVE-2026-3", Severity::Critical, "x"),
             "any",
-            "sha256:aa",
+            AA,
             now,
             "too-long",
         ),
         (
             finding("CVE-2026-4", Severity::High, "x"),
             "any",
-            "sha256:aa",
+            AA,
             now,
             "not-yet",
         ),
         (
             finding("CVE-2026-9", Severity::High, "x"),
             "any",
-            "sha256:aa",
+            AA,
             now,
             "none",
         ),
@@ -412,7 +419,7 @@ fn exceptions_match_by_id_scope_package_and_digest_and_expire_on_time() {
 
 #[test]
 fn five_hundred_exceptions_parse_and_index() {
-    let mut text = String::from("version = 1\n");
+    let mut text = String::from("version = 1\n[defaults]\nblock = \"HIGH\"\n");
     for i in 0..500 {
         text.push_str(&format!(
             "[[exception]]\nid = \"CVE-2026-{i:05}\"\nrepositories = [\"team-{}/*\"]\ncreated = 2026-11-01\nexpires = 2027-01-01\nreason = \"accepted risk {i}\"\nowner = \"team-{}\"\n",
@@ -485,4 +492,542 @@ fn the_readme_policy_example_is_valid_and_means_what_it_says() {
             window: 600
         }
     );
+}
+
+#[test]
+fn a_policy_that_can_never_block_is_refused_unless_it_says_so() {
+    let cases = [
+        ("version = 1\n", false),
+        ("version = 1\n[defaults]\nblock = {}\n", false),
+        ("version = 1\n[defaults]\nwarn = \"LOW\"\n", false),
+        (
+            "version = 1\n[defaults]\nmode = \"audit\"\n[[rule]]\nrepositories = [\"a/*\"]\nmode = \"enforce\"\n",
+            false,
+        ),
+        ("version = 1\nallow_no_block = false\n", false),
+        ("version = 1\nallow_no_block = true\n", true),
+        ("version = 1\n[defaults]\nmode = \"audit\"\n", true),
+        (
+            "version = 1\n[defaults]\nmode = \"audit\"\n[[rule]]\nrepositories = [\"a/*\"]\n",
+            true,
+        ),
+        (
+            "version = 1\n[[rule]]\nrepositories = [\"a/*\"]\nblock = { epss = 0.9 }\n",
+            true,
+        ),
+        ("version = 1\n[defaults]\nblock = \"UNTRIAGED\"\n", true),
+    ];
+    for (text, valid) in cases {
+        match Policy::parse(text) {
+            Ok(_) => assert!(valid, "accepted: {text:?}"),
+            Err(e) => {
+                assert!(!valid, "refused: {text:?}: {e}");
+                let p = e.first().unwrap();
+                assert_eq!(p.field.as_deref(), Some("defaults.block"), "{text:?}: {e}");
+                assert!(p.message.contains("can ever block"), "{e}");
+                assert!(p.line.is_some());
+            }
+        }
+    }
+}
+
+#[test]
+fn hostile_values_are_refused_with_their_line_and_field() {
+    let rule = |body: &str| format!("version = 1\n[defaults]\nblock = \"HIGH\"\n{body}");
+    let exception = |body: &str| {
+        rule(&format!(
+            "[[exception]]\nid = \"CVE-1\"\ncreated = 2026-11-01\nexpires = 2026-12-01\nreason = \"r\"\nowner = \"o\"\n{body}"
+        ))
+    };
+    let hex = "a".repeat(64);
+    let cases: Vec<(String, usize, &str, &str)> = vec![
+        (
+            rule("verified_prefix = \"quarantined-\"\n"),
+            2,
+            "defaults.verified_prefix",
+            "collides with the reserved prefixes",
+        ),
+        (
+            rule("verified_prefix = \"held-\"\n"),
+            2,
+            "defaults.verified_prefix",
+            "collides",
+        ),
+        (
+            rule("verified_prefix = \"held-ok-\"\n"),
+            2,
+            "defaults.verified_prefix",
+            "collides",
+        ),
+        (
+            rule("verified_prefix = \"q\"\n"),
+            2,
+            "defaults.verified_prefix",
+            "quarantine prefix \"quarantined-\"",
+        ),
+        (
+            rule("verified_prefix = \"-x\"\n"),
+            2,
+            "defaults.verified_prefix",
+            "must start with",
+        ),
+        (
+            rule("[[rule]]\nrepositories = [\"a/*\"]\nverified_prefix = \"held-\"\n"),
+            4,
+            "rule[0].verified_prefix",
+            "collides",
+        ),
+        (
+            rule("grace = { CRITICAL = \"9223372036854775807s\" }\n"),
+            4,
+            "grace",
+            "longer than the 10-year limit",
+        ),
+        (
+            rule("grace_in_use = { HIGH = \"3651d\" }\n"),
+            4,
+            "grace_in_use",
+            "longer than the 10-year limit",
+        ),
+        (
+            rule("new_finding_margin = \"99999999999999999999999w\"\n"),
+            4,
+            "new_finding_margin",
+            "10-year",
+        ),
+        (
+            rule("grace = { HIGH = \"-1d\" }\n"),
+            4,
+            "grace",
+            "expected a number",
+        ),
+        (
+            rule("[exception_limits]\nHIGH = \"0s\"\n"),
+            4,
+            "exception_limits.HIGH",
+            "longer than 0s",
+        ),
+        (
+            rule("[breaker]\nmax_tag_changes = 5\nwindow = \"0s\"\n"),
+            4,
+            "breaker",
+            "must be positive",
+        ),
+        (
+            exception("repositories = [\"*\"]\ndigest = \"sha256:aa\"\n"),
+            11,
+            "exception[0].digest",
+            "64 lowercase hex",
+        ),
+        (
+            exception(&format!(
+                "repositories = [\"*\"]\ndigest = \"sha256:{}\"\n",
+                hex.to_uppercase()
+            )),
+            11,
+            "exception[0].digest",
+            "sha256:",
+        ),
+        (
+            exception(&format!(
+                "repositories = [\"*\"]\ndigest = \"sha512:{hex}\"\n"
+            )),
+            11,
+            "exception[0].digest",
+            "sha256:",
+        ),
+        (
+            exception("repositories = [\"team-[ab]/*\"]\n"),
+            10,
+            "exception[0].repositories",
+            "'[' is not supported",
+        ),
+        (
+            rule("[[rule]]\nrepositories = [\"{a,b}/*\"]\n"),
+            4,
+            "rule[0].repositories",
+            "'{' is not supported",
+        ),
+        (
+            rule("[[rule]]\nrepositories = [\"a\\\\*\"]\n"),
+            4,
+            "rule[0].repositories",
+            "'\\\\' is not supported",
+        ),
+        (
+            rule("[[rule]]\nrepositories = [\"!team-a/*\"]\n"),
+            4,
+            "rule[0].repositories",
+            "does not negate",
+        ),
+        (
+            rule(&format!(
+                "[[rule]]\nrepositories = [\"{}\"]\n",
+                "a".repeat(257)
+            )),
+            4,
+            "rule[0].repositories",
+            "257 characters",
+        ),
+        (
+            rule(
+                "[[rule]]\nname = \"x\"\nrepositories = [\"a\"]\n[[rule]]\nname = \"x\"\nrepositories = [\"b\"]\n",
+            ),
+            7,
+            "rule[1].name",
+            "duplicate rule name \"x\" (first used on line 4)",
+        ),
+        (
+            rule("[[rule]]\nname = \"defaults\"\nrepositories = [\"a\"]\n"),
+            4,
+            "rule[0].name",
+            "duplicate rule name",
+        ),
+    ];
+    for (text, line, field, message) in cases {
+        let e = match Policy::parse(&text) {
+            Ok(_) => panic!("accepted: {text:?}"),
+            Err(e) => e,
+        };
+        assert_eq!(e.problems.len(), 1, "{text:?}: {e}");
+        let p = &e.problems[0];
+        assert_eq!(p.line, Some(line), "{text:?}: {e}");
+        assert_eq!(p.field.as_deref(), Some(field), "{text:?}: {e}");
+        assert!(p.message.contains(message), "{text:?}: {e}");
+    }
+    let limits = rule(&format!(
+        "grace = {{ CRITICAL = \"3650d\" }}\n[[exception]]\nid = \"CVE-1\"\nrepositories = [\"*\"]\ndigest = \"sha256:{hex}\"\ncreated = 2026-11-01\nexpires = 2026-12-01\nreason = \"r\"\nowner = \"o\"\n"
+    ));
+    assert!(
+        Policy::parse(&limits).is_ok(),
+        "the largest grace and a real digest are fine"
+    );
+}
+
+#[test]
+fn inverted_levels_and_patterns_that_can_never_match_are_warnings_with_their_line() {
+    let text = "version = 1\n[defaults]\nblock = \"LOW\"\nwarn = \"CRITICAL\"\n[[rule]]\nname = \"a\"\nrepositories = [\"team-a/*\", \"Team-B/*\"]\n[[rule]]\nname = \"b\"\nrepositories = [\"team-c/\"]\nblock = \"CRITICAL\"\nwarn = \"HIGH\"\n[[exception]]\nid = \"CVE-1\"\nrepositories = [\"team a/*\"]\ncreated = 2026-11-01\nexpires = 2026-12-01\nreason = \"r\"\nowner = \"o\"\n";
+    let p = Policy::parse(text).unwrap();
+    let got: Vec<(Option<usize>, Option<&str>)> = p
+        .warnings()
+        .iter()
+        .map(|w| (w.line, w.field.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Some(2), Some("defaults.warn")),
+            (Some(5), Some("rule[0].repositories")),
+            (Some(8), Some("rule[1].repositories")),
+            (Some(15), Some("exception[0].repositories")),
+        ],
+        "{:?}",
+        p.warnings()
+    );
+    assert!(
+        p.warnings()[0]
+            .message
+            .contains("warn (CRITICAL) is above block (LOW)")
+    );
+    assert!(
+        p.warnings()[1]
+            .message
+            .contains("\"Team-B/*\" can never match")
+    );
+    assert_eq!(
+        Policy::parse(DEFAULT_POLICY).unwrap().warnings(),
+        [],
+        "the default policy is clean"
+    );
+}
+
+#[test]
+fn glob_semantics_are_kept_and_every_refused_pattern_is_named() {
+    let g = |p: &str| Glob::new(p).unwrap();
+    assert!(g("team-a/*").is_match("team-a/x/y"), "* crosses /");
+    assert!(g("a?c").is_match("abc"));
+    assert!(!g("a?c").is_match("ac"));
+    assert!(g("a.c").is_match("a.c"));
+    assert!(!g("a.c").is_match("abc"), ". is literal");
+    assert!(
+        g("a+b(c)|$^").is_match("a+b(c)|$^"),
+        "regex syntax is literal"
+    );
+    assert!(g("é*").is_match("éa"));
+    assert!(g("**").is_match(""));
+    assert!(!g("team-a").is_match("team-a/x"), "anchored at the end");
+    assert!(!g("team-a").is_match("x/team-a"), "anchored at the start");
+    // What backtracking matchers take exponential or quadratic time on.
+    let name = "a".repeat(256);
+    assert!(!g(&format!("{}b", "a*".repeat(60))).is_match(&name));
+    assert!(g(&format!("{}a", "*a".repeat(60))).is_match(&name));
+    assert_eq!(g("team-a/*?x").specificity(), 8);
+    for p in ["[", "]", "{", "}", "\\"] {
+        assert_eq!(
+            Glob::new(&format!("a{p}")).unwrap_err(),
+            GlobError::Unsupported(p.chars().next().unwrap())
+        );
+    }
+    assert_eq!(Glob::new("!a").unwrap_err(), GlobError::Negation);
+    assert!(g("a!").is_match("a!"), "! is literal after the start");
+    assert_eq!(Glob::new(" ").unwrap_err(), GlobError::Empty);
+    assert_eq!(
+        Glob::new(&"a".repeat(257)).unwrap_err(),
+        GlobError::TooLong(257)
+    );
+    assert!(Glob::new(&"a".repeat(256)).is_ok());
+    // `*a` then n `?`: the DFA must remember the last n+1 characters, 2^n states.
+    assert!(matches!(
+        Glob::new(&format!("*a{}", "?".repeat(40))),
+        Err(GlobError::TooComplex(_))
+    ));
+    assert!(glob_match("team-*", "team-b"));
+    assert!(
+        !glob_match("team-[ab]", "team-[ab]"),
+        "a refused pattern matches nothing"
+    );
+}
+
+#[test]
+fn ecr_repository_names_are_recognised() {
+    for ok in ["ab", "team-a/api", "a.b_c-d/e", "x/y/z"] {
+        assert!(is_ecr_repository_name(ok), "{ok}");
+    }
+    for bad in ["a", "Team", "a//b", "/a", "a/", "a--b", "a-", ".a", "a b"] {
+        assert!(!is_ecr_repository_name(bad), "{bad}");
+    }
+}
+
+fn many_exceptions(n: usize) -> String {
+    let mut text = String::from("version = 1\n[defaults]\nblock = \"HIGH\"\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "[[exception]]\nid = \"CVE-2026-{i:06}\"\nrepositories = [\"team-{}/*\"]\ncreated = 2026-11-01\nexpires = 2027-01-01\nreason = \"r\"\nowner = \"o\"\n",
+            i % 7
+        ));
+    }
+    text
+}
+
+#[test]
+fn line_numbers_cost_one_pass_over_the_text_whatever_the_number_of_exceptions() {
+    for n in [10, 1_000, 5_000] {
+        let text = many_exceptions(n);
+        let (result, work) = Policy::parse_counted(&text);
+        let p = result.unwrap();
+        assert_eq!(p.exceptions()[n - 1].line, 4 + 7 * (n - 1));
+        // One pass to build the table, then at most one block per look-up (two per exception).
+        assert!(
+            work <= text.len() + Lines::BLOCK * (2 * n + 4),
+            "n = {n}: {work} bytes examined for {} bytes of text",
+            text.len()
+        );
+        // A rescan per exception would examine about n/2 texts.
+        assert!(work < 2 * text.len(), "n = {n}");
+    }
+}
+
+#[test]
+fn line_numbers_are_right_at_every_offset() {
+    let text = "a\n\nbb\n".repeat(50);
+    let lines = Lines::new(&text);
+    for offset in 0..=text.len() + 3 {
+        let want = text.as_bytes()[..offset.min(text.len())]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
+        assert_eq!(lines.line(offset), want, "offset {offset}");
+    }
+}
+
+mod properties {
+    //! Invariants of loading and of exceptions, over generated policies and findings.
+
+    use super::*;
+    use crate::domain::{Decision, FindingStatus, FixAvailable, ScanState};
+    use crate::verdict::{Subject, Verdict, evaluate};
+    use proptest::prelude::*;
+    use proptest::test_runner::Config as ProptestConfig;
+
+    const NOW: Epoch = 1_795_000_000; // 2026-11-18
+    const IDS: [&str; 4] = ["CVE-1", "CVE-2", "GHSA-3", "cve-4"];
+    const PACKAGES: [&str; 3] = ["openssl", "zlib", "glibc"];
+    const REPOS: [&str; 3] = ["team/app", "team/api", "other/x"];
+
+    fn config(cases: u32) -> ProptestConfig {
+        ProptestConfig {
+            cases,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    fn severity() -> impl Strategy<Value = Severity> {
+        proptest::sample::select(Severity::ALL.to_vec())
+    }
+
+    fn finding() -> impl Strategy<Value = Finding> {
+        (
+            0..IDS.len(),
+            severity(),
+            0..3u8,
+            0..PACKAGES.len(),
+            proptest::option::of(any::<bool>()),
+            proptest::option::of(0.0..=1.0f64),
+            proptest::option::of(0.0..=10.0f64),
+            any::<bool>(),
+        )
+            .prop_map(
+                |(id, severity, status, package, exploit, epss, score, fix)| {
+                    let mut f = Finding::new(IDS[id], severity);
+                    f.status = match status {
+                        0 => FindingStatus::Active,
+                        1 => FindingStatus::Suppressed,
+                        _ => FindingStatus::Closed,
+                    };
+                    f.packages.push(crate::domain::Package {
+                        name: PACKAGES[package].into(),
+                        version: None,
+                        fixed_in: None,
+                    });
+                    f.exploit_available = exploit;
+                    f.epss = epss;
+                    f.score = score;
+                    f.fix_available = Some(if fix {
+                        FixAvailable::Yes
+                    } else {
+                        FixAvailable::No
+                    });
+                    f
+                },
+            )
+    }
+
+    /// One `[[exception]]` table: id, pattern, optional package, and its validity window around NOW.
+    fn exception() -> impl Strategy<Value = String> {
+        (
+            0..IDS.len(),
+            proptest::sample::select(vec!["*", "team/*", "team/a??", "other/*", "x"]),
+            proptest::option::of(0..PACKAGES.len()),
+            -40i64..40,
+            1i64..60,
+        )
+            .prop_map(|(id, pattern, package, start, days)| {
+                let created = NOW + start * DAY;
+                format!(
+                    "[[exception]]\nid = \"{}\"\nrepositories = [\"{pattern}\"]\n{}created = \"{}\"\nexpires = \"{}\"\nreason = \"r\"\nowner = \"o\"\n",
+                    IDS[id].to_ascii_uppercase(),
+                    package.map_or(String::new(), |p| format!("package = \"{}\"\n", PACKAGES[p])),
+                    crate::time::format_rfc3339(created),
+                    crate::time::format_rfc3339(created + days * DAY),
+                )
+            })
+    }
+
+    fn head() -> impl Strategy<Value = String> {
+        (severity(), severity(), any::<bool>(), proptest::option::of(0.0..=1.0f64)).prop_map(
+            |(block, warn, fixable_only, epss)| {
+                format!(
+                    "version = 1\n[defaults]\nblock = {{ severity = \"{}\"{} }}\nwarn = \"{}\"\nfixable_only = {fixable_only}\n",
+                    block.as_str(),
+                    epss.map_or(String::new(), |e| format!(", epss = {e}")),
+                    warn.as_str()
+                )
+            },
+        )
+    }
+
+    fn rank(d: Decision) -> u8 {
+        match d {
+            Decision::Pass => 0,
+            Decision::Warn => 1,
+            Decision::Block | Decision::Pending => 2,
+        }
+    }
+
+    fn judge(p: &Policy, repo: &str, findings: &[Finding]) -> Verdict {
+        evaluate(
+            p,
+            &Subject::new(repo, AA, NOW),
+            findings,
+            &ScanState::Complete,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(config(64))]
+
+        #[test]
+        fn loading_examines_a_bounded_number_of_bytes_per_exception(
+            head in head(),
+            exceptions in proptest::collection::vec(exception(), 0..200),
+            broken in proptest::collection::vec(any::<bool>(), 200),
+        ) {
+            // Some exceptions broken (no owner, expires before created): problems cost look-ups too.
+            let mut text = head;
+            for (e, broken) in exceptions.iter().zip(&broken) {
+                if *broken {
+                    text.push_str(&e.replace("owner = \"o\"", "owner = \"\"").replace("created", "x_created"));
+                } else {
+                    text.push_str(e);
+                }
+            }
+            let (_, work) = Policy::parse_counted(&text);
+            let n = exceptions.len();
+            prop_assert!(work <= text.len() + Lines::BLOCK * (8 * n + 8), "{work} for {} bytes, {n} exceptions", text.len());
+        }
+
+        #[test]
+        fn exceptions_only_ever_lower_a_decision(
+            head in head(),
+            exceptions in proptest::collection::vec(exception(), 0..8),
+            findings in proptest::collection::vec(finding(), 0..12),
+            repo in 0..REPOS.len(),
+        ) {
+            let without = Policy::parse(&head).unwrap();
+            let with = Policy::parse(&format!("{head}{}", exceptions.concat())).unwrap();
+            let (a, b) = (judge(&without, REPOS[repo], &findings), judge(&with, REPOS[repo], &findings));
+            prop_assert!(rank(b.decision) <= rank(a.decision), "{:?} became {:?}", a.decision, b.decision);
+            prop_assert!(b.blocking <= a.blocking);
+            prop_assert_eq!(a.counts, b.counts, "exempt findings still count");
+        }
+
+        #[test]
+        fn an_expired_exception_never_applies(
+            head in head(),
+            exceptions in proptest::collection::vec(exception(), 1..8),
+            findings in proptest::collection::vec(finding(), 0..12),
+            repo in 0..REPOS.len(),
+        ) {
+            let with = Policy::parse(&format!("{head}{}", exceptions.concat())).unwrap();
+            let without = Policy::parse(&head).unwrap();
+            // Judged once every exception has expired (the longest ends before NOW + 100 days).
+            let later = NOW + 100 * DAY;
+            let v = evaluate(&with, &Subject::new(REPOS[repo], AA, later), &findings, &ScanState::Complete);
+            let w = evaluate(&without, &Subject::new(REPOS[repo], AA, later), &findings, &ScanState::Complete);
+            prop_assert!(v.exceptions.is_empty(), "{:?}", v.exceptions);
+            prop_assert_eq!((v.decision, v.blocking, v.warning, v.counts), (w.decision, w.blocking, w.warning, w.counts));
+        }
+
+        #[test]
+        fn evaluation_does_not_depend_on_the_order_of_findings(
+            head in head(),
+            exceptions in proptest::collection::vec(exception(), 0..6),
+            findings in proptest::collection::vec(finding(), 0..16),
+            seed in any::<u64>(),
+            repo in 0..REPOS.len(),
+        ) {
+            let p = Policy::parse(&format!("{head}{}", exceptions.concat())).unwrap();
+            let mut shuffled = findings.clone();
+            // Fisher-Yates with a small LCG: the permutation is part of the generated case.
+            let mut s = seed | 1;
+            for i in (1..shuffled.len()).rev() {
+                s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                shuffled.swap(i, (s >> 33) as usize % (i + 1));
+            }
+            let (a, b) = (judge(&p, REPOS[repo], &findings), judge(&p, REPOS[repo], &shuffled));
+            prop_assert_eq!((a.decision, a.blocking, a.warning, a.counts, a.max_severity), (b.decision, b.blocking, b.warning, b.counts, b.max_severity));
+        }
+    }
 }

@@ -24,7 +24,7 @@ use crate::domain::{Decision, ImageRef, MediaKind, ScanState, Severity};
 use crate::error::AwsError;
 use crate::events::Scanner;
 use crate::message::{VerdictNotice, dedup_key};
-use crate::policy::{Exception, Policy, Unscanned, glob_match};
+use crate::policy::{Exception, Policy, Unscanned};
 use crate::ports::{
     FindingsSource, ImageDetail, ImageRegistry, Mark, Notifier, RejectSink, StateStore,
 };
@@ -117,10 +117,7 @@ pub fn blocking_severities(policy: &Policy) -> Vec<Severity> {
 
 /// Whether an image is in an exception's scope (repository globs, digest).
 fn in_scope(e: &Exception, image: &ImageRef) -> bool {
-    e.repositories
-        .iter()
-        .any(|p| glob_match(p, &image.repository))
-        && e.digest.as_deref().is_none_or(|d| d == image.digest)
+    e.matches_repository(&image.repository) && e.digest.as_deref().is_none_or(|d| d == image.digest)
 }
 
 /// The images to evaluate, each once, with the first reason found.
@@ -495,7 +492,7 @@ mod tests {
     #[test]
     fn an_exception_scope_is_its_repository_globs_and_digest() {
         let p = Policy::parse(
-            "version = 1\n[[exception]]\nid = \"CVE-1\"\nrepositories = [\"team/*\"]\ndigest = \"sha256:aa\"\ncreated = 2026-11-01\nexpires = 2026-12-01\nreason = \"r\"\nowner = \"o\"\n",
+            "version = 1\n[defaults]\nblock = \"CRITICAL\"\n[[exception]]\nid = \"CVE-1\"\nrepositories = [\"team/*\"]\ndigest = \"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\ncreated = 2026-11-01\nexpires = 2026-12-01\nreason = \"r\"\nowner = \"o\"\n",
         )
         .unwrap();
         let e = &p.exceptions()[0];
@@ -504,8 +501,12 @@ mod tests {
             digest: digest.into(),
             tags: Vec::new(),
         };
-        assert!(in_scope(e, &image("team/app", "sha256:aa")));
-        assert!(!in_scope(e, &image("team/app", "sha256:bb")));
-        assert!(!in_scope(e, &image("other/app", "sha256:aa")));
+        let (aa, bb) = (
+            format!("sha256:{}", "a".repeat(64)),
+            format!("sha256:{}", "b".repeat(64)),
+        );
+        assert!(in_scope(e, &image("team/app", &aa)));
+        assert!(!in_scope(e, &image("team/app", &bb)));
+        assert!(!in_scope(e, &image("other/app", &aa)));
     }
 }
