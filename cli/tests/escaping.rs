@@ -52,7 +52,7 @@ fn policy_check_lists_hostile_exception_fields_escaped_one_line_each() {
 block = "CRITICAL"
 [[exception]]
 id = "CVE-2026-1\u001b[2J"
-repositories = ["team\u202e/*", "\u001b]8;;https://evil.example\u0007x\u001b]8;;\u0007"]
+repositories = ["team\u202e/*", "\u001b(0x\u0007*"]
 created = 2026-11-20
 expires = 2026-11-25
 reason = "r"
@@ -66,20 +66,25 @@ severity = "HIGH"
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert_no_raw("policy check", &stdout);
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 3, "{stdout}");
+    // Two warnings (neither pattern can name an ECR repository), the summary, the heading, the entry.
+    assert_eq!(lines.len(), 5, "{stdout}");
     assert!(
-        lines[2].contains(
-            "CVE-2026-1\\x1b[2J for team\\u{202e}/*, \\x1b]8;;https://evil.example\\x07x\\x1b]8;;\\x07 expires 2026-11-25"
-        ),
+        lines[0].contains(": warning: exception[0].repositories: pattern"),
         "{}",
-        lines[2]
+        lines[0]
     );
     assert!(
-        lines[2].ends_with(
+        lines[4]
+            .contains("CVE-2026-1\\x1b[2J for team\\u{202e}/*, \\x1b(0x\\x07* expires 2026-11-25"),
+        "{}",
+        lines[4]
+    );
+    assert!(
+        lines[4].ends_with(
             "owner me\\r\\ngatekeeper: forged\\x9b2J, ticket \\u{2066}T\\u{2069}\\x08\\x7f\\u{2028}"
         ),
         "{}",
-        lines[2]
+        lines[4]
     );
 }
 
