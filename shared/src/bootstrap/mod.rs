@@ -138,6 +138,31 @@ mod tests {
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0))
     }
 
+    #[test]
+    fn the_gatekeeper_acts_as_the_deployment_says() {
+        let sdk = SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("eu-west-1"))
+            .build();
+        let tags = crate::tags::TagScheme::new("q-", "h-", "v-").unwrap();
+        let deployment = Deployment {
+            mode: crate::domain::Mode::Enforce,
+            topic_arn: "arn:aws:sns:eu-west-1:1:t".into(),
+            chat_topic_arn: None,
+            state_table: "gk".into(),
+            rejected_queue_url: "http://q".into(),
+            tags: tags.clone(),
+            claim_lease: 42,
+        };
+        let policy = Policy::builtin();
+        let hash = policy.hash().to_string();
+        let gk = Adapters::new(&sdk).gatekeeper(&deployment, policy);
+        assert_eq!(gk.mode, crate::domain::Mode::Enforce);
+        assert_eq!(gk.tags, tags);
+        assert_eq!(gk.claim_lease, 42);
+        assert_eq!(gk.policy.hash(), hash);
+    }
+
     #[tokio::test]
     async fn work_past_the_budget_ends_as_a_retryable_error() {
         let slow = async {
