@@ -1,12 +1,11 @@
-//! The CLI's AWS side: the same adapters as the Lambdas, built from the environment and flags.
+//! The CLI's AWS side: the deployment named by flags and the environment, and the ports built from
+//! it by `gatekeeper::bootstrap`, the same construction as the Lambdas'.
 
-use gatekeeper::adapters::{
-    AwsGatekeeper, DynamoState, Ecr, Inspector, Sns, SqsRejects, load_policy,
-};
-use gatekeeper::config::{self, PolicySource};
+use gatekeeper::adapters::{AwsGatekeeper, Ecr, Inspector, load_policy};
+use gatekeeper::bootstrap::Adapters;
+use gatekeeper::config::{self, Deployment, PolicySource};
 use gatekeeper::domain::Mode;
 use gatekeeper::policy::Policy;
-use gatekeeper::service::Gatekeeper;
 use gatekeeper::tags::TagScheme;
 
 use crate::Fail;
@@ -44,23 +43,17 @@ pub async fn policy(args: &Args, sdk: &aws_config::SdkConfig) -> Result<Policy, 
 
 /// The reserved tag prefixes, from the same variables as the functions.
 pub fn tag_scheme() -> Result<TagScheme, Fail> {
-    let get = |k: &str, d: &str| env(k).unwrap_or_else(|| d.to_string());
-    TagScheme::new(
-        &get(config::QUARANTINE_PREFIX, "quarantined-"),
-        &get(config::HELD_PREFIX, "held-"),
-        &get(config::VERIFIED_PREFIX, "verified-"),
-    )
-    .map_err(|e| Fail::error(e.to_string()))
+    Ok(config::tags_from_lookup(env)?)
 }
 
 /// ECR.
 pub fn ecr(sdk: &aws_config::SdkConfig) -> Ecr {
-    Ecr::new(aws_sdk_ecr::Client::new(sdk))
+    Adapters::new(sdk).registry()
 }
 
 /// Inspector.
 pub fn inspector(sdk: &aws_config::SdkConfig) -> Inspector {
-    Inspector::new(aws_sdk_inspector2::Client::new(sdk))
+    Adapters::new(sdk).findings()
 }
 
 /// The deployment's state table and topic, for commands that change state or notify.
@@ -88,22 +81,17 @@ pub fn gatekeeper(
         Some(m) => Mode::parse(&m)
             .ok_or_else(|| Fail::error(format!("--mode {m:?}: expected audit or enforce")))?,
     };
-    Ok(Gatekeeper {
-        registry: ecr(sdk),
-        notifier: Sns::new(aws_sdk_sns::Client::new(sdk), topic)
-            .with_chat_topic(env(config::CHAT_TOPIC_ARN)),
-        state: DynamoState::new(aws_sdk_dynamodb::Client::new(sdk), table),
-        // The CLI parses no events, so nothing is ever rejected to the queue; the adapter only fills the slot.
-        rejects: SqsRejects::new(
-            aws_sdk_sqs::Client::new(sdk),
-            env(config::REJECTED_QUEUE_URL).unwrap_or_default(),
-        ),
-        policy,
+    let deployment = Deployment {
         mode,
+        topic_arn: topic,
+        chat_topic_arn: env(config::CHAT_TOPIC_ARN),
+        state_table: table,
+        // The CLI parses no events, so nothing is ever rejected to the queue; the adapter only fills the slot.
+        rejected_queue_url: env(config::REJECTED_QUEUE_URL).unwrap_or_default(),
         tags: tag_scheme()?,
-        claim_lease: 300,
-        clock: gatekeeper::time::now,
-    })
+        claim_lease: config::DEFAULT_CLAIM_LEASE,
+    };
+    Ok(Adapters::new(sdk).gatekeeper(&deployment, policy))
 }
 
 /// The caller's identity (STS GetCallerIdentity), named in audit notifications.

@@ -88,6 +88,12 @@ impl From<gatekeeper::error::AwsError> for Fail {
     }
 }
 
+impl From<gatekeeper::error::Error> for Fail {
+    fn from(e: gatekeeper::error::Error) -> Fail {
+        Fail::error(e.to_string())
+    }
+}
+
 impl From<gatekeeper::error::ConfigError> for Fail {
     fn from(e: gatekeeper::error::ConfigError) -> Fail {
         Fail::error(e.to_string())

@@ -95,9 +95,10 @@ impl std::fmt::Display for PolicySource {
     }
 }
 
-/// The settings every function reads at start.
+/// What a gatekeeper is wired to and how it acts: the settings the functions read from the
+/// environment and the CLI from its flags, from which [`crate::bootstrap::Adapters`] builds it.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub struct Deployment {
     /// Deployment mode.
     pub mode: Mode,
     /// JSON topic ARN.
@@ -108,12 +109,22 @@ pub struct Config {
     pub state_table: String,
     /// Rejected-events queue URL.
     pub rejected_queue_url: String,
-    /// Policy location.
-    pub policy: PolicySource,
     /// Reserved tag prefixes.
     pub tags: TagScheme,
     /// Claim lease in seconds.
     pub claim_lease: i64,
+}
+
+/// The default claim lease, seconds (`GATEKEEPER_CLAIM_LEASE` unset).
+pub const DEFAULT_CLAIM_LEASE: i64 = 300;
+
+/// The settings every function reads at start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// What the gatekeeper is wired to and how it acts.
+    pub deployment: Deployment,
+    /// Policy location.
+    pub policy: PolicySource,
     /// The sweep's interval and hold timeout.
     pub sweep: SweepSettings,
     /// Prices for the cost report.
@@ -144,24 +155,7 @@ impl Config {
                 problem: "expected audit or enforce".into(),
             })?,
         };
-        let prefix = |k: &'static str, default: &str| get(k).unwrap_or_else(|| default.to_string());
-        let tags = TagScheme::new(
-            &prefix(QUARANTINE_PREFIX, "quarantined-"),
-            &prefix(HELD_PREFIX, "held-"),
-            &prefix(VERIFIED_PREFIX, "verified-"),
-        )
-        .map_err(|e| {
-            let name = match e.name {
-                "quarantine" => QUARANTINE_PREFIX,
-                "held" => HELD_PREFIX,
-                _ => VERIFIED_PREFIX,
-            };
-            ConfigError::Invalid {
-                name,
-                value: e.value.clone(),
-                problem: e.problem.to_string(),
-            }
-        })?;
+        let tags = tags_from_lookup(get)?;
         let duration = |name: &'static str, default: i64| -> Result<i64, ConfigError> {
             match get(name) {
                 None => Ok(default),
@@ -176,7 +170,7 @@ impl Config {
                 }
             }
         };
-        let claim_lease = duration(CLAIM_LEASE, 300)?;
+        let claim_lease = duration(CLAIM_LEASE, DEFAULT_CLAIM_LEASE)?;
         let defaults = SweepSettings::default();
         let sweep = SweepSettings {
             interval: duration(SWEEP_INTERVAL, defaults.interval)?,
@@ -204,11 +198,15 @@ impl Config {
         };
         let cost_days = number(COST_DAYS, 7.0)?.round().max(1.0) as i64;
         Ok(Config {
-            mode,
-            topic_arn: required(TOPIC_ARN)?,
-            chat_topic_arn: get(CHAT_TOPIC_ARN),
-            state_table: required(STATE_TABLE)?,
-            rejected_queue_url: required(REJECTED_QUEUE_URL)?,
+            deployment: Deployment {
+                mode,
+                topic_arn: required(TOPIC_ARN)?,
+                chat_topic_arn: get(CHAT_TOPIC_ARN),
+                state_table: required(STATE_TABLE)?,
+                rejected_queue_url: required(REJECTED_QUEUE_URL)?,
+                tags,
+                claim_lease,
+            },
             policy: match get(POLICY) {
                 None => PolicySource::Builtin,
                 Some(v) => PolicySource::parse(&v).map_err(|problem| ConfigError::Invalid {
@@ -217,13 +215,39 @@ impl Config {
                     problem,
                 })?,
             },
-            tags,
-            claim_lease,
             sweep,
             pricing,
             cost_days,
         })
     }
+}
+
+/// The reserved tag prefixes from `GATEKEEPER_{QUARANTINE,HELD,VERIFIED}_PREFIX` through `lookup`
+/// (unset or empty: `quarantined-`, `held-`, `verified-`), as the functions and the CLI read them.
+pub fn tags_from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<TagScheme, ConfigError> {
+    let prefix = |k: &str, default: &str| {
+        lookup(k)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| default.to_string())
+    };
+    TagScheme::new(
+        &prefix(QUARANTINE_PREFIX, "quarantined-"),
+        &prefix(HELD_PREFIX, "held-"),
+        &prefix(VERIFIED_PREFIX, "verified-"),
+    )
+    .map_err(|e| {
+        let name = match e.name {
+            "quarantine" => QUARANTINE_PREFIX,
+            "held" => HELD_PREFIX,
+            _ => VERIFIED_PREFIX,
+        };
+        ConfigError::Invalid {
+            name,
+            value: e.value.clone(),
+            problem: e.problem.to_string(),
+        }
+    })
 }
 
 /// Validates policy text read from `source`; an invalid policy is an error, never "allow all".
@@ -303,16 +327,16 @@ mod tests {
     #[test]
     fn defaults_to_audit_builtin_policy_and_standard_prefixes() {
         let c = Config::from_lookup(lookup(&BASE)).unwrap();
-        assert_eq!(c.mode, Mode::Audit);
+        assert_eq!(c.deployment.mode, Mode::Audit);
         assert_eq!(c.policy, PolicySource::Builtin);
-        assert_eq!(c.tags, TagScheme::default());
-        assert_eq!(c.claim_lease, 300);
-        assert_eq!(c.chat_topic_arn, None);
+        assert_eq!(c.deployment.tags, TagScheme::default());
+        assert_eq!(c.deployment.claim_lease, 300);
+        assert_eq!(c.deployment.chat_topic_arn, None);
         let mut with_chat = BASE.to_vec();
         with_chat.push((CHAT_TOPIC_ARN, "arn:aws:sns:eu-west-1:1:chat"));
         let c = Config::from_lookup(lookup(&with_chat)).unwrap();
         assert_eq!(
-            c.chat_topic_arn.as_deref(),
+            c.deployment.chat_topic_arn.as_deref(),
             Some("arn:aws:sns:eu-west-1:1:chat")
         );
     }

@@ -1,4 +1,6 @@
-//! Errors of the library: AWS calls that failed, and configuration that cannot be used.
+//! Errors of the library: AWS calls that failed ([`AwsError`]), the gatekeeper's own failures
+//! ([`GatekeeperError`]), either of them as a job's [`Error`] with a stable name for dashboards, and
+//! configuration that cannot be used ([`ConfigError`]).
 
 use std::fmt;
 
@@ -54,6 +56,88 @@ impl fmt::Display for AwsError {
 
 impl std::error::Error for AwsError {}
 
+/// A failure of the gatekeeper's own, not of an AWS call. Each names an operation as AWS errors do
+/// (`gatekeeper:claim`, `lambda:Invoke`), so a dashboard reads both kinds alike.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GatekeeperError {
+    /// Another delivery holds the image's change, or kept winning its conditional writes: a retry
+    /// finds it settled. Retryable.
+    #[error("gatekeeper:claim failed: Contention: {0}")]
+    Contention(String),
+    /// The invocation's time ran out before the work did; every step is safe to cut short and the
+    /// next delivery completes it. Retryable.
+    #[error(
+        "lambda:Invoke failed: BudgetExhausted: stopped {margin_ms} ms before the function's timeout; the next delivery completes the work"
+    )]
+    BudgetExhausted {
+        /// The margin kept before Lambda's own timeout, milliseconds.
+        margin_ms: u128,
+    },
+    /// A step ran without what an earlier step must have given it: a defect, which a retry cannot cure.
+    #[error("gatekeeper:decide failed: {0}")]
+    Invariant(&'static str),
+}
+
+impl GatekeeperError {
+    /// Whether retrying the invocation later can cure it.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            GatekeeperError::Contention(_) | GatekeeperError::BudgetExhausted { .. } => true,
+            GatekeeperError::Invariant(_) => false,
+        }
+    }
+
+    /// The operation it names, as an [`AwsError`] names its AWS call.
+    pub fn operation(&self) -> &'static str {
+        match self {
+            GatekeeperError::Contention(_) => "gatekeeper:claim",
+            GatekeeperError::BudgetExhausted { .. } => "lambda:Invoke",
+            GatekeeperError::Invariant(_) => "gatekeeper:decide",
+        }
+    }
+}
+
+/// Why a job of the gatekeeper failed: an AWS call, or the gatekeeper itself. A handler returns it,
+/// and [`Error::error_type`] names it for the invocation's `errorType`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// An AWS call failed.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    /// The gatekeeper's own failure.
+    #[error(transparent)]
+    Gatekeeper(#[from] GatekeeperError),
+}
+
+impl Error {
+    /// Whether retrying the invocation later can cure it.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Aws(e) => e.is_retryable(),
+            Error::Gatekeeper(e) => e.is_retryable(),
+        }
+    }
+
+    /// The operation that failed: `ecr:PutImage`, `gatekeeper:claim`, `lambda:Invoke` ...
+    pub fn operation(&self) -> &'static str {
+        match self {
+            Error::Aws(e) => e.operation,
+            Error::Gatekeeper(e) => e.operation(),
+        }
+    }
+
+    /// A stable name for dashboards of a failed invocation: `Retryable.<operation>` or
+    /// `Failed.<operation>`, with `.` for `:` (`Retryable.lambda.Invoke`, `Failed.ecr.PutImage`).
+    pub fn error_type(&self) -> String {
+        let class = if self.is_retryable() {
+            "Retryable"
+        } else {
+            "Failed"
+        };
+        format!("{class}.{}", self.operation().replace(':', "."))
+    }
+}
+
 /// A setting that cannot be used; the function does not start.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -86,4 +170,63 @@ pub enum ConfigError {
         /// Why.
         message: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_types_keep_the_names_dashboards_use() {
+        let cases: [(Error, &str); 5] = [
+            (
+                GatekeeperError::BudgetExhausted { margin_ms: 2000 }.into(),
+                "Retryable.lambda.Invoke",
+            ),
+            (
+                GatekeeperError::Contention("busy".into()).into(),
+                "Retryable.gatekeeper.claim",
+            ),
+            (
+                GatekeeperError::Invariant("detail unread").into(),
+                "Failed.gatekeeper.decide",
+            ),
+            (
+                AwsError::invalid("ecr:PutImage", "bad").into(),
+                "Failed.ecr.PutImage",
+            ),
+            (
+                AwsError {
+                    operation: "dynamodb:UpdateItem",
+                    code: Some("ThrottlingException".into()),
+                    message: "slow down".into(),
+                    kind: AwsErrorKind::Throttled,
+                }
+                .into(),
+                "Retryable.dynamodb.UpdateItem",
+            ),
+        ];
+        for (e, name) in cases {
+            assert_eq!(e.error_type(), name, "{e}");
+        }
+    }
+
+    #[test]
+    fn the_gatekeepers_own_failures_read_like_aws_failures() {
+        assert_eq!(
+            Error::from(GatekeeperError::Contention(
+                "x@sha256:1: state kept changing".into()
+            ))
+            .to_string(),
+            "gatekeeper:claim failed: Contention: x@sha256:1: state kept changing"
+        );
+        assert_eq!(
+            GatekeeperError::BudgetExhausted { margin_ms: 2000 }.to_string(),
+            "lambda:Invoke failed: BudgetExhausted: stopped 2000 ms before the function's timeout; the next delivery completes the work"
+        );
+        assert_eq!(
+            Error::from(AwsError::invalid("ecr:PutImage", "bad")).to_string(),
+            "ecr:PutImage failed: bad"
+        );
+    }
 }

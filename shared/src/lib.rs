@@ -3,9 +3,11 @@
 //!
 //! The pure core (`domain`, `events`, `policy`, `verdict`, `plan`, `tags`, `index`, `tickets`,
 //! `reminder`, `cost`, `message`, `chat`, `escape`, `time`) has no I/O and no AWS types. `ports` names the outside capabilities, `adapters` implements them with the
-//! AWS SDK, and `service` is the job itself, generic over the ports.
+//! AWS SDK, `service` is the job itself, generic over the ports, and `bootstrap` builds it for the
+//! functions and the CLI (with the `lambda` feature, runs a function).
 
 pub mod adapters;
+pub mod bootstrap;
 pub mod chat;
 pub mod config;
 pub mod cost;

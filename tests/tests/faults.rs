@@ -122,7 +122,7 @@ async fn what_retries_cannot_cure_is_a_retryable_error_and_the_next_delivery_com
     ]);
     let err = gk.handle_scan_event(&findings, &event).await.unwrap_err();
     assert!(err.is_retryable(), "{err}");
-    assert_eq!(err.operation, "ecr:PutImage");
+    assert_eq!(err.operation(), "ecr:PutImage");
     assert_eq!(proxy.faults().get("Throttle"), Some(&3), "three attempts");
     assert_eq!(aws.tags("team/api", &digest).await.unwrap(), plain());
 

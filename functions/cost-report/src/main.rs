@@ -4,53 +4,35 @@
 
 use std::process::ExitCode;
 
-use gatekeeper::adapters::{
-    BUDGET_MARGIN, Inspector, error_type, from_env, gather_cost_inputs, within_budget,
-};
+use gatekeeper::adapters::{AwsGatekeeper, Inspector, gather_cost_inputs};
+use gatekeeper::bootstrap::lambda::{self, LambdaEvent};
+use gatekeeper::config::Config;
+use gatekeeper::error::Error;
 use gatekeeper::ports::Notifier;
-use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> ExitCode {
-    lambda_runtime::tracing::init_default_subscriber();
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error = %e, "cost-report stopped");
-            ExitCode::FAILURE
-        }
-    }
+fn main() -> ExitCode {
+    lambda::run(
+        "cost-report",
+        |start| (start.adapters().findings(), start.config, start.gatekeeper),
+        handle,
+    )
 }
 
-async fn run() -> Result<(), lambda_runtime::Error> {
-    let start = from_env().await?;
-    let inspector = Inspector::new(aws_sdk_inspector2::Client::new(&start.sdk));
-    let (gk, inspector, config) = (&start.gatekeeper, &inspector, &start.config);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let digest = async {
-            let inputs = gather_cost_inputs(&gk.registry, inspector).await?;
-            let report = gatekeeper::cost::report(
-                &inputs,
-                config.pricing,
-                gatekeeper::time::now(),
-                config.cost_days,
-            );
-            gk.notifier.publish(&report.to_message()).await?;
-            tracing::info!(projected = ?report.projected_monthly, savings = report.savings.len(), "cost digest published");
-            Ok::<_, gatekeeper::error::AwsError>(json!({
-                "projected_monthly": report.projected_monthly,
-                "covered_images": report.covered_images,
-                "savings": report.savings.len(),
-                "unscanned_repositories": report.unscanned_repositories.len(),
-            }))
-        };
-        within_budget(event.context.deadline, BUDGET_MARGIN, digest)
-            .await
-            .map_err(|e| Diagnostic {
-            error_type: error_type(&e),
-            error_message: e.to_string(),
-        })
+/// One digest: gathers what scanning costs, publishes the report, answers with its totals.
+async fn handle(
+    (inspector, config, gk): &(Inspector, Config, AwsGatekeeper),
+    _: LambdaEvent<Value>,
+) -> Result<Value, Error> {
+    let inputs = gather_cost_inputs(&gk.registry, inspector).await?;
+    let now = gatekeeper::time::now();
+    let report = gatekeeper::cost::report(&inputs, config.pricing, now, config.cost_days);
+    gk.notifier.publish(&report.to_message()).await?;
+    tracing::info!(projected = ?report.projected_monthly, savings = report.savings.len(), "cost digest published");
+    Ok(json!({
+        "projected_monthly": report.projected_monthly,
+        "covered_images": report.covered_images,
+        "savings": report.savings.len(),
+        "unscanned_repositories": report.unscanned_repositories.len(),
     }))
-    .await
 }

@@ -7,7 +7,7 @@ use tracing::{error, info, warn};
 
 use super::{Gatekeeper, Trigger};
 use crate::domain::{Decision, ImageRef, MediaKind, Mode};
-use crate::error::AwsError;
+use crate::error::Error;
 use crate::message::{Action, ActionKind, ActionStatus, VerdictNotice, dedup_key};
 use crate::plan::{Plan, Step, Verified, plan, release_candidates};
 use crate::ports::{ImageDetail, ImageRegistry, Notifier, PutTag, RejectSink, StateStore, Written};
@@ -116,7 +116,7 @@ where
         target: Target,
         mode: Mode,
         cause: &Cause,
-    ) -> Result<Carried, AwsError> {
+    ) -> Result<Carried, Error> {
         let Target {
             tags: decision,
             verdict,
@@ -168,7 +168,7 @@ where
         image: &ImageRef,
         scheme: &TagScheme,
         plan: &mut Plan,
-    ) -> Result<(), AwsError> {
+    ) -> Result<(), Error> {
         let moving: Vec<String> = plan
             .adds()
             .filter(|t| matches!(scheme.classify(t), TagKind::Verified { .. }))
@@ -205,7 +205,7 @@ where
         plan: Plan,
         mode: Mode,
         cause: &Cause,
-    ) -> Result<Carried, AwsError> {
+    ) -> Result<Carried, Error> {
         let mut problems = plan.notes.clone();
         if plan.is_empty() {
             return Ok(Carried {
@@ -271,7 +271,7 @@ where
         })
     }
 
-    async fn alert_breaker(&self, image: &ImageRef, why: &str) -> Result<(), AwsError> {
+    async fn alert_breaker(&self, image: &ImageRef, why: &str) -> Result<(), Error> {
         let verdict = pending(why.to_string());
         let rule = self.policy.rule_for(&image.repository);
         let trigger = Trigger::cli("breaker", format!("breaker-{}", (self.clock)()));
@@ -281,7 +281,7 @@ where
             subject: Some("ECR gatekeeper: CIRCUIT BREAKER OPEN, tag changes stopped".into()),
             ..self.notice(image, &verdict, rule, &trigger)
         };
-        self.notifier.publish(&notice.to_message()).await
+        Ok(self.notifier.publish(&notice.to_message()).await?)
     }
 
     /// Executes a plan and writes the audit trail: one structured line per ECR action (what, the
@@ -293,7 +293,7 @@ where
         plan: &Plan,
         problems: &mut Vec<String>,
         cause: &Cause,
-    ) -> Result<Vec<Action>, AwsError> {
+    ) -> Result<Vec<Action>, Error> {
         let actions = self.execute_steps(image, plan, problems).await?;
         let before = cause.tags_before.join(",");
         let mut after: Vec<String> = cause.tags_before.clone();
@@ -352,7 +352,7 @@ where
         image: &ImageRef,
         plan: &Plan,
         problems: &mut Vec<String>,
-    ) -> Result<Vec<Action>, AwsError> {
+    ) -> Result<Vec<Action>, Error> {
         let repo = image.repository.as_str();
         let digest = image.digest.as_str();
         let mut actions = Vec::new();
@@ -374,7 +374,7 @@ where
                     Some(other) => Err(format!("{tag} already exists on {other}")),
                     None => Err(format!("{tag} could not be created and does not exist")),
                 },
-                Err(e) if e.is_retryable() => return Err(e),
+                Err(e) if e.is_retryable() => return Err(e.into()),
                 Err(e) => Err(e.to_string()),
             };
             match outcome {

@@ -8,7 +8,7 @@ use tracing::{info, warn};
 use super::act::{Cause, Target};
 use super::{Gatekeeper, MAX_ATTEMPTS, Outcome, Trigger, retry_later};
 use crate::domain::{Decision, Finding, ImageRef, ScanState, Severity, SeverityCounts};
-use crate::error::AwsError;
+use crate::error::{Error, GatekeeperError};
 use crate::events::Scanner;
 use crate::index::{Child, PlatformVerdict, aggregate, children};
 use crate::message::{VerdictNotice, change_key, dedup_key};
@@ -101,7 +101,7 @@ where
         source: &F,
         image: &ImageRef,
         scanner: Scanner,
-    ) -> Result<Option<(Vec<Finding>, ScanState)>, AwsError> {
+    ) -> Result<Option<(Vec<Finding>, ScanState)>, Error> {
         match scanner {
             Scanner::Basic => Ok(self
                 .registry
@@ -123,7 +123,7 @@ where
         image: &ImageRef,
         scanner: Scanner,
         trigger: &Trigger,
-    ) -> Result<Outcome, AwsError> {
+    ) -> Result<Outcome, Error> {
         self.evaluate_with(source, image, scanner, &ScanHint::default(), trigger)
             .await
     }
@@ -136,7 +136,7 @@ where
         scanner: Scanner,
         hint: &ScanHint,
         trigger: &Trigger,
-    ) -> Result<Outcome, AwsError> {
+    ) -> Result<Outcome, Error> {
         let Some((findings, reported)) = self.findings_of(source, image, scanner).await? else {
             return Ok(Outcome::new(
                 "skipped",
@@ -190,7 +190,7 @@ where
         findings: &[Finding],
         scan: ScanState,
         trigger: &Trigger,
-    ) -> Result<Outcome, AwsError> {
+    ) -> Result<Outcome, Error> {
         Ok(self
             .decide_with(image, &Basis::Findings { findings, scan }, trigger)
             .await?
@@ -204,7 +204,7 @@ where
         image: &ImageRef,
         why: &str,
         trigger: &Trigger,
-    ) -> Result<Outcome, AwsError> {
+    ) -> Result<Outcome, Error> {
         let now = (self.clock)();
         let state = self.state.load(image).await?;
         info!(image = %image.display(), reason = why, "findings list incomplete");
@@ -235,7 +235,7 @@ where
         index: &ImageRef,
         platforms: &[(String, String)],
         trigger: &Trigger,
-    ) -> Result<Outcome, AwsError> {
+    ) -> Result<Outcome, Error> {
         let mut verdicts = Vec::with_capacity(platforms.len());
         for (digest, platform) in platforms {
             let child = ImageRef {
@@ -266,7 +266,7 @@ where
         image: &ImageRef,
         state: &ImageState,
         trigger: &Trigger,
-    ) -> Result<(), AwsError> {
+    ) -> Result<(), Error> {
         for parent in &state.parents {
             let index = ImageRef {
                 repository: image.repository.clone(),
@@ -284,7 +284,7 @@ where
     /// The image indexes that refer to an image whose index push was not seen, linked as its parents:
     /// a bounded search of the repository's recent indexes (one DescribeImages page of 100, one
     /// BatchGetImage), made only when an untagged image's decision changes.
-    async fn find_parents(&self, image: &ImageRef) -> Result<Vec<String>, AwsError> {
+    async fn find_parents(&self, image: &ImageRef) -> Result<Vec<String>, Error> {
         let since = (self.clock)() - INDEX_LOOKBACK;
         let mut parents = Vec::new();
         for (digest, manifest) in self
@@ -322,7 +322,7 @@ where
         state: &ImageState,
         monitored: bool,
         trigger: &Trigger,
-    ) -> Result<(), AwsError> {
+    ) -> Result<(), Error> {
         if self.policy.ticket_severity().is_none() && state.tickets.is_empty() {
             return Ok(());
         }
@@ -377,7 +377,7 @@ where
         image: &ImageRef,
         id: &str,
         trigger: &Trigger,
-    ) -> Result<(), AwsError> {
+    ) -> Result<(), Error> {
         let now = (self.clock)();
         let change = self
             .state
@@ -413,7 +413,7 @@ where
         image: &ImageRef,
         basis: &Basis<'_>,
         trigger: &Trigger,
-    ) -> Result<Decided, AwsError> {
+    ) -> Result<Decided, Error> {
         let rule = self.policy.rule_for(&image.repository);
         let mode = self.effective_mode(rule);
         let (in_use, in_use_known) = match basis {
@@ -655,10 +655,9 @@ where
                 }
             };
             let Some(detail) = detail.as_ref() else {
-                return Err(AwsError::invalid(
-                    "gatekeeper:decide",
-                    "image detail was not read before acting",
-                ));
+                return Err(
+                    GatekeeperError::Invariant("image detail was not read before acting").into(),
+                );
             };
             if let Some(o) = &override_
                 && overridden

@@ -24,7 +24,7 @@ use serde_json::Value;
 use tracing::{info, warn};
 
 use crate::domain::{Decision, ImageRef, Mode};
-use crate::error::{AwsError, AwsErrorKind};
+use crate::error::{Error, GatekeeperError};
 use crate::events::{self, Event, EventBody, Incoming, Scanner};
 use crate::message::{Action, VerdictNotice};
 use crate::plan::Verified;
@@ -139,13 +139,8 @@ pub struct Gatekeeper<R, N, S, J> {
     pub clock: fn() -> Epoch,
 }
 
-fn retry_later(message: String) -> AwsError {
-    AwsError {
-        operation: "gatekeeper:claim",
-        code: Some("Contention".into()),
-        message,
-        kind: AwsErrorKind::Transient,
-    }
+fn retry_later(message: String) -> Error {
+    GatekeeperError::Contention(message).into()
 }
 
 impl<R, N, S, J> Gatekeeper<R, N, S, J> {
@@ -264,7 +259,7 @@ where
 {
     /// Parses an event; a malformed one is logged, copied to the rejected-events queue and answered
     /// `Ok(rejected)` (an error would only make Lambda retry it forever), an ignored one is skipped.
-    async fn parse(&self, incoming: &Incoming) -> Result<Result<Event, Outcome>, AwsError> {
+    async fn parse(&self, incoming: &Incoming) -> Result<Result<Event, Outcome>, Error> {
         let value = &incoming.value;
         match events::parse_incoming(incoming) {
             Ok(event) => {
@@ -288,7 +283,7 @@ where
     }
 
     /// The on-push function: ECR Image Action events (push, delete, archive restore).
-    pub async fn handle_push_event(&self, value: &Value) -> Result<Outcome, AwsError> {
+    pub async fn handle_push_event(&self, value: &Value) -> Result<Outcome, Error> {
         self.handle_push_delivery(&Incoming::trusted(value.clone()), "")
             .await
     }
@@ -298,7 +293,7 @@ where
         &self,
         incoming: &Incoming,
         delivery: &str,
-    ) -> Result<Outcome, AwsError> {
+    ) -> Result<Outcome, Error> {
         let event = match self.parse(incoming).await? {
             Ok(event) => Event {
                 delivery: delivery.to_string(),
@@ -327,7 +322,7 @@ where
         &self,
         source: &F,
         value: &Value,
-    ) -> Result<Outcome, AwsError> {
+    ) -> Result<Outcome, Error> {
         self.handle_scan_delivery(source, &Incoming::trusted(value.clone()), "")
             .await
     }
@@ -338,7 +333,7 @@ where
         source: &F,
         incoming: &Incoming,
         delivery: &str,
-    ) -> Result<Outcome, AwsError> {
+    ) -> Result<Outcome, Error> {
         let event = match self.parse(incoming).await? {
             Ok(event) => Event {
                 delivery: delivery.to_string(),

@@ -8,7 +8,7 @@ use tracing::warn;
 use super::act::{Cause, changed_something};
 use super::{Gatekeeper, Outcome, Trigger};
 use crate::domain::{Decision, ImageRef, Mode, ScanState};
-use crate::error::AwsError;
+use crate::error::Error;
 use crate::events::Scanner;
 use crate::message::{Action, VerdictNotice, dedup_key};
 use crate::plan::{Verified, plan, release_candidates};
@@ -62,7 +62,7 @@ where
         &self,
         image: &ImageRef,
         detail: &ImageDetail,
-    ) -> Result<HashMap<String, Option<String>>, AwsError> {
+    ) -> Result<HashMap<String, Option<String>>, Error> {
         let mut owners = HashMap::new();
         for original in release_candidates(&self.tags, &detail.tags, &image.digest) {
             let owner = self
@@ -81,7 +81,7 @@ where
         source: &F,
         image: &ImageRef,
         scanner: Scanner,
-    ) -> Result<Option<Preview>, AwsError> {
+    ) -> Result<Option<Preview>, Error> {
         let Some(detail) = self
             .registry
             .describe_image(&image.repository, &image.digest)
@@ -155,7 +155,7 @@ where
         source: &F,
         scanner: Scanner,
         req: &ReleaseRequest<'_>,
-    ) -> Result<Result<Outcome, String>, AwsError> {
+    ) -> Result<Result<Outcome, String>, Error> {
         let image = req.image;
         let Some(preview) = self.preview(source, image, scanner).await? else {
             return Ok(Err(format!("{} does not exist", image.display())));
@@ -299,7 +299,7 @@ where
         image: &ImageRef,
         dry_run: bool,
         actor: &str,
-    ) -> Result<(Vec<Action>, Vec<String>), AwsError> {
+    ) -> Result<(Vec<Action>, Vec<String>), Error> {
         let Some(detail) = self
             .registry
             .describe_image(&image.repository, &image.digest)

@@ -6,7 +6,7 @@ use tracing::{info, warn};
 use super::act::{Cause, Target};
 use super::{Gatekeeper, Outcome, Trigger};
 use crate::domain::{Decision, ImageRef, MediaKind, Mode};
-use crate::error::AwsError;
+use crate::error::Error;
 use crate::events::{Event, Push};
 use crate::index::children;
 use crate::message::{VerdictNotice, dedup_key};
@@ -24,7 +24,7 @@ where
     S: StateStore + Sync,
     J: RejectSink + Sync,
 {
-    pub(super) async fn on_push(&self, event: &Event, push: &Push) -> Result<Outcome, AwsError> {
+    pub(super) async fn on_push(&self, event: &Event, push: &Push) -> Result<Outcome, Error> {
         let image = &push.image;
         let scheme = self.tags_for(&image.repository);
         if let Some(tag) = push.tag()
@@ -82,7 +82,7 @@ where
         image: &ImageRef,
         kind: MediaKind,
         trigger: &Trigger,
-    ) -> Result<Outcome, AwsError> {
+    ) -> Result<Outcome, Error> {
         let held = if matches!(
             kind,
             MediaKind::Image | MediaKind::Index | MediaKind::Unknown
@@ -116,7 +116,7 @@ where
         image: &ImageRef,
         tag: &str,
         trigger: &Trigger,
-    ) -> Result<Outcome, AwsError> {
+    ) -> Result<Outcome, Error> {
         let now = (self.clock)();
         let state = self.state.load(image).await?;
         let decision = state.decision.unwrap_or(Decision::Pending);
@@ -213,7 +213,7 @@ where
         &self,
         image: &ImageRef,
         trigger: &Trigger,
-    ) -> Result<Outcome, AwsError> {
+    ) -> Result<Outcome, Error> {
         let Some(manifest) = self
             .registry
             .manifest(&image.repository, &image.digest)
@@ -254,7 +254,7 @@ where
         &self,
         event: &Event,
         image: &ImageRef,
-    ) -> Result<Outcome, AwsError> {
+    ) -> Result<Outcome, Error> {
         let trigger = Trigger::of(event);
         if self
             .registry
@@ -291,7 +291,7 @@ where
         &self,
         event: &Event,
         image: &ImageRef,
-    ) -> Result<Outcome, AwsError> {
+    ) -> Result<Outcome, Error> {
         let trigger = Trigger::of(event);
         let Some(detail) = self
             .registry
@@ -316,7 +316,7 @@ where
     }
 
     /// `unscanned = "hold"`: moves the image's tags to held tags until a verdict releases them.
-    async fn hold(&self, image: &ImageRef, trigger: &Trigger) -> Result<Outcome, AwsError> {
+    async fn hold(&self, image: &ImageRef, trigger: &Trigger) -> Result<Outcome, Error> {
         let Some(detail) = self
             .registry
             .describe_image(&image.repository, &image.digest)
@@ -379,7 +379,7 @@ where
         image: &ImageRef,
         kind: MediaKind,
         trigger: &Trigger,
-    ) -> Result<Outcome, AwsError> {
+    ) -> Result<Outcome, Error> {
         if !kind.is_scannable() {
             info!(image = %image.display(), ?kind, "not scanned itself");
             return Ok(Outcome::new(
@@ -454,7 +454,7 @@ where
         decision: Decision,
         state: &ImageState,
         trigger: &Trigger,
-    ) -> Result<Outcome, AwsError> {
+    ) -> Result<Outcome, Error> {
         let Some(detail) = self
             .registry
             .describe_image(&image.repository, &image.digest)

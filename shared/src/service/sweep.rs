@@ -21,7 +21,7 @@ use tracing::{info, warn};
 
 use super::{Gatekeeper, Outcome, Trigger};
 use crate::domain::{Decision, ImageRef, MediaKind, ScanState, Severity};
-use crate::error::AwsError;
+use crate::error::Error;
 use crate::events::Scanner;
 use crate::message::{VerdictNotice, dedup_key};
 use crate::policy::{Exception, Policy, Unscanned};
@@ -150,7 +150,7 @@ where
         source: &F,
         settings: &SweepSettings,
         run: &str,
-    ) -> Result<SweepReport, AwsError> {
+    ) -> Result<SweepReport, Error> {
         let now = (self.clock)();
         let last = self.state.last_sweep().await?;
         let from = last
@@ -304,7 +304,7 @@ where
         source: &F,
         cache: &mut HashMap<String, Vec<ImageRef>>,
         e: &Exception,
-    ) -> Result<Vec<ImageRef>, AwsError> {
+    ) -> Result<Vec<ImageRef>, Error> {
         let key = e.id.to_ascii_uppercase();
         if !cache.contains_key(&key) {
             let found = source.images_with(&e.id).await?;
@@ -328,7 +328,7 @@ where
         settings: &SweepSettings,
         trigger: &Trigger,
         report: &mut SweepReport,
-    ) -> Result<Option<&'static str>, AwsError> {
+    ) -> Result<Option<&'static str>, Error> {
         let held = detail
             .tags
             .iter()
@@ -375,7 +375,7 @@ where
         held_for: i64,
         trigger: &Trigger,
         report: &mut SweepReport,
-    ) -> Result<(), AwsError> {
+    ) -> Result<(), Error> {
         let now = (self.clock)();
         let key = format!("held-timeout#{}#{}", image.repository, image.digest);
         if self
@@ -450,7 +450,7 @@ where
         scanner: Scanner,
         now: Epoch,
         trigger: &Trigger,
-    ) -> Result<Outcome, AwsError> {
+    ) -> Result<Outcome, Error> {
         let state = self.state.load(image).await?;
         let outcome = if state.children.is_empty() {
             self.evaluate_image(source, image, scanner, trigger).await?
