@@ -13,9 +13,9 @@ use gatekeeper::ports::{FindingsSource, ImageDetail, ImageRegistry};
 use gatekeeper::tags::{TagKind, TagScheme};
 use gatekeeper::verdict::{Subject, evaluate};
 
-use crate::args::{Args, opt};
+use crate::args::PolicyArg;
 use crate::report::{Report, colour_enabled, json, sarif, shown_decision, text};
-use crate::{Fail, Outcome, Stop, aws, json_out, parse};
+use crate::{Fail, Outcome, aws, json_out};
 use gatekeeper::escape::line;
 
 /// Where the image's tag is now, when it is not where the pipeline pushed it.
@@ -48,13 +48,16 @@ async fn resolve(
     repository: &str,
     args: &Args,
 ) -> Result<(ImageDetail, Option<String>), Fail> {
-    if let Some(digest) = args.get("digest") {
-        return match ecr.describe_image(repository, digest).await? {
-            Some(d) => Ok((d, None)),
-            None => Err(Fail::error(format!("{repository}@{digest} does not exist"))),
-        };
-    }
-    let tag = args.require("tag")?;
+    let tag = match (&args.digest, &args.tag) {
+        (Some(digest), _) => {
+            return match ecr.describe_image(repository, digest).await? {
+                Some(d) => Ok((d, None)),
+                None => Err(Fail::error(format!("{repository}@{digest} does not exist"))),
+            };
+        }
+        (None, Some(tag)) => tag,
+        (None, None) => return Err(Fail::error("give one of --tag and --digest")),
+    };
     if let Some(digest) = ecr.resolve_tag(repository, tag).await?
         && let Some(d) = ecr.describe_image(repository, &digest).await?
     {
@@ -123,49 +126,58 @@ fn scan_name(scan: &ScanState) -> String {
     }
 }
 
-/// `gatekeeper check --repository R (--tag T | --digest D) [--wait D] [--quiet-period D] [--policy FILE] [--format F]`.
-pub fn command(rest: &[String]) -> Outcome {
-    let mut flags = vec![
-        opt("repository"),
-        opt("tag"),
-        opt("digest"),
-        opt("wait"),
-        opt("quiet-period"),
-        opt("interval"),
-        opt("format"),
-    ];
-    flags.extend(aws::COMMON);
-    let args = parse(rest, &flags)?;
-    let repository = args.require("repository")?.to_string();
-    if args.has("tag") == args.has("digest") {
-        return Err(Stop::Fail(Fail::error(
-            "give exactly one of --tag and --digest",
-        )));
-    }
-    let format = args.get("format").unwrap_or("text").to_string();
-    if !matches!(format.as_str(), "text" | "json" | "sarif") {
-        return Err(Stop::Fail(Fail::error(format!(
-            "--format {format:?}: expected text, json or sarif"
-        ))));
-    }
-    let wait = args.duration("wait", 0)?;
-    let quiet = args.duration("quiet-period", 60)?;
-    let interval = args.duration("interval", 10)?.max(1);
-    Ok(aws::block_on(run(
-        args, repository, format, wait, quiet, interval,
-    ))??)
+/// How `check` prints its verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A table for people (colour on a terminal, never with NO_COLOR)
+    Text,
+    /// One JSON object
+    Json,
+    /// SARIF 2.1.0, for code-scanning uploads
+    Sarif,
 }
 
-async fn run(
-    args: Args,
-    repository: String,
-    format: String,
-    wait: i64,
-    quiet: i64,
-    interval: i64,
-) -> Result<ExitCode, Fail> {
+/// `gatekeeper check`'s options.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("image").required(true).args(["tag", "digest"])))]
+pub struct Args {
+    /// The ECR repository
+    #[arg(long, value_name = "R")]
+    pub repository: String,
+    /// The image's tag (found also when the gatekeeper moved it to its quarantine or held tag)
+    #[arg(long, value_name = "T")]
+    pub tag: Option<String>,
+    /// The image's digest (sha256:...)
+    #[arg(long, value_name = "D")]
+    pub digest: Option<String>,
+    /// How long to wait for the scan to complete and the findings to settle (0s: decide on what is
+    /// there now)
+    #[arg(long, value_name = "DURATION", value_parser = crate::cli::duration, default_value = "0s")]
+    pub wait: i64,
+    /// How long the findings must stay unchanged before the verdict, while waiting
+    #[arg(long, value_name = "DURATION", value_parser = crate::cli::duration, default_value = "60s")]
+    pub quiet_period: i64,
+    /// How often to look again while waiting (at least 1s)
+    #[arg(long, value_name = "DURATION", value_parser = crate::cli::duration, default_value = "10s")]
+    pub interval: i64,
+    /// How to print the verdict
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Where the policy comes from.
+    #[command(flatten)]
+    pub policy: PolicyArg,
+}
+
+/// `gatekeeper check --repository R (--tag T | --digest D) [--wait D] [--quiet-period D] [--interval D] [--policy SOURCE] [--format F]`.
+pub fn command(args: Args) -> Outcome {
+    Ok(aws::block_on(run(args))??)
+}
+
+async fn run(args: Args) -> Result<ExitCode, Fail> {
+    let (repository, format) = (args.repository.clone(), args.format);
+    let (wait, quiet, interval) = (args.wait, args.quiet_period, args.interval.max(1));
     let sdk = aws::sdk().await;
-    let policy = aws::policy(&args, &sdk).await?;
+    let policy = aws::policy(&crate::args::Args::of(Some(&args.policy), None, None), &sdk).await?;
     let scheme = aws::tag_scheme()?;
     let ecr = aws::ecr(&sdk);
     let inspector = aws::inspector(&sdk);
@@ -179,7 +191,7 @@ async fn run(
         eprintln!(
             "gatekeeper: {}:{} is now {}",
             line(&repository),
-            line(args.get("tag").unwrap_or_default()),
+            line(args.tag.as_deref().unwrap_or_default()),
             line(now_as)
         );
     }
@@ -270,10 +282,10 @@ async fn run(
         subject,
         scan: scan_name(&observed.scan),
     };
-    match format.as_str() {
-        "json" => println!("{}", json_out(&json(&report))?),
-        "sarif" => println!("{}", json_out(&sarif(&report))?),
-        _ => print!("{}", text(&report, colour_enabled())),
+    match format {
+        Format::Json => println!("{}", json_out(&json(&report))?),
+        Format::Sarif => println!("{}", json_out(&sarif(&report))?),
+        Format::Text => print!("{}", text(&report, colour_enabled())),
     }
     match (verdict.decision, shown_decision(&report)) {
         (Decision::Pass | Decision::Warn, _) => Ok(ExitCode::SUCCESS),

@@ -6,55 +6,60 @@ use std::process::ExitCode;
 use gatekeeper::cost::{Pricing, report};
 use gatekeeper::time::now;
 
-use crate::args::opt;
-use crate::{Fail, Outcome, Stop, aws, json_out, parse};
+use crate::{Outcome, aws, json_out};
 
-fn price(value: Option<&str>, name: &str, default: f64) -> Result<f64, Fail> {
-    match value {
-        None => Ok(default),
-        Some(v) => v
-            .parse::<f64>()
-            .ok()
-            .filter(|x| x.is_finite() && *x >= 0.0)
-            .ok_or_else(|| Fail::error(format!("--{name} {v:?}: expected a non-negative number"))),
-    }
+/// `--price`: a non-negative number of USD.
+fn price(value: &str) -> Result<f64, String> {
+    value
+        .parse::<f64>()
+        .ok()
+        .filter(|x| x.is_finite() && *x >= 0.0)
+        .ok_or_else(|| "expected a non-negative number".to_string())
+}
+
+/// `--days`: 1 to 365.
+fn days(value: &str) -> Result<i64, String> {
+    value
+        .parse::<i64>()
+        .ok()
+        .filter(|d| (1..=365).contains(d))
+        .ok_or_else(|| "expected 1 to 365".to_string())
+}
+
+/// How `cost` prints its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// For people
+    Text,
+    /// One JSON object (the cost-report function's `report`)
+    Json,
+}
+
+/// `gatekeeper cost`'s options.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The period the report covers, in days (1 to 365)
+    #[arg(long, value_name = "N", value_parser = days, default_value = "30")]
+    pub days: i64,
+    /// How to print the report
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// USD per Inspector initial scan (the public price by default)
+    #[arg(long, value_name = "USD", value_parser = price, allow_hyphen_values = true, default_value_t = Pricing::default().initial_scan)]
+    pub initial_scan_price: f64,
+    /// USD per Inspector rescan (the public price by default)
+    #[arg(long, value_name = "USD", value_parser = price, allow_hyphen_values = true, default_value_t = Pricing::default().rescan)]
+    pub rescan_price: f64,
 }
 
 /// `gatekeeper cost [--days N] [--format text|json] [--initial-scan-price USD] [--rescan-price USD]`.
-pub fn command(rest: &[String]) -> Outcome {
-    let args = parse(
-        rest,
-        &[
-            opt("days"),
-            opt("format"),
-            opt("initial-scan-price"),
-            opt("rescan-price"),
-        ],
-    )?;
-    let days = match args.get("days") {
-        None => 30,
-        Some(d) => d
-            .parse::<i64>()
-            .ok()
-            .filter(|d| (1..=365).contains(d))
-            .ok_or_else(|| Fail::error(format!("--days {d:?}: expected 1 to 365")))?,
-    };
-    let format = args.get("format").unwrap_or("text");
-    if !matches!(format, "text" | "json") {
-        return Err(Stop::Fail(Fail::error(format!(
-            "--format {format:?}: expected text or json"
-        ))));
-    }
-    let defaults = Pricing::default();
+pub fn command(args: Args) -> Outcome {
+    let days = args.days;
     let pricing = Pricing {
-        initial_scan: price(
-            args.get("initial-scan-price"),
-            "initial-scan-price",
-            defaults.initial_scan,
-        )?,
-        rescan: price(args.get("rescan-price"), "rescan-price", defaults.rescan)?,
+        initial_scan: args.initial_scan_price,
+        rescan: args.rescan_price,
     };
-    let text = format == "text";
+    let text = args.format == Format::Text;
     let out = aws::block_on(async move {
         let sdk = aws::sdk().await;
         let inputs =

@@ -5,10 +5,10 @@ use std::process::ExitCode;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::args::opt;
-use crate::{Outcome, json_out, parse};
+use crate::{Fail, Outcome, json_out};
 use std::collections::HashMap;
 
+use gatekeeper::config::PolicySource;
 use gatekeeper::domain::{Decision, ImageRef, ScanState, SeverityCounts};
 use gatekeeper::events::{self, EventBody, Incoming, MAX_EVENT_BYTES};
 use gatekeeper::plan::{Verified, plan};
@@ -210,19 +210,44 @@ pub fn read_policy(path: Option<&str>) -> Result<Policy, String> {
     }
 }
 
+/// `gatekeeper evaluate`'s options.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The EventBridge event: a JSON file of at most 1 MiB
+    #[arg(long, value_name = "FILE")]
+    pub event: String,
+    /// A findings document to decide on (a saved ListFindings or DescribeImageScanFindings answer, at
+    /// most 64 MiB); without it a scan event is decided on its counts, a finding event on that finding
+    #[arg(long, value_name = "FILE")]
+    pub findings: Option<String>,
+    /// The policy, a local file (evaluate makes no AWS calls); the built-in default otherwise
+    #[arg(long, value_name = "FILE", env = "GATEKEEPER_POLICY")]
+    pub policy: Option<String>,
+    /// Decide as of this time (2026-12-01 or 2026-12-01T10:00:00Z): reproducible expiry and grace
+    #[arg(long, value_name = "TIME", value_parser = crate::cli::time)]
+    pub now: Option<Epoch>,
+}
+
 /// `gatekeeper evaluate --event FILE [--findings FILE] [--policy FILE] [--now TIME]`.
-pub fn command(rest: &[String]) -> Outcome {
-    let args = parse(
-        rest,
-        &[opt("event"), opt("findings"), opt("policy"), opt("now")],
-    )?;
-    let event = read_json(args.require("event")?, "event", MAX_EVENT_BYTES)?;
+pub fn command(args: Args) -> Outcome {
+    // GATEKEEPER_POLICY may name S3 or SSM for the commands that call AWS: evaluate says so rather
+    // than deciding under another policy than the one asked for.
+    if let Some(p) = &args.policy
+        && !matches!(PolicySource::parse(p), Ok(PolicySource::File(_)))
+    {
+        return Err(Fail::error(format!(
+            "policy {p}: evaluate makes no AWS calls: give --policy a local file"
+        ))
+        .into());
+    }
+    let event = read_json(&args.event, "event", MAX_EVENT_BYTES)?;
     let findings = args
-        .get("findings")
+        .findings
+        .as_deref()
         .map(|p| read_json(p, "findings", MAX_FINDINGS_BYTES))
         .transpose()?;
-    let policy = read_policy(args.get("policy"))?;
-    let now = args.time("now")?;
+    let policy = read_policy(args.policy.as_deref())?;
+    let now = args.now.unwrap_or_else(gatekeeper::time::now);
     let out = run(&event, findings.as_ref(), &policy, now)?;
     println!("{}", json_out(&out)?);
     Ok(ExitCode::SUCCESS)

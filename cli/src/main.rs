@@ -4,6 +4,7 @@ mod args;
 mod audit_log;
 mod aws;
 mod check;
+mod cli;
 mod cost_cmd;
 mod evaluate;
 mod ops;
@@ -12,50 +13,9 @@ mod report;
 
 use std::process::ExitCode;
 
-use args::Args;
+use clap::error::ErrorKind;
+use cli::Command;
 use gatekeeper::escape;
-
-const USAGE: &str = "\
-gatekeeper: ECR image verdicts for CI pipelines and operators
-
-Usage:
-  gatekeeper evaluate --event FILE [--findings FILE] [--policy FILE] [--now TIME]
-  gatekeeper policy check FILE [--now TIME] [--within DURATION]
-  gatekeeper check --repository R (--tag T | --digest D) [--wait DURATION] [--quiet-period DURATION]
-                   [--policy FILE] [--format text|json|sarif]
-  gatekeeper release --repository R --digest D --reason TEXT [--force --for DURATION]
-  gatekeeper release --all [--repository R] (--dry-run | --yes)
-  gatekeeper reconcile (--repository R | --all) [--dry-run] [--mode audit|enforce]
-  gatekeeper breaker (status | reset)
-  gatekeeper cost [--days N] [--format text|json] [--initial-scan-price USD] [--rescan-price USD]
-  gatekeeper --version | --help | COMMAND --help
-
-Commands:
-  evaluate   decide one EventBridge event offline (no AWS calls); prints one JSON object
-  policy     validate a policy file; list exceptions expiring soon
-  check      the CI gate: find the image in ECR, wait for its scan, print the verdict; exit 0 for
-             pass/warn, 1 for block or held, 2 for errors and timeouts
-  release    break-glass: put an image's quarantined tags back (or every image's, to uninstall)
-  reconcile  evaluate images that existed before the gatekeeper (or whose events were lost) and act
-  breaker    show or reset the circuit breaker that stops tag changes after too many
-  cost       what Inspector's scanning costs, what runs, what to change (estimates; reads only)
-
-AWS: the usual credential chain and AWS_REGION; AWS_ENDPOINT_URL points every call at a local
-emulator. Commands that touch the gatekeeper's state read GATEKEEPER_STATE_TABLE and
-GATEKEEPER_TOPIC_ARN (or --table, --topic), and the policy from --policy or GATEKEEPER_POLICY
-(a file, s3://bucket/key or ssm:/name; the built-in default otherwise).
-
-Examples:
-  gatekeeper evaluate --event events/aws.inspector2-inspector2-scan-ecr-docs.json
-  gatekeeper policy check policy.toml --within 30d
-  gatekeeper check --repository team-a/api --tag \"$GIT_SHA\" --wait 15m --format sarif > gatekeeper.sarif
-  gatekeeper release --repository team-a/api --digest sha256:... --reason \"INC-42 hotfix\" --force --for 24h
-  gatekeeper reconcile --all --dry-run
-  gatekeeper cost --days 30 --rescan-price 0.011
-
-Exit status: 0 success (pass or warn for check), 1 a verdict that stops the pipeline (block, held),
-an invalid policy, or a refused release; 2 unusable input, AWS errors and timeouts.
-";
 
 /// Why a command stopped: the exit code and one line for stderr.
 #[derive(Debug)]
@@ -100,11 +60,9 @@ impl From<gatekeeper::error::ConfigError> for Fail {
     }
 }
 
-/// Why a command returned without an exit code of its own.
+/// Why a command stopped without an exit code of its own.
 #[derive(Debug)]
 pub enum Stop {
-    /// `--help`: print the usage.
-    Help,
     /// A failure, with its exit code.
     Fail(Fail),
 }
@@ -126,11 +84,6 @@ pub fn json_out<T: serde::Serialize>(value: &T) -> Result<String, Fail> {
         .map_err(|e| Fail::error(e.to_string()))
 }
 
-/// Parses `rest` for a command; `--help` prints the usage.
-pub fn parse(rest: &[String], flags: &[args::Flag]) -> Result<Args, Stop> {
-    Args::parse(rest, flags).map_err(|e| e.map_or(Stop::Help, |m| Stop::Fail(Fail::error(m))))
-}
-
 fn main() -> ExitCode {
     // The audit trail of operator actions (one JSON line per tag change, with the caller's ARN) on
     // standard error; `GATEKEEPER_LOG` (an env-filter, e.g. `info`) shows more.
@@ -141,34 +94,32 @@ fn main() -> ExitCode {
         .with_writer(|| audit_log::Escaping(std::io::stderr()))
         .with_env_filter(filter)
         .init();
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let (command, rest) = match argv.split_first() {
-        Some((c, rest)) => (c.as_str(), rest),
-        None => ("--help", &[][..]),
+    let cli = match cli::parse(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(e) => return usage(&e),
     };
-    let result: Outcome = match command {
-        "evaluate" => evaluate::command(rest),
-        "policy" => policy_cmd::command(rest),
-        "check" => check::command(rest),
-        "release" => ops::release(rest),
-        "reconcile" => ops::reconcile(rest),
-        "breaker" => ops::breaker(rest),
-        "cost" => cost_cmd::command(rest),
-        "--version" | "-V" | "version" => {
+    let result: Outcome = match cli.command {
+        Command::Evaluate(args) => evaluate::command(args),
+        Command::Policy { command } => policy_cmd::command(command),
+        Command::Check(args) => check::command(args),
+        Command::Release(args) => ops::release(args),
+        Command::Reconcile(args) => ops::reconcile(args),
+        Command::Breaker(args) => ops::breaker(args),
+        Command::Cost(args) => cost_cmd::command(args),
+        Command::Completions { shell } => {
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(&cli::completions(shell))
+                .map(|()| ExitCode::SUCCESS)
+                .map_err(|e| Stop::Fail(Fail::error(format!("stdout: {e}"))))
+        }
+        Command::Version => {
             println!("gatekeeper {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
         }
-        "--help" | "-h" | "help" => Err(Stop::Help),
-        other => Err(Stop::Fail(Fail::error(format!(
-            "unknown command {other:?}"
-        )))),
     };
     match result {
         Ok(code) => code,
-        Err(Stop::Help) => {
-            print!("{USAGE}");
-            ExitCode::SUCCESS
-        }
         Err(Stop::Fail(fail)) => {
             let hint = if fail.code == 2 && fail.message.starts_with("--")
                 || fail.message.starts_with("unknown")
@@ -180,6 +131,26 @@ fn main() -> ExitCode {
             // One line, whatever the message quotes from events, policies, files or AWS.
             eprintln!("gatekeeper: {}{hint}", escape::line(&fail.message));
             ExitCode::from(fail.code)
+        }
+    }
+}
+
+/// Help and version on stdout (exit 0, also for `gatekeeper` alone); a usage error as one line on
+/// stderr, exit 2.
+fn usage(e: &clap::Error) -> ExitCode {
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            print!("{}", e.render());
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!(
+                "gatekeeper: {} (see gatekeeper --help)",
+                escape::line(&cli::one_line(e))
+            );
+            ExitCode::from(2)
         }
     }
 }

@@ -13,8 +13,8 @@ use gatekeeper::service::{ReleaseRequest, Trigger};
 use gatekeeper::tags::TagKind;
 use gatekeeper::time::{DAY, format_rfc3339, now};
 
-use crate::args::{Args, opt, switch};
-use crate::{Fail, Outcome, Stop, aws, parse};
+use crate::args::{Args, ModeArg, PolicyArg, StateArgs};
+use crate::{Fail, Outcome, Stop, aws};
 
 /// One line per tag change and per problem, as `release` and `reconcile` print them.
 fn action_lines(image: &str, actions: &[Action], problems: &[String]) -> Vec<String> {
@@ -51,46 +51,98 @@ fn print_actions(image: &str, actions: &[Action], problems: &[String]) {
     }
 }
 
-async fn repositories(ecr: &gatekeeper::adapters::Ecr, args: &Args) -> Result<Vec<String>, Fail> {
-    match args.get("repository") {
+async fn repositories(
+    ecr: &gatekeeper::adapters::Ecr,
+    repository: Option<&str>,
+    all: bool,
+) -> Result<Vec<String>, Fail> {
+    match repository {
         Some(r) => Ok(vec![r.to_string()]),
-        None if args.has("all") => Ok(ecr.repositories().await?),
+        None if all => Ok(ecr.repositories().await?),
         None => Err(Fail::error("give --repository R or --all")),
     }
 }
 
+/// `gatekeeper release`'s options: one image, or `--all` to uninstall.
+#[derive(Debug, clap::Args)]
+pub struct ReleaseArgs {
+    /// The image's repository (with --all: only this repository's images)
+    #[arg(long, value_name = "R", required_unless_present = "all")]
+    pub repository: Option<String>,
+    /// The image's digest (sha256:...)
+    #[arg(
+        long,
+        value_name = "D",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    pub digest: Option<String>,
+    /// Why, for the audit trail and the release message (e.g. "INC-42 hotfix")
+    #[arg(
+        long,
+        value_name = "TEXT",
+        required_unless_present = "all",
+        conflicts_with = "all",
+        allow_hyphen_values = true
+    )]
+    pub reason: Option<String>,
+    /// Release even though the verdict still blocks: records an override for --for
+    #[arg(long, conflicts_with = "all")]
+    pub force: bool,
+    /// How long a --force override lasts (1s to 30d)
+    #[arg(long = "for", id = "for", value_name = "DURATION", value_parser = crate::cli::duration, conflicts_with = "all")]
+    pub for_: Option<i64>,
+    /// Every quarantined and held tag back where the original tag is free (the uninstall path)
+    #[arg(long)]
+    pub all: bool,
+    /// With --all: print what would change, change nothing
+    #[arg(long, requires = "all", conflicts_with = "yes")]
+    pub dry_run: bool,
+    /// With --all: make the changes
+    #[arg(long, requires = "all")]
+    pub yes: bool,
+    /// Where the policy comes from.
+    #[command(flatten)]
+    pub policy: PolicyArg,
+    /// The deployment's state table and topic.
+    #[command(flatten)]
+    pub state: StateArgs,
+    /// The mode the release message reports.
+    #[command(flatten)]
+    pub mode: ModeArg,
+}
+
+impl ReleaseArgs {
+    fn aws(&self) -> Args {
+        Args::of(Some(&self.policy), Some(&self.state), Some(&self.mode))
+    }
+}
+
 /// `gatekeeper release ...`.
-pub fn release(rest: &[String]) -> Outcome {
-    let mut flags = vec![
-        opt("repository"),
-        opt("digest"),
-        opt("reason"),
-        switch("force"),
-        opt("for"),
-        switch("all"),
-        switch("dry-run"),
-        switch("yes"),
-    ];
-    flags.extend(aws::COMMON);
-    let args = parse(rest, &flags)?;
-    if args.has("all") {
-        if args.has("dry-run") == args.has("yes") {
+pub fn release(args: ReleaseArgs) -> Outcome {
+    if args.all {
+        if args.dry_run == args.yes {
             return Err(Stop::Fail(Fail::error(
                 "release --all needs exactly one of --dry-run and --yes",
             )));
         }
         return Ok(aws::block_on(release_all(args))??);
     }
-    let repository = args.require("repository")?.to_string();
-    let digest = args.require("digest")?.to_string();
-    let reason = args.require("reason")?.to_string();
+    let (Some(repository), Some(digest), Some(reason)) = (
+        args.repository.clone(),
+        args.digest.clone(),
+        args.reason.clone(),
+    ) else {
+        return Err(Stop::Fail(Fail::error(
+            "--repository, --digest and --reason are required",
+        )));
+    };
     if reason.trim().is_empty() {
         return Err(Stop::Fail(Fail::error("--reason must say why")));
     }
-    let force_for = match (args.has("force"), args.get("for")) {
+    let force_for = match (args.force, args.for_) {
         (false, None) => None,
-        (true, Some(_)) => {
-            let secs = args.duration("for", DAY)?;
+        (true, Some(secs)) => {
             if secs <= 0 || secs > 30 * DAY {
                 return Err(Stop::Fail(Fail::error(
                     "--for must be between 1s and 30d: an exception in the policy is the lasting fix",
@@ -106,7 +158,11 @@ pub fn release(rest: &[String]) -> Outcome {
         (false, Some(_)) => return Err(Stop::Fail(Fail::error("--for only goes with --force"))),
     };
     Ok(aws::block_on(release_one(
-        args, repository, digest, reason, force_for,
+        args.aws(),
+        repository,
+        digest,
+        reason,
+        force_for,
     ))??)
 }
 
@@ -156,18 +212,18 @@ async fn release_one(
     }
 }
 
-async fn release_all(args: Args) -> Result<ExitCode, Fail> {
+async fn release_all(args: ReleaseArgs) -> Result<ExitCode, Fail> {
     let sdk = aws::sdk().await;
-    let policy = aws::policy(&args, &sdk).await?;
-    let gk = aws::gatekeeper(&args, &sdk, policy)?;
-    let dry_run = args.has("dry-run");
+    let policy = aws::policy(&args.aws(), &sdk).await?;
+    let gk = aws::gatekeeper(&args.aws(), &sdk, policy)?;
+    let dry_run = args.dry_run;
     let actor = if dry_run {
         String::new()
     } else {
         aws::caller(&sdk).await?
     };
     let (mut images, mut changed) = (0usize, 0usize);
-    for repository in repositories(&gk.registry, &args).await? {
+    for repository in repositories(&gk.registry, args.repository.as_deref(), true).await? {
         for detail in gk.registry.images(&repository).await? {
             let ours = detail.tags.iter().any(|t| {
                 matches!(
@@ -204,28 +260,45 @@ async fn release_all(args: Args) -> Result<ExitCode, Fail> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `gatekeeper reconcile`'s options.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["repository", "all"])))]
+pub struct ReconcileArgs {
+    /// One repository's images
+    #[arg(long, value_name = "R")]
+    pub repository: Option<String>,
+    /// Every repository's images
+    #[arg(long)]
+    pub all: bool,
+    /// Print what would change, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Where the policy comes from.
+    #[command(flatten)]
+    pub policy: PolicyArg,
+    /// The deployment's state table and topic.
+    #[command(flatten)]
+    pub state: StateArgs,
+    /// Whether tags are changed.
+    #[command(flatten)]
+    pub mode: ModeArg,
+}
+
 /// `gatekeeper reconcile (--repository R | --all) [--dry-run] [--mode audit|enforce]`.
-pub fn reconcile(rest: &[String]) -> Outcome {
-    let mut flags = vec![opt("repository"), switch("all"), switch("dry-run")];
-    flags.extend(aws::COMMON);
-    let args = parse(rest, &flags)?;
-    if args.has("repository") == args.has("all") {
-        return Err(Stop::Fail(Fail::error(
-            "give exactly one of --repository R and --all",
-        )));
-    }
+pub fn reconcile(args: ReconcileArgs) -> Outcome {
     Ok(aws::block_on(reconcile_run(args))??)
 }
 
-async fn reconcile_run(args: Args) -> Result<ExitCode, Fail> {
+async fn reconcile_run(args: ReconcileArgs) -> Result<ExitCode, Fail> {
     let sdk = aws::sdk().await;
-    let policy = aws::policy(&args, &sdk).await?;
-    let gk = aws::gatekeeper(&args, &sdk, policy)?;
+    let bridge = Args::of(Some(&args.policy), Some(&args.state), Some(&args.mode));
+    let policy = aws::policy(&bridge, &sdk).await?;
+    let gk = aws::gatekeeper(&bridge, &sdk, policy)?;
     let inspector = aws::inspector(&sdk);
-    let dry_run = args.has("dry-run");
+    let dry_run = args.dry_run;
     let run_id = format!("reconcile-{}", now());
     let mut tally: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
-    for repository in repositories(&gk.registry, &args).await? {
+    for repository in repositories(&gk.registry, args.repository.as_deref(), args.all).await? {
         let scanner = if gk.registry.scan_coverage(&repository).await?.enhanced {
             Scanner::Enhanced
         } else {
@@ -297,16 +370,30 @@ async fn reconcile_run(args: Args) -> Result<ExitCode, Fail> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `breaker` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BreakerAction {
+    /// Show whether the breaker is open, since when and why
+    Status,
+    /// Close it: tag changes resume
+    Reset,
+}
+
+/// `gatekeeper breaker`'s options.
+#[derive(Debug, clap::Args)]
+pub struct BreakerArgs {
+    /// What to do
+    #[arg(value_enum)]
+    pub action: BreakerAction,
+    /// The deployment's state table and topic.
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
 /// `gatekeeper breaker (status | reset)`.
-pub fn breaker(rest: &[String]) -> Outcome {
-    let args = parse(rest, &aws::COMMON)?;
-    let sub = args.positional.first().map(String::as_str);
-    if !matches!(sub, Some("status" | "reset")) {
-        return Err(Stop::Fail(Fail::error(
-            "expected: gatekeeper breaker status | reset",
-        )));
-    }
-    let reset = sub == Some("reset");
+pub fn breaker(args: BreakerArgs) -> Outcome {
+    let reset = args.action == BreakerAction::Reset;
+    let args = Args::of(None, Some(&args.state), None);
     let code = aws::block_on(async move {
         let sdk = aws::sdk().await;
         let gk = aws::gatekeeper(&args, &sdk, gatekeeper::policy::Policy::builtin())?;

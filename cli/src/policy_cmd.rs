@@ -7,24 +7,43 @@
 
 use std::process::ExitCode;
 
-use crate::args::opt;
-use crate::{Fail, Outcome, Stop, parse};
+use crate::{Fail, Outcome, Stop};
 use gatekeeper::config::check_verified_prefixes;
 use gatekeeper::escape::line;
 use gatekeeper::policy::{Policy, Problem};
 use gatekeeper::time::{DAY, format_date};
 
+/// `gatekeeper policy`'s commands.
+#[derive(Debug, clap::Subcommand)]
+pub enum PolicyCommand {
+    /// Validate a policy file: every problem as FILE:LINE: field: message, and the exceptions
+    /// expiring soon
+    #[command(after_help = "Exit status: 0 valid, 1 invalid, 2 unreadable.")]
+    Check(CheckArgs),
+}
+
+/// `gatekeeper policy check`'s options.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The policy file
+    #[arg(value_name = "FILE")]
+    pub file: String,
+    /// Check as of this time (2026-12-01 or 2026-12-01T10:00:00Z) instead of now
+    #[arg(long, value_name = "TIME", value_parser = crate::cli::time)]
+    pub now: Option<gatekeeper::time::Epoch>,
+    /// List the exceptions that expire within this duration
+    #[arg(long, value_name = "DURATION", value_parser = crate::cli::duration, default_value = "14d")]
+    pub within: i64,
+}
+
 /// `gatekeeper policy check FILE [--now TIME] [--within DURATION]`.
-pub fn command(rest: &[String]) -> Outcome {
-    let args = parse(rest, &[opt("now"), opt("within")])?;
-    match args.positional.as_slice() {
-        [sub, file] if sub == "check" => {
-            check(file, args.time("now")?, args.duration("within", 14 * DAY)?)
-        }
-        [sub] if sub == "check" => Err(Stop::Fail(Fail::error("policy check needs a FILE"))),
-        _ => Err(Stop::Fail(Fail::error(
-            "expected: gatekeeper policy check FILE",
-        ))),
+pub fn command(command: PolicyCommand) -> Outcome {
+    match command {
+        PolicyCommand::Check(args) => check(
+            &args.file,
+            args.now.unwrap_or_else(gatekeeper::time::now),
+            args.within,
+        ),
     }
 }
 
