@@ -2,30 +2,10 @@
 //! reaches stdout and stderr escaped, never as the raw characters a terminal acts on.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
-
 use serde_json::Value;
 
-fn gatekeeper(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gatekeeper"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap()
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn scratch(name: &str, text: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("gk-cli-escaping-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path.to_string_lossy().into_owned()
-}
+mod common;
+use common::*;
 
 /// Screen clear, an OSC 8 link, BEL, CR, backspace, a forged line, DEL, CSI (C1), a right-to-left
 /// override, an isolate and a line separator.

@@ -2,38 +2,10 @@
 //! command and flag, usage errors as one line with exit 2, completion scripts, environment variables.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
-
 use serde_json::Value;
 
-/// The binary with a clean environment (no GATEKEEPER_* or AWS_* from the caller's shell).
-fn gatekeeper(args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gatekeeper"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(env.iter().copied())
-        .args(args)
-        .current_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."))
-        .output()
-        .unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
-
-fn scratch(name: &str, text: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("gk-cli-usage-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path.to_string_lossy().into_owned()
-}
+mod common;
+use common::*;
 
 const EVENT: &str = "events/aws.inspector2-inspector2-scan-ecr-docs.json";
 
@@ -52,7 +24,7 @@ const COMMANDS: [&str; 9] = [
 #[test]
 fn help_lists_every_command_with_examples_and_exit_status_on_stdout() {
     for args in [&["--help"][..], &["help"], &[]] {
-        let out = gatekeeper(args, &[]);
+        let out = gatekeeper(args);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
         assert!(out.stderr.is_empty(), "{args:?}: {}", stderr(&out));
         let help = stdout(&out);
@@ -137,7 +109,7 @@ fn each_command_s_help_lists_its_flags() {
     ];
     for (command, flags) in cases {
         let args: Vec<&str> = command.iter().copied().chain(["--help"]).collect();
-        let out = gatekeeper(&args, &[]);
+        let out = gatekeeper(&args);
         assert_eq!(out.status.code(), Some(0), "{args:?}");
         let help = stdout(&out);
         for flag in flags {
@@ -152,7 +124,7 @@ fn each_command_s_help_lists_its_flags() {
 
 #[test]
 fn the_environment_variables_a_flag_falls_back_to_are_in_its_help() {
-    let help = stdout(&gatekeeper(&["release", "--help"], &[]));
+    let help = stdout(&gatekeeper(&["release", "--help"]));
     for var in [
         "GATEKEEPER_POLICY",
         "GATEKEEPER_STATE_TABLE",
@@ -192,7 +164,7 @@ fn a_usage_error_exits_two_with_one_line_on_stderr_naming_the_problem() {
         (&["release", "--all", "--yes=1"], "'--yes'"),
     ];
     for (args, expected) in cases {
-        let out = gatekeeper(args, &[]);
+        let out = gatekeeper(args);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
@@ -208,7 +180,7 @@ fn a_usage_error_exits_two_with_one_line_on_stderr_naming_the_problem() {
 
 #[test]
 fn a_usage_error_quoting_a_hostile_value_stays_one_escaped_line() {
-    let out = gatekeeper(
+    let out = gatekeeper_with(
         &[
             "check",
             "--repository",
@@ -228,7 +200,7 @@ fn a_usage_error_quoting_a_hostile_value_stays_one_escaped_line() {
 
 #[test]
 fn completions_print_a_script_naming_every_command() {
-    let bash = gatekeeper(&["completions", "bash"], &[]);
+    let bash = gatekeeper(&["completions", "bash"]);
     assert_eq!(bash.status.code(), Some(0), "{}", stderr(&bash));
     let script = stdout(&bash);
     assert!(script.contains("_gatekeeper()"), "{script}");
@@ -243,7 +215,7 @@ fn completions_print_a_script_naming_every_command() {
         ("zsh", "#compdef gatekeeper"),
         ("fish", "complete -c gatekeeper"),
     ] {
-        let out = gatekeeper(&["completions", shell], &[]);
+        let out = gatekeeper(&["completions", shell]);
         assert_eq!(out.status.code(), Some(0), "{shell}");
         assert!(stdout(&out).contains(marker), "{shell}");
     }
@@ -257,7 +229,7 @@ fn gatekeeper_policy_picks_the_policy_for_evaluate_and_the_flag_wins() {
         "version = 1\n[defaults]\nblock = \"CRITICAL\"\n",
     );
     let decide = |args: &[&str], env: &[(&str, &str)]| {
-        let out = gatekeeper(args, env);
+        let out = gatekeeper_with(args, env);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         v["reasons"][0].as_str().unwrap().to_string()
@@ -284,7 +256,7 @@ fn gatekeeper_policy_picks_the_policy_for_evaluate_and_the_flag_wins() {
 
 #[test]
 fn evaluate_refuses_a_gatekeeper_policy_it_would_have_to_fetch_from_aws() {
-    let out = gatekeeper(
+    let out = gatekeeper_with(
         &["evaluate", "--event", EVENT],
         &[("GATEKEEPER_POLICY", "s3://bucket/policy.toml")],
     );
@@ -298,7 +270,7 @@ fn evaluate_refuses_a_gatekeeper_policy_it_would_have_to_fetch_from_aws() {
 
 #[test]
 fn gatekeeper_mode_is_checked_like_the_flag() {
-    let out = gatekeeper(&["reconcile", "--all"], &[("GATEKEEPER_MODE", "enforcing")]);
+    let out = gatekeeper_with(&["reconcile", "--all"], &[("GATEKEEPER_MODE", "enforcing")]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("--mode \"enforcing\": expected audit or enforce"),
@@ -310,7 +282,7 @@ fn gatekeeper_mode_is_checked_like_the_flag() {
 #[test]
 fn version_prints_the_crate_version_on_stdout() {
     for args in [&["--version"][..], &["-V"], &["version"]] {
-        let out = gatekeeper(args, &[]);
+        let out = gatekeeper(args);
         assert_eq!(out.status.code(), Some(0));
         assert_eq!(
             stdout(&out).trim(),
