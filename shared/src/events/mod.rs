@@ -226,6 +226,4 @@ pub fn parse(value: &Value) -> Result<Event, ParseError> {
 }
 
 #[cfg(test)]
-mod properties;
-#[cfg(test)]
 mod tests;

@@ -7,6 +7,8 @@ use serde_json::json;
 use super::*;
 use crate::domain::{FindingStatus, FixAvailable, Severity};
 
+mod properties;
+
 fn events_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
 }

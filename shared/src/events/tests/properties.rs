@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Map, Value, json};
 
-use super::*;
+use super::super::*;
 use crate::domain::Decision;
 use crate::policy::Policy;
 use crate::verdict::{Subject, evaluate, evaluate_counts, pending};
