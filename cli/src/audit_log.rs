@@ -4,14 +4,14 @@
 
 use std::io::{self, Write};
 
-/// Writes JSON text through [`gatekeeper::message::escape_markup`] to the inner writer.
+/// Writes JSON text through [`gatekeeper::outbound::text::escape_markup`] to the inner writer.
 pub struct Escaping<W>(pub W);
 
 impl<W: Write> Write for Escaping<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match std::str::from_utf8(buf) {
             Ok(text) => {
-                let escaped = gatekeeper::message::escape_markup(text);
+                let escaped = gatekeeper::outbound::text::escape_markup(text);
                 self.0.write_all(escaped.as_bytes()).map(|()| buf.len())
             }
             // The formatter writes whole lines; bytes that are not UTF-8 pass as they came.

@@ -1,12 +1,13 @@
 //! The CLI's AWS side: the deployment named by flags and the environment, and the ports built from
 //! it by `gatekeeper::bootstrap`, the same construction as the Lambdas'.
 
-use gatekeeper::adapters::{AwsGatekeeper, Ecr, Inspector, load_policy};
+use gatekeeper::adapters::{Ecr, Inspector};
 use gatekeeper::bootstrap::Adapters;
-use gatekeeper::config::{self, Deployment, PolicySource};
+use gatekeeper::bootstrap::config::{self, Deployment, PolicySource};
+use gatekeeper::bootstrap::{AwsGatekeeper, load_policy};
 use gatekeeper::domain::Mode;
-use gatekeeper::policy::Policy;
-use gatekeeper::tags::TagScheme;
+use gatekeeper::domain::policy::Policy;
+use gatekeeper::domain::tags::TagScheme;
 
 use crate::Fail;
 use crate::args::Args;

@@ -7,16 +7,16 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use gatekeeper::adapters::{Ecr, Inspector};
+use gatekeeper::domain::events::Scanner;
+use gatekeeper::domain::tags::{TagKind, TagScheme};
+use gatekeeper::domain::verdict::{Subject, evaluate};
 use gatekeeper::domain::{Decision, Finding, ImageRef, ScanState};
-use gatekeeper::events::Scanner;
 use gatekeeper::ports::{FindingsSource, ImageDetail, ImageRegistry};
-use gatekeeper::tags::{TagKind, TagScheme};
-use gatekeeper::verdict::{Subject, evaluate};
 
 use crate::args::PolicyArg;
 use crate::report::{Report, colour_enabled, json, sarif, shown_decision, text};
 use crate::{Fail, Outcome, aws, json_out};
-use gatekeeper::escape::line;
+use gatekeeper::outbound::text::line;
 
 /// Where the image's tag is now, when it is not where the pipeline pushed it.
 fn moved_tag(
@@ -252,7 +252,7 @@ async fn run(args: Args) -> Result<ExitCode, Fail> {
         );
         tokio::time::sleep(Duration::from_secs(interval as u64)).await;
     };
-    let now = gatekeeper::time::now();
+    let now = gatekeeper::domain::time::now();
     let in_use = observed
         .findings
         .iter()

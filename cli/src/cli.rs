@@ -144,16 +144,16 @@ pub fn parse(argv: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Cli, 
 
 /// A duration flag (`90s`, `15m`, `2h`, `7d`, at most 10 years), in seconds: checked, never wrapped.
 pub fn duration(value: &str) -> Result<i64, String> {
-    use gatekeeper::time::DurationError;
-    gatekeeper::time::duration(value).map_err(|e| match e {
+    use gatekeeper::domain::time::DurationError;
+    gatekeeper::domain::time::duration(value).map_err(|e| match e {
         DurationError::Malformed => "expected a duration such as 90s, 15m, 2h or 7d".to_string(),
         DurationError::TooLong => e.to_string(),
     })
 }
 
 /// A time flag (`2026-12-01`, `2026-12-01T10:00:00Z`).
-pub fn time(value: &str) -> Result<gatekeeper::time::Epoch, String> {
-    gatekeeper::time::parse_rfc3339(value)
+pub fn time(value: &str) -> Result<gatekeeper::domain::time::Epoch, String> {
+    gatekeeper::domain::time::parse_rfc3339(value)
         .ok_or_else(|| "expected a date or an RFC 3339 time (2026-12-01T10:00:00Z)".to_string())
 }
 

@@ -3,8 +3,8 @@
 
 use std::process::ExitCode;
 
-use gatekeeper::cost::{Pricing, report};
-use gatekeeper::time::now;
+use gatekeeper::domain::time::now;
+use gatekeeper::outbound::cost::{Pricing, report};
 
 use crate::{Outcome, aws, json_out};
 

@@ -8,14 +8,14 @@ use serde_json::Value;
 use crate::{Fail, Outcome, json_out};
 use std::collections::HashMap;
 
-use gatekeeper::config::PolicySource;
+use gatekeeper::bootstrap::config::PolicySource;
+use gatekeeper::domain::events::{self, EventBody, Incoming, MAX_EVENT_BYTES};
+use gatekeeper::domain::plan::{Verified, plan};
+use gatekeeper::domain::policy::Policy;
+use gatekeeper::domain::tags::{TagKind, TagScheme};
+use gatekeeper::domain::time::Epoch;
+use gatekeeper::domain::verdict::{Subject, Verdict, evaluate, evaluate_counts};
 use gatekeeper::domain::{Decision, ImageRef, ScanState, SeverityCounts};
-use gatekeeper::events::{self, EventBody, Incoming, MAX_EVENT_BYTES};
-use gatekeeper::plan::{Verified, plan};
-use gatekeeper::policy::Policy;
-use gatekeeper::tags::{TagKind, TagScheme};
-use gatekeeper::time::Epoch;
-use gatekeeper::verdict::{Subject, Verdict, evaluate, evaluate_counts};
 
 /// The one JSON object `evaluate` prints.
 #[derive(Debug, Serialize)]
@@ -131,11 +131,15 @@ pub fn run(
         subject.in_use = f.in_use_count.is_some_and(|n| n > 0);
     }
     let v = match (&event.body, findings) {
-        (EventBody::Push(_), None) => gatekeeper::verdict::pending("pushed: no scan result yet"),
+        (EventBody::Push(_), None) => {
+            gatekeeper::domain::verdict::pending("pushed: no scan result yet")
+        }
         // A scan event without counts (scans from before 2020) says nothing about its findings.
-        (EventBody::Scan(scan), None) if scan.counts.is_none() => gatekeeper::verdict::pending(
-            "the scan event carries no finding-severity-counts: pass --findings to decide",
-        ),
+        (EventBody::Scan(scan), None) if scan.counts.is_none() => {
+            gatekeeper::domain::verdict::pending(
+                "the scan event carries no finding-severity-counts: pass --findings to decide",
+            )
+        }
         (EventBody::Scan(scan), None) => {
             let mut v = evaluate_counts(
                 policy.rule_for(&image.repository),
@@ -247,7 +251,7 @@ pub fn command(args: Args) -> Outcome {
         .map(|p| read_json(p, "findings", MAX_FINDINGS_BYTES))
         .transpose()?;
     let policy = read_policy(args.policy.as_deref())?;
-    let now = args.now.unwrap_or_else(gatekeeper::time::now);
+    let now = args.now.unwrap_or_else(gatekeeper::domain::time::now);
     let out = run(&event, findings.as_ref(), &policy, now)?;
     println!("{}", json_out(&out)?);
     Ok(ExitCode::SUCCESS)
@@ -323,7 +327,7 @@ mod tests {
         )
         .unwrap();
         let e = event("aws.inspector2-inspector2-finding-ecr-critical.json");
-        let at = |t: &str| gatekeeper::time::parse_rfc3339(t).unwrap();
+        let at = |t: &str| gatekeeper::domain::time::parse_rfc3339(t).unwrap();
         let during = run(&e, None, &p, at("2026-11-22T00:00:00Z")).unwrap();
         assert_eq!(during.decision, "warn", "{:?}", during.reasons);
         assert!(

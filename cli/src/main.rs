@@ -15,7 +15,7 @@ use std::process::ExitCode;
 
 use clap::error::ErrorKind;
 use cli::Command;
-use gatekeeper::escape;
+use gatekeeper::outbound::text;
 
 /// Why a command stopped: the exit code and one line for stderr.
 #[derive(Debug)]
@@ -77,10 +77,10 @@ impl<E: Into<Fail>> From<E> for Stop {
 pub type Outcome = Result<ExitCode, Stop>;
 
 /// `value` as pretty JSON for stdout, with the characters a terminal acts on (and markup) `\u`-escaped
-/// like every message body ([`gatekeeper::message::escape_markup`]): still valid JSON, same values.
+/// like every message body ([`gatekeeper::outbound::text::escape_markup`]): still valid JSON, same values.
 pub fn json_out<T: serde::Serialize>(value: &T) -> Result<String, Fail> {
     serde_json::to_string_pretty(value)
-        .map(|json| gatekeeper::message::escape_markup(&json))
+        .map(|json| gatekeeper::outbound::text::escape_markup(&json))
         .map_err(|e| Fail::error(e.to_string()))
 }
 
@@ -129,7 +129,7 @@ fn main() -> ExitCode {
                 ""
             };
             // One line, whatever the message quotes from events, policies, files or AWS.
-            eprintln!("gatekeeper: {}{hint}", escape::line(&fail.message));
+            eprintln!("gatekeeper: {}{hint}", text::line(&fail.message));
             ExitCode::from(fail.code)
         }
     }
@@ -148,7 +148,7 @@ fn usage(e: &clap::Error) -> ExitCode {
         _ => {
             eprintln!(
                 "gatekeeper: {} (see gatekeeper --help)",
-                escape::line(&cli::one_line(e))
+                text::line(&cli::one_line(e))
             );
             ExitCode::from(2)
         }

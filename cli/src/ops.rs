@@ -1,17 +1,17 @@
 //! Operator commands: `release` (break-glass, and `--all` to uninstall), `reconcile` (images that
 //! existed before the gatekeeper, or whose events were lost), `breaker` (status and reset). Names,
-//! tags and notes from AWS are shown escaped ([`gatekeeper::escape::line`]).
+//! tags and notes from AWS are shown escaped ([`gatekeeper::outbound::text::line`]).
 
 use std::process::ExitCode;
 
+use gatekeeper::domain::events::Scanner;
+use gatekeeper::domain::tags::TagKind;
+use gatekeeper::domain::time::{DAY, format_rfc3339, now};
 use gatekeeper::domain::{ImageRef, MediaKind};
-use gatekeeper::escape::line;
-use gatekeeper::events::Scanner;
-use gatekeeper::message::{Action, ActionStatus};
+use gatekeeper::outbound::notice::{Action, ActionStatus};
+use gatekeeper::outbound::text::line;
 use gatekeeper::ports::ImageRegistry;
 use gatekeeper::service::{ReleaseRequest, Trigger};
-use gatekeeper::tags::TagKind;
-use gatekeeper::time::{DAY, format_rfc3339, now};
 
 use crate::args::{Args, ModeArg, PolicyArg, StateArgs};
 use crate::{Fail, Outcome, Stop, aws};
@@ -22,8 +22,8 @@ fn action_lines(image: &str, actions: &[Action], problems: &[String]) -> Vec<Str
     let mut out = Vec::new();
     for a in actions {
         let what = match a.action {
-            gatekeeper::message::ActionKind::AddTag => "add",
-            gatekeeper::message::ActionKind::RemoveTag => "remove",
+            gatekeeper::outbound::notice::ActionKind::AddTag => "add",
+            gatekeeper::outbound::notice::ActionKind::RemoveTag => "remove",
         };
         let status = match a.status {
             ActionStatus::Done => "done",
@@ -396,7 +396,7 @@ pub fn breaker(args: BreakerArgs) -> Outcome {
     let args = Args::of(None, Some(&args.state), None);
     let code = aws::block_on(async move {
         let sdk = aws::sdk().await;
-        let gk = aws::gatekeeper(&args, &sdk, gatekeeper::policy::Policy::builtin())?;
+        let gk = aws::gatekeeper(&args, &sdk, gatekeeper::domain::policy::Policy::builtin())?;
         let status = gk.state.breaker_status().await?;
         if reset {
             use gatekeeper::ports::StateStore;
@@ -427,7 +427,7 @@ pub fn breaker(args: BreakerArgs) -> Outcome {
 
 #[cfg(test)]
 mod tests {
-    use gatekeeper::message::ActionKind;
+    use gatekeeper::outbound::notice::ActionKind;
 
     use super::*;
 

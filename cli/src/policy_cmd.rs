@@ -8,10 +8,10 @@
 use std::process::ExitCode;
 
 use crate::{Fail, Outcome, Stop};
-use gatekeeper::config::check_verified_prefixes;
-use gatekeeper::escape::line;
-use gatekeeper::policy::{Policy, Problem};
-use gatekeeper::time::{DAY, format_date};
+use gatekeeper::bootstrap::config::check_verified_prefixes;
+use gatekeeper::domain::policy::{Policy, Problem};
+use gatekeeper::domain::time::{DAY, format_date};
+use gatekeeper::outbound::text::line;
 
 /// `gatekeeper policy`'s commands.
 #[derive(Debug, clap::Subcommand)]
@@ -30,7 +30,7 @@ pub struct CheckArgs {
     pub file: String,
     /// Check as of this time (2026-12-01 or 2026-12-01T10:00:00Z) instead of now
     #[arg(long, value_name = "TIME", value_parser = crate::cli::time)]
-    pub now: Option<gatekeeper::time::Epoch>,
+    pub now: Option<gatekeeper::domain::time::Epoch>,
     /// List the exceptions that expire within this duration
     #[arg(long, value_name = "DURATION", value_parser = crate::cli::duration, default_value = "14d")]
     pub within: i64,
@@ -41,7 +41,7 @@ pub fn command(command: PolicyCommand) -> Outcome {
     match command {
         PolicyCommand::Check(args) => check(
             &args.file,
-            args.now.unwrap_or_else(gatekeeper::time::now),
+            args.now.unwrap_or_else(gatekeeper::domain::time::now),
             args.within,
         ),
     }

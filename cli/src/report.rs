@@ -1,17 +1,17 @@
 //! Printing a verdict for people (a table), for programs (JSON) and for code-scanning UIs (SARIF
 //! 2.1.0). Colour only on a terminal, and never with NO_COLOR set. Text from the image, its findings
-//! and the policy is shown escaped in the table ([`gatekeeper::escape::line`]); the JSON forms are
+//! and the policy is shown escaped in the table ([`gatekeeper::outbound::text::line`]); the JSON forms are
 //! escaped where they are printed.
 
 use std::io::IsTerminal;
 
 use serde_json::{Value, json};
 
+use gatekeeper::domain::policy::{ExceptionMatch, Policy};
+use gatekeeper::domain::time::format_rfc3339;
+use gatekeeper::domain::verdict::{Subject, Verdict};
 use gatekeeper::domain::{Decision, Finding, ImageRef, Severity};
-use gatekeeper::escape::line;
-use gatekeeper::policy::{ExceptionMatch, Policy};
-use gatekeeper::time::format_rfc3339;
-use gatekeeper::verdict::{Subject, Verdict};
+use gatekeeper::outbound::text::line;
 
 /// Everything `check` reports about one image.
 pub struct Report<'a> {
@@ -52,7 +52,7 @@ fn level(report: &Report<'_>, f: &Finding) -> (&'static str, Option<String>) {
             Some(format!(
                 "exception by {} until {}: {}",
                 e.owner,
-                gatekeeper::time::format_date(e.expires),
+                gatekeeper::domain::time::format_date(e.expires),
                 e.reason
             )),
         ),
@@ -285,8 +285,8 @@ pub fn sarif(report: &Report<'_>) -> Value {
 
 #[cfg(test)]
 mod tests {
+    use gatekeeper::domain::verdict::evaluate;
     use gatekeeper::domain::{Package, ScanState};
-    use gatekeeper::verdict::evaluate;
 
     use super::*;
 
@@ -325,10 +325,13 @@ mod tests {
         let clean = table("");
         let hostile = table(HOSTILE);
         for c in hostile.chars().filter(|c| *c != '\n') {
-            assert!(!gatekeeper::escape::needs_escape(c), "{c:?} in {hostile}");
+            assert!(
+                !gatekeeper::outbound::text::needs_escape(c),
+                "{c:?} in {hostile}"
+            );
         }
         assert_eq!(hostile.lines().count(), clean.lines().count(), "{hostile}");
-        let shown = gatekeeper::escape::line(HOSTILE);
+        let shown = gatekeeper::outbound::text::line(HOSTILE);
         assert!(
             hostile.starts_with(&format!(
                 "image     team/{shown}@sha256:{shown} (v1{shown})\n"

@@ -2,7 +2,7 @@
 //! as the CLI reads it. Any input must be parsed or refused with a one-line reason, never a panic.
 #![no_main]
 
-use gatekeeper::events::{Incoming, parse_incoming};
+use gatekeeper::domain::events::{Incoming, parse_incoming};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(!e.reason().is_empty() && !e.reason().contains('\n'), "{e}");
     }
     // The CLI path.
-    if let Err(e) = gatekeeper::events::parse_str(text) {
+    if let Err(e) = gatekeeper::domain::events::parse_str(text) {
         assert!(!e.reason().is_empty() && !e.reason().contains('\n'), "{e}");
     }
 });

@@ -2,7 +2,7 @@
 //! `gatekeeper evaluate --findings` reads it. Any input must be parsed or refused, never a panic.
 #![no_main]
 
-use gatekeeper::events::{Incoming, parse_findings_document};
+use gatekeeper::domain::events::{Incoming, parse_findings_document};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

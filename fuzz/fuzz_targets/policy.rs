@@ -2,7 +2,7 @@
 //! input must load or be refused with at least one problem, never a panic.
 #![no_main]
 
-use gatekeeper::policy::Policy;
+use gatekeeper::domain::policy::Policy;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

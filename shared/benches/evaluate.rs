@@ -9,10 +9,10 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use gatekeeper::domain::policy::Policy;
+use gatekeeper::domain::time::DAY;
+use gatekeeper::domain::verdict::{Subject, evaluate};
 use gatekeeper::domain::{Finding, FixAvailable, Package, ScanState, Severity};
-use gatekeeper::policy::Policy;
-use gatekeeper::time::DAY;
-use gatekeeper::verdict::{Subject, evaluate};
 
 const FINDINGS: usize = 10_000;
 const EXCEPTIONS: usize = 500;
@@ -82,7 +82,7 @@ fn findings() -> Vec<Finding> {
 fn main() {
     let policy = policy();
     let findings = findings();
-    let now = gatekeeper::time::parse_rfc3339("2026-11-20T00:00:00Z").unwrap();
+    let now = gatekeeper::domain::time::parse_rfc3339("2026-11-20T00:00:00Z").unwrap();
     let subject = Subject {
         repository: "team-a/payments-api",
         digest: "sha256:aa",

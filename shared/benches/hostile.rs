@@ -12,9 +12,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use gatekeeper::domain::Decision;
-use gatekeeper::events::{Incoming, parse_str};
-use gatekeeper::plan::{Verified, plan};
-use gatekeeper::tags::TagScheme;
+use gatekeeper::domain::events::{Incoming, parse_str};
+use gatekeeper::domain::plan::{Verified, plan};
+use gatekeeper::domain::tags::TagScheme;
 
 const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 

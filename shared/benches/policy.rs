@@ -13,9 +13,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use gatekeeper::domain::Decision;
-use gatekeeper::plan::{Verified, plan};
-use gatekeeper::policy::Policy;
-use gatekeeper::tags::TagScheme;
+use gatekeeper::domain::plan::{Verified, plan};
+use gatekeeper::domain::policy::Policy;
+use gatekeeper::domain::tags::TagScheme;
 
 /// Median wall time of `rounds` runs of `f`.
 fn median(rounds: usize, mut f: impl FnMut()) -> Duration {

@@ -160,7 +160,7 @@ pub enum ConfigError {
         /// Where it came from.
         source_name: String,
         /// What is wrong, with line and field.
-        error: crate::policy::PolicyError,
+        error: crate::domain::policy::PolicyError,
     },
     /// The policy could not be read.
     #[error("policy {source_name}: {message}")]

@@ -21,14 +21,14 @@ use serde_json::{Value, json};
 use crate::manifest::{digest_of, image_manifest};
 use crate::moto::Moto;
 use gatekeeper::adapters::{DynamoState, Ecr, Sns, SqsRejects};
+use gatekeeper::domain::policy::Policy;
+use gatekeeper::domain::tags::TagScheme;
 use gatekeeper::domain::{Mode, ScanState};
 use gatekeeper::error::AwsError;
-use gatekeeper::policy::Policy;
 use gatekeeper::ports::{
     BasicScan, ImageDetail, Manifest, PutTag, Removal, ScanCoverage, StartScan,
 };
 use gatekeeper::service::Gatekeeper;
-use gatekeeper::tags::TagScheme;
 
 /// The gatekeeper wired to one test account.
 pub type TestGatekeeper = Gatekeeper<Ecr, Sns, DynamoState, SqsRejects>;
@@ -524,7 +524,7 @@ impl Aws {
             mode,
             tags: TagScheme::default(),
             claim_lease: 300,
-            clock: gatekeeper::time::now,
+            clock: gatekeeper::domain::time::now,
         }
     }
 }

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use gatekeeper::domain::events::Incoming;
+use gatekeeper::domain::policy::Policy;
 use gatekeeper::domain::{Finding, Mode, Severity};
-use gatekeeper::events::Incoming;
-use gatekeeper::policy::Policy;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 

@@ -9,12 +9,12 @@
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use gatekeeper::chat::thread_id;
+use gatekeeper::domain::policy::Policy;
 use gatekeeper::domain::{Decision, Finding, FindingStatus, Mode, Package, Severity};
-use gatekeeper::policy::Policy;
+use gatekeeper::outbound::chat::thread_id;
+use gatekeeper::outbound::tickets::ticket_key;
 use gatekeeper::ports::FindingsSource;
 use gatekeeper::service::Outcome;
-use gatekeeper::tickets::ticket_key;
 use gatekeeper_tests::fixtures::{
     Aws, FakeInspector, Setup, TestGatekeeper, WithScanStatus, basic_finding, basic_scan_event,
     chatbot_errors, coverage_event, finding_event, image_action_event, index_push_event,

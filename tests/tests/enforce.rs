@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use gatekeeper::adapters::Inspector;
+use gatekeeper::domain::policy::Policy;
 use gatekeeper::domain::{Finding, Mode, Severity};
 use gatekeeper::error::AwsError;
-use gatekeeper::policy::Policy;
 use gatekeeper::ports::{
     BasicScan, ImageDetail, ImageRegistry, Manifest, PutTag, Removal, ScanCoverage, StartScan,
 };
@@ -591,7 +591,10 @@ struct FlakySns {
 }
 
 impl gatekeeper::ports::Notifier for FlakySns {
-    async fn publish(&self, message: &gatekeeper::message::Message) -> Result<(), AwsError> {
+    async fn publish(
+        &self,
+        message: &gatekeeper::outbound::notice::Message,
+    ) -> Result<(), AwsError> {
         let left = self.failures_left.load(std::sync::atomic::Ordering::SeqCst);
         if left > 0 {
             self.failures_left

@@ -6,8 +6,8 @@
 
 use std::collections::BTreeMap;
 
+use gatekeeper::domain::events::Incoming;
 use gatekeeper::domain::{Finding, Mode, Severity};
-use gatekeeper::events::Incoming;
 use gatekeeper_tests::faults::{Fault, FaultProxy, Rule, test_resilience};
 use gatekeeper_tests::fixtures::{Aws, ScriptedFindings, Setup, inspector_scan_event};
 // Block on CRITICAL with the circuit breaker out of the way: these tests make hundreds of tag changes.

@@ -2,10 +2,10 @@
 //! in the audit trail, the operator's override, and policies read from S3 and SSM.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 
-use gatekeeper::adapters::load_policy;
-use gatekeeper::config::PolicySource;
+use gatekeeper::bootstrap::config::PolicySource;
+use gatekeeper::bootstrap::load_policy;
+use gatekeeper::domain::policy::Policy;
 use gatekeeper::domain::{Decision, Finding, Mode, Package, Severity};
-use gatekeeper::policy::Policy;
 use gatekeeper::ports::StateStore;
 use gatekeeper::service::{ReleaseRequest, Trigger};
 use gatekeeper_tests::fixtures::{
@@ -221,7 +221,7 @@ async fn the_circuit_breaker_stops_tag_changes_alerts_once_and_resumes_after_a_r
         .evaluate_image(
             &findings,
             &image,
-            gatekeeper::events::Scanner::Enhanced,
+            gatekeeper::domain::events::Scanner::Enhanced,
             &Trigger::cli("reconcile", "r-1".into()),
         )
         .await
@@ -267,7 +267,7 @@ async fn exceptions_are_in_the_audit_trail_and_an_override_suspends_a_block_unti
         digest: digest.clone(),
         tags: vec![],
     };
-    let scanner = gatekeeper::events::Scanner::Enhanced;
+    let scanner = gatekeeper::domain::events::Scanner::Enhanced;
     let refused = gk
         .release(
             &findings,

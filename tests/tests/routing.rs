@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use aws_sdk_eventbridge::types::{PutEventsRequestEntry, Target};
+use gatekeeper::domain::verdict::Verdict;
 use gatekeeper::domain::{Decision, ImageRef, Mode};
-use gatekeeper::message::{VerdictNotice, change_key};
+use gatekeeper::outbound::notice::{VerdictNotice, change_key};
 use gatekeeper::ports::Notifier;
-use gatekeeper::verdict::Verdict;
 use gatekeeper_tests::fixtures::Aws;
 use gatekeeper_tests::moto::workspace_root;
 use serde_json::Value;
@@ -107,7 +107,7 @@ async fn sample_events_reach_exactly_the_function_that_handles_them() {
             .send()
             .await
             .unwrap();
-        let parsed = gatekeeper::events::parse(&event).unwrap();
+        let parsed = gatekeeper::domain::events::parse(&event).unwrap();
         // A storage class change reaches on-push whichever way it goes (the field that says so is not
         // documented, so no pattern can tell an archive from a restore): on-push skips archives.
         let storage_class = event["detail"]["action-type"] == "UPDATE_STORAGE_CLASS";
@@ -125,7 +125,7 @@ async fn sample_events_reach_exactly_the_function_that_handles_them() {
             for delivered in got {
                 // What EventBridge delivers parses to the same meaning as the sample (moto drops `account`).
                 assert_eq!(
-                    gatekeeper::events::parse(&delivered).unwrap().body,
+                    gatekeeper::domain::events::parse(&delivered).unwrap().body,
                     parsed.body,
                     "{file}"
                 );
@@ -186,7 +186,7 @@ async fn subscription_filter_policies_select_messages_by_attribute() {
         };
         let verdict = Verdict {
             decision,
-            ..gatekeeper::verdict::pending("test")
+            ..gatekeeper::domain::verdict::pending("test")
         };
         notifier
             .publish(&notice_for(&image, &verdict).to_message())

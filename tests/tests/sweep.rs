@@ -12,11 +12,11 @@ use aws_sdk_ecr::types::{
     RegistryScanningRule, ScanFrequency, ScanType, ScanningRepositoryFilter,
     ScanningRepositoryFilterType,
 };
-use gatekeeper::chat::thread_id;
+use gatekeeper::domain::policy::Policy;
+use gatekeeper::domain::time::{DAY, format_date, now};
 use gatekeeper::domain::{Decision, Finding, Mode, Package, Severity};
-use gatekeeper::policy::Policy;
+use gatekeeper::outbound::chat::thread_id;
 use gatekeeper::service::{SweepReport, SweepSettings};
-use gatekeeper::time::{DAY, format_date, now};
 use gatekeeper_tests::fixtures::{
     Aws, FakeInspector, Setup, WithScanStatus, basic_finding, chatbot_errors, finding_event,
     inspector_scan_counts, push_event, schema_errors,
@@ -148,7 +148,7 @@ async fn a_grace_deadline_blocks_when_it_passes_and_a_second_sweep_changes_nothi
     let deadline = t1 + 7 * DAY;
     assert_eq!(
         json.last().unwrap()["deadline"],
-        gatekeeper::time::format_rfc3339(deadline).as_str()
+        gatekeeper::domain::time::format_rfc3339(deadline).as_str()
     );
 
     // The day before: nothing is due.
@@ -209,7 +209,8 @@ async fn an_exception_is_reminded_once_a_day_and_its_end_blocks_lost_findings_an
     };
     // Exceptions end at 00:00 UTC of their date: this one in 5 days.
     let expires_day = format_date(t0 + 5 * DAY);
-    let expires = gatekeeper::time::parse_rfc3339(&format!("{expires_day}T00:00:00Z")).unwrap();
+    let expires =
+        gatekeeper::domain::time::parse_rfc3339(&format!("{expires_day}T00:00:00Z")).unwrap();
     let policy = Policy::parse(&format!(
         "version = 1\nexpiry_notice = \"14d\"\n[defaults]\nblock = \"CRITICAL\"\n[[exception]]\nid = \"CVE-2026-6000\"\nrepositories = [\"ex/*\"]\ncreated = {}\nexpires = {expires_day}\nreason = \"not reachable\"\nowner = \"team-ex@example.com\"\n",
         format_date(t0 - 10 * DAY)

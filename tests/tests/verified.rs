@@ -5,8 +5,8 @@
 //! the verified prefix.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 
+use gatekeeper::domain::policy::Policy;
 use gatekeeper::domain::{Decision, Finding, FindingStatus, Mode, Severity};
-use gatekeeper::policy::Policy;
 use gatekeeper_tests::fixtures::{
     Aws, FakeInspector, Setup, TestGatekeeper, finding_event, inspector_scan_counts, push_event,
     schema_errors,

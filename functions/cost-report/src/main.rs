@@ -1,12 +1,13 @@
 //! cost-report Lambda: on a schedule (weekly by default), publishes the cost report as a digest:
 //! `event_type: cost` on the JSON topic and a Slack notice on the Chatbot topic. Reads only; the
-//! scheduler's payload is not read. Glue: the arithmetic is `gatekeeper::cost`.
+//! scheduler's payload is not read. Glue: the arithmetic is `gatekeeper::outbound::cost`.
 
 use std::process::ExitCode;
 
-use gatekeeper::adapters::{AwsGatekeeper, Inspector, gather_cost_inputs};
+use gatekeeper::adapters::{Inspector, gather_cost_inputs};
+use gatekeeper::bootstrap::AwsGatekeeper;
+use gatekeeper::bootstrap::config::Config;
 use gatekeeper::bootstrap::lambda::{self, LambdaEvent};
-use gatekeeper::config::Config;
 use gatekeeper::error::Error;
 use gatekeeper::ports::Notifier;
 use serde_json::{Value, json};
@@ -25,8 +26,8 @@ async fn handle(
     _: LambdaEvent<Value>,
 ) -> Result<Value, Error> {
     let inputs = gather_cost_inputs(&gk.registry, inspector).await?;
-    let now = gatekeeper::time::now();
-    let report = gatekeeper::cost::report(&inputs, config.pricing, now, config.cost_days);
+    let now = gatekeeper::domain::time::now();
+    let report = gatekeeper::outbound::cost::report(&inputs, config.pricing, now, config.cost_days);
     gk.notifier.publish(&report.to_message()).await?;
     tracing::info!(projected = ?report.projected_monthly, savings = report.savings.len(), "cost digest published");
     Ok(json!({

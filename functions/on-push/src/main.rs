@@ -4,10 +4,10 @@
 
 use std::process::ExitCode;
 
-use gatekeeper::adapters::AwsGatekeeper;
+use gatekeeper::bootstrap::AwsGatekeeper;
 use gatekeeper::bootstrap::lambda::{self, LambdaEvent};
+use gatekeeper::domain::events::Incoming;
 use gatekeeper::error::Error;
-use gatekeeper::events::Incoming;
 use gatekeeper::service::Outcome;
 
 fn main() -> ExitCode {

@@ -4,7 +4,8 @@
 
 use std::process::ExitCode;
 
-use gatekeeper::adapters::{AwsGatekeeper, Inspector};
+use gatekeeper::adapters::Inspector;
+use gatekeeper::bootstrap::AwsGatekeeper;
 use gatekeeper::bootstrap::lambda::{self, LambdaEvent};
 use gatekeeper::error::Error;
 use gatekeeper::service::{SweepReport, SweepSettings};

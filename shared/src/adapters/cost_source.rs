@@ -4,12 +4,12 @@
 use std::collections::HashMap;
 
 use super::{Ecr, Inspector};
-use crate::cost::{CostInputs, ImageFacts, RepositoryFacts};
 use crate::domain::ScanState;
 use crate::error::AwsError;
+use crate::outbound::cost::{CostInputs, ImageFacts, RepositoryFacts};
 use crate::ports::ImageRegistry;
 
-/// Everything [`crate::cost::report`] needs. Inspector's usage is optional: without Inspector (or
+/// Everything [`crate::outbound::cost::report`] needs. Inspector's usage is optional: without Inspector (or
 /// the permission), the report says there are no cost figures rather than failing.
 pub async fn gather(ecr: &Ecr, inspector: &Inspector) -> Result<CostInputs, AwsError> {
     let (enhanced, rules_json) = ecr.scanning_rules().await?;

@@ -10,13 +10,12 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::aws_error;
+use crate::domain::time::Epoch;
+use crate::domain::verdict::Summary;
 use crate::domain::{Decision, ImageRef, Severity};
 use crate::error::AwsError;
-use crate::ports::{
-    BreakerCount, Claim, ImageState, Mark, Override, StateStore, TicketChange, Written,
-};
-use crate::time::Epoch;
-use crate::verdict::Summary;
+use crate::ports::StateStore;
+use crate::state::{BreakerCount, Claim, ImageState, Mark, Override, TicketChange, Written};
 
 /// The state table.
 #[derive(Debug, Clone)]
@@ -345,7 +344,7 @@ impl StateStore for DynamoState {
             .table_name(&self.table)
             .key("pk", s(image_key(image)))
             .update_expression("REMOVE decision, first_scan_at, summary, overridden SET restored_at = :now ADD version :one")
-            .expression_attribute_values(":now", n(crate::time::now()))
+            .expression_attribute_values(":now", n(crate::domain::time::now()))
             .expression_attribute_values(":one", n(1))
             .send()
             .await

@@ -6,13 +6,13 @@ use aws_sdk_ecr::Client;
 use aws_sdk_ecr::types::{ImageIdentifier, ImageScanFinding, ScanType};
 
 use super::{aws_error, epoch};
+use crate::domain::time::{Epoch, now};
 use crate::domain::{Finding, ScanState};
 use crate::error::AwsError;
 use crate::ports::{
     BasicScan, ImageDetail, ImageRegistry, Manifest, PutTag, Removal, RemovedTag, ScanCoverage,
     StartScan,
 };
-use crate::time::{Epoch, now};
 
 /// Manifest types asked for in BatchGetImage: every type ECR stores, so that it never converts the
 /// manifest (PutImage must get the stored bytes back to add a tag to the same digest).

@@ -8,10 +8,10 @@ use aws_sdk_inspector2::types::{
 };
 
 use super::aws_error;
+use crate::domain::time::Epoch;
 use crate::domain::{Finding, FindingStatus, FixAvailable, ImageRef, Package, Severity};
 use crate::error::AwsError;
 use crate::ports::FindingsSource;
-use crate::time::Epoch;
 
 /// ListFindings pages hold at most 100 findings.
 const PAGE_SIZE: i32 = 100;
@@ -231,7 +231,7 @@ impl Inspector {
     }
 
     /// ListCoverage of ECR images, all pages.
-    pub async fn ecr_coverage(&self) -> Result<Vec<crate::cost::CoveredImage>, AwsError> {
+    pub async fn ecr_coverage(&self) -> Result<Vec<crate::outbound::cost::CoveredImage>, AwsError> {
         let mut pages = self
             .client
             .list_coverage()
@@ -252,7 +252,7 @@ impl Inspector {
                     continue;
                 };
                 let image = c.resource_metadata().and_then(|m| m.ecr_image());
-                out.push(crate::cost::CoveredImage {
+                out.push(crate::outbound::cost::CoveredImage {
                     repository: repo.to_string(),
                     digest: digest.to_string(),
                     status: c
@@ -303,8 +303,8 @@ impl Inspector {
     }
 
     /// ListUsageTotals: the account's ECR initial scans and rescans over the trailing 30 days, all pages.
-    pub async fn ecr_usage(&self) -> Result<crate::cost::Usage, AwsError> {
-        let mut usage = crate::cost::Usage::default();
+    pub async fn ecr_usage(&self) -> Result<crate::outbound::cost::Usage, AwsError> {
+        let mut usage = crate::outbound::cost::Usage::default();
         let mut estimate = 0.0;
         let mut estimated = false;
         let mut pages = self.client.list_usage_totals().into_paginator().send();

@@ -5,7 +5,6 @@ mod cost_source;
 mod dynamodb;
 mod ecr;
 mod inspector;
-mod policy_source;
 mod sns;
 mod sqs;
 
@@ -13,7 +12,6 @@ pub use cost_source::gather as gather_cost_inputs;
 pub use dynamodb::{DUE_INDEX, DUE_SHARD, DynamoState};
 pub use ecr::Ecr;
 pub use inspector::{Inspector, finding_from_sdk};
-pub use policy_source::load_policy;
 pub use sns::Sns;
 pub use sqs::{SqsRejects, rejected_body};
 
@@ -107,9 +105,6 @@ pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
 pub(crate) fn epoch(t: &aws_sdk_ecr::primitives::DateTime) -> i64 {
     t.secs()
 }
-
-/// The gatekeeper wired to AWS.
-pub type AwsGatekeeper = crate::service::Gatekeeper<Ecr, Sns, DynamoState, SqsRejects>;
 
 /// How the SDK clients retry and time out: every call is retried on throttling, 5xx, timeouts and
 /// dropped connections with exponential backoff and full jitter, and bounded in time so that a

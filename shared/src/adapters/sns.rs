@@ -5,7 +5,7 @@ use aws_sdk_sns::types::MessageAttributeValue;
 
 use super::aws_error;
 use crate::error::AwsError;
-use crate::message::Message;
+use crate::outbound::notice::Message;
 use crate::ports::Notifier;
 
 /// Publishes to the JSON topic, and the Chatbot format to the Slack topic when there is one.

@@ -4,9 +4,9 @@ use aws_sdk_sqs::Client;
 use serde_json::{Value, json};
 
 use super::aws_error;
+use crate::domain::time::{format_rfc3339, now};
 use crate::error::AwsError;
 use crate::ports::RejectSink;
-use crate::time::{format_rfc3339, now};
 
 /// The most of a rejected event a message keeps (SQS bodies were 256 KiB until January 2026, and
 /// the reason and envelope need room): a larger event is kept as a truncated string.

@@ -3,20 +3,25 @@
 //! wired; and the time budget of an invocation. With the `lambda` feature (the functions' only),
 //! [`lambda`] runs a function's handler on the Lambda runtime.
 
+pub mod config;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+mod policy_source;
 
 use std::time::Duration;
 
 use aws_config::SdkConfig;
 
-use crate::adapters::{
-    AwsGatekeeper, DynamoState, Ecr, Inspector, Sns, SqsRejects, load_policy, sdk_config,
-};
-use crate::config::{Config, Deployment, check_verified_prefixes};
+use crate::adapters::{DynamoState, Ecr, Inspector, Sns, SqsRejects, sdk_config};
+use crate::domain::policy::Policy;
 use crate::error::{ConfigError, Error, GatekeeperError};
-use crate::policy::Policy;
 use crate::service::Gatekeeper;
+use config::{Config, Deployment, check_verified_prefixes};
+
+pub use policy_source::load_policy;
+
+/// The gatekeeper wired to AWS.
+pub type AwsGatekeeper = Gatekeeper<Ecr, Sns, DynamoState, SqsRejects>;
 
 /// The adapters built on one SDK configuration. Each call builds its SDK client: a function calls
 /// each once at cold start, the CLI once per command.
@@ -63,7 +68,7 @@ impl<'a> Adapters<'a> {
             mode: deployment.mode,
             tags: deployment.tags.clone(),
             claim_lease: deployment.claim_lease,
-            clock: crate::time::now,
+            clock: crate::domain::time::now,
         }
     }
 }
@@ -144,7 +149,7 @@ mod tests {
             .behavior_version(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("eu-west-1"))
             .build();
-        let tags = crate::tags::TagScheme::new("q-", "h-", "v-").unwrap();
+        let tags = crate::domain::tags::TagScheme::new("q-", "h-", "v-").unwrap();
         let deployment = Deployment {
             mode: crate::domain::Mode::Enforce,
             topic_arn: "arn:aws:sns:eu-west-1:1:t".into(),

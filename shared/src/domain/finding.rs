@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::Severity;
-use crate::time::Epoch;
+use crate::domain::time::Epoch;
 
 /// Inspector's finding status (basic-scan findings are always active).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

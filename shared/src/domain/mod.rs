@@ -1,5 +1,13 @@
-//! The gatekeeper's vocabulary: severities, findings, images, scan states and decisions.
-//! Pure data: no I/O and no AWS SDK types.
+//! The pure core: the vocabulary (severities, findings, images, scan states, decisions) and what is
+//! computed from it (events, policy, verdict, tag plan, time). No I/O, no AWS SDK types, no async.
+
+pub mod events;
+pub mod index;
+pub mod plan;
+pub mod policy;
+pub mod tags;
+pub mod time;
+pub mod verdict;
 
 mod finding;
 mod image;

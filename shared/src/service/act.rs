@@ -6,14 +6,15 @@ use std::collections::{HashMap, HashSet};
 use tracing::{error, info, warn};
 
 use super::{Gatekeeper, Trigger};
+use crate::domain::plan::{Plan, Step, Verified, plan, release_candidates};
+use crate::domain::tags::{TagKind, TagScheme};
+use crate::domain::time::format_rfc3339;
+use crate::domain::verdict::pending;
 use crate::domain::{Decision, ImageRef, MediaKind, Mode};
 use crate::error::Error;
-use crate::message::{Action, ActionKind, ActionStatus, VerdictNotice, dedup_key};
-use crate::plan::{Plan, Step, Verified, plan, release_candidates};
-use crate::ports::{ImageDetail, ImageRegistry, Notifier, PutTag, RejectSink, StateStore, Written};
-use crate::tags::{TagKind, TagScheme};
-use crate::time::format_rfc3339;
-use crate::verdict::pending;
+use crate::outbound::notice::{Action, ActionKind, ActionStatus, VerdictNotice, dedup_key};
+use crate::ports::{ImageDetail, ImageRegistry, Notifier, PutTag, RejectSink, StateStore};
+use crate::state::Written;
 
 /// What carrying out a plan did.
 #[derive(Debug, Default)]

@@ -7,19 +7,17 @@ use tracing::{info, warn};
 
 use super::act::{Cause, Target};
 use super::{Gatekeeper, MAX_ATTEMPTS, Outcome, Trigger, retry_later};
+use crate::domain::events::Scanner;
+use crate::domain::index::{Child, PlatformVerdict, aggregate, children};
+use crate::domain::tags::TagKind;
+use crate::domain::time::{DAY, format_date};
+use crate::domain::verdict::{Subject, Verdict, evaluate};
 use crate::domain::{Decision, Finding, ImageRef, ScanState, Severity, SeverityCounts};
 use crate::error::{Error, GatekeeperError};
-use crate::events::Scanner;
-use crate::index::{Child, PlatformVerdict, aggregate, children};
-use crate::message::{VerdictNotice, change_key, dedup_key};
-use crate::ports::{
-    Claim, FindingsSource, ImageDetail, ImageRegistry, ImageState, Mark, Notifier, RejectSink,
-    StateStore, Written,
-};
-use crate::tags::TagKind;
-use crate::tickets::{TicketAction, TicketNotice, ticketable};
-use crate::time::{DAY, format_date};
-use crate::verdict::{Subject, Verdict, evaluate};
+use crate::outbound::notice::{VerdictNotice, change_key, dedup_key};
+use crate::outbound::tickets::{TicketAction, TicketNotice, ticketable};
+use crate::ports::{FindingsSource, ImageDetail, ImageRegistry, Notifier, RejectSink, StateStore};
+use crate::state::{Claim, ImageState, Mark, Written};
 
 /// How long after a push a platform image's index is looked for, when its push was not seen.
 const INDEX_LOOKBACK: i64 = 2 * DAY;
@@ -384,7 +382,7 @@ where
             .ticket_remove(&image.repository, id, &image.digest, now)
             .await?;
         if change.resolved {
-            let tf = crate::tickets::TicketFinding {
+            let tf = crate::outbound::tickets::TicketFinding {
                 id: id.to_string(),
                 severity: change.severity.unwrap_or(Severity::Untriaged),
                 package: None,

@@ -23,16 +23,16 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::{info, warn};
 
+use crate::domain::events::{self, Event, EventBody, Incoming, Scanner};
+use crate::domain::plan::Verified;
+use crate::domain::policy::{Policy, Rule};
+use crate::domain::tags::{TagKind, TagScheme};
+use crate::domain::time::Epoch;
+use crate::domain::verdict::Verdict;
 use crate::domain::{Decision, ImageRef, Mode};
 use crate::error::{Error, GatekeeperError};
-use crate::events::{self, Event, EventBody, Incoming, Scanner};
-use crate::message::{Action, VerdictNotice};
-use crate::plan::Verified;
-use crate::policy::{Policy, Rule};
+use crate::outbound::notice::{Action, VerdictNotice};
 use crate::ports::{FindingsSource, ImageRegistry, Notifier, RejectSink, StateStore};
-use crate::tags::{TagKind, TagScheme};
-use crate::time::Epoch;
-use crate::verdict::Verdict;
 
 /// How often a delivery re-reads the state after losing a conditional write before giving up
 /// (Lambda retries the invocation).

@@ -7,17 +7,15 @@ use tracing::warn;
 
 use super::act::{Cause, changed_something};
 use super::{Gatekeeper, Outcome, Trigger};
+use crate::domain::events::Scanner;
+use crate::domain::plan::{Verified, plan, release_candidates};
+use crate::domain::time::format_date;
+use crate::domain::verdict::{Subject, Verdict, evaluate};
 use crate::domain::{Decision, ImageRef, Mode, ScanState};
 use crate::error::Error;
-use crate::events::Scanner;
-use crate::message::{Action, VerdictNotice, dedup_key};
-use crate::plan::{Verified, plan, release_candidates};
-use crate::ports::{
-    Claim, FindingsSource, ImageDetail, ImageRegistry, Notifier, Override, RejectSink, StateStore,
-    Written,
-};
-use crate::time::format_date;
-use crate::verdict::{Subject, Verdict, evaluate};
+use crate::outbound::notice::{Action, VerdictNotice, dedup_key};
+use crate::ports::{FindingsSource, ImageDetail, ImageRegistry, Notifier, RejectSink, StateStore};
+use crate::state::{Claim, Override, Written};
 
 /// The verdict for an image now and the tag changes a delivery would make, computed read-only.
 #[derive(Debug, Clone)]

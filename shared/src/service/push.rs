@@ -5,17 +5,18 @@ use tracing::{info, warn};
 
 use super::act::{Cause, Target};
 use super::{Gatekeeper, Outcome, Trigger};
+use crate::domain::events::{Event, Push};
+use crate::domain::index::children;
+use crate::domain::plan::{self, Verified};
+use crate::domain::policy::Unscanned;
+use crate::domain::tags::TagKind;
+use crate::domain::time::{DAY, format_date};
+use crate::domain::verdict::{Verdict, pending};
 use crate::domain::{Decision, ImageRef, MediaKind, Mode};
 use crate::error::Error;
-use crate::events::{Event, Push};
-use crate::index::children;
-use crate::message::{VerdictNotice, dedup_key};
-use crate::plan::{self, Verified};
-use crate::policy::Unscanned;
-use crate::ports::{ImageRegistry, ImageState, Mark, Notifier, RejectSink, StartScan, StateStore};
-use crate::tags::TagKind;
-use crate::time::{DAY, format_date};
-use crate::verdict::{Verdict, pending};
+use crate::outbound::notice::{VerdictNotice, dedup_key};
+use crate::ports::{ImageRegistry, Notifier, RejectSink, StartScan, StateStore};
+use crate::state::{ImageState, Mark};
 
 impl<R, N, S, J> Gatekeeper<R, N, S, J>
 where

@@ -20,18 +20,17 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use super::{Gatekeeper, Outcome, Trigger};
+use crate::domain::events::Scanner;
+use crate::domain::policy::{Exception, Policy, Unscanned};
+use crate::domain::tags::TagKind;
+use crate::domain::time::{DAY, Epoch, format_rfc3339};
+use crate::domain::verdict::pending;
 use crate::domain::{Decision, ImageRef, MediaKind, ScanState, Severity};
 use crate::error::Error;
-use crate::events::Scanner;
-use crate::message::{VerdictNotice, dedup_key};
-use crate::policy::{Exception, Policy, Unscanned};
-use crate::ports::{
-    FindingsSource, ImageDetail, ImageRegistry, Mark, Notifier, RejectSink, StateStore,
-};
-use crate::reminder::ReminderNotice;
-use crate::tags::TagKind;
-use crate::time::{DAY, Epoch, format_rfc3339};
-use crate::verdict::pending;
+use crate::outbound::notice::{VerdictNotice, dedup_key};
+use crate::outbound::reminder::ReminderNotice;
+use crate::ports::{FindingsSource, ImageDetail, ImageRegistry, Notifier, RejectSink, StateStore};
+use crate::state::Mark;
 
 /// How far the window reaches back before the previous run's start: events and findings updated while
 /// that run was going are looked at again.

@@ -22,12 +22,12 @@ use aws_sdk_ecr::types::{
 };
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use gatekeeper::adapters::{DynamoState, Ecr, Sns, SqsRejects};
+use gatekeeper::domain::policy::Policy;
+use gatekeeper::domain::tags::TagScheme;
+use gatekeeper::domain::time::{DAY, format_date, now};
 use gatekeeper::domain::{Finding, ImageRef, Mode, Severity};
-use gatekeeper::policy::Policy;
 use gatekeeper::ports::{FindingsSource, StateStore};
 use gatekeeper::service::{Gatekeeper, SweepSettings};
-use gatekeeper::tags::TagScheme;
-use gatekeeper::time::{DAY, format_date, now};
 use gatekeeper_tests::fixtures::{Aws, FakeInspector, MotoAccount, sdk_for};
 use gatekeeper_tests::moto::Moto;
 

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::policy::{Criterion, ExceptionMatch, Policy, Rule, Suppressed};
+use crate::domain::time::{DAY, Epoch, format_date};
 use crate::domain::{Decision, Finding, FindingStatus, ScanState, Severity, SeverityCounts};
-use crate::policy::{Criterion, ExceptionMatch, Policy, Rule, Suppressed};
-use crate::time::{DAY, Epoch, format_date};
 
 /// How many findings a verdict keeps for its message: the blocking ones first, then warning ones.
 pub const TOP_FINDINGS: usize = 10;

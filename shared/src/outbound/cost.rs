@@ -14,10 +14,11 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::chat::{Card, code, prose};
-use crate::escape::line;
-use crate::message::{Message, SCHEMA_VERSION, dedup_key, escape_markup, subject_line};
-use crate::time::{DAY, Epoch, format_date, format_rfc3339};
+use crate::domain::time::{DAY, Epoch, format_date, format_rfc3339};
+use crate::outbound::chat::{Card, code, prose};
+use crate::outbound::notice::{Message, SCHEMA_VERSION, dedup_key};
+use crate::outbound::text::line;
+use crate::outbound::text::{escape_markup, subject_line};
 
 /// The window ListUsageTotals covers.
 pub const USAGE_WINDOW_DAYS: i64 = 30;
@@ -464,7 +465,7 @@ fn money(x: Option<f64>) -> String {
 
 impl CostReport {
     /// The report for people (the CLI's text format); names from AWS are shown escaped
-    /// ([`crate::escape::line`]).
+    /// ([`crate::outbound::text::line`]).
     pub fn to_text(&self) -> String {
         let mut out = Vec::new();
         out.push(format!(
@@ -606,7 +607,7 @@ impl CostReport {
                 money(self.projected_monthly)
             ),
             event_type: "cost",
-            context: json!({"dedup_key": key, "week_of": format_date(crate::time::parse_rfc3339(&self.generated_at).unwrap_or(0))}),
+            context: json!({"dedup_key": key, "week_of": format_date(crate::domain::time::parse_rfc3339(&self.generated_at).unwrap_or(0))}),
         }
         .render();
         Message {
@@ -739,7 +740,7 @@ mod tests {
 
     #[test]
     fn repository_names_with_controls_are_shown_escaped_in_the_text_and_the_card() {
-        use crate::escape::{needs_escape, tests::HOSTILE};
+        use crate::outbound::text::{needs_escape, tests::HOSTILE};
         let inputs = |name: &str| CostInputs {
             enhanced: true,
             repositories: vec![

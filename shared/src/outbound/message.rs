@@ -5,72 +5,18 @@
 //! it or mention anyone when the text is shown somewhere that renders markup: `<`, `>`, `&` and `@` are
 //! written as JSON `\u` escapes (the decoded values are unchanged), and so are the characters a
 //! terminal or mail reader would act on (see [`escape_markup`]). The subject shows them as visible
-//! escapes ([`crate::escape::line`]).
+//! escapes ([`crate::outbound::text::line`]).
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
-use crate::domain::{Decision, Finding, ImageRef, Mode, Severity, SeverityCounts};
-use crate::ports::Override;
-use crate::time::{Epoch, format_rfc3339};
-use crate::verdict::{AppliedException, Verdict};
+use super::notice::{Action, MAX_BODY_BYTES, Message, SCHEMA_VERSION, VerdictNotice};
+use super::text::{clip, escape_markup, subject_line};
+use crate::domain::time::format_rfc3339;
+use crate::domain::verdict::AppliedException;
+use crate::domain::{Decision, Finding, Mode, Severity, SeverityCounts};
 
-/// The contract version carried in every message.
-pub const SCHEMA_VERSION: u32 = 1;
-/// Upper bound of a serialised body; SNS allows 256 KB for body and attributes together.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
 const MAX_TAGS: usize = 100;
 const MAX_TEXT: usize = 512;
-
-/// What happened, or would happen, to one tag.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ActionKind {
-    /// A tag was (or would be) added to this image.
-    AddTag,
-    /// A tag was (or would be) removed from this image.
-    RemoveTag,
-}
-
-/// The outcome of an action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ActionStatus {
-    /// Done in ECR (or found already done).
-    Done,
-    /// Audit mode: what enforce mode would do.
-    Would,
-    /// Deliberately not done (the note says why).
-    Skipped,
-    /// Tried and failed (the note says why).
-    Failed,
-}
-
-impl ActionStatus {
-    /// `done`, `would`, `skipped` or `failed`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ActionStatus::Done => "done",
-            ActionStatus::Would => "would",
-            ActionStatus::Skipped => "skipped",
-            ActionStatus::Failed => "failed",
-        }
-    }
-}
-
-/// One tag change in a verdict message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Action {
-    /// add_tag / remove_tag.
-    pub action: ActionKind,
-    /// The tag.
-    pub tag: String,
-    /// done / would / skipped / failed.
-    pub status: ActionStatus,
-    /// Why, for skipped and failed actions.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
 
 #[derive(Debug, Clone, Serialize)]
 struct MessageImage<'a> {
@@ -147,148 +93,6 @@ struct Body<'a> {
     problems: Vec<String>,
     policy: PolicyRef<'a>,
     trigger: Trigger<'a>,
-}
-
-/// A message ready for SNS Publish.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
-    /// The `Subject`: ASCII, no control characters, under 100 characters.
-    pub subject: String,
-    /// The JSON body.
-    pub body: String,
-    /// Message attributes (String type) for subscription filter policies.
-    pub attributes: Vec<(&'static str, String)>,
-    /// The stable key downstream consumers deduplicate on.
-    pub dedup_key: String,
-    /// The same notice in AWS Chatbot's custom format, for the Slack topic.
-    pub chat: Option<String>,
-}
-
-/// Everything a verdict message says, gathered by the caller.
-#[derive(Debug, Clone)]
-pub struct VerdictNotice<'a> {
-    /// `verdict` (a decision change), `alert` (circuit breaker, unscanned repository) or `release`
-    /// (an operator's break-glass release).
-    pub event_type: &'static str,
-    /// An operator's override in force, if any.
-    pub override_: Option<&'a Override>,
-    /// Who acted, for operator actions (the caller's ARN).
-    pub actor: Option<&'a str>,
-    /// Inspector's `inUseCount` for the image (running ECS tasks / EKS pods), when known.
-    pub in_use: Option<u64>,
-    /// The image, with its tags as read from ECR (or from the event when nothing was read).
-    pub image: &'a ImageRef,
-    /// AWS region, when known.
-    pub region: Option<&'a str>,
-    /// Account id, when known.
-    pub account: Option<&'a str>,
-    /// The verdict.
-    pub verdict: &'a Verdict,
-    /// The decision notified before, if any.
-    pub previous: Option<Decision>,
-    /// The effective mode.
-    pub mode: Mode,
-    /// Tag changes done or planned.
-    pub actions: &'a [Action],
-    /// Things that went wrong or were left alone, for people to look at.
-    pub problems: &'a [String],
-    /// Policy hash.
-    pub policy_hash: &'a str,
-    /// Rule name.
-    pub rule: &'a str,
-    /// The EventBridge event id that caused it (or `reconcile`, `cli`).
-    pub event_id: &'a str,
-    /// The kind of trigger (`scan`, `finding`, `push`, ...).
-    pub trigger: &'a str,
-    /// The stable key of this notice (see [`change_key`]): the same across retries of one change.
-    pub dedup_key: String,
-    /// A subject to use instead of the generated one.
-    pub subject: Option<String>,
-    /// The tag the generated subject names (the image's first original tag); `None` names the digest.
-    pub subject_tag: Option<String>,
-    /// When.
-    pub now: Epoch,
-}
-
-/// The dedup key of an image's decision change number `sequence` (the state table's version).
-pub fn change_key(image: &ImageRef, decision: Decision, sequence: u64) -> String {
-    dedup_key(&[
-        "verdict",
-        &image.repository,
-        &image.digest,
-        decision.as_str(),
-        &sequence.to_string(),
-    ])
-}
-
-/// `s` cut to at most `max` bytes (on a character boundary), `...` marking the cut.
-pub(crate) fn clip(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max.saturating_sub(3);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &s[..end])
-}
-
-/// A stable key: the first 32 hex characters of SHA-256 over the parts.
-pub fn dedup_key(parts: &[&str]) -> String {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p.as_bytes());
-        h.update([0u8]);
-    }
-    h.finalize()
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Writes `<`, `>`, `&` and `@`, and the characters a terminal or mail reader acts on that JSON
-/// allows raw (DEL, C1 controls, bidi controls, U+2028/U+2029: see [`crate::escape`]), inside
-/// serialised JSON as `\u` escapes; the decoded values are unchanged. Safe on any serde_json output
-/// (compact or pretty): none of those characters occurs in JSON syntax outside strings, and serde_json
-/// already escapes C0 controls inside strings (the raw ones left are whitespace between tokens).
-pub fn escape_markup(json: &str) -> String {
-    let mut out = String::with_capacity(json.len() + 16);
-    for c in json.chars() {
-        match c {
-            '<' | '>' | '&' | '@' => push_json_escape(&mut out, c),
-            c if c > '\u{1f}' && crate::escape::needs_escape(c) => push_json_escape(&mut out, c),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// `c` (from the Basic Multilingual Plane) as a JSON `\uXXXX` escape.
-fn push_json_escape(out: &mut String, c: char) {
-    use std::fmt::Write;
-    // Writing to a String cannot fail.
-    let _ = write!(out, "\\u{:04x}", c as u32);
-}
-
-/// An SNS subject (SNS wants ASCII without line breaks or control characters, under 100
-/// characters): controls shown as escapes by [`crate::escape::line`], other non-ASCII characters
-/// as `?`, markup characters as `_`, at most 99 characters.
-pub fn subject_line(text: &str) -> String {
-    let cleaned: String = crate::escape::line(text)
-        .chars()
-        .map(|c| match c {
-            '<' | '>' | '&' | '@' => '_',
-            c if c.is_ascii_graphic() || c == ' ' => c,
-            _ => '?',
-        })
-        .collect();
-    let trimmed = cleaned.trim();
-    if trimmed.is_empty() {
-        "ecr-gatekeeper".to_string()
-    } else {
-        clip(trimmed, 99)
-    }
 }
 
 fn finding_entry(f: &Finding) -> MessageFinding {
@@ -419,7 +223,7 @@ impl VerdictNotice<'_> {
                 ("mode", self.mode.as_str().into()),
             ],
             dedup_key,
-            chat: Some(crate::chat::verdict(self)),
+            chat: Some(super::chat::verdict(self)),
         }
     }
 }
@@ -427,9 +231,13 @@ impl VerdictNotice<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ImageRef;
+    use crate::domain::policy::Policy;
+    use crate::domain::verdict::Verdict;
+    use crate::domain::verdict::{Subject, evaluate};
     use crate::domain::{Package, ScanState};
-    use crate::policy::Policy;
-    use crate::verdict::{Subject, evaluate};
+    use crate::outbound::chat;
+    use crate::outbound::notice::{ActionKind, ActionStatus, change_key};
 
     fn image(tags: &[&str]) -> ImageRef {
         ImageRef {
@@ -544,7 +352,7 @@ mod tests {
 
     #[test]
     fn every_class_of_control_in_an_event_reaches_the_body_escaped_and_decodes_unchanged() {
-        use crate::escape::{needs_escape, tests::HOSTILE};
+        use crate::outbound::text::{needs_escape, tests::HOSTILE};
         let policy = Policy::builtin();
         for (raw, _) in HOSTILE {
             let mut f = Finding::new(format!("CVE-1{raw}"), Severity::Critical);
@@ -576,7 +384,7 @@ mod tests {
 
     #[test]
     fn the_subject_shows_each_class_of_control_as_an_escape() {
-        use crate::escape::{needs_escape, tests::HOSTILE};
+        use crate::outbound::text::{needs_escape, tests::HOSTILE};
         for (raw, shown) in HOSTILE {
             let s = subject_line(&format!("BLOCK {raw}"));
             assert_eq!(s, format!("BLOCK {shown}"), "{raw:?}");
@@ -592,11 +400,11 @@ mod tests {
         #[test]
         fn escaped_json_decodes_to_the_same_value_and_holds_no_raw_control(
             pairs in proptest::collection::vec(
-                (crate::escape::tests::hostile_string(), crate::escape::tests::hostile_string()),
+                (crate::outbound::text::tests::hostile_string(), crate::outbound::text::tests::hostile_string()),
                 0..6,
             )
         ) {
-            use crate::escape::needs_escape;
+            use crate::outbound::text::needs_escape;
             let value = serde_json::json!({
                 "map": pairs
                     .iter()
@@ -662,15 +470,15 @@ mod tests {
         // The Chatbot notice of the same verdict keeps to Chatbot's limits.
         let chat: serde_json::Value = serde_json::from_str(m.chat.as_deref().unwrap()).unwrap();
         let len = |v: &serde_json::Value| v.as_str().unwrap().chars().count();
-        assert!(len(&chat["content"]["title"]) <= crate::chat::TITLE_MAX);
-        assert!(len(&chat["content"]["description"]) <= crate::chat::DESCRIPTION_MAX);
-        assert!(len(&chat["metadata"]["summary"]) <= crate::chat::SUMMARY_MAX);
-        assert!(chat["content"]["nextSteps"].as_array().unwrap().len() <= crate::chat::LIST_MAX);
+        assert!(len(&chat["content"]["title"]) <= chat::TITLE_MAX);
+        assert!(len(&chat["content"]["description"]) <= chat::DESCRIPTION_MAX);
+        assert!(len(&chat["metadata"]["summary"]) <= chat::SUMMARY_MAX);
+        assert!(chat["content"]["nextSteps"].as_array().unwrap().len() <= chat::LIST_MAX);
     }
 
     #[test]
     fn the_chat_card_shows_every_class_of_control_from_an_event_as_an_escape() {
-        use crate::escape::{needs_escape, tests::HOSTILE};
+        use crate::outbound::text::{needs_escape, tests::HOSTILE};
         let policy = Policy::builtin();
         for (raw, shown) in HOSTILE {
             let mut f = Finding::new(format!("CVE-1{raw}"), Severity::Critical);
@@ -745,7 +553,7 @@ mod tests {
         assert_eq!(chat["content"]["textType"], "client-markdown");
         assert_eq!(
             chat["metadata"]["threadId"],
-            crate::chat::thread_id("team-a/api", &img.digest).as_str()
+            chat::thread_id("team-a/api", &img.digest).as_str()
         );
         let text = format!(
             "{}{}{}{}",

@@ -5,11 +5,11 @@ use serde_json::Value;
 
 use super::fields::{Obj, ParseError};
 use super::{CoverageChange, EventBody, FindingChange, Scanner};
+use crate::domain::time::{Epoch, parse_inspector_time};
 use crate::domain::{
     Finding, FindingStatus, FixAvailable, ImageRef, Package, ScanState, Severity,
     repository_from_arn,
 };
-use crate::time::{Epoch, parse_inspector_time};
 
 /// An ECR image ARN `arn:aws:ecr:<region>:<account>:repository/<name>/sha256:<hex>` -> (name, digest).
 fn image_from_arn(arn: &str) -> Option<(String, String)> {

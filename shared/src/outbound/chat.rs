@@ -5,11 +5,12 @@
 //! `title`, `description`, `nextSteps`, `keywords`}, `metadata` {`threadId`, `summary`, `eventType`,
 //! `additionalContext`}. Every string that comes from an event (tags, repository, package names) is
 //! escaped for Slack (`&`, `<`, `>`) and set in code spans, so it can neither mention anyone nor link,
-//! and its controls are shown as escapes by the one routine, [`crate::escape::line`].
+//! and its controls are shown as escapes by the one routine, [`crate::outbound::text::line`].
 
 use serde_json::json;
 
-use crate::message::{ActionStatus, VerdictNotice, escape_markup};
+use crate::outbound::notice::{ActionStatus, VerdictNotice};
+use crate::outbound::text::escape_markup;
 
 /// Chatbot's limits on a custom notification's fields (characters), and the list lengths used here.
 pub const TITLE_MAX: usize = 250;
@@ -39,10 +40,10 @@ fn code_full(s: &str) -> String {
     format!("`{}`", code_text(s))
 }
 
-/// The inside of a code span: controls shown as escapes ([`crate::escape::line`]), no backtick,
+/// The inside of a code span: controls shown as escapes ([`crate::outbound::text::line`]), no backtick,
 /// markup escaped.
 fn code_text(s: &str) -> String {
-    crate::escape::line(s)
+    crate::outbound::text::line(s)
         .replace('`', "'")
         .replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -53,7 +54,7 @@ fn code_text(s: &str) -> String {
 /// line with controls shown as escapes, markup escaped, mentions broken by a zero-width space after
 /// `@`, and neither `[text](url)` links nor bare URLs left for Slack or Teams to render.
 pub(crate) fn prose(s: &str) -> String {
-    crate::escape::line(s)
+    crate::outbound::text::line(s)
         .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -65,7 +66,7 @@ pub(crate) fn prose(s: &str) -> String {
 /// Plain text for titles and summaries (which are not markdown): controls shown as escapes, no
 /// markup characters, no mentions.
 pub(crate) fn plain(s: &str) -> String {
-    crate::escape::line(s)
+    crate::outbound::text::line(s)
         .chars()
         .map(|c| {
             if matches!(c, '<' | '>' | '&' | '@' | '`' | '*' | '_' | '~') {
@@ -81,7 +82,7 @@ pub(crate) fn plain(s: &str) -> String {
 pub fn thread_id(repository: &str, digest: &str) -> String {
     format!(
         "ecr-gatekeeper-{}",
-        &crate::message::dedup_key(&["thread", repository, digest])[..24]
+        &crate::outbound::notice::dedup_key(&["thread", repository, digest])[..24]
     )
 }
 
@@ -208,7 +209,7 @@ pub fn verdict(n: &VerdictNotice<'_>) -> String {
     if let Some(deadline) = v.deadline {
         d.push(format!(
             "*Blocks on:* {}",
-            crate::time::format_rfc3339(deadline)
+            crate::domain::time::format_rfc3339(deadline)
         ));
     }
     if !v.top.is_empty() {
@@ -238,8 +239,8 @@ pub fn verdict(n: &VerdictNotice<'_>) -> String {
                 format!(
                     "{} {} ({})",
                     match a.action {
-                        crate::message::ActionKind::AddTag => "+",
-                        crate::message::ActionKind::RemoveTag => "−",
+                        crate::outbound::notice::ActionKind::AddTag => "+",
+                        crate::outbound::notice::ActionKind::RemoveTag => "−",
                     },
                     code(&a.tag),
                     match a.status {

@@ -7,8 +7,8 @@
 
 use serde_json::Value;
 
+use crate::domain::verdict::{Summary, Verdict, pending};
 use crate::domain::{Decision, Severity, SeverityCounts};
-use crate::verdict::{Summary, Verdict, pending};
 
 /// One manifest an index refers to.
 #[derive(Debug, Clone, PartialEq, Eq)]

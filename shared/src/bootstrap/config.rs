@@ -1,13 +1,13 @@
 //! Configuration read once at start from `GATEKEEPER_*` variables, through a lookup function so that
 //! tests never touch the process environment.
 
-use crate::cost::Pricing;
 use crate::domain::Mode;
+use crate::domain::policy::Policy;
+use crate::domain::tags::TagScheme;
+use crate::domain::time::parse_duration;
 use crate::error::ConfigError;
-use crate::policy::Policy;
+use crate::outbound::cost::Pricing;
 use crate::service::SweepSettings;
-use crate::tags::TagScheme;
-use crate::time::parse_duration;
 
 /// Deployment mode: `audit` (default) or `enforce`. `audit` overrides every policy rule.
 pub const MODE: &str = "GATEKEEPER_MODE";

@@ -8,8 +8,8 @@ use serde_json::{Map, Value, json};
 
 use super::super::*;
 use crate::domain::Decision;
-use crate::policy::Policy;
-use crate::verdict::{Subject, evaluate, evaluate_counts, pending};
+use crate::domain::policy::Policy;
+use crate::domain::verdict::{Subject, evaluate, evaluate_counts, pending};
 
 /// The blocking samples: a CRITICAL Inspector finding, a basic scan and an Inspector scan that count
 /// CRITICAL findings, each also cut down to the one value that makes it block (so that a value

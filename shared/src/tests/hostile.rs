@@ -249,7 +249,7 @@ fn the_event_parser_survives_mutated_events_and_explains_every_refusal() {
             if rng.below(3) == 0 {
                 damage(&mut bytes, &mut rng);
             }
-            match crate::events::parse(&event) {
+            match crate::domain::events::parse(&event) {
                 Ok(_) => accepted.set(accepted.get() + 1),
                 Err(e) => {
                     refused.set(refused.get() + 1);
@@ -262,10 +262,10 @@ fn the_event_parser_survives_mutated_events_and_explains_every_refusal() {
                 }
             }
             if let Ok(v) = serde_json::from_slice::<Value>(&bytes) {
-                let _ = crate::events::parse(&v);
+                let _ = crate::domain::events::parse(&v);
             }
             if let Ok(text) = std::str::from_utf8(&bytes) {
-                let _ = crate::events::parse_str(text);
+                let _ = crate::domain::events::parse_str(text);
             }
             Ok(())
         })
@@ -283,7 +283,7 @@ fn oversized_deep_and_broken_events_are_refused_with_a_reason() {
     // Over the wire: deeper than serde_json's limit is a JSON error before the parser sees it.
     let deep = format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000));
     assert!(serde_json::from_str::<Value>(&deep).is_err());
-    assert!(crate::events::parse_str(&deep).is_err());
+    assert!(crate::domain::events::parse_str(&deep).is_err());
     // Invalid UTF-8 never becomes a &str; its lossy form is refused with a reason.
     let broken: Vec<u8> = [
         &b"{\"source\":\"aws.ecr\",\"detail-type\":\"ECR Image Action"[..],
@@ -293,7 +293,7 @@ fn oversized_deep_and_broken_events_are_refused_with_a_reason() {
     .concat();
     assert!(serde_json::from_slice::<Value>(&broken).is_err());
     let lossy = String::from_utf8_lossy(&broken);
-    let e = crate::events::parse_str(&lossy);
+    let e = crate::domain::events::parse_str(&lossy);
     assert!(e.is_ok() || !e.unwrap_err().reason().is_empty());
     // A 1 MB repository name (EventBridge caps events at 256 KB; this one is four times that).
     let huge = json!({
@@ -301,7 +301,7 @@ fn oversized_deep_and_broken_events_are_refused_with_a_reason() {
         "detail": {"action-type": "PUSH", "result": "SUCCESS", "repository-name": "r".repeat(1 << 20),
                    "image-digest": 42, "image-tag": "t"}
     });
-    let e = crate::events::parse(&huge).unwrap_err();
+    let e = crate::domain::events::parse(&huge).unwrap_err();
     assert!(e.reason().len() <= 600, "{}", e.reason().len());
     // Its copy for the rejected queue fits an SQS message.
     let body = crate::adapters::rejected_body(e.reason(), &huge);
@@ -320,7 +320,7 @@ fn oversized_deep_and_broken_events_are_refused_with_a_reason() {
                     *n = Value::String(filler);
                 }
                 cases += 1;
-                if let Err(e) = crate::events::parse(&v)
+                if let Err(e) = crate::domain::events::parse(&v)
                     && (e.reason().len() > 600 || e.reason().is_empty())
                 {
                     unclear.push(format!("{path:?}: {} bytes", e.reason().len()));
@@ -332,12 +332,17 @@ fn oversized_deep_and_broken_events_are_refused_with_a_reason() {
     assert!(unclear.is_empty(), "{unclear:?}");
     // Not an object at all.
     for v in [json!(null), json!([]), json!("event"), json!(7)] {
-        assert!(!crate::events::parse(&v).unwrap_err().reason().is_empty());
+        assert!(
+            !crate::domain::events::parse(&v)
+                .unwrap_err()
+                .reason()
+                .is_empty()
+        );
     }
 }
 
 fn policy_example() -> String {
-    let readme = include_str!("../../README.md");
+    let readme = include_str!("../../../README.md");
     let start = readme.find("<!-- policy-example -->").unwrap();
     let body = &readme[start..];
     let open = body.find("```toml\n").unwrap() + "```toml\n".len();
@@ -385,7 +390,7 @@ const POLICY_TOKENS: &[&str] = &[
 fn the_policy_parser_survives_mutated_policies_and_explains_every_refusal() {
     let base = policy_example();
     assert!(
-        crate::policy::Policy::parse(&base).is_ok(),
+        crate::domain::policy::Policy::parse(&base).is_ok(),
         "the example must load"
     );
     let lines: Vec<&str> = base.lines().collect();
@@ -419,7 +424,7 @@ fn the_policy_parser_survives_mutated_policies_and_explains_every_refusal() {
                 }
             }
             let text = doc.join("\n");
-            match crate::policy::Policy::parse(&text) {
+            match crate::domain::policy::Policy::parse(&text) {
                 Ok(_) => accepted.set(accepted.get() + 1),
                 Err(e) => {
                     refused.set(refused.get() + 1);
@@ -449,7 +454,7 @@ fn the_policy_parser_survives_mutated_policies_and_explains_every_refusal() {
             "C".repeat(1 << 20)
         ),
     ] {
-        let _ = crate::policy::Policy::parse(&text);
+        let _ = crate::domain::policy::Policy::parse(&text);
     }
     let (accepted, refused) = (accepted.get(), refused.get());
     eprintln!("policy parser: {accepted} mutated policies loaded, {refused} refused");
@@ -466,7 +471,7 @@ fn outside_code(text: &str) -> String {
 
 #[test]
 fn hostile_strings_from_events_cannot_mention_link_or_break_any_notification() {
-    let policy = crate::policy::Policy::builtin();
+    let policy = crate::domain::policy::Policy::builtin();
     let runs = Cell::new(0u32);
     runner(300)
         .run(&any::<u64>(), |seed| {
@@ -491,13 +496,13 @@ fn hostile_strings_from_events_cannot_mention_link_or_break_any_notification() {
                     .map(|_| hostile_string(&mut rng).chars().take(300).collect())
                     .collect(),
             };
-            let verdict = crate::verdict::evaluate(
+            let verdict = crate::domain::verdict::evaluate(
                 &policy,
-                &crate::verdict::Subject::new(&image.repository, &image.digest, 0),
+                &crate::domain::verdict::Subject::new(&image.repository, &image.digest, 0),
                 &[f],
                 &ScanState::Complete,
             );
-            let notice = crate::message::VerdictNotice {
+            let notice = crate::outbound::notice::VerdictNotice {
                 event_type: "verdict",
                 override_: None,
                 actor: None,
@@ -552,7 +557,7 @@ fn hostile_strings_from_events_cannot_mention_link_or_break_any_notification() {
                 assert!(!mention, "a mention outside code in {text:?}");
             }
             // The ticket message of the same finding: JSON and subject only, both plain.
-            let tf = crate::tickets::TicketFinding {
+            let tf = crate::outbound::tickets::TicketFinding {
                 id: hostile_string(&mut rng),
                 severity: Severity::Critical,
                 package: Some(hostile_string(&mut rng)),
@@ -562,8 +567,8 @@ fn hostile_strings_from_events_cannot_mention_link_or_break_any_notification() {
                 epss: None,
             };
             let images = vec![image.digest.clone()];
-            let ticket = crate::tickets::TicketNotice {
-                action: crate::tickets::TicketAction::Open,
+            let ticket = crate::outbound::tickets::TicketNotice {
+                action: crate::outbound::tickets::TicketAction::Open,
                 repository: &image.repository,
                 finding: &tf,
                 images: &images,

@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::domain::policy::{ExceptionMatch, Policy, Suppressed};
+use crate::domain::time::{Epoch, format_rfc3339};
+use crate::domain::verdict::Subject;
 use crate::domain::{Finding, FindingStatus, Severity};
-use crate::message::{Message, clip, dedup_key, escape_markup, subject_line};
-use crate::policy::{ExceptionMatch, Policy, Suppressed};
-use crate::time::{Epoch, format_rfc3339};
-use crate::verdict::Subject;
+use crate::outbound::notice::{Message, dedup_key};
+use crate::outbound::text::{clip, escape_markup, subject_line};
 
 /// What a ticket says about its vulnerability.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -160,7 +161,7 @@ impl TicketNotice<'_> {
         };
         let repository = clip(self.repository, 256);
         let body = Body {
-            schema_version: crate::message::SCHEMA_VERSION,
+            schema_version: crate::outbound::notice::SCHEMA_VERSION,
             event_type: "ticket",
             action: self.action,
             dedup_key: key.clone(),

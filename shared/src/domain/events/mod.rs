@@ -19,8 +19,8 @@ pub use json::{Incoming, MAX_EVENT_BYTES};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::domain::time::{Epoch, parse_rfc3339};
 use crate::domain::{Finding, ImageRef, ScanState, SeverityCounts};
-use crate::time::{Epoch, parse_rfc3339};
 use fields::Obj;
 
 /// Which scanner produced a scan result.

@@ -5,11 +5,12 @@
 use serde::Serialize;
 use serde_json::json;
 
-use crate::chat::{Card, code, plain, thread_id};
 use crate::domain::ImageRef;
-use crate::message::{Message, SCHEMA_VERSION, dedup_key, escape_markup, subject_line};
-use crate::policy::Exception;
-use crate::time::{DAY, Epoch, format_date, format_rfc3339};
+use crate::domain::policy::Exception;
+use crate::domain::time::{DAY, Epoch, format_date, format_rfc3339};
+use crate::outbound::chat::{Card, code, plain, thread_id};
+use crate::outbound::notice::{Message, SCHEMA_VERSION, dedup_key};
+use crate::outbound::text::{escape_markup, subject_line};
 
 /// The images listed in a reminder (the total is given too).
 const MAX_IMAGES: usize = 100;
@@ -188,7 +189,7 @@ impl ReminderNotice<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::Policy;
+    use crate::domain::policy::Policy;
 
     #[test]
     fn one_key_per_exception_per_day_and_the_days_left() {
@@ -202,7 +203,7 @@ mod tests {
             digest: "sha256:ab".into(),
             tags: vec!["v1".into()],
         }];
-        let at = |s: &str| crate::time::parse_rfc3339(s).unwrap();
+        let at = |s: &str| crate::domain::time::parse_rfc3339(s).unwrap();
         let morning = ReminderNotice {
             exception: e,
             images: &images,

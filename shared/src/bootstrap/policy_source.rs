@@ -3,9 +3,9 @@
 
 use aws_config::SdkConfig;
 
-use crate::config::{PolicySource, load_local_policy, parse_policy};
+use super::config::{PolicySource, load_local_policy, parse_policy};
+use crate::domain::policy::Policy;
 use crate::error::ConfigError;
-use crate::policy::Policy;
 
 /// Loads and validates the policy from its source; unreadable or invalid is an error.
 pub async fn load_policy(source: &PolicySource, sdk: &SdkConfig) -> Result<Policy, ConfigError> {
@@ -24,7 +24,7 @@ pub async fn load_policy(source: &PolicySource, sdk: &SdkConfig) -> Result<Polic
                 .key(key)
                 .send()
                 .await
-                .map_err(|e| unreadable(super::error_chain(&e)))?;
+                .map_err(|e| unreadable(crate::adapters::describe_error(&e)))?;
             let bytes = out
                 .body
                 .collect()
@@ -41,7 +41,7 @@ pub async fn load_policy(source: &PolicySource, sdk: &SdkConfig) -> Result<Polic
                 .with_decryption(true)
                 .send()
                 .await
-                .map_err(|e| unreadable(super::error_chain(&e)))?;
+                .map_err(|e| unreadable(crate::adapters::describe_error(&e)))?;
             out.parameter()
                 .and_then(|p| p.value())
                 .map(str::to_string)

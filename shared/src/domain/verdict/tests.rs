@@ -2,9 +2,9 @@
 //! scan states, each at its boundaries.
 
 use super::*;
+use crate::domain::policy::Policy;
+use crate::domain::time::{DAY, days_from_civil};
 use crate::domain::{FixAvailable, Package};
-use crate::policy::Policy;
-use crate::time::{DAY, days_from_civil};
 
 const NOW: Epoch = 1_795_000_000;
 const HOUR: Epoch = 3600;

@@ -1,8 +1,8 @@
 //! Policy parsing, validation, precedence and exception matching, table-driven.
 
 use super::*;
+use crate::domain::time::{DAY, days_from_civil};
 use crate::domain::{Finding, Package};
-use crate::time::{DAY, days_from_civil};
 
 fn date(y: i64, m: u32, d: u32) -> Epoch {
     days_from_civil(y, m, d) * DAY
@@ -845,8 +845,8 @@ mod properties {
     //! Invariants of loading and of exceptions, over generated policies and findings.
 
     use super::*;
+    use crate::domain::verdict::{Subject, Verdict, evaluate};
     use crate::domain::{Decision, FindingStatus, FixAvailable, ScanState};
-    use crate::verdict::{Subject, Verdict, evaluate};
     use proptest::prelude::*;
     use proptest::test_runner::Config as ProptestConfig;
 
@@ -919,8 +919,8 @@ mod properties {
                     "[[exception]]\nid = \"{}\"\nrepositories = [\"{pattern}\"]\n{}created = \"{}\"\nexpires = \"{}\"\nreason = \"r\"\nowner = \"o\"\n",
                     IDS[id].to_ascii_uppercase(),
                     package.map_or(String::new(), |p| format!("package = \"{}\"\n", PACKAGES[p])),
-                    crate::time::format_rfc3339(created),
-                    crate::time::format_rfc3339(created + days * DAY),
+                    crate::domain::time::format_rfc3339(created),
+                    crate::domain::time::format_rfc3339(created + days * DAY),
                 )
             })
     }

@@ -7,8 +7,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::domain::tags::{TagKind, TagScheme};
 use crate::domain::{Decision, digest_hex12};
-use crate::tags::{TagKind, TagScheme};
 
 /// One step of a plan.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,9 +13,9 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
+use crate::domain::tags::TagScheme;
+use crate::domain::time::{DAY, Epoch, duration, format_date, parse_rfc3339};
 use crate::domain::{Finding, Mode, Severity};
-use crate::tags::TagScheme;
-use crate::time::{DAY, Epoch, duration, format_date, parse_rfc3339};
 
 mod glob;
 pub use glob::{Glob, GlobError, MAX_PATTERN_LEN, REFUSED, glob_match, is_ecr_repository_name};
@@ -51,7 +51,7 @@ pub enum Suppressed {
 }
 
 /// A duration written `30d`, `12h`, `15m`, `90s` or `2w`: never negative, at most
-/// [`crate::time::MAX_DURATION`] (10 years), so that adding it to any date cannot overflow.
+/// [`crate::domain::time::MAX_DURATION`] (10 years), so that adding it to any date cannot overflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Duration(pub i64);
 
@@ -622,7 +622,7 @@ impl Policy {
     /// Parses and validates a policy document; every problem is reported with its line and field,
     /// and every warning is kept for [`Policy::warnings`]. `verified_prefix` is checked against the
     /// default reserved prefixes (`quarantined-`, `held-`); a deployment that configures others
-    /// checks them as well with [`crate::config::check_verified_prefixes`].
+    /// checks them as well with `bootstrap::config::check_verified_prefixes`.
     pub fn parse(text: &str) -> Result<Policy, PolicyError> {
         Policy::parse_counted(text).0
     }

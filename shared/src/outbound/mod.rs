@@ -1,0 +1,10 @@
+//! What the gatekeeper sends: the notice data, the JSON message and the Chatbot card rendered from it,
+//! tickets, reminders and the cost report, and the text helpers every renderer shares. Pure.
+
+pub mod chat;
+pub mod cost;
+pub mod message;
+pub mod notice;
+pub mod reminder;
+pub mod text;
+pub mod tickets;

@@ -1,0 +1,17 @@
+//! One small trait per outside capability. The service is generic over them; AWS adapters implement
+//! them in `adapters`, tests may wrap those. No SDK type crosses a port.
+
+mod findings;
+mod notifier;
+mod registry;
+mod reject;
+mod store;
+
+pub use findings::FindingsSource;
+pub use notifier::Notifier;
+pub use registry::{
+    BasicScan, ImageDetail, ImageRegistry, Manifest, PutTag, Removal, RemovedTag, ScanCoverage,
+    StartScan,
+};
+pub use reject::RejectSink;
+pub use store::StateStore;

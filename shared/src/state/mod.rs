@@ -1,0 +1,135 @@
+//! The records the gatekeeper keeps per image in its state table (decision, claim, override, tickets,
+//! breaker) and what a write to them reports. Pure data.
+
+use crate::domain::time::Epoch;
+use crate::domain::verdict::Summary;
+use crate::domain::{Decision, Severity};
+
+/// An unfinished change of an image's decision: acted on and notified only by the delivery that
+/// claimed it (or, after the lease, by whoever comes next).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// The event id of the delivery that claimed it (Lambda's retries keep it).
+    pub event_id: String,
+    /// When it was claimed.
+    pub at: Epoch,
+    /// The decision being applied.
+    pub decision: Decision,
+    /// The decision notified before it.
+    pub previous: Option<Decision>,
+    /// The item's version after the claim: numbers the change (dedup key).
+    pub sequence: u64,
+    /// Whether the block being applied is suspended by an operator's override (tags released).
+    pub overridden: bool,
+    /// The Lambda request id of the delivery that claimed it (empty when unknown): its retries may
+    /// continue the change, a concurrent duplicate delivery of the same event leaves it alone.
+    pub delivery: String,
+}
+
+impl Claim {
+    /// Whether `event_id`, delivered as `delivery`, is the claimant (or one of its retries).
+    pub fn is_by(&self, event_id: &str, delivery: &str) -> bool {
+        self.event_id == event_id
+            && (self.delivery.is_empty() || delivery.is_empty() || self.delivery == delivery)
+    }
+}
+
+/// An operator's time-boxed override of a blocking verdict (`gatekeeper release --force`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Override {
+    /// Until when the image's tags stay released whatever the verdict.
+    pub until: Epoch,
+    /// Who asked (the caller's ARN).
+    pub by: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// The circuit breaker's state after counting tag changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BreakerCount {
+    /// Tag changes counted in the current and the previous window.
+    pub count: u64,
+    /// When it tripped, if it is open.
+    pub tripped_at: Option<Epoch>,
+}
+
+/// The state table's record of one image.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageState {
+    /// The last decision (claimed or finished); `None` before the first verdict.
+    pub decision: Option<Decision>,
+    /// Incremented by every write: the condition of the next one.
+    pub version: u64,
+    /// An unfinished change, if any.
+    pub claim: Option<Claim>,
+    /// Whether the item exists at all.
+    pub exists: bool,
+    /// What the last claimed verdict said (counts and reasons).
+    pub summary: Option<Summary>,
+    /// Whether the last applied block is suspended by an override (its tags were released).
+    pub overridden: bool,
+    /// When the gatekeeper first decided on the image (about its first completed scan).
+    pub first_scan_at: Option<Epoch>,
+    /// An operator's override, if one was ever set (check `until`).
+    pub override_: Option<Override>,
+    /// For a platform image: the image indexes that refer to it (recorded when they are pushed).
+    pub parents: Vec<String>,
+    /// For an image index: its platform images, `(digest, platform)` (attestations left out).
+    pub children: Vec<(String, String)>,
+    /// The vulnerabilities this image has open tickets for.
+    pub tickets: Vec<String>,
+    /// When the sweep looks at it again, if ever.
+    pub due_at: Option<Epoch>,
+}
+
+impl ImageState {
+    /// The override in force at `now`, if any.
+    pub fn override_at(&self, now: Epoch) -> Option<&Override> {
+        self.override_.as_ref().filter(|o| o.until > now)
+    }
+
+    /// The decision that was last notified: the claim's `previous` while a change is unfinished.
+    pub fn notified(&self) -> Option<Decision> {
+        match &self.claim {
+            Some(c) => c.previous,
+            None => self.decision,
+        }
+    }
+}
+
+/// The outcome of a conditional write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// The write happened.
+    Done,
+    /// Someone else wrote first: reload and decide again.
+    Conflict,
+}
+
+/// What a ticket update did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TicketChange {
+    /// This call opened the ticket (it was new, or resolved before; or this image alone opened it and
+    /// the message may not have gone out: a retry sends it again under the same key).
+    pub opened: bool,
+    /// The vulnerability's severity changed.
+    pub severity_changed: bool,
+    /// This call resolved the ticket (no image left; repeated for a retry of the resolving removal).
+    pub resolved: bool,
+    /// The images that have it now.
+    pub images: Vec<String>,
+    /// The severity the ticket was opened or last updated with.
+    pub severity: Option<Severity>,
+}
+
+/// The outcome of [`crate::ports::StateStore::mark_once`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// This event is the first: send the notice.
+    First,
+    /// This event marked it before (a retry): send it again.
+    Repeat,
+    /// Another event marked it: do not send.
+    Taken,
+}
