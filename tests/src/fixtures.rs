@@ -291,6 +291,28 @@ impl Aws {
         v
     }
 
+    /// The environment of a function run against this account (through `endpoint`: moto, or a proxy
+    /// in front of it): credentials, region, the setup's topics, table and queue, then `extra`.
+    pub fn function_env(
+        &self,
+        endpoint: &str,
+        setup: &Setup,
+        extra: &[(&'static str, &str)],
+    ) -> Vec<(&'static str, String)> {
+        let mut env = vec![
+            ("AWS_ENDPOINT_URL", endpoint.to_string()),
+            ("AWS_REGION", self.region.clone()),
+            ("AWS_ACCESS_KEY_ID", "testing".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+            ("GATEKEEPER_TOPIC_ARN", setup.topic_arn.clone()),
+            ("GATEKEEPER_CHAT_TOPIC_ARN", setup.chat_topic_arn.clone()),
+            ("GATEKEEPER_STATE_TABLE", setup.table.clone()),
+            ("GATEKEEPER_REJECTED_QUEUE_URL", setup.rejected_url.clone()),
+        ];
+        env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+        env
+    }
+
     /// The state table, a topic with a subscribed queue, and a rejected-events queue.
     pub async fn standard_setup(&self) -> Setup {
         let table = "gatekeeper-state".to_string();

@@ -17,17 +17,7 @@ async fn the_cost_report_binary_publishes_a_digest_on_both_topics() {
     let setup = aws.standard_setup().await;
     aws.create_repo("nobody-scans", "MUTABLE", &[]).await;
     aws.push("nobody-scans", "cost", &["v1"]).await;
-    let env = [
-        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
-        ("AWS_REGION", aws.region.clone()),
-        ("AWS_ACCESS_KEY_ID", "testing".to_string()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
-        ("GATEKEEPER_TOPIC_ARN", setup.topic_arn.clone()),
-        ("GATEKEEPER_CHAT_TOPIC_ARN", setup.chat_topic_arn.clone()),
-        ("GATEKEEPER_STATE_TABLE", setup.table.clone()),
-        ("GATEKEEPER_REJECTED_QUEUE_URL", setup.rejected_url.clone()),
-        ("GATEKEEPER_COST_DAYS", "7".to_string()),
-    ];
+    let env = aws.function_env(&moto.endpoint, &setup, &[("GATEKEEPER_COST_DAYS", "7")]);
     let function = Function::start(
         Path::new(env!("CARGO_BIN_EXE_cost-report")),
         "cost-report",

@@ -38,15 +38,7 @@ async fn the_on_push_binary_starts_a_basic_scan_and_skips_its_own_tags() {
         &["v2.4.1"],
     )
     .await;
-    let env = [
-        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
-        ("AWS_REGION", aws.region.clone()),
-        ("AWS_ACCESS_KEY_ID", "testing".to_string()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
-        ("GATEKEEPER_TOPIC_ARN", setup.topic_arn.clone()),
-        ("GATEKEEPER_STATE_TABLE", setup.table.clone()),
-        ("GATEKEEPER_REJECTED_QUEUE_URL", setup.rejected_url.clone()),
-    ];
+    let env = aws.function_env(&moto.endpoint, &setup, &[]);
     let function =
         Function::start(Path::new(env!("CARGO_BIN_EXE_on-push")), "on-push", &env).unwrap();
 
@@ -132,15 +124,7 @@ async fn an_invocation_out_of_time_ends_retryable_before_the_functions_timeout()
     proxy.set_rules(vec![
         Rule::at_rate(Fault::Slow(6_000), 1.0).only(&["dynamodb:*"]),
     ]);
-    let env = [
-        ("AWS_ENDPOINT_URL", proxy.endpoint.clone()),
-        ("AWS_REGION", aws.region.clone()),
-        ("AWS_ACCESS_KEY_ID", "testing".to_string()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
-        ("GATEKEEPER_TOPIC_ARN", setup.topic_arn.clone()),
-        ("GATEKEEPER_STATE_TABLE", setup.table.clone()),
-        ("GATEKEEPER_REJECTED_QUEUE_URL", setup.rejected_url.clone()),
-    ];
+    let env = aws.function_env(&proxy.endpoint, &setup, &[]);
     let function =
         Function::start(Path::new(env!("CARGO_BIN_EXE_on-push")), "on-push", &env).unwrap();
 

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use gatekeeper_tests::fixtures::{Aws, inspector_finding};
+use gatekeeper_tests::fixtures::{Aws, Setup, inspector_finding};
 use gatekeeper_tests::manifest::{DOCKER_V2, image_manifest};
 use gatekeeper_tests::moto::{Moto, workspace_root};
 use gatekeeper_tests::runtime::{Answer, Function};
@@ -16,19 +16,6 @@ fn sample(name: &str) -> Value {
         &std::fs::read_to_string(workspace_root().join("events").join(name)).unwrap(),
     )
     .unwrap()
-}
-
-fn lambda_env(moto: &Moto, region: &str, extra: &[(&str, String)]) -> Vec<(&'static str, String)> {
-    let mut env = vec![
-        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
-        ("AWS_REGION", region.to_string()),
-        ("AWS_ACCESS_KEY_ID", "testing".to_string()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
-    ];
-    for (k, v) in extra {
-        env.push((Box::leak(k.to_string().into_boxed_str()), v.clone()));
-    }
-    env
 }
 
 #[tokio::test]
@@ -57,17 +44,7 @@ async fn the_on_scan_binary_quarantines_the_image_of_a_sample_finding_event() {
         "CVE-2026-41234",
         "CRITICAL",
     )]);
-    let env = lambda_env(
-        moto,
-        &aws.region,
-        &[
-            ("GATEKEEPER_MODE", "enforce".into()),
-            ("GATEKEEPER_TOPIC_ARN", setup.topic_arn.clone()),
-            ("GATEKEEPER_CHAT_TOPIC_ARN", setup.chat_topic_arn.clone()),
-            ("GATEKEEPER_STATE_TABLE", setup.table.clone()),
-            ("GATEKEEPER_REJECTED_QUEUE_URL", setup.rejected_url.clone()),
-        ],
-    );
+    let env = aws.function_env(&moto.endpoint, &setup, &[("GATEKEEPER_MODE", "enforce")]);
     let function =
         Function::start(Path::new(env!("CARGO_BIN_EXE_on-scan")), "on-scan", &env).unwrap();
 
@@ -149,19 +126,17 @@ async fn an_invalid_policy_fails_the_cold_start_naming_the_line_and_the_field() 
     std::fs::create_dir_all(&dir).unwrap();
     let policy = dir.join("policy.toml");
     std::fs::write(&policy, "version = 1\n[defaults]\nblock = \"SEVERE\"\n").unwrap();
-    let env = lambda_env(
-        moto,
-        "eu-north-1",
-        &[
-            (
-                "GATEKEEPER_TOPIC_ARN",
-                "arn:aws:sns:eu-north-1:123456789012:t".into(),
-            ),
-            ("GATEKEEPER_STATE_TABLE", "t".into()),
-            ("GATEKEEPER_REJECTED_QUEUE_URL", "http://q".into()),
-            ("GATEKEEPER_POLICY", policy.to_string_lossy().into_owned()),
-        ],
-    );
+    let aws = Aws::with(moto, "123456789012", "eu-north-1").await;
+    let nowhere = Setup {
+        table: "t".into(),
+        topic_arn: "arn:aws:sns:eu-north-1:123456789012:t".into(),
+        subscriber_url: String::new(),
+        rejected_url: "http://q".into(),
+        chat_topic_arn: "arn:aws:sns:eu-north-1:123456789012:c".into(),
+        chat_url: String::new(),
+    };
+    let policy = policy.to_string_lossy();
+    let env = aws.function_env(&moto.endpoint, &nowhere, &[("GATEKEEPER_POLICY", &policy)]);
     let mut function =
         Function::start(Path::new(env!("CARGO_BIN_EXE_on-scan")), "on-scan", &env).unwrap();
     let code = function.wait_exit(Duration::from_secs(20));

@@ -16,17 +16,14 @@ async fn the_sweep_binary_admits_a_lost_push_and_records_its_run() {
     let setup = aws.standard_setup().await;
     aws.create_repo("swept", "MUTABLE", &[]).await;
     aws.push("swept", "never-announced", &["v1"]).await;
-    let env = [
-        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
-        ("AWS_REGION", aws.region.clone()),
-        ("AWS_ACCESS_KEY_ID", "testing".to_string()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
-        ("GATEKEEPER_MODE", "enforce".to_string()),
-        ("GATEKEEPER_TOPIC_ARN", setup.topic_arn.clone()),
-        ("GATEKEEPER_STATE_TABLE", setup.table.clone()),
-        ("GATEKEEPER_REJECTED_QUEUE_URL", setup.rejected_url.clone()),
-        ("GATEKEEPER_SWEEP_INTERVAL", "1h".to_string()),
-    ];
+    let env = aws.function_env(
+        &moto.endpoint,
+        &setup,
+        &[
+            ("GATEKEEPER_MODE", "enforce"),
+            ("GATEKEEPER_SWEEP_INTERVAL", "1h"),
+        ],
+    );
     let function = Function::start(Path::new(env!("CARGO_BIN_EXE_sweep")), "sweep", &env).unwrap();
     let schedule = serde_json::json!({
         "version": "0", "id": "5e3c1d2a-0000-4000-8000-000000000001", "detail-type": "Scheduled Event",

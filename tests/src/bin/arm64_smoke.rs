@@ -40,16 +40,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let setup = aws.standard_setup().await;
     aws.create_repo("smoke", "MUTABLE", &[]).await;
     let digest = aws.push("smoke", "arm64", &["v1"]).await;
-    let env = [
-        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
-        ("AWS_REGION", aws.region.clone()),
-        ("AWS_ACCESS_KEY_ID", "testing".to_string()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
-        ("GATEKEEPER_TOPIC_ARN", setup.topic_arn.clone()),
-        ("GATEKEEPER_CHAT_TOPIC_ARN", setup.chat_topic_arn.clone()),
-        ("GATEKEEPER_STATE_TABLE", setup.table.clone()),
-        ("GATEKEEPER_REJECTED_QUEUE_URL", setup.rejected_url.clone()),
-    ];
+    let env = aws.function_env(&moto.endpoint, &setup, &[]);
 
     let push = run(
         dir,

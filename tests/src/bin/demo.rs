@@ -130,17 +130,7 @@ async fn main() -> Result<()> {
         .send()
         .await?;
     let routes = route(&aws).await?;
-    let env = [
-        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
-        ("AWS_REGION", REGION.to_string()),
-        ("AWS_ACCESS_KEY_ID", "demo".to_string()),
-        ("AWS_SECRET_ACCESS_KEY", "demo".to_string()),
-        ("GATEKEEPER_MODE", "enforce".to_string()),
-        ("GATEKEEPER_TOPIC_ARN", setup.topic_arn.clone()),
-        ("GATEKEEPER_CHAT_TOPIC_ARN", setup.chat_topic_arn.clone()),
-        ("GATEKEEPER_STATE_TABLE", setup.table.clone()),
-        ("GATEKEEPER_REJECTED_QUEUE_URL", setup.rejected_url.clone()),
-    ];
+    let env = aws.function_env(&moto.endpoint, &setup, &[("GATEKEEPER_MODE", "enforce")]);
     let on_push = Function::start(&sibling_binary("on-push"), "on-push", &env)?;
     let on_scan = Function::start(&sibling_binary("on-scan"), "on-scan", &env)?;
     for f in [&on_push, &on_scan] {
