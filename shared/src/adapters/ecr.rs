@@ -218,20 +218,7 @@ impl ImageRegistry for Ecr {
             .image_details()
             .iter()
             .find(|d| d.image_digest() == Some(digest))
-            .map(|d| ImageDetail {
-                digest: digest.to_string(),
-                tags: d.image_tags().to_vec(),
-                scan: d
-                    .image_scan_status()
-                    .and_then(|s| s.status())
-                    .map_or(ScanState::Unknown, |s| {
-                        ScanState::from_ecr_status(s.as_str())
-                    }),
-                manifest_media_type: d.image_manifest_media_type().map(str::to_string),
-                artifact_media_type: d.artifact_media_type().map(str::to_string),
-                pushed_at: d.image_pushed_at().map(epoch),
-                pulled_at: d.last_recorded_pull_time().map(epoch),
-            }))
+            .and_then(image_detail))
     }
 
     async fn resolve_tag(&self, repository: &str, tag: &str) -> Result<Option<String>, AwsError> {
@@ -578,26 +565,26 @@ impl ImageRegistry for Ecr {
             .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| aws_error("ecr:DescribeImages", e))?;
-            for d in page.image_details() {
-                let Some(digest) = d.image_digest() else {
-                    continue;
-                };
-                out.push(ImageDetail {
-                    digest: digest.to_string(),
-                    tags: d.image_tags().to_vec(),
-                    scan: d
-                        .image_scan_status()
-                        .and_then(|s| s.status())
-                        .map_or(ScanState::Unknown, |s| {
-                            ScanState::from_ecr_status(s.as_str())
-                        }),
-                    manifest_media_type: d.image_manifest_media_type().map(str::to_string),
-                    artifact_media_type: d.artifact_media_type().map(str::to_string),
-                    pushed_at: d.image_pushed_at().map(epoch),
-                    pulled_at: d.last_recorded_pull_time().map(epoch),
-                });
-            }
+            out.extend(page.image_details().iter().filter_map(image_detail));
         }
         Ok(out)
     }
+}
+
+/// What the gatekeeper reads of an ECR image description; `None` without a digest.
+fn image_detail(d: &aws_sdk_ecr::types::ImageDetail) -> Option<ImageDetail> {
+    Some(ImageDetail {
+        digest: d.image_digest()?.to_string(),
+        tags: d.image_tags().to_vec(),
+        scan: d
+            .image_scan_status()
+            .and_then(|s| s.status())
+            .map_or(ScanState::Unknown, |s| {
+                ScanState::from_ecr_status(s.as_str())
+            }),
+        manifest_media_type: d.image_manifest_media_type().map(str::to_string),
+        artifact_media_type: d.artifact_media_type().map(str::to_string),
+        pushed_at: d.image_pushed_at().map(epoch),
+        pulled_at: d.last_recorded_pull_time().map(epoch),
+    })
 }
