@@ -151,8 +151,12 @@ fn images_of(f: &SdkFinding) -> impl Iterator<Item = ImageRef> + '_ {
 }
 
 impl Inspector {
-    /// Every finding under `filter`, all pages.
-    async fn list(&self, filter: FilterCriteria) -> Result<Vec<SdkFinding>, AwsError> {
+    /// Every finding under `filter`, all pages, each read through `read`.
+    async fn list<T>(
+        &self,
+        filter: FilterCriteria,
+        read: impl Fn(&SdkFinding) -> T,
+    ) -> Result<Vec<T>, AwsError> {
         let mut pages = self
             .client
             .list_findings()
@@ -163,44 +167,28 @@ impl Inspector {
         let mut findings = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| aws_error("inspector2:ListFindings", e))?;
-            findings.extend(page.findings().iter().cloned());
+            findings.extend(page.findings().iter().map(&read));
         }
         Ok(findings)
     }
 
-    /// The distinct images of the findings under `filter`.
+    /// The distinct images of the findings under `filter`, in the order first seen.
     async fn images(&self, filter: FilterCriteria) -> Result<Vec<ImageRef>, AwsError> {
-        let mut out: Vec<ImageRef> = Vec::new();
-        for f in self.list(filter).await? {
-            for image in images_of(&f) {
-                if !out
-                    .iter()
-                    .any(|o| o.repository == image.repository && o.digest == image.digest)
-                {
-                    out.push(image);
-                }
-            }
-        }
-        Ok(out)
+        let found = self
+            .list(filter, |f| images_of(f).collect::<Vec<_>>())
+            .await?;
+        let mut seen = std::collections::HashSet::new();
+        Ok(found
+            .into_iter()
+            .flatten()
+            .filter(|i| seen.insert((i.repository.clone(), i.digest.clone())))
+            .collect())
     }
 }
 
 impl FindingsSource for Inspector {
     async fn image_findings(&self, image: &ImageRef) -> Result<Vec<Finding>, AwsError> {
-        let filter = image_filter(image)?;
-        let mut pages = self
-            .client
-            .list_findings()
-            .filter_criteria(filter)
-            .max_results(PAGE_SIZE)
-            .into_paginator()
-            .send();
-        let mut findings = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| aws_error("inspector2:ListFindings", e))?;
-            findings.extend(page.findings().iter().map(finding_from_sdk));
-        }
-        Ok(findings)
+        self.list(image_filter(image)?, finding_from_sdk).await
     }
 
     async fn images_with(&self, vulnerability: &str) -> Result<Vec<ImageRef>, AwsError> {
