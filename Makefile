@@ -6,13 +6,13 @@
 PYTHON ?= python3
 TOOLS  := $(CURDIR)/.tools
 MOTO_VENV := $(TOOLS)/moto
-MOTO_PKGS := moto[server]==5.2.5 jsonschema==4.26.0
+PKGS_moto := moto[server]==5.2.5 jsonschema==4.26.0
 LAMBDA_VENV := $(TOOLS)/lambda
-LAMBDA_PKGS := cargo-lambda==1.9.2 ziglang==0.17.1
+PKGS_lambda := cargo-lambda==1.9.2 ziglang==0.17.1
 INFRA_VENV := $(TOOLS)/infra
-INFRA_PKGS := aws-sam-cli==1.170.0 cfn-lint==1.58.0 cfn-lint-serverless==0.3.6 python-hcl2==8.1.4
+PKGS_infra := aws-sam-cli==1.170.0 cfn-lint==1.58.0 cfn-lint-serverless==0.3.6 python-hcl2==8.1.4
 CHECKOV_VENV := $(TOOLS)/checkov
-CHECKOV_PKGS := checkov==3.3.30
+PKGS_checkov := checkov==3.3.30
 CARGO ?= cargo
 SAM_ENV := SAM_CLI_TELEMETRY=0 SAM_CLI_BETA_RUST_CARGO_LAMBDA=1 AWS_DEFAULT_REGION=eu-west-1 PATH=$(LAMBDA_VENV)/bin:$(PATH)
 
@@ -26,36 +26,14 @@ help:
 	@echo "make fuzz   coverage-guided fuzzing of the event, findings and policy parsers (cargo fuzz, nightly),"
 	@echo "            FUZZ_SECONDS (default 60) per target; not part of make test"
 
-# The venv is rebuilt when the package list changes (the stamp records it).
-$(MOTO_VENV)/.ready: Makefile
-	@echo "==> creating $(MOTO_VENV) with $(MOTO_PKGS)"
-	rm -rf $(MOTO_VENV)
-	$(PYTHON) -m venv $(MOTO_VENV)
-	$(MOTO_VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(MOTO_PKGS)
-	echo "$(MOTO_PKGS)" > $@
-
-# One venv per tool family, each rebuilt when its package list changes.
-$(LAMBDA_VENV)/.ready: Makefile
-	@echo "==> creating $(LAMBDA_VENV) with $(LAMBDA_PKGS)"
-	rm -rf $(LAMBDA_VENV)
-	$(PYTHON) -m venv $(LAMBDA_VENV)
-	$(LAMBDA_VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(LAMBDA_PKGS)
-	echo "$(LAMBDA_PKGS)" > $@
-
-$(INFRA_VENV)/.ready: Makefile
-	@echo "==> creating $(INFRA_VENV) with $(INFRA_PKGS)"
-	rm -rf $(INFRA_VENV)
-	$(PYTHON) -m venv $(INFRA_VENV)
-	$(INFRA_VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(INFRA_PKGS)
-	echo "$(INFRA_PKGS)" > $@
-
-# checkov in its own venv: its HCL parser shares a package name with python-hcl2.
-$(CHECKOV_VENV)/.ready: Makefile
-	@echo "==> creating $(CHECKOV_VENV) with $(CHECKOV_PKGS)"
-	rm -rf $(CHECKOV_VENV)
-	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(CHECKOV_PKGS)
-	echo "$(CHECKOV_PKGS)" > $@
+# One venv per tool family (checkov alone: its HCL parser shares a package name with python-hcl2),
+# each rebuilt when the Makefile changes; the stamp records the packages it holds.
+$(TOOLS)/%/.ready: Makefile
+	@echo "==> creating $(TOOLS)/$* with $(PKGS_$*)"
+	rm -rf $(TOOLS)/$*
+	$(PYTHON) -m venv $(TOOLS)/$*
+	$(TOOLS)/$*/bin/python -m pip install --quiet --disable-pip-version-check $(PKGS_$*)
+	echo "$(PKGS_$*)" > $@
 
 tools: $(MOTO_VENV)/.ready
 
