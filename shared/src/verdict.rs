@@ -227,6 +227,48 @@ struct Notes {
     severities: BTreeMap<String, String>,
 }
 
+impl Notes {
+    /// Notes, once per id, an exception that matched a finding and does not apply: expired, not
+    /// valid yet, or longer than its severity's limit.
+    fn unapplied(&mut self, m: &ExceptionMatch<'_>, f: &Finding) {
+        match m {
+            ExceptionMatch::Expired(e) => {
+                self.expired.entry(e.id.clone()).or_insert_with(|| {
+                    format!(
+                        "exception {} ({}) expired on {}: it no longer applies",
+                        e.id,
+                        e.owner,
+                        format_date(e.expires)
+                    )
+                });
+            }
+            ExceptionMatch::NotYet(e) => {
+                self.not_yet.entry(e.id.clone()).or_insert_with(|| {
+                    format!(
+                        "exception {} ({}) applies from {}",
+                        e.id,
+                        e.owner,
+                        format_date(e.created)
+                    )
+                });
+            }
+            ExceptionMatch::TooLong(e, limit) => {
+                self.too_long.entry(e.id.clone()).or_insert_with(|| {
+                    format!(
+                        "exception {} ({}) lasts {} days, over the {}-day limit for {}: not applied",
+                        e.id,
+                        e.owner,
+                        (e.expires - e.created + DAY - 1) / DAY,
+                        limit / DAY,
+                        f.severity
+                    )
+                });
+            }
+            ExceptionMatch::Applies(_) => {}
+        }
+    }
+}
+
 /// Evaluates an image's findings under the policy.
 ///
 /// Per finding: closed ones are ignored; suppressed ones count unless the rule exempts them; a finding
@@ -327,10 +369,9 @@ impl<'f> Tally<'f> {
         }
     }
 
-    /// Whether an exception exempts the finding (recorded as applied); an exception that matches
-    /// and does not apply (expired, not yet, too long) is noted once per id.
+    /// Whether an exception exempts the finding (recorded as applied); one that matches and does
+    /// not apply is noted.
     fn exempts(&mut self, policy: &Policy, subject: &Subject<'_>, f: &Finding) -> bool {
-        let notes = &mut self.notes;
         match policy.exception_for(f, subject.repository, subject.digest, subject.now) {
             Some(ExceptionMatch::Applies(e)) => {
                 self.applied
@@ -344,43 +385,14 @@ impl<'f> Tally<'f> {
                         findings: 0,
                     })
                     .findings += 1;
-                return true;
+                true
             }
-            Some(ExceptionMatch::Expired(e)) => {
-                notes.expired.entry(e.id.clone()).or_insert_with(|| {
-                    format!(
-                        "exception {} ({}) expired on {}: it no longer applies",
-                        e.id,
-                        e.owner,
-                        format_date(e.expires)
-                    )
-                });
+            Some(unapplied) => {
+                self.notes.unapplied(&unapplied, f);
+                false
             }
-            Some(ExceptionMatch::NotYet(e)) => {
-                notes.not_yet.entry(e.id.clone()).or_insert_with(|| {
-                    format!(
-                        "exception {} ({}) applies from {}",
-                        e.id,
-                        e.owner,
-                        format_date(e.created)
-                    )
-                });
-            }
-            Some(ExceptionMatch::TooLong(e, limit)) => {
-                notes.too_long.entry(e.id.clone()).or_insert_with(|| {
-                    format!(
-                        "exception {} ({}) lasts {} days, over the {}-day limit for {}: not applied",
-                        e.id,
-                        e.owner,
-                        (e.expires - e.created + DAY - 1) / DAY,
-                        limit / DAY,
-                        f.severity
-                    )
-                });
-            }
-            None => {}
+            None => false,
         }
-        false
     }
 
     /// The level a finding ends at: a blocking one warns without a fix under `fixable_only`, or
