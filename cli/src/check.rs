@@ -16,7 +16,7 @@ use gatekeeper::ports::{FindingsSource, ImageDetail, ImageRegistry};
 use crate::args::PolicyArg;
 use crate::report::{Report, colour_enabled, json, sarif, shown_decision, text};
 use crate::{Fail, Outcome, aws, json_out};
-use gatekeeper::outbound::text::line;
+use gatekeeper::domain::escape::line;
 
 /// Where the image's tag is now, when it is not where the pipeline pushed it.
 fn moved_tag(

@@ -15,7 +15,7 @@ use std::process::ExitCode;
 
 use clap::error::ErrorKind;
 use cli::Command;
-use gatekeeper::outbound::text;
+use gatekeeper::domain::escape;
 
 /// Why a command stopped: the exit code and one line for stderr.
 #[derive(Debug)]
@@ -129,7 +129,7 @@ fn main() -> ExitCode {
                 ""
             };
             // One line, whatever the message quotes from events, policies, files or AWS.
-            eprintln!("gatekeeper: {}{hint}", text::line(&fail.message));
+            eprintln!("gatekeeper: {}{hint}", escape::line(&fail.message));
             ExitCode::from(fail.code)
         }
     }
@@ -148,7 +148,7 @@ fn usage(e: &clap::Error) -> ExitCode {
         _ => {
             eprintln!(
                 "gatekeeper: {} (see gatekeeper --help)",
-                text::line(&cli::one_line(e))
+                escape::line(&cli::one_line(e))
             );
             ExitCode::from(2)
         }

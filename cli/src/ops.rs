@@ -1,15 +1,15 @@
 //! Operator commands: `release` (break-glass, and `--all` to uninstall), `reconcile` (images that
 //! existed before the gatekeeper, or whose events were lost), `breaker` (status and reset). Names,
-//! tags and notes from AWS are shown escaped ([`gatekeeper::outbound::text::line`]).
+//! tags and notes from AWS are shown escaped ([`gatekeeper::domain::escape::line`]).
 
 use std::process::ExitCode;
 
+use gatekeeper::domain::escape::line;
 use gatekeeper::domain::events::Scanner;
 use gatekeeper::domain::tags::TagKind;
 use gatekeeper::domain::time::{DAY, format_rfc3339, now};
 use gatekeeper::domain::{ImageRef, MediaKind};
 use gatekeeper::outbound::notice::{Action, ActionStatus};
-use gatekeeper::outbound::text::line;
 use gatekeeper::ports::ImageRegistry;
 use gatekeeper::service::{ReleaseRequest, Trigger};
 

@@ -9,9 +9,9 @@ use std::process::ExitCode;
 
 use crate::{Fail, Outcome, Stop};
 use gatekeeper::bootstrap::config::check_verified_prefixes;
+use gatekeeper::domain::escape::line;
 use gatekeeper::domain::policy::{Policy, Problem};
 use gatekeeper::domain::time::{DAY, format_date};
-use gatekeeper::outbound::text::line;
 
 /// `gatekeeper policy`'s commands.
 #[derive(Debug, clap::Subcommand)]

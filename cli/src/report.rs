@@ -1,17 +1,17 @@
 //! Printing a verdict for people (a table), for programs (JSON) and for code-scanning UIs (SARIF
 //! 2.1.0). Colour only on a terminal, and never with NO_COLOR set. Text from the image, its findings
-//! and the policy is shown escaped in the table ([`gatekeeper::outbound::text::line`]); the JSON forms are
+//! and the policy is shown escaped in the table ([`gatekeeper::domain::escape::line`]); the JSON forms are
 //! escaped where they are printed.
 
 use std::io::IsTerminal;
 
 use serde_json::{Value, json};
 
+use gatekeeper::domain::escape::line;
 use gatekeeper::domain::policy::{ExceptionMatch, Policy};
 use gatekeeper::domain::time::format_rfc3339;
 use gatekeeper::domain::verdict::{Subject, Verdict};
 use gatekeeper::domain::{Decision, Finding, ImageRef, Severity};
-use gatekeeper::outbound::text::line;
 
 /// Everything `check` reports about one image.
 pub struct Report<'a> {
@@ -326,12 +326,12 @@ mod tests {
         let hostile = table(HOSTILE);
         for c in hostile.chars().filter(|c| *c != '\n') {
             assert!(
-                !gatekeeper::outbound::text::needs_escape(c),
+                !gatekeeper::domain::escape::needs_escape(c),
                 "{c:?} in {hostile}"
             );
         }
         assert_eq!(hostile.lines().count(), clean.lines().count(), "{hostile}");
-        let shown = gatekeeper::outbound::text::line(HOSTILE);
+        let shown = gatekeeper::domain::escape::line(HOSTILE);
         assert!(
             hostile.starts_with(&format!(
                 "image     team/{shown}@sha256:{shown} (v1{shown})\n"

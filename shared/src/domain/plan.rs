@@ -133,66 +133,11 @@ pub fn plan(
     verified: Verified,
 ) -> Plan {
     let mut plan = Plan::default();
-    let hex = digest_hex12(digest);
     let present: HashSet<&str> = tags.iter().map(String::as_str).collect();
     match decision {
-        Decision::Block => {
-            for tag in tags {
-                let original = match scheme.classify(tag) {
-                    TagKind::Plain => tag.clone(),
-                    TagKind::Held { original, hex12 } if hex12 == hex => original,
-                    _ => continue,
-                };
-                match scheme.quarantine_tag(&original, digest) {
-                    Ok(q) => {
-                        plan.add(q.clone(), &present);
-                        plan.steps.push(Step::Remove {
-                            tag: tag.clone(),
-                            keep: q,
-                        });
-                    }
-                    Err(e) => plan
-                        .notes
-                        .push(format!("{tag} left in place on a blocked image: {e}")),
-                }
-            }
-            if tags.is_empty() && standalone {
-                match scheme.untagged_marker(digest) {
-                    Ok(marker) => plan.add(marker, &present),
-                    Err(e) => plan.notes.push(format!("untagged image not marked: {e}")),
-                }
-            }
-        }
+        Decision::Block => quarantine(&mut plan, scheme, tags, digest, &present, standalone),
         Decision::Pass | Decision::Warn => {
-            let plain: Vec<&String> = tags
-                .iter()
-                .filter(|t| scheme.classify(t) == TagKind::Plain)
-                .collect();
-            for tag in tags {
-                match scheme.classify(tag) {
-                    TagKind::Quarantined { original: Some(original), hex12 } | TagKind::Held { original, hex12 } if hex12 == hex => {
-                        let owner = if present.contains(original.as_str()) { Some(Some(digest.to_string())) } else { owners.get(&original).cloned() };
-                        match owner {
-                            Some(None) => plan.add(original.clone(), &present),
-                            Some(Some(owner)) if owner == digest => {}
-                            Some(Some(owner)) => {
-                                plan.notes.push(format!("{tag} kept: {original} now points to {owner}, not to this image"));
-                                continue;
-                            }
-                            None => {
-                                plan.notes.push(format!("{tag} kept: where {original} points was not checked"));
-                                continue;
-                            }
-                        }
-                        plan.steps.push(Step::Remove { tag: tag.clone(), keep: original });
-                    }
-                    TagKind::Quarantined { original: None, hex12 } if hex12 == hex => match plain.first() {
-                        Some(keep) => plan.steps.push(Step::Remove { tag: tag.clone(), keep: (*keep).clone() }),
-                        None => plan.notes.push(format!("{tag} kept: it is the image's only tag, and removing it would delete the image")),
-                    },
-                    _ => {}
-                }
-            }
+            restore(&mut plan, scheme, tags, digest, &present, owners);
         }
         Decision::Pending => {}
     }
@@ -203,6 +148,111 @@ pub fn plan(
     }
     plan.sort();
     plan
+}
+
+/// A blocked image: each plain tag (or this image's held tag) moves to its quarantined form; an
+/// untagged standalone image gets the untagged marker.
+fn quarantine(
+    plan: &mut Plan,
+    scheme: &TagScheme,
+    tags: &[String],
+    digest: &str,
+    present: &HashSet<&str>,
+    standalone: bool,
+) {
+    let hex = digest_hex12(digest);
+    for tag in tags {
+        let original = match scheme.classify(tag) {
+            TagKind::Plain => tag.clone(),
+            TagKind::Held { original, hex12 } if hex12 == hex => original,
+            _ => continue,
+        };
+        match scheme.quarantine_tag(&original, digest) {
+            Ok(q) => {
+                plan.add(q.clone(), present);
+                plan.steps.push(Step::Remove {
+                    tag: tag.clone(),
+                    keep: q,
+                });
+            }
+            Err(e) => plan
+                .notes
+                .push(format!("{tag} left in place on a blocked image: {e}")),
+        }
+    }
+    if tags.is_empty() && standalone {
+        match scheme.untagged_marker(digest) {
+            Ok(marker) => plan.add(marker, present),
+            Err(e) => plan.notes.push(format!("untagged image not marked: {e}")),
+        }
+    }
+}
+
+/// A deployable image: this image's quarantined and held tags give their original tags back (where
+/// the original is free or already this image's), never removing the image's last tag.
+fn restore(
+    plan: &mut Plan,
+    scheme: &TagScheme,
+    tags: &[String],
+    digest: &str,
+    present: &HashSet<&str>,
+    owners: &HashMap<String, Option<String>>,
+) {
+    let hex = digest_hex12(digest);
+    let plain: Vec<&String> = tags
+        .iter()
+        .filter(|t| scheme.classify(t) == TagKind::Plain)
+        .collect();
+    for tag in tags {
+        match scheme.classify(tag) {
+            TagKind::Quarantined {
+                original: Some(original),
+                hex12,
+            }
+            | TagKind::Held { original, hex12 }
+                if hex12 == hex =>
+            {
+                let owner = if present.contains(original.as_str()) {
+                    Some(Some(digest.to_string()))
+                } else {
+                    owners.get(&original).cloned()
+                };
+                match owner {
+                    Some(None) => plan.add(original.clone(), present),
+                    Some(Some(owner)) if owner == digest => {}
+                    Some(Some(owner)) => {
+                        plan.notes.push(format!(
+                            "{tag} kept: {original} now points to {owner}, not to this image"
+                        ));
+                        continue;
+                    }
+                    None => {
+                        plan.notes.push(format!(
+                            "{tag} kept: where {original} points was not checked"
+                        ));
+                        continue;
+                    }
+                }
+                plan.steps.push(Step::Remove {
+                    tag: tag.clone(),
+                    keep: original,
+                });
+            }
+            TagKind::Quarantined {
+                original: None,
+                hex12,
+            } if hex12 == hex => match plain.first() {
+                Some(keep) => plan.steps.push(Step::Remove {
+                    tag: tag.clone(),
+                    keep: (*keep).clone(),
+                }),
+                None => plan.notes.push(format!(
+                    "{tag} kept: it is the image's only tag, and removing it would delete the image"
+                )),
+            },
+            _ => {}
+        }
+    }
 }
 
 /// `verified-<T>` for every plain tag the image has and keeps, or gets back by the plan.

@@ -618,6 +618,369 @@ fn check_rule(
     }
 }
 
+/// The defaults as written, each setting left out taking its built-in value.
+fn default_rule(d: &RuleDoc) -> Rule {
+    Rule {
+        name: d.name.clone().unwrap_or_else(|| "defaults".into()),
+        block: d.block.unwrap_or_default(),
+        warn: d.warn.unwrap_or_default(),
+        fixable_only: d.fixable_only.unwrap_or(false),
+        suppressed: d.suppressed.unwrap_or(Suppressed::Count),
+        mode: d.mode.unwrap_or(Mode::Enforce),
+        unscanned: d.unscanned.unwrap_or(Unscanned::Allow),
+        new_finding_margin: d.new_finding_margin.map_or(DEFAULT_MARGIN, |m| m.0),
+        grace: secs(&d.grace).unwrap_or_default(),
+        grace_in_use: secs(&d.grace_in_use).unwrap_or_default(),
+        verified_prefix: d.verified_prefix.clone(),
+        verify_warn: d.verify_warn.unwrap_or(false),
+    }
+}
+
+/// A rule as written laid over the defaults: each setting it leaves out is the default's.
+fn overlay(default: &Rule, r: &RuleDoc, name: String) -> Rule {
+    Rule {
+        name,
+        block: r.block.unwrap_or(default.block),
+        warn: r.warn.unwrap_or(default.warn),
+        fixable_only: r.fixable_only.unwrap_or(default.fixable_only),
+        suppressed: r.suppressed.unwrap_or(default.suppressed),
+        mode: r.mode.unwrap_or(default.mode),
+        unscanned: r.unscanned.unwrap_or(default.unscanned),
+        new_finding_margin: r
+            .new_finding_margin
+            .map_or(default.new_finding_margin, |m| m.0),
+        grace: secs(&r.grace).unwrap_or_else(|| default.grace.clone()),
+        grace_in_use: secs(&r.grace_in_use).unwrap_or_else(|| default.grace_in_use.clone()),
+        verified_prefix: r
+            .verified_prefix
+            .clone()
+            .or_else(|| default.verified_prefix.clone()),
+        verify_warn: r.verify_warn.unwrap_or(default.verify_warn),
+    }
+}
+
+/// Exception positions by upper-cased id, so that a finding finds its exceptions in one lookup.
+fn index_by_id(exceptions: &[Exception]) -> HashMap<String, Vec<usize>> {
+    let mut by_id: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, e) in exceptions.iter().enumerate() {
+        by_id.entry(e.id.to_ascii_uppercase()).or_default().push(i);
+    }
+    by_id
+}
+
+/// One pass of reading a policy document: the problems and warnings found so far, and the
+/// repository patterns compiled so far (shared by every rule and exception).
+struct Reading<'r, 't> {
+    lines: &'r Lines<'t>,
+    problems: Vec<Problem>,
+    warnings: Vec<Problem>,
+    cache: GlobCache,
+}
+
+impl<'r, 't> Reading<'r, 't> {
+    /// A reading that has found nothing yet.
+    fn new(lines: &'r Lines<'t>) -> Self {
+        Reading {
+            lines,
+            problems: Vec::new(),
+            warnings: Vec::new(),
+            cache: GlobCache::new(),
+        }
+    }
+
+    /// Compiles repository patterns with [`compile`], keeping what it finds.
+    fn compile(&mut self, patterns: &[String], line: usize, field: &str) -> Vec<Glob> {
+        compile(
+            patterns,
+            &mut self.cache,
+            line,
+            field,
+            &mut self.problems,
+            &mut self.warnings,
+        )
+    }
+
+    /// Checks a rule (or the defaults) with [`check_rule`], keeping what it finds.
+    fn check_rule(&mut self, field: &str, line: usize, r: &RuleDoc, rule: &Rule) {
+        check_rule(field, line, r, rule, &mut self.problems, &mut self.warnings);
+    }
+
+    /// Refuses every version but 1.
+    fn check_version(&mut self, version: &Spanned<u32>) {
+        if *version.get_ref() != 1 {
+            self.problems.push(note(
+                self.lines.line(version.span().start),
+                "version",
+                format!(
+                    "unsupported policy version {}: this gatekeeper reads version 1",
+                    version.get_ref()
+                ),
+            ));
+        }
+    }
+
+    /// Reads `[defaults]` (written at `line`): the rule of every repository that no rule matches.
+    fn defaults(&mut self, d: &RuleDoc, line: usize) -> Rule {
+        if !d.repositories.is_empty() {
+            self.problems.push(note(line, "defaults.repositories", "the default rule applies to every repository; put repository patterns in a [[rule]]"));
+        }
+        let default = default_rule(d);
+        self.check_rule("defaults", line, d, &default);
+        default
+    }
+
+    /// Reads every `[[rule]]` over the defaults; no two rules (nor the defaults) share a name.
+    fn rules(
+        &mut self,
+        docs: Vec<Spanned<RuleDoc>>,
+        default: &Rule,
+        defaults_line: usize,
+    ) -> Vec<Scoped> {
+        let mut names: HashMap<String, usize> = HashMap::new();
+        names.insert(default.name.clone(), defaults_line);
+        docs.into_iter()
+            .enumerate()
+            .map(|(i, spanned)| self.rule(i, spanned, default, &mut names))
+            .collect()
+    }
+
+    /// Reads `[[rule]]` number `i`: its name (first use kept in `names`), patterns and settings.
+    fn rule(
+        &mut self,
+        i: usize,
+        spanned: Spanned<RuleDoc>,
+        default: &Rule,
+        names: &mut HashMap<String, usize>,
+    ) -> Scoped {
+        let line = self.lines.line(spanned.span().start);
+        let r = spanned.into_inner();
+        let field = format!("rule[{i}]");
+        let name = r.name.clone().unwrap_or_else(|| field.clone());
+        if let Some(first) = names.get(&name) {
+            self.problems.push(note(
+                line,
+                format!("{field}.name"),
+                format!("duplicate rule name {name:?} (first used on line {first}): verdicts name the rule, so each name must say which one decided"),
+            ));
+        } else {
+            names.insert(name.clone(), line);
+        }
+        if r.repositories.is_empty() || r.repositories.iter().any(|p| p.trim().is_empty()) {
+            self.problems.push(note(
+                line,
+                format!("{field}.repositories"),
+                "a rule needs at least one non-empty repository pattern (\"team-a/*\")",
+            ));
+        }
+        let patterns = self.compile(&r.repositories, line, &format!("{field}.repositories"));
+        let rule = overlay(default, &r, name);
+        self.check_rule(&field, line, &r, &rule);
+        Scoped { patterns, rule }
+    }
+
+    /// Refuses a policy that can never block anything, unless it says that is meant.
+    fn check_something_blocks(
+        &mut self,
+        allow_no_block: Option<bool>,
+        default: &Rule,
+        rules: &[Scoped],
+        defaults_line: usize,
+    ) {
+        let all_rules = || std::iter::once(default).chain(rules.iter().map(|s| &s.rule));
+        if allow_no_block != Some(true)
+            && all_rules().all(|r| r.block.is_empty())
+            && all_rules().any(|r| r.mode == Mode::Enforce)
+        {
+            self.problems.push(note(
+                defaults_line,
+                "defaults.block",
+                "nothing in this policy can ever block: neither [defaults] nor any [[rule]] has a block criterion. Set one (block = \"CRITICAL\"), or say it is meant: mode = \"audit\" on [defaults] and every rule, or allow_no_block = true at the top",
+            ));
+        }
+    }
+
+    /// Reads `exception_limits`: the longest an exception may last, per severity.
+    fn exception_limits(
+        &mut self,
+        doc: Option<&Spanned<BTreeMap<Severity, Duration>>>,
+    ) -> BTreeMap<Severity, i64> {
+        let mut limits: BTreeMap<Severity, i64> = BTreeMap::new();
+        if let Some(spanned) = doc {
+            let line = self.lines.line(spanned.span().start);
+            for (severity, limit) in spanned.get_ref() {
+                if limit.0 == 0 {
+                    self.problems.push(note(
+                        line,
+                        format!("exception_limits.{}", severity.as_str()),
+                        "must be longer than 0s: leave the severity out to set no limit",
+                    ));
+                }
+                limits.insert(*severity, limit.0);
+            }
+        }
+        limits
+    }
+
+    /// Reads every `[[exception]]`, each held to the lifetime limits.
+    fn exceptions(
+        &mut self,
+        docs: Vec<Spanned<ExceptionDoc>>,
+        limits: &BTreeMap<Severity, i64>,
+    ) -> Vec<Exception> {
+        docs.into_iter()
+            .enumerate()
+            .map(|(i, spanned)| self.exception(i, spanned, limits))
+            .collect()
+    }
+
+    /// Reads `[[exception]]` number `i`: who, why, where, and for how long.
+    fn exception(
+        &mut self,
+        i: usize,
+        spanned: Spanned<ExceptionDoc>,
+        limits: &BTreeMap<Severity, i64>,
+    ) -> Exception {
+        let line = self.lines.line(spanned.span().start);
+        let e = spanned.into_inner();
+        self.check_exception_text(i, &e);
+        let repositories = e
+            .repositories
+            .as_ref()
+            .map(|r| r.get_ref().clone())
+            .unwrap_or_default();
+        let repositories_span = e
+            .repositories
+            .as_ref()
+            .map_or_else(|| e.id.span(), Spanned::span);
+        if repositories.is_empty() || repositories.iter().any(|p| p.trim().is_empty()) {
+            self.bad(
+                i,
+                repositories_span.clone(),
+                "repositories",
+                "needs at least one repository pattern (\"*\" for all)",
+            );
+        }
+        self.check_expiry(i, &e, limits);
+        let repositories_line = self.lines.line(repositories_span.start);
+        let field = format!("exception[{i}].repositories");
+        let globs = self.compile(&repositories, repositories_line, &field);
+        Exception {
+            id: e.id.get_ref().trim().to_string(),
+            repositories,
+            package: e.package,
+            digest: e.digest.map(Spanned::into_inner),
+            created: e.created.get_ref().0,
+            expires: e.expires.get_ref().0,
+            reason: e.reason.into_inner(),
+            owner: e.owner.into_inner(),
+            ticket: e.ticket,
+            severity: e.severity,
+            line,
+            globs,
+        }
+    }
+
+    /// An exception names its finding, says why and who answers for it; a digest is a digest.
+    fn check_exception_text(&mut self, i: usize, e: &ExceptionDoc) {
+        if e.id.get_ref().trim().is_empty() {
+            self.bad(i, e.id.span(), "id", "must not be empty");
+        }
+        if e.reason.get_ref().trim().is_empty() {
+            self.bad(
+                i,
+                e.reason.span(),
+                "reason",
+                "is required: say why the risk is accepted",
+            );
+        }
+        if e.owner.get_ref().trim().is_empty() {
+            self.bad(
+                i,
+                e.owner.span(),
+                "owner",
+                "is required: say who answers for it",
+            );
+        }
+        if let Some(digest) = &e.digest
+            && !is_image_digest(digest.get_ref())
+        {
+            self.bad(
+                i,
+                digest.span(),
+                "digest",
+                "must be an image digest: sha256: and 64 lowercase hex digits",
+            );
+        }
+    }
+
+    /// An exception ends after it starts, and lasts no longer than its severity's limit.
+    fn check_expiry(&mut self, i: usize, e: &ExceptionDoc, limits: &BTreeMap<Severity, i64>) {
+        let (created, expires) = (e.created.get_ref().0, e.expires.get_ref().0);
+        if expires <= created {
+            self.bad(
+                i,
+                e.expires.span(),
+                "expires",
+                format!("must be after created ({})", format_date(created)),
+            );
+        } else if let Some(limit) = e.severity.and_then(|s| limits.get(&s))
+            && expires - created > *limit
+        {
+            self.bad(
+                i,
+                e.expires.span(),
+                "expires",
+                format!(
+                    "a {} exception may last {} days; this one lasts {} days",
+                    e.severity.map_or("", Severity::as_str),
+                    limit / DAY,
+                    (expires - created + DAY - 1) / DAY
+                ),
+            );
+        }
+    }
+
+    /// Notes a problem in field `key` of `[[exception]]` number `i`, at the line of `span`.
+    fn bad(
+        &mut self,
+        i: usize,
+        span: std::ops::Range<usize>,
+        key: &str,
+        message: impl Into<String>,
+    ) {
+        self.problems.push(note(
+            self.lines.line(span.start),
+            format!("exception[{i}].{key}"),
+            message,
+        ));
+    }
+
+    /// Refuses a breaker that could never trip or never reset.
+    fn check_breaker(&mut self, breaker: Option<&Spanned<BreakerDoc>>) {
+        if let Some(b) = breaker
+            && (b.get_ref().max_tag_changes == 0 || b.get_ref().window.0 == 0)
+        {
+            self.problems.push(note(
+                self.lines.line(b.span().start),
+                "breaker",
+                "max_tag_changes and window must be positive",
+            ));
+        }
+    }
+
+    /// The warnings sorted by line, or, if anything is wrong, every problem sorted by line.
+    fn finish(mut self) -> Result<Vec<Problem>, PolicyError> {
+        if !self.problems.is_empty() {
+            self.problems.sort_by_key(|p| p.line);
+            return Err(PolicyError {
+                problems: self.problems,
+            });
+        }
+        self.warnings.sort_by_key(|p| p.line);
+        Ok(self.warnings)
+    }
+}
+
 impl Policy {
     /// Parses and validates a policy document; every problem is reported with its line and field,
     /// and every warning is kept for [`Policy::warnings`]. `verified_prefix` is checked against the
@@ -657,237 +1020,17 @@ impl Policy {
         lines: &Lines<'_>,
         hash: String,
     ) -> Result<Policy, PolicyError> {
-        let mut problems = Vec::new();
-        let mut warnings = Vec::new();
-        let mut cache = GlobCache::new();
-        if *doc.version.get_ref() != 1 {
-            problems.push(note(
-                lines.line(doc.version.span().start),
-                "version",
-                format!(
-                    "unsupported policy version {}: this gatekeeper reads version 1",
-                    doc.version.get_ref()
-                ),
-            ));
-        }
+        let mut read = Reading::new(lines);
+        read.check_version(&doc.version);
         let defaults_line = lines.line(text.find("[defaults]").unwrap_or(0));
-        let d = doc.defaults;
-        if !d.repositories.is_empty() {
-            problems.push(note(defaults_line, "defaults.repositories", "the default rule applies to every repository; put repository patterns in a [[rule]]"));
-        }
-        let default = Rule {
-            name: d.name.clone().unwrap_or_else(|| "defaults".into()),
-            block: d.block.unwrap_or_default(),
-            warn: d.warn.unwrap_or_default(),
-            fixable_only: d.fixable_only.unwrap_or(false),
-            suppressed: d.suppressed.unwrap_or(Suppressed::Count),
-            mode: d.mode.unwrap_or(Mode::Enforce),
-            unscanned: d.unscanned.unwrap_or(Unscanned::Allow),
-            new_finding_margin: d.new_finding_margin.map_or(DEFAULT_MARGIN, |m| m.0),
-            grace: secs(&d.grace).unwrap_or_default(),
-            grace_in_use: secs(&d.grace_in_use).unwrap_or_default(),
-            verified_prefix: d.verified_prefix.clone(),
-            verify_warn: d.verify_warn.unwrap_or(false),
-        };
-        check_rule(
-            "defaults",
-            defaults_line,
-            &d,
-            &default,
-            &mut problems,
-            &mut warnings,
-        );
-        let mut names: HashMap<String, usize> = HashMap::new();
-        names.insert(default.name.clone(), defaults_line);
-        let mut rules = Vec::with_capacity(doc.rules.len());
-        for (i, spanned) in doc.rules.into_iter().enumerate() {
-            let line = lines.line(spanned.span().start);
-            let r = spanned.into_inner();
-            let field = format!("rule[{i}]");
-            let name = r.name.clone().unwrap_or_else(|| field.clone());
-            if let Some(first) = names.get(&name) {
-                problems.push(note(
-                    line,
-                    format!("{field}.name"),
-                    format!("duplicate rule name {name:?} (first used on line {first}): verdicts name the rule, so each name must say which one decided"),
-                ));
-            } else {
-                names.insert(name.clone(), line);
-            }
-            if r.repositories.is_empty() || r.repositories.iter().any(|p| p.trim().is_empty()) {
-                problems.push(note(
-                    line,
-                    format!("{field}.repositories"),
-                    "a rule needs at least one non-empty repository pattern (\"team-a/*\")",
-                ));
-            }
-            let patterns = compile(
-                &r.repositories,
-                &mut cache,
-                line,
-                &format!("{field}.repositories"),
-                &mut problems,
-                &mut warnings,
-            );
-            let rule = Rule {
-                name,
-                block: r.block.unwrap_or(default.block),
-                warn: r.warn.unwrap_or(default.warn),
-                fixable_only: r.fixable_only.unwrap_or(default.fixable_only),
-                suppressed: r.suppressed.unwrap_or(default.suppressed),
-                mode: r.mode.unwrap_or(default.mode),
-                unscanned: r.unscanned.unwrap_or(default.unscanned),
-                new_finding_margin: r
-                    .new_finding_margin
-                    .map_or(default.new_finding_margin, |m| m.0),
-                grace: secs(&r.grace).unwrap_or_else(|| default.grace.clone()),
-                grace_in_use: secs(&r.grace_in_use).unwrap_or_else(|| default.grace_in_use.clone()),
-                verified_prefix: r
-                    .verified_prefix
-                    .clone()
-                    .or_else(|| default.verified_prefix.clone()),
-                verify_warn: r.verify_warn.unwrap_or(default.verify_warn),
-            };
-            check_rule(&field, line, &r, &rule, &mut problems, &mut warnings);
-            rules.push(Scoped { patterns, rule });
-        }
-        let all_rules = || std::iter::once(&default).chain(rules.iter().map(|s| &s.rule));
-        if doc.allow_no_block != Some(true)
-            && all_rules().all(|r| r.block.is_empty())
-            && all_rules().any(|r| r.mode == Mode::Enforce)
-        {
-            problems.push(note(
-                defaults_line,
-                "defaults.block",
-                "nothing in this policy can ever block: neither [defaults] nor any [[rule]] has a block criterion. Set one (block = \"CRITICAL\"), or say it is meant: mode = \"audit\" on [defaults] and every rule, or allow_no_block = true at the top",
-            ));
-        }
-        let mut limits: BTreeMap<Severity, i64> = BTreeMap::new();
-        if let Some(spanned) = &doc.exception_limits {
-            let line = lines.line(spanned.span().start);
-            for (severity, limit) in spanned.get_ref() {
-                if limit.0 == 0 {
-                    problems.push(note(
-                        line,
-                        format!("exception_limits.{}", severity.as_str()),
-                        "must be longer than 0s: leave the severity out to set no limit",
-                    ));
-                }
-                limits.insert(*severity, limit.0);
-            }
-        }
-        let mut exceptions = Vec::with_capacity(doc.exceptions.len());
-        for (i, spanned) in doc.exceptions.into_iter().enumerate() {
-            let line = lines.line(spanned.span().start);
-            let e = spanned.into_inner();
-            let field = |k: &str| format!("exception[{i}].{k}");
-            let mut bad = |span: std::ops::Range<usize>, k: &str, m: String| {
-                problems.push(note(lines.line(span.start), field(k), m));
-            };
-            if e.id.get_ref().trim().is_empty() {
-                bad(e.id.span(), "id", "must not be empty".into());
-            }
-            if e.reason.get_ref().trim().is_empty() {
-                bad(
-                    e.reason.span(),
-                    "reason",
-                    "is required: say why the risk is accepted".into(),
-                );
-            }
-            if e.owner.get_ref().trim().is_empty() {
-                bad(
-                    e.owner.span(),
-                    "owner",
-                    "is required: say who answers for it".into(),
-                );
-            }
-            if let Some(digest) = &e.digest
-                && !is_image_digest(digest.get_ref())
-            {
-                bad(
-                    digest.span(),
-                    "digest",
-                    "must be an image digest: sha256: and 64 lowercase hex digits".into(),
-                );
-            }
-            let repositories = e
-                .repositories
-                .as_ref()
-                .map(|r| r.get_ref().clone())
-                .unwrap_or_default();
-            let repositories_span = e
-                .repositories
-                .as_ref()
-                .map_or_else(|| e.id.span(), Spanned::span);
-            if repositories.is_empty() || repositories.iter().any(|p| p.trim().is_empty()) {
-                bad(
-                    repositories_span.clone(),
-                    "repositories",
-                    "needs at least one repository pattern (\"*\" for all)".into(),
-                );
-            }
-            let (created, expires) = (e.created.get_ref().0, e.expires.get_ref().0);
-            if expires <= created {
-                bad(
-                    e.expires.span(),
-                    "expires",
-                    format!("must be after created ({})", format_date(created)),
-                );
-            } else if let Some(limit) = e.severity.and_then(|s| limits.get(&s))
-                && expires - created > *limit
-            {
-                bad(
-                    e.expires.span(),
-                    "expires",
-                    format!(
-                        "a {} exception may last {} days; this one lasts {} days",
-                        e.severity.map_or("", Severity::as_str),
-                        limit / DAY,
-                        (expires - created + DAY - 1) / DAY
-                    ),
-                );
-            }
-            let globs = compile(
-                &repositories,
-                &mut cache,
-                lines.line(repositories_span.start),
-                &field("repositories"),
-                &mut problems,
-                &mut warnings,
-            );
-            exceptions.push(Exception {
-                id: e.id.get_ref().trim().to_string(),
-                repositories,
-                package: e.package,
-                digest: e.digest.map(Spanned::into_inner),
-                created,
-                expires,
-                reason: e.reason.into_inner(),
-                owner: e.owner.into_inner(),
-                ticket: e.ticket,
-                severity: e.severity,
-                line,
-                globs,
-            });
-        }
-        if let Some(b) = &doc.breaker
-            && (b.get_ref().max_tag_changes == 0 || b.get_ref().window.0 == 0)
-        {
-            problems.push(note(
-                lines.line(b.span().start),
-                "breaker",
-                "max_tag_changes and window must be positive",
-            ));
-        }
-        if !problems.is_empty() {
-            problems.sort_by_key(|p| p.line);
-            return Err(PolicyError { problems });
-        }
-        warnings.sort_by_key(|p| p.line);
-        let mut by_id: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, e) in exceptions.iter().enumerate() {
-            by_id.entry(e.id.to_ascii_uppercase()).or_default().push(i);
-        }
+        let default = read.defaults(&doc.defaults, defaults_line);
+        let rules = read.rules(doc.rules, &default, defaults_line);
+        read.check_something_blocks(doc.allow_no_block, &default, &rules, defaults_line);
+        let limits = read.exception_limits(doc.exception_limits.as_ref());
+        let exceptions = read.exceptions(doc.exceptions, &limits);
+        read.check_breaker(doc.breaker.as_ref());
+        let warnings = read.finish()?;
+        let by_id = index_by_id(&exceptions);
         Ok(Policy {
             default,
             rules,

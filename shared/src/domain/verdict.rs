@@ -227,6 +227,48 @@ struct Notes {
     severities: BTreeMap<String, String>,
 }
 
+impl Notes {
+    /// Notes, once per id, an exception that matched a finding and does not apply: expired, not
+    /// valid yet, or longer than its severity's limit.
+    fn unapplied(&mut self, m: &ExceptionMatch<'_>, f: &Finding) {
+        match m {
+            ExceptionMatch::Expired(e) => {
+                self.expired.entry(e.id.clone()).or_insert_with(|| {
+                    format!(
+                        "exception {} ({}) expired on {}: it no longer applies",
+                        e.id,
+                        e.owner,
+                        format_date(e.expires)
+                    )
+                });
+            }
+            ExceptionMatch::NotYet(e) => {
+                self.not_yet.entry(e.id.clone()).or_insert_with(|| {
+                    format!(
+                        "exception {} ({}) applies from {}",
+                        e.id,
+                        e.owner,
+                        format_date(e.created)
+                    )
+                });
+            }
+            ExceptionMatch::TooLong(e, limit) => {
+                self.too_long.entry(e.id.clone()).or_insert_with(|| {
+                    format!(
+                        "exception {} ({}) lasts {} days, over the {}-day limit for {}: not applied",
+                        e.id,
+                        e.owner,
+                        (e.expires - e.created + DAY - 1) / DAY,
+                        limit / DAY,
+                        f.severity
+                    )
+                });
+            }
+            ExceptionMatch::Applies(_) => {}
+        }
+    }
+}
+
 /// Evaluates an image's findings under the policy.
 ///
 /// Per finding: closed ones are ignored; suppressed ones count unless the rule exempts them; a finding
@@ -240,37 +282,99 @@ pub fn evaluate(
     scan: &ScanState,
 ) -> Verdict {
     let rule = policy.rule_for(subject.repository);
-    let now = subject.now;
-    let mut counts = SeverityCounts::default();
-    let mut hits: Vec<(&Finding, Level, Criterion)> = Vec::new();
-    let mut applied: BTreeMap<(usize, String), AppliedException> = BTreeMap::new();
-    let mut notes = Notes::default();
-    let mut deadline: Option<Epoch> = None;
+    let mut tally = Tally::default();
     for f in findings {
-        match (f.status, rule.suppressed) {
-            (FindingStatus::Closed, _) => continue,
-            (FindingStatus::Suppressed, Suppressed::Exempt) => {
-                notes.suppressed_exempt += 1;
-                continue;
-            }
-            (FindingStatus::Suppressed, Suppressed::Count) => notes.suppressed_counted += 1,
-            (FindingStatus::Active, _) => {}
+        tally.add(policy, rule, subject, f);
+    }
+    let Tally {
+        counts,
+        mut hits,
+        applied,
+        notes,
+        deadline,
+    } = tally;
+    hits.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| by_importance(a.0, b.0)));
+    let blocking = hits.iter().filter(|h| h.1 == Level::Block).count();
+    let (block_hits, warn_hits) = hits.split_at(blocking);
+    let exceptions: Vec<AppliedException> = applied.into_values().collect();
+    let mut reasons = hit_reasons(rule, block_hits, warn_hits, deadline, &notes);
+    reasons.extend(exception_reasons(policy, subject.now, &exceptions));
+    reasons.extend(note_reasons(rule, notes));
+    let decision = decide(rule, block_hits, warn_hits, &mut reasons);
+    let decision = settle(decision, scan, &mut reasons);
+    Verdict {
+        decision,
+        counts,
+        max_severity: counts.max(),
+        reasons,
+        top: hits
+            .iter()
+            .take(TOP_FINDINGS)
+            .map(|h| h.0.clone())
+            .collect(),
+        blocking: block_hits.len() as u32,
+        warning: warn_hits.len() as u32,
+        exceptions,
+        deadline,
+    }
+}
+
+/// What evaluating an image's findings one at a time gathers for the verdict.
+#[derive(Default)]
+struct Tally<'f> {
+    counts: SeverityCounts,
+    hits: Vec<(&'f Finding, Level, Criterion)>,
+    applied: BTreeMap<(usize, String), AppliedException>,
+    notes: Notes,
+    deadline: Option<Epoch>,
+}
+
+impl<'f> Tally<'f> {
+    /// Takes one finding in: counted if it counts, then matched to the rule, exempted, demoted.
+    fn add(&mut self, policy: &Policy, rule: &Rule, subject: &Subject<'_>, f: &'f Finding) {
+        if !self.counts_status(f, rule.suppressed) {
+            return;
         }
-        counts.add(f.severity);
+        self.counts.add(f.severity);
         if let Some(note) = &f.severity_note {
-            notes
+            self.notes
                 .severities
                 .entry(f.id.clone())
                 .or_insert_with(|| format!("{}: {note}", f.id));
         }
-        let (level, why) = match (rule.block.met_by(f), rule.warn.met_by(f)) {
-            (Some(why), _) => (Level::Block, why),
-            (None, Some(why)) => (Level::Warn, why),
-            (None, None) => continue,
+        let Some((level, why)) = criterion(rule, f) else {
+            return;
         };
-        match policy.exception_for(f, subject.repository, subject.digest, now) {
+        if self.exempts(policy, subject, f) {
+            return;
+        }
+        let level = self.demote(rule, subject, f, level);
+        self.hits.push((f, level, why));
+    }
+
+    /// Whether a finding counts by its status: closed ones never, suppressed ones unless the rule
+    /// exempts them (either way, the suppression is noted).
+    fn counts_status(&mut self, f: &Finding, suppressed: Suppressed) -> bool {
+        match (f.status, suppressed) {
+            (FindingStatus::Closed, _) => false,
+            (FindingStatus::Suppressed, Suppressed::Exempt) => {
+                self.notes.suppressed_exempt += 1;
+                false
+            }
+            (FindingStatus::Suppressed, Suppressed::Count) => {
+                self.notes.suppressed_counted += 1;
+                true
+            }
+            (FindingStatus::Active, _) => true,
+        }
+    }
+
+    /// Whether an exception exempts the finding (recorded as applied); one that matches and does
+    /// not apply is noted.
+    fn exempts(&mut self, policy: &Policy, subject: &Subject<'_>, f: &Finding) -> bool {
+        match policy.exception_for(f, subject.repository, subject.digest, subject.now) {
             Some(ExceptionMatch::Applies(e)) => {
-                applied
+                self.applied
                     .entry((e.line, e.id.clone()))
                     .or_insert_with(|| AppliedException {
                         id: e.id.clone(),
@@ -281,46 +385,24 @@ pub fn evaluate(
                         findings: 0,
                     })
                     .findings += 1;
-                continue;
+                true
             }
-            Some(ExceptionMatch::Expired(e)) => {
-                notes.expired.entry(e.id.clone()).or_insert_with(|| {
-                    format!(
-                        "exception {} ({}) expired on {}: it no longer applies",
-                        e.id,
-                        e.owner,
-                        format_date(e.expires)
-                    )
-                });
+            Some(unapplied) => {
+                self.notes.unapplied(&unapplied, f);
+                false
             }
-            Some(ExceptionMatch::NotYet(e)) => {
-                notes.not_yet.entry(e.id.clone()).or_insert_with(|| {
-                    format!(
-                        "exception {} ({}) applies from {}",
-                        e.id,
-                        e.owner,
-                        format_date(e.created)
-                    )
-                });
-            }
-            Some(ExceptionMatch::TooLong(e, limit)) => {
-                notes.too_long.entry(e.id.clone()).or_insert_with(|| {
-                    format!(
-                        "exception {} ({}) lasts {} days, over the {}-day limit for {}: not applied",
-                        e.id,
-                        e.owner,
-                        (e.expires - e.created + DAY - 1) / DAY,
-                        limit / DAY,
-                        f.severity
-                    )
-                });
-            }
-            None => {}
+            None => false,
         }
+    }
+
+    /// The level a finding ends at: a blocking one warns without a fix under `fixable_only`, or
+    /// while a rescan's grace period runs (the earliest end is the verdict's deadline).
+    fn demote(&mut self, rule: &Rule, subject: &Subject<'_>, f: &Finding, level: Level) -> Level {
+        let now = subject.now;
         let mut level = level;
         if level == Level::Block && rule.fixable_only && !f.has_fix() {
             level = Level::Warn;
-            notes.unfixable += 1;
+            self.notes.unfixable += 1;
         }
         if level == Level::Block
             // A first observation "after now" is not evidence of a rescan: clamped to now.
@@ -331,17 +413,33 @@ pub fn evaluate(
             let ends = seen.saturating_add(grace);
             if now < ends {
                 level = Level::Warn;
-                notes.graced += 1;
-                deadline = Some(deadline.map_or(ends, |d: Epoch| d.min(ends)));
+                self.notes.graced += 1;
+                self.deadline = Some(self.deadline.map_or(ends, |d: Epoch| d.min(ends)));
             } else {
-                notes.grace_over += 1;
+                self.notes.grace_over += 1;
             }
         }
-        hits.push((f, level, why));
+        level
     }
-    hits.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| by_importance(a.0, b.0)));
-    let blocking = hits.iter().filter(|h| h.1 == Level::Block).count();
-    let (block_hits, warn_hits) = hits.split_at(blocking);
+}
+
+/// The level a finding meets under the rule, and by which criterion: `block` first, then `warn`.
+fn criterion(rule: &Rule, f: &Finding) -> Option<(Level, Criterion)> {
+    match (rule.block.met_by(f), rule.warn.met_by(f)) {
+        (Some(why), _) => Some((Level::Block, why)),
+        (None, Some(why)) => Some((Level::Warn, why)),
+        (None, None) => None,
+    }
+}
+
+/// The reasons about the findings that decided: what blocks, what warns, grace and `fixable_only`.
+fn hit_reasons(
+    rule: &Rule,
+    block_hits: &[(&Finding, Level, Criterion)],
+    warn_hits: &[(&Finding, Level, Criterion)],
+    deadline: Option<Epoch>,
+    notes: &Notes,
+) -> Vec<String> {
     let mut reasons = Vec::new();
     if !block_hits.is_empty() {
         reasons.push(format!(
@@ -378,7 +476,12 @@ pub fn evaluate(
             notes.unfixable
         ));
     }
-    let exceptions: Vec<AppliedException> = applied.into_values().collect();
+    reasons
+}
+
+/// The reasons about applied exceptions: which exempted what, and which of them expire soon.
+fn exception_reasons(policy: &Policy, now: Epoch, exceptions: &[AppliedException]) -> Vec<String> {
+    let mut reasons = Vec::new();
     if !exceptions.is_empty() {
         let ids: Vec<String> = exceptions
             .iter()
@@ -406,6 +509,12 @@ pub fn evaluate(
             ));
         }
     }
+    reasons
+}
+
+/// The reasons noted on the way: unknown severities, exceptions that did not apply, suppressions.
+fn note_reasons(rule: &Rule, notes: Notes) -> Vec<String> {
+    let mut reasons = Vec::new();
     let unknown = notes.severities.len();
     if unknown > 0 {
         let shown: Vec<String> = notes.severities.into_values().take(3).collect();
@@ -431,7 +540,18 @@ pub fn evaluate(
             notes.suppressed_exempt, rule.name
         ));
     }
-    let decision = if !block_hits.is_empty() {
+    reasons
+}
+
+/// The decision the findings make: any blocking one blocks, else any warning one warns, else pass
+/// (which says first that nothing met the rule's criteria).
+fn decide(
+    rule: &Rule,
+    block_hits: &[(&Finding, Level, Criterion)],
+    warn_hits: &[(&Finding, Level, Criterion)],
+    reasons: &mut Vec<String>,
+) -> Decision {
+    if !block_hits.is_empty() {
         Decision::Block
     } else if !warn_hits.is_empty() {
         Decision::Warn
@@ -444,22 +564,6 @@ pub fn evaluate(
             ),
         );
         Decision::Pass
-    };
-    let decision = settle(decision, scan, &mut reasons);
-    Verdict {
-        decision,
-        counts,
-        max_severity: counts.max(),
-        reasons,
-        top: hits
-            .iter()
-            .take(TOP_FINDINGS)
-            .map(|h| h.0.clone())
-            .collect(),
-        blocking: block_hits.len() as u32,
-        warning: warn_hits.len() as u32,
-        exceptions,
-        deadline,
     }
 }
 

@@ -5,7 +5,7 @@
 //! `title`, `description`, `nextSteps`, `keywords`}, `metadata` {`threadId`, `summary`, `eventType`,
 //! `additionalContext`}. Every string that comes from an event (tags, repository, package names) is
 //! escaped for Slack (`&`, `<`, `>`) and set in code spans, so it can neither mention anyone nor link,
-//! and its controls are shown as escapes by the one routine, [`crate::outbound::text::line`].
+//! and its controls are shown as escapes by the one routine, [`crate::domain::escape::line`].
 
 use serde_json::json;
 
@@ -40,10 +40,10 @@ fn code_full(s: &str) -> String {
     format!("`{}`", code_text(s))
 }
 
-/// The inside of a code span: controls shown as escapes ([`crate::outbound::text::line`]), no backtick,
+/// The inside of a code span: controls shown as escapes ([`crate::domain::escape::line`]), no backtick,
 /// markup escaped.
 fn code_text(s: &str) -> String {
-    crate::outbound::text::line(s)
+    crate::domain::escape::line(s)
         .replace('`', "'")
         .replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -54,7 +54,7 @@ fn code_text(s: &str) -> String {
 /// line with controls shown as escapes, markup escaped, mentions broken by a zero-width space after
 /// `@`, and neither `[text](url)` links nor bare URLs left for Slack or Teams to render.
 pub(crate) fn prose(s: &str) -> String {
-    crate::outbound::text::line(s)
+    crate::domain::escape::line(s)
         .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -66,7 +66,7 @@ pub(crate) fn prose(s: &str) -> String {
 /// Plain text for titles and summaries (which are not markdown): controls shown as escapes, no
 /// markup characters, no mentions.
 pub(crate) fn plain(s: &str) -> String {
-    crate::outbound::text::line(s)
+    crate::domain::escape::line(s)
         .chars()
         .map(|c| {
             if matches!(c, '<' | '>' | '&' | '@' | '`' | '*' | '_' | '~') {
@@ -166,9 +166,44 @@ pub fn verdict(n: &VerdictNotice<'_>) -> String {
             ""
         }
     );
+    let mut d = verdict_facts(n);
+    d.extend(top_findings(n));
+    d.extend(tag_actions(n));
+    d.push(String::new());
+    d.extend(reasons_and_problems(n));
+    let summary = format!(
+        "{} {}:{}{headline}",
+        decision.to_ascii_uppercase(),
+        plain(&n.image.repository),
+        plain(&tag)
+    );
+    let keywords = [
+        decision.to_string(),
+        v.max_severity
+            .map_or("NONE".into(), |s| s.as_str().to_string()),
+        n.image.repository.clone(),
+    ];
+    Card {
+        id: &n.dedup_key,
+        title,
+        description: d.join("\n"),
+        next_steps: next_steps(n),
+        keywords: keywords.to_vec(),
+        thread: thread_id(&n.image.repository, &n.image.digest),
+        summary,
+        event_type: n.event_type,
+        context: json!({"dedup_key": n.dedup_key, "repository": n.image.repository, "digest": n.image.digest, "decision": decision}),
+    }
+    .render()
+}
+
+/// The verdict card's opening lines: decision, image, use, counts by severity, grace deadline.
+fn verdict_facts(n: &VerdictNotice<'_>) -> Vec<String> {
+    let v = n.verdict;
     let mut d = Vec::new();
     d.push(format!(
-        "*Decision:* {decision}{} · mode {} · rule {} · policy {}",
+        "*Decision:* {}{} · mode {} · rule {} · policy {}",
+        v.decision.as_str(),
         n.previous
             .map_or(String::new(), |p| format!(" (was {})", p.as_str())),
         n.mode.as_str(),
@@ -212,6 +247,13 @@ pub fn verdict(n: &VerdictNotice<'_>) -> String {
             crate::domain::time::format_rfc3339(deadline)
         ));
     }
+    d
+}
+
+/// The verdict card's top findings (at most five), each with its package and fix; none if none.
+fn top_findings(n: &VerdictNotice<'_>) -> Vec<String> {
+    let v = n.verdict;
+    let mut d = Vec::new();
     if !v.top.is_empty() {
         d.push(String::new());
         d.push("*Top findings*".into());
@@ -230,38 +272,57 @@ pub fn verdict(n: &VerdictNotice<'_>) -> String {
             ));
         }
     }
-    if !n.actions.is_empty() {
-        let done: Vec<String> = n
-            .actions
-            .iter()
-            .take(10)
-            .map(|a| {
-                format!(
-                    "{} {} ({})",
-                    match a.action {
-                        crate::outbound::notice::ActionKind::AddTag => "+",
-                        crate::outbound::notice::ActionKind::RemoveTag => "−",
-                    },
-                    code(&a.tag),
-                    match a.status {
-                        ActionStatus::Done => "done",
-                        ActionStatus::Would => "would",
-                        ActionStatus::Skipped => "skipped",
-                        ActionStatus::Failed => "failed",
-                    }
-                )
-            })
-            .collect();
-        d.push(String::new());
-        d.push(format!("*Tags:* {}", done.join(", ")));
+    d
+}
+
+/// The verdict card's tag changes (at most ten) and how each went; none if nothing was tagged.
+fn tag_actions(n: &VerdictNotice<'_>) -> Vec<String> {
+    if n.actions.is_empty() {
+        return Vec::new();
     }
-    d.push(String::new());
-    for r in v.reasons.iter().take(6) {
-        d.push(format!("> {}", prose(r)));
-    }
-    for p in n.problems.iter().take(5) {
-        d.push(format!(":grey_exclamation: {}", prose(p)));
-    }
+    let done: Vec<String> = n
+        .actions
+        .iter()
+        .take(10)
+        .map(|a| {
+            format!(
+                "{} {} ({})",
+                match a.action {
+                    crate::outbound::notice::ActionKind::AddTag => "+",
+                    crate::outbound::notice::ActionKind::RemoveTag => "−",
+                },
+                code(&a.tag),
+                match a.status {
+                    ActionStatus::Done => "done",
+                    ActionStatus::Would => "would",
+                    ActionStatus::Skipped => "skipped",
+                    ActionStatus::Failed => "failed",
+                }
+            )
+        })
+        .collect();
+    vec![String::new(), format!("*Tags:* {}", done.join(", "))]
+}
+
+/// The verdict card's quoted reasons (at most six) and the problems met (at most five), as prose.
+fn reasons_and_problems(n: &VerdictNotice<'_>) -> Vec<String> {
+    let reasons = n
+        .verdict
+        .reasons
+        .iter()
+        .take(6)
+        .map(|r| format!("> {}", prose(r)));
+    let problems = n
+        .problems
+        .iter()
+        .take(5)
+        .map(|p| format!(":grey_exclamation: {}", prose(p)));
+    reasons.chain(problems).collect()
+}
+
+/// What to do about a block: rebuild with the fix, accept the risk, or break the glass.
+fn next_steps(n: &VerdictNotice<'_>) -> Vec<String> {
+    let v = n.verdict;
     let mut next = Vec::new();
     if v.decision == crate::domain::Decision::Block {
         if let Some(fix) = v
@@ -287,28 +348,5 @@ pub fn verdict(n: &VerdictNotice<'_>) -> String {
         );
         next.push(format!("Break-glass: {}", code_full(&command)));
     }
-    let summary = format!(
-        "{} {}:{}{headline}",
-        decision.to_ascii_uppercase(),
-        plain(&n.image.repository),
-        plain(&tag)
-    );
-    let keywords = [
-        decision.to_string(),
-        v.max_severity
-            .map_or("NONE".into(), |s| s.as_str().to_string()),
-        n.image.repository.clone(),
-    ];
-    Card {
-        id: &n.dedup_key,
-        title,
-        description: d.join("\n"),
-        next_steps: next,
-        keywords: keywords.to_vec(),
-        thread: thread_id(&n.image.repository, &n.image.digest),
-        summary,
-        event_type: n.event_type,
-        context: json!({"dedup_key": n.dedup_key, "repository": n.image.repository, "digest": n.image.digest, "decision": decision}),
-    }
-    .render()
+    next
 }

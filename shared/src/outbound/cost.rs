@@ -14,10 +14,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::json;
 
+use crate::domain::escape::line;
 use crate::domain::time::{DAY, Epoch, format_date, format_rfc3339};
 use crate::outbound::chat::{Card, code, prose};
 use crate::outbound::notice::{Message, SCHEMA_VERSION, dedup_key};
-use crate::outbound::text::line;
 use crate::outbound::text::{escape_markup, subject_line};
 
 /// The window ListUsageTotals covers.
@@ -203,93 +203,177 @@ fn round2(x: f64) -> f64 {
 /// Computes the report at `now` for the last `days` days.
 pub fn report(inputs: &CostInputs, pricing: Pricing, now: Epoch, days: i64) -> CostReport {
     let days = days.max(1);
-    let since = now - days * DAY;
-    let frequency: BTreeMap<&str, &str> = inputs
-        .repositories
-        .iter()
-        .map(|r| (r.name.as_str(), r.frequency.as_str()))
-        .collect();
-    let active: Vec<&CoveredImage> = inputs
-        .coverage
-        .iter()
-        .filter(|c| c.status.eq_ignore_ascii_case("ACTIVE"))
-        .collect();
-    let continuous: Vec<&&CoveredImage> = active
-        .iter()
-        .filter(|c| frequency.get(c.repository.as_str()) == Some(&"CONTINUOUS_SCAN"))
-        .collect();
-    let mut by_frequency: BTreeMap<String, u64> = BTreeMap::new();
-    for c in &active {
-        *by_frequency
-            .entry(
-                frequency
-                    .get(c.repository.as_str())
-                    .unwrap_or(&"UNKNOWN")
-                    .to_string(),
-            )
-            .or_default() += 1;
-    }
-    let used =
-        |c: &CoveredImage| c.in_use_count.unwrap_or(0) > 0 || recent(c.last_in_use_at, since);
-    let in_use = active.iter().filter(|c| used(c)).count() as u64;
-
+    let fleet = Fleet::gather(inputs, now - days * DAY);
     let mut method = vec![format!(
         "prices: ${:.2} per initial scan, ${:.2} per rescan (parameters)",
         pricing.initial_scan, pricing.rescan
     )];
-    let (rescans_in_period, rescan_cost, projected, rescan_monthly) = match inputs.usage {
-        Some(u) => {
-            let per_day = u.rescans / USAGE_WINDOW_DAYS as f64;
-            let rescan_monthly = per_day * MONTH_DAYS * pricing.rescan;
-            let computed = rescan_monthly
-                + u.initial_scans / USAGE_WINDOW_DAYS as f64 * MONTH_DAYS * pricing.initial_scan;
-            method.push(format!(
-                "usage: ListUsageTotals, the whole account over the trailing {USAGE_WINDOW_DAYS} days ({:.0} initial scans, {:.0} rescans); the period's rescans are that rate times {days} day(s)",
-                u.initial_scans, u.rescans
-            ));
-            let projected = match u.estimated_monthly_cost {
-                Some(e) => {
-                    method
-                        .push("projected month: Inspector's own estimate (ListUsageTotals)".into());
-                    e
-                }
-                None => {
-                    method.push(
-                        "projected month: the trailing rates times 30 days times the prices".into(),
-                    );
-                    computed
-                }
-            };
-            (
-                Some(round2(per_day * days as f64)),
-                Some(round2(per_day * days as f64 * pricing.rescan)),
-                Some(round2(projected)),
-                rescan_monthly,
-            )
-        }
-        None => {
-            method.push(
-                "usage: ListUsageTotals did not answer (Inspector not enabled, or no permission): no cost figures".into(),
-            );
-            (None, None, None, 0.0)
-        }
-    };
+    let estimate = estimate(inputs.usage, pricing, days, &mut method);
     method.push(format!(
         "per repository and savings: the account's rescans shared equally by the {} image(s) monitored continuously (estimates)",
-        continuous.len()
+        fleet.continuous.len()
     ));
-    let share = if continuous.is_empty() {
+    let share = if fleet.continuous.is_empty() {
         0.0
     } else {
-        rescan_monthly / continuous.len() as f64
+        estimate.rescan_monthly / fleet.continuous.len() as f64
     };
+    let mut savings = shorter_duration_savings(&fleet, share, now);
+    savings.extend(scan_on_push_savings(inputs, &fleet, share, days));
+    savings.extend(lifecycle_savings(inputs, &fleet, share, now));
+    CostReport {
+        generated_at: format_rfc3339(now),
+        days,
+        pricing,
+        scan_type: if inputs.enhanced { "ENHANCED" } else { "BASIC" },
+        covered_images: fleet.active.len() as u64,
+        covered_by_frequency: fleet.by_frequency(),
+        coverage_statistics: inputs.statistics.clone(),
+        in_use: fleet.active.iter().filter(|c| fleet.used(c)).count() as u64,
+        rescans_in_period: estimate.rescans_in_period,
+        rescan_cost_in_period: estimate.rescan_cost,
+        projected_monthly: estimate.projected,
+        method,
+        repositories: costliest_repositories(inputs, &fleet, share),
+        savings,
+        unscanned_repositories: unscanned_repositories(inputs),
+        never_scanned: never_scanned(inputs, now),
+    }
+}
 
+/// The images Inspector monitors, as the report looks at them over its period.
+struct Fleet<'a> {
+    /// Each repository's effective scan frequency.
+    frequency: BTreeMap<&'a str, &'a str>,
+    /// Images with ACTIVE coverage.
+    active: Vec<&'a CoveredImage>,
+    /// Of those, the ones in a CONTINUOUS_SCAN repository: the ones that are rescanned.
+    continuous: Vec<&'a CoveredImage>,
+    /// The start of the period.
+    since: Epoch,
+}
+
+impl<'a> Fleet<'a> {
+    /// Gathers the covered images of `inputs` and their repositories' frequencies.
+    fn gather(inputs: &'a CostInputs, since: Epoch) -> Fleet<'a> {
+        let frequency: BTreeMap<&str, &str> = inputs
+            .repositories
+            .iter()
+            .map(|r| (r.name.as_str(), r.frequency.as_str()))
+            .collect();
+        let active: Vec<&CoveredImage> = inputs
+            .coverage
+            .iter()
+            .filter(|c| c.status.eq_ignore_ascii_case("ACTIVE"))
+            .collect();
+        let continuous: Vec<&CoveredImage> = active
+            .iter()
+            .copied()
+            .filter(|c| frequency.get(c.repository.as_str()) == Some(&"CONTINUOUS_SCAN"))
+            .collect();
+        Fleet {
+            frequency,
+            active,
+            continuous,
+            since,
+        }
+    }
+
+    /// Whether a running task or pod uses the image now or did within the period.
+    fn used(&self, c: &CoveredImage) -> bool {
+        c.in_use_count.unwrap_or(0) > 0 || recent(c.last_in_use_at, self.since)
+    }
+
+    /// Covered images by their repository's frequency (UNKNOWN for a repository not listed).
+    fn by_frequency(&self) -> BTreeMap<String, u64> {
+        let mut by_frequency: BTreeMap<String, u64> = BTreeMap::new();
+        for c in &self.active {
+            *by_frequency
+                .entry(
+                    self.frequency
+                        .get(c.repository.as_str())
+                        .unwrap_or(&"UNKNOWN")
+                        .to_string(),
+                )
+                .or_default() += 1;
+        }
+        by_frequency
+    }
+}
+
+/// The cost figures that usage gives, each `None` when Inspector did not answer.
+struct Estimate {
+    /// Rescans within the period.
+    rescans_in_period: Option<f64>,
+    /// Their cost.
+    rescan_cost: Option<f64>,
+    /// The projected month of ECR scanning.
+    projected: Option<f64>,
+    /// The monthly cost of rescans alone (0 without usage): what the savings share out.
+    rescan_monthly: f64,
+}
+
+/// Estimates the period's and the month's costs from the account's usage, saying how in `method`.
+fn estimate(
+    usage: Option<Usage>,
+    pricing: Pricing,
+    days: i64,
+    method: &mut Vec<String>,
+) -> Estimate {
+    let Some(u) = usage else {
+        method.push(
+            "usage: ListUsageTotals did not answer (Inspector not enabled, or no permission): no cost figures".into(),
+        );
+        return Estimate {
+            rescans_in_period: None,
+            rescan_cost: None,
+            projected: None,
+            rescan_monthly: 0.0,
+        };
+    };
+    let per_day = u.rescans / USAGE_WINDOW_DAYS as f64;
+    let rescan_monthly = per_day * MONTH_DAYS * pricing.rescan;
+    let computed = rescan_monthly
+        + u.initial_scans / USAGE_WINDOW_DAYS as f64 * MONTH_DAYS * pricing.initial_scan;
+    method.push(format!(
+        "usage: ListUsageTotals, the whole account over the trailing {USAGE_WINDOW_DAYS} days ({:.0} initial scans, {:.0} rescans); the period's rescans are that rate times {days} day(s)",
+        u.initial_scans, u.rescans
+    ));
+    let projected = match u.estimated_monthly_cost {
+        Some(e) => {
+            method.push("projected month: Inspector's own estimate (ListUsageTotals)".into());
+            e
+        }
+        None => {
+            method
+                .push("projected month: the trailing rates times 30 days times the prices".into());
+            computed
+        }
+    };
+    Estimate {
+        rescans_in_period: Some(round2(per_day * days as f64)),
+        rescan_cost: Some(round2(per_day * days as f64 * pricing.rescan)),
+        projected: Some(round2(projected)),
+        rescan_monthly,
+    }
+}
+
+/// The ten costliest repositories with covered images, each charged `share` per continuously
+/// monitored image.
+fn costliest_repositories(
+    inputs: &CostInputs,
+    fleet: &Fleet<'_>,
+    share: f64,
+) -> Vec<RepositoryCost> {
     let mut repositories: Vec<RepositoryCost> = inputs
         .repositories
         .iter()
         .map(|r| {
-            let covered: Vec<&&CoveredImage> =
-                active.iter().filter(|c| c.repository == r.name).collect();
+            let covered: Vec<&&CoveredImage> = fleet
+                .active
+                .iter()
+                .filter(|c| c.repository == r.name)
+                .collect();
             let continuous_here = if r.frequency == "CONTINUOUS_SCAN" {
                 covered.len()
             } else {
@@ -299,7 +383,7 @@ pub fn report(inputs: &CostInputs, pricing: Pricing, now: Epoch, days: i64) -> C
                 repository: r.name.clone(),
                 frequency: r.frequency.clone(),
                 covered: covered.len() as u64,
-                in_use: covered.iter().filter(|c| used(c)).count() as u64,
+                in_use: covered.iter().filter(|c| fleet.used(c)).count() as u64,
                 estimated_monthly: round2(share * continuous_here as f64),
             }
         })
@@ -311,13 +395,17 @@ pub fn report(inputs: &CostInputs, pricing: Pricing, now: Epoch, days: i64) -> C
             .then(b.covered.cmp(&a.covered))
     });
     repositories.truncate(10);
+    repositories
+}
 
+/// A shorter rescan duration (at most three of them): images neither pushed, pulled nor used
+/// within D days stop being rescanned.
+fn shorter_duration_savings(fleet: &Fleet<'_>, share: f64, now: Epoch) -> Vec<Saving> {
     let mut savings = Vec::new();
-    // A shorter rescan duration: images neither pushed, pulled nor used within D days stop being
-    // rescanned.
     for d in DURATIONS {
         let cut = now - d * DAY;
-        let idle = continuous
+        let idle = fleet
+            .continuous
             .iter()
             .filter(|c| {
                 !recent(c.pushed_at, cut)
@@ -342,25 +430,38 @@ pub fn report(inputs: &CostInputs, pricing: Pricing, now: Epoch, days: i64) -> C
             break;
         }
     }
-    // Repositories whose images nobody pushed, pulled or ran within the period: scan on push only.
+    savings
+}
+
+/// Repositories whose images nobody pushed, pulled or ran within the period: scan on push only.
+fn scan_on_push_savings(
+    inputs: &CostInputs,
+    fleet: &Fleet<'_>,
+    share: f64,
+    days: i64,
+) -> Vec<Saving> {
+    let since = fleet.since;
     let mut idle_repos: Vec<(String, u64)> = inputs
         .repositories
         .iter()
         .filter(|r| r.frequency == "CONTINUOUS_SCAN")
         .filter_map(|r| {
-            let covered: Vec<&&&CoveredImage> = continuous
+            let covered: Vec<&&CoveredImage> = fleet
+                .continuous
                 .iter()
                 .filter(|c| c.repository == r.name)
                 .collect();
             let busy = covered
                 .iter()
-                .any(|c| used(c) || recent(c.pushed_at, since) || recent(c.pulled_at, since));
+                .any(|c| fleet.used(c) || recent(c.pushed_at, since) || recent(c.pulled_at, since));
             (!covered.is_empty() && !busy).then(|| (r.name.clone(), covered.len() as u64))
         })
         .collect();
     idle_repos.sort_by_key(|r| std::cmp::Reverse(r.1));
-    for (repo, n) in idle_repos.into_iter().take(MAX_SUGGESTIONS) {
-        savings.push(Saving {
+    idle_repos
+        .into_iter()
+        .take(MAX_SUGGESTIONS)
+        .map(|(repo, n)| Saving {
             what: format!("scan {repo} on push only (nothing pushed, pulled or run there in {days} days)"),
             images: n,
             monthly: round2(share * n as f64),
@@ -368,17 +469,27 @@ pub fn report(inputs: &CostInputs, pricing: Pricing, now: Epoch, days: i64) -> C
                 "narrow the CONTINUOUS_SCAN rule's repository filters so that {repo} no longer matches (a repository matching both is scanned continuously) and add it to a SCAN_ON_PUSH rule: aws ecr put-registry-scanning-configuration --scan-type ENHANCED --rules '<the current rules, changed>' (current: {}); with this project's SAM template or Terraform module: RegistryScanFrequency / registry_scan_frequency and RegistryScanFilter / registry_scan_filter",
                 inputs.rules_json
             ),
-        });
-    }
-    // Untagged images that nothing runs, older than 14 days: a lifecycle rule would expire them.
+        })
+        .collect()
+}
+
+/// Untagged images that nothing runs, older than 14 days: a lifecycle rule would expire them.
+fn lifecycle_savings(
+    inputs: &CostInputs,
+    fleet: &Fleet<'_>,
+    share: f64,
+    now: Epoch,
+) -> Vec<Saving> {
     let cut = now - 14 * DAY;
     let mut expirable: BTreeMap<&str, u64> = BTreeMap::new();
-    let running: std::collections::HashSet<(&str, &str)> = active
+    let running: std::collections::HashSet<(&str, &str)> = fleet
+        .active
         .iter()
-        .filter(|c| used(c))
+        .filter(|c| fleet.used(c))
         .map(|c| (c.repository.as_str(), c.digest.as_str()))
         .collect();
-    let covered_set: std::collections::HashSet<(&str, &str)> = continuous
+    let covered_set: std::collections::HashSet<(&str, &str)> = fleet
+        .continuous
         .iter()
         .map(|c| (c.repository.as_str(), c.digest.as_str()))
         .collect();
@@ -396,18 +507,23 @@ pub fn report(inputs: &CostInputs, pricing: Pricing, now: Epoch, days: i64) -> C
     }
     let mut expirable: Vec<(&str, u64)> = expirable.into_iter().collect();
     expirable.sort_by_key(|r| std::cmp::Reverse(r.1));
-    for (repo, n) in expirable.into_iter().take(MAX_SUGGESTIONS) {
-        savings.push(Saving {
+    expirable
+        .into_iter()
+        .take(MAX_SUGGESTIONS)
+        .map(|(repo, n)| Saving {
             what: format!("expire untagged images older than 14 days in {repo}"),
             images: n,
             monthly: round2(share * n as f64),
             how: format!(
                 "aws ecr put-lifecycle-policy --repository-name {repo} --lifecycle-policy-text '{{\"rules\":[{{\"rulePriority\":1,\"description\":\"expire untagged after 14 days\",\"selection\":{{\"tagStatus\":\"untagged\",\"countType\":\"sinceImagePushed\",\"countUnit\":\"days\",\"countNumber\":14}},\"action\":{{\"type\":\"expire\"}}}}]}}' (preview it first: aws ecr start-lifecycle-policy-preview; this report does not run previews)"
             ),
-        });
-    }
+        })
+        .collect()
+}
 
-    let unscanned_repositories: Vec<String> = inputs
+/// Private repositories with no scanning at all (Security Hub control ECR.1).
+fn unscanned_repositories(inputs: &CostInputs) -> Vec<String> {
+    inputs
         .repositories
         .iter()
         .filter(|r| {
@@ -418,7 +534,11 @@ pub fn report(inputs: &CostInputs, pricing: Pricing, now: Epoch, days: i64) -> C
             }
         })
         .map(|r| r.name.clone())
-        .collect();
+        .collect()
+}
+
+/// Images pushed more than a day before `now` that neither ECR nor Inspector ever scanned.
+fn never_scanned(inputs: &CostInputs, now: Epoch) -> Vec<String> {
     let scanned_by_inspector: std::collections::HashSet<(&str, &str)> = inputs
         .coverage
         .iter()
@@ -439,24 +559,7 @@ pub fn report(inputs: &CostInputs, pricing: Pricing, now: Epoch, days: i64) -> C
             }
         }
     }
-    CostReport {
-        generated_at: format_rfc3339(now),
-        days,
-        pricing,
-        scan_type: if inputs.enhanced { "ENHANCED" } else { "BASIC" },
-        covered_images: active.len() as u64,
-        covered_by_frequency: by_frequency,
-        coverage_statistics: inputs.statistics.clone(),
-        in_use,
-        rescans_in_period,
-        rescan_cost_in_period: rescan_cost,
-        projected_monthly: projected,
-        method,
-        repositories,
-        savings,
-        unscanned_repositories,
-        never_scanned,
-    }
+    never_scanned
 }
 
 fn money(x: Option<f64>) -> String {
@@ -465,8 +568,44 @@ fn money(x: Option<f64>) -> String {
 
 impl CostReport {
     /// The report for people (the CLI's text format); names from AWS are shown escaped
-    /// ([`crate::outbound::text::line`]).
+    /// ([`crate::domain::escape::line`]).
     pub fn to_text(&self) -> String {
+        let mut out = self.overview();
+        if !self.repositories.is_empty() {
+            out.push("\n  costliest repositories (estimates)".into());
+            for r in &self.repositories {
+                out.push(format!(
+                    "    {:<40} {:>16} {:>4} covered {:>4} in use  ${:.2}/month",
+                    line(&r.repository),
+                    line(&r.frequency),
+                    r.covered,
+                    r.in_use,
+                    r.estimated_monthly
+                ));
+            }
+        }
+        if !self.savings.is_empty() {
+            out.push("\n  savings (estimates; nothing is changed for you)".into());
+            for s in &self.savings {
+                out.push(format!(
+                    "    ${:.2}/month: {} ({} image(s))\n      {}",
+                    s.monthly,
+                    line(&s.what),
+                    s.images,
+                    line(&s.how)
+                ));
+            }
+        }
+        out.push(self.compliance());
+        out.push("\n  how these figures were derived:".into());
+        for m in &self.method {
+            out.push(format!("    - {}", line(m)));
+        }
+        out.join("\n")
+    }
+
+    /// The text report's opening lines: the period, what is monitored, what it costs.
+    fn overview(&self) -> Vec<String> {
         let mut out = Vec::new();
         out.push(format!(
             "ECR scanning cost, {} (last {} day(s)); scan type {}",
@@ -499,32 +638,12 @@ impl CostReport {
             money(self.rescan_cost_in_period),
             money(self.projected_monthly)
         ));
-        if !self.repositories.is_empty() {
-            out.push("\n  costliest repositories (estimates)".into());
-            for r in &self.repositories {
-                out.push(format!(
-                    "    {:<40} {:>16} {:>4} covered {:>4} in use  ${:.2}/month",
-                    line(&r.repository),
-                    line(&r.frequency),
-                    r.covered,
-                    r.in_use,
-                    r.estimated_monthly
-                ));
-            }
-        }
-        if !self.savings.is_empty() {
-            out.push("\n  savings (estimates; nothing is changed for you)".into());
-            for s in &self.savings {
-                out.push(format!(
-                    "    ${:.2}/month: {} ({} image(s))\n      {}",
-                    s.monthly,
-                    line(&s.what),
-                    s.images,
-                    line(&s.how)
-                ));
-            }
-        }
-        out.push(format!(
+        out
+    }
+
+    /// The text report's compliance line: repositories without scanning, images never scanned.
+    fn compliance(&self) -> String {
+        format!(
             "\n  compliance: {} repository(ies) without any scanning (Security Hub ECR.1){}; {} image(s) pushed over a day ago and never scanned",
             self.unscanned_repositories.len(),
             if self.unscanned_repositories.is_empty() {
@@ -540,12 +659,7 @@ impl CostReport {
                 )
             },
             self.never_scanned.len()
-        ));
-        out.push("\n  how these figures were derived:".into());
-        for m in &self.method {
-            out.push(format!("    - {}", line(m)));
-        }
-        out.join("\n")
+        )
     }
 
     /// The weekly digest: `event_type: cost` on the JSON topic (the report itself), and a Slack
@@ -655,6 +769,72 @@ mod tests {
     }
 
     #[test]
+    fn the_fleet_is_the_active_images_and_only_continuous_repositories_are_rescanned() {
+        let mut coverage = covered("cont", 2, 1, false);
+        coverage.extend(covered("push", 3, 1, false));
+        coverage.extend(covered("unlisted", 1, 1, false));
+        coverage[0].status = "INACTIVE".into();
+        coverage[1].status = "active".into();
+        let inputs = CostInputs {
+            repositories: vec![
+                repo("cont", "CONTINUOUS_SCAN", vec![]),
+                repo("push", "SCAN_ON_PUSH", vec![]),
+            ],
+            coverage,
+            ..CostInputs::default()
+        };
+        let fleet = Fleet::gather(&inputs, NOW - DAY);
+        assert_eq!(fleet.active.len(), 5);
+        let rescanned: Vec<&str> = fleet.continuous.iter().map(|c| c.digest.as_str()).collect();
+        assert_eq!(rescanned, ["sha256:cont-1"]);
+        assert_eq!(
+            fleet.by_frequency(),
+            BTreeMap::from([
+                ("CONTINUOUS_SCAN".to_string(), 1),
+                ("SCAN_ON_PUSH".to_string(), 3),
+                ("UNKNOWN".to_string(), 1),
+            ])
+        );
+    }
+
+    #[test]
+    fn without_usage_there_are_no_cost_figures_and_the_method_says_why() {
+        let mut method = Vec::new();
+        let e = estimate(None, Pricing::default(), 7, &mut method);
+        assert_eq!(
+            (
+                e.rescans_in_period,
+                e.rescan_cost,
+                e.projected,
+                e.rescan_monthly
+            ),
+            (None, None, None, 0.0)
+        );
+        assert_eq!(method.len(), 1);
+        assert!(method[0].contains("did not answer"), "{method:?}");
+    }
+
+    #[test]
+    fn at_most_three_shorter_rescan_durations_are_suggested_shortest_first() {
+        let inputs = CostInputs {
+            repositories: vec![repo("old", "CONTINUOUS_SCAN", vec![])],
+            coverage: covered("old", 2, 400, false),
+            ..CostInputs::default()
+        };
+        let fleet = Fleet::gather(&inputs, NOW - 7 * DAY);
+        let savings = shorter_duration_savings(&fleet, 0.5, NOW);
+        let durations: Vec<&str> = savings
+            .iter()
+            .filter_map(|s| {
+                s.what
+                    .strip_prefix("rescan only images pushed, pulled or used in the last ")
+            })
+            .collect();
+        assert_eq!(durations, ["14 days", "30 days", "60 days"]);
+        assert!(savings.iter().all(|s| s.images == 2 && s.monthly == 1.0));
+    }
+
+    #[test]
     fn the_45_image_registry_of_the_article_costs_about_240_dollars_a_month() {
         // 45 images rescanned continuously, about 18 times a day each (every new CVE in any of
         // their dependencies), at $0.01: 45 x 18 x 30 x 0.01 = $243 a month.
@@ -740,7 +920,7 @@ mod tests {
 
     #[test]
     fn repository_names_with_controls_are_shown_escaped_in_the_text_and_the_card() {
-        use crate::outbound::text::{needs_escape, tests::HOSTILE};
+        use crate::domain::escape::{needs_escape, tests::HOSTILE};
         let inputs = |name: &str| CostInputs {
             enhanced: true,
             repositories: vec![

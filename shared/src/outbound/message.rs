@@ -5,7 +5,7 @@
 //! it or mention anyone when the text is shown somewhere that renders markup: `<`, `>`, `&` and `@` are
 //! written as JSON `\u` escapes (the decoded values are unchanged), and so are the characters a
 //! terminal or mail reader would act on (see [`escape_markup`]). The subject shows them as visible
-//! escapes ([`crate::outbound::text::line`]).
+//! escapes ([`crate::domain::escape::line`]).
 
 use serde::Serialize;
 
@@ -118,12 +118,33 @@ fn finding_entry(f: &Finding) -> MessageFinding {
 impl VerdictNotice<'_> {
     /// Builds the message.
     pub fn to_message(&self) -> Message {
-        let dedup_key = self.dedup_key.clone();
         let v = self.verdict;
-        let mut body = Body {
+        let json = fitted_json(self.body());
+        Message {
+            subject: subject_line(&self.subject_text()),
+            body: escape_markup(&json),
+            attributes: vec![
+                ("event_type", self.event_type.into()),
+                ("decision", v.decision.as_str().into()),
+                (
+                    "max_severity",
+                    v.max_severity.map_or("NONE", Severity::as_str).into(),
+                ),
+                ("repository", self.image.repository.clone()),
+                ("mode", self.mode.as_str().into()),
+            ],
+            dedup_key: self.dedup_key.clone(),
+            chat: Some(crate::outbound::chat::verdict(self)),
+        }
+    }
+
+    /// The JSON body, every list and text within its bound.
+    fn body(&self) -> Body<'_> {
+        let v = self.verdict;
+        Body {
             schema_version: SCHEMA_VERSION,
             event_type: self.event_type,
-            dedup_key: dedup_key.clone(),
+            dedup_key: self.dedup_key.clone(),
             time: format_rfc3339(self.now),
             mode: self.mode,
             image: MessageImage {
@@ -175,19 +196,12 @@ impl VerdictNotice<'_> {
                 event_id: self.event_id,
                 kind: self.trigger,
             },
-        };
-        let mut json = serde_json::to_string(&body).unwrap_or_default();
-        // Only pathological inputs (hundreds of actions) get here; drop detail until it fits.
-        while json.len() > MAX_BODY_BYTES
-            && (!body.findings.is_empty() || body.image.tags.len() > 1 || body.actions.len() > 1)
-        {
-            body.findings.clear();
-            body.image.tags.truncate(1);
-            body.actions = &body.actions[..body.actions.len().min(1)];
-            body.problems
-                .push("message shortened to stay within SNS limits".into());
-            json = serde_json::to_string(&body).unwrap_or_default();
         }
+    }
+
+    /// The subject before SNS's rules apply: the one given, else decision, image and headline.
+    fn subject_text(&self) -> String {
+        let v = self.verdict;
         let first_tag = self.subject_tag.as_ref().map_or_else(
             || format!("@{}", crate::domain::digest_hex12(&self.image.digest)),
             |t| format!(":{t}"),
@@ -201,31 +215,33 @@ impl VerdictNotice<'_> {
         } else {
             ""
         };
-        let subject = match &self.subject {
+        match &self.subject {
             Some(s) => s.clone(),
             None => format!(
                 "ECR gatekeeper: {} {}{first_tag}{headline}{audit}",
                 v.decision.as_str().to_ascii_uppercase(),
                 self.image.repository
             ),
-        };
-        Message {
-            subject: subject_line(&subject),
-            body: escape_markup(&json),
-            attributes: vec![
-                ("event_type", self.event_type.into()),
-                ("decision", v.decision.as_str().into()),
-                (
-                    "max_severity",
-                    v.max_severity.map_or("NONE", Severity::as_str).into(),
-                ),
-                ("repository", self.image.repository.clone()),
-                ("mode", self.mode.as_str().into()),
-            ],
-            dedup_key,
-            chat: Some(super::chat::verdict(self)),
         }
     }
+}
+
+/// The body as JSON within SNS's size limit: detail (findings, all tags but one, all actions but
+/// one) is dropped, and the drop said in `problems`, until it fits or nothing is left to drop.
+fn fitted_json(mut body: Body<'_>) -> String {
+    let mut json = serde_json::to_string(&body).unwrap_or_default();
+    // Only pathological inputs (hundreds of actions) get here; drop detail until it fits.
+    while json.len() > MAX_BODY_BYTES
+        && (!body.findings.is_empty() || body.image.tags.len() > 1 || body.actions.len() > 1)
+    {
+        body.findings.clear();
+        body.image.tags.truncate(1);
+        body.actions = &body.actions[..body.actions.len().min(1)];
+        body.problems
+            .push("message shortened to stay within SNS limits".into());
+        json = serde_json::to_string(&body).unwrap_or_default();
+    }
+    json
 }
 
 #[cfg(test)]
@@ -352,7 +368,7 @@ mod tests {
 
     #[test]
     fn every_class_of_control_in_an_event_reaches_the_body_escaped_and_decodes_unchanged() {
-        use crate::outbound::text::{needs_escape, tests::HOSTILE};
+        use crate::domain::escape::{needs_escape, tests::HOSTILE};
         let policy = Policy::builtin();
         for (raw, _) in HOSTILE {
             let mut f = Finding::new(format!("CVE-1{raw}"), Severity::Critical);
@@ -384,7 +400,7 @@ mod tests {
 
     #[test]
     fn the_subject_shows_each_class_of_control_as_an_escape() {
-        use crate::outbound::text::{needs_escape, tests::HOSTILE};
+        use crate::domain::escape::{needs_escape, tests::HOSTILE};
         for (raw, shown) in HOSTILE {
             let s = subject_line(&format!("BLOCK {raw}"));
             assert_eq!(s, format!("BLOCK {shown}"), "{raw:?}");
@@ -400,11 +416,11 @@ mod tests {
         #[test]
         fn escaped_json_decodes_to_the_same_value_and_holds_no_raw_control(
             pairs in proptest::collection::vec(
-                (crate::outbound::text::tests::hostile_string(), crate::outbound::text::tests::hostile_string()),
+                (crate::domain::escape::tests::hostile_string(), crate::domain::escape::tests::hostile_string()),
                 0..6,
             )
         ) {
-            use crate::outbound::text::needs_escape;
+            use crate::domain::escape::needs_escape;
             let value = serde_json::json!({
                 "map": pairs
                     .iter()
@@ -478,7 +494,7 @@ mod tests {
 
     #[test]
     fn the_chat_card_shows_every_class_of_control_from_an_event_as_an_escape() {
-        use crate::outbound::text::{needs_escape, tests::HOSTILE};
+        use crate::domain::escape::{needs_escape, tests::HOSTILE};
         let policy = Policy::builtin();
         for (raw, shown) in HOSTILE {
             let mut f = Finding::new(format!("CVE-1{raw}"), Severity::Critical);

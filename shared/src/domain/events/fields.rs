@@ -11,10 +11,12 @@ pub struct ParseError {
 }
 
 impl ParseError {
-    /// A parse error with this reason.
+    /// A parse error with this reason, kept on one line: a control character in it (from a key or
+    /// value the event brought) is shown as a visible escape.
     pub fn new(reason: impl Into<String>) -> ParseError {
+        let reason = reason.into();
         ParseError {
-            reason: reason.into(),
+            reason: crate::domain::escape::line(&reason).into_owned(),
         }
     }
 

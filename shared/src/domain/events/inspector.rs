@@ -34,53 +34,9 @@ pub(super) fn finding(
     resources: &[&str],
     sent: Option<Epoch>,
 ) -> Result<EventBody, ParseError> {
-    let mut image = None;
-    let mut in_use_count = None;
-    let mut last_in_use_at = None;
-    let mut pushed_at = None;
-    let mut other_type = None;
-    for resource in detail.opt_obj_list("resources")? {
-        let details = resource.opt_obj("details")?;
-        let ecr = match &details {
-            Some(d) => d.opt_obj("awsEcrContainerImage")?,
-            None => None,
-        };
-        let Some(ecr) = ecr else {
-            other_type = resource.opt_str("type")?.map(str::to_string).or(other_type);
-            continue;
-        };
-        let from_id = resource.opt_str("id")?.and_then(image_from_arn);
-        let repository = match ecr.opt_str("repositoryName")? {
-            Some(name) if !name.trim().is_empty() => repository_from_arn(name).to_string(),
-            _ => from_id
-                .as_ref()
-                .map(|(r, _)| r.clone())
-                .ok_or_else(|| ecr.error("repositoryName", "is missing"))?,
-        };
-        let digest = match ecr.opt_str("imageHash")? {
-            Some(d) if !d.trim().is_empty() => d.to_string(),
-            _ => from_id
-                .as_ref()
-                .map(|(_, d)| d.clone())
-                .ok_or_else(|| ecr.error("imageHash", "is missing"))?,
-        };
-        let tags = ecr
-            .opt_str_list("imageTags")?
-            .into_iter()
-            .map(str::to_string)
-            .collect();
-        in_use_count = ecr.opt_count("inUseCount", true)?;
-        last_in_use_at = not_after(time_field(&ecr, "lastInUseAt")?, sent);
-        pushed_at = not_after(time_field(&ecr, "pushedAt")?, sent);
-        image = Some(ImageRef {
-            repository,
-            digest,
-            tags,
-        });
-        break;
-    }
-    let image = match (image, other_type) {
-        (Some(image), _) => image,
+    let (ecr, other_type) = ecr_resource(detail, sent)?;
+    let (image, in_use_count, last_in_use_at, pushed_at) = match (ecr, other_type) {
+        (Some(r), _) => (r.image, r.in_use_count, r.last_in_use_at, r.pushed_at),
         (None, Some(kind)) => {
             return Ok(EventBody::Ignored(format!(
                 "Inspector2 Finding for a {kind} resource"
@@ -88,11 +44,16 @@ pub(super) fn finding(
         }
         // No resource details at all: the envelope's image ARN is the last resort.
         (None, None) => match resources.iter().find_map(|r| image_from_arn(r)) {
-            Some((repository, digest)) => ImageRef {
-                repository,
-                digest,
-                tags: Vec::new(),
-            },
+            Some((repository, digest)) => (
+                ImageRef {
+                    repository,
+                    digest,
+                    tags: Vec::new(),
+                },
+                None,
+                None,
+                None,
+            ),
             None => {
                 return Ok(EventBody::Ignored(
                     "Inspector2 Finding for a non-ECR resource".into(),
@@ -110,6 +71,75 @@ pub(super) fn finding(
         last_in_use_at,
         pushed_at,
     }))
+}
+
+/// What a finding's ECR container image resource says: the image, its use, its push.
+struct EcrResource {
+    image: ImageRef,
+    in_use_count: Option<u64>,
+    last_in_use_at: Option<Epoch>,
+    pushed_at: Option<Epoch>,
+}
+
+/// The first ECR container image among a finding's resources, or else the type of the last other
+/// resource before it (`None` when there are no resource details at all).
+fn ecr_resource(
+    detail: &Obj<'_>,
+    sent: Option<Epoch>,
+) -> Result<(Option<EcrResource>, Option<String>), ParseError> {
+    let mut other_type = None;
+    for resource in detail.opt_obj_list("resources")? {
+        let details = resource.opt_obj("details")?;
+        let ecr = match &details {
+            Some(d) => d.opt_obj("awsEcrContainerImage")?,
+            None => None,
+        };
+        let Some(ecr) = ecr else {
+            other_type = resource.opt_str("type")?.map(str::to_string).or(other_type);
+            continue;
+        };
+        return Ok((Some(ecr_image(&resource, &ecr, sent)?), other_type));
+    }
+    Ok((None, other_type))
+}
+
+/// Reads one `awsEcrContainerImage` resource; its ARN (`id`) stands in for a missing repository
+/// name or digest, and times later than the event was sent are taken as then.
+fn ecr_image(
+    resource: &Obj<'_>,
+    ecr: &Obj<'_>,
+    sent: Option<Epoch>,
+) -> Result<EcrResource, ParseError> {
+    let from_id = resource.opt_str("id")?.and_then(image_from_arn);
+    let repository = match ecr.opt_str("repositoryName")? {
+        Some(name) if !name.trim().is_empty() => repository_from_arn(name).to_string(),
+        _ => from_id
+            .as_ref()
+            .map(|(r, _)| r.clone())
+            .ok_or_else(|| ecr.error("repositoryName", "is missing"))?,
+    };
+    let digest = match ecr.opt_str("imageHash")? {
+        Some(d) if !d.trim().is_empty() => d.to_string(),
+        _ => from_id
+            .as_ref()
+            .map(|(_, d)| d.clone())
+            .ok_or_else(|| ecr.error("imageHash", "is missing"))?,
+    };
+    let tags = ecr
+        .opt_str_list("imageTags")?
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    Ok(EcrResource {
+        in_use_count: ecr.opt_count("inUseCount", true)?,
+        last_in_use_at: not_after(time_field(ecr, "lastInUseAt")?, sent),
+        pushed_at: not_after(time_field(ecr, "pushedAt")?, sent),
+        image: ImageRef {
+            repository,
+            digest,
+            tags,
+        },
+    })
 }
 
 /// `Inspector2 Coverage`: the scan status of a resource changed; only ECR images are ours.

@@ -515,3 +515,18 @@ fn times_after_the_event_are_clamped_to_the_event() {
     // The sample's envelope time.
     assert_eq!(f.first_observed, parse_rfc3339("2026-11-21T11:42:07Z"));
 }
+
+#[test]
+fn a_refusal_naming_a_hostile_key_stays_one_line_with_its_controls_shown() {
+    // Found by the hostile-input property test: the key is the event's, the path quotes it.
+    let event = json!({
+        "source": "aws.ecr", "detail-type": "ECR Image Scan", "id": "e", "account": "1",
+        "detail": {"scan-status": "COMPLETE", "repository-name": "r", "image-digest": "sha256:1",
+                   "finding-severity-counts": {"\u{0}\u{7}\u{1b}[31m\r\n": []}}
+    });
+    let reason = parse(&event).unwrap_err().reason().to_string();
+    assert_eq!(
+        reason,
+        "detail.finding-severity-counts.\\x00\\x07\\x1b[31m\\r\\n: expected a non-negative integer, got an array"
+    );
+}

@@ -1031,3 +1031,84 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn a_rule_keeps_what_it_sets_and_takes_every_other_setting_from_the_defaults() {
+    let defaults: RuleDoc = toml::from_str(
+        r#"block = "HIGH"
+warn = "LOW"
+fixable_only = true
+mode = "audit"
+grace = { CRITICAL = "7d" }
+verified_prefix = "ok-"
+"#,
+    )
+    .unwrap();
+    let default = default_rule(&defaults);
+    let written: RuleDoc = toml::from_str(
+        r#"repositories = ["team-a/*"]
+block = "CRITICAL"
+suppressed = "exempt"
+"#,
+    )
+    .unwrap();
+    let rule = overlay(&default, &written, "team-a".into());
+    assert_eq!(
+        rule,
+        Rule {
+            name: "team-a".into(),
+            block: written.block.unwrap(),
+            suppressed: Suppressed::Exempt,
+            ..default.clone()
+        }
+    );
+    assert_eq!(
+        (
+            default.name.as_str(),
+            default.unscanned,
+            default.new_finding_margin
+        ),
+        ("defaults", Unscanned::Allow, DAY),
+        "what the defaults leave out is built in"
+    );
+}
+
+#[test]
+fn exceptions_are_indexed_by_id_whatever_its_case_each_id_keeping_every_position() {
+    let p = Policy::parse(
+        r#"version = 1
+[defaults]
+block = "CRITICAL"
+[[exception]]
+id = "cve-1"
+repositories = ["a/*"]
+created = 2026-11-01
+expires = 2026-12-01
+reason = "r"
+owner = "o"
+[[exception]]
+id = "GHSA-x"
+repositories = ["*"]
+created = 2026-11-01
+expires = 2026-12-01
+reason = "r"
+owner = "o"
+[[exception]]
+id = "CVE-1"
+repositories = ["b/*"]
+created = 2026-11-01
+expires = 2026-12-01
+reason = "r"
+owner = "o"
+"#,
+    )
+    .unwrap();
+    let index = index_by_id(p.exceptions());
+    assert_eq!(
+        index,
+        HashMap::from([
+            ("CVE-1".to_string(), vec![0, 2]),
+            ("GHSA-X".to_string(), vec![1])
+        ])
+    );
+}

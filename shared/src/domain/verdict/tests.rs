@@ -554,3 +554,120 @@ fn an_unrecognised_severity_is_named_in_the_verdict() {
         v.reasons
     );
 }
+
+#[test]
+fn a_finding_is_judged_by_block_before_warn_and_one_meeting_neither_is_no_hit() {
+    let p = policy("version = 1\n[defaults]\nblock = \"CRITICAL\"\nwarn = \"HIGH\"\n");
+    let rule = p.rule_for("team/app");
+    assert_eq!(
+        criterion(rule, &f("CVE-1", Severity::Critical)),
+        Some((Level::Block, Criterion::Severity))
+    );
+    assert_eq!(
+        criterion(rule, &f("CVE-2", Severity::High)),
+        Some((Level::Warn, Criterion::Severity))
+    );
+    assert_eq!(criterion(rule, &f("CVE-3", Severity::Medium)), None);
+}
+
+#[test]
+fn an_applying_exception_is_recorded_once_with_its_count_and_an_expired_one_is_noted_once() {
+    let p = policy(
+        r#"version = 1
+[defaults]
+block = "CRITICAL"
+[[exception]]
+id = "CVE-1"
+repositories = ["team/*"]
+created = 2026-11-01
+expires = 2026-12-01
+reason = "vendor fix pending"
+owner = "team-app"
+[[exception]]
+id = "CVE-2"
+repositories = ["*"]
+created = 2026-10-01
+expires = 2026-11-01
+reason = "was fixed upstream"
+owner = "sec"
+"#,
+    );
+    let subject = Subject::new("team/app", "sha256:aa", at(2026, 11, 10));
+    let findings = [
+        f("CVE-1", Severity::Critical),
+        f("CVE-1", Severity::Critical),
+        f("CVE-2", Severity::Critical),
+        f("CVE-2", Severity::Critical),
+        f("CVE-3", Severity::Critical),
+    ];
+    let mut tally = Tally::default();
+    let exempt: Vec<bool> = findings
+        .iter()
+        .map(|x| tally.exempts(&p, &subject, x))
+        .collect();
+    assert_eq!(exempt, [true, true, false, false, false]);
+    let applied: Vec<(&str, u32)> = tally
+        .applied
+        .values()
+        .map(|a| (a.id.as_str(), a.findings))
+        .collect();
+    assert_eq!(applied, [("CVE-1", 2)]);
+    assert_eq!(
+        tally.notes.expired.into_values().collect::<Vec<_>>(),
+        ["exception CVE-2 (sec) expired on 2026-11-01: it no longer applies"]
+    );
+}
+
+#[test]
+fn demotion_warns_for_a_missing_fix_or_a_running_grace_and_keeps_the_earliest_deadline() {
+    let p = policy(
+        r#"version = 1
+[defaults]
+block = "CRITICAL"
+fixable_only = true
+grace = { CRITICAL = "7d" }
+"#,
+    );
+    let rule = p.rule_for("team/app");
+    let subject = Subject {
+        baseline: Some(NOW - 30 * DAY),
+        ..Subject::new("team/app", "sha256:aa", NOW)
+    };
+    let rescanned = |id: &str, days_ago: i64| {
+        let mut x = f(id, Severity::Critical);
+        x.first_observed = Some(NOW - days_ago * DAY);
+        x
+    };
+    let mut unfixed = f("CVE-0", Severity::Critical);
+    unfixed.fix_available = Some(FixAvailable::No);
+    let mut tally = Tally::default();
+    let levels: Vec<Level> = [
+        unfixed,
+        rescanned("CVE-1", 2),
+        rescanned("CVE-2", 5),
+        rescanned("CVE-3", 10),
+        f("CVE-4", Severity::Critical),
+    ]
+    .iter()
+    .map(|x| tally.demote(rule, &subject, x, Level::Block))
+    .collect();
+    assert_eq!(
+        levels,
+        [
+            Level::Warn,
+            Level::Warn,
+            Level::Warn,
+            Level::Block,
+            Level::Block
+        ]
+    );
+    assert_eq!(
+        (
+            tally.notes.unfixable,
+            tally.notes.graced,
+            tally.notes.grace_over
+        ),
+        (1, 2, 1)
+    );
+    assert_eq!(tally.deadline, Some(NOW - 5 * DAY + 7 * DAY));
+}
