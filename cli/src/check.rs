@@ -13,7 +13,7 @@ use gatekeeper::ports::{FindingsSource, ImageDetail, ImageRegistry};
 use gatekeeper::tags::{TagKind, TagScheme};
 use gatekeeper::verdict::{Subject, evaluate};
 
-use crate::args::PolicyArg;
+use crate::cli::PolicyArg;
 use crate::report::{Report, colour_enabled, json, sarif, shown_decision, text};
 use crate::{Fail, Outcome, aws, json_out};
 use gatekeeper::escape::line;
@@ -170,14 +170,14 @@ pub struct Args {
 
 /// `gatekeeper check --repository R (--tag T | --digest D) [--wait D] [--quiet-period D] [--interval D] [--policy SOURCE] [--format F]`.
 pub fn command(args: Args) -> Outcome {
-    Ok(aws::block_on(run(args))??)
+    aws::block_on(run(args))?
 }
 
 async fn run(args: Args) -> Result<ExitCode, Fail> {
     let (repository, format) = (args.repository.clone(), args.format);
     let (wait, quiet, interval) = (args.wait, args.quiet_period, args.interval.max(1));
     let sdk = aws::sdk().await;
-    let policy = aws::policy(&crate::args::Args::of(Some(&args.policy), None, None), &sdk).await?;
+    let policy = aws::policy(&args.policy, &sdk).await?;
     let scheme = aws::tag_scheme()?;
     let ecr = aws::ecr(&sdk);
     let inspector = aws::inspector(&sdk);

@@ -237,8 +237,7 @@ pub fn command(args: Args) -> Outcome {
     {
         return Err(Fail::error(format!(
             "policy {p}: evaluate makes no AWS calls: give --policy a local file"
-        ))
-        .into());
+        )));
     }
     let event = read_json(&args.event, "event", MAX_EVENT_BYTES)?;
     let findings = args
