@@ -10,15 +10,7 @@ use gatekeeper::domain::policy::Policy;
 use gatekeeper::domain::tags::TagScheme;
 
 use crate::Fail;
-use crate::args::Args;
-
-/// Flags every AWS command accepts besides its own.
-pub const COMMON: [crate::args::Flag; 4] = [
-    crate::args::opt("policy"),
-    crate::args::opt("table"),
-    crate::args::opt("topic"),
-    crate::args::opt("mode"),
-];
+use crate::cli::{ModeArg, PolicyArg, StateArgs};
 
 /// SDK configuration from the environment (credentials chain, AWS_REGION, AWS_ENDPOINT_URL).
 pub async fn sdk() -> aws_config::SdkConfig {
@@ -29,13 +21,15 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-/// The policy: `--policy FILE`, else GATEKEEPER_POLICY (file, s3:// or ssm:), else the built-in one.
-pub async fn policy(args: &Args, sdk: &aws_config::SdkConfig) -> Result<Policy, Fail> {
-    let source = match args
-        .get("policy")
-        .map(str::to_string)
-        .or_else(|| env(config::POLICY))
-    {
+/// A flag's value, else its variable's (clap reads the variable where a command declares the flag;
+/// this also covers a command that does not, as `breaker` does not declare `--mode`).
+fn flag_or_env(flag: Option<&String>, var: &str) -> Option<String> {
+    flag.cloned().or_else(|| env(var))
+}
+
+/// The policy: `--policy SOURCE`, else GATEKEEPER_POLICY (file, s3:// or ssm:), else the built-in one.
+pub async fn policy(arg: &PolicyArg, sdk: &aws_config::SdkConfig) -> Result<Policy, Fail> {
+    let source = match flag_or_env(arg.policy.as_ref(), config::POLICY) {
         None => PolicySource::Builtin,
         Some(v) => PolicySource::parse(&v).map_err(|e| Fail::error(format!("policy {v}: {e}")))?,
     };
@@ -57,29 +51,22 @@ pub fn inspector(sdk: &aws_config::SdkConfig) -> Inspector {
     Adapters::new(sdk).findings()
 }
 
-/// The deployment's state table and topic, for commands that change state or notify.
+/// The deployment's state table and topic, for commands that change state or notify; the mode
+/// from `--mode` where the command has it, else GATEKEEPER_MODE, else audit.
 pub fn gatekeeper(
-    args: &Args,
+    state: &StateArgs,
+    mode: Option<&ModeArg>,
     sdk: &aws_config::SdkConfig,
     policy: Policy,
 ) -> Result<AwsGatekeeper, Fail> {
-    let table = args
-        .get("table")
-        .map(str::to_string)
-        .or_else(|| env(config::STATE_TABLE))
+    let table = flag_or_env(state.table.as_ref(), config::STATE_TABLE)
         .ok_or_else(|| Fail::error("--table (or GATEKEEPER_STATE_TABLE) is required"))?;
-    let topic = args
-        .get("topic")
-        .map(str::to_string)
-        .or_else(|| env(config::TOPIC_ARN))
+    let topic = flag_or_env(state.topic.as_ref(), config::TOPIC_ARN)
         .ok_or_else(|| Fail::error("--topic (or GATEKEEPER_TOPIC_ARN) is required"))?;
-    let mode = match args
-        .get("mode")
-        .map(str::to_string)
-        .or_else(|| env(config::MODE))
-    {
-        None => Mode::Audit,
-        Some(m) => Mode::parse(&m)
+    let mode = match (mode.and_then(|m| m.mode), env(config::MODE)) {
+        (Some(m), _) => m,
+        (None, None) => Mode::Audit,
+        (None, Some(m)) => Mode::parse(&m)
             .ok_or_else(|| Fail::error(format!("--mode {m:?}: expected audit or enforce")))?,
     };
     let deployment = Deployment {

@@ -8,12 +8,13 @@ use std::time::{Duration, Instant};
 
 use gatekeeper::adapters::{Ecr, Inspector};
 use gatekeeper::domain::events::Scanner;
+use gatekeeper::domain::policy::Policy;
 use gatekeeper::domain::tags::{TagKind, TagScheme};
 use gatekeeper::domain::verdict::{Subject, evaluate};
 use gatekeeper::domain::{Decision, Finding, ImageRef, ScanState};
 use gatekeeper::ports::{FindingsSource, ImageDetail, ImageRegistry};
 
-use crate::args::PolicyArg;
+use crate::cli::PolicyArg;
 use crate::report::{Report, colour_enabled, json, sarif, shown_decision, text};
 use crate::{Fail, Outcome, aws, json_out};
 use gatekeeper::domain::escape::line;
@@ -170,14 +171,14 @@ pub struct Args {
 
 /// `gatekeeper check --repository R (--tag T | --digest D) [--wait D] [--quiet-period D] [--interval D] [--policy SOURCE] [--format F]`.
 pub fn command(args: Args) -> Outcome {
-    Ok(aws::block_on(run(args))??)
+    aws::block_on(run(args))?
 }
 
+/// Finds the image, waits for its scan as asked, then decides and prints the verdict.
 async fn run(args: Args) -> Result<ExitCode, Fail> {
     let (repository, format) = (args.repository.clone(), args.format);
-    let (wait, quiet, interval) = (args.wait, args.quiet_period, args.interval.max(1));
     let sdk = aws::sdk().await;
-    let policy = aws::policy(&crate::args::Args::of(Some(&args.policy), None, None), &sdk).await?;
+    let policy = aws::policy(&args.policy, &sdk).await?;
     let scheme = aws::tag_scheme()?;
     let ecr = aws::ecr(&sdk);
     let inspector = aws::inspector(&sdk);
@@ -200,11 +201,25 @@ async fn run(args: Args) -> Result<ExitCode, Fail> {
     } else {
         Scanner::Basic
     };
+    let observed = wait_for_scan(&ecr, &inspector, &image, scanner, &args).await?;
+    decide_and_print(&policy, &scheme, image, &observed, format)
+}
+
+/// Looks at the image until its scan is complete and its findings have stayed unchanged for the
+/// quiet period (progress on stderr), or the wait is over: with no wait, what is there now.
+async fn wait_for_scan(
+    ecr: &Ecr,
+    inspector: &Inspector,
+    image: &ImageRef,
+    scanner: Scanner,
+    args: &Args,
+) -> Result<Observed, Fail> {
+    let (wait, quiet, interval) = (args.wait, args.quiet_period, args.interval.max(1));
     let started = Instant::now();
     let deadline = started + Duration::from_secs(wait.max(0) as u64);
     let mut last: Option<(BTreeSet<String>, Instant)> = None;
-    let observed = loop {
-        let o = observe(&ecr, &inspector, &image, scanner).await?;
+    loop {
+        let o = observe(ecr, inspector, image, scanner).await?;
         let print = fingerprint(&o.findings);
         let stable_since = match &last {
             Some((prev, since)) if *prev == print => *since,
@@ -222,11 +237,11 @@ async fn run(args: Args) -> Result<ExitCode, Fail> {
         let quiet_enough =
             stable_since.elapsed() >= Duration::from_secs(quiet.max(0) as u64) || wait == 0;
         if done && quiet_enough {
-            break o;
+            return Ok(o);
         }
         if Instant::now() >= deadline {
             if wait == 0 {
-                break o;
+                return Ok(o);
             }
             return Err(Fail::error(format!(
                 "timed out after {wait}s waiting for the scan of {} (scan {}, {} finding(s))",
@@ -251,7 +266,18 @@ async fn run(args: Args) -> Result<ExitCode, Fail> {
             }
         );
         tokio::time::sleep(Duration::from_secs(interval as u64)).await;
-    };
+    }
+}
+
+/// The verdict on what was observed, printed in `format`; the exit code says whether it stops the
+/// pipeline (a pending verdict is an error, unless the image is held).
+fn decide_and_print(
+    policy: &Policy,
+    scheme: &TagScheme,
+    image: ImageRef,
+    observed: &Observed,
+    format: Format,
+) -> Result<ExitCode, Fail> {
     let now = gatekeeper::domain::time::now();
     let in_use = observed
         .findings
@@ -262,13 +288,13 @@ async fn run(args: Args) -> Result<ExitCode, Fail> {
         ..image
     };
     let subject = Subject {
-        repository: &repository,
+        repository: &image.repository,
         digest: &image.digest,
         baseline: observed.detail.pushed_at,
         in_use,
         now,
     };
-    let verdict = evaluate(&policy, &subject, &observed.findings, &observed.scan);
+    let verdict = evaluate(policy, &subject, &observed.findings, &observed.scan);
     let held = image
         .tags
         .iter()
@@ -278,7 +304,7 @@ async fn run(args: Args) -> Result<ExitCode, Fail> {
         verdict: &verdict,
         held,
         findings: &observed.findings,
-        policy: &policy,
+        policy,
         subject,
         scan: scan_name(&observed.scan),
     };

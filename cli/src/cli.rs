@@ -4,6 +4,7 @@
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use clap_complete::Shell;
+use gatekeeper::domain::Mode;
 
 use crate::{check, cost_cmd, evaluate, ops, policy_cmd};
 
@@ -97,6 +98,33 @@ Examples:
     Version,
 }
 
+/// `--policy`: where the policy comes from.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct PolicyArg {
+    /// The policy: a file, s3://bucket/key or ssm:/name (the built-in default otherwise)
+    #[arg(long, value_name = "SOURCE", env = "GATEKEEPER_POLICY")]
+    pub policy: Option<String>,
+}
+
+/// `--table` and `--topic`: the deployment's state and notifications.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct StateArgs {
+    /// The gatekeeper's DynamoDB state table (required, from the flag or the environment)
+    #[arg(long, value_name = "TABLE", env = "GATEKEEPER_STATE_TABLE")]
+    pub table: Option<String>,
+    /// The gatekeeper's SNS topic for its JSON messages (required, from the flag or the environment)
+    #[arg(long, value_name = "ARN", env = "GATEKEEPER_TOPIC_ARN")]
+    pub topic: Option<String>,
+}
+
+/// `--mode`: whether tag changes are made or only reported.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ModeArg {
+    /// audit (report what would change) or enforce (change tags) [default: audit]
+    #[arg(long, value_name = "MODE", env = "GATEKEEPER_MODE", value_parser = mode)]
+    pub mode: Option<Mode>,
+}
+
 /// The whole command line, with the settings every command shares.
 pub fn command() -> clap::Command {
     shared_settings(Cli::command())
@@ -158,10 +186,8 @@ pub fn time(value: &str) -> Result<gatekeeper::domain::time::Epoch, String> {
 }
 
 /// `--mode`: audit or enforce, as the functions read `GATEKEEPER_MODE`.
-pub fn mode(value: &str) -> Result<String, String> {
-    gatekeeper::domain::Mode::parse(value)
-        .map(|_| value.to_string())
-        .ok_or_else(|| "expected audit or enforce".to_string())
+pub fn mode(value: &str) -> Result<Mode, String> {
+    Mode::parse(value).ok_or_else(|| "expected audit or enforce".to_string())
 }
 
 /// clap's error as one line for stderr: the message without the usage block and the "For more

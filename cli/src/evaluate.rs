@@ -106,31 +106,49 @@ pub fn run(
         event.kind()
     };
     let Some(image) = image else {
-        let reason = match &event.body {
-            EventBody::Ignored(why) => why.clone(),
-            EventBody::Deleted(i) => format!("{} was deleted: no verdict", i.display()),
-            EventBody::Restored(i) => format!(
-                "{} was restored from archive: Inspector rescans it",
-                i.display()
-            ),
-            _ => "no image".to_string(),
-        };
-        return Ok(Evaluation {
-            kind,
-            image: None,
-            decision: "skip",
-            counts: SeverityCounts::default(),
-            reasons: vec![reason],
-            verified_tags: None,
-        });
+        return Ok(skipped(&event.body, kind));
     };
+    let v = decide(&event, image, findings, policy, now);
+    Ok(from_verdict(policy, kind, image, v))
+}
+
+/// The evaluation of an event that names no image to decide (ignored, deleted, restored).
+fn skipped(body: &EventBody, kind: &'static str) -> Evaluation {
+    let reason = match body {
+        EventBody::Ignored(why) => why.clone(),
+        EventBody::Deleted(i) => format!("{} was deleted: no verdict", i.display()),
+        EventBody::Restored(i) => format!(
+            "{} was restored from archive: Inspector rescans it",
+            i.display()
+        ),
+        _ => "no image".to_string(),
+    };
+    Evaluation {
+        kind,
+        image: None,
+        decision: "skip",
+        counts: SeverityCounts::default(),
+        reasons: vec![reason],
+        verified_tags: None,
+    }
+}
+
+/// The verdict on the event's image: from the findings document when given, else from what the
+/// event itself carries (counts, one finding, a coverage state).
+fn decide(
+    event: &events::Event,
+    image: &ImageRef,
+    findings: Option<Vec<gatekeeper::domain::Finding>>,
+    policy: &Policy,
+    now: Epoch,
+) -> Verdict {
     let mut subject = Subject::new(&image.repository, &image.digest, now);
     if let EventBody::Finding(f) = &event.body {
         // A finding event says when the image was pushed and whether it runs: grace needs both.
         subject.baseline = f.pushed_at;
         subject.in_use = f.in_use_count.is_some_and(|n| n > 0);
     }
-    let v = match (&event.body, findings) {
+    match (&event.body, findings) {
         (EventBody::Push(_), None) => {
             gatekeeper::domain::verdict::pending("pushed: no scan result yet")
         }
@@ -169,8 +187,7 @@ pub fn run(
             };
             evaluate(policy, &subject, &list.unwrap_or_default(), &state)
         }
-    };
-    Ok(from_verdict(policy, kind, image, v))
+    }
 }
 
 /// The largest findings document `evaluate` reads (a saved ListFindings or DescribeImageScanFindings
@@ -241,8 +258,7 @@ pub fn command(args: Args) -> Outcome {
     {
         return Err(Fail::error(format!(
             "policy {p}: evaluate makes no AWS calls: give --policy a local file"
-        ))
-        .into());
+        )));
     }
     let event = read_json(&args.event, "event", MAX_EVENT_BYTES)?;
     let findings = args

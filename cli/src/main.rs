@@ -1,6 +1,5 @@
 //! `gatekeeper`: the ecr-gatekeeper command line, for CI pipelines and operators.
 
-mod args;
 mod audit_log;
 mod aws;
 mod check;
@@ -60,21 +59,8 @@ impl From<gatekeeper::error::ConfigError> for Fail {
     }
 }
 
-/// Why a command stopped without an exit code of its own.
-#[derive(Debug)]
-pub enum Stop {
-    /// A failure, with its exit code.
-    Fail(Fail),
-}
-
-impl<E: Into<Fail>> From<E> for Stop {
-    fn from(e: E) -> Stop {
-        Stop::Fail(e.into())
-    }
-}
-
 /// What a command returns: its exit code, or why it stopped.
-pub type Outcome = Result<ExitCode, Stop>;
+pub type Outcome = Result<ExitCode, Fail>;
 
 /// `value` as pretty JSON for stdout, with the characters a terminal acts on (and markup) `\u`-escaped
 /// like every message body ([`gatekeeper::outbound::text::escape_markup`]): still valid JSON, same values.
@@ -111,7 +97,7 @@ fn main() -> ExitCode {
             std::io::stdout()
                 .write_all(&cli::completions(shell))
                 .map(|()| ExitCode::SUCCESS)
-                .map_err(|e| Stop::Fail(Fail::error(format!("stdout: {e}"))))
+                .map_err(|e| Fail::error(format!("stdout: {e}")))
         }
         Command::Version => {
             println!("gatekeeper {}", env!("CARGO_PKG_VERSION"));
@@ -120,7 +106,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
-        Err(Stop::Fail(fail)) => {
+        Err(fail) => {
             let hint = if fail.code == 2 && fail.message.starts_with("--")
                 || fail.message.starts_with("unknown")
             {

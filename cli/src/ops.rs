@@ -13,8 +13,8 @@ use gatekeeper::outbound::notice::{Action, ActionStatus};
 use gatekeeper::ports::ImageRegistry;
 use gatekeeper::service::{ReleaseRequest, Trigger};
 
-use crate::args::{Args, ModeArg, PolicyArg, StateArgs};
-use crate::{Fail, Outcome, Stop, aws};
+use crate::cli::{ModeArg, PolicyArg, StateArgs};
+use crate::{Fail, Outcome, aws};
 
 /// One line per tag change and per problem, as `release` and `reconcile` print them.
 fn action_lines(image: &str, actions: &[Action], problems: &[String]) -> Vec<String> {
@@ -112,70 +112,58 @@ pub struct ReleaseArgs {
     pub mode: ModeArg,
 }
 
-impl ReleaseArgs {
-    fn aws(&self) -> Args {
-        Args::of(Some(&self.policy), Some(&self.state), Some(&self.mode))
-    }
-}
-
 /// `gatekeeper release ...`.
 pub fn release(args: ReleaseArgs) -> Outcome {
     if args.all {
         if args.dry_run == args.yes {
-            return Err(Stop::Fail(Fail::error(
+            return Err(Fail::error(
                 "release --all needs exactly one of --dry-run and --yes",
-            )));
+            ));
         }
-        return Ok(aws::block_on(release_all(args))??);
+        return aws::block_on(release_all(args))?;
     }
     let (Some(repository), Some(digest), Some(reason)) = (
         args.repository.clone(),
         args.digest.clone(),
         args.reason.clone(),
     ) else {
-        return Err(Stop::Fail(Fail::error(
+        return Err(Fail::error(
             "--repository, --digest and --reason are required",
-        )));
+        ));
     };
     if reason.trim().is_empty() {
-        return Err(Stop::Fail(Fail::error("--reason must say why")));
+        return Err(Fail::error("--reason must say why"));
     }
     let force_for = match (args.force, args.for_) {
         (false, None) => None,
         (true, Some(secs)) => {
             if secs <= 0 || secs > 30 * DAY {
-                return Err(Stop::Fail(Fail::error(
+                return Err(Fail::error(
                     "--for must be between 1s and 30d: an exception in the policy is the lasting fix",
-                )));
+                ));
             }
             Some(secs)
         }
         (true, None) => {
-            return Err(Stop::Fail(Fail::error(
+            return Err(Fail::error(
                 "--force needs --for DURATION (the override is time-boxed)",
-            )));
+            ));
         }
-        (false, Some(_)) => return Err(Stop::Fail(Fail::error("--for only goes with --force"))),
+        (false, Some(_)) => return Err(Fail::error("--for only goes with --force")),
     };
-    Ok(aws::block_on(release_one(
-        args.aws(),
-        repository,
-        digest,
-        reason,
-        force_for,
-    ))??)
+    aws::block_on(release_one(&args, repository, digest, reason, force_for))?
 }
 
 async fn release_one(
-    args: Args,
+    args: &ReleaseArgs,
     repository: String,
     digest: String,
     reason: String,
     force_for: Option<i64>,
 ) -> Result<ExitCode, Fail> {
     let sdk = aws::sdk().await;
-    let policy = aws::policy(&args, &sdk).await?;
-    let gk = aws::gatekeeper(&args, &sdk, policy)?;
+    let policy = aws::policy(&args.policy, &sdk).await?;
+    let gk = aws::gatekeeper(&args.state, Some(&args.mode), &sdk, policy)?;
     let inspector = aws::inspector(&sdk);
     let scanner = if gk.registry.scan_coverage(&repository).await?.enhanced {
         Scanner::Enhanced
@@ -214,8 +202,8 @@ async fn release_one(
 
 async fn release_all(args: ReleaseArgs) -> Result<ExitCode, Fail> {
     let sdk = aws::sdk().await;
-    let policy = aws::policy(&args.aws(), &sdk).await?;
-    let gk = aws::gatekeeper(&args.aws(), &sdk, policy)?;
+    let policy = aws::policy(&args.policy, &sdk).await?;
+    let gk = aws::gatekeeper(&args.state, Some(&args.mode), &sdk, policy)?;
     let dry_run = args.dry_run;
     let actor = if dry_run {
         String::new()
@@ -286,14 +274,13 @@ pub struct ReconcileArgs {
 
 /// `gatekeeper reconcile (--repository R | --all) [--dry-run] [--mode audit|enforce]`.
 pub fn reconcile(args: ReconcileArgs) -> Outcome {
-    Ok(aws::block_on(reconcile_run(args))??)
+    aws::block_on(reconcile_run(args))?
 }
 
 async fn reconcile_run(args: ReconcileArgs) -> Result<ExitCode, Fail> {
     let sdk = aws::sdk().await;
-    let bridge = Args::of(Some(&args.policy), Some(&args.state), Some(&args.mode));
-    let policy = aws::policy(&bridge, &sdk).await?;
-    let gk = aws::gatekeeper(&bridge, &sdk, policy)?;
+    let policy = aws::policy(&args.policy, &sdk).await?;
+    let gk = aws::gatekeeper(&args.state, Some(&args.mode), &sdk, policy)?;
     let inspector = aws::inspector(&sdk);
     let dry_run = args.dry_run;
     let run_id = format!("reconcile-{}", now());
@@ -393,10 +380,14 @@ pub struct BreakerArgs {
 /// `gatekeeper breaker (status | reset)`.
 pub fn breaker(args: BreakerArgs) -> Outcome {
     let reset = args.action == BreakerAction::Reset;
-    let args = Args::of(None, Some(&args.state), None);
-    let code = aws::block_on(async move {
+    aws::block_on(async move {
         let sdk = aws::sdk().await;
-        let gk = aws::gatekeeper(&args, &sdk, gatekeeper::domain::policy::Policy::builtin())?;
+        let gk = aws::gatekeeper(
+            &args.state,
+            None,
+            &sdk,
+            gatekeeper::domain::policy::Policy::builtin(),
+        )?;
         let status = gk.state.breaker_status().await?;
         if reset {
             use gatekeeper::ports::StateStore;
@@ -421,8 +412,7 @@ pub fn breaker(args: BreakerArgs) -> Outcome {
             }
         }
         Ok::<_, Fail>(ExitCode::SUCCESS)
-    })??;
-    Ok(code)
+    })?
 }
 
 #[cfg(test)]

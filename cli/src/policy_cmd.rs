@@ -7,7 +7,7 @@
 
 use std::process::ExitCode;
 
-use crate::{Fail, Outcome, Stop};
+use crate::{Fail, Outcome};
 use gatekeeper::bootstrap::config::check_verified_prefixes;
 use gatekeeper::domain::escape::line;
 use gatekeeper::domain::policy::{Policy, Problem};
@@ -52,10 +52,10 @@ fn check(file: &str, now: i64, within: i64) -> Outcome {
     // Everything printed from here on quotes the file name and the policy: shown escaped.
     let shown_file = line(file);
     let refused = |count: usize| {
-        Err(Stop::Fail(Fail {
+        Err(Fail {
             code: 1,
             message: format!("{file}: {count} problem(s); the policy was not accepted"),
-        }))
+        })
     };
     let policy = match Policy::parse(&text) {
         Ok(p) => p,

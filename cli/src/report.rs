@@ -130,6 +130,14 @@ pub fn text(report: &Report<'_>, colours: bool) -> String {
     for r in &v.reasons {
         out.push_str(&format!("  - {}\n", line(r)));
     }
+    out.push_str(&findings_table(report));
+    out.push_str(&exceptions_applied(v));
+    out
+}
+
+/// The findings that block or warn, worst first, at most 50 rows (empty when there are none).
+fn findings_table(report: &Report<'_>) -> String {
+    let mut out = String::new();
     let mut listed: Vec<(&Finding, &'static str, Option<String>)> = report
         .findings
         .iter()
@@ -176,6 +184,12 @@ pub fn text(report: &Report<'_>, colours: bool) -> String {
             out.push_str(&format!("  ... and {} more\n", listed.len() - 50));
         }
     }
+    out
+}
+
+/// The exceptions the verdict applied (empty when none did).
+fn exceptions_applied(v: &Verdict) -> String {
+    let mut out = String::new();
     if !v.exceptions.is_empty() {
         out.push_str("\nexceptions applied\n");
         for e in &v.exceptions {

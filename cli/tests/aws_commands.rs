@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
 
 use gatekeeper_tests::fixtures::{Aws, Setup, basic_finding};
 use gatekeeper_tests::manifest::{DOCKER_V2, digest_of, image_manifest};
@@ -235,7 +234,7 @@ async fn check_waits_for_the_scan_with_visible_progress_and_times_out_with_exit_
         stderr(&timeout)
     );
 
-    let child = command(
+    let mut child = command(
         &aws,
         None,
         &[
@@ -256,20 +255,50 @@ async fn check_waits_for_the_scan_with_visible_progress_and_times_out_with_exit_
     .stderr(Stdio::piped())
     .spawn()
     .unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The scan is seeded only once check has looked and found none (its first progress line), so
+    // the verdict it prints must come from waiting, whatever the machine's speed.
+    let progress = stderr_lines(&mut child);
+    let mut before = String::new();
+    for l in progress.iter() {
+        before.push_str(&l);
+        before.push('\n');
+        if l.contains("scan SCAN_NOT_FOUND, 0 finding(s)") {
+            break;
+        }
+    }
+    assert!(
+        before.contains("scan SCAN_NOT_FOUND, 0 finding(s)"),
+        "check ended before it looked: {before}"
+    );
     aws.seed_basic_scan(
         "ci/wait",
         &slow,
         vec![basic_finding("CVE-2026-0005", "MEDIUM", "curl")],
     )
     .await;
+    let after: String = progress.iter().map(|l| l + "\n").collect();
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{before}{after}");
     assert!(
-        stderr(&out).contains("scan complete, 1 finding(s), unchanged for"),
-        "{}",
-        stderr(&out)
+        after.contains("scan complete, 1 finding(s), unchanged for"),
+        "{before}{after}"
     );
+}
+
+/// The child's stderr, line by line as it writes them (read on a thread of its own; the channel
+/// closes when the child closes its stderr).
+fn stderr_lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let pipe = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in std::io::BufReader::new(pipe).lines() {
+            if tx.send(l.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    rx
 }
 
 #[tokio::test]
