@@ -1,11 +1,12 @@
 //! Policy parsing, validation, precedence and exception matching, table-driven.
 
 use super::*;
-use crate::domain::time::{DAY, days_from_civil};
+use crate::domain::time::date_epoch;
 use crate::domain::{Finding, Package};
 
 fn date(y: i64, m: u32, d: u32) -> Epoch {
-    days_from_civil(y, m, d) * DAY
+    let field = |v: u32| u8::try_from(v).unwrap();
+    date_epoch(i32::try_from(y).unwrap(), field(m), field(d)).unwrap()
 }
 
 #[test]
@@ -599,7 +600,7 @@ fn hostile_values_are_refused_with_their_line_and_field() {
             rule("grace = { HIGH = \"-1d\" }\n"),
             4,
             "grace",
-            "expected a number",
+            "expected a duration",
         ),
         (
             rule("[exception_limits]\nHIGH = \"0s\"\n"),

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::domain::policy::Policy;
-use crate::domain::time::{DAY, days_from_civil};
+use crate::domain::time::date_epoch;
 use crate::domain::{FixAvailable, Package};
 
 const NOW: Epoch = 1_795_000_000;
@@ -185,7 +185,8 @@ fn fixable_only_demotes_unfixed_blocking_findings_to_warn() {
 }
 
 fn at(y: i64, m: u32, d: u32) -> Epoch {
-    days_from_civil(y, m, d) * DAY
+    let field = |v: u32| u8::try_from(v).unwrap();
+    date_epoch(i32::try_from(y).unwrap(), field(m), field(d)).unwrap()
 }
 
 #[test]
