@@ -190,6 +190,26 @@ fn basic_finding(f: &ImageScanFinding) -> Finding {
     )
 }
 
+/// BatchGetImage of these digests' manifests, in every media type the gatekeeper handles.
+async fn batch_get_images(
+    client: &Client,
+    repository: &str,
+    digests: &[String],
+) -> Result<Vec<aws_sdk_ecr::types::Image>, AwsError> {
+    let mut req = client.batch_get_image().repository_name(repository);
+    for d in digests {
+        req = req.image_ids(ImageIdentifier::builder().image_digest(d).build());
+    }
+    for t in ACCEPTED_MEDIA_TYPES {
+        req = req.accepted_media_types(t);
+    }
+    let out = req
+        .send()
+        .await
+        .map_err(|e| aws_error("ecr:BatchGetImage", e))?;
+    Ok(out.images.unwrap_or_default())
+}
+
 impl ImageRegistry for Ecr {
     async fn describe_image(
         &self,
@@ -247,24 +267,11 @@ impl ImageRegistry for Ecr {
     }
 
     async fn manifest(&self, repository: &str, digest: &str) -> Result<Option<Manifest>, AwsError> {
-        let mut req = self
-            .client
-            .batch_get_image()
-            .repository_name(repository)
-            .image_ids(ImageIdentifier::builder().image_digest(digest).build());
-        for t in ACCEPTED_MEDIA_TYPES {
-            req = req.accepted_media_types(t);
-        }
-        let out = req
-            .send()
-            .await
-            .map_err(|e| aws_error("ecr:BatchGetImage", e))?;
-        Ok(out
-            .images()
+        let images = batch_get_images(&self.client, repository, &[digest.to_string()]).await?;
+        Ok(images
             .iter()
             .find(|i| {
-                i.image_id().and_then(|id| id.image_digest()) == Some(digest)
-                    || out.images().len() == 1
+                i.image_id().and_then(|id| id.image_digest()) == Some(digest) || images.len() == 1
             })
             .and_then(|i| {
                 i.image_manifest().map(|body| Manifest {
@@ -459,19 +466,8 @@ impl ImageRegistry for Ecr {
         if digests.is_empty() {
             return Ok(Vec::new());
         }
-        let mut req = self.client.batch_get_image().repository_name(repository);
-        for d in &digests {
-            req = req.image_ids(ImageIdentifier::builder().image_digest(d).build());
-        }
-        for t in ACCEPTED_MEDIA_TYPES {
-            req = req.accepted_media_types(t);
-        }
-        let got = req
-            .send()
-            .await
-            .map_err(|e| aws_error("ecr:BatchGetImage", e))?;
-        Ok(got
-            .images()
+        Ok(batch_get_images(&self.client, repository, &digests)
+            .await?
             .iter()
             .filter_map(|i| {
                 Some((
