@@ -367,6 +367,16 @@ mod tests {
         t.iter().map(|s| s.to_string()).collect()
     }
 
+    /// The plan for a standalone image `D` with these tags, no other images' tags, verified tags off.
+    fn standalone(s: &TagScheme, t: &[String], decision: Decision) -> Plan {
+        with_verified(s, t, decision, Verified::Off)
+    }
+
+    /// [`standalone`], with verified tags set or cleared.
+    fn with_verified(s: &TagScheme, t: &[String], decision: Decision, v: Verified) -> Plan {
+        plan(s, t, D, decision, &HashMap::new(), true, v)
+    }
+
     fn add(t: &str) -> Step {
         Step::Add { tag: t.into() }
     }
@@ -380,14 +390,10 @@ mod tests {
 
     #[test]
     fn block_adds_quarantine_tags_before_removing_originals() {
-        let p = plan(
+        let p = standalone(
             &TagScheme::default(),
             &tags(&["v1", "latest"]),
-            D,
             Decision::Block,
-            &HashMap::new(),
-            true,
-            Verified::Off,
         );
         assert_eq!(
             p.steps,
@@ -403,25 +409,17 @@ mod tests {
     #[test]
     fn block_is_idempotent_and_finishes_a_half_done_quarantine() {
         let s = TagScheme::default();
-        let done = plan(
+        let done = standalone(
             &s,
             &tags(&["quarantined-v1--0123456789ab"]),
-            D,
             Decision::Block,
-            &HashMap::new(),
-            true,
-            Verified::Off,
         );
         assert!(done.is_empty(), "{done:?}");
         // Crashed after the add, before the remove: the retry only removes.
-        let half = plan(
+        let half = standalone(
             &s,
             &tags(&["v1", "quarantined-v1--0123456789ab"]),
-            D,
             Decision::Block,
-            &HashMap::new(),
-            true,
-            Verified::Off,
         );
         assert_eq!(
             half.steps,
@@ -433,16 +431,7 @@ mod tests {
     fn untagged_images_get_a_marker_only_when_standalone() {
         let s = TagScheme::default();
         assert_eq!(
-            plan(
-                &s,
-                &[],
-                D,
-                Decision::Block,
-                &HashMap::new(),
-                true,
-                Verified::Off
-            )
-            .steps,
+            standalone(&s, &[], Decision::Block).steps,
             vec![add("quarantined-sha256-0123456789ab")]
         );
         assert!(
@@ -462,14 +451,10 @@ mod tests {
     #[test]
     fn a_tag_too_long_to_quarantine_stays_and_is_reported() {
         let long = "x".repeat(120);
-        let p = plan(
+        let p = standalone(
             &TagScheme::default(),
             &tags(&[&long, "v1"]),
-            D,
             Decision::Block,
-            &HashMap::new(),
-            true,
-            Verified::Off,
         );
         assert_eq!(p.steps.len(), 2, "{p:?}");
         assert!(p.notes[0].contains("left in place"), "{:?}", p.notes);
@@ -517,25 +502,17 @@ mod tests {
     #[test]
     fn release_keeps_the_untagged_marker_when_it_is_the_only_tag() {
         let s = TagScheme::default();
-        let p = plan(
+        let p = standalone(
             &s,
             &tags(&["quarantined-sha256-0123456789ab"]),
-            D,
             Decision::Warn,
-            &HashMap::new(),
-            true,
-            Verified::Off,
         );
         assert!(p.is_empty());
         assert!(p.notes[0].contains("only tag"));
-        let p = plan(
+        let p = standalone(
             &s,
             &tags(&["quarantined-sha256-0123456789ab", "v2"]),
-            D,
             Decision::Warn,
-            &HashMap::new(),
-            true,
-            Verified::Off,
         );
         assert_eq!(
             p.steps,
@@ -546,24 +523,16 @@ mod tests {
     #[test]
     fn quarantine_tags_of_other_digests_are_not_touched() {
         let s = TagScheme::default();
-        let p = plan(
+        let p = standalone(
             &s,
             &tags(&["quarantined-v1--ffffffffffff", "v2"]),
-            D,
             Decision::Pass,
-            &HashMap::new(),
-            true,
-            Verified::Off,
         );
         assert!(p.is_empty());
-        let p = plan(
+        let p = standalone(
             &s,
             &tags(&["quarantined-v1--ffffffffffff"]),
-            D,
             Decision::Block,
-            &HashMap::new(),
-            true,
-            Verified::Off,
         );
         assert!(p.is_empty());
     }
@@ -589,32 +558,14 @@ mod tests {
             vec![add("v1"), remove("held-v1--0123456789ab", "v1")]
         );
         assert_eq!(
-            plan(
-                &s,
-                &held,
-                D,
-                Decision::Block,
-                &HashMap::new(),
-                true,
-                Verified::Off
-            )
-            .steps,
+            standalone(&s, &held, Decision::Block).steps,
             vec![
                 add("quarantined-v1--0123456789ab"),
                 remove("held-v1--0123456789ab", "quarantined-v1--0123456789ab")
             ]
         );
         assert!(
-            plan(
-                &s,
-                &held,
-                D,
-                Decision::Pending,
-                &HashMap::new(),
-                true,
-                Verified::Off
-            )
-            .is_empty(),
+            standalone(&s, &held, Decision::Pending).is_empty(),
             "a failed scan keeps them held"
         );
     }
@@ -622,14 +573,10 @@ mod tests {
     #[test]
     fn pending_changes_nothing() {
         assert!(
-            plan(
+            standalone(
                 &TagScheme::default(),
                 &tags(&["v1", "quarantined-v2--0123456789ab"]),
-                D,
-                Decision::Pending,
-                &HashMap::new(),
-                true,
-                Verified::Off
+                Decision::Pending
             )
             .is_empty()
         );
@@ -638,13 +585,10 @@ mod tests {
     #[test]
     fn a_pass_that_verifies_sets_a_verified_tag_for_each_tag_it_has_or_gets_back() {
         let s = TagScheme::default();
-        let p = plan(
+        let p = with_verified(
             &s,
             &tags(&["v1", "latest", "verified-v1"]),
-            D,
             Decision::Pass,
-            &HashMap::new(),
-            true,
             Verified::Set,
         );
         assert_eq!(p.steps, vec![add("verified-latest")]);
@@ -677,13 +621,10 @@ mod tests {
     #[test]
     fn a_block_removes_every_verified_tag_together_with_the_quarantine_never_the_last_tag() {
         let s = TagScheme::default();
-        let p = plan(
+        let p = with_verified(
             &s,
             &tags(&["v1", "verified-v1", "verified-latest"]),
-            D,
             Decision::Block,
-            &HashMap::new(),
-            true,
             Verified::Clear,
         );
         assert_eq!(
@@ -696,13 +637,10 @@ mod tests {
             ]
         );
         // Only verified tags left (the plain one moved to a newer build): a marker keeps the image.
-        let p = plan(
+        let p = with_verified(
             &s,
             &tags(&["verified-latest"]),
-            D,
             Decision::Block,
-            &HashMap::new(),
-            true,
             Verified::Clear,
         );
         assert_eq!(
@@ -713,13 +651,10 @@ mod tests {
             ]
         );
         // A warning that does not verify keeps an only tag and says why.
-        let p = plan(
+        let p = with_verified(
             &s,
             &tags(&["verified-latest"]),
-            D,
             Decision::Warn,
-            &HashMap::new(),
-            true,
             Verified::Clear,
         );
         assert!(p.is_empty());
@@ -729,15 +664,7 @@ mod tests {
         );
         // A verified tag that cannot be formed within 128 characters is reported, not truncated.
         let long = "t".repeat(125);
-        let p = plan(
-            &s,
-            &tags(&[&long]),
-            D,
-            Decision::Pass,
-            &HashMap::new(),
-            true,
-            Verified::Set,
-        );
+        let p = with_verified(&s, &tags(&[&long]), Decision::Pass, Verified::Set);
         assert!(p.is_empty() && p.notes[0].contains("not verified"), "{p:?}");
     }
 }
