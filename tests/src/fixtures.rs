@@ -14,7 +14,8 @@ use aws_sdk_ecr::config::{ConfigBag, Credentials, Intercept, Region, RuntimeComp
 use aws_sdk_ecr::error::BoxError;
 use aws_sdk_ecr::types::{
     ImageIdentifier, ImageTagMutability, ImageTagMutabilityExclusionFilter,
-    ImageTagMutabilityExclusionFilterType,
+    ImageTagMutabilityExclusionFilterType, RegistryScanningRule, ScanFrequency, ScanType,
+    ScanningRepositoryFilter, ScanningRepositoryFilterType,
 };
 use serde_json::{Value, json};
 
@@ -127,7 +128,26 @@ fn account_for(name: &str) -> String {
     )
 }
 
+/// The account a function binary's requests land in: moto's default (a binary cannot send moto's
+/// account header).
+pub const FUNCTION_ACCOUNT: &str = "123456789012";
+
+/// A sample event from `events/`, by file name.
+pub fn sample_event(name: &str) -> serde_json::Value {
+    let path = crate::moto::workspace_root().join("events").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 impl Aws {
+    /// moto's default account in a region of the test's own, set up as a deployment is: where a
+    /// function binary under test finds its table, topics and queues.
+    pub async fn for_function(region: &str) -> (Aws, Setup) {
+        let aws = Aws::with(Moto::shared(), FUNCTION_ACCOUNT, region).await;
+        let setup = aws.standard_setup().await;
+        (aws, setup)
+    }
+
     /// A fresh account for the test called `name`.
     pub async fn new(name: &str) -> Aws {
         Aws::with(Moto::shared(), &account_for(name), "eu-west-1").await
@@ -429,6 +449,49 @@ impl Aws {
                 (env, body)
             })
             .collect()
+    }
+
+    /// Every message since the last call on both topics, each checked against its schema: the JSON
+    /// topic's (envelope, body) pairs and the Chatbot topic's bodies.
+    pub async fn checked_messages(&self, setup: &Setup) -> (Vec<(Value, Value)>, Vec<Value>) {
+        let json = self.messages(&setup.subscriber_url).await;
+        for (_, body) in &json {
+            assert_eq!(schema_errors(body), None, "{body}");
+        }
+        let chat: Vec<Value> = self
+            .messages(&setup.chat_url)
+            .await
+            .into_iter()
+            .map(|(_, b)| b)
+            .collect();
+        for body in &chat {
+            assert_eq!(chatbot_errors(body), None, "{body}");
+        }
+        (json, chat)
+    }
+
+    /// Turns on enhanced scanning (Inspector) for the repositories `filter` matches, with `frequency`.
+    pub async fn enhanced_scanning(
+        &self,
+        filter: &str,
+        frequency: ScanFrequency,
+    ) -> Result<(), aws_sdk_ecr::Error> {
+        let rule = RegistryScanningRule::builder()
+            .scan_frequency(frequency)
+            .repository_filters(
+                ScanningRepositoryFilter::builder()
+                    .filter(filter)
+                    .filter_type(ScanningRepositoryFilterType::Wildcard)
+                    .build()?,
+            )
+            .build()?;
+        self.ecr
+            .put_registry_scanning_configuration()
+            .scan_type(ScanType::Enhanced)
+            .rules(rule)
+            .send()
+            .await?;
+        Ok(())
     }
 
     /// Queues one ListFindings result (moto hands it to the next distinct query).

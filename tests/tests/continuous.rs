@@ -16,9 +16,9 @@ use gatekeeper::outbound::tickets::ticket_key;
 use gatekeeper::ports::FindingsSource;
 use gatekeeper::service::Outcome;
 use gatekeeper_tests::fixtures::{
-    Aws, FakeInspector, Setup, TestGatekeeper, WithScanStatus, basic_finding, basic_scan_event,
-    chatbot_errors, coverage_event, finding_event, image_action_event, index_push_event,
-    inspector_scan_counts, push_event, schema_errors,
+    Aws, FakeInspector, TestGatekeeper, WithScanStatus, basic_finding, basic_scan_event,
+    coverage_event, finding_event, image_action_event, index_push_event, inspector_scan_counts,
+    push_event,
 };
 use gatekeeper_tests::manifest::{OCI_INDEX, image_index, image_manifest};
 use serde_json::Value;
@@ -56,24 +56,6 @@ async fn deliver<F: FindingsSource + Sync>(
         }
     }
     panic!("still contended after 5 deliveries")
-}
-
-/// The verdict messages (JSON topic) and the Chatbot messages, each checked against its schema.
-async fn drain_checked(aws: &Aws, setup: &Setup) -> (Vec<(Value, Value)>, Vec<Value>) {
-    let json = aws.messages(&setup.subscriber_url).await;
-    for (_, body) in &json {
-        assert_eq!(schema_errors(body), None, "{body}");
-    }
-    let chat: Vec<Value> = aws
-        .messages(&setup.chat_url)
-        .await
-        .into_iter()
-        .map(|(_, b)| b)
-        .collect();
-    for body in &chat {
-        assert_eq!(chatbot_errors(body), None, "{body}");
-    }
-    (json, chat)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -125,7 +107,7 @@ async fn a_hundred_finding_events_in_parallel_make_one_change_and_one_message() 
         aws.tags("fin/app", &digest).await.unwrap(),
         vec![format!("quarantined-v1--{}", hex12(&digest))]
     );
-    let (json, chat) = drain_checked(&aws, &setup).await;
+    let (json, chat) = aws.checked_messages(&setup).await;
     assert_eq!(json.len(), 1);
     let body = &json[0].1;
     assert_eq!(body["decision"], "block");
@@ -157,7 +139,7 @@ async fn a_hundred_finding_events_in_parallel_make_one_change_and_one_message() 
         );
         assert_eq!(deliver(&gk, &*findings, &again).await.status, "unchanged");
     }
-    let (json, chat) = drain_checked(&aws, &setup).await;
+    let (json, chat) = aws.checked_messages(&setup).await;
     assert!(json.is_empty() && chat.is_empty());
 }
 
@@ -181,7 +163,7 @@ async fn a_finding_before_its_scan_result_and_a_lagging_list_decide_once() {
     let scan = inspector_scan_counts("o-2", "ooo", &first, &[("CRITICAL", 1)]);
     let o = deliver(&gk, &findings, &scan).await;
     assert_eq!((o.status, o.decision), ("unchanged", Some(Decision::Block)));
-    assert_eq!(drain_checked(&aws, &setup).await.0.len(), 1);
+    assert_eq!(aws.checked_messages(&setup).await.0.len(), 1);
 
     // The scan counted 1 CRITICAL and 2 HIGH, ListFindings has only the HIGHs so far: nothing is
     // decided from the incomplete list, and the sweep is told to look again.
@@ -215,7 +197,7 @@ async fn a_finding_before_its_scan_result_and_a_lagging_list_decide_once() {
     let item = item.item().unwrap();
     assert!(item.contains_key("due_at"), "{item:?}");
     assert_eq!(item["decision"], AttributeValue::S("pending".into()));
-    assert!(drain_checked(&aws, &setup).await.0.is_empty());
+    assert!(aws.checked_messages(&setup).await.0.is_empty());
     // The CRITICAL's own finding event completes the list.
     findings.set(
         &lagging,
@@ -237,7 +219,7 @@ async fn a_finding_before_its_scan_result_and_a_lagging_list_decide_once() {
         deliver(&gk, &findings, &f).await.decision,
         Some(Decision::Block)
     );
-    let (json, _) = drain_checked(&aws, &setup).await;
+    let (json, _) = aws.checked_messages(&setup).await;
     assert_eq!(json.len(), 1);
     assert_eq!(json[0].1["previous_decision"], "pending");
 
@@ -251,7 +233,7 @@ async fn a_finding_before_its_scan_result_and_a_lagging_list_decide_once() {
         aws.tags("ooo", &excepted).await.unwrap(),
         vec!["v3".to_string()]
     );
-    let (json, _) = drain_checked(&aws, &setup).await;
+    let (json, _) = aws.checked_messages(&setup).await;
     assert_eq!(json[0].1["exceptions"][0]["id"], "CVE-2026-7777");
 }
 
@@ -284,7 +266,7 @@ async fn suppressed_and_closed_findings_release_only_a_monitored_image() {
         assert_eq!(o.decision, Some(Decision::Block));
         blocked.push(digest);
     }
-    assert_eq!(drain_checked(&aws, &setup).await.0.len(), 4);
+    assert_eq!(aws.checked_messages(&setup).await.0.len(), 4);
     let quarantined =
         |seed: &str, digest: &str| vec![format!("quarantined-{seed}--{}", hex12(digest))];
 
@@ -359,7 +341,7 @@ async fn suppressed_and_closed_findings_release_only_a_monitored_image() {
         aws.tags("sc", &blocked[3]).await.unwrap(),
         vec!["fixed".to_string()]
     );
-    let (json, _) = drain_checked(&aws, &setup).await;
+    let (json, _) = aws.checked_messages(&setup).await;
     assert_eq!(json.len(), 1, "only the release is news");
     assert_eq!(
         (
@@ -467,7 +449,7 @@ async fn a_multi_arch_index_takes_its_worst_platform_verdict_whichever_arrives_f
                 "{name}"
             );
         }
-        let (json, chat) = drain_checked(&aws, &setup).await;
+        let (json, chat) = aws.checked_messages(&setup).await;
         let about: Vec<(&str, &str)> = json
             .iter()
             .map(|(_, b)| {
@@ -521,7 +503,7 @@ async fn a_multi_arch_index_takes_its_worst_platform_verdict_whichever_arrives_f
             vec!["v1".to_string()],
             "{name}"
         );
-        let (json, _) = drain_checked(&aws, &setup).await;
+        let (json, _) = aws.checked_messages(&setup).await;
         assert_eq!(json.len(), 1, "{name}: {json:?}");
         assert_eq!(json[0].1["image"]["digest"], index.as_str());
         assert_eq!(json[0].1["decision"], "pass");
@@ -569,7 +551,7 @@ async fn a_cve_storm_opens_one_ticket_per_repository_that_survives_rebuilds_and_
     while let Some(r) = tasks.join_next().await {
         r.unwrap();
     }
-    let (json, chat) = drain_checked(&aws, &setup).await;
+    let (json, chat) = aws.checked_messages(&setup).await;
     let verdicts: Vec<&Value> = json
         .iter()
         .map(|(_, b)| b)
@@ -604,7 +586,7 @@ async fn a_cve_storm_opens_one_ticket_per_repository_that_survives_rebuilds_and_
     findings.set(&rebuilt, vec![active(cve, Severity::Critical)]);
     let e = finding_event("rebuilt", "storm/a", &rebuilt, cve, "CRITICAL", "ACTIVE");
     deliver(&gk, &*findings, &e).await;
-    let (json, _) = drain_checked(&aws, &setup).await;
+    let (json, _) = aws.checked_messages(&setup).await;
     assert!(
         json.iter().all(|(_, b)| b["event_type"] == "verdict"),
         "{json:?}"
@@ -633,7 +615,7 @@ async fn a_cve_storm_opens_one_ticket_per_repository_that_survives_rebuilds_and_
         deliver(&gk, &*findings, &e).await;
         let again = deliver(&gk, &*findings, &e).await;
         assert_eq!(again.status, "unchanged");
-        let (json, _) = drain_checked(&aws, &setup).await;
+        let (json, _) = aws.checked_messages(&setup).await;
         let resolved: Vec<&Value> = json
             .iter()
             .map(|(_, b)| b)
@@ -685,7 +667,7 @@ async fn a_cve_storm_opens_one_ticket_per_repository_that_survives_rebuilds_and_
             .unwrap();
         assert_eq!(o.kind, "delete");
     }
-    let (json, _) = drain_checked(&aws, &setup).await;
+    let (json, _) = aws.checked_messages(&setup).await;
     assert!(json.is_empty(), "{json:?}");
     aws.delete_image("storm/b", &in_b[0]).await;
     gk.handle_push_event(&image_action_event(
@@ -693,7 +675,7 @@ async fn a_cve_storm_opens_one_ticket_per_repository_that_survives_rebuilds_and_
     ))
     .await
     .unwrap();
-    let (json, _) = drain_checked(&aws, &setup).await;
+    let (json, _) = aws.checked_messages(&setup).await;
     assert_eq!(json.len(), 1, "{json:?}");
     assert_eq!(
         (
@@ -721,7 +703,7 @@ async fn a_deleted_tag_changes_nothing_and_a_restored_image_is_scanned_and_decid
     gk.handle_scan_event(&none, &basic_scan_event("b-1", "rs", &digest, &["v1"]))
         .await
         .unwrap();
-    assert_eq!(drain_checked(&aws, &setup).await.0.len(), 1);
+    assert_eq!(aws.checked_messages(&setup).await.0.len(), 1);
 
     let o = gk
         .handle_push_event(&image_action_event("d-1", "rs", &digest, "DELETE", None))
@@ -756,7 +738,7 @@ async fn a_deleted_tag_changes_nothing_and_a_restored_image_is_scanned_and_decid
         ("changed", Some(Decision::Block)),
         "{o:?}"
     );
-    let (json, _) = drain_checked(&aws, &setup).await;
+    let (json, _) = aws.checked_messages(&setup).await;
     assert_eq!(json.len(), 1);
     assert_eq!(json[0].1["previous_decision"], Value::Null);
 }
@@ -810,7 +792,7 @@ async fn verdicts_on_a_replicated_repository_warn_that_tag_changes_do_not_reach_
         "ACTIVE",
     );
     gk.handle_scan_event(&findings, &e).await.unwrap();
-    let (json, chat) = drain_checked(&aws, &setup).await;
+    let (json, chat) = aws.checked_messages(&setup).await;
     let verdict = json.iter().find(|(_, b)| b["decision"] == "block").unwrap();
     let problems = verdict.1["problems"].to_string();
     assert!(

@@ -670,30 +670,12 @@ async fn a_delivery_that_failed_after_acting_is_completed_by_its_retry_or_after_
 
 #[tokio::test]
 async fn in_an_enhanced_registry_an_uncovered_repository_is_alerted_once_a_day() {
-    use aws_sdk_ecr::types::{
-        RegistryScanningRule, ScanFrequency, ScanType, ScanningRepositoryFilter,
-        ScanningRepositoryFilterType,
-    };
+    use aws_sdk_ecr::types::ScanFrequency;
     let aws = Aws::new("unscanned").await;
     let setup = aws.standard_setup().await;
     aws.create_repo("covered/app", "MUTABLE", &[]).await;
     aws.create_repo("stray", "MUTABLE", &[]).await;
-    let rule = RegistryScanningRule::builder()
-        .scan_frequency(ScanFrequency::ScanOnPush)
-        .repository_filters(
-            ScanningRepositoryFilter::builder()
-                .filter("covered/*")
-                .filter_type(ScanningRepositoryFilterType::Wildcard)
-                .build()
-                .unwrap(),
-        )
-        .build()
-        .unwrap();
-    aws.ecr
-        .put_registry_scanning_configuration()
-        .scan_type(ScanType::Enhanced)
-        .rules(rule)
-        .send()
+    aws.enhanced_scanning("covered/*", ScanFrequency::ScanOnPush)
         .await
         .unwrap();
     let covered = aws.push("covered/app", "cov", &["v1"]).await;

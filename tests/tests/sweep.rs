@@ -8,18 +8,15 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use aws_sdk_ecr::types::{
-    RegistryScanningRule, ScanFrequency, ScanType, ScanningRepositoryFilter,
-    ScanningRepositoryFilterType,
-};
+use aws_sdk_ecr::types::ScanFrequency;
 use gatekeeper::domain::policy::Policy;
 use gatekeeper::domain::time::{DAY, format_date, now};
 use gatekeeper::domain::{Decision, Finding, Mode, Package, Severity};
 use gatekeeper::outbound::chat::thread_id;
 use gatekeeper::service::{SweepReport, SweepSettings};
 use gatekeeper_tests::fixtures::{
-    Aws, FakeInspector, Setup, WithScanStatus, basic_finding, chatbot_errors, finding_event,
-    inspector_scan_counts, push_event, schema_errors,
+    Aws, FakeInspector, Setup, WithScanStatus, basic_finding, finding_event, inspector_scan_counts,
+    push_event,
 };
 use serde_json::Value;
 
@@ -40,47 +37,15 @@ fn critical(id: &str, first_observed: i64) -> Finding {
     f
 }
 
-/// Every message since the last call, each checked against its schema (JSON and Chatbot topics).
+/// Every message body since the last call, each checked against its schema (JSON and Chatbot topics).
 async fn messages(aws: &Aws, setup: &Setup) -> (Vec<Value>, Vec<Value>) {
-    let json: Vec<Value> = aws
-        .messages(&setup.subscriber_url)
-        .await
-        .into_iter()
-        .map(|(_, b)| b)
-        .collect();
-    for b in &json {
-        assert_eq!(schema_errors(b), None, "{b}");
-    }
-    let chat: Vec<Value> = aws
-        .messages(&setup.chat_url)
-        .await
-        .into_iter()
-        .map(|(_, b)| b)
-        .collect();
-    for b in &chat {
-        assert_eq!(chatbot_errors(b), None, "{b}");
-    }
-    (json, chat)
+    let (json, chat) = aws.checked_messages(setup).await;
+    (json.into_iter().map(|(_, b)| b).collect(), chat)
 }
 
+/// Continuous enhanced scanning of every repository.
 async fn enhanced(aws: &Aws) {
-    aws.ecr
-        .put_registry_scanning_configuration()
-        .scan_type(ScanType::Enhanced)
-        .rules(
-            RegistryScanningRule::builder()
-                .scan_frequency(ScanFrequency::ContinuousScan)
-                .repository_filters(
-                    ScanningRepositoryFilter::builder()
-                        .filter("*")
-                        .filter_type(ScanningRepositoryFilterType::Wildcard)
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .send()
+    aws.enhanced_scanning("*", ScanFrequency::ContinuousScan)
         .await
         .unwrap();
 }

@@ -7,17 +7,14 @@
 use std::path::Path;
 
 use gatekeeper_tests::fixtures::{Aws, chatbot_errors, schema_errors};
-use gatekeeper_tests::moto::Moto;
 use gatekeeper_tests::runtime::{Answer, Function};
 
 #[tokio::test]
 async fn the_cost_report_binary_publishes_a_digest_on_both_topics() {
-    let moto = Moto::shared();
-    let aws = Aws::with(moto, "123456789012", "sa-east-1").await;
-    let setup = aws.standard_setup().await;
+    let (aws, setup) = Aws::for_function("sa-east-1").await;
     aws.create_repo("nobody-scans", "MUTABLE", &[]).await;
     aws.push("nobody-scans", "cost", &["v1"]).await;
-    let env = aws.function_env(&moto.endpoint, &setup, &[("GATEKEEPER_COST_DAYS", "7")]);
+    let env = aws.function_env(&aws.moto.endpoint, &setup, &[("GATEKEEPER_COST_DAYS", "7")]);
     let function = Function::start(
         Path::new(env!("CARGO_BIN_EXE_cost-report")),
         "cost-report",

@@ -3,25 +3,15 @@
 
 use std::path::Path;
 
-use gatekeeper_tests::fixtures::Aws;
+use gatekeeper_tests::fixtures::{Aws, sample_event};
 use gatekeeper_tests::manifest::{DOCKER_V2, image_manifest};
-use gatekeeper_tests::moto::{Moto, workspace_root};
+use gatekeeper_tests::moto::workspace_root;
 use gatekeeper_tests::runtime::{Answer, Function};
-use serde_json::Value;
-
-fn sample(name: &str) -> Value {
-    serde_json::from_str(
-        &std::fs::read_to_string(workspace_root().join("events").join(name)).unwrap(),
-    )
-    .unwrap()
-}
 
 #[tokio::test]
 async fn the_on_push_binary_starts_a_basic_scan_and_skips_its_own_tags() {
-    let moto = Moto::shared();
-    let aws = Aws::with(moto, "123456789012", "eu-south-1").await;
-    let setup = aws.standard_setup().await;
-    let event = sample("aws.ecr-ecr-image-action-push-oci.json");
+    let (aws, setup) = Aws::for_function("eu-south-1").await;
+    let event = sample_event("aws.ecr-ecr-image-action-push-oci.json");
     let (repo, digest) = (
         "team-a/payments-api",
         event["detail"]["image-digest"]
@@ -38,7 +28,7 @@ async fn the_on_push_binary_starts_a_basic_scan_and_skips_its_own_tags() {
         &["v2.4.1"],
     )
     .await;
-    let env = aws.function_env(&moto.endpoint, &setup, &[]);
+    let env = aws.function_env(&aws.moto.endpoint, &setup, &[]);
     let function =
         Function::start(Path::new(env!("CARGO_BIN_EXE_on-push")), "on-push", &env).unwrap();
 
@@ -61,14 +51,14 @@ async fn the_on_push_binary_starts_a_basic_scan_and_skips_its_own_tags() {
     );
 
     let Answer::Response(own) = function
-        .invoke(&sample("aws.ecr-ecr-image-action-push-own-tag.json"))
+        .invoke(&sample_event("aws.ecr-ecr-image-action-push-own-tag.json"))
         .unwrap()
     else {
         panic!()
     };
     assert_eq!(own["status"], "skipped");
     let Answer::Response(deleted) = function
-        .invoke(&sample("aws.ecr-ecr-image-action-delete.json"))
+        .invoke(&sample_event("aws.ecr-ecr-image-action-delete.json"))
         .unwrap()
     else {
         panic!()
@@ -115,12 +105,10 @@ async fn the_on_push_binary_starts_a_basic_scan_and_skips_its_own_tags() {
 #[tokio::test]
 async fn an_invocation_out_of_time_ends_retryable_before_the_functions_timeout() {
     use gatekeeper_tests::faults::{Fault, FaultProxy, Rule};
-    let moto = Moto::shared();
-    let aws = Aws::with(moto, "123456789012", "ca-west-1").await;
-    let setup = aws.standard_setup().await;
+    let (aws, setup) = Aws::for_function("ca-west-1").await;
     // Every DynamoDB answer hangs for 6 s: longer than this function's 3 s timeout, shorter than an
     // SDK attempt's 8 s, so only the invocation's own budget can end it.
-    let proxy = FaultProxy::start(&moto.endpoint, 5).unwrap();
+    let proxy = FaultProxy::start(&aws.moto.endpoint, 5).unwrap();
     proxy.set_rules(vec![
         Rule::at_rate(Fault::Slow(6_000), 1.0).only(&["dynamodb:*"]),
     ]);
@@ -130,7 +118,7 @@ async fn an_invocation_out_of_time_ends_retryable_before_the_functions_timeout()
 
     let answer = function
         .invoke_within(
-            &sample("aws.ecr-ecr-image-action-push-oci.json"),
+            &sample_event("aws.ecr-ecr-image-action-push-oci.json"),
             std::time::Duration::from_secs(3),
         )
         .unwrap();

@@ -5,25 +5,15 @@
 use std::path::Path;
 use std::time::Duration;
 
-use gatekeeper_tests::fixtures::{Aws, Setup, inspector_finding};
+use gatekeeper_tests::fixtures::{Aws, FUNCTION_ACCOUNT, Setup, inspector_finding, sample_event};
 use gatekeeper_tests::manifest::{DOCKER_V2, image_manifest};
-use gatekeeper_tests::moto::{Moto, workspace_root};
+use gatekeeper_tests::moto::Moto;
 use gatekeeper_tests::runtime::{Answer, Function};
-use serde_json::Value;
-
-fn sample(name: &str) -> Value {
-    serde_json::from_str(
-        &std::fs::read_to_string(workspace_root().join("events").join(name)).unwrap(),
-    )
-    .unwrap()
-}
 
 #[tokio::test]
 async fn the_on_scan_binary_quarantines_the_image_of_a_sample_finding_event() {
-    let moto = Moto::shared();
-    let aws = Aws::with(moto, "123456789012", "eu-north-1").await;
-    let setup = aws.standard_setup().await;
-    let event = sample("aws.inspector2-inspector2-finding-ecr-critical.json");
+    let (aws, setup) = Aws::for_function("eu-north-1").await;
+    let event = sample_event("aws.inspector2-inspector2-finding-ecr-critical.json");
     let repo = "team-a/payments-api";
     let digest = event["detail"]["resources"][0]["details"]["awsEcrContainerImage"]["imageHash"]
         .as_str()
@@ -44,7 +34,11 @@ async fn the_on_scan_binary_quarantines_the_image_of_a_sample_finding_event() {
         "CVE-2026-41234",
         "CRITICAL",
     )]);
-    let env = aws.function_env(&moto.endpoint, &setup, &[("GATEKEEPER_MODE", "enforce")]);
+    let env = aws.function_env(
+        &aws.moto.endpoint,
+        &setup,
+        &[("GATEKEEPER_MODE", "enforce")],
+    );
     let function =
         Function::start(Path::new(env!("CARGO_BIN_EXE_on-scan")), "on-scan", &env).unwrap();
 
@@ -126,7 +120,7 @@ async fn an_invalid_policy_fails_the_cold_start_naming_the_line_and_the_field() 
     std::fs::create_dir_all(&dir).unwrap();
     let policy = dir.join("policy.toml");
     std::fs::write(&policy, "version = 1\n[defaults]\nblock = \"SEVERE\"\n").unwrap();
-    let aws = Aws::with(moto, "123456789012", "eu-north-1").await;
+    let aws = Aws::with(moto, FUNCTION_ACCOUNT, "eu-north-1").await;
     let nowhere = Setup {
         table: "t".into(),
         topic_arn: "arn:aws:sns:eu-north-1:123456789012:t".into(),
@@ -136,7 +130,11 @@ async fn an_invalid_policy_fails_the_cold_start_naming_the_line_and_the_field() 
         chat_url: String::new(),
     };
     let policy = policy.to_string_lossy();
-    let env = aws.function_env(&moto.endpoint, &nowhere, &[("GATEKEEPER_POLICY", &policy)]);
+    let env = aws.function_env(
+        &aws.moto.endpoint,
+        &nowhere,
+        &[("GATEKEEPER_POLICY", &policy)],
+    );
     let mut function =
         Function::start(Path::new(env!("CARGO_BIN_EXE_on-scan")), "on-scan", &env).unwrap();
     let code = function.wait_exit(Duration::from_secs(20));

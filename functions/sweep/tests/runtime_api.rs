@@ -6,18 +6,15 @@ use std::path::Path;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use gatekeeper_tests::fixtures::Aws;
-use gatekeeper_tests::moto::Moto;
 use gatekeeper_tests::runtime::{Answer, Function};
 
 #[tokio::test]
 async fn the_sweep_binary_admits_a_lost_push_and_records_its_run() {
-    let moto = Moto::shared();
-    let aws = Aws::with(moto, "123456789012", "ap-south-2").await;
-    let setup = aws.standard_setup().await;
+    let (aws, setup) = Aws::for_function("ap-south-2").await;
     aws.create_repo("swept", "MUTABLE", &[]).await;
     aws.push("swept", "never-announced", &["v1"]).await;
     let env = aws.function_env(
-        &moto.endpoint,
+        &aws.moto.endpoint,
         &setup,
         &[
             ("GATEKEEPER_MODE", "enforce"),

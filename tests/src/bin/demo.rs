@@ -12,10 +12,7 @@
 
 use std::time::Duration;
 
-use aws_sdk_ecr::types::{
-    RegistryScanningRule, ScanFrequency, ScanType, ScanningRepositoryFilter,
-    ScanningRepositoryFilterType,
-};
+use aws_sdk_ecr::types::ScanFrequency;
 use aws_sdk_eventbridge::types::{PutEventsRequestEntry, Target};
 use gatekeeper_tests::fixtures::{Aws, inspector_finding, push_event};
 use gatekeeper_tests::moto::{Moto, workspace_root};
@@ -114,20 +111,7 @@ async fn main() -> Result<()> {
     let aws = Aws::with(moto, ACCOUNT, REGION).await;
     let setup = aws.standard_setup().await;
     aws.create_repo(REPO, "MUTABLE", &[]).await;
-    let rule = RegistryScanningRule::builder()
-        .scan_frequency(ScanFrequency::ContinuousScan)
-        .repository_filters(
-            ScanningRepositoryFilter::builder()
-                .filter("demo/*")
-                .filter_type(ScanningRepositoryFilterType::Wildcard)
-                .build()?,
-        )
-        .build()?;
-    aws.ecr
-        .put_registry_scanning_configuration()
-        .scan_type(ScanType::Enhanced)
-        .rules(rule)
-        .send()
+    aws.enhanced_scanning("demo/*", ScanFrequency::ContinuousScan)
         .await?;
     let routes = route(&aws).await?;
     let env = aws.function_env(&moto.endpoint, &setup, &[("GATEKEEPER_MODE", "enforce")]);

@@ -16,10 +16,7 @@ use std::sync::{Arc, Mutex};
 use aws_sdk_ecr::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_ecr::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_ecr::error::BoxError;
-use aws_sdk_ecr::types::{
-    RegistryScanningRule, ScanFrequency, ScanType, ScanningRepositoryFilter,
-    ScanningRepositoryFilterType,
-};
+use aws_sdk_ecr::types::ScanFrequency;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use gatekeeper::adapters::{DynamoState, Ecr, Sns, SqsRejects};
 use gatekeeper::domain::policy::Policy;
@@ -133,21 +130,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let moto: &'static Moto = Box::leak(Box::new(Moto::start()?));
     let aws = Aws::with(moto, "123456789012", "eu-west-1").await;
     let setup = aws.standard_setup().await;
-    aws.ecr
-        .put_registry_scanning_configuration()
-        .scan_type(ScanType::Enhanced)
-        .rules(
-            RegistryScanningRule::builder()
-                .scan_frequency(ScanFrequency::ContinuousScan)
-                .repository_filters(
-                    ScanningRepositoryFilter::builder()
-                        .filter("*")
-                        .filter_type(ScanningRepositoryFilterType::Wildcard)
-                        .build()?,
-                )
-                .build()?,
-        )
-        .send()
+    aws.enhanced_scanning("*", ScanFrequency::ContinuousScan)
         .await?;
     let started = std::time::Instant::now();
     let mut images = Vec::new();

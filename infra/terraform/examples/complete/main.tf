@@ -2,14 +2,9 @@
 # scanning configuration managed here. Build the zips first, from the repository root:
 #   cargo lambda build --release --arm64 --output-format zip -p on-push -p on-scan -p sweep
 
+# The AWS provider and its version come from the module's own requirements (versions.tf).
 terraform {
   required_version = ">= 1.5"
-  required_providers {
-    aws = {
-      source  = "hashicorp/aws"
-      version = ">= 5.80"
-    }
-  }
 }
 
 provider "aws" {
