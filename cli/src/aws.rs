@@ -10,7 +10,7 @@ use gatekeeper::domain::policy::Policy;
 use gatekeeper::domain::tags::TagScheme;
 
 use crate::Fail;
-use crate::cli::{ModeArg, PolicyArg, StateArgs};
+use crate::cli::{DeploymentArgs, ModeArg, PolicyArg, StateArgs};
 
 /// SDK configuration from the environment (credentials chain, AWS_REGION, AWS_ENDPOINT_URL).
 pub async fn sdk() -> aws_config::SdkConfig {
@@ -34,6 +34,16 @@ pub async fn policy(arg: &PolicyArg, sdk: &aws_config::SdkConfig) -> Result<Poli
         Some(v) => PolicySource::parse(&v).map_err(|e| Fail::error(format!("policy {v}: {e}")))?,
     };
     Ok(load_policy(&source, sdk).await?)
+}
+
+/// The gatekeeper of a deployment: its policy loaded, its table, topic and mode from flags or the
+/// environment.
+pub async fn deployment(
+    args: &DeploymentArgs,
+    sdk: &aws_config::SdkConfig,
+) -> Result<AwsGatekeeper, Fail> {
+    let policy = policy(&args.policy, sdk).await?;
+    gatekeeper(&args.state, Some(&args.mode), sdk, policy)
 }
 
 /// The reserved tag prefixes, from the same variables as the functions.

@@ -125,6 +125,20 @@ pub struct ModeArg {
     pub mode: Option<Mode>,
 }
 
+/// The deployment a command acts for: its policy, its state table and topic, and its mode.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct DeploymentArgs {
+    /// Where the policy comes from.
+    #[command(flatten)]
+    pub policy: PolicyArg,
+    /// The deployment's state table and topic.
+    #[command(flatten)]
+    pub state: StateArgs,
+    /// Whether tags are changed (and what messages report).
+    #[command(flatten)]
+    pub mode: ModeArg,
+}
+
 /// The whole command line, with the settings every command shares.
 pub fn command() -> clap::Command {
     shared_settings(Cli::command())

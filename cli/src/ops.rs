@@ -13,7 +13,7 @@ use gatekeeper::outbound::notice::{Action, ActionStatus};
 use gatekeeper::ports::ImageRegistry;
 use gatekeeper::service::{ReleaseRequest, Trigger};
 
-use crate::cli::{ModeArg, PolicyArg, StateArgs};
+use crate::cli::{DeploymentArgs, StateArgs};
 use crate::{Fail, Outcome, aws};
 
 /// One line per tag change and per problem, as `release` and `reconcile` print them.
@@ -101,15 +101,9 @@ pub struct ReleaseArgs {
     /// With --all: make the changes
     #[arg(long, requires = "all")]
     pub yes: bool,
-    /// Where the policy comes from.
+    /// The deployment: policy, state table and topic, mode.
     #[command(flatten)]
-    pub policy: PolicyArg,
-    /// The deployment's state table and topic.
-    #[command(flatten)]
-    pub state: StateArgs,
-    /// The mode the release message reports.
-    #[command(flatten)]
-    pub mode: ModeArg,
+    pub deployment: DeploymentArgs,
 }
 
 /// `gatekeeper release ...`.
@@ -162,8 +156,7 @@ async fn release_one(
     force_for: Option<i64>,
 ) -> Result<ExitCode, Fail> {
     let sdk = aws::sdk().await;
-    let policy = aws::policy(&args.policy, &sdk).await?;
-    let gk = aws::gatekeeper(&args.state, Some(&args.mode), &sdk, policy)?;
+    let gk = aws::deployment(&args.deployment, &sdk).await?;
     let inspector = aws::inspector(&sdk);
     let scanner = if gk.registry.scan_coverage(&repository).await?.enhanced {
         Scanner::Enhanced
@@ -202,8 +195,7 @@ async fn release_one(
 
 async fn release_all(args: ReleaseArgs) -> Result<ExitCode, Fail> {
     let sdk = aws::sdk().await;
-    let policy = aws::policy(&args.policy, &sdk).await?;
-    let gk = aws::gatekeeper(&args.state, Some(&args.mode), &sdk, policy)?;
+    let gk = aws::deployment(&args.deployment, &sdk).await?;
     let dry_run = args.dry_run;
     let actor = if dry_run {
         String::new()
@@ -261,15 +253,9 @@ pub struct ReconcileArgs {
     /// Print what would change, change nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Where the policy comes from.
+    /// The deployment: policy, state table and topic, mode.
     #[command(flatten)]
-    pub policy: PolicyArg,
-    /// The deployment's state table and topic.
-    #[command(flatten)]
-    pub state: StateArgs,
-    /// Whether tags are changed.
-    #[command(flatten)]
-    pub mode: ModeArg,
+    pub deployment: DeploymentArgs,
 }
 
 /// `gatekeeper reconcile (--repository R | --all) [--dry-run] [--mode audit|enforce]`.
@@ -279,8 +265,7 @@ pub fn reconcile(args: ReconcileArgs) -> Outcome {
 
 async fn reconcile_run(args: ReconcileArgs) -> Result<ExitCode, Fail> {
     let sdk = aws::sdk().await;
-    let policy = aws::policy(&args.policy, &sdk).await?;
-    let gk = aws::gatekeeper(&args.state, Some(&args.mode), &sdk, policy)?;
+    let gk = aws::deployment(&args.deployment, &sdk).await?;
     let inspector = aws::inspector(&sdk);
     let dry_run = args.dry_run;
     let run_id = format!("reconcile-{}", now());

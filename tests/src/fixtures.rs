@@ -470,6 +470,12 @@ impl Aws {
         (json, chat)
     }
 
+    /// [`Aws::checked_messages`], the message bodies only.
+    pub async fn checked_bodies(&self, setup: &Setup) -> (Vec<Value>, Vec<Value>) {
+        let (json, chat) = self.checked_messages(setup).await;
+        (json.into_iter().map(|(_, b)| b).collect(), chat)
+    }
+
     /// Turns on enhanced scanning (Inspector) for the repositories `filter` matches, with `frequency`.
     pub async fn enhanced_scanning(
         &self,

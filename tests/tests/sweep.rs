@@ -15,7 +15,7 @@ use gatekeeper::domain::{Decision, Finding, Mode, Package, Severity};
 use gatekeeper::outbound::chat::thread_id;
 use gatekeeper::service::{SweepReport, SweepSettings};
 use gatekeeper_tests::fixtures::{
-    Aws, FakeInspector, Setup, WithScanStatus, basic_finding, finding_event, inspector_scan_counts,
+    Aws, FakeInspector, WithScanStatus, basic_finding, finding_event, inspector_scan_counts,
     push_event,
 };
 use serde_json::Value;
@@ -35,12 +35,6 @@ fn critical(id: &str, first_observed: i64) -> Finding {
         fixed_in: Some("3.0.13".into()),
     });
     f
-}
-
-/// Every message body since the last call, each checked against its schema (JSON and Chatbot topics).
-async fn messages(aws: &Aws, setup: &Setup) -> (Vec<Value>, Vec<Value>) {
-    let (json, chat) = aws.checked_messages(setup).await;
-    (json.into_iter().map(|(_, b)| b).collect(), chat)
 }
 
 /// Continuous enhanced scanning of every repository.
@@ -109,7 +103,7 @@ async fn a_grace_deadline_blocks_when_it_passes_and_a_second_sweep_changes_nothi
     );
     let o = gk.handle_scan_event(&inspector, &found).await.unwrap();
     assert_eq!(o.decision, Some(Decision::Warn), "{o:?}");
-    let (json, _) = messages(&aws, &setup).await;
+    let (json, _) = aws.checked_bodies(&setup).await;
     let deadline = t1 + 7 * DAY;
     assert_eq!(
         json.last().unwrap()["deadline"],
@@ -130,7 +124,7 @@ async fn a_grace_deadline_blocks_when_it_passes_and_a_second_sweep_changes_nothi
         aws.tags("grace/api", &digest).await.unwrap(),
         vec![format!("quarantined-v1--{}", hex12(&digest))]
     );
-    let (json, chat) = messages(&aws, &setup).await;
+    let (json, chat) = aws.checked_bodies(&setup).await;
     assert_eq!(json.len(), 1);
     assert_eq!(
         (
@@ -150,7 +144,7 @@ async fn a_grace_deadline_blocks_when_it_passes_and_a_second_sweep_changes_nothi
     let r = gk.sweep(&inspector, &settings, "run-3").await.unwrap();
     quiet(&r);
     assert_eq!(r.due, 0, "{r:?}");
-    assert!(messages(&aws, &setup).await.0.is_empty());
+    assert!(aws.checked_bodies(&setup).await.0.is_empty());
 }
 
 static EXCEPTION_NOW: AtomicI64 = AtomicI64::new(0);
@@ -219,12 +213,12 @@ async fn an_exception_is_reminded_once_a_day_and_its_end_blocks_lost_findings_an
         gk.handle_scan_event(&inspector, &lag).await.unwrap().status,
         "deferred"
     );
-    messages(&aws, &setup).await;
+    aws.checked_bodies(&setup).await;
 
     // The first sweep: one reminder (the exception ends within expiry_notice), threaded with the image.
     let r = gk.sweep(&inspector, &settings, "run-4").await.unwrap();
     assert_eq!((r.reminders, r.changed), (1, 0), "{r:?}");
-    let (json, chat) = messages(&aws, &setup).await;
+    let (json, chat) = aws.checked_bodies(&setup).await;
     assert_eq!(json.len(), 1, "{json:?}");
     assert_eq!(json[0]["event_type"], "reminder");
     assert_eq!(json[0]["exception"]["id"], "CVE-2026-6000");
@@ -244,7 +238,7 @@ async fn an_exception_is_reminded_once_a_day_and_its_end_blocks_lost_findings_an
         aws.tags("ex/api", &lagging).await.unwrap(),
         vec![format!("quarantined-v3--{}", hex12(&lagging))]
     );
-    let (json, _) = messages(&aws, &setup).await;
+    let (json, _) = aws.checked_bodies(&setup).await;
     assert_eq!(json.len(), 1);
 
     // Two hours later a CRITICAL appears on `later`, and its finding event is lost.
@@ -262,13 +256,13 @@ async fn an_exception_is_reminded_once_a_day_and_its_end_blocks_lost_findings_an
         aws.tags("ex/api", &later).await.unwrap(),
         vec![format!("quarantined-v2--{}", hex12(&later))]
     );
-    messages(&aws, &setup).await;
+    aws.checked_bodies(&setup).await;
 
     // The next day: one more reminder.
     EXCEPTION_NOW.store(t0 + DAY, Ordering::SeqCst);
     let r = gk.sweep(&inspector, &settings, "run-7").await.unwrap();
     assert_eq!((r.reminders, r.changed), (1, 0), "{r:?}");
-    messages(&aws, &setup).await;
+    aws.checked_bodies(&setup).await;
 
     // Thirty minutes after the exception ends, the image it covered blocks; evaluated once although
     // both the exception's end and the image's due time point at it.
@@ -280,7 +274,7 @@ async fn an_exception_is_reminded_once_a_day_and_its_end_blocks_lost_findings_an
         aws.tags("ex/api", &excepted).await.unwrap(),
         vec![format!("quarantined-v1--{}", hex12(&excepted))]
     );
-    let (json, _) = messages(&aws, &setup).await;
+    let (json, _) = aws.checked_bodies(&setup).await;
     assert_eq!(json.len(), 1);
     assert!(
         json[0]["reasons"].to_string().contains("expired"),
@@ -292,7 +286,7 @@ async fn an_exception_is_reminded_once_a_day_and_its_end_blocks_lost_findings_an
     EXCEPTION_NOW.store(expires + 2400, Ordering::SeqCst);
     let r = gk.sweep(&inspector, &settings, "run-9").await.unwrap();
     quiet(&r);
-    assert!(messages(&aws, &setup).await.0.is_empty());
+    assert!(aws.checked_bodies(&setup).await.0.is_empty());
 }
 
 static LOST_NOW: AtomicI64 = AtomicI64::new(0);
@@ -333,13 +327,13 @@ async fn a_lost_push_is_admitted_and_a_lost_scan_result_is_decided() {
         aws.tags("lost", &digest).await.unwrap(),
         vec![format!("quarantined-v1--{}", hex12(&digest))]
     );
-    let (json, _) = messages(&aws, &setup).await;
+    let (json, _) = aws.checked_bodies(&setup).await;
     assert_eq!(json.len(), 1);
     assert_eq!(json[0]["decision"], "block");
 
     LOST_NOW.store(pushed + 900, Ordering::SeqCst);
     quiet(&gk.sweep(&none, &settings, "run-12").await.unwrap());
-    assert!(messages(&aws, &setup).await.0.is_empty());
+    assert!(aws.checked_bodies(&setup).await.0.is_empty());
 }
 
 static HELD_NOW: AtomicI64 = AtomicI64::new(0);
@@ -366,7 +360,7 @@ async fn a_hold_that_outlives_the_timeout_is_said_once_and_released_when_the_pol
         .unwrap();
     let held = vec![format!("held-v1--{}", hex12(&digest))];
     assert_eq!(aws.tags("held/app", &digest).await.unwrap(), held);
-    messages(&aws, &setup).await;
+    aws.checked_bodies(&setup).await;
     let settings = SweepSettings {
         interval: HOUR,
         held_timeout: 6 * HOUR,
@@ -379,7 +373,7 @@ async fn a_hold_that_outlives_the_timeout_is_said_once_and_released_when_the_pol
     HELD_NOW.store(t0 + 7 * HOUR, Ordering::SeqCst);
     let r = gk.sweep(&none, &settings, "run-14").await.unwrap();
     assert_eq!(r.held_too_long, 1, "{r:?}");
-    let (json, _) = messages(&aws, &setup).await;
+    let (json, _) = aws.checked_bodies(&setup).await;
     assert_eq!(json.len(), 1);
     assert_eq!(json[0]["decision"], "pending");
     assert!(
@@ -394,7 +388,7 @@ async fn a_hold_that_outlives_the_timeout_is_said_once_and_released_when_the_pol
 
     HELD_NOW.store(t0 + 8 * HOUR, Ordering::SeqCst);
     quiet(&gk.sweep(&none, &settings, "run-15").await.unwrap());
-    assert!(messages(&aws, &setup).await.0.is_empty());
+    assert!(aws.checked_bodies(&setup).await.0.is_empty());
 
     // Another image, held under the old policy, after a policy that no longer holds is deployed.
     let other = aws.push("held/app", "held-2", &["v2"]).await;
@@ -402,7 +396,7 @@ async fn a_hold_that_outlives_the_timeout_is_said_once_and_released_when_the_pol
     gk.handle_push_event(&push_event("h-2", "held/app", &other, "v2"))
         .await
         .unwrap();
-    messages(&aws, &setup).await;
+    aws.checked_bodies(&setup).await;
     let mut allow = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
     allow.clock = held_now;
     HELD_NOW.store(t0 + 9 * HOUR, Ordering::SeqCst);
@@ -412,7 +406,7 @@ async fn a_hold_that_outlives_the_timeout_is_said_once_and_released_when_the_pol
         aws.tags("held/app", &other).await.unwrap(),
         vec!["v2".to_string()]
     );
-    let (json, _) = messages(&aws, &setup).await;
+    let (json, _) = aws.checked_bodies(&setup).await;
     assert_eq!(json.len(), 1);
     assert!(
         json[0]["reasons"][0]

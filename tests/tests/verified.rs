@@ -8,8 +8,7 @@
 use gatekeeper::domain::policy::Policy;
 use gatekeeper::domain::{Decision, Finding, FindingStatus, Mode, Severity};
 use gatekeeper_tests::fixtures::{
-    Aws, FakeInspector, Setup, TestGatekeeper, finding_event, inspector_scan_counts, push_event,
-    schema_errors,
+    Aws, FakeInspector, TestGatekeeper, finding_event, inspector_scan_counts, push_event,
 };
 use serde_json::Value;
 
@@ -24,19 +23,6 @@ fn tags(t: &[&str]) -> Vec<String> {
     let mut v: Vec<String> = t.iter().map(|s| s.to_string()).collect();
     v.sort();
     v
-}
-
-async fn json(aws: &Aws, setup: &Setup) -> Vec<Value> {
-    let m: Vec<Value> = aws
-        .messages(&setup.subscriber_url)
-        .await
-        .into_iter()
-        .map(|(_, b)| b)
-        .collect();
-    for b in &m {
-        assert_eq!(schema_errors(b), None, "{b}");
-    }
-    m
 }
 
 fn actions(body: &Value) -> Vec<String> {
@@ -83,7 +69,7 @@ async fn verified_tags_follow_passing_builds_leave_blocked_ones_and_come_back_on
         aws.tags("ver/app", &one).await.unwrap(),
         tags(&["latest", "v1", "verified-latest", "verified-v1"])
     );
-    let m = json(&aws, &setup).await;
+    let m = aws.checked_bodies(&setup).await.0;
     assert_eq!(
         actions(&m[0]),
         ["add_tag verified-v1", "add_tag verified-latest"],
@@ -113,7 +99,7 @@ async fn verified_tags_follow_passing_builds_leave_blocked_ones_and_come_back_on
         .await
         .unwrap();
     assert_eq!(own.status, "unchanged", "{own:?}");
-    json(&aws, &setup).await;
+    aws.checked_bodies(&setup).await.0;
 
     // A new CRITICAL blocks build 2: its verified tags go with the quarantine.
     inspector.set(
@@ -140,7 +126,7 @@ async fn verified_tags_follow_passing_builds_leave_blocked_ones_and_come_back_on
             &format!("quarantined-v2--{h}")
         ])
     );
-    let m = json(&aws, &setup).await;
+    let m = aws.checked_bodies(&setup).await.0;
     let done = actions(&m[0]);
     assert!(
         done.contains(&"remove_tag verified-latest".to_string())
@@ -174,7 +160,7 @@ async fn verified_tags_follow_passing_builds_leave_blocked_ones_and_come_back_on
     gk.handle_push_event(&push_event("p-3", "ver/app", &three, "v3"))
         .await
         .unwrap();
-    json(&aws, &setup).await;
+    aws.checked_bodies(&setup).await.0;
     aws.push("ver/app", "build-3", &["verified-hotfix"]).await;
     let o = gk
         .handle_push_event(&push_event("p-4", "ver/app", &three, "verified-hotfix"))
@@ -182,7 +168,7 @@ async fn verified_tags_follow_passing_builds_leave_blocked_ones_and_come_back_on
         .unwrap();
     assert_eq!(o.status, "acted", "{o:?}");
     assert_eq!(aws.tags("ver/app", &three).await.unwrap(), tags(&["v3"]));
-    let m = json(&aws, &setup).await;
+    let m = aws.checked_bodies(&setup).await.0;
     assert_eq!(m.len(), 1);
     let reason = m[0]["reasons"][0].as_str().unwrap();
     assert!(
@@ -206,7 +192,7 @@ async fn a_verified_tag_never_moves_off_an_image_whose_only_tag_it_is() {
         aws.tags("ver/last", &old).await.unwrap(),
         tags(&["verified-latest"])
     );
-    json(&aws, &setup).await;
+    aws.checked_bodies(&setup).await.0;
     assert_eq!(
         scan(&gk, &inspector, "s-2", "ver/last", &new).await,
         Some(Decision::Pass)
@@ -217,7 +203,7 @@ async fn a_verified_tag_never_moves_off_an_image_whose_only_tag_it_is() {
         "the old image keeps its only tag"
     );
     assert_eq!(aws.tags("ver/last", &new).await.unwrap(), tags(&["latest"]));
-    let m = json(&aws, &setup).await;
+    let m = aws.checked_bodies(&setup).await.0;
     assert!(
         m[0]["problems"][0]
             .as_str()
@@ -298,7 +284,7 @@ async fn on_a_repository_immutable_except_for_the_verified_prefix_the_same_holds
             &format!("quarantined-latest--{h}")
         ])
     );
-    let m = json(&aws, &setup).await;
+    let m = aws.checked_bodies(&setup).await.0;
     assert!(
         m.iter()
             .all(|b| b["problems"].as_array().unwrap().is_empty()),
