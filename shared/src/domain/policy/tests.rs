@@ -249,6 +249,13 @@ fn the_passage_of_time_never_invalidates_a_policy() {
     assert_eq!(p.exceptions().len(), 1);
 }
 
+/// An `[[exception]]` table for November 2026 (reason "r", owner "o").
+fn november_exception(id: &str, repositories: &str) -> String {
+    format!(
+        "[[exception]]\nid = \"{id}\"\nrepositories = [\"{repositories}\"]\ncreated = 2026-11-01\nexpires = 2026-12-01\nreason = \"r\"\nowner = \"o\"\n"
+    )
+}
+
 const AA: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const BB: &str = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 
@@ -1076,33 +1083,13 @@ suppressed = "exempt"
 
 #[test]
 fn exceptions_are_indexed_by_id_whatever_its_case_each_id_keeping_every_position() {
-    let p = Policy::parse(
-        r#"version = 1
-[defaults]
-block = "CRITICAL"
-[[exception]]
-id = "cve-1"
-repositories = ["a/*"]
-created = 2026-11-01
-expires = 2026-12-01
-reason = "r"
-owner = "o"
-[[exception]]
-id = "GHSA-x"
-repositories = ["*"]
-created = 2026-11-01
-expires = 2026-12-01
-reason = "r"
-owner = "o"
-[[exception]]
-id = "CVE-1"
-repositories = ["b/*"]
-created = 2026-11-01
-expires = 2026-12-01
-reason = "r"
-owner = "o"
-"#,
-    )
+    let text = [("cve-1", "a/*"), ("GHSA-x", "*"), ("CVE-1", "b/*")]
+        .iter()
+        .map(|(id, repositories)| november_exception(id, repositories))
+        .collect::<String>();
+    let p = Policy::parse(&format!(
+        "version = 1\n[defaults]\nblock = \"CRITICAL\"\n{text}"
+    ))
     .unwrap();
     let index = index_by_id(p.exceptions());
     assert_eq!(
