@@ -13,7 +13,7 @@ use crate::domain::verdict::pending;
 use crate::domain::{Decision, ImageRef, MediaKind, Mode};
 use crate::error::Error;
 use crate::outbound::notice::{Action, ActionKind, ActionStatus, VerdictNotice, dedup_key};
-use crate::ports::{ImageDetail, ImageRegistry, Notifier, PutTag, RejectSink, StateStore};
+use crate::ports::{ImageDetail, ImageRegistry, Notifier, Ports, PutTag, StateStore};
 use crate::state::Written;
 
 /// What carrying out a plan did.
@@ -102,13 +102,7 @@ fn skipped(plan: &Plan, why: &str) -> Vec<Action> {
         .collect()
 }
 
-impl<R, N, S, J> Gatekeeper<R, N, S, J>
-where
-    R: ImageRegistry + Sync,
-    N: Notifier + Sync,
-    S: StateStore + Sync,
-    J: RejectSink + Sync,
-{
+impl<P: Ports> Gatekeeper<P> {
     /// Makes the image's tags match `target` (enforce), or says what that would take (audit).
     pub(super) async fn apply(
         &self,

@@ -16,7 +16,7 @@ use crate::domain::{Decision, Finding, ImageRef, ScanState, Severity, SeverityCo
 use crate::error::{Error, GatekeeperError};
 use crate::outbound::notice::{VerdictNotice, change_key, dedup_key};
 use crate::outbound::tickets::{TicketAction, TicketNotice, ticketable};
-use crate::ports::{FindingsSource, ImageDetail, ImageRegistry, Notifier, RejectSink, StateStore};
+use crate::ports::{FindingsSource, ImageDetail, ImageRegistry, Notifier, Ports, StateStore};
 use crate::state::{Claim, ImageState, Mark, Written};
 
 /// How long after a push a platform image's index is looked for, when its push was not seen.
@@ -85,13 +85,7 @@ fn incomplete(findings: &[Finding], expected: &(SeverityCounts, Option<u32>)) ->
     }
 }
 
-impl<R, N, S, J> Gatekeeper<R, N, S, J>
-where
-    R: ImageRegistry + Sync,
-    N: Notifier + Sync,
-    S: StateStore + Sync,
-    J: RejectSink + Sync,
-{
+impl<P: Ports> Gatekeeper<P> {
     /// Fetches an image's findings (basic: DescribeImageScanFindings; enhanced: ListFindings) and
     /// the scan status basic scanning reports with them; `None` when the image no longer exists.
     pub async fn findings_of<F: FindingsSource + Sync>(

@@ -32,7 +32,7 @@ use crate::domain::verdict::Verdict;
 use crate::domain::{Decision, ImageRef, Mode};
 use crate::error::{Error, GatekeeperError};
 use crate::outbound::notice::{Action, VerdictNotice};
-use crate::ports::{FindingsSource, ImageRegistry, Notifier, RejectSink, StateStore};
+use crate::ports::{FindingsSource, ImageRegistry, Notifier, Ports, RejectSink};
 
 /// How often a delivery re-reads the state after losing a conditional write before giving up
 /// (Lambda retries the invocation).
@@ -118,15 +118,15 @@ impl Trigger {
 
 /// The gatekeeper: ports, policy and settings, built once per Lambda container.
 #[derive(Debug)]
-pub struct Gatekeeper<R, N, S, J> {
+pub struct Gatekeeper<P: Ports> {
     /// ECR.
-    pub registry: R,
+    pub registry: P::Registry,
     /// The JSON topic.
-    pub notifier: N,
+    pub notifier: P::Notifier,
     /// The state table.
-    pub state: S,
+    pub state: P::State,
     /// The rejected-events queue.
-    pub rejects: J,
+    pub rejects: P::Rejects,
     /// The validated policy.
     pub policy: Policy,
     /// Deployment mode (audit overrides every rule).
@@ -139,13 +139,31 @@ pub struct Gatekeeper<R, N, S, J> {
     pub clock: fn() -> Epoch,
 }
 
+/// `P`'s ports with registry `R`.
+type NewRegistry<P, R> = (
+    R,
+    <P as Ports>::Notifier,
+    <P as Ports>::State,
+    <P as Ports>::Rejects,
+);
+/// `P`'s ports with notifier `N`.
+type NewNotifier<P, N> = (
+    <P as Ports>::Registry,
+    N,
+    <P as Ports>::State,
+    <P as Ports>::Rejects,
+);
+
 fn retry_later(message: String) -> Error {
     GatekeeperError::Contention(message).into()
 }
 
-impl<R, N, S, J> Gatekeeper<R, N, S, J> {
+impl<P: Ports> Gatekeeper<P> {
     /// The same gatekeeper with another registry (a test wraps the real one to inject a race).
-    pub fn with_registry<R2>(self, registry: R2) -> Gatekeeper<R2, N, S, J> {
+    pub fn with_registry<R: ImageRegistry + Sync>(
+        self,
+        registry: R,
+    ) -> Gatekeeper<NewRegistry<P, R>> {
         Gatekeeper {
             registry,
             notifier: self.notifier,
@@ -160,7 +178,7 @@ impl<R, N, S, J> Gatekeeper<R, N, S, J> {
     }
 
     /// The same gatekeeper with another notifier.
-    pub fn with_notifier<N2>(self, notifier: N2) -> Gatekeeper<R, N2, S, J> {
+    pub fn with_notifier<N: Notifier + Sync>(self, notifier: N) -> Gatekeeper<NewNotifier<P, N>> {
         Gatekeeper {
             registry: self.registry,
             notifier,
@@ -250,13 +268,7 @@ impl<R, N, S, J> Gatekeeper<R, N, S, J> {
     }
 }
 
-impl<R, N, S, J> Gatekeeper<R, N, S, J>
-where
-    R: ImageRegistry + Sync,
-    N: Notifier + Sync,
-    S: StateStore + Sync,
-    J: RejectSink + Sync,
-{
+impl<P: Ports> Gatekeeper<P> {
     /// Parses an event; a malformed one is logged, copied to the rejected-events queue and answered
     /// `Ok(rejected)` (an error would only make Lambda retry it forever), an ignored one is skipped.
     async fn parse(&self, incoming: &Incoming) -> Result<Result<Event, Outcome>, Error> {

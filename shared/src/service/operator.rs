@@ -14,7 +14,7 @@ use crate::domain::verdict::{Subject, Verdict, evaluate};
 use crate::domain::{Decision, ImageRef, Mode, ScanState};
 use crate::error::Error;
 use crate::outbound::notice::{Action, VerdictNotice, dedup_key};
-use crate::ports::{FindingsSource, ImageDetail, ImageRegistry, Notifier, RejectSink, StateStore};
+use crate::ports::{FindingsSource, ImageDetail, ImageRegistry, Notifier, Ports, StateStore};
 use crate::state::{Claim, Override, Written};
 
 /// The verdict for an image now and the tag changes a delivery would make, computed read-only.
@@ -49,13 +49,7 @@ pub struct ReleaseRequest<'a> {
     pub force_for: Option<i64>,
 }
 
-impl<R, N, S, J> Gatekeeper<R, N, S, J>
-where
-    R: ImageRegistry + Sync,
-    N: Notifier + Sync,
-    S: StateStore + Sync,
-    J: RejectSink + Sync,
-{
+impl<P: Ports> Gatekeeper<P> {
     async fn owners(
         &self,
         image: &ImageRef,

@@ -15,16 +15,10 @@ use crate::domain::verdict::{Verdict, pending};
 use crate::domain::{Decision, ImageRef, MediaKind, Mode};
 use crate::error::Error;
 use crate::outbound::notice::{VerdictNotice, dedup_key};
-use crate::ports::{ImageRegistry, Notifier, RejectSink, StartScan, StateStore};
+use crate::ports::{ImageRegistry, Notifier, Ports, StartScan, StateStore};
 use crate::state::{ImageState, Mark};
 
-impl<R, N, S, J> Gatekeeper<R, N, S, J>
-where
-    R: ImageRegistry + Sync,
-    N: Notifier + Sync,
-    S: StateStore + Sync,
-    J: RejectSink + Sync,
-{
+impl<P: Ports> Gatekeeper<P> {
     pub(super) async fn on_push(&self, event: &Event, push: &Push) -> Result<Outcome, Error> {
         let image = &push.image;
         let scheme = self.tags_for(&image.repository);

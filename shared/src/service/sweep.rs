@@ -29,7 +29,7 @@ use crate::domain::{Decision, ImageRef, MediaKind, ScanState, Severity};
 use crate::error::Error;
 use crate::outbound::notice::{VerdictNotice, dedup_key};
 use crate::outbound::reminder::ReminderNotice;
-use crate::ports::{FindingsSource, ImageDetail, ImageRegistry, Notifier, RejectSink, StateStore};
+use crate::ports::{FindingsSource, ImageDetail, ImageRegistry, Notifier, Ports, StateStore};
 use crate::state::Mark;
 
 /// How far the window reaches back before the previous run's start: events and findings updated while
@@ -131,13 +131,7 @@ impl Todo {
     }
 }
 
-impl<R, N, S, J> Gatekeeper<R, N, S, J>
-where
-    R: ImageRegistry + Sync,
-    N: Notifier + Sync,
-    S: StateStore + Sync,
-    J: RejectSink + Sync,
-{
+impl<P: Ports> Gatekeeper<P> {
     /// One sweep at the gatekeeper's clock. Listing failures are errors (the scheduler's invocation is
     /// retried); an image that fails is reported and left to the next run, whose window still covers
     /// it because the run is recorded only when every image succeeded.
