@@ -6,24 +6,40 @@
 //! then finishes the claim. A retry of the same event resumes its own claim; a claim older than the
 //! lease is taken over. Tags are always read from ECR right before acting, never from the event.
 //!
-//! `push` handles ECR pushes, `decide` scan results and finding changes, `act` turns a decision into
-//! tag changes (behind the circuit breaker), `operator` the CLI's release and reconcile.
+//! One job per file:
+//! - `route`: an event in, parsed and routed (a malformed one rejected, one not ours skipped);
+//! - `push`: a push onto a known digest (its verdict at once; a verified tag only where it verifies);
+//! - `admit`: a new image held where the policy says so and made sure to be scanned;
+//! - `lifecycle`: an image deleted or restored from the archive;
+//! - `evaluate`: scan results and finding changes, from findings to a decision;
+//! - `decide`: the heart: one verdict, one claimed change, acted on and notified once;
+//! - `index`: image indexes decided from their platform images;
+//! - `tickets`: one ticket per vulnerability, listing the images that have it;
+//! - `act`: a decision as a tag plan, behind the circuit breaker;
+//! - `execute`: a plan carried out in ECR, with its audit trail;
+//! - `operator`: the CLI's preview, break-glass release and uninstall;
+//! - `sweep`: the scheduled re-evaluation of images time or lost events may have changed.
 
 mod act;
+mod admit;
 mod decide;
+mod evaluate;
+mod execute;
+mod index;
+mod lifecycle;
 mod operator;
 mod push;
+mod route;
 mod sweep;
+mod tickets;
 
-pub use decide::ScanHint;
+pub use evaluate::ScanHint;
 pub use operator::{Preview, ReleaseRequest};
 pub use sweep::{SweepReport, SweepSettings, blocking_severities};
 
 use serde::Serialize;
-use serde_json::Value;
-use tracing::{info, warn};
 
-use crate::domain::events::{self, Event, EventBody, Incoming, Scanner};
+use crate::domain::events::Event;
 use crate::domain::plan::Verified;
 use crate::domain::policy::{Policy, Rule};
 use crate::domain::tags::{TagKind, TagScheme};
@@ -32,7 +48,7 @@ use crate::domain::verdict::Verdict;
 use crate::domain::{Decision, ImageRef, Mode};
 use crate::error::{Error, GatekeeperError};
 use crate::outbound::notice::{Action, VerdictNotice};
-use crate::ports::{FindingsSource, ImageRegistry, Notifier, Ports, RejectSink};
+use crate::ports::{ImageRegistry, Notifier, Ports};
 
 /// How often a delivery re-reads the state after losing a conditional write before giving up
 /// (Lambda retries the invocation).
@@ -264,131 +280,6 @@ impl<P: Ports> Gatekeeper<P> {
             subject: None,
             subject_tag: self.original_tags(&image.tags).into_iter().next(),
             now: (self.clock)(),
-        }
-    }
-}
-
-impl<P: Ports> Gatekeeper<P> {
-    /// Parses an event; a malformed one is logged, copied to the rejected-events queue and answered
-    /// `Ok(rejected)` (an error would only make Lambda retry it forever), an ignored one is skipped.
-    async fn parse(&self, incoming: &Incoming) -> Result<Result<Event, Outcome>, Error> {
-        let value = &incoming.value;
-        match events::parse_incoming(incoming) {
-            Ok(event) => {
-                if let EventBody::Ignored(why) = &event.body {
-                    info!(event_id = %event.id, detail_type = %event.detail_type, reason = %why, "skipped");
-                    return Ok(Err(Outcome::new("skipped", "ignored", None, why.clone())));
-                }
-                Ok(Ok(event))
-            }
-            Err(e) => {
-                warn!(reason = %e, "rejected event");
-                self.rejects.reject(e.reason(), value).await?;
-                Ok(Err(Outcome::new(
-                    "rejected",
-                    "invalid",
-                    None,
-                    e.reason().to_string(),
-                )))
-            }
-        }
-    }
-
-    /// The on-push function: ECR Image Action events (push, delete, archive restore).
-    pub async fn handle_push_event(&self, value: &Value) -> Result<Outcome, Error> {
-        self.handle_push_delivery(&Incoming::trusted(value.clone()), "")
-            .await
-    }
-
-    /// [`Self::handle_push_event`] for one Lambda invocation (`delivery`: its request id).
-    pub async fn handle_push_delivery(
-        &self,
-        incoming: &Incoming,
-        delivery: &str,
-    ) -> Result<Outcome, Error> {
-        let event = match self.parse(incoming).await? {
-            Ok(event) => Event {
-                delivery: delivery.to_string(),
-                ..event
-            },
-            Err(outcome) => return Ok(outcome),
-        };
-        match &event.body {
-            EventBody::Push(push) => self.on_push(&event, push).await,
-            EventBody::Deleted(image) => self.on_delete(&event, image).await,
-            EventBody::Restored(image) => self.on_restore(&event, image).await,
-            _ => {
-                info!(event_id = %event.id, kind = event.kind(), "skipped: not a push event");
-                Ok(Outcome::new(
-                    "skipped",
-                    event.kind(),
-                    event.image(),
-                    "not a push event: routed to the wrong function",
-                ))
-            }
-        }
-    }
-
-    /// The on-scan function: ECR Image Scan, Inspector2 Scan, Finding and Coverage events.
-    pub async fn handle_scan_event<F: FindingsSource + Sync>(
-        &self,
-        source: &F,
-        value: &Value,
-    ) -> Result<Outcome, Error> {
-        self.handle_scan_delivery(source, &Incoming::trusted(value.clone()), "")
-            .await
-    }
-
-    /// [`Self::handle_scan_event`] for one Lambda invocation (`delivery`: its request id).
-    pub async fn handle_scan_delivery<F: FindingsSource + Sync>(
-        &self,
-        source: &F,
-        incoming: &Incoming,
-        delivery: &str,
-    ) -> Result<Outcome, Error> {
-        let event = match self.parse(incoming).await? {
-            Ok(event) => Event {
-                delivery: delivery.to_string(),
-                ..event
-            },
-            Err(outcome) => return Ok(outcome),
-        };
-        let trigger = Trigger::of(&event);
-        match &event.body {
-            EventBody::Scan(scan) => {
-                // Basic scanning's findings come with the status that lists them in full; Inspector's
-                // ListFindings may lag behind the counts of its scan-complete event.
-                let hint = match scan.scanner {
-                    Scanner::Basic => ScanHint::default(),
-                    Scanner::Enhanced => ScanHint {
-                        state: Some(scan.state.clone()),
-                        expected: scan.counts.map(|c| (c, scan.total)),
-                    },
-                };
-                self.evaluate_with(source, &scan.image, scan.scanner, &hint, &trigger)
-                    .await
-            }
-            EventBody::Finding(f) => {
-                self.evaluate_image(source, &f.image, Scanner::Enhanced, &trigger)
-                    .await
-            }
-            EventBody::Coverage(c) => {
-                let hint = ScanHint {
-                    state: Some(c.state.clone()),
-                    expected: None,
-                };
-                self.evaluate_with(source, &c.image, Scanner::Enhanced, &hint, &trigger)
-                    .await
-            }
-            _ => {
-                info!(event_id = %event.id, kind = event.kind(), "skipped: not a scan event");
-                Ok(Outcome::new(
-                    "skipped",
-                    event.kind(),
-                    event.image(),
-                    "not a scan event: routed to the wrong function",
-                ))
-            }
         }
     }
 }
