@@ -3,17 +3,19 @@
 
 use tracing::{info, warn};
 
+use super::act::Carried;
 use super::act::{Cause, Target};
 use super::{Gatekeeper, MAX_ATTEMPTS, Outcome, Trigger, retry_later};
 use crate::domain::index::{PlatformVerdict, aggregate};
+use crate::domain::policy::Rule;
 use crate::domain::tags::TagKind;
-use crate::domain::time::{DAY, format_date};
+use crate::domain::time::{DAY, Epoch, format_date};
 use crate::domain::verdict::{Subject, Verdict, evaluate};
-use crate::domain::{Decision, Finding, ImageRef, ScanState};
+use crate::domain::{Decision, Finding, ImageRef, Mode, ScanState};
 use crate::error::{Error, GatekeeperError};
 use crate::outbound::notice::{VerdictNotice, change_key, dedup_key};
 use crate::ports::{ImageDetail, ImageRegistry, Notifier, Ports, StateStore};
-use crate::state::{Claim, ImageState, Mark, Written};
+use crate::state::{Claim, ImageState, Mark, Override, Written};
 
 /// What [`Gatekeeper::decide_with`] found: the outcome, the image's state as read (with the parents
 /// found for it), and the scan status the verdict used.
@@ -40,358 +42,19 @@ pub(super) enum Basis<'a> {
 }
 
 impl<P: Ports> Gatekeeper<P> {
-    /// The heart of it: one verdict, one claimed change, acted on and notified once.
+    /// The heart of it: one verdict, one claimed change, acted on and notified once. A lost
+    /// conditional write starts the steps again from a fresh read of the state.
     pub(super) async fn decide_with(
         &self,
         image: &ImageRef,
         basis: &Basis<'_>,
         trigger: &Trigger,
     ) -> Result<Decided, Error> {
-        let rule = self.policy.rule_for(&image.repository);
-        let mode = self.effective_mode(rule);
-        let (in_use, in_use_known) = match basis {
-            Basis::Findings { findings, .. } => {
-                let counts: Vec<u64> = findings.iter().filter_map(|f| f.in_use_count).collect();
-                (counts.iter().any(|n| *n > 0), counts.iter().max().copied())
-            }
-            Basis::Platforms(_) => (false, None),
-        };
-        let given = match basis {
-            Basis::Findings { scan, .. } => scan.clone(),
-            Basis::Platforms(_) => ScanState::Complete,
-        };
-        let compute = |subject: &Subject<'_>, scan: &ScanState| -> Verdict {
-            match basis {
-                Basis::Findings { findings, .. } => evaluate(&self.policy, subject, findings, scan),
-                Basis::Platforms(p) => aggregate(p),
-            }
-        };
-        let mut detail: Option<ImageDetail> = None;
+        let mut deciding = Deciding::new(self, image, basis, trigger);
         for _ in 0..MAX_ATTEMPTS {
-            let now = (self.clock)();
-            let mut state = self.state.load(image).await?;
-            let baseline = state
-                .first_scan_at
-                .or(detail.as_ref().and_then(|d| d.pushed_at));
-            let subject = Subject {
-                repository: &image.repository,
-                digest: &image.digest,
-                baseline,
-                in_use,
-                now,
-            };
-            let mut verdict = compute(&subject, &given);
-            let mut used = given.clone();
-            // Closed is not fixed: before passing with zero findings or releasing a block, the image's
-            // own scan status must say it is monitored.
-            let releasing = state.notified() == Some(Decision::Block);
-            let needs_status = verdict.decision.is_deployable()
-                && given == ScanState::Unknown
-                && (verdict.counts.total() == 0 || releasing);
-            if needs_status {
-                if detail.is_none() {
-                    detail = self
-                        .registry
-                        .describe_image(&image.repository, &image.digest)
-                        .await?;
-                    if detail.is_none() {
-                        return Ok(Decided {
-                            outcome: gone(image, trigger),
-                            state,
-                            scan: used,
-                        });
-                    }
-                }
-                if let Some(d) = &detail {
-                    verdict = compute(&subject, &d.scan);
-                    used = d.scan.clone();
-                }
+            if let Some(decided) = deciding.attempt().await? {
+                return Ok(decided);
             }
-            // Lost coverage never improves a decision: findings closed because the image is no longer
-            // monitored are not fixed, so a block or warning stays until the image is scanned again.
-            let mut recalled = false;
-            if let (Decision::Pending, ScanState::Unusable(code)) = (verdict.decision, &used)
-                && let Some(last @ (Decision::Block | Decision::Warn)) = state.decision
-            {
-                recalled = true;
-                verdict = Verdict::recalled(
-                    last,
-                    state.summary.clone().unwrap_or_default(),
-                    format!(
-                        "no usable scan result ({code}): the last scan's {} stays until the image is scanned again",
-                        last.as_str()
-                    ),
-                );
-            }
-            let decision = verdict.decision;
-            let override_ = state.override_at(now).cloned();
-            let overridden = decision == Decision::Block && override_.is_some();
-            let changing = state.claim.is_some()
-                || state.decision != Some(decision)
-                || state.overridden != overridden;
-            if changing && detail.is_none() {
-                detail = self
-                    .registry
-                    .describe_image(&image.repository, &image.digest)
-                    .await?;
-                if detail.is_none() {
-                    return Ok(Decided {
-                        outcome: gone(image, trigger),
-                        state,
-                        scan: used,
-                    });
-                }
-            }
-            if let Some(c) = &state.claim
-                && !c.is_by(&trigger.event_id, &trigger.delivery)
-                && now - c.at < self.claim_lease
-            {
-                if c.decision == decision && c.overridden == overridden {
-                    info!(image = %image.display(), decision = decision.as_str(), by = %c.event_id, "change in progress elsewhere");
-                    let mut o = Outcome::new(
-                        "in_progress",
-                        trigger.kind,
-                        Some(image),
-                        format!("event {} is applying this decision", c.event_id),
-                    );
-                    o.decision = Some(decision);
-                    return Ok(Decided {
-                        outcome: o,
-                        state,
-                        scan: used,
-                    });
-                }
-                return Err(retry_later(format!(
-                    "{}: event {} is applying {}, this event found {}; retry after it finishes",
-                    image.display(),
-                    c.event_id,
-                    c.decision.as_str(),
-                    decision.as_str()
-                )));
-            }
-            let mut outcome = Outcome::new("unchanged", trigger.kind, Some(image), String::new());
-            outcome.decision = Some(decision);
-            if decision == Decision::Pending
-                && matches!(state.notified(), None | Some(Decision::Pending))
-            {
-                // Nothing was ever decided: waiting for a scan is not news, unless the image is held and
-                // its scan failed (the tags stay held; say why, once per reason).
-                if state.decision != Some(Decision::Pending)
-                    && self
-                        .state
-                        .set_quietly(
-                            image,
-                            state.exists.then_some(state.version),
-                            Decision::Pending,
-                            now,
-                        )
-                        .await?
-                        == Written::Conflict
-                {
-                    continue;
-                }
-                outcome.detail = verdict.reasons.first().cloned().unwrap_or_default();
-                let used = match &detail {
-                    Some(d) if given == ScanState::Unknown => d.scan.clone(),
-                    _ => given.clone(),
-                };
-                if matches!(used, ScanState::Unusable(_)) && detail.is_none() {
-                    detail = self
-                        .registry
-                        .describe_image(&image.repository, &image.digest)
-                        .await?;
-                }
-                if let (ScanState::Unusable(code), Some(d)) = (&used, &detail)
-                    && d.tags
-                        .iter()
-                        .any(|t| matches!(self.tags.classify(t), TagKind::Held { .. }))
-                {
-                    let key = format!("held#{}#{}#{code}", image.repository, image.digest);
-                    if self
-                        .state
-                        .mark_once(&key, &trigger.event_id, now, 30 * DAY)
-                        .await?
-                        != Mark::Taken
-                    {
-                        let seen = ImageRef {
-                            tags: d.tags.clone(),
-                            ..image.clone()
-                        };
-                        let notice = VerdictNotice {
-                            previous: Some(Decision::Pending),
-                            mode,
-                            in_use: in_use_known,
-                            dedup_key: dedup_key(&["held", &image.repository, &image.digest, code]),
-                            ..self.notice(&seen, &verdict, rule, trigger)
-                        };
-                        self.notifier.publish(&notice.to_message()).await?;
-                        outcome.notified = true;
-                    }
-                }
-                return Ok(Decided {
-                    outcome,
-                    state,
-                    scan: used,
-                });
-            }
-            if !changing {
-                // Time alone may change it later (a grace deadline, an exception's end): keep the
-                // sweep's schedule in step with the verdict (a verdict recalled from the state table
-                // knows no exception ends, so it leaves the schedule alone).
-                if !recalled && state.due_at != verdict.due() {
-                    self.state.set_due(image, verdict.due()).await?;
-                }
-                outcome.detail = format!("decision {} unchanged", decision.as_str());
-                info!(image = %image.display(), decision = decision.as_str(), counts = ?verdict.counts, "unchanged");
-                return Ok(Decided {
-                    outcome,
-                    state,
-                    scan: used,
-                });
-            }
-            let claim = match &state.claim {
-                Some(c)
-                    if c.is_by(&trigger.event_id, &trigger.delivery)
-                        && c.decision == decision
-                        && c.overridden == overridden =>
-                {
-                    c.clone()
-                }
-                _ => {
-                    let claim = Claim {
-                        event_id: trigger.event_id.clone(),
-                        at: now,
-                        decision,
-                        previous: state.notified(),
-                        sequence: state.version + 1,
-                        overridden,
-                        delivery: trigger.delivery.clone(),
-                    };
-                    if self
-                        .state
-                        .claim(
-                            image,
-                            state.exists.then_some(state.version),
-                            &claim,
-                            &verdict.summary(),
-                            self.policy.hash(),
-                        )
-                        .await?
-                        == Written::Conflict
-                    {
-                        // Someone wrote first (a push of a new tag bumps the version): read the image's
-                        // tags again before deciding what to change.
-                        detail = None;
-                        continue;
-                    }
-                    claim
-                }
-            };
-            let Some(detail) = detail.as_ref() else {
-                return Err(
-                    GatekeeperError::Invariant("image detail was not read before acting").into(),
-                );
-            };
-            if let Some(o) = &override_
-                && overridden
-            {
-                verdict.reasons.insert(
-                    0,
-                    format!(
-                        "enforcement suspended by {} until {}: {}",
-                        o.by,
-                        format_date(o.until),
-                        o.reason
-                    ),
-                );
-            } else if state.overridden && decision == Decision::Block {
-                verdict.reasons.insert(
-                    0,
-                    "the operator's override ended: the block applies again".into(),
-                );
-            }
-            // A suspended block is applied as a release: its tags stay deployable until the override ends.
-            let for_tags = if overridden { Decision::Warn } else { decision };
-            // An untagged image whose index push was not seen may be a platform image: look before
-            // marking it (platform images get no markers) or announcing it (the index is announced).
-            if state.parents.is_empty()
-                && state.children.is_empty()
-                && detail.tags.is_empty()
-                && matches!(basis, Basis::Findings { .. })
-            {
-                state.parents = self.find_parents(image).await?;
-            }
-            let cause = Cause::new(
-                trigger,
-                format!(
-                    "{}: {}",
-                    decision.as_str(),
-                    verdict.reasons.first().map_or("", String::as_str)
-                ),
-                &detail.tags,
-            );
-            let carried = self
-                .apply(
-                    image,
-                    detail,
-                    Target {
-                        tags: for_tags,
-                        verdict: decision,
-                        platform_of_index: !state.parents.is_empty(),
-                    },
-                    mode,
-                    &cause,
-                )
-                .await?;
-            let (actions, problems) = (carried.actions, carried.problems);
-            let seen = ImageRef {
-                tags: detail.tags.clone(),
-                ..image.clone()
-            };
-            let notice = VerdictNotice {
-                override_: override_.as_ref().filter(|_| overridden),
-                previous: claim.previous,
-                mode,
-                in_use: in_use_known,
-                actions: &actions,
-                problems: &problems,
-                dedup_key: change_key(image, decision, claim.sequence),
-                ..self.notice(&seen, &verdict, rule, trigger)
-            };
-            // A platform image of a known index is announced by the index's message, which names
-            // every platform image's verdict: one message per thing people deploy.
-            let announce = state.parents.is_empty();
-            if announce {
-                self.notifier.publish(&notice.to_message()).await?;
-            }
-            // Held back by the circuit breaker, the change is not recorded as applied: the next
-            // evaluation after a reset (reconcile) finds it again.
-            if self.state.finish(image, &claim, !carried.held_back).await? == Written::Conflict {
-                warn!(image = %image.display(), "claim was taken over before it finished");
-            }
-            info!(
-                image = %image.display(),
-                decision = decision.as_str(),
-                previous = claim.previous.map_or("none", Decision::as_str),
-                overridden,
-                mode = mode.as_str(),
-                counts = ?verdict.counts,
-                exceptions = verdict.exceptions.len(),
-                actions = actions.len(),
-                problems = problems.len(),
-                policy = self.policy.hash(),
-                event_id = %trigger.event_id,
-                "verdict changed"
-            );
-            outcome.status = "changed";
-            outcome.detail = verdict.reasons.first().cloned().unwrap_or_default();
-            outcome.actions = actions;
-            outcome.notified = announce;
-            return Ok(Decided {
-                outcome,
-                state,
-                scan: used,
-            });
         }
         Err(retry_later(format!(
             "{}: state kept changing under this delivery",
@@ -400,6 +63,543 @@ impl<P: Ports> Gatekeeper<P> {
     }
 }
 
+/// One delivery deciding on one image: what it was asked, and the image as ECR describes it (read
+/// once, when a step needs it, and again after losing a claim).
+struct Deciding<'a, P: Ports> {
+    gk: &'a Gatekeeper<P>,
+    image: &'a ImageRef,
+    basis: &'a Basis<'a>,
+    trigger: &'a Trigger,
+    rule: &'a Rule,
+    mode: Mode,
+    /// Whether a finding says the image runs (ECS tasks, EKS pods).
+    in_use: bool,
+    /// Inspector's largest `inUseCount`, when known.
+    in_use_known: Option<u64>,
+    /// The scan status the basis gives (`Unknown` until ECR says).
+    given: ScanState,
+    detail: Option<ImageDetail>,
+}
+
+/// What one attempt read: the time and the image's state.
+struct Seen {
+    now: Epoch,
+    state: ImageState,
+}
+
+/// One attempt's verdict, the scan status it used, and whether it was recalled from the state table.
+struct Judged {
+    verdict: Verdict,
+    scan: ScanState,
+    recalled: bool,
+}
+
+/// A change of disposition: the decision, and whether an operator's override suspends it.
+struct Disposition {
+    decision: Decision,
+    override_: Option<Override>,
+    overridden: bool,
+}
+
+/// What the delivery does about the verdict.
+enum Plan {
+    /// Nothing more: the image is gone, or another delivery is applying this change.
+    Done(Outcome),
+    /// Nothing was ever decided and still nothing is.
+    Pending,
+    /// The disposition is the one recorded.
+    Unchanged,
+    /// A change to claim, act on and notify.
+    Change(Disposition),
+}
+
+impl<'a, P: Ports> Deciding<'a, P> {
+    fn new(
+        gk: &'a Gatekeeper<P>,
+        image: &'a ImageRef,
+        basis: &'a Basis<'a>,
+        trigger: &'a Trigger,
+    ) -> Self {
+        let rule = gk.policy.rule_for(&image.repository);
+        let (in_use, in_use_known, given) = match basis {
+            Basis::Findings { findings, scan } => {
+                let counts: Vec<u64> = findings.iter().filter_map(|f| f.in_use_count).collect();
+                let in_use = counts.iter().any(|n| *n > 0);
+                (in_use, counts.iter().max().copied(), scan.clone())
+            }
+            Basis::Platforms(_) => (false, None, ScanState::Complete),
+        };
+        Deciding {
+            gk,
+            image,
+            basis,
+            trigger,
+            rule,
+            mode: gk.effective_mode(rule),
+            in_use,
+            in_use_known,
+            given,
+            detail: None,
+        }
+    }
+
+    /// One pass of the steps over a fresh read of the state; `None` when a conditional write was lost.
+    async fn attempt(&mut self) -> Result<Option<Decided>, Error> {
+        let mut seen = self.gather().await?;
+        let Some(mut judged) = self.evaluate(&seen).await? else {
+            let outcome = gone(self.image, self.trigger);
+            return Ok(Some(decided(outcome, seen, self.given.clone())));
+        };
+        let disposition = match self.plan(&seen, &judged).await? {
+            Plan::Done(outcome) => return Ok(Some(decided(outcome, seen, judged.scan))),
+            Plan::Pending => return self.stay_pending(seen, &judged).await,
+            Plan::Unchanged => return self.unchanged(seen, judged).await.map(Some),
+            Plan::Change(disposition) => disposition,
+        };
+        let Some(claim) = self.claim(&seen, &judged, &disposition).await? else {
+            return Ok(None);
+        };
+        let Some(detail) = self.detail.take() else {
+            return Err(
+                GatekeeperError::Invariant("image detail was not read before acting").into(),
+            );
+        };
+        let carried = self
+            .act(&mut seen, &detail, &mut judged.verdict, &disposition)
+            .await?;
+        let outcome = self
+            .notify(
+                &seen,
+                &detail,
+                &judged.verdict,
+                &disposition,
+                &claim,
+                carried,
+            )
+            .await?;
+        Ok(Some(decided(outcome, seen, judged.scan)))
+    }
+
+    /// Reads the time and the image's state.
+    async fn gather(&self) -> Result<Seen, Error> {
+        Ok(Seen {
+            now: (self.gk.clock)(),
+            state: self.gk.state.load(self.image).await?,
+        })
+    }
+
+    /// The verdict under the policy; `None` when the image turns out to be gone from ECR.
+    async fn evaluate(&mut self, seen: &Seen) -> Result<Option<Judged>, Error> {
+        let image = self.image;
+        let state = &seen.state;
+        let subject = Subject {
+            repository: &image.repository,
+            digest: &image.digest,
+            baseline: state
+                .first_scan_at
+                .or(self.detail.as_ref().and_then(|d| d.pushed_at)),
+            in_use: self.in_use,
+            now: seen.now,
+        };
+        let mut verdict = self.verdict(&subject, &self.given);
+        let mut scan = self.given.clone();
+        // Closed is not fixed: before passing with zero findings or releasing a block, the image's
+        // own scan status must say it is monitored.
+        let releasing = state.notified() == Some(Decision::Block);
+        let needs_status = verdict.decision.is_deployable()
+            && self.given == ScanState::Unknown
+            && (verdict.counts.total() == 0 || releasing);
+        if needs_status {
+            if !self.read_detail().await? {
+                return Ok(None);
+            }
+            if let Some(d) = &self.detail {
+                verdict = self.verdict(&subject, &d.scan);
+                scan = d.scan.clone();
+            }
+        }
+        let (verdict, recalled) = recall(verdict, &scan, state);
+        Ok(Some(Judged {
+            verdict,
+            scan,
+            recalled,
+        }))
+    }
+
+    /// What to do about the verdict: nothing (another delivery applies it), keep pending, keep the
+    /// recorded disposition, or change it. A change needs the image's tags, read here.
+    async fn plan(&mut self, seen: &Seen, judged: &Judged) -> Result<Plan, Error> {
+        let (state, now, trigger) = (&seen.state, seen.now, self.trigger);
+        let decision = judged.verdict.decision;
+        let override_ = state.override_at(now).cloned();
+        let overridden = decision == Decision::Block && override_.is_some();
+        let changing = state.claim.is_some()
+            || state.decision != Some(decision)
+            || state.overridden != overridden;
+        if changing && !self.read_detail().await? {
+            return Ok(Plan::Done(gone(self.image, trigger)));
+        }
+        if let Some(c) = &state.claim
+            && !c.is_by(&trigger.event_id, &trigger.delivery)
+            && now - c.at < self.gk.claim_lease
+        {
+            if c.decision == decision && c.overridden == overridden {
+                info!(image = %self.image.display(), decision = decision.as_str(), by = %c.event_id, "change in progress elsewhere");
+                let detail = format!("event {} is applying this decision", c.event_id);
+                return Ok(Plan::Done(self.outcome("in_progress", decision, detail)));
+            }
+            return Err(retry_later(format!(
+                "{}: event {} is applying {}, this event found {}; retry after it finishes",
+                self.image.display(),
+                c.event_id,
+                c.decision.as_str(),
+                decision.as_str()
+            )));
+        }
+        if decision == Decision::Pending
+            && matches!(state.notified(), None | Some(Decision::Pending))
+        {
+            return Ok(Plan::Pending);
+        }
+        if !changing {
+            return Ok(Plan::Unchanged);
+        }
+        Ok(Plan::Change(Disposition {
+            decision,
+            override_,
+            overridden,
+        }))
+    }
+
+    /// Nothing was ever decided: waiting for a scan is not news, unless the image is held and its scan
+    /// failed (the tags stay held; say why, once per reason). `None` when the quiet write was lost.
+    async fn stay_pending(
+        &mut self,
+        seen: Seen,
+        judged: &Judged,
+    ) -> Result<Option<Decided>, Error> {
+        let state = &seen.state;
+        if state.decision != Some(Decision::Pending)
+            && self
+                .gk
+                .state
+                .set_quietly(
+                    self.image,
+                    state.exists.then_some(state.version),
+                    Decision::Pending,
+                    seen.now,
+                )
+                .await?
+                == Written::Conflict
+        {
+            return Ok(None);
+        }
+        let reason = judged.verdict.reasons.first().cloned().unwrap_or_default();
+        let mut outcome = self.outcome("unchanged", Decision::Pending, reason);
+        let scan = match &self.detail {
+            Some(d) if self.given == ScanState::Unknown => d.scan.clone(),
+            _ => self.given.clone(),
+        };
+        if let ScanState::Unusable(code) = &scan {
+            outcome.notified = self.announce_held(&seen, &judged.verdict, code).await?;
+        }
+        Ok(Some(decided(outcome, seen, scan)))
+    }
+
+    /// A held image whose scan is unusable: one message per reason; whether it was sent.
+    async fn announce_held(
+        &mut self,
+        seen: &Seen,
+        verdict: &Verdict,
+        code: &str,
+    ) -> Result<bool, Error> {
+        let image = self.image;
+        self.read_detail().await?;
+        let Some(d) = &self.detail else {
+            return Ok(false);
+        };
+        let held = d
+            .tags
+            .iter()
+            .any(|t| matches!(self.gk.tags.classify(t), TagKind::Held { .. }));
+        if !held {
+            return Ok(false);
+        }
+        let key = format!("held#{}#{}#{code}", image.repository, image.digest);
+        let mark = self
+            .gk
+            .state
+            .mark_once(&key, &self.trigger.event_id, seen.now, 30 * DAY)
+            .await?;
+        if mark == Mark::Taken {
+            return Ok(false);
+        }
+        let tagged = ImageRef {
+            tags: d.tags.clone(),
+            ..image.clone()
+        };
+        let notice = VerdictNotice {
+            previous: Some(Decision::Pending),
+            mode: self.mode,
+            in_use: self.in_use_known,
+            dedup_key: dedup_key(&["held", &image.repository, &image.digest, code]),
+            ..self.gk.notice(&tagged, verdict, self.rule, self.trigger)
+        };
+        self.gk.notifier.publish(&notice.to_message()).await?;
+        Ok(true)
+    }
+
+    /// The disposition stands. Time alone may change it later (a grace deadline, an exception's end):
+    /// the sweep's schedule is kept in step with the verdict (a verdict recalled from the state table
+    /// knows no exception ends, so it leaves the schedule alone).
+    async fn unchanged(&self, seen: Seen, judged: Judged) -> Result<Decided, Error> {
+        let verdict = &judged.verdict;
+        if !judged.recalled && seen.state.due_at != verdict.due() {
+            self.gk.state.set_due(self.image, verdict.due()).await?;
+        }
+        let decision = verdict.decision;
+        let detail = format!("decision {} unchanged", decision.as_str());
+        info!(image = %self.image.display(), decision = decision.as_str(), counts = ?verdict.counts, "unchanged");
+        let outcome = self.outcome("unchanged", decision, detail);
+        Ok(decided(outcome, seen, judged.scan))
+    }
+
+    /// Claims the change with a conditional write (a retry of this delivery resumes its own claim);
+    /// `None` when someone wrote first.
+    async fn claim(
+        &mut self,
+        seen: &Seen,
+        judged: &Judged,
+        to: &Disposition,
+    ) -> Result<Option<Claim>, Error> {
+        let (state, trigger) = (&seen.state, self.trigger);
+        if let Some(c) = &state.claim
+            && c.is_by(&trigger.event_id, &trigger.delivery)
+            && c.decision == to.decision
+            && c.overridden == to.overridden
+        {
+            return Ok(Some(c.clone()));
+        }
+        let claim = Claim {
+            event_id: trigger.event_id.clone(),
+            at: seen.now,
+            decision: to.decision,
+            previous: state.notified(),
+            sequence: state.version + 1,
+            overridden: to.overridden,
+            delivery: trigger.delivery.clone(),
+        };
+        let written = self
+            .gk
+            .state
+            .claim(
+                self.image,
+                state.exists.then_some(state.version),
+                &claim,
+                &judged.verdict.summary(),
+                self.gk.policy.hash(),
+            )
+            .await?;
+        if written == Written::Conflict {
+            // Someone wrote first (a push of a new tag bumps the version): read the image's tags
+            // again before deciding what to change.
+            self.detail = None;
+            return Ok(None);
+        }
+        Ok(Some(claim))
+    }
+
+    /// Makes the image's tags say the new disposition (a suspended block is applied as a release:
+    /// its tags stay deployable until the override ends).
+    async fn act(
+        &self,
+        seen: &mut Seen,
+        detail: &ImageDetail,
+        verdict: &mut Verdict,
+        to: &Disposition,
+    ) -> Result<Carried, Error> {
+        explain_override(verdict, to, seen.state.overridden);
+        let state = &mut seen.state;
+        // An untagged image whose index push was not seen may be a platform image: look before
+        // marking it (platform images get no markers) or announcing it (the index is announced).
+        if state.parents.is_empty()
+            && state.children.is_empty()
+            && detail.tags.is_empty()
+            && matches!(self.basis, Basis::Findings { .. })
+        {
+            state.parents = self.gk.find_parents(self.image).await?;
+        }
+        let cause = Cause::new(
+            self.trigger,
+            format!(
+                "{}: {}",
+                to.decision.as_str(),
+                verdict.reasons.first().map_or("", String::as_str)
+            ),
+            &detail.tags,
+        );
+        let target = Target {
+            tags: if to.overridden {
+                Decision::Warn
+            } else {
+                to.decision
+            },
+            verdict: to.decision,
+            platform_of_index: !state.parents.is_empty(),
+        };
+        self.gk
+            .apply(self.image, detail, target, self.mode, &cause)
+            .await
+    }
+
+    /// Announces the change (a platform image of a known index is announced by the index's message,
+    /// which names every platform image's verdict: one message per thing people deploy), then
+    /// finishes the claim.
+    async fn notify(
+        &self,
+        seen: &Seen,
+        detail: &ImageDetail,
+        verdict: &Verdict,
+        to: &Disposition,
+        claim: &Claim,
+        carried: Carried,
+    ) -> Result<Outcome, Error> {
+        let image = self.image;
+        let tagged = ImageRef {
+            tags: detail.tags.clone(),
+            ..image.clone()
+        };
+        let notice = VerdictNotice {
+            override_: to.override_.as_ref().filter(|_| to.overridden),
+            previous: claim.previous,
+            mode: self.mode,
+            in_use: self.in_use_known,
+            actions: &carried.actions,
+            problems: &carried.problems,
+            dedup_key: change_key(image, to.decision, claim.sequence),
+            ..self.gk.notice(&tagged, verdict, self.rule, self.trigger)
+        };
+        let announce = seen.state.parents.is_empty();
+        if announce {
+            self.gk.notifier.publish(&notice.to_message()).await?;
+        }
+        // Held back by the circuit breaker, the change is not recorded as applied: the next
+        // evaluation after a reset (reconcile) finds it again.
+        if self
+            .gk
+            .state
+            .finish(image, claim, !carried.held_back)
+            .await?
+            == Written::Conflict
+        {
+            warn!(image = %image.display(), "claim was taken over before it finished");
+        }
+        self.log_change(verdict, to, claim, &carried);
+        let reason = verdict.reasons.first().cloned().unwrap_or_default();
+        let mut outcome = self.outcome("changed", to.decision, reason);
+        outcome.actions = carried.actions;
+        outcome.notified = announce;
+        Ok(outcome)
+    }
+
+    /// The one `info` line of a changed decision.
+    fn log_change(&self, verdict: &Verdict, to: &Disposition, claim: &Claim, carried: &Carried) {
+        info!(
+            image = %self.image.display(),
+            decision = to.decision.as_str(),
+            previous = claim.previous.map_or("none", Decision::as_str),
+            overridden = to.overridden,
+            mode = self.mode.as_str(),
+            counts = ?verdict.counts,
+            exceptions = verdict.exceptions.len(),
+            actions = carried.actions.len(),
+            problems = carried.problems.len(),
+            policy = self.gk.policy.hash(),
+            event_id = %self.trigger.event_id,
+            "verdict changed"
+        );
+    }
+
+    /// Reads the image from ECR unless it was read already; whether it exists.
+    async fn read_detail(&mut self) -> Result<bool, Error> {
+        if self.detail.is_none() {
+            self.detail = self
+                .gk
+                .registry
+                .describe_image(&self.image.repository, &self.image.digest)
+                .await?;
+        }
+        Ok(self.detail.is_some())
+    }
+
+    /// The verdict from the basis, with `scan` as the image's scan status.
+    fn verdict(&self, subject: &Subject<'_>, scan: &ScanState) -> Verdict {
+        match self.basis {
+            Basis::Findings { findings, .. } => evaluate(&self.gk.policy, subject, findings, scan),
+            Basis::Platforms(p) => aggregate(p),
+        }
+    }
+
+    /// An outcome of this delivery with its decision.
+    fn outcome(&self, status: &'static str, decision: Decision, detail: String) -> Outcome {
+        let mut o = Outcome::new(status, self.trigger.kind, Some(self.image), detail);
+        o.decision = Some(decision);
+        o
+    }
+}
+
+/// Lost coverage never improves a decision: findings closed because the image is no longer monitored
+/// are not fixed, so a block or warning stays until the image is scanned again. Says whether the
+/// verdict was recalled.
+fn recall(verdict: Verdict, scan: &ScanState, state: &ImageState) -> (Verdict, bool) {
+    if let (Decision::Pending, ScanState::Unusable(code)) = (verdict.decision, scan)
+        && let Some(last @ (Decision::Block | Decision::Warn)) = state.decision
+    {
+        let recalled = Verdict::recalled(
+            last,
+            state.summary.clone().unwrap_or_default(),
+            format!(
+                "no usable scan result ({code}): the last scan's {} stays until the image is scanned again",
+                last.as_str()
+            ),
+        );
+        return (recalled, true);
+    }
+    (verdict, false)
+}
+
+/// The verdict's first reason says why a block is suspended, or that its suspension ended.
+fn explain_override(verdict: &mut Verdict, to: &Disposition, was_overridden: bool) {
+    if let Some(o) = &to.override_
+        && to.overridden
+    {
+        verdict.reasons.insert(
+            0,
+            format!(
+                "enforcement suspended by {} until {}: {}",
+                o.by,
+                format_date(o.until),
+                o.reason
+            ),
+        );
+    } else if was_overridden && to.decision == Decision::Block {
+        verdict.reasons.insert(
+            0,
+            "the operator's override ended: the block applies again".into(),
+        );
+    }
+}
+
+/// What a delivery decided, with the state it read.
+fn decided(outcome: Outcome, seen: Seen, scan: ScanState) -> Decided {
+    Decided {
+        outcome,
+        state: seen.state,
+        scan,
+    }
+}
+
+/// The outcome for an image that is no longer in ECR.
 fn gone(image: &ImageRef, trigger: &Trigger) -> Outcome {
     info!(image = %image.display(), "skipped: image no longer in ECR");
     Outcome::new(

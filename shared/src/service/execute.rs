@@ -11,7 +11,7 @@ use crate::domain::ImageRef;
 use crate::domain::plan::Plan;
 use crate::error::Error;
 use crate::outbound::notice::{Action, ActionKind, ActionStatus};
-use crate::ports::{ImageRegistry, Ports, PutTag};
+use crate::ports::{ImageRegistry, Manifest, Ports, PutTag, Removal};
 
 impl<P: Ports> Gatekeeper<P> {
     /// Executes a plan and writes the audit trail: one structured line per ECR action (what, the
@@ -77,37 +77,42 @@ impl<P: Ports> Gatekeeper<P> {
         Ok(actions)
     }
 
+    /// Adds every new tag, then removes what the plan drops; the actions, done or not.
     async fn execute_steps(
         &self,
         image: &ImageRef,
         plan: &Plan,
         problems: &mut Vec<String>,
     ) -> Result<Vec<Action>, Error> {
-        let repo = image.repository.as_str();
-        let digest = image.digest.as_str();
         let mut actions = Vec::new();
+        let confirmed = self.add_tags(image, plan, problems, &mut actions).await?;
+        self.remove_tags(image, plan, confirmed, problems, &mut actions)
+            .await?;
+        Ok(actions)
+    }
+
+    /// Adds the plan's new tags; the tags confirmed on the image.
+    async fn add_tags(
+        &self,
+        image: &ImageRef,
+        plan: &Plan,
+        problems: &mut Vec<String>,
+        actions: &mut Vec<Action>,
+    ) -> Result<HashSet<String>, Error> {
         let mut confirmed: HashSet<String> = HashSet::new();
         let mut manifest = None;
         for tag in plan.adds() {
             if manifest.is_none() {
-                manifest = self.registry.manifest(repo, digest).await?;
+                manifest = self
+                    .registry
+                    .manifest(&image.repository, &image.digest)
+                    .await?;
             }
             let Some(m) = manifest.as_ref() else {
                 problems.push("the image disappeared while being tagged".into());
                 break;
             };
-            let outcome = match self.registry.put_tag(repo, digest, m, tag).await {
-                Ok(PutTag::Created) => Ok(None),
-                // The tag exists: fine only if it is on this digest (checked, never assumed).
-                Ok(PutTag::AlreadyExists) => match self.registry.resolve_tag(repo, tag).await? {
-                    Some(d) if d == digest => Ok(Some("already present".to_string())),
-                    Some(other) => Err(format!("{tag} already exists on {other}")),
-                    None => Err(format!("{tag} could not be created and does not exist")),
-                },
-                Err(e) if e.is_retryable() => return Err(e.into()),
-                Err(e) => Err(e.to_string()),
-            };
-            match outcome {
+            match self.put_tag(image, m, tag).await? {
                 Ok(note) => {
                     confirmed.insert(tag.to_string());
                     info!(image = %image.display(), tag, "tag added");
@@ -130,18 +135,59 @@ impl<P: Ports> Gatekeeper<P> {
                 }
             }
         }
+        Ok(confirmed)
+    }
+
+    /// Puts one tag on the image: `Ok(note)` when it is there now, `Err(why)` when it is not; a
+    /// failure a retry may cure is an error.
+    async fn put_tag(
+        &self,
+        image: &ImageRef,
+        manifest: &Manifest,
+        tag: &str,
+    ) -> Result<Result<Option<String>, String>, Error> {
+        let (repo, digest) = (image.repository.as_str(), image.digest.as_str());
+        Ok(
+            match self.registry.put_tag(repo, digest, manifest, tag).await {
+                Ok(PutTag::Created) => Ok(None),
+                // The tag exists: fine only if it is on this digest (checked, never assumed).
+                Ok(PutTag::AlreadyExists) => match self.registry.resolve_tag(repo, tag).await? {
+                    Some(d) if d == digest => Ok(Some("already present".to_string())),
+                    Some(other) => Err(format!("{tag} already exists on {other}")),
+                    None => Err(format!("{tag} could not be created and does not exist")),
+                },
+                Err(e) if e.is_retryable() => return Err(e.into()),
+                Err(e) => Err(e.to_string()),
+            },
+        )
+    }
+
+    /// Removes the plan's dropped tags that still point here, each only while the tag that keeps the
+    /// image is confirmed on it.
+    async fn remove_tags(
+        &self,
+        image: &ImageRef,
+        plan: &Plan,
+        mut confirmed: HashSet<String>,
+        problems: &mut Vec<String>,
+        actions: &mut Vec<Action>,
+    ) -> Result<(), Error> {
         let removes: Vec<(&str, &str)> = plan.removes().collect();
         if removes.is_empty() {
-            return Ok(actions);
+            return Ok(());
         }
         // Read the tags again right before removing: BatchDeleteImage removes a tag from whatever image
         // it points to at that moment, so a tag moved by a concurrent push is left alone. The tag that
         // keeps the image must be on it now (added above, or there before).
-        let now_tags = match self.registry.describe_image(repo, digest).await? {
+        let now_tags = match self
+            .registry
+            .describe_image(&image.repository, &image.digest)
+            .await?
+        {
             Some(d) => d.tags,
             None => {
                 problems.push("the image disappeared while being tagged".into());
-                return Ok(actions);
+                return Ok(());
             }
         };
         confirmed.extend(now_tags.iter().cloned());
@@ -166,52 +212,62 @@ impl<P: Ports> Gatekeeper<P> {
                 note: Some(why),
             });
         }
-        if still.is_empty() {
-            return Ok(actions);
+        if !still.is_empty() {
+            let removal = self.registry.remove_tags(&image.repository, &still).await?;
+            record_removal(image, removal, problems, actions);
         }
-        let removal = self.registry.remove_tags(repo, &still).await?;
-        for r in removal.removed {
-            if r.digest == digest {
-                info!(image = %image.display(), tag = %r.tag, "tag removed");
-                actions.push(Action {
-                    action: ActionKind::RemoveTag,
-                    tag: r.tag,
-                    status: ActionStatus::Done,
-                    note: None,
-                });
-            } else {
-                let why = format!(
-                    "{} moved to {} between the check and the removal and was removed from it: push it again to that image if it was meant to stay",
-                    r.tag, r.digest
-                );
-                error!(image = %image.display(), tag = %r.tag, other = %r.digest, "tag removed from another image");
-                problems.push(why.clone());
-                actions.push(Action {
-                    action: ActionKind::RemoveTag,
-                    tag: r.tag,
-                    status: ActionStatus::Failed,
-                    note: Some(why),
-                });
-            }
-        }
-        for tag in removal.absent {
+        Ok(())
+    }
+}
+
+/// What BatchDeleteImage did, as actions: removed here, removed from an image the tag moved to in the
+/// meantime, already absent, or failed.
+fn record_removal(
+    image: &ImageRef,
+    removal: Removal,
+    problems: &mut Vec<String>,
+    actions: &mut Vec<Action>,
+) {
+    for r in removal.removed {
+        if r.digest == image.digest {
+            info!(image = %image.display(), tag = %r.tag, "tag removed");
             actions.push(Action {
                 action: ActionKind::RemoveTag,
-                tag,
+                tag: r.tag,
                 status: ActionStatus::Done,
-                note: Some("already absent".into()),
+                note: None,
             });
-        }
-        for (tag, why) in removal.failed {
-            error!(image = %image.display(), %tag, %why, "tag not removed");
-            problems.push(format!("{tag} not removed: {why}"));
+        } else {
+            let why = format!(
+                "{} moved to {} between the check and the removal and was removed from it: push it again to that image if it was meant to stay",
+                r.tag, r.digest
+            );
+            error!(image = %image.display(), tag = %r.tag, other = %r.digest, "tag removed from another image");
+            problems.push(why.clone());
             actions.push(Action {
                 action: ActionKind::RemoveTag,
-                tag,
+                tag: r.tag,
                 status: ActionStatus::Failed,
                 note: Some(why),
             });
         }
-        Ok(actions)
+    }
+    for tag in removal.absent {
+        actions.push(Action {
+            action: ActionKind::RemoveTag,
+            tag,
+            status: ActionStatus::Done,
+            note: Some("already absent".into()),
+        });
+    }
+    for (tag, why) in removal.failed {
+        error!(image = %image.display(), %tag, %why, "tag not removed");
+        problems.push(format!("{tag} not removed: {why}"));
+        actions.push(Action {
+            action: ActionKind::RemoveTag,
+            tag,
+            status: ActionStatus::Failed,
+            note: Some(why),
+        });
     }
 }

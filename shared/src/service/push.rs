@@ -3,7 +3,7 @@
 
 use tracing::{info, warn};
 
-use super::act::{Cause, Target};
+use super::act::{Carried, Cause, Target, changed_something};
 use super::{Gatekeeper, Outcome, Trigger};
 use crate::domain::events::{Event, Push};
 use crate::domain::plan::{self, Verified};
@@ -12,7 +12,7 @@ use crate::domain::verdict::Verdict;
 use crate::domain::{Decision, ImageRef, MediaKind};
 use crate::error::Error;
 use crate::outbound::notice::{VerdictNotice, dedup_key};
-use crate::ports::{ImageRegistry, Notifier, Ports, StateStore};
+use crate::ports::{ImageDetail, ImageRegistry, Notifier, Ports, StateStore};
 use crate::state::ImageState;
 
 impl<P: Ports> Gatekeeper<P> {
@@ -101,8 +101,31 @@ impl<P: Ports> Gatekeeper<P> {
                 "image no longer in ECR",
             ));
         };
-        let rule = self.policy.rule_for(&image.repository);
-        let mode = self.effective_mode(rule);
+        let carried = self.clear_verified(image, tag, &detail, trigger).await?;
+        warn!(image = %image.display(), tag, decision = decision.as_str(), "verified tag on an image that does not verify");
+        self.announce_cleared(image, tag, &detail, &state, &carried, trigger)
+            .await?;
+        let mut o = Outcome::new(
+            "acted",
+            "push",
+            Some(image),
+            format!("{tag} removed: the image does not verify"),
+        );
+        o.decision = Some(decision);
+        o.notified = true;
+        o.actions = carried.actions;
+        Ok(o)
+    }
+
+    /// Removes the verified tags of an image that does not verify.
+    async fn clear_verified(
+        &self,
+        image: &ImageRef,
+        tag: &str,
+        detail: &ImageDetail,
+        trigger: &Trigger,
+    ) -> Result<Carried, Error> {
+        let mode = self.effective_mode(self.policy.rule_for(&image.repository));
         let plan = plan::plan(
             &self.tags_for(&image.repository),
             &detail.tags,
@@ -117,8 +140,21 @@ impl<P: Ports> Gatekeeper<P> {
             format!("{tag} pushed onto an image that does not verify"),
             &detail.tags,
         );
-        let carried = self.carry_out(image, plan, mode, &cause).await?;
-        warn!(image = %image.display(), tag, decision = decision.as_str(), "verified tag on an image that does not verify");
+        self.carry_out(image, plan, mode, &cause).await
+    }
+
+    /// The message that names a verified tag removed from an image that does not verify.
+    async fn announce_cleared(
+        &self,
+        image: &ImageRef,
+        tag: &str,
+        detail: &ImageDetail,
+        state: &ImageState,
+        carried: &Carried,
+        trigger: &Trigger,
+    ) -> Result<(), Error> {
+        let decision = state.decision.unwrap_or(Decision::Pending);
+        let rule = self.policy.rule_for(&image.repository);
         let verdict = Verdict::recalled(
             decision,
             state.summary.clone().unwrap_or_default(),
@@ -135,7 +171,7 @@ impl<P: Ports> Gatekeeper<P> {
         };
         let notice = VerdictNotice {
             previous: Some(decision),
-            mode,
+            mode: self.effective_mode(rule),
             actions: &carried.actions,
             problems: &carried.problems,
             dedup_key: dedup_key(&[
@@ -151,17 +187,7 @@ impl<P: Ports> Gatekeeper<P> {
             )),
             ..self.notice(&seen, &verdict, rule, trigger)
         };
-        self.notifier.publish(&notice.to_message()).await?;
-        let mut o = Outcome::new(
-            "acted",
-            "push",
-            Some(image),
-            format!("{tag} removed: the image does not verify"),
-        );
-        o.decision = Some(decision);
-        o.notified = true;
-        o.actions = carried.actions;
-        Ok(o)
+        Ok(self.notifier.publish(&notice.to_message()).await?)
     }
 
     /// Applies a known decision to an image's current tags (a new tag on a blocked digest).
@@ -185,7 +211,6 @@ impl<P: Ports> Gatekeeper<P> {
             ));
         };
         let rule = self.policy.rule_for(&image.repository);
-        let mode = self.effective_mode(rule);
         let cause = Cause::new(
             trigger,
             format!(
@@ -194,20 +219,14 @@ impl<P: Ports> Gatekeeper<P> {
             ),
             &detail.tags,
         );
+        let target = Target {
+            tags: decision,
+            verdict: decision,
+            platform_of_index: !state.parents.is_empty(),
+        };
         let carried = self
-            .apply(
-                image,
-                &detail,
-                Target {
-                    tags: decision,
-                    verdict: decision,
-                    platform_of_index: !state.parents.is_empty(),
-                },
-                mode,
-                &cause,
-            )
+            .apply(image, &detail, target, self.effective_mode(rule), &cause)
             .await?;
-        let (actions, problems) = (carried.actions, carried.problems);
         let mut outcome = Outcome::new(
             "unchanged",
             trigger.kind,
@@ -223,45 +242,60 @@ impl<P: Ports> Gatekeeper<P> {
         if announced_elsewhere {
             info!(image = %image.display(), by = ?state.claim.as_ref().map(|c| &c.event_id), "tags applied; the change in progress announces them");
             outcome.status = "acted";
-        } else if super::act::changed_something(&actions) || !problems.is_empty() {
-            let tag = image.tags.first().map_or("(untagged)", String::as_str);
-            let verdict = Verdict::recalled(
-                decision,
-                state.summary.clone().unwrap_or_default(),
-                format!(
-                    "tag {tag} was pushed to a digest whose verdict is {}",
-                    decision.as_str()
-                ),
-            );
-            let seen = ImageRef {
-                tags: detail.tags.clone(),
-                ..image.clone()
-            };
-            let notice = VerdictNotice {
-                previous: Some(decision),
-                mode,
-                actions: &actions,
-                problems: &problems,
-                dedup_key: dedup_key(&[
-                    "retag",
-                    &image.repository,
-                    &image.digest,
-                    tag,
-                    &state.version.to_string(),
-                ]),
-                subject: Some(format!(
-                    "ECR gatekeeper: {} {}:{tag} (re-tag of a blocked image)",
-                    decision.as_str().to_ascii_uppercase(),
-                    image.repository
-                )),
-                subject_tag: Some(tag.to_string()),
-                ..self.notice(&seen, &verdict, rule, trigger)
-            };
-            self.notifier.publish(&notice.to_message()).await?;
+        } else if changed_something(&carried.actions) || !carried.problems.is_empty() {
+            self.announce_retag(image, decision, state, &detail, &carried, trigger)
+                .await?;
             outcome.status = "acted";
             outcome.notified = true;
         }
-        outcome.actions = actions;
+        outcome.actions = carried.actions;
         Ok(outcome)
+    }
+
+    /// The message of a re-tag of a blocked image: the new tag's verdict and what was done about it.
+    async fn announce_retag(
+        &self,
+        image: &ImageRef,
+        decision: Decision,
+        state: &ImageState,
+        detail: &ImageDetail,
+        carried: &Carried,
+        trigger: &Trigger,
+    ) -> Result<(), Error> {
+        let rule = self.policy.rule_for(&image.repository);
+        let tag = image.tags.first().map_or("(untagged)", String::as_str);
+        let verdict = Verdict::recalled(
+            decision,
+            state.summary.clone().unwrap_or_default(),
+            format!(
+                "tag {tag} was pushed to a digest whose verdict is {}",
+                decision.as_str()
+            ),
+        );
+        let seen = ImageRef {
+            tags: detail.tags.clone(),
+            ..image.clone()
+        };
+        let notice = VerdictNotice {
+            previous: Some(decision),
+            mode: self.effective_mode(rule),
+            actions: &carried.actions,
+            problems: &carried.problems,
+            dedup_key: dedup_key(&[
+                "retag",
+                &image.repository,
+                &image.digest,
+                tag,
+                &state.version.to_string(),
+            ]),
+            subject: Some(format!(
+                "ECR gatekeeper: {} {}:{tag} (re-tag of a blocked image)",
+                decision.as_str().to_ascii_uppercase(),
+                image.repository
+            )),
+            subject_tag: Some(tag.to_string()),
+            ..self.notice(&seen, &verdict, rule, trigger)
+        };
+        Ok(self.notifier.publish(&notice.to_message()).await?)
     }
 }
