@@ -10,9 +10,11 @@ use crate::domain::plan::{Plan, Step, Verified, plan, release_candidates};
 use crate::domain::tags::{TagKind, TagScheme};
 use crate::domain::time::format_rfc3339;
 use crate::domain::verdict::pending;
-use crate::domain::{Decision, ImageRef, MediaKind, Mode};
+use crate::domain::{Decision, ImageRef, MediaKind, Mode, TriggerKind};
 use crate::error::Error;
-use crate::outbound::notice::{Action, ActionKind, ActionStatus, VerdictNotice, dedup_key};
+use crate::outbound::notice::{
+    Action, ActionKind, ActionStatus, EventType, VerdictNotice, dedup_key,
+};
 use crate::ports::{ImageDetail, ImageRegistry, Notifier, Ports, StateStore};
 use crate::state::Written;
 
@@ -269,9 +271,9 @@ impl<P: Ports> Gatekeeper<P> {
     async fn alert_breaker(&self, image: &ImageRef, why: &str) -> Result<(), Error> {
         let verdict = pending(why.to_string());
         let rule = self.policy.rule_for(&image.repository);
-        let trigger = Trigger::cli("breaker", format!("breaker-{}", (self.clock)()));
+        let trigger = Trigger::cli(TriggerKind::Breaker, format!("breaker-{}", (self.clock)()));
         let notice = VerdictNotice {
-            event_type: "alert",
+            event_type: EventType::Alert,
             dedup_key: dedup_key(&["breaker", &trigger.event_id]),
             subject: Some("ECR gatekeeper: CIRCUIT BREAKER OPEN, tag changes stopped".into()),
             ..self.notice(image, &verdict, rule, &trigger)

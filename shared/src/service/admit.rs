@@ -4,14 +4,14 @@
 use tracing::{info, warn};
 
 use super::act::Cause;
-use super::{Gatekeeper, Outcome, Trigger};
+use super::{Gatekeeper, Outcome, Status, Trigger};
 use crate::domain::plan;
 use crate::domain::policy::Unscanned;
 use crate::domain::time::{DAY, format_date};
 use crate::domain::verdict::pending;
-use crate::domain::{Decision, ImageRef, MediaKind, Mode};
+use crate::domain::{Decision, ImageRef, MediaKind, Mode, TriggerKind};
 use crate::error::Error;
-use crate::outbound::notice::{VerdictNotice, dedup_key};
+use crate::outbound::notice::{EventType, VerdictNotice, dedup_key};
 use crate::ports::{ImageRegistry, Notifier, Ports, StartScan, StateStore};
 use crate::state::Mark;
 
@@ -43,7 +43,7 @@ impl<P: Ports> Gatekeeper<P> {
             outcome.decision = held.decision;
             outcome.notified |= held.notified;
             if !held.actions.is_empty() {
-                outcome.status = "acted";
+                outcome.status = Status::Acted;
             }
             outcome.actions = held.actions;
         }
@@ -58,8 +58,8 @@ impl<P: Ports> Gatekeeper<P> {
             .await?
         else {
             return Ok(Outcome::new(
-                "skipped",
-                "push",
+                Status::Skipped,
+                TriggerKind::Push,
                 Some(image),
                 "image no longer in ECR",
             ));
@@ -75,8 +75,8 @@ impl<P: Ports> Gatekeeper<P> {
         let carried = self.carry_out(image, plan, mode, &cause).await?;
         let (actions, problems) = (carried.actions, carried.problems);
         let mut outcome = Outcome::new(
-            "unchanged",
-            "push",
+            Status::Unchanged,
+            TriggerKind::Push,
             Some(image),
             "held until a scan verdict",
         );
@@ -99,7 +99,7 @@ impl<P: Ports> Gatekeeper<P> {
             };
             self.notifier.publish(&notice.to_message()).await?;
             outcome.notified = true;
-            outcome.status = "acted";
+            outcome.status = Status::Acted;
         }
         if mode == Mode::Audit {
             outcome.detail = "would hold until a scan verdict (audit)".into();
@@ -118,8 +118,8 @@ impl<P: Ports> Gatekeeper<P> {
         if !kind.is_scannable() {
             info!(image = %image.display(), ?kind, "not scanned itself");
             return Ok(Outcome::new(
-                "skipped",
-                "push",
+                Status::Skipped,
+                TriggerKind::Push,
                 Some(image),
                 format!("{kind:?} manifest: scanners look at the images it refers to"),
             ));
@@ -128,8 +128,8 @@ impl<P: Ports> Gatekeeper<P> {
         if coverage.covered() {
             info!(image = %image.display(), frequency = %coverage.frequency, enhanced = coverage.enhanced, "scan will happen");
             return Ok(Outcome::new(
-                "unchanged",
-                "push",
+                Status::Unchanged,
+                TriggerKind::Push,
                 Some(image),
                 format!("covered by {} scanning", coverage.frequency),
             ));
@@ -147,9 +147,19 @@ impl<P: Ports> Gatekeeper<P> {
                 StartScan::Unsupported(why) => format!("ECR cannot scan this image: {why}"),
             };
             info!(image = %image.display(), %detail, "ensure scan");
-            return Ok(Outcome::new("acted", "push", Some(image), detail));
+            return Ok(Outcome::new(
+                Status::Acted,
+                TriggerKind::Push,
+                Some(image),
+                detail,
+            ));
         }
         // ENHANCED registry, repository matching no rule: nobody will scan this image.
+        self.unscanned(image, trigger).await
+    }
+
+    /// An image of a repository nothing scans: it stays pending, and an alert says so once a day.
+    async fn unscanned(&self, image: &ImageRef, trigger: &Trigger) -> Result<Outcome, Error> {
         let rule = self.policy.rule_for(&image.repository);
         let reason = format!(
             "repository {} matches no enhanced scanning rule: its images are not scanned (add it to the registry scanning configuration)",
@@ -162,12 +172,17 @@ impl<P: Ports> Gatekeeper<P> {
             .state
             .mark_once(&key, &trigger.event_id, now, 2 * DAY)
             .await?;
-        let mut outcome = Outcome::new("unchanged", "push", Some(image), reason.clone());
+        let mut outcome = Outcome::new(
+            Status::Unchanged,
+            TriggerKind::Push,
+            Some(image),
+            reason.clone(),
+        );
         if mark != Mark::Taken {
             let verdict = pending(reason);
             let notice = VerdictNotice {
-                event_type: "alert",
-                trigger: "unscanned",
+                event_type: EventType::Alert,
+                trigger: TriggerKind::Unscanned,
                 dedup_key: dedup_key(&["unscanned", &image.repository, &format_date(now)]),
                 subject: Some(format!(
                     "ECR gatekeeper: UNSCANNED repository {}",

@@ -5,7 +5,7 @@ use tracing::{info, warn};
 
 use super::act::Carried;
 use super::act::{Cause, Target};
-use super::{Gatekeeper, MAX_ATTEMPTS, Outcome, Trigger, retry_later};
+use super::{Gatekeeper, MAX_ATTEMPTS, Outcome, Status, Trigger, retry_later};
 use crate::domain::index::{PlatformVerdict, aggregate};
 use crate::domain::policy::Rule;
 use crate::domain::tags::TagKind;
@@ -246,7 +246,11 @@ impl<'a, P: Ports> Deciding<'a, P> {
             if c.decision == decision && c.overridden == overridden {
                 info!(image = %self.image.display(), decision = decision.as_str(), by = %c.event_id, "change in progress elsewhere");
                 let detail = format!("event {} is applying this decision", c.event_id);
-                return Ok(Plan::Done(self.outcome("in_progress", decision, detail)));
+                return Ok(Plan::Done(self.outcome(
+                    Status::InProgress,
+                    decision,
+                    detail,
+                )));
             }
             return Err(retry_later(format!(
                 "{}: event {} is applying {}, this event found {}; retry after it finishes",
@@ -295,7 +299,7 @@ impl<'a, P: Ports> Deciding<'a, P> {
             return Ok(None);
         }
         let reason = judged.verdict.reasons.first().cloned().unwrap_or_default();
-        let mut outcome = self.outcome("unchanged", Decision::Pending, reason);
+        let mut outcome = self.outcome(Status::Unchanged, Decision::Pending, reason);
         let scan = match &self.detail {
             Some(d) if self.given == ScanState::Unknown => d.scan.clone(),
             _ => self.given.clone(),
@@ -360,7 +364,7 @@ impl<'a, P: Ports> Deciding<'a, P> {
         let decision = verdict.decision;
         let detail = format!("decision {} unchanged", decision.as_str());
         info!(image = %self.image.display(), decision = decision.as_str(), counts = ?verdict.counts, "unchanged");
-        let outcome = self.outcome("unchanged", decision, detail);
+        let outcome = self.outcome(Status::Unchanged, decision, detail);
         Ok(decided(outcome, seen, judged.scan))
     }
 
@@ -496,7 +500,7 @@ impl<'a, P: Ports> Deciding<'a, P> {
         }
         self.log_change(verdict, to, claim, &carried);
         let reason = verdict.reasons.first().cloned().unwrap_or_default();
-        let mut outcome = self.outcome("changed", to.decision, reason);
+        let mut outcome = self.outcome(Status::Changed, to.decision, reason);
         outcome.actions = carried.actions;
         outcome.notified = announce;
         Ok(outcome)
@@ -541,7 +545,7 @@ impl<'a, P: Ports> Deciding<'a, P> {
     }
 
     /// An outcome of this delivery with its decision.
-    fn outcome(&self, status: &'static str, decision: Decision, detail: String) -> Outcome {
+    fn outcome(&self, status: Status, decision: Decision, detail: String) -> Outcome {
         let mut o = Outcome::new(status, self.trigger.kind, Some(self.image), detail);
         o.decision = Some(decision);
         o
@@ -603,7 +607,7 @@ fn decided(outcome: Outcome, seen: Seen, scan: ScanState) -> Decided {
 fn gone(image: &ImageRef, trigger: &Trigger) -> Outcome {
     info!(image = %image.display(), "skipped: image no longer in ECR");
     Outcome::new(
-        "skipped",
+        Status::Skipped,
         trigger.kind,
         Some(image),
         "image no longer in ECR",

@@ -4,7 +4,7 @@
 use tracing::info;
 
 use super::decide::{Basis, Decided};
-use super::{Gatekeeper, Outcome, Trigger};
+use super::{Gatekeeper, Outcome, Status, Trigger};
 use crate::domain::events::Scanner;
 use crate::domain::{Decision, Finding, ImageRef, ScanState, Severity, SeverityCounts};
 use crate::error::Error;
@@ -99,7 +99,7 @@ impl<P: Ports> Gatekeeper<P> {
     ) -> Result<Outcome, Error> {
         let Some((findings, reported)) = self.findings_of(source, image, scanner).await? else {
             return Ok(Outcome::new(
-                "skipped",
+                Status::Skipped,
                 trigger.kind,
                 Some(image),
                 "image no longer in ECR",
@@ -130,7 +130,7 @@ impl<P: Ports> Gatekeeper<P> {
                 trigger,
             )
             .await?;
-        if outcome.status == "skipped" {
+        if outcome.status == Status::Skipped {
             return Ok(outcome);
         }
         // Findings that disappear from an image that is no longer monitored are not fixed: the image
@@ -180,7 +180,7 @@ impl<P: Ports> Gatekeeper<P> {
         }
         self.state.set_due(image, Some(now + LAG_RECHECK)).await?;
         let mut o = Outcome::new(
-            "deferred",
+            Status::Deferred,
             trigger.kind,
             Some(image),
             format!("findings list incomplete: {why}; checked again later"),

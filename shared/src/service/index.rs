@@ -5,10 +5,10 @@
 use tracing::warn;
 
 use super::decide::Basis;
-use super::{Gatekeeper, Outcome, Trigger};
-use crate::domain::ImageRef;
+use super::{Gatekeeper, Outcome, Status, Trigger};
 use crate::domain::index::{Child, PlatformVerdict, children};
 use crate::domain::time::DAY;
+use crate::domain::{ImageRef, TriggerKind};
 use crate::error::Error;
 use crate::ports::{ImageRegistry, Ports, StateStore};
 use crate::state::ImageState;
@@ -31,8 +31,8 @@ impl<P: Ports> Gatekeeper<P> {
             .await?
         else {
             return Ok(Outcome::new(
-                "skipped",
-                "push",
+                Status::Skipped,
+                TriggerKind::Push,
                 Some(image),
                 "image no longer in ECR",
             ));
@@ -46,8 +46,8 @@ impl<P: Ports> Gatekeeper<P> {
             Err(why) => {
                 warn!(image = %image.display(), reason = %why, "image index not readable");
                 return Ok(Outcome::new(
-                    "skipped",
-                    "push",
+                    Status::Skipped,
+                    TriggerKind::Push,
                     Some(image),
                     format!("image index not readable: {why}"),
                 ));

@@ -2,9 +2,9 @@
 
 use tracing::info;
 
-use super::{Gatekeeper, Outcome, Trigger};
+use super::{Gatekeeper, Outcome, Status, Trigger};
 use crate::domain::events::Event;
-use crate::domain::{ImageRef, MediaKind};
+use crate::domain::{ImageRef, MediaKind, TriggerKind};
 use crate::error::Error;
 use crate::ports::{ImageRegistry, Ports, StateStore};
 
@@ -24,8 +24,8 @@ impl<P: Ports> Gatekeeper<P> {
             .is_some()
         {
             return Ok(Outcome::new(
-                "skipped",
-                "delete",
+                Status::Skipped,
+                TriggerKind::Delete,
                 Some(image),
                 "a tag was deleted; the image is still in ECR",
             ));
@@ -39,8 +39,8 @@ impl<P: Ports> Gatekeeper<P> {
         }
         info!(image = %image.display(), tickets = state.tickets.len(), "image deleted");
         Ok(Outcome::new(
-            "unchanged",
-            "delete",
+            Status::Unchanged,
+            TriggerKind::Delete,
             Some(image),
             format!("image deleted; left {} ticket(s)", state.tickets.len()),
         ))
@@ -60,8 +60,8 @@ impl<P: Ports> Gatekeeper<P> {
             .await?
         else {
             return Ok(Outcome::new(
-                "skipped",
-                "restore",
+                Status::Skipped,
+                TriggerKind::Restore,
                 Some(image),
                 "image no longer in ECR",
             ));
@@ -72,7 +72,7 @@ impl<P: Ports> Gatekeeper<P> {
             detail.artifact_media_type.as_deref(),
         );
         let mut outcome = self.ensure_scan(image, kind, &trigger).await?;
-        outcome.kind = "restore";
+        outcome.kind = TriggerKind::Restore;
         Ok(outcome)
     }
 }

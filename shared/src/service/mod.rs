@@ -37,6 +37,8 @@ pub use evaluate::ScanHint;
 pub use operator::{Preview, ReleaseRequest};
 pub use sweep::{SweepReport, SweepSettings, blocking_severities};
 
+use std::fmt;
+
 use serde::Serialize;
 
 use crate::domain::events::Event;
@@ -45,22 +47,74 @@ use crate::domain::policy::{Policy, Rule};
 use crate::domain::tags::{TagKind, TagScheme};
 use crate::domain::time::Epoch;
 use crate::domain::verdict::Verdict;
-use crate::domain::{Decision, ImageRef, Mode};
+use crate::domain::{Decision, ImageRef, Mode, TriggerKind};
 use crate::error::{Error, GatekeeperError};
-use crate::outbound::notice::{Action, VerdictNotice};
+use crate::outbound::notice::{Action, EventType, VerdictNotice};
 use crate::ports::{ImageRegistry, Notifier, Ports};
 
 /// How often a delivery re-reads the state after losing a conditional write before giving up
 /// (Lambda retries the invocation).
 const MAX_ATTEMPTS: usize = 4;
 
+/// What an invocation came to. Serialised as [`Status::as_str`], the outcome's `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// A decision changed (or an override began or ended): acted on and notified.
+    Changed,
+    /// Nothing to change: the decision stands, or nothing is decided yet.
+    Unchanged,
+    /// Tags changed or a scan was started without a change of decision (a hold, a re-tag, a release).
+    Acted,
+    /// Another delivery is applying this same change.
+    InProgress,
+    /// Nothing done: not this function's event, or the image is no longer in ECR.
+    Skipped,
+    /// A malformed event, copied to the rejected-events queue.
+    Rejected,
+    /// The findings list is still incomplete: looked at again later.
+    Deferred,
+}
+
+impl Status {
+    /// Every status.
+    pub const ALL: [Status; 7] = [
+        Status::Changed,
+        Status::Unchanged,
+        Status::Acted,
+        Status::InProgress,
+        Status::Skipped,
+        Status::Rejected,
+        Status::Deferred,
+    ];
+
+    /// `changed`, `unchanged`, `acted`, `in_progress`, `skipped`, `rejected` or `deferred`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Changed => "changed",
+            Status::Unchanged => "unchanged",
+            Status::Acted => "acted",
+            Status::InProgress => "in_progress",
+            Status::Skipped => "skipped",
+            Status::Rejected => "rejected",
+            Status::Deferred => "deferred",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What one invocation did, returned to Lambda (and logged).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Outcome {
-    /// `changed`, `unchanged`, `acted`, `in_progress`, `skipped` or `rejected`.
-    pub status: &'static str,
-    /// The event kind (`push`, `scan`, `finding`, `coverage`, `ignored`, or `invalid`).
-    pub kind: &'static str,
+    /// What it came to.
+    pub status: Status,
+    /// What caused it: the event's kind (`invalid` for a malformed one), or the CLI's run.
+    pub kind: TriggerKind,
     /// `repository@digest`, when the event named an image.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
@@ -77,8 +131,8 @@ pub struct Outcome {
 
 impl Outcome {
     fn new(
-        status: &'static str,
-        kind: &'static str,
+        status: Status,
+        kind: TriggerKind,
         image: Option<&ImageRef>,
         detail: impl Into<String>,
     ) -> Outcome {
@@ -99,8 +153,8 @@ impl Outcome {
 pub struct Trigger {
     /// EventBridge event id (stable across Lambda retries), or the CLI's own id.
     pub event_id: String,
-    /// `push`, `scan`, `finding`, `coverage`, `reconcile`, `release` ...
-    pub kind: &'static str,
+    /// What kind of event or run it is.
+    pub kind: TriggerKind,
     /// Region from the envelope, for messages.
     pub region: Option<String>,
     /// Account id from the envelope.
@@ -121,7 +175,7 @@ impl Trigger {
     }
 
     /// A trigger of the CLI's (`reconcile`, `release`).
-    pub fn cli(kind: &'static str, id: String) -> Trigger {
+    pub fn cli(kind: TriggerKind, id: String) -> Trigger {
         Trigger {
             event_id: id,
             kind,
@@ -260,7 +314,7 @@ impl<P: Ports> Gatekeeper<P> {
         trigger: &'a Trigger,
     ) -> VerdictNotice<'a> {
         VerdictNotice {
-            event_type: "verdict",
+            event_type: EventType::Verdict,
             override_: None,
             actor: None,
             in_use: None,
@@ -280,6 +334,19 @@ impl<P: Ports> Gatekeeper<P> {
             subject: None,
             subject_tag: self.original_tags(&image.tags).into_iter().next(),
             now: (self.clock)(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_status_serialises_and_displays_as_its_name() {
+        for s in Status::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str(), "{s:?}");
+            assert_eq!(s.to_string(), s.as_str());
         }
     }
 }

@@ -6,14 +6,14 @@ use std::collections::HashMap;
 use tracing::warn;
 
 use super::act::{Carried, Cause, changed_something};
-use super::{Gatekeeper, Outcome, Trigger};
+use super::{Gatekeeper, Outcome, Status, Trigger};
 use crate::domain::events::Scanner;
 use crate::domain::plan::{Verified, plan, release_candidates};
 use crate::domain::time::{Epoch, format_date};
 use crate::domain::verdict::{Subject, Verdict, evaluate};
-use crate::domain::{Decision, ImageRef, Mode, ScanState};
+use crate::domain::{Decision, ImageRef, Mode, ScanState, TriggerKind};
 use crate::error::Error;
-use crate::outbound::notice::{Action, VerdictNotice, dedup_key};
+use crate::outbound::notice::{Action, EventType, VerdictNotice, dedup_key};
 use crate::ports::{FindingsSource, ImageDetail, ImageRegistry, Notifier, Ports, StateStore};
 use crate::state::{Claim, Override, Written};
 
@@ -181,11 +181,11 @@ impl<P: Ports> Gatekeeper<P> {
             .announce_release(req, &preview, previous, override_.as_ref(), &carried, now)
             .await?;
         let status = if changed_something(&carried.actions) {
-            "acted"
+            Status::Acted
         } else {
-            "unchanged"
+            Status::Unchanged
         };
-        let mut outcome = Outcome::new(status, "release", Some(image), detail);
+        let mut outcome = Outcome::new(status, TriggerKind::Release, Some(image), detail);
         outcome.decision = Some(preview.verdict.decision);
         outcome.actions = carried.actions;
         outcome.notified = true;
@@ -300,9 +300,9 @@ impl<P: Ports> Gatekeeper<P> {
                 format!("the block is overridden until {}", format_date(o.until)),
             );
         }
-        let trigger = Trigger::cli("release", format!("release-{now}"));
+        let trigger = Trigger::cli(TriggerKind::Release, format!("release-{now}"));
         let notice = VerdictNotice {
-            event_type: "release",
+            event_type: EventType::Release,
             override_,
             actor: Some(req.caller),
             previous,

@@ -4,12 +4,12 @@
 use tracing::{info, warn};
 
 use super::act::{Carried, Cause, Target, changed_something};
-use super::{Gatekeeper, Outcome, Trigger};
+use super::{Gatekeeper, Outcome, Status, Trigger};
 use crate::domain::events::{Event, Push};
 use crate::domain::plan::{self, Verified};
 use crate::domain::tags::TagKind;
 use crate::domain::verdict::Verdict;
-use crate::domain::{Decision, ImageRef, MediaKind};
+use crate::domain::{Decision, ImageRef, MediaKind, TriggerKind};
 use crate::error::Error;
 use crate::outbound::notice::{VerdictNotice, dedup_key};
 use crate::ports::{ImageDetail, ImageRegistry, Notifier, Ports, StateStore};
@@ -32,8 +32,8 @@ impl<P: Ports> Gatekeeper<P> {
         {
             info!(image = %image.display(), tag, "skipped: the gatekeeper's own tag");
             return Ok(Outcome::new(
-                "skipped",
-                "push",
+                Status::Skipped,
+                TriggerKind::Push,
                 Some(image),
                 format!("{tag} carries a reserved prefix: not a new image"),
             ));
@@ -49,8 +49,8 @@ impl<P: Ports> Gatekeeper<P> {
             Some(d @ (Decision::Block | Decision::Pass | Decision::Warn)) => {
                 info!(image = %image.display(), decision = d.as_str(), "push of a digest with a verdict");
                 let mut o = Outcome::new(
-                    "unchanged",
-                    "push",
+                    Status::Unchanged,
+                    TriggerKind::Push,
                     Some(image),
                     format!("digest already has verdict {}", d.as_str()),
                 );
@@ -81,8 +81,8 @@ impl<P: Ports> Gatekeeper<P> {
         let suspended = decision == Decision::Block && state.override_at(now).is_some();
         if self.verified_for(&image.repository, decision) == Verified::Set && !suspended {
             let mut o = Outcome::new(
-                "unchanged",
-                "push",
+                Status::Unchanged,
+                TriggerKind::Push,
                 Some(image),
                 format!("{tag} is on an image that verifies ({})", decision.as_str()),
             );
@@ -95,8 +95,8 @@ impl<P: Ports> Gatekeeper<P> {
             .await?
         else {
             return Ok(Outcome::new(
-                "skipped",
-                "push",
+                Status::Skipped,
+                TriggerKind::Push,
                 Some(image),
                 "image no longer in ECR",
             ));
@@ -106,8 +106,8 @@ impl<P: Ports> Gatekeeper<P> {
         self.announce_cleared(image, tag, &detail, &state, &carried, trigger)
             .await?;
         let mut o = Outcome::new(
-            "acted",
-            "push",
+            Status::Acted,
+            TriggerKind::Push,
             Some(image),
             format!("{tag} removed: the image does not verify"),
         );
@@ -204,7 +204,7 @@ impl<P: Ports> Gatekeeper<P> {
             .await?
         else {
             return Ok(Outcome::new(
-                "skipped",
+                Status::Skipped,
                 trigger.kind,
                 Some(image),
                 "image no longer in ECR",
@@ -228,7 +228,7 @@ impl<P: Ports> Gatekeeper<P> {
             .apply(image, &detail, target, self.effective_mode(rule), &cause)
             .await?;
         let mut outcome = Outcome::new(
-            "unchanged",
+            Status::Unchanged,
             trigger.kind,
             Some(image),
             format!("digest already has verdict {}", decision.as_str()),
@@ -241,11 +241,11 @@ impl<P: Ports> Gatekeeper<P> {
         let announced_elsewhere = state.claim.as_ref().is_some_and(|c| c.decision == decision);
         if announced_elsewhere {
             info!(image = %image.display(), by = ?state.claim.as_ref().map(|c| &c.event_id), "tags applied; the change in progress announces them");
-            outcome.status = "acted";
+            outcome.status = Status::Acted;
         } else if changed_something(&carried.actions) || !carried.problems.is_empty() {
             self.announce_retag(image, decision, state, &detail, &carried, trigger)
                 .await?;
-            outcome.status = "acted";
+            outcome.status = Status::Acted;
             outcome.notified = true;
         }
         outcome.actions = carried.actions;

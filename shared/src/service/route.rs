@@ -5,7 +5,8 @@ use serde_json::Value;
 use tracing::{info, warn};
 
 use super::evaluate::ScanHint;
-use super::{Gatekeeper, Outcome, Trigger};
+use super::{Gatekeeper, Outcome, Status, Trigger};
+use crate::domain::TriggerKind;
 use crate::domain::events::{self, Event, EventBody, Incoming, Scanner};
 use crate::error::Error;
 use crate::ports::{FindingsSource, Ports, RejectSink};
@@ -19,7 +20,12 @@ impl<P: Ports> Gatekeeper<P> {
             Ok(event) => {
                 if let EventBody::Ignored(why) = &event.body {
                     info!(event_id = %event.id, detail_type = %event.detail_type, reason = %why, "skipped");
-                    return Ok(Err(Outcome::new("skipped", "ignored", None, why.clone())));
+                    return Ok(Err(Outcome::new(
+                        Status::Skipped,
+                        TriggerKind::Ignored,
+                        None,
+                        why.clone(),
+                    )));
                 }
                 Ok(Ok(event))
             }
@@ -27,8 +33,8 @@ impl<P: Ports> Gatekeeper<P> {
                 warn!(reason = %e, "rejected event");
                 self.rejects.reject(e.reason(), value).await?;
                 Ok(Err(Outcome::new(
-                    "rejected",
-                    "invalid",
+                    Status::Rejected,
+                    TriggerKind::Invalid,
                     None,
                     e.reason().to_string(),
                 )))
@@ -60,9 +66,9 @@ impl<P: Ports> Gatekeeper<P> {
             EventBody::Deleted(image) => self.on_delete(&event, image).await,
             EventBody::Restored(image) => self.on_restore(&event, image).await,
             _ => {
-                info!(event_id = %event.id, kind = event.kind(), "skipped: not a push event");
+                info!(event_id = %event.id, kind = event.kind().as_str(), "skipped: not a push event");
                 Ok(Outcome::new(
-                    "skipped",
+                    Status::Skipped,
                     event.kind(),
                     event.image(),
                     "not a push event: routed to the wrong function",
@@ -123,9 +129,9 @@ impl<P: Ports> Gatekeeper<P> {
                     .await
             }
             _ => {
-                info!(event_id = %event.id, kind = event.kind(), "skipped: not a scan event");
+                info!(event_id = %event.id, kind = event.kind().as_str(), "skipped: not a scan event");
                 Ok(Outcome::new(
-                    "skipped",
+                    Status::Skipped,
                     event.kind(),
                     event.image(),
                     "not a scan event: routed to the wrong function",

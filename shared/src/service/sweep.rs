@@ -19,13 +19,13 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 use tracing::{info, warn};
 
-use super::{Gatekeeper, Outcome, Trigger};
+use super::{Gatekeeper, Outcome, Status, Trigger};
 use crate::domain::events::Scanner;
 use crate::domain::policy::{Exception, Policy, Unscanned};
 use crate::domain::tags::TagKind;
 use crate::domain::time::{DAY, Epoch, format_rfc3339};
 use crate::domain::verdict::pending;
-use crate::domain::{Decision, ImageRef, MediaKind, ScanState, Severity};
+use crate::domain::{Decision, ImageRef, MediaKind, ScanState, Severity, TriggerKind};
 use crate::error::Error;
 use crate::outbound::notice::{VerdictNotice, dedup_key};
 use crate::outbound::reminder::ReminderNotice;
@@ -158,7 +158,7 @@ impl<P: Ports> Gatekeeper<P> {
             gk: self,
             source,
             settings,
-            trigger: Trigger::cli("sweep", format!("sweep-{run}")),
+            trigger: Trigger::cli(TriggerKind::Sweep, format!("sweep-{run}")),
             from,
             now,
             enhanced,
@@ -444,8 +444,8 @@ impl<P: Ports, F: FindingsSource + Sync> Sweeping<'_, P, F> {
                 .await;
             match revisited {
                 Ok(o) => {
-                    info!(image = %image.display(), why = %why, status = o.status, decision = ?o.decision, "swept");
-                    if o.status == "changed" {
+                    info!(image = %image.display(), why = %why, status = o.status.as_str(), decision = ?o.decision, "swept");
+                    if o.status == Status::Changed {
                         self.report.changed += 1;
                     }
                 }
