@@ -15,13 +15,13 @@ use gatekeeper::domain::policy::Policy;
 use gatekeeper::domain::tags::{TagKind, TagScheme};
 use gatekeeper::domain::time::Epoch;
 use gatekeeper::domain::verdict::{Subject, Verdict, evaluate, evaluate_counts};
-use gatekeeper::domain::{Decision, ImageRef, ScanState, SeverityCounts};
+use gatekeeper::domain::{Decision, ImageRef, ScanState, SeverityCounts, TriggerKind};
 
 /// The one JSON object `evaluate` prints.
 #[derive(Debug, Serialize)]
 pub struct Evaluation {
     /// push, scan, finding, coverage or ignored.
-    pub kind: &'static str,
+    pub kind: TriggerKind,
     /// The image, `null` for an ignored event.
     pub image: Option<ImageRef>,
     /// pass, warn, block, pending or skip.
@@ -72,7 +72,7 @@ fn verified_tags(policy: &Policy, image: &ImageRef, decision: Decision) -> Optio
     })
 }
 
-fn from_verdict(policy: &Policy, kind: &'static str, image: &ImageRef, v: Verdict) -> Evaluation {
+fn from_verdict(policy: &Policy, kind: TriggerKind, image: &ImageRef, v: Verdict) -> Evaluation {
     Evaluation {
         kind,
         image: Some(image.clone()),
@@ -101,7 +101,7 @@ pub fn run(
         _ => event.image(),
     };
     let kind = if image.is_none() {
-        "ignored"
+        TriggerKind::Ignored
     } else {
         event.kind()
     };
@@ -324,7 +324,7 @@ mod tests {
         for (name, kind, decision) in cases {
             let e = run(&event(name), None, &p, NOW).unwrap();
             assert_eq!(
-                (e.kind, e.decision),
+                (e.kind.as_str(), e.decision),
                 (kind, decision),
                 "{name}: {:?}",
                 e.reasons

@@ -8,7 +8,7 @@ use gatekeeper::domain::escape::line;
 use gatekeeper::domain::events::Scanner;
 use gatekeeper::domain::tags::TagKind;
 use gatekeeper::domain::time::{DAY, format_rfc3339, now};
-use gatekeeper::domain::{ImageRef, MediaKind};
+use gatekeeper::domain::{ImageRef, MediaKind, TriggerKind as Kind};
 use gatekeeper::outbound::notice::{Action, ActionStatus};
 use gatekeeper::ports::ImageRegistry;
 use gatekeeper::service::{ReleaseRequest, Trigger};
@@ -306,7 +306,7 @@ async fn reconcile_run(args: ReconcileArgs) -> Result<ExitCode, Fail> {
                 );
                 print_actions(&image.display(), &p.actions, &p.problems);
             } else {
-                let trigger = Trigger::cli("reconcile", format!("{run_id}-{}", image.digest));
+                let trigger = Trigger::cli(Kind::Reconcile, format!("{run_id}-{}", image.digest));
                 let o = if index {
                     gk.evaluate_index(&image, &trigger).await?
                 } else {

@@ -32,7 +32,7 @@ use gatekeeper::ports::{
 use gatekeeper::service::Gatekeeper;
 
 /// The gatekeeper wired to one test account.
-pub type TestGatekeeper = Gatekeeper<Ecr, Sns, DynamoState, SqsRejects>;
+pub type TestGatekeeper = Gatekeeper<(Ecr, Sns, DynamoState, SqsRejects)>;
 
 /// Adds `x-moto-account-id` to every request: each test gets its own moto account.
 #[derive(Debug, Clone)]

@@ -10,11 +10,11 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use gatekeeper::domain::policy::Policy;
-use gatekeeper::domain::{Decision, Finding, FindingStatus, Mode, Package, Severity};
+use gatekeeper::domain::{Decision, Finding, FindingStatus, Mode, Package, Severity, TriggerKind};
 use gatekeeper::outbound::chat::thread_id;
 use gatekeeper::outbound::tickets::ticket_key;
 use gatekeeper::ports::FindingsSource;
-use gatekeeper::service::Outcome;
+use gatekeeper::service::{Outcome, Status};
 use gatekeeper_tests::fixtures::{
     Aws, FakeInspector, TestGatekeeper, WithScanStatus, basic_finding, basic_scan_event,
     coverage_event, finding_event, image_action_event, index_push_event, inspector_scan_counts,
@@ -93,14 +93,14 @@ async fn a_hundred_finding_events_in_parallel_make_one_change_and_one_message() 
         statuses.push(r.unwrap());
     }
     assert_eq!(
-        statuses.iter().filter(|s| **s == "changed").count(),
+        statuses.iter().filter(|s| **s == Status::Changed).count(),
         1,
         "{statuses:?}"
     );
     assert!(
         statuses
             .iter()
-            .all(|s| matches!(*s, "changed" | "unchanged" | "in_progress")),
+            .all(|s| matches!(*s, Status::Changed | Status::Unchanged | Status::InProgress)),
         "{statuses:?}"
     );
     assert_eq!(
@@ -137,7 +137,10 @@ async fn a_hundred_finding_events_in_parallel_make_one_change_and_one_message() 
             "MEDIUM",
             "ACTIVE",
         );
-        assert_eq!(deliver(&gk, &*findings, &again).await.status, "unchanged");
+        assert_eq!(
+            deliver(&gk, &*findings, &again).await.status,
+            Status::Unchanged
+        );
     }
     let (json, chat) = aws.checked_messages(&setup).await;
     assert!(json.is_empty() && chat.is_empty());
@@ -159,10 +162,13 @@ async fn a_finding_before_its_scan_result_and_a_lagging_list_decide_once() {
     let first = aws.push("ooo", "finding-first", &["v1"]).await;
     findings.set(&first, vec![active("CVE-2026-0001", Severity::Critical)]);
     let f = finding_event("o-1", "ooo", &first, "CVE-2026-0001", "CRITICAL", "ACTIVE");
-    assert_eq!(deliver(&gk, &findings, &f).await.status, "changed");
+    assert_eq!(deliver(&gk, &findings, &f).await.status, Status::Changed);
     let scan = inspector_scan_counts("o-2", "ooo", &first, &[("CRITICAL", 1)]);
     let o = deliver(&gk, &findings, &scan).await;
-    assert_eq!((o.status, o.decision), ("unchanged", Some(Decision::Block)));
+    assert_eq!(
+        (o.status, o.decision),
+        (Status::Unchanged, Some(Decision::Block))
+    );
     assert_eq!(aws.checked_messages(&setup).await.0.len(), 1);
 
     // The scan counted 1 CRITICAL and 2 HIGH, ListFindings has only the HIGHs so far: nothing is
@@ -179,7 +185,7 @@ async fn a_finding_before_its_scan_result_and_a_lagging_list_decide_once() {
     let o = deliver(&gk, &findings, &scan).await;
     assert_eq!(
         (o.status, o.decision),
-        ("deferred", Some(Decision::Pending)),
+        (Status::Deferred, Some(Decision::Pending)),
         "{o:?}"
     );
     assert_eq!(
@@ -282,7 +288,7 @@ async fn suppressed_and_closed_findings_release_only_a_monitored_image() {
     );
     assert_eq!(
         gk.handle_scan_event(&findings, &e).await.unwrap().status,
-        "unchanged"
+        Status::Unchanged
     );
 
     // Closed because the image's scan eligibility expired (ECR's imageScanStatus says so): not fixed.
@@ -299,7 +305,7 @@ async fn suppressed_and_closed_findings_release_only_a_monitored_image() {
     let o = gk.handle_scan_event(&findings, &e).await.unwrap();
     assert_eq!(
         (o.status, o.decision),
-        ("unchanged", Some(Decision::Block)),
+        (Status::Unchanged, Some(Decision::Block)),
         "{o:?}"
     );
     gk.registry.report(None);
@@ -310,7 +316,7 @@ async fn suppressed_and_closed_findings_release_only_a_monitored_image() {
     let o = gk.handle_scan_event(&findings, &e).await.unwrap();
     assert_eq!(
         (o.status, o.decision),
-        ("unchanged", Some(Decision::Block)),
+        (Status::Unchanged, Some(Decision::Block)),
         "{o:?}"
     );
 
@@ -327,7 +333,7 @@ async fn suppressed_and_closed_findings_release_only_a_monitored_image() {
     let o = gk.handle_scan_event(&findings, &e).await.unwrap();
     assert_eq!(
         (o.status, o.decision),
-        ("changed", Some(Decision::Pass)),
+        (Status::Changed, Some(Decision::Pass)),
         "{o:?}"
     );
 
@@ -614,7 +620,7 @@ async fn a_cve_storm_opens_one_ticket_per_repository_that_survives_rebuilds_and_
         );
         deliver(&gk, &*findings, &e).await;
         let again = deliver(&gk, &*findings, &e).await;
-        assert_eq!(again.status, "unchanged");
+        assert_eq!(again.status, Status::Unchanged);
         let (json, _) = aws.checked_messages(&setup).await;
         let resolved: Vec<&Value> = json
             .iter()
@@ -665,7 +671,7 @@ async fn a_cve_storm_opens_one_ticket_per_repository_that_survives_rebuilds_and_
             ))
             .await
             .unwrap();
-        assert_eq!(o.kind, "delete");
+        assert_eq!(o.kind, TriggerKind::Delete);
     }
     let (json, _) = aws.checked_messages(&setup).await;
     assert!(json.is_empty(), "{json:?}");
@@ -709,7 +715,7 @@ async fn a_deleted_tag_changes_nothing_and_a_restored_image_is_scanned_and_decid
         .handle_push_event(&image_action_event("d-1", "rs", &digest, "DELETE", None))
         .await
         .unwrap();
-    assert_eq!(o.status, "skipped", "{o:?}");
+    assert_eq!(o.status, Status::Skipped, "{o:?}");
 
     let o = gk
         .handle_push_event(&image_action_event(
@@ -721,7 +727,7 @@ async fn a_deleted_tag_changes_nothing_and_a_restored_image_is_scanned_and_decid
         ))
         .await
         .unwrap();
-    assert_eq!(o.kind, "restore", "{o:?}");
+    assert_eq!(o.kind, TriggerKind::Restore, "{o:?}");
     // Decided again as a new image: the message has no previous decision.
     aws.seed_basic_scan(
         "rs",
@@ -735,7 +741,7 @@ async fn a_deleted_tag_changes_nothing_and_a_restored_image_is_scanned_and_decid
         .unwrap();
     assert_eq!(
         (o.status, o.decision),
-        ("changed", Some(Decision::Block)),
+        (Status::Changed, Some(Decision::Block)),
         "{o:?}"
     );
     let (json, _) = aws.checked_messages(&setup).await;

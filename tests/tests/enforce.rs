@@ -12,6 +12,7 @@ use gatekeeper::error::AwsError;
 use gatekeeper::ports::{
     BasicScan, ImageDetail, ImageRegistry, Manifest, PutTag, Removal, ScanCoverage, StartScan,
 };
+use gatekeeper::service::Status;
 use gatekeeper_tests::fixtures::{
     Aws, ScriptedFindings, basic_finding, basic_scan_event, inspector_finding,
     inspector_scan_event, push_event, schema_errors,
@@ -64,7 +65,7 @@ async fn blocked_image_is_quarantined_by_tags_and_one_message_reaches_the_subscr
 
     let outcome = gk.handle_scan_event(&inspector, &event).await.unwrap();
 
-    assert_eq!(outcome.status, "changed", "{outcome:?}");
+    assert_eq!(outcome.status, Status::Changed, "{outcome:?}");
     let h = hex12(&digest);
     assert_eq!(
         aws.tags("team-a/api", &digest).await.unwrap(),
@@ -106,7 +107,7 @@ async fn blocked_image_is_quarantined_by_tags_and_one_message_reaches_the_subscr
 
     // The same delivery again (a Lambda retry): nothing changes, nothing is sent.
     let again = gk.handle_scan_event(&inspector, &event).await.unwrap();
-    assert_eq!(again.status, "unchanged");
+    assert_eq!(again.status, Status::Unchanged);
     assert!(aws.messages(&setup.subscriber_url).await.is_empty());
     assert_eq!(aws.tags("team-a/api", &digest).await.unwrap().len(), 2);
 }
@@ -146,7 +147,7 @@ async fn release_restores_tags_when_the_verdict_becomes_clean() {
         .await
         .unwrap();
 
-    assert_eq!(outcome.status, "changed", "{outcome:?}");
+    assert_eq!(outcome.status, Status::Changed, "{outcome:?}");
     assert_eq!(outcome.decision, Some(gatekeeper::domain::Decision::Pass));
     assert_eq!(
         aws.tags("svc", &digest).await.unwrap(),
@@ -369,7 +370,7 @@ async fn own_tag_pushes_are_not_new_images_and_a_retag_of_a_blocked_digest_is_qu
         ))
         .await
         .unwrap();
-    assert_eq!(own.status, "skipped");
+    assert_eq!(own.status, Status::Skipped);
 
     // Someone tags the blocked digest `prod`.
     aws.push("rt", "retag", &["prod"]).await;
@@ -377,7 +378,7 @@ async fn own_tag_pushes_are_not_new_images_and_a_retag_of_a_blocked_digest_is_qu
         .handle_push_event(&push_event("r-3", "rt", &digest, "prod"))
         .await
         .unwrap();
-    assert_eq!(outcome.status, "acted", "{outcome:?}");
+    assert_eq!(outcome.status, Status::Acted, "{outcome:?}");
     assert_eq!(
         aws.tags("rt", &digest).await.unwrap(),
         vec![
@@ -541,14 +542,17 @@ async fn parallel_deliveries_for_one_image_give_one_state_and_one_message() {
     let mut statuses = Vec::new();
     while let Some(r) = tasks.join_next().await {
         match r.unwrap() {
-            Ok(o) => statuses.push(o.status),
+            Ok(o) => statuses.push(Ok(o.status)),
             // A delivery that lost every race is retried by Lambda: an error, never a second message.
-            Err(e) => statuses.push(if e.is_retryable() { "retry" } else { "error" }),
+            Err(e) => statuses.push(Err(e.is_retryable())),
         }
     }
-    assert!(!statuses.contains(&"error"), "{statuses:?}");
+    assert!(!statuses.contains(&Err(false)), "{statuses:?}");
     assert_eq!(
-        statuses.iter().filter(|s| **s == "changed").count(),
+        statuses
+            .iter()
+            .filter(|s| **s == Ok(Status::Changed))
+            .count(),
         1,
         "{statuses:?}"
     );
@@ -571,7 +575,7 @@ async fn a_malformed_event_is_rejected_to_the_queue_and_answered_ok() {
     let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
     let bad = serde_json::json!({"id": "bad-1", "source": "aws.ecr", "detail-type": "ECR Image Action", "detail": {"action-type": "PUSH", "repository-name": 42}});
     let outcome = gk.handle_push_event(&bad).await.unwrap();
-    assert_eq!(outcome.status, "rejected");
+    assert_eq!(outcome.status, Status::Rejected);
     let rejected = aws.drain(&setup.rejected_url).await;
     assert_eq!(rejected.len(), 1);
     assert_eq!(
@@ -580,7 +584,7 @@ async fn a_malformed_event_is_rejected_to_the_queue_and_answered_ok() {
     );
     assert_eq!(rejected[0]["event"], bad);
     let ignored = gk.handle_push_event(&serde_json::json!({"id": "x", "source": "aws.ecr", "detail-type": "ECR Image Action", "detail": {"action-type": "REPLICATE"}})).await.unwrap();
-    assert_eq!(ignored.status, "skipped");
+    assert_eq!(ignored.status, Status::Skipped);
     assert!(aws.drain(&setup.rejected_url).await.is_empty());
 }
 
@@ -646,14 +650,14 @@ async fn a_delivery_that_failed_after_acting_is_completed_by_its_retry_or_after_
     let b = inspector_scan_event("res-b", &aws.account, "res", &digest, &["v1"], 1);
     assert_eq!(
         gk.handle_scan_event(&findings, &b).await.unwrap().status,
-        "in_progress"
+        Status::InProgress
     );
 
     // A's retry fails to notify again; after the lease, B's next delivery takes the change over.
     assert!(gk.handle_scan_event(&findings, &a).await.is_err());
     NOW.fetch_add(301, std::sync::atomic::Ordering::SeqCst);
     let outcome = gk.handle_scan_event(&findings, &b).await.unwrap();
-    assert_eq!(outcome.status, "changed", "{outcome:?}");
+    assert_eq!(outcome.status, Status::Changed, "{outcome:?}");
     let messages = aws.messages(&setup.subscriber_url).await;
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].1["decision"], "block");
@@ -663,7 +667,7 @@ async fn a_delivery_that_failed_after_acting_is_completed_by_its_retry_or_after_
     // Everything settled: A's late retry changes nothing and sends nothing.
     assert_eq!(
         gk.handle_scan_event(&findings, &a).await.unwrap().status,
-        "unchanged"
+        Status::Unchanged
     );
     assert!(aws.messages(&setup.subscriber_url).await.is_empty());
 }

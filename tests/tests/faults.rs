@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use gatekeeper::domain::events::Incoming;
 use gatekeeper::domain::{Finding, Mode, Severity};
+use gatekeeper::service::Status;
 use gatekeeper_tests::faults::{Fault, FaultProxy, Rule, test_resilience};
 use gatekeeper_tests::fixtures::{Aws, ScriptedFindings, Setup, inspector_scan_event};
 // Block on CRITICAL with the circuit breaker out of the way: these tests make hundreds of tag changes.
@@ -91,7 +92,7 @@ async fn sdk_retries_absorb_throttling_5xx_dropped_connections_and_hung_answers(
     let event = inspector_scan_event("ev-absorbed", &aws.account, "team/api", &digest, &[], 1);
     let outcome = gk.handle_scan_event(&findings, &event).await.unwrap();
 
-    assert_eq!(outcome.status, "changed", "{outcome:?}");
+    assert_eq!(outcome.status, Status::Changed, "{outcome:?}");
     let faults = proxy.faults();
     assert_eq!(faults.get("Throttle"), Some(&3), "{faults:?}");
     assert_eq!(faults.get("Unavailable"), Some(&1), "{faults:?}");
@@ -129,7 +130,7 @@ async fn what_retries_cannot_cure_is_a_retryable_error_and_the_next_delivery_com
     // Lambda's asynchronous retry: the same event, later, the throttling over.
     proxy.set_rules(Vec::new());
     let outcome = gk.handle_scan_event(&findings, &event).await.unwrap();
-    assert_eq!(outcome.status, "changed", "{outcome:?}");
+    assert_eq!(outcome.status, Status::Changed, "{outcome:?}");
     assert_eq!(
         aws.tags("team/api", &digest).await.unwrap(),
         quarantined(&digest)
@@ -150,7 +151,7 @@ async fn an_unusable_event_reaches_the_rejected_queue_through_throttling_not_a_r
 
     let outcome = gk.handle_push_event(&bad).await.unwrap();
 
-    assert_eq!(outcome.status, "rejected", "{outcome:?}");
+    assert_eq!(outcome.status, Status::Rejected, "{outcome:?}");
     assert_eq!(proxy.faults().get("Throttle"), Some(&2));
     let rejected = aws.drain(&setup.rejected_url).await;
     assert_eq!(rejected.len(), 1);
@@ -292,7 +293,7 @@ async fn a_duplicate_delivery_during_an_open_change_leaves_it_to_the_delivery_th
         .handle_scan_delivery(&findings, &Incoming::trusted(event.clone()), "req-b")
         .await
         .unwrap();
-    assert_eq!(duplicate.status, "in_progress", "{duplicate:?}");
+    assert_eq!(duplicate.status, Status::InProgress, "{duplicate:?}");
     assert!(keys_by_repository(&aws, &setup).await.is_empty());
 
     // Lambda retries the first invocation (same request id): it completes the change, once.
@@ -300,7 +301,7 @@ async fn a_duplicate_delivery_during_an_open_change_leaves_it_to_the_delivery_th
         .handle_scan_delivery(&findings, &Incoming::trusted(event.clone()), "req-a")
         .await
         .unwrap();
-    assert_eq!(retry.status, "changed", "{retry:?}");
+    assert_eq!(retry.status, Status::Changed, "{retry:?}");
     assert_eq!(
         aws.tags("team/api", &digest).await.unwrap(),
         quarantined(&digest)

@@ -5,9 +5,9 @@
 use gatekeeper::bootstrap::config::PolicySource;
 use gatekeeper::bootstrap::load_policy;
 use gatekeeper::domain::policy::Policy;
-use gatekeeper::domain::{Decision, Finding, Mode, Package, Severity};
+use gatekeeper::domain::{Decision, Finding, Mode, Package, Severity, TriggerKind};
 use gatekeeper::ports::StateStore;
-use gatekeeper::service::{ReleaseRequest, Trigger};
+use gatekeeper::service::{ReleaseRequest, Status, Trigger};
 use gatekeeper_tests::fixtures::{
     Aws, ScriptedFindings, basic_finding, basic_scan_event, inspector_scan_event, push_event,
     schema_errors, sdk_for,
@@ -222,11 +222,11 @@ async fn the_circuit_breaker_stops_tag_changes_alerts_once_and_resumes_after_a_r
             &findings,
             &image,
             gatekeeper::domain::events::Scanner::Enhanced,
-            &Trigger::cli("reconcile", "r-1".into()),
+            &Trigger::cli(TriggerKind::Reconcile, "r-1".into()),
         )
         .await
         .unwrap();
-    assert_eq!(o.status, "changed", "{o:?}");
+    assert_eq!(o.status, Status::Changed, "{o:?}");
     assert_eq!(
         aws.tags("cb", &second).await.unwrap(),
         vec![q(&second, "a1"), q(&second, "b1")]
@@ -296,7 +296,7 @@ async fn exceptions_are_in_the_audit_trail_and_an_override_suspends_a_block_unti
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(released.status, "acted");
+    assert_eq!(released.status, Status::Acted);
     assert_eq!(
         aws.tags("ov", &digest).await.unwrap(),
         vec!["v1".to_string()]
@@ -323,7 +323,7 @@ async fn exceptions_are_in_the_audit_trail_and_an_override_suspends_a_block_unti
         .await
         .unwrap()
         .status,
-        "unchanged"
+        Status::Unchanged
     );
     assert_eq!(
         aws.tags("ov", &digest).await.unwrap(),
@@ -340,7 +340,7 @@ async fn exceptions_are_in_the_audit_trail_and_an_override_suspends_a_block_unti
         )
         .await
         .unwrap();
-    assert_eq!(o.status, "changed");
+    assert_eq!(o.status, Status::Changed);
     assert_eq!(
         aws.tags("ov", &digest).await.unwrap(),
         vec![format!("quarantined-v1--{}", hex12(&digest))]

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use aws_sdk_eventbridge::types::{PutEventsRequestEntry, Target};
 use gatekeeper::domain::verdict::Verdict;
-use gatekeeper::domain::{Decision, ImageRef, Mode};
-use gatekeeper::outbound::notice::{VerdictNotice, change_key};
+use gatekeeper::domain::{Decision, ImageRef, Mode, TriggerKind};
+use gatekeeper::outbound::notice::{EventType, VerdictNotice, change_key};
 use gatekeeper::ports::Notifier;
 use gatekeeper_tests::fixtures::Aws;
 use gatekeeper_tests::moto::workspace_root;
@@ -112,10 +112,12 @@ async fn sample_events_reach_exactly_the_function_that_handles_them() {
         // documented, so no pattern can tell an archive from a restore): on-push skips archives.
         let storage_class = event["detail"]["action-type"] == "UPDATE_STORAGE_CLASS";
         let expected = match (parsed.kind(), event["source"].as_str()) {
-            ("push" | "delete" | "restore", _) => Some("on-push"),
-            ("ignored", _) if storage_class => Some("on-push"),
-            ("scan", Some("aws.ecr")) => Some("on-scan-basic"),
-            ("scan" | "finding" | "coverage", _) => Some("on-scan-inspector"),
+            (TriggerKind::Push | TriggerKind::Delete | TriggerKind::Restore, _) => Some("on-push"),
+            (TriggerKind::Ignored, _) if storage_class => Some("on-push"),
+            (TriggerKind::Scan, Some("aws.ecr")) => Some("on-scan-basic"),
+            (TriggerKind::Scan | TriggerKind::Finding | TriggerKind::Coverage, _) => {
+                Some("on-scan-inspector")
+            }
             _ => None,
         };
         for (name, url) in &queues {
@@ -136,7 +138,7 @@ async fn sample_events_reach_exactly_the_function_that_handles_them() {
 
 fn notice_for<'a>(image: &'a ImageRef, verdict: &'a Verdict) -> VerdictNotice<'a> {
     VerdictNotice {
-        event_type: "verdict",
+        event_type: EventType::Verdict,
         override_: None,
         actor: None,
         in_use: None,
@@ -151,7 +153,7 @@ fn notice_for<'a>(image: &'a ImageRef, verdict: &'a Verdict) -> VerdictNotice<'a
         policy_hash: "test",
         rule: "defaults",
         event_id: "e",
-        trigger: "scan",
+        trigger: TriggerKind::Scan,
         dedup_key: change_key(image, verdict.decision, 1),
         subject: None,
         subject_tag: None,

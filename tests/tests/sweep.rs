@@ -13,7 +13,7 @@ use gatekeeper::domain::policy::Policy;
 use gatekeeper::domain::time::{DAY, format_date, now};
 use gatekeeper::domain::{Decision, Finding, Mode, Package, Severity};
 use gatekeeper::outbound::chat::thread_id;
-use gatekeeper::service::{SweepReport, SweepSettings};
+use gatekeeper::service::{Status, SweepReport, SweepSettings};
 use gatekeeper_tests::fixtures::{
     Aws, FakeInspector, WithScanStatus, basic_finding, finding_event, inspector_scan_counts,
     push_event,
@@ -211,7 +211,7 @@ async fn an_exception_is_reminded_once_a_day_and_its_end_blocks_lost_findings_an
     let lag = inspector_scan_counts("e-3", "ex/api", &lagging, &[("CRITICAL", 1)]);
     assert_eq!(
         gk.handle_scan_event(&inspector, &lag).await.unwrap().status,
-        "deferred"
+        Status::Deferred
     );
     aws.checked_bodies(&setup).await;
 

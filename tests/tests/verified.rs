@@ -7,6 +7,7 @@
 
 use gatekeeper::domain::policy::Policy;
 use gatekeeper::domain::{Decision, Finding, FindingStatus, Mode, Severity};
+use gatekeeper::service::Status;
 use gatekeeper_tests::fixtures::{
     Aws, FakeInspector, TestGatekeeper, finding_event, inspector_scan_counts, push_event,
 };
@@ -98,7 +99,7 @@ async fn verified_tags_follow_passing_builds_leave_blocked_ones_and_come_back_on
         .handle_push_event(&push_event("p-own", "ver/app", &two, "verified-latest"))
         .await
         .unwrap();
-    assert_eq!(own.status, "unchanged", "{own:?}");
+    assert_eq!(own.status, Status::Unchanged, "{own:?}");
     aws.checked_bodies(&setup).await.0;
 
     // A new CRITICAL blocks build 2: its verified tags go with the quarantine.
@@ -166,7 +167,7 @@ async fn verified_tags_follow_passing_builds_leave_blocked_ones_and_come_back_on
         .handle_push_event(&push_event("p-4", "ver/app", &three, "verified-hotfix"))
         .await
         .unwrap();
-    assert_eq!(o.status, "acted", "{o:?}");
+    assert_eq!(o.status, Status::Acted, "{o:?}");
     assert_eq!(aws.tags("ver/app", &three).await.unwrap(), tags(&["v3"]));
     let m = aws.checked_bodies(&setup).await.0;
     assert_eq!(m.len(), 1);

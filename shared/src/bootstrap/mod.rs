@@ -21,7 +21,7 @@ use config::{Config, Deployment, check_verified_prefixes};
 pub use policy_source::load_policy;
 
 /// The gatekeeper wired to AWS.
-pub type AwsGatekeeper = Gatekeeper<Ecr, Sns, DynamoState, SqsRejects>;
+pub type AwsGatekeeper = Gatekeeper<(Ecr, Sns, DynamoState, SqsRejects)>;
 
 /// The adapters built on one SDK configuration. Each call builds its SDK client: a function calls
 /// each once at cold start, the CLI once per command.

@@ -14,11 +14,13 @@ mod finding;
 mod image;
 mod scan;
 mod severity;
+mod trigger;
 
 pub use finding::{Finding, FindingStatus, FixAvailable, Package};
 pub use image::{ImageRef, MediaKind, digest_hex12, repository_from_arn};
 pub use scan::ScanState;
 pub use severity::{Severity, SeverityCounts};
+pub use trigger::TriggerKind;
 
 use serde::{Deserialize, Serialize};
 

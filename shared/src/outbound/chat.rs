@@ -191,7 +191,7 @@ pub fn verdict(n: &VerdictNotice<'_>) -> String {
         keywords: keywords.to_vec(),
         thread: thread_id(&n.image.repository, &n.image.digest),
         summary,
-        event_type: n.event_type,
+        event_type: n.event_type.as_str(),
         context: json!({"dedup_key": n.dedup_key, "repository": n.image.repository, "digest": n.image.digest, "decision": decision}),
     }
     .render()

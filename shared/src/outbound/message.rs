@@ -9,11 +9,11 @@
 
 use serde::Serialize;
 
-use super::notice::{Action, MAX_BODY_BYTES, Message, SCHEMA_VERSION, VerdictNotice};
+use super::notice::{Action, EventType, MAX_BODY_BYTES, Message, SCHEMA_VERSION, VerdictNotice};
 use super::text::{clip, escape_markup, subject_line};
 use crate::domain::time::format_rfc3339;
 use crate::domain::verdict::AppliedException;
-use crate::domain::{Decision, Finding, Mode, Severity, SeverityCounts};
+use crate::domain::{Decision, Finding, Mode, Severity, SeverityCounts, TriggerKind};
 
 const MAX_TAGS: usize = 100;
 const MAX_TEXT: usize = 512;
@@ -58,7 +58,7 @@ struct PolicyRef<'a> {
 #[derive(Debug, Clone, Serialize)]
 struct Trigger<'a> {
     event_id: &'a str,
-    kind: &'a str,
+    kind: TriggerKind,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -71,7 +71,7 @@ struct OverrideRef<'a> {
 #[derive(Debug, Clone, Serialize)]
 struct Body<'a> {
     schema_version: u32,
-    event_type: &'static str,
+    event_type: EventType,
     dedup_key: String,
     time: String,
     mode: Mode,
@@ -124,7 +124,7 @@ impl VerdictNotice<'_> {
             subject: subject_line(&self.subject_text()),
             body: escape_markup(&json),
             attributes: vec![
-                ("event_type", self.event_type.into()),
+                ("event_type", self.event_type.as_str().into()),
                 ("decision", v.decision.as_str().into()),
                 (
                     "max_severity",
@@ -269,7 +269,7 @@ mod tests {
         actions: &'a [Action],
     ) -> VerdictNotice<'a> {
         VerdictNotice {
-            event_type: "verdict",
+            event_type: EventType::Verdict,
             override_: None,
             actor: None,
             in_use: Some(3),
@@ -284,7 +284,7 @@ mod tests {
             policy_hash: "0123456789ab",
             rule: "defaults",
             event_id: "ev-1",
-            trigger: "scan",
+            trigger: TriggerKind::Scan,
             dedup_key: change_key(image, verdict.decision, 2),
             subject: None,
             subject_tag: image.tags.first().cloned(),

@@ -1,18 +1,52 @@
 //! What a notice says, before it is rendered: the tag actions, the verdict notice's data, the SNS
 //! message it becomes, and the stable keys downstream consumers deduplicate on. Pure.
 
+use std::fmt;
+
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::domain::time::Epoch;
 use crate::domain::verdict::Verdict;
-use crate::domain::{Decision, ImageRef, Mode};
+use crate::domain::{Decision, ImageRef, Mode, TriggerKind};
 use crate::state::Override;
 
 /// The contract version carried in every message.
 pub const SCHEMA_VERSION: u32 = 1;
 /// Upper bound of a serialised body; SNS allows 256 KB for body and attributes together.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What a verdict notice is about: its message's `event_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventType {
+    /// A decision changed (or an image's disposition did).
+    Verdict,
+    /// Something needs an operator: the circuit breaker tripped, a repository is not scanned.
+    Alert,
+    /// An operator's break-glass release.
+    Release,
+}
+
+impl EventType {
+    /// Every event type of a verdict notice.
+    pub const ALL: [EventType; 3] = [EventType::Verdict, EventType::Alert, EventType::Release];
+
+    /// `verdict`, `alert` or `release`: the `event_type` body field and message attribute.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Verdict => "verdict",
+            EventType::Alert => "alert",
+            EventType::Release => "release",
+        }
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// What happened, or would happen, to one tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -84,7 +118,7 @@ pub struct Message {
 pub struct VerdictNotice<'a> {
     /// `verdict` (a decision change), `alert` (circuit breaker, unscanned repository) or `release`
     /// (an operator's break-glass release).
-    pub event_type: &'static str,
+    pub event_type: EventType,
     /// An operator's override in force, if any.
     pub override_: Option<&'a Override>,
     /// Who acted, for operator actions (the caller's ARN).
@@ -114,7 +148,7 @@ pub struct VerdictNotice<'a> {
     /// The EventBridge event id that caused it (or `reconcile`, `cli`).
     pub event_id: &'a str,
     /// The kind of trigger (`scan`, `finding`, `push`, ...).
-    pub trigger: &'a str,
+    pub trigger: TriggerKind,
     /// The stable key of this notice (see [`change_key`]): the same across retries of one change.
     pub dedup_key: String,
     /// A subject to use instead of the generated one.
@@ -148,4 +182,17 @@ pub fn dedup_key(parts: &[&str]) -> String {
         .take(16)
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_event_type_serialises_and_displays_as_its_name() {
+        for t in EventType::ALL {
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str(), "{t:?}");
+            assert_eq!(t.to_string(), t.as_str());
+        }
+    }
 }

@@ -15,3 +15,29 @@ pub use registry::{
 };
 pub use reject::RejectSink;
 pub use store::StateStore;
+
+/// The four ports a gatekeeper acts through, bounded once: every tuple `(registry, notifier, state,
+/// rejects)` of types that implement them is one.
+pub trait Ports {
+    /// ECR.
+    type Registry: ImageRegistry + Sync;
+    /// The JSON topic.
+    type Notifier: Notifier + Sync;
+    /// The state table.
+    type State: StateStore + Sync;
+    /// The rejected-events queue.
+    type Rejects: RejectSink + Sync;
+}
+
+impl<R, N, S, J> Ports for (R, N, S, J)
+where
+    R: ImageRegistry + Sync,
+    N: Notifier + Sync,
+    S: StateStore + Sync,
+    J: RejectSink + Sync,
+{
+    type Registry = R;
+    type Notifier = N;
+    type State = S;
+    type Rejects = J;
+}

@@ -1,19 +1,21 @@
-//! From a decision to tag changes in ECR: plan, then (in enforce mode, with the circuit breaker
-//! closed) add every new tag, confirm it, read the tags again and remove only what still points here.
+//! From a decision to tag changes: the plan, then in audit mode only reported, in enforce mode counted
+//! against the circuit breaker and carried out (see `execute`) while the breaker is closed.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-use tracing::{error, info, warn};
+use tracing::{error, warn};
 
 use super::{Gatekeeper, Trigger};
 use crate::domain::plan::{Plan, Step, Verified, plan, release_candidates};
 use crate::domain::tags::{TagKind, TagScheme};
 use crate::domain::time::format_rfc3339;
 use crate::domain::verdict::pending;
-use crate::domain::{Decision, ImageRef, MediaKind, Mode};
+use crate::domain::{Decision, ImageRef, MediaKind, Mode, TriggerKind};
 use crate::error::Error;
-use crate::outbound::notice::{Action, ActionKind, ActionStatus, VerdictNotice, dedup_key};
-use crate::ports::{ImageDetail, ImageRegistry, Notifier, PutTag, RejectSink, StateStore};
+use crate::outbound::notice::{
+    Action, ActionKind, ActionStatus, EventType, VerdictNotice, dedup_key,
+};
+use crate::ports::{ImageDetail, ImageRegistry, Notifier, Ports, StateStore};
 use crate::state::Written;
 
 /// What carrying out a plan did.
@@ -102,13 +104,7 @@ fn skipped(plan: &Plan, why: &str) -> Vec<Action> {
         .collect()
 }
 
-impl<R, N, S, J> Gatekeeper<R, N, S, J>
-where
-    R: ImageRegistry + Sync,
-    N: Notifier + Sync,
-    S: StateStore + Sync,
-    J: RejectSink + Sync,
-{
+impl<P: Ports> Gatekeeper<P> {
     /// Makes the image's tags match `target` (enforce), or says what that would take (audit).
     pub(super) async fn apply(
         &self,
@@ -275,214 +271,13 @@ where
     async fn alert_breaker(&self, image: &ImageRef, why: &str) -> Result<(), Error> {
         let verdict = pending(why.to_string());
         let rule = self.policy.rule_for(&image.repository);
-        let trigger = Trigger::cli("breaker", format!("breaker-{}", (self.clock)()));
+        let trigger = Trigger::cli(TriggerKind::Breaker, format!("breaker-{}", (self.clock)()));
         let notice = VerdictNotice {
-            event_type: "alert",
+            event_type: EventType::Alert,
             dedup_key: dedup_key(&["breaker", &trigger.event_id]),
             subject: Some("ECR gatekeeper: CIRCUIT BREAKER OPEN, tag changes stopped".into()),
             ..self.notice(image, &verdict, rule, &trigger)
         };
         Ok(self.notifier.publish(&notice.to_message()).await?)
-    }
-
-    /// Executes a plan and writes the audit trail: one structured line per ECR action (what, the
-    /// outcome, why, the event that caused it, the policy, the caller for CLI actions, the tags
-    /// before), and one with the tags after.
-    pub(super) async fn execute(
-        &self,
-        image: &ImageRef,
-        plan: &Plan,
-        problems: &mut Vec<String>,
-        cause: &Cause,
-    ) -> Result<Vec<Action>, Error> {
-        let actions = self.execute_steps(image, plan, problems).await?;
-        let before = cause.tags_before.join(",");
-        let mut after: Vec<String> = cause.tags_before.clone();
-        for a in &actions {
-            let (action, done) = (
-                match a.action {
-                    ActionKind::AddTag => "add_tag",
-                    ActionKind::RemoveTag => "remove_tag",
-                },
-                a.status == ActionStatus::Done,
-            );
-            if done {
-                match a.action {
-                    ActionKind::AddTag if !after.contains(&a.tag) => after.push(a.tag.clone()),
-                    ActionKind::RemoveTag => after.retain(|t| *t != a.tag),
-                    ActionKind::AddTag => {}
-                }
-            }
-            info!(
-                target: "audit",
-                audit = "ecr",
-                action,
-                status = a.status.as_str(),
-                repository = %image.repository,
-                digest = %image.digest,
-                tag = %a.tag,
-                note = a.note.as_deref().unwrap_or(""),
-                reason = %cause.reason,
-                event_id = %cause.event_id,
-                policy = self.policy.hash(),
-                actor = cause.actor.as_deref().unwrap_or("gatekeeper"),
-                tags_before = %before,
-                "ecr tag change"
-            );
-        }
-        after.sort();
-        info!(
-            target: "audit",
-            audit = "ecr",
-            action = "tags",
-            repository = %image.repository,
-            digest = %image.digest,
-            reason = %cause.reason,
-            event_id = %cause.event_id,
-            policy = self.policy.hash(),
-            actor = cause.actor.as_deref().unwrap_or("gatekeeper"),
-            tags_before = %before,
-            tags_after = %after.join(","),
-            "ecr tags after"
-        );
-        Ok(actions)
-    }
-
-    async fn execute_steps(
-        &self,
-        image: &ImageRef,
-        plan: &Plan,
-        problems: &mut Vec<String>,
-    ) -> Result<Vec<Action>, Error> {
-        let repo = image.repository.as_str();
-        let digest = image.digest.as_str();
-        let mut actions = Vec::new();
-        let mut confirmed: HashSet<String> = HashSet::new();
-        let mut manifest = None;
-        for tag in plan.adds() {
-            if manifest.is_none() {
-                manifest = self.registry.manifest(repo, digest).await?;
-            }
-            let Some(m) = manifest.as_ref() else {
-                problems.push("the image disappeared while being tagged".into());
-                break;
-            };
-            let outcome = match self.registry.put_tag(repo, digest, m, tag).await {
-                Ok(PutTag::Created) => Ok(None),
-                // The tag exists: fine only if it is on this digest (checked, never assumed).
-                Ok(PutTag::AlreadyExists) => match self.registry.resolve_tag(repo, tag).await? {
-                    Some(d) if d == digest => Ok(Some("already present".to_string())),
-                    Some(other) => Err(format!("{tag} already exists on {other}")),
-                    None => Err(format!("{tag} could not be created and does not exist")),
-                },
-                Err(e) if e.is_retryable() => return Err(e.into()),
-                Err(e) => Err(e.to_string()),
-            };
-            match outcome {
-                Ok(note) => {
-                    confirmed.insert(tag.to_string());
-                    info!(image = %image.display(), tag, "tag added");
-                    actions.push(Action {
-                        action: ActionKind::AddTag,
-                        tag: tag.to_string(),
-                        status: ActionStatus::Done,
-                        note,
-                    });
-                }
-                Err(why) => {
-                    error!(image = %image.display(), tag, %why, "tag not added");
-                    problems.push(why.clone());
-                    actions.push(Action {
-                        action: ActionKind::AddTag,
-                        tag: tag.to_string(),
-                        status: ActionStatus::Failed,
-                        note: Some(why),
-                    });
-                }
-            }
-        }
-        let removes: Vec<(&str, &str)> = plan.removes().collect();
-        if removes.is_empty() {
-            return Ok(actions);
-        }
-        // Read the tags again right before removing: BatchDeleteImage removes a tag from whatever image
-        // it points to at that moment, so a tag moved by a concurrent push is left alone. The tag that
-        // keeps the image must be on it now (added above, or there before).
-        let now_tags = match self.registry.describe_image(repo, digest).await? {
-            Some(d) => d.tags,
-            None => {
-                problems.push("the image disappeared while being tagged".into());
-                return Ok(actions);
-            }
-        };
-        confirmed.extend(now_tags.iter().cloned());
-        let mut still = Vec::new();
-        for (tag, keep) in removes {
-            let why = if !confirmed.contains(keep) || !now_tags.iter().any(|t| t == keep) {
-                format!("{tag} kept: {keep} is not confirmed on this image")
-            } else if !now_tags.iter().any(|t| t == tag) {
-                warn!(image = %image.display(), tag, "tag moved before removal");
-                format!(
-                    "{tag} left alone: it no longer points to this image (moved by a concurrent push?)"
-                )
-            } else {
-                still.push(tag.to_string());
-                continue;
-            };
-            problems.push(why.clone());
-            actions.push(Action {
-                action: ActionKind::RemoveTag,
-                tag: tag.to_string(),
-                status: ActionStatus::Skipped,
-                note: Some(why),
-            });
-        }
-        if still.is_empty() {
-            return Ok(actions);
-        }
-        let removal = self.registry.remove_tags(repo, &still).await?;
-        for r in removal.removed {
-            if r.digest == digest {
-                info!(image = %image.display(), tag = %r.tag, "tag removed");
-                actions.push(Action {
-                    action: ActionKind::RemoveTag,
-                    tag: r.tag,
-                    status: ActionStatus::Done,
-                    note: None,
-                });
-            } else {
-                let why = format!(
-                    "{} moved to {} between the check and the removal and was removed from it: push it again to that image if it was meant to stay",
-                    r.tag, r.digest
-                );
-                error!(image = %image.display(), tag = %r.tag, other = %r.digest, "tag removed from another image");
-                problems.push(why.clone());
-                actions.push(Action {
-                    action: ActionKind::RemoveTag,
-                    tag: r.tag,
-                    status: ActionStatus::Failed,
-                    note: Some(why),
-                });
-            }
-        }
-        for tag in removal.absent {
-            actions.push(Action {
-                action: ActionKind::RemoveTag,
-                tag,
-                status: ActionStatus::Done,
-                note: Some("already absent".into()),
-            });
-        }
-        for (tag, why) in removal.failed {
-            error!(image = %image.display(), %tag, %why, "tag not removed");
-            problems.push(format!("{tag} not removed: {why}"));
-            actions.push(Action {
-                action: ActionKind::RemoveTag,
-                tag,
-                status: ActionStatus::Failed,
-                note: Some(why),
-            });
-        }
-        Ok(actions)
     }
 }

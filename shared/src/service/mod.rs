@@ -6,45 +6,115 @@
 //! then finishes the claim. A retry of the same event resumes its own claim; a claim older than the
 //! lease is taken over. Tags are always read from ECR right before acting, never from the event.
 //!
-//! `push` handles ECR pushes, `decide` scan results and finding changes, `act` turns a decision into
-//! tag changes (behind the circuit breaker), `operator` the CLI's release and reconcile.
+//! One job per file:
+//! - `route`: an event in, parsed and routed (a malformed one rejected, one not ours skipped);
+//! - `push`: a push onto a known digest (its verdict at once; a verified tag only where it verifies);
+//! - `admit`: a new image held where the policy says so and made sure to be scanned;
+//! - `lifecycle`: an image deleted or restored from the archive;
+//! - `evaluate`: scan results and finding changes, from findings to a decision;
+//! - `decide`: the heart: one verdict, one claimed change, acted on and notified once;
+//! - `index`: image indexes decided from their platform images;
+//! - `tickets`: one ticket per vulnerability, listing the images that have it;
+//! - `act`: a decision as a tag plan, behind the circuit breaker;
+//! - `execute`: a plan carried out in ECR, with its audit trail;
+//! - `operator`: the CLI's preview, break-glass release and uninstall;
+//! - `sweep`: the scheduled re-evaluation of images time or lost events may have changed.
 
 mod act;
+mod admit;
 mod decide;
+mod evaluate;
+mod execute;
+mod index;
+mod lifecycle;
 mod operator;
 mod push;
+mod route;
 mod sweep;
+mod tickets;
 
-pub use decide::ScanHint;
+pub use evaluate::ScanHint;
 pub use operator::{Preview, ReleaseRequest};
 pub use sweep::{SweepReport, SweepSettings, blocking_severities};
 
-use serde::Serialize;
-use serde_json::Value;
-use tracing::{info, warn};
+use std::fmt;
 
-use crate::domain::events::{self, Event, EventBody, Incoming, Scanner};
+use serde::Serialize;
+
+use crate::domain::events::Event;
 use crate::domain::plan::Verified;
 use crate::domain::policy::{Policy, Rule};
 use crate::domain::tags::{TagKind, TagScheme};
 use crate::domain::time::Epoch;
 use crate::domain::verdict::Verdict;
-use crate::domain::{Decision, ImageRef, Mode};
+use crate::domain::{Decision, ImageRef, Mode, TriggerKind};
 use crate::error::{Error, GatekeeperError};
-use crate::outbound::notice::{Action, VerdictNotice};
-use crate::ports::{FindingsSource, ImageRegistry, Notifier, RejectSink, StateStore};
+use crate::outbound::notice::{Action, EventType, VerdictNotice};
+use crate::ports::{ImageRegistry, Notifier, Ports};
 
 /// How often a delivery re-reads the state after losing a conditional write before giving up
 /// (Lambda retries the invocation).
 const MAX_ATTEMPTS: usize = 4;
 
+/// What an invocation came to. Serialised as [`Status::as_str`], the outcome's `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// A decision changed (or an override began or ended): acted on and notified.
+    Changed,
+    /// Nothing to change: the decision stands, or nothing is decided yet.
+    Unchanged,
+    /// Tags changed or a scan was started without a change of decision (a hold, a re-tag, a release).
+    Acted,
+    /// Another delivery is applying this same change.
+    InProgress,
+    /// Nothing done: not this function's event, or the image is no longer in ECR.
+    Skipped,
+    /// A malformed event, copied to the rejected-events queue.
+    Rejected,
+    /// The findings list is still incomplete: looked at again later.
+    Deferred,
+}
+
+impl Status {
+    /// Every status.
+    pub const ALL: [Status; 7] = [
+        Status::Changed,
+        Status::Unchanged,
+        Status::Acted,
+        Status::InProgress,
+        Status::Skipped,
+        Status::Rejected,
+        Status::Deferred,
+    ];
+
+    /// `changed`, `unchanged`, `acted`, `in_progress`, `skipped`, `rejected` or `deferred`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Changed => "changed",
+            Status::Unchanged => "unchanged",
+            Status::Acted => "acted",
+            Status::InProgress => "in_progress",
+            Status::Skipped => "skipped",
+            Status::Rejected => "rejected",
+            Status::Deferred => "deferred",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What one invocation did, returned to Lambda (and logged).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Outcome {
-    /// `changed`, `unchanged`, `acted`, `in_progress`, `skipped` or `rejected`.
-    pub status: &'static str,
-    /// The event kind (`push`, `scan`, `finding`, `coverage`, `ignored`, or `invalid`).
-    pub kind: &'static str,
+    /// What it came to.
+    pub status: Status,
+    /// What caused it: the event's kind (`invalid` for a malformed one), or the CLI's run.
+    pub kind: TriggerKind,
     /// `repository@digest`, when the event named an image.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
@@ -61,8 +131,8 @@ pub struct Outcome {
 
 impl Outcome {
     fn new(
-        status: &'static str,
-        kind: &'static str,
+        status: Status,
+        kind: TriggerKind,
         image: Option<&ImageRef>,
         detail: impl Into<String>,
     ) -> Outcome {
@@ -83,8 +153,8 @@ impl Outcome {
 pub struct Trigger {
     /// EventBridge event id (stable across Lambda retries), or the CLI's own id.
     pub event_id: String,
-    /// `push`, `scan`, `finding`, `coverage`, `reconcile`, `release` ...
-    pub kind: &'static str,
+    /// What kind of event or run it is.
+    pub kind: TriggerKind,
     /// Region from the envelope, for messages.
     pub region: Option<String>,
     /// Account id from the envelope.
@@ -105,7 +175,7 @@ impl Trigger {
     }
 
     /// A trigger of the CLI's (`reconcile`, `release`).
-    pub fn cli(kind: &'static str, id: String) -> Trigger {
+    pub fn cli(kind: TriggerKind, id: String) -> Trigger {
         Trigger {
             event_id: id,
             kind,
@@ -118,15 +188,15 @@ impl Trigger {
 
 /// The gatekeeper: ports, policy and settings, built once per Lambda container.
 #[derive(Debug)]
-pub struct Gatekeeper<R, N, S, J> {
+pub struct Gatekeeper<P: Ports> {
     /// ECR.
-    pub registry: R,
+    pub registry: P::Registry,
     /// The JSON topic.
-    pub notifier: N,
+    pub notifier: P::Notifier,
     /// The state table.
-    pub state: S,
+    pub state: P::State,
     /// The rejected-events queue.
-    pub rejects: J,
+    pub rejects: P::Rejects,
     /// The validated policy.
     pub policy: Policy,
     /// Deployment mode (audit overrides every rule).
@@ -139,13 +209,31 @@ pub struct Gatekeeper<R, N, S, J> {
     pub clock: fn() -> Epoch,
 }
 
+/// `P`'s ports with registry `R`.
+type NewRegistry<P, R> = (
+    R,
+    <P as Ports>::Notifier,
+    <P as Ports>::State,
+    <P as Ports>::Rejects,
+);
+/// `P`'s ports with notifier `N`.
+type NewNotifier<P, N> = (
+    <P as Ports>::Registry,
+    N,
+    <P as Ports>::State,
+    <P as Ports>::Rejects,
+);
+
 fn retry_later(message: String) -> Error {
     GatekeeperError::Contention(message).into()
 }
 
-impl<R, N, S, J> Gatekeeper<R, N, S, J> {
+impl<P: Ports> Gatekeeper<P> {
     /// The same gatekeeper with another registry (a test wraps the real one to inject a race).
-    pub fn with_registry<R2>(self, registry: R2) -> Gatekeeper<R2, N, S, J> {
+    pub fn with_registry<R: ImageRegistry + Sync>(
+        self,
+        registry: R,
+    ) -> Gatekeeper<NewRegistry<P, R>> {
         Gatekeeper {
             registry,
             notifier: self.notifier,
@@ -160,7 +248,7 @@ impl<R, N, S, J> Gatekeeper<R, N, S, J> {
     }
 
     /// The same gatekeeper with another notifier.
-    pub fn with_notifier<N2>(self, notifier: N2) -> Gatekeeper<R, N2, S, J> {
+    pub fn with_notifier<N: Notifier + Sync>(self, notifier: N) -> Gatekeeper<NewNotifier<P, N>> {
         Gatekeeper {
             registry: self.registry,
             notifier,
@@ -226,7 +314,7 @@ impl<R, N, S, J> Gatekeeper<R, N, S, J> {
         trigger: &'a Trigger,
     ) -> VerdictNotice<'a> {
         VerdictNotice {
-            event_type: "verdict",
+            event_type: EventType::Verdict,
             override_: None,
             actor: None,
             in_use: None,
@@ -250,133 +338,15 @@ impl<R, N, S, J> Gatekeeper<R, N, S, J> {
     }
 }
 
-impl<R, N, S, J> Gatekeeper<R, N, S, J>
-where
-    R: ImageRegistry + Sync,
-    N: Notifier + Sync,
-    S: StateStore + Sync,
-    J: RejectSink + Sync,
-{
-    /// Parses an event; a malformed one is logged, copied to the rejected-events queue and answered
-    /// `Ok(rejected)` (an error would only make Lambda retry it forever), an ignored one is skipped.
-    async fn parse(&self, incoming: &Incoming) -> Result<Result<Event, Outcome>, Error> {
-        let value = &incoming.value;
-        match events::parse_incoming(incoming) {
-            Ok(event) => {
-                if let EventBody::Ignored(why) = &event.body {
-                    info!(event_id = %event.id, detail_type = %event.detail_type, reason = %why, "skipped");
-                    return Ok(Err(Outcome::new("skipped", "ignored", None, why.clone())));
-                }
-                Ok(Ok(event))
-            }
-            Err(e) => {
-                warn!(reason = %e, "rejected event");
-                self.rejects.reject(e.reason(), value).await?;
-                Ok(Err(Outcome::new(
-                    "rejected",
-                    "invalid",
-                    None,
-                    e.reason().to_string(),
-                )))
-            }
-        }
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    /// The on-push function: ECR Image Action events (push, delete, archive restore).
-    pub async fn handle_push_event(&self, value: &Value) -> Result<Outcome, Error> {
-        self.handle_push_delivery(&Incoming::trusted(value.clone()), "")
-            .await
-    }
-
-    /// [`Self::handle_push_event`] for one Lambda invocation (`delivery`: its request id).
-    pub async fn handle_push_delivery(
-        &self,
-        incoming: &Incoming,
-        delivery: &str,
-    ) -> Result<Outcome, Error> {
-        let event = match self.parse(incoming).await? {
-            Ok(event) => Event {
-                delivery: delivery.to_string(),
-                ..event
-            },
-            Err(outcome) => return Ok(outcome),
-        };
-        match &event.body {
-            EventBody::Push(push) => self.on_push(&event, push).await,
-            EventBody::Deleted(image) => self.on_delete(&event, image).await,
-            EventBody::Restored(image) => self.on_restore(&event, image).await,
-            _ => {
-                info!(event_id = %event.id, kind = event.kind(), "skipped: not a push event");
-                Ok(Outcome::new(
-                    "skipped",
-                    event.kind(),
-                    event.image(),
-                    "not a push event: routed to the wrong function",
-                ))
-            }
-        }
-    }
-
-    /// The on-scan function: ECR Image Scan, Inspector2 Scan, Finding and Coverage events.
-    pub async fn handle_scan_event<F: FindingsSource + Sync>(
-        &self,
-        source: &F,
-        value: &Value,
-    ) -> Result<Outcome, Error> {
-        self.handle_scan_delivery(source, &Incoming::trusted(value.clone()), "")
-            .await
-    }
-
-    /// [`Self::handle_scan_event`] for one Lambda invocation (`delivery`: its request id).
-    pub async fn handle_scan_delivery<F: FindingsSource + Sync>(
-        &self,
-        source: &F,
-        incoming: &Incoming,
-        delivery: &str,
-    ) -> Result<Outcome, Error> {
-        let event = match self.parse(incoming).await? {
-            Ok(event) => Event {
-                delivery: delivery.to_string(),
-                ..event
-            },
-            Err(outcome) => return Ok(outcome),
-        };
-        let trigger = Trigger::of(&event);
-        match &event.body {
-            EventBody::Scan(scan) => {
-                // Basic scanning's findings come with the status that lists them in full; Inspector's
-                // ListFindings may lag behind the counts of its scan-complete event.
-                let hint = match scan.scanner {
-                    Scanner::Basic => ScanHint::default(),
-                    Scanner::Enhanced => ScanHint {
-                        state: Some(scan.state.clone()),
-                        expected: scan.counts.map(|c| (c, scan.total)),
-                    },
-                };
-                self.evaluate_with(source, &scan.image, scan.scanner, &hint, &trigger)
-                    .await
-            }
-            EventBody::Finding(f) => {
-                self.evaluate_image(source, &f.image, Scanner::Enhanced, &trigger)
-                    .await
-            }
-            EventBody::Coverage(c) => {
-                let hint = ScanHint {
-                    state: Some(c.state.clone()),
-                    expected: None,
-                };
-                self.evaluate_with(source, &c.image, Scanner::Enhanced, &hint, &trigger)
-                    .await
-            }
-            _ => {
-                info!(event_id = %event.id, kind = event.kind(), "skipped: not a scan event");
-                Ok(Outcome::new(
-                    "skipped",
-                    event.kind(),
-                    event.image(),
-                    "not a scan event: routed to the wrong function",
-                ))
-            }
+    #[test]
+    fn each_status_serialises_and_displays_as_its_name() {
+        for s in Status::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str(), "{s:?}");
+            assert_eq!(s.to_string(), s.as_str());
         }
     }
 }

@@ -5,16 +5,16 @@ use std::collections::HashMap;
 
 use tracing::warn;
 
-use super::act::{Cause, changed_something};
-use super::{Gatekeeper, Outcome, Trigger};
+use super::act::{Carried, Cause, changed_something};
+use super::{Gatekeeper, Outcome, Status, Trigger};
 use crate::domain::events::Scanner;
 use crate::domain::plan::{Verified, plan, release_candidates};
-use crate::domain::time::format_date;
+use crate::domain::time::{Epoch, format_date};
 use crate::domain::verdict::{Subject, Verdict, evaluate};
-use crate::domain::{Decision, ImageRef, Mode, ScanState};
+use crate::domain::{Decision, ImageRef, Mode, ScanState, TriggerKind};
 use crate::error::Error;
-use crate::outbound::notice::{Action, VerdictNotice, dedup_key};
-use crate::ports::{FindingsSource, ImageDetail, ImageRegistry, Notifier, RejectSink, StateStore};
+use crate::outbound::notice::{Action, EventType, VerdictNotice, dedup_key};
+use crate::ports::{FindingsSource, ImageDetail, ImageRegistry, Notifier, Ports, StateStore};
 use crate::state::{Claim, Override, Written};
 
 /// The verdict for an image now and the tag changes a delivery would make, computed read-only.
@@ -49,13 +49,7 @@ pub struct ReleaseRequest<'a> {
     pub force_for: Option<i64>,
 }
 
-impl<R, N, S, J> Gatekeeper<R, N, S, J>
-where
-    R: ImageRegistry + Sync,
-    N: Notifier + Sync,
-    S: StateStore + Sync,
-    J: RejectSink + Sync,
-{
+impl<P: Ports> Gatekeeper<P> {
     async fn owners(
         &self,
         image: &ImageRef,
@@ -179,6 +173,33 @@ where
             }
             _ => None,
         };
+        let carried = self.put_back(req, &preview).await?;
+        let previous = self
+            .record_release(image, &preview.verdict, override_.is_some(), now)
+            .await?;
+        let detail = self
+            .announce_release(req, &preview, previous, override_.as_ref(), &carried, now)
+            .await?;
+        let status = if changed_something(&carried.actions) {
+            Status::Acted
+        } else {
+            Status::Unchanged
+        };
+        let mut outcome = Outcome::new(status, TriggerKind::Release, Some(image), detail);
+        outcome.decision = Some(preview.verdict.decision);
+        outcome.actions = carried.actions;
+        outcome.notified = true;
+        Ok(Ok(outcome))
+    }
+
+    /// Puts the image's quarantined and held tags back. An operator's explicit release is carried out
+    /// whatever the mode, and past an open breaker.
+    async fn put_back(
+        &self,
+        req: &ReleaseRequest<'_>,
+        preview: &Preview,
+    ) -> Result<Carried, Error> {
+        let image = req.image;
         let detail = ImageDetail {
             digest: image.digest.clone(),
             tags: preview.image.tags.clone(),
@@ -199,7 +220,6 @@ where
             self.verified_for(&image.repository, preview.verdict.decision),
         );
         let mut problems = p.notes.clone();
-        // An operator's explicit release is carried out whatever the mode, and past an open breaker.
         let actions = if p.is_empty() {
             Vec::new()
         } else {
@@ -211,55 +231,84 @@ where
             };
             self.execute(image, &p, &mut problems, &cause).await?
         };
-        // Record the disposition, so that the next event for this image finds nothing changed.
+        Ok(Carried {
+            actions,
+            problems,
+            held_back: false,
+        })
+    }
+
+    /// Records the released disposition, so that the next event for this image finds nothing
+    /// changed; the decision notified before.
+    async fn record_release(
+        &self,
+        image: &ImageRef,
+        verdict: &Verdict,
+        overridden: bool,
+        now: Epoch,
+    ) -> Result<Option<Decision>, Error> {
         let state = self.state.load(image).await?;
-        if preview.verdict.decision != Decision::Pending {
-            let claim = Claim {
-                event_id: format!("release-{now}"),
-                at: now,
-                decision: preview.verdict.decision,
-                previous: state.notified(),
-                sequence: state.version + 1,
-                overridden: override_.is_some(),
-                delivery: String::new(),
-            };
-            if self
-                .state
-                .claim(
-                    image,
-                    state.exists.then_some(state.version),
-                    &claim,
-                    &preview.verdict.summary(),
-                    self.policy.hash(),
-                )
-                .await?
-                == Written::Done
-            {
-                self.state.finish(image, &claim, true).await?;
-            } else {
-                warn!(image = %image.display(), "state changed during the release; the next event re-decides");
-            }
+        if verdict.decision == Decision::Pending {
+            return Ok(state.notified());
         }
+        let claim = Claim {
+            event_id: format!("release-{now}"),
+            at: now,
+            decision: verdict.decision,
+            previous: state.notified(),
+            sequence: state.version + 1,
+            overridden,
+            delivery: String::new(),
+        };
+        let written = self
+            .state
+            .claim(
+                image,
+                state.exists.then_some(state.version),
+                &claim,
+                &verdict.summary(),
+                self.policy.hash(),
+            )
+            .await?;
+        if written == Written::Done {
+            self.state.finish(image, &claim, true).await?;
+        } else {
+            warn!(image = %image.display(), "state changed during the release; the next event re-decides");
+        }
+        Ok(state.notified())
+    }
+
+    /// The `release` message, naming the caller and any override; its first reason.
+    async fn announce_release(
+        &self,
+        req: &ReleaseRequest<'_>,
+        preview: &Preview,
+        previous: Option<Decision>,
+        override_: Option<&Override>,
+        carried: &Carried,
+        now: Epoch,
+    ) -> Result<String, Error> {
+        let image = req.image;
         let rule = self.policy.rule_for(&image.repository);
         let mut verdict = preview.verdict.clone();
         verdict
             .reasons
             .insert(0, format!("released by {}: {}", req.caller, req.reason));
-        if let Some(o) = &override_ {
+        if let Some(o) = override_ {
             verdict.reasons.insert(
                 1,
                 format!("the block is overridden until {}", format_date(o.until)),
             );
         }
-        let trigger = Trigger::cli("release", format!("release-{now}"));
+        let trigger = Trigger::cli(TriggerKind::Release, format!("release-{now}"));
         let notice = VerdictNotice {
-            event_type: "release",
-            override_: override_.as_ref(),
+            event_type: EventType::Release,
+            override_,
             actor: Some(req.caller),
-            previous: state.notified(),
+            previous,
             mode: Mode::Enforce,
-            actions: &actions,
-            problems: &problems,
+            actions: &carried.actions,
+            problems: &carried.problems,
             dedup_key: dedup_key(&[
                 "release",
                 &image.repository,
@@ -273,20 +322,7 @@ where
             ..self.notice(&preview.image, &verdict, rule, &trigger)
         };
         self.notifier.publish(&notice.to_message()).await?;
-        let mut outcome = Outcome::new(
-            if changed_something(&actions) {
-                "acted"
-            } else {
-                "unchanged"
-            },
-            "release",
-            Some(image),
-            verdict.reasons[0].clone(),
-        );
-        outcome.decision = Some(preview.verdict.decision);
-        outcome.actions = actions;
-        outcome.notified = true;
-        Ok(Ok(outcome))
+        Ok(verdict.reasons.swap_remove(0))
     }
 
     /// Uninstall path: puts every quarantined and held tag of an image back where the original tag is

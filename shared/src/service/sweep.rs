@@ -19,17 +19,17 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 use tracing::{info, warn};
 
-use super::{Gatekeeper, Outcome, Trigger};
+use super::{Gatekeeper, Outcome, Status, Trigger};
 use crate::domain::events::Scanner;
 use crate::domain::policy::{Exception, Policy, Unscanned};
 use crate::domain::tags::TagKind;
 use crate::domain::time::{DAY, Epoch, format_rfc3339};
 use crate::domain::verdict::pending;
-use crate::domain::{Decision, ImageRef, MediaKind, ScanState, Severity};
+use crate::domain::{Decision, ImageRef, MediaKind, ScanState, Severity, TriggerKind};
 use crate::error::Error;
 use crate::outbound::notice::{VerdictNotice, dedup_key};
 use crate::outbound::reminder::ReminderNotice;
-use crate::ports::{FindingsSource, ImageDetail, ImageRegistry, Notifier, RejectSink, StateStore};
+use crate::ports::{FindingsSource, ImageDetail, ImageRegistry, Notifier, Ports, StateStore};
 use crate::state::Mark;
 
 /// How far the window reaches back before the previous run's start: events and findings updated while
@@ -131,13 +131,7 @@ impl Todo {
     }
 }
 
-impl<R, N, S, J> Gatekeeper<R, N, S, J>
-where
-    R: ImageRegistry + Sync,
-    N: Notifier + Sync,
-    S: StateStore + Sync,
-    J: RejectSink + Sync,
-{
+impl<P: Ports> Gatekeeper<P> {
     /// One sweep at the gatekeeper's clock. Listing failures are errors (the scheduler's invocation is
     /// retried); an image that fails is reported and left to the next run, whose window still covers
     /// it because the run is recorded only when every image succeeded.
@@ -155,214 +149,40 @@ where
         let from = last
             .map_or(now - settings.interval, |l| l - OVERLAP)
             .max(now - MAX_LOOKBACK);
-        let trigger = Trigger::cli("sweep", format!("sweep-{run}"));
-        let mut report = SweepReport {
-            from: format_rfc3339(from),
-            to: format_rfc3339(now),
-            ..SweepReport::default()
-        };
         let repositories = self.registry.repositories().await?;
-        report.repositories = repositories.len();
         let enhanced = match repositories.first() {
             Some(r) => self.registry.scan_coverage(r).await?.enhanced,
             None => false,
         };
-        let scanner = if enhanced {
-            Scanner::Enhanced
-        } else {
-            Scanner::Basic
+        let mut sweeping = Sweeping {
+            gk: self,
+            source,
+            settings,
+            trigger: Trigger::cli(TriggerKind::Sweep, format!("sweep-{run}")),
+            from,
+            now,
+            enhanced,
+            todo: Todo::default(),
+            with_vulnerability: HashMap::new(),
+            report: SweepReport {
+                from: format_rfc3339(from),
+                to: format_rfc3339(now),
+                repositories: repositories.len(),
+                ..SweepReport::default()
+            },
         };
-        let mut todo = Todo::default();
-        let mut with_vulnerability: HashMap<String, Vec<ImageRef>> = HashMap::new();
-
-        // Exceptions that began or ended since the last run.
-        for e in self.policy.exceptions() {
-            let ended = from < e.expires && e.expires <= now;
-            let began = from < e.created && e.created <= now;
-            if !(ended || began) {
-                continue;
-            }
-            report.exceptions += 1;
-            if !enhanced {
-                continue;
-            }
-            let images = self.images_with(source, &mut with_vulnerability, e).await?;
-            for image in images {
-                let why = if ended { "ended" } else { "began" };
-                todo.add(image, format!("exception {} {why}", e.id));
-            }
-        }
-
-        // Due in the state table.
-        for image in self.state.due(now).await? {
-            report.due += 1;
-            todo.add(
-                image,
-                "due: a deadline, an exception's end or a second look",
-            );
-        }
-
-        // Blocking findings whose event may have been lost.
-        let severities = blocking_severities(&self.policy);
-        if enhanced && !severities.is_empty() {
-            for image in source.images_updated(from, now, &severities).await? {
-                let state = self.state.load(&image).await?;
-                if state.decision != Some(Decision::Block) {
-                    report.updated_findings += 1;
-                    todo.add(
-                        image,
-                        "a blocking finding was updated and the image is not blocked",
-                    );
-                }
-            }
-        }
-
-        // Every repository's images: held too long, pushed and never seen, scanned and undecided.
-        for repository in &repositories {
-            let details = self.registry.images(repository).await?;
-            report.images_listed += details.len();
-            for detail in details {
-                let image = ImageRef {
-                    repository: repository.clone(),
-                    digest: detail.digest.clone(),
-                    tags: detail.tags.clone(),
-                };
-                let result = self
-                    .look_at(&image, &detail, from, now, settings, &trigger, &mut report)
-                    .await;
-                match result {
-                    Ok(Some(why)) => todo.add(image, why),
-                    Ok(None) => {}
-                    Err(e) => report.failures.push(format!("{}: {e}", image.display())),
-                }
-            }
-        }
-
-        // Evaluate, each image once, through the event path.
-        for (image, why) in todo.0.into_values() {
-            report.evaluated += 1;
-            match self.revisit(source, &image, scanner, now, &trigger).await {
-                Ok(o) => {
-                    info!(image = %image.display(), why = %why, status = o.status, decision = ?o.decision, "swept");
-                    if o.status == "changed" {
-                        report.changed += 1;
-                    }
-                }
-                Err(e) => {
-                    warn!(image = %image.display(), why = %why, error = %e, "sweep could not evaluate");
-                    report.failures.push(format!("{}: {e}", image.display()));
-                }
-            }
-        }
-
-        // Reminders of exceptions ending soon, once per exception per day.
-        for e in self.policy.expiring(now, self.policy.expiry_notice()) {
-            let key = format!(
-                "reminder#{}",
-                ReminderNotice {
-                    exception: e,
-                    images: &[],
-                    region: None,
-                    now,
-                }
-                .key()
-            );
-            if self
-                .state
-                .mark_once(&key, &trigger.event_id, now, 2 * DAY)
-                .await?
-                == Mark::Taken
-            {
-                continue;
-            }
-            let images = if enhanced {
-                self.images_with(source, &mut with_vulnerability, e).await?
-            } else {
-                Vec::new()
-            };
-            let notice = ReminderNotice {
-                exception: e,
-                images: &images,
-                region: None,
-                now,
-            };
-            self.notifier.publish(&notice.to_message()).await?;
-            report.reminders += 1;
-        }
-
+        sweeping.exceptions().await?;
+        sweeping.due().await?;
+        sweeping.updated_findings().await?;
+        sweeping.listed(&repositories).await?;
+        sweeping.evaluate().await;
+        sweeping.reminders().await?;
+        let report = sweeping.report;
         if report.failures.is_empty() {
             self.state.record_sweep(now).await?;
         }
         info!(report = ?report, "sweep done");
         Ok(report)
-    }
-
-    /// The in-scope images with an open finding of the exception's vulnerability (asked once per run).
-    async fn images_with<F: FindingsSource + Sync>(
-        &self,
-        source: &F,
-        cache: &mut HashMap<String, Vec<ImageRef>>,
-        e: &Exception,
-    ) -> Result<Vec<ImageRef>, Error> {
-        let key = e.id.to_ascii_uppercase();
-        if !cache.contains_key(&key) {
-            let found = source.images_with(&e.id).await?;
-            cache.insert(key.clone(), found);
-        }
-        Ok(cache
-            .get(&key)
-            .map(|all| all.iter().filter(|i| in_scope(e, i)).cloned().collect())
-            .unwrap_or_default())
-    }
-
-    /// One listed image: admits a lost push, notifies a hold that outlived the timeout, and says
-    /// whether the image should be evaluated.
-    #[allow(clippy::too_many_arguments)]
-    async fn look_at(
-        &self,
-        image: &ImageRef,
-        detail: &ImageDetail,
-        from: Epoch,
-        now: Epoch,
-        settings: &SweepSettings,
-        trigger: &Trigger,
-        report: &mut SweepReport,
-    ) -> Result<Option<&'static str>, Error> {
-        let held = detail
-            .tags
-            .iter()
-            .any(|t| matches!(self.tags.classify(t), TagKind::Held { .. }));
-        let pushed = detail.pushed_at.unwrap_or(now);
-        if held && now - pushed >= settings.held_timeout {
-            self.held_too_long(image, detail, now - pushed, trigger, report)
-                .await?;
-        }
-        if pushed <= from || pushed > now {
-            return Ok(None);
-        }
-        let state = self.state.load(image).await?;
-        if !state.exists {
-            report.lost_pushes += 1;
-            info!(image = %image.display(), "push never seen: admitted by the sweep");
-            self.state.record_push(image, now).await?;
-            let kind = MediaKind::classify(
-                detail.manifest_media_type.as_deref(),
-                detail.artifact_media_type.as_deref(),
-            );
-            self.admit(image, kind, trigger).await?;
-            return Ok(None);
-        }
-        let stuck = state
-            .claim
-            .as_ref()
-            .is_some_and(|c| now - c.at >= self.claim_lease);
-        let undecided = matches!(state.decision, None | Some(Decision::Pending))
-            && (detail.scan == ScanState::Complete || !state.children.is_empty());
-        if stuck || undecided {
-            report.undecided += 1;
-            return Ok(Some("pushed in the window, scanned, no verdict"));
-        }
-        Ok(None)
     }
 
     /// An image held longer than the timeout: one notice, and the policy's `unscanned` handling now
@@ -463,6 +283,232 @@ where
             }
         }
         Ok(outcome)
+    }
+}
+
+/// One sweep run: its window, the images it found to evaluate, and its report.
+struct Sweeping<'a, P: Ports, F> {
+    gk: &'a Gatekeeper<P>,
+    source: &'a F,
+    settings: &'a SweepSettings,
+    trigger: Trigger,
+    from: Epoch,
+    now: Epoch,
+    /// Whether the registry scans with Inspector: only then are findings asked of it.
+    enhanced: bool,
+    todo: Todo,
+    /// The images with each exception's vulnerability, asked once per run.
+    with_vulnerability: HashMap<String, Vec<ImageRef>>,
+    report: SweepReport,
+}
+
+impl<P: Ports, F: FindingsSource + Sync> Sweeping<'_, P, F> {
+    /// Exceptions that began or ended since the last run: the images they concern.
+    async fn exceptions(&mut self) -> Result<(), Error> {
+        let gk = self.gk;
+        for e in gk.policy.exceptions() {
+            let ended = self.from < e.expires && e.expires <= self.now;
+            let began = self.from < e.created && e.created <= self.now;
+            if !(ended || began) {
+                continue;
+            }
+            self.report.exceptions += 1;
+            if !self.enhanced {
+                continue;
+            }
+            let why = if ended { "ended" } else { "began" };
+            for image in self.images_with(e).await? {
+                self.todo.add(image, format!("exception {} {why}", e.id));
+            }
+        }
+        Ok(())
+    }
+
+    /// Images due in the state table.
+    async fn due(&mut self) -> Result<(), Error> {
+        for image in self.gk.state.due(self.now).await? {
+            self.report.due += 1;
+            self.todo.add(
+                image,
+                "due: a deadline, an exception's end or a second look",
+            );
+        }
+        Ok(())
+    }
+
+    /// Blocking findings updated in the window on images not blocked: their event may have been lost.
+    async fn updated_findings(&mut self) -> Result<(), Error> {
+        let severities = blocking_severities(&self.gk.policy);
+        if !self.enhanced || severities.is_empty() {
+            return Ok(());
+        }
+        let updated = self
+            .source
+            .images_updated(self.from, self.now, &severities)
+            .await?;
+        for image in updated {
+            let state = self.gk.state.load(&image).await?;
+            if state.decision != Some(Decision::Block) {
+                self.report.updated_findings += 1;
+                self.todo.add(
+                    image,
+                    "a blocking finding was updated and the image is not blocked",
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Every repository's images: held too long, pushed and never seen, scanned and undecided.
+    async fn listed(&mut self, repositories: &[String]) -> Result<(), Error> {
+        for repository in repositories {
+            let details = self.gk.registry.images(repository).await?;
+            self.report.images_listed += details.len();
+            for detail in details {
+                let image = ImageRef {
+                    repository: repository.clone(),
+                    digest: detail.digest.clone(),
+                    tags: detail.tags.clone(),
+                };
+                match self.look_at(&image, &detail).await {
+                    Ok(Some(why)) => self.todo.add(image, why),
+                    Ok(None) => {}
+                    Err(e) => self
+                        .report
+                        .failures
+                        .push(format!("{}: {e}", image.display())),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One listed image: admits a lost push, notifies a hold that outlived the timeout, and says
+    /// whether the image should be evaluated.
+    async fn look_at(
+        &mut self,
+        image: &ImageRef,
+        detail: &ImageDetail,
+    ) -> Result<Option<&'static str>, Error> {
+        let (gk, now) = (self.gk, self.now);
+        let held = detail
+            .tags
+            .iter()
+            .any(|t| matches!(gk.tags.classify(t), TagKind::Held { .. }));
+        let pushed = detail.pushed_at.unwrap_or(now);
+        if held && now - pushed >= self.settings.held_timeout {
+            gk.held_too_long(image, detail, now - pushed, &self.trigger, &mut self.report)
+                .await?;
+        }
+        if pushed <= self.from || pushed > now {
+            return Ok(None);
+        }
+        let state = gk.state.load(image).await?;
+        if !state.exists {
+            self.report.lost_pushes += 1;
+            info!(image = %image.display(), "push never seen: admitted by the sweep");
+            gk.state.record_push(image, now).await?;
+            let kind = MediaKind::classify(
+                detail.manifest_media_type.as_deref(),
+                detail.artifact_media_type.as_deref(),
+            );
+            gk.admit(image, kind, &self.trigger).await?;
+            return Ok(None);
+        }
+        let stuck = state
+            .claim
+            .as_ref()
+            .is_some_and(|c| now - c.at >= gk.claim_lease);
+        let undecided = matches!(state.decision, None | Some(Decision::Pending))
+            && (detail.scan == ScanState::Complete || !state.children.is_empty());
+        if stuck || undecided {
+            self.report.undecided += 1;
+            return Ok(Some("pushed in the window, scanned, no verdict"));
+        }
+        Ok(None)
+    }
+
+    /// Evaluates each image found once, through the event path.
+    async fn evaluate(&mut self) {
+        let scanner = if self.enhanced {
+            Scanner::Enhanced
+        } else {
+            Scanner::Basic
+        };
+        let todo = std::mem::take(&mut self.todo);
+        for (image, why) in todo.0.into_values() {
+            self.report.evaluated += 1;
+            let revisited = self
+                .gk
+                .revisit(self.source, &image, scanner, self.now, &self.trigger)
+                .await;
+            match revisited {
+                Ok(o) => {
+                    info!(image = %image.display(), why = %why, status = o.status.as_str(), decision = ?o.decision, "swept");
+                    if o.status == Status::Changed {
+                        self.report.changed += 1;
+                    }
+                }
+                Err(e) => {
+                    warn!(image = %image.display(), why = %why, error = %e, "sweep could not evaluate");
+                    self.report
+                        .failures
+                        .push(format!("{}: {e}", image.display()));
+                }
+            }
+        }
+    }
+
+    /// Reminders of exceptions ending soon, once per exception per day.
+    async fn reminders(&mut self) -> Result<(), Error> {
+        let (gk, now) = (self.gk, self.now);
+        for e in gk.policy.expiring(now, gk.policy.expiry_notice()) {
+            let key = format!(
+                "reminder#{}",
+                ReminderNotice {
+                    exception: e,
+                    images: &[],
+                    region: None,
+                    now,
+                }
+                .key()
+            );
+            let mark = gk
+                .state
+                .mark_once(&key, &self.trigger.event_id, now, 2 * DAY)
+                .await?;
+            if mark == Mark::Taken {
+                continue;
+            }
+            let images = if self.enhanced {
+                self.images_with(e).await?
+            } else {
+                Vec::new()
+            };
+            let notice = ReminderNotice {
+                exception: e,
+                images: &images,
+                region: None,
+                now,
+            };
+            gk.notifier.publish(&notice.to_message()).await?;
+            self.report.reminders += 1;
+        }
+        Ok(())
+    }
+
+    /// The in-scope images with an open finding of the exception's vulnerability (asked once per run).
+    async fn images_with(&mut self, e: &Exception) -> Result<Vec<ImageRef>, Error> {
+        let key = e.id.to_ascii_uppercase();
+        if !self.with_vulnerability.contains_key(&key) {
+            let found = self.source.images_with(&e.id).await?;
+            self.with_vulnerability.insert(key.clone(), found);
+        }
+        Ok(self
+            .with_vulnerability
+            .get(&key)
+            .map(|all| all.iter().filter(|i| in_scope(e, i)).cloned().collect())
+            .unwrap_or_default())
     }
 }
 

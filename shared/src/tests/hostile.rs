@@ -503,7 +503,7 @@ fn hostile_strings_from_events_cannot_mention_link_or_break_any_notification() {
                 &ScanState::Complete,
             );
             let notice = crate::outbound::notice::VerdictNotice {
-                event_type: "verdict",
+                event_type: crate::outbound::notice::EventType::Verdict,
                 override_: None,
                 actor: None,
                 in_use: None,
@@ -518,7 +518,7 @@ fn hostile_strings_from_events_cannot_mention_link_or_break_any_notification() {
                 policy_hash: "0123456789ab",
                 rule: "defaults",
                 event_id: "ev",
-                trigger: "scan",
+                trigger: crate::domain::TriggerKind::Scan,
                 dedup_key: "k".into(),
                 subject: None,
                 subject_tag: image.tags.first().cloned(),

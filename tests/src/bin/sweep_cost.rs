@@ -25,7 +25,7 @@ use gatekeeper::domain::time::{DAY, format_date, now};
 use gatekeeper::domain::{Finding, ImageRef, Mode, Severity};
 use gatekeeper::ports::{FindingsSource, StateStore};
 use gatekeeper::service::{Gatekeeper, SweepSettings};
-use gatekeeper_tests::fixtures::{Aws, FakeInspector, MotoAccount, sdk_for};
+use gatekeeper_tests::fixtures::{Aws, FakeInspector, MotoAccount, TestGatekeeper, sdk_for};
 use gatekeeper_tests::moto::Moto;
 
 /// Counts every request by `service:Operation`.
@@ -168,7 +168,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let counter = Counter::default();
     let sdk = sdk_for(&moto.endpoint, &aws.region).await;
     let header = MotoAccount(aws.account.clone());
-    let gk = Gatekeeper {
+    let gk: TestGatekeeper = Gatekeeper {
         registry: Ecr::new(aws_sdk_ecr::Client::from_conf(
             aws_sdk_ecr::config::Builder::from(&sdk)
                 .interceptor(header.clone())

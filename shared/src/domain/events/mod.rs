@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::domain::time::{Epoch, parse_rfc3339};
-use crate::domain::{Finding, ImageRef, ScanState, SeverityCounts};
+use crate::domain::{Finding, ImageRef, ScanState, SeverityCounts, TriggerKind};
 use fields::Obj;
 
 /// Which scanner produced a scan result.
@@ -135,15 +135,15 @@ pub struct Event {
 
 impl Event {
     /// `push`, `scan`, `finding`, `coverage`, `delete`, `restore` or `ignored`.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> TriggerKind {
         match self.body {
-            EventBody::Push(_) => "push",
-            EventBody::Scan(_) => "scan",
-            EventBody::Finding(_) => "finding",
-            EventBody::Coverage(_) => "coverage",
-            EventBody::Deleted(_) => "delete",
-            EventBody::Restored(_) => "restore",
-            EventBody::Ignored(_) => "ignored",
+            EventBody::Push(_) => TriggerKind::Push,
+            EventBody::Scan(_) => TriggerKind::Scan,
+            EventBody::Finding(_) => TriggerKind::Finding,
+            EventBody::Coverage(_) => TriggerKind::Coverage,
+            EventBody::Deleted(_) => TriggerKind::Delete,
+            EventBody::Restored(_) => TriggerKind::Restore,
+            EventBody::Ignored(_) => TriggerKind::Ignored,
         }
     }
 

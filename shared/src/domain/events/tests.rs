@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use super::*;
-use crate::domain::{FindingStatus, FixAvailable, Severity};
+use crate::domain::{FindingStatus, FixAvailable, Severity, TriggerKind};
 
 mod properties;
 
@@ -67,7 +67,7 @@ fn every_sample_event_parses_to_its_expected_kind() {
     );
     for (name, kind) in expected {
         let event = sample(name);
-        assert_eq!(event.kind(), kind, "{name}");
+        assert_eq!(event.kind().as_str(), kind, "{name}");
         assert!(!event.id.is_empty(), "{name}: id");
         assert!(event.time.is_some(), "{name}: time");
         if let Some(image) = event.image() {
@@ -310,13 +310,13 @@ fn failed_pushes_and_other_actions_are_ignored_not_rejected() {
     let v = push_with(
         json!({"action-type": "PUSH", "result": "FAILURE", "repository-name": "r", "image-digest": "sha256:1"}),
     );
-    assert_eq!(parse(&v).unwrap().kind(), "ignored");
+    assert_eq!(parse(&v).unwrap().kind(), TriggerKind::Ignored);
     let v = push_with(json!({"action-type": "REPLICATE"}));
-    assert_eq!(parse(&v).unwrap().kind(), "ignored");
+    assert_eq!(parse(&v).unwrap().kind(), TriggerKind::Ignored);
     let v = push_with(
         json!({"action-type": "UPDATE_STORAGE_CLASS", "repository-name": "r", "image-digest": "sha256:1", "image-status": "ARCHIVED"}),
     );
-    assert_eq!(parse(&v).unwrap().kind(), "ignored");
+    assert_eq!(parse(&v).unwrap().kind(), TriggerKind::Ignored);
 }
 
 #[test]

@@ -369,7 +369,7 @@ proptest! {
     #[test]
     fn arbitrary_json_is_parsed_or_refused_with_one_line_never_a_panic(v in arbitrary_json()) {
         match parse(&v) {
-            Ok(event) => prop_assert!(!event.kind().is_empty()),
+            Ok(_) => {}
             Err(e) => prop_assert!(!e.reason().is_empty() && !e.reason().contains('\n'), "{}", e),
         }
     }

@@ -1,0 +1,96 @@
+//! What caused an evaluation, named as outcomes and messages name it. Pure.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// What caused an evaluation: an event's kind, or a run of the gatekeeper's own (the CLI, the sweep,
+/// the circuit breaker). Serialised as [`TriggerKind::as_str`], the name the JSON contract carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerKind {
+    /// An ECR push.
+    Push,
+    /// A scan result (ECR Image Scan, Inspector2 Scan).
+    Scan,
+    /// An Inspector finding that changed.
+    Finding,
+    /// An Inspector coverage change.
+    Coverage,
+    /// An image or tag deleted from ECR.
+    Delete,
+    /// An image restored from the archive.
+    Restore,
+    /// An event that is not the gatekeeper's business.
+    Ignored,
+    /// A malformed event.
+    Invalid,
+    /// The CLI's reconcile.
+    Reconcile,
+    /// An operator's break-glass release.
+    Release,
+    /// The scheduled sweep.
+    Sweep,
+    /// The circuit breaker tripping.
+    Breaker,
+    /// A repository that no scanning rule covers.
+    Unscanned,
+}
+
+impl TriggerKind {
+    /// Every kind.
+    pub const ALL: [TriggerKind; 13] = [
+        TriggerKind::Push,
+        TriggerKind::Scan,
+        TriggerKind::Finding,
+        TriggerKind::Coverage,
+        TriggerKind::Delete,
+        TriggerKind::Restore,
+        TriggerKind::Ignored,
+        TriggerKind::Invalid,
+        TriggerKind::Reconcile,
+        TriggerKind::Release,
+        TriggerKind::Sweep,
+        TriggerKind::Breaker,
+        TriggerKind::Unscanned,
+    ];
+
+    /// The name in outcomes, messages and logs: `push`, `scan`, `finding`, `coverage`, `delete`,
+    /// `restore`, `ignored`, `invalid`, `reconcile`, `release`, `sweep`, `breaker` or `unscanned`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriggerKind::Push => "push",
+            TriggerKind::Scan => "scan",
+            TriggerKind::Finding => "finding",
+            TriggerKind::Coverage => "coverage",
+            TriggerKind::Delete => "delete",
+            TriggerKind::Restore => "restore",
+            TriggerKind::Ignored => "ignored",
+            TriggerKind::Invalid => "invalid",
+            TriggerKind::Reconcile => "reconcile",
+            TriggerKind::Release => "release",
+            TriggerKind::Sweep => "sweep",
+            TriggerKind::Breaker => "breaker",
+            TriggerKind::Unscanned => "unscanned",
+        }
+    }
+}
+
+impl fmt::Display for TriggerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_serialises_and_displays_as_its_name() {
+        for k in TriggerKind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str(), "{k:?}");
+            assert_eq!(k.to_string(), k.as_str());
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! Scan results and finding changes: fetch the image's findings, wait for a complete list, decide,
+//! then keep the image's tickets and the indexes that refer to it up to date.
+
+use tracing::info;
+
+use super::decide::{Basis, Decided};
+use super::{Gatekeeper, Outcome, Status, Trigger};
+use crate::domain::events::Scanner;
+use crate::domain::{Decision, Finding, ImageRef, ScanState, Severity, SeverityCounts};
+use crate::error::Error;
+use crate::ports::{FindingsSource, ImageRegistry, Ports, StateStore};
+
+/// When an incomplete findings list is looked at again.
+const LAG_RECHECK: i64 = 600;
+
+/// What an event says about the scan, besides the findings fetched.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScanHint {
+    /// The scan status the event reports (Inspector2 Scan: complete; Coverage: the new status).
+    pub state: Option<ScanState>,
+    /// The scan-complete event's severity counts and Inspector's TOTAL: fewer findings listed means the
+    /// list is still incomplete.
+    pub expected: Option<(SeverityCounts, Option<u32>)>,
+}
+
+/// Whether the listed findings fall short of what the scan-complete event counted.
+fn incomplete(findings: &[Finding], expected: &(SeverityCounts, Option<u32>)) -> Option<String> {
+    let mut listed = SeverityCounts::default();
+    // Suppressed findings are listed too: whether the event's counts include them or not, an
+    // incomplete list is then never mistaken for a complete one, nor a complete one deferred forever.
+    for f in findings
+        .iter()
+        .filter(|f| f.status != crate::domain::FindingStatus::Closed)
+    {
+        listed.add(f.severity);
+    }
+    let (counts, total) = expected;
+    for s in [Severity::Critical, Severity::High, Severity::Medium] {
+        if listed.get(s) < counts.get(s) {
+            return Some(format!(
+                "the scan counted {} {s} finding(s), ListFindings returned {} so far",
+                counts.get(s),
+                listed.get(s)
+            ));
+        }
+    }
+    match total {
+        Some(t) if listed.total() < *t => Some(format!(
+            "the scan counted {t} finding(s), ListFindings returned {} so far",
+            listed.total()
+        )),
+        _ => None,
+    }
+}
+
+impl<P: Ports> Gatekeeper<P> {
+    /// Fetches an image's findings (basic: DescribeImageScanFindings; enhanced: ListFindings) and
+    /// the scan status basic scanning reports with them; `None` when the image no longer exists.
+    pub async fn findings_of<F: FindingsSource + Sync>(
+        &self,
+        source: &F,
+        image: &ImageRef,
+        scanner: Scanner,
+    ) -> Result<Option<(Vec<Finding>, ScanState)>, Error> {
+        match scanner {
+            Scanner::Basic => Ok(self
+                .registry
+                .basic_findings(&image.repository, &image.digest)
+                .await?
+                .map(|b| (b.findings, b.state))),
+            Scanner::Enhanced => Ok(Some((
+                source.image_findings(image).await?,
+                ScanState::Unknown,
+            ))),
+        }
+    }
+
+    /// Fetches the image's findings, decides, and acts and notifies if the decision changed; then
+    /// keeps its tickets and the indexes that refer to it up to date.
+    pub async fn evaluate_image<F: FindingsSource + Sync>(
+        &self,
+        source: &F,
+        image: &ImageRef,
+        scanner: Scanner,
+        trigger: &Trigger,
+    ) -> Result<Outcome, Error> {
+        self.evaluate_with(source, image, scanner, &ScanHint::default(), trigger)
+            .await
+    }
+
+    /// [`Self::evaluate_image`] with what the event says about the scan.
+    pub async fn evaluate_with<F: FindingsSource + Sync>(
+        &self,
+        source: &F,
+        image: &ImageRef,
+        scanner: Scanner,
+        hint: &ScanHint,
+        trigger: &Trigger,
+    ) -> Result<Outcome, Error> {
+        let Some((findings, reported)) = self.findings_of(source, image, scanner).await? else {
+            return Ok(Outcome::new(
+                Status::Skipped,
+                trigger.kind,
+                Some(image),
+                "image no longer in ECR",
+            ));
+        };
+        let scan = match (&reported, &hint.state) {
+            (ScanState::Unknown, Some(h)) => h.clone(),
+            _ => reported,
+        };
+        if let Some(why) = hint
+            .expected
+            .as_ref()
+            .and_then(|e| incomplete(&findings, e))
+        {
+            return self.defer(image, &why, trigger).await;
+        }
+        let Decided {
+            outcome,
+            state,
+            scan,
+        } = self
+            .decide_with(
+                image,
+                &Basis::Findings {
+                    findings: &findings,
+                    scan,
+                },
+                trigger,
+            )
+            .await?;
+        if outcome.status == Status::Skipped {
+            return Ok(outcome);
+        }
+        // Findings that disappear from an image that is no longer monitored are not fixed: the image
+        // stays in its tickets until it is scanned again or deleted.
+        let monitored = matches!(scan, ScanState::Complete | ScanState::Unknown)
+            && outcome.decision != Some(Decision::Pending);
+        self.sync_tickets(image, &findings, &state, monitored, trigger)
+            .await?;
+        self.judge_parents(image, &state, trigger).await?;
+        Ok(outcome)
+    }
+
+    /// Decides on an image from its findings and acts on a change. Public for the CLI's reconcile.
+    pub async fn decide(
+        &self,
+        image: &ImageRef,
+        findings: &[Finding],
+        scan: ScanState,
+        trigger: &Trigger,
+    ) -> Result<Outcome, Error> {
+        Ok(self
+            .decide_with(image, &Basis::Findings { findings, scan }, trigger)
+            .await?
+            .outcome)
+    }
+
+    /// An incomplete findings list decides nothing: a decision made before stays, a new image stays
+    /// pending, and the sweep looks again later.
+    async fn defer(
+        &self,
+        image: &ImageRef,
+        why: &str,
+        trigger: &Trigger,
+    ) -> Result<Outcome, Error> {
+        let now = (self.clock)();
+        let state = self.state.load(image).await?;
+        info!(image = %image.display(), reason = why, "findings list incomplete");
+        if state.decision.is_none() {
+            self.state
+                .set_quietly(
+                    image,
+                    state.exists.then_some(state.version),
+                    Decision::Pending,
+                    now,
+                )
+                .await?;
+        }
+        self.state.set_due(image, Some(now + LAG_RECHECK)).await?;
+        let mut o = Outcome::new(
+            Status::Deferred,
+            trigger.kind,
+            Some(image),
+            format!("findings list incomplete: {why}; checked again later"),
+        );
+        o.decision = state.decision.or(Some(Decision::Pending));
+        Ok(o)
+    }
+}

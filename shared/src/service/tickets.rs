@@ -1,0 +1,106 @@
+//! Tickets: one per vulnerability and repository, listing the images that have it; opened, updated
+//! and resolved as images gain and lose the finding.
+
+use super::{Gatekeeper, Trigger};
+use crate::domain::verdict::Subject;
+use crate::domain::{Finding, ImageRef, Severity};
+use crate::error::Error;
+use crate::outbound::tickets::{TicketAction, TicketNotice, ticketable};
+use crate::ports::{Notifier, Ports, StateStore};
+use crate::state::ImageState;
+
+impl<P: Ports> Gatekeeper<P> {
+    /// Opens tickets for vulnerabilities new to this image and drops the image from tickets whose
+    /// vulnerability it no longer has (only while it is monitored: closed by lost coverage is not fixed).
+    pub(super) async fn sync_tickets(
+        &self,
+        image: &ImageRef,
+        findings: &[Finding],
+        state: &ImageState,
+        monitored: bool,
+        trigger: &Trigger,
+    ) -> Result<(), Error> {
+        if self.policy.ticket_severity().is_none() && state.tickets.is_empty() {
+            return Ok(());
+        }
+        let now = (self.clock)();
+        let subject = Subject::new(&image.repository, &image.digest, now);
+        let current = ticketable(&self.policy, &subject, findings);
+        let mut kept: Vec<String> = Vec::new();
+        for (id, tf) in &current {
+            kept.push(id.clone());
+            if state.tickets.contains(id) {
+                continue;
+            }
+            let change = self
+                .state
+                .ticket_add(&image.repository, id, &image.digest, tf.severity, now)
+                .await?;
+            let action = if change.opened {
+                TicketAction::Open
+            } else if change.severity_changed {
+                TicketAction::Update
+            } else {
+                continue;
+            };
+            let notice = TicketNotice {
+                action,
+                repository: &image.repository,
+                finding: tf,
+                images: &change.images,
+                trigger_image: &image.digest,
+                region: trigger.region.as_deref(),
+                now,
+            };
+            self.notifier.publish(&notice.to_message()).await?;
+        }
+        for id in state.tickets.iter().filter(|id| !current.contains_key(*id)) {
+            if !monitored {
+                kept.push(id.clone());
+                continue;
+            }
+            self.drop_from_ticket(image, id, trigger).await?;
+        }
+        kept.sort();
+        if kept != state.tickets {
+            self.state.set_image_tickets(image, &kept).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes an image from a ticket, and notifies when that resolves it.
+    pub(super) async fn drop_from_ticket(
+        &self,
+        image: &ImageRef,
+        id: &str,
+        trigger: &Trigger,
+    ) -> Result<(), Error> {
+        let now = (self.clock)();
+        let change = self
+            .state
+            .ticket_remove(&image.repository, id, &image.digest, now)
+            .await?;
+        if change.resolved {
+            let tf = crate::outbound::tickets::TicketFinding {
+                id: id.to_string(),
+                severity: change.severity.unwrap_or(Severity::Untriaged),
+                package: None,
+                installed_version: None,
+                fixed_version: None,
+                score: None,
+                epss: None,
+            };
+            let notice = TicketNotice {
+                action: TicketAction::Resolved,
+                repository: &image.repository,
+                finding: &tf,
+                images: &[],
+                trigger_image: &image.digest,
+                region: trigger.region.as_deref(),
+                now,
+            };
+            self.notifier.publish(&notice.to_message()).await?;
+        }
+        Ok(())
+    }
+}
