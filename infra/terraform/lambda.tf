@@ -1,4 +1,4 @@
-# The three functions, their roles (only the actions each one calls: infra/permissions.json), their
+# The four functions, their roles (only the actions each one calls: infra/permissions.json), their
 # log groups, and what invokes them.
 
 data "aws_iam_policy_document" "assume_lambda" {

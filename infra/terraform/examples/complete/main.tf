@@ -1,6 +1,6 @@
 # The gatekeeper in enforce mode with a policy from SSM, Slack, an alarm e-mail, and the registry
 # scanning configuration managed here. Build the zips first, from the repository root:
-#   cargo lambda build --release --arm64 --output-format zip -p on-push -p on-scan -p sweep
+#   cargo lambda build --release --arm64 --output-format zip -p on-push -p on-scan -p sweep -p cost-report
 
 # The AWS provider and its version come from the module's own requirements (versions.tf).
 terraform {
