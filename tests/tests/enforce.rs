@@ -413,7 +413,7 @@ impl ImageRegistry for ConcurrentPushAfterFirstRead {
         if self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
             let pushed = self.aws.push(repository, self.seed, &[self.tag]).await;
             if let Some(state) = &self.on_push_records {
-                use gatekeeper::ports::StateStore;
+                use gatekeeper::ports::ImageRecords;
                 let image = gatekeeper::domain::ImageRef {
                     repository: repository.into(),
                     digest: pushed,

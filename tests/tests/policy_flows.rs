@@ -6,7 +6,7 @@ use gatekeeper::bootstrap::config::PolicySource;
 use gatekeeper::bootstrap::load_policy;
 use gatekeeper::domain::policy::Policy;
 use gatekeeper::domain::{Decision, Finding, Mode, Package, Severity};
-use gatekeeper::ports::StateStore;
+use gatekeeper::ports::TagChangeBreaker;
 use gatekeeper::service::{ReleaseRequest, Trigger};
 use gatekeeper_tests::fixtures::{
     Aws, ScriptedFindings, basic_finding, basic_scan_event, inspector_scan_event, push_event,

@@ -14,4 +14,7 @@ pub use registry::{
     StartScan,
 };
 pub use reject::RejectSink;
-pub use store::StateStore;
+pub use store::{
+    ImageAnnotations, ImageRecords, OnceMarks, StateStore, SweepSchedule, TagChangeBreaker,
+    TicketLedger,
+};

@@ -26,7 +26,7 @@ use gatekeeper::domain::policy::Policy;
 use gatekeeper::domain::tags::TagScheme;
 use gatekeeper::domain::time::{DAY, format_date, now};
 use gatekeeper::domain::{Finding, ImageRef, Mode, Severity};
-use gatekeeper::ports::{FindingsSource, StateStore};
+use gatekeeper::ports::{FindingsSource, SweepSchedule};
 use gatekeeper::service::{Gatekeeper, SweepSettings};
 use gatekeeper_tests::fixtures::{Aws, FakeInspector, MotoAccount, sdk_for};
 use gatekeeper_tests::moto::Moto;
