@@ -7,9 +7,9 @@
 
 use gatekeeper::domain::policy::Policy;
 use gatekeeper::domain::{Decision, Finding, FindingStatus, Mode, Severity};
+use gatekeeper::ports::fakes::FakeFindings;
 use gatekeeper_tests::fixtures::{
-    Aws, FakeInspector, Setup, TestGatekeeper, finding_event, inspector_scan_counts, push_event,
-    schema_errors,
+    Aws, Setup, TestGatekeeper, finding_event, inspector_scan_counts, push_event, schema_errors,
 };
 use serde_json::Value;
 
@@ -56,7 +56,7 @@ fn actions(body: &Value) -> Vec<String> {
 
 async fn scan(
     gk: &TestGatekeeper,
-    inspector: &FakeInspector,
+    inspector: &FakeFindings,
     id: &str,
     repo: &str,
     digest: &str,
@@ -71,7 +71,7 @@ async fn verified_tags_follow_passing_builds_leave_blocked_ones_and_come_back_on
     let setup = aws.standard_setup().await;
     aws.create_repo("ver/app", "MUTABLE", &[]).await;
     let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::parse(VERIFY).unwrap());
-    let inspector = FakeInspector::default();
+    let inspector = FakeFindings::default();
 
     // Build 1 passes: each of its tags gets a verified twin.
     let one = aws.push("ver/app", "build-1", &["v1", "latest"]).await;
@@ -197,7 +197,7 @@ async fn a_verified_tag_never_moves_off_an_image_whose_only_tag_it_is() {
     let setup = aws.standard_setup().await;
     aws.create_repo("ver/last", "MUTABLE", &[]).await;
     let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::parse(VERIFY).unwrap());
-    let inspector = FakeInspector::default();
+    let inspector = FakeFindings::default();
     let old = aws.push("ver/last", "old", &["latest"]).await;
     scan(&gk, &inspector, "s-1", "ver/last", &old).await;
     // `latest` moves to a new build: the old one keeps only verified-latest.
@@ -258,7 +258,7 @@ async fn on_a_repository_immutable_except_for_the_verified_prefix_the_same_holds
     )
     .await;
     let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::parse(VERIFY).unwrap());
-    let inspector = FakeInspector::default();
+    let inspector = FakeFindings::default();
     let one = aws.push("ver/immutable", "i-1", &["1.0.0", "latest"]).await;
     assert_eq!(
         scan(&gk, &inspector, "s-1", "ver/immutable", &one).await,
