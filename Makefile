@@ -51,6 +51,7 @@ fmt: check-rust
 
 lint: check-rust
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(PYTHON) tests/house/fn_length.py .
 
 unit: tools check-rust
 	$(CARGO) test --workspace

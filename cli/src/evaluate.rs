@@ -113,7 +113,7 @@ pub fn run(
 }
 
 /// The evaluation of an event that names no image to decide (ignored, deleted, restored).
-fn skipped(body: &EventBody, kind: &'static str) -> Evaluation {
+fn skipped(body: &EventBody, kind: TriggerKind) -> Evaluation {
     let reason = match body {
         EventBody::Ignored(why) => why.clone(),
         EventBody::Deleted(i) => format!("{} was deleted: no verdict", i.display()),

@@ -375,7 +375,7 @@ pub fn breaker(args: BreakerArgs) -> Outcome {
         )?;
         let status = gk.state.breaker_status().await?;
         if reset {
-            use gatekeeper::ports::StateStore;
+            use gatekeeper::ports::TagChangeBreaker;
             gk.state.reset_breaker().await?;
             match status {
                 Some((at, _)) => println!(

@@ -17,9 +17,9 @@ use tokio::sync::Semaphore;
 
 use crate::faults::{Fault, FaultProxy, Rng, Rule, test_resilience};
 use crate::fixtures::{
-    Aws, FakeInspector, Setup, TestGatekeeper, envelope, finding_event, inspector_scan_counts,
-    push_event,
+    Aws, Setup, TestGatekeeper, envelope, finding_event, inspector_scan_counts, push_event,
 };
+use gatekeeper::ports::fakes::FakeFindings;
 
 /// What to run.
 #[derive(Debug, Clone, Copy)]
@@ -132,7 +132,7 @@ fn findings(class: usize, phase: usize) -> Vec<(String, Severity)> {
     }
 }
 
-fn set_findings(inspector: &FakeInspector, images: &[Image], phase: usize) {
+fn set_findings(inspector: &FakeFindings, images: &[Image], phase: usize) {
     for im in images {
         let list = findings(im.class, phase)
             .into_iter()
@@ -237,7 +237,7 @@ fn is_push(event: &Value) -> bool {
 /// One invocation; `delivery` stands for its Lambda request id (kept by Lambda's retries).
 async fn invoke(
     gk: &TestGatekeeper,
-    inspector: &FakeInspector,
+    inspector: &FakeFindings,
     event: &Value,
     delivery: &str,
 ) -> Result<String, String> {
@@ -268,7 +268,7 @@ struct Counters {
 /// on-failure destination).
 async fn deliver(
     gk: Arc<TestGatekeeper>,
-    inspector: Arc<FakeInspector>,
+    inspector: Arc<FakeFindings>,
     event: Value,
     limit: Arc<Semaphore>,
     counters: Arc<Counters>,
@@ -389,7 +389,7 @@ pub async fn run(storm: &Aws, oracle: &Aws, s: StormSettings) -> StormReport {
 
     // The oracle: every distinct event once, in order, no faults.
     let oracle_gk = oracle.gatekeeper(&oracle_setup, Mode::Enforce, storm_policy());
-    let oracle_inspector = FakeInspector::default();
+    let oracle_inspector = FakeFindings::default();
     for (phase, events) in phases.iter().enumerate() {
         set_findings(&oracle_inspector, &oracle_images, phase);
         for e in events {
@@ -409,7 +409,7 @@ pub async fn run(storm: &Aws, oracle: &Aws, s: StormSettings) -> StormReport {
     ]);
     let sdk = proxy.sdk(&storm.region, test_resilience(4)).await;
     let gk = Arc::new(storm.gatekeeper_via(&storm_setup, Mode::Enforce, storm_policy(), &sdk));
-    let inspector = Arc::new(FakeInspector::default());
+    let inspector = Arc::new(FakeFindings::default());
     let limit = Arc::new(Semaphore::new(s.concurrency.max(1)));
     let counters = Arc::new(Counters::default());
     let started = Instant::now();

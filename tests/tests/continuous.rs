@@ -14,11 +14,11 @@ use gatekeeper::domain::{Decision, Finding, FindingStatus, Mode, Package, Severi
 use gatekeeper::outbound::chat::thread_id;
 use gatekeeper::outbound::tickets::ticket_key;
 use gatekeeper::ports::FindingsSource;
+use gatekeeper::ports::fakes::FakeFindings;
 use gatekeeper::service::{Outcome, Status};
 use gatekeeper_tests::fixtures::{
-    Aws, FakeInspector, TestGatekeeper, WithScanStatus, basic_finding, basic_scan_event,
-    coverage_event, finding_event, image_action_event, index_push_event, inspector_scan_counts,
-    push_event,
+    Aws, TestGatekeeper, WithScanStatus, basic_finding, basic_scan_event, coverage_event,
+    finding_event, image_action_event, index_push_event, inspector_scan_counts, push_event,
 };
 use gatekeeper_tests::manifest::{OCI_INDEX, image_index, image_manifest};
 use serde_json::Value;
@@ -65,7 +65,7 @@ async fn a_hundred_finding_events_in_parallel_make_one_change_and_one_message() 
     aws.create_repo("fin/app", "MUTABLE", &[]).await;
     let digest = aws.push("fin/app", "hundred", &["v1"]).await;
     let gk = Arc::new(aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin()));
-    let findings = Arc::new(FakeInspector::default());
+    let findings = Arc::new(FakeFindings::default());
     let mut listed: Vec<Finding> = (1..100)
         .map(|i| active(&format!("CVE-2026-{i:04}"), Severity::Medium))
         .collect();
@@ -156,7 +156,7 @@ async fn a_finding_before_its_scan_result_and_a_lagging_list_decide_once() {
     )
     .unwrap();
     let gk = aws.gatekeeper(&setup, Mode::Enforce, policy);
-    let findings = FakeInspector::default();
+    let findings = FakeFindings::default();
 
     // The finding event comes first and decides; the scan-complete event after it changes nothing.
     let first = aws.push("ooo", "finding-first", &["v1"]).await;
@@ -251,7 +251,7 @@ async fn suppressed_and_closed_findings_release_only_a_monitored_image() {
     let gk = aws
         .gatekeeper(&setup, Mode::Enforce, Policy::builtin())
         .with_registry(WithScanStatus::new(&aws));
-    let findings = FakeInspector::default();
+    let findings = FakeFindings::default();
     let crit = |status| vec![finding("CVE-2026-0100", Severity::Critical, status)];
     let mut blocked = Vec::new();
     for (i, seed) in ["suppressed", "expired", "coverage", "fixed"]
@@ -392,7 +392,7 @@ async fn a_multi_arch_index_takes_its_worst_platform_verdict_whichever_arrives_f
         let setup = aws.standard_setup().await;
         aws.create_repo("multi", "MUTABLE", &[]).await;
         let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
-        let findings = FakeInspector::default();
+        let findings = FakeFindings::default();
         // buildx pushes the platform images and the attestation untagged, then the tagged index.
         let amd = aws
             .push_manifest(
@@ -525,7 +525,7 @@ async fn a_cve_storm_opens_one_ticket_per_repository_that_survives_rebuilds_and_
     let aws = Aws::new("cve-storm").await;
     let setup = aws.standard_setup().await;
     let gk = Arc::new(aws.gatekeeper(&setup, Mode::Enforce, Policy::parse(TICKETS).unwrap()));
-    let findings = Arc::new(FakeInspector::default());
+    let findings = Arc::new(FakeFindings::default());
     let cve = "CVE-2026-4444";
     let mut images: Vec<(&str, String)> = Vec::new();
     for repo in ["storm/a", "storm/b"] {
@@ -705,7 +705,7 @@ async fn a_deleted_tag_changes_nothing_and_a_restored_image_is_scanned_and_decid
         vec![basic_finding("CVE-2026-0300", "CRITICAL", "zlib")],
     )
     .await;
-    let none = FakeInspector::default();
+    let none = FakeFindings::default();
     gk.handle_scan_event(&none, &basic_scan_event("b-1", "rs", &digest, &["v1"]))
         .await
         .unwrap();
@@ -785,7 +785,7 @@ async fn verdicts_on_a_replicated_repository_warn_that_tag_changes_do_not_reach_
         .unwrap();
     let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
     let digest = aws.push("prod/api", "replicated", &["v1"]).await;
-    let findings = FakeInspector::default();
+    let findings = FakeFindings::default();
     findings.set(&digest, vec![active("CVE-2026-0400", Severity::Critical)]);
     let e = push_event("p-1", "prod/api", &digest, "v1");
     gk.handle_push_event(&e).await.unwrap();

@@ -5,17 +5,16 @@
 
 use std::sync::Arc;
 
-use gatekeeper::adapters::Inspector;
+use gatekeeper::adapters::{DynamoState, Ecr, Inspector, Sns, SqsRejects};
 use gatekeeper::domain::policy::Policy;
 use gatekeeper::domain::{Finding, Mode, Severity};
-use gatekeeper::error::AwsError;
-use gatekeeper::ports::{
-    BasicScan, ImageDetail, ImageRegistry, Manifest, PutTag, Removal, ScanCoverage, StartScan,
-};
-use gatekeeper::service::Status;
+use gatekeeper::error::{AwsError, AwsErrorKind};
+use gatekeeper::ports::ImageRecords;
+use gatekeeper::ports::fakes::{FakeFindings, Hooked};
+use gatekeeper::service::{Gatekeeper, Status};
 use gatekeeper_tests::fixtures::{
-    Aws, ScriptedFindings, basic_finding, basic_scan_event, inspector_finding,
-    inspector_scan_event, push_event, schema_errors,
+    Aws, basic_finding, basic_scan_event, inspector_finding, inspector_scan_event, push_event,
+    schema_errors,
 };
 use gatekeeper_tests::manifest::digest_of;
 use serde_json::Value;
@@ -32,6 +31,15 @@ fn critical() -> Vec<Finding> {
         fixed_in: Some("3.0.13".into()),
     });
     vec![f]
+}
+
+fn transient(operation: &'static str) -> AwsError {
+    AwsError {
+        operation,
+        code: Some("InternalError".into()),
+        message: "injected".into(),
+        kind: AwsErrorKind::Transient,
+    }
 }
 
 fn attribute<'a>(envelope: &'a Value, name: &str) -> &'a str {
@@ -119,8 +127,8 @@ async fn release_restores_tags_when_the_verdict_becomes_clean() {
     aws.create_repo("svc", "MUTABLE", &[]).await;
     let digest = aws.push("svc", "release", &["v1", "latest"]).await;
     let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
-    let findings = ScriptedFindings::default();
-    findings.set(critical());
+    let findings = FakeFindings::default();
+    findings.set(&digest, critical());
     gk.handle_scan_event(
         &findings,
         &inspector_scan_event("ev-1", &aws.account, "svc", &digest, &["v1"], 1),
@@ -138,7 +146,7 @@ async fn release_restores_tags_when_the_verdict_becomes_clean() {
 
     // Meanwhile someone pushed a new image as `latest`: release must not take it back.
     let newer = aws.push("svc", "release-newer", &["latest"]).await;
-    findings.set(Vec::new());
+    findings.set(&digest, Vec::new());
     let outcome = gk
         .handle_scan_event(
             &findings,
@@ -188,8 +196,8 @@ async fn immutable_and_exclusion_repositories_quarantine_and_release() {
     for (repo, tags) in [("imm", vec!["1.0.0"]), ("excl", vec!["1.0.0", "latest"])] {
         let digest = aws.push(repo, repo, &tags).await;
         let h = hex12(&digest);
-        let findings = ScriptedFindings::default();
-        findings.set(critical());
+        let findings = FakeFindings::default();
+        findings.set(&digest, critical());
         gk.handle_scan_event(
             &findings,
             &inspector_scan_event(&format!("{repo}-1"), &aws.account, repo, &digest, &tags, 1),
@@ -207,7 +215,7 @@ async fn immutable_and_exclusion_repositories_quarantine_and_release() {
             "{repo}"
         );
 
-        findings.set(Vec::new());
+        findings.set(&digest, Vec::new());
         gk.handle_scan_event(
             &findings,
             &inspector_scan_event(&format!("{repo}-2"), &aws.account, repo, &digest, &[], 0),
@@ -228,8 +236,8 @@ async fn untagged_image_gets_a_marker_that_release_keeps() {
     aws.create_repo("bare", "MUTABLE", &[]).await;
     let digest = aws.push("bare", "untagged", &[]).await;
     let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
-    let findings = ScriptedFindings::default();
-    findings.set(critical());
+    let findings = FakeFindings::default();
+    findings.set(&digest, critical());
     gk.handle_scan_event(
         &findings,
         &inspector_scan_event("u-1", &aws.account, "bare", &digest, &[], 1),
@@ -242,7 +250,7 @@ async fn untagged_image_gets_a_marker_that_release_keeps() {
         vec![marker.clone()]
     );
 
-    findings.set(Vec::new());
+    findings.set(&digest, Vec::new());
     gk.handle_scan_event(
         &findings,
         &inspector_scan_event("u-2", &aws.account, "bare", &digest, &[], 0),
@@ -270,8 +278,8 @@ async fn audit_mode_notifies_what_it_would_do_and_touches_no_tag() {
     aws.create_repo("aud", "MUTABLE", &[]).await;
     let digest = aws.push("aud", "audit", &["v1"]).await;
     let gk = aws.gatekeeper(&setup, Mode::Audit, Policy::builtin());
-    let findings = ScriptedFindings::default();
-    findings.set(critical());
+    let findings = FakeFindings::default();
+    findings.set(&digest, critical());
     gk.handle_scan_event(
         &findings,
         &inspector_scan_event("a-1", &aws.account, "aud", &digest, &["v1"], 1),
@@ -317,7 +325,7 @@ async fn basic_scan_findings_are_read_from_ecr() {
     let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
     let outcome = gk
         .handle_scan_event(
-            &ScriptedFindings::default(),
+            &FakeFindings::default(),
             &basic_scan_event("b-1", "basic/app", &digest, &["1.0"]),
         )
         .await
@@ -349,8 +357,8 @@ async fn own_tag_pushes_are_not_new_images_and_a_retag_of_a_blocked_digest_is_qu
     aws.create_repo("rt", "MUTABLE", &[]).await;
     let digest = aws.push("rt", "retag", &["v1"]).await;
     let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
-    let findings = ScriptedFindings::default();
-    findings.set(critical());
+    let findings = FakeFindings::default();
+    findings.set(&digest, critical());
     gk.handle_scan_event(
         &findings,
         &inspector_scan_event("r-1", &aws.account, "rt", &digest, &["v1"], 1),
@@ -392,111 +400,29 @@ async fn own_tag_pushes_are_not_new_images_and_a_retag_of_a_blocked_digest_is_qu
     assert_eq!(schema_errors(&messages[0].1), None);
 }
 
-/// ECR with a concurrent push injected right after the gatekeeper first reads the image: image `seed`
-/// is pushed as `tag` (the same image gets a new tag, or the tag moves to another image), and, like
-/// on-push would, the push is recorded in the state table.
-struct ConcurrentPushAfterFirstRead {
-    inner: gatekeeper::adapters::Ecr,
-    aws: Arc<Aws>,
-    seed: &'static str,
-    tag: &'static str,
-    on_push_records: Option<gatekeeper::adapters::DynamoState>,
-    reads: std::sync::atomic::AtomicUsize,
-}
-
-impl ImageRegistry for ConcurrentPushAfterFirstRead {
-    async fn describe_image(
-        &self,
-        repository: &str,
-        digest: &str,
-    ) -> Result<Option<ImageDetail>, AwsError> {
-        let detail = self.inner.describe_image(repository, digest).await;
-        if self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
-            let pushed = self.aws.push(repository, self.seed, &[self.tag]).await;
-            if let Some(state) = &self.on_push_records {
-                use gatekeeper::ports::StateStore;
-                let image = gatekeeper::domain::ImageRef {
-                    repository: repository.into(),
-                    digest: pushed,
-                    tags: vec![self.tag.into()],
-                };
-                state.record_push(&image, 0).await?;
-            }
-        }
-        detail
-    }
-    async fn resolve_tag(&self, repository: &str, tag: &str) -> Result<Option<String>, AwsError> {
-        self.inner.resolve_tag(repository, tag).await
-    }
-    async fn manifest(&self, repository: &str, digest: &str) -> Result<Option<Manifest>, AwsError> {
-        self.inner.manifest(repository, digest).await
-    }
-    async fn put_tag(
-        &self,
-        repository: &str,
-        digest: &str,
-        manifest: &Manifest,
-        tag: &str,
-    ) -> Result<PutTag, AwsError> {
-        self.inner.put_tag(repository, digest, manifest, tag).await
-    }
-    async fn remove_tags(&self, repository: &str, tags: &[String]) -> Result<Removal, AwsError> {
-        self.inner.remove_tags(repository, tags).await
-    }
-    async fn scan_coverage(&self, repository: &str) -> Result<ScanCoverage, AwsError> {
-        self.inner.scan_coverage(repository).await
-    }
-    async fn start_scan(&self, repository: &str, digest: &str) -> Result<StartScan, AwsError> {
-        self.inner.start_scan(repository, digest).await
-    }
-    async fn repository_notes(&self, repository: &str) -> Result<Vec<String>, AwsError> {
-        self.inner.repository_notes(repository).await
-    }
-    async fn repositories(&self) -> Result<Vec<String>, AwsError> {
-        self.inner.repositories().await
-    }
-    async fn images(&self, repository: &str) -> Result<Vec<ImageDetail>, AwsError> {
-        self.inner.images(repository).await
-    }
-    async fn recent_indexes(
-        &self,
-        repository: &str,
-        since: i64,
-    ) -> Result<Vec<(String, String)>, AwsError> {
-        self.inner.recent_indexes(repository, since).await
-    }
-    async fn basic_findings(
-        &self,
-        repository: &str,
-        digest: &str,
-    ) -> Result<Option<BasicScan>, AwsError> {
-        self.inner.basic_findings(repository, digest).await
-    }
-}
-
 #[tokio::test]
 async fn a_tag_moved_by_a_concurrent_push_is_left_alone_and_reported() {
     let aws = Arc::new(Aws::new("moved").await);
     let setup = aws.standard_setup().await;
     aws.create_repo("mv", "MUTABLE", &[]).await;
     let digest = aws.push("mv", "moved", &["v1", "latest"]).await;
-    let base = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
-    let gk = base.with_registry(ConcurrentPushAfterFirstRead {
-        inner: gatekeeper::adapters::Ecr::new(aws.ecr.clone()),
-        aws: aws.clone(),
-        seed: "moved-here",
-        tag: "latest",
-        on_push_records: None,
-        reads: Default::default(),
+    let gk = aws
+        .gatekeeper(&setup, Mode::Enforce, Policy::builtin())
+        .with_registry(Hooked::new(gatekeeper::adapters::Ecr::new(aws.ecr.clone())));
+    // A push moves `latest` to another image after the gatekeeper read the tags, before it tags.
+    let pusher = aws.clone();
+    gk.registry.hooks.before("manifest", 1, move || async move {
+        pusher.push("mv", "moved-here", &["latest"]).await;
     });
-    let findings = ScriptedFindings::default();
-    findings.set(critical());
+    let findings = FakeFindings::default();
+    findings.set(&digest, critical());
     gk.handle_scan_event(
         &findings,
         &inspector_scan_event("m-1", &aws.account, "mv", &digest, &["v1", "latest"], 1),
     )
     .await
     .unwrap();
+    assert_eq!(gk.registry.hooks.unfired(), Vec::<String>::new());
 
     let h = hex12(&digest);
     let moved_to = digest_of(&gatekeeper_tests::manifest::image_manifest("moved-here"));
@@ -530,8 +456,8 @@ async fn parallel_deliveries_for_one_image_give_one_state_and_one_message() {
     aws.create_repo("par", "MUTABLE", &[]).await;
     let digest = aws.push("par", "parallel", &["v1", "v2", "latest"]).await;
     let gk = Arc::new(aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin()));
-    let findings = Arc::new(ScriptedFindings::default());
-    findings.set(critical());
+    let findings = Arc::new(FakeFindings::default());
+    findings.set(&digest, critical());
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..12 {
         let (gk, findings) = (gk.clone(), findings.clone());
@@ -588,32 +514,6 @@ async fn a_malformed_event_is_rejected_to_the_queue_and_answered_ok() {
     assert!(aws.drain(&setup.rejected_url).await.is_empty());
 }
 
-/// SNS that fails its first `n` publishes with a retryable error: a crash after acting, before notifying.
-struct FlakySns {
-    inner: gatekeeper::adapters::Sns,
-    failures_left: std::sync::atomic::AtomicUsize,
-}
-
-impl gatekeeper::ports::Notifier for FlakySns {
-    async fn publish(
-        &self,
-        message: &gatekeeper::outbound::notice::Message,
-    ) -> Result<(), AwsError> {
-        let left = self.failures_left.load(std::sync::atomic::Ordering::SeqCst);
-        if left > 0 {
-            self.failures_left
-                .store(left - 1, std::sync::atomic::Ordering::SeqCst);
-            return Err(AwsError {
-                operation: "sns:Publish",
-                code: Some("InternalError".into()),
-                message: "injected".into(),
-                kind: gatekeeper::error::AwsErrorKind::Transient,
-            });
-        }
-        self.inner.publish(message).await
-    }
-}
-
 static NOW: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1_800_000_000);
 
 fn test_clock() -> i64 {
@@ -630,12 +530,15 @@ async fn a_delivery_that_failed_after_acting_is_completed_by_its_retry_or_after_
     let mut base = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
     base.clock = test_clock;
     let sns = gatekeeper::adapters::Sns::new(aws.sns.clone(), setup.topic_arn.clone());
-    let gk = base.with_notifier(FlakySns {
-        inner: sns,
-        failures_left: 2.into(),
-    });
-    let findings = ScriptedFindings::default();
-    findings.set(critical());
+    let gk = base.with_notifier(Hooked::new(sns));
+    // A crash after acting, before notifying, twice.
+    for nth in [1, 2] {
+        gk.notifier
+            .hooks
+            .fail("publish", nth, transient("sns:Publish"));
+    }
+    let findings = FakeFindings::default();
+    findings.set(&digest, critical());
     let h = hex12(&digest);
     let quarantined = vec![format!("quarantined-v1--{h}")];
 
@@ -655,6 +558,7 @@ async fn a_delivery_that_failed_after_acting_is_completed_by_its_retry_or_after_
 
     // A's retry fails to notify again; after the lease, B's next delivery takes the change over.
     assert!(gk.handle_scan_event(&findings, &a).await.is_err());
+    assert_eq!(gk.notifier.hooks.unfired(), Vec::<String>::new());
     NOW.fetch_add(301, std::sync::atomic::Ordering::SeqCst);
     let outcome = gk.handle_scan_event(&findings, &b).await.unwrap();
     assert_eq!(outcome.status, Status::Changed, "{outcome:?}");
@@ -728,25 +632,39 @@ async fn a_tag_pushed_while_a_block_is_being_decided_is_quarantined_too() {
     aws.create_repo("rp", "MUTABLE", &[]).await;
     let digest = aws.push("rp", "race", &["v1"]).await;
     let base = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
-    let gk = base.with_registry(ConcurrentPushAfterFirstRead {
-        inner: gatekeeper::adapters::Ecr::new(aws.ecr.clone()),
-        aws: aws.clone(),
-        seed: "race",
-        tag: "hotfix",
-        on_push_records: Some(gatekeeper::adapters::DynamoState::new(
-            aws.dynamodb.clone(),
-            setup.table.clone(),
-        )),
-        reads: Default::default(),
+    let state = base.state.clone();
+    let gk: Gatekeeper<(Ecr, Sns, Hooked<DynamoState>, SqsRejects)> = Gatekeeper {
+        state: Hooked::new(base.state),
+        registry: base.registry,
+        notifier: base.notifier,
+        rejects: base.rejects,
+        policy: base.policy,
+        mode: base.mode,
+        tags: base.tags,
+        claim_lease: base.claim_lease,
+        clock: base.clock,
+    };
+    // `hotfix` is pushed onto the image after the gatekeeper read its tags, before it claims the
+    // change; on-push records the push (it saw no verdict yet).
+    let pusher = aws.clone();
+    gk.state.hooks.before("claim", 1, move || async move {
+        let pushed = pusher.push("rp", "race", &["hotfix"]).await;
+        let image = gatekeeper::domain::ImageRef {
+            repository: "rp".into(),
+            digest: pushed,
+            tags: vec!["hotfix".into()],
+        };
+        state.record_push(&image, 0).await.unwrap();
     });
-    let findings = ScriptedFindings::default();
-    findings.set(critical());
+    let findings = FakeFindings::default();
+    findings.set(&digest, critical());
     gk.handle_scan_event(
         &findings,
         &inspector_scan_event("rp-1", &aws.account, "rp", &digest, &["v1"], 1),
     )
     .await
     .unwrap();
+    assert_eq!(gk.state.hooks.calls("claim"), 2, "the first claim failed");
     let h = hex12(&digest);
     // on-push saw no verdict yet when it recorded `hotfix`; its write made the claim fail, and the
     // retry read the tags again.

@@ -8,9 +8,10 @@ use std::collections::BTreeMap;
 
 use gatekeeper::domain::events::Incoming;
 use gatekeeper::domain::{Finding, Mode, Severity};
+use gatekeeper::ports::fakes::FakeFindings;
 use gatekeeper::service::Status;
 use gatekeeper_tests::faults::{Fault, FaultProxy, Rule, test_resilience};
-use gatekeeper_tests::fixtures::{Aws, ScriptedFindings, Setup, inspector_scan_event};
+use gatekeeper_tests::fixtures::{Aws, Setup, inspector_scan_event};
 // Block on CRITICAL with the circuit breaker out of the way: these tests make hundreds of tag changes.
 use gatekeeper_tests::storm::storm_policy;
 use serde_json::{Value, json};
@@ -63,8 +64,8 @@ async fn sdk_retries_absorb_throttling_5xx_dropped_connections_and_hung_answers(
     let digest = aws.push("team/api", "absorbed", &["v1", "latest"]).await;
     let sdk = proxy.sdk(&aws.region, test_resilience(4)).await;
     let gk = aws.gatekeeper_via(&setup, Mode::Enforce, storm_policy(), &sdk);
-    let findings = ScriptedFindings::default();
-    findings.set(critical());
+    let findings = FakeFindings::default();
+    findings.set(&digest, critical());
     proxy.set_rules(vec![
         // ECR's PutImage limit is 10 requests/s: three throttles in a row, the fourth attempt passes.
         Rule {
@@ -114,8 +115,8 @@ async fn what_retries_cannot_cure_is_a_retryable_error_and_the_next_delivery_com
     let digest = aws.push("team/api", "exhausted", &["v1", "latest"]).await;
     let sdk = proxy.sdk(&aws.region, test_resilience(3)).await;
     let gk = aws.gatekeeper_via(&setup, Mode::Enforce, storm_policy(), &sdk);
-    let findings = ScriptedFindings::default();
-    findings.set(critical());
+    let findings = FakeFindings::default();
+    findings.set(&digest, critical());
     let event = inspector_scan_event("ev-exhausted", &aws.account, "team/api", &digest, &[], 1);
 
     proxy.set_rules(vec![
@@ -164,7 +165,7 @@ async fn an_unusable_event_reaches_the_rejected_queue_through_throttling_not_a_r
 async fn crash_then_redeliver(
     proxy: &FaultProxy,
     gk: &gatekeeper_tests::fixtures::TestGatekeeper,
-    findings: &ScriptedFindings,
+    findings: &FakeFindings,
     event: &Value,
     k: usize,
     fault: Fault,
@@ -206,7 +207,7 @@ async fn a_crash_at_every_step_of_quarantine_and_release_is_completed_by_the_nex
     // No SDK retries: every injected fault is a crash of the invocation at that step.
     let sdk = proxy.sdk(&aws.region, test_resilience(1)).await;
     let gk = aws.gatekeeper_via(&setup, Mode::Enforce, storm_policy(), &sdk);
-    let findings = ScriptedFindings::default();
+    let findings = FakeFindings::default();
     let mut cases = 0;
     let mut expected_messages: BTreeMap<String, usize> = BTreeMap::new();
     for fault in [Fault::Drop, Fault::LoseResponse] {
@@ -215,7 +216,7 @@ async fn a_crash_at_every_step_of_quarantine_and_release_is_completed_by_the_nex
             aws.create_repo(&repo, "MUTABLE", &[]).await;
             let digest = aws.push(&repo, &repo, &["v1", "latest"]).await;
 
-            findings.set(critical());
+            findings.set(&digest, critical());
             let block =
                 inspector_scan_event(&format!("{repo}-b"), &aws.account, &repo, &digest, &[], 1);
             let (crashed_block, dup_block) =
@@ -226,7 +227,7 @@ async fn a_crash_at_every_step_of_quarantine_and_release_is_completed_by_the_nex
                 "quarantine, {fault:?} at request {k}"
             );
 
-            findings.set(Vec::new());
+            findings.set(&digest, Vec::new());
             let release =
                 inspector_scan_event(&format!("{repo}-r"), &aws.account, &repo, &digest, &[], 0);
             let (crashed_release, dup_release) =
@@ -273,8 +274,8 @@ async fn a_duplicate_delivery_during_an_open_change_leaves_it_to_the_delivery_th
     let digest = aws.push("team/api", "duplicate", &["v1", "latest"]).await;
     let sdk = proxy.sdk(&aws.region, test_resilience(1)).await;
     let gk = aws.gatekeeper_via(&setup, Mode::Enforce, storm_policy(), &sdk);
-    let findings = ScriptedFindings::default();
-    findings.set(critical());
+    let findings = FakeFindings::default();
+    findings.set(&digest, critical());
     let event = inspector_scan_event("ev-dup", &aws.account, "team/api", &digest, &[], 1);
 
     // The first delivery claims the change and crashes at its first PutImage.

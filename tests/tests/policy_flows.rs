@@ -6,11 +6,11 @@ use gatekeeper::bootstrap::config::PolicySource;
 use gatekeeper::bootstrap::load_policy;
 use gatekeeper::domain::policy::Policy;
 use gatekeeper::domain::{Decision, Finding, Mode, Package, Severity, TriggerKind};
-use gatekeeper::ports::StateStore;
+use gatekeeper::ports::TagChangeBreaker;
+use gatekeeper::ports::fakes::FakeFindings;
 use gatekeeper::service::{ReleaseRequest, Status, Trigger};
 use gatekeeper_tests::fixtures::{
-    Aws, ScriptedFindings, basic_finding, basic_scan_event, inspector_scan_event, push_event,
-    schema_errors, sdk_for,
+    Aws, basic_finding, basic_scan_event, inspector_scan_event, push_event, schema_errors, sdk_for,
 };
 use serde_json::Value;
 
@@ -72,7 +72,7 @@ async fn hold_moves_new_tags_aside_until_a_verdict_releases_or_quarantines_them(
         vec![basic_finding("CVE-2026-2", "CRITICAL", "openssl")],
     )
     .await;
-    let none = ScriptedFindings::default();
+    let none = FakeFindings::default();
     gk.handle_scan_event(&none, &basic_scan_event("s-1", "held/app", &clean, &[]))
         .await
         .unwrap();
@@ -116,7 +116,7 @@ async fn a_failed_scan_keeps_held_tags_held_and_says_why_once() {
     for id in ["f-2", "f-3"] {
         let o = gk
             .handle_scan_event(
-                &ScriptedFindings::default(),
+                &FakeFindings::default(),
                 &basic_scan_event(id, "hf", &digest, &[]),
             )
             .await
@@ -147,10 +147,12 @@ async fn the_circuit_breaker_stops_tag_changes_alerts_once_and_resumes_after_a_r
     aws.create_repo("cb", "MUTABLE", &[]).await;
     let policy = Policy::parse("version = 1\n[defaults]\nblock = \"CRITICAL\"\n[breaker]\nmax_tag_changes = 5\nwindow = \"10m\"\n").unwrap();
     let gk = aws.gatekeeper(&setup, Mode::Enforce, policy);
-    let findings = ScriptedFindings::default();
-    findings.set(vec![critical("CVE-2026-9")]);
+    let findings = FakeFindings::default();
     let first = aws.push("cb", "breaker-0", &["a0", "b0"]).await;
     let second = aws.push("cb", "breaker-1", &["a1", "b1"]).await;
+    for digest in [&first, &second] {
+        findings.set(digest, vec![critical("CVE-2026-9")]);
+    }
     gk.handle_scan_event(
         &findings,
         &inspector_scan_event("b-0", &aws.account, "cb", &first, &[], 1),
@@ -249,8 +251,11 @@ async fn exceptions_are_in_the_audit_trail_and_an_override_suspends_a_block_unti
     let mut gk = aws.gatekeeper(&setup, Mode::Enforce, policy);
     gk.clock = clock;
     let digest = aws.push("ov", "override", &["v1"]).await;
-    let findings = ScriptedFindings::default();
-    findings.set(vec![critical("CVE-2026-OK"), critical("CVE-2026-BAD")]);
+    let findings = FakeFindings::default();
+    findings.set(
+        &digest,
+        vec![critical("CVE-2026-OK"), critical("CVE-2026-BAD")],
+    );
     gk.handle_scan_event(
         &findings,
         &inspector_scan_event("o-1", &aws.account, "ov", &digest, &["v1"], 2),

@@ -13,12 +13,11 @@ use gatekeeper::domain::policy::Policy;
 use gatekeeper::domain::time::{DAY, format_date, now};
 use gatekeeper::domain::{Decision, Finding, Mode, Package, Severity};
 use gatekeeper::outbound::chat::thread_id;
+use gatekeeper::ports::fakes::FakeFindings;
 use gatekeeper::service::{Status, SweepReport, SweepSettings};
 use gatekeeper_tests::fixtures::{
-    Aws, FakeInspector, WithScanStatus, basic_finding, finding_event, inspector_scan_counts,
-    push_event,
+    Aws, WithScanStatus, basic_finding, finding_event, inspector_scan_counts, push_event,
 };
-use serde_json::Value;
 
 const HOUR: i64 = 3600;
 
@@ -73,7 +72,7 @@ async fn a_grace_deadline_blocks_when_it_passes_and_a_second_sweep_changes_nothi
     let t0 = now();
     GRACE_NOW.store(t0, Ordering::SeqCst);
     let digest = aws.push("grace/api", "grace", &["v1"]).await;
-    let inspector = FakeInspector::default();
+    let inspector = FakeFindings::default();
     let settings = SweepSettings::default();
 
     // First scan clean; three days later a rescan finds a CRITICAL: it warns for 7 days.
@@ -179,7 +178,7 @@ async fn an_exception_is_reminded_once_a_day_and_its_end_blocks_lost_findings_an
     gk.clock = exception_now;
     EXCEPTION_NOW.store(t0, Ordering::SeqCst);
     let settings = SweepSettings::default();
-    let inspector = FakeInspector::default();
+    let inspector = FakeFindings::default();
 
     let excepted = aws.push("ex/api", "excepted", &["v1"]).await;
     let later = aws.push("ex/api", "later", &["v2"]).await;
@@ -305,7 +304,7 @@ async fn a_lost_push_is_admitted_and_a_lost_scan_result_is_decided() {
     let pushed = now();
     let digest = aws.push("lost", "never-seen", &["v1"]).await;
     let settings = SweepSettings::default();
-    let none = FakeInspector::default();
+    let none = FakeFindings::default();
 
     // Its push event never arrived: the sweep admits it (a basic scan is started).
     LOST_NOW.store(pushed + 300, Ordering::SeqCst);
@@ -365,7 +364,7 @@ async fn a_hold_that_outlives_the_timeout_is_said_once_and_released_when_the_pol
         interval: HOUR,
         held_timeout: 6 * HOUR,
     };
-    let none = FakeInspector::default();
+    let none = FakeFindings::default();
 
     HELD_NOW.store(t0 + 5 * HOUR, Ordering::SeqCst);
     quiet(&gk.sweep(&none, &settings, "run-13").await.unwrap());

@@ -7,9 +7,10 @@
 
 use gatekeeper::domain::policy::Policy;
 use gatekeeper::domain::{Decision, Finding, FindingStatus, Mode, Severity};
+use gatekeeper::ports::fakes::FakeFindings;
 use gatekeeper::service::Status;
 use gatekeeper_tests::fixtures::{
-    Aws, FakeInspector, TestGatekeeper, finding_event, inspector_scan_counts, push_event,
+    Aws, TestGatekeeper, finding_event, inspector_scan_counts, push_event,
 };
 use serde_json::Value;
 
@@ -43,7 +44,7 @@ fn actions(body: &Value) -> Vec<String> {
 
 async fn scan(
     gk: &TestGatekeeper,
-    inspector: &FakeInspector,
+    inspector: &FakeFindings,
     id: &str,
     repo: &str,
     digest: &str,
@@ -58,7 +59,7 @@ async fn verified_tags_follow_passing_builds_leave_blocked_ones_and_come_back_on
     let setup = aws.standard_setup().await;
     aws.create_repo("ver/app", "MUTABLE", &[]).await;
     let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::parse(VERIFY).unwrap());
-    let inspector = FakeInspector::default();
+    let inspector = FakeFindings::default();
 
     // Build 1 passes: each of its tags gets a verified twin.
     let one = aws.push("ver/app", "build-1", &["v1", "latest"]).await;
@@ -100,7 +101,7 @@ async fn verified_tags_follow_passing_builds_leave_blocked_ones_and_come_back_on
         .await
         .unwrap();
     assert_eq!(own.status, Status::Unchanged, "{own:?}");
-    aws.checked_bodies(&setup).await.0;
+    aws.checked_bodies(&setup).await;
 
     // A new CRITICAL blocks build 2: its verified tags go with the quarantine.
     inspector.set(
@@ -161,7 +162,7 @@ async fn verified_tags_follow_passing_builds_leave_blocked_ones_and_come_back_on
     gk.handle_push_event(&push_event("p-3", "ver/app", &three, "v3"))
         .await
         .unwrap();
-    aws.checked_bodies(&setup).await.0;
+    aws.checked_bodies(&setup).await;
     aws.push("ver/app", "build-3", &["verified-hotfix"]).await;
     let o = gk
         .handle_push_event(&push_event("p-4", "ver/app", &three, "verified-hotfix"))
@@ -184,7 +185,7 @@ async fn a_verified_tag_never_moves_off_an_image_whose_only_tag_it_is() {
     let setup = aws.standard_setup().await;
     aws.create_repo("ver/last", "MUTABLE", &[]).await;
     let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::parse(VERIFY).unwrap());
-    let inspector = FakeInspector::default();
+    let inspector = FakeFindings::default();
     let old = aws.push("ver/last", "old", &["latest"]).await;
     scan(&gk, &inspector, "s-1", "ver/last", &old).await;
     // `latest` moves to a new build: the old one keeps only verified-latest.
@@ -193,7 +194,7 @@ async fn a_verified_tag_never_moves_off_an_image_whose_only_tag_it_is() {
         aws.tags("ver/last", &old).await.unwrap(),
         tags(&["verified-latest"])
     );
-    aws.checked_bodies(&setup).await.0;
+    aws.checked_bodies(&setup).await;
     assert_eq!(
         scan(&gk, &inspector, "s-2", "ver/last", &new).await,
         Some(Decision::Pass)
@@ -245,7 +246,7 @@ async fn on_a_repository_immutable_except_for_the_verified_prefix_the_same_holds
     )
     .await;
     let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::parse(VERIFY).unwrap());
-    let inspector = FakeInspector::default();
+    let inspector = FakeFindings::default();
     let one = aws.push("ver/immutable", "i-1", &["1.0.0", "latest"]).await;
     assert_eq!(
         scan(&gk, &inspector, "s-1", "ver/immutable", &one).await,

@@ -1,4 +1,4 @@
-//! Amazon DynamoDB adapter for [`StateStore`]: one on-demand table, partition key `pk` (string).
+//! Amazon DynamoDB adapter for [`crate::ports::StateStore`]: one on-demand table, partition key `pk` (string).
 //!
 //! Items: `image#<repository>#<digest>` (decision, version, the unfinished claim), and one-off marks
 //! (`alert#...`) that expire through the table's TTL attribute `expires_at`. Every write of an image
@@ -14,7 +14,9 @@ use crate::domain::time::Epoch;
 use crate::domain::verdict::Summary;
 use crate::domain::{Decision, ImageRef, Severity};
 use crate::error::AwsError;
-use crate::ports::StateStore;
+use crate::ports::{
+    ImageAnnotations, ImageRecords, OnceMarks, SweepSchedule, TagChangeBreaker, TicketLedger,
+};
 use crate::state::{BreakerCount, Claim, ImageState, Mark, Override, TicketChange, Written};
 
 /// The state table.
@@ -159,7 +161,7 @@ impl DynamoState {
     }
 }
 
-impl StateStore for DynamoState {
+impl ImageRecords for DynamoState {
     async fn load(&self, image: &ImageRef) -> Result<ImageState, AwsError> {
         let out = self
             .client
@@ -291,6 +293,22 @@ impl StateStore for DynamoState {
         }
     }
 
+    async fn reset_image(&self, image: &ImageRef) -> Result<(), AwsError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(image_key(image)))
+            .update_expression("REMOVE decision, first_scan_at, summary, overridden SET restored_at = :now ADD version :one")
+            .expression_attribute_values(":now", n(crate::domain::time::now()))
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await
+            .map_err(|e| aws_error("dynamodb:UpdateItem", e))?;
+        Ok(())
+    }
+}
+
+impl ImageAnnotations for DynamoState {
     async fn link_index(
         &self,
         repository: &str,
@@ -338,102 +356,26 @@ impl StateStore for DynamoState {
         Ok(())
     }
 
-    async fn reset_image(&self, image: &ImageRef) -> Result<(), AwsError> {
+    async fn set_override(&self, image: &ImageRef, value: &Override) -> Result<(), AwsError> {
         self.client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(image_key(image)))
-            .update_expression("REMOVE decision, first_scan_at, summary, overridden SET restored_at = :now ADD version :one")
-            .expression_attribute_values(":now", n(crate::domain::time::now()))
+            .update_expression(
+                "SET override_until = :u, override_by = :b, override_reason = :r ADD version :one",
+            )
+            .expression_attribute_values(":u", n(value.until))
+            .expression_attribute_values(":b", s(&value.by))
+            .expression_attribute_values(":r", s(&value.reason))
             .expression_attribute_values(":one", n(1))
             .send()
             .await
             .map_err(|e| aws_error("dynamodb:UpdateItem", e))?;
         Ok(())
     }
+}
 
-    async fn set_due(&self, image: &ImageRef, at: Option<Epoch>) -> Result<(), AwsError> {
-        let req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(image_key(image)));
-        let req = match at {
-            Some(at) => req
-                .update_expression("SET due_shard = :shard, due_at = :at")
-                .expression_attribute_values(":shard", s(DUE_SHARD))
-                .expression_attribute_values(":at", n(at)),
-            None => req.update_expression("REMOVE due_shard, due_at"),
-        };
-        req.send()
-            .await
-            .map_err(|e| aws_error("dynamodb:UpdateItem", e))?;
-        Ok(())
-    }
-
-    async fn due(&self, until: Epoch) -> Result<Vec<ImageRef>, AwsError> {
-        let mut pages = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(DUE_INDEX)
-            .key_condition_expression("due_shard = :shard AND due_at <= :until")
-            .expression_attribute_values(":shard", s(DUE_SHARD))
-            .expression_attribute_values(":until", n(until))
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| aws_error("dynamodb:Query", e))?;
-            for item in page.items() {
-                let Some(rest) = get_s(item, "pk").and_then(|k| k.strip_prefix("image#")) else {
-                    continue;
-                };
-                if let Some((repository, digest)) = rest.rsplit_once('#') {
-                    out.push(ImageRef {
-                        repository: repository.to_string(),
-                        digest: digest.to_string(),
-                        tags: Vec::new(),
-                    });
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    async fn last_sweep(&self) -> Result<Option<Epoch>, AwsError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(SWEEP_KEY))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| aws_error("dynamodb:GetItem", e))?;
-        Ok(out.item().and_then(|i| get_n(i, "last_run_at")))
-    }
-
-    async fn record_sweep(&self, at: Epoch) -> Result<(), AwsError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(SWEEP_KEY))
-            .update_expression("SET last_run_at = :at")
-            .condition_expression("attribute_not_exists(last_run_at) OR last_run_at < :at")
-            .expression_attribute_values(":at", n(at))
-            .send()
-            .await
-            .map(|_| ())
-            .or_else(|e| {
-                if conflict(&e) {
-                    Ok(())
-                } else {
-                    Err(aws_error("dynamodb:UpdateItem", e))
-                }
-            })
-    }
-
+impl TicketLedger for DynamoState {
     async fn set_image_tickets(&self, image: &ImageRef, ids: &[String]) -> Result<(), AwsError> {
         let req = self
             .client
@@ -557,25 +499,93 @@ impl StateStore for DynamoState {
             Err(e) => Err(aws_error("dynamodb:UpdateItem", e)),
         }
     }
+}
 
-    async fn set_override(&self, image: &ImageRef, value: &Override) -> Result<(), AwsError> {
-        self.client
+impl SweepSchedule for DynamoState {
+    async fn set_due(&self, image: &ImageRef, at: Option<Epoch>) -> Result<(), AwsError> {
+        let req = self
+            .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(image_key(image)))
-            .update_expression(
-                "SET override_until = :u, override_by = :b, override_reason = :r ADD version :one",
-            )
-            .expression_attribute_values(":u", n(value.until))
-            .expression_attribute_values(":b", s(&value.by))
-            .expression_attribute_values(":r", s(&value.reason))
-            .expression_attribute_values(":one", n(1))
-            .send()
+            .key("pk", s(image_key(image)));
+        let req = match at {
+            Some(at) => req
+                .update_expression("SET due_shard = :shard, due_at = :at")
+                .expression_attribute_values(":shard", s(DUE_SHARD))
+                .expression_attribute_values(":at", n(at)),
+            None => req.update_expression("REMOVE due_shard, due_at"),
+        };
+        req.send()
             .await
             .map_err(|e| aws_error("dynamodb:UpdateItem", e))?;
         Ok(())
     }
 
+    async fn due(&self, until: Epoch) -> Result<Vec<ImageRef>, AwsError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(DUE_INDEX)
+            .key_condition_expression("due_shard = :shard AND due_at <= :until")
+            .expression_attribute_values(":shard", s(DUE_SHARD))
+            .expression_attribute_values(":until", n(until))
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("dynamodb:Query", e))?;
+            for item in page.items() {
+                let Some(rest) = get_s(item, "pk").and_then(|k| k.strip_prefix("image#")) else {
+                    continue;
+                };
+                if let Some((repository, digest)) = rest.rsplit_once('#') {
+                    out.push(ImageRef {
+                        repository: repository.to_string(),
+                        digest: digest.to_string(),
+                        tags: Vec::new(),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn last_sweep(&self) -> Result<Option<Epoch>, AwsError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(SWEEP_KEY))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| aws_error("dynamodb:GetItem", e))?;
+        Ok(out.item().and_then(|i| get_n(i, "last_run_at")))
+    }
+
+    async fn record_sweep(&self, at: Epoch) -> Result<(), AwsError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(SWEEP_KEY))
+            .update_expression("SET last_run_at = :at")
+            .condition_expression("attribute_not_exists(last_run_at) OR last_run_at < :at")
+            .expression_attribute_values(":at", n(at))
+            .send()
+            .await
+            .map(|_| ())
+            .or_else(|e| {
+                if conflict(&e) {
+                    Ok(())
+                } else {
+                    Err(aws_error("dynamodb:UpdateItem", e))
+                }
+            })
+    }
+}
+
+impl TagChangeBreaker for DynamoState {
     async fn count_tag_changes(
         &self,
         changes: u64,
@@ -641,7 +651,9 @@ impl StateStore for DynamoState {
             .map_err(|e| aws_error("dynamodb:DeleteItem", e))?;
         Ok(out.attributes().and_then(|a| get_n(a, "tripped_at")))
     }
+}
 
+impl OnceMarks for DynamoState {
     async fn mark_once(
         &self,
         key: &str,

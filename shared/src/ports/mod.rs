@@ -1,6 +1,8 @@
 //! One small trait per outside capability. The service is generic over them; AWS adapters implement
-//! them in `adapters`, tests may wrap those. No SDK type crosses a port.
+//! them in `adapters`; `fakes` has in-memory ones for tests. No SDK type crosses a port.
 
+#[cfg(any(test, feature = "fakes"))]
+pub mod fakes;
 mod findings;
 mod notifier;
 mod registry;
@@ -14,7 +16,10 @@ pub use registry::{
     StartScan,
 };
 pub use reject::RejectSink;
-pub use store::StateStore;
+pub use store::{
+    ImageAnnotations, ImageRecords, OnceMarks, StateStore, SweepSchedule, TagChangeBreaker,
+    TicketLedger,
+};
 
 /// The four ports a gatekeeper acts through, bounded once: every tuple `(registry, notifier, state,
 /// rejects)` of types that implement them is one.

@@ -1,5 +1,6 @@
-//! The state store port (DynamoDB): per image, the last decision and the unfinished change; tickets,
-//! the sweep's schedule and the circuit breaker.
+//! The state store ports (DynamoDB), one small trait per capability: per image, the last decision and
+//! the unfinished change; index links and overrides; tickets; the sweep's schedule; the circuit
+//! breaker; one-off marks. [`StateStore`] names all of them together.
 
 use std::future::Future;
 
@@ -9,8 +10,9 @@ use crate::domain::{Decision, ImageRef, Severity};
 use crate::error::AwsError;
 use crate::state::{BreakerCount, Claim, ImageState, Mark, Override, TicketChange, Written};
 
-/// The gatekeeper's memory (DynamoDB): per image, the last decision and the unfinished change.
-pub trait StateStore {
+/// An image's record and the claim protocol on it: read it, record a push, claim, finish or quietly
+/// set a decision (every write conditional on or bumping the version), forget a verdict.
+pub trait ImageRecords {
     /// Reads an image's record (strongly consistent); a default record when there is none.
     fn load(&self, image: &ImageRef) -> impl Future<Output = Result<ImageState, AwsError>> + Send;
     /// Records a push: creates the record as `pending` if new, bumps its version (so that a verdict being
@@ -48,6 +50,13 @@ pub trait StateStore {
         decision: Decision,
         now: Epoch,
     ) -> impl Future<Output = Result<Written, AwsError>> + Send;
+    /// Forgets an image's verdict so that its next scan is judged as a new image's (a restore from archive).
+    fn reset_image(&self, image: &ImageRef) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// What others attach to an image's record: the indexes that refer to it and an operator's override
+/// (each a new version, so that a concurrent claim re-reads).
+pub trait ImageAnnotations {
     /// Records that an image index refers to these platform images: the index keeps the list, each
     /// platform image's record gains the index as a parent.
     fn link_index(
@@ -56,21 +65,16 @@ pub trait StateStore {
         index: &str,
         children: &[(String, String)],
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
-    /// Forgets an image's verdict so that its next scan is judged as a new image's (a restore from archive).
-    fn reset_image(&self, image: &ImageRef) -> impl Future<Output = Result<(), AwsError>> + Send;
-    /// When the sweep should look at an image again (a grace deadline, an exception's expiry, an
-    /// incomplete findings list), or never (`None`).
-    fn set_due(
+    /// Records an operator's override on the image (a new version, so a concurrent claim re-reads).
+    fn set_override(
         &self,
         image: &ImageRef,
-        at: Option<Epoch>,
+        value: &Override,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
-    /// The images due at or before `until` (a query of the sparse `due` index: as many items as are due).
-    fn due(&self, until: Epoch) -> impl Future<Output = Result<Vec<ImageRef>, AwsError>> + Send;
-    /// When the sweep last completed.
-    fn last_sweep(&self) -> impl Future<Output = Result<Option<Epoch>, AwsError>> + Send;
-    /// Records a completed sweep.
-    fn record_sweep(&self, at: Epoch) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// Tickets per (repository, vulnerability), and which of them each image is in.
+pub trait TicketLedger {
     /// Records which vulnerabilities the image has open tickets for.
     fn set_image_tickets(
         &self,
@@ -95,12 +99,27 @@ pub trait StateStore {
         digest: &str,
         now: Epoch,
     ) -> impl Future<Output = Result<TicketChange, AwsError>> + Send;
-    /// Records an operator's override on the image (a new version, so a concurrent claim re-reads).
-    fn set_override(
+}
+
+/// The sweep's schedule: when each image is due again, and when the sweep last completed.
+pub trait SweepSchedule {
+    /// When the sweep should look at an image again (a grace deadline, an exception's expiry, an
+    /// incomplete findings list), or never (`None`).
+    fn set_due(
         &self,
         image: &ImageRef,
-        value: &Override,
+        at: Option<Epoch>,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// The images due at or before `until` (a query of the sparse `due` index: as many items as are due).
+    fn due(&self, until: Epoch) -> impl Future<Output = Result<Vec<ImageRef>, AwsError>> + Send;
+    /// When the sweep last completed.
+    fn last_sweep(&self) -> impl Future<Output = Result<Option<Epoch>, AwsError>> + Send;
+    /// Records a completed sweep.
+    fn record_sweep(&self, at: Epoch) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// The circuit breaker on tag changes: counts per window, tripped and reset.
+pub trait TagChangeBreaker {
     /// Counts `changes` tag changes at `now` in windows of `window` seconds (the circuit breaker).
     fn count_tag_changes(
         &self,
@@ -117,6 +136,10 @@ pub trait StateStore {
     /// Closes the circuit breaker and clears its counts (an operator's reset); returns when it had
     /// tripped, if it had.
     fn reset_breaker(&self) -> impl Future<Output = Result<Option<Epoch>, AwsError>> + Send;
+}
+
+/// One-off notices (alerts, reminders) marked once per key, with an expiry.
+pub trait OnceMarks {
     /// Records a one-off notice under `key` (an alert, a reminder): the first event wins, retries of
     /// that same event see [`Mark::Repeat`] (so a crash before publishing is repaired), others [`Mark::Taken`].
     fn mark_once(
@@ -126,4 +149,21 @@ pub trait StateStore {
         now: Epoch,
         ttl_seconds: i64,
     ) -> impl Future<Output = Result<Mark, AwsError>> + Send;
+}
+
+/// The gatekeeper's memory (DynamoDB): every state capability at once, so that the service's bounds
+/// read `S: StateStore`. Implemented for anything that has them all.
+pub trait StateStore:
+    ImageRecords + ImageAnnotations + TicketLedger + SweepSchedule + TagChangeBreaker + OnceMarks
+{
+}
+
+impl<T> StateStore for T where
+    T: ImageRecords
+        + ImageAnnotations
+        + TicketLedger
+        + SweepSchedule
+        + TagChangeBreaker
+        + OnceMarks
+{
 }

@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::outbound::notice::{
     Action, ActionKind, ActionStatus, EventType, VerdictNotice, dedup_key,
 };
-use crate::ports::{ImageDetail, ImageRegistry, Notifier, Ports, StateStore};
+use crate::ports::{ImageDetail, ImageRegistry, Notifier, Ports, TagChangeBreaker};
 use crate::state::Written;
 
 /// What carrying out a plan did.

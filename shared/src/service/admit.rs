@@ -12,7 +12,7 @@ use crate::domain::verdict::pending;
 use crate::domain::{Decision, ImageRef, MediaKind, Mode, TriggerKind};
 use crate::error::Error;
 use crate::outbound::notice::{EventType, VerdictNotice, dedup_key};
-use crate::ports::{ImageRegistry, Notifier, Ports, StartScan, StateStore};
+use crate::ports::{ImageRegistry, Notifier, OnceMarks, Ports, StartScan};
 use crate::state::Mark;
 
 impl<P: Ports> Gatekeeper<P> {

@@ -14,7 +14,9 @@ use crate::domain::verdict::{Subject, Verdict, evaluate};
 use crate::domain::{Decision, Finding, ImageRef, Mode, ScanState};
 use crate::error::{Error, GatekeeperError};
 use crate::outbound::notice::{VerdictNotice, change_key, dedup_key};
-use crate::ports::{ImageDetail, ImageRegistry, Notifier, Ports, StateStore};
+use crate::ports::{
+    ImageDetail, ImageRecords, ImageRegistry, Notifier, OnceMarks, Ports, SweepSchedule,
+};
 use crate::state::{Claim, ImageState, Mark, Override, Written};
 
 /// What [`Gatekeeper::decide_with`] found: the outcome, the image's state as read (with the parents

@@ -8,7 +8,7 @@ use super::{Gatekeeper, Outcome, Status, Trigger};
 use crate::domain::events::Scanner;
 use crate::domain::{Decision, Finding, ImageRef, ScanState, Severity, SeverityCounts};
 use crate::error::Error;
-use crate::ports::{FindingsSource, ImageRegistry, Ports, StateStore};
+use crate::ports::{FindingsSource, ImageRecords, ImageRegistry, Ports, SweepSchedule};
 
 /// When an incomplete findings list is looked at again.
 const LAG_RECHECK: i64 = 600;

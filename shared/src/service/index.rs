@@ -10,7 +10,7 @@ use crate::domain::index::{Child, PlatformVerdict, children};
 use crate::domain::time::DAY;
 use crate::domain::{ImageRef, TriggerKind};
 use crate::error::Error;
-use crate::ports::{ImageRegistry, Ports, StateStore};
+use crate::ports::{ImageAnnotations, ImageRecords, ImageRegistry, Ports};
 use crate::state::ImageState;
 
 /// How long after a push a platform image's index is looked for, when its push was not seen.

@@ -6,7 +6,7 @@ use super::{Gatekeeper, Outcome, Status, Trigger};
 use crate::domain::events::Event;
 use crate::domain::{ImageRef, MediaKind, TriggerKind};
 use crate::error::Error;
-use crate::ports::{ImageRegistry, Ports, StateStore};
+use crate::ports::{ImageRecords, ImageRegistry, Ports, TicketLedger};
 
 impl<P: Ports> Gatekeeper<P> {
     /// An image or tag was deleted. When the image itself is gone, it leaves the tickets it was in

@@ -14,7 +14,9 @@ use crate::domain::verdict::{Subject, Verdict, evaluate};
 use crate::domain::{Decision, ImageRef, Mode, ScanState, TriggerKind};
 use crate::error::Error;
 use crate::outbound::notice::{Action, EventType, VerdictNotice, dedup_key};
-use crate::ports::{FindingsSource, ImageDetail, ImageRegistry, Notifier, Ports, StateStore};
+use crate::ports::{
+    FindingsSource, ImageAnnotations, ImageDetail, ImageRecords, ImageRegistry, Notifier, Ports,
+};
 use crate::state::{Claim, Override, Written};
 
 /// The verdict for an image now and the tag changes a delivery would make, computed read-only.

@@ -12,7 +12,7 @@ use crate::domain::verdict::Verdict;
 use crate::domain::{Decision, ImageRef, MediaKind, TriggerKind};
 use crate::error::Error;
 use crate::outbound::notice::{VerdictNotice, dedup_key};
-use crate::ports::{ImageDetail, ImageRegistry, Notifier, Ports, StateStore};
+use crate::ports::{ImageDetail, ImageRecords, ImageRegistry, Notifier, Ports};
 use crate::state::ImageState;
 
 impl<P: Ports> Gatekeeper<P> {

@@ -29,7 +29,10 @@ use crate::domain::{Decision, ImageRef, MediaKind, ScanState, Severity, TriggerK
 use crate::error::Error;
 use crate::outbound::notice::{VerdictNotice, dedup_key};
 use crate::outbound::reminder::ReminderNotice;
-use crate::ports::{FindingsSource, ImageDetail, ImageRegistry, Notifier, Ports, StateStore};
+use crate::ports::{
+    FindingsSource, ImageDetail, ImageRecords, ImageRegistry, Notifier, OnceMarks, Ports,
+    SweepSchedule,
+};
 use crate::state::Mark;
 
 /// How far the window reaches back before the previous run's start: events and findings updated while

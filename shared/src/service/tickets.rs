@@ -6,7 +6,7 @@ use crate::domain::verdict::Subject;
 use crate::domain::{Finding, ImageRef, Severity};
 use crate::error::Error;
 use crate::outbound::tickets::{TicketAction, TicketNotice, ticketable};
-use crate::ports::{Notifier, Ports, StateStore};
+use crate::ports::{Notifier, Ports, TicketLedger};
 use crate::state::ImageState;
 
 impl<P: Ports> Gatekeeper<P> {

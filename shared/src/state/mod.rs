@@ -123,7 +123,7 @@ pub struct TicketChange {
     pub severity: Option<Severity>,
 }
 
-/// The outcome of [`crate::ports::StateStore::mark_once`].
+/// The outcome of [`crate::ports::OnceMarks::mark_once`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mark {
     /// This event is the first: send the notice.

@@ -1,3 +1,5 @@
-//! Test suites that cross modules: hostile input against every renderer and parser.
+//! Test suites that cross modules: hostile input against every renderer and parser; the claim
+//! protocol's interleavings through the service over the in-memory fakes.
 
+mod claims;
 mod hostile;

@@ -23,9 +23,10 @@ use gatekeeper::domain::policy::Policy;
 use gatekeeper::domain::tags::TagScheme;
 use gatekeeper::domain::time::{DAY, format_date, now};
 use gatekeeper::domain::{Finding, ImageRef, Mode, Severity};
-use gatekeeper::ports::{FindingsSource, StateStore};
+use gatekeeper::ports::fakes::FakeFindings;
+use gatekeeper::ports::{FindingsSource, SweepSchedule};
 use gatekeeper::service::{Gatekeeper, SweepSettings};
-use gatekeeper_tests::fixtures::{Aws, FakeInspector, MotoAccount, TestGatekeeper, sdk_for};
+use gatekeeper_tests::fixtures::{Aws, MotoAccount, TestGatekeeper, sdk_for};
 use gatekeeper_tests::moto::Moto;
 
 /// Counts every request by `service:Operation`.
@@ -63,7 +64,7 @@ impl Counter {
 
 /// The scripted Inspector, counting the ListFindings calls the adapter would make.
 struct CountingInspector {
-    inner: FakeInspector,
+    inner: FakeFindings,
     calls: Mutex<BTreeMap<String, u64>>,
 }
 
@@ -202,7 +203,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     gk.state.record_sweep(t - 3600).await?;
     let inspector = CountingInspector {
-        inner: FakeInspector::default(),
+        inner: FakeFindings::default(),
         calls: Mutex::new(BTreeMap::new()),
     };
     // Ten images due (a grace deadline passed), ten with a CRITICAL updated in the window.

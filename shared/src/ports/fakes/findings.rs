@@ -1,0 +1,88 @@
+//! Amazon Inspector in memory ([`FakeFindings`]): the findings of each image, as the test sets them.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use super::lock;
+use crate::domain::time::Epoch;
+use crate::domain::{Finding, FindingStatus, ImageRef, Severity};
+use crate::error::AwsError;
+use crate::ports::FindingsSource;
+
+/// One image's findings: its repository (empty: unknown), the findings, when they last changed.
+#[derive(Debug, Clone)]
+struct Scripted {
+    repository: String,
+    findings: Vec<Finding>,
+    updated: Epoch,
+}
+
+/// Amazon Inspector as a test scripts it, per image digest: its findings and when they were last
+/// updated. The queries across images are answered from them as Inspector's filters would (ACTIVE or
+/// SUPPRESSED by vulnerability; ACTIVE by update time and severity), for images whose repository is
+/// known.
+#[derive(Debug, Clone, Default)]
+pub struct FakeFindings {
+    images: Arc<Mutex<BTreeMap<String, Scripted>>>,
+}
+
+impl FakeFindings {
+    /// Sets the findings of the image with this digest, in a repository the queries across images do
+    /// not know (they never return it).
+    pub fn set(&self, digest: &str, findings: Vec<Finding>) {
+        self.set_for("", digest, findings, 0);
+    }
+
+    /// Sets an image's findings, last updated at `updated`.
+    pub fn set_for(&self, repository: &str, digest: &str, findings: Vec<Finding>, updated: Epoch) {
+        let scripted = Scripted {
+            repository: repository.to_string(),
+            findings,
+            updated,
+        };
+        lock(&self.images).insert(digest.to_string(), scripted);
+    }
+
+    /// The images (of a known repository) that have a finding `keep` accepts, by digest.
+    fn images_where(&self, keep: impl Fn(&Finding, Epoch) -> bool) -> Vec<ImageRef> {
+        lock(&self.images)
+            .iter()
+            .filter(|(_, s)| {
+                !s.repository.is_empty() && s.findings.iter().any(|f| keep(f, s.updated))
+            })
+            .map(|(digest, s)| ImageRef {
+                repository: s.repository.clone(),
+                digest: digest.clone(),
+                tags: Vec::new(),
+            })
+            .collect()
+    }
+}
+
+impl FindingsSource for FakeFindings {
+    async fn image_findings(&self, image: &ImageRef) -> Result<Vec<Finding>, AwsError> {
+        Ok(lock(&self.images)
+            .get(&image.digest)
+            .map(|s| s.findings.clone())
+            .unwrap_or_default())
+    }
+
+    async fn images_with(&self, vulnerability: &str) -> Result<Vec<ImageRef>, AwsError> {
+        Ok(self.images_where(|f, _| {
+            f.id.eq_ignore_ascii_case(vulnerability) && f.status != FindingStatus::Closed
+        }))
+    }
+
+    async fn images_updated(
+        &self,
+        since: Epoch,
+        until: Epoch,
+        severities: &[Severity],
+    ) -> Result<Vec<ImageRef>, AwsError> {
+        Ok(self.images_where(|f, updated| {
+            f.status == FindingStatus::Active
+                && severities.contains(&f.severity)
+                && (since..=until).contains(&updated)
+        }))
+    }
+}

@@ -1,0 +1,394 @@
+//! The state table in memory ([`FakeState`]), with the conditions `DynamoState` writes with.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use super::lock;
+use crate::domain::time::Epoch;
+use crate::domain::verdict::Summary;
+use crate::domain::{Decision, ImageRef, Severity};
+use crate::error::AwsError;
+use crate::ports::{
+    ImageAnnotations, ImageRecords, OnceMarks, SweepSchedule, TagChangeBreaker, TicketLedger,
+};
+use crate::state::{BreakerCount, Claim, ImageState, Mark, Override, TicketChange, Written};
+
+/// The state table's key of an image (repository, digest).
+fn key(image: &ImageRef) -> (String, String) {
+    (image.repository.clone(), image.digest.clone())
+}
+
+/// The state table in memory.
+#[derive(Debug, Default)]
+struct Tables {
+    images: BTreeMap<(String, String), ImageState>,
+    tickets: BTreeMap<String, Ticket>,
+    last_sweep: Option<Epoch>,
+    windows: BTreeMap<i64, u64>,
+    tripped: Option<(Epoch, String)>,
+    marks: HashMap<String, (String, Epoch)>,
+}
+
+/// One ticket's item.
+#[derive(Debug, Default, Clone)]
+struct Ticket {
+    images: Vec<String>,
+    open: bool,
+    severity: Option<Severity>,
+}
+
+impl Tables {
+    /// The image's item, created (empty, version 0) by a write as UpdateItem does.
+    fn item(&mut self, image: &ImageRef) -> &mut ImageState {
+        let item = self.images.entry(key(image)).or_default();
+        item.exists = true;
+        item
+    }
+
+    /// The condition of a versioned write: the item is still at `expected`, or absent when `None`
+    /// (an item that other writes created has no version yet: 0).
+    fn expecting(&self, image: &ImageRef, expected: Option<u64>) -> bool {
+        let item = self.images.get(&key(image));
+        match (expected, item) {
+            (None, item) => item.is_none(),
+            (Some(0), None) => true,
+            (Some(v), Some(item)) => item.version == v,
+            (Some(_), None) => false,
+        }
+    }
+}
+
+/// The state table ([`super::StateStore`]) in memory, with DynamoState's conditions: versions, claims
+/// that only their claimant finishes, tickets, the breaker's windows and marks that expire.
+#[derive(Debug, Clone, Default)]
+pub struct FakeState {
+    tables: Arc<Mutex<Tables>>,
+}
+
+impl FakeState {
+    /// The image's record now (what `load` would return), without counting a call.
+    pub fn record(&self, image: &ImageRef) -> ImageState {
+        lock(&self.tables)
+            .images
+            .get(&key(image))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The images of a ticket and whether it is open.
+    pub fn ticket(&self, repository: &str, vulnerability: &str) -> Option<(Vec<String>, bool)> {
+        lock(&self.tables)
+            .tickets
+            .get(&ticket_key(repository, vulnerability))
+            .map(|t| (t.images.clone(), t.open))
+    }
+
+    /// When the circuit breaker tripped and why, if it is open.
+    pub fn breaker_status(&self) -> Option<(Epoch, String)> {
+        lock(&self.tables).tripped.clone()
+    }
+}
+
+fn ticket_key(repository: &str, vulnerability: &str) -> String {
+    format!("{repository}#{}", vulnerability.to_ascii_uppercase())
+}
+
+impl ImageRecords for FakeState {
+    async fn load(&self, image: &ImageRef) -> Result<ImageState, AwsError> {
+        Ok(self.record(image))
+    }
+
+    async fn record_push(&self, image: &ImageRef, _now: Epoch) -> Result<ImageState, AwsError> {
+        let mut t = lock(&self.tables);
+        let item = t.item(image);
+        item.decision = item.decision.or(Some(Decision::Pending));
+        item.version += 1;
+        Ok(item.clone())
+    }
+
+    async fn claim(
+        &self,
+        image: &ImageRef,
+        expected: Option<u64>,
+        claim: &Claim,
+        summary: &Summary,
+        _policy_hash: &str,
+    ) -> Result<Written, AwsError> {
+        let mut t = lock(&self.tables);
+        if !t.expecting(image, expected) {
+            return Ok(Written::Conflict);
+        }
+        let item = t.item(image);
+        item.decision = Some(claim.decision);
+        item.version = claim.sequence;
+        item.claim = Some(claim.clone());
+        item.overridden = claim.overridden;
+        item.summary = Some(summary.clone());
+        item.first_scan_at = item.first_scan_at.or(Some(claim.at));
+        item.due_at = summary.due;
+        Ok(Written::Done)
+    }
+
+    async fn finish(
+        &self,
+        image: &ImageRef,
+        claim: &Claim,
+        applied: bool,
+    ) -> Result<Written, AwsError> {
+        let mut t = lock(&self.tables);
+        let Some(item) = t.images.get_mut(&key(image)) else {
+            return Ok(Written::Conflict);
+        };
+        match &item.claim {
+            Some(c) if c.event_id == claim.event_id && c.sequence == claim.sequence => {}
+            _ => return Ok(Written::Conflict),
+        }
+        item.claim = None;
+        if !applied {
+            item.decision = claim.previous;
+            if claim.previous.is_some() {
+                item.overridden = false;
+            }
+        }
+        item.version += 1;
+        Ok(Written::Done)
+    }
+
+    async fn set_quietly(
+        &self,
+        image: &ImageRef,
+        expected: Option<u64>,
+        decision: Decision,
+        _now: Epoch,
+    ) -> Result<Written, AwsError> {
+        let mut t = lock(&self.tables);
+        if !t.expecting(image, expected) {
+            return Ok(Written::Conflict);
+        }
+        let item = t.item(image);
+        item.decision = Some(decision);
+        item.version += 1;
+        Ok(Written::Done)
+    }
+
+    async fn reset_image(&self, image: &ImageRef) -> Result<(), AwsError> {
+        let mut t = lock(&self.tables);
+        let item = t.item(image);
+        item.decision = None;
+        item.first_scan_at = None;
+        item.summary = None;
+        item.overridden = false;
+        item.version += 1;
+        Ok(())
+    }
+}
+
+impl ImageAnnotations for FakeState {
+    async fn link_index(
+        &self,
+        repository: &str,
+        index: &str,
+        children: &[(String, String)],
+    ) -> Result<(), AwsError> {
+        if children.is_empty() {
+            return Ok(());
+        }
+        let image = |digest: &str| ImageRef {
+            repository: repository.into(),
+            digest: digest.into(),
+            tags: Vec::new(),
+        };
+        let mut t = lock(&self.tables);
+        let item = t.item(&image(index));
+        for c in children {
+            if !item.children.contains(c) {
+                item.children.push(c.clone());
+            }
+        }
+        item.children.sort_by_key(|(d, p)| format!("{d} {p}"));
+        item.version += 1;
+        for (child, _) in children {
+            let item = t.item(&image(child));
+            if !item.parents.iter().any(|p| p == index) {
+                item.parents.push(index.to_string());
+                item.parents.sort();
+            }
+            item.version += 1;
+        }
+        Ok(())
+    }
+
+    async fn set_override(&self, image: &ImageRef, value: &Override) -> Result<(), AwsError> {
+        let mut t = lock(&self.tables);
+        let item = t.item(image);
+        item.override_ = Some(value.clone());
+        item.version += 1;
+        Ok(())
+    }
+}
+
+impl TicketLedger for FakeState {
+    async fn set_image_tickets(&self, image: &ImageRef, ids: &[String]) -> Result<(), AwsError> {
+        let mut ids = ids.to_vec();
+        ids.sort();
+        ids.dedup();
+        lock(&self.tables).item(image).tickets = ids;
+        Ok(())
+    }
+
+    async fn ticket_add(
+        &self,
+        repository: &str,
+        vulnerability: &str,
+        digest: &str,
+        severity: Severity,
+        _now: Epoch,
+    ) -> Result<TicketChange, AwsError> {
+        let mut t = lock(&self.tables);
+        let ticket = t
+            .tickets
+            .entry(ticket_key(repository, vulnerability))
+            .or_default();
+        let old = ticket.clone();
+        if !ticket.images.iter().any(|i| i == digest) {
+            ticket.images.push(digest.to_string());
+            ticket.images.sort();
+        }
+        ticket.open = true;
+        ticket.severity = Some(severity);
+        let alone = ticket.images.iter().all(|i| i == digest);
+        Ok(TicketChange {
+            opened: !old.open || alone,
+            severity_changed: old.open && old.severity != Some(severity),
+            resolved: false,
+            images: ticket.images.clone(),
+            severity: Some(severity),
+        })
+    }
+
+    async fn ticket_remove(
+        &self,
+        repository: &str,
+        vulnerability: &str,
+        digest: &str,
+        _now: Epoch,
+    ) -> Result<TicketChange, AwsError> {
+        let mut t = lock(&self.tables);
+        let Some(ticket) = t.tickets.get_mut(&ticket_key(repository, vulnerability)) else {
+            return Ok(TicketChange::default());
+        };
+        ticket.images.retain(|i| i != digest);
+        let severity = ticket.severity;
+        if !ticket.images.is_empty() {
+            return Ok(TicketChange {
+                images: ticket.images.clone(),
+                severity,
+                ..TicketChange::default()
+            });
+        }
+        // Resolved already (a retry of the resolving removal) or resolved now: either way, say so.
+        ticket.open = false;
+        Ok(TicketChange {
+            resolved: true,
+            severity,
+            ..TicketChange::default()
+        })
+    }
+}
+
+impl SweepSchedule for FakeState {
+    async fn set_due(&self, image: &ImageRef, at: Option<Epoch>) -> Result<(), AwsError> {
+        lock(&self.tables).item(image).due_at = at;
+        Ok(())
+    }
+
+    async fn due(&self, until: Epoch) -> Result<Vec<ImageRef>, AwsError> {
+        let t = lock(&self.tables);
+        let mut due: Vec<(Epoch, ImageRef)> = t
+            .images
+            .iter()
+            .filter_map(|((repository, digest), item)| {
+                item.due_at.filter(|at| *at <= until).map(|at| {
+                    let image = ImageRef {
+                        repository: repository.clone(),
+                        digest: digest.clone(),
+                        tags: Vec::new(),
+                    };
+                    (at, image)
+                })
+            })
+            .collect();
+        // The index's sort key: earliest first.
+        due.sort_by_key(|(at, _)| *at);
+        Ok(due.into_iter().map(|(_, image)| image).collect())
+    }
+
+    async fn last_sweep(&self) -> Result<Option<Epoch>, AwsError> {
+        Ok(lock(&self.tables).last_sweep)
+    }
+
+    async fn record_sweep(&self, at: Epoch) -> Result<(), AwsError> {
+        let mut t = lock(&self.tables);
+        if t.last_sweep.is_none_or(|last| last < at) {
+            t.last_sweep = Some(at);
+        }
+        Ok(())
+    }
+}
+
+impl TagChangeBreaker for FakeState {
+    async fn count_tag_changes(
+        &self,
+        changes: u64,
+        now: Epoch,
+        window: i64,
+    ) -> Result<BreakerCount, AwsError> {
+        let bucket = now.div_euclid(window.max(1));
+        let mut t = lock(&self.tables);
+        *t.windows.entry(bucket).or_insert(0) += changes;
+        t.windows.remove(&(bucket - 2));
+        let count = [bucket, bucket - 1]
+            .iter()
+            .filter_map(|b| t.windows.get(b))
+            .sum();
+        Ok(BreakerCount {
+            count,
+            tripped_at: t.tripped.as_ref().map(|(at, _)| *at),
+        })
+    }
+
+    async fn trip_breaker(&self, now: Epoch, reason: &str) -> Result<Written, AwsError> {
+        let mut t = lock(&self.tables);
+        if t.tripped.is_some() {
+            return Ok(Written::Conflict);
+        }
+        t.tripped = Some((now, reason.to_string()));
+        Ok(Written::Done)
+    }
+
+    async fn reset_breaker(&self) -> Result<Option<Epoch>, AwsError> {
+        let mut t = lock(&self.tables);
+        t.windows.clear();
+        Ok(t.tripped.take().map(|(at, _)| at))
+    }
+}
+
+impl OnceMarks for FakeState {
+    async fn mark_once(
+        &self,
+        key: &str,
+        event_id: &str,
+        now: Epoch,
+        ttl_seconds: i64,
+    ) -> Result<Mark, AwsError> {
+        let mut t = lock(&self.tables);
+        let mark = match t.marks.get(key) {
+            Some((by, _)) if by == event_id => Mark::Repeat,
+            Some((_, expires)) if *expires >= now => return Ok(Mark::Taken),
+            _ => Mark::First,
+        };
+        t.marks
+            .insert(key.to_string(), (event_id.to_string(), now + ttl_seconds));
+        Ok(mark)
+    }
+}
