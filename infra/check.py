@@ -82,7 +82,7 @@ def code_operations():
 
 
 def config_variables():
-    with open(os.path.join(ROOT, "shared", "src", "config.rs")) as f:
+    with open(os.path.join(ROOT, "shared", "src", "bootstrap", "config.rs")) as f:
         return set(re.findall(r'pub const [A-Z_]+: &str = "(GATEKEEPER_[A-Z_]+)"', f.read()))
 
 
