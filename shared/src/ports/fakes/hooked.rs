@@ -28,255 +28,73 @@ impl Interleave {
     }
 }
 
-impl<P: ImageRecords + Sync> ImageRecords for Hooked<P> {
-    async fn load(&self, image: &ImageRef) -> Result<ImageState, AwsError> {
-        self.hooks.around("load", self.inner.load(image)).await
-    }
-    async fn record_push(&self, image: &ImageRef, now: Epoch) -> Result<ImageState, AwsError> {
-        let call = self.inner.record_push(image, now);
-        self.hooks.around("record_push", call).await
-    }
-    async fn claim(
-        &self,
-        image: &ImageRef,
-        expected: Option<u64>,
-        claim: &Claim,
-        summary: &Summary,
-        policy_hash: &str,
-    ) -> Result<Written, AwsError> {
-        let call = self
-            .inner
-            .claim(image, expected, claim, summary, policy_hash);
-        self.hooks.around("claim", call).await
-    }
-    async fn finish(
-        &self,
-        image: &ImageRef,
-        claim: &Claim,
-        applied: bool,
-    ) -> Result<Written, AwsError> {
-        let call = self.inner.finish(image, claim, applied);
-        self.hooks.around("finish", call).await
-    }
-    async fn set_quietly(
-        &self,
-        image: &ImageRef,
-        expected: Option<u64>,
-        decision: Decision,
-        now: Epoch,
-    ) -> Result<Written, AwsError> {
-        let call = self.inner.set_quietly(image, expected, decision, now);
-        self.hooks.around("set_quietly", call).await
-    }
-    async fn reset_image(&self, image: &ImageRef) -> Result<(), AwsError> {
-        let call = self.inner.reset_image(image);
-        self.hooks.around("reset_image", call).await
-    }
+/// Implements each listed port trait for [`Hooked`]: every method runs the hooks named after it, then
+/// the inner port's method with the same arguments.
+macro_rules! forward {
+    ($($port:ident { $(fn $op:ident($($arg:ident: $ty:ty),*) -> $out:ty;)* })*) => {$(
+        impl<P: $port + Sync> $port for Hooked<P> {
+            $(async fn $op(&self, $($arg: $ty),*) -> Result<$out, AwsError> {
+                self.hooks.around(stringify!($op), self.inner.$op($($arg),*)).await
+            })*
+        }
+    )*};
 }
 
-impl<P: ImageAnnotations + Sync> ImageAnnotations for Hooked<P> {
-    async fn link_index(
-        &self,
-        repository: &str,
-        index: &str,
-        children: &[(String, String)],
-    ) -> Result<(), AwsError> {
-        let call = self.inner.link_index(repository, index, children);
-        self.hooks.around("link_index", call).await
+forward! {
+    ImageRecords {
+        fn load(image: &ImageRef) -> ImageState;
+        fn record_push(image: &ImageRef, now: Epoch) -> ImageState;
+        fn claim(image: &ImageRef, expected: Option<u64>, claim: &Claim, summary: &Summary, policy_hash: &str) -> Written;
+        fn finish(image: &ImageRef, claim: &Claim, applied: bool) -> Written;
+        fn set_quietly(image: &ImageRef, expected: Option<u64>, decision: Decision, now: Epoch) -> Written;
+        fn reset_image(image: &ImageRef) -> ();
     }
-    async fn set_override(&self, image: &ImageRef, value: &Override) -> Result<(), AwsError> {
-        let call = self.inner.set_override(image, value);
-        self.hooks.around("set_override", call).await
+    ImageAnnotations {
+        fn link_index(repository: &str, index: &str, children: &[(String, String)]) -> ();
+        fn set_override(image: &ImageRef, value: &Override) -> ();
     }
-}
-
-impl<P: TicketLedger + Sync> TicketLedger for Hooked<P> {
-    async fn set_image_tickets(&self, image: &ImageRef, ids: &[String]) -> Result<(), AwsError> {
-        let call = self.inner.set_image_tickets(image, ids);
-        self.hooks.around("set_image_tickets", call).await
+    TicketLedger {
+        fn set_image_tickets(image: &ImageRef, ids: &[String]) -> ();
+        fn ticket_add(repository: &str, vulnerability: &str, digest: &str, severity: Severity, now: Epoch) -> TicketChange;
+        fn ticket_remove(repository: &str, vulnerability: &str, digest: &str, now: Epoch) -> TicketChange;
     }
-    async fn ticket_add(
-        &self,
-        repository: &str,
-        vulnerability: &str,
-        digest: &str,
-        severity: Severity,
-        now: Epoch,
-    ) -> Result<TicketChange, AwsError> {
-        let call = self
-            .inner
-            .ticket_add(repository, vulnerability, digest, severity, now);
-        self.hooks.around("ticket_add", call).await
+    SweepSchedule {
+        fn set_due(image: &ImageRef, at: Option<Epoch>) -> ();
+        fn due(until: Epoch) -> Vec<ImageRef>;
+        fn last_sweep() -> Option<Epoch>;
+        fn record_sweep(at: Epoch) -> ();
     }
-    async fn ticket_remove(
-        &self,
-        repository: &str,
-        vulnerability: &str,
-        digest: &str,
-        now: Epoch,
-    ) -> Result<TicketChange, AwsError> {
-        let call = self
-            .inner
-            .ticket_remove(repository, vulnerability, digest, now);
-        self.hooks.around("ticket_remove", call).await
+    TagChangeBreaker {
+        fn count_tag_changes(changes: u64, now: Epoch, window: i64) -> BreakerCount;
+        fn trip_breaker(now: Epoch, reason: &str) -> Written;
+        fn reset_breaker() -> Option<Epoch>;
     }
-}
-
-impl<P: SweepSchedule + Sync> SweepSchedule for Hooked<P> {
-    async fn set_due(&self, image: &ImageRef, at: Option<Epoch>) -> Result<(), AwsError> {
-        self.hooks
-            .around("set_due", self.inner.set_due(image, at))
-            .await
+    OnceMarks {
+        fn mark_once(key: &str, event_id: &str, now: Epoch, ttl_seconds: i64) -> Mark;
     }
-    async fn due(&self, until: Epoch) -> Result<Vec<ImageRef>, AwsError> {
-        self.hooks.around("due", self.inner.due(until)).await
+    ImageRegistry {
+        fn describe_image(repository: &str, digest: &str) -> Option<ImageDetail>;
+        fn resolve_tag(repository: &str, tag: &str) -> Option<String>;
+        fn manifest(repository: &str, digest: &str) -> Option<Manifest>;
+        fn put_tag(repository: &str, digest: &str, manifest: &Manifest, tag: &str) -> PutTag;
+        fn remove_tags(repository: &str, tags: &[String]) -> Removal;
+        fn scan_coverage(repository: &str) -> ScanCoverage;
+        fn start_scan(repository: &str, digest: &str) -> StartScan;
+        fn repository_notes(repository: &str) -> Vec<String>;
+        fn recent_indexes(repository: &str, since: Epoch) -> Vec<(String, String)>;
+        fn repositories() -> Vec<String>;
+        fn images(repository: &str) -> Vec<ImageDetail>;
+        fn basic_findings(repository: &str, digest: &str) -> Option<BasicScan>;
     }
-    async fn last_sweep(&self) -> Result<Option<Epoch>, AwsError> {
-        self.hooks
-            .around("last_sweep", self.inner.last_sweep())
-            .await
+    Notifier {
+        fn publish(message: &Message) -> ();
     }
-    async fn record_sweep(&self, at: Epoch) -> Result<(), AwsError> {
-        self.hooks
-            .around("record_sweep", self.inner.record_sweep(at))
-            .await
+    RejectSink {
+        fn reject(reason: &str, event: &Value) -> ();
     }
-}
-
-impl<P: TagChangeBreaker + Sync> TagChangeBreaker for Hooked<P> {
-    async fn count_tag_changes(
-        &self,
-        changes: u64,
-        now: Epoch,
-        window: i64,
-    ) -> Result<BreakerCount, AwsError> {
-        let call = self.inner.count_tag_changes(changes, now, window);
-        self.hooks.around("count_tag_changes", call).await
-    }
-    async fn trip_breaker(&self, now: Epoch, reason: &str) -> Result<Written, AwsError> {
-        let call = self.inner.trip_breaker(now, reason);
-        self.hooks.around("trip_breaker", call).await
-    }
-    async fn reset_breaker(&self) -> Result<Option<Epoch>, AwsError> {
-        let call = self.inner.reset_breaker();
-        self.hooks.around("reset_breaker", call).await
-    }
-}
-
-impl<P: OnceMarks + Sync> OnceMarks for Hooked<P> {
-    async fn mark_once(
-        &self,
-        key: &str,
-        event_id: &str,
-        now: Epoch,
-        ttl_seconds: i64,
-    ) -> Result<Mark, AwsError> {
-        let call = self.inner.mark_once(key, event_id, now, ttl_seconds);
-        self.hooks.around("mark_once", call).await
-    }
-}
-
-impl<P: ImageRegistry + Sync> ImageRegistry for Hooked<P> {
-    async fn describe_image(
-        &self,
-        repository: &str,
-        digest: &str,
-    ) -> Result<Option<ImageDetail>, AwsError> {
-        let call = self.inner.describe_image(repository, digest);
-        self.hooks.around("describe_image", call).await
-    }
-    async fn resolve_tag(&self, repository: &str, tag: &str) -> Result<Option<String>, AwsError> {
-        let call = self.inner.resolve_tag(repository, tag);
-        self.hooks.around("resolve_tag", call).await
-    }
-    async fn manifest(&self, repository: &str, digest: &str) -> Result<Option<Manifest>, AwsError> {
-        let call = self.inner.manifest(repository, digest);
-        self.hooks.around("manifest", call).await
-    }
-    async fn put_tag(
-        &self,
-        repository: &str,
-        digest: &str,
-        manifest: &Manifest,
-        tag: &str,
-    ) -> Result<PutTag, AwsError> {
-        let call = self.inner.put_tag(repository, digest, manifest, tag);
-        self.hooks.around("put_tag", call).await
-    }
-    async fn remove_tags(&self, repository: &str, tags: &[String]) -> Result<Removal, AwsError> {
-        let call = self.inner.remove_tags(repository, tags);
-        self.hooks.around("remove_tags", call).await
-    }
-    async fn scan_coverage(&self, repository: &str) -> Result<ScanCoverage, AwsError> {
-        let call = self.inner.scan_coverage(repository);
-        self.hooks.around("scan_coverage", call).await
-    }
-    async fn start_scan(&self, repository: &str, digest: &str) -> Result<StartScan, AwsError> {
-        let call = self.inner.start_scan(repository, digest);
-        self.hooks.around("start_scan", call).await
-    }
-    async fn repository_notes(&self, repository: &str) -> Result<Vec<String>, AwsError> {
-        let call = self.inner.repository_notes(repository);
-        self.hooks.around("repository_notes", call).await
-    }
-    async fn recent_indexes(
-        &self,
-        repository: &str,
-        since: Epoch,
-    ) -> Result<Vec<(String, String)>, AwsError> {
-        let call = self.inner.recent_indexes(repository, since);
-        self.hooks.around("recent_indexes", call).await
-    }
-    async fn repositories(&self) -> Result<Vec<String>, AwsError> {
-        let call = self.inner.repositories();
-        self.hooks.around("repositories", call).await
-    }
-    async fn images(&self, repository: &str) -> Result<Vec<ImageDetail>, AwsError> {
-        let call = self.inner.images(repository);
-        self.hooks.around("images", call).await
-    }
-    async fn basic_findings(
-        &self,
-        repository: &str,
-        digest: &str,
-    ) -> Result<Option<BasicScan>, AwsError> {
-        let call = self.inner.basic_findings(repository, digest);
-        self.hooks.around("basic_findings", call).await
-    }
-}
-
-impl<P: Notifier + Sync> Notifier for Hooked<P> {
-    async fn publish(&self, message: &Message) -> Result<(), AwsError> {
-        self.hooks
-            .around("publish", self.inner.publish(message))
-            .await
-    }
-}
-
-impl<P: RejectSink + Sync> RejectSink for Hooked<P> {
-    async fn reject(&self, reason: &str, event: &Value) -> Result<(), AwsError> {
-        self.hooks
-            .around("reject", self.inner.reject(reason, event))
-            .await
-    }
-}
-
-impl<P: FindingsSource + Sync> FindingsSource for Hooked<P> {
-    async fn image_findings(&self, image: &ImageRef) -> Result<Vec<Finding>, AwsError> {
-        let call = self.inner.image_findings(image);
-        self.hooks.around("image_findings", call).await
-    }
-    async fn images_with(&self, vulnerability: &str) -> Result<Vec<ImageRef>, AwsError> {
-        let call = self.inner.images_with(vulnerability);
-        self.hooks.around("images_with", call).await
-    }
-    async fn images_updated(
-        &self,
-        since: Epoch,
-        until: Epoch,
-        severities: &[Severity],
-    ) -> Result<Vec<ImageRef>, AwsError> {
-        let call = self.inner.images_updated(since, until, severities);
-        self.hooks.around("images_updated", call).await
+    FindingsSource {
+        fn image_findings(image: &ImageRef) -> Vec<Finding>;
+        fn images_with(vulnerability: &str) -> Vec<ImageRef>;
+        fn images_updated(since: Epoch, until: Epoch, severities: &[Severity]) -> Vec<ImageRef>;
     }
 }
