@@ -52,17 +52,8 @@ impl<P: Ports> Gatekeeper<P> {
 
     /// `unscanned = "hold"`: moves the image's tags to held tags until a verdict releases them.
     async fn hold(&self, image: &ImageRef, trigger: &Trigger) -> Result<Outcome, Error> {
-        let Some(detail) = self
-            .registry
-            .describe_image(&image.repository, &image.digest)
-            .await?
-        else {
-            return Ok(Outcome::new(
-                Status::Skipped,
-                TriggerKind::Push,
-                Some(image),
-                "image no longer in ECR",
-            ));
+        let Some(detail) = self.detail(image).await? else {
+            return Ok(Outcome::gone(TriggerKind::Push, image));
         };
         let rule = self.policy.rule_for(&image.repository);
         let mode = self.effective_mode(rule);

@@ -149,7 +149,7 @@ impl<'a, P: Ports> Deciding<'a, P> {
     async fn attempt(&mut self) -> Result<Option<Decided>, Error> {
         let mut seen = self.gather().await?;
         let Some(mut judged) = self.evaluate(&seen).await? else {
-            let outcome = gone(self.image, self.trigger);
+            let outcome = Outcome::gone(self.trigger.kind, self.image);
             return Ok(Some(decided(outcome, seen, self.given.clone())));
         };
         let disposition = match self.plan(&seen, &judged).await? {
@@ -239,7 +239,7 @@ impl<'a, P: Ports> Deciding<'a, P> {
             || state.decision != Some(decision)
             || state.overridden != overridden;
         if changing && !self.read_detail().await? {
-            return Ok(Plan::Done(gone(self.image, trigger)));
+            return Ok(Plan::Done(Outcome::gone(trigger.kind, self.image)));
         }
         if let Some(c) = &state.claim
             && !c.is_by(&trigger.event_id, &trigger.delivery)
@@ -603,15 +603,4 @@ fn decided(outcome: Outcome, seen: Seen, scan: ScanState) -> Decided {
         state: seen.state,
         scan,
     }
-}
-
-/// The outcome for an image that is no longer in ECR.
-fn gone(image: &ImageRef, trigger: &Trigger) -> Outcome {
-    info!(image = %image.display(), "skipped: image no longer in ECR");
-    Outcome::new(
-        Status::Skipped,
-        trigger.kind,
-        Some(image),
-        "image no longer in ECR",
-    )
 }

@@ -98,12 +98,7 @@ impl<P: Ports> Gatekeeper<P> {
         trigger: &Trigger,
     ) -> Result<Outcome, Error> {
         let Some((findings, reported)) = self.findings_of(source, image, scanner).await? else {
-            return Ok(Outcome::new(
-                Status::Skipped,
-                trigger.kind,
-                Some(image),
-                "image no longer in ECR",
-            ));
+            return Ok(Outcome::gone(trigger.kind, image));
         };
         let scan = match (&reported, &hint.state) {
             (ScanState::Unknown, Some(h)) => h.clone(),

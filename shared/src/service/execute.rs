@@ -179,11 +179,7 @@ impl<P: Ports> Gatekeeper<P> {
         // Read the tags again right before removing: BatchDeleteImage removes a tag from whatever image
         // it points to at that moment, so a tag moved by a concurrent push is left alone. The tag that
         // keeps the image must be on it now (added above, or there before).
-        let now_tags = match self
-            .registry
-            .describe_image(&image.repository, &image.digest)
-            .await?
-        {
+        let now_tags = match self.detail(image).await? {
             Some(d) => d.tags,
             None => {
                 problems.push("the image disappeared while being tagged".into());

@@ -30,12 +30,7 @@ impl<P: Ports> Gatekeeper<P> {
             .manifest(&image.repository, &image.digest)
             .await?
         else {
-            return Ok(Outcome::new(
-                Status::Skipped,
-                TriggerKind::Push,
-                Some(image),
-                "image no longer in ECR",
-            ));
+            return Ok(Outcome::gone(TriggerKind::Push, image));
         };
         let platforms: Vec<(String, String)> = match children(&manifest.body) {
             Ok(kids) => kids

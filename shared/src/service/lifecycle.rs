@@ -6,7 +6,7 @@ use super::{Gatekeeper, Outcome, Status, Trigger};
 use crate::domain::events::Event;
 use crate::domain::{ImageRef, MediaKind, TriggerKind};
 use crate::error::Error;
-use crate::ports::{ImageRecords, ImageRegistry, Ports, TicketLedger};
+use crate::ports::{ImageRecords, Ports, TicketLedger};
 
 impl<P: Ports> Gatekeeper<P> {
     /// An image or tag was deleted. When the image itself is gone, it leaves the tickets it was in
@@ -17,12 +17,7 @@ impl<P: Ports> Gatekeeper<P> {
         image: &ImageRef,
     ) -> Result<Outcome, Error> {
         let trigger = Trigger::of(event);
-        if self
-            .registry
-            .describe_image(&image.repository, &image.digest)
-            .await?
-            .is_some()
-        {
+        if self.detail(image).await?.is_some() {
             return Ok(Outcome::new(
                 Status::Skipped,
                 TriggerKind::Delete,
@@ -54,17 +49,8 @@ impl<P: Ports> Gatekeeper<P> {
         image: &ImageRef,
     ) -> Result<Outcome, Error> {
         let trigger = Trigger::of(event);
-        let Some(detail) = self
-            .registry
-            .describe_image(&image.repository, &image.digest)
-            .await?
-        else {
-            return Ok(Outcome::new(
-                Status::Skipped,
-                TriggerKind::Restore,
-                Some(image),
-                "image no longer in ECR",
-            ));
+        let Some(detail) = self.detail(image).await? else {
+            return Ok(Outcome::gone(TriggerKind::Restore, image));
         };
         self.state.reset_image(image).await?;
         let kind = MediaKind::classify(

@@ -40,6 +40,7 @@ pub use sweep::{SweepReport, SweepSettings, blocking_severities};
 use std::fmt;
 
 use serde::Serialize;
+use tracing::info;
 
 use crate::domain::events::Event;
 use crate::domain::plan::Verified;
@@ -50,7 +51,7 @@ use crate::domain::verdict::Verdict;
 use crate::domain::{Decision, ImageRef, Mode, TriggerKind};
 use crate::error::{Error, GatekeeperError};
 use crate::outbound::notice::{Action, EventType, VerdictNotice};
-use crate::ports::{ImageRegistry, Notifier, Ports};
+use crate::ports::{ImageDetail, ImageRegistry, Notifier, Ports};
 
 /// How often a delivery re-reads the state after losing a conditional write before giving up
 /// (Lambda retries the invocation).
@@ -146,6 +147,12 @@ impl Outcome {
             notified: false,
         }
     }
+
+    /// The outcome for an image that is no longer in ECR (deleted while its event was on the way).
+    fn gone(kind: TriggerKind, image: &ImageRef) -> Outcome {
+        info!(image = %image.display(), "skipped: image no longer in ECR");
+        Outcome::new(Status::Skipped, kind, Some(image), "image no longer in ECR")
+    }
 }
 
 /// Who asked: the event (or the CLI) that caused an evaluation.
@@ -209,17 +216,10 @@ pub struct Gatekeeper<P: Ports> {
     pub clock: fn() -> Epoch,
 }
 
-/// `P`'s ports with registry `R`.
-type NewRegistry<P, R> = (
-    R,
-    <P as Ports>::Notifier,
-    <P as Ports>::State,
-    <P as Ports>::Rejects,
-);
-/// `P`'s ports with notifier `N`.
-type NewNotifier<P, N> = (
+/// `P`'s four ports, as [`Gatekeeper::rewire`] hands them over.
+type PortsOf<P> = (
     <P as Ports>::Registry,
-    N,
+    <P as Ports>::Notifier,
     <P as Ports>::State,
     <P as Ports>::Rejects,
 );
@@ -229,16 +229,19 @@ fn retry_later(message: String) -> Error {
 }
 
 impl<P: Ports> Gatekeeper<P> {
-    /// The same gatekeeper with another registry (a test wraps the real one to inject a race).
-    pub fn with_registry<R: ImageRegistry + Sync>(
+    /// The same gatekeeper with other ports: `rewire` takes today's four and returns the new four
+    /// (a test wraps one of them to inject a race or a fault).
+    pub fn rewire<Q: Ports>(
         self,
-        registry: R,
-    ) -> Gatekeeper<NewRegistry<P, R>> {
+        rewire: impl FnOnce(PortsOf<P>) -> (Q::Registry, Q::Notifier, Q::State, Q::Rejects),
+    ) -> Gatekeeper<Q> {
+        let (registry, notifier, state, rejects) =
+            rewire((self.registry, self.notifier, self.state, self.rejects));
         Gatekeeper {
             registry,
-            notifier: self.notifier,
-            state: self.state,
-            rejects: self.rejects,
+            notifier,
+            state,
+            rejects,
             policy: self.policy,
             mode: self.mode,
             tags: self.tags,
@@ -247,19 +250,29 @@ impl<P: Ports> Gatekeeper<P> {
         }
     }
 
+    /// The same gatekeeper with another registry.
+    pub fn with_registry<R: ImageRegistry + Sync>(
+        self,
+        registry: R,
+    ) -> Gatekeeper<(R, P::Notifier, P::State, P::Rejects)> {
+        self.rewire(|(_, n, s, j)| (registry, n, s, j))
+    }
+
     /// The same gatekeeper with another notifier.
-    pub fn with_notifier<N: Notifier + Sync>(self, notifier: N) -> Gatekeeper<NewNotifier<P, N>> {
-        Gatekeeper {
-            registry: self.registry,
-            notifier,
-            state: self.state,
-            rejects: self.rejects,
-            policy: self.policy,
-            mode: self.mode,
-            tags: self.tags,
-            claim_lease: self.claim_lease,
-            clock: self.clock,
-        }
+    pub fn with_notifier<N: Notifier + Sync>(
+        self,
+        notifier: N,
+    ) -> Gatekeeper<(P::Registry, N, P::State, P::Rejects)> {
+        self.rewire(|(r, _, s, j)| (r, notifier, s, j))
+    }
+
+    /// The image's details in ECR, `None` when it is gone.
+    async fn detail(&self, image: &ImageRef) -> Result<Option<ImageDetail>, Error> {
+        let detail = self
+            .registry
+            .describe_image(&image.repository, &image.digest)
+            .await?;
+        Ok(detail)
     }
 
     /// The mode that applies to a rule: the deployment's `audit` overrides every rule.

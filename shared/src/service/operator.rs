@@ -76,11 +76,7 @@ impl<P: Ports> Gatekeeper<P> {
         image: &ImageRef,
         scanner: Scanner,
     ) -> Result<Option<Preview>, Error> {
-        let Some(detail) = self
-            .registry
-            .describe_image(&image.repository, &image.digest)
-            .await?
-        else {
+        let Some(detail) = self.detail(image).await? else {
             return Ok(None);
         };
         let Some((findings, reported)) = self.findings_of(source, image, scanner).await? else {
@@ -336,11 +332,7 @@ impl<P: Ports> Gatekeeper<P> {
         dry_run: bool,
         actor: &str,
     ) -> Result<(Vec<Action>, Vec<String>), Error> {
-        let Some(detail) = self
-            .registry
-            .describe_image(&image.repository, &image.digest)
-            .await?
-        else {
+        let Some(detail) = self.detail(image).await? else {
             return Ok((
                 Vec::new(),
                 vec![format!("{} does not exist", image.display())],

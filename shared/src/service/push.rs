@@ -12,7 +12,7 @@ use crate::domain::verdict::Verdict;
 use crate::domain::{Decision, ImageRef, MediaKind, TriggerKind};
 use crate::error::Error;
 use crate::outbound::notice::{VerdictNotice, dedup_key};
-use crate::ports::{ImageDetail, ImageRecords, ImageRegistry, Notifier, Ports};
+use crate::ports::{ImageDetail, ImageRecords, Notifier, Ports};
 use crate::state::ImageState;
 
 impl<P: Ports> Gatekeeper<P> {
@@ -89,17 +89,8 @@ impl<P: Ports> Gatekeeper<P> {
             o.decision = Some(decision);
             return Ok(o);
         }
-        let Some(detail) = self
-            .registry
-            .describe_image(&image.repository, &image.digest)
-            .await?
-        else {
-            return Ok(Outcome::new(
-                Status::Skipped,
-                TriggerKind::Push,
-                Some(image),
-                "image no longer in ECR",
-            ));
+        let Some(detail) = self.detail(image).await? else {
+            return Ok(Outcome::gone(TriggerKind::Push, image));
         };
         let carried = self.clear_verified(image, tag, &detail, trigger).await?;
         warn!(image = %image.display(), tag, decision = decision.as_str(), "verified tag on an image that does not verify");
@@ -198,17 +189,8 @@ impl<P: Ports> Gatekeeper<P> {
         state: &ImageState,
         trigger: &Trigger,
     ) -> Result<Outcome, Error> {
-        let Some(detail) = self
-            .registry
-            .describe_image(&image.repository, &image.digest)
-            .await?
-        else {
-            return Ok(Outcome::new(
-                Status::Skipped,
-                trigger.kind,
-                Some(image),
-                "image no longer in ECR",
-            ));
+        let Some(detail) = self.detail(image).await? else {
+            return Ok(Outcome::gone(trigger.kind, image));
         };
         let rule = self.policy.rule_for(&image.repository);
         let cause = Cause::new(
