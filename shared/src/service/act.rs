@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use tracing::{error, warn};
 
 use super::{Gatekeeper, Trigger};
-use crate::domain::plan::{Plan, Step, Verified, plan, release_candidates};
+use crate::domain::plan::{Plan, Step, Verified, plan};
 use crate::domain::tags::{TagKind, TagScheme};
 use crate::domain::time::format_rfc3339;
 use crate::domain::verdict::pending;
@@ -119,16 +119,11 @@ impl<P: Ports> Gatekeeper<P> {
             verdict,
             platform_of_index,
         } = target;
-        let mut owners = HashMap::new();
-        if decision.is_deployable() {
-            for original in release_candidates(&self.tags, &detail.tags, &image.digest) {
-                let owner = self
-                    .registry
-                    .resolve_tag(&image.repository, &original)
-                    .await?;
-                owners.insert(original, owner);
-            }
-        }
+        let owners = if decision.is_deployable() {
+            self.owners(image, detail).await?
+        } else {
+            HashMap::new()
+        };
         let kind = MediaKind::classify(
             detail.manifest_media_type.as_deref(),
             detail.artifact_media_type.as_deref(),

@@ -52,7 +52,8 @@ pub struct ReleaseRequest<'a> {
 }
 
 impl<P: Ports> Gatekeeper<P> {
-    async fn owners(
+    /// Which digest each tag a release would restore points at now (`None`: the tag is free).
+    pub(super) async fn owners(
         &self,
         image: &ImageRef,
         detail: &ImageDetail,

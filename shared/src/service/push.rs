@@ -145,40 +145,24 @@ impl<P: Ports> Gatekeeper<P> {
         trigger: &Trigger,
     ) -> Result<(), Error> {
         let decision = state.decision.unwrap_or(Decision::Pending);
-        let rule = self.policy.rule_for(&image.repository);
-        let verdict = Verdict::recalled(
+        let recall = Recall {
             decision,
-            state.summary.clone().unwrap_or_default(),
-            format!(
+            key: "verified-push",
+            tag,
+            reason: format!(
                 "{tag} was pushed to {} in {}, an image that does not verify ({}): verified tags stay only on images that pass",
                 image.digest,
                 image.repository,
                 decision.as_str()
             ),
-        );
-        let seen = ImageRef {
-            tags: detail.tags.clone(),
-            ..image.clone()
-        };
-        let notice = VerdictNotice {
-            previous: Some(decision),
-            mode: self.effective_mode(rule),
-            actions: &carried.actions,
-            problems: &carried.problems,
-            dedup_key: dedup_key(&[
-                "verified-push",
-                &image.repository,
-                &image.digest,
-                tag,
-                &state.version.to_string(),
-            ]),
-            subject: Some(format!(
+            subject: format!(
                 "ECR gatekeeper: {tag} removed from {} (the image does not verify)",
                 image.repository
-            )),
-            ..self.notice(&seen, &verdict, rule, trigger)
+            ),
+            names_tag: false,
         };
-        Ok(self.notifier.publish(&notice.to_message()).await?)
+        self.announce_recall(image, &recall, detail, state, carried, trigger)
+            .await
     }
 
     /// Applies a known decision to an image's current tags (a new tag on a blocked digest).
@@ -244,40 +228,81 @@ impl<P: Ports> Gatekeeper<P> {
         carried: &Carried,
         trigger: &Trigger,
     ) -> Result<(), Error> {
-        let rule = self.policy.rule_for(&image.repository);
         let tag = image.tags.first().map_or("(untagged)", String::as_str);
-        let verdict = Verdict::recalled(
+        let recall = Recall {
             decision,
-            state.summary.clone().unwrap_or_default(),
-            format!(
+            key: "retag",
+            tag,
+            reason: format!(
                 "tag {tag} was pushed to a digest whose verdict is {}",
                 decision.as_str()
             ),
+            subject: format!(
+                "ECR gatekeeper: {} {}:{tag} (re-tag of a blocked image)",
+                decision.as_str().to_ascii_uppercase(),
+                image.repository
+            ),
+            names_tag: true,
+        };
+        self.announce_recall(image, &recall, detail, state, carried, trigger)
+            .await
+    }
+
+    /// Publishes the message of a push onto a digest already decided: its recorded verdict, what the
+    /// push's tags became, under a key unique to this tag and record version.
+    async fn announce_recall(
+        &self,
+        image: &ImageRef,
+        recall: &Recall<'_>,
+        detail: &ImageDetail,
+        state: &ImageState,
+        carried: &Carried,
+        trigger: &Trigger,
+    ) -> Result<(), Error> {
+        let rule = self.policy.rule_for(&image.repository);
+        let verdict = Verdict::recalled(
+            recall.decision,
+            state.summary.clone().unwrap_or_default(),
+            recall.reason.clone(),
         );
         let seen = ImageRef {
             tags: detail.tags.clone(),
             ..image.clone()
         };
-        let notice = VerdictNotice {
-            previous: Some(decision),
+        let mut notice = VerdictNotice {
+            previous: Some(recall.decision),
             mode: self.effective_mode(rule),
             actions: &carried.actions,
             problems: &carried.problems,
             dedup_key: dedup_key(&[
-                "retag",
+                recall.key,
                 &image.repository,
                 &image.digest,
-                tag,
+                recall.tag,
                 &state.version.to_string(),
             ]),
-            subject: Some(format!(
-                "ECR gatekeeper: {} {}:{tag} (re-tag of a blocked image)",
-                decision.as_str().to_ascii_uppercase(),
-                image.repository
-            )),
-            subject_tag: Some(tag.to_string()),
+            subject: Some(recall.subject.clone()),
             ..self.notice(&seen, &verdict, rule, trigger)
         };
+        if recall.names_tag {
+            notice.subject_tag = Some(recall.tag.to_string());
+        }
         Ok(self.notifier.publish(&notice.to_message()).await?)
     }
+}
+
+/// What a push onto an already-decided digest announces.
+struct Recall<'a> {
+    /// The digest's recorded decision.
+    decision: Decision,
+    /// The kind of change, first part of the message's dedup key.
+    key: &'static str,
+    /// The pushed tag.
+    tag: &'a str,
+    /// The verdict's reason.
+    reason: String,
+    /// The message's subject.
+    subject: String,
+    /// Whether the message names `tag` as the image's tag (a re-tag) rather than the image's first.
+    names_tag: bool,
 }

@@ -14,7 +14,11 @@ use crate::ports::{FindingsSource, Ports, RejectSink};
 impl<P: Ports> Gatekeeper<P> {
     /// Parses an event; a malformed one is logged, copied to the rejected-events queue and answered
     /// `Ok(rejected)` (an error would only make Lambda retry it forever), an ignored one is skipped.
-    async fn parse(&self, incoming: &Incoming) -> Result<Result<Event, Outcome>, Error> {
+    async fn parse(
+        &self,
+        incoming: &Incoming,
+        delivery: &str,
+    ) -> Result<Result<Event, Outcome>, Error> {
         let value = &incoming.value;
         match events::parse_incoming(incoming) {
             Ok(event) => {
@@ -27,7 +31,10 @@ impl<P: Ports> Gatekeeper<P> {
                         why.clone(),
                     )));
                 }
-                Ok(Ok(event))
+                Ok(Ok(Event {
+                    delivery: delivery.to_string(),
+                    ..event
+                }))
             }
             Err(e) => {
                 warn!(reason = %e, "rejected event");
@@ -54,11 +61,8 @@ impl<P: Ports> Gatekeeper<P> {
         incoming: &Incoming,
         delivery: &str,
     ) -> Result<Outcome, Error> {
-        let event = match self.parse(incoming).await? {
-            Ok(event) => Event {
-                delivery: delivery.to_string(),
-                ..event
-            },
+        let event = match self.parse(incoming, delivery).await? {
+            Ok(event) => event,
             Err(outcome) => return Ok(outcome),
         };
         match &event.body {
@@ -94,11 +98,8 @@ impl<P: Ports> Gatekeeper<P> {
         incoming: &Incoming,
         delivery: &str,
     ) -> Result<Outcome, Error> {
-        let event = match self.parse(incoming).await? {
-            Ok(event) => Event {
-                delivery: delivery.to_string(),
-                ..event
-            },
+        let event = match self.parse(incoming, delivery).await? {
+            Ok(event) => event,
             Err(outcome) => return Ok(outcome),
         };
         let trigger = Trigger::of(&event);
