@@ -7,6 +7,9 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::aws_error;
@@ -128,17 +131,20 @@ fn state_from(item: &Item) -> ImageState {
     }
 }
 
+/// Whether a write failed only because its condition did not hold.
 fn conflict<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(
-    e: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+    e: &SdkError<E, HttpResponse>,
 ) -> bool {
     e.as_service_error().and_then(|s| s.code()) == Some("ConditionalCheckFailedException")
 }
 
+/// An UpdateItem request being built.
+type Update = aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
+/// What an UpdateItem returns.
+type Updated = aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
+
 /// The condition of a versioned write: the record is still at `expected`, or absent when `None`.
-fn expecting(
-    req: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
-    expected: Option<u64>,
-) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+fn expecting(req: Update, expected: Option<u64>) -> Update {
     match expected {
         None => req.condition_expression("attribute_not_exists(pk)"),
         // A record that other writes created (a due time, a ticket list) has no version yet: 0.
@@ -151,6 +157,33 @@ fn expecting(
     }
 }
 
+/// Sends an update; `None` when its condition did not hold (another writer came first).
+async fn conditional(req: Update) -> Result<Option<Updated>, AwsError> {
+    match req.send().await {
+        Ok(out) => Ok(Some(out)),
+        Err(e) if conflict(&e) => Ok(None),
+        Err(e) => Err(update_failed(e)),
+    }
+}
+
+/// Sends an unconditional update.
+async fn send(req: Update) -> Result<Updated, AwsError> {
+    req.send().await.map_err(update_failed)
+}
+
+/// An UpdateItem's failure.
+fn update_failed(e: SdkError<UpdateItemError, HttpResponse>) -> AwsError {
+    aws_error("dynamodb:UpdateItem", e)
+}
+
+/// A conditional update's result as the claim protocol reads it.
+fn written(out: Option<Updated>) -> Written {
+    match out {
+        Some(_) => Written::Done,
+        None => Written::Conflict,
+    }
+}
+
 impl DynamoState {
     /// Wraps a client and the table name.
     pub fn new(client: Client, table: impl Into<String>) -> DynamoState {
@@ -158,6 +191,14 @@ impl DynamoState {
             client,
             table: table.into(),
         }
+    }
+
+    /// An UpdateItem of the item whose key is `pk`.
+    fn update(&self, pk: impl Into<String>) -> Update {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
     }
 }
 
@@ -177,10 +218,7 @@ impl ImageRecords for DynamoState {
 
     async fn record_push(&self, image: &ImageRef, now: Epoch) -> Result<ImageState, AwsError> {
         let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(image_key(image)))
+            .update(image_key(image))
             .update_expression("SET decision = if_not_exists(decision, :pending), updated_at = :now, last_push_at = :now ADD version :one")
             .expression_attribute_values(":pending", s(Decision::Pending.as_str()))
             .expression_attribute_values(":now", n(now))
@@ -188,7 +226,7 @@ impl ImageRecords for DynamoState {
             .return_values(ReturnValue::AllNew)
             .send()
             .await
-            .map_err(|e| aws_error("dynamodb:UpdateItem", e))?;
+            .map_err(update_failed)?;
         Ok(out.attributes().map(state_from).unwrap_or_default())
     }
 
@@ -201,10 +239,7 @@ impl ImageRecords for DynamoState {
         policy_hash: &str,
     ) -> Result<Written, AwsError> {
         let mut req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(image_key(image)))
+            .update(image_key(image))
             .update_expression(
                 match summary.due {
                     Some(_) => "SET decision = :d, version = :seq, claim_event = :e, claim_at = :at, claim_decision = :d, claim_previous = :p, claim_seq = :seq, claim_overridden = :o, claim_by = :by, overridden = :o, updated_at = :at, policy = :h, summary = :s, first_scan_at = if_not_exists(first_scan_at, :at), due_shard = :shard, due_at = :due",
@@ -226,11 +261,7 @@ impl ImageRecords for DynamoState {
                 .expression_attribute_values(":due", n(due));
         }
         req = expecting(req, expected);
-        match req.send().await {
-            Ok(_) => Ok(Written::Done),
-            Err(e) if conflict(&e) => Ok(Written::Conflict),
-            Err(e) => Err(aws_error("dynamodb:UpdateItem", e)),
-        }
+        Ok(written(conditional(req).await?))
     }
 
     async fn finish(
@@ -247,10 +278,7 @@ impl ImageRecords for DynamoState {
         }
         expression.push_str(" SET notified_seq = :seq");
         let mut req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(image_key(image)))
+            .update(image_key(image))
             .condition_expression("claim_event = :e AND claim_seq = :seq")
             .expression_attribute_values(":e", s(&claim.event_id))
             .expression_attribute_values(":seq", n(claim.sequence))
@@ -262,11 +290,9 @@ impl ImageRecords for DynamoState {
                 .expression_attribute_values(":no", AttributeValue::Bool(false));
         }
         expression.push_str(" ADD version :one");
-        match req.update_expression(expression).send().await {
-            Ok(_) => Ok(Written::Done),
-            Err(e) if conflict(&e) => Ok(Written::Conflict),
-            Err(e) => Err(aws_error("dynamodb:UpdateItem", e)),
-        }
+        Ok(written(
+            conditional(req.update_expression(expression)).await?,
+        ))
     }
 
     async fn set_quietly(
@@ -277,33 +303,24 @@ impl ImageRecords for DynamoState {
         now: Epoch,
     ) -> Result<Written, AwsError> {
         let mut req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(image_key(image)))
+            .update(image_key(image))
             .update_expression("SET decision = :d, updated_at = :now ADD version :one")
             .expression_attribute_values(":d", s(decision.as_str()))
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":one", n(1));
         req = expecting(req, expected);
-        match req.send().await {
-            Ok(_) => Ok(Written::Done),
-            Err(e) if conflict(&e) => Ok(Written::Conflict),
-            Err(e) => Err(aws_error("dynamodb:UpdateItem", e)),
-        }
+        Ok(written(conditional(req).await?))
     }
 
     async fn reset_image(&self, image: &ImageRef) -> Result<(), AwsError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(image_key(image)))
+        self
+            .update(image_key(image))
             .update_expression("REMOVE decision, first_scan_at, summary, overridden SET restored_at = :now ADD version :one")
             .expression_attribute_values(":now", n(crate::domain::time::now()))
             .expression_attribute_values(":one", n(1))
             .send()
             .await
-            .map_err(|e| aws_error("dynamodb:UpdateItem", e))?;
+            .map_err(update_failed)?;
         Ok(())
     }
 }
@@ -324,26 +341,20 @@ impl ImageAnnotations for DynamoState {
             tags: Vec::new(),
         };
         let listed: Vec<String> = children.iter().map(|(d, p)| format!("{d} {p}")).collect();
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(image_key(&image)))
+        self.update(image_key(&image))
             .update_expression("ADD children :c, version :one")
             .expression_attribute_values(":c", AttributeValue::Ss(listed))
             .expression_attribute_values(":one", n(1))
             .send()
             .await
-            .map_err(|e| aws_error("dynamodb:UpdateItem", e))?;
+            .map_err(update_failed)?;
         for (child, _) in children {
             let c = ImageRef {
                 repository: repository.into(),
                 digest: child.clone(),
                 tags: Vec::new(),
             };
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", s(image_key(&c)))
+            self.update(image_key(&c))
                 // The version moves, so that a decision being claimed on the platform image is made
                 // again, knowing its index.
                 .update_expression("ADD parents :p, version :one")
@@ -351,16 +362,13 @@ impl ImageAnnotations for DynamoState {
                 .expression_attribute_values(":one", n(1))
                 .send()
                 .await
-                .map_err(|e| aws_error("dynamodb:UpdateItem", e))?;
+                .map_err(update_failed)?;
         }
         Ok(())
     }
 
     async fn set_override(&self, image: &ImageRef, value: &Override) -> Result<(), AwsError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(image_key(image)))
+        self.update(image_key(image))
             .update_expression(
                 "SET override_until = :u, override_by = :b, override_reason = :r ADD version :one",
             )
@@ -370,27 +378,21 @@ impl ImageAnnotations for DynamoState {
             .expression_attribute_values(":one", n(1))
             .send()
             .await
-            .map_err(|e| aws_error("dynamodb:UpdateItem", e))?;
+            .map_err(update_failed)?;
         Ok(())
     }
 }
 
 impl TicketLedger for DynamoState {
     async fn set_image_tickets(&self, image: &ImageRef, ids: &[String]) -> Result<(), AwsError> {
-        let req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(image_key(image)));
+        let req = self.update(image_key(image));
         let req = if ids.is_empty() {
             req.update_expression("REMOVE tickets")
         } else {
             req.update_expression("SET tickets = :t")
                 .expression_attribute_values(":t", AttributeValue::Ss(ids.to_vec()))
         };
-        req.send()
-            .await
-            .map_err(|e| aws_error("dynamodb:UpdateItem", e))?;
+        send(req).await?;
         Ok(())
     }
 
@@ -403,10 +405,7 @@ impl TicketLedger for DynamoState {
         now: Epoch,
     ) -> Result<TicketChange, AwsError> {
         let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(ticket_item_key(repository, vulnerability)))
+            .update(ticket_item_key(repository, vulnerability))
             .update_expression("ADD images :d SET ticket_status = :open, severity = :sev, updated_at = :now, opened_at = if_not_exists(opened_at, :now)")
             .expression_attribute_values(":d", AttributeValue::Ss(vec![digest.to_string()]))
             .expression_attribute_values(":open", s("open"))
@@ -415,7 +414,7 @@ impl TicketLedger for DynamoState {
             .return_values(ReturnValue::AllOld)
             .send()
             .await
-            .map_err(|e| aws_error("dynamodb:UpdateItem", e))?;
+            .map_err(update_failed)?;
         let old = out.attributes().cloned().unwrap_or_default();
         let mut images = get_ss(&old, "images");
         if !images.iter().any(|i| i == digest) {
@@ -442,22 +441,16 @@ impl TicketLedger for DynamoState {
     ) -> Result<TicketChange, AwsError> {
         let key = ticket_item_key(repository, vulnerability);
         let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(key.clone()))
+            .update(key.clone())
             .update_expression("DELETE images :d SET updated_at = :now")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":d", AttributeValue::Ss(vec![digest.to_string()]))
             .expression_attribute_values(":now", n(now))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        let item = match out {
-            Ok(o) => o.attributes().cloned().unwrap_or_default(),
-            Err(e) if conflict(&e) => return Ok(TicketChange::default()),
-            Err(e) => return Err(aws_error("dynamodb:UpdateItem", e)),
+            .return_values(ReturnValue::AllNew);
+        let Some(out) = conditional(out).await? else {
+            return Ok(TicketChange::default());
         };
+        let item = out.attributes().cloned().unwrap_or_default();
         let images = get_ss(&item, "images");
         let severity = get_s(&item, "severity").and_then(Severity::parse);
         if !images.is_empty() {
@@ -478,36 +471,26 @@ impl TicketLedger for DynamoState {
         }
         // The last image is gone: resolve, once (the condition makes parallel removals agree).
         let resolved = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(key))
+            .update(key)
             .update_expression("SET ticket_status = :resolved, resolved_at = :now")
             .condition_expression("ticket_status = :open AND attribute_not_exists(images)")
             .expression_attribute_values(":resolved", s("resolved"))
             .expression_attribute_values(":open", s("open"))
-            .expression_attribute_values(":now", n(now))
-            .send()
-            .await;
-        match resolved {
-            Ok(_) => Ok(TicketChange {
+            .expression_attribute_values(":now", n(now));
+        Ok(match conditional(resolved).await? {
+            Some(_) => TicketChange {
                 resolved: true,
                 severity,
                 ..TicketChange::default()
-            }),
-            Err(e) if conflict(&e) => Ok(TicketChange::default()),
-            Err(e) => Err(aws_error("dynamodb:UpdateItem", e)),
-        }
+            },
+            None => TicketChange::default(),
+        })
     }
 }
 
 impl SweepSchedule for DynamoState {
     async fn set_due(&self, image: &ImageRef, at: Option<Epoch>) -> Result<(), AwsError> {
-        let req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(image_key(image)));
+        let req = self.update(image_key(image));
         let req = match at {
             Some(at) => req
                 .update_expression("SET due_shard = :shard, due_at = :at")
@@ -515,9 +498,7 @@ impl SweepSchedule for DynamoState {
                 .expression_attribute_values(":at", n(at)),
             None => req.update_expression("REMOVE due_shard, due_at"),
         };
-        req.send()
-            .await
-            .map_err(|e| aws_error("dynamodb:UpdateItem", e))?;
+        send(req).await?;
         Ok(())
     }
 
@@ -565,23 +546,14 @@ impl SweepSchedule for DynamoState {
     }
 
     async fn record_sweep(&self, at: Epoch) -> Result<(), AwsError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(SWEEP_KEY))
+        let req = self
+            .update(SWEEP_KEY)
             .update_expression("SET last_run_at = :at")
             .condition_expression("attribute_not_exists(last_run_at) OR last_run_at < :at")
-            .expression_attribute_values(":at", n(at))
-            .send()
-            .await
-            .map(|_| ())
-            .or_else(|e| {
-                if conflict(&e) {
-                    Ok(())
-                } else {
-                    Err(aws_error("dynamodb:UpdateItem", e))
-                }
-            })
+            .expression_attribute_values(":at", n(at));
+        // A later sweep recorded already: nothing to do.
+        conditional(req).await?;
+        Ok(())
     }
 }
 
@@ -595,10 +567,7 @@ impl TagChangeBreaker for DynamoState {
         // Fixed windows: this one and the one before are kept; the one before that is dropped.
         let bucket = now.div_euclid(window.max(1));
         let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(BREAKER_KEY))
+            .update(BREAKER_KEY)
             .update_expression("ADD #now :n REMOVE #old")
             .expression_attribute_names("#now", format!("w{bucket}"))
             .expression_attribute_names("#old", format!("w{}", bucket - 2))
@@ -606,7 +575,7 @@ impl TagChangeBreaker for DynamoState {
             .return_values(ReturnValue::AllNew)
             .send()
             .await
-            .map_err(|e| aws_error("dynamodb:UpdateItem", e))?;
+            .map_err(update_failed)?;
         let item = out.attributes().cloned().unwrap_or_default();
         let count = [bucket, bucket - 1]
             .iter()
@@ -621,21 +590,12 @@ impl TagChangeBreaker for DynamoState {
 
     async fn trip_breaker(&self, now: Epoch, reason: &str) -> Result<Written, AwsError> {
         let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(BREAKER_KEY))
+            .update(BREAKER_KEY)
             .update_expression("SET tripped_at = :now, tripped_reason = :r")
             .condition_expression("attribute_not_exists(tripped_at)")
             .expression_attribute_values(":now", n(now))
-            .expression_attribute_values(":r", s(reason))
-            .send()
-            .await;
-        match out {
-            Ok(_) => Ok(Written::Done),
-            Err(e) if conflict(&e) => Ok(Written::Conflict),
-            Err(e) => Err(aws_error("dynamodb:UpdateItem", e)),
-        }
+            .expression_attribute_values(":r", s(reason));
+        Ok(written(conditional(out).await?))
     }
 
     async fn reset_breaker(&self) -> Result<Option<Epoch>, AwsError> {
