@@ -3,6 +3,8 @@
 use std::sync::Mutex;
 
 use aws_sdk_ecr::Client;
+use aws_sdk_ecr::config::http::HttpResponse;
+use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecr::types::{ImageIdentifier, ImageScanFinding, ScanType};
 
 use super::{aws_error, epoch};
@@ -210,6 +212,14 @@ async fn batch_get_images(
     Ok(out.images.unwrap_or_default())
 }
 
+/// Whether an ECR call failed because the image or its repository does not exist (any more).
+fn gone<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> bool {
+    matches!(
+        e.as_service_error().and_then(ProvideErrorMetadata::code),
+        Some("ImageNotFoundException" | "RepositoryNotFoundException")
+    )
+}
+
 impl ImageRegistry for Ecr {
     async fn describe_image(
         &self,
@@ -225,13 +235,7 @@ impl ImageRegistry for Ecr {
             .await;
         let out = match out {
             Ok(out) => out,
-            Err(e)
-                if e.as_service_error().is_some_and(|s| {
-                    s.is_image_not_found_exception() || s.is_repository_not_found_exception()
-                }) =>
-            {
-                return Ok(None);
-            }
+            Err(e) if gone(&e) => return Ok(None),
             Err(e) => return Err(aws_error("ecr:DescribeImages", e)),
         };
         Ok(out
@@ -499,13 +503,7 @@ impl ImageRegistry for Ecr {
                 .await;
             let out = match out {
                 Ok(out) => out,
-                Err(e)
-                    if e.as_service_error().is_some_and(|s| {
-                        s.is_image_not_found_exception() || s.is_repository_not_found_exception()
-                    }) =>
-                {
-                    return Ok(None);
-                }
+                Err(e) if gone(&e) => return Ok(None),
                 Err(e)
                     if e.as_service_error()
                         .is_some_and(|s| s.is_scan_not_found_exception()) =>
