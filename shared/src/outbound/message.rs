@@ -263,6 +263,23 @@ mod tests {
         }
     }
 
+    /// A package at `version`, fixed in `fixed_in`.
+    fn package(name: &str, version: Option<&str>, fixed_in: Option<&str>) -> Package {
+        Package {
+            name: name.into(),
+            version: version.map(str::to_string),
+            fixed_in: fixed_in.map(str::to_string),
+        }
+    }
+
+    /// The builtin policy's verdict on one image in `repository` with one critical finding in `package`.
+    fn critical(repository: &str, id: impl Into<String>, package: Package) -> Verdict {
+        let mut f = Finding::new(id, Severity::Critical);
+        f.packages.push(package);
+        let subject = Subject::new(repository, "sha256:1", 0);
+        evaluate(&Policy::builtin(), &subject, &[f], &ScanState::Complete)
+    }
+
     fn notice<'a>(
         image: &'a ImageRef,
         verdict: &'a Verdict,
@@ -294,18 +311,10 @@ mod tests {
 
     #[test]
     fn body_subject_and_attributes() {
-        let policy = Policy::builtin();
-        let mut f = Finding::new("CVE-2026-1", Severity::Critical);
-        f.packages.push(Package {
-            name: "openssl".into(),
-            version: Some("3.0.1".into()),
-            fixed_in: Some("3.0.2".into()),
-        });
-        let verdict = evaluate(
-            &policy,
-            &Subject::new("team-a/api", "sha256:1", 0),
-            &[f],
-            &ScanState::Complete,
+        let verdict = critical(
+            "team-a/api",
+            "CVE-2026-1",
+            package("openssl", Some("3.0.1"), Some("3.0.2")),
         );
         let img = image(&["v1"]);
         let actions = [Action {
@@ -342,18 +351,10 @@ mod tests {
 
     #[test]
     fn hostile_strings_cannot_break_json_or_mention_anyone() {
-        let policy = Policy::builtin();
-        let mut f = Finding::new("CVE-1 <!channel> @here", Severity::Critical);
-        f.packages.push(Package {
-            name: "@here/<script>&\"\n".into(),
-            version: None,
-            fixed_in: None,
-        });
-        let verdict = evaluate(
-            &policy,
-            &Subject::new("r", "sha256:1", 0),
-            &[f],
-            &ScanState::Complete,
+        let verdict = critical(
+            "r",
+            "CVE-1 <!channel> @here",
+            package("@here/<script>&\"\n", None, None),
         );
         let img = image(&["<!everyone>"]);
         let m = notice(&img, &verdict, &[]).to_message();
@@ -369,20 +370,8 @@ mod tests {
     #[test]
     fn every_class_of_control_in_an_event_reaches_the_body_escaped_and_decodes_unchanged() {
         use crate::domain::escape::{needs_escape, tests::HOSTILE};
-        let policy = Policy::builtin();
         for (raw, _) in HOSTILE {
-            let mut f = Finding::new(format!("CVE-1{raw}"), Severity::Critical);
-            f.packages.push(Package {
-                name: raw.to_string(),
-                version: Some(raw.to_string()),
-                fixed_in: None,
-            });
-            let verdict = evaluate(
-                &policy,
-                &Subject::new("r", "sha256:1", 0),
-                &[f],
-                &ScanState::Complete,
-            );
+            let verdict = critical("r", format!("CVE-1{raw}"), package(raw, Some(raw), None));
             let img = ImageRef {
                 repository: format!("team/{raw}"),
                 digest: "sha256:1".into(),
@@ -453,12 +442,11 @@ mod tests {
 
     #[test]
     fn body_stays_bounded_with_thousands_of_actions_and_long_strings() {
-        let policy = Policy::builtin();
         let findings: Vec<Finding> = (0..5000)
             .map(|i| Finding::new(format!("CVE-{i}-{}", "x".repeat(500)), Severity::Critical))
             .collect();
         let verdict = evaluate(
-            &policy,
+            &Policy::builtin(),
             &Subject::new("r", "sha256:1", 0),
             &findings,
             &ScanState::Complete,
@@ -495,19 +483,11 @@ mod tests {
     #[test]
     fn the_chat_card_shows_every_class_of_control_from_an_event_as_an_escape() {
         use crate::domain::escape::{needs_escape, tests::HOSTILE};
-        let policy = Policy::builtin();
         for (raw, shown) in HOSTILE {
-            let mut f = Finding::new(format!("CVE-1{raw}"), Severity::Critical);
-            f.packages.push(Package {
-                name: raw.to_string(),
-                version: Some("1".into()),
-                fixed_in: Some(raw.to_string()),
-            });
-            let verdict = evaluate(
-                &policy,
-                &Subject::new("r", "sha256:1", 0),
-                &[f],
-                &ScanState::Complete,
+            let verdict = critical(
+                "r",
+                format!("CVE-1{raw}"),
+                package(raw, Some("1"), Some(raw)),
             );
             let img = ImageRef {
                 repository: format!("team/{raw}"),
@@ -548,18 +528,10 @@ mod tests {
 
     #[test]
     fn the_chat_notice_threads_per_image_and_cannot_mention_or_link() {
-        let policy = Policy::builtin();
-        let mut f = Finding::new("CVE-1 <!channel>", Severity::Critical);
-        f.packages.push(Package {
-            name: "<https://evil.example|click> `x`".into(),
-            version: Some("1".into()),
-            fixed_in: Some("2".into()),
-        });
-        let verdict = evaluate(
-            &policy,
-            &Subject::new("team-a/api", "sha256:1", 0),
-            &[f],
-            &ScanState::Complete,
+        let verdict = critical(
+            "team-a/api",
+            "CVE-1 <!channel>",
+            package("<https://evil.example|click> `x`", Some("1"), Some("2")),
         );
         let img = image(&["<@U123>"]);
         let m = notice(&img, &verdict, &[]).to_message();
