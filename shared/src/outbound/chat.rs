@@ -9,7 +9,7 @@
 
 use serde_json::json;
 
-use crate::outbound::notice::{ActionStatus, VerdictNotice};
+use crate::outbound::notice::{ActionStatus, EventType, VerdictNotice};
 use crate::outbound::text::escape_markup;
 
 /// Chatbot's limits on a custom notification's fields (characters), and the list lengths used here.
@@ -103,7 +103,7 @@ pub(crate) struct Card<'a> {
     /// `metadata.summary` (plain text).
     pub summary: String,
     /// `metadata.eventType`.
-    pub event_type: &'a str,
+    pub event_type: EventType,
     /// `metadata.additionalContext` (string values).
     pub context: serde_json::Value,
 }
@@ -191,7 +191,7 @@ pub fn verdict(n: &VerdictNotice<'_>) -> String {
         keywords: keywords.to_vec(),
         thread: thread_id(&n.image.repository, &n.image.digest),
         summary,
-        event_type: n.event_type.as_str(),
+        event_type: n.event_type,
         context: json!({"dedup_key": n.dedup_key, "repository": n.image.repository, "digest": n.image.digest, "decision": decision}),
     }
     .render()

@@ -17,7 +17,7 @@ use serde_json::json;
 use crate::domain::escape::line;
 use crate::domain::time::{DAY, Epoch, format_date, format_rfc3339};
 use crate::outbound::chat::{Card, code, prose};
-use crate::outbound::notice::{Message, SCHEMA_VERSION, dedup_key};
+use crate::outbound::notice::{EventType, Message, SCHEMA_VERSION, dedup_key};
 use crate::outbound::text::{escape_markup, subject_line};
 
 /// The window ListUsageTotals covers.
@@ -668,7 +668,7 @@ impl CostReport {
         let key = dedup_key(&["cost", &self.generated_at]);
         let body = json!({
             "schema_version": SCHEMA_VERSION,
-            "event_type": "cost",
+            "event_type": EventType::Cost,
             "dedup_key": key,
             "time": self.generated_at,
             "report": self,
@@ -720,7 +720,7 @@ impl CostReport {
                 "ECR scanning: {} projected, ${saving:.2}/month of savings found",
                 money(self.projected_monthly)
             ),
-            event_type: "cost",
+            event_type: EventType::Cost,
             context: json!({"dedup_key": key, "week_of": format_date(crate::domain::time::parse_rfc3339(&self.generated_at).unwrap_or(0))}),
         }
         .render();
@@ -730,7 +730,7 @@ impl CostReport {
                 money(self.projected_monthly)
             )),
             body: escape_markup(&body.to_string()),
-            attributes: vec![("event_type", "cost".into())],
+            attributes: vec![("event_type", EventType::Cost.as_str().into())],
             dedup_key: key,
             chat: Some(chat),
         }

@@ -16,7 +16,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// Upper bound of a serialised body; SNS allows 256 KB for body and attributes together.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// What a verdict notice is about: its message's `event_type`.
+/// What a message on the JSON topic is about: its `event_type` (a verdict notice is a verdict, an alert or a release).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventType {
@@ -26,18 +26,34 @@ pub enum EventType {
     Alert,
     /// An operator's break-glass release.
     Release,
+    /// A ticket opened, updated or resolved (outbound/tickets.rs).
+    Ticket,
+    /// An exception ends soon (outbound/reminder.rs).
+    Reminder,
+    /// The weekly scanning cost digest (outbound/cost.rs).
+    Cost,
 }
 
 impl EventType {
-    /// Every event type of a verdict notice.
-    pub const ALL: [EventType; 3] = [EventType::Verdict, EventType::Alert, EventType::Release];
+    /// Every event type.
+    pub const ALL: [EventType; 6] = [
+        EventType::Verdict,
+        EventType::Alert,
+        EventType::Release,
+        EventType::Ticket,
+        EventType::Reminder,
+        EventType::Cost,
+    ];
 
-    /// `verdict`, `alert` or `release`: the `event_type` body field and message attribute.
+    /// The `event_type` body field and message attribute.
     pub fn as_str(self) -> &'static str {
         match self {
             EventType::Verdict => "verdict",
             EventType::Alert => "alert",
             EventType::Release => "release",
+            EventType::Ticket => "ticket",
+            EventType::Reminder => "reminder",
+            EventType::Cost => "cost",
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::domain::ImageRef;
 use crate::domain::policy::Exception;
 use crate::domain::time::{DAY, Epoch, format_date, format_rfc3339};
 use crate::outbound::chat::{Card, code, plain, thread_id};
-use crate::outbound::notice::{Message, SCHEMA_VERSION, dedup_key};
+use crate::outbound::notice::{EventType, Message, SCHEMA_VERSION, dedup_key};
 use crate::outbound::text::{escape_markup, subject_line};
 
 /// The images listed in a reminder (the total is given too).
@@ -37,7 +37,7 @@ struct ImageBody<'a> {
 #[derive(Serialize)]
 struct Body<'a> {
     schema_version: u32,
-    event_type: &'static str,
+    event_type: EventType,
     dedup_key: &'a str,
     time: String,
     exception: ExceptionBody<'a>,
@@ -83,7 +83,7 @@ impl ReminderNotice<'_> {
         let key = self.key();
         let body = Body {
             schema_version: SCHEMA_VERSION,
-            event_type: "reminder",
+            event_type: EventType::Reminder,
             dedup_key: &key,
             time: format_rfc3339(self.now),
             exception: ExceptionBody {
@@ -119,7 +119,7 @@ impl ReminderNotice<'_> {
             )),
             body: escape_markup(&json),
             attributes: vec![
-                ("event_type", "reminder".into()),
+                ("event_type", EventType::Reminder.as_str().into()),
                 ("owner", e.owner.clone()),
             ],
             dedup_key: key.clone(),
@@ -179,7 +179,7 @@ impl ReminderNotice<'_> {
                 plain(&e.id),
                 format_date(e.expires)
             ),
-            event_type: "reminder",
+            event_type: EventType::Reminder,
             context: json!({"dedup_key": key, "exception": e.id, "expires": format_date(e.expires)}),
         }
         .render()

@@ -10,7 +10,7 @@ use crate::domain::policy::{ExceptionMatch, Policy, Suppressed};
 use crate::domain::time::{Epoch, format_rfc3339};
 use crate::domain::verdict::Subject;
 use crate::domain::{Finding, FindingStatus, Severity};
-use crate::outbound::notice::{Message, dedup_key};
+use crate::outbound::notice::{EventType, Message, dedup_key};
 use crate::outbound::text::{clip, escape_markup, subject_line};
 
 /// What a ticket says about its vulnerability.
@@ -115,7 +115,7 @@ pub fn ticket_key(repository: &str, vulnerability: &str) -> String {
 #[derive(Serialize)]
 struct Body<'a> {
     schema_version: u32,
-    event_type: &'static str,
+    event_type: EventType,
     action: TicketAction,
     dedup_key: String,
     time: String,
@@ -162,7 +162,7 @@ impl TicketNotice<'_> {
         let repository = clip(self.repository, 256);
         let body = Body {
             schema_version: crate::outbound::notice::SCHEMA_VERSION,
-            event_type: "ticket",
+            event_type: EventType::Ticket,
             action: self.action,
             dedup_key: key.clone(),
             time: format_rfc3339(self.now),
@@ -183,7 +183,7 @@ impl TicketNotice<'_> {
             )),
             body: escape_markup(&json),
             attributes: vec![
-                ("event_type", "ticket".into()),
+                ("event_type", EventType::Ticket.as_str().into()),
                 ("action", self.action.as_str().into()),
                 ("severity", self.finding.severity.as_str().into()),
                 ("repository", self.repository.to_string()),
