@@ -5,7 +5,7 @@ use tracing::{info, warn};
 
 use super::act::Carried;
 use super::act::{Cause, Target};
-use super::{Gatekeeper, MAX_ATTEMPTS, Outcome, Status, Trigger, retry_later};
+use super::{Gatekeeper, Outcome, Status, Trigger, retry_later};
 use crate::domain::index::{PlatformVerdict, aggregate};
 use crate::domain::policy::Rule;
 use crate::domain::tags::TagKind;
@@ -44,29 +44,21 @@ pub(super) enum Basis<'a> {
 }
 
 impl<P: Ports> Gatekeeper<P> {
-    /// The heart of it: one verdict, one claimed change, acted on and notified once. A lost
-    /// conditional write starts the steps again from a fresh read of the state.
-    pub(super) async fn decide_with(
+    /// The heart of it: one verdict, one claimed change, acted on and notified once. `None` when a
+    /// conditional write was lost: the caller reads the basis again and decides again
+    /// ([`super::until_settled`]).
+    pub(super) async fn decide_once(
         &self,
         image: &ImageRef,
         basis: &Basis<'_>,
         trigger: &Trigger,
-    ) -> Result<Decided, Error> {
-        let mut deciding = Deciding::new(self, image, basis, trigger);
-        for _ in 0..MAX_ATTEMPTS {
-            if let Some(decided) = deciding.attempt().await? {
-                return Ok(decided);
-            }
-        }
-        Err(retry_later(format!(
-            "{}: state kept changing under this delivery",
-            image.display()
-        )))
+    ) -> Result<Option<Decided>, Error> {
+        Deciding::new(self, image, basis, trigger).attempt().await
     }
 }
 
 /// One delivery deciding on one image: what it was asked, and the image as ECR describes it (read
-/// once, when a step needs it, and again after losing a claim).
+/// once, when a step needs it).
 struct Deciding<'a, P: Ports> {
     gk: &'a Gatekeeper<P>,
     image: &'a ImageRef,
@@ -145,7 +137,7 @@ impl<'a, P: Ports> Deciding<'a, P> {
         }
     }
 
-    /// One pass of the steps over a fresh read of the state; `None` when a conditional write was lost.
+    /// The steps over a fresh read of the state; `None` when a conditional write was lost.
     async fn attempt(&mut self) -> Result<Option<Decided>, Error> {
         let mut seen = self.gather().await?;
         let Some(mut judged) = self.evaluate(&seen).await? else {
@@ -373,7 +365,7 @@ impl<'a, P: Ports> Deciding<'a, P> {
     /// Claims the change with a conditional write (a retry of this delivery resumes its own claim);
     /// `None` when someone wrote first.
     async fn claim(
-        &mut self,
+        &self,
         seen: &Seen,
         judged: &Judged,
         to: &Disposition,
@@ -407,9 +399,8 @@ impl<'a, P: Ports> Deciding<'a, P> {
             )
             .await?;
         if written == Written::Conflict {
-            // Someone wrote first (a push of a new tag bumps the version): read the image's tags
-            // again before deciding what to change.
-            self.detail = None;
+            // Someone wrote first (a push of a new tag bumps the version, a newer scan claims): the
+            // caller reads the findings, the state and the tags again before deciding what to change.
             return Ok(None);
         }
         Ok(Some(claim))

@@ -4,7 +4,7 @@
 use tracing::info;
 
 use super::decide::{Basis, Decided};
-use super::{Gatekeeper, Outcome, Status, Trigger};
+use super::{Gatekeeper, Outcome, Status, Trigger, until_settled};
 use crate::domain::events::Scanner;
 use crate::domain::{Decision, Finding, ImageRef, ScanState, Severity, SeverityCounts};
 use crate::error::Error;
@@ -97,8 +97,24 @@ impl<P: Ports> Gatekeeper<P> {
         hint: &ScanHint,
         trigger: &Trigger,
     ) -> Result<Outcome, Error> {
+        until_settled(image, move || {
+            self.evaluate_once(source, image, scanner, hint, trigger)
+        })
+        .await
+    }
+
+    /// One reading of the image's findings and one decision on them; `None` when a conditional
+    /// write was lost (the findings may have changed since they were read).
+    async fn evaluate_once<F: FindingsSource + Sync>(
+        &self,
+        source: &F,
+        image: &ImageRef,
+        scanner: Scanner,
+        hint: &ScanHint,
+        trigger: &Trigger,
+    ) -> Result<Option<Outcome>, Error> {
         let Some((findings, reported)) = self.findings_of(source, image, scanner).await? else {
-            return Ok(Outcome::gone(trigger.kind, image));
+            return Ok(Some(Outcome::gone(trigger.kind, image)));
         };
         let scan = match (&reported, &hint.state) {
             (ScanState::Unknown, Some(h)) => h.clone(),
@@ -109,24 +125,22 @@ impl<P: Ports> Gatekeeper<P> {
             .as_ref()
             .and_then(|e| incomplete(&findings, e))
         {
-            return self.defer(image, &why, trigger).await;
+            return self.defer(image, &why, trigger).await.map(Some);
         }
-        let Decided {
+        let basis = Basis::Findings {
+            findings: &findings,
+            scan,
+        };
+        let Some(Decided {
             outcome,
             state,
             scan,
-        } = self
-            .decide_with(
-                image,
-                &Basis::Findings {
-                    findings: &findings,
-                    scan,
-                },
-                trigger,
-            )
-            .await?;
+        }) = self.decide_once(image, &basis, trigger).await?
+        else {
+            return Ok(None);
+        };
         if outcome.status == Status::Skipped {
-            return Ok(outcome);
+            return Ok(Some(outcome));
         }
         // Findings that disappear from an image that is no longer monitored are not fixed: the image
         // stays in its tickets until it is scanned again or deleted.
@@ -135,21 +149,7 @@ impl<P: Ports> Gatekeeper<P> {
         self.sync_tickets(image, &findings, &state, monitored, trigger)
             .await?;
         self.judge_parents(image, &state, trigger).await?;
-        Ok(outcome)
-    }
-
-    /// Decides on an image from its findings and acts on a change. Public for the CLI's reconcile.
-    pub async fn decide(
-        &self,
-        image: &ImageRef,
-        findings: &[Finding],
-        scan: ScanState,
-        trigger: &Trigger,
-    ) -> Result<Outcome, Error> {
-        Ok(self
-            .decide_with(image, &Basis::Findings { findings, scan }, trigger)
-            .await?
-            .outcome)
+        Ok(Some(outcome))
     }
 
     /// An incomplete findings list decides nothing: a decision made before stays, a new image stays

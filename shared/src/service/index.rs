@@ -5,7 +5,7 @@
 use tracing::warn;
 
 use super::decide::Basis;
-use super::{Gatekeeper, Outcome, Status, Trigger};
+use super::{Gatekeeper, Outcome, Status, Trigger, until_settled};
 use crate::domain::index::{Child, PlatformVerdict, children};
 use crate::domain::time::DAY;
 use crate::domain::{ImageRef, TriggerKind};
@@ -61,6 +61,20 @@ impl<P: Ports> Gatekeeper<P> {
         platforms: &[(String, String)],
         trigger: &Trigger,
     ) -> Result<Outcome, Error> {
+        until_settled(index, move || {
+            self.judge_index_once(index, platforms, trigger)
+        })
+        .await
+    }
+
+    /// One reading of the platform images' verdicts and one decision on them; `None` when a
+    /// conditional write was lost (a platform image may have been decided since).
+    async fn judge_index_once(
+        &self,
+        index: &ImageRef,
+        platforms: &[(String, String)],
+        trigger: &Trigger,
+    ) -> Result<Option<Outcome>, Error> {
         let mut verdicts = Vec::with_capacity(platforms.len());
         for (digest, platform) in platforms {
             let child = ImageRef {
@@ -79,10 +93,10 @@ impl<P: Ports> Gatekeeper<P> {
                 summary: st.summary,
             });
         }
-        Ok(self
-            .decide_with(index, &Basis::Platforms(verdicts), trigger)
-            .await?
-            .outcome)
+        let decided = self
+            .decide_once(index, &Basis::Platforms(verdicts), trigger)
+            .await?;
+        Ok(decided.map(|d| d.outcome))
     }
 
     /// Decides again every image index that refers to this platform image.

@@ -228,6 +228,24 @@ fn retry_later(message: String) -> Error {
     GatekeeperError::Contention(message).into()
 }
 
+/// Runs `attempt` until it settles (`Some`): each `None` means a conditional write on `image` was lost
+/// to another writer, so the attempt reads everything again (the state, the tags, and what the verdict
+/// is computed from: a newer scan may have changed the findings). Gives up after [`MAX_ATTEMPTS`].
+async fn until_settled<T, F>(image: &ImageRef, mut attempt: impl FnMut() -> F) -> Result<T, Error>
+where
+    F: Future<Output = Result<Option<T>, Error>>,
+{
+    for _ in 0..MAX_ATTEMPTS {
+        if let Some(done) = attempt().await? {
+            return Ok(done);
+        }
+    }
+    Err(retry_later(format!(
+        "{}: state kept changing under this delivery",
+        image.display()
+    )))
+}
+
 impl<P: Ports> Gatekeeper<P> {
     /// The same gatekeeper with other ports: `rewire` takes today's four and returns the new four
     /// (a test wraps one of them to inject a race or a fault).

@@ -410,7 +410,6 @@ fn an_older_scan_delivered_after_a_newer_one_changes_nothing() {
 }
 
 #[test]
-#[ignore = "known: a delivery whose claim lost re-reads the image's tags but not its findings (service/decide.rs), so stale findings win the race"]
 fn an_older_scan_whose_claim_lands_after_a_newer_scan_does_not_bring_back_its_verdict() {
     let (world, reference) = withdrawn();
     let (older_gk, newer_gk) = (world.gatekeeper(), world.gatekeeper());
