@@ -164,8 +164,8 @@ data "aws_iam_policy_document" "policy_source" {
 
 locals {
   role_policies = {
-    on_push = data.aws_iam_policy_document.on_push.json
-    on_scan = data.aws_iam_policy_document.on_scan.json
+    on_push     = data.aws_iam_policy_document.on_push.json
+    on_scan     = data.aws_iam_policy_document.on_scan.json
     sweep       = data.aws_iam_policy_document.sweep.json
     cost_report = data.aws_iam_policy_document.cost_report.json
   }

@@ -10,8 +10,8 @@ locals {
   partition = data.aws_partition.this.partition
 
   functions = {
-    on_push = { binary = "on-push", timeout = 60, zip = var.zips.on_push, description = "ECR Image Action (push, delete, restore)" }
-    on_scan = { binary = "on-scan", timeout = 60, zip = var.zips.on_scan, description = "ECR Image Scan, Inspector2 Scan, Finding and Coverage" }
+    on_push     = { binary = "on-push", timeout = 60, zip = var.zips.on_push, description = "ECR Image Action (push, delete, restore)" }
+    on_scan     = { binary = "on-scan", timeout = 60, zip = var.zips.on_scan, description = "ECR Image Scan, Inspector2 Scan, Finding and Coverage" }
     sweep       = { binary = "sweep", timeout = 600, zip = var.zips.sweep, description = "Scheduled re-evaluation (deadlines, exception ends, lost events) and reminders" }
     cost_report = { binary = "cost-report", timeout = 600, zip = var.zips.cost_report, description = "Weekly digest of what Inspector's ECR scanning costs and what to change (reads only)" }
   }
@@ -34,7 +34,7 @@ locals {
     GATEKEEPER_COST_DAYS          = tostring(var.cost_report_days)
   }
 
-  repositories = "arn:${local.partition}:ecr:${local.region}:${local.account}:repository/${var.repository_pattern}"
+  repositories  = "arn:${local.partition}:ecr:${local.region}:${local.account}:repository/${var.repository_pattern}"
   policy_object = var.policy_source == "s3" ? "arn:${local.partition}:s3:::${trimprefix(var.policy_location, "s3://")}" : ""
   policy_param  = var.policy_source == "ssm" ? "arn:${local.partition}:ssm:${local.region}:${local.account}:parameter${trimprefix(var.policy_location, "ssm:")}" : ""
   has_slack     = var.slack_workspace_id != "" && var.slack_channel_id != ""
