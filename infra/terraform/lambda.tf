@@ -11,145 +11,45 @@ data "aws_iam_policy_document" "assume_lambda" {
   }
 }
 
-data "aws_iam_policy_document" "on_push" {
-  statement {
-    sid       = "Repositories"
-    actions   = ["ecr:BatchDeleteImage", "ecr:BatchGetImage", "ecr:BatchGetRepositoryScanningConfiguration", "ecr:DescribeImages", "ecr:PutImage", "ecr:StartImageScan"]
-    resources = [local.repositories]
+locals {
+  # Every statement of the functions' role policies, written once; each function's policy holds the
+  # ones named for it in role_statements: exactly the actions it calls (infra/permissions.json,
+  # compared by infra/check.py). The sid is what the policy shows.
+  statements = {
+    tag_pushed          = { sid = "Repositories", actions = ["ecr:BatchDeleteImage", "ecr:BatchGetImage", "ecr:BatchGetRepositoryScanningConfiguration", "ecr:DescribeImages", "ecr:PutImage", "ecr:StartImageScan"], resources = [local.repositories] }
+    tag_scanned         = { sid = "Repositories", actions = ["ecr:BatchDeleteImage", "ecr:BatchGetImage", "ecr:BatchGetRepositoryScanningConfiguration", "ecr:DescribeImageScanFindings", "ecr:DescribeImages", "ecr:PutImage", "ecr:StartImageScan"], resources = [local.repositories] }
+    tag_swept           = { sid = "Repositories", actions = ["ecr:BatchDeleteImage", "ecr:BatchGetImage", "ecr:BatchGetRepositoryScanningConfiguration", "ecr:DescribeImageScanFindings", "ecr:DescribeImages", "ecr:DescribeRepositories", "ecr:PutImage", "ecr:StartImageScan"], resources = [local.repositories] }
+    read_repositories   = { sid = "Repositories", actions = ["ecr:BatchGetRepositoryScanningConfiguration", "ecr:DescribeImages", "ecr:DescribeRepositories"], resources = ["arn:${local.partition}:ecr:${local.region}:${local.account}:repository/*"] }
+    registry            = { sid = "Registry", actions = ["ecr:DescribePullThroughCacheRules", "ecr:DescribeRegistry", "ecr:GetRegistryScanningConfiguration"], resources = ["*"] }
+    read_registry       = { sid = "Registry", actions = ["ecr:GetRegistryScanningConfiguration"], resources = ["*"] }
+    findings            = { sid = "Findings", actions = ["inspector2:ListFindings"], resources = ["*"] }
+    coverage            = { sid = "CoverageAndUsage", actions = ["inspector2:ListCoverage", "inspector2:ListCoverageStatistics", "inspector2:ListUsageTotals"], resources = ["*"] }
+    state               = { sid = "State", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], resources = [aws_dynamodb_table.state.arn] }
+    state_due           = { sid = "State", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"], resources = [aws_dynamodb_table.state.arn, "${aws_dynamodb_table.state.arn}/index/due"] }
+    notify              = { sid = "Notify", actions = ["sns:Publish"], resources = [aws_sns_topic.verdicts.arn, aws_sns_topic.chat.arn] }
+    rejected_and_failed = { sid = "QueuesRejectedAndFailed", actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.rejected.arn, aws_sqs_queue.failures.arn] }
+    failed              = { sid = "QueuesFailed", actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.failures.arn] }
+    key                 = { sid = "Key", actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [aws_kms_key.this.arn] }
   }
-  statement {
-    sid       = "Registry"
-    actions   = ["ecr:DescribePullThroughCacheRules", "ecr:DescribeRegistry", "ecr:GetRegistryScanningConfiguration"]
-    resources = ["*"]
-  }
-  statement {
-    sid       = "State"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
-    resources = [aws_dynamodb_table.state.arn]
-  }
-  statement {
-    sid       = "Notify"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.verdicts.arn, aws_sns_topic.chat.arn]
-  }
-  statement {
-    sid       = "QueuesRejectedAndFailed"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.rejected.arn, aws_sqs_queue.failures.arn]
-  }
-  statement {
-    sid       = "Key"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [aws_kms_key.this.arn]
+
+  # Function => the statements of its role policy, in the policy's order.
+  role_statements = {
+    on_push     = ["tag_pushed", "registry", "state", "notify", "rejected_and_failed", "key"]
+    on_scan     = ["tag_scanned", "registry", "findings", "state", "notify", "rejected_and_failed", "key"]
+    sweep       = ["tag_swept", "registry", "findings", "state_due", "notify", "failed", "key"]
+    cost_report = ["read_repositories", "read_registry", "coverage", "notify", "failed", "key"]
   }
 }
 
-data "aws_iam_policy_document" "on_scan" {
-  statement {
-    sid       = "Repositories"
-    actions   = ["ecr:BatchDeleteImage", "ecr:BatchGetImage", "ecr:BatchGetRepositoryScanningConfiguration", "ecr:DescribeImageScanFindings", "ecr:DescribeImages", "ecr:PutImage", "ecr:StartImageScan"]
-    resources = [local.repositories]
-  }
-  statement {
-    sid       = "Registry"
-    actions   = ["ecr:DescribePullThroughCacheRules", "ecr:DescribeRegistry", "ecr:GetRegistryScanningConfiguration"]
-    resources = ["*"]
-  }
-  statement {
-    sid       = "Findings"
-    actions   = ["inspector2:ListFindings"]
-    resources = ["*"]
-  }
-  statement {
-    sid       = "State"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
-    resources = [aws_dynamodb_table.state.arn]
-  }
-  statement {
-    sid       = "Notify"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.verdicts.arn, aws_sns_topic.chat.arn]
-  }
-  statement {
-    sid       = "QueuesRejectedAndFailed"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.rejected.arn, aws_sqs_queue.failures.arn]
-  }
-  statement {
-    sid       = "Key"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [aws_kms_key.this.arn]
-  }
-}
-
-data "aws_iam_policy_document" "sweep" {
-  statement {
-    sid       = "Repositories"
-    actions   = ["ecr:BatchDeleteImage", "ecr:BatchGetImage", "ecr:BatchGetRepositoryScanningConfiguration", "ecr:DescribeImageScanFindings", "ecr:DescribeImages", "ecr:DescribeRepositories", "ecr:PutImage", "ecr:StartImageScan"]
-    resources = [local.repositories]
-  }
-  statement {
-    sid       = "Registry"
-    actions   = ["ecr:DescribePullThroughCacheRules", "ecr:DescribeRegistry", "ecr:GetRegistryScanningConfiguration"]
-    resources = ["*"]
-  }
-  statement {
-    sid       = "Findings"
-    actions   = ["inspector2:ListFindings"]
-    resources = ["*"]
-  }
-  statement {
-    sid       = "State"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
-    resources = [aws_dynamodb_table.state.arn, "${aws_dynamodb_table.state.arn}/index/due"]
-  }
-  statement {
-    sid       = "Notify"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.verdicts.arn, aws_sns_topic.chat.arn]
-  }
-  statement {
-    sid       = "QueuesFailed"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.failures.arn]
-  }
-  statement {
-    sid       = "Key"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [aws_kms_key.this.arn]
-  }
-}
-
-data "aws_iam_policy_document" "cost_report" {
-  statement {
-    sid       = "Repositories"
-    actions   = ["ecr:BatchGetRepositoryScanningConfiguration", "ecr:DescribeImages", "ecr:DescribeRepositories"]
-    resources = ["arn:${local.partition}:ecr:${local.region}:${local.account}:repository/*"]
-  }
-  statement {
-    sid       = "Registry"
-    actions   = ["ecr:GetRegistryScanningConfiguration"]
-    resources = ["*"]
-  }
-  statement {
-    sid       = "CoverageAndUsage"
-    actions   = ["inspector2:ListCoverage", "inspector2:ListCoverageStatistics", "inspector2:ListUsageTotals"]
-    resources = ["*"]
-  }
-  statement {
-    sid       = "Notify"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.verdicts.arn, aws_sns_topic.chat.arn]
-  }
-  statement {
-    sid       = "QueuesFailed"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.failures.arn]
-  }
-  statement {
-    sid       = "Key"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [aws_kms_key.this.arn]
+data "aws_iam_policy_document" "function" {
+  for_each = local.functions
+  dynamic "statement" {
+    for_each = [for name in local.role_statements[each.key] : local.statements[name]]
+    content {
+      sid       = statement.value.sid
+      actions   = statement.value.actions
+      resources = statement.value.resources
+    }
   }
 }
 
@@ -159,15 +59,6 @@ data "aws_iam_policy_document" "policy_source" {
     sid       = "PolicyDocument"
     actions   = var.policy_source == "s3" ? ["s3:GetObject"] : ["ssm:GetParameter"]
     resources = [var.policy_source == "s3" ? local.policy_object : local.policy_param]
-  }
-}
-
-locals {
-  role_policies = {
-    on_push     = data.aws_iam_policy_document.on_push.json
-    on_scan     = data.aws_iam_policy_document.on_scan.json
-    sweep       = data.aws_iam_policy_document.sweep.json
-    cost_report = data.aws_iam_policy_document.cost_report.json
   }
 }
 
@@ -182,7 +73,7 @@ resource "aws_iam_role_policy" "function" {
   for_each = local.functions
   name     = "gatekeeper"
   role     = aws_iam_role.function[each.key].id
-  policy   = local.role_policies[each.key]
+  policy   = data.aws_iam_policy_document.function[each.key].json
 }
 
 resource "aws_iam_role_policy" "policy_source" {
