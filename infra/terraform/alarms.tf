@@ -9,11 +9,6 @@ locals {
     for pair in setproduct(keys(local.functions), keys(local.log_metrics)) :
     "${pair[0]}-${pair[1]}" => { function = pair[0], metric = pair[1] }
   }
-  queue_alarms = {
-    events-dlq = { queue = aws_sqs_queue.events_dlq.name, description = "Events EventBridge or the scheduler could not deliver to a function" }
-    failures   = { queue = aws_sqs_queue.failures.name, description = "Invocations that failed after Lambda's retries (events not acted on)" }
-    rejected   = { queue = aws_sqs_queue.rejected.name, description = "Events the gatekeeper could not use (malformed or unexpected shapes)" }
-  }
 }
 
 resource "aws_cloudwatch_log_metric_filter" "function" {
@@ -60,12 +55,12 @@ resource "aws_cloudwatch_metric_alarm" "breaker" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "queue" {
-  for_each            = local.queue_alarms
+  for_each            = local.queues
   alarm_name          = "${var.name}-${each.key}"
-  alarm_description   = each.value.description
+  alarm_description   = each.value
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = each.value.queue }
+  dimensions          = { QueueName = aws_sqs_queue.this[each.key].name }
   statistic           = "Maximum"
   period              = 300
   evaluation_periods  = 1

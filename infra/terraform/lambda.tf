@@ -27,8 +27,8 @@ locals {
     state               = { sid = "State", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], resources = [aws_dynamodb_table.state.arn] }
     state_due           = { sid = "State", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"], resources = [aws_dynamodb_table.state.arn, "${aws_dynamodb_table.state.arn}/index/due"] }
     notify              = { sid = "Notify", actions = ["sns:Publish"], resources = [aws_sns_topic.verdicts.arn, aws_sns_topic.chat.arn] }
-    rejected_and_failed = { sid = "QueuesRejectedAndFailed", actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.rejected.arn, aws_sqs_queue.failures.arn] }
-    failed              = { sid = "QueuesFailed", actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.failures.arn] }
+    rejected_and_failed = { sid = "QueuesRejectedAndFailed", actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.this["rejected"].arn, aws_sqs_queue.this["failures"].arn] }
+    failed              = { sid = "QueuesFailed", actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.this["failures"].arn] }
     key                 = { sid = "Key", actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [aws_kms_key.this.arn] }
   }
 
@@ -135,7 +135,7 @@ resource "aws_lambda_function_event_invoke_config" "function" {
   maximum_event_age_in_seconds = 21600
   destination_config {
     on_failure {
-      destination = aws_sqs_queue.failures.arn
+      destination = aws_sqs_queue.this["failures"].arn
     }
   }
 }
@@ -165,7 +165,7 @@ resource "aws_cloudwatch_event_target" "events" {
     maximum_event_age_in_seconds = 21600
   }
   dead_letter_config {
-    arn = aws_sqs_queue.events_dlq.arn
+    arn = aws_sqs_queue.this["events-dlq"].arn
   }
 }
 
@@ -227,7 +227,7 @@ resource "aws_scheduler_schedule" "cost_report" {
       maximum_event_age_in_seconds = 3600
     }
     dead_letter_config {
-      arn = aws_sqs_queue.events_dlq.arn
+      arn = aws_sqs_queue.this["events-dlq"].arn
     }
   }
 }
@@ -247,7 +247,7 @@ resource "aws_scheduler_schedule" "sweep" {
       maximum_event_age_in_seconds = 3600
     }
     dead_letter_config {
-      arn = aws_sqs_queue.events_dlq.arn
+      arn = aws_sqs_queue.this["events-dlq"].arn
     }
   }
 }

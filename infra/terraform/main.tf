@@ -21,7 +21,7 @@ locals {
     GATEKEEPER_TOPIC_ARN          = aws_sns_topic.verdicts.arn
     GATEKEEPER_CHAT_TOPIC_ARN     = aws_sns_topic.chat.arn
     GATEKEEPER_STATE_TABLE        = aws_dynamodb_table.state.name
-    GATEKEEPER_REJECTED_QUEUE_URL = aws_sqs_queue.rejected.url
+    GATEKEEPER_REJECTED_QUEUE_URL = aws_sqs_queue.this["rejected"].url
     GATEKEEPER_POLICY             = var.policy_location
     GATEKEEPER_QUARANTINE_PREFIX  = var.quarantine_prefix
     GATEKEEPER_HELD_PREFIX        = var.held_prefix
@@ -147,29 +147,40 @@ resource "aws_sns_topic_subscription" "alarm_email" {
   endpoint  = var.alert_email
 }
 
-resource "aws_sqs_queue" "rejected" {
-  name                      = "${var.name}-rejected"
+locals {
+  # Queue name suffix => what lands in it (also the description of its alarm, alarms.tf).
+  queues = {
+    rejected   = "Events the gatekeeper could not use (malformed or unexpected shapes)"
+    failures   = "Invocations that failed after Lambda's retries (events not acted on)"
+    events-dlq = "Events EventBridge or the scheduler could not deliver to a function"
+  }
+}
+
+resource "aws_sqs_queue" "this" {
+  for_each                  = local.queues
+  name                      = "${var.name}-${each.key}"
   message_retention_seconds = 1209600
   kms_master_key_id         = aws_kms_key.this.id
   tags                      = var.tags
 }
 
-resource "aws_sqs_queue" "failures" {
-  name                      = "${var.name}-failures"
-  message_retention_seconds = 1209600
-  kms_master_key_id         = aws_kms_key.this.id
-  tags                      = var.tags
+moved {
+  from = aws_sqs_queue.rejected
+  to   = aws_sqs_queue.this["rejected"]
 }
 
-resource "aws_sqs_queue" "events_dlq" {
-  name                      = "${var.name}-events-dlq"
-  message_retention_seconds = 1209600
-  kms_master_key_id         = aws_kms_key.this.id
-  tags                      = var.tags
+moved {
+  from = aws_sqs_queue.failures
+  to   = aws_sqs_queue.this["failures"]
+}
+
+moved {
+  from = aws_sqs_queue.events_dlq
+  to   = aws_sqs_queue.this["events-dlq"]
 }
 
 resource "aws_sqs_queue_policy" "events_dlq" {
-  queue_url = aws_sqs_queue.events_dlq.id
+  queue_url = aws_sqs_queue.this["events-dlq"].id
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
@@ -177,7 +188,7 @@ resource "aws_sqs_queue_policy" "events_dlq" {
       Effect    = "Allow"
       Principal = { Service = ["events.amazonaws.com", "scheduler.amazonaws.com"] }
       Action    = "sqs:SendMessage"
-      Resource  = aws_sqs_queue.events_dlq.arn
+      Resource  = aws_sqs_queue.this["events-dlq"].arn
       Condition = { StringEquals = { "aws:SourceAccount" = local.account } }
     }]
   })
