@@ -1,9 +1,15 @@
 # Alarms, so that a broken gatekeeper does not fail open in silence: to the alarm topic.
 
 locals {
+  # Metric => the log lines it counts (in every function's log group) and the alarm on it.
   log_metrics = {
-    ColdStartFailures = "\"stopped\""
-    BreakerTrips      = "\"circuit breaker tripped\""
+    ColdStartFailures = { pattern = "\"stopped\"", alarm = "cold-start-failures", description = "A function failed to start (an invalid policy or configuration)" }
+    BreakerTrips      = { pattern = "\"circuit breaker tripped\"", alarm = "breaker", description = "The circuit breaker tripped; tag changes are stopped until gatekeeper breaker reset" }
+  }
+  # Lambda metric => the description of its alarm (on the sum over the functions).
+  lambda_alarms = {
+    Errors    = "Function errors (each is retried; the failures alarm says when retries ran out)"
+    Throttles = "Function throttles (events wait and are retried)"
   }
   log_filters = {
     for pair in setproduct(keys(local.functions), keys(local.log_metrics)) :
@@ -15,7 +21,7 @@ resource "aws_cloudwatch_log_metric_filter" "function" {
   for_each       = local.log_filters
   name           = "${var.name}-${each.key}"
   log_group_name = aws_cloudwatch_log_group.function[each.value.function].name
-  pattern        = local.log_metrics[each.value.metric]
+  pattern        = local.log_metrics[each.value.metric].pattern
   metric_transformation {
     namespace     = var.name
     name          = each.value.metric
@@ -24,11 +30,12 @@ resource "aws_cloudwatch_log_metric_filter" "function" {
   }
 }
 
-resource "aws_cloudwatch_metric_alarm" "cold_start_failures" {
-  alarm_name          = "${var.name}-cold-start-failures"
-  alarm_description   = "A function failed to start (an invalid policy or configuration)"
+resource "aws_cloudwatch_metric_alarm" "log_metric" {
+  for_each            = local.log_metrics
+  alarm_name          = "${var.name}-${each.value.alarm}"
+  alarm_description   = each.value.description
   namespace           = var.name
-  metric_name         = "ColdStartFailures"
+  metric_name         = each.key
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
@@ -39,19 +46,14 @@ resource "aws_cloudwatch_metric_alarm" "cold_start_failures" {
   tags                = var.tags
 }
 
-resource "aws_cloudwatch_metric_alarm" "breaker" {
-  alarm_name          = "${var.name}-breaker"
-  alarm_description   = "The circuit breaker tripped; tag changes are stopped until gatekeeper breaker reset"
-  namespace           = var.name
-  metric_name         = "BreakerTrips"
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  tags                = var.tags
+moved {
+  from = aws_cloudwatch_metric_alarm.cold_start_failures
+  to   = aws_cloudwatch_metric_alarm.log_metric["ColdStartFailures"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.breaker
+  to   = aws_cloudwatch_metric_alarm.log_metric["BreakerTrips"]
 }
 
 resource "aws_cloudwatch_metric_alarm" "queue" {
@@ -72,9 +74,9 @@ resource "aws_cloudwatch_metric_alarm" "queue" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "lambda" {
-  for_each            = toset(["Errors", "Throttles"])
+  for_each            = local.lambda_alarms
   alarm_name          = "${var.name}-${lower(each.key)}"
-  alarm_description   = each.key == "Errors" ? "Function errors (each is retried; the failures alarm says when retries ran out)" : "Function throttles (events wait and are retried)"
+  alarm_description   = each.value
   evaluation_periods  = 1
   threshold           = 1
   comparison_operator = "GreaterThanOrEqualToThreshold"
