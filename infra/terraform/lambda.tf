@@ -147,6 +147,11 @@ locals {
     "on-scan-basic"     = "on_scan"
     "on-scan-inspector" = "on_scan"
   }
+  # Function => when the scheduler invokes it.
+  schedules = {
+    sweep       = var.sweep_schedule
+    cost_report = var.cost_report_schedule
+  }
 }
 
 resource "aws_cloudwatch_event_rule" "events" {
@@ -199,28 +204,29 @@ resource "aws_iam_role" "scheduler" {
   tags               = var.tags
 }
 
+data "aws_iam_policy_document" "invoke_scheduled" {
+  statement {
+    actions   = ["lambda:InvokeFunction"]
+    resources = [for f in keys(local.schedules) : aws_lambda_function.function[f].arn]
+  }
+}
+
 resource "aws_iam_role_policy" "scheduler" {
-  name = "invoke-scheduled"
-  role = aws_iam_role.scheduler.id
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect   = "Allow"
-      Action   = "lambda:InvokeFunction"
-      Resource = [aws_lambda_function.function["sweep"].arn, aws_lambda_function.function["cost_report"].arn]
-    }]
-  })
+  name   = "invoke-scheduled"
+  role   = aws_iam_role.scheduler.id
+  policy = data.aws_iam_policy_document.invoke_scheduled.json
 }
 
-resource "aws_scheduler_schedule" "cost_report" {
-  name                = "${var.name}-cost-report"
-  schedule_expression = var.cost_report_schedule
+resource "aws_scheduler_schedule" "function" {
+  for_each            = local.schedules
+  name                = "${var.name}-${local.functions[each.key].binary}"
+  schedule_expression = each.value
   kms_key_arn         = aws_kms_key.this.arn
   flexible_time_window {
     mode = "OFF"
   }
   target {
-    arn      = aws_lambda_function.function["cost_report"].arn
+    arn      = aws_lambda_function.function[each.key].arn
     role_arn = aws_iam_role.scheduler.arn
     retry_policy {
       maximum_retry_attempts       = 2
@@ -232,22 +238,12 @@ resource "aws_scheduler_schedule" "cost_report" {
   }
 }
 
-resource "aws_scheduler_schedule" "sweep" {
-  name                = "${var.name}-sweep"
-  schedule_expression = var.sweep_schedule
-  kms_key_arn         = aws_kms_key.this.arn
-  flexible_time_window {
-    mode = "OFF"
-  }
-  target {
-    arn      = aws_lambda_function.function["sweep"].arn
-    role_arn = aws_iam_role.scheduler.arn
-    retry_policy {
-      maximum_retry_attempts       = 2
-      maximum_event_age_in_seconds = 3600
-    }
-    dead_letter_config {
-      arn = aws_sqs_queue.this["events-dlq"].arn
-    }
-  }
+moved {
+  from = aws_scheduler_schedule.sweep
+  to   = aws_scheduler_schedule.function["sweep"]
+}
+
+moved {
+  from = aws_scheduler_schedule.cost_report
+  to   = aws_scheduler_schedule.function["cost_report"]
 }
