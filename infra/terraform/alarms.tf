@@ -46,16 +46,6 @@ resource "aws_cloudwatch_metric_alarm" "log_metric" {
   tags                = var.tags
 }
 
-moved {
-  from = aws_cloudwatch_metric_alarm.cold_start_failures
-  to   = aws_cloudwatch_metric_alarm.log_metric["ColdStartFailures"]
-}
-
-moved {
-  from = aws_cloudwatch_metric_alarm.breaker
-  to   = aws_cloudwatch_metric_alarm.log_metric["BreakerTrips"]
-}
-
 resource "aws_cloudwatch_metric_alarm" "queue" {
   for_each            = local.queues
   alarm_name          = "${var.name}-${each.key}"

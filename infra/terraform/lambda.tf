@@ -237,13 +237,3 @@ resource "aws_scheduler_schedule" "function" {
     }
   }
 }
-
-moved {
-  from = aws_scheduler_schedule.sweep
-  to   = aws_scheduler_schedule.function["sweep"]
-}
-
-moved {
-  from = aws_scheduler_schedule.cost_report
-  to   = aws_scheduler_schedule.function["cost_report"]
-}

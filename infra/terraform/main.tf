@@ -164,21 +164,6 @@ resource "aws_sqs_queue" "this" {
   tags                      = var.tags
 }
 
-moved {
-  from = aws_sqs_queue.rejected
-  to   = aws_sqs_queue.this["rejected"]
-}
-
-moved {
-  from = aws_sqs_queue.failures
-  to   = aws_sqs_queue.this["failures"]
-}
-
-moved {
-  from = aws_sqs_queue.events_dlq
-  to   = aws_sqs_queue.this["events-dlq"]
-}
-
 resource "aws_sqs_queue_policy" "events_dlq" {
   queue_url = aws_sqs_queue.this["events-dlq"].id
   policy = jsonencode({
