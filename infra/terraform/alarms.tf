@@ -1,18 +1,19 @@
 # Alarms, so that a broken gatekeeper does not fail open in silence: to the alarm topic.
 
 locals {
+  # Metric => the log lines it counts (in every function's log group) and the alarm on it.
   log_metrics = {
-    ColdStartFailures = "\"stopped\""
-    BreakerTrips      = "\"circuit breaker tripped\""
+    ColdStartFailures = { pattern = "\"stopped\"", alarm = "cold-start-failures", description = "A function failed to start (an invalid policy or configuration)" }
+    BreakerTrips      = { pattern = "\"circuit breaker tripped\"", alarm = "breaker", description = "The circuit breaker tripped; tag changes are stopped until gatekeeper breaker reset" }
+  }
+  # Lambda metric => the description of its alarm (on the sum over the functions).
+  lambda_alarms = {
+    Errors    = "Function errors (each is retried; the failures alarm says when retries ran out)"
+    Throttles = "Function throttles (events wait and are retried)"
   }
   log_filters = {
     for pair in setproduct(keys(local.functions), keys(local.log_metrics)) :
     "${pair[0]}-${pair[1]}" => { function = pair[0], metric = pair[1] }
-  }
-  queue_alarms = {
-    events-dlq = { queue = aws_sqs_queue.events_dlq.name, description = "Events EventBridge or the scheduler could not deliver to a function" }
-    failures   = { queue = aws_sqs_queue.failures.name, description = "Invocations that failed after Lambda's retries (events not acted on)" }
-    rejected   = { queue = aws_sqs_queue.rejected.name, description = "Events the gatekeeper could not use (malformed or unexpected shapes)" }
   }
 }
 
@@ -20,7 +21,7 @@ resource "aws_cloudwatch_log_metric_filter" "function" {
   for_each       = local.log_filters
   name           = "${var.name}-${each.key}"
   log_group_name = aws_cloudwatch_log_group.function[each.value.function].name
-  pattern        = local.log_metrics[each.value.metric]
+  pattern        = local.log_metrics[each.value.metric].pattern
   metric_transformation {
     namespace     = var.name
     name          = each.value.metric
@@ -29,26 +30,12 @@ resource "aws_cloudwatch_log_metric_filter" "function" {
   }
 }
 
-resource "aws_cloudwatch_metric_alarm" "cold_start_failures" {
-  alarm_name          = "${var.name}-cold-start-failures"
-  alarm_description   = "A function failed to start (an invalid policy or configuration)"
+resource "aws_cloudwatch_metric_alarm" "log_metric" {
+  for_each            = local.log_metrics
+  alarm_name          = "${var.name}-${each.value.alarm}"
+  alarm_description   = each.value.description
   namespace           = var.name
-  metric_name         = "ColdStartFailures"
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  tags                = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "breaker" {
-  alarm_name          = "${var.name}-breaker"
-  alarm_description   = "The circuit breaker tripped; tag changes are stopped until gatekeeper breaker reset"
-  namespace           = var.name
-  metric_name         = "BreakerTrips"
+  metric_name         = each.key
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
@@ -60,12 +47,12 @@ resource "aws_cloudwatch_metric_alarm" "breaker" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "queue" {
-  for_each            = local.queue_alarms
+  for_each            = local.queues
   alarm_name          = "${var.name}-${each.key}"
-  alarm_description   = each.value.description
+  alarm_description   = each.value
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = each.value.queue }
+  dimensions          = { QueueName = aws_sqs_queue.this[each.key].name }
   statistic           = "Maximum"
   period              = 300
   evaluation_periods  = 1
@@ -77,9 +64,9 @@ resource "aws_cloudwatch_metric_alarm" "queue" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "lambda" {
-  for_each            = toset(["Errors", "Throttles"])
+  for_each            = local.lambda_alarms
   alarm_name          = "${var.name}-${lower(each.key)}"
-  alarm_description   = each.key == "Errors" ? "Function errors (each is retried; the failures alarm says when retries ran out)" : "Function throttles (events wait and are retried)"
+  alarm_description   = each.value
   evaluation_periods  = 1
   threshold           = 1
   comparison_operator = "GreaterThanOrEqualToThreshold"

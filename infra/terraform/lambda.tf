@@ -11,145 +11,45 @@ data "aws_iam_policy_document" "assume_lambda" {
   }
 }
 
-data "aws_iam_policy_document" "on_push" {
-  statement {
-    sid       = "Repositories"
-    actions   = ["ecr:BatchDeleteImage", "ecr:BatchGetImage", "ecr:BatchGetRepositoryScanningConfiguration", "ecr:DescribeImages", "ecr:PutImage", "ecr:StartImageScan"]
-    resources = [local.repositories]
+locals {
+  # Every statement of the functions' role policies, written once; each function's policy holds the
+  # ones named for it in role_statements: exactly the actions it calls (infra/permissions.json,
+  # compared by infra/check.py). The sid is what the policy shows.
+  statements = {
+    tag_pushed          = { sid = "Repositories", actions = ["ecr:BatchDeleteImage", "ecr:BatchGetImage", "ecr:BatchGetRepositoryScanningConfiguration", "ecr:DescribeImages", "ecr:PutImage", "ecr:StartImageScan"], resources = [local.repositories] }
+    tag_scanned         = { sid = "Repositories", actions = ["ecr:BatchDeleteImage", "ecr:BatchGetImage", "ecr:BatchGetRepositoryScanningConfiguration", "ecr:DescribeImageScanFindings", "ecr:DescribeImages", "ecr:PutImage", "ecr:StartImageScan"], resources = [local.repositories] }
+    tag_swept           = { sid = "Repositories", actions = ["ecr:BatchDeleteImage", "ecr:BatchGetImage", "ecr:BatchGetRepositoryScanningConfiguration", "ecr:DescribeImageScanFindings", "ecr:DescribeImages", "ecr:DescribeRepositories", "ecr:PutImage", "ecr:StartImageScan"], resources = [local.repositories] }
+    read_repositories   = { sid = "Repositories", actions = ["ecr:BatchGetRepositoryScanningConfiguration", "ecr:DescribeImages", "ecr:DescribeRepositories"], resources = ["arn:${local.partition}:ecr:${local.region}:${local.account}:repository/*"] }
+    registry            = { sid = "Registry", actions = ["ecr:DescribePullThroughCacheRules", "ecr:DescribeRegistry", "ecr:GetRegistryScanningConfiguration"], resources = ["*"] }
+    read_registry       = { sid = "Registry", actions = ["ecr:GetRegistryScanningConfiguration"], resources = ["*"] }
+    findings            = { sid = "Findings", actions = ["inspector2:ListFindings"], resources = ["*"] }
+    coverage            = { sid = "CoverageAndUsage", actions = ["inspector2:ListCoverage", "inspector2:ListCoverageStatistics", "inspector2:ListUsageTotals"], resources = ["*"] }
+    state               = { sid = "State", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], resources = [aws_dynamodb_table.state.arn] }
+    state_due           = { sid = "State", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"], resources = [aws_dynamodb_table.state.arn, "${aws_dynamodb_table.state.arn}/index/due"] }
+    notify              = { sid = "Notify", actions = ["sns:Publish"], resources = [aws_sns_topic.verdicts.arn, aws_sns_topic.chat.arn] }
+    rejected_and_failed = { sid = "QueuesRejectedAndFailed", actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.this["rejected"].arn, aws_sqs_queue.this["failures"].arn] }
+    failed              = { sid = "QueuesFailed", actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.this["failures"].arn] }
+    key                 = { sid = "Key", actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [aws_kms_key.this.arn] }
   }
-  statement {
-    sid       = "Registry"
-    actions   = ["ecr:DescribePullThroughCacheRules", "ecr:DescribeRegistry", "ecr:GetRegistryScanningConfiguration"]
-    resources = ["*"]
-  }
-  statement {
-    sid       = "State"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
-    resources = [aws_dynamodb_table.state.arn]
-  }
-  statement {
-    sid       = "Notify"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.verdicts.arn, aws_sns_topic.chat.arn]
-  }
-  statement {
-    sid       = "QueuesRejectedAndFailed"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.rejected.arn, aws_sqs_queue.failures.arn]
-  }
-  statement {
-    sid       = "Key"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [aws_kms_key.this.arn]
+
+  # Function => the statements of its role policy, in the policy's order.
+  role_statements = {
+    on_push     = ["tag_pushed", "registry", "state", "notify", "rejected_and_failed", "key"]
+    on_scan     = ["tag_scanned", "registry", "findings", "state", "notify", "rejected_and_failed", "key"]
+    sweep       = ["tag_swept", "registry", "findings", "state_due", "notify", "failed", "key"]
+    cost_report = ["read_repositories", "read_registry", "coverage", "notify", "failed", "key"]
   }
 }
 
-data "aws_iam_policy_document" "on_scan" {
-  statement {
-    sid       = "Repositories"
-    actions   = ["ecr:BatchDeleteImage", "ecr:BatchGetImage", "ecr:BatchGetRepositoryScanningConfiguration", "ecr:DescribeImageScanFindings", "ecr:DescribeImages", "ecr:PutImage", "ecr:StartImageScan"]
-    resources = [local.repositories]
-  }
-  statement {
-    sid       = "Registry"
-    actions   = ["ecr:DescribePullThroughCacheRules", "ecr:DescribeRegistry", "ecr:GetRegistryScanningConfiguration"]
-    resources = ["*"]
-  }
-  statement {
-    sid       = "Findings"
-    actions   = ["inspector2:ListFindings"]
-    resources = ["*"]
-  }
-  statement {
-    sid       = "State"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
-    resources = [aws_dynamodb_table.state.arn]
-  }
-  statement {
-    sid       = "Notify"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.verdicts.arn, aws_sns_topic.chat.arn]
-  }
-  statement {
-    sid       = "QueuesRejectedAndFailed"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.rejected.arn, aws_sqs_queue.failures.arn]
-  }
-  statement {
-    sid       = "Key"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [aws_kms_key.this.arn]
-  }
-}
-
-data "aws_iam_policy_document" "sweep" {
-  statement {
-    sid       = "Repositories"
-    actions   = ["ecr:BatchDeleteImage", "ecr:BatchGetImage", "ecr:BatchGetRepositoryScanningConfiguration", "ecr:DescribeImageScanFindings", "ecr:DescribeImages", "ecr:DescribeRepositories", "ecr:PutImage", "ecr:StartImageScan"]
-    resources = [local.repositories]
-  }
-  statement {
-    sid       = "Registry"
-    actions   = ["ecr:DescribePullThroughCacheRules", "ecr:DescribeRegistry", "ecr:GetRegistryScanningConfiguration"]
-    resources = ["*"]
-  }
-  statement {
-    sid       = "Findings"
-    actions   = ["inspector2:ListFindings"]
-    resources = ["*"]
-  }
-  statement {
-    sid       = "State"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
-    resources = [aws_dynamodb_table.state.arn, "${aws_dynamodb_table.state.arn}/index/due"]
-  }
-  statement {
-    sid       = "Notify"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.verdicts.arn, aws_sns_topic.chat.arn]
-  }
-  statement {
-    sid       = "QueuesFailed"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.failures.arn]
-  }
-  statement {
-    sid       = "Key"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [aws_kms_key.this.arn]
-  }
-}
-
-data "aws_iam_policy_document" "cost_report" {
-  statement {
-    sid       = "Repositories"
-    actions   = ["ecr:BatchGetRepositoryScanningConfiguration", "ecr:DescribeImages", "ecr:DescribeRepositories"]
-    resources = ["arn:${local.partition}:ecr:${local.region}:${local.account}:repository/*"]
-  }
-  statement {
-    sid       = "Registry"
-    actions   = ["ecr:GetRegistryScanningConfiguration"]
-    resources = ["*"]
-  }
-  statement {
-    sid       = "CoverageAndUsage"
-    actions   = ["inspector2:ListCoverage", "inspector2:ListCoverageStatistics", "inspector2:ListUsageTotals"]
-    resources = ["*"]
-  }
-  statement {
-    sid       = "Notify"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.verdicts.arn, aws_sns_topic.chat.arn]
-  }
-  statement {
-    sid       = "QueuesFailed"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.failures.arn]
-  }
-  statement {
-    sid       = "Key"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [aws_kms_key.this.arn]
+data "aws_iam_policy_document" "function" {
+  for_each = local.functions
+  dynamic "statement" {
+    for_each = [for name in local.role_statements[each.key] : local.statements[name]]
+    content {
+      sid       = statement.value.sid
+      actions   = statement.value.actions
+      resources = statement.value.resources
+    }
   }
 }
 
@@ -159,15 +59,6 @@ data "aws_iam_policy_document" "policy_source" {
     sid       = "PolicyDocument"
     actions   = var.policy_source == "s3" ? ["s3:GetObject"] : ["ssm:GetParameter"]
     resources = [var.policy_source == "s3" ? local.policy_object : local.policy_param]
-  }
-}
-
-locals {
-  role_policies = {
-    on_push = data.aws_iam_policy_document.on_push.json
-    on_scan = data.aws_iam_policy_document.on_scan.json
-    sweep       = data.aws_iam_policy_document.sweep.json
-    cost_report = data.aws_iam_policy_document.cost_report.json
   }
 }
 
@@ -182,7 +73,7 @@ resource "aws_iam_role_policy" "function" {
   for_each = local.functions
   name     = "gatekeeper"
   role     = aws_iam_role.function[each.key].id
-  policy   = local.role_policies[each.key]
+  policy   = data.aws_iam_policy_document.function[each.key].json
 }
 
 resource "aws_iam_role_policy" "policy_source" {
@@ -244,7 +135,7 @@ resource "aws_lambda_function_event_invoke_config" "function" {
   maximum_event_age_in_seconds = 21600
   destination_config {
     on_failure {
-      destination = aws_sqs_queue.failures.arn
+      destination = aws_sqs_queue.this["failures"].arn
     }
   }
 }
@@ -255,6 +146,11 @@ locals {
     "on-push"           = "on_push"
     "on-scan-basic"     = "on_scan"
     "on-scan-inspector" = "on_scan"
+  }
+  # Function => when the scheduler invokes it.
+  schedules = {
+    sweep       = var.sweep_schedule
+    cost_report = var.cost_report_schedule
   }
 }
 
@@ -274,7 +170,7 @@ resource "aws_cloudwatch_event_target" "events" {
     maximum_event_age_in_seconds = 21600
   }
   dead_letter_config {
-    arn = aws_sqs_queue.events_dlq.arn
+    arn = aws_sqs_queue.this["events-dlq"].arn
   }
 }
 
@@ -308,55 +204,36 @@ resource "aws_iam_role" "scheduler" {
   tags               = var.tags
 }
 
+data "aws_iam_policy_document" "invoke_scheduled" {
+  statement {
+    actions   = ["lambda:InvokeFunction"]
+    resources = [for f in keys(local.schedules) : aws_lambda_function.function[f].arn]
+  }
+}
+
 resource "aws_iam_role_policy" "scheduler" {
-  name = "invoke-scheduled"
-  role = aws_iam_role.scheduler.id
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect   = "Allow"
-      Action   = "lambda:InvokeFunction"
-      Resource = [aws_lambda_function.function["sweep"].arn, aws_lambda_function.function["cost_report"].arn]
-    }]
-  })
+  name   = "invoke-scheduled"
+  role   = aws_iam_role.scheduler.id
+  policy = data.aws_iam_policy_document.invoke_scheduled.json
 }
 
-resource "aws_scheduler_schedule" "cost_report" {
-  name                = "${var.name}-cost-report"
-  schedule_expression = var.cost_report_schedule
+resource "aws_scheduler_schedule" "function" {
+  for_each            = local.schedules
+  name                = "${var.name}-${local.functions[each.key].binary}"
+  schedule_expression = each.value
   kms_key_arn         = aws_kms_key.this.arn
   flexible_time_window {
     mode = "OFF"
   }
   target {
-    arn      = aws_lambda_function.function["cost_report"].arn
+    arn      = aws_lambda_function.function[each.key].arn
     role_arn = aws_iam_role.scheduler.arn
     retry_policy {
       maximum_retry_attempts       = 2
       maximum_event_age_in_seconds = 3600
     }
     dead_letter_config {
-      arn = aws_sqs_queue.events_dlq.arn
-    }
-  }
-}
-
-resource "aws_scheduler_schedule" "sweep" {
-  name                = "${var.name}-sweep"
-  schedule_expression = var.sweep_schedule
-  kms_key_arn         = aws_kms_key.this.arn
-  flexible_time_window {
-    mode = "OFF"
-  }
-  target {
-    arn      = aws_lambda_function.function["sweep"].arn
-    role_arn = aws_iam_role.scheduler.arn
-    retry_policy {
-      maximum_retry_attempts       = 2
-      maximum_event_age_in_seconds = 3600
-    }
-    dead_letter_config {
-      arn = aws_sqs_queue.events_dlq.arn
+      arn = aws_sqs_queue.this["events-dlq"].arn
     }
   }
 }

@@ -10,8 +10,8 @@ locals {
   partition = data.aws_partition.this.partition
 
   functions = {
-    on_push = { binary = "on-push", timeout = 60, zip = var.zips.on_push, description = "ECR Image Action (push, delete, restore)" }
-    on_scan = { binary = "on-scan", timeout = 60, zip = var.zips.on_scan, description = "ECR Image Scan, Inspector2 Scan, Finding and Coverage" }
+    on_push     = { binary = "on-push", timeout = 60, zip = var.zips.on_push, description = "ECR Image Action (push, delete, restore)" }
+    on_scan     = { binary = "on-scan", timeout = 60, zip = var.zips.on_scan, description = "ECR Image Scan, Inspector2 Scan, Finding and Coverage" }
     sweep       = { binary = "sweep", timeout = 600, zip = var.zips.sweep, description = "Scheduled re-evaluation (deadlines, exception ends, lost events) and reminders" }
     cost_report = { binary = "cost-report", timeout = 600, zip = var.zips.cost_report, description = "Weekly digest of what Inspector's ECR scanning costs and what to change (reads only)" }
   }
@@ -21,7 +21,7 @@ locals {
     GATEKEEPER_TOPIC_ARN          = aws_sns_topic.verdicts.arn
     GATEKEEPER_CHAT_TOPIC_ARN     = aws_sns_topic.chat.arn
     GATEKEEPER_STATE_TABLE        = aws_dynamodb_table.state.name
-    GATEKEEPER_REJECTED_QUEUE_URL = aws_sqs_queue.rejected.url
+    GATEKEEPER_REJECTED_QUEUE_URL = aws_sqs_queue.this["rejected"].url
     GATEKEEPER_POLICY             = var.policy_location
     GATEKEEPER_QUARANTINE_PREFIX  = var.quarantine_prefix
     GATEKEEPER_HELD_PREFIX        = var.held_prefix
@@ -34,7 +34,7 @@ locals {
     GATEKEEPER_COST_DAYS          = tostring(var.cost_report_days)
   }
 
-  repositories = "arn:${local.partition}:ecr:${local.region}:${local.account}:repository/${var.repository_pattern}"
+  repositories  = "arn:${local.partition}:ecr:${local.region}:${local.account}:repository/${var.repository_pattern}"
   policy_object = var.policy_source == "s3" ? "arn:${local.partition}:s3:::${trimprefix(var.policy_location, "s3://")}" : ""
   policy_param  = var.policy_source == "ssm" ? "arn:${local.partition}:ssm:${local.region}:${local.account}:parameter${trimprefix(var.policy_location, "ssm:")}" : ""
   has_slack     = var.slack_workspace_id != "" && var.slack_channel_id != ""
@@ -147,29 +147,25 @@ resource "aws_sns_topic_subscription" "alarm_email" {
   endpoint  = var.alert_email
 }
 
-resource "aws_sqs_queue" "rejected" {
-  name                      = "${var.name}-rejected"
-  message_retention_seconds = 1209600
-  kms_master_key_id         = aws_kms_key.this.id
-  tags                      = var.tags
+locals {
+  # Queue name suffix => what lands in it (also the description of its alarm, alarms.tf).
+  queues = {
+    rejected   = "Events the gatekeeper could not use (malformed or unexpected shapes)"
+    failures   = "Invocations that failed after Lambda's retries (events not acted on)"
+    events-dlq = "Events EventBridge or the scheduler could not deliver to a function"
+  }
 }
 
-resource "aws_sqs_queue" "failures" {
-  name                      = "${var.name}-failures"
-  message_retention_seconds = 1209600
-  kms_master_key_id         = aws_kms_key.this.id
-  tags                      = var.tags
-}
-
-resource "aws_sqs_queue" "events_dlq" {
-  name                      = "${var.name}-events-dlq"
+resource "aws_sqs_queue" "this" {
+  for_each                  = local.queues
+  name                      = "${var.name}-${each.key}"
   message_retention_seconds = 1209600
   kms_master_key_id         = aws_kms_key.this.id
   tags                      = var.tags
 }
 
 resource "aws_sqs_queue_policy" "events_dlq" {
-  queue_url = aws_sqs_queue.events_dlq.id
+  queue_url = aws_sqs_queue.this["events-dlq"].id
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
@@ -177,7 +173,7 @@ resource "aws_sqs_queue_policy" "events_dlq" {
       Effect    = "Allow"
       Principal = { Service = ["events.amazonaws.com", "scheduler.amazonaws.com"] }
       Action    = "sqs:SendMessage"
-      Resource  = aws_sqs_queue.events_dlq.arn
+      Resource  = aws_sqs_queue.this["events-dlq"].arn
       Condition = { StringEquals = { "aws:SourceAccount" = local.account } }
     }]
   })

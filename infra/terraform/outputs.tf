@@ -20,17 +20,17 @@ output "state_table_name" {
 
 output "rejected_queue_url" {
   description = "Events the gatekeeper could not use."
-  value       = aws_sqs_queue.rejected.url
+  value       = aws_sqs_queue.this["rejected"].url
 }
 
 output "failure_queue_url" {
   description = "Invocations that failed after Lambda's retries."
-  value       = aws_sqs_queue.failures.url
+  value       = aws_sqs_queue.this["failures"].url
 }
 
 output "events_dead_letter_queue_url" {
   description = "Events EventBridge or the scheduler could not deliver."
-  value       = aws_sqs_queue.events_dlq.url
+  value       = aws_sqs_queue.this["events-dlq"].url
 }
 
 output "key_arn" {
