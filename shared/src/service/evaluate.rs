@@ -97,59 +97,47 @@ impl<P: Ports> Gatekeeper<P> {
         hint: &ScanHint,
         trigger: &Trigger,
     ) -> Result<Outcome, Error> {
-        until_settled(image, move || {
-            self.evaluate_once(source, image, scanner, hint, trigger)
+        // Each attempt reads the findings again: after a lost write they may have changed.
+        until_settled(image, move || async move {
+            let Some((findings, reported)) = self.findings_of(source, image, scanner).await? else {
+                return Ok(Some(Outcome::gone(trigger.kind, image)));
+            };
+            let scan = match (&reported, &hint.state) {
+                (ScanState::Unknown, Some(h)) => h.clone(),
+                _ => reported,
+            };
+            if let Some(why) = hint
+                .expected
+                .as_ref()
+                .and_then(|e| incomplete(&findings, e))
+            {
+                return self.defer(image, &why, trigger).await.map(Some);
+            }
+            let basis = Basis::Findings {
+                findings: &findings,
+                scan,
+            };
+            let Some(Decided {
+                outcome,
+                state,
+                scan,
+            }) = self.decide_once(image, &basis, trigger).await?
+            else {
+                return Ok(None);
+            };
+            if outcome.status == Status::Skipped {
+                return Ok(Some(outcome));
+            }
+            // Findings that disappear from an image that is no longer monitored are not fixed: the
+            // image stays in its tickets until it is scanned again or deleted.
+            let monitored = matches!(scan, ScanState::Complete | ScanState::Unknown)
+                && outcome.decision != Some(Decision::Pending);
+            self.sync_tickets(image, &findings, &state, monitored, trigger)
+                .await?;
+            self.judge_parents(image, &state, trigger).await?;
+            Ok(Some(outcome))
         })
         .await
-    }
-
-    /// One reading of the image's findings and one decision on them; `None` when a conditional
-    /// write was lost (the findings may have changed since they were read).
-    async fn evaluate_once<F: FindingsSource + Sync>(
-        &self,
-        source: &F,
-        image: &ImageRef,
-        scanner: Scanner,
-        hint: &ScanHint,
-        trigger: &Trigger,
-    ) -> Result<Option<Outcome>, Error> {
-        let Some((findings, reported)) = self.findings_of(source, image, scanner).await? else {
-            return Ok(Some(Outcome::gone(trigger.kind, image)));
-        };
-        let scan = match (&reported, &hint.state) {
-            (ScanState::Unknown, Some(h)) => h.clone(),
-            _ => reported,
-        };
-        if let Some(why) = hint
-            .expected
-            .as_ref()
-            .and_then(|e| incomplete(&findings, e))
-        {
-            return self.defer(image, &why, trigger).await.map(Some);
-        }
-        let basis = Basis::Findings {
-            findings: &findings,
-            scan,
-        };
-        let Some(Decided {
-            outcome,
-            state,
-            scan,
-        }) = self.decide_once(image, &basis, trigger).await?
-        else {
-            return Ok(None);
-        };
-        if outcome.status == Status::Skipped {
-            return Ok(Some(outcome));
-        }
-        // Findings that disappear from an image that is no longer monitored are not fixed: the image
-        // stays in its tickets until it is scanned again or deleted.
-        let monitored = matches!(scan, ScanState::Complete | ScanState::Unknown)
-            && outcome.decision != Some(Decision::Pending);
-        self.sync_tickets(image, &findings, &state, monitored, trigger)
-            .await?;
-        self.judge_parents(image, &state, trigger).await?;
-        Ok(Some(outcome))
     }
 
     /// An incomplete findings list decides nothing: a decision made before stays, a new image stays
