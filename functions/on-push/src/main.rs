@@ -5,17 +5,21 @@
 use std::process::ExitCode;
 
 use gatekeeper::bootstrap::AwsGatekeeper;
-use gatekeeper::bootstrap::lambda::{self, LambdaEvent};
-use gatekeeper::domain::events::Incoming;
+use gatekeeper::bootstrap::lambda::{self, Answer, Delivery, LambdaEvent};
 use gatekeeper::error::Error;
-use gatekeeper::service::Outcome;
 
 fn main() -> ExitCode {
     lambda::run("on-push", |start| start.gatekeeper, handle)
 }
 
-/// One push. The payload is [`Incoming`] so that a malformed event is refused, not a failed invocation.
-async fn handle(gk: &AwsGatekeeper, event: LambdaEvent<Incoming>) -> Result<Outcome, Error> {
-    gk.handle_push_delivery(&event.payload, &event.context.request_id)
-        .await
+/// A batch from the intake queue (each record in turn; a failed image's records go back to the
+/// queue), or one push delivered directly. A malformed event is refused, never a failed invocation.
+async fn handle(gk: &AwsGatekeeper, event: LambdaEvent<Delivery>) -> Result<Answer, Error> {
+    match event.payload {
+        Delivery::Batch(records) => Ok(Answer::batch(gk.handle_push_batch(&records).await)),
+        Delivery::Direct(incoming) => gk
+            .handle_push_delivery(&incoming, &event.context.request_id)
+            .await
+            .map(Answer::Direct),
+    }
 }

@@ -6,10 +6,8 @@ use std::process::ExitCode;
 
 use gatekeeper::adapters::Inspector;
 use gatekeeper::bootstrap::AwsGatekeeper;
-use gatekeeper::bootstrap::lambda::{self, LambdaEvent};
-use gatekeeper::domain::events::Incoming;
+use gatekeeper::bootstrap::lambda::{self, Answer, Delivery, LambdaEvent};
 use gatekeeper::error::Error;
-use gatekeeper::service::Outcome;
 
 fn main() -> ExitCode {
     lambda::run(
@@ -19,12 +17,20 @@ fn main() -> ExitCode {
     )
 }
 
-/// One scan result, finding change or coverage change, read with Inspector's findings. The payload is
-/// [`Incoming`] so that a malformed event is refused, not a failed invocation.
+/// A batch from the intake queue (each image evaluated once; a failed image's records go back to the
+/// queue), or one scan result, finding change or coverage change delivered directly. A malformed
+/// event is refused, never a failed invocation.
 async fn handle(
     (inspector, gk): &(Inspector, AwsGatekeeper),
-    event: LambdaEvent<Incoming>,
-) -> Result<Outcome, Error> {
-    gk.handle_scan_delivery(inspector, &event.payload, &event.context.request_id)
-        .await
+    event: LambdaEvent<Delivery>,
+) -> Result<Answer, Error> {
+    match event.payload {
+        Delivery::Batch(records) => Ok(Answer::batch(
+            gk.handle_scan_batch(inspector, &records).await,
+        )),
+        Delivery::Direct(incoming) => gk
+            .handle_scan_delivery(inspector, &incoming, &event.context.request_id)
+            .await
+            .map(Answer::Direct),
+    }
 }

@@ -1,16 +1,21 @@
 //! A function's whole `main` (feature `lambda`, which only the functions enable, so that the CLI
 //! never compiles the Lambda runtime): logging, the cold start, and the runtime loop that runs the
-//! handler under the invocation's budget and names its errors for dashboards.
+//! handler under the invocation's budget and names its errors for dashboards; and what an event
+//! function is invoked with (an SQS batch or one EventBridge event) and answers.
 
 use std::process::ExitCode;
 
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 pub use lambda_runtime::LambdaEvent;
 use lambda_runtime::{Diagnostic, service_fn};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
 
 use super::{BUDGET_MARGIN, ColdStart, within_budget};
+use crate::domain::events::{Incoming, MAX_EVENT_BYTES};
 use crate::error::Error;
+use crate::service::{BatchReport, Outcome, Record};
 
 /// Runs a function named `name`: sets up logging, does the [`ColdStart`], gives it to `build` once
 /// for the handler's state, then answers every event with `handle` within the invocation's budget.
@@ -56,6 +61,93 @@ where
             .map_err(Diagnostic::from)
     }))
     .await
+}
+
+/// What an event function is invoked with: a batch from its SQS intake queue (the event source
+/// mapping), or one EventBridge event (a rule that targets the function, as deployments before the
+/// intake queues do).
+#[derive(Debug)]
+pub enum Delivery {
+    /// The SQS batch's records: message id and body.
+    Batch(Vec<Record>),
+    /// One EventBridge event.
+    Direct(Incoming),
+}
+
+/// Just enough of a payload to tell an SQS batch: `Records` whose first `eventSource` is `aws:sqs`.
+#[derive(Deserialize)]
+struct Probe {
+    #[serde(rename = "Records")]
+    records: Option<Vec<ProbeRecord>>,
+}
+
+#[derive(Deserialize)]
+struct ProbeRecord {
+    #[serde(rename = "eventSource")]
+    event_source: Option<String>,
+}
+
+impl Delivery {
+    /// Reads a payload's JSON text. An SQS batch's record bodies are each read as an event (one that
+    /// cannot be is refused when it is parsed, with the reason); anything else is one event.
+    pub fn from_text(text: &str) -> Delivery {
+        let sqs = serde_json::from_str::<Probe>(text).is_ok_and(|p| {
+            p.records.is_some_and(|r| {
+                r.first()
+                    .is_some_and(|f| f.event_source.as_deref() == Some("aws:sqs"))
+            })
+        });
+        let batch = sqs
+            .then(|| serde_json::from_str::<SqsEvent>(text).ok())
+            .flatten();
+        match batch {
+            Some(batch) => Delivery::Batch(batch.records.into_iter().map(record).collect()),
+            None => Delivery::Direct(
+                Incoming::from_text(text, MAX_EVENT_BYTES)
+                    .unwrap_or_else(|e| Incoming::unreadable(text, e.reason())),
+            ),
+        }
+    }
+}
+
+/// One SQS message as a [`Record`].
+fn record(message: aws_lambda_events::event::sqs::SqsMessage) -> Record {
+    let id = message.message_id.unwrap_or_default();
+    let incoming = match message.body {
+        Some(body) => Incoming::from_text(&body, MAX_EVENT_BYTES)
+            .unwrap_or_else(|e| Incoming::unreadable(&body, e.reason())),
+        None => Incoming::unreadable("", "an SQS record without a body"),
+    };
+    Record { id, incoming }
+}
+
+/// Lambda hands the payload over as JSON text, read as raw text first (see [`Incoming`]).
+impl<'de> Deserialize<'de> for Delivery {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(d)?;
+        Ok(Delivery::from_text(raw.get()))
+    }
+}
+
+/// What an event function answers: for a batch, the records to deliver again
+/// (`{"batchItemFailures": [...]}`, read by an event source mapping with `ReportBatchItemFailures`);
+/// for one event, its outcome.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Answer {
+    /// The partial batch response.
+    Batch(SqsBatchResponse),
+    /// One event's outcome.
+    Direct(Outcome),
+}
+
+impl Answer {
+    /// The partial batch response of a batch's report: exactly its records to retry.
+    pub fn batch(report: BatchReport) -> Answer {
+        let mut response = SqsBatchResponse::default();
+        response.set_failures(report.retry);
+        Answer::Batch(response)
+    }
 }
 
 /// A failed invocation as Lambda reports it: `errorType` is [`Error::error_type`]

@@ -8,6 +8,7 @@
 //!
 //! One job per file:
 //! - `route`: an event in, parsed and routed (a malformed one rejected, one not ours skipped);
+//! - `intake`: an SQS batch, grouped by image: each image evaluated once, failed images' records retried;
 //! - `push`: a push onto a known digest (its verdict at once; a verified tag only where it verifies);
 //! - `admit`: a new image held where the policy says so and made sure to be scanned;
 //! - `lifecycle`: an image deleted or restored from the archive;
@@ -26,6 +27,7 @@ mod decide;
 mod evaluate;
 mod execute;
 mod index;
+mod intake;
 mod lifecycle;
 mod operator;
 mod push;
@@ -34,6 +36,7 @@ mod sweep;
 mod tickets;
 
 pub use evaluate::ScanHint;
+pub use intake::{BatchReport, Record};
 pub use operator::{Preview, ReleaseRequest};
 pub use sweep::{SweepReport, SweepSettings, blocking_severities};
 

@@ -6,15 +6,15 @@ use tracing::{info, warn};
 
 use super::evaluate::ScanHint;
 use super::{Gatekeeper, Outcome, Status, Trigger};
-use crate::domain::TriggerKind;
 use crate::domain::events::{self, Event, EventBody, Incoming, Scanner};
+use crate::domain::{ImageRef, TriggerKind};
 use crate::error::Error;
 use crate::ports::{FindingsSource, Ports, RejectSink};
 
 impl<P: Ports> Gatekeeper<P> {
     /// Parses an event; a malformed one is logged, copied to the rejected-events queue and answered
     /// `Ok(rejected)` (an error would only make Lambda retry it forever), an ignored one is skipped.
-    async fn parse(
+    pub(super) async fn parse(
         &self,
         incoming: &Incoming,
         delivery: &str,
@@ -61,23 +61,19 @@ impl<P: Ports> Gatekeeper<P> {
         incoming: &Incoming,
         delivery: &str,
     ) -> Result<Outcome, Error> {
-        let event = match self.parse(incoming, delivery).await? {
-            Ok(event) => event,
-            Err(outcome) => return Ok(outcome),
-        };
+        match self.parse(incoming, delivery).await? {
+            Ok(event) => self.route_push(&event).await,
+            Err(outcome) => Ok(outcome),
+        }
+    }
+
+    /// A parsed event at the on-push function: a push, a deletion or a restore.
+    pub(super) async fn route_push(&self, event: &Event) -> Result<Outcome, Error> {
         match &event.body {
-            EventBody::Push(push) => self.on_push(&event, push).await,
-            EventBody::Deleted(image) => self.on_delete(&event, image).await,
-            EventBody::Restored(image) => self.on_restore(&event, image).await,
-            _ => {
-                info!(event_id = %event.id, kind = event.kind().as_str(), "skipped: not a push event");
-                Ok(Outcome::new(
-                    Status::Skipped,
-                    event.kind(),
-                    event.image(),
-                    "not a push event: routed to the wrong function",
-                ))
-            }
+            EventBody::Push(push) => self.on_push(event, push).await,
+            EventBody::Deleted(image) => self.on_delete(event, image).await,
+            EventBody::Restored(image) => self.on_restore(event, image).await,
+            _ => Ok(misrouted(event, "push")),
         }
     }
 
@@ -102,42 +98,67 @@ impl<P: Ports> Gatekeeper<P> {
             Ok(event) => event,
             Err(outcome) => return Ok(outcome),
         };
+        let Some(ask) = ScanAsk::of(&event) else {
+            return Ok(misrouted(&event, "scan"));
+        };
         let trigger = Trigger::of(&event);
-        match &event.body {
-            EventBody::Scan(scan) => {
-                // Basic scanning's findings come with the status that lists them in full; Inspector's
-                // ListFindings may lag behind the counts of its scan-complete event.
-                let hint = match scan.scanner {
+        self.evaluate_with(source, ask.image, ask.scanner, &ask.hint, &trigger)
+            .await
+    }
+}
+
+/// What a scan event asks for: this image evaluated, with what the event says about its scan.
+pub(super) struct ScanAsk<'a> {
+    /// The image.
+    pub(super) image: &'a ImageRef,
+    /// Whose findings to read.
+    pub(super) scanner: Scanner,
+    /// What the event says about the scan besides the findings.
+    pub(super) hint: ScanHint,
+}
+
+impl<'a> ScanAsk<'a> {
+    /// The ask of a scan, finding or coverage event; `None` for any other event.
+    pub(super) fn of(event: &'a Event) -> Option<ScanAsk<'a>> {
+        Some(match &event.body {
+            EventBody::Scan(scan) => ScanAsk {
+                image: &scan.image,
+                scanner: scan.scanner,
+                // Basic scanning's findings come with the status that lists them in full;
+                // Inspector's ListFindings may lag behind the counts of its scan-complete event.
+                hint: match scan.scanner {
                     Scanner::Basic => ScanHint::default(),
                     Scanner::Enhanced => ScanHint {
                         state: Some(scan.state.clone()),
                         expected: scan.counts.map(|c| (c, scan.total)),
                     },
-                };
-                self.evaluate_with(source, &scan.image, scan.scanner, &hint, &trigger)
-                    .await
-            }
-            EventBody::Finding(f) => {
-                self.evaluate_image(source, &f.image, Scanner::Enhanced, &trigger)
-                    .await
-            }
-            EventBody::Coverage(c) => {
-                let hint = ScanHint {
+                },
+            },
+            EventBody::Finding(f) => ScanAsk {
+                image: &f.image,
+                scanner: Scanner::Enhanced,
+                hint: ScanHint::default(),
+            },
+            EventBody::Coverage(c) => ScanAsk {
+                image: &c.image,
+                scanner: Scanner::Enhanced,
+                hint: ScanHint {
                     state: Some(c.state.clone()),
                     expected: None,
-                };
-                self.evaluate_with(source, &c.image, Scanner::Enhanced, &hint, &trigger)
-                    .await
-            }
-            _ => {
-                info!(event_id = %event.id, kind = event.kind().as_str(), "skipped: not a scan event");
-                Ok(Outcome::new(
-                    Status::Skipped,
-                    event.kind(),
-                    event.image(),
-                    "not a scan event: routed to the wrong function",
-                ))
-            }
-        }
+                },
+            },
+            _ => return None,
+        })
     }
+}
+
+/// An event that reached the function for `job` events (a rule that routes wrongly): skipped.
+pub(super) fn misrouted(event: &Event, job: &str) -> Outcome {
+    info!(event_id = %event.id, kind = event.kind().as_str(), "skipped: not a {job} event");
+    Outcome::new(
+        Status::Skipped,
+        event.kind(),
+        event.image(),
+        format!("not a {job} event: routed to the wrong function"),
+    )
 }

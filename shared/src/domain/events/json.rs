@@ -34,6 +34,15 @@ impl Incoming {
         }
     }
 
+    /// A payload that could not be read, kept (clipped) for the rejected-events queue with `why`.
+    pub fn unreadable(text: &str, why: &str) -> Incoming {
+        Incoming {
+            value: Value::String(clip(text)),
+            duplicate_keys: Vec::new(),
+            unreadable: Some(why.to_string()),
+        }
+    }
+
     /// Reads JSON text of at most `limit` bytes, refusing larger text before parsing any of it.
     pub fn from_text(text: &str, limit: usize) -> Result<Incoming, ParseError> {
         if text.len() > limit {
@@ -72,13 +81,8 @@ impl Incoming {
 impl<'de> Deserialize<'de> for Incoming {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
-        Ok(
-            Incoming::from_text(raw.get(), MAX_EVENT_BYTES).unwrap_or_else(|e| Incoming {
-                value: Value::String(clip(raw.get())),
-                duplicate_keys: Vec::new(),
-                unreadable: Some(e.reason().to_string()),
-            }),
-        )
+        Ok(Incoming::from_text(raw.get(), MAX_EVENT_BYTES)
+            .unwrap_or_else(|e| Incoming::unreadable(raw.get(), e.reason())))
     }
 }
 

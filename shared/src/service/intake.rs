@@ -1,0 +1,192 @@
+//! SQS intake: a batch of records from a function's queue, grouped by image so that each image is
+//! evaluated once whatever the number of its events; the records of an image that could not be
+//! finished go back to the queue, and only those.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use tracing::{info, warn};
+
+use super::route::ScanAsk;
+use super::{Gatekeeper, Outcome, Status, Trigger};
+use crate::domain::events::{Event, EventBody, Incoming};
+use crate::error::Error;
+use crate::ports::{FindingsSource, Ports};
+
+/// One record of a batch: an SQS message of the function's intake queue.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// The SQS message id: the same on every redelivery of the message.
+    pub id: String,
+    /// Its body, read as an EventBridge event (an unreadable body is refused when parsed).
+    pub incoming: Incoming,
+}
+
+/// What a batch came to.
+#[derive(Debug, Default, Serialize)]
+pub struct BatchReport {
+    /// One outcome per image evaluated, and per record rejected, skipped or handled alone.
+    pub outcomes: Vec<Outcome>,
+    /// The message ids to deliver again: every record of an image whose evaluation failed, or whose
+    /// change another delivery is applying right now. A record is acted on, rejected with a reason,
+    /// skipped, or listed here; after the queue's maxReceiveCount it lands in the DLQ.
+    pub retry: Vec<String>,
+}
+
+/// The events of one image in a batch (same account, region, repository and digest).
+struct Group<'a> {
+    /// The event the evaluation answers to (its trigger, scanner and hint).
+    lead: &'a Event,
+    /// The message ids of every record of the image.
+    ids: Vec<String>,
+}
+
+/// Where an event's image lives: account, region, repository, digest.
+type ImageKey = (Option<String>, Option<String>, String, String);
+
+fn image_key(event: &Event) -> Option<ImageKey> {
+    let image = event.image()?;
+    Some((
+        event.account.clone(),
+        event.region.clone(),
+        image.repository.clone(),
+        image.digest.clone(),
+    ))
+}
+
+/// Whether `next` should lead its image's evaluation instead of `lead`: a scan or coverage event
+/// (it says what became of the scan) over a finding event, then the later event.
+fn leads(next: &Event, lead: &Event) -> bool {
+    let says_scan = |e: &Event| matches!(e.body, EventBody::Scan(_) | EventBody::Coverage(_));
+    match (says_scan(next), says_scan(lead)) {
+        (true, false) => true,
+        (false, true) => false,
+        _ => next.time.unwrap_or(i64::MIN) >= lead.time.unwrap_or(i64::MIN),
+    }
+}
+
+impl BatchReport {
+    /// Records the outcome of the records `ids`; an `in_progress` one sends them back to the queue
+    /// (another delivery is applying the change: they are looked at again after it).
+    fn settled(&mut self, outcome: Outcome, ids: &[String]) {
+        if outcome.status == Status::InProgress {
+            self.retry.extend_from_slice(ids);
+        }
+        self.outcomes.push(outcome);
+    }
+
+    /// Sends the records `ids` back to the queue after `error`.
+    fn failed(&mut self, error: &Error, ids: &[String]) {
+        warn!(error = %error, error_type = %error.error_type(), records = ids.len(), "records go back to the queue");
+        self.retry.extend_from_slice(ids);
+    }
+}
+
+impl<P: Ports> Gatekeeper<P> {
+    /// The records of a batch parsed in order: the events to act on, with their message ids; a
+    /// malformed record is rejected (copied to the rejected-events queue) and an ignored one skipped,
+    /// both done; one whose rejection could not be written goes back to the queue.
+    async fn read_batch(
+        &self,
+        records: &[Record],
+        report: &mut BatchReport,
+    ) -> Vec<(Event, String)> {
+        let mut events = Vec::with_capacity(records.len());
+        for record in records {
+            match self.parse(&record.incoming, &record.id).await {
+                Ok(Ok(event)) => events.push((event, record.id.clone())),
+                Ok(Err(outcome)) => report.outcomes.push(outcome),
+                Err(e) => report.failed(&e, std::slice::from_ref(&record.id)),
+            }
+        }
+        events
+    }
+
+    /// The on-scan function's SQS batch: each image evaluated once, with what its lead event says
+    /// (a scan-complete event's counts are still the hint that ListFindings may lag).
+    pub async fn handle_scan_batch<F: FindingsSource + Sync>(
+        &self,
+        source: &F,
+        records: &[Record],
+    ) -> BatchReport {
+        let mut report = BatchReport::default();
+        let events = self.read_batch(records, &mut report).await;
+        let mut order: Vec<ImageKey> = Vec::new();
+        let mut groups: HashMap<ImageKey, Group<'_>> = HashMap::new();
+        for (event, id) in &events {
+            let key = match (ScanAsk::of(event), image_key(event)) {
+                (Some(_), Some(key)) => key,
+                _ => {
+                    report.outcomes.push(super::route::misrouted(event, "scan"));
+                    continue;
+                }
+            };
+            match groups.get_mut(&key) {
+                Some(group) => {
+                    group.ids.push(id.clone());
+                    if leads(event, group.lead) {
+                        group.lead = event;
+                    }
+                }
+                None => {
+                    order.push(key.clone());
+                    groups.insert(
+                        key,
+                        Group {
+                            lead: event,
+                            ids: vec![id.clone()],
+                        },
+                    );
+                }
+            }
+        }
+        for key in &order {
+            let Some(group) = groups.get(key) else {
+                continue;
+            };
+            let Some(ask) = ScanAsk::of(group.lead) else {
+                continue;
+            };
+            let trigger = Trigger::of(group.lead);
+            info!(image = %ask.image.display(), records = group.ids.len(), event_id = %trigger.event_id, "evaluating once for the batch");
+            match self
+                .evaluate_with(source, ask.image, ask.scanner, &ask.hint, &trigger)
+                .await
+            {
+                Ok(outcome) => report.settled(outcome, &group.ids),
+                Err(e) => report.failed(&e, &group.ids),
+            }
+        }
+        report
+    }
+
+    /// The on-push function's SQS batch: each record in turn (pushes, deletions and restores are
+    /// cheap and their order matters); after an image's record fails, that image's later records go
+    /// back to the queue with it, so that they are not applied out of order.
+    pub async fn handle_push_batch(&self, records: &[Record]) -> BatchReport {
+        let mut report = BatchReport::default();
+        let events = self.read_batch(records, &mut report).await;
+        let mut stopped: Vec<ImageKey> = Vec::new();
+        for (event, id) in &events {
+            let key = image_key(event);
+            if key.as_ref().is_some_and(|k| stopped.contains(k)) {
+                report.retry.push(id.clone());
+                continue;
+            }
+            let ids = std::slice::from_ref(id);
+            match self.route_push(event).await {
+                Ok(outcome) => {
+                    if outcome.status == Status::InProgress {
+                        stopped.extend(key);
+                    }
+                    report.settled(outcome, ids);
+                }
+                Err(e) => {
+                    stopped.extend(key);
+                    report.failed(&e, ids);
+                }
+            }
+        }
+        report
+    }
+}
