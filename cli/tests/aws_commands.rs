@@ -6,7 +6,7 @@
 use std::process::{Command, Output, Stdio};
 
 use gatekeeper_tests::fixtures::{Aws, Setup, basic_finding};
-use gatekeeper_tests::manifest::{DOCKER_V2, digest_of, image_manifest};
+use gatekeeper_tests::manifest::{DOCKER_V2, digest_of, hex12, image_manifest};
 use gatekeeper_tests::moto::{Moto, workspace_root};
 use serde_json::Value;
 
@@ -167,7 +167,7 @@ async fn check_finds_a_tag_moved_to_its_quarantine_tag() {
     aws.create_repo("ci/moved", "MUTABLE", &[]).await;
     let manifest = image_manifest("moved");
     let digest = digest_of(&manifest);
-    let q = format!("quarantined-v3--{}", &digest[7..19]);
+    let q = format!("quarantined-v3--{}", hex12(&digest));
     aws.push_manifest("ci/moved", &manifest, DOCKER_V2, &[&q])
         .await;
     aws.seed_basic_scan(
@@ -320,7 +320,7 @@ async fn reconcile_previews_then_acts_and_release_is_refused_until_forced() {
         vec![basic_finding("CVE-2026-0007", "LOW", "zlib")],
     )
     .await;
-    let h = &bad[7..19];
+    let h = hex12(&bad);
 
     let preview = run(
         &aws,
@@ -499,14 +499,14 @@ async fn release_all_puts_every_quarantined_and_held_tag_back() {
         "un/one",
         &m1,
         DOCKER_V2,
-        &[&format!("quarantined-v1--{}", &d1[7..19])],
+        &[&format!("quarantined-v1--{}", hex12(&d1))],
     )
     .await;
     aws.push_manifest(
         "un/two",
         &m2,
         DOCKER_V2,
-        &[&format!("held-v2--{}", &d2[7..19]), "keep"],
+        &[&format!("held-v2--{}", hex12(&d2)), "keep"],
     )
     .await;
     aws.push("un/two", "other", &["v9"]).await;

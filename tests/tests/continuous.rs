@@ -20,12 +20,8 @@ use gatekeeper_tests::fixtures::{
     Aws, TestGatekeeper, WithScanStatus, basic_finding, basic_scan_event, coverage_event,
     finding_event, image_action_event, index_push_event, inspector_scan_counts, push_event,
 };
-use gatekeeper_tests::manifest::{OCI_INDEX, image_index, image_manifest};
+use gatekeeper_tests::manifest::{OCI_INDEX, hex12, image_index, image_manifest};
 use serde_json::Value;
-
-fn hex12(digest: &str) -> String {
-    digest.trim_start_matches("sha256:")[..12].to_string()
-}
 
 fn finding(id: &str, severity: Severity, status: FindingStatus) -> Finding {
     let mut f = Finding::new(id, severity);
@@ -60,9 +56,7 @@ async fn deliver<F: FindingsSource + Sync>(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_hundred_finding_events_in_parallel_make_one_change_and_one_message() {
-    let aws = Aws::new("finding-storm").await;
-    let setup = aws.standard_setup().await;
-    aws.create_repo("fin/app", "MUTABLE", &[]).await;
+    let (aws, setup) = Aws::with_repo("finding-storm", "fin/app").await;
     let digest = aws.push("fin/app", "hundred", &["v1"]).await;
     let gk = Arc::new(aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin()));
     let findings = Arc::new(FakeFindings::default());
@@ -148,9 +142,7 @@ async fn a_hundred_finding_events_in_parallel_make_one_change_and_one_message() 
 
 #[tokio::test]
 async fn a_finding_before_its_scan_result_and_a_lagging_list_decide_once() {
-    let aws = Aws::new("out-of-order").await;
-    let setup = aws.standard_setup().await;
-    aws.create_repo("ooo", "MUTABLE", &[]).await;
+    let (aws, setup) = Aws::with_repo("out-of-order", "ooo").await;
     let policy = Policy::parse(
         "version = 1\n[defaults]\nblock = \"CRITICAL\"\nwarn = \"HIGH\"\n[[exception]]\nid = \"CVE-2026-7777\"\nrepositories = [\"ooo\"]\ncreated = 2026-11-01\nexpires = 2027-01-31\nreason = \"not reachable: the parser is not used\"\nowner = \"platform-team\"\n",
     )
@@ -245,9 +237,7 @@ async fn a_finding_before_its_scan_result_and_a_lagging_list_decide_once() {
 
 #[tokio::test]
 async fn suppressed_and_closed_findings_release_only_a_monitored_image() {
-    let aws = Aws::new("suppress-close").await;
-    let setup = aws.standard_setup().await;
-    aws.create_repo("sc", "MUTABLE", &[]).await;
+    let (aws, setup) = Aws::with_repo("suppress-close", "sc").await;
     let gk = aws
         .gatekeeper(&setup, Mode::Enforce, Policy::builtin())
         .with_registry(WithScanStatus::new(&aws));
@@ -388,9 +378,7 @@ async fn a_multi_arch_index_takes_its_worst_platform_verdict_whichever_arrives_f
         } else {
             "platform-first"
         };
-        let aws = Aws::new(name).await;
-        let setup = aws.standard_setup().await;
-        aws.create_repo("multi", "MUTABLE", &[]).await;
+        let (aws, setup) = Aws::with_repo(name, "multi").await;
         let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
         let findings = FakeFindings::default();
         // buildx pushes the platform images and the attestation untagged, then the tagged index.
@@ -694,9 +682,7 @@ async fn a_cve_storm_opens_one_ticket_per_repository_that_survives_rebuilds_and_
 
 #[tokio::test]
 async fn a_deleted_tag_changes_nothing_and_a_restored_image_is_scanned_and_decided_again() {
-    let aws = Aws::new("restore").await;
-    let setup = aws.standard_setup().await;
-    aws.create_repo("rs", "MUTABLE", &[]).await;
+    let (aws, setup) = Aws::with_repo("restore", "rs").await;
     let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
     let digest = aws.push("rs", "restored", &["v1", "old"]).await;
     aws.seed_basic_scan(
@@ -751,9 +737,7 @@ async fn a_deleted_tag_changes_nothing_and_a_restored_image_is_scanned_and_decid
 
 #[tokio::test]
 async fn verdicts_on_a_replicated_repository_warn_that_tag_changes_do_not_reach_the_replicas() {
-    let aws = Aws::new("replicated").await;
-    let setup = aws.standard_setup().await;
-    aws.create_repo("prod/api", "MUTABLE", &[]).await;
+    let (aws, setup) = Aws::with_repo("replicated", "prod/api").await;
     aws.ecr
         .put_replication_configuration()
         .replication_configuration(
