@@ -539,6 +539,20 @@ impl Aws {
             .unwrap();
     }
 
+    /// Pushes an image built from `seed` with `tags` whose basic scan finds `findings`, and returns
+    /// its digest.
+    pub async fn push_scanned(
+        &self,
+        repo: &str,
+        seed: &str,
+        tags: &[&str],
+        findings: Vec<Value>,
+    ) -> String {
+        let digest = self.push(repo, seed, tags).await;
+        self.seed_basic_scan(repo, &digest, findings).await;
+        digest
+    }
+
     /// Makes ECR basic scanning return these findings for an image (after StartImageScan).
     pub async fn seed_basic_scan(&self, repo: &str, digest: &str, findings: Vec<Value>) {
         self.seed_basic_scan_status(repo, digest, "COMPLETE", findings)
