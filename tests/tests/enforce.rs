@@ -326,13 +326,14 @@ async fn audit_mode_notifies_what_it_would_do_and_touches_no_tag() {
 #[tokio::test]
 async fn basic_scan_findings_are_read_from_ecr() {
     let (aws, setup) = Aws::with_repo("basic", "basic/app").await;
-    let digest = aws.push("basic/app", "basic", &["1.0"]).await;
-    aws.seed_basic_scan(
-        "basic/app",
-        &digest,
-        vec![basic_finding("CVE-2026-1111", "HIGH", "zlib")],
-    )
-    .await;
+    let digest = aws
+        .push_scanned(
+            "basic/app",
+            "basic",
+            &["1.0"],
+            vec![basic_finding("CVE-2026-1111", "HIGH", "zlib")],
+        )
+        .await;
     let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
     let outcome = gk
         .handle_scan_event(

@@ -55,25 +55,24 @@ async fn hold_moves_new_tags_aside_until_a_verdict_releases_or_quarantines_them(
     );
 
     // The scans come back: a clean image is released, a critical one goes from held to quarantined.
-    aws.seed_basic_scan(
-        "held/app",
-        &clean,
-        vec![basic_finding("CVE-2026-1", "LOW", "zlib")],
-    )
-    .await;
-    aws.seed_basic_scan(
-        "held/app",
-        &dirty,
-        vec![basic_finding("CVE-2026-2", "CRITICAL", "openssl")],
-    )
-    .await;
+    let scans = [
+        ("s-1", &clean, basic_finding("CVE-2026-1", "LOW", "zlib")),
+        (
+            "s-2",
+            &dirty,
+            basic_finding("CVE-2026-2", "CRITICAL", "openssl"),
+        ),
+    ];
+    for (_, digest, finding) in &scans {
+        aws.seed_basic_scan("held/app", digest, vec![finding.clone()])
+            .await;
+    }
     let none = FakeFindings::default();
-    gk.handle_scan_event(&none, &basic_scan_event("s-1", "held/app", &clean, &[]))
-        .await
-        .unwrap();
-    gk.handle_scan_event(&none, &basic_scan_event("s-2", "held/app", &dirty, &[]))
-        .await
-        .unwrap();
+    for (id, digest, _) in &scans {
+        gk.handle_scan_event(&none, &basic_scan_event(id, "held/app", digest, &[]))
+            .await
+            .unwrap();
+    }
     assert_eq!(
         aws.tags("held/app", &clean).await.unwrap(),
         vec!["v1".to_string()]
