@@ -71,6 +71,12 @@ impl Rule {
         self
     }
 
+    /// The same rule, firing at most `n` times.
+    pub fn times(mut self, n: usize) -> Rule {
+        self.times = Some(n);
+        self
+    }
+
     fn matches(&self, operation: &str) -> bool {
         self.operations.is_empty()
             || self.operations.iter().any(|o| {

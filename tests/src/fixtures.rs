@@ -16,6 +16,7 @@ use aws_sdk_ecr::types::{
     ImageTagMutabilityExclusionFilterType, RegistryScanningRule, ScanFrequency, ScanType,
     ScanningRepositoryFilter, ScanningRepositoryFilterType,
 };
+use aws_sdk_eventbridge::types::Target;
 use serde_json::{Value, json};
 
 use crate::manifest::{digest_of, image_manifest};
@@ -226,17 +227,12 @@ impl Aws {
         tags: &[&str],
     ) -> String {
         let digest = digest.to_string();
-        if tags.is_empty() {
-            self.ecr
-                .put_image()
-                .repository_name(repo)
-                .image_manifest(manifest)
-                .image_manifest_media_type(media_type)
-                .image_digest(&digest)
-                .send()
-                .await
-                .unwrap();
-        }
+        // One PutImage per tag; an untagged push is one PutImage without a tag.
+        let tags: Vec<Option<&str>> = if tags.is_empty() {
+            vec![None]
+        } else {
+            tags.iter().copied().map(Some).collect()
+        };
         for tag in tags {
             self.ecr
                 .put_image()
@@ -244,7 +240,7 @@ impl Aws {
                 .image_manifest(manifest)
                 .image_manifest_media_type(media_type)
                 .image_digest(&digest)
-                .image_tag(*tag)
+                .set_image_tag(tag.map(str::to_string))
                 .send()
                 .await
                 .unwrap();
@@ -262,11 +258,7 @@ impl Aws {
             .send()
             .await;
         match out {
-            Ok(out) => out.image_details().first().map(|d| {
-                let mut t = d.image_tags().to_vec();
-                t.sort();
-                t
-            }),
+            Ok(out) => out.image_details().first().map(sorted_tags),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_image_not_found_exception()) =>
@@ -301,9 +293,10 @@ impl Aws {
             .image_details()
             .iter()
             .map(|d| {
-                let mut t = d.image_tags().to_vec();
-                t.sort();
-                (d.image_digest().unwrap_or_default().to_string(), t)
+                (
+                    d.image_digest().unwrap_or_default().to_string(),
+                    sorted_tags(d),
+                )
             })
             .collect();
         v.sort();
@@ -340,16 +333,7 @@ impl Aws {
         let subscriber_url = self
             .subscribe_queue(&topic_arn, "verdict-subscriber", None)
             .await;
-        let rejected_url = self
-            .sqs
-            .create_queue()
-            .queue_name("gatekeeper-rejected")
-            .send()
-            .await
-            .unwrap()
-            .queue_url()
-            .unwrap()
-            .to_string();
+        let rejected_url = self.create_queue("gatekeeper-rejected").await;
         let chat_topic_arn = self.create_topic("gatekeeper-chat").await;
         let chat_url = self
             .subscribe_queue(&chat_topic_arn, "chat-subscriber", None)
@@ -362,6 +346,60 @@ impl Aws {
             chat_topic_arn,
             chat_url,
         }
+    }
+
+    /// A fresh account for the test called `name` with the [`Aws::standard_setup`] and one
+    /// `MUTABLE` repository: where most tests start.
+    pub async fn with_repo(name: &str, repo: &str) -> (Aws, Setup) {
+        let aws = Aws::new(name).await;
+        let setup = aws.standard_setup().await;
+        aws.create_repo(repo, "MUTABLE", &[]).await;
+        (aws, setup)
+    }
+
+    /// Creates an SQS queue and returns its URL.
+    pub async fn create_queue(&self, name: &str) -> String {
+        self.sqs
+            .create_queue()
+            .queue_name(name)
+            .send()
+            .await
+            .unwrap()
+            .queue_url()
+            .unwrap()
+            .to_string()
+    }
+
+    /// The ARN of this account's queue `name`.
+    pub fn queue_arn(&self, name: &str) -> String {
+        format!("arn:aws:sqs:{}:{}:{name}", self.region, self.account)
+    }
+
+    /// Creates the EventBridge rule `rule` with `pattern` on the default bus, targeting a new queue
+    /// `queue` (moto cannot invoke Lambda: a queue stands in for the function), and returns its URL.
+    pub async fn route_to_queue(&self, rule: &str, pattern: &str, queue: &str) -> String {
+        self.events
+            .put_rule()
+            .name(rule)
+            .event_pattern(pattern)
+            .send()
+            .await
+            .unwrap();
+        let url = self.create_queue(queue).await;
+        self.events
+            .put_targets()
+            .rule(rule)
+            .targets(
+                Target::builder()
+                    .id("queue")
+                    .arn(self.queue_arn(queue))
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        url
     }
 
     /// Creates an SNS topic and returns its ARN.
@@ -384,23 +422,13 @@ impl Aws {
         name: &str,
         filter_policy: Option<&str>,
     ) -> String {
-        let url = self
-            .sqs
-            .create_queue()
-            .queue_name(name)
-            .send()
-            .await
-            .unwrap()
-            .queue_url()
-            .unwrap()
-            .to_string();
-        let arn = format!("arn:aws:sqs:{}:{}:{name}", self.region, self.account);
+        let url = self.create_queue(name).await;
         let mut req = self
             .sns
             .subscribe()
             .topic_arn(topic_arn)
             .protocol("sqs")
-            .endpoint(arn);
+            .endpoint(self.queue_arn(name));
         if let Some(p) = filter_policy {
             req = req.attributes("FilterPolicy", p);
         }
@@ -511,6 +539,20 @@ impl Aws {
             .unwrap();
     }
 
+    /// Pushes an image built from `seed` with `tags` whose basic scan finds `findings`, and returns
+    /// its digest.
+    pub async fn push_scanned(
+        &self,
+        repo: &str,
+        seed: &str,
+        tags: &[&str],
+        findings: Vec<Value>,
+    ) -> String {
+        let digest = self.push(repo, seed, tags).await;
+        self.seed_basic_scan(repo, &digest, findings).await;
+        digest
+    }
+
     /// Makes ECR basic scanning return these findings for an image (after StartImageScan).
     pub async fn seed_basic_scan(&self, repo: &str, digest: &str, findings: Vec<Value>) {
         self.seed_basic_scan_status(repo, digest, "COMPLETE", findings)
@@ -617,6 +659,13 @@ impl Aws {
             clock: gatekeeper::domain::time::now,
         }
     }
+}
+
+/// An image's tags as DescribeImages lists them, sorted.
+fn sorted_tags(image: &aws_sdk_ecr::types::ImageDetail) -> Vec<String> {
+    let mut t = image.image_tags().to_vec();
+    t.sort();
+    t
 }
 
 /// Creates the state table as infra does: on-demand, partition key `pk` (string), and the sparse
@@ -826,6 +875,15 @@ pub fn basic_scan_event(id: &str, repo: &str, digest: &str, tags: &[&str]) -> Va
             "scan-status": "COMPLETE", "repository-name": repo, "image-digest": digest, "image-tags": tags, "finding-severity-counts": {}
         }),
     )
+}
+
+/// The ECR audit trail in a JSON log (a function's or the CLI's standard error): one line per tag
+/// action (`fields.action`: `add_tag`, `remove_tag`) and one with the tags after (`tags`).
+pub fn audit_lines(logs: &str) -> Vec<Value> {
+    logs.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["fields"]["audit"] == "ecr")
+        .collect()
 }
 
 /// Validates a message body against `docs/message.schema.json` with Python's jsonschema (in the

@@ -16,6 +16,12 @@ pub fn digest_of(bytes: &str) -> String {
     format!("sha256:{hex}")
 }
 
+/// The first 12 hex digits of a digest: what the gatekeeper's marker tags carry
+/// (`quarantined-v1--<hex12>`, `held-v1--<hex12>`, `quarantined-sha256-<hex12>`).
+pub fn hex12(digest: &str) -> String {
+    digest.trim_start_matches("sha256:")[..12].to_string()
+}
+
 /// A Docker v2 image manifest (one config, one layer) whose blobs derive from `seed`, so that each
 /// seed gives a different image.
 pub fn image_manifest(seed: &str) -> String {

@@ -349,6 +349,15 @@ impl Function {
         self.api.invoke(event, Duration::from_secs(60))
     }
 
+    /// Sends one event and returns the function's response; an error answer fails the test, with
+    /// the function's logs.
+    pub fn respond(&self, event: &Value) -> Value {
+        match self.invoke(event) {
+            Ok(Answer::Response(v)) => v,
+            other => panic!("{other:?}\n{}", self.logs()),
+        }
+    }
+
     /// Sends one payload, as text, and waits for the answer.
     pub fn invoke_text(&self, payload: &str) -> Result<Answer, String> {
         self.api

@@ -20,12 +20,8 @@ use gatekeeper_tests::fixtures::{
     Aws, TestGatekeeper, WithScanStatus, basic_finding, basic_scan_event, coverage_event,
     finding_event, image_action_event, index_push_event, inspector_scan_counts, push_event,
 };
-use gatekeeper_tests::manifest::{OCI_INDEX, image_index, image_manifest};
+use gatekeeper_tests::manifest::{OCI_INDEX, hex12, image_index, image_manifest};
 use serde_json::Value;
-
-fn hex12(digest: &str) -> String {
-    digest.trim_start_matches("sha256:")[..12].to_string()
-}
 
 fn finding(id: &str, severity: Severity, status: FindingStatus) -> Finding {
     let mut f = Finding::new(id, severity);
@@ -60,9 +56,7 @@ async fn deliver<F: FindingsSource + Sync>(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_hundred_finding_events_in_parallel_make_one_change_and_one_message() {
-    let aws = Aws::new("finding-storm").await;
-    let setup = aws.standard_setup().await;
-    aws.create_repo("fin/app", "MUTABLE", &[]).await;
+    let (aws, setup) = Aws::with_repo("finding-storm", "fin/app").await;
     let digest = aws.push("fin/app", "hundred", &["v1"]).await;
     let gk = Arc::new(aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin()));
     let findings = Arc::new(FakeFindings::default());
@@ -148,9 +142,7 @@ async fn a_hundred_finding_events_in_parallel_make_one_change_and_one_message() 
 
 #[tokio::test]
 async fn a_finding_before_its_scan_result_and_a_lagging_list_decide_once() {
-    let aws = Aws::new("out-of-order").await;
-    let setup = aws.standard_setup().await;
-    aws.create_repo("ooo", "MUTABLE", &[]).await;
+    let (aws, setup) = Aws::with_repo("out-of-order", "ooo").await;
     let policy = Policy::parse(
         "version = 1\n[defaults]\nblock = \"CRITICAL\"\nwarn = \"HIGH\"\n[[exception]]\nid = \"CVE-2026-7777\"\nrepositories = [\"ooo\"]\ncreated = 2026-11-01\nexpires = 2027-01-31\nreason = \"not reachable: the parser is not used\"\nowner = \"platform-team\"\n",
     )
@@ -245,14 +237,16 @@ async fn a_finding_before_its_scan_result_and_a_lagging_list_decide_once() {
 
 #[tokio::test]
 async fn suppressed_and_closed_findings_release_only_a_monitored_image() {
-    let aws = Aws::new("suppress-close").await;
-    let setup = aws.standard_setup().await;
-    aws.create_repo("sc", "MUTABLE", &[]).await;
+    let (aws, setup) = Aws::with_repo("suppress-close", "sc").await;
     let gk = aws
         .gatekeeper(&setup, Mode::Enforce, Policy::builtin())
         .with_registry(WithScanStatus::new(&aws));
     let findings = FakeFindings::default();
     let crit = |status| vec![finding("CVE-2026-0100", Severity::Critical, status)];
+    // Inspector's event that the image's CVE-2026-0100 (CRITICAL) is now `status`.
+    let cve_event = |id: &str, digest: &str, status: &str| {
+        finding_event(id, "sc", digest, "CVE-2026-0100", "CRITICAL", status)
+    };
     let mut blocked = Vec::new();
     for (i, seed) in ["suppressed", "expired", "coverage", "fixed"]
         .iter()
@@ -260,14 +254,7 @@ async fn suppressed_and_closed_findings_release_only_a_monitored_image() {
     {
         let digest = aws.push("sc", seed, &[seed]).await;
         findings.set(&digest, crit(FindingStatus::Active));
-        let e = finding_event(
-            &format!("a-{i}"),
-            "sc",
-            &digest,
-            "CVE-2026-0100",
-            "CRITICAL",
-            "ACTIVE",
-        );
+        let e = cve_event(&format!("a-{i}"), &digest, "ACTIVE");
         let o = gk.handle_scan_event(&findings, &e).await.unwrap();
         assert_eq!(o.decision, Some(Decision::Block));
         blocked.push(digest);
@@ -278,14 +265,7 @@ async fn suppressed_and_closed_findings_release_only_a_monitored_image() {
 
     // Suppressed in Inspector: under the default policy (suppressions count) the block stays.
     findings.set(&blocked[0], crit(FindingStatus::Suppressed));
-    let e = finding_event(
-        "s-0",
-        "sc",
-        &blocked[0],
-        "CVE-2026-0100",
-        "CRITICAL",
-        "SUPPRESSED",
-    );
+    let e = cve_event("s-0", &blocked[0], "SUPPRESSED");
     assert_eq!(
         gk.handle_scan_event(&findings, &e).await.unwrap().status,
         Status::Unchanged
@@ -294,14 +274,7 @@ async fn suppressed_and_closed_findings_release_only_a_monitored_image() {
     // Closed because the image's scan eligibility expired (ECR's imageScanStatus says so): not fixed.
     gk.registry.report(Some("SCAN_ELIGIBILITY_EXPIRED"));
     findings.set(&blocked[1], crit(FindingStatus::Closed));
-    let e = finding_event(
-        "c-1",
-        "sc",
-        &blocked[1],
-        "CVE-2026-0100",
-        "CRITICAL",
-        "CLOSED",
-    );
+    let e = cve_event("c-1", &blocked[1], "CLOSED");
     let o = gk.handle_scan_event(&findings, &e).await.unwrap();
     assert_eq!(
         (o.status, o.decision),
@@ -322,14 +295,7 @@ async fn suppressed_and_closed_findings_release_only_a_monitored_image() {
 
     // Closed by a rescan of a monitored image: fixed, released.
     findings.set(&blocked[3], crit(FindingStatus::Closed));
-    let e = finding_event(
-        "c-3",
-        "sc",
-        &blocked[3],
-        "CVE-2026-0100",
-        "CRITICAL",
-        "CLOSED",
-    );
+    let e = cve_event("c-3", &blocked[3], "CLOSED");
     let o = gk.handle_scan_event(&findings, &e).await.unwrap();
     assert_eq!(
         (o.status, o.decision),
@@ -364,14 +330,7 @@ async fn suppressed_and_closed_findings_release_only_a_monitored_image() {
         Policy::parse("version = 1\n[defaults]\nblock = \"CRITICAL\"\nsuppressed = \"exempt\"\n")
             .unwrap(),
     );
-    let e = finding_event(
-        "s-4",
-        "sc",
-        &blocked[0],
-        "CVE-2026-0100",
-        "CRITICAL",
-        "SUPPRESSED",
-    );
+    let e = cve_event("s-4", &blocked[0], "SUPPRESSED");
     let o = exempt.handle_scan_event(&findings, &e).await.unwrap();
     assert_eq!(o.decision, Some(Decision::Pass), "{o:?}");
     assert_eq!(
@@ -388,36 +347,16 @@ async fn a_multi_arch_index_takes_its_worst_platform_verdict_whichever_arrives_f
         } else {
             "platform-first"
         };
-        let aws = Aws::new(name).await;
-        let setup = aws.standard_setup().await;
-        aws.create_repo("multi", "MUTABLE", &[]).await;
+        let (aws, setup) = Aws::with_repo(name, "multi").await;
         let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
         let findings = FakeFindings::default();
         // buildx pushes the platform images and the attestation untagged, then the tagged index.
-        let amd = aws
-            .push_manifest(
-                "multi",
-                &image_manifest(&format!("{name}-amd64")),
-                OCI_IMAGE,
-                &[],
-            )
-            .await;
-        let arm = aws
-            .push_manifest(
-                "multi",
-                &image_manifest(&format!("{name}-arm64")),
-                OCI_IMAGE,
-                &[],
-            )
-            .await;
-        let att = aws
-            .push_manifest(
-                "multi",
-                &image_manifest(&format!("{name}-att")),
-                OCI_IMAGE,
-                &[],
-            )
-            .await;
+        let mut untagged = Vec::new();
+        for part in ["amd64", "arm64", "att"] {
+            let manifest = image_manifest(&format!("{name}-{part}"));
+            untagged.push(aws.push_manifest("multi", &manifest, OCI_IMAGE, &[]).await);
+        }
+        let [amd, arm, att] = <[String; 3]>::try_from(untagged).unwrap();
         let index_manifest = image_index(
             &[(amd.clone(), "amd64"), (arm.clone(), "arm64")],
             Some(&att),
@@ -694,17 +633,12 @@ async fn a_cve_storm_opens_one_ticket_per_repository_that_survives_rebuilds_and_
 
 #[tokio::test]
 async fn a_deleted_tag_changes_nothing_and_a_restored_image_is_scanned_and_decided_again() {
-    let aws = Aws::new("restore").await;
-    let setup = aws.standard_setup().await;
-    aws.create_repo("rs", "MUTABLE", &[]).await;
+    let (aws, setup) = Aws::with_repo("restore", "rs").await;
     let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
-    let digest = aws.push("rs", "restored", &["v1", "old"]).await;
-    aws.seed_basic_scan(
-        "rs",
-        &digest,
-        vec![basic_finding("CVE-2026-0300", "CRITICAL", "zlib")],
-    )
-    .await;
+    let critical = || vec![basic_finding("CVE-2026-0300", "CRITICAL", "zlib")];
+    let digest = aws
+        .push_scanned("rs", "restored", &["v1", "old"], critical())
+        .await;
     let none = FakeFindings::default();
     gk.handle_scan_event(&none, &basic_scan_event("b-1", "rs", &digest, &["v1"]))
         .await
@@ -729,12 +663,7 @@ async fn a_deleted_tag_changes_nothing_and_a_restored_image_is_scanned_and_decid
         .unwrap();
     assert_eq!(o.kind, TriggerKind::Restore, "{o:?}");
     // Decided again as a new image: the message has no previous decision.
-    aws.seed_basic_scan(
-        "rs",
-        &digest,
-        vec![basic_finding("CVE-2026-0300", "CRITICAL", "zlib")],
-    )
-    .await;
+    aws.seed_basic_scan("rs", &digest, critical()).await;
     let o = gk
         .handle_scan_event(&none, &basic_scan_event("b-2", "rs", &digest, &[]))
         .await
@@ -751,9 +680,7 @@ async fn a_deleted_tag_changes_nothing_and_a_restored_image_is_scanned_and_decid
 
 #[tokio::test]
 async fn verdicts_on_a_replicated_repository_warn_that_tag_changes_do_not_reach_the_replicas() {
-    let aws = Aws::new("replicated").await;
-    let setup = aws.standard_setup().await;
-    aws.create_repo("prod/api", "MUTABLE", &[]).await;
+    let (aws, setup) = Aws::with_repo("replicated", "prod/api").await;
     aws.ecr
         .put_replication_configuration()
         .replication_configuration(

@@ -8,20 +8,17 @@ use std::sync::Arc;
 use gatekeeper::adapters::{DynamoState, Ecr, Inspector, Sns, SqsRejects};
 use gatekeeper::domain::policy::Policy;
 use gatekeeper::domain::{Finding, Mode, Severity};
+use gatekeeper::error::Error;
 use gatekeeper::error::{AwsError, AwsErrorKind};
-use gatekeeper::ports::ImageRecords;
 use gatekeeper::ports::fakes::{FakeFindings, Hooked};
-use gatekeeper::service::{Gatekeeper, Status};
+use gatekeeper::ports::{ImageRecords, Ports};
+use gatekeeper::service::{Gatekeeper, Outcome, Status};
 use gatekeeper_tests::fixtures::{
-    Aws, basic_finding, basic_scan_event, inspector_finding, inspector_scan_event, push_event,
-    schema_errors,
+    Aws, Setup, TestGatekeeper, basic_finding, basic_scan_event, inspector_finding,
+    inspector_scan_event, push_event, schema_errors,
 };
-use gatekeeper_tests::manifest::digest_of;
+use gatekeeper_tests::manifest::{digest_of, hex12};
 use serde_json::Value;
-
-fn hex12(digest: &str) -> String {
-    digest.trim_start_matches("sha256:")[..12].to_string()
-}
 
 fn critical() -> Vec<Finding> {
     let mut f = Finding::new("CVE-2026-0001", Severity::Critical);
@@ -48,11 +45,80 @@ fn attribute<'a>(envelope: &'a Value, name: &str) -> &'a str {
         .unwrap_or_default()
 }
 
+/// One image, pushed with `tags` to a repository of its own, in which the scripted Inspector finds one
+/// fixable CRITICAL (the default policy blocks it).
+struct Critical {
+    aws: Arc<Aws>,
+    setup: Setup,
+    repo: &'static str,
+    seed: String,
+    digest: String,
+    findings: FakeFindings,
+}
+
+impl Critical {
+    async fn new(name: &str, repo: &'static str, tags: &[&str]) -> Critical {
+        let (aws, setup) = Aws::with_repo(name, repo).await;
+        let digest = aws.push(repo, name, tags).await;
+        let findings = FakeFindings::default();
+        findings.set(&digest, critical());
+        Critical {
+            aws: Arc::new(aws),
+            setup,
+            repo,
+            seed: name.to_string(),
+            digest,
+            findings,
+        }
+    }
+
+    /// The gatekeeper of this account in `mode` under the built-in policy.
+    fn gatekeeper(&self, mode: Mode) -> TestGatekeeper {
+        self.aws.gatekeeper(&self.setup, mode, Policy::builtin())
+    }
+
+    /// Inspector's scan event `id` for the image, listing `tags` and counting `count` CRITICALs.
+    fn scan_event(&self, id: &str, tags: &[&str], count: u32) -> Value {
+        inspector_scan_event(id, &self.aws.account, self.repo, &self.digest, tags, count)
+    }
+
+    /// Delivers [`Critical::scan_event`] to `gk`.
+    async fn scan<P: Ports>(
+        &self,
+        gk: &Gatekeeper<P>,
+        id: &str,
+        tags: &[&str],
+        count: u32,
+    ) -> Result<Outcome, Error> {
+        gk.handle_scan_event(&self.findings, &self.scan_event(id, tags, count))
+            .await
+    }
+
+    /// The image's tags now.
+    async fn tags(&self) -> Vec<String> {
+        self.aws.tags(self.repo, &self.digest).await.unwrap()
+    }
+
+    /// The quarantine tags of `tags` on this image, sorted.
+    fn quarantined(&self, tags: &[&str]) -> Vec<String> {
+        let h = hex12(&self.digest);
+        let mut q: Vec<String> = tags
+            .iter()
+            .map(|t| format!("quarantined-{t}--{h}"))
+            .collect();
+        q.sort();
+        q
+    }
+
+    /// The verdict messages sent since the last call: (envelope, body).
+    async fn messages(&self) -> Vec<(Value, Value)> {
+        self.aws.messages(&self.setup.subscriber_url).await
+    }
+}
+
 #[tokio::test]
 async fn blocked_image_is_quarantined_by_tags_and_one_message_reaches_the_subscriber() {
-    let aws = Aws::new("quarantine").await;
-    let setup = aws.standard_setup().await;
-    aws.create_repo("team-a/api", "MUTABLE", &[]).await;
+    let (aws, setup) = Aws::with_repo("quarantine", "team-a/api").await;
     let digest = aws
         .push("team-a/api", "quarantine", &["v1", "latest"])
         .await;
@@ -122,50 +188,28 @@ async fn blocked_image_is_quarantined_by_tags_and_one_message_reaches_the_subscr
 
 #[tokio::test]
 async fn release_restores_tags_when_the_verdict_becomes_clean() {
-    let aws = Aws::new("release").await;
-    let setup = aws.standard_setup().await;
-    aws.create_repo("svc", "MUTABLE", &[]).await;
-    let digest = aws.push("svc", "release", &["v1", "latest"]).await;
-    let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
-    let findings = FakeFindings::default();
-    findings.set(&digest, critical());
-    gk.handle_scan_event(
-        &findings,
-        &inspector_scan_event("ev-1", &aws.account, "svc", &digest, &["v1"], 1),
-    )
-    .await
-    .unwrap();
-    let h = hex12(&digest);
-    assert_eq!(
-        aws.tags("svc", &digest).await.unwrap(),
-        vec![
-            format!("quarantined-latest--{h}"),
-            format!("quarantined-v1--{h}")
-        ]
-    );
+    let c = Critical::new("release", "svc", &["v1", "latest"]).await;
+    let gk = c.gatekeeper(Mode::Enforce);
+    c.scan(&gk, "ev-1", &["v1"], 1).await.unwrap();
+    assert_eq!(c.tags().await, c.quarantined(&["latest", "v1"]));
 
     // Meanwhile someone pushed a new image as `latest`: release must not take it back.
-    let newer = aws.push("svc", "release-newer", &["latest"]).await;
-    findings.set(&digest, Vec::new());
-    let outcome = gk
-        .handle_scan_event(
-            &findings,
-            &inspector_scan_event("ev-2", &aws.account, "svc", &digest, &[], 0),
-        )
-        .await
-        .unwrap();
+    let newer = c.aws.push("svc", "release-newer", &["latest"]).await;
+    c.findings.set(&c.digest, Vec::new());
+    let outcome = c.scan(&gk, "ev-2", &[], 0).await.unwrap();
 
     assert_eq!(outcome.status, Status::Changed, "{outcome:?}");
     assert_eq!(outcome.decision, Some(gatekeeper::domain::Decision::Pass));
+    let h = hex12(&c.digest);
     assert_eq!(
-        aws.tags("svc", &digest).await.unwrap(),
+        c.tags().await,
         vec![format!("quarantined-latest--{h}"), "v1".to_string()]
     );
     assert_eq!(
-        aws.tags("svc", &newer).await.unwrap(),
+        c.aws.tags("svc", &newer).await.unwrap(),
         vec!["latest".to_string()]
     );
-    let messages = aws.messages(&setup.subscriber_url).await;
+    let messages = c.messages().await;
     assert_eq!(messages.len(), 2);
     let release = &messages[1].1;
     assert_eq!(
@@ -231,38 +275,20 @@ async fn immutable_and_exclusion_repositories_quarantine_and_release() {
 
 #[tokio::test]
 async fn untagged_image_gets_a_marker_that_release_keeps() {
-    let aws = Aws::new("untagged").await;
-    let setup = aws.standard_setup().await;
-    aws.create_repo("bare", "MUTABLE", &[]).await;
-    let digest = aws.push("bare", "untagged", &[]).await;
-    let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
-    let findings = FakeFindings::default();
-    findings.set(&digest, critical());
-    gk.handle_scan_event(
-        &findings,
-        &inspector_scan_event("u-1", &aws.account, "bare", &digest, &[], 1),
-    )
-    .await
-    .unwrap();
-    let marker = format!("quarantined-sha256-{}", hex12(&digest));
-    assert_eq!(
-        aws.tags("bare", &digest).await.unwrap(),
-        vec![marker.clone()]
-    );
+    let c = Critical::new("untagged", "bare", &[]).await;
+    let gk = c.gatekeeper(Mode::Enforce);
+    c.scan(&gk, "u-1", &[], 1).await.unwrap();
+    let marker = vec![format!("quarantined-sha256-{}", hex12(&c.digest))];
+    assert_eq!(c.tags().await, marker);
 
-    findings.set(&digest, Vec::new());
-    gk.handle_scan_event(
-        &findings,
-        &inspector_scan_event("u-2", &aws.account, "bare", &digest, &[], 0),
-    )
-    .await
-    .unwrap();
+    c.findings.set(&c.digest, Vec::new());
+    c.scan(&gk, "u-2", &[], 0).await.unwrap();
     assert_eq!(
-        aws.tags("bare", &digest).await.unwrap(),
-        vec![marker],
+        c.tags().await,
+        marker,
         "the only tag stays: removing it would delete the image"
     );
-    let messages = aws.messages(&setup.subscriber_url).await;
+    let messages = c.messages().await;
     assert!(
         messages[1].1["problems"][0]
             .as_str()
@@ -273,24 +299,11 @@ async fn untagged_image_gets_a_marker_that_release_keeps() {
 
 #[tokio::test]
 async fn audit_mode_notifies_what_it_would_do_and_touches_no_tag() {
-    let aws = Aws::new("audit").await;
-    let setup = aws.standard_setup().await;
-    aws.create_repo("aud", "MUTABLE", &[]).await;
-    let digest = aws.push("aud", "audit", &["v1"]).await;
-    let gk = aws.gatekeeper(&setup, Mode::Audit, Policy::builtin());
-    let findings = FakeFindings::default();
-    findings.set(&digest, critical());
-    gk.handle_scan_event(
-        &findings,
-        &inspector_scan_event("a-1", &aws.account, "aud", &digest, &["v1"], 1),
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        aws.tags("aud", &digest).await.unwrap(),
-        vec!["v1".to_string()]
-    );
-    let messages = aws.messages(&setup.subscriber_url).await;
+    let c = Critical::new("audit", "aud", &["v1"]).await;
+    let gk = c.gatekeeper(Mode::Audit);
+    c.scan(&gk, "a-1", &["v1"], 1).await.unwrap();
+    assert_eq!(c.tags().await, vec!["v1".to_string()]);
+    let messages = c.messages().await;
     assert_eq!(messages.len(), 1);
     let body = &messages[0].1;
     assert_eq!(body["mode"], "audit");
@@ -312,16 +325,15 @@ async fn audit_mode_notifies_what_it_would_do_and_touches_no_tag() {
 
 #[tokio::test]
 async fn basic_scan_findings_are_read_from_ecr() {
-    let aws = Aws::new("basic").await;
-    let setup = aws.standard_setup().await;
-    aws.create_repo("basic/app", "MUTABLE", &[]).await;
-    let digest = aws.push("basic/app", "basic", &["1.0"]).await;
-    aws.seed_basic_scan(
-        "basic/app",
-        &digest,
-        vec![basic_finding("CVE-2026-1111", "HIGH", "zlib")],
-    )
-    .await;
+    let (aws, setup) = Aws::with_repo("basic", "basic/app").await;
+    let digest = aws
+        .push_scanned(
+            "basic/app",
+            "basic",
+            &["1.0"],
+            vec![basic_finding("CVE-2026-1111", "HIGH", "zlib")],
+        )
+        .await;
     let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
     let outcome = gk
         .handle_scan_event(
@@ -352,49 +364,28 @@ async fn basic_scan_findings_are_read_from_ecr() {
 #[tokio::test]
 async fn own_tag_pushes_are_not_new_images_and_a_retag_of_a_blocked_digest_is_quarantined_at_once()
 {
-    let aws = Aws::new("retag").await;
-    let setup = aws.standard_setup().await;
-    aws.create_repo("rt", "MUTABLE", &[]).await;
-    let digest = aws.push("rt", "retag", &["v1"]).await;
-    let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
-    let findings = FakeFindings::default();
-    findings.set(&digest, critical());
-    gk.handle_scan_event(
-        &findings,
-        &inspector_scan_event("r-1", &aws.account, "rt", &digest, &["v1"], 1),
-    )
-    .await
-    .unwrap();
-    aws.messages(&setup.subscriber_url).await;
-    let h = hex12(&digest);
+    let c = Critical::new("retag", "rt", &["v1"]).await;
+    let gk = c.gatekeeper(Mode::Enforce);
+    c.scan(&gk, "r-1", &["v1"], 1).await.unwrap();
+    c.messages().await;
 
     // ECR's push event for the gatekeeper's own quarantine tag.
+    let own_tag = &c.quarantined(&["v1"])[0];
     let own = gk
-        .handle_push_event(&push_event(
-            "r-2",
-            "rt",
-            &digest,
-            &format!("quarantined-v1--{h}"),
-        ))
+        .handle_push_event(&push_event("r-2", "rt", &c.digest, own_tag))
         .await
         .unwrap();
     assert_eq!(own.status, Status::Skipped);
 
     // Someone tags the blocked digest `prod`.
-    aws.push("rt", "retag", &["prod"]).await;
+    c.aws.push("rt", &c.seed, &["prod"]).await;
     let outcome = gk
-        .handle_push_event(&push_event("r-3", "rt", &digest, "prod"))
+        .handle_push_event(&push_event("r-3", "rt", &c.digest, "prod"))
         .await
         .unwrap();
     assert_eq!(outcome.status, Status::Acted, "{outcome:?}");
-    assert_eq!(
-        aws.tags("rt", &digest).await.unwrap(),
-        vec![
-            format!("quarantined-prod--{h}"),
-            format!("quarantined-v1--{h}")
-        ]
-    );
-    let messages = aws.messages(&setup.subscriber_url).await;
+    assert_eq!(c.tags().await, c.quarantined(&["prod", "v1"]));
+    let messages = c.messages().await;
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].1["decision"], "block");
     assert_eq!(schema_errors(&messages[0].1), None);
@@ -402,43 +393,26 @@ async fn own_tag_pushes_are_not_new_images_and_a_retag_of_a_blocked_digest_is_qu
 
 #[tokio::test]
 async fn a_tag_moved_by_a_concurrent_push_is_left_alone_and_reported() {
-    let aws = Arc::new(Aws::new("moved").await);
-    let setup = aws.standard_setup().await;
-    aws.create_repo("mv", "MUTABLE", &[]).await;
-    let digest = aws.push("mv", "moved", &["v1", "latest"]).await;
-    let gk = aws
-        .gatekeeper(&setup, Mode::Enforce, Policy::builtin())
-        .with_registry(Hooked::new(gatekeeper::adapters::Ecr::new(aws.ecr.clone())));
+    let c = Critical::new("moved", "mv", &["v1", "latest"]).await;
+    let gk = c
+        .gatekeeper(Mode::Enforce)
+        .with_registry(Hooked::new(Ecr::new(c.aws.ecr.clone())));
     // A push moves `latest` to another image after the gatekeeper read the tags, before it tags.
-    let pusher = aws.clone();
+    let pusher = c.aws.clone();
     gk.registry.hooks.before("manifest", 1, move || async move {
         pusher.push("mv", "moved-here", &["latest"]).await;
     });
-    let findings = FakeFindings::default();
-    findings.set(&digest, critical());
-    gk.handle_scan_event(
-        &findings,
-        &inspector_scan_event("m-1", &aws.account, "mv", &digest, &["v1", "latest"], 1),
-    )
-    .await
-    .unwrap();
+    c.scan(&gk, "m-1", &["v1", "latest"], 1).await.unwrap();
     assert_eq!(gk.registry.hooks.unfired(), Vec::<String>::new());
 
-    let h = hex12(&digest);
     let moved_to = digest_of(&gatekeeper_tests::manifest::image_manifest("moved-here"));
     assert_eq!(
-        aws.tags("mv", &moved_to).await.unwrap(),
+        c.aws.tags("mv", &moved_to).await.unwrap(),
         vec!["latest".to_string()],
         "the new image keeps its tag"
     );
-    assert_eq!(
-        aws.tags("mv", &digest).await.unwrap(),
-        vec![
-            format!("quarantined-latest--{h}"),
-            format!("quarantined-v1--{h}")
-        ]
-    );
-    let body = &aws.messages(&setup.subscriber_url).await[0].1;
+    assert_eq!(c.tags().await, c.quarantined(&["latest", "v1"]));
+    let body = &c.messages().await[0].1;
     assert!(
         body["problems"]
             .as_array()
@@ -451,19 +425,12 @@ async fn a_tag_moved_by_a_concurrent_push_is_left_alone_and_reported() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn parallel_deliveries_for_one_image_give_one_state_and_one_message() {
-    let aws = Aws::new("parallel").await;
-    let setup = aws.standard_setup().await;
-    aws.create_repo("par", "MUTABLE", &[]).await;
-    let digest = aws.push("par", "parallel", &["v1", "v2", "latest"]).await;
-    let gk = Arc::new(aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin()));
-    let findings = Arc::new(FakeFindings::default());
-    findings.set(&digest, critical());
+    let c = Arc::new(Critical::new("parallel", "par", &["v1", "v2", "latest"]).await);
+    let gk = Arc::new(c.gatekeeper(Mode::Enforce));
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..12 {
-        let (gk, findings) = (gk.clone(), findings.clone());
-        let event =
-            inspector_scan_event(&format!("p-{i}"), &aws.account, "par", &digest, &["v1"], 1);
-        tasks.spawn(async move { gk.handle_scan_event(&*findings, &event).await });
+        let (gk, c) = (gk.clone(), c.clone());
+        tasks.spawn(async move { c.scan(&*gk, &format!("p-{i}"), &["v1"], 1).await });
     }
     let mut statuses = Vec::new();
     while let Some(r) = tasks.join_next().await {
@@ -482,16 +449,8 @@ async fn parallel_deliveries_for_one_image_give_one_state_and_one_message() {
         1,
         "{statuses:?}"
     );
-    let h = hex12(&digest);
-    assert_eq!(
-        aws.tags("par", &digest).await.unwrap(),
-        vec![
-            format!("quarantined-latest--{h}"),
-            format!("quarantined-v1--{h}"),
-            format!("quarantined-v2--{h}")
-        ]
-    );
-    assert_eq!(aws.messages(&setup.subscriber_url).await.len(), 1);
+    assert_eq!(c.tags().await, c.quarantined(&["latest", "v1", "v2"]));
+    assert_eq!(c.messages().await.len(), 1);
 }
 
 #[tokio::test]
@@ -523,13 +482,10 @@ fn test_clock() -> i64 {
 #[tokio::test]
 async fn a_delivery_that_failed_after_acting_is_completed_by_its_retry_or_after_the_lease_by_another()
  {
-    let aws = Aws::new("resume").await;
-    let setup = aws.standard_setup().await;
-    aws.create_repo("res", "MUTABLE", &[]).await;
-    let digest = aws.push("res", "resume", &["v1"]).await;
-    let mut base = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
+    let c = Critical::new("resume", "res", &["v1"]).await;
+    let mut base = c.gatekeeper(Mode::Enforce);
     base.clock = test_clock;
-    let sns = gatekeeper::adapters::Sns::new(aws.sns.clone(), setup.topic_arn.clone());
+    let sns = Sns::new(c.aws.sns.clone(), c.setup.topic_arn.clone());
     let gk = base.with_notifier(Hooked::new(sns));
     // A crash after acting, before notifying, twice.
     for nth in [1, 2] {
@@ -537,51 +493,47 @@ async fn a_delivery_that_failed_after_acting_is_completed_by_its_retry_or_after_
             .hooks
             .fail("publish", nth, transient("sns:Publish"));
     }
-    let findings = FakeFindings::default();
-    findings.set(&digest, critical());
-    let h = hex12(&digest);
-    let quarantined = vec![format!("quarantined-v1--{h}")];
+    let quarantined = c.quarantined(&["v1"]);
+    let findings = &c.findings;
 
     // Event A acts, then fails to notify: Lambda would retry it.
-    let a = inspector_scan_event("res-a", &aws.account, "res", &digest, &["v1"], 1);
-    let err = gk.handle_scan_event(&findings, &a).await.unwrap_err();
+    let a = c.scan_event("res-a", &["v1"], 1);
+    let err = gk.handle_scan_event(findings, &a).await.unwrap_err();
     assert!(err.is_retryable(), "{err}");
-    assert_eq!(aws.tags("res", &digest).await.unwrap(), quarantined);
-    assert!(aws.messages(&setup.subscriber_url).await.is_empty());
+    assert_eq!(c.tags().await, quarantined);
+    assert!(c.messages().await.is_empty());
 
     // Another event for the same image while A's claim is fresh: A is on it.
-    let b = inspector_scan_event("res-b", &aws.account, "res", &digest, &["v1"], 1);
+    let b = c.scan_event("res-b", &["v1"], 1);
     assert_eq!(
-        gk.handle_scan_event(&findings, &b).await.unwrap().status,
+        gk.handle_scan_event(findings, &b).await.unwrap().status,
         Status::InProgress
     );
 
     // A's retry fails to notify again; after the lease, B's next delivery takes the change over.
-    assert!(gk.handle_scan_event(&findings, &a).await.is_err());
+    assert!(gk.handle_scan_event(findings, &a).await.is_err());
     assert_eq!(gk.notifier.hooks.unfired(), Vec::<String>::new());
     NOW.fetch_add(301, std::sync::atomic::Ordering::SeqCst);
-    let outcome = gk.handle_scan_event(&findings, &b).await.unwrap();
+    let outcome = gk.handle_scan_event(findings, &b).await.unwrap();
     assert_eq!(outcome.status, Status::Changed, "{outcome:?}");
-    let messages = aws.messages(&setup.subscriber_url).await;
+    let messages = c.messages().await;
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].1["decision"], "block");
     assert_eq!(messages[0].1["previous_decision"], Value::Null);
-    assert_eq!(aws.tags("res", &digest).await.unwrap(), quarantined);
+    assert_eq!(c.tags().await, quarantined);
 
     // Everything settled: A's late retry changes nothing and sends nothing.
     assert_eq!(
-        gk.handle_scan_event(&findings, &a).await.unwrap().status,
+        gk.handle_scan_event(findings, &a).await.unwrap().status,
         Status::Unchanged
     );
-    assert!(aws.messages(&setup.subscriber_url).await.is_empty());
+    assert!(c.messages().await.is_empty());
 }
 
 #[tokio::test]
 async fn in_an_enhanced_registry_an_uncovered_repository_is_alerted_once_a_day() {
     use aws_sdk_ecr::types::ScanFrequency;
-    let aws = Aws::new("unscanned").await;
-    let setup = aws.standard_setup().await;
-    aws.create_repo("covered/app", "MUTABLE", &[]).await;
+    let (aws, setup) = Aws::with_repo("unscanned", "covered/app").await;
     aws.create_repo("stray", "MUTABLE", &[]).await;
     aws.enhanced_scanning("covered/*", ScanFrequency::ScanOnPush)
         .await
@@ -627,11 +579,8 @@ async fn in_an_enhanced_registry_an_uncovered_repository_is_alerted_once_a_day()
 
 #[tokio::test]
 async fn a_tag_pushed_while_a_block_is_being_decided_is_quarantined_too() {
-    let aws = Arc::new(Aws::new("race-push").await);
-    let setup = aws.standard_setup().await;
-    aws.create_repo("rp", "MUTABLE", &[]).await;
-    let digest = aws.push("rp", "race", &["v1"]).await;
-    let base = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
+    let c = Critical::new("race-push", "rp", &["v1"]).await;
+    let base = c.gatekeeper(Mode::Enforce);
     let state = base.state.clone();
     let gk: Gatekeeper<(Ecr, Sns, Hooked<DynamoState>, SqsRejects)> = Gatekeeper {
         state: Hooked::new(base.state),
@@ -646,9 +595,9 @@ async fn a_tag_pushed_while_a_block_is_being_decided_is_quarantined_too() {
     };
     // `hotfix` is pushed onto the image after the gatekeeper read its tags, before it claims the
     // change; on-push records the push (it saw no verdict yet).
-    let pusher = aws.clone();
+    let (pusher, seed) = (c.aws.clone(), c.seed.clone());
     gk.state.hooks.before("claim", 1, move || async move {
-        let pushed = pusher.push("rp", "race", &["hotfix"]).await;
+        let pushed = pusher.push("rp", &seed, &["hotfix"]).await;
         let image = gatekeeper::domain::ImageRef {
             repository: "rp".into(),
             digest: pushed,
@@ -656,24 +605,10 @@ async fn a_tag_pushed_while_a_block_is_being_decided_is_quarantined_too() {
         };
         state.record_push(&image, 0).await.unwrap();
     });
-    let findings = FakeFindings::default();
-    findings.set(&digest, critical());
-    gk.handle_scan_event(
-        &findings,
-        &inspector_scan_event("rp-1", &aws.account, "rp", &digest, &["v1"], 1),
-    )
-    .await
-    .unwrap();
+    c.scan(&gk, "rp-1", &["v1"], 1).await.unwrap();
     assert_eq!(gk.state.hooks.calls("claim"), 2, "the first claim failed");
-    let h = hex12(&digest);
     // on-push saw no verdict yet when it recorded `hotfix`; its write made the claim fail, and the
     // retry read the tags again.
-    assert_eq!(
-        aws.tags("rp", &digest).await.unwrap(),
-        vec![
-            format!("quarantined-hotfix--{h}"),
-            format!("quarantined-v1--{h}")
-        ]
-    );
-    assert_eq!(aws.messages(&setup.subscriber_url).await.len(), 1);
+    assert_eq!(c.tags().await, c.quarantined(&["hotfix", "v1"]));
+    assert_eq!(c.messages().await.len(), 1);
 }

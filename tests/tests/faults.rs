@@ -11,14 +11,11 @@ use gatekeeper::domain::{Finding, Mode, Severity};
 use gatekeeper::ports::fakes::FakeFindings;
 use gatekeeper::service::Status;
 use gatekeeper_tests::faults::{Fault, FaultProxy, Rule, test_resilience};
-use gatekeeper_tests::fixtures::{Aws, Setup, inspector_scan_event};
+use gatekeeper_tests::fixtures::{Aws, Setup, TestGatekeeper, inspector_scan_event};
+use gatekeeper_tests::manifest::hex12;
 // Block on CRITICAL with the circuit breaker out of the way: these tests make hundreds of tag changes.
 use gatekeeper_tests::storm::storm_policy;
 use serde_json::{Value, json};
-
-fn hex12(digest: &str) -> String {
-    digest.trim_start_matches("sha256:")[..12].to_string()
-}
 
 fn critical() -> Vec<Finding> {
     vec![Finding::new("CVE-2026-0001", Severity::Critical)]
@@ -43,6 +40,45 @@ async fn world(name: &str, seed: u64) -> (Aws, Setup, FaultProxy) {
     (aws, setup, proxy)
 }
 
+/// A world where `team/api` holds one image (`v1`, `latest`) with a CRITICAL finding, a gatekeeper
+/// whose clients make up to `attempts` attempts through the proxy, and the scan event that blocks it.
+struct Blocked {
+    aws: Aws,
+    setup: Setup,
+    proxy: FaultProxy,
+    gk: TestGatekeeper,
+    findings: FakeFindings,
+    digest: String,
+    event: Value,
+}
+
+async fn blocked(name: &str, seed: u64, attempts: u32) -> Blocked {
+    let (aws, setup, proxy) = world(name, seed).await;
+    aws.create_repo("team/api", "MUTABLE", &[]).await;
+    let digest = aws.push("team/api", name, &["v1", "latest"]).await;
+    let sdk = proxy.sdk(&aws.region, test_resilience(attempts)).await;
+    let gk = aws.gatekeeper_via(&setup, Mode::Enforce, storm_policy(), &sdk);
+    let findings = FakeFindings::default();
+    findings.set(&digest, critical());
+    let event = inspector_scan_event(
+        &format!("ev-{name}"),
+        &aws.account,
+        "team/api",
+        &digest,
+        &[],
+        1,
+    );
+    Blocked {
+        aws,
+        setup,
+        proxy,
+        gk,
+        findings,
+        digest,
+        event,
+    }
+}
+
 /// Verdict messages per repository: their dedup keys, in order of arrival.
 async fn keys_by_repository(aws: &Aws, setup: &Setup) -> BTreeMap<String, Vec<(String, String)>> {
     let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
@@ -59,84 +95,70 @@ async fn keys_by_repository(aws: &Aws, setup: &Setup) -> BTreeMap<String, Vec<(S
 
 #[tokio::test]
 async fn sdk_retries_absorb_throttling_5xx_dropped_connections_and_hung_answers() {
-    let (aws, setup, proxy) = world("faults-absorbed", 7).await;
-    aws.create_repo("team/api", "MUTABLE", &[]).await;
-    let digest = aws.push("team/api", "absorbed", &["v1", "latest"]).await;
-    let sdk = proxy.sdk(&aws.region, test_resilience(4)).await;
-    let gk = aws.gatekeeper_via(&setup, Mode::Enforce, storm_policy(), &sdk);
-    let findings = FakeFindings::default();
-    findings.set(&digest, critical());
-    proxy.set_rules(vec![
+    let w = blocked("faults-absorbed", 7, 4).await;
+    w.proxy.set_rules(vec![
         // ECR's PutImage limit is 10 requests/s: three throttles in a row, the fourth attempt passes.
-        Rule {
-            times: Some(3),
-            ..Rule::at_rate(Fault::Throttle, 1.0).only(&["ecr:PutImage"])
-        },
-        Rule {
-            times: Some(1),
-            ..Rule::at_rate(Fault::Unavailable, 1.0).only(&["sns:Publish"])
-        },
-        Rule {
-            times: Some(2),
-            ..Rule::at_rate(Fault::Drop, 1.0).only(&["dynamodb:*"])
-        },
-        Rule {
-            times: Some(1),
-            ..Rule::at_rate(Fault::Slow(3_000), 1.0).only(&["ecr:BatchGetImage"])
-        },
-        Rule {
-            times: Some(1),
-            ..Rule::at_rate(Fault::LoseResponse, 1.0).only(&["ecr:BatchDeleteImage"])
-        },
+        Rule::at_rate(Fault::Throttle, 1.0)
+            .only(&["ecr:PutImage"])
+            .times(3),
+        Rule::at_rate(Fault::Unavailable, 1.0)
+            .only(&["sns:Publish"])
+            .times(1),
+        Rule::at_rate(Fault::Drop, 1.0)
+            .only(&["dynamodb:*"])
+            .times(2),
+        Rule::at_rate(Fault::Slow(3_000), 1.0)
+            .only(&["ecr:BatchGetImage"])
+            .times(1),
+        Rule::at_rate(Fault::LoseResponse, 1.0)
+            .only(&["ecr:BatchDeleteImage"])
+            .times(1),
     ]);
 
-    let event = inspector_scan_event("ev-absorbed", &aws.account, "team/api", &digest, &[], 1);
-    let outcome = gk.handle_scan_event(&findings, &event).await.unwrap();
+    let outcome = w.gk.handle_scan_event(&w.findings, &w.event).await.unwrap();
 
     assert_eq!(outcome.status, Status::Changed, "{outcome:?}");
-    let faults = proxy.faults();
+    let faults = w.proxy.faults();
     assert_eq!(faults.get("Throttle"), Some(&3), "{faults:?}");
     assert_eq!(faults.get("Unavailable"), Some(&1), "{faults:?}");
     assert_eq!(faults.get("Drop"), Some(&2), "{faults:?}");
     assert_eq!(faults.get("Slow"), Some(&1), "{faults:?}");
     assert_eq!(faults.get("LoseResponse"), Some(&1), "{faults:?}");
     assert_eq!(
-        aws.tags("team/api", &digest).await.unwrap(),
-        quarantined(&digest)
+        w.aws.tags("team/api", &w.digest).await.unwrap(),
+        quarantined(&w.digest)
     );
-    let messages = keys_by_repository(&aws, &setup).await;
+    let messages = keys_by_repository(&w.aws, &w.setup).await;
     assert_eq!(messages["team/api"].len(), 1, "{messages:?}");
 }
 
 #[tokio::test]
 async fn what_retries_cannot_cure_is_a_retryable_error_and_the_next_delivery_completes_it() {
-    let (aws, setup, proxy) = world("faults-exhausted", 11).await;
-    aws.create_repo("team/api", "MUTABLE", &[]).await;
-    let digest = aws.push("team/api", "exhausted", &["v1", "latest"]).await;
-    let sdk = proxy.sdk(&aws.region, test_resilience(3)).await;
-    let gk = aws.gatekeeper_via(&setup, Mode::Enforce, storm_policy(), &sdk);
-    let findings = FakeFindings::default();
-    findings.set(&digest, critical());
-    let event = inspector_scan_event("ev-exhausted", &aws.account, "team/api", &digest, &[], 1);
-
-    proxy.set_rules(vec![
+    let w = blocked("faults-exhausted", 11, 3).await;
+    w.proxy.set_rules(vec![
         Rule::at_rate(Fault::Throttle, 1.0).only(&["ecr:PutImage"]),
     ]);
-    let err = gk.handle_scan_event(&findings, &event).await.unwrap_err();
+    let err =
+        w.gk.handle_scan_event(&w.findings, &w.event)
+            .await
+            .unwrap_err();
     assert!(err.is_retryable(), "{err}");
     assert_eq!(err.operation(), "ecr:PutImage");
-    assert_eq!(proxy.faults().get("Throttle"), Some(&3), "three attempts");
-    assert_eq!(aws.tags("team/api", &digest).await.unwrap(), plain());
+    assert_eq!(w.proxy.faults().get("Throttle"), Some(&3), "three attempts");
+    assert_eq!(w.aws.tags("team/api", &w.digest).await.unwrap(), plain());
 
     // Lambda's asynchronous retry: the same event, later, the throttling over.
-    proxy.set_rules(Vec::new());
-    let outcome = gk.handle_scan_event(&findings, &event).await.unwrap();
+    w.proxy.set_rules(Vec::new());
+    let outcome = w.gk.handle_scan_event(&w.findings, &w.event).await.unwrap();
     assert_eq!(outcome.status, Status::Changed, "{outcome:?}");
     assert_eq!(
-        aws.tags("team/api", &digest).await.unwrap(),
-        quarantined(&digest)
+        w.aws.tags("team/api", &w.digest).await.unwrap(),
+        quarantined(&w.digest)
     );
-    assert_eq!(keys_by_repository(&aws, &setup).await["team/api"].len(), 1);
+    assert_eq!(
+        keys_by_repository(&w.aws, &w.setup).await["team/api"].len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -144,10 +166,11 @@ async fn an_unusable_event_reaches_the_rejected_queue_through_throttling_not_a_r
     let (aws, setup, proxy) = world("faults-rejected", 13).await;
     let sdk = proxy.sdk(&aws.region, test_resilience(4)).await;
     let gk = aws.gatekeeper_via(&setup, Mode::Enforce, storm_policy(), &sdk);
-    proxy.set_rules(vec![Rule {
-        times: Some(2),
-        ..Rule::at_rate(Fault::Throttle, 1.0).only(&["sqs:SendMessage"])
-    }]);
+    proxy.set_rules(vec![
+        Rule::at_rate(Fault::Throttle, 1.0)
+            .only(&["sqs:SendMessage"])
+            .times(2),
+    ]);
     let bad = json!({"source": "aws.ecr", "detail-type": "ECR Image Action", "id": "ev-bad", "detail": {"action-type": "PUSH", "result": "SUCCESS", "repository-name": 42}});
 
     let outcome = gk.handle_push_event(&bad).await.unwrap();
@@ -164,7 +187,7 @@ async fn an_unusable_event_reaches_the_rejected_queue_through_throttling_not_a_r
 /// with the same dedup key: at-least-once).
 async fn crash_then_redeliver(
     proxy: &FaultProxy,
-    gk: &gatekeeper_tests::fixtures::TestGatekeeper,
+    gk: &TestGatekeeper,
     findings: &FakeFindings,
     event: &Value,
     k: usize,
@@ -269,43 +292,40 @@ async fn a_crash_at_every_step_of_quarantine_and_release_is_completed_by_the_nex
 
 #[tokio::test]
 async fn a_duplicate_delivery_during_an_open_change_leaves_it_to_the_delivery_that_claimed_it() {
-    let (aws, setup, proxy) = world("faults-duplicate", 19).await;
-    aws.create_repo("team/api", "MUTABLE", &[]).await;
-    let digest = aws.push("team/api", "duplicate", &["v1", "latest"]).await;
-    let sdk = proxy.sdk(&aws.region, test_resilience(1)).await;
-    let gk = aws.gatekeeper_via(&setup, Mode::Enforce, storm_policy(), &sdk);
-    let findings = FakeFindings::default();
-    findings.set(&digest, critical());
-    let event = inspector_scan_event("ev-dup", &aws.account, "team/api", &digest, &[], 1);
+    let w = blocked("faults-duplicate", 19, 1).await;
 
     // The first delivery claims the change and crashes at its first PutImage.
-    proxy.set_rules(vec![Rule {
-        times: Some(1),
-        ..Rule::at_rate(Fault::Drop, 1.0).only(&["ecr:PutImage"])
-    }]);
-    let first = gk
-        .handle_scan_delivery(&findings, &Incoming::trusted(event.clone()), "req-a")
-        .await;
+    w.proxy.set_rules(vec![
+        Rule::at_rate(Fault::Drop, 1.0)
+            .only(&["ecr:PutImage"])
+            .times(1),
+    ]);
+    let first =
+        w.gk.handle_scan_delivery(&w.findings, &Incoming::trusted(w.event.clone()), "req-a")
+            .await;
     assert!(first.unwrap_err().is_retryable());
-    proxy.set_rules(Vec::new());
+    w.proxy.set_rules(Vec::new());
 
     // EventBridge delivers the same event again (another request id): the change is the claimant's.
-    let duplicate = gk
-        .handle_scan_delivery(&findings, &Incoming::trusted(event.clone()), "req-b")
-        .await
-        .unwrap();
+    let duplicate =
+        w.gk.handle_scan_delivery(&w.findings, &Incoming::trusted(w.event.clone()), "req-b")
+            .await
+            .unwrap();
     assert_eq!(duplicate.status, Status::InProgress, "{duplicate:?}");
-    assert!(keys_by_repository(&aws, &setup).await.is_empty());
+    assert!(keys_by_repository(&w.aws, &w.setup).await.is_empty());
 
     // Lambda retries the first invocation (same request id): it completes the change, once.
-    let retry = gk
-        .handle_scan_delivery(&findings, &Incoming::trusted(event.clone()), "req-a")
-        .await
-        .unwrap();
+    let retry =
+        w.gk.handle_scan_delivery(&w.findings, &Incoming::trusted(w.event.clone()), "req-a")
+            .await
+            .unwrap();
     assert_eq!(retry.status, Status::Changed, "{retry:?}");
     assert_eq!(
-        aws.tags("team/api", &digest).await.unwrap(),
-        quarantined(&digest)
+        w.aws.tags("team/api", &w.digest).await.unwrap(),
+        quarantined(&w.digest)
     );
-    assert_eq!(keys_by_repository(&aws, &setup).await["team/api"].len(), 1);
+    assert_eq!(
+        keys_by_repository(&w.aws, &w.setup).await["team/api"].len(),
+        1
+    );
 }

@@ -127,10 +127,7 @@ async fn pages_through_every_finding_with_the_image_filter() {
         [&first, &second, &third]
     );
 
-    let findings = Inspector::new(client)
-        .image_findings(&image())
-        .await
-        .unwrap();
+    let findings = image_findings(client).await.unwrap();
 
     assert_eq!(findings.len(), 250);
     assert_eq!(
@@ -165,10 +162,7 @@ async fn a_severity_the_api_does_not_document_takes_the_band_of_its_score_and_sa
                 .build()
         });
     let client = mock_client!(aws_sdk_inspector2, [&rule]);
-    let findings = Inspector::new(client)
-        .image_findings(&image())
-        .await
-        .unwrap();
+    let findings = image_findings(client).await.unwrap();
     // The SDK's `Severity::Unknown("CATASTROPHIC")`: the finding's score 9.8 decides, never "unranked".
     assert_eq!(findings[0].severity, S::Critical);
     assert!(
@@ -181,21 +175,28 @@ async fn a_severity_the_api_does_not_document_takes_the_band_of_its_score_and_sa
     );
 }
 
+/// The adapter's findings for [`image`] through `client`.
+async fn image_findings(
+    client: Client,
+) -> Result<Vec<gatekeeper::domain::Finding>, gatekeeper::error::AwsError> {
+    Inspector::new(client).image_findings(&image()).await
+}
+
+/// ListFindings refused with a ThrottlingException saying `message`.
+fn throttling(message: &str) -> ListFindingsError {
+    ListFindingsError::ThrottlingException(
+        ThrottlingException::builder()
+            .message(message)
+            .build()
+            .unwrap(),
+    )
+}
+
 #[tokio::test]
 async fn throttling_and_server_errors_are_retryable_and_say_so() {
-    let throttled = mock!(Client::list_findings).then_error(|| {
-        ListFindingsError::ThrottlingException(
-            ThrottlingException::builder()
-                .message("slow down")
-                .build()
-                .unwrap(),
-        )
-    });
+    let throttled = mock!(Client::list_findings).then_error(|| throttling("slow down"));
     let client = mock_client!(aws_sdk_inspector2, [&throttled]);
-    let e = Inspector::new(client)
-        .image_findings(&image())
-        .await
-        .unwrap_err();
+    let e = image_findings(client).await.unwrap_err();
     assert_eq!(e.operation, "inspector2:ListFindings");
     assert!(e.is_retryable(), "{e}");
 
@@ -208,10 +209,7 @@ async fn throttling_and_server_errors_are_retryable_and_say_so() {
         )
     });
     let client = mock_client!(aws_sdk_inspector2, [&internal]);
-    let e = Inspector::new(client)
-        .image_findings(&image())
-        .await
-        .unwrap_err();
+    let e = image_findings(client).await.unwrap_err();
     assert!(
         matches!(e.kind, AwsErrorKind::Throttled | AwsErrorKind::Transient),
         "{e:?}"
@@ -503,14 +501,7 @@ mod cost_apis {
 async fn inspector_throttling_is_absorbed_by_the_gatekeepers_retries() {
     let rule = mock!(Client::list_findings)
         .sequence()
-        .error(|| {
-            ListFindingsError::ThrottlingException(
-                ThrottlingException::builder()
-                    .message("Rate exceeded")
-                    .build()
-                    .unwrap(),
-            )
-        })
+        .error(|| throttling("Rate exceeded"))
         .times(2)
         .output(|| {
             ListFindingsOutput::builder()
@@ -527,10 +518,7 @@ async fn inspector_throttling_is_absorbed_by_the_gatekeepers_retries() {
     let client = mock_client!(aws_sdk_inspector2, RuleMode::Sequential, [&rule], |c| c
         .retry_config(r.retry_config())
         .timeout_config(r.timeout_config()));
-    let findings = Inspector::new(client)
-        .image_findings(&image())
-        .await
-        .unwrap();
+    let findings = image_findings(client).await.unwrap();
     assert_eq!(findings.len(), 1);
     assert_eq!(
         rule.num_calls(),

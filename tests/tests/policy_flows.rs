@@ -12,11 +12,8 @@ use gatekeeper::service::{ReleaseRequest, Status, Trigger};
 use gatekeeper_tests::fixtures::{
     Aws, basic_finding, basic_scan_event, inspector_scan_event, push_event, schema_errors, sdk_for,
 };
+use gatekeeper_tests::manifest::hex12;
 use serde_json::Value;
-
-fn hex12(digest: &str) -> String {
-    digest.trim_start_matches("sha256:")[..12].to_string()
-}
 
 fn critical(id: &str) -> Finding {
     let mut f = Finding::new(id, Severity::Critical);
@@ -33,9 +30,7 @@ const HOLD: &str =
 
 #[tokio::test]
 async fn hold_moves_new_tags_aside_until_a_verdict_releases_or_quarantines_them() {
-    let aws = Aws::new("hold").await;
-    let setup = aws.standard_setup().await;
-    aws.create_repo("held/app", "MUTABLE", &[]).await;
+    let (aws, setup) = Aws::with_repo("hold", "held/app").await;
     let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::parse(HOLD).unwrap());
     let clean = aws.push("held/app", "clean", &["v1"]).await;
     let dirty = aws.push("held/app", "dirty", &["v2"]).await;
@@ -60,25 +55,24 @@ async fn hold_moves_new_tags_aside_until_a_verdict_releases_or_quarantines_them(
     );
 
     // The scans come back: a clean image is released, a critical one goes from held to quarantined.
-    aws.seed_basic_scan(
-        "held/app",
-        &clean,
-        vec![basic_finding("CVE-2026-1", "LOW", "zlib")],
-    )
-    .await;
-    aws.seed_basic_scan(
-        "held/app",
-        &dirty,
-        vec![basic_finding("CVE-2026-2", "CRITICAL", "openssl")],
-    )
-    .await;
+    let scans = [
+        ("s-1", &clean, basic_finding("CVE-2026-1", "LOW", "zlib")),
+        (
+            "s-2",
+            &dirty,
+            basic_finding("CVE-2026-2", "CRITICAL", "openssl"),
+        ),
+    ];
+    for (_, digest, finding) in &scans {
+        aws.seed_basic_scan("held/app", digest, vec![finding.clone()])
+            .await;
+    }
     let none = FakeFindings::default();
-    gk.handle_scan_event(&none, &basic_scan_event("s-1", "held/app", &clean, &[]))
-        .await
-        .unwrap();
-    gk.handle_scan_event(&none, &basic_scan_event("s-2", "held/app", &dirty, &[]))
-        .await
-        .unwrap();
+    for (id, digest, _) in &scans {
+        gk.handle_scan_event(&none, &basic_scan_event(id, "held/app", digest, &[]))
+            .await
+            .unwrap();
+    }
     assert_eq!(
         aws.tags("held/app", &clean).await.unwrap(),
         vec!["v1".to_string()]
@@ -102,9 +96,7 @@ async fn hold_moves_new_tags_aside_until_a_verdict_releases_or_quarantines_them(
 
 #[tokio::test]
 async fn a_failed_scan_keeps_held_tags_held_and_says_why_once() {
-    let aws = Aws::new("hold-fail").await;
-    let setup = aws.standard_setup().await;
-    aws.create_repo("hf", "MUTABLE", &[]).await;
+    let (aws, setup) = Aws::with_repo("hold-fail", "hf").await;
     let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::parse(HOLD).unwrap());
     let digest = aws.push("hf", "unscannable", &["v1"]).await;
     gk.handle_push_event(&push_event("f-1", "hf", &digest, "v1"))
@@ -142,9 +134,7 @@ async fn a_failed_scan_keeps_held_tags_held_and_says_why_once() {
 #[tokio::test]
 async fn the_circuit_breaker_stops_tag_changes_alerts_once_and_resumes_after_a_reset_and_reconcile()
 {
-    let aws = Aws::new("breaker").await;
-    let setup = aws.standard_setup().await;
-    aws.create_repo("cb", "MUTABLE", &[]).await;
+    let (aws, setup) = Aws::with_repo("breaker", "cb").await;
     let policy = Policy::parse("version = 1\n[defaults]\nblock = \"CRITICAL\"\n[breaker]\nmax_tag_changes = 5\nwindow = \"10m\"\n").unwrap();
     let gk = aws.gatekeeper(&setup, Mode::Enforce, policy);
     let findings = FakeFindings::default();
@@ -241,9 +231,7 @@ async fn exceptions_are_in_the_audit_trail_and_an_override_suspends_a_block_unti
     fn clock() -> i64 {
         NOW.load(std::sync::atomic::Ordering::SeqCst)
     }
-    let aws = Aws::new("override").await;
-    let setup = aws.standard_setup().await;
-    aws.create_repo("ov", "MUTABLE", &[]).await;
+    let (aws, setup) = Aws::with_repo("override", "ov").await;
     let policy = Policy::parse(
         "version = 1\n[defaults]\nblock = \"CRITICAL\"\n[[exception]]\nid = \"CVE-2026-OK\"\nrepositories = [\"ov\"]\ncreated = 2026-01-01\nexpires = 2027-06-01\nreason = \"not reachable\"\nowner = \"team-ov\"\nticket = \"SEC-7\"\n",
     )

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use aws_sdk_eventbridge::types::{PutEventsRequestEntry, Target};
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use gatekeeper::domain::verdict::Verdict;
 use gatekeeper::domain::{Decision, ImageRef, Mode, TriggerKind};
 use gatekeeper::outbound::notice::{EventType, VerdictNotice, change_key};
@@ -14,38 +14,38 @@ use gatekeeper_tests::fixtures::Aws;
 use gatekeeper_tests::moto::workspace_root;
 use serde_json::Value;
 
-fn patterns() -> Vec<(String, String)> {
-    let dir = workspace_root().join("infra/terraform/patterns");
-    let mut out: Vec<(String, String)> = std::fs::read_dir(&dir)
+/// The `.json` files of a folder of the workspace, by file name, sorted.
+fn json_files(folder: &str) -> Vec<(PathBuf, String)> {
+    let mut out: Vec<(PathBuf, String)> = std::fs::read_dir(workspace_root().join(folder))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .map(|p| {
-            (
-                p.file_stem().unwrap().to_string_lossy().into_owned(),
-                std::fs::read_to_string(&p).unwrap(),
-            )
+            let text = std::fs::read_to_string(&p).unwrap();
+            (p, text)
         })
         .collect();
     out.sort();
     out
 }
 
+/// The event patterns `infra/` deploys, by rule name (the file's stem).
+fn patterns() -> Vec<(String, String)> {
+    json_files("infra/terraform/patterns")
+        .into_iter()
+        .map(|(p, text)| (p.file_stem().unwrap().to_string_lossy().into_owned(), text))
+        .collect()
+}
+
+/// The sample events, by file name.
 fn sample_events() -> Vec<(String, Value)> {
-    let dir: PathBuf = workspace_root().join("events");
-    let mut out: Vec<(String, Value)> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .map(|p| {
-            (
-                p.file_name().unwrap().to_string_lossy().into_owned(),
-                serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap(),
-            )
+    json_files("events")
+        .into_iter()
+        .map(|(p, text)| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, serde_json::from_str(&text).unwrap())
         })
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
+        .collect()
 }
 
 #[tokio::test]
@@ -53,31 +53,9 @@ async fn sample_events_reach_exactly_the_function_that_handles_them() {
     let aws = Aws::new("routing").await;
     let mut queues = BTreeMap::new();
     for (name, pattern) in patterns() {
-        aws.events
-            .put_rule()
-            .name(&name)
-            .event_pattern(&pattern)
-            .send()
-            .await
-            .unwrap();
         let url = aws
-            .sqs
-            .create_queue()
-            .queue_name(format!("route-{name}"))
-            .send()
-            .await
-            .unwrap()
-            .queue_url()
-            .unwrap()
-            .to_string();
-        let arn = format!("arn:aws:sqs:{}:{}:route-{name}", aws.region, aws.account);
-        aws.events
-            .put_targets()
-            .rule(&name)
-            .targets(Target::builder().id("q").arn(arn).build().unwrap())
-            .send()
-            .await
-            .unwrap();
+            .route_to_queue(&name, &pattern, &format!("route-{name}"))
+            .await;
         queues.insert(name, url);
     }
     assert_eq!(

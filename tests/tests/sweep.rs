@@ -18,12 +18,9 @@ use gatekeeper::service::{Status, SweepReport, SweepSettings};
 use gatekeeper_tests::fixtures::{
     Aws, WithScanStatus, basic_finding, finding_event, inspector_scan_counts, push_event,
 };
+use gatekeeper_tests::manifest::hex12;
 
 const HOUR: i64 = 3600;
-
-fn hex12(digest: &str) -> String {
-    digest.trim_start_matches("sha256:")[..12].to_string()
-}
 
 fn critical(id: &str, first_observed: i64) -> Finding {
     let mut f = Finding::new(id, Severity::Critical);
@@ -59,10 +56,8 @@ fn grace_now() -> i64 {
 
 #[tokio::test]
 async fn a_grace_deadline_blocks_when_it_passes_and_a_second_sweep_changes_nothing() {
-    let aws = Aws::new("sweep-grace").await;
-    let setup = aws.standard_setup().await;
+    let (aws, setup) = Aws::with_repo("sweep-grace", "grace/api").await;
     enhanced(&aws).await;
-    aws.create_repo("grace/api", "MUTABLE", &[]).await;
     let policy = Policy::parse(
         "version = 1\n[defaults]\nblock = \"CRITICAL\"\nnew_finding_margin = \"24h\"\ngrace = { CRITICAL = \"7d\" }\n",
     )
@@ -154,10 +149,8 @@ fn exception_now() -> i64 {
 #[tokio::test]
 async fn an_exception_is_reminded_once_a_day_and_its_end_blocks_lost_findings_and_lags_are_caught()
 {
-    let aws = Aws::new("sweep-exception").await;
-    let setup = aws.standard_setup().await;
+    let (aws, setup) = Aws::with_repo("sweep-exception", "ex/api").await;
     enhanced(&aws).await;
-    aws.create_repo("ex/api", "MUTABLE", &[]).await;
     // Reminders go out once per UTC day: the scenario's first hours must stay within one day, so it
     // starts at most 4 hours ago and before 20:00 UTC (a run at 22:10 failed when the +2 h step
     // crossed midnight and took the next day's reminder).
@@ -295,9 +288,7 @@ fn lost_now() -> i64 {
 
 #[tokio::test]
 async fn a_lost_push_is_admitted_and_a_lost_scan_result_is_decided() {
-    let aws = Aws::new("sweep-lost").await;
-    let setup = aws.standard_setup().await;
-    aws.create_repo("lost", "MUTABLE", &[]).await;
+    let (aws, setup) = Aws::with_repo("sweep-lost", "lost").await;
     let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
     let mut gk = gk.with_registry(WithScanStatus::new(&aws));
     gk.clock = lost_now;
@@ -343,9 +334,7 @@ fn held_now() -> i64 {
 #[tokio::test]
 async fn a_hold_that_outlives_the_timeout_is_said_once_and_released_when_the_policy_no_longer_holds()
  {
-    let aws = Aws::new("sweep-held").await;
-    let setup = aws.standard_setup().await;
-    aws.create_repo("held/app", "MUTABLE", &[]).await;
+    let (aws, setup) = Aws::with_repo("sweep-held", "held/app").await;
     let hold =
         Policy::parse("version = 1\n[defaults]\nblock = \"CRITICAL\"\nunscanned = \"hold\"\n")
             .unwrap();

@@ -12,14 +12,11 @@ use gatekeeper::service::Status;
 use gatekeeper_tests::fixtures::{
     Aws, TestGatekeeper, finding_event, inspector_scan_counts, push_event,
 };
+use gatekeeper_tests::manifest::hex12;
 use serde_json::Value;
 
 const VERIFY: &str =
     "version = 1\n[defaults]\nblock = \"CRITICAL\"\nverified_prefix = \"verified-\"\n";
-
-fn hex12(digest: &str) -> String {
-    digest.trim_start_matches("sha256:")[..12].to_string()
-}
 
 fn tags(t: &[&str]) -> Vec<String> {
     let mut v: Vec<String> = t.iter().map(|s| s.to_string()).collect();
@@ -55,9 +52,7 @@ async fn scan(
 
 #[tokio::test]
 async fn verified_tags_follow_passing_builds_leave_blocked_ones_and_come_back_on_release() {
-    let aws = Aws::new("verified").await;
-    let setup = aws.standard_setup().await;
-    aws.create_repo("ver/app", "MUTABLE", &[]).await;
+    let (aws, setup) = Aws::with_repo("verified", "ver/app").await;
     let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::parse(VERIFY).unwrap());
     let inspector = FakeFindings::default();
 
@@ -181,9 +176,7 @@ async fn verified_tags_follow_passing_builds_leave_blocked_ones_and_come_back_on
 
 #[tokio::test]
 async fn a_verified_tag_never_moves_off_an_image_whose_only_tag_it_is() {
-    let aws = Aws::new("verified-last").await;
-    let setup = aws.standard_setup().await;
-    aws.create_repo("ver/last", "MUTABLE", &[]).await;
+    let (aws, setup) = Aws::with_repo("verified-last", "ver/last").await;
     let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::parse(VERIFY).unwrap());
     let inspector = FakeFindings::default();
     let old = aws.push("ver/last", "old", &["latest"]).await;

@@ -38,6 +38,13 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8(o.stderr.clone()).unwrap()
 }
 
+/// Asserts the exit code, and that standard error says `text` (both shown when not).
+#[track_caller]
+pub fn assert_exit(out: &Output, code: i32, text: &str) {
+    assert_eq!(out.status.code(), Some(code), "{}", stderr(out));
+    assert!(stderr(out).contains(text), "{}", stderr(out));
+}
+
 /// Writes `text` to a file of this test process's scratch folder and returns its path.
 pub fn scratch(name: &str, text: &str) -> String {
     let dir = std::env::temp_dir().join(format!("gk-cli-{}", std::process::id()));

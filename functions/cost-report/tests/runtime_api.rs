@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use gatekeeper_tests::fixtures::{Aws, chatbot_errors, schema_errors};
-use gatekeeper_tests::runtime::{Answer, Function};
+use gatekeeper_tests::runtime::Function;
 
 #[tokio::test]
 async fn the_cost_report_binary_publishes_a_digest_on_both_topics() {
@@ -22,9 +22,7 @@ async fn the_cost_report_binary_publishes_a_digest_on_both_topics() {
     )
     .unwrap();
     let schedule = serde_json::json!({"id": "weekly", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
-    let Answer::Response(out) = function.invoke(&schedule).unwrap() else {
-        panic!("{}", function.logs())
-    };
+    let out = function.respond(&schedule);
     assert_eq!(out["unscanned_repositories"], 1, "{out}");
     assert_eq!(out["projected_monthly"], serde_json::Value::Null);
 

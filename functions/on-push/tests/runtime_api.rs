@@ -32,9 +32,7 @@ async fn the_on_push_binary_starts_a_basic_scan_and_skips_its_own_tags() {
     let function =
         Function::start(Path::new(env!("CARGO_BIN_EXE_on-push")), "on-push", &env).unwrap();
 
-    let Answer::Response(out) = function.invoke(&event).unwrap() else {
-        panic!("{}", function.logs())
-    };
+    let out = function.respond(&event);
     assert_eq!(
         (out["status"].as_str(), out["detail"].as_str()),
         (Some("acted"), Some("basic scan started")),
@@ -42,27 +40,15 @@ async fn the_on_push_binary_starts_a_basic_scan_and_skips_its_own_tags() {
     );
     // moto now has a scan for the image: a second StartImageScan the same day is refused, and the
     // gatekeeper takes that as "already scanned today", not as an error.
-    let Answer::Response(again) = function.invoke(&event).unwrap() else {
-        panic!("{}", function.logs())
-    };
+    let again = function.respond(&event);
     assert_eq!(
         again["detail"], "basic scan already ran today (one per image per day)",
         "{again}"
     );
 
-    let Answer::Response(own) = function
-        .invoke(&sample_event("aws.ecr-ecr-image-action-push-own-tag.json"))
-        .unwrap()
-    else {
-        panic!()
-    };
+    let own = function.respond(&sample_event("aws.ecr-ecr-image-action-push-own-tag.json"));
     assert_eq!(own["status"], "skipped");
-    let Answer::Response(deleted) = function
-        .invoke(&sample_event("aws.ecr-ecr-image-action-delete.json"))
-        .unwrap()
-    else {
-        panic!()
-    };
+    let deleted = function.respond(&sample_event("aws.ecr-ecr-image-action-delete.json"));
     // A deleted image leaves its tickets (it had none): no message.
     assert_eq!(
         (deleted["kind"].as_str(), deleted["status"].as_str()),

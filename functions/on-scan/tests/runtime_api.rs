@@ -5,10 +5,12 @@
 use std::path::Path;
 use std::time::Duration;
 
-use gatekeeper_tests::fixtures::{Aws, FUNCTION_ACCOUNT, Setup, inspector_finding, sample_event};
-use gatekeeper_tests::manifest::{DOCKER_V2, image_manifest};
+use gatekeeper_tests::fixtures::{
+    Aws, FUNCTION_ACCOUNT, Setup, audit_lines, inspector_finding, sample_event,
+};
+use gatekeeper_tests::manifest::{DOCKER_V2, hex12, image_manifest};
 use gatekeeper_tests::moto::Moto;
-use gatekeeper_tests::runtime::{Answer, Function};
+use gatekeeper_tests::runtime::Function;
 
 #[tokio::test]
 async fn the_on_scan_binary_quarantines_the_image_of_a_sample_finding_event() {
@@ -42,17 +44,14 @@ async fn the_on_scan_binary_quarantines_the_image_of_a_sample_finding_event() {
     let function =
         Function::start(Path::new(env!("CARGO_BIN_EXE_on-scan")), "on-scan", &env).unwrap();
 
-    let answer = function.invoke(&event).unwrap();
+    let out = function.respond(&event);
 
-    let Answer::Response(out) = answer else {
-        panic!("{answer:?}\n{}", function.logs())
-    };
     assert_eq!(
         (out["status"].as_str(), out["decision"].as_str()),
         (Some("changed"), Some("block")),
         "{out}"
     );
-    let h = &digest[7..19];
+    let h = hex12(&digest);
     assert_eq!(
         aws.tags(repo, &digest).await.unwrap(),
         vec![
@@ -70,9 +69,7 @@ async fn the_on_scan_binary_quarantines_the_image_of_a_sample_finding_event() {
     assert_eq!(chat[0].1["id"], messages[0].1["dedup_key"]);
 
     // A malformed event is answered, not failed: no retry storm, and it lands in the rejected queue.
-    let Answer::Response(out) = function.invoke(&serde_json::json!({"source": "aws.inspector2", "detail-type": "Inspector2 Finding", "detail": []})).unwrap() else {
-        panic!("{}", function.logs())
-    };
+    let out = function.respond(&serde_json::json!({"source": "aws.inspector2", "detail-type": "Inspector2 Finding", "detail": []}));
     assert_eq!(out["status"], "rejected");
     assert_eq!(aws.drain(&setup.rejected_url).await.len(), 1);
     let logs = function.logs();
@@ -82,11 +79,7 @@ async fn the_on_scan_binary_quarantines_the_image_of_a_sample_finding_event() {
         "{logs}"
     );
     // The audit trail: one structured line per ECR action, and the tags after.
-    let audit: Vec<serde_json::Value> = logs
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|l| l["fields"]["audit"] == "ecr")
-        .collect();
+    let audit = audit_lines(&logs);
     let removed: Vec<&serde_json::Value> = audit
         .iter()
         .filter(|l| l["fields"]["action"] == "remove_tag")

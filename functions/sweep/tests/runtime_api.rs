@@ -6,7 +6,7 @@ use std::path::Path;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use gatekeeper_tests::fixtures::Aws;
-use gatekeeper_tests::runtime::{Answer, Function};
+use gatekeeper_tests::runtime::Function;
 
 #[tokio::test]
 async fn the_sweep_binary_admits_a_lost_push_and_records_its_run() {
@@ -28,9 +28,7 @@ async fn the_sweep_binary_admits_a_lost_push_and_records_its_run() {
         "region": "ap-south-2", "resources": ["arn:aws:events:ap-south-2:123456789012:rule/gatekeeper-sweep"], "detail": {}
     });
 
-    let Answer::Response(first) = function.invoke(&schedule).unwrap() else {
-        panic!("{}", function.logs())
-    };
+    let first = function.respond(&schedule);
     assert_eq!(
         (
             first["repositories"].as_u64(),
@@ -55,8 +53,6 @@ async fn the_sweep_binary_admits_a_lost_push_and_records_its_run() {
         "{recorded:?}"
     );
 
-    let Answer::Response(second) = function.invoke(&schedule).unwrap() else {
-        panic!("{}", function.logs())
-    };
+    let second = function.respond(&schedule);
     assert_eq!(second["lost_pushes"].as_u64(), Some(0), "{second}");
 }

@@ -13,7 +13,7 @@
 use std::time::Duration;
 
 use aws_sdk_ecr::types::ScanFrequency;
-use aws_sdk_eventbridge::types::{PutEventsRequestEntry, Target};
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use gatekeeper_tests::fixtures::{Aws, inspector_finding, push_event};
 use gatekeeper_tests::moto::{Moto, workspace_root};
 use gatekeeper_tests::runtime::{Answer, Function, sibling_binary};
@@ -44,32 +44,9 @@ async fn route(aws: &Aws) -> Result<Routes> {
         let pattern = std::fs::read_to_string(
             workspace_root().join(format!("infra/terraform/patterns/{name}.json")),
         )?;
-        aws.events
-            .put_rule()
-            .name(name)
-            .event_pattern(pattern)
-            .send()
-            .await?;
-        let queue = format!("demo-route-{name}");
         let url = aws
-            .sqs
-            .create_queue()
-            .queue_name(&queue)
-            .send()
-            .await?
-            .queue_url()
-            .unwrap_or_default()
-            .to_string();
-        let target = Target::builder()
-            .id("function")
-            .arn(format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}"))
-            .build()?;
-        aws.events
-            .put_targets()
-            .rule(name)
-            .targets(target)
-            .send()
-            .await?;
+            .route_to_queue(name, &pattern, &format!("demo-route-{name}"))
+            .await;
         urls.push(url);
     }
     Ok(Routes {
@@ -98,6 +75,27 @@ fn invoke(function: &Function, event: &Value) -> Result<Value> {
             message,
         } => Err(format!("{error_type}: {message}\n{}", function.logs()).into()),
     }
+}
+
+/// Emits `event`, hands each delivery to `function` as Lambda's event source would, and shows the
+/// answer's `fields` under `label`.
+async fn deliver(
+    aws: &Aws,
+    event: &Value,
+    queue: &str,
+    label: &str,
+    function: &Function,
+    fields: &[&str],
+) -> Result<()> {
+    for delivered in emit(aws, event, queue).await? {
+        let out = invoke(function, &delivered)?;
+        let said: Vec<&str> = fields
+            .iter()
+            .map(|f| out[*f].as_str().unwrap_or_default())
+            .collect();
+        show(label, &said.join(": "));
+    }
+    Ok(())
 }
 
 #[tokio::main]
@@ -132,16 +130,8 @@ async fn main() -> Result<()> {
     show("digest", &digest);
     let before = aws.tags(REPO, &digest).await.unwrap_or_default();
     show("tags before", &before);
-    for delivered in emit(
-        &aws,
-        &push_event("demo-push-1", REPO, &digest, "v1.0.0"),
-        &routes.push,
-    )
-    .await?
-    {
-        let out = invoke(&on_push, &delivered)?;
-        show("on-push", &out["detail"].as_str().unwrap_or_default());
-    }
+    let push = push_event("demo-push-1", REPO, &digest, "v1.0.0");
+    deliver(&aws, &push, &routes.push, "on-push", &on_push, &["detail"]).await?;
 
     step(
         3,
@@ -158,17 +148,15 @@ async fn main() -> Result<()> {
         "detail": {"scan-status": "INITIAL_SCAN_COMPLETE", "repository-name": format!("arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{REPO}"),
                    "image-digest": digest, "image-tags": ["v1.0.0", "latest"], "finding-severity-counts": {"CRITICAL": 1, "HIGH": 2, "MEDIUM": 0, "TOTAL": 3}}
     });
-    for delivered in emit(&aws, &scan, &routes.inspector).await? {
-        let out = invoke(&on_scan, &delivered)?;
-        show(
-            "on-scan",
-            &format!(
-                "{} -> {}",
-                out["status"].as_str().unwrap_or_default(),
-                out["decision"].as_str().unwrap_or_default()
-            ),
-        );
-    }
+    deliver(
+        &aws,
+        &scan,
+        &routes.inspector,
+        "on-scan",
+        &on_scan,
+        &["status", "decision"],
+    )
+    .await?;
     show(
         "tags after",
         &aws.tags(REPO, &digest).await.unwrap_or_default(),
@@ -176,23 +164,16 @@ async fn main() -> Result<()> {
 
     step(4, "Someone tags the blocked digest `prod`");
     aws.push(REPO, "demo", &["prod"]).await;
-    for delivered in emit(
+    let retag = push_event("demo-push-2", REPO, &digest, "prod");
+    deliver(
         &aws,
-        &push_event("demo-push-2", REPO, &digest, "prod"),
+        &retag,
         &routes.push,
+        "on-push",
+        &on_push,
+        &["status", "detail"],
     )
-    .await?
-    {
-        let out = invoke(&on_push, &delivered)?;
-        show(
-            "on-push",
-            &format!(
-                "{}: {}",
-                out["status"].as_str().unwrap_or_default(),
-                out["detail"].as_str().unwrap_or_default()
-            ),
-        );
-    }
+    .await?;
     show(
         "tags after",
         &aws.tags(REPO, &digest).await.unwrap_or_default(),

@@ -77,6 +77,17 @@ impl CountingInspector {
             .entry(format!("Inspector2:ListFindings ({what})"))
             .or_default() += 1 + (results.saturating_sub(1) / 100) as u64;
     }
+
+    /// Awaits one query of the inner source and counts the calls its results took.
+    async fn counted<T>(
+        &self,
+        what: &str,
+        query: impl std::future::Future<Output = Result<Vec<T>, gatekeeper::error::AwsError>>,
+    ) -> Result<Vec<T>, gatekeeper::error::AwsError> {
+        let out = query.await?;
+        self.count(what, out.len());
+        Ok(out)
+    }
 }
 
 impl FindingsSource for CountingInspector {
@@ -84,17 +95,15 @@ impl FindingsSource for CountingInspector {
         &self,
         image: &ImageRef,
     ) -> Result<Vec<Finding>, gatekeeper::error::AwsError> {
-        let out = self.inner.image_findings(image).await?;
-        self.count("one image", out.len());
-        Ok(out)
+        self.counted("one image", self.inner.image_findings(image))
+            .await
     }
     async fn images_with(
         &self,
         vulnerability: &str,
     ) -> Result<Vec<ImageRef>, gatekeeper::error::AwsError> {
-        let out = self.inner.images_with(vulnerability).await?;
-        self.count("by vulnerability", out.len());
-        Ok(out)
+        self.counted("by vulnerability", self.inner.images_with(vulnerability))
+            .await
     }
     async fn images_updated(
         &self,
@@ -102,9 +111,8 @@ impl FindingsSource for CountingInspector {
         until: i64,
         severities: &[Severity],
     ) -> Result<Vec<ImageRef>, gatekeeper::error::AwsError> {
-        let out = self.inner.images_updated(since, until, severities).await?;
-        self.count("updated in the window", out.len());
-        Ok(out)
+        let query = self.inner.images_updated(since, until, severities);
+        self.counted("updated in the window", query).await
     }
 }
 
