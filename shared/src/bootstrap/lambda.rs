@@ -167,6 +167,55 @@ mod tests {
     use crate::error::GatekeeperError;
 
     #[test]
+    fn an_sqs_batch_is_read_record_by_record_and_anything_else_as_one_event() {
+        let event = r#"{"version":"0","id":"e-1","detail-type":"ECR Image Scan","source":"aws.ecr","detail":{}}"#;
+        let batch = serde_json::json!({"Records": [
+            {"messageId": "m-1", "body": event, "eventSource": "aws:sqs"},
+            {"messageId": "m-2", "body": "{not json", "eventSource": "aws:sqs"},
+            {"messageId": "m-3", "eventSource": "aws:sqs"},
+        ]});
+        let Delivery::Batch(records) = Delivery::from_text(&batch.to_string()) else {
+            panic!("not read as a batch");
+        };
+        let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["m-1", "m-2", "m-3"]);
+        assert_eq!(records[0].incoming.value["id"], "e-1");
+        assert!(records[0].incoming.refusal().is_none());
+        assert!(records[1].incoming.refusal().is_some());
+        assert_eq!(
+            records[2]
+                .incoming
+                .refusal()
+                .map(|e| e.reason().to_string()),
+            Some("an SQS record without a body".to_string())
+        );
+        let Delivery::Direct(one) = Delivery::from_text(event) else {
+            panic!("an EventBridge event read as a batch");
+        };
+        assert_eq!(one.value["id"], "e-1");
+        // Records that are not SQS's (another event source) are one (unusable) event, not a batch.
+        let kinesis = r#"{"Records":[{"eventSource":"aws:kinesis"}]}"#;
+        assert!(matches!(Delivery::from_text(kinesis), Delivery::Direct(_)));
+        assert!(matches!(Delivery::from_text("[1,"), Delivery::Direct(i) if i.refusal().is_some()));
+    }
+
+    #[test]
+    fn a_batch_answers_exactly_its_records_to_retry() {
+        let report = BatchReport {
+            outcomes: Vec::new(),
+            retry: vec!["m-2".into(), "m-5".into()],
+        };
+        assert_eq!(
+            serde_json::to_value(Answer::batch(report)).unwrap(),
+            serde_json::json!({"batchItemFailures": [{"itemIdentifier": "m-2"}, {"itemIdentifier": "m-5"}]})
+        );
+        assert_eq!(
+            serde_json::to_value(Answer::batch(BatchReport::default())).unwrap(),
+            serde_json::json!({"batchItemFailures": []})
+        );
+    }
+
+    #[test]
     fn a_failed_invocation_is_reported_with_its_stable_name() {
         let d = Diagnostic::from(Error::from(GatekeeperError::BudgetExhausted {
             margin_ms: 2000,

@@ -1,0 +1,232 @@
+//! SQS intake through the real service over the in-memory fakes: a batch is grouped by image, each
+//! image evaluated once; exactly the records of an image that could not be finished go back to the
+//! queue; malformed records are rejected and done. The Lambda binaries take the same batches through
+//! the Runtime API in `functions/*/tests/runtime_api.rs`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
+
+use serde_json::{Value, json};
+
+use crate::domain::events::Incoming;
+use crate::domain::policy::Policy;
+use crate::domain::tags::TagScheme;
+use crate::domain::time::Epoch;
+use crate::domain::{Finding, Mode, Severity};
+use crate::error::{AwsError, AwsErrorKind};
+use crate::ports::fakes::{
+    FakeFindings, FakeRegistry, FakeState, Hooked, RecordingNotifier, RecordingRejects, poll_once,
+};
+use crate::service::{BatchReport, Gatekeeper, Record};
+
+const REPO: &str = "team-a/payments-api";
+const NOW: Epoch = 1_800_000_000;
+/// The image of the sample finding event, and a second one.
+const A: &str = "sha256:5b5a96370efd56ae20a832244ae56e8e57b1035f493f728eb6cef026586782f7";
+const B: &str = "sha256:bbbb96370efd56ae20a832244ae56e8e57b1035f493f728eb6cef026586782f7";
+
+/// Two images with one CRITICAL finding each, and a gatekeeper whose every port counts its calls.
+struct Bench {
+    registry: FakeRegistry,
+    notifier: RecordingNotifier,
+    state: FakeState,
+    findings: Hooked<FakeFindings>,
+    gk: Container,
+}
+
+/// One Lambda container over the bench's fakes.
+type Container = Gatekeeper<(
+    Hooked<FakeRegistry>,
+    Hooked<RecordingNotifier>,
+    Hooked<FakeState>,
+    RecordingRejects,
+)>;
+
+impl Bench {
+    fn new() -> Bench {
+        let (registry, findings) = (FakeRegistry::default(), FakeFindings::default());
+        for (digest, tag) in [(A, "v1"), (B, "v2")] {
+            registry.push(REPO, digest, &[tag], NOW - 60);
+            findings.set(
+                digest,
+                vec![Finding::new("CVE-2026-41234", Severity::Critical)],
+            );
+        }
+        let (notifier, state) = (RecordingNotifier::default(), FakeState::default());
+        Bench {
+            gk: container(&registry, &notifier, &state),
+            registry,
+            notifier,
+            state,
+            findings: Hooked::new(findings),
+        }
+    }
+
+    fn scan_batch(&self, records: &[Record]) -> BatchReport {
+        poll_once(self.gk.handle_scan_batch(&self.findings, records))
+            .expect("the batch ran to its end")
+    }
+}
+
+/// Another container in front of the same fakes, with hooks of its own.
+fn container(
+    registry: &FakeRegistry,
+    notifier: &RecordingNotifier,
+    state: &FakeState,
+) -> Container {
+    Gatekeeper {
+        registry: Hooked::new(registry.clone()),
+        notifier: Hooked::new(notifier.clone()),
+        state: Hooked::new(state.clone()),
+        rejects: RecordingRejects::default(),
+        policy: Policy::builtin(),
+        mode: Mode::Enforce,
+        tags: TagScheme::default(),
+        claim_lease: 300,
+        clock: || NOW,
+    }
+}
+
+/// The sample `Inspector2 Finding` event, for image `digest`, with event id `id`.
+fn finding(id: &str, digest: &str) -> Value {
+    let mut e: Value = serde_json::from_str(include_str!(
+        "../../../events/aws.inspector2-inspector2-finding-ecr-critical.json"
+    ))
+    .unwrap();
+    e["id"] = json!(id);
+    let arn = format!("arn:aws:ecr:eu-west-1:123456789012:repository/{REPO}/{digest}");
+    e["resources"] = json!([arn]);
+    e["detail"]["resources"][0]["id"] = json!(arn);
+    e["detail"]["resources"][0]["details"]["awsEcrContainerImage"]["imageHash"] = json!(digest);
+    e
+}
+
+/// The SQS record `id` whose body is `body`.
+fn record(id: &str, body: &str) -> Record {
+    Record {
+        id: id.to_string(),
+        incoming: Incoming::from_text(body, 1 << 20)
+            .unwrap_or_else(|e| Incoming::unreadable(body, e.reason())),
+    }
+}
+
+/// `n` finding records of image `digest`, message ids `<prefix>-0` ...
+fn findings_of(prefix: &str, digest: &str, n: usize) -> Vec<Record> {
+    (0..n)
+        .map(|i| {
+            let id = format!("{prefix}-{i}");
+            record(&id, &finding(&format!("ev-{id}"), digest).to_string())
+        })
+        .collect()
+}
+
+fn transient(operation: &'static str) -> AwsError {
+    AwsError {
+        operation,
+        code: Some("InternalError".into()),
+        message: "injected".into(),
+        kind: AwsErrorKind::Transient,
+    }
+}
+
+#[test]
+fn a_burst_is_one_evaluation_and_one_message_per_image() {
+    let bench = Bench::new();
+    let mut records = findings_of("a", A, 40);
+    records.extend(findings_of("b", B, 3));
+    records.extend(findings_of("a-late", A, 10));
+
+    let report = bench.scan_batch(&records);
+
+    assert_eq!(report.retry, Vec::<String>::new());
+    assert_eq!(bench.findings.hooks.calls("image_findings"), 2);
+    let statuses: Vec<&str> = report.outcomes.iter().map(|o| o.status.as_str()).collect();
+    assert_eq!(statuses, ["changed", "changed"]);
+    assert_eq!(bench.notifier.messages().len(), 2);
+    assert_eq!(
+        bench.registry.tags(REPO, A),
+        Some(vec!["quarantined-v1--5b5a96370efd".to_string()])
+    );
+}
+
+#[test]
+fn a_transient_failure_returns_exactly_the_failed_images_records_and_their_redelivery_finishes() {
+    let bench = Bench::new();
+    let mut records = findings_of("a", A, 3);
+    records.extend(findings_of("b", B, 2));
+    // A claims first (the batch's first image), B's claim fails.
+    bench
+        .gk
+        .state
+        .hooks
+        .fail("claim", 2, transient("dynamodb:UpdateItem"));
+
+    let report = bench.scan_batch(&records);
+
+    assert_eq!(report.retry, ["b-0", "b-1"]);
+    assert_eq!(bench.notifier.messages().len(), 1);
+    let again = bench.scan_batch(&records[3..]);
+    assert_eq!(again.retry, Vec::<String>::new());
+    assert_eq!(bench.notifier.messages().len(), 2);
+    assert_eq!(
+        bench.registry.tags(REPO, B),
+        Some(vec!["quarantined-v2--bbbb96370efd".to_string()])
+    );
+}
+
+#[test]
+fn malformed_ignored_and_misrouted_records_are_done_and_only_the_malformed_one_is_rejected() {
+    let bench = Bench::new();
+    let ignored = include_str!("../../../events/aws.inspector2-inspector2-finding-ec2.json");
+    let push = json!({"version": "0", "id": "ev-push", "detail-type": "ECR Image Action", "source": "aws.ecr",
+        "time": "2026-11-22T10:00:00Z", "region": "eu-west-1", "account": "123456789012", "resources": [],
+        "detail": {"action-type": "PUSH", "result": "SUCCESS", "repository-name": REPO, "image-digest": A, "image-tag": "v1"}});
+    let mut records = vec![
+        record("broken", "{\"detail-type\": "),
+        record("ec2", ignored),
+        record("push", &push.to_string()),
+    ];
+    records.extend(findings_of("a", A, 1));
+
+    let report = bench.scan_batch(&records);
+
+    assert_eq!(report.retry, Vec::<String>::new());
+    let statuses: Vec<&str> = report.outcomes.iter().map(|o| o.status.as_str()).collect();
+    assert_eq!(
+        statuses,
+        ["rejected", "skipped", "skipped", "changed"],
+        "{:?}",
+        report.outcomes
+    );
+    let rejected = bench.gk.rejects.rejected();
+    assert_eq!(rejected.len(), 1);
+    assert!(rejected[0].0.contains("JSON"), "{:?}", rejected[0]);
+}
+
+#[test]
+fn records_of_an_image_whose_change_another_delivery_is_applying_go_back_to_the_queue() {
+    let bench = Bench::new();
+    let records = findings_of("a", A, 2);
+    // Another delivery of the same events (other SQS messages) runs while this one is between its
+    // claim and its tag change: it finds the change in progress.
+    let twin = container(&bench.registry, &bench.notifier, &bench.state);
+    let findings = bench.findings.clone();
+    let copies = findings_of("copy", A, 2);
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let out = seen.clone();
+    bench
+        .gk
+        .registry
+        .hooks
+        .before("put_tag", 1, move || async move {
+            let report = twin.handle_scan_batch(&findings, &copies).await;
+            *out.lock().unwrap() = Some(report.retry);
+        });
+
+    let report = bench.scan_batch(&records);
+
+    assert_eq!(report.retry, Vec::<String>::new());
+    assert_eq!(
+        seen.lock().unwrap().clone(),
+        Some(vec!["copy-0".to_string(), "copy-1".to_string()])
+    );
+    assert_eq!(bench.notifier.messages().len(), 1);
+}
