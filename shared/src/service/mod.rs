@@ -219,6 +219,20 @@ pub struct Gatekeeper<P: Ports> {
     pub clock: fn() -> Epoch,
 }
 
+/// `P`'s ports with registry `R`.
+type NewRegistry<P, R> = (
+    R,
+    <P as Ports>::Notifier,
+    <P as Ports>::State,
+    <P as Ports>::Rejects,
+);
+/// `P`'s ports with notifier `N`.
+type NewNotifier<P, N> = (
+    <P as Ports>::Registry,
+    N,
+    <P as Ports>::State,
+    <P as Ports>::Rejects,
+);
 /// `P`'s four ports, as [`Gatekeeper::rewire`] hands them over.
 type PortsOf<P> = (
     <P as Ports>::Registry,
@@ -275,15 +289,12 @@ impl<P: Ports> Gatekeeper<P> {
     pub fn with_registry<R: ImageRegistry + Sync>(
         self,
         registry: R,
-    ) -> Gatekeeper<(R, P::Notifier, P::State, P::Rejects)> {
+    ) -> Gatekeeper<NewRegistry<P, R>> {
         self.rewire(|(_, n, s, j)| (registry, n, s, j))
     }
 
     /// The same gatekeeper with another notifier.
-    pub fn with_notifier<N: Notifier + Sync>(
-        self,
-        notifier: N,
-    ) -> Gatekeeper<(P::Registry, N, P::State, P::Rejects)> {
+    pub fn with_notifier<N: Notifier + Sync>(self, notifier: N) -> Gatekeeper<NewNotifier<P, N>> {
         self.rewire(|(r, _, s, j)| (r, notifier, s, j))
     }
 
