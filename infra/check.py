@@ -2,7 +2,11 @@
 match the code: the same functions (the workspace's Lambda binaries), the same environment
 variables (the ones the configuration reads), the same event patterns (the files in
 infra/terraform/patterns/, which the tests route sample events through), and exactly the IAM actions
-of infra/permissions.json, which in turn must be the AWS operations the adapters call.
+of infra/permissions.json, which in turn must be the AWS operations the adapters call. The event
+functions' intake (rules -> SQS queue -> event source mapping) is the same in both: the same
+functions, defaults and limits of batch size, batching window and maximum concurrency, partial
+batch responses, a redrive policy to an alarmed dead-letter queue, a retention of at least 4 days, a
+visibility timeout of at least 6x the function's timeout and longer than the claim lease.
 
 Run by `make infra` (part of `make test`) with the infra venv's Python (cfn-lint and python-hcl2).
 Exits 1 with one line per difference.
@@ -32,6 +36,19 @@ UNSCOPED = {
     "inspector2:ListCoverageStatistics",
     "inspector2:ListFindings",
     "inspector2:ListUsageTotals",
+}
+
+
+# The intake queues and their mappings.
+INTAKE_RETENTION = 4 * 24 * 3600  # at least: a weekend's outage and a day to fix it
+DLQ_RETENTION = 14 * 24 * 3600  # SQS's longest, longer than the intake's (a moved record keeps its age)
+VISIBILITY_FACTOR = 6  # x the function timeout, AWS's advice for an SQS event source
+MAX_RECEIVE_COUNT = 5
+# Mapping setting => (SAM EventSourceMapping property path, Lambda's limits).
+MAPPING = {
+    "batch_size": (("BatchSize",), (1, 10000)),
+    "batching_window": (("MaximumBatchingWindowInSeconds",), (0, 300)),
+    "maximum_concurrency": (("ScalingConfig", "MaximumConcurrency"), (2, 1000)),
 }
 
 
@@ -98,6 +115,33 @@ def config_variables():
         return set(re.findall(r'pub const [A-Z_]+: &str = "(GATEKEEPER_[A-Z_]+)"', f.read()))
 
 
+def default_claim_lease():
+    with open(os.path.join(ROOT, "shared", "src", "bootstrap", "config.rs")) as f:
+        found = re.findall(r"pub const DEFAULT_CLAIM_LEASE: i64 = (\d+);", f.read())
+    check(len(found) == 1, "bootstrap/config.rs: no DEFAULT_CLAIM_LEASE (check.py compares it with the visibility timeouts)")
+    return int(found[0]) if found else 0
+
+
+def seconds(duration):
+    """A configuration duration (90s, 5m, 1h, 2d) in seconds, None if it is not one."""
+    m = re.fullmatch(r"(\d+)([smhd])", str(duration))
+    return int(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)] if m else None
+
+
+def getatt(value, attribute="Arn"):
+    """The logical id of !GetAtt X.<attribute>, else None."""
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        target = value["Fn::GetAtt"]
+        parts = target.split(".", 1) if isinstance(target, str) else target
+        if len(parts) == 2 and parts[1] == attribute:
+            return parts[0]
+    return None
+
+
+def ref(value):
+    return value.get("Ref") if isinstance(value, dict) else None
+
+
 def workspace_functions():
     return {os.path.basename(os.path.dirname(p)) for p in glob.glob(os.path.join(ROOT, "functions", "*", "Cargo.toml"))}
 
@@ -147,6 +191,164 @@ def tf_role_actions(tf):
     return out
 
 
+def sam_intake(sam, functions, binary_of_queue, lease):
+    """Checks SAM's intake queues, their dead-letter queues, alarms, policies and mappings; returns
+    binary => {setting: (default, (min, max))} of its mapping's parameters."""
+    resources = sam["Resources"]
+    globals_timeout = sam["Globals"]["Function"].get("Timeout", 3)
+    logical_of = {fn["Metadata"]["BuildProperties"]["Binary"]: name for name, fn in functions.items()}
+    rules_of = {}
+    for name, rule in resources.items():
+        if rule["Type"] == "AWS::Events::Rule":
+            for target in rule["Properties"].get("Targets", []):
+                rules_of.setdefault(getatt(target.get("Arn")), set()).add(name)
+    settings = {}
+    for queue, binary in binary_of_queue.items():
+        where = "SAM %s (%s)" % (binary, queue)
+        props = resources[queue]["Properties"]
+        timeout = functions[logical_of[binary]]["Properties"].get("Timeout", globals_timeout)
+        check_queue(where, props.get("MessageRetentionPeriod"), props.get("VisibilityTimeout", 30), timeout, lease)
+        check(props.get("KmsMasterKeyId") == {"Ref": "Key"}, "%s is not encrypted with the module's key" % where)
+        redrive = props.get("RedrivePolicy", {})
+        dlq = getatt(redrive.get("deadLetterTargetArn"))
+        check(redrive.get("maxReceiveCount") == MAX_RECEIVE_COUNT, "%s: maxReceiveCount %s, not %d" % (where, redrive.get("maxReceiveCount"), MAX_RECEIVE_COUNT))
+        dead = resources.get(dlq, {}).get("Properties", {})
+        check(dead.get("MessageRetentionPeriod") == DLQ_RETENTION and dead.get("KmsMasterKeyId") == {"Ref": "Key"}, "%s: its dead-letter queue %s is not kept %d s with the module's key" % (where, dlq, DLQ_RETENTION))
+        alarmed = [
+            a for a in resources.values()
+            if a["Type"] == "AWS::CloudWatch::Alarm"
+            and a["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"
+            and {"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq, "QueueName"]}} in a["Properties"].get("Dimensions", [])
+            and a["Properties"].get("AlarmActions") == [{"Ref": "AlarmTopic"}]
+        ]
+        check(len(alarmed) == 1, "%s: its dead-letter queue %s has %d alarms to the alarm topic, not 1" % (where, dlq, len(alarmed)))
+        senders = [
+            st for p in resources.values()
+            if p["Type"] == "AWS::SQS::QueuePolicy" and p["Properties"].get("Queues") == [{"Ref": queue}]
+            for st in p["Properties"]["PolicyDocument"]["Statement"]
+        ]
+        allowed = [{getatt(a) for a in st.get("Condition", {}).get("ArnEquals", {}).get("aws:SourceArn", [])} for st in senders]
+        check(allowed == [rules_of.get(queue, set())] and senders[0].get("Principal") == {"Service": "events.amazonaws.com"}, "%s: its policy does not let exactly its rules %s send (events.amazonaws.com, aws:SourceArn)" % (where, sorted(rules_of.get(queue, set()))))
+
+        mapping = [m["Properties"] for m in resources.values() if m["Type"] == "AWS::Lambda::EventSourceMapping" and getatt(m["Properties"].get("EventSourceArn")) == queue][0]
+        check(mapping.get("FunctionResponseTypes") == ["ReportBatchItemFailures"], "%s: the mapping's FunctionResponseTypes are %s, not [ReportBatchItemFailures]" % (where, mapping.get("FunctionResponseTypes")))
+        settings[binary] = {}
+        for setting, (path, _) in MAPPING.items():
+            value = mapping
+            for key in path:
+                value = value.get(key, {}) if isinstance(value, dict) else {}
+            param = sam.get("Parameters", {}).get(ref(value), {})
+            check(bool(param), "%s: the mapping's %s is not a parameter" % (where, ".".join(path)))
+            settings[binary][setting] = (param.get("Default"), (param.get("MinValue"), param.get("MaxValue")))
+        names = [ref(mapping.get("BatchSize")), ref(mapping.get("MaximumBatchingWindowInSeconds"))]
+        ruled = [r for r in sam.get("Rules", {}).values() if all(json.dumps({"Ref": n}) in json.dumps(r) for n in names)]
+        check(len(ruled) == 1, "%s: no CloudFormation Rule ties %s over 10 to a %s of at least 1" % (where, names[0], names[1]))
+    return settings
+
+
+def tf_intake(tf, lease):
+    """Checks Terraform's intake queues, their dead-letter queues, alarms, policies and mappings;
+    returns binary => {setting: (default, (min, max))} of its mapping's variables."""
+    functions = tf_locals(tf)["functions"]
+    intake = tf_locals(tf).get("intake", {})
+    queues = tf_locals(tf).get("queues", {})
+    variables = {}
+    for block in tf.get("variable", []):
+        for name, body in block.items():
+            variables[unquote(name)] = unquote(body)
+    queue = tf_blocks(tf, "resource", "aws_sqs_queue").get("intake", {})
+    factor = re.fullmatch(r"\$\{(\d+) \* local\.functions\[each\.key\]\.timeout\}", str(queue.get("visibility_timeout_seconds")))
+    check(factor is not None, "Terraform intake queues' visibility_timeout_seconds is %s, not N * local.functions[each.key].timeout" % queue.get("visibility_timeout_seconds"))
+    check(queue.get("for_each") == "${local.intake}" and queue.get("kms_master_key_id") == "${aws_kms_key.this.id}", "Terraform intake queues are not one per local.intake with the module's key")
+    redrive = str(queue.get("redrive_policy"))
+    dlq = re.search(r'deadLetterTargetArn = aws_sqs_queue\.this\["\$\{local\.functions\[each\.key\]\.binary\}([a-z-]+)"\]\.arn', redrive)
+    receives = re.search(r"maxReceiveCount = (\d+)", redrive)
+    check(dlq is not None, "Terraform intake queues' redrive_policy does not name a queue of local.queues: %s" % redrive)
+    check(receives is not None and int(receives.group(1)) == MAX_RECEIVE_COUNT, "Terraform intake queues' maxReceiveCount is not %d: %s" % (MAX_RECEIVE_COUNT, redrive))
+    dead = tf_blocks(tf, "resource", "aws_sqs_queue").get("this", {})
+    check(dead.get("for_each") == "${local.queues}" and dead.get("message_retention_seconds") == DLQ_RETENTION and dead.get("kms_master_key_id") == "${aws_kms_key.this.id}", "Terraform local.queues are not kept %d s with the module's key" % DLQ_RETENTION)
+    check(tf_blocks(tf, "resource", "aws_cloudwatch_metric_alarm").get("queue", {}).get("for_each") == "${local.queues}", "Terraform local.queues are not each alarmed")
+    policy = tf_blocks(tf, "resource", "aws_sqs_queue_policy").get("intake", {})
+    check(policy.get("for_each") == "${local.intake}" and all(s in str(policy.get("policy")) for s in ('"events.amazonaws.com"', '"aws:SourceArn"', "aws_cloudwatch_event_rule.events[rule].arn if function == each.key")), "Terraform intake queue policies do not let exactly each function's rules send")
+
+    mapping = tf_blocks(tf, "resource", "aws_lambda_event_source_mapping").get("intake", {})
+    expected = {
+        "for_each": "${local.intake}",
+        "event_source_arn": "${aws_sqs_queue.intake[each.key].arn}",
+        "function_name": "${aws_lambda_function.function[each.key].arn}",
+        "batch_size": "${each.value.batch_size}",
+        "maximum_batching_window_in_seconds": "${each.value.batching_window}",
+        "function_response_types": ["ReportBatchItemFailures"],
+    }
+    for attribute, value in expected.items():
+        check(mapping.get(attribute) == value, "Terraform intake mappings' %s is %s, not %s" % (attribute, mapping.get(attribute), value))
+    scaling = (mapping.get("scaling_config") or [{}])[0].get("maximum_concurrency")
+    check(scaling == "${each.value.maximum_concurrency}", "Terraform intake mappings' scaling_config.maximum_concurrency is %s" % scaling)
+    conditions = [p.get("condition") for lc in mapping.get("lifecycle", []) for p in lc.get("precondition", [])]
+    check("${each.value.batch_size <= 10 || each.value.batching_window >= 1}" in conditions, "Terraform intake mappings have no precondition that a batch over 10 has a window of at least 1 s")
+
+    settings = {}
+    for key, values in intake.items():
+        binary = functions.get(key, {}).get("binary", key)
+        where = "Terraform %s" % binary
+        if dlq is not None:
+            check(binary + dlq.group(1) in queues, "%s: its dead-letter queue %s is not in local.queues" % (where, binary + dlq.group(1)))
+        if factor is not None:
+            check_queue(where, queue.get("message_retention_seconds"), int(factor.group(1)) * functions[key]["timeout"], functions[key]["timeout"], lease)
+        settings[binary] = {}
+        for setting in MAPPING:
+            name = re.fullmatch(r"\$\{var\.([a-z_]+)\}", str(values.get(setting)))
+            variable = variables.get(name.group(1), {}) if name else {}
+            check(bool(variable), "%s: local.intake.%s.%s is not a variable" % (where, key, setting))
+            bounds = set()
+            for validation in variable.get("validation", []):
+                bounds |= {int(n) for n in re.findall(r"(?<![\w.])(\d+)(?![\w.])", validation.get("condition", ""))}
+            settings[binary][setting] = (variable.get("default"), (min(bounds, default=None), max(bounds, default=None)))
+    return settings
+
+
+def check_queue(where, retention, visibility, timeout, lease):
+    """An intake queue: kept long enough, and a record stays invisible while a delivery may still
+    hold it: Lambda's timeout, the claim lease (a redelivery must find the claim expired)."""
+    check(isinstance(retention, int) and INTAKE_RETENTION <= retention < DLQ_RETENTION, "%s: retention %s s, not at least %d s and under the dead-letter queue's %d s" % (where, retention, INTAKE_RETENTION, DLQ_RETENTION))
+    check(visibility >= VISIBILITY_FACTOR * timeout, "%s: visibility timeout %s s, under %dx the function's timeout %s s" % (where, visibility, VISIBILITY_FACTOR, timeout))
+    for source, seconds_ in lease.items():
+        check(seconds_ is not None and timeout < seconds_ < visibility, "%s: the claim lease (%s: %s s) is not between the function's timeout %s s and the visibility timeout %s s" % (where, source, seconds_, timeout, visibility))
+
+
+def check_intake(sam, tf, permissions, functions, binary_of_queue):
+    """The event functions' intake, the same in SAM and Terraform; returns how many queues."""
+    lease = {
+        "SAM": seconds(sam["Globals"]["Function"]["Environment"]["Variables"].get("GATEKEEPER_CLAIM_LEASE")),
+        "Terraform": seconds(tf_locals(tf)["environment"].get("GATEKEEPER_CLAIM_LEASE")),
+        "the code's default": default_claim_lease(),
+    }
+    fed = set(permissions["intake"]["functions"])
+    sam_settings = sam_intake(sam, functions, binary_of_queue, {k: v for k, v in lease.items() if k != "Terraform"})
+    tf_settings = tf_intake(tf, {k: v for k, v in lease.items() if k != "SAM"})
+    check(set(sam_settings) == fed, "SAM feeds %s from intake queues, permissions.json's intake says %s" % (sorted(sam_settings), sorted(fed)))
+    check(set(tf_settings) == fed, "Terraform feeds %s from intake queues, permissions.json's intake says %s" % (sorted(tf_settings), sorted(fed)))
+    for binary in sorted(fed):
+        sam_, tf_ = sam_settings.get(binary, {}), tf_settings.get(binary, {})
+        for setting, (_, limits) in MAPPING.items():
+            s_default, s_limits = sam_.get(setting, (None, None))
+            t_default, t_limits = tf_.get(setting, (None, None))
+            check(s_default == t_default, "%s %s: SAM's default %s != Terraform's %s" % (binary, setting, s_default, t_default))
+            check(s_limits == limits, "%s %s: SAM allows %s, Lambda's limits are %s" % (binary, setting, s_limits, limits))
+            check(t_limits == limits, "%s %s: Terraform validates %s, Lambda's limits are %s" % (binary, setting, t_limits, limits))
+            check(isinstance(s_default, int) and limits[0] <= s_default <= limits[1], "%s %s: default %s outside %s" % (binary, setting, s_default, limits))
+        batch, window = sam_.get("batch_size", (0,))[0], sam_.get("batching_window", (0,))[0]
+        check(not (isinstance(batch, int) and batch > 10) or (isinstance(window, int) and window >= 1), "%s: a default batch of %s needs a batching window of at least 1 s, not %s" % (binary, batch, window))
+
+    # EventBridge writes to the queues with the key: its key policy statement covers them.
+    key = sam["Resources"]["Key"]["Properties"]["KeyPolicy"]["Statement"]
+    events = [s for s in key if "events.amazonaws.com" in json.dumps(s.get("Principal")) and {"kms:GenerateDataKey*", "kms:Decrypt"} <= set(s.get("Action", []))]
+    check(len(events) == 1, "SAM's key policy does not let events.amazonaws.com use the key (kms:GenerateDataKey*, kms:Decrypt) for the intake queues")
+    tf_key = str(tf_blocks(tf, "resource", "aws_kms_key").get("this", {}).get("policy"))
+    check(any('"events.amazonaws.com"' in s and '"kms:GenerateDataKey*"' in s and '"kms:Decrypt"' in s for s in tf_key.split("Sid = ")), "Terraform's key policy does not let events.amazonaws.com use the key (kms:GenerateDataKey*, kms:Decrypt) for the intake queues")
+    return len(fed)
+
+
 def main():
     with open(os.path.join(ROOT, "infra", "permissions.json")) as f:
         permissions = json.load(f)
@@ -170,13 +372,31 @@ def main():
     check(sam_env == read, "SAM environment %s != variables the code reads %s" % (sorted(sam_env ^ read), sorted(read)))
     check(tf_env == read, "Terraform environment %s != variables the code reads %s" % (sorted(tf_env ^ read), sorted(read)))
 
-    # Event patterns: SAM inlines them, Terraform reads the files.
+    # Event patterns: SAM inlines them in its rules, Terraform reads the files. Every rule feeds the
+    # intake queue of a function (SAM: the queue its event source mapping reads).
     files = {os.path.splitext(os.path.basename(p))[0]: json.load(open(p)) for p in glob.glob(os.path.join(PATTERNS, "*.json"))}
+    binary_of_queue = {}
+    for name, mapping in resources.items():
+        if mapping["Type"] == "AWS::Lambda::EventSourceMapping":
+            function = ref(mapping["Properties"].get("FunctionName"))
+            queue = getatt(mapping["Properties"].get("EventSourceArn"))
+            check(function in functions and queue in resources, "SAM %s does not map a queue of the template to a function of it" % name)
+            if function in functions:
+                binary_of_queue[queue] = functions[function]["Metadata"]["BuildProperties"]["Binary"]
     sam_patterns = {}
     for name, fn in functions.items():
         for event in fn["Properties"].get("Events", {}).values():
-            if event["Type"] == "EventBridgeRule":
-                sam_patterns.setdefault(fn["Metadata"]["BuildProperties"]["Binary"], []).append(event["Properties"]["Pattern"])
+            check(event["Type"] != "EventBridgeRule", "SAM %s: an EventBridgeRule event invokes the function directly, not through its intake queue" % name)
+    for name, rule in resources.items():
+        if rule["Type"] == "AWS::Events::Rule":
+            targets = rule["Properties"].get("Targets", [])
+            queue = getatt(targets[0].get("Arn")) if len(targets) == 1 else None
+            check(queue in binary_of_queue, "SAM %s does not target exactly one intake queue" % name)
+            check(all(k in targets[0] for k in ("RetryPolicy", "DeadLetterConfig")) if targets else False, "SAM %s: its target has no RetryPolicy or DeadLetterConfig" % name)
+            sam_patterns.setdefault(binary_of_queue.get(queue), []).append(rule["Properties"].get("EventPattern"))
+    target = tf_blocks(tf, "resource", "aws_cloudwatch_event_target").get("events", {})
+    check(target.get("arn") == "${aws_sqs_queue.intake[each.value].arn}", "Terraform rules target %s, not the function's intake queue" % target.get("arn"))
+    check("retry_policy" in target and "dead_letter_config" in target, "Terraform rule targets have no retry_policy or dead_letter_config")
     tf_rules = tf_locals(tf)["rules"]
     check(set(tf_rules) == set(files), "Terraform rules %s != pattern files %s" % (sorted(tf_rules), sorted(files)))
     for rule, pattern in files.items():
@@ -187,12 +407,18 @@ def main():
     # IAM: exactly the actions each function calls, plus KMS for the encrypted topics and queues, and
     # sqs:SendMessage for the on-failure destination.
     runtime = set(permissions["every_function"])
+    intake = set(permissions["intake"]["actions"])
     tf_docs = tf_blocks(tf, "data", "aws_iam_policy_document")
     tf_roles = tf_role_actions(tf)
     for binary, logical in binary_of.items():
-        want = set(permissions["functions"][binary]) | runtime
+        queued = binary in permissions["intake"]["functions"]
+        want = set(permissions["functions"][binary]) | runtime | (intake if queued else set())
         policies = functions[logical]["Properties"]["Policies"]
         sam_actions = actions_of(policies[0]["Statement"])
+        own = [q for q, b in binary_of_queue.items() if b == binary]
+        for statement in policies[0]["Statement"]:
+            if actions_of([statement]) & intake:
+                check(queued and [getatt(statement.get("Resource"))] == own, "SAM %s grants %s on %s, not on its own intake queue %s" % (binary, sorted(intake), statement.get("Resource"), own))
         check(sam_actions == want, "SAM %s grants %s, permissions.json says %s" % (binary, sorted(sam_actions ^ want), sorted(want)))
         conditional = set()
         for p in policies[1:]:
@@ -202,8 +428,17 @@ def main():
         key = tf_functions[binary]
         tf_actions = tf_roles.get(key, set())
         check(tf_actions == want, "Terraform %s grants %s, permissions.json says %s" % (binary, sorted(tf_actions ^ want), sorted(want)))
+    tf_statements = tf_locals(tf).get("statements", {})
+    for function, names in tf_locals(tf).get("role_statements", {}).items():
+        for name in names:
+            statement = tf_statements.get(name, {})
+            if set(statement.get("actions", [])) & intake:
+                own = ['${aws_sqs_queue.intake["%s"].arn}' % function]
+                check(statement.get("resources") == own, "Terraform %s: local.statements.%s grants %s on %s, not on its own intake queue %s" % (function, name, sorted(intake), statement.get("resources"), own))
     tf_source = tf_docs["policy_source"]["statement"][0]["actions"]
     check(all(a in str(tf_source) for a in permissions["policy_source"]), "Terraform policy-source actions %s" % tf_source)
+
+    intake_queues = check_intake(sam, tf, permissions, functions, binary_of_queue)
 
     # The module README documents every input and output.
     with open(os.path.join(TF, "README.md")) as f:
@@ -225,7 +460,7 @@ def main():
         print("infra/check.py: " + p)
     if problems:
         return 1
-    print("infra/check.py: SAM and Terraform agree: %d functions, %d environment variables, %d event patterns, IAM per permissions.json (%d operations in the adapters)" % (len(binary_of), len(read), len(files), len(ops)))
+    print("infra/check.py: SAM and Terraform agree: %d functions, %d environment variables, %d event patterns, %d intake queues, IAM per permissions.json (%d operations in the adapters)" % (len(binary_of), len(read), len(files), intake_queues, len(ops)))
     return 0
 
 

@@ -8,7 +8,7 @@ locals {
   }
   # Lambda metric => the description of its alarm (on the sum over the functions).
   lambda_alarms = {
-    Errors    = "Function errors (each is retried; the failures alarm says when retries ran out)"
+    Errors    = "Function errors (each is retried; the failures and intake dead-letter queue alarms say when retries ran out)"
     Throttles = "Function throttles (events wait and are retried)"
   }
   log_filters = {

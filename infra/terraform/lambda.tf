@@ -1,5 +1,6 @@
 # The four functions, their roles (only the actions each one calls: infra/permissions.json), their
-# log groups, and what invokes them.
+# log groups, and what invokes them: the rules feed on-push's and on-scan's intake queues
+# (intake.tf), the scheduler invokes sweep and cost-report.
 
 data "aws_iam_policy_document" "assume_lambda" {
   statement {
@@ -30,12 +31,15 @@ locals {
     rejected_and_failed = { sid = "QueuesRejectedAndFailed", actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.this["rejected"].arn, aws_sqs_queue.this["failures"].arn] }
     failed              = { sid = "QueuesFailed", actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.this["failures"].arn] }
     key                 = { sid = "Key", actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [aws_kms_key.this.arn] }
+    # What the Lambda service does for the function's event source mapping, on its own queue only.
+    intake_pushed  = { sid = "Intake", actions = ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"], resources = [aws_sqs_queue.intake["on_push"].arn] }
+    intake_scanned = { sid = "Intake", actions = ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"], resources = [aws_sqs_queue.intake["on_scan"].arn] }
   }
 
   # Function => the statements of its role policy, in the policy's order.
   role_statements = {
-    on_push     = ["tag_pushed", "registry", "state", "notify", "rejected_and_failed", "key"]
-    on_scan     = ["tag_scanned", "registry", "findings", "state", "notify", "rejected_and_failed", "key"]
+    on_push     = ["tag_pushed", "registry", "state", "notify", "rejected_and_failed", "key", "intake_pushed"]
+    on_scan     = ["tag_scanned", "registry", "findings", "state", "notify", "rejected_and_failed", "key", "intake_scanned"]
     sweep       = ["tag_swept", "registry", "findings", "state_due", "notify", "failed", "key"]
     cost_report = ["read_repositories", "read_registry", "coverage", "notify", "failed", "key"]
   }
@@ -98,7 +102,7 @@ resource "aws_cloudwatch_log_group" "function" {
 }
 
 resource "aws_lambda_function" "function" {
-  # checkov:skip=CKV_AWS_116:Asynchronous failures go to the on-failure destination (failures queue), which supersedes a DLQ.
+  # checkov:skip=CKV_AWS_116:Asynchronous failures go to the on-failure destination (failures queue), which supersedes a DLQ; records of the intake queues go to their own DLQs.
   # checkov:skip=CKV_AWS_117:The functions call only AWS APIs; a VPC would add NAT cost and no isolation.
   # checkov:skip=CKV_AWS_115:Reserved concurrency is a variable, off by default (it fails on accounts with a low quota).
   # checkov:skip=CKV_AWS_50:Structured JSON logs carry every decision; X-Ray adds a cost per event for no decision taken.
@@ -141,7 +145,8 @@ resource "aws_lambda_function_event_invoke_config" "function" {
 }
 
 locals {
-  # Rule name => function; the patterns are the files the tests route sample events through.
+  # Rule name => the function whose intake queue it feeds; the patterns are the files the tests
+  # route sample events through.
   rules = {
     "on-push"           = "on_push"
     "on-scan-basic"     = "on_scan"
@@ -161,10 +166,12 @@ resource "aws_cloudwatch_event_rule" "events" {
   tags          = var.tags
 }
 
+# EventBridge's retries and dead-letter queue cover a failed delivery to the queue (a throttled
+# SendMessage, a key it could not use).
 resource "aws_cloudwatch_event_target" "events" {
   for_each = local.rules
   rule     = aws_cloudwatch_event_rule.events[each.key].name
-  arn      = aws_lambda_function.function[each.value].arn
+  arn      = aws_sqs_queue.intake[each.value].arn
   retry_policy {
     maximum_retry_attempts       = 10
     maximum_event_age_in_seconds = 21600
@@ -172,15 +179,6 @@ resource "aws_cloudwatch_event_target" "events" {
   dead_letter_config {
     arn = aws_sqs_queue.this["events-dlq"].arn
   }
-}
-
-resource "aws_lambda_permission" "events" {
-  for_each      = local.rules
-  statement_id  = "events-${each.key}"
-  action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.function[each.value].function_name
-  principal     = "events.amazonaws.com"
-  source_arn    = aws_cloudwatch_event_rule.events[each.key].arn
 }
 
 data "aws_iam_policy_document" "assume_scheduler" {

@@ -11,7 +11,7 @@ locals {
 
   functions = {
     on_push     = { binary = "on-push", timeout = 60, zip = var.zips.on_push, description = "ECR Image Action (push, delete, restore)" }
-    on_scan     = { binary = "on-scan", timeout = 60, zip = var.zips.on_scan, description = "ECR Image Scan, Inspector2 Scan, Finding and Coverage" }
+    on_scan     = { binary = "on-scan", timeout = 120, zip = var.zips.on_scan, description = "ECR Image Scan, Inspector2 Scan, Finding and Coverage" }
     sweep       = { binary = "sweep", timeout = 600, zip = var.zips.sweep, description = "Scheduled re-evaluation (deadlines, exception ends, lost events) and reminders" }
     cost_report = { binary = "cost-report", timeout = 600, zip = var.zips.cost_report, description = "Weekly digest of what Inspector's ECR scanning costs and what to change (reads only)" }
   }
@@ -148,11 +148,15 @@ resource "aws_sns_topic_subscription" "alarm_email" {
 }
 
 locals {
-  # Queue name suffix => what lands in it (also the description of its alarm, alarms.tf).
+  # Queue name suffix => what lands in it (also the description of its alarm, alarms.tf): the
+  # queues where something waits for a person, kept 14 days. The intake queues (intake.tf) are not
+  # here: messages in them are work, not trouble.
   queues = {
-    rejected   = "Events the gatekeeper could not use (malformed or unexpected shapes)"
-    failures   = "Invocations that failed after Lambda's retries (events not acted on)"
-    events-dlq = "Events EventBridge or the scheduler could not deliver to a function"
+    rejected           = "Events the gatekeeper could not use (malformed or unexpected shapes)"
+    failures           = "Invocations that failed after Lambda's retries (events not acted on)"
+    events-dlq         = "Events EventBridge or the scheduler could not deliver (to an intake queue or a scheduled function)"
+    on-push-intake-dlq = "on-push intake records received 5 times without success (not acted on; redrive them once the cause is fixed)"
+    on-scan-intake-dlq = "on-scan intake records received 5 times without success (not acted on; redrive them once the cause is fixed)"
   }
 }
 

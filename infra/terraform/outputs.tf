@@ -42,3 +42,18 @@ output "function_names" {
   description = "The functions, by role."
   value       = { for k, f in aws_lambda_function.function : k => f.function_name }
 }
+
+output "intake_queue_urls" {
+  description = "The intake queues EventBridge feeds, by event function (on_push, on_scan)."
+  value       = { for k, q in aws_sqs_queue.intake : k => q.url }
+}
+
+output "intake_queue_arns" {
+  description = "The intake queues' ARNs, by event function."
+  value       = { for k, q in aws_sqs_queue.intake : k => q.arn }
+}
+
+output "intake_dead_letter_queue_arns" {
+  description = "The intake queues' dead-letter queues, by event function (records received 5 times without success; redrive them with start-message-move-task)."
+  value       = { for k in keys(local.intake) : k => aws_sqs_queue.this["${local.functions[k].binary}-intake-dlq"].arn }
+}
