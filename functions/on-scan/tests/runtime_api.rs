@@ -139,3 +139,102 @@ async fn an_invalid_policy_fails_the_cold_start_naming_the_line_and_the_field() 
         "{logs}"
     );
 }
+
+/// One batch as the intake queue's event source mapping hands it over: the queue's messages, received
+/// from moto's SQS, in Lambda's `{"Records": [...]}` shape.
+async fn intake_batch(aws: &Aws, queue_url: &str) -> serde_json::Value {
+    let arn = format!("arn:aws:sqs:eu-west-3:{FUNCTION_ACCOUNT}:on-scan-intake");
+    let mut records = Vec::new();
+    loop {
+        let got = aws
+            .sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        if got.messages().is_empty() {
+            break;
+        }
+        for m in got.messages() {
+            records.push(serde_json::json!({
+                "messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(),
+                "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+                "md5OfBody": m.md5_of_body(), "eventSource": "aws:sqs", "eventSourceARN": arn,
+                "awsRegion": "eu-west-3"}));
+        }
+    }
+    serde_json::json!({ "Records": records })
+}
+
+#[tokio::test]
+async fn the_on_scan_binary_takes_an_intake_batch_evaluates_its_image_once_and_rejects_the_malformed_record()
+ {
+    let (aws, setup) = Aws::for_function("eu-west-3").await;
+    let event = sample_event("aws.inspector2-inspector2-finding-ecr-critical.json");
+    let repo = "team-a/payments-api";
+    let digest = event["detail"]["resources"][0]["details"]["awsEcrContainerImage"]["imageHash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    aws.create_repo(repo, "MUTABLE", &[]).await;
+    aws.push_as(
+        repo,
+        &image_manifest("payments"),
+        DOCKER_V2,
+        &digest,
+        &["v2.4.1"],
+    )
+    .await;
+    aws.seed_inspector(vec![inspector_finding(
+        repo,
+        &digest,
+        "CVE-2026-41234",
+        "CRITICAL",
+    )]);
+    let intake = aws.create_queue("on-scan-intake").await;
+    for n in 0..3 {
+        let mut e = event.clone();
+        e["id"] = serde_json::json!(format!("finding-{n}"));
+        aws.sqs
+            .send_message()
+            .queue_url(&intake)
+            .message_body(e.to_string())
+            .send()
+            .await
+            .unwrap();
+    }
+    aws.sqs
+        .send_message()
+        .queue_url(&intake)
+        .message_body("{\"detail-type\": ")
+        .send()
+        .await
+        .unwrap();
+    let batch = intake_batch(&aws, &intake).await;
+    assert_eq!(batch["Records"].as_array().unwrap().len(), 4);
+    let env = aws.function_env(
+        &aws.moto.endpoint,
+        &setup,
+        &[("GATEKEEPER_MODE", "enforce")],
+    );
+    let function =
+        Function::start(Path::new(env!("CARGO_BIN_EXE_on-scan")), "on-scan", &env).unwrap();
+
+    let out = function.respond(&batch);
+
+    assert_eq!(out, serde_json::json!({"batchItemFailures": []}));
+    assert_eq!(
+        aws.tags(repo, &digest).await.unwrap(),
+        vec![format!("quarantined-v2.4.1--{}", hex12(&digest))]
+    );
+    assert_eq!(aws.messages(&setup.subscriber_url).await.len(), 1);
+    assert_eq!(aws.drain(&setup.rejected_url).await.len(), 1);
+    let logs = function.logs();
+    assert_eq!(
+        logs.matches("evaluating once for the batch").count(),
+        1,
+        "{logs}"
+    );
+}
