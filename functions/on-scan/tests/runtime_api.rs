@@ -12,9 +12,9 @@ use gatekeeper_tests::manifest::{DOCKER_V2, hex12, image_manifest};
 use gatekeeper_tests::moto::Moto;
 use gatekeeper_tests::runtime::Function;
 
-#[tokio::test]
-async fn the_on_scan_binary_quarantines_the_image_of_a_sample_finding_event() {
-    let (aws, setup) = Aws::for_function("eu-north-1").await;
+/// The image of the sample critical finding event, pushed with `tags` and with that finding in
+/// Inspector: the event, its repository and digest.
+async fn critical_image(aws: &Aws, tags: &[&str]) -> (serde_json::Value, &'static str, String) {
     let event = sample_event("aws.inspector2-inspector2-finding-ecr-critical.json");
     let repo = "team-a/payments-api";
     let digest = event["detail"]["resources"][0]["details"]["awsEcrContainerImage"]["imageHash"]
@@ -22,20 +22,21 @@ async fn the_on_scan_binary_quarantines_the_image_of_a_sample_finding_event() {
         .unwrap()
         .to_string();
     aws.create_repo(repo, "MUTABLE", &[]).await;
-    aws.push_as(
-        repo,
-        &image_manifest("payments"),
-        DOCKER_V2,
-        &digest,
-        &["v2.4.1", "latest"],
-    )
-    .await;
+    aws.push_as(repo, &image_manifest("payments"), DOCKER_V2, &digest, tags)
+        .await;
     aws.seed_inspector(vec![inspector_finding(
         repo,
         &digest,
         "CVE-2026-41234",
         "CRITICAL",
     )]);
+    (event, repo, digest)
+}
+
+#[tokio::test]
+async fn the_on_scan_binary_quarantines_the_image_of_a_sample_finding_event() {
+    let (aws, setup) = Aws::for_function("eu-north-1").await;
+    let (event, repo, digest) = critical_image(&aws, &["v2.4.1", "latest"]).await;
     let env = aws.function_env(
         &aws.moto.endpoint,
         &setup,
@@ -172,27 +173,7 @@ async fn intake_batch(aws: &Aws, queue_url: &str) -> serde_json::Value {
 async fn the_on_scan_binary_takes_an_intake_batch_evaluates_its_image_once_and_rejects_the_malformed_record()
  {
     let (aws, setup) = Aws::for_function("eu-west-3").await;
-    let event = sample_event("aws.inspector2-inspector2-finding-ecr-critical.json");
-    let repo = "team-a/payments-api";
-    let digest = event["detail"]["resources"][0]["details"]["awsEcrContainerImage"]["imageHash"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    aws.create_repo(repo, "MUTABLE", &[]).await;
-    aws.push_as(
-        repo,
-        &image_manifest("payments"),
-        DOCKER_V2,
-        &digest,
-        &["v2.4.1"],
-    )
-    .await;
-    aws.seed_inspector(vec![inspector_finding(
-        repo,
-        &digest,
-        "CVE-2026-41234",
-        "CRITICAL",
-    )]);
+    let (event, repo, digest) = critical_image(&aws, &["v2.4.1"]).await;
     let intake = aws.create_queue("on-scan-intake").await;
     for n in 0..3 {
         let mut e = event.clone();

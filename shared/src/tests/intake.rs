@@ -60,6 +60,12 @@ impl Bench {
         }
     }
 
+    /// The image `digest`'s only tag `tag` is quarantined (`quarantined-<tag>--<first 12 hex>`).
+    fn assert_quarantined(&self, digest: &str, tag: &str) {
+        let wanted = format!("quarantined-{tag}--{}", &digest[7..19]);
+        assert_eq!(self.registry.tags(REPO, digest), Some(vec![wanted]));
+    }
+
     fn scan_batch(&self, records: &[Record]) -> BatchReport {
         poll_once(self.gk.handle_scan_batch(&self.findings, records))
             .expect("the batch ran to its end")
@@ -141,10 +147,7 @@ fn a_burst_is_one_evaluation_and_one_message_per_image() {
     let statuses: Vec<&str> = report.outcomes.iter().map(|o| o.status.as_str()).collect();
     assert_eq!(statuses, ["changed", "changed"]);
     assert_eq!(bench.notifier.messages().len(), 2);
-    assert_eq!(
-        bench.registry.tags(REPO, A),
-        Some(vec!["quarantined-v1--5b5a96370efd".to_string()])
-    );
+    bench.assert_quarantined(A, "v1");
 }
 
 #[test]
@@ -166,10 +169,7 @@ fn a_transient_failure_returns_exactly_the_failed_images_records_and_their_redel
     let again = bench.scan_batch(&records[3..]);
     assert_eq!(again.retry, Vec::<String>::new());
     assert_eq!(bench.notifier.messages().len(), 2);
-    assert_eq!(
-        bench.registry.tags(REPO, B),
-        Some(vec!["quarantined-v2--bbbb96370efd".to_string()])
-    );
+    bench.assert_quarantined(B, "v2");
 }
 
 #[test]
