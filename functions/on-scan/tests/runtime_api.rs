@@ -33,17 +33,17 @@ async fn critical_image(aws: &Aws, tags: &[&str]) -> (serde_json::Value, &'stati
     (event, repo, digest)
 }
 
+/// The on-scan binary, enforcing, in front of `aws`.
+fn enforcing(aws: &Aws, setup: &Setup) -> Function {
+    let env = aws.function_env(&aws.moto.endpoint, setup, &[("GATEKEEPER_MODE", "enforce")]);
+    Function::start(Path::new(env!("CARGO_BIN_EXE_on-scan")), "on-scan", &env).unwrap()
+}
+
 #[tokio::test]
 async fn the_on_scan_binary_quarantines_the_image_of_a_sample_finding_event() {
     let (aws, setup) = Aws::for_function("eu-north-1").await;
     let (event, repo, digest) = critical_image(&aws, &["v2.4.1", "latest"]).await;
-    let env = aws.function_env(
-        &aws.moto.endpoint,
-        &setup,
-        &[("GATEKEEPER_MODE", "enforce")],
-    );
-    let function =
-        Function::start(Path::new(env!("CARGO_BIN_EXE_on-scan")), "on-scan", &env).unwrap();
+    let function = enforcing(&aws, &setup);
 
     let out = function.respond(&event);
 
@@ -195,13 +195,7 @@ async fn the_on_scan_binary_takes_an_intake_batch_evaluates_its_image_once_and_r
         .unwrap();
     let batch = intake_batch(&aws, &intake).await;
     assert_eq!(batch["Records"].as_array().unwrap().len(), 4);
-    let env = aws.function_env(
-        &aws.moto.endpoint,
-        &setup,
-        &[("GATEKEEPER_MODE", "enforce")],
-    );
-    let function =
-        Function::start(Path::new(env!("CARGO_BIN_EXE_on-scan")), "on-scan", &env).unwrap();
+    let function = enforcing(&aws, &setup);
 
     let out = function.respond(&batch);
 
