@@ -10,7 +10,7 @@ use gatekeeper::domain::{Decision, Finding, FindingStatus, Mode, Severity};
 use gatekeeper::ports::fakes::FakeFindings;
 use gatekeeper::service::Status;
 use gatekeeper_tests::fixtures::{
-    Aws, TestGatekeeper, finding_event, inspector_scan_counts, push_event,
+    Aws, TestGatekeeper, finding_change, inspector_scan_counts, push_event,
 };
 use gatekeeper_tests::manifest::hex12;
 use serde_json::Value;
@@ -99,18 +99,8 @@ async fn verified_tags_follow_passing_builds_leave_blocked_ones_and_come_back_on
     aws.checked_bodies(&setup).await;
 
     // A new CRITICAL blocks build 2: its verified tags go with the quarantine.
-    inspector.set(
-        &two,
-        vec![Finding::new("CVE-2026-8000", Severity::Critical)],
-    );
-    let e = finding_event(
-        "f-1",
-        "ver/app",
-        &two,
-        "CVE-2026-8000",
-        "CRITICAL",
-        "ACTIVE",
-    );
+    let critical = Finding::new("CVE-2026-8000", Severity::Critical);
+    let e = finding_change(&inspector, "f-1", "ver/app", &two, critical);
     assert_eq!(
         gk.handle_scan_event(&inspector, &e).await.unwrap().decision,
         Some(Decision::Block)
@@ -134,15 +124,7 @@ async fn verified_tags_follow_passing_builds_leave_blocked_ones_and_come_back_on
     // Fixed by a rescan: released, and verified again.
     let mut closed = Finding::new("CVE-2026-8000", Severity::Critical);
     closed.status = FindingStatus::Closed;
-    inspector.set(&two, vec![closed]);
-    let e = finding_event(
-        "f-2",
-        "ver/app",
-        &two,
-        "CVE-2026-8000",
-        "CRITICAL",
-        "CLOSED",
-    );
+    let e = finding_change(&inspector, "f-2", "ver/app", &two, closed);
     assert_eq!(
         gk.handle_scan_event(&inspector, &e).await.unwrap().decision,
         Some(Decision::Pass)
@@ -209,18 +191,8 @@ async fn a_verified_tag_never_moves_off_an_image_whose_only_tag_it_is() {
     );
 
     // Blocked, the old image's only verified tag gives way to a marker: it never points at a block.
-    inspector.set(
-        &old,
-        vec![Finding::new("CVE-2026-8100", Severity::Critical)],
-    );
-    let e = finding_event(
-        "f-1",
-        "ver/last",
-        &old,
-        "CVE-2026-8100",
-        "CRITICAL",
-        "ACTIVE",
-    );
+    let critical = Finding::new("CVE-2026-8100", Severity::Critical);
+    let e = finding_change(&inspector, "f-1", "ver/last", &old, critical);
     gk.handle_scan_event(&inspector, &e).await.unwrap();
     assert_eq!(
         aws.tags("ver/last", &old).await.unwrap(),
@@ -258,18 +230,8 @@ async fn on_a_repository_immutable_except_for_the_verified_prefix_the_same_holds
         aws.tags("ver/immutable", &one).await.unwrap(),
         tags(&["1.0.0", "verified-1.0.0"])
     );
-    inspector.set(
-        &two,
-        vec![Finding::new("CVE-2026-8200", Severity::Critical)],
-    );
-    let e = finding_event(
-        "f-1",
-        "ver/immutable",
-        &two,
-        "CVE-2026-8200",
-        "CRITICAL",
-        "ACTIVE",
-    );
+    let critical = Finding::new("CVE-2026-8200", Severity::Critical);
+    let e = finding_change(&inspector, "f-1", "ver/immutable", &two, critical);
     gk.handle_scan_event(&inspector, &e).await.unwrap();
     let h = hex12(&two);
     assert_eq!(
