@@ -473,11 +473,7 @@ async fn a_malformed_event_is_rejected_to_the_queue_and_answered_ok() {
     assert!(aws.drain(&setup.rejected_url).await.is_empty());
 }
 
-static NOW: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1_800_000_000);
-
-fn test_clock() -> i64 {
-    NOW.load(std::sync::atomic::Ordering::SeqCst)
-}
+gatekeeper_tests::test_clock!(NOW, test_clock, 1_800_000_000);
 
 #[tokio::test]
 async fn a_delivery_that_failed_after_acting_is_completed_by_its_retry_or_after_the_lease_by_another()

@@ -227,10 +227,7 @@ async fn the_circuit_breaker_stops_tag_changes_alerts_once_and_resumes_after_a_r
 
 #[tokio::test]
 async fn exceptions_are_in_the_audit_trail_and_an_override_suspends_a_block_until_it_ends() {
-    static NOW: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1_796_000_000);
-    fn clock() -> i64 {
-        NOW.load(std::sync::atomic::Ordering::SeqCst)
-    }
+    gatekeeper_tests::test_clock!(NOW, clock, 1_796_000_000);
     let (aws, setup) = Aws::with_repo("override", "ov").await;
     let policy = Policy::parse(
         "version = 1\n[defaults]\nblock = \"CRITICAL\"\n[[exception]]\nid = \"CVE-2026-OK\"\nrepositories = [\"ov\"]\ncreated = 2026-01-01\nexpires = 2027-06-01\nreason = \"not reachable\"\nowner = \"team-ov\"\nticket = \"SEC-7\"\n",
