@@ -24,7 +24,7 @@ use crate::moto::Moto;
 use gatekeeper::adapters::{DynamoState, Ecr, Sns, SqsRejects};
 use gatekeeper::domain::policy::Policy;
 use gatekeeper::domain::tags::TagScheme;
-use gatekeeper::domain::{Finding, FindingStatus, Mode, ScanState};
+use gatekeeper::domain::{Decision, Finding, FindingStatus, Mode, ScanState};
 use gatekeeper::error::AwsError;
 use gatekeeper::ports::fakes::FakeFindings;
 use gatekeeper::ports::{
@@ -802,6 +802,24 @@ pub fn finding_event(
     let mut detail = inspector_finding(repo, digest, vulnerability, severity);
     detail["status"] = json!(status);
     envelope(id, "aws.inspector2", "Inspector2 Finding", detail)
+}
+
+/// The JSON string at `v`, for asserting on what a message says; a failed test when it is not one.
+pub fn text(v: &Value) -> &str {
+    v.as_str()
+        .unwrap_or_else(|| panic!("expected a JSON string, got {v}"))
+}
+
+/// Delivers an Inspector scan-complete event that counts no findings, and returns the decision.
+pub async fn clean_scan(
+    gk: &TestGatekeeper,
+    findings: &FakeFindings,
+    id: &str,
+    repo: &str,
+    digest: &str,
+) -> Option<Decision> {
+    let e = inspector_scan_counts(id, repo, digest, &[]);
+    gk.handle_scan_event(findings, &e).await.unwrap().decision
 }
 
 /// The `Inspector2 Finding` event announcing `finding` (its id, severity and status) on an image.

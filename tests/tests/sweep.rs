@@ -16,7 +16,8 @@ use gatekeeper::outbound::chat::thread_id;
 use gatekeeper::ports::fakes::FakeFindings;
 use gatekeeper::service::{Status, SweepReport, SweepSettings};
 use gatekeeper_tests::fixtures::{
-    Aws, Setup, WithScanStatus, basic_finding, finding_event_of, inspector_scan_counts, push_event,
+    Aws, Setup, WithScanStatus, basic_finding, clean_scan, finding_event_of, inspector_scan_counts,
+    push_event, text,
 };
 use gatekeeper_tests::manifest::hex12;
 use gatekeeper_tests::test_clock;
@@ -86,12 +87,8 @@ async fn a_grace_deadline_blocks_when_it_passes_and_a_second_sweep_changes_nothi
     let settings = SweepSettings::default();
 
     // First scan clean; three days later a rescan finds a CRITICAL: it warns for 7 days.
-    let clean = inspector_scan_counts("g-1", "grace/api", &digest, &[]);
     assert_eq!(
-        gk.handle_scan_event(&inspector, &clean)
-            .await
-            .unwrap()
-            .decision,
+        clean_scan(&gk, &inspector, "g-1", "grace/api", &digest).await,
         Some(Decision::Pass)
     );
     let t1 = t0 + 3 * DAY;
@@ -181,12 +178,8 @@ async fn an_exception_is_reminded_once_a_day_and_its_end_blocks_lost_findings_an
         Some(Decision::Pass)
     );
     inspector.set_for("ex/api", &later, vec![], t0);
-    let clean = inspector_scan_counts("e-2", "ex/api", &later, &[]);
     assert_eq!(
-        gk.handle_scan_event(&inspector, &clean)
-            .await
-            .unwrap()
-            .decision,
+        clean_scan(&gk, &inspector, "e-2", "ex/api", &later).await,
         Some(Decision::Pass)
     );
     // Inspector counted a CRITICAL its list does not show yet: deferred, due in 10 minutes.
@@ -334,10 +327,7 @@ async fn a_hold_that_outlives_the_timeout_is_said_once_and_released_when_the_pol
     assert_eq!(json.len(), 1);
     assert_eq!(json[0]["decision"], "pending");
     assert!(
-        json[0]["reasons"][0]
-            .as_str()
-            .unwrap()
-            .starts_with("still unscanned after 7 h: its tags stay held"),
+        text(&json[0]["reasons"][0]).starts_with("still unscanned after 7 h: its tags stay held"),
         "{}",
         json[0]
     );
@@ -366,10 +356,7 @@ async fn a_hold_that_outlives_the_timeout_is_said_once_and_released_when_the_pol
     let (json, _) = aws.checked_bodies(&setup).await;
     assert_eq!(json.len(), 1);
     assert!(
-        json[0]["reasons"][0]
-            .as_str()
-            .unwrap()
-            .contains("no longer holds unscanned images"),
+        text(&json[0]["reasons"][0]).contains("no longer holds unscanned images"),
         "{}",
         json[0]
     );
