@@ -5,7 +5,7 @@
 
 use std::process::{Command, Output, Stdio};
 
-use gatekeeper_tests::fixtures::{Aws, Setup, audit_lines, basic_finding};
+use gatekeeper_tests::fixtures::{Aws, Setup, audit_lines, basic_finding, text};
 use gatekeeper_tests::manifest::{DOCKER_V2, digest_of, hex12, image_manifest};
 use gatekeeper_tests::moto::{Moto, workspace_root};
 use serde_json::Value;
@@ -320,20 +320,8 @@ async fn reconcile_previews_then_acts_and_release_is_refused_until_forced() {
         .collect();
     assert_eq!(added.len(), 2, "{lines:?}");
     for l in &added {
-        assert!(
-            l["fields"]["actor"]
-                .as_str()
-                .unwrap()
-                .starts_with("arn:aws:"),
-            "{l}"
-        );
-        assert!(
-            l["fields"]["reason"]
-                .as_str()
-                .unwrap()
-                .contains("INC-7 hotfix"),
-            "{l}"
-        );
+        assert!(text(&l["fields"]["actor"]).starts_with("arn:aws:"), "{l}");
+        assert!(text(&l["fields"]["reason"]).contains("INC-7 hotfix"), "{l}");
     }
     let after = lines
         .iter()
@@ -344,10 +332,7 @@ async fn reconcile_previews_then_acts_and_release_is_refused_until_forced() {
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].1["event_type"], "release");
     assert!(
-        audit[0].1["actor"]
-            .as_str()
-            .unwrap()
-            .starts_with("arn:aws:"),
+        text(&audit[0].1["actor"]).starts_with("arn:aws:"),
         "{}",
         audit[0].1
     );

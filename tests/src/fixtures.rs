@@ -24,8 +24,9 @@ use crate::moto::Moto;
 use gatekeeper::adapters::{DynamoState, Ecr, Sns, SqsRejects};
 use gatekeeper::domain::policy::Policy;
 use gatekeeper::domain::tags::TagScheme;
-use gatekeeper::domain::{Mode, ScanState};
+use gatekeeper::domain::{Decision, Finding, FindingStatus, Mode, ScanState};
 use gatekeeper::error::AwsError;
+use gatekeeper::ports::fakes::FakeFindings;
 use gatekeeper::ports::{
     BasicScan, ImageDetail, Manifest, PutTag, Removal, ScanCoverage, StartScan,
 };
@@ -801,6 +802,55 @@ pub fn finding_event(
     let mut detail = inspector_finding(repo, digest, vulnerability, severity);
     detail["status"] = json!(status);
     envelope(id, "aws.inspector2", "Inspector2 Finding", detail)
+}
+
+/// The JSON string at `v`, for asserting on what a message says; a failed test when it is not one.
+pub fn text(v: &Value) -> &str {
+    v.as_str()
+        .unwrap_or_else(|| panic!("expected a JSON string, got {v}"))
+}
+
+/// Delivers an Inspector scan-complete event that counts no findings, and returns the decision.
+pub async fn clean_scan(
+    gk: &TestGatekeeper,
+    findings: &FakeFindings,
+    id: &str,
+    repo: &str,
+    digest: &str,
+) -> Option<Decision> {
+    let e = inspector_scan_counts(id, repo, digest, &[]);
+    gk.handle_scan_event(findings, &e).await.unwrap().decision
+}
+
+/// The `Inspector2 Finding` event announcing `finding` (its id, severity and status) on an image.
+pub fn finding_event_of(id: &str, repo: &str, digest: &str, finding: &Finding) -> Value {
+    let status = match finding.status {
+        FindingStatus::Active => "ACTIVE",
+        FindingStatus::Suppressed => "SUPPRESSED",
+        FindingStatus::Closed => "CLOSED",
+    };
+    finding_event(
+        id,
+        repo,
+        digest,
+        &finding.id,
+        finding.severity.as_str(),
+        status,
+    )
+}
+
+/// Scripts a change to one finding of an image: `findings` reports just `finding` for it from now
+/// on, and the `Inspector2 Finding` event returned announces the change.
+pub fn finding_change(
+    findings: &FakeFindings,
+    id: &str,
+    repo: &str,
+    digest: &str,
+    finding: Finding,
+) -> Value {
+    let event = finding_event_of(id, repo, digest, &finding);
+    findings.set(digest, vec![finding]);
+    event
 }
 
 /// An `Inspector2 Coverage` event for an ECR image (`statusCodeValue`, `reason`).

@@ -9,3 +9,15 @@ pub mod manifest;
 pub mod moto;
 pub mod runtime;
 pub mod storm;
+
+/// Declares a test clock: a `static` the test moves and a `fn() -> i64` reading it, for
+/// `Gatekeeper::clock` (a plain fn pointer, so each test that drives time needs its own static).
+#[macro_export]
+macro_rules! test_clock {
+    ($now:ident, $clock:ident, $start:expr) => {
+        static $now: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new($start);
+        fn $clock() -> i64 {
+            $now.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    };
+}

@@ -18,7 +18,7 @@ use gatekeeper::ports::fakes::FakeFindings;
 use gatekeeper::service::{Outcome, Status};
 use gatekeeper_tests::fixtures::{
     Aws, TestGatekeeper, WithScanStatus, basic_finding, basic_scan_event, coverage_event,
-    finding_event, image_action_event, index_push_event, inspector_scan_counts, push_event,
+    finding_event, image_action_event, index_push_event, inspector_scan_counts, push_event, text,
 };
 use gatekeeper_tests::manifest::{OCI_INDEX, hex12, image_index, image_manifest};
 use serde_json::Value;
@@ -113,10 +113,7 @@ async fn a_hundred_finding_events_in_parallel_make_one_change_and_one_message() 
         thread_id("fin/app", &digest).as_str()
     );
     assert!(
-        chat[0]["content"]["description"]
-            .as_str()
-            .unwrap()
-            .contains("*In use:* yes, 3 running"),
+        text(&chat[0]["content"]["description"]).contains("*In use:* yes, 3 running"),
         "{}",
         chat[0]
     );
@@ -736,10 +733,8 @@ async fn verdicts_on_a_replicated_repository_warn_that_tag_changes_do_not_reach_
         "{problems}"
     );
     assert!(
-        chat.iter().any(|c| c["content"]["description"]
-            .as_str()
-            .unwrap()
-            .contains("is replicated to")),
+        chat.iter()
+            .any(|c| text(&c["content"]["description"]).contains("is replicated to")),
         "{chat:?}"
     );
 }

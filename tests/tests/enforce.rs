@@ -15,7 +15,7 @@ use gatekeeper::ports::{ImageRecords, Ports};
 use gatekeeper::service::{Gatekeeper, Outcome, Status};
 use gatekeeper_tests::fixtures::{
     Aws, Setup, TestGatekeeper, basic_finding, basic_scan_event, inspector_finding,
-    inspector_scan_event, push_event, schema_errors,
+    inspector_scan_event, push_event, schema_errors, text,
 };
 use gatekeeper_tests::manifest::{digest_of, hex12};
 use serde_json::Value;
@@ -171,12 +171,7 @@ async fn blocked_image_is_quarantined_by_tags_and_one_message_reaches_the_subscr
         ),
         ("CRITICAL", "team-a/api")
     );
-    assert!(
-        envelope["Subject"]
-            .as_str()
-            .unwrap()
-            .starts_with("ECR gatekeeper: BLOCK team-a/api:")
-    );
+    assert!(text(&envelope["Subject"]).starts_with("ECR gatekeeper: BLOCK team-a/api:"));
     assert_eq!(schema_errors(body), None);
 
     // The same delivery again (a Lambda retry): nothing changes, nothing is sent.
@@ -220,10 +215,7 @@ async fn release_restores_tags_when_the_verdict_becomes_clean() {
         (Some("pass"), Some("block"))
     );
     assert!(
-        release["problems"][0]
-            .as_str()
-            .unwrap()
-            .contains("latest now points to"),
+        text(&release["problems"][0]).contains("latest now points to"),
         "{release}"
     );
     assert_eq!(schema_errors(release), None);
@@ -289,12 +281,7 @@ async fn untagged_image_gets_a_marker_that_release_keeps() {
         "the only tag stays: removing it would delete the image"
     );
     let messages = c.messages().await;
-    assert!(
-        messages[1].1["problems"][0]
-            .as_str()
-            .unwrap()
-            .contains("only tag")
-    );
+    assert!(text(&messages[1].1["problems"][0]).contains("only tag"));
 }
 
 #[tokio::test]
@@ -315,12 +302,7 @@ async fn audit_mode_notifies_what_it_would_do_and_touches_no_tag() {
             .all(|a| a["status"] == "would"),
         "{body}"
     );
-    assert!(
-        messages[0].0["Subject"]
-            .as_str()
-            .unwrap()
-            .ends_with("[audit]")
-    );
+    assert!(text(&messages[0].0["Subject"]).ends_with("[audit]"));
 }
 
 #[tokio::test]
@@ -473,11 +455,7 @@ async fn a_malformed_event_is_rejected_to_the_queue_and_answered_ok() {
     assert!(aws.drain(&setup.rejected_url).await.is_empty());
 }
 
-static NOW: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1_800_000_000);
-
-fn test_clock() -> i64 {
-    NOW.load(std::sync::atomic::Ordering::SeqCst)
-}
+gatekeeper_tests::test_clock!(NOW, test_clock, 1_800_000_000);
 
 #[tokio::test]
 async fn a_delivery_that_failed_after_acting_is_completed_by_its_retry_or_after_the_lease_by_another()

@@ -11,6 +11,7 @@ use gatekeeper::ports::fakes::FakeFindings;
 use gatekeeper::service::{ReleaseRequest, Status, Trigger};
 use gatekeeper_tests::fixtures::{
     Aws, basic_finding, basic_scan_event, inspector_scan_event, push_event, schema_errors, sdk_for,
+    text,
 };
 use gatekeeper_tests::manifest::hex12;
 use serde_json::Value;
@@ -122,10 +123,7 @@ async fn a_failed_scan_keeps_held_tags_held_and_says_why_once() {
     let messages = aws.messages(&setup.subscriber_url).await;
     assert_eq!(messages.len(), 1, "once per reason");
     assert!(
-        messages[0].1["reasons"][0]
-            .as_str()
-            .unwrap()
-            .contains("no usable scan result (FAILED)"),
+        text(&messages[0].1["reasons"][0]).contains("no usable scan result (FAILED)"),
         "{}",
         messages[0].1
     );
@@ -181,9 +179,7 @@ async fn the_circuit_breaker_stops_tag_changes_alerts_once_and_resumes_after_a_r
         .collect();
     assert_eq!(alerts.len(), 1, "one alert");
     assert!(
-        alerts[0]["reasons"][0]
-            .as_str()
-            .unwrap()
+        text(&alerts[0]["reasons"][0])
             .starts_with("circuit breaker tripped: 8 tag changes within 10 minutes (limit 5)")
     );
     let held_back: Vec<&Value> = messages
@@ -227,10 +223,7 @@ async fn the_circuit_breaker_stops_tag_changes_alerts_once_and_resumes_after_a_r
 
 #[tokio::test]
 async fn exceptions_are_in_the_audit_trail_and_an_override_suspends_a_block_until_it_ends() {
-    static NOW: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1_796_000_000);
-    fn clock() -> i64 {
-        NOW.load(std::sync::atomic::Ordering::SeqCst)
-    }
+    gatekeeper_tests::test_clock!(NOW, clock, 1_796_000_000);
     let (aws, setup) = Aws::with_repo("override", "ov").await;
     let policy = Policy::parse(
         "version = 1\n[defaults]\nblock = \"CRITICAL\"\n[[exception]]\nid = \"CVE-2026-OK\"\nrepositories = [\"ov\"]\ncreated = 2026-01-01\nexpires = 2027-06-01\nreason = \"not reachable\"\nowner = \"team-ov\"\nticket = \"SEC-7\"\n",
@@ -340,10 +333,7 @@ async fn exceptions_are_in_the_audit_trail_and_an_override_suspends_a_block_unti
     );
     let again = aws.messages(&setup.subscriber_url).await;
     assert!(
-        again[0].1["reasons"][0]
-            .as_str()
-            .unwrap()
-            .contains("override ended"),
+        text(&again[0].1["reasons"][0]).contains("override ended"),
         "{}",
         again[0].1
     );

@@ -6,7 +6,7 @@
 //! aws-smithy-mocks in `inspector_mock.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::Ordering;
 
 use aws_sdk_ecr::types::ScanFrequency;
 use gatekeeper::domain::policy::Policy;
@@ -16,9 +16,12 @@ use gatekeeper::outbound::chat::thread_id;
 use gatekeeper::ports::fakes::FakeFindings;
 use gatekeeper::service::{Status, SweepReport, SweepSettings};
 use gatekeeper_tests::fixtures::{
-    Aws, WithScanStatus, basic_finding, finding_event, inspector_scan_counts, push_event,
+    Aws, Setup, WithScanStatus, basic_finding, clean_scan, finding_event_of, inspector_scan_counts,
+    push_event, text,
 };
 use gatekeeper_tests::manifest::hex12;
+use gatekeeper_tests::test_clock;
+use serde_json::Value;
 
 const HOUR: i64 = 3600;
 
@@ -49,10 +52,23 @@ fn quiet(r: &SweepReport) {
     assert!(r.failures.is_empty(), "{r:?}");
 }
 
-static GRACE_NOW: AtomicI64 = AtomicI64::new(0);
-fn grace_now() -> i64 {
-    GRACE_NOW.load(Ordering::SeqCst)
+/// Asserts that the image's only tag, `tag`, gave way to its quarantine marker, and returns the
+/// messages sent since the last look (JSON bodies, chat).
+async fn quarantined(
+    aws: &Aws,
+    setup: &Setup,
+    repo: &str,
+    digest: &str,
+    tag: &str,
+) -> (Vec<Value>, Vec<Value>) {
+    assert_eq!(
+        aws.tags(repo, digest).await.unwrap(),
+        vec![format!("quarantined-{tag}--{}", hex12(digest))]
+    );
+    aws.checked_bodies(setup).await
 }
+
+test_clock!(GRACE_NOW, grace_now, 0);
 
 #[tokio::test]
 async fn a_grace_deadline_blocks_when_it_passes_and_a_second_sweep_changes_nothing() {
@@ -71,30 +87,15 @@ async fn a_grace_deadline_blocks_when_it_passes_and_a_second_sweep_changes_nothi
     let settings = SweepSettings::default();
 
     // First scan clean; three days later a rescan finds a CRITICAL: it warns for 7 days.
-    let clean = inspector_scan_counts("g-1", "grace/api", &digest, &[]);
     assert_eq!(
-        gk.handle_scan_event(&inspector, &clean)
-            .await
-            .unwrap()
-            .decision,
+        clean_scan(&gk, &inspector, "g-1", "grace/api", &digest).await,
         Some(Decision::Pass)
     );
     let t1 = t0 + 3 * DAY;
     GRACE_NOW.store(t1, Ordering::SeqCst);
-    inspector.set_for(
-        "grace/api",
-        &digest,
-        vec![critical("CVE-2026-5000", t1)],
-        t1,
-    );
-    let found = finding_event(
-        "g-2",
-        "grace/api",
-        &digest,
-        "CVE-2026-5000",
-        "CRITICAL",
-        "ACTIVE",
-    );
+    let cve = critical("CVE-2026-5000", t1);
+    let found = finding_event_of("g-2", "grace/api", &digest, &cve);
+    inspector.set_for("grace/api", &digest, vec![cve], t1);
     let o = gk.handle_scan_event(&inspector, &found).await.unwrap();
     assert_eq!(o.decision, Some(Decision::Warn), "{o:?}");
     let (json, _) = aws.checked_bodies(&setup).await;
@@ -114,11 +115,7 @@ async fn a_grace_deadline_blocks_when_it_passes_and_a_second_sweep_changes_nothi
     GRACE_NOW.store(deadline + 300, Ordering::SeqCst);
     let r = gk.sweep(&inspector, &settings, "run-2").await.unwrap();
     assert_eq!((r.due, r.evaluated, r.changed), (1, 1, 1), "{r:?}");
-    assert_eq!(
-        aws.tags("grace/api", &digest).await.unwrap(),
-        vec![format!("quarantined-v1--{}", hex12(&digest))]
-    );
-    let (json, chat) = aws.checked_bodies(&setup).await;
+    let (json, chat) = quarantined(&aws, &setup, "grace/api", &digest, "v1").await;
     assert_eq!(json.len(), 1);
     assert_eq!(
         (
@@ -141,10 +138,7 @@ async fn a_grace_deadline_blocks_when_it_passes_and_a_second_sweep_changes_nothi
     assert!(aws.checked_bodies(&setup).await.0.is_empty());
 }
 
-static EXCEPTION_NOW: AtomicI64 = AtomicI64::new(0);
-fn exception_now() -> i64 {
-    EXCEPTION_NOW.load(Ordering::SeqCst)
-}
+test_clock!(EXCEPTION_NOW, exception_now, 0);
 
 #[tokio::test]
 async fn an_exception_is_reminded_once_a_day_and_its_end_blocks_lost_findings_and_lags_are_caught()
@@ -176,26 +170,16 @@ async fn an_exception_is_reminded_once_a_day_and_its_end_blocks_lost_findings_an
     let excepted = aws.push("ex/api", "excepted", &["v1"]).await;
     let later = aws.push("ex/api", "later", &["v2"]).await;
     let lagging = aws.push("ex/api", "lagging", &["v3"]).await;
-    inspector.set_for("ex/api", &excepted, vec![critical("CVE-2026-6000", t0)], t0);
-    let e = finding_event(
-        "e-1",
-        "ex/api",
-        &excepted,
-        "CVE-2026-6000",
-        "CRITICAL",
-        "ACTIVE",
-    );
+    let cve = critical("CVE-2026-6000", t0);
+    let e = finding_event_of("e-1", "ex/api", &excepted, &cve);
+    inspector.set_for("ex/api", &excepted, vec![cve], t0);
     assert_eq!(
         gk.handle_scan_event(&inspector, &e).await.unwrap().decision,
         Some(Decision::Pass)
     );
     inspector.set_for("ex/api", &later, vec![], t0);
-    let clean = inspector_scan_counts("e-2", "ex/api", &later, &[]);
     assert_eq!(
-        gk.handle_scan_event(&inspector, &clean)
-            .await
-            .unwrap()
-            .decision,
+        clean_scan(&gk, &inspector, "e-2", "ex/api", &later).await,
         Some(Decision::Pass)
     );
     // Inspector counted a CRITICAL its list does not show yet: deferred, due in 10 minutes.
@@ -226,11 +210,7 @@ async fn an_exception_is_reminded_once_a_day_and_its_end_blocks_lost_findings_an
     inspector.set_for("ex/api", &lagging, vec![critical("CVE-2026-6001", t0)], t0);
     let r = gk.sweep(&inspector, &settings, "run-5").await.unwrap();
     assert_eq!((r.due, r.changed, r.reminders), (1, 1, 0), "{r:?}");
-    assert_eq!(
-        aws.tags("ex/api", &lagging).await.unwrap(),
-        vec![format!("quarantined-v3--{}", hex12(&lagging))]
-    );
-    let (json, _) = aws.checked_bodies(&setup).await;
+    let (json, _) = quarantined(&aws, &setup, "ex/api", &lagging, "v3").await;
     assert_eq!(json.len(), 1);
 
     // Two hours later a CRITICAL appears on `later`, and its finding event is lost.
@@ -244,11 +224,7 @@ async fn an_exception_is_reminded_once_a_day_and_its_end_blocks_lost_findings_an
     );
     let r = gk.sweep(&inspector, &settings, "run-6").await.unwrap();
     assert_eq!((r.updated_findings, r.changed), (1, 1), "{r:?}");
-    assert_eq!(
-        aws.tags("ex/api", &later).await.unwrap(),
-        vec![format!("quarantined-v2--{}", hex12(&later))]
-    );
-    aws.checked_bodies(&setup).await;
+    quarantined(&aws, &setup, "ex/api", &later, "v2").await;
 
     // The next day: one more reminder.
     EXCEPTION_NOW.store(t0 + DAY, Ordering::SeqCst);
@@ -262,11 +238,7 @@ async fn an_exception_is_reminded_once_a_day_and_its_end_blocks_lost_findings_an
     let r = gk.sweep(&inspector, &settings, "run-8").await.unwrap();
     assert_eq!((r.exceptions, r.due), (1, 1), "{r:?}");
     assert_eq!((r.evaluated, r.changed), (1, 1), "{r:?}");
-    assert_eq!(
-        aws.tags("ex/api", &excepted).await.unwrap(),
-        vec![format!("quarantined-v1--{}", hex12(&excepted))]
-    );
-    let (json, _) = aws.checked_bodies(&setup).await;
+    let (json, _) = quarantined(&aws, &setup, "ex/api", &excepted, "v1").await;
     assert_eq!(json.len(), 1);
     assert!(
         json[0]["reasons"].to_string().contains("expired"),
@@ -281,10 +253,7 @@ async fn an_exception_is_reminded_once_a_day_and_its_end_blocks_lost_findings_an
     assert!(aws.checked_bodies(&setup).await.0.is_empty());
 }
 
-static LOST_NOW: AtomicI64 = AtomicI64::new(0);
-fn lost_now() -> i64 {
-    LOST_NOW.load(Ordering::SeqCst)
-}
+test_clock!(LOST_NOW, lost_now, 0);
 
 #[tokio::test]
 async fn a_lost_push_is_admitted_and_a_lost_scan_result_is_decided() {
@@ -313,11 +282,7 @@ async fn a_lost_push_is_admitted_and_a_lost_scan_result_is_decided() {
     LOST_NOW.store(pushed + 600, Ordering::SeqCst);
     let r = gk.sweep(&none, &settings, "run-11").await.unwrap();
     assert_eq!((r.undecided, r.changed), (1, 1), "{r:?}");
-    assert_eq!(
-        aws.tags("lost", &digest).await.unwrap(),
-        vec![format!("quarantined-v1--{}", hex12(&digest))]
-    );
-    let (json, _) = aws.checked_bodies(&setup).await;
+    let (json, _) = quarantined(&aws, &setup, "lost", &digest, "v1").await;
     assert_eq!(json.len(), 1);
     assert_eq!(json[0]["decision"], "block");
 
@@ -326,10 +291,7 @@ async fn a_lost_push_is_admitted_and_a_lost_scan_result_is_decided() {
     assert!(aws.checked_bodies(&setup).await.0.is_empty());
 }
 
-static HELD_NOW: AtomicI64 = AtomicI64::new(0);
-fn held_now() -> i64 {
-    HELD_NOW.load(Ordering::SeqCst)
-}
+test_clock!(HELD_NOW, held_now, 0);
 
 #[tokio::test]
 async fn a_hold_that_outlives_the_timeout_is_said_once_and_released_when_the_policy_no_longer_holds()
@@ -365,10 +327,7 @@ async fn a_hold_that_outlives_the_timeout_is_said_once_and_released_when_the_pol
     assert_eq!(json.len(), 1);
     assert_eq!(json[0]["decision"], "pending");
     assert!(
-        json[0]["reasons"][0]
-            .as_str()
-            .unwrap()
-            .starts_with("still unscanned after 7 h: its tags stay held"),
+        text(&json[0]["reasons"][0]).starts_with("still unscanned after 7 h: its tags stay held"),
         "{}",
         json[0]
     );
@@ -397,10 +356,7 @@ async fn a_hold_that_outlives_the_timeout_is_said_once_and_released_when_the_pol
     let (json, _) = aws.checked_bodies(&setup).await;
     assert_eq!(json.len(), 1);
     assert!(
-        json[0]["reasons"][0]
-            .as_str()
-            .unwrap()
-            .contains("no longer holds unscanned images"),
+        text(&json[0]["reasons"][0]).contains("no longer holds unscanned images"),
         "{}",
         json[0]
     );

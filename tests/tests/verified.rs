@@ -9,9 +9,7 @@ use gatekeeper::domain::policy::Policy;
 use gatekeeper::domain::{Decision, Finding, FindingStatus, Mode, Severity};
 use gatekeeper::ports::fakes::FakeFindings;
 use gatekeeper::service::Status;
-use gatekeeper_tests::fixtures::{
-    Aws, TestGatekeeper, finding_event, inspector_scan_counts, push_event,
-};
+use gatekeeper_tests::fixtures::{Aws, clean_scan, finding_change, push_event, text};
 use gatekeeper_tests::manifest::hex12;
 use serde_json::Value;
 
@@ -39,17 +37,6 @@ fn actions(body: &Value) -> Vec<String> {
         .collect()
 }
 
-async fn scan(
-    gk: &TestGatekeeper,
-    inspector: &FakeFindings,
-    id: &str,
-    repo: &str,
-    digest: &str,
-) -> Option<Decision> {
-    let e = inspector_scan_counts(id, repo, digest, &[]);
-    gk.handle_scan_event(inspector, &e).await.unwrap().decision
-}
-
 #[tokio::test]
 async fn verified_tags_follow_passing_builds_leave_blocked_ones_and_come_back_on_release() {
     let (aws, setup) = Aws::with_repo("verified", "ver/app").await;
@@ -59,7 +46,7 @@ async fn verified_tags_follow_passing_builds_leave_blocked_ones_and_come_back_on
     // Build 1 passes: each of its tags gets a verified twin.
     let one = aws.push("ver/app", "build-1", &["v1", "latest"]).await;
     assert_eq!(
-        scan(&gk, &inspector, "s-1", "ver/app", &one).await,
+        clean_scan(&gk, &inspector, "s-1", "ver/app", &one).await,
         Some(Decision::Pass)
     );
     assert_eq!(
@@ -79,7 +66,7 @@ async fn verified_tags_follow_passing_builds_leave_blocked_ones_and_come_back_on
         .await
         .unwrap();
     assert_eq!(
-        scan(&gk, &inspector, "s-2", "ver/app", &two).await,
+        clean_scan(&gk, &inspector, "s-2", "ver/app", &two).await,
         Some(Decision::Pass)
     );
     assert_eq!(
@@ -99,18 +86,8 @@ async fn verified_tags_follow_passing_builds_leave_blocked_ones_and_come_back_on
     aws.checked_bodies(&setup).await;
 
     // A new CRITICAL blocks build 2: its verified tags go with the quarantine.
-    inspector.set(
-        &two,
-        vec![Finding::new("CVE-2026-8000", Severity::Critical)],
-    );
-    let e = finding_event(
-        "f-1",
-        "ver/app",
-        &two,
-        "CVE-2026-8000",
-        "CRITICAL",
-        "ACTIVE",
-    );
+    let critical = Finding::new("CVE-2026-8000", Severity::Critical);
+    let e = finding_change(&inspector, "f-1", "ver/app", &two, critical);
     assert_eq!(
         gk.handle_scan_event(&inspector, &e).await.unwrap().decision,
         Some(Decision::Block)
@@ -134,15 +111,7 @@ async fn verified_tags_follow_passing_builds_leave_blocked_ones_and_come_back_on
     // Fixed by a rescan: released, and verified again.
     let mut closed = Finding::new("CVE-2026-8000", Severity::Critical);
     closed.status = FindingStatus::Closed;
-    inspector.set(&two, vec![closed]);
-    let e = finding_event(
-        "f-2",
-        "ver/app",
-        &two,
-        "CVE-2026-8000",
-        "CRITICAL",
-        "CLOSED",
-    );
+    let e = finding_change(&inspector, "f-2", "ver/app", &two, closed);
     assert_eq!(
         gk.handle_scan_event(&inspector, &e).await.unwrap().decision,
         Some(Decision::Pass)
@@ -180,7 +149,7 @@ async fn a_verified_tag_never_moves_off_an_image_whose_only_tag_it_is() {
     let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::parse(VERIFY).unwrap());
     let inspector = FakeFindings::default();
     let old = aws.push("ver/last", "old", &["latest"]).await;
-    scan(&gk, &inspector, "s-1", "ver/last", &old).await;
+    clean_scan(&gk, &inspector, "s-1", "ver/last", &old).await;
     // `latest` moves to a new build: the old one keeps only verified-latest.
     let new = aws.push("ver/last", "new", &["latest"]).await;
     assert_eq!(
@@ -189,7 +158,7 @@ async fn a_verified_tag_never_moves_off_an_image_whose_only_tag_it_is() {
     );
     aws.checked_bodies(&setup).await;
     assert_eq!(
-        scan(&gk, &inspector, "s-2", "ver/last", &new).await,
+        clean_scan(&gk, &inspector, "s-2", "ver/last", &new).await,
         Some(Decision::Pass)
     );
     assert_eq!(
@@ -200,27 +169,14 @@ async fn a_verified_tag_never_moves_off_an_image_whose_only_tag_it_is() {
     assert_eq!(aws.tags("ver/last", &new).await.unwrap(), tags(&["latest"]));
     let m = aws.checked_bodies(&setup).await.0;
     assert!(
-        m[0]["problems"][0]
-            .as_str()
-            .unwrap()
-            .starts_with("verified-latest left on"),
+        text(&m[0]["problems"][0]).starts_with("verified-latest left on"),
         "{}",
         m[0]
     );
 
     // Blocked, the old image's only verified tag gives way to a marker: it never points at a block.
-    inspector.set(
-        &old,
-        vec![Finding::new("CVE-2026-8100", Severity::Critical)],
-    );
-    let e = finding_event(
-        "f-1",
-        "ver/last",
-        &old,
-        "CVE-2026-8100",
-        "CRITICAL",
-        "ACTIVE",
-    );
+    let critical = Finding::new("CVE-2026-8100", Severity::Critical);
+    let e = finding_change(&inspector, "f-1", "ver/last", &old, critical);
     gk.handle_scan_event(&inspector, &e).await.unwrap();
     assert_eq!(
         aws.tags("ver/last", &old).await.unwrap(),
@@ -242,12 +198,12 @@ async fn on_a_repository_immutable_except_for_the_verified_prefix_the_same_holds
     let inspector = FakeFindings::default();
     let one = aws.push("ver/immutable", "i-1", &["1.0.0", "latest"]).await;
     assert_eq!(
-        scan(&gk, &inspector, "s-1", "ver/immutable", &one).await,
+        clean_scan(&gk, &inspector, "s-1", "ver/immutable", &one).await,
         Some(Decision::Pass)
     );
     let two = aws.push("ver/immutable", "i-2", &["1.0.1", "latest"]).await;
     assert_eq!(
-        scan(&gk, &inspector, "s-2", "ver/immutable", &two).await,
+        clean_scan(&gk, &inspector, "s-2", "ver/immutable", &two).await,
         Some(Decision::Pass)
     );
     assert_eq!(
@@ -258,18 +214,8 @@ async fn on_a_repository_immutable_except_for_the_verified_prefix_the_same_holds
         aws.tags("ver/immutable", &one).await.unwrap(),
         tags(&["1.0.0", "verified-1.0.0"])
     );
-    inspector.set(
-        &two,
-        vec![Finding::new("CVE-2026-8200", Severity::Critical)],
-    );
-    let e = finding_event(
-        "f-1",
-        "ver/immutable",
-        &two,
-        "CVE-2026-8200",
-        "CRITICAL",
-        "ACTIVE",
-    );
+    let critical = Finding::new("CVE-2026-8200", Severity::Critical);
+    let e = finding_change(&inspector, "f-1", "ver/immutable", &two, critical);
     gk.handle_scan_event(&inspector, &e).await.unwrap();
     let h = hex12(&two);
     assert_eq!(

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use gatekeeper_tests::fixtures::{
-    Aws, FUNCTION_ACCOUNT, Setup, audit_lines, inspector_finding, sample_event,
+    Aws, FUNCTION_ACCOUNT, Setup, audit_lines, inspector_finding, sample_event, text,
 };
 use gatekeeper_tests::manifest::{DOCKER_V2, hex12, image_manifest};
 use gatekeeper_tests::moto::Moto;
@@ -89,10 +89,7 @@ async fn the_on_scan_binary_quarantines_the_image_of_a_sample_finding_event() {
     assert_eq!(removed[0]["fields"]["status"], "done");
     assert_eq!(removed[0]["fields"]["event_id"], event["id"]);
     assert!(
-        removed[0]["fields"]["reason"]
-            .as_str()
-            .unwrap()
-            .starts_with("block: "),
+        text(&removed[0]["fields"]["reason"]).starts_with("block: "),
         "{}",
         removed[0]
     );
