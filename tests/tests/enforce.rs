@@ -9,8 +9,7 @@ use gatekeeper::adapters::{DynamoState, Ecr, Inspector, Sns, SqsRejects};
 use gatekeeper::domain::policy::Policy;
 use gatekeeper::domain::{Finding, Mode, Severity};
 use gatekeeper::error::Error;
-use gatekeeper::error::{AwsError, AwsErrorKind};
-use gatekeeper::ports::fakes::{FakeFindings, Hooked};
+use gatekeeper::ports::fakes::{FakeFindings, Hooked, transient};
 use gatekeeper::ports::{ImageRecords, Ports};
 use gatekeeper::service::{Gatekeeper, Outcome, Status};
 use gatekeeper_tests::fixtures::{
@@ -28,15 +27,6 @@ fn critical() -> Vec<Finding> {
         fixed_in: Some("3.0.13".into()),
     });
     vec![f]
-}
-
-fn transient(operation: &'static str) -> AwsError {
-    AwsError {
-        operation,
-        code: Some("InternalError".into()),
-        message: "injected".into(),
-        kind: AwsErrorKind::Transient,
-    }
 }
 
 fn attribute<'a>(envelope: &'a Value, name: &str) -> &'a str {

@@ -10,17 +10,14 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Value, json};
 
 use crate::domain::events::Incoming;
-use crate::domain::policy::Policy;
-use crate::domain::tags::TagScheme;
 use crate::domain::time::Epoch;
-use crate::domain::{Finding, Mode, Package, ScanState, Severity};
-use crate::error::{AwsError, AwsErrorKind, Error};
+use crate::domain::{Finding, Package, ScanState, Severity};
+use crate::error::Error;
 use crate::outbound::notice::Message;
 use crate::ports::fakes::{
-    FakeFindings, FakeRegistry, FakeState, Hooked, Interleave, RecordingNotifier, RecordingRejects,
-    poll_once,
+    FakeFindings, FakeRegistry, FakeState, Interleave, RecordingNotifier, poll_once, transient,
 };
-use crate::service::{Gatekeeper, Outcome};
+use crate::service::Outcome;
 use crate::state::ImageState;
 
 const REPO: &str = "team-a/api";
@@ -28,12 +25,7 @@ const DIGEST: &str = "sha256:5e1f0e3c1b2a4d6f8e9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5
 const NOW: Epoch = 1_800_000_000;
 
 /// The gatekeeper of one Lambda container over the shared fakes, with hooks of its own.
-type FakeGatekeeper = Gatekeeper<(
-    Hooked<FakeRegistry>,
-    Hooked<RecordingNotifier>,
-    Hooked<FakeState>,
-    RecordingRejects,
-)>;
+type FakeGatekeeper = super::Container;
 
 /// One account: ECR, Inspector, the topic and the state table, shared by every container.
 #[derive(Clone, Default)]
@@ -105,15 +97,6 @@ fn push(id: &str, tag: &str) -> Value {
     )
 }
 
-fn transient(operation: &'static str) -> AwsError {
-    AwsError {
-        operation,
-        code: Some("InternalError".into()),
-        message: "injected".into(),
-        kind: AwsErrorKind::Transient,
-    }
-}
-
 impl World {
     /// `team-a/api` with one image tagged `v1` and `latest`, which Inspector finds one fixable
     /// CRITICAL vulnerability in (the default policy blocks it).
@@ -128,17 +111,11 @@ impl World {
 
     /// A new container in front of this account, enforcing the default policy.
     fn gatekeeper(&self) -> Arc<FakeGatekeeper> {
-        Arc::new(Gatekeeper {
-            registry: Hooked::new(self.registry.clone()),
-            notifier: Hooked::new(self.notifier.clone()),
-            state: Hooked::new(self.state.clone()),
-            rejects: RecordingRejects::default(),
-            policy: Policy::builtin(),
-            mode: Mode::Enforce,
-            tags: TagScheme::default(),
-            claim_lease: 300,
-            clock: || NOW,
-        })
+        Arc::new(super::container(
+            &self.registry,
+            &self.notifier,
+            &self.state,
+        ))
     }
 
     /// One delivery of a scan event (`delivery`: its Lambda request id), run to its end or to a halt.

@@ -7,15 +7,12 @@
 use serde_json::{Value, json};
 
 use crate::domain::events::Incoming;
-use crate::domain::policy::Policy;
-use crate::domain::tags::TagScheme;
 use crate::domain::time::Epoch;
-use crate::domain::{Finding, Mode, Severity};
-use crate::error::{AwsError, AwsErrorKind};
+use crate::domain::{Finding, Severity};
 use crate::ports::fakes::{
-    FakeFindings, FakeRegistry, FakeState, Hooked, RecordingNotifier, RecordingRejects, poll_once,
+    FakeFindings, FakeRegistry, FakeState, Hooked, RecordingNotifier, poll_once, transient,
 };
-use crate::service::{BatchReport, Gatekeeper, Record};
+use crate::service::{BatchReport, Record};
 
 const REPO: &str = "team-a/payments-api";
 const NOW: Epoch = 1_800_000_000;
@@ -32,13 +29,7 @@ struct Bench {
     gk: Container,
 }
 
-/// One Lambda container over the bench's fakes.
-type Container = Gatekeeper<(
-    Hooked<FakeRegistry>,
-    Hooked<RecordingNotifier>,
-    Hooked<FakeState>,
-    RecordingRejects,
-)>;
+use super::{Container, container};
 
 impl Bench {
     fn new() -> Bench {
@@ -69,25 +60,6 @@ impl Bench {
     fn scan_batch(&self, records: &[Record]) -> BatchReport {
         poll_once(self.gk.handle_scan_batch(&self.findings, records))
             .expect("the batch ran to its end")
-    }
-}
-
-/// Another container in front of the same fakes, with hooks of its own.
-fn container(
-    registry: &FakeRegistry,
-    notifier: &RecordingNotifier,
-    state: &FakeState,
-) -> Container {
-    Gatekeeper {
-        registry: Hooked::new(registry.clone()),
-        notifier: Hooked::new(notifier.clone()),
-        state: Hooked::new(state.clone()),
-        rejects: RecordingRejects::default(),
-        policy: Policy::builtin(),
-        mode: Mode::Enforce,
-        tags: TagScheme::default(),
-        claim_lease: 300,
-        clock: || NOW,
     }
 }
 
@@ -122,15 +94,6 @@ fn findings_of(prefix: &str, digest: &str, n: usize) -> Vec<Record> {
             record(&id, &finding(&format!("ev-{id}"), digest).to_string())
         })
         .collect()
-}
-
-fn transient(operation: &'static str) -> AwsError {
-    AwsError {
-        operation,
-        code: Some("InternalError".into()),
-        message: "injected".into(),
-        kind: AwsErrorKind::Transient,
-    }
 }
 
 #[test]

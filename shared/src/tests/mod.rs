@@ -4,3 +4,36 @@
 mod claims;
 mod hostile;
 mod intake;
+
+use crate::domain::Mode;
+use crate::domain::policy::Policy;
+use crate::domain::tags::TagScheme;
+use crate::ports::fakes::{FakeRegistry, FakeState, Hooked, RecordingNotifier, RecordingRejects};
+use crate::service::Gatekeeper;
+
+/// One Lambda container over shared in-memory fakes, each port with hooks of its own.
+type Container = Gatekeeper<(
+    Hooked<FakeRegistry>,
+    Hooked<RecordingNotifier>,
+    Hooked<FakeState>,
+    RecordingRejects,
+)>;
+
+/// A new container in front of these fakes, enforcing the default policy at 1_800_000_000.
+fn container(
+    registry: &FakeRegistry,
+    notifier: &RecordingNotifier,
+    state: &FakeState,
+) -> Container {
+    Gatekeeper {
+        registry: Hooked::new(registry.clone()),
+        notifier: Hooked::new(notifier.clone()),
+        state: Hooked::new(state.clone()),
+        rejects: RecordingRejects::default(),
+        policy: Policy::builtin(),
+        mode: Mode::Enforce,
+        tags: TagScheme::default(),
+        claim_lease: 300,
+        clock: || 1_800_000_000,
+    }
+}

@@ -25,7 +25,7 @@ pub use recorders::{RecordingNotifier, RecordingRejects};
 pub use registry::FakeRegistry;
 pub use state::FakeState;
 
-use crate::error::AwsError;
+use crate::error::{AwsError, AwsErrorKind};
 
 /// Locks a fake's tables; a test that panicked while holding them leaves them readable.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -149,6 +149,16 @@ impl Interleave {
             }
         }
         Ok(())
+    }
+}
+
+/// A failure a retry can cure (an `InternalError` of `operation`), for a hook to inject.
+pub fn transient(operation: &'static str) -> AwsError {
+    AwsError {
+        operation,
+        code: Some("InternalError".into()),
+        message: "injected".into(),
+        kind: AwsErrorKind::Transient,
     }
 }
 
