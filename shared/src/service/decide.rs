@@ -19,7 +19,7 @@ use crate::ports::{
 };
 use crate::state::{Claim, ImageState, Mark, Override, Written};
 
-/// What [`Gatekeeper::decide_with`] found: the outcome, the image's state as read (with the parents
+/// What [`Gatekeeper::decide_once`] found: the outcome, the image's state as read (with the parents
 /// found for it), and the scan status the verdict used.
 pub(super) struct Decided {
     /// What the delivery did.
