@@ -248,14 +248,11 @@ def sam_intake(sam, functions, binary_of_queue, lease):
 
 def tf_intake(tf, lease):
     """Checks Terraform's intake queues, their dead-letter queues, alarms, policies and mappings;
-    returns binary => {setting: (default, (min, max))} of its mapping's variables."""
+    returns binary => {setting: (default, (min, max))} of its fields of var.intake."""
     functions = tf_locals(tf)["functions"]
-    intake = tf_locals(tf).get("intake", {})
+    check(tf_locals(tf).get("intake") == "${var.intake}", "Terraform local.intake is %s, not var.intake" % tf_locals(tf).get("intake"))
+    intake = tf_intake_variable(tf)
     queues = tf_locals(tf).get("queues", {})
-    variables = {}
-    for block in tf.get("variable", []):
-        for name, body in block.items():
-            variables[unquote(name)] = unquote(body)
     queue = tf_blocks(tf, "resource", "aws_sqs_queue").get("intake", {})
     factor = re.fullmatch(r"\$\{(\d+) \* local\.functions\[each\.key\]\.timeout\}", str(queue.get("visibility_timeout_seconds")))
     check(factor is not None, "Terraform intake queues' visibility_timeout_seconds is %s, not N * local.functions[each.key].timeout" % queue.get("visibility_timeout_seconds"))
@@ -295,16 +292,36 @@ def tf_intake(tf, lease):
             check(binary + dlq.group(1) in queues, "%s: its dead-letter queue %s is not in local.queues" % (where, binary + dlq.group(1)))
         if factor is not None:
             check_queue(where, queue.get("message_retention_seconds"), int(factor.group(1)) * functions[key]["timeout"], functions[key]["timeout"], lease)
-        settings[binary] = {}
-        for setting in MAPPING:
-            name = re.fullmatch(r"\$\{var\.([a-z_]+)\}", str(values.get(setting)))
-            variable = variables.get(name.group(1), {}) if name else {}
-            check(bool(variable), "%s: local.intake.%s.%s is not a variable" % (where, key, setting))
-            bounds = set()
-            for validation in variable.get("validation", []):
-                bounds |= {int(n) for n in re.findall(r"(?<![\w.])(\d+)(?![\w.])", validation.get("condition", ""))}
-            settings[binary][setting] = (variable.get("default"), (min(bounds, default=None), max(bounds, default=None)))
+        settings[binary] = values
     return settings
+
+
+def tf_intake_variable(tf):
+    """Reads variable "intake": an object with an optional object per event function whose fields
+    are the MAPPING settings, each optional(number, default), and one validation per setting over
+    all functions; returns function key => {setting: (default, (min, max))}."""
+    variable = {}
+    for block in tf.get("variable", []):
+        for name, body in block.items():
+            if unquote(name) == "intake":
+                variable = unquote(body)
+    check(bool(variable), 'Terraform has no variable "intake" (the event functions\' mapping settings)')
+    check(variable.get("default") == {} and variable.get("nullable") is False, "Terraform variable intake: not default = {} and nullable = false (an unset function keeps its defaults)")
+    bounds = {}
+    for validation in variable.get("validation", []):
+        condition = validation.get("condition", "")
+        named = [setting for setting in MAPPING if re.search(r"\bf\.%s\b" % setting, condition)]
+        check(len(named) == 1 and "for f in var.intake" in condition, "Terraform variable intake: a validation is not of one setting over every function: %s" % condition)
+        if len(named) == 1:
+            numbers = {int(n) for n in re.findall(r"(?<![\w.])(\d+)(?![\w.])", condition)}
+            bounds[named[0]] = (min(numbers, default=None), max(numbers, default=None))
+    out = {}
+    for key, fields in re.findall(r"(\w+) = optional\(object\(\{(.*?)\}\), \{\}\)", str(variable.get("type", ""))):
+        defaults = {field: int(default) for field, default in re.findall(r"(\w+) = optional\(number, (\d+)\)", fields)}
+        check(set(defaults) == set(MAPPING), "Terraform variable intake.%s: fields with a default %s, not %s" % (key, sorted(defaults), sorted(MAPPING)))
+        out[key] = {setting: (defaults.get(setting), bounds.get(setting, (None, None))) for setting in MAPPING}
+    check(bool(out), "Terraform variable intake: no function of type optional(object({...}), {})")
+    return out
 
 
 def check_queue(where, retention, visibility, timeout, lease):

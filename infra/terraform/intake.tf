@@ -4,11 +4,8 @@
 # per event. After 5 receives a record goes to the function's dead-letter queue (local.queues, alarmed).
 
 locals {
-  # Event function => how its mapping reads its queue (variables.tf: the defaults and why).
-  intake = {
-    on_push = { batch_size = var.on_push_batch_size, batching_window = var.on_push_batching_window, maximum_concurrency = var.on_push_maximum_concurrency }
-    on_scan = { batch_size = var.on_scan_batch_size, batching_window = var.on_scan_batching_window, maximum_concurrency = var.on_scan_maximum_concurrency }
-  }
+  # Event function => how its mapping reads its queue (var.intake, its fields defaulted: variables.tf).
+  intake = var.intake
 }
 
 # Visibility timeout: 6x the function's timeout, AWS's advice for an SQS event source (room for

@@ -214,66 +214,39 @@ variable "reserved_concurrency" {
   }
 }
 
-# The event source mappings of on-push and on-scan (intake.tf). Lambda's limits: a batch of 1 to
-# 10000 records, a batching window of 0 to 300 s (a batch over 10 needs at least 1 s), a maximum
-# concurrency of 2 to 1000 pollers per mapping.
-variable "on_push_batch_size" {
-  description = "Records per on-push invocation (1..10000; over 10 needs on_push_batching_window of at least 1)."
-  type        = number
-  default     = 10
+# The event source mappings of on-push and on-scan (intake.tf), one object per event function; a
+# field left out keeps its default (the same as the SAM template's parameters, infra/check.py). Lambda's
+# limits: a batch of 1 to 10000 records, a batching window of 0 to 300 s (a batch over 10 needs at
+# least 1 s, intake.tf's precondition), a maximum concurrency of 2 to 1000 pollers per mapping.
+variable "intake" {
+  description = "How on-push's and on-scan's mappings read their queues: per function, batch_size (records per invocation), batching_window (seconds to fill a batch) and maximum_concurrency (concurrent invocations)."
+  type = object({
+    # A window of 0 and what is already waiting: a pushed image is re-tagged within seconds.
+    on_push = optional(object({
+      batch_size          = optional(number, 10)
+      batching_window     = optional(number, 0)
+      maximum_concurrency = optional(number, 2)
+    }), {})
+    # 5 s for a scan's finding events to arrive together, and all of them in one batch.
+    on_scan = optional(object({
+      batch_size          = optional(number, 100)
+      batching_window     = optional(number, 5)
+      maximum_concurrency = optional(number, 4)
+    }), {})
+  })
+  default  = {}
+  nullable = false
   validation {
-    condition     = var.on_push_batch_size >= 1 && var.on_push_batch_size <= 10000 && floor(var.on_push_batch_size) == var.on_push_batch_size
-    error_message = "on_push_batch_size must be a whole number from 1 to 10000."
+    condition     = alltrue([for f in var.intake : f.batch_size >= 1 && f.batch_size <= 10000 && floor(f.batch_size) == f.batch_size])
+    error_message = "intake: each function's batch_size must be a whole number from 1 to 10000."
   }
-}
-
-variable "on_push_batching_window" {
-  description = "Seconds on-push's mapping waits to fill a batch (0..300; 0: a re-tag within seconds of a push)."
-  type        = number
-  default     = 0
   validation {
-    condition     = var.on_push_batching_window >= 0 && var.on_push_batching_window <= 300 && floor(var.on_push_batching_window) == var.on_push_batching_window
-    error_message = "on_push_batching_window must be a whole number from 0 to 300."
+    condition     = alltrue([for f in var.intake : f.batching_window >= 0 && f.batching_window <= 300 && floor(f.batching_window) == f.batching_window])
+    error_message = "intake: each function's batching_window must be a whole number from 0 to 300."
   }
-}
-
-variable "on_push_maximum_concurrency" {
-  description = "Most concurrent on-push invocations its mapping starts (2..1000)."
-  type        = number
-  default     = 2
   validation {
-    condition     = var.on_push_maximum_concurrency >= 2 && var.on_push_maximum_concurrency <= 1000 && floor(var.on_push_maximum_concurrency) == var.on_push_maximum_concurrency
-    error_message = "on_push_maximum_concurrency must be a whole number from 2 to 1000."
-  }
-}
-
-variable "on_scan_batch_size" {
-  description = "Records per on-scan invocation (1..10000; over 10 needs on_scan_batching_window of at least 1): a scan's findings in one batch."
-  type        = number
-  default     = 100
-  validation {
-    condition     = var.on_scan_batch_size >= 1 && var.on_scan_batch_size <= 10000 && floor(var.on_scan_batch_size) == var.on_scan_batch_size
-    error_message = "on_scan_batch_size must be a whole number from 1 to 10000."
-  }
-}
-
-variable "on_scan_batching_window" {
-  description = "Seconds on-scan's mapping waits to fill a batch (0..300): time for a scan's finding events to arrive together."
-  type        = number
-  default     = 5
-  validation {
-    condition     = var.on_scan_batching_window >= 0 && var.on_scan_batching_window <= 300 && floor(var.on_scan_batching_window) == var.on_scan_batching_window
-    error_message = "on_scan_batching_window must be a whole number from 0 to 300."
-  }
-}
-
-variable "on_scan_maximum_concurrency" {
-  description = "Most concurrent on-scan invocations its mapping starts (2..1000)."
-  type        = number
-  default     = 4
-  validation {
-    condition     = var.on_scan_maximum_concurrency >= 2 && var.on_scan_maximum_concurrency <= 1000 && floor(var.on_scan_maximum_concurrency) == var.on_scan_maximum_concurrency
-    error_message = "on_scan_maximum_concurrency must be a whole number from 2 to 1000."
+    condition     = alltrue([for f in var.intake : f.maximum_concurrency >= 2 && f.maximum_concurrency <= 1000 && floor(f.maximum_concurrency) == f.maximum_concurrency])
+    error_message = "intake: each function's maximum_concurrency must be a whole number from 2 to 1000."
   }
 }
 
