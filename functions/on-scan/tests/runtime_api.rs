@@ -139,7 +139,8 @@ async fn an_invalid_policy_fails_the_cold_start_naming_the_line_and_the_field() 
 }
 
 /// One batch as the intake queue's event source mapping hands it over: the queue's messages, received
-/// from moto's SQS, in Lambda's `{"Records": [...]}` shape.
+/// from moto's SQS (and deleted there, so that a later batch holds only later messages), in Lambda's
+/// `{"Records": [...]}` shape.
 async fn intake_batch(aws: &Aws, queue_url: &str) -> serde_json::Value {
     let arn = format!("arn:aws:sqs:eu-west-3:{FUNCTION_ACCOUNT}:on-scan-intake");
     let mut records = Vec::new();
@@ -161,6 +162,13 @@ async fn intake_batch(aws: &Aws, queue_url: &str) -> serde_json::Value {
                 "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
                 "md5OfBody": m.md5_of_body(), "eventSource": "aws:sqs", "eventSourceARN": arn,
                 "awsRegion": "eu-west-3"}));
+            aws.sqs
+                .delete_message()
+                .queue_url(queue_url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
         }
     }
     serde_json::json!({ "Records": records })
@@ -170,19 +178,29 @@ async fn intake_batch(aws: &Aws, queue_url: &str) -> serde_json::Value {
 async fn the_on_scan_binary_takes_an_intake_batch_evaluates_its_image_once_and_rejects_the_malformed_record()
  {
     let (aws, setup) = Aws::for_function("eu-west-3").await;
-    let (event, repo, digest) = critical_image(&aws, &["v2.4.1"]).await;
+    let (mut event, repo, digest) = critical_image(&aws, &["v2.4.1"]).await;
+    // The event reports the finding as Inspector lists it (same ARN, same update).
+    let listed = inspector_finding(repo, &digest, "CVE-2026-41234", "CRITICAL");
+    event["detail"]["findingArn"] = listed["findingArn"].clone();
+    event["detail"]["updatedAt"] = listed["updatedAt"].clone();
     let intake = aws.create_queue("on-scan-intake").await;
-    for n in 0..3 {
-        let mut e = event.clone();
-        e["id"] = serde_json::json!(format!("finding-{n}"));
-        aws.sqs
-            .send_message()
-            .queue_url(&intake)
-            .message_body(e.to_string())
-            .send()
-            .await
-            .unwrap();
-    }
+    let send = |round: &'static str| {
+        let (aws, intake, event) = (&aws, &intake, &event);
+        async move {
+            for n in 0..3 {
+                let mut e = event.clone();
+                e["id"] = serde_json::json!(format!("{round}-{n}"));
+                aws.sqs
+                    .send_message()
+                    .queue_url(intake)
+                    .message_body(e.to_string())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    };
+    send("finding").await;
     aws.sqs
         .send_message()
         .queue_url(&intake)
@@ -208,5 +226,24 @@ async fn the_on_scan_binary_takes_an_intake_batch_evaluates_its_image_once_and_r
         logs.matches("evaluating once for the batch").count(),
         1,
         "{logs}"
+    );
+
+    // The same finding updates again (a rescan's events in a later batch): what the evaluation saw
+    // is in the state table, so the batch is acknowledged without reading the findings.
+    send("again").await;
+    let again = function.respond(&intake_batch(&aws, &intake).await);
+
+    assert_eq!(again, serde_json::json!({"batchItemFailures": []}));
+    let logs = function.logs();
+    assert_eq!(
+        logs.matches("evaluating once for the batch").count(),
+        1,
+        "{logs}"
+    );
+    assert_eq!(logs.matches("already evaluated").count(), 1, "{logs}");
+    assert_eq!(
+        aws.messages(&setup.subscriber_url).await.len(),
+        0,
+        "no second message"
     );
 }

@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::aws_error;
@@ -20,7 +21,9 @@ use crate::error::AwsError;
 use crate::ports::{
     ImageAnnotations, ImageRecords, OnceMarks, SweepSchedule, TagChangeBreaker, TicketLedger,
 };
-use crate::state::{BreakerCount, Claim, ImageState, Mark, Override, TicketChange, Written};
+use crate::state::{
+    BreakerCount, Claim, ImageState, Mark, Override, SeenFindings, TicketChange, Written,
+};
 
 /// The state table.
 #[derive(Debug, Clone)]
@@ -121,6 +124,12 @@ fn state_from(item: &Item) -> ImageState {
             .collect(),
         tickets: get_ss(item, "tickets"),
         due_at: get_n(item, "due_at"),
+        seen: match (item.get("seen"), get_n(item, "seen_version")) {
+            (Some(AttributeValue::B(bytes)), Some(v)) => {
+                SeenFindings::from_bytes(v.max(0) as u64, bytes.as_ref())
+            }
+            _ => None,
+        },
         override_: get_n(item, "override_until").map(|until| Override {
             until,
             by: get_s(item, "override_by").unwrap_or_default().to_string(),
@@ -293,6 +302,20 @@ impl ImageRecords for DynamoState {
         Ok(written(
             conditional(req.update_expression(expression)).await?,
         ))
+    }
+
+    async fn record_seen(
+        &self,
+        image: &ImageRef,
+        seen: &SeenFindings,
+    ) -> Result<Written, AwsError> {
+        let req = self
+            .update(image_key(image))
+            .update_expression("SET seen = :b, seen_version = :v")
+            .condition_expression("version = :v")
+            .expression_attribute_values(":b", AttributeValue::B(Blob::new(seen.to_bytes())))
+            .expression_attribute_values(":v", n(seen.version));
+        Ok(written(conditional(req).await?))
     }
 
     async fn set_quietly(

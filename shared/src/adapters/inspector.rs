@@ -97,6 +97,7 @@ pub fn finding_from_sdk(f: &SdkFinding) -> Finding {
     finding.score = score;
     finding.epss = f.epss().map(|e| e.score());
     finding.first_observed = Some(f.first_observed_at().secs());
+    finding.updated_at = f.updated_at().map(|t| t.secs());
     finding.in_use_count = f
         .resources()
         .iter()

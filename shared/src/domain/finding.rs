@@ -89,6 +89,8 @@ pub struct Finding {
     pub epss: Option<f64>,
     /// When Inspector first observed the finding.
     pub first_observed: Option<Epoch>,
+    /// When Inspector last updated the finding (`updatedAt`): which of two reports of it is newer.
+    pub updated_at: Option<Epoch>,
     /// The image's `inUseCount` as the finding reports it (running ECS tasks / EKS pods).
     pub in_use_count: Option<u64>,
     /// How the severity was decided when the reported one is not a value AWS documents (the verdict
@@ -110,6 +112,7 @@ impl Finding {
             score: None,
             epss: None,
             first_observed: None,
+            updated_at: None,
             in_use_count: None,
             severity_note: None,
         }

@@ -8,7 +8,9 @@ use crate::domain::time::Epoch;
 use crate::domain::verdict::Summary;
 use crate::domain::{Decision, ImageRef, Severity};
 use crate::error::AwsError;
-use crate::state::{BreakerCount, Claim, ImageState, Mark, Override, TicketChange, Written};
+use crate::state::{
+    BreakerCount, Claim, ImageState, Mark, Override, SeenFindings, TicketChange, Written,
+};
 
 /// An image's record and the claim protocol on it: read it, record a push, claim, finish or quietly
 /// set a decision (every write conditional on or bumping the version), forget a verdict.
@@ -49,6 +51,13 @@ pub trait ImageRecords {
         expected: Option<u64>,
         decision: Decision,
         now: Epoch,
+    ) -> impl Future<Output = Result<Written, AwsError>> + Send;
+    /// Records what an evaluation saw, if the record is still at `seen.version` (the version the
+    /// evaluation left it at; any other write since makes the summary stale, so it is not written).
+    fn record_seen(
+        &self,
+        image: &ImageRef,
+        seen: &SeenFindings,
     ) -> impl Future<Output = Result<Written, AwsError>> + Send;
     /// Forgets an image's verdict so that its next scan is judged as a new image's (a restore from archive).
     fn reset_image(&self, image: &ImageRef) -> impl Future<Output = Result<(), AwsError>> + Send;

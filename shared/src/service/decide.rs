@@ -28,6 +28,9 @@ pub(super) struct Decided {
     pub(super) state: ImageState,
     /// The scan status the verdict used.
     pub(super) scan: ScanState,
+    /// The record's version after this delivery's own writes, when it stands by a verdict it acted
+    /// on or kept (what it saw may then be recorded against that version); `None` otherwise.
+    pub(super) left_at: Option<u64>,
 }
 
 /// What a verdict is computed from.
@@ -73,6 +76,8 @@ struct Deciding<'a, P: Ports> {
     /// The scan status the basis gives (`Unknown` until ECR says).
     given: ScanState,
     detail: Option<ImageDetail>,
+    /// The record's version after this attempt's own writes, once it stands by a verdict.
+    left_at: Option<u64>,
 }
 
 /// What one attempt read: the time and the image's state.
@@ -134,6 +139,7 @@ impl<'a, P: Ports> Deciding<'a, P> {
             in_use_known,
             given,
             detail: None,
+            left_at: None,
         }
     }
 
@@ -142,10 +148,10 @@ impl<'a, P: Ports> Deciding<'a, P> {
         let mut seen = self.gather().await?;
         let Some(mut judged) = self.evaluate(&seen).await? else {
             let outcome = Outcome::gone(self.trigger.kind, self.image);
-            return Ok(Some(decided(outcome, seen, self.given.clone())));
+            return Ok(Some(self.decided(outcome, seen, self.given.clone())));
         };
         let disposition = match self.plan(&seen, &judged).await? {
-            Plan::Done(outcome) => return Ok(Some(decided(outcome, seen, judged.scan))),
+            Plan::Done(outcome) => return Ok(Some(self.decided(outcome, seen, judged.scan))),
             Plan::Pending => return self.stay_pending(seen, &judged).await,
             Plan::Unchanged => return self.unchanged(seen, judged).await.map(Some),
             Plan::Change(disposition) => disposition,
@@ -171,7 +177,7 @@ impl<'a, P: Ports> Deciding<'a, P> {
                 carried,
             )
             .await?;
-        Ok(Some(decided(outcome, seen, judged.scan)))
+        Ok(Some(self.decided(outcome, seen, judged.scan)))
     }
 
     /// Reads the time and the image's state.
@@ -301,7 +307,7 @@ impl<'a, P: Ports> Deciding<'a, P> {
         if let ScanState::Unusable(code) = &scan {
             outcome.notified = self.announce_held(&seen, &judged.verdict, code).await?;
         }
-        Ok(Some(decided(outcome, seen, scan)))
+        Ok(Some(self.decided(outcome, seen, scan)))
     }
 
     /// A held image whose scan is unusable: one message per reason; whether it was sent.
@@ -350,7 +356,7 @@ impl<'a, P: Ports> Deciding<'a, P> {
     /// The disposition stands. Time alone may change it later (a grace deadline, an exception's end):
     /// the sweep's schedule is kept in step with the verdict (a verdict recalled from the state table
     /// knows no exception ends, so it leaves the schedule alone).
-    async fn unchanged(&self, seen: Seen, judged: Judged) -> Result<Decided, Error> {
+    async fn unchanged(&mut self, seen: Seen, judged: Judged) -> Result<Decided, Error> {
         let verdict = &judged.verdict;
         if !judged.recalled && seen.state.due_at != verdict.due() {
             self.gk.state.set_due(self.image, verdict.due()).await?;
@@ -359,7 +365,8 @@ impl<'a, P: Ports> Deciding<'a, P> {
         let detail = format!("decision {} unchanged", decision.as_str());
         info!(image = %self.image.display(), decision = decision.as_str(), counts = ?verdict.counts, "unchanged");
         let outcome = self.outcome(Status::Unchanged, decision, detail);
-        Ok(decided(outcome, seen, judged.scan))
+        self.left_at = Some(seen.state.version);
+        Ok(self.decided(outcome, seen, judged.scan))
     }
 
     /// Claims the change with a conditional write (a retry of this delivery resumes its own claim);
@@ -453,7 +460,7 @@ impl<'a, P: Ports> Deciding<'a, P> {
     /// which names every platform image's verdict: one message per thing people deploy), then
     /// finishes the claim.
     async fn notify(
-        &self,
+        &mut self,
         seen: &Seen,
         detail: &ImageDetail,
         verdict: &Verdict,
@@ -482,14 +489,18 @@ impl<'a, P: Ports> Deciding<'a, P> {
         }
         // Held back by the circuit breaker, the change is not recorded as applied: the next
         // evaluation after a reset (reconcile) finds it again.
-        if self
+        match self
             .gk
             .state
             .finish(image, claim, !carried.held_back)
             .await?
-            == Written::Conflict
         {
-            warn!(image = %image.display(), "claim was taken over before it finished");
+            // The claim set the version to its sequence; finishing moved it once more.
+            Written::Done if !carried.held_back => self.left_at = Some(claim.sequence + 1),
+            Written::Done => {}
+            Written::Conflict => {
+                warn!(image = %image.display(), "claim was taken over before it finished")
+            }
         }
         self.log_change(verdict, to, claim, &carried);
         let reason = verdict.reasons.first().cloned().unwrap_or_default();
@@ -534,6 +545,16 @@ impl<'a, P: Ports> Deciding<'a, P> {
         match self.basis {
             Basis::Findings { findings, .. } => evaluate(&self.gk.policy, subject, findings, scan),
             Basis::Platforms(p) => aggregate(p),
+        }
+    }
+
+    /// What the delivery decided, with the state it read.
+    fn decided(&self, outcome: Outcome, seen: Seen, scan: ScanState) -> Decided {
+        Decided {
+            outcome,
+            state: seen.state,
+            scan,
+            left_at: self.left_at,
         }
     }
 
@@ -584,14 +605,5 @@ fn explain_override(verdict: &mut Verdict, to: &Disposition, was_overridden: boo
             0,
             "the operator's override ended: the block applies again".into(),
         );
-    }
-}
-
-/// What a delivery decided, with the state it read.
-fn decided(outcome: Outcome, seen: Seen, scan: ScanState) -> Decided {
-    Decided {
-        outcome,
-        state: seen.state,
-        scan,
     }
 }

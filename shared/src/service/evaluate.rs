@@ -6,9 +6,11 @@ use tracing::info;
 use super::decide::{Basis, Decided};
 use super::{Gatekeeper, Outcome, Status, Trigger, until_settled};
 use crate::domain::events::Scanner;
+use crate::domain::time::Epoch;
 use crate::domain::{Decision, Finding, ImageRef, ScanState, Severity, SeverityCounts};
 use crate::error::Error;
 use crate::ports::{FindingsSource, ImageRecords, ImageRegistry, Ports, SweepSchedule};
+use crate::state::SeenFindings;
 
 /// When an incomplete findings list is looked at again.
 const LAG_RECHECK: i64 = 600;
@@ -21,6 +23,30 @@ pub struct ScanHint {
     /// The scan-complete event's severity counts and Inspector's TOTAL: fewer findings listed means the
     /// list is still incomplete.
     pub expected: Option<(SeverityCounts, Option<u32>)>,
+    /// The findings the events carry (Inspector2 Finding): ListFindings may not list them yet, or
+    /// list an older update of them.
+    pub findings: Vec<Finding>,
+}
+
+/// The listed findings with the events' findings merged in: an event's finding replaces the listed
+/// one with its ARN when it was updated later, and is added when it is not listed and was updated
+/// within [`LAG_RECHECK`] of `now` (ListFindings lists open findings only: an older event's finding
+/// that is not listed was closed since, and a redelivered event must not bring it back).
+fn merged(mut listed: Vec<Finding>, events: &[Finding], now: Epoch) -> Vec<Finding> {
+    for event in events {
+        let Some(arn) = event.arn.as_deref() else {
+            continue;
+        };
+        match listed.iter_mut().find(|f| f.arn.as_deref() == Some(arn)) {
+            Some(f) if f.updated_at >= event.updated_at => {}
+            Some(f) => *f = event.clone(),
+            None if event.updated_at.is_some_and(|t| now - t <= LAG_RECHECK) => {
+                listed.push(event.clone())
+            }
+            None => {}
+        }
+    }
+    listed
 }
 
 /// Whether the listed findings fall short of what the scan-complete event counted.
@@ -97,11 +123,29 @@ impl<P: Ports> Gatekeeper<P> {
         hint: &ScanHint,
         trigger: &Trigger,
     ) -> Result<Outcome, Error> {
+        Ok(self
+            .evaluate_noting(source, image, scanner, hint, trigger)
+            .await?
+            .0)
+    }
+
+    /// [`Self::evaluate_with`], and what the evaluation saw when it stands by a verdict (the Inspector
+    /// findings it read, against the record's version it left): `None` when it deferred, skipped,
+    /// found the image gone or another delivery applying the change.
+    pub(super) async fn evaluate_noting<F: FindingsSource + Sync>(
+        &self,
+        source: &F,
+        image: &ImageRef,
+        scanner: Scanner,
+        hint: &ScanHint,
+        trigger: &Trigger,
+    ) -> Result<(Outcome, Option<SeenFindings>), Error> {
         // Each attempt reads the findings again: after a lost write they may have changed.
         until_settled(image, move || async move {
-            let Some((findings, reported)) = self.findings_of(source, image, scanner).await? else {
-                return Ok(Some(Outcome::gone(trigger.kind, image)));
+            let Some((listed, reported)) = self.findings_of(source, image, scanner).await? else {
+                return Ok(Some((Outcome::gone(trigger.kind, image), None)));
             };
+            let findings = merged(listed, &hint.findings, (self.clock)());
             let scan = match (&reported, &hint.state) {
                 (ScanState::Unknown, Some(h)) => h.clone(),
                 _ => reported,
@@ -111,7 +155,7 @@ impl<P: Ports> Gatekeeper<P> {
                 .as_ref()
                 .and_then(|e| incomplete(&findings, e))
             {
-                return self.defer(image, &why, trigger).await.map(Some);
+                return Ok(Some((self.defer(image, &why, trigger).await?, None)));
             }
             let basis = Basis::Findings {
                 findings: &findings,
@@ -121,12 +165,13 @@ impl<P: Ports> Gatekeeper<P> {
                 outcome,
                 state,
                 scan,
+                left_at,
             }) = self.decide_once(image, &basis, trigger).await?
             else {
                 return Ok(None);
             };
             if outcome.status == Status::Skipped {
-                return Ok(Some(outcome));
+                return Ok(Some((outcome, None)));
             }
             // Findings that disappear from an image that is no longer monitored are not fixed: the
             // image stays in its tickets until it is scanned again or deleted.
@@ -135,7 +180,14 @@ impl<P: Ports> Gatekeeper<P> {
             self.sync_tickets(image, &findings, &state, monitored, trigger)
                 .await?;
             self.judge_parents(image, &state, trigger).await?;
-            Ok(Some(outcome))
+            // Recorded unless the record already says it (an unchanged verdict evaluated again).
+            let seen = match (scanner, left_at) {
+                (Scanner::Enhanced, Some(v)) => {
+                    SeenFindings::of(v, &findings).filter(|seen| state.seen.as_ref() != Some(seen))
+                }
+                _ => None,
+            };
+            Ok(Some((outcome, seen)))
         })
         .await
     }

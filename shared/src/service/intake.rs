@@ -7,11 +7,14 @@ use std::collections::HashMap;
 use serde::Serialize;
 use tracing::{info, warn};
 
+use super::evaluate::ScanHint;
 use super::route::ScanAsk;
 use super::{Gatekeeper, Outcome, Status, Trigger};
+use crate::domain::Finding;
 use crate::domain::events::{Event, EventBody, Incoming};
 use crate::error::Error;
-use crate::ports::{FindingsSource, Ports};
+use crate::ports::{FindingsSource, ImageRecords, Ports};
+use crate::state::Written;
 
 /// One record of a batch: an SQS message of the function's intake queue.
 #[derive(Debug, Clone)]
@@ -39,6 +42,36 @@ struct Group<'a> {
     lead: &'a Event,
     /// The message ids of every record of the image.
     ids: Vec<String>,
+    /// The findings its Inspector2 Finding events carry.
+    findings: Vec<Finding>,
+    /// Whether every record is a finding event (and so may be covered by the last evaluation).
+    only_findings: bool,
+}
+
+impl<'a> Group<'a> {
+    /// A group of one event.
+    fn of(event: &'a Event, id: &str) -> Group<'a> {
+        let mut group = Group {
+            lead: event,
+            ids: Vec::new(),
+            findings: Vec::new(),
+            only_findings: true,
+        };
+        group.add(event, id);
+        group
+    }
+
+    /// Adds an event of the same image.
+    fn add(&mut self, event: &'a Event, id: &str) {
+        self.ids.push(id.to_string());
+        match &event.body {
+            EventBody::Finding(change) => self.findings.push(change.finding.clone()),
+            _ => self.only_findings = false,
+        }
+        if leads(event, self.lead) {
+            self.lead = event;
+        }
+    }
 }
 
 /// Where an event's image lives: account, region, repository, digest.
@@ -122,21 +155,10 @@ impl<P: Ports> Gatekeeper<P> {
                 }
             };
             match groups.get_mut(&key) {
-                Some(group) => {
-                    group.ids.push(id.clone());
-                    if leads(event, group.lead) {
-                        group.lead = event;
-                    }
-                }
+                Some(group) => group.add(event, id),
                 None => {
                     order.push(key.clone());
-                    groups.insert(
-                        key,
-                        Group {
-                            lead: event,
-                            ids: vec![id.clone()],
-                        },
-                    );
+                    groups.insert(key, Group::of(event, id));
                 }
             }
         }
@@ -144,20 +166,66 @@ impl<P: Ports> Gatekeeper<P> {
             let Some(group) = groups.get(key) else {
                 continue;
             };
-            let Some(ask) = ScanAsk::of(group.lead) else {
-                continue;
-            };
-            let trigger = Trigger::of(group.lead);
-            info!(image = %ask.image.display(), records = group.ids.len(), event_id = %trigger.event_id, "evaluating once for the batch");
-            match self
-                .evaluate_with(source, ask.image, ask.scanner, &ask.hint, &trigger)
-                .await
-            {
+            match self.settle_group(source, group).await {
                 Ok(outcome) => report.settled(outcome, &group.ids),
                 Err(e) => report.failed(&e, &group.ids),
             }
         }
         report
+    }
+
+    /// One image of a batch: acknowledged when its last evaluation already saw every finding update
+    /// its records carry, evaluated once otherwise (with those findings merged into what ListFindings
+    /// returns), and what that evaluation saw recorded for the next batch.
+    async fn settle_group<F: FindingsSource + Sync>(
+        &self,
+        source: &F,
+        group: &Group<'_>,
+    ) -> Result<Outcome, Error> {
+        let Some(ask) = ScanAsk::of(group.lead) else {
+            return Ok(super::route::misrouted(group.lead, "scan"));
+        };
+        let trigger = Trigger::of(group.lead);
+        if group.only_findings {
+            let state = self.state.load(ask.image).await?;
+            if let Some(seen) = state.seen_now()
+                && group.findings.iter().all(|f| seen.covers(f))
+            {
+                info!(image = %ask.image.display(), records = group.ids.len(), "already evaluated: the last evaluation saw these finding updates");
+                let mut outcome = Outcome::new(
+                    Status::Unchanged,
+                    trigger.kind,
+                    Some(ask.image),
+                    format!(
+                        "already evaluated: the image's last evaluation saw these {} finding update(s)",
+                        group.findings.len()
+                    ),
+                );
+                outcome.decision = state.decision;
+                return Ok(outcome);
+            }
+        }
+        info!(image = %ask.image.display(), records = group.ids.len(), event_id = %trigger.event_id, "evaluating once for the batch");
+        let hint = ScanHint {
+            findings: group.findings.clone(),
+            ..ask.hint
+        };
+        let (outcome, seen) = self
+            .evaluate_noting(source, ask.image, ask.scanner, &hint, &trigger)
+            .await?;
+        if let Some(seen) = seen {
+            // Only a shortcut for the next batch: when it is not written, that batch reads again.
+            match self.state.record_seen(ask.image, &seen).await {
+                Ok(Written::Done) => {}
+                Ok(Written::Conflict) => {
+                    info!(image = %ask.image.display(), "record changed since the evaluation: what it saw is not recorded")
+                }
+                Err(e) => {
+                    warn!(image = %ask.image.display(), error = %e, "what the evaluation saw is not recorded: the next batch reads the findings again")
+                }
+            }
+        }
+        Ok(outcome)
     }
 
     /// The on-push function's SQS batch: each record in turn (pushes, deletions and restores are

@@ -131,20 +131,24 @@ impl<'a> ScanAsk<'a> {
                     Scanner::Enhanced => ScanHint {
                         state: Some(scan.state.clone()),
                         expected: scan.counts.map(|c| (c, scan.total)),
+                        findings: Vec::new(),
                     },
                 },
             },
             EventBody::Finding(f) => ScanAsk {
                 image: &f.image,
                 scanner: Scanner::Enhanced,
-                hint: ScanHint::default(),
+                hint: ScanHint {
+                    findings: vec![f.finding.clone()],
+                    ..ScanHint::default()
+                },
             },
             EventBody::Coverage(c) => ScanAsk {
                 image: &c.image,
                 scanner: Scanner::Enhanced,
                 hint: ScanHint {
                     state: Some(c.state.clone()),
-                    expected: None,
+                    ..ScanHint::default()
                 },
             },
             _ => return None,

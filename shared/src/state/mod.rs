@@ -5,6 +5,9 @@ use crate::domain::time::Epoch;
 use crate::domain::verdict::Summary;
 use crate::domain::{Decision, Severity};
 
+mod seen;
+pub use seen::SeenFindings;
+
 /// An unfinished change of an image's decision: acted on and notified only by the delivery that
 /// claimed it (or, after the lease, by whoever comes next).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,12 +84,19 @@ pub struct ImageState {
     pub tickets: Vec<String>,
     /// When the sweep looks at it again, if ever.
     pub due_at: Option<Epoch>,
+    /// What the last evaluation saw, if recorded (stale unless its version is the record's).
+    pub seen: Option<SeenFindings>,
 }
 
 impl ImageState {
     /// The override in force at `now`, if any.
     pub fn override_at(&self, now: Epoch) -> Option<&Override> {
         self.override_.as_ref().filter(|o| o.until > now)
+    }
+
+    /// What the last evaluation saw, when nothing was written to the record since.
+    pub fn seen_now(&self) -> Option<&SeenFindings> {
+        self.seen.as_ref().filter(|s| s.version == self.version)
     }
 
     /// The decision that was last notified: the claim's `previous` while a change is unfinished.

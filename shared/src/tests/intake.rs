@@ -193,3 +193,141 @@ fn records_of_an_image_whose_change_another_delivery_is_applying_go_back_to_the_
     );
     assert_eq!(bench.notifier.messages().len(), 1);
 }
+
+/// The finding the sample event carries, as ListFindings lists it (same ARN, same update).
+fn listed_as_in_the_event() -> Finding {
+    let e = finding("ev", A);
+    crate::domain::events::parse_inspector_finding(&e["detail"]).unwrap()
+}
+
+/// `n` finding records of image `digest` whose finding Inspector updated at `updated` (RFC 3339),
+/// the event sent at `sent`.
+fn updated_findings_of(
+    prefix: &str,
+    digest: &str,
+    n: usize,
+    updated: &str,
+    sent: &str,
+) -> Vec<Record> {
+    (0..n)
+        .map(|i| {
+            let id = format!("{prefix}-{i}");
+            let mut e = finding(&format!("ev-{id}"), digest);
+            e["time"] = json!(sent);
+            e["detail"]["updatedAt"] = json!(updated);
+            record(&id, &e.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn later_batches_of_the_same_finding_updates_are_acknowledged_without_reading_the_findings_again() {
+    let bench = Bench::new();
+    bench.findings.inner.set(A, vec![listed_as_in_the_event()]);
+
+    let first = bench.scan_batch(&findings_of("a", A, 5));
+    let second = bench.scan_batch(&findings_of("a2", A, 5));
+
+    assert_eq!(first.outcomes[0].status.as_str(), "changed");
+    assert_eq!(second.retry, Vec::<String>::new());
+    assert_eq!(second.outcomes.len(), 1);
+    assert_eq!(second.outcomes[0].status.as_str(), "unchanged");
+    assert!(
+        second.outcomes[0].detail.contains("already evaluated"),
+        "{:?}",
+        second.outcomes[0]
+    );
+    assert_eq!(
+        second.outcomes[0].decision.map(|d| d.as_str()),
+        Some("block")
+    );
+    assert_eq!(
+        bench.findings.hooks.calls("image_findings"),
+        1,
+        "one read for both batches"
+    );
+    assert_eq!(bench.notifier.messages().len(), 1);
+    bench.assert_quarantined(A, "v1");
+}
+
+#[test]
+fn a_newer_update_or_a_write_to_the_record_since_the_evaluation_means_reading_again() {
+    let bench = Bench::new();
+    bench.findings.inner.set(A, vec![listed_as_in_the_event()]);
+    bench.scan_batch(&findings_of("a", A, 2));
+    assert_eq!(bench.findings.hooks.calls("image_findings"), 1);
+
+    // Inspector updated the finding after the evaluation read it.
+    let newer = updated_findings_of("new", A, 1, "2026-11-21T12:00:00Z", "2026-11-21T12:00:01Z");
+    bench.scan_batch(&newer);
+    assert_eq!(bench.findings.hooks.calls("image_findings"), 2);
+
+    // The evaluation of that update recorded it: the same update again is covered ...
+    bench.scan_batch(&updated_findings_of(
+        "again",
+        A,
+        1,
+        "2026-11-21T12:00:00Z",
+        "2026-11-21T12:00:01Z",
+    ));
+    assert_eq!(bench.findings.hooks.calls("image_findings"), 2);
+
+    // ... until something else writes to the image's record (a push of a new tag).
+    let pushed = poll_once(crate::ports::ImageRecords::record_push(
+        &bench.state,
+        &crate::domain::ImageRef {
+            repository: REPO.into(),
+            digest: A.into(),
+            tags: Vec::new(),
+        },
+        NOW,
+    ));
+    assert!(pushed.is_some_and(|r| r.is_ok()));
+    bench.scan_batch(&findings_of("after-push", A, 1));
+    assert_eq!(bench.findings.hooks.calls("image_findings"), 3);
+}
+
+#[test]
+fn a_fresh_finding_listfindings_does_not_list_yet_counts_and_a_stale_one_does_not() {
+    // Image B: ListFindings lists nothing (it lags, or the finding was closed since).
+    let bench = Bench::new();
+    bench.findings.inner.set(B, Vec::new());
+    let stale = updated_findings_of(
+        "stale",
+        B,
+        1,
+        "2027-01-15T05:00:00Z",
+        "2027-01-15T05:00:01Z",
+    );
+
+    let report = bench.scan_batch(&stale);
+
+    assert_ne!(
+        report.outcomes[0].decision.map(|d| d.as_str()),
+        Some("block"),
+        "{:?}",
+        report.outcomes
+    );
+    assert_eq!(bench.registry.tags(REPO, B), Some(vec!["v2".to_string()]));
+
+    let fresh = updated_findings_of(
+        "fresh",
+        B,
+        1,
+        "2027-01-15T07:59:30Z",
+        "2027-01-15T07:59:31Z",
+    );
+    let report = bench.scan_batch(&fresh);
+
+    assert_eq!(
+        report.outcomes[0].status.as_str(),
+        "changed",
+        "{:?}",
+        report.outcomes
+    );
+    assert_eq!(
+        report.outcomes[0].decision.map(|d| d.as_str()),
+        Some("block")
+    );
+    bench.assert_quarantined(B, "v2");
+}

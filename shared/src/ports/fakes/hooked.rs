@@ -14,7 +14,9 @@ use crate::ports::{
     Manifest, Notifier, OnceMarks, PutTag, RejectSink, Removal, ScanCoverage, StartScan,
     SweepSchedule, TagChangeBreaker, TicketLedger,
 };
-use crate::state::{BreakerCount, Claim, ImageState, Mark, Override, TicketChange, Written};
+use crate::state::{
+    BreakerCount, Claim, ImageState, Mark, Override, SeenFindings, TicketChange, Written,
+};
 
 impl Interleave {
     /// Runs the hooks of `op`, then `call`.
@@ -47,6 +49,7 @@ forward! {
         fn claim(image: &ImageRef, expected: Option<u64>, claim: &Claim, summary: &Summary, policy_hash: &str) -> Written;
         fn finish(image: &ImageRef, claim: &Claim, applied: bool) -> Written;
         fn set_quietly(image: &ImageRef, expected: Option<u64>, decision: Decision, now: Epoch) -> Written;
+        fn record_seen(image: &ImageRef, seen: &SeenFindings) -> Written;
         fn reset_image(image: &ImageRef) -> ();
     }
     ImageAnnotations {

@@ -11,7 +11,9 @@ use crate::error::AwsError;
 use crate::ports::{
     ImageAnnotations, ImageRecords, OnceMarks, SweepSchedule, TagChangeBreaker, TicketLedger,
 };
-use crate::state::{BreakerCount, Claim, ImageState, Mark, Override, TicketChange, Written};
+use crate::state::{
+    BreakerCount, Claim, ImageState, Mark, Override, SeenFindings, TicketChange, Written,
+};
 
 /// The state table's key of an image (repository, digest).
 fn key(image: &ImageRef) -> (String, String) {
@@ -169,6 +171,21 @@ impl ImageRecords for FakeState {
         item.decision = Some(decision);
         item.version += 1;
         Ok(Written::Done)
+    }
+
+    async fn record_seen(
+        &self,
+        image: &ImageRef,
+        seen: &SeenFindings,
+    ) -> Result<Written, AwsError> {
+        let mut t = lock(&self.tables);
+        match t.images.get_mut(&key(image)) {
+            Some(item) if item.version == seen.version => {
+                item.seen = Some(seen.clone());
+                Ok(Written::Done)
+            }
+            _ => Ok(Written::Conflict),
+        }
     }
 
     async fn reset_image(&self, image: &ImageRef) -> Result<(), AwsError> {
