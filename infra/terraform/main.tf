@@ -32,6 +32,8 @@ locals {
     GATEKEEPER_PRICE_INITIAL_SCAN = tostring(var.price_initial_scan)
     GATEKEEPER_PRICE_RESCAN       = tostring(var.price_rescan)
     GATEKEEPER_COST_DAYS          = tostring(var.cost_report_days)
+    GATEKEEPER_PUTIMAGE_TPS       = tostring(var.put_image_tps)
+    GATEKEEPER_INSPECTOR_TPS      = tostring(var.inspector_tps)
   }
 
   repositories  = "arn:${local.partition}:ecr:${local.region}:${local.account}:repository/${var.repository_pattern}"

@@ -128,6 +128,26 @@ variable "price_rescan" {
   default     = 0.01
 }
 
+variable "put_image_tps" {
+  description = "ECR PutImage calls per second per function container (GATEKEEPER_PUTIMAGE_TPS; ECR's default quota is 10/s per account and region, shared with your CI pushes)."
+  type        = number
+  default     = 2
+  validation {
+    condition     = var.put_image_tps > 0
+    error_message = "put_image_tps must be a positive number."
+  }
+}
+
+variable "inspector_tps" {
+  description = "Inspector calls per second per function container (GATEKEEPER_INSPECTOR_TPS)."
+  type        = number
+  default     = 5
+  validation {
+    condition     = var.inspector_tps > 0
+    error_message = "inspector_tps must be a positive number."
+  }
+}
+
 variable "alert_email" {
   description = "An e-mail address subscribed to the alarm topic (optional)."
   type        = string

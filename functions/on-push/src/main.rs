@@ -4,8 +4,8 @@
 
 use std::process::ExitCode;
 
-use gatekeeper::bootstrap::AwsGatekeeper;
 use gatekeeper::bootstrap::lambda::{self, Answer, Delivery, LambdaEvent};
+use gatekeeper::bootstrap::{AwsGatekeeper, batch_until};
 use gatekeeper::error::Error;
 
 fn main() -> ExitCode {
@@ -16,7 +16,12 @@ fn main() -> ExitCode {
 /// queue), or one push delivered directly. A malformed event is refused, never a failed invocation.
 async fn handle(gk: &AwsGatekeeper, event: LambdaEvent<Delivery>) -> Result<Answer, Error> {
     match event.payload {
-        Delivery::Batch(records) => Ok(Answer::batch(gk.handle_push_batch(&records).await)),
+        Delivery::Batch(records) => {
+            let until = batch_until(event.context.deadline);
+            Ok(Answer::batch(
+                gk.handle_push_batch(&records, Some(until)).await,
+            ))
+        }
         Delivery::Direct(incoming) => gk
             .handle_push_delivery(&incoming, &event.context.request_id)
             .await

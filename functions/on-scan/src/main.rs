@@ -5,8 +5,8 @@
 use std::process::ExitCode;
 
 use gatekeeper::adapters::Inspector;
-use gatekeeper::bootstrap::AwsGatekeeper;
 use gatekeeper::bootstrap::lambda::{self, Answer, Delivery, LambdaEvent};
+use gatekeeper::bootstrap::{AwsGatekeeper, batch_until};
 use gatekeeper::error::Error;
 
 fn main() -> ExitCode {
@@ -25,9 +25,12 @@ async fn handle(
     event: LambdaEvent<Delivery>,
 ) -> Result<Answer, Error> {
     match event.payload {
-        Delivery::Batch(records) => Ok(Answer::batch(
-            gk.handle_scan_batch(inspector, &records).await,
-        )),
+        Delivery::Batch(records) => {
+            let until = batch_until(event.context.deadline);
+            Ok(Answer::batch(
+                gk.handle_scan_batch(inspector, &records, Some(until)).await,
+            ))
+        }
         Delivery::Direct(incoming) => gk
             .handle_scan_delivery(inspector, &incoming, &event.context.request_id)
             .await

@@ -7,7 +7,7 @@ use aws_sdk_ecr::config::http::HttpResponse;
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecr::types::{ImageIdentifier, ImageScanFinding, ScanType};
 
-use super::{aws_error, epoch};
+use super::{Pace, aws_error, epoch};
 use crate::domain::time::{Epoch, now};
 use crate::domain::{Finding, ScanState};
 use crate::error::AwsError;
@@ -45,15 +45,30 @@ pub struct Ecr {
     client: Client,
     enhanced: Mutex<Option<(Epoch, bool)>>,
     facts: Mutex<Option<(Epoch, RegistryFacts)>>,
+    /// Paces PutImage, whose quota the users' own pushes share.
+    put_pace: Pace,
 }
 
+/// PutImage calls per second per container by default: a fifth of ECR's default quota of 10 per
+/// account and region, which the users' CI pushes share.
+pub const PUT_IMAGE_TPS: f64 = 2.0;
+
 impl Ecr {
-    /// Wraps a client.
+    /// Wraps a client, pacing PutImage at [`PUT_IMAGE_TPS`] a second.
     pub fn new(client: Client) -> Ecr {
         Ecr {
             client,
             enhanced: Mutex::new(None),
             facts: Mutex::new(None),
+            put_pace: Pace::per_second(PUT_IMAGE_TPS),
+        }
+    }
+
+    /// The same, pacing PutImage with `pace`.
+    pub fn paced(self, pace: Pace) -> Ecr {
+        Ecr {
+            put_pace: pace,
+            ..self
         }
     }
 
@@ -292,6 +307,7 @@ impl ImageRegistry for Ecr {
         manifest: &Manifest,
         tag: &str,
     ) -> Result<PutTag, AwsError> {
+        self.put_pace.take().await;
         let out = self
             .client
             .put_image()

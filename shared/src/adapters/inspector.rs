@@ -7,7 +7,7 @@ use aws_sdk_inspector2::types::{
     StringComparison, StringFilter,
 };
 
-use super::aws_error;
+use super::{Pace, aws_error};
 use crate::domain::time::Epoch;
 use crate::domain::{Finding, FindingStatus, FixAvailable, ImageRef, Package, Severity};
 use crate::error::AwsError;
@@ -20,14 +20,27 @@ const PAGE_SIZE: i32 = 100;
 #[derive(Debug, Clone)]
 pub struct Inspector {
     client: Client,
+    pace: Pace,
 }
 
 impl Inspector {
-    /// Wraps a client.
+    /// Wraps a client, pacing its calls at [`INSPECTOR_TPS`] a second.
     pub fn new(client: Client) -> Inspector {
-        Inspector { client }
+        Inspector {
+            client,
+            pace: Pace::per_second(INSPECTOR_TPS),
+        }
+    }
+
+    /// The same, pacing its calls with `pace` (shared by every clone).
+    pub fn paced(self, pace: Pace) -> Inspector {
+        Inspector { pace, ..self }
     }
 }
+
+/// Inspector calls per second per container by default: its read limits are not published, and a
+/// CVE update fans out to every container at once.
+pub const INSPECTOR_TPS: f64 = 5.0;
 
 fn equals(value: &str) -> Result<StringFilter, AwsError> {
     StringFilter::builder()
@@ -166,7 +179,11 @@ impl Inspector {
             .into_paginator()
             .send();
         let mut findings = Vec::new();
-        while let Some(page) = pages.next().await {
+        while let Some(page) = {
+            // The paginator sends its request here: one token per page.
+            self.pace.take().await;
+            pages.next().await
+        } {
             let page = page.map_err(|e| aws_error("inspector2:ListFindings", e))?;
             findings.extend(page.findings().iter().map(&read));
         }
@@ -229,7 +246,11 @@ impl Inspector {
             .into_paginator()
             .send();
         let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
+        while let Some(page) = {
+            // The paginator sends its request here: one token per page.
+            self.pace.take().await;
+            pages.next().await
+        } {
             let page = page.map_err(|e| aws_error("inspector2:ListCoverage", e))?;
             for c in page.covered_resources() {
                 // arn:aws:ecr:<region>:<account>:repository/<name>/sha256:<hex>
@@ -270,6 +291,7 @@ impl Inspector {
         let mut out = std::collections::BTreeMap::new();
         let mut token: Option<String> = None;
         loop {
+            self.pace.take().await;
             let page = self
                 .client
                 .list_coverage_statistics()
@@ -297,7 +319,11 @@ impl Inspector {
         let mut estimate = 0.0;
         let mut estimated = false;
         let mut pages = self.client.list_usage_totals().into_paginator().send();
-        while let Some(page) = pages.next().await {
+        while let Some(page) = {
+            // The paginator sends its request here: one token per page.
+            self.pace.take().await;
+            pages.next().await
+        } {
             let page = page.map_err(|e| aws_error("inspector2:ListUsageTotals", e))?;
             for total in page.totals() {
                 for u in total.usage() {

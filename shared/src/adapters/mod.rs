@@ -5,13 +5,15 @@ mod cost_source;
 mod dynamodb;
 mod ecr;
 mod inspector;
+mod pace;
 mod sns;
 mod sqs;
 
 pub use cost_source::gather as gather_cost_inputs;
 pub use dynamodb::{DUE_INDEX, DUE_SHARD, DynamoState};
-pub use ecr::Ecr;
-pub use inspector::{Inspector, finding_from_sdk};
+pub use ecr::{Ecr, PUT_IMAGE_TPS};
+pub use inspector::{INSPECTOR_TPS, Inspector, finding_from_sdk};
+pub use pace::Pace;
 pub use sns::Sns;
 pub use sqs::{SqsRejects, rejected_body};
 

@@ -1,6 +1,7 @@
 //! Configuration read once at start from `GATEKEEPER_*` variables, through a lookup function so that
 //! tests never touch the process environment.
 
+use crate::adapters::{INSPECTOR_TPS, PUT_IMAGE_TPS};
 use crate::domain::Mode;
 use crate::domain::policy::Policy;
 use crate::domain::tags::TagScheme;
@@ -40,6 +41,28 @@ pub const PRICE_INITIAL_SCAN: &str = "GATEKEEPER_PRICE_INITIAL_SCAN";
 pub const PRICE_RESCAN: &str = "GATEKEEPER_PRICE_RESCAN";
 /// The period of the cost digest, days (default `7`).
 pub const COST_DAYS: &str = "GATEKEEPER_COST_DAYS";
+/// ECR PutImage calls per second per container (default [`PUT_IMAGE_TPS`]).
+pub const PUT_IMAGE_RATE: &str = "GATEKEEPER_PUTIMAGE_TPS";
+/// Inspector calls per second per container (default [`INSPECTOR_TPS`]).
+pub const INSPECTOR_RATE: &str = "GATEKEEPER_INSPECTOR_TPS";
+
+/// How fast each container may call the APIs whose quota it shares (calls per second).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pacing {
+    /// ECR PutImage.
+    pub put_image: f64,
+    /// Inspector (ListFindings pages and the other reads).
+    pub inspector: f64,
+}
+
+impl Default for Pacing {
+    fn default() -> Pacing {
+        Pacing {
+            put_image: PUT_IMAGE_TPS,
+            inspector: INSPECTOR_TPS,
+        }
+    }
+}
 
 /// Where the policy document comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,6 +154,8 @@ pub struct Config {
     pub pricing: Pricing,
     /// The cost digest's period, days.
     pub cost_days: i64,
+    /// The per-container pace of PutImage and Inspector calls.
+    pub pacing: Pacing,
 }
 
 impl Config {
@@ -197,6 +222,22 @@ impl Config {
             rescan: number(PRICE_RESCAN, prices.rescan)?,
         };
         let cost_days = number(COST_DAYS, 7.0)?.round().max(1.0) as i64;
+        let rate = |name: &'static str, default: f64| -> Result<f64, ConfigError> {
+            let r = number(name, default)?;
+            if r > 0.0 {
+                Ok(r)
+            } else {
+                Err(ConfigError::Invalid {
+                    name,
+                    value: r.to_string(),
+                    problem: "expected a positive number of calls per second".into(),
+                })
+            }
+        };
+        let pacing = Pacing {
+            put_image: rate(PUT_IMAGE_RATE, PUT_IMAGE_TPS)?,
+            inspector: rate(INSPECTOR_RATE, INSPECTOR_TPS)?,
+        };
         Ok(Config {
             deployment: Deployment {
                 mode,
@@ -218,6 +259,7 @@ impl Config {
             sweep,
             pricing,
             cost_days,
+            pacing,
         })
     }
 }
@@ -332,6 +374,7 @@ mod tests {
         assert_eq!(c.deployment.tags, TagScheme::default());
         assert_eq!(c.deployment.claim_lease, 300);
         assert_eq!(c.deployment.chat_topic_arn, None);
+        assert_eq!(c.pacing, Pacing::default());
         let mut with_chat = BASE.to_vec();
         with_chat.push((CHAT_TOPIC_ARN, "arn:aws:sns:eu-west-1:1:chat"));
         let c = Config::from_lookup(lookup(&with_chat)).unwrap();
@@ -339,6 +382,34 @@ mod tests {
             c.deployment.chat_topic_arn.as_deref(),
             Some("arn:aws:sns:eu-west-1:1:chat")
         );
+    }
+
+    #[test]
+    fn the_pace_of_putimage_and_inspector_calls_is_a_positive_rate() {
+        let mut set = BASE.to_vec();
+        set.extend([(PUT_IMAGE_RATE, "0.5"), (INSPECTOR_RATE, "8")]);
+        let c = Config::from_lookup(lookup(&set)).unwrap();
+        assert_eq!(
+            c.pacing,
+            Pacing {
+                put_image: 0.5,
+                inspector: 8.0
+            }
+        );
+        for (name, value) in [
+            (PUT_IMAGE_RATE, "0"),
+            (PUT_IMAGE_RATE, "-1"),
+            (PUT_IMAGE_RATE, "fast"),
+            (INSPECTOR_RATE, "NaN"),
+            (INSPECTOR_RATE, "inf"),
+        ] {
+            let mut bad = BASE.to_vec();
+            bad.push((name, value));
+            assert!(
+                matches!(Config::from_lookup(lookup(&bad)), Err(ConfigError::Invalid { name: n, .. }) if n == name),
+                "{name}={value}"
+            );
+        }
     }
 
     #[test]

@@ -204,6 +204,7 @@ mod tests {
         let report = BatchReport {
             outcomes: Vec::new(),
             retry: vec!["m-2".into(), "m-5".into()],
+            out_of_time: false,
         };
         assert_eq!(
             serde_json::to_value(Answer::batch(report)).unwrap(),

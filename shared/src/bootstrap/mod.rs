@@ -12,11 +12,11 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 
-use crate::adapters::{DynamoState, Ecr, Inspector, Sns, SqsRejects, sdk_config};
+use crate::adapters::{DynamoState, Ecr, Inspector, Pace, Sns, SqsRejects, sdk_config};
 use crate::domain::policy::Policy;
 use crate::error::{ConfigError, Error, GatekeeperError};
 use crate::service::Gatekeeper;
-use config::{Config, Deployment, check_verified_prefixes};
+use config::{Config, Deployment, Pacing, check_verified_prefixes};
 
 pub use policy_source::load_policy;
 
@@ -28,22 +28,32 @@ pub type AwsGatekeeper = Gatekeeper<(Ecr, Sns, DynamoState, SqsRejects)>;
 #[derive(Debug, Clone, Copy)]
 pub struct Adapters<'a> {
     sdk: &'a SdkConfig,
+    pacing: Pacing,
 }
 
 impl<'a> Adapters<'a> {
-    /// The adapters on `sdk` (see [`crate::adapters::sdk_config`]).
+    /// The adapters on `sdk` (see [`crate::adapters::sdk_config`]), at the default pace.
     pub fn new(sdk: &'a SdkConfig) -> Adapters<'a> {
-        Adapters { sdk }
+        Adapters {
+            sdk,
+            pacing: Pacing::default(),
+        }
+    }
+
+    /// The same, pacing PutImage and Inspector calls as `pacing` says.
+    pub fn paced(self, pacing: Pacing) -> Adapters<'a> {
+        Adapters { pacing, ..self }
     }
 
     /// ECR: images, tags and basic scans.
     pub fn registry(&self) -> Ecr {
-        Ecr::new(aws_sdk_ecr::Client::new(self.sdk))
+        Ecr::new(aws_sdk_ecr::Client::new(self.sdk)).paced(Pace::per_second(self.pacing.put_image))
     }
 
     /// Inspector: findings and coverage.
     pub fn findings(&self) -> Inspector {
         Inspector::new(aws_sdk_inspector2::Client::new(self.sdk))
+            .paced(Pace::per_second(self.pacing.inspector))
     }
 
     /// The gatekeeper wired to the deployment's registry, topics, state table and rejected-events
@@ -94,7 +104,9 @@ impl ColdStart {
         let policy = load_policy(&config.policy, &sdk).await?;
         check_verified_prefixes(&policy, &config.deployment.tags)?;
         Ok(ColdStart {
-            gatekeeper: Adapters::new(&sdk).gatekeeper(&config.deployment, policy),
+            gatekeeper: Adapters::new(&sdk)
+                .paced(config.pacing)
+                .gatekeeper(&config.deployment, policy),
             sdk,
             config,
         })
@@ -102,12 +114,31 @@ impl ColdStart {
 
     /// Adapters on the function's SDK configuration, for the ports it needs beside the gatekeeper's.
     pub fn adapters(&self) -> Adapters<'_> {
-        Adapters::new(&self.sdk)
+        Adapters::new(&self.sdk).paced(self.config.pacing)
     }
 }
 
 /// The margin [`within_budget`] keeps for reporting the error before Lambda's own timeout.
 pub const BUDGET_MARGIN: Duration = Duration::from_secs(2);
+
+/// What a batch keeps for the image it is working on when it stops beginning new ones: a paced
+/// evaluation's calls, each at most 20 s with its retries.
+pub const BATCH_RESERVE: Duration = Duration::from_secs(30);
+
+/// When a batch stops beginning new images (see [`crate::service::Gatekeeper::handle_scan_batch`]):
+/// [`BATCH_RESERVE`] and the [`BUDGET_MARGIN`] before the invocation's deadline (`deadline_ms`,
+/// milliseconds since the epoch).
+pub fn batch_until(deadline_ms: u64) -> std::time::Instant {
+    let left = Duration::from_millis(deadline_ms.saturating_sub(epoch_ms()));
+    std::time::Instant::now() + left.saturating_sub(BUDGET_MARGIN + BATCH_RESERVE)
+}
+
+/// Milliseconds since the epoch now.
+fn epoch_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
 
 /// Runs one invocation's work until `deadline_ms` (the Lambda context's deadline, milliseconds since
 /// the epoch) less `margin`: work still running then is dropped and answered with
@@ -119,10 +150,7 @@ pub async fn within_budget<T>(
     margin: Duration,
     work: impl Future<Output = Result<T, Error>>,
 ) -> Result<T, Error> {
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(margin);
+    let left = Duration::from_millis(deadline_ms.saturating_sub(epoch_ms())).saturating_sub(margin);
     match tokio::time::timeout(left, work).await {
         Ok(result) => result,
         Err(_) => Err(GatekeeperError::BudgetExhausted {

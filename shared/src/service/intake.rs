@@ -3,6 +3,7 @@
 //! finished go back to the queue, and only those.
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use serde::Serialize;
 use tracing::{info, warn};
@@ -34,6 +35,13 @@ pub struct BatchReport {
     /// change another delivery is applying right now. A record is acted on, rejected with a reason,
     /// skipped, or listed here; after the queue's maxReceiveCount it lands in the DLQ.
     pub retry: Vec<String>,
+    /// Whether the invocation ran out of time before the end of the batch.
+    pub out_of_time: bool,
+}
+
+/// Whether `until` has passed.
+fn out_of_time(until: Option<Instant>) -> bool {
+    until.is_some_and(|u| Instant::now() >= u)
 }
 
 /// The events of one image in a batch (same account, region, repository and digest).
@@ -108,6 +116,15 @@ impl BatchReport {
         self.outcomes.push(outcome);
     }
 
+    /// Sends the records `ids` back to the queue untouched: the invocation has no time left for them.
+    fn later(&mut self, ids: &[String]) {
+        if !self.out_of_time {
+            info!("out of time: the rest of the batch goes back to the queue");
+        }
+        self.out_of_time = true;
+        self.retry.extend_from_slice(ids);
+    }
+
     /// Sends the records `ids` back to the queue after `error`.
     fn failed(&mut self, error: &Error, ids: &[String]) {
         warn!(error = %error, error_type = %error.error_type(), records = ids.len(), "records go back to the queue");
@@ -136,11 +153,14 @@ impl<P: Ports> Gatekeeper<P> {
     }
 
     /// The on-scan function's SQS batch: each image evaluated once, with what its lead event says
-    /// (a scan-complete event's counts are still the hint that ListFindings may lag).
+    /// (a scan-complete event's counts are still the hint that ListFindings may lag). No image is
+    /// begun after `until` (the invocation's time is running out) but the first: the records of the
+    /// images left go back to the queue.
     pub async fn handle_scan_batch<F: FindingsSource + Sync>(
         &self,
         source: &F,
         records: &[Record],
+        until: Option<Instant>,
     ) -> BatchReport {
         let mut report = BatchReport::default();
         let events = self.read_batch(records, &mut report).await;
@@ -162,10 +182,14 @@ impl<P: Ports> Gatekeeper<P> {
                 }
             }
         }
-        for key in &order {
+        for (n, key) in order.iter().enumerate() {
             let Some(group) = groups.get(key) else {
                 continue;
             };
+            if n > 0 && out_of_time(until) {
+                report.later(&group.ids);
+                continue;
+            }
             match self.settle_group(source, group).await {
                 Ok(outcome) => report.settled(outcome, &group.ids),
                 Err(e) => report.failed(&e, &group.ids),
@@ -230,15 +254,24 @@ impl<P: Ports> Gatekeeper<P> {
 
     /// The on-push function's SQS batch: each record in turn (pushes, deletions and restores are
     /// cheap and their order matters); after an image's record fails, that image's later records go
-    /// back to the queue with it, so that they are not applied out of order.
-    pub async fn handle_push_batch(&self, records: &[Record]) -> BatchReport {
+    /// back to the queue with it, so that they are not applied out of order. No record is begun after
+    /// `until` but the first: the rest go back to the queue.
+    pub async fn handle_push_batch(
+        &self,
+        records: &[Record],
+        until: Option<Instant>,
+    ) -> BatchReport {
         let mut report = BatchReport::default();
         let events = self.read_batch(records, &mut report).await;
         let mut stopped: Vec<ImageKey> = Vec::new();
-        for (event, id) in &events {
+        for (n, (event, id)) in events.iter().enumerate() {
             let key = image_key(event);
             if key.as_ref().is_some_and(|k| stopped.contains(k)) {
                 report.retry.push(id.clone());
+                continue;
+            }
+            if n > 0 && out_of_time(until) {
+                report.later(std::slice::from_ref(id));
                 continue;
             }
             let ids = std::slice::from_ref(id);

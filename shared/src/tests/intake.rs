@@ -58,7 +58,7 @@ impl Bench {
     }
 
     fn scan_batch(&self, records: &[Record]) -> BatchReport {
-        poll_once(self.gk.handle_scan_batch(&self.findings, records))
+        poll_once(self.gk.handle_scan_batch(&self.findings, records, None))
             .expect("the batch ran to its end")
     }
 }
@@ -180,7 +180,7 @@ fn records_of_an_image_whose_change_another_delivery_is_applying_go_back_to_the_
         .registry
         .hooks
         .before("put_tag", 1, move || async move {
-            let report = twin.handle_scan_batch(&findings, &copies).await;
+            let report = twin.handle_scan_batch(&findings, &copies, None).await;
             *out.lock().unwrap() = Some(report.retry);
         });
 
@@ -330,4 +330,49 @@ fn a_fresh_finding_listfindings_does_not_list_yet_counts_and_a_stale_one_does_no
         Some("block")
     );
     bench.assert_quarantined(B, "v2");
+}
+
+#[test]
+fn out_of_time_the_batch_finishes_its_first_image_and_sends_the_others_back_untouched() {
+    let bench = Bench::new();
+    let mut records = findings_of("a", A, 2);
+    records.extend(findings_of("b", B, 2));
+
+    let past = Some(std::time::Instant::now());
+    let report = poll_once(bench.gk.handle_scan_batch(&bench.findings, &records, past)).unwrap();
+
+    assert!(report.out_of_time);
+    assert_eq!(report.retry, ["b-0", "b-1"]);
+    assert_eq!(report.outcomes.len(), 1);
+    bench.assert_quarantined(A, "v1");
+    assert_eq!(bench.registry.tags(REPO, B), Some(vec!["v2".to_string()]));
+    assert_eq!(
+        bench.findings.hooks.calls("image_findings"),
+        1,
+        "B was not read"
+    );
+}
+
+#[test]
+fn out_of_time_a_push_batch_applies_its_first_record_and_sends_the_rest_back_in_order() {
+    let bench = Bench::new();
+    let push = |id: &str, digest: &str, tag: &str| {
+        let e = json!({"version": "0", "id": id, "detail-type": "ECR Image Action", "source": "aws.ecr",
+            "time": "2027-01-15T07:59:00Z", "region": "eu-west-1", "account": "123456789012", "resources": [],
+            "detail": {"action-type": "PUSH", "result": "SUCCESS", "repository-name": REPO,
+                "image-digest": digest, "image-tag": tag}});
+        record(id, &e.to_string())
+    };
+    let records = [
+        push("p-a", A, "v1"),
+        push("p-b", B, "v2"),
+        push("p-c", A, "v1"),
+    ];
+
+    let past = Some(std::time::Instant::now());
+    let report = poll_once(bench.gk.handle_push_batch(&records, past)).unwrap();
+
+    assert!(report.out_of_time);
+    assert_eq!(report.retry, ["p-b", "p-c"]);
+    assert_eq!(report.outcomes.len(), 1, "{:?}", report.outcomes);
 }
