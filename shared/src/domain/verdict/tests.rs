@@ -50,8 +50,9 @@ warn = { severity = "MEDIUM", epss = 0.1 }
     );
     use Decision::{Block, Pass, Warn};
     use Severity::{Critical, High, Low, Medium, Untriaged};
-    // (case, the finding's severity, what else it carries, the decision)
-    let cases: [(&str, Severity, fn(&mut Finding), Decision); 14] = [
+    /// (case, the finding's severity, what else it carries, the decision)
+    type Case = (&'static str, Severity, fn(&mut Finding), Decision);
+    let cases: [Case; 14] = [
         ("critical by severity", Critical, |_| {}, Block),
         ("high warns by severity", High, |_| {}, Warn),
         (
