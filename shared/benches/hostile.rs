@@ -61,28 +61,24 @@ fn main() {
             .iter()
             .flat_map(|t| [t.clone(), format!("verified-{t}")])
             .collect();
-        let set = median(|| {
-            let p = plan(
+        // Same image, same in-use state: only the tags, the decision and the verified-tag action vary.
+        let planned = |tags: &[String], decision, verified| {
+            plan(
                 &scheme,
-                &plain,
+                tags,
                 DIGEST,
-                Decision::Pass,
+                decision,
                 &HashMap::new(),
                 true,
-                Verified::Set,
-            );
+                verified,
+            )
+        };
+        let set = median(|| {
+            let p = planned(&plain, Decision::Pass, Verified::Set);
             assert_eq!(p.adds().count(), n);
         });
         let clear = median(|| {
-            let p = plan(
-                &scheme,
-                &verified,
-                DIGEST,
-                Decision::Block,
-                &HashMap::new(),
-                true,
-                Verified::Clear,
-            );
+            let p = planned(&verified, Decision::Block, Verified::Clear);
             assert!(p.removes().count() >= n);
         });
         println!(

@@ -280,14 +280,19 @@ fn a_push_between_the_first_read_and_the_claim_fails_the_claim_and_its_tag_is_qu
     assert_eq!(left, reference.left());
 }
 
-#[test]
-fn a_delivery_that_died_between_two_tag_changes_is_repaired_by_its_retry_with_one_message() {
+/// A new world and Inspector's scan event, whose first delivery (`r-1`) dies where `halt` stops it.
+fn died(halt: impl FnOnce(&FakeGatekeeper)) -> (World, Value) {
     let world = World::new();
     let event = inspector_scan("scan-1");
     let dying = world.gatekeeper();
-    dying.registry.hooks.halt("put_tag", 2);
-
+    halt(&dying);
     assert!(world.scan(&dying, &event, "r-1").is_none(), "it dies");
+    (world, event)
+}
+
+#[test]
+fn a_delivery_that_died_between_two_tag_changes_is_repaired_by_its_retry_with_one_message() {
+    let (world, event) = died(|dying| dying.registry.hooks.halt("put_tag", 2));
     let half = world.left();
     assert_eq!(half.tags.as_ref().map(Vec::len), Some(3), "{half:?}");
     assert!(half.messages.is_empty());
@@ -307,12 +312,7 @@ fn a_delivery_that_died_between_two_tag_changes_is_repaired_by_its_retry_with_on
 #[test]
 fn a_delivery_that_died_after_notifying_sends_the_same_message_again_under_the_same_key() {
     // At least once: the message went out, the claim was not finished; the retry cannot know.
-    let world = World::new();
-    let event = inspector_scan("scan-1");
-    let dying = world.gatekeeper();
-    dying.state.hooks.halt("finish", 1);
-
-    assert!(world.scan(&dying, &event, "r-1").is_none());
+    let (world, event) = died(|dying| dying.state.hooks.halt("finish", 1));
     assert_eq!(world.scanned(&world.gatekeeper(), &event, "r-1"), "changed");
 
     let (left, clean) = (world.left(), clean());

@@ -141,12 +141,17 @@ fn basic_scan_failed_has_no_counts() {
     assert_eq!(scan.counts, None);
 }
 
+/// The finding change in the sample event `name`.
+fn finding_sample(name: &str) -> FindingChange {
+    match sample(name).body {
+        EventBody::Finding(f) => f,
+        other => panic!("{name}: {other:?}"),
+    }
+}
+
 #[test]
 fn finding_2024_sample_reads_odd_timestamps_packages_and_scores() {
-    let EventBody::Finding(f) = sample("aws.inspector2-inspector2-finding-ecr-docs.json").body
-    else {
-        panic!()
-    };
+    let f = finding_sample("aws.inspector2-inspector2-finding-ecr-docs.json");
     assert_eq!(f.image.repository, "inspector2");
     assert_eq!(f.image.tags, vec!["ubuntu_latest"]);
     assert_eq!(f.finding.id, "CVE-2024-6119");
@@ -167,10 +172,7 @@ fn finding_2024_sample_reads_odd_timestamps_packages_and_scores() {
 
 #[test]
 fn finding_2021_sample_reads_twelve_hour_timestamps_and_in_use() {
-    let EventBody::Finding(f) = sample("aws.inspector2-inspector2-finding-ecr-2021.json").body
-    else {
-        panic!()
-    };
+    let f = finding_sample("aws.inspector2-inspector2-finding-ecr-2021.json");
     assert_eq!(f.image.repository, "amazon/amazon-ecs-sample");
     assert_eq!(f.finding.score, Some(6.5));
     assert_eq!(f.finding.fix_available, None);
@@ -434,14 +436,19 @@ fn a_key_written_twice_refuses_the_event_whatever_the_values() {
     );
 }
 
-fn critical_finding_with(edit: impl FnOnce(&mut serde_json::Value)) -> Finding {
+/// The sample CRITICAL finding event (score 9.8), changed by `edit`.
+fn critical_event_with(edit: impl FnOnce(&mut serde_json::Value)) -> serde_json::Value {
     let text = std::fs::read_to_string(
         events_dir().join("aws.inspector2-inspector2-finding-ecr-critical.json"),
     )
     .unwrap();
     let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
     edit(&mut v);
-    match parse(&v).unwrap().body {
+    v
+}
+
+fn critical_finding_with(edit: impl FnOnce(&mut serde_json::Value)) -> Finding {
+    match parse(&critical_event_with(edit)).unwrap().body {
         EventBody::Finding(f) => f.finding,
         other => panic!("{other:?}"),
     }
@@ -460,25 +467,28 @@ fn a_severity_aws_does_not_spell_falls_back_to_the_score_then_the_vendor_then_cr
         assert_eq!(f.severity, Severity::Critical, "{lookalike:?}");
         assert!(f.severity_note.unwrap().contains("from its score 9.8"));
     }
-    let f = critical_finding_with(|v| {
-        v["detail"]["severity"] = json!("CRITICA");
-        v["detail"]
-            .as_object_mut()
-            .unwrap()
-            .remove("inspectorScore");
-        v["detail"]["packageVulnerabilityDetails"]["vendorSeverity"] = json!("HIGH");
-    });
-    assert_eq!(f.severity, Severity::High);
-    let f = critical_finding_with(|v| {
-        v["detail"]["severity"] = json!("LOWISH");
-        v["detail"]
-            .as_object_mut()
-            .unwrap()
-            .remove("inspectorScore");
-        v["detail"]["packageVulnerabilityDetails"]["vendorSeverity"] = json!("?");
-    });
-    assert_eq!(f.severity, Severity::Critical);
-    assert!(f.severity_note.unwrap().contains("fail closed"));
+    // Without a score: the vendor's severity, and when that is no severity either, CRITICAL.
+    for (severity, vendor, want, note) in [
+        (
+            "CRITICA",
+            "HIGH",
+            Severity::High,
+            "from its vendor severity \"HIGH\"",
+        ),
+        ("LOWISH", "?", Severity::Critical, "fail closed"),
+    ] {
+        let f = critical_finding_with(|v| {
+            v["detail"]["severity"] = json!(severity);
+            let detail = v["detail"].as_object_mut().unwrap();
+            detail.remove("inspectorScore");
+            v["detail"]["packageVulnerabilityDetails"]["vendorSeverity"] = json!(vendor);
+        });
+        assert_eq!(f.severity, want, "{severity} {vendor}");
+        assert!(
+            f.severity_note.unwrap().contains(note),
+            "{severity} {vendor}"
+        );
+    }
 }
 
 #[test]
@@ -492,12 +502,7 @@ fn a_status_aws_does_not_spell_counts_as_active_and_scores_out_of_range_refuse()
         ("inspectorScore", json!("9.8")),
         ("inspectorScore", json!(-0.1)),
     ] {
-        let text = std::fs::read_to_string(
-            events_dir().join("aws.inspector2-inspector2-finding-ecr-critical.json"),
-        )
-        .unwrap();
-        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        v["detail"][field] = bad.clone();
+        let v = critical_event_with(|v| v["detail"][field] = bad.clone());
         let err = parse(&v).unwrap_err();
         assert!(
             err.reason()

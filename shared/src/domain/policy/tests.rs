@@ -9,6 +9,12 @@ fn date(y: i64, m: u32, d: u32) -> Epoch {
     date_epoch(i32::try_from(y).unwrap(), field(m), field(d)).unwrap()
 }
 
+/// The built-in circuit breaker: 100 tag changes in 10 minutes.
+const BUILTIN_BREAKER: Breaker = Breaker {
+    max_tag_changes: 100,
+    window: 600,
+};
+
 #[test]
 fn builtin_policy_blocks_critical_and_warns_high() {
     let p = Policy::parse(DEFAULT_POLICY).unwrap();
@@ -28,13 +34,7 @@ fn builtin_policy_blocks_critical_and_warns_high() {
     );
     assert_eq!(p.hash().len(), 12);
     assert_eq!(Policy::builtin().hash(), p.hash());
-    assert_eq!(
-        p.breaker(),
-        Breaker {
-            max_tag_changes: 100,
-            window: 600
-        }
-    );
+    assert_eq!(p.breaker(), BUILTIN_BREAKER);
 }
 
 #[test]
@@ -249,11 +249,23 @@ fn the_passage_of_time_never_invalidates_a_policy() {
     assert_eq!(p.exceptions().len(), 1);
 }
 
+/// An `[[exception]]` table (reason "r") for `id` in `repositories`, valid from `created` until
+/// `expires` (TOML dates); lines appended after it (`ticket = ..`) belong to it.
+pub(crate) fn exception_toml(
+    id: &str,
+    repositories: &str,
+    created: &str,
+    expires: &str,
+    owner: &str,
+) -> String {
+    format!(
+        "[[exception]]\nid = \"{id}\"\nrepositories = [\"{repositories}\"]\ncreated = {created}\nexpires = {expires}\nreason = \"r\"\nowner = \"{owner}\"\n"
+    )
+}
+
 /// An `[[exception]]` table for November 2026 (reason "r", owner "o").
 fn november_exception(id: &str, repositories: &str) -> String {
-    format!(
-        "[[exception]]\nid = \"{id}\"\nrepositories = [\"{repositories}\"]\ncreated = 2026-11-01\nexpires = 2026-12-01\nreason = \"r\"\nowner = \"o\"\n"
-    )
+    exception_toml(id, repositories, "2026-11-01", "2026-12-01", "o")
 }
 
 const AA: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -269,52 +281,26 @@ fn finding(id: &str, severity: Severity, package: &str) -> Finding {
     f
 }
 
-const EXCEPTIONS: &str = r#"
-version = 1
-[defaults]
-block = "HIGH"
-[exception_limits]
-CRITICAL = "30d"
-
-[[exception]]
-id = "CVE-2026-1"
-repositories = ["team-a/*"]
-created = 2026-11-01
-expires = 2026-12-01
-reason = "no fix upstream"
-owner = "team-a"
-
-[[exception]]
-id = "cve-2026-2"
-repositories = ["*"]
-package = "openssl"
-created = 2026-11-01
-expires = 2026-11-15
-reason = "r"
-owner = "sec"
-
-[[exception]]
-id = "CVE-2026-3"
-repositories = ["*"]
-digest = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-created = 2026-11-01
-expires = 2027-03-01
-reason = "r"
-owner = "sec"
-ticket = "SEC-1"
-
-[[exception]]
-id = "CVE-2026-4"
-repositories = ["*"]
-created = 2026-12-01
-expires = 2026-12-20
-reason = "r"
-owner = "sec"
-"#;
+/// Four exceptions: by id in a scope, by package (its id in another case), by digest (too long
+/// for a CRITICAL), and one not valid yet.
+fn exceptions() -> String {
+    let head =
+        "version = 1\n[defaults]\nblock = \"HIGH\"\n[exception_limits]\nCRITICAL = \"30d\"\n";
+    [
+        head.to_string(),
+        exception_toml("CVE-2026-1", "team-a/*", "2026-11-01", "2026-12-01", "o"),
+        exception_toml("cve-2026-2", "*", "2026-11-01", "2026-11-15", "sec"),
+        "package = \"openssl\"\n".to_string(),
+        exception_toml("CVE-2026-3", "*", "2026-11-01", "2027-03-01", "sec"),
+        format!("digest = \"{AA}\"\nticket = \"SEC-1\"\n"),
+        exception_toml("CVE-2026-4", "*", "2026-12-01", "2026-12-20", "sec"),
+    ]
+    .concat()
+}
 
 #[test]
 fn exceptions_match_by_id_scope_package_and_digest_and_expire_on_time() {
-    let p = Policy::parse(EXCEPTIONS).unwrap();
+    let p = Policy::parse(&exceptions()).unwrap();
     let now = date(2026, 11, 10);
     let kind = |m: Option<ExceptionMatch<'_>>| match m {
         None => "none",
@@ -493,13 +479,7 @@ fn the_readme_policy_example_is_valid_and_means_what_it_says() {
         Some(2 * DAY)
     );
     assert_eq!(p.exceptions()[0].owner, "team-a@example.com");
-    assert_eq!(
-        p.breaker(),
-        Breaker {
-            max_tag_changes: 100,
-            window: 600
-        }
-    );
+    assert_eq!(p.breaker(), BUILTIN_BREAKER);
 }
 
 #[test]
@@ -946,6 +926,23 @@ mod properties {
         )
     }
 
+    /// A generated policy with its exceptions (at least `min`) and the same policy without them,
+    /// findings to judge, and the repository to judge them in.
+    fn with_and_without(
+        min: usize,
+    ) -> impl Strategy<Value = (Policy, Policy, Vec<Finding>, &'static str)> {
+        (
+            head(),
+            proptest::collection::vec(exception(), min..8),
+            proptest::collection::vec(finding(), 0..12),
+            proptest::sample::select(REPOS.to_vec()),
+        )
+            .prop_map(|(head, exceptions, findings, repo)| {
+                let with = Policy::parse(&format!("{head}{}", exceptions.concat())).unwrap();
+                (with, Policy::parse(&head).unwrap(), findings, repo)
+            })
+    }
+
     fn rank(d: Decision) -> u8 {
         match d {
             Decision::Pass => 0,
@@ -987,33 +984,19 @@ mod properties {
         }
 
         #[test]
-        fn exceptions_only_ever_lower_a_decision(
-            head in head(),
-            exceptions in proptest::collection::vec(exception(), 0..8),
-            findings in proptest::collection::vec(finding(), 0..12),
-            repo in 0..REPOS.len(),
-        ) {
-            let without = Policy::parse(&head).unwrap();
-            let with = Policy::parse(&format!("{head}{}", exceptions.concat())).unwrap();
-            let (a, b) = (judge(&without, REPOS[repo], &findings), judge(&with, REPOS[repo], &findings));
+        fn exceptions_only_ever_lower_a_decision((with, without, findings, repo) in with_and_without(0)) {
+            let (a, b) = (judge(&without, repo, &findings), judge(&with, repo, &findings));
             prop_assert!(rank(b.decision) <= rank(a.decision), "{:?} became {:?}", a.decision, b.decision);
             prop_assert!(b.blocking <= a.blocking);
             prop_assert_eq!(a.counts, b.counts, "exempt findings still count");
         }
 
         #[test]
-        fn an_expired_exception_never_applies(
-            head in head(),
-            exceptions in proptest::collection::vec(exception(), 1..8),
-            findings in proptest::collection::vec(finding(), 0..12),
-            repo in 0..REPOS.len(),
-        ) {
-            let with = Policy::parse(&format!("{head}{}", exceptions.concat())).unwrap();
-            let without = Policy::parse(&head).unwrap();
+        fn an_expired_exception_never_applies((with, without, findings, repo) in with_and_without(1)) {
             // Judged once every exception has expired (the longest ends before NOW + 100 days).
             let later = NOW + 100 * DAY;
-            let v = evaluate(&with, &Subject::new(REPOS[repo], AA, later), &findings, &ScanState::Complete);
-            let w = evaluate(&without, &Subject::new(REPOS[repo], AA, later), &findings, &ScanState::Complete);
+            let v = evaluate(&with, &Subject::new(repo, AA, later), &findings, &ScanState::Complete);
+            let w = evaluate(&without, &Subject::new(repo, AA, later), &findings, &ScanState::Complete);
             prop_assert!(v.exceptions.is_empty(), "{:?}", v.exceptions);
             prop_assert_eq!((v.decision, v.blocking, v.warning, v.counts), (w.decision, w.blocking, w.warning, w.counts));
         }

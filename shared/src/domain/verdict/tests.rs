@@ -24,6 +24,12 @@ fn f(id: &str, s: Severity) -> Finding {
     f
 }
 
+/// Asserts that one of the verdict's reasons is `wanted`, showing them all when none is.
+#[track_caller]
+fn assert_reason(v: &Verdict, wanted: impl Fn(&str) -> bool) {
+    assert!(v.reasons.iter().any(|r| wanted(r)), "{:?}", v.reasons);
+}
+
 fn decide(p: &Policy, findings: &[Finding]) -> Verdict {
     evaluate(
         p,
@@ -42,84 +48,84 @@ block = { severity = "CRITICAL", exploitable = "HIGH", epss = 0.7, score = 9.5 }
 warn = { severity = "MEDIUM", epss = 0.1 }
 "#,
     );
-    let with = |s: Severity, change: fn(&mut Finding)| {
-        let mut x = f("CVE-1", s);
-        change(&mut x);
-        x
-    };
-    let cases: Vec<(&str, Finding, Decision)> = vec![
-        (
-            "critical by severity",
-            f("CVE-1", Severity::Critical),
-            Decision::Block,
-        ),
-        (
-            "high warns by severity",
-            f("CVE-1", Severity::High),
-            Decision::Warn,
-        ),
+    use Decision::{Block, Pass, Warn};
+    use Severity::{Critical, High, Low, Medium, Untriaged};
+    /// (case, the finding's severity, what else it carries, the decision)
+    type Case = (&'static str, Severity, fn(&mut Finding), Decision);
+    let cases: [Case; 14] = [
+        ("critical by severity", Critical, |_| {}, Block),
+        ("high warns by severity", High, |_| {}, Warn),
         (
             "high with exploit blocks",
-            with(Severity::High, |x| x.exploit_available = Some(true)),
-            Decision::Block,
+            High,
+            |x| x.exploit_available = Some(true),
+            Block,
         ),
         (
             "high without exploit warns",
-            with(Severity::High, |x| x.exploit_available = Some(false)),
-            Decision::Warn,
+            High,
+            |x| x.exploit_available = Some(false),
+            Warn,
         ),
         (
-            "medium with exploit is below the exploitable threshold",
-            with(Severity::Medium, |x| x.exploit_available = Some(true)),
-            Decision::Warn,
+            "medium with exploit: under exploitable",
+            Medium,
+            |x| x.exploit_available = Some(true),
+            Warn,
         ),
         (
             "epss exactly at 0.7 blocks",
-            with(Severity::Low, |x| x.epss = Some(0.7)),
-            Decision::Block,
+            Low,
+            |x| x.epss = Some(0.7),
+            Block,
         ),
         (
             "epss just under 0.7 warns by epss 0.1",
-            with(Severity::Low, |x| x.epss = Some(0.699)),
-            Decision::Warn,
+            Low,
+            |x| x.epss = Some(0.699),
+            Warn,
         ),
         (
             "epss under every threshold passes",
-            with(Severity::Low, |x| x.epss = Some(0.05)),
-            Decision::Pass,
+            Low,
+            |x| x.epss = Some(0.05),
+            Pass,
         ),
         (
             "score exactly 9.5 blocks",
-            with(Severity::Low, |x| x.score = Some(9.5)),
-            Decision::Block,
+            Low,
+            |x| x.score = Some(9.5),
+            Block,
         ),
-        (
-            "score 9.4 passes a LOW",
-            with(Severity::Low, |x| x.score = Some(9.4)),
-            Decision::Pass,
-        ),
+        ("score 9.4 passes a LOW", Low, |x| x.score = Some(9.4), Pass),
         (
             "no scores: a CRITICAL still blocks",
-            with(Severity::Critical, |x| (x.score, x.epss) = (None, None)),
-            Decision::Block,
+            Critical,
+            |x| (x.score, x.epss) = (None, None),
+            Block,
         ),
         (
             "no scores: a LOW passes",
-            with(Severity::Low, |x| (x.score, x.epss) = (None, None)),
-            Decision::Pass,
+            Low,
+            |x| (x.score, x.epss) = (None, None),
+            Pass,
         ),
         (
             "untriaged never meets a severity threshold",
-            f("CVE-1", Severity::Untriaged),
-            Decision::Pass,
+            Untriaged,
+            |_| {},
+            Pass,
         ),
         (
             "untriaged with a high score blocks",
-            with(Severity::Untriaged, |x| x.score = Some(9.9)),
-            Decision::Block,
+            Untriaged,
+            |x| x.score = Some(9.9),
+            Block,
         ),
     ];
-    for (name, finding, want) in cases {
+    for (name, severity, change, want) in cases {
+        let mut finding = f("CVE-1", severity);
+        change(&mut finding);
         assert_eq!(decide(&p, &[finding]).decision, want, "{name}");
     }
 }
@@ -176,12 +182,9 @@ fn fixable_only_demotes_unfixed_blocking_findings_to_warn() {
             finding.id, finding.fix_available
         );
     }
-    assert!(
-        decide(&p, &[unknown])
-            .reasons
-            .iter()
-            .any(|r| r.contains("without a fix warn instead of blocking"))
-    );
+    assert_reason(&decide(&p, &[unknown]), |r| {
+        r.contains("without a fix warn instead of blocking")
+    });
 }
 
 fn at(y: i64, m: u32, d: u32) -> Epoch {
@@ -216,9 +219,12 @@ reason = "too long for a CRITICAL"
 owner = "sec"
 "#,
     );
-    let subject = |now| Subject::new("team/app", "sha256:aa", now);
+    let judged = |now: Epoch, findings: &[Finding]| {
+        let subject = Subject::new("team/app", "sha256:aa", now);
+        evaluate(&p, &subject, findings, &ScanState::Complete)
+    };
     let one = [f("CVE-1", Severity::Critical)];
-    let before = evaluate(&p, &subject(at(2026, 11, 10)), &one, &ScanState::Complete);
+    let before = judged(at(2026, 11, 10), &one);
     assert_eq!(before.decision, Decision::Pass, "{:?}", before.reasons);
     assert_eq!(
         before.exceptions,
@@ -231,65 +237,31 @@ owner = "sec"
             findings: 1
         }]
     );
-    assert!(
-        before.reasons.iter().any(|r| r.starts_with(
-            "1 finding(s) exempt by 1 exception(s): CVE-1 (team-app, until 2026-11-25)"
-        )),
-        "{:?}",
-        before.reasons
-    );
+    assert_reason(&before, |r| {
+        r.starts_with("1 finding(s) exempt by 1 exception(s): CVE-1 (team-app, until 2026-11-25)")
+    });
     assert!(
         !before.reasons.iter().any(|r| r.contains("expires on")),
         "not within the 7-day notice yet"
     );
-    let soon = evaluate(&p, &subject(at(2026, 11, 20)), &one, &ScanState::Complete);
-    assert!(
-        soon.reasons
-            .iter()
-            .any(|r| r == "exception CVE-1 (team-app) expires on 2026-11-25 (in 5 day(s))"),
-        "{:?}",
-        soon.reasons
-    );
-    let last_second = evaluate(
-        &p,
-        &subject(at(2026, 11, 25) - 1),
-        &one,
-        &ScanState::Complete,
-    );
+    assert_reason(&judged(at(2026, 11, 20), &one), |r| {
+        r == "exception CVE-1 (team-app) expires on 2026-11-25 (in 5 day(s))"
+    });
+    let last_second = judged(at(2026, 11, 25) - 1, &one);
     assert_eq!(last_second.decision, Decision::Pass);
-    let after = evaluate(&p, &subject(at(2026, 11, 25)), &one, &ScanState::Complete);
+    let after = judged(at(2026, 11, 25), &one);
     assert_eq!(after.decision, Decision::Block);
-    assert!(
-        after
-            .reasons
-            .iter()
-            .any(|r| r == "exception CVE-1 (team-app) expired on 2026-11-25: it no longer applies"),
-        "{:?}",
-        after.reasons
-    );
+    assert_reason(&after, |r| {
+        r == "exception CVE-1 (team-app) expired on 2026-11-25: it no longer applies"
+    });
     // The lifetime limit is checked against the finding's actual severity: fine for a HIGH, not for a CRITICAL.
-    let high = evaluate(
-        &p,
-        &subject(at(2026, 11, 10)),
-        &[f("CVE-2", Severity::High)],
-        &ScanState::Complete,
-    );
+    let high = judged(at(2026, 11, 10), &[f("CVE-2", Severity::High)]);
     assert_eq!(high.decision, Decision::Pass);
-    let critical = evaluate(
-        &p,
-        &subject(at(2026, 11, 10)),
-        &[f("CVE-2", Severity::Critical)],
-        &ScanState::Complete,
-    );
+    let critical = judged(at(2026, 11, 10), &[f("CVE-2", Severity::Critical)]);
     assert_eq!(critical.decision, Decision::Block);
-    assert!(
-        critical
-            .reasons
-            .iter()
-            .any(|r| r.contains("lasts 122 days, over the 30-day limit for CRITICAL")),
-        "{:?}",
-        critical.reasons
-    );
+    assert_reason(&critical, |r| {
+        r.contains("lasts 122 days, over the 30-day limit for CRITICAL")
+    });
 }
 
 #[test]
@@ -301,23 +273,17 @@ fn suppressed_findings_count_unless_the_rule_exempts_them_and_are_always_shown()
         std::slice::from_ref(&s),
     );
     assert_eq!(counting.decision, Decision::Block);
-    assert!(
-        counting
-            .reasons
-            .iter()
-            .any(|r| r.starts_with("1 Inspector-suppressed finding(s) counted"))
-    );
+    assert_reason(&counting, |r| {
+        r.starts_with("1 Inspector-suppressed finding(s) counted")
+    });
     let exempting = decide(
         &policy("version = 1\n[defaults]\nblock = \"CRITICAL\"\nsuppressed = \"exempt\"\n"),
         &[s],
     );
     assert_eq!(exempting.decision, Decision::Pass);
-    assert!(
-        exempting
-            .reasons
-            .iter()
-            .any(|r| r == "1 Inspector-suppressed finding(s) exempt under rule defaults")
-    );
+    assert_reason(&exempting, |r| {
+        r == "1 Inspector-suppressed finding(s) exempt under rule defaults"
+    });
     assert_eq!(exempting.counts.total(), 0);
 }
 
@@ -547,13 +513,9 @@ fn an_unrecognised_severity_is_named_in_the_verdict() {
         Some("severity \"CRITICA\" is not one AWS documents: CRITICAL from its score 9.8".into());
     let v = decide(&p, &[x]);
     assert_eq!(v.decision, Decision::Block);
-    assert!(
-        v.reasons
-            .iter()
-            .any(|r| r.starts_with("CVE-9: severity \"CRITICA\" is not one AWS documents")),
-        "{:?}",
-        v.reasons
-    );
+    assert_reason(&v, |r| {
+        r.starts_with("CVE-9: severity \"CRITICA\" is not one AWS documents")
+    });
 }
 
 #[test]
