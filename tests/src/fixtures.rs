@@ -57,12 +57,14 @@ impl Intercept for MotoAccount {
     }
 }
 
-/// A client of one SDK crate for moto, with the account header.
+/// A client of one SDK crate for moto, with the account header and any further interceptors (clones
+/// of each): `moto_client!(aws_sdk_ecr, &sdk, header, counter)`.
+#[macro_export]
 macro_rules! moto_client {
-    ($krate:ident, $sdk:expr, $header:expr) => {
+    ($krate:ident, $sdk:expr, $($interceptor:expr),+) => {
         $krate::Client::from_conf(
             $krate::config::Builder::from($sdk)
-                .interceptor($header.clone())
+                $(.interceptor($interceptor.clone()))+
                 .build(),
         )
     };

@@ -370,12 +370,9 @@ async fn policies_are_read_from_s3_and_ssm_and_an_invalid_one_is_an_error() {
         .send()
         .await
         .unwrap();
-    let from_s3 = load_policy(
-        &PolicySource::parse("s3://policies/gatekeeper/policy.toml").unwrap(),
-        &sdk,
-    )
-    .await
-    .unwrap();
+    let from_s3 = policy_at("s3://policies/gatekeeper/policy.toml", &sdk)
+        .await
+        .unwrap();
     assert_eq!(
         (
             from_s3.exceptions().len(),
@@ -385,48 +382,55 @@ async fn policies_are_read_from_s3_and_ssm_and_an_invalid_one_is_an_error() {
     );
 
     let ssm = aws_sdk_ssm::Client::new(&sdk);
-    ssm.put_parameter()
-        .name("/gatekeeper/policy")
-        .value("version = 1\n[defaults]\nblock = \"CRITICAL\"\nwarn = \"LOW\"\n")
-        .r#type(aws_sdk_ssm::types::ParameterType::String)
-        .send()
-        .await
-        .unwrap();
-    let from_ssm = load_policy(
-        &PolicySource::parse("ssm:/gatekeeper/policy").unwrap(),
-        &sdk,
+    put_parameter(
+        &ssm,
+        "/gatekeeper/policy",
+        "version = 1\n[defaults]\nblock = \"CRITICAL\"\nwarn = \"LOW\"\n",
     )
-    .await
-    .unwrap();
+    .await;
+    let from_ssm = policy_at("ssm:/gatekeeper/policy", &sdk).await.unwrap();
     assert_eq!(from_ssm.rule_for("x").warn.severity, Some(Severity::Low));
 
-    ssm.put_parameter()
-        .name("/gatekeeper/bad")
-        .value("version = 1\n[defaults]\nblock = \"NOPE\"\n")
-        .r#type(aws_sdk_ssm::types::ParameterType::String)
-        .send()
-        .await
-        .unwrap();
-    let bad = load_policy(&PolicySource::parse("ssm:/gatekeeper/bad").unwrap(), &sdk)
-        .await
-        .unwrap_err();
+    put_parameter(
+        &ssm,
+        "/gatekeeper/bad",
+        "version = 1\n[defaults]\nblock = \"NOPE\"\n",
+    )
+    .await;
+    let bad = policy_at("ssm:/gatekeeper/bad", &sdk).await.unwrap_err();
     assert!(
         bad.to_string()
             .contains("ssm:/gatekeeper/bad: line 3: block: unknown severity"),
         "{bad}"
     );
-    let missing = load_policy(
-        &PolicySource::parse("s3://policies/nope.toml").unwrap(),
-        &sdk,
-    )
-    .await
-    .unwrap_err();
+    let missing = policy_at("s3://policies/nope.toml", &sdk)
+        .await
+        .unwrap_err();
     assert!(
         missing
             .to_string()
             .starts_with("policy s3://policies/nope.toml:"),
         "{missing}"
     );
+}
+
+/// The policy at `source` (an `s3://` or `ssm:` address), as a function loads it at start.
+async fn policy_at(
+    source: &str,
+    sdk: &aws_config::SdkConfig,
+) -> Result<Policy, gatekeeper::error::ConfigError> {
+    load_policy(&PolicySource::parse(source).unwrap(), sdk).await
+}
+
+/// Stores `value` as the String parameter `name`.
+async fn put_parameter(ssm: &aws_sdk_ssm::Client, name: &str, value: &str) {
+    ssm.put_parameter()
+        .name(name)
+        .value(value)
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .unwrap();
 }
 
 fn aws_sdk_s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {

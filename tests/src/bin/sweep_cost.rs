@@ -23,11 +23,13 @@ use gatekeeper::domain::policy::Policy;
 use gatekeeper::domain::tags::TagScheme;
 use gatekeeper::domain::time::{DAY, format_date, now};
 use gatekeeper::domain::{Finding, ImageRef, Mode, Severity};
+use gatekeeper::error::AwsError;
 use gatekeeper::ports::fakes::FakeFindings;
 use gatekeeper::ports::{FindingsSource, SweepSchedule};
 use gatekeeper::service::{Gatekeeper, SweepSettings};
 use gatekeeper_tests::fixtures::{Aws, MotoAccount, TestGatekeeper, sdk_for};
 use gatekeeper_tests::moto::Moto;
+use gatekeeper_tests::moto_client;
 
 /// Counts every request by `service:Operation`.
 #[derive(Debug, Clone, Default)]
@@ -82,8 +84,8 @@ impl CountingInspector {
     async fn counted<T>(
         &self,
         what: &str,
-        query: impl std::future::Future<Output = Result<Vec<T>, gatekeeper::error::AwsError>>,
-    ) -> Result<Vec<T>, gatekeeper::error::AwsError> {
+        query: impl Future<Output = Result<Vec<T>, AwsError>>,
+    ) -> Result<Vec<T>, AwsError> {
         let out = query.await?;
         self.count(what, out.len());
         Ok(out)
@@ -91,17 +93,11 @@ impl CountingInspector {
 }
 
 impl FindingsSource for CountingInspector {
-    async fn image_findings(
-        &self,
-        image: &ImageRef,
-    ) -> Result<Vec<Finding>, gatekeeper::error::AwsError> {
+    async fn image_findings(&self, image: &ImageRef) -> Result<Vec<Finding>, AwsError> {
         self.counted("one image", self.inner.image_findings(image))
             .await
     }
-    async fn images_with(
-        &self,
-        vulnerability: &str,
-    ) -> Result<Vec<ImageRef>, gatekeeper::error::AwsError> {
+    async fn images_with(&self, vulnerability: &str) -> Result<Vec<ImageRef>, AwsError> {
         self.counted("by vulnerability", self.inner.images_with(vulnerability))
             .await
     }
@@ -110,7 +106,7 @@ impl FindingsSource for CountingInspector {
         since: i64,
         until: i64,
         severities: &[Severity],
-    ) -> Result<Vec<ImageRef>, gatekeeper::error::AwsError> {
+    ) -> Result<Vec<ImageRef>, AwsError> {
         let query = self.inner.images_updated(since, until, severities);
         self.counted("updated in the window", query).await
     }
@@ -178,28 +174,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sdk = sdk_for(&moto.endpoint, &aws.region).await;
     let header = MotoAccount(aws.account.clone());
     let gk: TestGatekeeper = Gatekeeper {
-        registry: Ecr::new(aws_sdk_ecr::Client::from_conf(
-            aws_sdk_ecr::config::Builder::from(&sdk)
-                .interceptor(header.clone())
-                .interceptor(counter.clone())
-                .build(),
-        )),
+        registry: Ecr::new(moto_client!(aws_sdk_ecr, &sdk, header, counter)),
         notifier: Sns::new(
-            aws_sdk_sns::Client::from_conf(
-                aws_sdk_sns::config::Builder::from(&sdk)
-                    .interceptor(header.clone())
-                    .interceptor(counter.clone())
-                    .build(),
-            ),
+            moto_client!(aws_sdk_sns, &sdk, header, counter),
             setup.topic_arn.clone(),
         ),
         state: DynamoState::new(
-            aws_sdk_dynamodb::Client::from_conf(
-                aws_sdk_dynamodb::config::Builder::from(&sdk)
-                    .interceptor(header.clone())
-                    .interceptor(counter.clone())
-                    .build(),
-            ),
+            moto_client!(aws_sdk_dynamodb, &sdk, header, counter),
             setup.table.clone(),
         ),
         rejects: SqsRejects::new(aws.sqs.clone(), setup.rejected_url.clone()),
