@@ -131,7 +131,7 @@ variable "price_rescan" {
 variable "put_image_tps" {
   description = "ECR PutImage calls per second per function container (GATEKEEPER_PUTIMAGE_TPS; ECR's default quota is 10/s per account and region, shared with your CI pushes)."
   type        = number
-  default     = 2
+  default     = 1
   validation {
     condition     = var.put_image_tps > 0
     error_message = "put_image_tps must be a positive number."

@@ -49,9 +49,9 @@ pub struct Ecr {
     put_pace: Pace,
 }
 
-/// PutImage calls per second per container by default: a fifth of ECR's default quota of 10 per
+/// PutImage calls per second per container by default: a tenth of ECR's default quota of 10 per
 /// account and region, which the users' CI pushes share.
-pub const PUT_IMAGE_TPS: f64 = 2.0;
+pub const PUT_IMAGE_TPS: f64 = 1.0;
 
 impl Ecr {
     /// Wraps a client, pacing PutImage at [`PUT_IMAGE_TPS`] a second.

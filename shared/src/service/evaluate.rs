@@ -110,29 +110,18 @@ impl<P: Ports> Gatekeeper<P> {
         scanner: Scanner,
         trigger: &Trigger,
     ) -> Result<Outcome, Error> {
-        self.evaluate_with(source, image, scanner, &ScanHint::default(), trigger)
-            .await
+        let hint = ScanHint::default();
+        let (outcome, _) = self
+            .evaluate_with(source, image, scanner, &hint, trigger)
+            .await?;
+        Ok(outcome)
     }
 
-    /// [`Self::evaluate_image`] with what the event says about the scan.
-    pub async fn evaluate_with<F: FindingsSource + Sync>(
-        &self,
-        source: &F,
-        image: &ImageRef,
-        scanner: Scanner,
-        hint: &ScanHint,
-        trigger: &Trigger,
-    ) -> Result<Outcome, Error> {
-        Ok(self
-            .evaluate_noting(source, image, scanner, hint, trigger)
-            .await?
-            .0)
-    }
-
-    /// [`Self::evaluate_with`], and what the evaluation saw when it stands by a verdict (the Inspector
-    /// findings it read, against the record's version it left): `None` when it deferred, skipped,
-    /// found the image gone or another delivery applying the change.
-    pub(super) async fn evaluate_noting<F: FindingsSource + Sync>(
+    /// [`Self::evaluate_image`] with what the events say about the scan; also what the evaluation saw
+    /// when it stands by a verdict (the Inspector findings it read, against the record's version it
+    /// left): `None` when it deferred, skipped, found the image gone or another delivery applying
+    /// the change.
+    pub(super) async fn evaluate_with<F: FindingsSource + Sync>(
         &self,
         source: &F,
         image: &ImageRef,

@@ -235,7 +235,7 @@ impl<P: Ports> Gatekeeper<P> {
             ..ask.hint
         };
         let (outcome, seen) = self
-            .evaluate_noting(source, ask.image, ask.scanner, &hint, &trigger)
+            .evaluate_with(source, ask.image, ask.scanner, &hint, &trigger)
             .await?;
         if let Some(seen) = seen {
             // Only a shortcut for the next batch: when it is not written, that batch reads again.

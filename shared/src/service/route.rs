@@ -102,8 +102,10 @@ impl<P: Ports> Gatekeeper<P> {
             return Ok(misrouted(&event, "scan"));
         };
         let trigger = Trigger::of(&event);
-        self.evaluate_with(source, ask.image, ask.scanner, &ask.hint, &trigger)
-            .await
+        let (outcome, _) = self
+            .evaluate_with(source, ask.image, ask.scanner, &ask.hint, &trigger)
+            .await?;
+        Ok(outcome)
     }
 }
 
