@@ -367,14 +367,37 @@ mod tests {
         t.iter().map(|s| s.to_string()).collect()
     }
 
-    /// The plan for a standalone image `D` with these tags, no other images' tags, verified tags off.
-    fn standalone(s: &TagScheme, t: &[String], decision: Decision) -> Plan {
-        with_verified(s, t, decision, Verified::Off)
+    /// Who holds each tag now (`None`: nobody), as [`plan`] takes it.
+    fn owners(o: &[(&str, Option<&str>)]) -> HashMap<String, Option<String>> {
+        o.iter()
+            .map(|(t, d)| (t.to_string(), d.map(str::to_string)))
+            .collect()
     }
 
-    /// [`standalone`], with verified tags set or cleared.
-    fn with_verified(s: &TagScheme, t: &[String], decision: Decision, v: Verified) -> Plan {
-        plan(s, t, D, decision, &HashMap::new(), true, v)
+    /// The plan for a standalone image `D` with these tags under the default scheme, the tags it
+    /// may take back owned as in `o`, verified tags set, cleared or off.
+    fn planned(t: &[&str], decision: Decision, o: &[(&str, Option<&str>)], v: Verified) -> Plan {
+        let s = TagScheme::default();
+        plan(&s, &tags(t), D, decision, &owners(o), true, v)
+    }
+
+    /// [`planned`] with no other images' tags and verified tags off.
+    fn standalone(t: &[&str], decision: Decision) -> Plan {
+        with_verified(t, decision, Verified::Off)
+    }
+
+    /// [`planned`] with no other images' tags, verified tags set or cleared.
+    fn with_verified(t: &[&str], decision: Decision, v: Verified) -> Plan {
+        planned(t, decision, &[], v)
+    }
+
+    /// Asserts the steps of the [`standalone`] plan for these tags, naming them when it fails,
+    /// and returns the plan for its notes.
+    #[track_caller]
+    fn assert_steps(t: &[&str], decision: Decision, want: &[Step]) -> Plan {
+        let p = standalone(t, decision);
+        assert_eq!(p.steps, want, "{t:?} {decision:?}: {:?}", p.notes);
+        p
     }
 
     fn add(t: &str) -> Step {
@@ -390,104 +413,66 @@ mod tests {
 
     #[test]
     fn block_adds_quarantine_tags_before_removing_originals() {
-        let p = standalone(
-            &TagScheme::default(),
-            &tags(&["v1", "latest"]),
+        assert_steps(
+            &["v1", "latest"],
             Decision::Block,
-        );
-        assert_eq!(
-            p.steps,
-            vec![
+            &[
                 add("quarantined-v1--0123456789ab"),
                 add("quarantined-latest--0123456789ab"),
                 remove("v1", "quarantined-v1--0123456789ab"),
                 remove("latest", "quarantined-latest--0123456789ab"),
-            ]
+            ],
         );
     }
 
     #[test]
     fn block_is_idempotent_and_finishes_a_half_done_quarantine() {
-        let s = TagScheme::default();
-        let done = standalone(
-            &s,
-            &tags(&["quarantined-v1--0123456789ab"]),
-            Decision::Block,
-        );
-        assert!(done.is_empty(), "{done:?}");
+        let done = "quarantined-v1--0123456789ab";
+        assert_steps(&[done], Decision::Block, &[]);
         // Crashed after the add, before the remove: the retry only removes.
-        let half = standalone(
-            &s,
-            &tags(&["v1", "quarantined-v1--0123456789ab"]),
-            Decision::Block,
-        );
-        assert_eq!(
-            half.steps,
-            vec![remove("v1", "quarantined-v1--0123456789ab")]
-        );
+        assert_steps(&["v1", done], Decision::Block, &[remove("v1", done)]);
     }
 
     #[test]
     fn untagged_images_get_a_marker_only_when_standalone() {
         let s = TagScheme::default();
         assert_eq!(
-            standalone(&s, &[], Decision::Block).steps,
+            standalone(&[], Decision::Block).steps,
             vec![add("quarantined-sha256-0123456789ab")]
         );
-        assert!(
-            plan(
-                &s,
-                &[],
-                D,
-                Decision::Block,
-                &HashMap::new(),
-                false,
-                Verified::Off
-            )
-            .is_empty()
+        let shared = plan(
+            &s,
+            &[],
+            D,
+            Decision::Block,
+            &HashMap::new(),
+            false,
+            Verified::Off,
         );
+        assert!(shared.is_empty(), "{shared:?}");
     }
 
     #[test]
     fn a_tag_too_long_to_quarantine_stays_and_is_reported() {
         let long = "x".repeat(120);
-        let p = standalone(
-            &TagScheme::default(),
-            &tags(&[&long, "v1"]),
-            Decision::Block,
-        );
+        let p = standalone(&[&long, "v1"], Decision::Block);
         assert_eq!(p.steps.len(), 2, "{p:?}");
         assert!(p.notes[0].contains("left in place"), "{:?}", p.notes);
     }
 
     #[test]
     fn release_restores_free_or_own_tags_and_keeps_taken_ones() {
-        let s = TagScheme::default();
-        let current = tags(&[
+        let current = [
             "quarantined-v1--0123456789ab",
             "quarantined-latest--0123456789ab",
             "quarantined-v0--0123456789ab",
-        ]);
+        ];
         assert_eq!(
-            release_candidates(&s, &current, D),
+            release_candidates(&TagScheme::default(), &tags(&current), D),
             tags(&["latest", "v0", "v1"])
         );
-        let owners: HashMap<String, Option<String>> = [
-            ("v1".to_string(), None),
-            ("latest".to_string(), Some(OTHER.to_string())),
-            ("v0".to_string(), Some(D.to_string())),
-        ]
-        .into_iter()
-        .collect();
-        let p = plan(
-            &s,
-            &current,
-            D,
-            Decision::Pass,
-            &owners,
-            true,
-            Verified::Off,
-        );
+        let taken = [("v1", None), ("latest", Some(OTHER)), ("v0", Some(D))];
+        let p = planned(&current, Decision::Pass, &taken, Verified::Off);
         assert_eq!(
             p.steps,
             vec![
@@ -501,40 +486,17 @@ mod tests {
 
     #[test]
     fn release_keeps_the_untagged_marker_when_it_is_the_only_tag() {
-        let s = TagScheme::default();
-        let p = standalone(
-            &s,
-            &tags(&["quarantined-sha256-0123456789ab"]),
-            Decision::Warn,
-        );
-        assert!(p.is_empty());
+        let marker = "quarantined-sha256-0123456789ab";
+        let p = assert_steps(&[marker], Decision::Warn, &[]);
         assert!(p.notes[0].contains("only tag"));
-        let p = standalone(
-            &s,
-            &tags(&["quarantined-sha256-0123456789ab", "v2"]),
-            Decision::Warn,
-        );
-        assert_eq!(
-            p.steps,
-            vec![remove("quarantined-sha256-0123456789ab", "v2")]
-        );
+        assert_steps(&[marker, "v2"], Decision::Warn, &[remove(marker, "v2")]);
     }
 
     #[test]
     fn quarantine_tags_of_other_digests_are_not_touched() {
-        let s = TagScheme::default();
-        let p = standalone(
-            &s,
-            &tags(&["quarantined-v1--ffffffffffff", "v2"]),
-            Decision::Pass,
-        );
-        assert!(p.is_empty());
-        let p = standalone(
-            &s,
-            &tags(&["quarantined-v1--ffffffffffff"]),
-            Decision::Block,
-        );
-        assert!(p.is_empty());
+        let theirs = "quarantined-v1--ffffffffffff";
+        assert_steps(&[theirs, "v2"], Decision::Pass, &[]);
+        assert_steps(&[theirs], Decision::Block, &[]);
     }
 
     #[test]
@@ -548,62 +510,46 @@ mod tests {
                 remove("v1", "held-v1--0123456789ab")
             ]
         );
-        let held = tags(&["held-v1--0123456789ab"]);
-        assert!(hold(&s, &held, D).is_empty());
-        let owners: HashMap<String, Option<String>> =
-            [("v1".to_string(), None)].into_iter().collect();
-        assert_eq!(release_candidates(&s, &held, D), tags(&["v1"]));
+        let held = ["held-v1--0123456789ab"];
+        assert!(hold(&s, &tags(&held), D).is_empty());
+        assert_eq!(release_candidates(&s, &tags(&held), D), tags(&["v1"]));
         assert_eq!(
-            plan(&s, &held, D, Decision::Pass, &owners, true, Verified::Off).steps,
+            planned(&held, Decision::Pass, &[("v1", None)], Verified::Off).steps,
             vec![add("v1"), remove("held-v1--0123456789ab", "v1")]
         );
         assert_eq!(
-            standalone(&s, &held, Decision::Block).steps,
+            standalone(&held, Decision::Block).steps,
             vec![
                 add("quarantined-v1--0123456789ab"),
                 remove("held-v1--0123456789ab", "quarantined-v1--0123456789ab")
             ]
         );
         assert!(
-            standalone(&s, &held, Decision::Pending).is_empty(),
+            standalone(&held, Decision::Pending).is_empty(),
             "a failed scan keeps them held"
         );
     }
 
     #[test]
     fn pending_changes_nothing() {
-        assert!(
-            standalone(
-                &TagScheme::default(),
-                &tags(&["v1", "quarantined-v2--0123456789ab"]),
-                Decision::Pending
-            )
-            .is_empty()
+        assert_steps(
+            &["v1", "quarantined-v2--0123456789ab"],
+            Decision::Pending,
+            &[],
         );
     }
 
     #[test]
     fn a_pass_that_verifies_sets_a_verified_tag_for_each_tag_it_has_or_gets_back() {
-        let s = TagScheme::default();
         let p = with_verified(
-            &s,
-            &tags(&["v1", "latest", "verified-v1"]),
+            &["v1", "latest", "verified-v1"],
             Decision::Pass,
             Verified::Set,
         );
         assert_eq!(p.steps, vec![add("verified-latest")]);
         // Released and verified in one plan: the restored tag is verified too.
-        let mut owners = HashMap::new();
-        owners.insert("v2".to_string(), None);
-        let p = plan(
-            &s,
-            &tags(&["quarantined-v2--0123456789ab"]),
-            D,
-            Decision::Pass,
-            &owners,
-            true,
-            Verified::Set,
-        );
+        let quarantined = ["quarantined-v2--0123456789ab"];
+        let p = planned(&quarantined, Decision::Pass, &[("v2", None)], Verified::Set);
         assert_eq!(
             p.steps,
             vec![
@@ -620,13 +566,8 @@ mod tests {
 
     #[test]
     fn a_block_removes_every_verified_tag_together_with_the_quarantine_never_the_last_tag() {
-        let s = TagScheme::default();
-        let p = with_verified(
-            &s,
-            &tags(&["v1", "verified-v1", "verified-latest"]),
-            Decision::Block,
-            Verified::Clear,
-        );
+        let all = ["v1", "verified-v1", "verified-latest"];
+        let p = with_verified(&all, Decision::Block, Verified::Clear);
         assert_eq!(
             p.steps,
             vec![
@@ -637,12 +578,7 @@ mod tests {
             ]
         );
         // Only verified tags left (the plain one moved to a newer build): a marker keeps the image.
-        let p = with_verified(
-            &s,
-            &tags(&["verified-latest"]),
-            Decision::Block,
-            Verified::Clear,
-        );
+        let p = with_verified(&["verified-latest"], Decision::Block, Verified::Clear);
         assert_eq!(
             p.steps,
             vec![
@@ -651,12 +587,7 @@ mod tests {
             ]
         );
         // A warning that does not verify keeps an only tag and says why.
-        let p = with_verified(
-            &s,
-            &tags(&["verified-latest"]),
-            Decision::Warn,
-            Verified::Clear,
-        );
+        let p = with_verified(&["verified-latest"], Decision::Warn, Verified::Clear);
         assert!(p.is_empty());
         assert!(
             p.notes[0].contains("removing its last tag would delete it"),
@@ -664,7 +595,7 @@ mod tests {
         );
         // A verified tag that cannot be formed within 128 characters is reported, not truncated.
         let long = "t".repeat(125);
-        let p = with_verified(&s, &tags(&[&long]), Decision::Pass, Verified::Set);
+        let p = with_verified(&[&long], Decision::Pass, Verified::Set);
         assert!(p.is_empty() && p.notes[0].contains("not verified"), "{p:?}");
     }
 }

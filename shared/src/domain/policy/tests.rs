@@ -4,7 +4,8 @@ use super::*;
 use crate::domain::time::date_epoch;
 use crate::domain::{Finding, Package};
 
-fn date(y: i64, m: u32, d: u32) -> Epoch {
+/// Midnight UTC of a calendar date, from plain numbers.
+pub(crate) fn date(y: i64, m: u32, d: u32) -> Epoch {
     let field = |v: u32| u8::try_from(v).unwrap();
     date_epoch(i32::try_from(y).unwrap(), field(m), field(d)).unwrap()
 }

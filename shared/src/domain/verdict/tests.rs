@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::domain::policy::Policy;
-use crate::domain::time::date_epoch;
+use crate::domain::policy::tests::{date, exception_toml};
 use crate::domain::{FixAvailable, Package};
 
 const NOW: Epoch = 1_795_000_000;
@@ -11,6 +11,11 @@ const HOUR: Epoch = 3600;
 
 fn policy(text: &str) -> Policy {
     Policy::parse(text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A version 1 policy whose `[defaults]` table holds `body` (and whatever tables follow it).
+fn defaults(body: &str) -> Policy {
+    policy(&format!("version = 1\n[defaults]\n{body}"))
 }
 
 fn f(id: &str, s: Severity) -> Finding {
@@ -39,102 +44,89 @@ fn decide(p: &Policy, findings: &[Finding]) -> Verdict {
     )
 }
 
+/// What a finding in the criterion table carries besides its severity.
+#[derive(Clone, Copy)]
+enum Carries {
+    Nothing,
+    Exploit(bool),
+    Epss(f64),
+    Score(f64),
+    NoScores,
+}
+
+impl Carries {
+    fn onto(self, x: &mut Finding) {
+        match self {
+            Carries::Nothing => {}
+            Carries::Exploit(known) => x.exploit_available = Some(known),
+            Carries::Epss(epss) => x.epss = Some(epss),
+            Carries::Score(score) => x.score = Some(score),
+            Carries::NoScores => (x.score, x.epss) = (None, None),
+        }
+    }
+}
+
 #[test]
 fn every_criterion_at_its_boundary() {
-    let p = policy(
-        r#"version = 1
-[defaults]
-block = { severity = "CRITICAL", exploitable = "HIGH", epss = 0.7, score = 9.5 }
+    let p = defaults(
+        r#"block = { severity = "CRITICAL", exploitable = "HIGH", epss = 0.7, score = 9.5 }
 warn = { severity = "MEDIUM", epss = 0.1 }
 "#,
     );
+    use Carries::{Epss, Exploit, NoScores, Nothing, Score};
     use Decision::{Block, Pass, Warn};
     use Severity::{Critical, High, Low, Medium, Untriaged};
-    /// (case, the finding's severity, what else it carries, the decision)
-    type Case = (&'static str, Severity, fn(&mut Finding), Decision);
-    let cases: [Case; 14] = [
-        ("critical by severity", Critical, |_| {}, Block),
-        ("high warns by severity", High, |_| {}, Warn),
-        (
-            "high with exploit blocks",
-            High,
-            |x| x.exploit_available = Some(true),
-            Block,
-        ),
-        (
-            "high without exploit warns",
-            High,
-            |x| x.exploit_available = Some(false),
-            Warn,
-        ),
+    let cases: [(&str, Severity, Carries, Decision); 14] = [
+        ("critical by severity", Critical, Nothing, Block),
+        ("high warns by severity", High, Nothing, Warn),
+        ("high with exploit blocks", High, Exploit(true), Block),
+        ("high without exploit warns", High, Exploit(false), Warn),
         (
             "medium with exploit: under exploitable",
             Medium,
-            |x| x.exploit_available = Some(true),
+            Exploit(true),
             Warn,
         ),
-        (
-            "epss exactly at 0.7 blocks",
-            Low,
-            |x| x.epss = Some(0.7),
-            Block,
-        ),
+        ("epss exactly at 0.7 blocks", Low, Epss(0.7), Block),
         (
             "epss just under 0.7 warns by epss 0.1",
             Low,
-            |x| x.epss = Some(0.699),
+            Epss(0.699),
             Warn,
         ),
-        (
-            "epss under every threshold passes",
-            Low,
-            |x| x.epss = Some(0.05),
-            Pass,
-        ),
-        (
-            "score exactly 9.5 blocks",
-            Low,
-            |x| x.score = Some(9.5),
-            Block,
-        ),
-        ("score 9.4 passes a LOW", Low, |x| x.score = Some(9.4), Pass),
+        ("epss under every threshold passes", Low, Epss(0.05), Pass),
+        ("score exactly 9.5 blocks", Low, Score(9.5), Block),
+        ("score 9.4 passes a LOW", Low, Score(9.4), Pass),
         (
             "no scores: a CRITICAL still blocks",
             Critical,
-            |x| (x.score, x.epss) = (None, None),
+            NoScores,
             Block,
         ),
-        (
-            "no scores: a LOW passes",
-            Low,
-            |x| (x.score, x.epss) = (None, None),
-            Pass,
-        ),
+        ("no scores: a LOW passes", Low, NoScores, Pass),
         (
             "untriaged never meets a severity threshold",
             Untriaged,
-            |_| {},
+            Nothing,
             Pass,
         ),
         (
             "untriaged with a high score blocks",
             Untriaged,
-            |x| x.score = Some(9.9),
+            Score(9.9),
             Block,
         ),
     ];
-    for (name, severity, change, want) in cases {
+    for (name, severity, carries, want) in cases {
         let mut finding = f("CVE-1", severity);
-        change(&mut finding);
+        carries.onto(&mut finding);
         assert_eq!(decide(&p, &[finding]).decision, want, "{name}");
     }
 }
 
 #[test]
 fn reasons_say_why_and_list_blocking_before_warning() {
-    let p = policy(
-        "version = 1\n[defaults]\nblock = { severity = \"CRITICAL\", epss = 0.5 }\nwarn = \"HIGH\"\n",
-    );
+    let p = defaults("block = { severity = \"CRITICAL\", epss = 0.5 }\nwarn = \"HIGH\"\n");
     let mut e = f("CVE-E", Severity::Medium);
     e.epss = Some(0.93);
     let mut findings: Vec<Finding> = (0..5)
@@ -158,9 +150,7 @@ fn reasons_say_why_and_list_blocking_before_warning() {
 
 #[test]
 fn fixable_only_demotes_unfixed_blocking_findings_to_warn() {
-    let p = policy(
-        "version = 1\n[defaults]\nblock = \"CRITICAL\"\nwarn = \"HIGH\"\nfixable_only = true\n",
-    );
+    let p = defaults("block = \"CRITICAL\"\nwarn = \"HIGH\"\nfixable_only = true\n");
     let mut unfixed = f("CVE-1", Severity::Critical);
     unfixed.fix_available = Some(FixAvailable::No);
     let mut partial = f("CVE-2", Severity::Critical);
@@ -187,44 +177,24 @@ fn fixable_only_demotes_unfixed_blocking_findings_to_warn() {
     });
 }
 
-fn at(y: i64, m: u32, d: u32) -> Epoch {
-    let field = |v: u32| u8::try_from(v).unwrap();
-    date_epoch(i32::try_from(y).unwrap(), field(m), field(d)).unwrap()
-}
-
 #[test]
 fn exceptions_exempt_until_they_expire_and_the_verdict_says_so() {
     let p = policy(
-        r#"version = 1
-expiry_notice = "7d"
-[exception_limits]
-CRITICAL = "30d"
-[defaults]
-block = "CRITICAL"
-warn = "HIGH"
-[[exception]]
-id = "CVE-1"
-repositories = ["team/*"]
-created = 2026-11-01
-expires = 2026-11-25
-reason = "vendor fix pending"
-owner = "team-app"
-ticket = "SEC-9"
-[[exception]]
-id = "CVE-2"
-repositories = ["*"]
-created = 2026-09-01
-expires = 2027-01-01
-reason = "too long for a CRITICAL"
-owner = "sec"
-"#,
+        &[
+            "version = 1\nexpiry_notice = \"7d\"\n[exception_limits]\nCRITICAL = \"30d\"\n",
+            "[defaults]\nblock = \"CRITICAL\"\nwarn = \"HIGH\"\n",
+            &exception_toml("CVE-1", "team/*", "2026-11-01", "2026-11-25", "team-app"),
+            "ticket = \"SEC-9\"\n",
+            &exception_toml("CVE-2", "*", "2026-09-01", "2027-01-01", "sec"),
+        ]
+        .concat(),
     );
     let judged = |now: Epoch, findings: &[Finding]| {
         let subject = Subject::new("team/app", "sha256:aa", now);
         evaluate(&p, &subject, findings, &ScanState::Complete)
     };
     let one = [f("CVE-1", Severity::Critical)];
-    let before = judged(at(2026, 11, 10), &one);
+    let before = judged(date(2026, 11, 10), &one);
     assert_eq!(before.decision, Decision::Pass, "{:?}", before.reasons);
     assert_eq!(
         before.exceptions,
@@ -232,7 +202,7 @@ owner = "sec"
             id: "CVE-1".into(),
             owner: "team-app".into(),
             expires: "2026-11-25".into(),
-            expires_at: at(2026, 11, 25),
+            expires_at: date(2026, 11, 25),
             ticket: Some("SEC-9".into()),
             findings: 1
         }]
@@ -244,20 +214,20 @@ owner = "sec"
         !before.reasons.iter().any(|r| r.contains("expires on")),
         "not within the 7-day notice yet"
     );
-    assert_reason(&judged(at(2026, 11, 20), &one), |r| {
+    assert_reason(&judged(date(2026, 11, 20), &one), |r| {
         r == "exception CVE-1 (team-app) expires on 2026-11-25 (in 5 day(s))"
     });
-    let last_second = judged(at(2026, 11, 25) - 1, &one);
+    let last_second = judged(date(2026, 11, 25) - 1, &one);
     assert_eq!(last_second.decision, Decision::Pass);
-    let after = judged(at(2026, 11, 25), &one);
+    let after = judged(date(2026, 11, 25), &one);
     assert_eq!(after.decision, Decision::Block);
     assert_reason(&after, |r| {
         r == "exception CVE-1 (team-app) expired on 2026-11-25: it no longer applies"
     });
     // The lifetime limit is checked against the finding's actual severity: fine for a HIGH, not for a CRITICAL.
-    let high = judged(at(2026, 11, 10), &[f("CVE-2", Severity::High)]);
+    let high = judged(date(2026, 11, 10), &[f("CVE-2", Severity::High)]);
     assert_eq!(high.decision, Decision::Pass);
-    let critical = judged(at(2026, 11, 10), &[f("CVE-2", Severity::Critical)]);
+    let critical = judged(date(2026, 11, 10), &[f("CVE-2", Severity::Critical)]);
     assert_eq!(critical.decision, Decision::Block);
     assert_reason(&critical, |r| {
         r.contains("lasts 122 days, over the 30-day limit for CRITICAL")
@@ -269,7 +239,7 @@ fn suppressed_findings_count_unless_the_rule_exempts_them_and_are_always_shown()
     let mut s = f("CVE-1", Severity::Critical);
     s.status = FindingStatus::Suppressed;
     let counting = decide(
-        &policy("version = 1\n[defaults]\nblock = \"CRITICAL\"\n"),
+        &defaults("block = \"CRITICAL\"\n"),
         std::slice::from_ref(&s),
     );
     assert_eq!(counting.decision, Decision::Block);
@@ -277,7 +247,7 @@ fn suppressed_findings_count_unless_the_rule_exempts_them_and_are_always_shown()
         r.starts_with("1 Inspector-suppressed finding(s) counted")
     });
     let exempting = decide(
-        &policy("version = 1\n[defaults]\nblock = \"CRITICAL\"\nsuppressed = \"exempt\"\n"),
+        &defaults("block = \"CRITICAL\"\nsuppressed = \"exempt\"\n"),
         &[s],
     );
     assert_eq!(exempting.decision, Decision::Pass);
@@ -287,129 +257,119 @@ fn suppressed_findings_count_unless_the_rule_exempts_them_and_are_always_shown()
     assert_eq!(exempting.counts.total(), 0);
 }
 
+/// The image a grace case judges: whether it runs now, and whether its first scan is known.
+#[derive(Clone, Copy, PartialEq)]
+enum Image {
+    Idle,
+    InUse,
+    NoBaseline,
+}
+
 #[test]
 fn grace_for_new_cves_on_old_images() {
-    let p = policy(
-        r#"version = 1
-[defaults]
-block = "CRITICAL"
+    let p = defaults(
+        r#"block = "CRITICAL"
 warn = "HIGH"
 grace = { CRITICAL = "7d" }
 grace_in_use = { CRITICAL = "2d" }
 "#,
     );
-    let baseline = at(2026, 11, 1);
-    let found = |offset: Epoch| {
-        let mut x = f("CVE-1", Severity::Critical);
-        x.first_observed = Some(baseline + offset);
-        x
+    let baseline = date(2026, 11, 1);
+    let subject = |now, image: Image| Subject {
+        baseline: (image != Image::NoBaseline).then_some(baseline),
+        in_use: image == Image::InUse,
+        ..Subject::new("team/app", "sha256:aa", now)
     };
-    let subject = |now, in_use, baseline| Subject {
-        repository: "team/app",
-        digest: "sha256:aa",
-        baseline,
-        in_use,
-        now,
-    };
-    let cases = [
+    use Decision::{Block, Warn};
+    use Image::{Idle, InUse, NoBaseline};
+    // (case, first observed after the baseline, now after the baseline, the image, the decision)
+    let cases: [(&str, Epoch, Epoch, Image, Decision); 8] = [
         (
             "fresh image: found within the 24 h margin blocks at once",
-            found(2 * HOUR),
-            baseline + 3 * HOUR,
-            false,
-            Some(baseline),
-            Decision::Block,
+            2 * HOUR,
+            3 * HOUR,
+            Idle,
+            Block,
         ),
         (
             "margin boundary: exactly 24 h is still the first scan",
-            found(DAY),
-            baseline + DAY + HOUR,
-            false,
-            Some(baseline),
-            Decision::Block,
+            DAY,
+            DAY + HOUR,
+            Idle,
+            Block,
         ),
         (
             "rescan finding, inside grace",
-            found(10 * DAY),
-            baseline + 12 * DAY,
-            false,
-            Some(baseline),
-            Decision::Warn,
+            10 * DAY,
+            12 * DAY,
+            Idle,
+            Warn,
         ),
         (
             "rescan finding, last second of grace",
-            found(10 * DAY),
-            baseline + 17 * DAY - 1,
-            false,
-            Some(baseline),
-            Decision::Warn,
+            10 * DAY,
+            17 * DAY - 1,
+            Idle,
+            Warn,
         ),
         (
             "rescan finding, grace over",
-            found(10 * DAY),
-            baseline + 17 * DAY,
-            false,
-            Some(baseline),
-            Decision::Block,
+            10 * DAY,
+            17 * DAY,
+            Idle,
+            Block,
         ),
         (
             "in use: shorter grace, over",
-            found(10 * DAY),
-            baseline + 12 * DAY,
-            true,
-            Some(baseline),
-            Decision::Block,
+            10 * DAY,
+            12 * DAY,
+            InUse,
+            Block,
         ),
         (
             "in use: shorter grace, inside",
-            found(10 * DAY),
-            baseline + 11 * DAY,
-            true,
-            Some(baseline),
-            Decision::Warn,
+            10 * DAY,
+            11 * DAY,
+            InUse,
+            Warn,
         ),
         (
             "no baseline: no grace",
-            found(10 * DAY),
-            baseline + 12 * DAY,
-            false,
-            None,
-            Decision::Block,
+            10 * DAY,
+            12 * DAY,
+            NoBaseline,
+            Block,
         ),
     ];
-    for (name, finding, now, in_use, base, want) in cases {
+    for (name, found, now, image, want) in cases {
+        let mut finding = f("CVE-1", Severity::Critical);
+        finding.first_observed = Some(baseline + found);
+        let subject = subject(baseline + now, image);
         let v = evaluate(
             &p,
-            &subject(now, in_use, base),
+            &subject,
             std::slice::from_ref(&finding),
             &ScanState::Complete,
         );
         assert_eq!(v.decision, want, "{name}: {:?}", v.reasons);
-        if want == Decision::Warn {
-            let end = finding.first_observed.unwrap() + if in_use { 2 * DAY } else { 7 * DAY };
+        if want == Warn {
+            let end = baseline + found + if subject.in_use { 2 * DAY } else { 7 * DAY };
             assert_eq!(v.deadline, Some(end), "{name}");
-            assert!(
-                v.reasons
-                    .iter()
-                    .any(|r| r.ends_with(&format!("blocks on {}", format_date(end)))),
-                "{name}: {:?}",
-                v.reasons
-            );
+            let blocks_on = format!("blocks on {}", format_date(end));
+            let said = v.reasons.iter().any(|r| r.ends_with(&blocks_on));
+            assert!(said, "{name}: {:?}", v.reasons);
         }
     }
     // No grace for HIGH configured, and HIGH only warns anyway; a finding without a first-observed time gets none.
     let mut unknown = f("CVE-2", Severity::Critical);
     unknown.first_observed = None;
-    assert_eq!(
-        evaluate(
-            &p,
-            &subject(baseline + 12 * DAY, false, Some(baseline)),
-            &[unknown],
-            &ScanState::Complete
-        )
-        .decision,
-        Decision::Block
+    let v = evaluate(
+        &p,
+        &subject(baseline + 12 * DAY, Idle),
+        &[unknown],
+        &ScanState::Complete,
     );
+    assert_eq!(v.decision, Block);
 }
 
 #[test]
@@ -484,25 +444,15 @@ fn top_findings_are_bounded() {
 
 #[test]
 fn a_first_observation_in_the_future_is_taken_as_now_and_grace_ends_a_grace_period_later() {
-    let p = policy(
-        r#"version = 1
-[defaults]
-block = "CRITICAL"
-grace = { CRITICAL = "7d" }
-"#,
-    );
+    let p = defaults("block = \"CRITICAL\"\ngrace = { CRITICAL = \"7d\" }\n");
     let mut x = f("CVE-1", Severity::Critical);
     x.first_observed = Some(253_402_300_799); // 9999-12-31T23:59:59Z
-    let now = NOW;
     let subject = Subject {
-        repository: "team/app",
-        digest: "sha256:aa",
-        baseline: Some(now - 30 * DAY),
-        in_use: false,
-        now,
+        baseline: Some(NOW - 30 * DAY),
+        ..Subject::new("team/app", "sha256:aa", NOW)
     };
     let v = evaluate(&p, &subject, &[x], &ScanState::Complete);
-    assert_eq!(v.deadline, Some(now + 7 * DAY), "{:?}", v.reasons);
+    assert_eq!(v.deadline, Some(NOW + 7 * DAY), "{:?}", v.reasons);
 }
 
 #[test]
@@ -520,7 +470,7 @@ fn an_unrecognised_severity_is_named_in_the_verdict() {
 
 #[test]
 fn a_finding_is_judged_by_block_before_warn_and_one_meeting_neither_is_no_hit() {
-    let p = policy("version = 1\n[defaults]\nblock = \"CRITICAL\"\nwarn = \"HIGH\"\n");
+    let p = defaults("block = \"CRITICAL\"\nwarn = \"HIGH\"\n");
     let rule = p.rule_for("team/app");
     assert_eq!(
         criterion(rule, &f("CVE-1", Severity::Critical)),
@@ -535,27 +485,15 @@ fn a_finding_is_judged_by_block_before_warn_and_one_meeting_neither_is_no_hit() 
 
 #[test]
 fn an_applying_exception_is_recorded_once_with_its_count_and_an_expired_one_is_noted_once() {
-    let p = policy(
-        r#"version = 1
-[defaults]
-block = "CRITICAL"
-[[exception]]
-id = "CVE-1"
-repositories = ["team/*"]
-created = 2026-11-01
-expires = 2026-12-01
-reason = "vendor fix pending"
-owner = "team-app"
-[[exception]]
-id = "CVE-2"
-repositories = ["*"]
-created = 2026-10-01
-expires = 2026-11-01
-reason = "was fixed upstream"
-owner = "sec"
-"#,
+    let p = defaults(
+        &[
+            "block = \"CRITICAL\"\n",
+            &exception_toml("CVE-1", "team/*", "2026-11-01", "2026-12-01", "team-app"),
+            &exception_toml("CVE-2", "*", "2026-10-01", "2026-11-01", "sec"),
+        ]
+        .concat(),
     );
-    let subject = Subject::new("team/app", "sha256:aa", at(2026, 11, 10));
+    let subject = Subject::new("team/app", "sha256:aa", date(2026, 11, 10));
     let findings = [
         f("CVE-1", Severity::Critical),
         f("CVE-1", Severity::Critical),
@@ -583,14 +521,7 @@ owner = "sec"
 
 #[test]
 fn demotion_warns_for_a_missing_fix_or_a_running_grace_and_keeps_the_earliest_deadline() {
-    let p = policy(
-        r#"version = 1
-[defaults]
-block = "CRITICAL"
-fixable_only = true
-grace = { CRITICAL = "7d" }
-"#,
-    );
+    let p = defaults("block = \"CRITICAL\"\nfixable_only = true\ngrace = { CRITICAL = \"7d\" }\n");
     let rule = p.rule_for("team/app");
     let subject = Subject {
         baseline: Some(NOW - 30 * DAY),
