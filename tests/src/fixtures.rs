@@ -272,6 +272,17 @@ impl Aws {
         }
     }
 
+    /// Asserts that an image exists and carries exactly `expected` (in any order).
+    pub async fn assert_tags(&self, repo: &str, digest: &str, expected: &[impl AsRef<str>]) {
+        let mut want: Vec<String> = expected.iter().map(|t| t.as_ref().to_string()).collect();
+        want.sort();
+        assert_eq!(
+            self.tags(repo, digest).await,
+            Some(want),
+            "the tags of {repo}@{digest}"
+        );
+    }
+
     /// Deletes an image (all its tags) as `BatchDeleteImage` by digest does.
     pub async fn delete_image(&self, repo: &str, digest: &str) {
         self.ecr
@@ -304,6 +315,20 @@ impl Aws {
             .collect();
         v.sort();
         v
+    }
+
+    /// Asserts that a repository holds exactly these images, each with exactly these tags (in any order).
+    pub async fn assert_images(&self, repo: &str, expected: &[(&str, &[&str])]) {
+        let mut want: Vec<(String, Vec<String>)> = expected
+            .iter()
+            .map(|(digest, tags)| {
+                let mut tags: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
+                tags.sort();
+                (digest.to_string(), tags)
+            })
+            .collect();
+        want.sort();
+        assert_eq!(self.images(repo).await, want, "the images of {repo}");
     }
 
     /// The environment of a function run against this account (through `endpoint`: moto, or a proxy
