@@ -1004,6 +1004,17 @@ fn errors_against(schema: &str, body: &Value) -> Option<String> {
     }
 }
 
+/// Implements `ImageRegistry` methods that the wrapper leaves to its `inner` registry unchanged.
+macro_rules! forward_to_inner {
+    ($($name:ident($($arg:ident: $ty:ty),*) -> $out:ty;)*) => {
+        $(
+            async fn $name(&self, $($arg: $ty),*) -> Result<$out, AwsError> {
+                self.inner.$name($($arg),*).await
+            }
+        )*
+    };
+}
+
 /// ECR as moto plays it, but with the `imageScanStatus` that DescribeImages reports for every image
 /// (moto reports none): how an image looks once Inspector stopped monitoring it.
 pub struct WithScanStatus {
@@ -1050,35 +1061,17 @@ impl gatekeeper::ports::ImageRegistry for WithScanStatus {
                 d
             }))
     }
-    async fn resolve_tag(&self, repository: &str, tag: &str) -> Result<Option<String>, AwsError> {
-        self.inner.resolve_tag(repository, tag).await
-    }
-    async fn manifest(&self, repository: &str, digest: &str) -> Result<Option<Manifest>, AwsError> {
-        self.inner.manifest(repository, digest).await
-    }
-    async fn put_tag(
-        &self,
-        repository: &str,
-        digest: &str,
-        manifest: &Manifest,
-        tag: &str,
-    ) -> Result<PutTag, AwsError> {
-        self.inner.put_tag(repository, digest, manifest, tag).await
-    }
-    async fn remove_tags(&self, repository: &str, tags: &[String]) -> Result<Removal, AwsError> {
-        self.inner.remove_tags(repository, tags).await
-    }
-    async fn scan_coverage(&self, repository: &str) -> Result<ScanCoverage, AwsError> {
-        self.inner.scan_coverage(repository).await
-    }
-    async fn start_scan(&self, repository: &str, digest: &str) -> Result<StartScan, AwsError> {
-        self.inner.start_scan(repository, digest).await
-    }
-    async fn repository_notes(&self, repository: &str) -> Result<Vec<String>, AwsError> {
-        self.inner.repository_notes(repository).await
-    }
-    async fn repositories(&self) -> Result<Vec<String>, AwsError> {
-        self.inner.repositories().await
+    forward_to_inner! {
+        resolve_tag(repository: &str, tag: &str) -> Option<String>;
+        manifest(repository: &str, digest: &str) -> Option<Manifest>;
+        put_tag(repository: &str, digest: &str, manifest: &Manifest, tag: &str) -> PutTag;
+        remove_tags(repository: &str, tags: &[String]) -> Removal;
+        scan_coverage(repository: &str) -> ScanCoverage;
+        start_scan(repository: &str, digest: &str) -> StartScan;
+        repository_notes(repository: &str) -> Vec<String>;
+        repositories() -> Vec<String>;
+        recent_indexes(repository: &str, since: i64) -> Vec<(String, String)>;
+        basic_findings(repository: &str, digest: &str) -> Option<BasicScan>;
     }
     async fn images(&self, repository: &str) -> Result<Vec<ImageDetail>, AwsError> {
         let status = self.status();
@@ -1089,19 +1082,5 @@ impl gatekeeper::ports::ImageRegistry for WithScanStatus {
             }
         }
         Ok(all)
-    }
-    async fn recent_indexes(
-        &self,
-        repository: &str,
-        since: i64,
-    ) -> Result<Vec<(String, String)>, AwsError> {
-        self.inner.recent_indexes(repository, since).await
-    }
-    async fn basic_findings(
-        &self,
-        repository: &str,
-        digest: &str,
-    ) -> Result<Option<BasicScan>, AwsError> {
-        self.inner.basic_findings(repository, digest).await
     }
 }
