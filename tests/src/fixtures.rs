@@ -272,6 +272,17 @@ impl Aws {
         }
     }
 
+    /// Asserts that an image exists and carries exactly `expected` (in any order).
+    pub async fn assert_tags(&self, repo: &str, digest: &str, expected: &[impl AsRef<str>]) {
+        let mut want: Vec<String> = expected.iter().map(|t| t.as_ref().to_string()).collect();
+        want.sort();
+        assert_eq!(
+            self.tags(repo, digest).await,
+            Some(want),
+            "the tags of {repo}@{digest}"
+        );
+    }
+
     /// Deletes an image (all its tags) as `BatchDeleteImage` by digest does.
     pub async fn delete_image(&self, repo: &str, digest: &str) {
         self.ecr
@@ -304,6 +315,20 @@ impl Aws {
             .collect();
         v.sort();
         v
+    }
+
+    /// Asserts that a repository holds exactly these images, each with exactly these tags (in any order).
+    pub async fn assert_images(&self, repo: &str, expected: &[(&str, &[&str])]) {
+        let mut want: Vec<(String, Vec<String>)> = expected
+            .iter()
+            .map(|(digest, tags)| {
+                let mut tags: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
+                tags.sort();
+                (digest.to_string(), tags)
+            })
+            .collect();
+        want.sort();
+        assert_eq!(self.images(repo).await, want, "the images of {repo}");
     }
 
     /// The environment of a function run against this account (through `endpoint`: moto, or a proxy
@@ -979,6 +1004,17 @@ fn errors_against(schema: &str, body: &Value) -> Option<String> {
     }
 }
 
+/// Implements `ImageRegistry` methods that the wrapper leaves to its `inner` registry unchanged.
+macro_rules! forward_to_inner {
+    ($($name:ident($($arg:ident: $ty:ty),*) -> $out:ty;)*) => {
+        $(
+            async fn $name(&self, $($arg: $ty),*) -> Result<$out, AwsError> {
+                self.inner.$name($($arg),*).await
+            }
+        )*
+    };
+}
+
 /// ECR as moto plays it, but with the `imageScanStatus` that DescribeImages reports for every image
 /// (moto reports none): how an image looks once Inspector stopped monitoring it.
 pub struct WithScanStatus {
@@ -1025,35 +1061,17 @@ impl gatekeeper::ports::ImageRegistry for WithScanStatus {
                 d
             }))
     }
-    async fn resolve_tag(&self, repository: &str, tag: &str) -> Result<Option<String>, AwsError> {
-        self.inner.resolve_tag(repository, tag).await
-    }
-    async fn manifest(&self, repository: &str, digest: &str) -> Result<Option<Manifest>, AwsError> {
-        self.inner.manifest(repository, digest).await
-    }
-    async fn put_tag(
-        &self,
-        repository: &str,
-        digest: &str,
-        manifest: &Manifest,
-        tag: &str,
-    ) -> Result<PutTag, AwsError> {
-        self.inner.put_tag(repository, digest, manifest, tag).await
-    }
-    async fn remove_tags(&self, repository: &str, tags: &[String]) -> Result<Removal, AwsError> {
-        self.inner.remove_tags(repository, tags).await
-    }
-    async fn scan_coverage(&self, repository: &str) -> Result<ScanCoverage, AwsError> {
-        self.inner.scan_coverage(repository).await
-    }
-    async fn start_scan(&self, repository: &str, digest: &str) -> Result<StartScan, AwsError> {
-        self.inner.start_scan(repository, digest).await
-    }
-    async fn repository_notes(&self, repository: &str) -> Result<Vec<String>, AwsError> {
-        self.inner.repository_notes(repository).await
-    }
-    async fn repositories(&self) -> Result<Vec<String>, AwsError> {
-        self.inner.repositories().await
+    forward_to_inner! {
+        resolve_tag(repository: &str, tag: &str) -> Option<String>;
+        manifest(repository: &str, digest: &str) -> Option<Manifest>;
+        put_tag(repository: &str, digest: &str, manifest: &Manifest, tag: &str) -> PutTag;
+        remove_tags(repository: &str, tags: &[String]) -> Removal;
+        scan_coverage(repository: &str) -> ScanCoverage;
+        start_scan(repository: &str, digest: &str) -> StartScan;
+        repository_notes(repository: &str) -> Vec<String>;
+        repositories() -> Vec<String>;
+        recent_indexes(repository: &str, since: i64) -> Vec<(String, String)>;
+        basic_findings(repository: &str, digest: &str) -> Option<BasicScan>;
     }
     async fn images(&self, repository: &str) -> Result<Vec<ImageDetail>, AwsError> {
         let status = self.status();
@@ -1064,19 +1082,5 @@ impl gatekeeper::ports::ImageRegistry for WithScanStatus {
             }
         }
         Ok(all)
-    }
-    async fn recent_indexes(
-        &self,
-        repository: &str,
-        since: i64,
-    ) -> Result<Vec<(String, String)>, AwsError> {
-        self.inner.recent_indexes(repository, since).await
-    }
-    async fn basic_findings(
-        &self,
-        repository: &str,
-        digest: &str,
-    ) -> Result<Option<BasicScan>, AwsError> {
-        self.inner.basic_findings(repository, digest).await
     }
 }

@@ -18,7 +18,8 @@ use gatekeeper::ports::fakes::FakeFindings;
 use gatekeeper::service::{Outcome, Status};
 use gatekeeper_tests::fixtures::{
     Aws, TestGatekeeper, WithScanStatus, basic_finding, basic_scan_event, coverage_event,
-    finding_event, image_action_event, index_push_event, inspector_scan_counts, push_event, text,
+    finding_change, finding_event, finding_event_of, image_action_event, index_push_event,
+    inspector_scan_counts, push_event, text,
 };
 use gatekeeper_tests::manifest::{OCI_INDEX, hex12, image_index, image_manifest};
 use serde_json::Value;
@@ -36,6 +37,11 @@ fn finding(id: &str, severity: Severity, status: FindingStatus) -> Finding {
 
 fn active(id: &str, severity: Severity) -> Finding {
     finding(id, severity, FindingStatus::Active)
+}
+
+/// Two string fields of a message body, to assert on together.
+fn pair<'a>(body: &'a Value, a: &str, b: &str) -> (Option<&'a str>, Option<&'a str>) {
+    (body[a].as_str(), body[b].as_str())
 }
 
 /// Delivers one event as Lambda would: a retryable error is delivered again (up to 5 times).
@@ -71,15 +77,13 @@ async fn a_hundred_finding_events_in_parallel_make_one_change_and_one_message() 
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..100 {
         let (gk, findings) = (gk.clone(), findings.clone());
-        let severity = if i == 0 { "CRITICAL" } else { "MEDIUM" };
-        let event = finding_event(
-            &format!("f-{i}"),
-            "fin/app",
-            &digest,
-            &format!("CVE-2026-{i:04}"),
-            severity,
-            "ACTIVE",
-        );
+        let severity = if i == 0 {
+            Severity::Critical
+        } else {
+            Severity::Medium
+        };
+        let listed = active(&format!("CVE-2026-{i:04}"), severity);
+        let event = finding_event_of(&format!("f-{i}"), "fin/app", &digest, &listed);
         tasks.spawn(async move { deliver(&gk, &*findings, &event).await.status });
     }
     let mut statuses = Vec::new();
@@ -120,14 +124,8 @@ async fn a_hundred_finding_events_in_parallel_make_one_change_and_one_message() 
 
     // Duplicates of the same events change nothing and send nothing.
     for i in [0, 1, 50] {
-        let again = finding_event(
-            &format!("f-{i}"),
-            "fin/app",
-            &digest,
-            &format!("CVE-2026-{i:04}"),
-            "MEDIUM",
-            "ACTIVE",
-        );
+        let listed = active(&format!("CVE-2026-{i:04}"), Severity::Medium);
+        let again = finding_event_of(&format!("f-{i}"), "fin/app", &digest, &listed);
         assert_eq!(
             deliver(&gk, &*findings, &again).await.status,
             Status::Unchanged
@@ -149,8 +147,8 @@ async fn a_finding_before_its_scan_result_and_a_lagging_list_decide_once() {
 
     // The finding event comes first and decides; the scan-complete event after it changes nothing.
     let first = aws.push("ooo", "finding-first", &["v1"]).await;
-    findings.set(&first, vec![active("CVE-2026-0001", Severity::Critical)]);
-    let f = finding_event("o-1", "ooo", &first, "CVE-2026-0001", "CRITICAL", "ACTIVE");
+    let critical = active("CVE-2026-0001", Severity::Critical);
+    let f = finding_change(&findings, "o-1", "ooo", &first, critical);
     assert_eq!(deliver(&gk, &findings, &f).await.status, Status::Changed);
     let scan = inspector_scan_counts("o-2", "ooo", &first, &[("CRITICAL", 1)]);
     let o = deliver(&gk, &findings, &scan).await;
@@ -202,14 +200,8 @@ async fn a_finding_before_its_scan_result_and_a_lagging_list_decide_once() {
             active("CVE-2026-0004", Severity::Critical),
         ],
     );
-    let f = finding_event(
-        "o-4",
-        "ooo",
-        &lagging,
-        "CVE-2026-0004",
-        "CRITICAL",
-        "ACTIVE",
-    );
+    let critical = active("CVE-2026-0004", Severity::Critical);
+    let f = finding_event_of("o-4", "ooo", &lagging, &critical);
     assert_eq!(
         deliver(&gk, &findings, &f).await.decision,
         Some(Decision::Block)
@@ -239,10 +231,10 @@ async fn suppressed_and_closed_findings_release_only_a_monitored_image() {
         .gatekeeper(&setup, Mode::Enforce, Policy::builtin())
         .with_registry(WithScanStatus::new(&aws));
     let findings = FakeFindings::default();
-    let crit = |status| vec![finding("CVE-2026-0100", Severity::Critical, status)];
-    // Inspector's event that the image's CVE-2026-0100 (CRITICAL) is now `status`.
-    let cve_event = |id: &str, digest: &str, status: &str| {
-        finding_event(id, "sc", digest, "CVE-2026-0100", "CRITICAL", status)
+    // The image's CVE-2026-0100 (CRITICAL) is now `status`: Inspector lists it so and says so.
+    let cve_change = |id: &str, digest: &str, status| {
+        let cve = finding("CVE-2026-0100", Severity::Critical, status);
+        finding_change(&findings, id, "sc", digest, cve)
     };
     let mut blocked = Vec::new();
     for (i, seed) in ["suppressed", "expired", "coverage", "fixed"]
@@ -250,8 +242,7 @@ async fn suppressed_and_closed_findings_release_only_a_monitored_image() {
         .enumerate()
     {
         let digest = aws.push("sc", seed, &[seed]).await;
-        findings.set(&digest, crit(FindingStatus::Active));
-        let e = cve_event(&format!("a-{i}"), &digest, "ACTIVE");
+        let e = cve_change(&format!("a-{i}"), &digest, FindingStatus::Active);
         let o = gk.handle_scan_event(&findings, &e).await.unwrap();
         assert_eq!(o.decision, Some(Decision::Block));
         blocked.push(digest);
@@ -261,8 +252,7 @@ async fn suppressed_and_closed_findings_release_only_a_monitored_image() {
         |seed: &str, digest: &str| vec![format!("quarantined-{seed}--{}", hex12(digest))];
 
     // Suppressed in Inspector: under the default policy (suppressions count) the block stays.
-    findings.set(&blocked[0], crit(FindingStatus::Suppressed));
-    let e = cve_event("s-0", &blocked[0], "SUPPRESSED");
+    let e = cve_change("s-0", &blocked[0], FindingStatus::Suppressed);
     assert_eq!(
         gk.handle_scan_event(&findings, &e).await.unwrap().status,
         Status::Unchanged
@@ -270,8 +260,7 @@ async fn suppressed_and_closed_findings_release_only_a_monitored_image() {
 
     // Closed because the image's scan eligibility expired (ECR's imageScanStatus says so): not fixed.
     gk.registry.report(Some("SCAN_ELIGIBILITY_EXPIRED"));
-    findings.set(&blocked[1], crit(FindingStatus::Closed));
-    let e = cve_event("c-1", &blocked[1], "CLOSED");
+    let e = cve_change("c-1", &blocked[1], FindingStatus::Closed);
     let o = gk.handle_scan_event(&findings, &e).await.unwrap();
     assert_eq!(
         (o.status, o.decision),
@@ -281,7 +270,8 @@ async fn suppressed_and_closed_findings_release_only_a_monitored_image() {
     gk.registry.report(None);
 
     // Inspector's coverage event says the image is archived, its findings closed: not fixed either.
-    findings.set(&blocked[2], crit(FindingStatus::Closed));
+    let closed = finding("CVE-2026-0100", Severity::Critical, FindingStatus::Closed);
+    findings.set(&blocked[2], vec![closed]);
     let e = coverage_event("v-2", "sc", &blocked[2], "INACTIVE", "IMAGE_ARCHIVED");
     let o = gk.handle_scan_event(&findings, &e).await.unwrap();
     assert_eq!(
@@ -291,8 +281,7 @@ async fn suppressed_and_closed_findings_release_only_a_monitored_image() {
     );
 
     // Closed by a rescan of a monitored image: fixed, released.
-    findings.set(&blocked[3], crit(FindingStatus::Closed));
-    let e = cve_event("c-3", &blocked[3], "CLOSED");
+    let e = cve_change("c-3", &blocked[3], FindingStatus::Closed);
     let o = gk.handle_scan_event(&findings, &e).await.unwrap();
     assert_eq!(
         (o.status, o.decision),
@@ -313,10 +302,7 @@ async fn suppressed_and_closed_findings_release_only_a_monitored_image() {
     let (json, _) = aws.checked_messages(&setup).await;
     assert_eq!(json.len(), 1, "only the release is news");
     assert_eq!(
-        (
-            json[0].1["decision"].as_str(),
-            json[0].1["previous_decision"].as_str()
-        ),
+        pair(&json[0].1, "decision", "previous_decision"),
         (Some("pass"), Some("block"))
     );
 
@@ -327,7 +313,7 @@ async fn suppressed_and_closed_findings_release_only_a_monitored_image() {
         Policy::parse("version = 1\n[defaults]\nblock = \"CRITICAL\"\nsuppressed = \"exempt\"\n")
             .unwrap(),
     );
-    let e = cve_event("s-4", &blocked[0], "SUPPRESSED");
+    let e = cve_change("s-4", &blocked[0], FindingStatus::Suppressed);
     let o = exempt.handle_scan_event(&findings, &e).await.unwrap();
     assert_eq!(o.decision, Some(Decision::Pass), "{o:?}");
     assert_eq!(
@@ -423,22 +409,8 @@ async fn a_multi_arch_index_takes_its_worst_platform_verdict_whichever_arrives_f
         assert_eq!(chat.len(), json.len());
 
         // The arm64 image is rebuilt without the CRITICAL: its fix releases the index.
-        findings.set(
-            &arm,
-            vec![finding(
-                "CVE-2026-0201",
-                Severity::Critical,
-                FindingStatus::Closed,
-            )],
-        );
-        let fixed = finding_event(
-            "f-arm",
-            "multi",
-            &arm,
-            "CVE-2026-0201",
-            "CRITICAL",
-            "CLOSED",
-        );
+        let closed = finding("CVE-2026-0201", Severity::Critical, FindingStatus::Closed);
+        let fixed = finding_change(&findings, "f-arm", "multi", &arm, closed);
         gk.handle_scan_event(&findings, &fixed).await.unwrap();
         assert_eq!(
             aws.tags("multi", &index).await.unwrap(),
@@ -479,14 +451,8 @@ async fn a_cve_storm_opens_one_ticket_per_repository_that_survives_rebuilds_and_
     for round in 0..2 {
         for (n, (repo, digest)) in images.iter().enumerate() {
             let (gk, findings) = (gk.clone(), findings.clone());
-            let event = finding_event(
-                &format!("storm-{n}-{round}"),
-                repo,
-                digest,
-                cve,
-                "CRITICAL",
-                "ACTIVE",
-            );
+            let critical = active(cve, Severity::Critical);
+            let event = finding_event_of(&format!("storm-{n}-{round}"), repo, digest, &critical);
             tasks.spawn(async move { deliver(&gk, &*findings, &event).await });
         }
     }
@@ -525,8 +491,8 @@ async fn a_cve_storm_opens_one_ticket_per_repository_that_survives_rebuilds_and_
 
     // A rebuild of storm/a still has the CVE: the same ticket, no new message.
     let rebuilt = aws.push("storm/a", "storm/a-rebuilt", &["v6"]).await;
-    findings.set(&rebuilt, vec![active(cve, Severity::Critical)]);
-    let e = finding_event("rebuilt", "storm/a", &rebuilt, cve, "CRITICAL", "ACTIVE");
+    let critical = active(cve, Severity::Critical);
+    let e = finding_change(&findings, "rebuilt", "storm/a", &rebuilt, critical);
     deliver(&gk, &*findings, &e).await;
     let (json, _) = aws.checked_messages(&setup).await;
     assert!(
@@ -542,18 +508,8 @@ async fn a_cve_storm_opens_one_ticket_per_repository_that_survives_rebuilds_and_
         .map(|(_, d)| d.clone())
         .collect();
     for (n, digest) in in_a.iter().enumerate() {
-        findings.set(
-            digest,
-            vec![finding(cve, Severity::Critical, FindingStatus::Closed)],
-        );
-        let e = finding_event(
-            &format!("fix-{n}"),
-            "storm/a",
-            digest,
-            cve,
-            "CRITICAL",
-            "CLOSED",
-        );
+        let closed = finding(cve, Severity::Critical, FindingStatus::Closed);
+        let e = finding_change(&findings, &format!("fix-{n}"), "storm/a", digest, closed);
         deliver(&gk, &*findings, &e).await;
         let again = deliver(&gk, &*findings, &e).await;
         assert_eq!(again.status, Status::Unchanged);
@@ -620,10 +576,7 @@ async fn a_cve_storm_opens_one_ticket_per_repository_that_survives_rebuilds_and_
     let (json, _) = aws.checked_messages(&setup).await;
     assert_eq!(json.len(), 1, "{json:?}");
     assert_eq!(
-        (
-            json[0].1["event_type"].as_str(),
-            json[0].1["action"].as_str()
-        ),
+        pair(&json[0].1, "event_type", "action"),
         (Some("ticket"), Some("resolved"))
     );
 }
@@ -713,14 +666,8 @@ async fn verdicts_on_a_replicated_repository_warn_that_tag_changes_do_not_reach_
     findings.set(&digest, vec![active("CVE-2026-0400", Severity::Critical)]);
     let e = push_event("p-1", "prod/api", &digest, "v1");
     gk.handle_push_event(&e).await.unwrap();
-    let e = finding_event(
-        "f-1",
-        "prod/api",
-        &digest,
-        "CVE-2026-0400",
-        "CRITICAL",
-        "ACTIVE",
-    );
+    let critical = active("CVE-2026-0400", Severity::Critical);
+    let e = finding_event_of("f-1", "prod/api", &digest, &critical);
     gk.handle_scan_event(&findings, &e).await.unwrap();
     let (json, chat) = aws.checked_messages(&setup).await;
     let verdict = json.iter().find(|(_, b)| b["decision"] == "block").unwrap();

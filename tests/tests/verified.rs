@@ -9,17 +9,30 @@ use gatekeeper::domain::policy::Policy;
 use gatekeeper::domain::{Decision, Finding, FindingStatus, Mode, Severity};
 use gatekeeper::ports::fakes::FakeFindings;
 use gatekeeper::service::Status;
-use gatekeeper_tests::fixtures::{Aws, clean_scan, finding_change, push_event, text};
+use gatekeeper_tests::fixtures::{
+    Aws, TestGatekeeper, clean_scan, finding_change, push_event, text,
+};
 use gatekeeper_tests::manifest::hex12;
 use serde_json::Value;
 
 const VERIFY: &str =
     "version = 1\n[defaults]\nblock = \"CRITICAL\"\nverified_prefix = \"verified-\"\n";
 
-fn tags(t: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = t.iter().map(|s| s.to_string()).collect();
-    v.sort();
-    v
+/// Delivers a clean scan-complete event for an image and asserts that it passes.
+async fn passes(gk: &TestGatekeeper, inspector: &FakeFindings, id: &str, repo: &str, digest: &str) {
+    assert_eq!(
+        clean_scan(gk, inspector, id, repo, digest).await,
+        Some(Decision::Pass),
+        "{repo}@{digest}"
+    );
+}
+
+/// The quarantine markers that stand for an image's `tags` while it is blocked.
+fn markers(digest: &str, tags: &[&str]) -> Vec<String> {
+    let h = hex12(digest);
+    tags.iter()
+        .map(|t| format!("quarantined-{t}--{h}"))
+        .collect()
 }
 
 fn actions(body: &Value) -> Vec<String> {
@@ -45,14 +58,13 @@ async fn verified_tags_follow_passing_builds_leave_blocked_ones_and_come_back_on
 
     // Build 1 passes: each of its tags gets a verified twin.
     let one = aws.push("ver/app", "build-1", &["v1", "latest"]).await;
-    assert_eq!(
-        clean_scan(&gk, &inspector, "s-1", "ver/app", &one).await,
-        Some(Decision::Pass)
-    );
-    assert_eq!(
-        aws.tags("ver/app", &one).await.unwrap(),
-        tags(&["latest", "v1", "verified-latest", "verified-v1"])
-    );
+    passes(&gk, &inspector, "s-1", "ver/app", &one).await;
+    aws.assert_tags(
+        "ver/app",
+        &one,
+        &["latest", "v1", "verified-latest", "verified-v1"],
+    )
+    .await;
     let m = aws.checked_bodies(&setup).await.0;
     assert_eq!(
         actions(&m[0]),
@@ -65,18 +77,11 @@ async fn verified_tags_follow_passing_builds_leave_blocked_ones_and_come_back_on
     gk.handle_push_event(&push_event("p-2", "ver/app", &two, "latest"))
         .await
         .unwrap();
-    assert_eq!(
-        clean_scan(&gk, &inspector, "s-2", "ver/app", &two).await,
-        Some(Decision::Pass)
-    );
-    assert_eq!(
-        aws.tags("ver/app", &two).await.unwrap(),
-        tags(&["latest", "v2", "verified-latest", "verified-v2"])
-    );
-    assert_eq!(
-        aws.tags("ver/app", &one).await.unwrap(),
-        tags(&["v1", "verified-v1"])
-    );
+    passes(&gk, &inspector, "s-2", "ver/app", &two).await;
+    let verified_two: &[&str] = &["latest", "v2", "verified-latest", "verified-v2"];
+    let verified_one: &[&str] = &["v1", "verified-v1"];
+    aws.assert_images("ver/app", &[(&two, verified_two), (&one, verified_one)])
+        .await;
     // The gatekeeper's own verified push comes back as an event: nothing to do.
     let own = gk
         .handle_push_event(&push_event("p-own", "ver/app", &two, "verified-latest"))
@@ -92,14 +97,8 @@ async fn verified_tags_follow_passing_builds_leave_blocked_ones_and_come_back_on
         gk.handle_scan_event(&inspector, &e).await.unwrap().decision,
         Some(Decision::Block)
     );
-    let h = hex12(&two);
-    assert_eq!(
-        aws.tags("ver/app", &two).await.unwrap(),
-        tags(&[
-            &format!("quarantined-latest--{h}"),
-            &format!("quarantined-v2--{h}")
-        ])
-    );
+    aws.assert_tags("ver/app", &two, &markers(&two, &["latest", "v2"]))
+        .await;
     let m = aws.checked_bodies(&setup).await.0;
     let done = actions(&m[0]);
     assert!(
@@ -116,10 +115,12 @@ async fn verified_tags_follow_passing_builds_leave_blocked_ones_and_come_back_on
         gk.handle_scan_event(&inspector, &e).await.unwrap().decision,
         Some(Decision::Pass)
     );
-    assert_eq!(
-        aws.tags("ver/app", &two).await.unwrap(),
-        tags(&["latest", "v2", "verified-latest", "verified-v2"])
-    );
+    aws.assert_tags(
+        "ver/app",
+        &two,
+        &["latest", "v2", "verified-latest", "verified-v2"],
+    )
+    .await;
 
     // Someone pushes verified-hotfix onto an image that was never scanned: removed at once, said once.
     let three = aws.push("ver/app", "build-3", &["v3"]).await;
@@ -133,7 +134,7 @@ async fn verified_tags_follow_passing_builds_leave_blocked_ones_and_come_back_on
         .await
         .unwrap();
     assert_eq!(o.status, Status::Acted, "{o:?}");
-    assert_eq!(aws.tags("ver/app", &three).await.unwrap(), tags(&["v3"]));
+    aws.assert_tags("ver/app", &three, &["v3"]).await;
     let m = aws.checked_bodies(&setup).await.0;
     assert_eq!(m.len(), 1);
     let reason = m[0]["reasons"][0].as_str().unwrap();
@@ -152,21 +153,14 @@ async fn a_verified_tag_never_moves_off_an_image_whose_only_tag_it_is() {
     clean_scan(&gk, &inspector, "s-1", "ver/last", &old).await;
     // `latest` moves to a new build: the old one keeps only verified-latest.
     let new = aws.push("ver/last", "new", &["latest"]).await;
-    assert_eq!(
-        aws.tags("ver/last", &old).await.unwrap(),
-        tags(&["verified-latest"])
-    );
+    aws.assert_tags("ver/last", &old, &["verified-latest"])
+        .await;
     aws.checked_bodies(&setup).await;
-    assert_eq!(
-        clean_scan(&gk, &inspector, "s-2", "ver/last", &new).await,
-        Some(Decision::Pass)
-    );
-    assert_eq!(
-        aws.tags("ver/last", &old).await.unwrap(),
-        tags(&["verified-latest"]),
-        "the old image keeps its only tag"
-    );
-    assert_eq!(aws.tags("ver/last", &new).await.unwrap(), tags(&["latest"]));
+    passes(&gk, &inspector, "s-2", "ver/last", &new).await;
+    // The old image keeps its only tag.
+    aws.assert_tags("ver/last", &old, &["verified-latest"])
+        .await;
+    aws.assert_tags("ver/last", &new, &["latest"]).await;
     let m = aws.checked_bodies(&setup).await.0;
     assert!(
         text(&m[0]["problems"][0]).starts_with("verified-latest left on"),
@@ -178,10 +172,12 @@ async fn a_verified_tag_never_moves_off_an_image_whose_only_tag_it_is() {
     let critical = Finding::new("CVE-2026-8100", Severity::Critical);
     let e = finding_change(&inspector, "f-1", "ver/last", &old, critical);
     gk.handle_scan_event(&inspector, &e).await.unwrap();
-    assert_eq!(
-        aws.tags("ver/last", &old).await.unwrap(),
-        tags(&[&format!("quarantined-sha256-{}", hex12(&old))])
-    );
+    aws.assert_tags(
+        "ver/last",
+        &old,
+        &[&format!("quarantined-sha256-{}", hex12(&old))],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -197,34 +193,21 @@ async fn on_a_repository_immutable_except_for_the_verified_prefix_the_same_holds
     let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::parse(VERIFY).unwrap());
     let inspector = FakeFindings::default();
     let one = aws.push("ver/immutable", "i-1", &["1.0.0", "latest"]).await;
-    assert_eq!(
-        clean_scan(&gk, &inspector, "s-1", "ver/immutable", &one).await,
-        Some(Decision::Pass)
-    );
+    passes(&gk, &inspector, "s-1", "ver/immutable", &one).await;
     let two = aws.push("ver/immutable", "i-2", &["1.0.1", "latest"]).await;
-    assert_eq!(
-        clean_scan(&gk, &inspector, "s-2", "ver/immutable", &two).await,
-        Some(Decision::Pass)
-    );
-    assert_eq!(
-        aws.tags("ver/immutable", &two).await.unwrap(),
-        tags(&["1.0.1", "latest", "verified-1.0.1", "verified-latest"])
-    );
-    assert_eq!(
-        aws.tags("ver/immutable", &one).await.unwrap(),
-        tags(&["1.0.0", "verified-1.0.0"])
-    );
+    passes(&gk, &inspector, "s-2", "ver/immutable", &two).await;
+    let verified_two: &[&str] = &["1.0.1", "latest", "verified-1.0.1", "verified-latest"];
+    let verified_one: &[&str] = &["1.0.0", "verified-1.0.0"];
+    aws.assert_images(
+        "ver/immutable",
+        &[(&two, verified_two), (&one, verified_one)],
+    )
+    .await;
     let critical = Finding::new("CVE-2026-8200", Severity::Critical);
     let e = finding_change(&inspector, "f-1", "ver/immutable", &two, critical);
     gk.handle_scan_event(&inspector, &e).await.unwrap();
-    let h = hex12(&two);
-    assert_eq!(
-        aws.tags("ver/immutable", &two).await.unwrap(),
-        tags(&[
-            &format!("quarantined-1.0.1--{h}"),
-            &format!("quarantined-latest--{h}")
-        ])
-    );
+    aws.assert_tags("ver/immutable", &two, &markers(&two, &["1.0.1", "latest"]))
+        .await;
     let m = aws.checked_bodies(&setup).await.0;
     assert!(
         m.iter()
