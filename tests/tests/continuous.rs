@@ -18,8 +18,8 @@ use gatekeeper::ports::fakes::FakeFindings;
 use gatekeeper::service::{Outcome, Status};
 use gatekeeper_tests::fixtures::{
     Aws, TestGatekeeper, WithScanStatus, basic_finding, basic_scan_event, coverage_event,
-    finding_change, finding_event, finding_event_of, image_action_event, index_push_event,
-    inspector_scan_counts, push_event, text,
+    finding_change, finding_event_of, image_action_event, index_push_event, inspector_scan_counts,
+    push_event, text,
 };
 use gatekeeper_tests::manifest::{OCI_INDEX, hex12, image_index, image_manifest};
 use serde_json::Value;
