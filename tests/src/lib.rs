@@ -8,6 +8,7 @@ pub mod fixtures;
 pub mod manifest;
 pub mod moto;
 pub mod runtime;
+pub mod sqs;
 pub mod storm;
 
 /// Declares a test clock: a `static` the test moves and a `fn() -> i64` reading it, for

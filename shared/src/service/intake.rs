@@ -110,6 +110,14 @@ impl BatchReport {
     /// Records the outcome of the records `ids`; an `in_progress` one sends them back to the queue
     /// (another delivery is applying the change: they are looked at again after it).
     fn settled(&mut self, outcome: Outcome, ids: &[String]) {
+        info!(
+            status = %outcome.status,
+            image = outcome.image.as_deref(),
+            decision = outcome.decision.map(|d| d.as_str()),
+            records = ids.len(),
+            detail = %outcome.detail,
+            "outcome"
+        );
         if outcome.status == Status::InProgress {
             self.retry.extend_from_slice(ids);
         }

@@ -2,8 +2,9 @@
 //! Lambda binaries behind a local Runtime API and EventBridge routing by the patterns `infra/` deploys.
 //!
 //! 1. start moto; create a repository, the state table, the topic with a subscriber queue, and the
-//!    EventBridge rules (moto cannot invoke Lambda, so each rule targets a queue the demo drains
-//!    into the function, as Lambda's event source would);
+//!    EventBridge rules, each targeting its function's intake queue as `infra/` deploys them (moto
+//!    cannot invoke Lambda: the demo reads each queue as Lambda's event source mapping does and hands
+//!    the function the SQS batch);
 //! 2. push a small real image (`v1.0.0`, `latest`): ECR's push event goes to on-push;
 //! 3. Inspector's scan result arrives (moto seeded with one CRITICAL and two HIGH findings): on-scan
 //!    decides BLOCK and quarantines the image by its tags;
@@ -17,6 +18,7 @@ use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use gatekeeper_tests::fixtures::{Aws, inspector_finding, push_event};
 use gatekeeper_tests::moto::{Moto, workspace_root};
 use gatekeeper_tests::runtime::{Answer, Function, sibling_binary};
+use gatekeeper_tests::sqs::EventSource;
 use serde_json::{Value, json};
 
 const REPO: &str = "demo/web-api";
@@ -33,30 +35,32 @@ fn show(label: &str, value: &impl std::fmt::Debug) {
     println!("    {label:<22} {value:?}");
 }
 
+/// The function queues the EventBridge rules deliver to, read as each function's event source
+/// mapping reads its intake queue.
 struct Routes {
-    push: String,
-    inspector: String,
+    push: EventSource,
+    inspector: EventSource,
 }
 
 async fn route(aws: &Aws) -> Result<Routes> {
-    let mut urls = Vec::new();
+    let mut sources = Vec::new();
     for name in ["on-push", "on-scan-inspector", "on-scan-basic"] {
         let pattern = std::fs::read_to_string(
             workspace_root().join(format!("infra/terraform/patterns/{name}.json")),
         )?;
-        let url = aws
-            .route_to_queue(name, &pattern, &format!("demo-route-{name}"))
-            .await;
-        urls.push(url);
+        let queue = format!("demo-{name}-intake");
+        let url = aws.route_to_queue(name, &pattern, &queue).await;
+        sources.push(EventSource::new(aws, &queue, &url, 10, 60));
     }
-    Ok(Routes {
-        push: urls[0].clone(),
-        inspector: urls[1].clone(),
-    })
+    let mut sources = sources.into_iter();
+    match (sources.next(), sources.next()) {
+        (Some(push), Some(inspector)) => Ok(Routes { push, inspector }),
+        _ => Err("the routes were not created".into()),
+    }
 }
 
-/// Emits an event on the default bus, as ECR or Inspector would, and returns what the rule delivered.
-async fn emit(aws: &Aws, event: &Value, queue: &str) -> Result<Vec<Value>> {
+/// Emits an event on the default bus, as ECR or Inspector would.
+async fn emit(aws: &Aws, event: &Value) -> Result<()> {
     let entry = PutEventsRequestEntry::builder()
         .source(event["source"].as_str().unwrap_or_default())
         .detail_type(event["detail-type"].as_str().unwrap_or_default())
@@ -64,38 +68,56 @@ async fn emit(aws: &Aws, event: &Value, queue: &str) -> Result<Vec<Value>> {
         .resources(format!("arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{REPO}"))
         .build();
     aws.events.put_events().entries(entry).send().await?;
-    Ok(aws.drain(queue).await)
+    Ok(())
 }
 
-fn invoke(function: &Function, event: &Value) -> Result<Value> {
-    match function.invoke(event)? {
-        Answer::Response(v) => Ok(v),
-        Answer::Error {
-            error_type,
-            message,
-        } => Err(format!("{error_type}: {message}\n{}", function.logs()).into()),
-    }
-}
-
-/// Emits `event`, hands each delivery to `function` as Lambda's event source would, and shows the
-/// answer's `fields` under `label`.
+/// Emits `event`; the rule puts it in the function's intake queue, and the queue's batch goes to
+/// `function` as Lambda's SQS event source would hand it over. Shows the batch, the function's answer
+/// and the outcome it logged per image; a record left to retry is an error here.
 async fn deliver(
     aws: &Aws,
     event: &Value,
-    queue: &str,
+    source: &EventSource,
     label: &str,
     function: &Function,
-    fields: &[&str],
 ) -> Result<()> {
-    for delivered in emit(aws, event, queue).await? {
-        let out = invoke(function, &delivered)?;
-        let said: Vec<&str> = fields
-            .iter()
-            .map(|f| out[*f].as_str().unwrap_or_default())
-            .collect();
-        show(label, &said.join(": "));
+    emit(aws, event).await?;
+    let batch = source.poll().await;
+    let logged = function.logs().lines().count();
+    let answer = match function.invoke(&source.event(&batch))? {
+        Answer::Response(v) => v,
+        Answer::Error {
+            error_type,
+            message,
+        } => return Err(format!("{error_type}: {message}\n{}", function.logs()).into()),
+    };
+    let retry = EventSource::failures(&answer);
+    source.settle(&batch, &retry).await;
+    show(
+        label,
+        &format!("SQS batch of {} record(s), answer {answer}", batch.len()),
+    );
+    for line in function.logs().lines().skip(logged) {
+        let logged: Value = serde_json::from_str(line).unwrap_or_default();
+        let fields = &logged["fields"];
+        if fields["message"] == "outcome" {
+            let decision = fields["decision"].as_str().map(|d| format!(" {d}"));
+            show(
+                "",
+                &format!(
+                    "{}{}: {}",
+                    fields["status"].as_str().unwrap_or_default(),
+                    decision.unwrap_or_default(),
+                    fields["detail"].as_str().unwrap_or_default()
+                ),
+            );
+        }
     }
-    Ok(())
+    if retry.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("records left to retry: {retry:?}\n{}", function.logs()).into())
+    }
 }
 
 #[tokio::main]
@@ -131,7 +153,7 @@ async fn main() -> Result<()> {
     let before = aws.tags(REPO, &digest).await.unwrap_or_default();
     show("tags before", &before);
     let push = push_event("demo-push-1", REPO, &digest, "v1.0.0");
-    deliver(&aws, &push, &routes.push, "on-push", &on_push, &["detail"]).await?;
+    deliver(&aws, &push, &routes.push, "on-push", &on_push).await?;
 
     step(
         3,
@@ -148,15 +170,7 @@ async fn main() -> Result<()> {
         "detail": {"scan-status": "INITIAL_SCAN_COMPLETE", "repository-name": format!("arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{REPO}"),
                    "image-digest": digest, "image-tags": ["v1.0.0", "latest"], "finding-severity-counts": {"CRITICAL": 1, "HIGH": 2, "MEDIUM": 0, "TOTAL": 3}}
     });
-    deliver(
-        &aws,
-        &scan,
-        &routes.inspector,
-        "on-scan",
-        &on_scan,
-        &["status", "decision"],
-    )
-    .await?;
+    deliver(&aws, &scan, &routes.inspector, "on-scan", &on_scan).await?;
     show(
         "tags after",
         &aws.tags(REPO, &digest).await.unwrap_or_default(),
@@ -165,15 +179,7 @@ async fn main() -> Result<()> {
     step(4, "Someone tags the blocked digest `prod`");
     aws.push(REPO, "demo", &["prod"]).await;
     let retag = push_event("demo-push-2", REPO, &digest, "prod");
-    deliver(
-        &aws,
-        &retag,
-        &routes.push,
-        "on-push",
-        &on_push,
-        &["status", "detail"],
-    )
-    .await?;
+    deliver(&aws, &retag, &routes.push, "on-push", &on_push).await?;
     show(
         "tags after",
         &aws.tags(REPO, &digest).await.unwrap_or_default(),

@@ -1,0 +1,210 @@
+//! Lambda's SQS event source over a real (moto) queue: batches filled the way Lambda's poller fills
+//! them, each message hidden for the visibility timeout while its batch runs, the batch handed over as
+//! Lambda's SQS event, and the answer's `batchItemFailures` applied as Lambda applies them (the rest
+//! deleted; the failures left to reappear when their visibility timeout ends, with a higher
+//! `ApproximateReceiveCount`, and moved to the DLQ by SQS after the redrive policy's maxReceiveCount).
+
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use serde_json::{Value, json};
+
+use crate::fixtures::Aws;
+
+/// One message as the poller received it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// The message id (the same on every redelivery).
+    pub id: String,
+    /// This receipt's handle (what deletes it).
+    pub receipt: String,
+    /// The body: an EventBridge event as the rule delivered it.
+    pub body: String,
+    /// How many times SQS has handed the message out, this time included.
+    pub receive_count: u32,
+}
+
+/// A function's queue as its event source mapping reads it.
+#[derive(Debug, Clone)]
+pub struct EventSource {
+    sqs: aws_sdk_sqs::Client,
+    url: String,
+    arn: String,
+    region: String,
+    /// Records per batch at most (the mapping's `BatchSize`).
+    pub batch_size: usize,
+    /// Seconds a received message stays hidden (the queue's visibility timeout).
+    pub visibility: i32,
+}
+
+impl EventSource {
+    /// The event source of the queue `name` of `aws`'s account (created with `url`).
+    pub fn new(aws: &Aws, name: &str, url: &str, batch_size: usize, visibility: i32) -> EventSource {
+        EventSource {
+            sqs: aws.sqs.clone(),
+            url: url.to_string(),
+            arn: aws.queue_arn(name),
+            region: aws.region.clone(),
+            batch_size: batch_size.max(1),
+            visibility,
+        }
+    }
+
+    /// Creates the queue `name` with a DLQ `name-dlq` after `max_receive` receives (the redrive
+    /// policy infra/ deploys) and returns its event source.
+    pub async fn create(
+        aws: &Aws,
+        name: &str,
+        batch_size: usize,
+        visibility: i32,
+        max_receive: u32,
+    ) -> EventSource {
+        aws.create_queue(&format!("{name}-dlq")).await;
+        let redrive = json!({
+            "deadLetterTargetArn": aws.queue_arn(&format!("{name}-dlq")),
+            "maxReceiveCount": max_receive,
+        });
+        let url = aws
+            .sqs
+            .create_queue()
+            .queue_name(name)
+            .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+            .attributes(QueueAttributeName::VisibilityTimeout, visibility.to_string())
+            .send()
+            .await
+            .unwrap()
+            .queue_url()
+            .unwrap()
+            .to_string();
+        EventSource::new(aws, name, &url, batch_size, visibility)
+    }
+
+    /// The queue's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Up to `batch_size` visible messages, ten per ReceiveMessage as SQS allows, each now hidden for
+    /// the visibility timeout; empty when none is visible.
+    pub async fn poll(&self) -> Vec<Received> {
+        let mut batch = Vec::new();
+        while batch.len() < self.batch_size {
+            let want = (self.batch_size - batch.len()).min(10);
+            let got = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.url)
+                .max_number_of_messages(i32::try_from(want).unwrap_or(10))
+                .visibility_timeout(self.visibility)
+                .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+                .wait_time_seconds(0)
+                .send()
+                .await
+                .unwrap();
+            if got.messages().is_empty() {
+                break;
+            }
+            for m in got.messages() {
+                let count = m
+                    .attributes()
+                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(1);
+                batch.push(Received {
+                    id: m.message_id().unwrap_or_default().to_string(),
+                    receipt: m.receipt_handle().unwrap_or_default().to_string(),
+                    body: m.body().unwrap_or_default().to_string(),
+                    receive_count: count,
+                });
+            }
+        }
+        batch
+    }
+
+    /// Lambda's SQS event for `batch` (`{"Records": [...]}`, one record per message).
+    pub fn event(&self, batch: &[Received]) -> Value {
+        let records: Vec<Value> = batch
+            .iter()
+            .map(|m| {
+                json!({
+                    "messageId": m.id, "receiptHandle": m.receipt, "body": m.body,
+                    "attributes": {"ApproximateReceiveCount": m.receive_count.to_string()},
+                    "messageAttributes": {}, "eventSource": "aws:sqs",
+                    "eventSourceARN": self.arn, "awsRegion": self.region,
+                })
+            })
+            .collect();
+        json!({ "Records": records })
+    }
+
+    /// Applies a function's answer to `batch` as Lambda does: every message not named in `retry` is
+    /// deleted; those named stay hidden until their visibility timeout ends, then SQS delivers them
+    /// again. Returns how many were deleted.
+    pub async fn settle(&self, batch: &[Received], retry: &[String]) -> usize {
+        let mut deleted = 0;
+        for m in batch.iter().filter(|m| !retry.contains(&m.id)) {
+            self.sqs
+                .delete_message()
+                .queue_url(&self.url)
+                .receipt_handle(&m.receipt)
+                .send()
+                .await
+                .unwrap();
+            deleted += 1;
+        }
+        deleted
+    }
+
+    /// The message ids an answer asks to retry (`{"batchItemFailures": [{"itemIdentifier": ..}]}`).
+    pub fn failures(answer: &Value) -> Vec<String> {
+        answer["batchItemFailures"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|i| i["itemIdentifier"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Messages in the queue, visible or not (SQS's approximate counts; moto's are exact).
+    pub async fn depth(&self) -> usize {
+        let got = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .unwrap();
+        got.attributes()
+            .map(|a| {
+                a.values()
+                    .filter_map(|v| v.parse::<usize>().ok())
+                    .sum::<usize>()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Sends each event to the queue as an EventBridge rule's SQS target would (the event as body).
+    pub async fn send(&self, events: &[Value]) {
+        for chunk in events.chunks(10) {
+            let entries = chunk.iter().enumerate().map(|(n, e)| {
+                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                    .id(n.to_string())
+                    .message_body(e.to_string())
+                    .build()
+                    .unwrap()
+            });
+            let out = self
+                .sqs
+                .send_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries.collect()))
+                .send()
+                .await
+                .unwrap();
+            assert!(out.failed().is_empty(), "{:?}", out.failed());
+        }
+    }
+}
