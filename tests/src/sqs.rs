@@ -37,7 +37,13 @@ pub struct EventSource {
 
 impl EventSource {
     /// The event source of the queue `name` of `aws`'s account (created with `url`).
-    pub fn new(aws: &Aws, name: &str, url: &str, batch_size: usize, visibility: i32) -> EventSource {
+    pub fn new(
+        aws: &Aws,
+        name: &str,
+        url: &str,
+        batch_size: usize,
+        visibility: i32,
+    ) -> EventSource {
         EventSource {
             sqs: aws.sqs.clone(),
             url: url.to_string(),
@@ -67,7 +73,10 @@ impl EventSource {
             .create_queue()
             .queue_name(name)
             .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
-            .attributes(QueueAttributeName::VisibilityTimeout, visibility.to_string())
+            .attributes(
+                QueueAttributeName::VisibilityTimeout,
+                visibility.to_string(),
+            )
             .send()
             .await
             .unwrap()

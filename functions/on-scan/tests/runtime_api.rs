@@ -11,6 +11,7 @@ use gatekeeper_tests::fixtures::{
 use gatekeeper_tests::manifest::{DOCKER_V2, hex12, image_manifest};
 use gatekeeper_tests::moto::Moto;
 use gatekeeper_tests::runtime::Function;
+use gatekeeper_tests::sqs::EventSource;
 
 /// The image of the sample critical finding event, pushed with `tags` and with that finding in
 /// Inspector: the event, its repository and digest.
@@ -138,42 +139,6 @@ async fn an_invalid_policy_fails_the_cold_start_naming_the_line_and_the_field() 
     );
 }
 
-/// One batch as the intake queue's event source mapping hands it over: the queue's messages, received
-/// from moto's SQS (and deleted there, so that a later batch holds only later messages), in Lambda's
-/// `{"Records": [...]}` shape.
-async fn intake_batch(aws: &Aws, queue_url: &str) -> serde_json::Value {
-    let arn = format!("arn:aws:sqs:eu-west-3:{FUNCTION_ACCOUNT}:on-scan-intake");
-    let mut records = Vec::new();
-    loop {
-        let got = aws
-            .sqs
-            .receive_message()
-            .queue_url(queue_url)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .unwrap();
-        if got.messages().is_empty() {
-            break;
-        }
-        for m in got.messages() {
-            records.push(serde_json::json!({
-                "messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(),
-                "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
-                "md5OfBody": m.md5_of_body(), "eventSource": "aws:sqs", "eventSourceARN": arn,
-                "awsRegion": "eu-west-3"}));
-            aws.sqs
-                .delete_message()
-                .queue_url(queue_url)
-                .receipt_handle(m.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
-    serde_json::json!({ "Records": records })
-}
-
 #[tokio::test]
 async fn the_on_scan_binary_takes_an_intake_batch_evaluates_its_image_once_and_rejects_the_malformed_record()
  {
@@ -183,38 +148,34 @@ async fn the_on_scan_binary_takes_an_intake_batch_evaluates_its_image_once_and_r
     let listed = inspector_finding(repo, &digest, "CVE-2026-41234", "CRITICAL");
     event["detail"]["findingArn"] = listed["findingArn"].clone();
     event["detail"]["updatedAt"] = listed["updatedAt"].clone();
-    let intake = aws.create_queue("on-scan-intake").await;
+    let intake = EventSource::create(&aws, "on-scan-intake", 100, 30, 5).await;
     let send = |round: &'static str| {
-        let (aws, intake, event) = (&aws, &intake, &event);
-        async move {
-            for n in 0..3 {
+        let events: Vec<serde_json::Value> = (0..3)
+            .map(|n| {
                 let mut e = event.clone();
                 e["id"] = serde_json::json!(format!("{round}-{n}"));
-                aws.sqs
-                    .send_message()
-                    .queue_url(intake)
-                    .message_body(e.to_string())
-                    .send()
-                    .await
-                    .unwrap();
-            }
-        }
+                e
+            })
+            .collect();
+        let intake = &intake;
+        async move { intake.send(&events).await }
     };
     send("finding").await;
     aws.sqs
         .send_message()
-        .queue_url(&intake)
+        .queue_url(intake.url())
         .message_body("{\"detail-type\": ")
         .send()
         .await
         .unwrap();
-    let batch = intake_batch(&aws, &intake).await;
-    assert_eq!(batch["Records"].as_array().unwrap().len(), 4);
+    let batch = intake.poll().await;
+    assert_eq!(batch.len(), 4);
     let function = enforcing(&aws, &setup);
 
-    let out = function.respond(&batch);
+    let out = function.respond(&intake.event(&batch));
 
     assert_eq!(out, serde_json::json!({"batchItemFailures": []}));
+    assert_eq!(intake.settle(&batch, &EventSource::failures(&out)).await, 4);
     assert_eq!(
         aws.tags(repo, &digest).await.unwrap(),
         vec![format!("quarantined-v2.4.1--{}", hex12(&digest))]
@@ -231,16 +192,24 @@ async fn the_on_scan_binary_takes_an_intake_batch_evaluates_its_image_once_and_r
     // The same finding updates again (a rescan's events in a later batch): what the evaluation saw
     // is in the state table, so the batch is acknowledged without reading the findings.
     send("again").await;
-    let again = function.respond(&intake_batch(&aws, &intake).await);
+    let batch = intake.poll().await;
+    let again = function.respond(&intake.event(&batch));
 
     assert_eq!(again, serde_json::json!({"batchItemFailures": []}));
+    intake.settle(&batch, &[]).await;
+    assert_eq!(intake.depth().await, 0);
     let logs = function.logs();
     assert_eq!(
         logs.matches("evaluating once for the batch").count(),
         1,
         "{logs}"
     );
-    assert_eq!(logs.matches("already evaluated").count(), 1, "{logs}");
+    assert_eq!(
+        logs.matches("already evaluated: the last evaluation saw")
+            .count(),
+        1,
+        "{logs}"
+    );
     assert_eq!(
         aws.messages(&setup.subscriber_url).await.len(),
         0,
