@@ -4,7 +4,10 @@
 //! deleted; the failures left to reappear when their visibility timeout ends, with a higher
 //! `ApproximateReceiveCount`, and moved to the DLQ by SQS after the redrive policy's maxReceiveCount).
 
-use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::{
+    DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName,
+    SendMessageBatchRequestEntry,
+};
 use serde_json::{Value, json};
 
 use crate::fixtures::Aws;
@@ -148,18 +151,26 @@ impl EventSource {
     /// deleted; those named stay hidden until their visibility timeout ends, then SQS delivers them
     /// again. Returns how many were deleted.
     pub async fn settle(&self, batch: &[Received], retry: &[String]) -> usize {
-        let mut deleted = 0;
-        for m in batch.iter().filter(|m| !retry.contains(&m.id)) {
-            self.sqs
-                .delete_message()
+        let done: Vec<&Received> = batch.iter().filter(|m| !retry.contains(&m.id)).collect();
+        for chunk in done.chunks(10) {
+            let entries = chunk.iter().enumerate().map(|(n, m)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(n.to_string())
+                    .receipt_handle(&m.receipt)
+                    .build()
+                    .unwrap()
+            });
+            let out = self
+                .sqs
+                .delete_message_batch()
                 .queue_url(&self.url)
-                .receipt_handle(&m.receipt)
+                .set_entries(Some(entries.collect()))
                 .send()
                 .await
                 .unwrap();
-            deleted += 1;
+            assert!(out.failed().is_empty(), "{:?}", out.failed());
         }
-        deleted
+        done.len()
     }
 
     /// The message ids an answer asks to retry (`{"batchItemFailures": [{"itemIdentifier": ..}]}`).
@@ -199,7 +210,7 @@ impl EventSource {
     pub async fn send(&self, events: &[Value]) {
         for chunk in events.chunks(10) {
             let entries = chunk.iter().enumerate().map(|(n, e)| {
-                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                SendMessageBatchRequestEntry::builder()
                     .id(n.to_string())
                     .message_body(e.to_string())
                     .build()
