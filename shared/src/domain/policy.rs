@@ -377,16 +377,31 @@ pub struct Problem {
     pub message: String,
 }
 
+/// One line, whatever the document held: a problem quotes keys and values from it (and the TOML
+/// parser's own messages), so control characters such as a newline are written escaped.
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(line) = self.line {
             write!(f, "line {line}: ")?;
         }
         if let Some(field) = &self.field {
-            write!(f, "{field}: ")?;
+            write_escaped(f, field)?;
+            f.write_str(": ")?;
         }
-        f.write_str(&self.message)
+        write_escaped(f, &self.message)
     }
+}
+
+/// Writes `text` with its control characters escaped (`\n`, `\u{1b}` ...).
+fn write_escaped(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
+    for c in text.chars() {
+        if c.is_control() {
+            write!(f, "{}", c.escape_default())?;
+        } else {
+            fmt::Write::write_char(f, c)?;
+        }
+    }
+    Ok(())
 }
 
 /// A policy that cannot be used: every problem found, each with its line and field.

@@ -227,6 +227,23 @@ fn every_problem_is_reported_at_once() {
 }
 
 #[test]
+fn a_refusal_is_one_line_whatever_the_document_quotes() {
+    // A quoted key and a value holding a newline and an escape character, and a TOML syntax error.
+    for text in [
+        "version = 1\n\"a\\nb\\u001b[31m\" = 1\n",
+        "version = 1\n[defaults]\nblock = \"HIGH\\nCRITICAL\"\n",
+        "version = 1\n[defaults\nblock = \"HIGH\"\n",
+    ] {
+        let e = Policy::parse(text).unwrap_err();
+        let said = e.to_string();
+        assert!(!said.chars().any(char::is_control), "{text:?}: {said:?}");
+        assert!(!said.is_empty());
+    }
+    let e = Policy::parse("version = 1\n\"a\\nb\" = 1\n").unwrap_err();
+    assert!(e.to_string().contains("a\\nb"), "{e}");
+}
+
+#[test]
 fn lifetime_limit_boundary_at_validation() {
     let policy = |expires: &str| {
         format!(
