@@ -6,7 +6,9 @@ of infra/permissions.json, which in turn must be the AWS operations the adapters
 functions' intake (rules -> SQS queue -> event source mapping) is the same in both: the same
 functions, defaults and limits of batch size, batching window and maximum concurrency, partial
 batch responses, a redrive policy to an alarmed dead-letter queue, a retention of at least 4 days, a
-visibility timeout of at least 6x the function's timeout and longer than the claim lease.
+visibility timeout of at least 6x the function's timeout and longer than the claim lease. The pace
+of each container's PutImage and Inspector calls has the code's default in both, passed to the
+functions' environment.
 
 Run by `make infra` (part of `make test`) with the infra venv's Python (cfn-lint and python-hcl2).
 Exits 1 with one line per difference.
@@ -333,6 +335,29 @@ def check_queue(where, retention, visibility, timeout, lease):
         check(seconds_ is not None and timeout < seconds_ < visibility, "%s: the claim lease (%s: %s s) is not between the function's timeout %s s and the visibility timeout %s s" % (where, source, seconds_, timeout, visibility))
 
 
+# The pace of each container's calls: variable of the code, its constant, SAM's parameter, Terraform's variable.
+PACING = {
+    "GATEKEEPER_PUTIMAGE_TPS": ("ecr.rs", "PUT_IMAGE_TPS", "PutImageTps", "put_image_tps"),
+    "GATEKEEPER_INSPECTOR_TPS": ("inspector.rs", "INSPECTOR_TPS", "InspectorTps", "inspector_tps"),
+}
+
+
+def check_pacing(sam, tf):
+    """Each pace setting has the same default in the code, SAM and Terraform, and both pass it on."""
+    variables = {unquote(k): unquote(v) for block in tf.get("variable", []) for k, v in block.items()}
+    for env, (source, const, parameter, variable) in PACING.items():
+        with open(os.path.join(ROOT, "shared", "src", "adapters", source)) as f:
+            found = re.findall(r"pub const %s: f64 = ([0-9.]+);" % const, f.read())
+        code = float(found[0]) if len(found) == 1 else None
+        check(code is not None, "adapters/%s: no pub const %s: f64 (check.py compares it with SAM and Terraform)" % (source, const))
+        sam_default = float(sam["Parameters"].get(parameter, {}).get("Default", "nan"))
+        tf_default = float(variables.get(variable, {}).get("default", "nan"))
+        check(sam_default == code, "SAM %s default %s != the code's %s %s" % (parameter, sam_default, const, code))
+        check(tf_default == code, "Terraform %s default %s != the code's %s %s" % (variable, tf_default, const, code))
+        check(ref(sam["Globals"]["Function"]["Environment"]["Variables"].get(env)) == parameter, "SAM does not pass %s as %s" % (parameter, env))
+        check("var.%s" % variable in str(tf_locals(tf)["environment"].get(env)), "Terraform does not pass var.%s as %s" % (variable, env))
+
+
 def check_intake(sam, tf, permissions, functions, binary_of_queue):
     """The event functions' intake, the same in SAM and Terraform; returns how many queues."""
     lease = {
@@ -456,6 +481,7 @@ def main():
     check(all(a in str(tf_source) for a in permissions["policy_source"]), "Terraform policy-source actions %s" % tf_source)
 
     intake_queues = check_intake(sam, tf, permissions, functions, binary_of_queue)
+    check_pacing(sam, tf)
 
     # The module README documents every input and output.
     with open(os.path.join(TF, "README.md")) as f:
