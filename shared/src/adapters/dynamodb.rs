@@ -98,7 +98,11 @@ fn state_from(item: &Item) -> ImageState {
                 .and_then(|v| v.as_bool().ok())
                 .copied()
                 .unwrap_or(false),
-            delivery: get_s(item, "claim_by").unwrap_or_default().to_string(),
+            deliveries: get_s(item, "claim_by")
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_string)
+                .collect(),
         }),
         _ => None,
     };
@@ -262,7 +266,7 @@ impl ImageRecords for DynamoState {
             .expression_attribute_values(":p", s(claim.previous.map_or("none", Decision::as_str)))
             .expression_attribute_values(":h", s(policy_hash))
             .expression_attribute_values(":o", AttributeValue::Bool(claim.overridden))
-            .expression_attribute_values(":by", s(&claim.delivery))
+            .expression_attribute_values(":by", s(claim.deliveries.join(" ")))
             .expression_attribute_values(":s", s(serde_json::to_string(summary).unwrap_or_default()));
         if let Some(due) = summary.due {
             req = req

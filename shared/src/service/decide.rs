@@ -240,7 +240,7 @@ impl<'a, P: Ports> Deciding<'a, P> {
             return Ok(Plan::Done(Outcome::gone(trigger.kind, self.image)));
         }
         if let Some(c) = &state.claim
-            && !c.is_by(&trigger.event_id, &trigger.delivery)
+            && !c.is_by(&trigger.event_id, &trigger.deliveries)
             && now - c.at < self.gk.claim_lease
         {
             if c.decision == decision && c.overridden == overridden {
@@ -379,7 +379,7 @@ impl<'a, P: Ports> Deciding<'a, P> {
     ) -> Result<Option<Claim>, Error> {
         let (state, trigger) = (&seen.state, self.trigger);
         if let Some(c) = &state.claim
-            && c.is_by(&trigger.event_id, &trigger.delivery)
+            && c.is_by(&trigger.event_id, &trigger.deliveries)
             && c.decision == to.decision
             && c.overridden == to.overridden
         {
@@ -392,7 +392,7 @@ impl<'a, P: Ports> Deciding<'a, P> {
             previous: state.notified(),
             sequence: state.version + 1,
             overridden: to.overridden,
-            delivery: trigger.delivery.clone(),
+            deliveries: trigger.deliveries.clone(),
         };
         let written = self
             .gk

@@ -217,7 +217,12 @@ impl<P: Ports> Gatekeeper<P> {
         let Some(ask) = ScanAsk::of(group.lead) else {
             return Ok(super::route::misrouted(group.lead, "scan"));
         };
-        let trigger = Trigger::of(group.lead);
+        // The claim covers every record of the image in the batch: a redelivery of any of them
+        // continues the change, whichever record leads it then.
+        let trigger = Trigger {
+            deliveries: group.ids.clone(),
+            ..Trigger::of(group.lead)
+        };
         if group.only_findings {
             let state = self.state.load(ask.image).await?;
             if let Some(seen) = state.seen_now()

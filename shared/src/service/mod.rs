@@ -169,8 +169,9 @@ pub struct Trigger {
     pub region: Option<String>,
     /// Account id from the envelope.
     pub account: Option<String>,
-    /// The Lambda request id of the delivery (empty outside Lambda).
-    pub delivery: String,
+    /// The deliveries it answers: the SQS message ids of an image's records in a batch, or the Lambda
+    /// request id of a direct delivery (none outside Lambda).
+    pub deliveries: Vec<String>,
 }
 
 impl Trigger {
@@ -180,7 +181,10 @@ impl Trigger {
             kind: event.kind(),
             region: event.region.clone(),
             account: event.account.clone(),
-            delivery: event.delivery.clone(),
+            deliveries: Some(event.delivery.clone())
+                .filter(|d| !d.is_empty())
+                .into_iter()
+                .collect(),
         }
     }
 
@@ -191,7 +195,7 @@ impl Trigger {
             kind,
             region: None,
             account: None,
-            delivery: String::new(),
+            deliveries: Vec::new(),
         }
     }
 }

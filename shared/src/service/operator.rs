@@ -257,7 +257,7 @@ impl<P: Ports> Gatekeeper<P> {
             previous: state.notified(),
             sequence: state.version + 1,
             overridden,
-            delivery: String::new(),
+            deliveries: Vec::new(),
         };
         let written = self
             .state

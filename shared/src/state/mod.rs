@@ -24,16 +24,20 @@ pub struct Claim {
     pub sequence: u64,
     /// Whether the block being applied is suspended by an operator's override (tags released).
     pub overridden: bool,
-    /// The Lambda request id of the delivery that claimed it (empty when unknown): its retries may
-    /// continue the change, a concurrent duplicate delivery of the same event leaves it alone.
-    pub delivery: String,
+    /// The deliveries the claim covers: the SQS message ids of every record of the image in the batch
+    /// that claimed it, or the Lambda request id of a direct delivery (none when unknown). A
+    /// redelivery of any of them may continue the change, whichever record leads it now; a concurrent
+    /// duplicate delivery of the same event leaves it alone.
+    pub deliveries: Vec<String>,
 }
 
 impl Claim {
-    /// Whether `event_id`, delivered as `delivery`, is the claimant (or one of its retries).
-    pub fn is_by(&self, event_id: &str, delivery: &str) -> bool {
-        self.event_id == event_id
-            && (self.delivery.is_empty() || delivery.is_empty() || self.delivery == delivery)
+    /// Whether an evaluation of `event_id`, delivered as `deliveries`, is the claimant (or one of its
+    /// redeliveries): it carries a delivery the claim covers, or it is the claim's event and one side
+    /// does not know its deliveries.
+    pub fn is_by(&self, event_id: &str, deliveries: &[String]) -> bool {
+        deliveries.iter().any(|d| self.deliveries.contains(d))
+            || (self.event_id == event_id && (self.deliveries.is_empty() || deliveries.is_empty()))
     }
 }
 

@@ -194,6 +194,41 @@ fn records_of_an_image_whose_change_another_delivery_is_applying_go_back_to_the_
     assert_eq!(bench.notifier.messages().len(), 1);
 }
 
+#[test]
+fn a_redelivery_led_by_another_of_the_claimed_records_continues_the_change_at_once() {
+    let bench = Bench::new();
+    let records = findings_of("a", A, 3);
+    // The batch claims the change for its three records, then fails before the tags change (a
+    // crash would leave the same claim behind).
+    bench
+        .gk
+        .registry
+        .hooks
+        .fail("put_tag", 1, transient("ecr:PutImage"));
+
+    let report = bench.scan_batch(&records);
+
+    assert_eq!(report.retry, ["a-0", "a-1", "a-2"]);
+    assert!(bench.notifier.messages().is_empty());
+    // SQS hands two of them back in another batch, led by a record that did not lead the first:
+    // within the claim's lease, the change continues at once instead of waiting for the lease.
+    let again = bench.scan_batch(&records[..2]);
+
+    assert_eq!(again.retry, Vec::<String>::new(), "{:?}", again.outcomes);
+    assert_eq!(bench.notifier.messages().len(), 1);
+    bench.assert_quarantined(A, "v1");
+    // A delivery of other messages (a duplicate of the events) still finds the change in progress
+    // elsewhere: the claim covers its own records only.
+    let dup = Bench::new();
+    dup.gk
+        .registry
+        .hooks
+        .fail("put_tag", 1, transient("ecr:PutImage"));
+    assert_eq!(dup.scan_batch(&records).retry.len(), 3);
+    let others = dup.scan_batch(&findings_of("copy", A, 2));
+    assert_eq!(others.retry, ["copy-0", "copy-1"], "{:?}", others.outcomes);
+}
+
 /// The finding the sample event carries, as ListFindings lists it (same ARN, same update).
 fn listed_as_in_the_event() -> Finding {
     let e = finding("ev", A);
