@@ -240,21 +240,13 @@ async fn reconcile_previews_then_acts_and_release_is_refused_until_forced() {
     let aws = region("eu-west-2").await;
     let setup = aws.standard_setup().await;
     aws.create_repo("rec/app", "MUTABLE", &[]).await;
+    let critical = basic_finding("CVE-2026-0006", "CRITICAL", "openssl");
+    let low = basic_finding("CVE-2026-0007", "LOW", "zlib");
     let bad = aws
-        .push_scanned(
-            "rec/app",
-            "rec-bad",
-            &["v1", "latest"],
-            vec![basic_finding("CVE-2026-0006", "CRITICAL", "openssl")],
-        )
+        .push_scanned("rec/app", "rec-bad", &["v1", "latest"], vec![critical])
         .await;
     let good = aws
-        .push_scanned(
-            "rec/app",
-            "rec-good",
-            &["v2"],
-            vec![basic_finding("CVE-2026-0007", "LOW", "zlib")],
-        )
+        .push_scanned("rec/app", "rec-good", &["v2"], vec![low])
         .await;
     let h = hex12(&bad);
 

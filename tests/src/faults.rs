@@ -65,6 +65,11 @@ impl Rule {
         }
     }
 
+    /// `fault` on the first `n` requests to `operation` (`service:Action`, or `service:*`).
+    pub fn first(n: usize, fault: Fault, operation: &str) -> Rule {
+        Rule::at_rate(fault, 1.0).only(&[operation]).times(n)
+    }
+
     /// The same rule, restricted to these operations.
     pub fn only(mut self, operations: &[&str]) -> Rule {
         self.operations = operations.iter().map(|s| (*s).to_string()).collect();

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::fixtures::{Aws, Setup};
+
 /// What a function answered to one event.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Answer {
@@ -294,6 +296,24 @@ impl Function {
     /// Starts `binary` with a Lambda-like environment (nothing inherited but PATH) plus `env`.
     pub fn start(binary: &Path, name: &str, env: &[(&str, String)]) -> Result<Function, String> {
         Function::start_under(&[], binary, name, env)
+    }
+
+    /// Starts the function binary at `binary` (a `CARGO_BIN_EXE_<name>` path; the function is named
+    /// after its file) with the environment of a function deployed on `setup` ([`Aws::function_env`]),
+    /// reaching AWS at `endpoint`, plus `extra`.
+    pub fn deployed(
+        binary: &str,
+        aws: &Aws,
+        endpoint: &str,
+        setup: &Setup,
+        extra: &[(&'static str, &str)],
+    ) -> Result<Function, String> {
+        let binary = Path::new(binary);
+        let name = binary
+            .file_stem()
+            .and_then(|n| n.to_str())
+            .unwrap_or("function");
+        Function::start(binary, name, &aws.function_env(endpoint, setup, extra))
     }
 
     /// [`Function::start`] through a launcher: `launcher` is the command and its arguments before the

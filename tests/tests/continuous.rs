@@ -24,15 +24,18 @@ use gatekeeper_tests::fixtures::{
 use gatekeeper_tests::manifest::{OCI_INDEX, hex12, image_index, image_manifest};
 use serde_json::Value;
 
+/// A finding in openssl 3.0.1, fixed in 3.0.13.
 fn finding(id: &str, severity: Severity, status: FindingStatus) -> Finding {
-    let mut f = Finding::new(id, severity);
-    f.status = status;
-    f.packages.push(Package {
+    let openssl = Package {
         name: "openssl".into(),
         version: Some("3.0.1".into()),
         fixed_in: Some("3.0.13".into()),
-    });
-    f
+    };
+    Finding {
+        status,
+        packages: vec![openssl],
+        ..Finding::new(id, severity)
+    }
 }
 
 fn active(id: &str, severity: Severity) -> Finding {
@@ -42,6 +45,29 @@ fn active(id: &str, severity: Severity) -> Finding {
 /// Two string fields of a message body, to assert on together.
 fn pair<'a>(body: &'a Value, a: &str, b: &str) -> (Option<&'a str>, Option<&'a str>) {
     (body[a].as_str(), body[b].as_str())
+}
+
+/// The outcome has this status and decision.
+#[track_caller]
+fn assert_verdict(o: &Outcome, status: Status, decision: Decision) {
+    assert_eq!((o.status, o.decision), (status, Some(decision)), "{o:?}");
+}
+
+/// The bodies of the JSON messages of one `event_type`.
+fn bodies_of<'a>(json: &'a [(Value, Value)], event_type: &str) -> Vec<&'a Value> {
+    json.iter()
+        .map(|(_, body)| body)
+        .filter(|body| body["event_type"] == event_type)
+        .collect()
+}
+
+/// The digests of the images pushed to `repo`.
+fn digests_in(images: &[(&str, String)], repo: &str) -> Vec<String> {
+    images
+        .iter()
+        .filter(|(r, _)| *r == repo)
+        .map(|(_, digest)| digest.clone())
+        .collect()
 }
 
 /// Delivers one event as Lambda would: a retryable error is delivered again (up to 5 times).
@@ -152,10 +178,7 @@ async fn a_finding_before_its_scan_result_and_a_lagging_list_decide_once() {
     assert_eq!(deliver(&gk, &findings, &f).await.status, Status::Changed);
     let scan = inspector_scan_counts("o-2", "ooo", &first, &[("CRITICAL", 1)]);
     let o = deliver(&gk, &findings, &scan).await;
-    assert_eq!(
-        (o.status, o.decision),
-        (Status::Unchanged, Some(Decision::Block))
-    );
+    assert_verdict(&o, Status::Unchanged, Decision::Block);
     assert_eq!(aws.checked_messages(&setup).await.0.len(), 1);
 
     // The scan counted 1 CRITICAL and 2 HIGH, ListFindings has only the HIGHs so far: nothing is
@@ -170,11 +193,7 @@ async fn a_finding_before_its_scan_result_and_a_lagging_list_decide_once() {
     );
     let scan = inspector_scan_counts("o-3", "ooo", &lagging, &[("CRITICAL", 1), ("HIGH", 2)]);
     let o = deliver(&gk, &findings, &scan).await;
-    assert_eq!(
-        (o.status, o.decision),
-        (Status::Deferred, Some(Decision::Pending)),
-        "{o:?}"
-    );
+    assert_verdict(&o, Status::Deferred, Decision::Pending);
     assert_eq!(
         aws.tags("ooo", &lagging).await.unwrap(),
         vec!["v2".to_string()]
@@ -262,11 +281,7 @@ async fn suppressed_and_closed_findings_release_only_a_monitored_image() {
     gk.registry.report(Some("SCAN_ELIGIBILITY_EXPIRED"));
     let e = cve_change("c-1", &blocked[1], FindingStatus::Closed);
     let o = gk.handle_scan_event(&findings, &e).await.unwrap();
-    assert_eq!(
-        (o.status, o.decision),
-        (Status::Unchanged, Some(Decision::Block)),
-        "{o:?}"
-    );
+    assert_verdict(&o, Status::Unchanged, Decision::Block);
     gk.registry.report(None);
 
     // Inspector's coverage event says the image is archived, its findings closed: not fixed either.
@@ -274,20 +289,12 @@ async fn suppressed_and_closed_findings_release_only_a_monitored_image() {
     findings.set(&blocked[2], vec![closed]);
     let e = coverage_event("v-2", "sc", &blocked[2], "INACTIVE", "IMAGE_ARCHIVED");
     let o = gk.handle_scan_event(&findings, &e).await.unwrap();
-    assert_eq!(
-        (o.status, o.decision),
-        (Status::Unchanged, Some(Decision::Block)),
-        "{o:?}"
-    );
+    assert_verdict(&o, Status::Unchanged, Decision::Block);
 
     // Closed by a rescan of a monitored image: fixed, released.
     let e = cve_change("c-3", &blocked[3], FindingStatus::Closed);
     let o = gk.handle_scan_event(&findings, &e).await.unwrap();
-    assert_eq!(
-        (o.status, o.decision),
-        (Status::Changed, Some(Decision::Pass)),
-        "{o:?}"
-    );
+    assert_verdict(&o, Status::Changed, Decision::Pass);
 
     for (seed, digest) in ["suppressed", "expired", "coverage"].iter().zip(&blocked) {
         assert_eq!(
@@ -460,11 +467,7 @@ async fn a_cve_storm_opens_one_ticket_per_repository_that_survives_rebuilds_and_
         r.unwrap();
     }
     let (json, chat) = aws.checked_messages(&setup).await;
-    let verdicts: Vec<&Value> = json
-        .iter()
-        .map(|(_, b)| b)
-        .filter(|b| b["event_type"] == "verdict")
-        .collect();
+    let verdicts = bodies_of(&json, "verdict");
     let tickets: Vec<(&Value, &Value)> = json
         .iter()
         .filter(|(_, b)| b["event_type"] == "ticket")
@@ -502,11 +505,7 @@ async fn a_cve_storm_opens_one_ticket_per_repository_that_survives_rebuilds_and_
     images.push(("storm/a", rebuilt));
 
     // storm/a: every image is fixed; the ticket resolves once, when the last one is.
-    let in_a: Vec<String> = images
-        .iter()
-        .filter(|(r, _)| *r == "storm/a")
-        .map(|(_, d)| d.clone())
-        .collect();
+    let in_a = digests_in(&images, "storm/a");
     for (n, digest) in in_a.iter().enumerate() {
         let closed = finding(cve, Severity::Critical, FindingStatus::Closed);
         let e = finding_change(&findings, &format!("fix-{n}"), "storm/a", digest, closed);
@@ -514,11 +513,7 @@ async fn a_cve_storm_opens_one_ticket_per_repository_that_survives_rebuilds_and_
         let again = deliver(&gk, &*findings, &e).await;
         assert_eq!(again.status, Status::Unchanged);
         let (json, _) = aws.checked_messages(&setup).await;
-        let resolved: Vec<&Value> = json
-            .iter()
-            .map(|(_, b)| b)
-            .filter(|b| b["event_type"] == "ticket")
-            .collect();
+        let resolved = bodies_of(&json, "ticket");
         if n + 1 < in_a.len() {
             assert!(resolved.is_empty(), "{resolved:?}");
         } else {
@@ -534,11 +529,7 @@ async fn a_cve_storm_opens_one_ticket_per_repository_that_survives_rebuilds_and_
 
     // storm/b: one image loses coverage (its findings closed, not fixed), the others are deleted.
     // The ticket stays open while the unmonitored image keeps the CVE, and resolves when it is deleted.
-    let in_b: Vec<String> = images
-        .iter()
-        .filter(|(r, _)| *r == "storm/b")
-        .map(|(_, d)| d.clone())
-        .collect();
+    let in_b = digests_in(&images, "storm/b");
     findings.set(
         &in_b[0],
         vec![finding(cve, Severity::Critical, FindingStatus::Closed)],
@@ -618,11 +609,7 @@ async fn a_deleted_tag_changes_nothing_and_a_restored_image_is_scanned_and_decid
         .handle_scan_event(&none, &basic_scan_event("b-2", "rs", &digest, &[]))
         .await
         .unwrap();
-    assert_eq!(
-        (o.status, o.decision),
-        (Status::Changed, Some(Decision::Block)),
-        "{o:?}"
-    );
+    assert_verdict(&o, Status::Changed, Decision::Block);
     let (json, _) = aws.checked_messages(&setup).await;
     assert_eq!(json.len(), 1);
     assert_eq!(json[0].1["previous_decision"], Value::Null);

@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 
 use gatekeeper::domain::events::Incoming;
 use gatekeeper::domain::{Finding, Mode, Severity};
+use gatekeeper::error::Error;
 use gatekeeper::ports::fakes::FakeFindings;
-use gatekeeper::service::Status;
+use gatekeeper::service::{Outcome, Status};
 use gatekeeper_tests::faults::{Fault, FaultProxy, Rule, test_resilience};
 use gatekeeper_tests::fixtures::{Aws, Setup, TestGatekeeper, inspector_scan_event};
 use gatekeeper_tests::manifest::hex12;
@@ -79,6 +80,27 @@ async fn blocked(name: &str, seed: u64, attempts: u32) -> Blocked {
     }
 }
 
+impl Blocked {
+    /// Delivers the scan event with this Lambda request id.
+    async fn deliver(&self, request_id: &str) -> Result<Outcome, Error> {
+        let incoming = Incoming::trusted(self.event.clone());
+        self.gk
+            .handle_scan_delivery(&self.findings, &incoming, request_id)
+            .await
+    }
+
+    /// The block went through once: the image carries the quarantine tags and `team/api` got one
+    /// verdict message.
+    async fn assert_quarantined_once(&self) {
+        assert_eq!(
+            self.aws.tags("team/api", &self.digest).await.unwrap(),
+            quarantined(&self.digest)
+        );
+        let messages = keys_by_repository(&self.aws, &self.setup).await;
+        assert_eq!(messages["team/api"].len(), 1, "{messages:?}");
+    }
+}
+
 /// Verdict messages per repository: their dedup keys, in order of arrival.
 async fn keys_by_repository(aws: &Aws, setup: &Setup) -> BTreeMap<String, Vec<(String, String)>> {
     let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
@@ -98,21 +120,11 @@ async fn sdk_retries_absorb_throttling_5xx_dropped_connections_and_hung_answers(
     let w = blocked("faults-absorbed", 7, 4).await;
     w.proxy.set_rules(vec![
         // ECR's PutImage limit is 10 requests/s: three throttles in a row, the fourth attempt passes.
-        Rule::at_rate(Fault::Throttle, 1.0)
-            .only(&["ecr:PutImage"])
-            .times(3),
-        Rule::at_rate(Fault::Unavailable, 1.0)
-            .only(&["sns:Publish"])
-            .times(1),
-        Rule::at_rate(Fault::Drop, 1.0)
-            .only(&["dynamodb:*"])
-            .times(2),
-        Rule::at_rate(Fault::Slow(3_000), 1.0)
-            .only(&["ecr:BatchGetImage"])
-            .times(1),
-        Rule::at_rate(Fault::LoseResponse, 1.0)
-            .only(&["ecr:BatchDeleteImage"])
-            .times(1),
+        Rule::first(3, Fault::Throttle, "ecr:PutImage"),
+        Rule::first(1, Fault::Unavailable, "sns:Publish"),
+        Rule::first(2, Fault::Drop, "dynamodb:*"),
+        Rule::first(1, Fault::Slow(3_000), "ecr:BatchGetImage"),
+        Rule::first(1, Fault::LoseResponse, "ecr:BatchDeleteImage"),
     ]);
 
     let outcome = w.gk.handle_scan_event(&w.findings, &w.event).await.unwrap();
@@ -124,12 +136,7 @@ async fn sdk_retries_absorb_throttling_5xx_dropped_connections_and_hung_answers(
     assert_eq!(faults.get("Drop"), Some(&2), "{faults:?}");
     assert_eq!(faults.get("Slow"), Some(&1), "{faults:?}");
     assert_eq!(faults.get("LoseResponse"), Some(&1), "{faults:?}");
-    assert_eq!(
-        w.aws.tags("team/api", &w.digest).await.unwrap(),
-        quarantined(&w.digest)
-    );
-    let messages = keys_by_repository(&w.aws, &w.setup).await;
-    assert_eq!(messages["team/api"].len(), 1, "{messages:?}");
+    w.assert_quarantined_once().await;
 }
 
 #[tokio::test]
@@ -151,14 +158,7 @@ async fn what_retries_cannot_cure_is_a_retryable_error_and_the_next_delivery_com
     w.proxy.set_rules(Vec::new());
     let outcome = w.gk.handle_scan_event(&w.findings, &w.event).await.unwrap();
     assert_eq!(outcome.status, Status::Changed, "{outcome:?}");
-    assert_eq!(
-        w.aws.tags("team/api", &w.digest).await.unwrap(),
-        quarantined(&w.digest)
-    );
-    assert_eq!(
-        keys_by_repository(&w.aws, &w.setup).await["team/api"].len(),
-        1
-    );
+    w.assert_quarantined_once().await;
 }
 
 #[tokio::test]
@@ -166,11 +166,7 @@ async fn an_unusable_event_reaches_the_rejected_queue_through_throttling_not_a_r
     let (aws, setup, proxy) = world("faults-rejected", 13).await;
     let sdk = proxy.sdk(&aws.region, test_resilience(4)).await;
     let gk = aws.gatekeeper_via(&setup, Mode::Enforce, storm_policy(), &sdk);
-    proxy.set_rules(vec![
-        Rule::at_rate(Fault::Throttle, 1.0)
-            .only(&["sqs:SendMessage"])
-            .times(2),
-    ]);
+    proxy.set_rules(vec![Rule::first(2, Fault::Throttle, "sqs:SendMessage")]);
     let bad = json!({"source": "aws.ecr", "detail-type": "ECR Image Action", "id": "ev-bad", "detail": {"action-type": "PUSH", "result": "SUCCESS", "repository-name": 42}});
 
     let outcome = gk.handle_push_event(&bad).await.unwrap();
@@ -238,34 +234,29 @@ async fn a_crash_at_every_step_of_quarantine_and_release_is_completed_by_the_nex
             let repo = format!("crash/{fault:?}-{k}").to_lowercase();
             aws.create_repo(&repo, "MUTABLE", &[]).await;
             let digest = aws.push(&repo, &repo, &["v1", "latest"]).await;
-
-            findings.set(&digest, critical());
-            let block =
-                inspector_scan_event(&format!("{repo}-b"), &aws.account, &repo, &digest, &[], 1);
-            let (crashed_block, dup_block) =
-                crash_then_redeliver(&proxy, &gk, &findings, &block, k, fault).await;
-            assert_eq!(
-                aws.tags(&repo, &digest).await.unwrap(),
-                quarantined(&digest),
-                "quarantine, {fault:?} at request {k}"
-            );
-
-            findings.set(&digest, Vec::new());
-            let release =
-                inspector_scan_event(&format!("{repo}-r"), &aws.account, &repo, &digest, &[], 0);
-            let (crashed_release, dup_release) =
-                crash_then_redeliver(&proxy, &gk, &findings, &release, k, fault).await;
-            assert_eq!(
-                aws.tags(&repo, &digest).await.unwrap(),
-                plain(),
-                "release, {fault:?} at request {k}"
-            );
-            cases += usize::from(crashed_block) + usize::from(crashed_release);
-            expected_messages.insert(
-                repo.clone(),
-                2 + usize::from(dup_block) + usize::from(dup_release),
-            );
-            if !crashed_block && !crashed_release {
+            // Block (one CRITICAL), then release (none), each crashed at request k and redelivered.
+            let (mut crashed, mut duplicates) = (false, 0);
+            for (step, found, tags) in [
+                ("quarantine", critical(), quarantined(&digest)),
+                ("release", Vec::new(), plain()),
+            ] {
+                let criticals = u32::try_from(found.len()).unwrap();
+                findings.set(&digest, found);
+                let id = format!("{repo}-{step}");
+                let event = inspector_scan_event(&id, &aws.account, &repo, &digest, &[], criticals);
+                let (crashed_step, duplicated) =
+                    crash_then_redeliver(&proxy, &gk, &findings, &event, k, fault).await;
+                assert_eq!(
+                    aws.tags(&repo, &digest).await.unwrap(),
+                    tags,
+                    "{step}, {fault:?} at request {k}"
+                );
+                cases += usize::from(crashed_step);
+                crashed |= crashed_step;
+                duplicates += usize::from(duplicated);
+            }
+            expected_messages.insert(repo.clone(), 2 + duplicates);
+            if !crashed {
                 break; // k is past the last request of both deliveries: every step was crashed
             }
         }
@@ -295,37 +286,18 @@ async fn a_duplicate_delivery_during_an_open_change_leaves_it_to_the_delivery_th
     let w = blocked("faults-duplicate", 19, 1).await;
 
     // The first delivery claims the change and crashes at its first PutImage.
-    w.proxy.set_rules(vec![
-        Rule::at_rate(Fault::Drop, 1.0)
-            .only(&["ecr:PutImage"])
-            .times(1),
-    ]);
-    let first =
-        w.gk.handle_scan_delivery(&w.findings, &Incoming::trusted(w.event.clone()), "req-a")
-            .await;
-    assert!(first.unwrap_err().is_retryable());
+    w.proxy
+        .set_rules(vec![Rule::first(1, Fault::Drop, "ecr:PutImage")]);
+    assert!(w.deliver("req-a").await.unwrap_err().is_retryable());
     w.proxy.set_rules(Vec::new());
 
     // EventBridge delivers the same event again (another request id): the change is the claimant's.
-    let duplicate =
-        w.gk.handle_scan_delivery(&w.findings, &Incoming::trusted(w.event.clone()), "req-b")
-            .await
-            .unwrap();
+    let duplicate = w.deliver("req-b").await.unwrap();
     assert_eq!(duplicate.status, Status::InProgress, "{duplicate:?}");
     assert!(keys_by_repository(&w.aws, &w.setup).await.is_empty());
 
     // Lambda retries the first invocation (same request id): it completes the change, once.
-    let retry =
-        w.gk.handle_scan_delivery(&w.findings, &Incoming::trusted(w.event.clone()), "req-a")
-            .await
-            .unwrap();
+    let retry = w.deliver("req-a").await.unwrap();
     assert_eq!(retry.status, Status::Changed, "{retry:?}");
-    assert_eq!(
-        w.aws.tags("team/api", &w.digest).await.unwrap(),
-        quarantined(&w.digest)
-    );
-    assert_eq!(
-        keys_by_repository(&w.aws, &w.setup).await["team/api"].len(),
-        1
-    );
+    w.assert_quarantined_once().await;
 }

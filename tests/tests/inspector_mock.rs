@@ -255,22 +255,31 @@ async fn the_images_with_a_vulnerability_are_found_by_its_id_across_pages_once_e
                 && c.ecr_image_hash().is_empty()
         })
     };
+    // A page of findings, each (n, repository, digest) on its image.
+    let page = |images: &[(usize, &str, &str)], next: Option<&str>| {
+        let findings = images.iter().map(|(n, r, d)| on_image(*n, r, d)).collect();
+        ListFindingsOutput::builder()
+            .set_findings(Some(findings))
+            .set_next_token(next.map(str::to_string))
+            .build()
+    };
     let first = mock!(Client::list_findings)
         .match_requests(move |r| by_id(r) && r.next_token().is_none())
-        .then_output(|| {
-            ListFindingsOutput::builder()
-                .findings(on_image(1, "team-a/api", "sha256:a1"))
-                .findings(on_image(2, "team-b/web", "sha256:b1"))
-                .next_token("p2")
-                .build()
+        .then_output(move || {
+            let images = [
+                (1, "team-a/api", "sha256:a1"),
+                (2, "team-b/web", "sha256:b1"),
+            ];
+            page(&images, Some("p2"))
         });
     let second = mock!(Client::list_findings)
         .match_requests(move |r| by_id(r) && r.next_token() == Some("p2"))
-        .then_output(|| {
-            ListFindingsOutput::builder()
-                .findings(on_image(3, "team-a/api", "sha256:a1"))
-                .findings(on_image(4, "team-a/api", "sha256:a2"))
-                .build()
+        .then_output(move || {
+            let images = [
+                (3, "team-a/api", "sha256:a1"),
+                (4, "team-a/api", "sha256:a2"),
+            ];
+            page(&images, None)
         });
     let client = mock_client!(aws_sdk_inspector2, RuleMode::MatchAny, [&first, &second]);
     let images = Inspector::new(client)

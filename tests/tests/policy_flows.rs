@@ -382,21 +382,13 @@ async fn policies_are_read_from_s3_and_ssm_and_an_invalid_one_is_an_error() {
     );
 
     let ssm = aws_sdk_ssm::Client::new(&sdk);
-    put_parameter(
-        &ssm,
-        "/gatekeeper/policy",
-        "version = 1\n[defaults]\nblock = \"CRITICAL\"\nwarn = \"LOW\"\n",
-    )
-    .await;
+    let warns_on_low = "version = 1\n[defaults]\nblock = \"CRITICAL\"\nwarn = \"LOW\"\n";
+    put_parameter(&ssm, "/gatekeeper/policy", warns_on_low).await;
     let from_ssm = policy_at("ssm:/gatekeeper/policy", &sdk).await.unwrap();
     assert_eq!(from_ssm.rule_for("x").warn.severity, Some(Severity::Low));
 
-    put_parameter(
-        &ssm,
-        "/gatekeeper/bad",
-        "version = 1\n[defaults]\nblock = \"NOPE\"\n",
-    )
-    .await;
+    let unknown_severity = "version = 1\n[defaults]\nblock = \"NOPE\"\n";
+    put_parameter(&ssm, "/gatekeeper/bad", unknown_severity).await;
     let bad = policy_at("ssm:/gatekeeper/bad", &sdk).await.unwrap_err();
     assert!(
         bad.to_string()

@@ -114,25 +114,27 @@ async fn sample_events_reach_exactly_the_function_that_handles_them() {
     }
 }
 
+/// A verdict notice on `image`; the filter policies below read its attributes (event type,
+/// decision, repository, mode), which come first.
 fn notice_for<'a>(image: &'a ImageRef, verdict: &'a Verdict) -> VerdictNotice<'a> {
     VerdictNotice {
         event_type: EventType::Verdict,
+        verdict,
+        image,
+        mode: Mode::Enforce,
+        dedup_key: change_key(image, verdict.decision, 1),
+        trigger: TriggerKind::Scan,
         override_: None,
         actor: None,
         in_use: None,
-        image,
         region: None,
         account: None,
-        verdict,
         previous: None,
-        mode: Mode::Enforce,
         actions: &[],
         problems: &[],
         policy_hash: "test",
         rule: "defaults",
         event_id: "e",
-        trigger: TriggerKind::Scan,
-        dedup_key: change_key(image, verdict.decision, 1),
         subject: None,
         subject_tag: None,
         now: 0,

@@ -6,7 +6,7 @@
 //! aws-smithy-mocks in `inspector_mock.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use aws_sdk_ecr::types::ScanFrequency;
 use gatekeeper::domain::policy::Policy;
@@ -16,8 +16,8 @@ use gatekeeper::outbound::chat::thread_id;
 use gatekeeper::ports::fakes::FakeFindings;
 use gatekeeper::service::{Status, SweepReport, SweepSettings};
 use gatekeeper_tests::fixtures::{
-    Aws, Setup, WithScanStatus, basic_finding, clean_scan, finding_event_of, inspector_scan_counts,
-    push_event, text,
+    Aws, Setup, TestGatekeeper, WithScanStatus, basic_finding, clean_scan, finding_event_of,
+    inspector_scan_counts, push_event, text,
 };
 use gatekeeper_tests::manifest::hex12;
 use gatekeeper_tests::test_clock;
@@ -41,6 +41,23 @@ async fn enhanced(aws: &Aws) {
     aws.enhanced_scanning("*", ScanFrequency::ContinuousScan)
         .await
         .unwrap();
+}
+
+/// A test clock: the function the gatekeeper reads and the value it returns.
+type Clock = (fn() -> i64, &'static AtomicI64);
+
+/// `aws`'s gatekeeper enforcing `policy`, reading `clock`, which is set to `t0`.
+fn enforcing_at(
+    aws: &Aws,
+    setup: &Setup,
+    policy: Policy,
+    (read, value): Clock,
+    t0: i64,
+) -> TestGatekeeper {
+    value.store(t0, Ordering::SeqCst);
+    let mut gk = aws.gatekeeper(setup, Mode::Enforce, policy);
+    gk.clock = read;
+    gk
 }
 
 fn quiet(r: &SweepReport) {
@@ -78,10 +95,8 @@ async fn a_grace_deadline_blocks_when_it_passes_and_a_second_sweep_changes_nothi
         "version = 1\n[defaults]\nblock = \"CRITICAL\"\nnew_finding_margin = \"24h\"\ngrace = { CRITICAL = \"7d\" }\n",
     )
     .unwrap();
-    let mut gk = aws.gatekeeper(&setup, Mode::Enforce, policy);
-    gk.clock = grace_now;
     let t0 = now();
-    GRACE_NOW.store(t0, Ordering::SeqCst);
+    let gk = enforcing_at(&aws, &setup, policy, (grace_now, &GRACE_NOW), t0);
     let digest = aws.push("grace/api", "grace", &["v1"]).await;
     let inspector = FakeFindings::default();
     let settings = SweepSettings::default();
@@ -161,9 +176,7 @@ async fn an_exception_is_reminded_once_a_day_and_its_end_blocks_lost_findings_an
         format_date(t0 - 10 * DAY)
     ))
     .unwrap();
-    let mut gk = aws.gatekeeper(&setup, Mode::Enforce, policy);
-    gk.clock = exception_now;
-    EXCEPTION_NOW.store(t0, Ordering::SeqCst);
+    let gk = enforcing_at(&aws, &setup, policy, (exception_now, &EXCEPTION_NOW), t0);
     let settings = SweepSettings::default();
     let inspector = FakeFindings::default();
 
@@ -300,10 +313,8 @@ async fn a_hold_that_outlives_the_timeout_is_said_once_and_released_when_the_pol
     let hold =
         Policy::parse("version = 1\n[defaults]\nblock = \"CRITICAL\"\nunscanned = \"hold\"\n")
             .unwrap();
-    let mut gk = aws.gatekeeper(&setup, Mode::Enforce, hold);
-    gk.clock = held_now;
     let t0 = now();
-    HELD_NOW.store(t0, Ordering::SeqCst);
+    let gk = enforcing_at(&aws, &setup, hold, (held_now, &HELD_NOW), t0);
     let digest = aws.push("held/app", "held", &["v1"]).await;
     gk.handle_push_event(&push_event("h-1", "held/app", &digest, "v1"))
         .await
@@ -344,9 +355,13 @@ async fn a_hold_that_outlives_the_timeout_is_said_once_and_released_when_the_pol
         .await
         .unwrap();
     aws.checked_bodies(&setup).await;
-    let mut allow = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
-    allow.clock = held_now;
-    HELD_NOW.store(t0 + 9 * HOUR, Ordering::SeqCst);
+    let allow = enforcing_at(
+        &aws,
+        &setup,
+        Policy::builtin(),
+        (held_now, &HELD_NOW),
+        t0 + 9 * HOUR,
+    );
     let r = allow.sweep(&none, &settings, "run-16").await.unwrap();
     assert_eq!(r.held_too_long, 1, "{r:?}");
     assert_eq!(

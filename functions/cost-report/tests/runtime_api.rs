@@ -4,8 +4,6 @@
 //! repository listed as unscanned (Security Hub ECR.1).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 
-use std::path::Path;
-
 use gatekeeper_tests::fixtures::{Aws, chatbot_errors, schema_errors};
 use gatekeeper_tests::runtime::Function;
 
@@ -14,13 +12,9 @@ async fn the_cost_report_binary_publishes_a_digest_on_both_topics() {
     let (aws, setup) = Aws::for_function("sa-east-1").await;
     aws.create_repo("nobody-scans", "MUTABLE", &[]).await;
     aws.push("nobody-scans", "cost", &["v1"]).await;
-    let env = aws.function_env(&aws.moto.endpoint, &setup, &[("GATEKEEPER_COST_DAYS", "7")]);
-    let function = Function::start(
-        Path::new(env!("CARGO_BIN_EXE_cost-report")),
-        "cost-report",
-        &env,
-    )
-    .unwrap();
+    let binary = env!("CARGO_BIN_EXE_cost-report");
+    let week = [("GATEKEEPER_COST_DAYS", "7")];
+    let function = Function::deployed(binary, &aws, &aws.moto.endpoint, &setup, &week).unwrap();
     let schedule = serde_json::json!({"id": "weekly", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
     let out = function.respond(&schedule);
     assert_eq!(out["unscanned_repositories"], 1, "{out}");

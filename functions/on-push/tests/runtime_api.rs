@@ -1,8 +1,6 @@
 //! The built on-push binary through a (local) Runtime API with a sample push event, against moto.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 
-use std::path::Path;
-
 use gatekeeper_tests::fixtures::{Aws, sample_event};
 use gatekeeper_tests::manifest::{DOCKER_V2, image_manifest};
 use gatekeeper_tests::moto::workspace_root;
@@ -28,9 +26,8 @@ async fn the_on_push_binary_starts_a_basic_scan_and_skips_its_own_tags() {
         &["v2.4.1"],
     )
     .await;
-    let env = aws.function_env(&aws.moto.endpoint, &setup, &[]);
-    let function =
-        Function::start(Path::new(env!("CARGO_BIN_EXE_on-push")), "on-push", &env).unwrap();
+    let binary = env!("CARGO_BIN_EXE_on-push");
+    let function = Function::deployed(binary, &aws, &aws.moto.endpoint, &setup, &[]).unwrap();
 
     let out = function.respond(&event);
     assert_eq!(
@@ -98,9 +95,8 @@ async fn an_invocation_out_of_time_ends_retryable_before_the_functions_timeout()
     proxy.set_rules(vec![
         Rule::at_rate(Fault::Slow(6_000), 1.0).only(&["dynamodb:*"]),
     ]);
-    let env = aws.function_env(&proxy.endpoint, &setup, &[]);
-    let function =
-        Function::start(Path::new(env!("CARGO_BIN_EXE_on-push")), "on-push", &env).unwrap();
+    let binary = env!("CARGO_BIN_EXE_on-push");
+    let function = Function::deployed(binary, &aws, &proxy.endpoint, &setup, &[]).unwrap();
 
     let answer = function
         .invoke_within(
