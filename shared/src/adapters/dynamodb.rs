@@ -22,7 +22,8 @@ use crate::ports::{
     ImageAnnotations, ImageRecords, OnceMarks, SweepSchedule, TagChangeBreaker, TicketLedger,
 };
 use crate::state::{
-    BreakerCount, Claim, ImageState, Mark, Override, SeenFindings, TicketChange, Written,
+    BreakerCount, Claim, ImageState, Mark, Override, SeenFindings, TicketBefore, TicketChange,
+    Written,
 };
 
 /// The state table.
@@ -423,14 +424,14 @@ impl TicketLedger for DynamoState {
 
     async fn ticket_add(
         &self,
-        repository: &str,
+        image: &ImageRef,
         vulnerability: &str,
-        digest: &str,
         severity: Severity,
         now: Epoch,
     ) -> Result<TicketChange, AwsError> {
+        let digest = image.digest.as_str();
         let req = self
-            .update(ticket_item_key(repository, vulnerability))
+            .update(ticket_item_key(&image.repository, vulnerability))
             .update_expression("ADD images :d SET ticket_status = :open, severity = :sev, updated_at = :now, opened_at = if_not_exists(opened_at, :now)")
             .expression_attribute_values(":d", AttributeValue::Ss(vec![digest.to_string()]))
             .expression_attribute_values(":open", s("open"))
@@ -439,35 +440,29 @@ impl TicketLedger for DynamoState {
             .return_values(ReturnValue::AllOld);
         let out = send(req).await?;
         let old = out.attributes().cloned().unwrap_or_default();
-        let mut images = get_ss(&old, "images");
-        if !images.iter().any(|i| i == digest) {
-            images.push(digest.to_string());
-            images.sort();
-        }
-        let was_open = get_s(&old, "ticket_status") == Some("open");
-        let alone = images.iter().all(|i| i == digest);
-        Ok(TicketChange {
-            opened: !was_open || alone,
-            severity_changed: was_open && get_s(&old, "severity") != Some(severity.as_str()),
-            resolved: false,
-            images,
-            severity: Some(severity),
-        })
+        Ok(TicketChange::added(
+            TicketBefore {
+                images: get_ss(&old, "images"),
+                open: get_s(&old, "ticket_status") == Some("open"),
+                severity: get_s(&old, "severity").and_then(Severity::parse),
+            },
+            digest,
+            severity,
+        ))
     }
 
     async fn ticket_remove(
         &self,
-        repository: &str,
+        image: &ImageRef,
         vulnerability: &str,
-        digest: &str,
         now: Epoch,
     ) -> Result<TicketChange, AwsError> {
-        let key = ticket_item_key(repository, vulnerability);
+        let key = ticket_item_key(&image.repository, vulnerability);
         let out = self
             .update(key.clone())
             .update_expression("DELETE images :d SET updated_at = :now")
             .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":d", AttributeValue::Ss(vec![digest.to_string()]))
+            .expression_attribute_values(":d", AttributeValue::Ss(vec![image.digest.clone()]))
             .expression_attribute_values(":now", n(now))
             .return_values(ReturnValue::AllNew);
         let Some(out) = conditional(out).await? else {
