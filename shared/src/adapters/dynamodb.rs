@@ -22,7 +22,8 @@ use crate::ports::{
     ImageAnnotations, ImageRecords, OnceMarks, SweepSchedule, TagChangeBreaker, TicketLedger,
 };
 use crate::state::{
-    BreakerCount, Claim, ImageState, Mark, Override, SeenFindings, TicketChange, Written,
+    BreakerCount, Claim, ImageState, Mark, Override, SeenFindings, TicketBefore, TicketChange,
+    Written,
 };
 
 /// The state table.
@@ -206,6 +207,20 @@ impl DynamoState {
         }
     }
 
+    /// A strongly consistent GetItem of the item whose key is `pk`; `None` when there is none.
+    async fn get(&self, pk: impl Into<String>) -> Result<Option<Item>, AwsError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| aws_error("dynamodb:GetItem", e))?;
+        Ok(out.item)
+    }
+
     /// An UpdateItem of the item whose key is `pk`.
     fn update(&self, pk: impl Into<String>) -> Update {
         self.client
@@ -217,29 +232,22 @@ impl DynamoState {
 
 impl ImageRecords for DynamoState {
     async fn load(&self, image: &ImageRef) -> Result<ImageState, AwsError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(image_key(image)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| aws_error("dynamodb:GetItem", e))?;
-        Ok(out.item().map(state_from).unwrap_or_default())
+        Ok(self
+            .get(image_key(image))
+            .await?
+            .map(|item| state_from(&item))
+            .unwrap_or_default())
     }
 
     async fn record_push(&self, image: &ImageRef, now: Epoch) -> Result<ImageState, AwsError> {
-        let out = self
+        let req = self
             .update(image_key(image))
             .update_expression("SET decision = if_not_exists(decision, :pending), updated_at = :now, last_push_at = :now ADD version :one")
             .expression_attribute_values(":pending", s(Decision::Pending.as_str()))
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await
-            .map_err(update_failed)?;
+            .return_values(ReturnValue::AllNew);
+        let out = send(req).await?;
         Ok(out.attributes().map(state_from).unwrap_or_default())
     }
 
@@ -340,14 +348,12 @@ impl ImageRecords for DynamoState {
     }
 
     async fn reset_image(&self, image: &ImageRef) -> Result<(), AwsError> {
-        self
+        let req = self
             .update(image_key(image))
             .update_expression("REMOVE decision, first_scan_at, summary, overridden SET restored_at = :now ADD version :one")
             .expression_attribute_values(":now", n(crate::domain::time::now()))
-            .expression_attribute_values(":one", n(1))
-            .send()
-            .await
-            .map_err(update_failed)?;
+            .expression_attribute_values(":one", n(1));
+        send(req).await?;
         Ok(())
     }
 }
@@ -368,44 +374,41 @@ impl ImageAnnotations for DynamoState {
             tags: Vec::new(),
         };
         let listed: Vec<String> = children.iter().map(|(d, p)| format!("{d} {p}")).collect();
-        self.update(image_key(&image))
+        let req = self
+            .update(image_key(&image))
             .update_expression("ADD children :c, version :one")
             .expression_attribute_values(":c", AttributeValue::Ss(listed))
-            .expression_attribute_values(":one", n(1))
-            .send()
-            .await
-            .map_err(update_failed)?;
+            .expression_attribute_values(":one", n(1));
+        send(req).await?;
         for (child, _) in children {
             let c = ImageRef {
                 repository: repository.into(),
                 digest: child.clone(),
                 tags: Vec::new(),
             };
-            self.update(image_key(&c))
+            let req = self
+                .update(image_key(&c))
                 // The version moves, so that a decision being claimed on the platform image is made
                 // again, knowing its index.
                 .update_expression("ADD parents :p, version :one")
                 .expression_attribute_values(":p", AttributeValue::Ss(vec![index.to_string()]))
-                .expression_attribute_values(":one", n(1))
-                .send()
-                .await
-                .map_err(update_failed)?;
+                .expression_attribute_values(":one", n(1));
+            send(req).await?;
         }
         Ok(())
     }
 
     async fn set_override(&self, image: &ImageRef, value: &Override) -> Result<(), AwsError> {
-        self.update(image_key(image))
+        let req = self
+            .update(image_key(image))
             .update_expression(
                 "SET override_until = :u, override_by = :b, override_reason = :r ADD version :one",
             )
             .expression_attribute_values(":u", n(value.until))
             .expression_attribute_values(":b", s(&value.by))
             .expression_attribute_values(":r", s(&value.reason))
-            .expression_attribute_values(":one", n(1))
-            .send()
-            .await
-            .map_err(update_failed)?;
+            .expression_attribute_values(":one", n(1));
+        send(req).await?;
         Ok(())
     }
 }
@@ -425,53 +428,45 @@ impl TicketLedger for DynamoState {
 
     async fn ticket_add(
         &self,
-        repository: &str,
+        image: &ImageRef,
         vulnerability: &str,
-        digest: &str,
         severity: Severity,
         now: Epoch,
     ) -> Result<TicketChange, AwsError> {
-        let out = self
-            .update(ticket_item_key(repository, vulnerability))
+        let digest = image.digest.as_str();
+        let req = self
+            .update(ticket_item_key(&image.repository, vulnerability))
             .update_expression("ADD images :d SET ticket_status = :open, severity = :sev, updated_at = :now, opened_at = if_not_exists(opened_at, :now)")
             .expression_attribute_values(":d", AttributeValue::Ss(vec![digest.to_string()]))
             .expression_attribute_values(":open", s("open"))
             .expression_attribute_values(":sev", s(severity.as_str()))
             .expression_attribute_values(":now", n(now))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await
-            .map_err(update_failed)?;
+            .return_values(ReturnValue::AllOld);
+        let out = send(req).await?;
         let old = out.attributes().cloned().unwrap_or_default();
-        let mut images = get_ss(&old, "images");
-        if !images.iter().any(|i| i == digest) {
-            images.push(digest.to_string());
-            images.sort();
-        }
-        let was_open = get_s(&old, "ticket_status") == Some("open");
-        let alone = images.iter().all(|i| i == digest);
-        Ok(TicketChange {
-            opened: !was_open || alone,
-            severity_changed: was_open && get_s(&old, "severity") != Some(severity.as_str()),
-            resolved: false,
-            images,
-            severity: Some(severity),
-        })
+        Ok(TicketChange::added(
+            TicketBefore {
+                images: get_ss(&old, "images"),
+                open: get_s(&old, "ticket_status") == Some("open"),
+                severity: get_s(&old, "severity").and_then(Severity::parse),
+            },
+            digest,
+            severity,
+        ))
     }
 
     async fn ticket_remove(
         &self,
-        repository: &str,
+        image: &ImageRef,
         vulnerability: &str,
-        digest: &str,
         now: Epoch,
     ) -> Result<TicketChange, AwsError> {
-        let key = ticket_item_key(repository, vulnerability);
+        let key = ticket_item_key(&image.repository, vulnerability);
         let out = self
             .update(key.clone())
             .update_expression("DELETE images :d SET updated_at = :now")
             .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":d", AttributeValue::Ss(vec![digest.to_string()]))
+            .expression_attribute_values(":d", AttributeValue::Ss(vec![image.digest.clone()]))
             .expression_attribute_values(":now", n(now))
             .return_values(ReturnValue::AllNew);
         let Some(out) = conditional(out).await? else {
@@ -560,16 +555,10 @@ impl SweepSchedule for DynamoState {
     }
 
     async fn last_sweep(&self) -> Result<Option<Epoch>, AwsError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(SWEEP_KEY))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| aws_error("dynamodb:GetItem", e))?;
-        Ok(out.item().and_then(|i| get_n(i, "last_run_at")))
+        Ok(self
+            .get(SWEEP_KEY)
+            .await?
+            .and_then(|i| get_n(&i, "last_run_at")))
     }
 
     async fn record_sweep(&self, at: Epoch) -> Result<(), AwsError> {
@@ -593,16 +582,14 @@ impl TagChangeBreaker for DynamoState {
     ) -> Result<BreakerCount, AwsError> {
         // Fixed windows: this one and the one before are kept; the one before that is dropped.
         let bucket = now.div_euclid(window.max(1));
-        let out = self
+        let req = self
             .update(BREAKER_KEY)
             .update_expression("ADD #now :n REMOVE #old")
             .expression_attribute_names("#now", format!("w{bucket}"))
             .expression_attribute_names("#old", format!("w{}", bucket - 2))
             .expression_attribute_values(":n", n(changes))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await
-            .map_err(update_failed)?;
+            .return_values(ReturnValue::AllNew);
+        let out = send(req).await?;
         let item = out.attributes().cloned().unwrap_or_default();
         let count = [bucket, bucket - 1]
             .iter()
@@ -676,22 +663,9 @@ impl OnceMarks for DynamoState {
 impl DynamoState {
     /// The circuit breaker's state for operators: when it tripped and why, if it is open.
     pub async fn breaker_status(&self) -> Result<Option<(Epoch, String)>, AwsError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(BREAKER_KEY))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| aws_error("dynamodb:GetItem", e))?;
-        Ok(out.item().and_then(|i| {
-            get_n(i, "tripped_at").map(|at| {
-                (
-                    at,
-                    get_s(i, "tripped_reason").unwrap_or_default().to_string(),
-                )
-            })
+        Ok(self.get(BREAKER_KEY).await?.and_then(|i| {
+            let reason = get_s(&i, "tripped_reason").unwrap_or_default().to_string();
+            get_n(&i, "tripped_at").map(|at| (at, reason))
         }))
     }
 }

@@ -5,7 +5,10 @@ use std::sync::Mutex;
 use aws_sdk_ecr::Client;
 use aws_sdk_ecr::config::http::HttpResponse;
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_ecr::types::{ImageIdentifier, ImageScanFinding, ScanType};
+use aws_sdk_ecr::operation::describe_images::{DescribeImagesError, DescribeImagesOutput};
+use aws_sdk_ecr::types::{
+    ImageIdentifier, ImageScanFinding, RegistryScanningConfiguration, ScanType,
+};
 
 use super::{Pace, aws_error, epoch};
 use crate::domain::time::{Epoch, now};
@@ -146,16 +149,9 @@ impl Ecr {
     /// The registry scanning configuration: whether it is ENHANCED, and its rules as JSON (the shape
     /// `aws ecr put-registry-scanning-configuration --rules` takes).
     pub async fn scanning_rules(&self) -> Result<(bool, String), AwsError> {
-        let out = self
-            .client
-            .get_registry_scanning_configuration()
-            .send()
-            .await
-            .map_err(|e| aws_error("ecr:GetRegistryScanningConfiguration", e))?;
-        let config = out.scanning_configuration();
-        let enhanced = config
-            .and_then(|c| c.scan_type())
-            .is_some_and(|t| *t == ScanType::Enhanced);
+        let config = self.scanning_configuration().await?;
+        let config = config.as_ref();
+        let enhanced = scans_enhanced(config);
         let rules: Vec<serde_json::Value> = config
             .map(|c| c.rules())
             .unwrap_or_default()
@@ -180,21 +176,46 @@ impl Ecr {
         {
             return Ok(enhanced);
         }
+        let enhanced = scans_enhanced(self.scanning_configuration().await?.as_ref());
+        if let Ok(mut g) = self.enhanced.lock() {
+            *g = Some((now(), enhanced));
+        }
+        Ok(enhanced)
+    }
+
+    /// The registry's scanning configuration (GetRegistryScanningConfiguration), uncached.
+    async fn scanning_configuration(
+        &self,
+    ) -> Result<Option<RegistryScanningConfiguration>, AwsError> {
         let out = self
             .client
             .get_registry_scanning_configuration()
             .send()
             .await
             .map_err(|e| aws_error("ecr:GetRegistryScanningConfiguration", e))?;
-        let enhanced = out
-            .scanning_configuration()
-            .and_then(|c| c.scan_type())
-            .is_some_and(|t| *t == ScanType::Enhanced);
-        if let Ok(mut g) = self.enhanced.lock() {
-            *g = Some((now(), enhanced));
-        }
-        Ok(enhanced)
+        Ok(out.scanning_configuration)
     }
+
+    /// DescribeImages of one image, named by digest or by tag; the caller reads the errors.
+    async fn describe_one(
+        &self,
+        repository: &str,
+        id: ImageIdentifier,
+    ) -> Result<DescribeImagesOutput, SdkError<DescribeImagesError, HttpResponse>> {
+        self.client
+            .describe_images()
+            .repository_name(repository)
+            .image_ids(id)
+            .send()
+            .await
+    }
+}
+
+/// Whether a registry scanning configuration is ENHANCED (Inspector) scanning.
+fn scans_enhanced(config: Option<&RegistryScanningConfiguration>) -> bool {
+    config
+        .and_then(|c| c.scan_type())
+        .is_some_and(|t| *t == ScanType::Enhanced)
 }
 
 fn basic_finding(f: &ImageScanFinding) -> Finding {
@@ -241,14 +262,8 @@ impl ImageRegistry for Ecr {
         repository: &str,
         digest: &str,
     ) -> Result<Option<ImageDetail>, AwsError> {
-        let out = self
-            .client
-            .describe_images()
-            .repository_name(repository)
-            .image_ids(ImageIdentifier::builder().image_digest(digest).build())
-            .send()
-            .await;
-        let out = match out {
+        let id = ImageIdentifier::builder().image_digest(digest).build();
+        let out = match self.describe_one(repository, id).await {
             Ok(out) => out,
             Err(e) if gone(&e) => return Ok(None),
             Err(e) => return Err(aws_error("ecr:DescribeImages", e)),
@@ -261,14 +276,8 @@ impl ImageRegistry for Ecr {
     }
 
     async fn resolve_tag(&self, repository: &str, tag: &str) -> Result<Option<String>, AwsError> {
-        let out = self
-            .client
-            .describe_images()
-            .repository_name(repository)
-            .image_ids(ImageIdentifier::builder().image_tag(tag).build())
-            .send()
-            .await;
-        match out {
+        let id = ImageIdentifier::builder().image_tag(tag).build();
+        match self.describe_one(repository, id).await {
             Ok(out) => Ok(out
                 .image_details()
                 .iter()

@@ -165,6 +165,13 @@ fn images_of(f: &SdkFinding) -> impl Iterator<Item = ImageRef> + '_ {
 }
 
 impl Inspector {
+    /// A paginator's next page, after one token of the pace (the paginator sends its request when
+    /// `next` is awaited, so each page waits its turn).
+    async fn next_paced<T>(&self, next: impl Future<Output = Option<T>>) -> Option<T> {
+        self.pace.take().await;
+        next.await
+    }
+
     /// Every finding under `filter`, all pages, each read through `read`.
     async fn list<T>(
         &self,
@@ -179,11 +186,7 @@ impl Inspector {
             .into_paginator()
             .send();
         let mut findings = Vec::new();
-        while let Some(page) = {
-            // The paginator sends its request here: one token per page.
-            self.pace.take().await;
-            pages.next().await
-        } {
+        while let Some(page) = self.next_paced(pages.next()).await {
             let page = page.map_err(|e| aws_error("inspector2:ListFindings", e))?;
             findings.extend(page.findings().iter().map(&read));
         }
@@ -246,11 +249,7 @@ impl Inspector {
             .into_paginator()
             .send();
         let mut out = Vec::new();
-        while let Some(page) = {
-            // The paginator sends its request here: one token per page.
-            self.pace.take().await;
-            pages.next().await
-        } {
+        while let Some(page) = self.next_paced(pages.next()).await {
             let page = page.map_err(|e| aws_error("inspector2:ListCoverage", e))?;
             for c in page.covered_resources() {
                 // arn:aws:ecr:<region>:<account>:repository/<name>/sha256:<hex>
@@ -319,11 +318,7 @@ impl Inspector {
         let mut estimate = 0.0;
         let mut estimated = false;
         let mut pages = self.client.list_usage_totals().into_paginator().send();
-        while let Some(page) = {
-            // The paginator sends its request here: one token per page.
-            self.pace.take().await;
-            pages.next().await
-        } {
+        while let Some(page) = self.next_paced(pages.next()).await {
             let page = page.map_err(|e| aws_error("inspector2:ListUsageTotals", e))?;
             for total in page.totals() {
                 for u in total.usage() {

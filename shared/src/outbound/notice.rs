@@ -175,6 +175,44 @@ pub struct VerdictNotice<'a> {
     pub now: Epoch,
 }
 
+impl<'a> VerdictNotice<'a> {
+    /// A verdict message about `image` in `mode`, for the event `event_id` of kind `trigger` at
+    /// `now`, saying nothing else yet: no override, actor, usage, region, account, previous decision,
+    /// actions, problems, policy hash, rule, dedup key, subject or subject tag. Callers set what they
+    /// know with struct update syntax (`VerdictNotice { rule, ..VerdictNotice::new(..) }`).
+    pub fn new(
+        image: &'a ImageRef,
+        verdict: &'a Verdict,
+        mode: Mode,
+        trigger: TriggerKind,
+        event_id: &'a str,
+        now: Epoch,
+    ) -> VerdictNotice<'a> {
+        VerdictNotice {
+            event_type: EventType::Verdict,
+            override_: None,
+            actor: None,
+            in_use: None,
+            image,
+            region: None,
+            account: None,
+            verdict,
+            previous: None,
+            mode,
+            actions: &[],
+            problems: &[],
+            policy_hash: "",
+            rule: "",
+            event_id,
+            trigger,
+            dedup_key: String::new(),
+            subject: None,
+            subject_tag: None,
+            now,
+        }
+    }
+}
+
 /// The dedup key of an image's decision change number `sequence` (the state table's version).
 pub fn change_key(image: &ImageRef, decision: Decision, sequence: u64) -> String {
     dedup_key(&[

@@ -90,22 +90,21 @@ pub trait TicketLedger {
         image: &ImageRef,
         ids: &[String],
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
-    /// Adds an image to the ticket of (repository, vulnerability), opening it if it is new or was
-    /// resolved; says whether this call opened it, and whether the severity changed.
+    /// Adds an image to the ticket of (its repository, vulnerability), opening it if it is new or
+    /// was resolved; says whether this call opened it, and whether the severity changed.
     fn ticket_add(
         &self,
-        repository: &str,
+        image: &ImageRef,
         vulnerability: &str,
-        digest: &str,
         severity: Severity,
         now: Epoch,
     ) -> impl Future<Output = Result<TicketChange, AwsError>> + Send;
-    /// Removes an image from a ticket; resolves it when no image is left. Says whether this call resolved it.
+    /// Removes an image from the ticket of (its repository, vulnerability); resolves it when no image
+    /// is left. Says whether this call resolved it.
     fn ticket_remove(
         &self,
-        repository: &str,
+        image: &ImageRef,
         vulnerability: &str,
-        digest: &str,
         now: Epoch,
     ) -> impl Future<Output = Result<TicketChange, AwsError>> + Send;
 }

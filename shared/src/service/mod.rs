@@ -53,7 +53,7 @@ use crate::domain::time::Epoch;
 use crate::domain::verdict::Verdict;
 use crate::domain::{Decision, ImageRef, Mode, TriggerKind};
 use crate::error::{Error, GatekeeperError};
-use crate::outbound::notice::{Action, EventType, VerdictNotice};
+use crate::outbound::notice::{Action, VerdictNotice};
 use crate::ports::{ImageDetail, ImageRegistry, Notifier, Ports};
 
 /// How often a delivery re-reads the state after losing a conditional write before giving up
@@ -363,26 +363,19 @@ impl<P: Ports> Gatekeeper<P> {
         trigger: &'a Trigger,
     ) -> VerdictNotice<'a> {
         VerdictNotice {
-            event_type: EventType::Verdict,
-            override_: None,
-            actor: None,
-            in_use: None,
-            image,
             region: trigger.region.as_deref(),
             account: trigger.account.as_deref(),
-            verdict,
-            previous: None,
-            mode: self.effective_mode(rule),
-            actions: &[],
-            problems: &[],
             policy_hash: self.policy.hash(),
             rule: &rule.name,
-            event_id: &trigger.event_id,
-            trigger: trigger.kind,
-            dedup_key: String::new(),
-            subject: None,
             subject_tag: self.original_tags(&image.tags).into_iter().next(),
-            now: (self.clock)(),
+            ..VerdictNotice::new(
+                image,
+                verdict,
+                self.effective_mode(rule),
+                trigger.kind,
+                &trigger.event_id,
+                (self.clock)(),
+            )
         }
     }
 }

@@ -32,10 +32,7 @@ impl<P: Ports> Gatekeeper<P> {
             if state.tickets.contains(id) {
                 continue;
             }
-            let change = self
-                .state
-                .ticket_add(&image.repository, id, &image.digest, tf.severity, now)
-                .await?;
+            let change = self.state.ticket_add(image, id, tf.severity, now).await?;
             let action = if change.opened {
                 TicketAction::Open
             } else if change.severity_changed {
@@ -76,10 +73,7 @@ impl<P: Ports> Gatekeeper<P> {
         trigger: &Trigger,
     ) -> Result<(), Error> {
         let now = (self.clock)();
-        let change = self
-            .state
-            .ticket_remove(&image.repository, id, &image.digest, now)
-            .await?;
+        let change = self.state.ticket_remove(image, id, now).await?;
         if change.resolved {
             let tf = crate::outbound::tickets::TicketFinding {
                 id: id.to_string(),

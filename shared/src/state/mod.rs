@@ -137,6 +137,37 @@ pub struct TicketChange {
     pub severity: Option<Severity>,
 }
 
+/// A ticket's item as it was before an image was added to it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TicketBefore {
+    /// The images it listed.
+    pub images: Vec<String>,
+    /// Whether it was open.
+    pub open: bool,
+    /// The severity it was opened or last updated with.
+    pub severity: Option<Severity>,
+}
+
+impl TicketChange {
+    /// What adding the image `digest` with `severity` to a ticket that was `before` did (the one rule
+    /// every [`crate::ports::TicketLedger`] answers `ticket_add` with).
+    pub fn added(before: TicketBefore, digest: &str, severity: Severity) -> TicketChange {
+        let mut images = before.images;
+        if !images.iter().any(|i| i == digest) {
+            images.push(digest.to_string());
+            images.sort();
+        }
+        let alone = images.iter().all(|i| i == digest);
+        TicketChange {
+            opened: !before.open || alone,
+            severity_changed: before.open && before.severity != Some(severity),
+            resolved: false,
+            images,
+            severity: Some(severity),
+        }
+    }
+}
+
 /// The outcome of [`crate::ports::OnceMarks::mark_once`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mark {

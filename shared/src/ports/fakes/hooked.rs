@@ -58,8 +58,8 @@ forward! {
     }
     TicketLedger {
         fn set_image_tickets(image: &ImageRef, ids: &[String]) -> ();
-        fn ticket_add(repository: &str, vulnerability: &str, digest: &str, severity: Severity, now: Epoch) -> TicketChange;
-        fn ticket_remove(repository: &str, vulnerability: &str, digest: &str, now: Epoch) -> TicketChange;
+        fn ticket_add(image: &ImageRef, vulnerability: &str, severity: Severity, now: Epoch) -> TicketChange;
+        fn ticket_remove(image: &ImageRef, vulnerability: &str, now: Epoch) -> TicketChange;
     }
     SweepSchedule {
         fn set_due(image: &ImageRef, at: Option<Epoch>) -> ();

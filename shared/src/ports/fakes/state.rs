@@ -12,7 +12,8 @@ use crate::ports::{
     ImageAnnotations, ImageRecords, OnceMarks, SweepSchedule, TagChangeBreaker, TicketLedger,
 };
 use crate::state::{
-    BreakerCount, Claim, ImageState, Mark, Override, SeenFindings, TicketChange, Written,
+    BreakerCount, Claim, ImageState, Mark, Override, SeenFindings, TicketBefore, TicketChange,
+    Written,
 };
 
 /// The state table's key of an image (repository, digest).
@@ -255,46 +256,42 @@ impl TicketLedger for FakeState {
 
     async fn ticket_add(
         &self,
-        repository: &str,
+        image: &ImageRef,
         vulnerability: &str,
-        digest: &str,
         severity: Severity,
         _now: Epoch,
     ) -> Result<TicketChange, AwsError> {
         let mut t = lock(&self.tables);
         let ticket = t
             .tickets
-            .entry(ticket_key(repository, vulnerability))
+            .entry(ticket_key(&image.repository, vulnerability))
             .or_default();
-        let old = ticket.clone();
-        if !ticket.images.iter().any(|i| i == digest) {
-            ticket.images.push(digest.to_string());
-            ticket.images.sort();
-        }
+        let before = TicketBefore {
+            images: ticket.images.clone(),
+            open: ticket.open,
+            severity: ticket.severity,
+        };
+        let change = TicketChange::added(before, &image.digest, severity);
+        ticket.images = change.images.clone();
         ticket.open = true;
         ticket.severity = Some(severity);
-        let alone = ticket.images.iter().all(|i| i == digest);
-        Ok(TicketChange {
-            opened: !old.open || alone,
-            severity_changed: old.open && old.severity != Some(severity),
-            resolved: false,
-            images: ticket.images.clone(),
-            severity: Some(severity),
-        })
+        Ok(change)
     }
 
     async fn ticket_remove(
         &self,
-        repository: &str,
+        image: &ImageRef,
         vulnerability: &str,
-        digest: &str,
         _now: Epoch,
     ) -> Result<TicketChange, AwsError> {
         let mut t = lock(&self.tables);
-        let Some(ticket) = t.tickets.get_mut(&ticket_key(repository, vulnerability)) else {
+        let Some(ticket) = t
+            .tickets
+            .get_mut(&ticket_key(&image.repository, vulnerability))
+        else {
             return Ok(TicketChange::default());
         };
-        ticket.images.retain(|i| i != digest);
+        ticket.images.retain(|i| *i != image.digest);
         let severity = ticket.severity;
         if !ticket.images.is_empty() {
             return Ok(TicketChange {
