@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use gatekeeper::domain::verdict::Verdict;
 use gatekeeper::domain::{Decision, ImageRef, Mode, TriggerKind};
-use gatekeeper::outbound::notice::{EventType, VerdictNotice, change_key};
+use gatekeeper::outbound::notice::{VerdictNotice, change_key};
 use gatekeeper::ports::Notifier;
 use gatekeeper_tests::fixtures::Aws;
 use gatekeeper_tests::moto::workspace_root;
@@ -115,29 +115,13 @@ async fn sample_events_reach_exactly_the_function_that_handles_them() {
 }
 
 /// A verdict notice on `image`; the filter policies below read its attributes (event type,
-/// decision, repository, mode), which come first.
+/// decision, repository, mode).
 fn notice_for<'a>(image: &'a ImageRef, verdict: &'a Verdict) -> VerdictNotice<'a> {
     VerdictNotice {
-        event_type: EventType::Verdict,
-        verdict,
-        image,
-        mode: Mode::Enforce,
-        dedup_key: change_key(image, verdict.decision, 1),
-        trigger: TriggerKind::Scan,
-        override_: None,
-        actor: None,
-        in_use: None,
-        region: None,
-        account: None,
-        previous: None,
-        actions: &[],
-        problems: &[],
         policy_hash: "test",
         rule: "defaults",
-        event_id: "e",
-        subject: None,
-        subject_tag: None,
-        now: 0,
+        dedup_key: change_key(image, verdict.decision, 1),
+        ..VerdictNotice::new(image, verdict, Mode::Enforce, TriggerKind::Scan, "e", 0)
     }
 }
 

@@ -166,13 +166,8 @@ impl Config {
 
     /// Reads the configuration through `lookup`; empty values count as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let get = |k: &str| {
-            lookup(k)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let required = |k: &'static str| get(k).ok_or(ConfigError::Missing(k));
-        let mode = match get(MODE) {
+        let env = Env(lookup);
+        let mode = match env.get(MODE) {
             None => Mode::Audit,
             Some(v) => Mode::parse(&v).ok_or_else(|| ConfigError::Invalid {
                 name: MODE,
@@ -180,75 +175,19 @@ impl Config {
                 problem: "expected audit or enforce".into(),
             })?,
         };
-        let tags = tags_from_lookup(get)?;
-        let duration = |name: &'static str, default: i64| -> Result<i64, ConfigError> {
-            match get(name) {
-                None => Ok(default),
-                Some(v) => {
-                    parse_duration(&v)
-                        .filter(|s| *s > 0)
-                        .ok_or_else(|| ConfigError::Invalid {
-                            name,
-                            value: v,
-                            problem: "expected a duration such as 300s, 5m or 1h".into(),
-                        })
-                }
-            }
-        };
-        let claim_lease = duration(CLAIM_LEASE, DEFAULT_CLAIM_LEASE)?;
         let defaults = SweepSettings::default();
-        let sweep = SweepSettings {
-            interval: duration(SWEEP_INTERVAL, defaults.interval)?,
-            held_timeout: duration(HELD_TIMEOUT, defaults.held_timeout)?,
-        };
-        let number = |name: &'static str, default: f64| -> Result<f64, ConfigError> {
-            match get(name) {
-                None => Ok(default),
-                Some(v) => v
-                    .trim()
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|x| x.is_finite() && *x >= 0.0)
-                    .ok_or_else(|| ConfigError::Invalid {
-                        name,
-                        value: v,
-                        problem: "expected a non-negative number".into(),
-                    }),
-            }
-        };
         let prices = Pricing::default();
-        let pricing = Pricing {
-            initial_scan: number(PRICE_INITIAL_SCAN, prices.initial_scan)?,
-            rescan: number(PRICE_RESCAN, prices.rescan)?,
-        };
-        let cost_days = number(COST_DAYS, 7.0)?.round().max(1.0) as i64;
-        let rate = |name: &'static str, default: f64| -> Result<f64, ConfigError> {
-            let r = number(name, default)?;
-            if r > 0.0 {
-                Ok(r)
-            } else {
-                Err(ConfigError::Invalid {
-                    name,
-                    value: r.to_string(),
-                    problem: "expected a positive number of calls per second".into(),
-                })
-            }
-        };
-        let pacing = Pacing {
-            put_image: rate(PUT_IMAGE_RATE, PUT_IMAGE_TPS)?,
-            inspector: rate(INSPECTOR_RATE, INSPECTOR_TPS)?,
-        };
         Ok(Config {
             deployment: Deployment {
                 mode,
-                topic_arn: required(TOPIC_ARN)?,
-                chat_topic_arn: get(CHAT_TOPIC_ARN),
-                state_table: required(STATE_TABLE)?,
-                rejected_queue_url: required(REJECTED_QUEUE_URL)?,
-                tags,
-                claim_lease,
+                topic_arn: env.required(TOPIC_ARN)?,
+                chat_topic_arn: env.get(CHAT_TOPIC_ARN),
+                state_table: env.required(STATE_TABLE)?,
+                rejected_queue_url: env.required(REJECTED_QUEUE_URL)?,
+                tags: tags_from_lookup(|k| env.get(k))?,
+                claim_lease: env.duration(CLAIM_LEASE, DEFAULT_CLAIM_LEASE)?,
             },
-            policy: match get(POLICY) {
+            policy: match env.get(POLICY) {
                 None => PolicySource::Builtin,
                 Some(v) => PolicySource::parse(&v).map_err(|problem| ConfigError::Invalid {
                     name: POLICY,
@@ -256,11 +195,82 @@ impl Config {
                     problem,
                 })?,
             },
-            sweep,
-            pricing,
-            cost_days,
-            pacing,
+            sweep: SweepSettings {
+                interval: env.duration(SWEEP_INTERVAL, defaults.interval)?,
+                held_timeout: env.duration(HELD_TIMEOUT, defaults.held_timeout)?,
+            },
+            pricing: Pricing {
+                initial_scan: env.number(PRICE_INITIAL_SCAN, prices.initial_scan)?,
+                rescan: env.number(PRICE_RESCAN, prices.rescan)?,
+            },
+            cost_days: env.number(COST_DAYS, 7.0)?.round().max(1.0) as i64,
+            pacing: Pacing {
+                put_image: env.rate(PUT_IMAGE_RATE, PUT_IMAGE_TPS)?,
+                inspector: env.rate(INSPECTOR_RATE, INSPECTOR_TPS)?,
+            },
         })
+    }
+}
+
+/// The environment as the configuration reads it: values trimmed, empty ones unset, each kind of
+/// value checked with the variable's name in the error.
+struct Env<F: Fn(&str) -> Option<String>>(F);
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    /// The trimmed value of `name`, unless unset or empty.
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The value of `name`, which must be set.
+    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.get(name).ok_or(ConfigError::Missing(name))
+    }
+
+    /// A positive duration (`300s`, `5m`, `1h`) in seconds, `default` when unset.
+    fn duration(&self, name: &'static str, default: i64) -> Result<i64, ConfigError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => parse_duration(&v)
+                .filter(|s| *s > 0)
+                .ok_or_else(|| ConfigError::Invalid {
+                    name,
+                    value: v,
+                    problem: "expected a duration such as 300s, 5m or 1h".into(),
+                }),
+        }
+    }
+
+    /// A finite non-negative number, `default` when unset.
+    fn number(&self, name: &'static str, default: f64) -> Result<f64, ConfigError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite() && *x >= 0.0)
+                .ok_or_else(|| ConfigError::Invalid {
+                    name,
+                    value: v,
+                    problem: "expected a non-negative number".into(),
+                }),
+        }
+    }
+
+    /// A positive number of calls per second, `default` when unset.
+    fn rate(&self, name: &'static str, default: f64) -> Result<f64, ConfigError> {
+        let r = self.number(name, default)?;
+        if r > 0.0 {
+            Ok(r)
+        } else {
+            Err(ConfigError::Invalid {
+                name,
+                value: r.to_string(),
+                problem: "expected a positive number of calls per second".into(),
+            })
+        }
     }
 }
 
