@@ -13,6 +13,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
+use crate::domain::escape;
 use crate::domain::tags::TagScheme;
 use crate::domain::time::{DAY, Epoch, duration, format_date, parse_rfc3339};
 use crate::domain::{Finding, Mode, Severity};
@@ -378,30 +379,17 @@ pub struct Problem {
 }
 
 /// One line, whatever the document held: a problem quotes keys and values from it (and the TOML
-/// parser's own messages), so control characters such as a newline are written escaped.
+/// parser's own messages), so they are written through [`escape::line`], as every CLI line is.
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(line) = self.line {
             write!(f, "line {line}: ")?;
         }
         if let Some(field) = &self.field {
-            write_escaped(f, field)?;
-            f.write_str(": ")?;
+            write!(f, "{}: ", escape::line(field))?;
         }
-        write_escaped(f, &self.message)
+        f.write_str(&escape::line(&self.message))
     }
-}
-
-/// Writes `text` with its control characters escaped (`\n`, `\u{1b}` ...).
-fn write_escaped(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
-    for c in text.chars() {
-        if c.is_control() {
-            write!(f, "{}", c.escape_default())?;
-        } else {
-            fmt::Write::write_char(f, c)?;
-        }
-    }
-    Ok(())
 }
 
 /// A policy that cannot be used: every problem found, each with its line and field.
