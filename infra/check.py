@@ -6,7 +6,9 @@ of infra/permissions.json, which in turn must be the AWS operations the adapters
 functions' intake (rules -> SQS queue -> event source mapping) is the same in both: the same
 functions, defaults and limits of batch size, batching window and maximum concurrency, partial
 batch responses, a redrive policy to an alarmed dead-letter queue, a retention of at least 4 days, a
-visibility timeout of at least 6x the function's timeout and longer than the claim lease. The pace
+visibility timeout of at least 6x the function's timeout and longer than the claim lease, and an
+alarm on the age of the queue's oldest record (the same evaluation, a threshold with the same
+default and limits, to the alarm topic). The pace
 of each container's PutImage and Inspector calls has the code's default in both, passed to the
 functions' environment.
 
@@ -51,6 +53,21 @@ MAPPING = {
     "batch_size": (("BatchSize",), (1, 10000)),
     "batching_window": (("MaximumBatchingWindowInSeconds",), (0, 300)),
     "maximum_concurrency": (("ScalingConfig", "MaximumConcurrency"), (2, 1000)),
+}
+# The intake queue's age alarm: its threshold is an intake setting too (SAM's *IntakeMaxAgeSeconds,
+# Terraform's intake.<function>.max_age_seconds), from a minute (SQS publishes the metric once a
+# minute) to the queue's retention (an older record is gone).
+AGE_METRIC = "ApproximateAgeOfOldestMessage"
+AGE = "max_age_seconds"
+# Intake setting => its limits: the mapping's (Lambda's) and the age alarm's threshold.
+LIMITS = dict({setting: limits for setting, (_, limits) in MAPPING.items()}, **{AGE: (60, INTAKE_RETENTION)})
+# How the age alarms evaluate, the same in SAM and Terraform: SAM property => Terraform attribute.
+AGE_ALARM = {
+    "Statistic": "statistic",
+    "Period": "period",
+    "EvaluationPeriods": "evaluation_periods",
+    "ComparisonOperator": "comparison_operator",
+    "TreatMissingData": "treat_missing_data",
 }
 
 
@@ -195,7 +212,8 @@ def tf_role_actions(tf):
 
 def sam_intake(sam, functions, binary_of_queue, lease):
     """Checks SAM's intake queues, their dead-letter queues, alarms, policies and mappings; returns
-    binary => {setting: (default, (min, max))} of its mapping's parameters."""
+    binary => {setting: (default, (min, max))} of its mapping's and age alarm's parameters, and
+    binary => its age alarm's evaluation (AGE_ALARM's properties)."""
     resources = sam["Resources"]
     globals_timeout = sam["Globals"]["Function"].get("Timeout", 3)
     logical_of = {fn["Metadata"]["BuildProperties"]["Binary"]: name for name, fn in functions.items()}
@@ -204,7 +222,7 @@ def sam_intake(sam, functions, binary_of_queue, lease):
         if rule["Type"] == "AWS::Events::Rule":
             for target in rule["Properties"].get("Targets", []):
                 rules_of.setdefault(getatt(target.get("Arn")), set()).add(name)
-    settings = {}
+    settings, evaluations = {}, {}
     for queue, binary in binary_of_queue.items():
         where = "SAM %s (%s)" % (binary, queue)
         props = resources[queue]["Properties"]
@@ -245,12 +263,28 @@ def sam_intake(sam, functions, binary_of_queue, lease):
         names = [ref(mapping.get("BatchSize")), ref(mapping.get("MaximumBatchingWindowInSeconds"))]
         ruled = [r for r in sam.get("Rules", {}).values() if all(json.dumps({"Ref": n}) in json.dumps(r) for n in names)]
         check(len(ruled) == 1, "%s: no CloudFormation Rule ties %s over 10 to a %s of at least 1" % (where, names[0], names[1]))
-    return settings
+
+        aged = [
+            a["Properties"] for a in resources.values()
+            if a["Type"] == "AWS::CloudWatch::Alarm"
+            and a["Properties"].get("Namespace") == "AWS/SQS"
+            and a["Properties"].get("MetricName") == AGE_METRIC
+            and {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}} in a["Properties"].get("Dimensions", [])
+            and a["Properties"].get("AlarmActions") == [{"Ref": "AlarmTopic"}]
+        ]
+        check(len(aged) == 1, "%s: %d alarms on its %s to the alarm topic, not 1" % (where, len(aged), AGE_METRIC))
+        if len(aged) == 1:
+            param = sam.get("Parameters", {}).get(ref(aged[0].get("Threshold")), {})
+            check(bool(param), "%s: its age alarm's Threshold is not a parameter" % where)
+            settings[binary][AGE] = (param.get("Default"), (param.get("MinValue"), param.get("MaxValue")))
+            evaluations[binary] = {k: aged[0].get(k) for k in AGE_ALARM}
+    return settings, evaluations
 
 
 def tf_intake(tf, lease):
     """Checks Terraform's intake queues, their dead-letter queues, alarms, policies and mappings;
-    returns binary => {setting: (default, (min, max))} of its fields of var.intake."""
+    returns binary => {setting: (default, (min, max))} of its fields of var.intake, and the age
+    alarms' evaluation (AGE_ALARM's properties, by SAM's names)."""
     functions = tf_locals(tf)["functions"]
     check(tf_locals(tf).get("intake") == "${var.intake}", "Terraform local.intake is %s, not var.intake" % tf_locals(tf).get("intake"))
     intake = tf_intake_variable(tf)
@@ -286,6 +320,20 @@ def tf_intake(tf, lease):
     conditions = [p.get("condition") for lc in mapping.get("lifecycle", []) for p in lc.get("precondition", [])]
     check("${each.value.batch_size <= 10 || each.value.batching_window >= 1}" in conditions, "Terraform intake mappings have no precondition that a batch over 10 has a window of at least 1 s")
 
+    aged = [a for a in tf_blocks(tf, "resource", "aws_cloudwatch_metric_alarm").values() if a.get("metric_name") == AGE_METRIC]
+    check(len(aged) == 1, "Terraform has %d alarms on %s, not one per intake queue" % (len(aged), AGE_METRIC))
+    age = aged[0] if len(aged) == 1 else {}
+    expected = {
+        "for_each": "${local.intake}",
+        "namespace": "AWS/SQS",
+        "dimensions": {"QueueName": "${aws_sqs_queue.intake[each.key].name}"},
+        "threshold": "${each.value.%s}" % AGE,
+        "alarm_actions": ["${aws_sns_topic.alarms.arn}"],
+    }
+    for attribute, value in expected.items():
+        check(age.get(attribute) == value, "Terraform intake age alarms' %s is %s, not %s" % (attribute, age.get(attribute), value))
+    evaluation = {sam_name: age.get(tf_name) for sam_name, tf_name in AGE_ALARM.items()}
+
     settings = {}
     for key, values in intake.items():
         binary = functions.get(key, {}).get("binary", key)
@@ -295,13 +343,13 @@ def tf_intake(tf, lease):
         if factor is not None:
             check_queue(where, queue.get("message_retention_seconds"), int(factor.group(1)) * functions[key]["timeout"], functions[key]["timeout"], lease)
         settings[binary] = values
-    return settings
+    return settings, evaluation
 
 
 def tf_intake_variable(tf):
     """Reads variable "intake": an object with an optional object per event function whose fields
-    are the MAPPING settings, each optional(number, default), and one validation per setting over
-    all functions; returns function key => {setting: (default, (min, max))}."""
+    are the LIMITS settings (the mapping's and the age alarm's), each optional(number, default), and
+    one validation per setting over all functions; returns function key => {setting: (default, (min, max))}."""
     variable = {}
     for block in tf.get("variable", []):
         for name, body in block.items():
@@ -312,7 +360,7 @@ def tf_intake_variable(tf):
     bounds = {}
     for validation in variable.get("validation", []):
         condition = validation.get("condition", "")
-        named = [setting for setting in MAPPING if re.search(r"\bf\.%s\b" % setting, condition)]
+        named = [setting for setting in LIMITS if re.search(r"\bf\.%s\b" % setting, condition)]
         check(len(named) == 1 and "for f in var.intake" in condition, "Terraform variable intake: a validation is not of one setting over every function: %s" % condition)
         if len(named) == 1:
             numbers = {int(n) for n in re.findall(r"(?<![\w.])(\d+)(?![\w.])", condition)}
@@ -320,8 +368,8 @@ def tf_intake_variable(tf):
     out = {}
     for key, fields in re.findall(r"(\w+) = optional\(object\(\{(.*?)\}\), \{\}\)", str(variable.get("type", ""))):
         defaults = {field: int(default) for field, default in re.findall(r"(\w+) = optional\(number, (\d+)\)", fields)}
-        check(set(defaults) == set(MAPPING), "Terraform variable intake.%s: fields with a default %s, not %s" % (key, sorted(defaults), sorted(MAPPING)))
-        out[key] = {setting: (defaults.get(setting), bounds.get(setting, (None, None))) for setting in MAPPING}
+        check(set(defaults) == set(LIMITS), "Terraform variable intake.%s: fields with a default %s, not %s" % (key, sorted(defaults), sorted(LIMITS)))
+        out[key] = {setting: (defaults.get(setting), bounds.get(setting, (None, None))) for setting in LIMITS}
     check(bool(out), "Terraform variable intake: no function of type optional(object({...}), {})")
     return out
 
@@ -366,21 +414,25 @@ def check_intake(sam, tf, permissions, functions, binary_of_queue):
         "the code's default": default_claim_lease(),
     }
     fed = set(permissions["intake"]["functions"])
-    sam_settings = sam_intake(sam, functions, binary_of_queue, {k: v for k, v in lease.items() if k != "Terraform"})
-    tf_settings = tf_intake(tf, {k: v for k, v in lease.items() if k != "SAM"})
+    sam_settings, sam_evaluations = sam_intake(sam, functions, binary_of_queue, {k: v for k, v in lease.items() if k != "Terraform"})
+    tf_settings, tf_evaluation = tf_intake(tf, {k: v for k, v in lease.items() if k != "SAM"})
     check(set(sam_settings) == fed, "SAM feeds %s from intake queues, permissions.json's intake says %s" % (sorted(sam_settings), sorted(fed)))
     check(set(tf_settings) == fed, "Terraform feeds %s from intake queues, permissions.json's intake says %s" % (sorted(tf_settings), sorted(fed)))
     for binary in sorted(fed):
         sam_, tf_ = sam_settings.get(binary, {}), tf_settings.get(binary, {})
-        for setting, (_, limits) in MAPPING.items():
+        for setting, limits in LIMITS.items():
             s_default, s_limits = sam_.get(setting, (None, None))
             t_default, t_limits = tf_.get(setting, (None, None))
             check(s_default == t_default, "%s %s: SAM's default %s != Terraform's %s" % (binary, setting, s_default, t_default))
-            check(s_limits == limits, "%s %s: SAM allows %s, Lambda's limits are %s" % (binary, setting, s_limits, limits))
-            check(t_limits == limits, "%s %s: Terraform validates %s, Lambda's limits are %s" % (binary, setting, t_limits, limits))
+            check(s_limits == limits, "%s %s: SAM allows %s, the limits are %s" % (binary, setting, s_limits, limits))
+            check(t_limits == limits, "%s %s: Terraform validates %s, the limits are %s" % (binary, setting, t_limits, limits))
             check(isinstance(s_default, int) and limits[0] <= s_default <= limits[1], "%s %s: default %s outside %s" % (binary, setting, s_default, limits))
         batch, window = sam_.get("batch_size", (0,))[0], sam_.get("batching_window", (0,))[0]
         check(not (isinstance(batch, int) and batch > 10) or (isinstance(window, int) and window >= 1), "%s: a default batch of %s needs a batching window of at least 1 s, not %s" % (binary, batch, window))
+        age = sam_.get(AGE, (None,))[0]
+        check(isinstance(age, int) and isinstance(window, int) and age > window, "%s: the default alarm age %s s is not above the default batching window %s s (records wait that long by design)" % (binary, age, window))
+        check(sam_evaluations.get(binary) == tf_evaluation, "%s: SAM's age alarm evaluates %s, Terraform's %s" % (binary, sam_evaluations.get(binary), tf_evaluation))
+        check((sam_evaluations.get(binary) or {}).get("Statistic") == "Maximum", "%s: the age alarm's Statistic is not Maximum (the oldest record)" % binary)
 
     # EventBridge writes to the queues with the key: its key policy statement covers them.
     key = sam["Resources"]["Key"]["Properties"]["KeyPolicy"]["Statement"]
@@ -503,7 +555,7 @@ def main():
         print("infra/check.py: " + p)
     if problems:
         return 1
-    print("infra/check.py: SAM and Terraform agree: %d functions, %d environment variables, %d event patterns, %d intake queues, IAM per permissions.json (%d operations in the adapters)" % (len(binary_of), len(read), len(files), intake_queues, len(ops)))
+    print("infra/check.py: SAM and Terraform agree: %d functions, %d environment variables, %d event patterns, %d intake queues (each with its dead-letter and age alarms), IAM per permissions.json (%d operations in the adapters)" % (len(binary_of), len(read), len(files), intake_queues, len(ops)))
     return 0
 
 

@@ -11,6 +11,11 @@ locals {
     Errors    = "Function errors (each is retried; the failures and intake dead-letter queue alarms say when retries ran out)"
     Throttles = "Function throttles (events wait and are retried)"
   }
+  # Event function => what is late when its intake queue backs up (the intake age alarm's description).
+  intake_late = {
+    on_push = "pushed images are re-tagged late"
+    on_scan = "verdicts on scans and findings are late"
+  }
   log_filters = {
     for pair in setproduct(keys(local.functions), keys(local.log_metrics)) :
     "${pair[0]}-${pair[1]}" => { function = pair[0], metric = pair[1] }
@@ -58,6 +63,32 @@ resource "aws_cloudwatch_metric_alarm" "queue" {
   evaluation_periods  = 1
   threshold           = 1
   comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  tags                = var.tags
+}
+
+# An intake queue backing up (intake.tf): its oldest record has waited longer than the function's
+# intake.<function>.max_age_seconds (a mapping disabled, throttles, a function that cannot keep up).
+# Maximum over 60 s periods (SQS's resolution), 5 in a row: a backlog's age only grows, so it alarms
+# 5 minutes after crossing the threshold, while one record whose batch failed once does not. That
+# record waits out the visibility timeout (on-push 360 s, over its 300 s) and its retry takes up to
+# the function's 60 s, so its age stays over 300 s for up to 120 s: 3 one-minute datapoints at most,
+# and the errors alarm has reported it already. on-scan's 1800 s is above two of its 720 s visibility
+# timeouts: a record retried twice stays under it. Missing data (an idle queue publishes no
+# datapoints) is not breaching, as for the other alarms.
+resource "aws_cloudwatch_metric_alarm" "intake_age" {
+  for_each            = local.intake
+  alarm_name          = "${var.name}-${local.functions[each.key].binary}-intake-age"
+  alarm_description   = "${local.functions[each.key].binary} intake records have waited over ${each.value.max_age_seconds} s (${local.intake_late[each.key]}): check that ${local.functions[each.key].binary}'s event source mapping is Enabled and whether the errors or throttles alarm fired; if it is only slow, raise its maximum concurrency (records are kept 4 days)"
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateAgeOfOldestMessage"
+  dimensions          = { QueueName = aws_sqs_queue.intake[each.key].name }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 5
+  threshold           = each.value.max_age_seconds
+  comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alarms.arn]
   tags                = var.tags

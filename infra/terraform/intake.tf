@@ -1,7 +1,8 @@
 # The event functions' intake: the EventBridge rules (lambda.tf) send on-push's and on-scan's events
 # to an SQS queue per function, which the function reads in batches through an event source mapping,
 # so that a burst of finding events for one image costs one evaluation per batch, not one invocation
-# per event. After 5 receives a record goes to the function's dead-letter queue (local.queues, alarmed).
+# per event. After 5 receives a record goes to the function's dead-letter queue (local.queues, alarmed);
+# a queue whose oldest record waits too long is alarmed too (alarms.tf, intake_age).
 
 locals {
   # Event function => how its mapping reads its queue (var.intake, its fields defaulted: variables.tf).

@@ -152,7 +152,7 @@ resource "aws_sns_topic_subscription" "alarm_email" {
 locals {
   # Queue name suffix => what lands in it (also the description of its alarm, alarms.tf): the
   # queues where something waits for a person, kept 14 days. The intake queues (intake.tf) are not
-  # here: messages in them are work, not trouble.
+  # here: messages in them are work, not trouble, until they wait too long (alarms.tf, intake_age).
   queues = {
     rejected           = "Events the gatekeeper could not use (malformed or unexpected shapes)"
     failures           = "Invocations that failed after Lambda's retries (events not acted on)"

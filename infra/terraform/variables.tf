@@ -234,24 +234,31 @@ variable "reserved_concurrency" {
   }
 }
 
-# The event source mappings of on-push and on-scan (intake.tf), one object per event function; a
-# field left out keeps its default (the same as the SAM template's parameters, infra/check.py). Lambda's
-# limits: a batch of 1 to 10000 records, a batching window of 0 to 300 s (a batch over 10 needs at
-# least 1 s, intake.tf's precondition), a maximum concurrency of 2 to 1000 pollers per mapping.
+# The event source mappings of on-push and on-scan (intake.tf), one object per event function, and
+# the age of its queue's oldest record that sets off its alarm (alarms.tf); a field left out keeps
+# its default (the same as the SAM template's parameters, infra/check.py). Lambda's limits: a batch
+# of 1 to 10000 records, a batching window of 0 to 300 s (a batch over 10 needs at least 1 s,
+# intake.tf's precondition), a maximum concurrency of 2 to 1000 pollers per mapping. The alarm's
+# age: at least 60 s (SQS publishes the metric once a minute), at most the queues' retention of 4
+# days (345600 s: an older record is gone); keep it above the batching window.
 variable "intake" {
-  description = "How on-push's and on-scan's mappings read their queues: per function, batch_size (records per invocation), batching_window (seconds to fill a batch) and maximum_concurrency (concurrent invocations)."
+  description = "How on-push's and on-scan's mappings read their queues: per function, batch_size (records per invocation), batching_window (seconds to fill a batch) and maximum_concurrency (concurrent invocations); and max_age_seconds, the age of the queue's oldest record that sets off its alarm."
   type = object({
-    # A window of 0 and what is already waiting: a pushed image is re-tagged within seconds.
+    # A window of 0 and what is already waiting: a pushed image is re-tagged within seconds, so a
+    # record 5 minutes old means on-push is not keeping up.
     on_push = optional(object({
       batch_size          = optional(number, 10)
       batching_window     = optional(number, 0)
       maximum_concurrency = optional(number, 2)
+      max_age_seconds     = optional(number, 300)
     }), {})
-    # 5 s for a scan's finding events to arrive together, and all of them in one batch.
+    # 5 s for a scan's finding events to arrive together, and all of them in one batch. A
+    # CVE-database update's backlog drains within minutes: half an hour means it is not draining.
     on_scan = optional(object({
       batch_size          = optional(number, 100)
       batching_window     = optional(number, 5)
       maximum_concurrency = optional(number, 4)
+      max_age_seconds     = optional(number, 1800)
     }), {})
   })
   default  = {}
@@ -267,6 +274,10 @@ variable "intake" {
   validation {
     condition     = alltrue([for f in var.intake : f.maximum_concurrency >= 2 && f.maximum_concurrency <= 1000 && floor(f.maximum_concurrency) == f.maximum_concurrency])
     error_message = "intake: each function's maximum_concurrency must be a whole number from 2 to 1000."
+  }
+  validation {
+    condition     = alltrue([for f in var.intake : f.max_age_seconds >= 60 && f.max_age_seconds <= 345600 && floor(f.max_age_seconds) == f.max_age_seconds])
+    error_message = "intake: each function's max_age_seconds must be a whole number from 60 to 345600 (the queues' retention)."
   }
 }
 
