@@ -16,7 +16,7 @@ PKGS_checkov := checkov==3.3.30
 CARGO ?= cargo
 SAM_ENV := SAM_CLI_TELEMETRY=0 SAM_CLI_BETA_RUST_CARGO_LAMBDA=1 AWS_DEFAULT_REGION=eu-west-1 PATH=$(LAMBDA_VENV)/bin:$(PATH)
 
-.PHONY: help tools demo test fmt lint unit infra arm64-smoke check-rust clean-tools fuzz
+.PHONY: help tools demo test fmt lint unit infra arm64-smoke check-rust clean-tools fuzz storm cve-update
 
 help:
 	@echo "make demo   run the gatekeeper end to end against a local AWS (moto), started and stopped by itself"
@@ -25,6 +25,7 @@ help:
 	@echo "make tools  create the Python venv with moto in .tools/ (done by demo and test when missing)"
 	@echo "make fuzz   coverage-guided fuzzing of the event, findings and policy parsers (cargo fuzz, nightly),"
 	@echo "            FUZZ_SECONDS (default 60) per target; not part of make test"
+	@echo "make storm, make cve-update   the load benchmarks (release build, a few minutes each)"
 
 # One venv per tool family (checkov alone: its HCL parser shares a package name with python-hcl2),
 # each rebuilt when the Makefile changes; the stamp records the packages it holds.
@@ -99,6 +100,16 @@ fuzz: check-rust
 	cd fuzz && for t in $(FUZZ_TARGETS); do \
 	  cargo +nightly fuzz run $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -max_len=65536 || exit 1; \
 	done
+
+# Benchmarks outside `make test` (which runs a small form of each), bounded in time: the storm of
+# 1,000 events with faults, and a CVE-database update of 200 images x 50 findings through on-scan's
+# intake (10,000 events; at most 9 minutes of draining).
+storm: tools check-rust
+	$(CARGO) run --release -p gatekeeper-tests --bin storm
+
+cve-update: tools check-rust
+	$(CARGO) run --release -p gatekeeper-tests --bin cve_update -- 200 50 4
+	$(CARGO) run --release -p gatekeeper-tests --bin cve_update -- 200 50 4 shuffled
 
 clean-tools:
 	rm -rf $(TOOLS)

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sns::config::Credentials;
@@ -142,14 +142,15 @@ struct State {
     rng: Rng,
     requests: BTreeMap<String, usize>,
     faults: BTreeMap<String, usize>,
-    history: Vec<(String, Option<Fault>)>,
+    history: Vec<(String, Option<Fault>, Instant)>,
 }
 
 impl State {
     fn choose(&mut self, operation: &str) -> Option<Fault> {
         *self.requests.entry(operation.to_string()).or_default() += 1;
         let fault = self.draw(operation);
-        self.history.push((operation.to_string(), fault));
+        self.history
+            .push((operation.to_string(), fault, Instant::now()));
         fault
     }
 
@@ -243,7 +244,21 @@ impl FaultProxy {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .history
-            .clone()
+            .iter()
+            .map(|(op, fault, _)| (op.clone(), *fault))
+            .collect()
+    }
+
+    /// When each request of `operation` (`service:Operation`) arrived since the last reset, in order.
+    pub fn times(&self, operation: &str) -> Vec<Instant> {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .history
+            .iter()
+            .filter(|(op, _, _)| op == operation)
+            .map(|(_, _, at)| *at)
+            .collect()
     }
 
     /// Forgets the counts and the history (the rules stay).

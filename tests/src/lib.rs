@@ -3,6 +3,7 @@
 //! test. Used by the integration tests, the function crates' runtime tests and the demo.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 
+pub mod cve_update;
 pub mod faults;
 pub mod fixtures;
 pub mod manifest;

@@ -133,18 +133,7 @@ impl EventSource {
 
     /// Lambda's SQS event for `batch` (`{"Records": [...]}`, one record per message).
     pub fn event(&self, batch: &[Received]) -> Value {
-        let records: Vec<Value> = batch
-            .iter()
-            .map(|m| {
-                json!({
-                    "messageId": m.id, "receiptHandle": m.receipt, "body": m.body,
-                    "attributes": {"ApproximateReceiveCount": m.receive_count.to_string()},
-                    "messageAttributes": {}, "eventSource": "aws:sqs",
-                    "eventSourceARN": self.arn, "awsRegion": self.region,
-                })
-            })
-            .collect();
-        json!({ "Records": records })
+        sqs_event(batch, &self.arn, &self.region)
     }
 
     /// Applies a function's answer to `batch` as Lambda does: every message not named in `retry` is
@@ -226,5 +215,147 @@ impl EventSource {
                 .unwrap();
             assert!(out.failed().is_empty(), "{:?}", out.failed());
         }
+    }
+}
+
+/// Lambda's SQS event for `batch` read from the queue `arn` in `region`.
+pub fn sqs_event(batch: &[Received], arn: &str, region: &str) -> Value {
+    let records: Vec<Value> = batch
+        .iter()
+        .map(|m| {
+            json!({
+                "messageId": m.id, "receiptHandle": m.receipt, "body": m.body,
+                "attributes": {"ApproximateReceiveCount": m.receive_count.to_string()},
+                "messageAttributes": {}, "eventSource": "aws:sqs",
+                "eventSourceARN": arn, "awsRegion": region,
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+/// A standard SQS queue in memory, for loads moto cannot hold: moto's SQS scans every message on each
+/// call (ReceiveMessage takes over a second with 2,500 messages queued), so a 10,000-event update
+/// would spend its time in moto. The same semantics as [`EventSource`] reads from moto: a received
+/// message is hidden for the visibility timeout, handed out again after it with a higher receive
+/// count, moved to the dead-letter queue when received `max_receive` times, deleted only by the
+/// receipt handle of its latest receipt.
+#[derive(Debug)]
+pub struct MemoryQueue {
+    state: std::sync::Mutex<Memory>,
+    /// Records per batch at most.
+    pub batch_size: usize,
+    visibility: std::time::Duration,
+    max_receive: u32,
+}
+
+#[derive(Debug, Default)]
+struct Memory {
+    messages: Vec<Stored>,
+    sent: u64,
+    dead: Vec<Stored>,
+}
+
+#[derive(Debug, Clone)]
+struct Stored {
+    id: String,
+    body: String,
+    visible_at: std::time::Instant,
+    receives: u32,
+}
+
+impl MemoryQueue {
+    /// An empty queue.
+    pub fn new(
+        batch_size: usize,
+        visibility: std::time::Duration,
+        max_receive: u32,
+    ) -> MemoryQueue {
+        MemoryQueue {
+            state: std::sync::Mutex::default(),
+            batch_size: batch_size.max(1),
+            visibility,
+            max_receive,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Memory> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues each event as a message.
+    pub fn send(&self, events: &[Value]) {
+        let now = std::time::Instant::now();
+        let mut m = self.lock();
+        for e in events {
+            m.sent += 1;
+            let id = format!("m-{:08}", m.sent);
+            m.messages.push(Stored {
+                id,
+                body: e.to_string(),
+                visible_at: now,
+                receives: 0,
+            });
+        }
+    }
+
+    /// Up to `batch_size` visible messages, oldest first, each now hidden for the visibility timeout;
+    /// a visible message already received `max_receive` times goes to the dead-letter queue instead.
+    pub fn poll(&self) -> Vec<Received> {
+        let now = std::time::Instant::now();
+        let (visibility, max_receive, want) = (self.visibility, self.max_receive, self.batch_size);
+        let mut m = self.lock();
+        let mut batch = Vec::new();
+        let mut dead = Vec::new();
+        for (i, s) in m.messages.iter_mut().enumerate() {
+            if batch.len() >= want {
+                break;
+            }
+            if s.visible_at > now {
+                continue;
+            }
+            if s.receives >= max_receive {
+                dead.push(i);
+                continue;
+            }
+            s.receives += 1;
+            s.visible_at = now + visibility;
+            batch.push(Received {
+                id: s.id.clone(),
+                receipt: format!("{}#{}", s.id, s.receives),
+                body: s.body.clone(),
+                receive_count: s.receives,
+            });
+        }
+        for i in dead.into_iter().rev() {
+            let s = m.messages.remove(i);
+            m.dead.push(s);
+        }
+        batch
+    }
+
+    /// Deletes every message of `batch` not named in `retry` (by its receipt: a message received again
+    /// since stays); returns how many were deleted.
+    pub fn settle(&self, batch: &[Received], retry: &[String]) -> usize {
+        let done: std::collections::HashSet<&str> = batch
+            .iter()
+            .filter(|r| !retry.contains(&r.id))
+            .map(|r| r.receipt.as_str())
+            .collect();
+        let mut m = self.lock();
+        let before = m.messages.len();
+        m.messages
+            .retain(|s| !done.contains(format!("{}#{}", s.id, s.receives).as_str()));
+        before - m.messages.len()
+    }
+
+    /// Messages in the queue, visible or not.
+    pub fn depth(&self) -> usize {
+        self.lock().messages.len()
+    }
+
+    /// Messages moved to the dead-letter queue.
+    pub fn dead(&self) -> usize {
+        self.lock().dead.len()
     }
 }

@@ -316,6 +316,39 @@ impl ImageRecords for DynamoState {
         ))
     }
 
+    async fn lease_evaluation(
+        &self,
+        image: &ImageRef,
+        by: &str,
+        now: Epoch,
+        until: Epoch,
+    ) -> Result<Option<ImageState>, AwsError> {
+        let req = self
+            .update(image_key(image))
+            .update_expression("SET evaluating_by = :by, evaluating_until = :until")
+            .condition_expression(
+                "attribute_not_exists(evaluating_until) OR evaluating_until <= :now OR evaluating_by = :by",
+            )
+            .expression_attribute_values(":by", s(by))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":until", n(until))
+            .return_values(ReturnValue::AllNew);
+        Ok(conditional(req)
+            .await?
+            .map(|out| out.attributes().map(state_from).unwrap_or_default()))
+    }
+
+    async fn release_evaluation(&self, image: &ImageRef, by: &str) -> Result<(), AwsError> {
+        let req = self
+            .update(image_key(image))
+            .update_expression("REMOVE evaluating_by, evaluating_until")
+            .condition_expression("evaluating_by = :by")
+            .expression_attribute_values(":by", s(by));
+        // Another holder's lease (this one's ended and was taken over) is left alone.
+        conditional(req).await?;
+        Ok(())
+    }
+
     async fn record_seen(
         &self,
         image: &ImageRef,
@@ -323,7 +356,9 @@ impl ImageRecords for DynamoState {
     ) -> Result<Written, AwsError> {
         let req = self
             .update(image_key(image))
-            .update_expression("SET seen = :b, seen_version = :v")
+            .update_expression(
+                "SET seen = :b, seen_version = :v REMOVE evaluating_by, evaluating_until",
+            )
             .condition_expression("version = :v")
             .expression_attribute_values(":b", AttributeValue::B(Blob::new(seen.to_bytes())))
             .expression_attribute_values(":v", n(seen.version));

@@ -52,8 +52,26 @@ pub trait ImageRecords {
         decision: Decision,
         now: Epoch,
     ) -> impl Future<Output = Result<Written, AwsError>> + Send;
+    /// Takes the image's evaluation lease for `by` until `until`, unless another holder's lease is
+    /// still live at `now`: the record after the write when this holder has it (taken, or taken over
+    /// after a crash), `None` when another delivery is evaluating the image. The lease does not move
+    /// the version.
+    fn lease_evaluation(
+        &self,
+        image: &ImageRef,
+        by: &str,
+        now: Epoch,
+        until: Epoch,
+    ) -> impl Future<Output = Result<Option<ImageState>, AwsError>> + Send;
+    /// Ends `by`'s evaluation lease without recording anything (its records were covered after all).
+    fn release_evaluation(
+        &self,
+        image: &ImageRef,
+        by: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// Records what an evaluation saw, if the record is still at `seen.version` (the version the
-    /// evaluation left it at; any other write since makes the summary stale, so it is not written).
+    /// evaluation left it at; any other write since makes the summary stale, so it is not written),
+    /// and ends any evaluation lease: what it saw is there for the next batch to read.
     fn record_seen(
         &self,
         image: &ImageRef,

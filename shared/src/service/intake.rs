@@ -3,7 +3,7 @@
 //! finished go back to the queue, and only those.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tracing::{info, warn};
@@ -11,11 +11,20 @@ use tracing::{info, warn};
 use super::evaluate::ScanHint;
 use super::route::ScanAsk;
 use super::{Gatekeeper, Outcome, Status, Trigger};
-use crate::domain::Finding;
 use crate::domain::events::{Event, EventBody, Incoming};
+use crate::domain::{Finding, ImageRef};
 use crate::error::Error;
 use crate::ports::{FindingsSource, ImageRecords, Ports};
-use crate::state::Written;
+use crate::state::{ImageState, Written};
+
+/// How long an evaluation lease lasts (seconds): longer than an evaluation takes, far shorter than the
+/// intake queue's visibility timeout, so that a lease left by a crash is over long before its records
+/// come back.
+pub const EVALUATION_LEASE: i64 = 60;
+
+/// How long a batch waits at most, after its other images, for another delivery's evaluation of an
+/// image before sending that image's records back to the queue.
+const WAIT_FOR_OTHERS: Duration = Duration::from_secs(20);
 
 /// One record of a batch: an SQS message of the function's intake queue.
 #[derive(Debug, Clone)]
@@ -106,6 +115,32 @@ fn leads(next: &Event, lead: &Event) -> bool {
     }
 }
 
+/// The answer to a group of finding records that the image's last evaluation, as `state` records it,
+/// already saw: acknowledged without reading the findings again; `None` when it did not see them all.
+fn covered(
+    state: &ImageState,
+    group: &Group<'_>,
+    image: &ImageRef,
+    trigger: &Trigger,
+) -> Option<Outcome> {
+    let seen = state.seen_now()?;
+    if !group.findings.iter().all(|f| seen.covers(f)) {
+        return None;
+    }
+    info!(image = %image.display(), records = group.ids.len(), "already evaluated: the last evaluation saw these finding updates");
+    let mut outcome = Outcome::new(
+        Status::Unchanged,
+        trigger.kind,
+        Some(image),
+        format!(
+            "already evaluated: the image's last evaluation saw these {} finding update(s)",
+            group.findings.len()
+        ),
+    );
+    outcome.decision = state.decision;
+    Some(outcome)
+}
+
 impl BatchReport {
     /// Records the outcome of the records `ids`; an `in_progress` one sends them back to the queue
     /// (another delivery is applying the change: they are looked at again after it).
@@ -190,6 +225,7 @@ impl<P: Ports> Gatekeeper<P> {
                 }
             }
         }
+        let mut contended = Vec::new();
         for (n, key) in order.iter().enumerate() {
             let Some(group) = groups.get(key) else {
                 continue;
@@ -199,23 +235,68 @@ impl<P: Ports> Gatekeeper<P> {
                 continue;
             }
             match self.settle_group(source, group).await {
-                Ok(outcome) => report.settled(outcome, &group.ids),
+                Ok(Some(outcome)) => report.settled(outcome, &group.ids),
+                Ok(None) => contended.push(group),
                 Err(e) => report.failed(&e, &group.ids),
             }
         }
+        self.settle_contended(source, contended, until, &mut report)
+            .await;
         report
+    }
+
+    /// The images another delivery was evaluating, looked at again once the rest of the batch is done
+    /// (at growing intervals, for at most [`WAIT_FOR_OTHERS`] and never past `until`; not at all
+    /// without `until`): usually that
+    /// evaluation has recorded what it saw by then and the records are acknowledged without a read.
+    /// The records of an image still being evaluated go back to the queue.
+    async fn settle_contended<F: FindingsSource + Sync>(
+        &self,
+        source: &F,
+        mut waiting: Vec<&Group<'_>>,
+        until: Option<Instant>,
+        report: &mut BatchReport,
+    ) {
+        // Without a deadline (a caller that is not a Lambda invocation) nothing waits.
+        let give_up = until.map_or_else(Instant::now, |u| u.min(Instant::now() + WAIT_FOR_OTHERS));
+        let mut pause = Duration::from_millis(250);
+        while !waiting.is_empty() && Instant::now() + pause < give_up {
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(4));
+            let mut still = Vec::new();
+            for group in waiting {
+                match self.settle_group(source, group).await {
+                    Ok(Some(outcome)) => report.settled(outcome, &group.ids),
+                    Ok(None) => still.push(group),
+                    Err(e) => report.failed(&e, &group.ids),
+                }
+            }
+            waiting = still;
+        }
+        for group in waiting {
+            let outcome = Outcome::new(
+                Status::InProgress,
+                Trigger::of(group.lead).kind,
+                group.lead.image(),
+                "another delivery is still evaluating the image: its records go back to the queue"
+                    .to_string(),
+            );
+            report.settled(outcome, &group.ids);
+        }
     }
 
     /// One image of a batch: acknowledged when its last evaluation already saw every finding update
     /// its records carry, evaluated once otherwise (with those findings merged into what ListFindings
-    /// returns), and what that evaluation saw recorded for the next batch.
+    /// returns), and what that evaluation saw recorded for the next batch. Records of finding updates
+    /// are evaluated under the image's evaluation lease: `None` when another delivery holds it (that
+    /// evaluation is likely to cover them; the caller looks again later).
     async fn settle_group<F: FindingsSource + Sync>(
         &self,
         source: &F,
         group: &Group<'_>,
-    ) -> Result<Outcome, Error> {
+    ) -> Result<Option<Outcome>, Error> {
         let Some(ask) = ScanAsk::of(group.lead) else {
-            return Ok(super::route::misrouted(group.lead, "scan"));
+            return Ok(Some(super::route::misrouted(group.lead, "scan")));
         };
         // The claim covers every record of the image in the batch: a redelivery of any of them
         // continues the change, whichever record leads it then.
@@ -225,21 +306,23 @@ impl<P: Ports> Gatekeeper<P> {
         };
         if group.only_findings {
             let state = self.state.load(ask.image).await?;
-            if let Some(seen) = state.seen_now()
-                && group.findings.iter().all(|f| seen.covers(f))
-            {
-                info!(image = %ask.image.display(), records = group.ids.len(), "already evaluated: the last evaluation saw these finding updates");
-                let mut outcome = Outcome::new(
-                    Status::Unchanged,
-                    trigger.kind,
-                    Some(ask.image),
-                    format!(
-                        "already evaluated: the image's last evaluation saw these {} finding update(s)",
-                        group.findings.len()
-                    ),
-                );
-                outcome.decision = state.decision;
-                return Ok(outcome);
+            if let Some(outcome) = covered(&state, group, ask.image, &trigger) {
+                return Ok(Some(outcome));
+            }
+            let now = (self.clock)();
+            let holder = group.ids.first().map_or("", String::as_str);
+            let Some(fresh) = self
+                .state
+                .lease_evaluation(ask.image, holder, now, now + EVALUATION_LEASE)
+                .await?
+            else {
+                info!(image = %ask.image.display(), records = group.ids.len(), "another delivery is evaluating the image: looked at again after the rest of the batch");
+                return Ok(None);
+            };
+            // Another delivery may have finished its evaluation between the read and the lease.
+            if let Some(outcome) = covered(&fresh, group, ask.image, &trigger) {
+                self.state.release_evaluation(ask.image, holder).await?;
+                return Ok(Some(outcome));
             }
         }
         info!(image = %ask.image.display(), records = group.ids.len(), event_id = %trigger.event_id, "evaluating once for the batch");
@@ -262,7 +345,7 @@ impl<P: Ports> Gatekeeper<P> {
                 }
             }
         }
-        Ok(outcome)
+        Ok(Some(outcome))
     }
 
     /// The on-push function's SQS batch: each record in turn (pushes, deletions and restores are

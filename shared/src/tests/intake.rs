@@ -229,6 +229,117 @@ fn a_redelivery_led_by_another_of_the_claimed_records_continues_the_change_at_on
     assert_eq!(others.retry, ["copy-0", "copy-1"], "{:?}", others.outcomes);
 }
 
+#[tokio::test]
+async fn a_batch_waits_for_another_pollers_evaluation_of_the_image_and_acknowledges_what_it_saw() {
+    let bench = Bench::new();
+    bench.findings.inner.set(A, vec![listed_as_in_the_event()]);
+    // A second poller takes other records of the same image while the first is evaluating it (between
+    // its findings read and its tag change): it must not read the findings a second time.
+    let twin = std::sync::Arc::new(container(&bench.registry, &bench.notifier, &bench.state));
+    let (tried, findings) = (twin.state.hooks.clone(), bench.findings.clone());
+    let answer = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let out = answer.clone();
+    bench
+        .gk
+        .registry
+        .hooks
+        .before("put_tag", 1, move || async move {
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            let task = tokio::spawn(async move {
+                let records = findings_of("other", A, 3);
+                twin.handle_scan_batch(&findings, &records, Some(until))
+                    .await
+            });
+            *out.lock().unwrap() = Some(task);
+            // Go on only once the second poller has found the image being evaluated.
+            while tried.calls("lease_evaluation") == 0 {
+                tokio::task::yield_now().await;
+            }
+        });
+
+    let first = bench
+        .gk
+        .handle_scan_batch(&bench.findings, &findings_of("a", A, 2), None)
+        .await;
+    let task = answer
+        .lock()
+        .unwrap()
+        .take()
+        .expect("the second poller ran");
+    let second = task.await.unwrap();
+
+    assert_eq!(first.retry, Vec::<String>::new());
+    assert_eq!(second.retry, Vec::<String>::new(), "{:?}", second.outcomes);
+    assert_eq!(second.outcomes.len(), 1);
+    assert!(
+        second.outcomes[0].detail.contains("already evaluated"),
+        "{:?}",
+        second.outcomes[0]
+    );
+    assert_eq!(bench.findings.hooks.calls("image_findings"), 1);
+    assert_eq!(bench.notifier.messages().len(), 1);
+    bench.assert_quarantined(A, "v1");
+}
+
+#[test]
+fn an_evaluation_that_ends_between_the_read_and_the_lease_covers_the_records() {
+    let bench = Bench::new();
+    bench.findings.inner.set(A, vec![listed_as_in_the_event()]);
+    // Another poller evaluates the image, and records what it saw, after this batch read the record
+    // and before it takes the lease: the record the lease returns says the updates were seen.
+    let twin = container(&bench.registry, &bench.notifier, &bench.state);
+    let findings = bench.findings.clone();
+    bench
+        .gk
+        .state
+        .hooks
+        .before("lease_evaluation", 1, move || async move {
+            let report = twin
+                .handle_scan_batch(&findings, &findings_of("other", A, 2), None)
+                .await;
+            assert_eq!(report.retry, Vec::<String>::new());
+        });
+
+    let report = bench.scan_batch(&findings_of("a", A, 2));
+
+    assert!(
+        report.outcomes[0].detail.contains("already evaluated"),
+        "{:?}",
+        report.outcomes
+    );
+    assert_eq!(bench.findings.hooks.calls("image_findings"), 1);
+    assert_eq!(bench.gk.state.hooks.calls("release_evaluation"), 1);
+    // The lease was given back: a newer update is evaluated at once, not sent back.
+    let newer = updated_findings_of("new", A, 1, "2026-11-21T12:00:00Z", "2026-11-21T12:00:01Z");
+    assert_eq!(bench.scan_batch(&newer).retry, Vec::<String>::new());
+    assert_eq!(bench.findings.hooks.calls("image_findings"), 2);
+    assert!(bench.gk.state.hooks.unfired().is_empty());
+}
+
+#[test]
+fn without_a_deadline_records_of_an_image_another_poller_is_evaluating_go_back_at_once() {
+    let bench = Bench::new();
+    // The first poller crashed after taking the evaluation lease (it records nothing).
+    bench.gk.state.hooks.halt("load", 2);
+    let first = findings_of("a", A, 2);
+    assert!(poll_once(bench.gk.handle_scan_batch(&bench.findings, &first, None)).is_none());
+    let reads = bench.findings.hooks.calls("image_findings");
+
+    let report = bench.scan_batch(&findings_of("other", A, 2));
+
+    assert_eq!(
+        report.retry,
+        ["other-0", "other-1"],
+        "{:?}",
+        report.outcomes
+    );
+    assert_eq!(bench.findings.hooks.calls("image_findings"), reads);
+    // Redelivered after the visibility timeout, the first poller's own records take the lease over.
+    let again = bench.scan_batch(&first);
+    assert_eq!(again.retry, Vec::<String>::new(), "{:?}", again.outcomes);
+    assert_eq!(bench.notifier.messages().len(), 1);
+}
+
 /// The finding the sample event carries, as ListFindings lists it (same ARN, same update).
 fn listed_as_in_the_event() -> Finding {
     let e = finding("ev", A);

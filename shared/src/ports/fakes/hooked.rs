@@ -49,6 +49,8 @@ forward! {
         fn claim(image: &ImageRef, expected: Option<u64>, claim: &Claim, summary: &Summary, policy_hash: &str) -> Written;
         fn finish(image: &ImageRef, claim: &Claim, applied: bool) -> Written;
         fn set_quietly(image: &ImageRef, expected: Option<u64>, decision: Decision, now: Epoch) -> Written;
+        fn lease_evaluation(image: &ImageRef, by: &str, now: Epoch, until: Epoch) -> Option<ImageState>;
+        fn release_evaluation(image: &ImageRef, by: &str) -> ();
         fn record_seen(image: &ImageRef, seen: &SeenFindings) -> Written;
         fn reset_image(image: &ImageRef) -> ();
     }

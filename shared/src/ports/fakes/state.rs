@@ -30,6 +30,8 @@ struct Tables {
     windows: BTreeMap<i64, u64>,
     tripped: Option<(Epoch, String)>,
     marks: HashMap<String, (String, Epoch)>,
+    /// Evaluation leases per image: holder and until when.
+    leases: HashMap<(String, String), (String, Epoch)>,
 }
 
 /// One ticket's item.
@@ -174,6 +176,35 @@ impl ImageRecords for FakeState {
         Ok(Written::Done)
     }
 
+    async fn lease_evaluation(
+        &self,
+        image: &ImageRef,
+        by: &str,
+        now: Epoch,
+        until: Epoch,
+    ) -> Result<Option<ImageState>, AwsError> {
+        let mut t = lock(&self.tables);
+        if let Some((holder, end)) = t.leases.get(&key(image))
+            && *end > now
+            && holder != by
+        {
+            return Ok(None);
+        }
+        t.leases.insert(key(image), (by.to_string(), until));
+        Ok(Some(t.item(image).clone()))
+    }
+
+    async fn release_evaluation(&self, image: &ImageRef, by: &str) -> Result<(), AwsError> {
+        let mut t = lock(&self.tables);
+        if t.leases
+            .get(&key(image))
+            .is_some_and(|(holder, _)| holder == by)
+        {
+            t.leases.remove(&key(image));
+        }
+        Ok(())
+    }
+
     async fn record_seen(
         &self,
         image: &ImageRef,
@@ -183,6 +214,7 @@ impl ImageRecords for FakeState {
         match t.images.get_mut(&key(image)) {
             Some(item) if item.version == seen.version => {
                 item.seen = Some(seen.clone());
+                t.leases.remove(&key(image));
                 Ok(Written::Done)
             }
             _ => Ok(Written::Conflict),
