@@ -102,10 +102,14 @@ fuzz: check-rust
 	done
 
 # Benchmarks outside `make test` (which runs a small form of each), bounded in time: the storm of
-# 1,000 events with faults, and a CVE-database update of 200 images x 50 findings through on-scan's
-# intake (10,000 events; at most 9 minutes of draining).
+# 1,000 events through the intake queues to the function binaries at 5% and 20% faults (then
+# through asynchronous invocation), and a CVE-database update of 200 images x 50 findings through
+# on-scan's intake (10,000 events; at most 9 minutes of draining).
 storm: tools check-rust
-	$(CARGO) run --release -p gatekeeper-tests --bin storm
+	$(CARGO) build --release -p on-push -p on-scan
+	$(CARGO) run --release -p gatekeeper-tests --bin storm -- 1000 200 0.05 20261122 sqs
+	$(CARGO) run --release -p gatekeeper-tests --bin storm -- 1000 200 0.2 20261122 sqs
+	$(CARGO) run --release -p gatekeeper-tests --bin storm -- 1000 200 0.05 20261122 async
 
 cve-update: tools check-rust
 	$(CARGO) run --release -p gatekeeper-tests --bin cve_update -- 200 50 4

@@ -143,6 +143,9 @@ struct State {
     requests: BTreeMap<String, usize>,
     faults: BTreeMap<String, usize>,
     history: Vec<(String, Option<Fault>, Instant)>,
+    /// Inspector's findings by image digest, answered to ListFindings instead of moto's (which
+    /// ignores filters); `None`: ListFindings goes to moto.
+    findings: Option<BTreeMap<String, Vec<serde_json::Value>>>,
 }
 
 impl State {
@@ -261,6 +264,16 @@ impl FaultProxy {
             .collect()
     }
 
+    /// Answers Inspector's ListFindings from now on with `findings` of the image its
+    /// `filterCriteria.ecrImageHash` names (API-shape findings, as `fixtures::inspector_finding`
+    /// writes them; one page), faults still applying first.
+    pub fn script_findings(&self, findings: BTreeMap<String, Vec<serde_json::Value>>) {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .findings = Some(findings);
+    }
+
     /// Forgets the counts and the history (the rules stay).
     pub fn reset_counts(&self) {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -309,7 +322,8 @@ impl Request {
     }
 
     /// `service:Operation`: the service from the signature's credential scope, the operation from
-    /// `X-Amz-Target` (JSON protocols) or the `Action` parameter (query protocol).
+    /// `X-Amz-Target` (JSON protocols), the `Action` parameter (query protocol) or, for REST-JSON
+    /// (Inspector), the path's words in reverse (`POST /findings/list`: `ListFindings`).
     fn operation(&self) -> String {
         let service = self
             .header("authorization")
@@ -320,11 +334,32 @@ impl Request {
             Some(t) => t.rsplit('.').next().unwrap_or(t).to_string(),
             None => String::from_utf8_lossy(&self.body)
                 .split('&')
-                .find_map(|p| p.strip_prefix("Action="))
-                .unwrap_or("unknown")
-                .to_string(),
+                .find_map(|p| p.strip_prefix("Action=").map(str::to_string))
+                .unwrap_or_else(|| self.rest_operation()),
         };
         format!("{service}:{op}")
+    }
+
+    /// A REST-JSON operation named from the request path: `/findings/list` is `ListFindings`.
+    fn rest_operation(&self) -> String {
+        let path = self.head.split_whitespace().nth(1).unwrap_or("");
+        let path = path.split('?').next().unwrap_or(path);
+        let words: Vec<String> = path
+            .split('/')
+            .rev()
+            .filter(|w| !w.is_empty())
+            .map(|w| {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                    .unwrap_or_default()
+            })
+            .collect();
+        if words.is_empty() {
+            "unknown".to_string()
+        } else {
+            words.concat()
+        }
     }
 }
 
@@ -416,6 +451,35 @@ fn error_response(req: &Request, status: &str, code: &str, message: &str) -> Vec
     .into_bytes()
 }
 
+/// The scripted answer to a ListFindings request: the findings of the digest its filter names.
+fn scripted_findings(
+    req: &Request,
+    findings: &BTreeMap<String, Vec<serde_json::Value>>,
+) -> Vec<u8> {
+    let filter: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
+    let digest = filter["filterCriteria"]["ecrImageHash"][0]["value"]
+        .as_str()
+        .unwrap_or_default();
+    let body = serde_json::json!({"findings": findings.get(digest).cloned().unwrap_or_default()})
+        .to_string();
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nx-amzn-RequestId: fault-proxy\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Passes `req` on to moto, or answers it from the script when it is a scripted ListFindings.
+fn answer(upstream: &str, req: &Request, state: &Mutex<State>) -> std::io::Result<Vec<u8>> {
+    if req.operation() == "inspector2:ListFindings" {
+        let st = state.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(findings) = &st.findings {
+            return Ok(scripted_findings(req, findings));
+        }
+    }
+    forward(upstream, req)
+}
+
 fn serve(mut client: TcpStream, upstream: &str, state: &Mutex<State>) -> std::io::Result<()> {
     let Some(req) = read_request(&mut client)? else {
         return Ok(());
@@ -425,7 +489,7 @@ fn serve(mut client: TcpStream, upstream: &str, state: &Mutex<State>) -> std::io
         .unwrap_or_else(|p| p.into_inner())
         .choose(&req.operation());
     match fault {
-        None => client.write_all(&forward(upstream, &req)?),
+        None => client.write_all(&answer(upstream, &req, state)?),
         Some(Fault::Throttle) => client.write_all(&error_response(
             &req,
             "400 Bad Request",
@@ -440,12 +504,12 @@ fn serve(mut client: TcpStream, upstream: &str, state: &Mutex<State>) -> std::io
         )),
         Some(Fault::Drop) => client.shutdown(Shutdown::Both),
         Some(Fault::LoseResponse) => {
-            forward(upstream, &req)?;
+            answer(upstream, &req, state)?;
             client.shutdown(Shutdown::Both)
         }
         Some(Fault::Slow(ms)) => {
             std::thread::sleep(Duration::from_millis(ms));
-            client.write_all(&forward(upstream, &req)?)
+            client.write_all(&answer(upstream, &req, state)?)
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod moto;
 pub mod runtime;
 pub mod sqs;
 pub mod storm;
+pub mod storm_sqs;
 
 /// Declares a test clock: a `static` the test moves and a `fn() -> i64` reading it, for
 /// `Gatekeeper::clock` (a plain fn pointer, so each test that drives time needs its own static).

@@ -1,8 +1,10 @@
 //! The storm: many events for many images delivered shuffled, duplicated and in parallel to the
-//! gatekeeper behind a fault-injecting proxy, with Lambda's asynchronous invocation emulated
-//! (EventBridge's retries and DLQ, two Lambda retries, the on-failure destination). The same events
-//! delivered once each, in order, without faults, to another account are the oracle: afterwards
-//! every image's tags and notified decisions must equal the oracle's.
+//! gatekeeper behind a fault-injecting proxy, either through Lambda's asynchronous invocation of
+//! in-process handlers (EventBridge's retries and DLQ, two Lambda retries, the on-failure
+//! destination) or through the functions' SQS intake queues to the function binaries
+//! ([`crate::storm_sqs`]). The same events delivered once each, in order, without faults, to another
+//! account are the oracle: afterwards every image's tags and notified decisions must equal the
+//! oracle's.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -17,9 +19,23 @@ use tokio::sync::Semaphore;
 
 use crate::faults::{Fault, FaultProxy, Rng, Rule, test_resilience};
 use crate::fixtures::{
-    Aws, Setup, TestGatekeeper, envelope, finding_event, inspector_scan_counts, push_event,
+    Aws, Setup, TestGatekeeper, envelope, finding_event, inspector_finding, inspector_scan_counts,
+    push_event,
 };
+use crate::storm_sqs::{Counts as SqsCounts, Intake, PUT_IMAGE_RATE};
+use gatekeeper::adapters::Pace;
 use gatekeeper::ports::fakes::FakeFindings;
+
+/// How the storm's events reach the functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// EventBridge invoking in-process handlers asynchronously, one event per invocation.
+    Async,
+    /// EventBridge rules putting the events in the functions' intake queues (moto), read in batches
+    /// by a poller per container and handed to the function binaries through a local Runtime API.
+    /// The storm account must be the functions' (`fixtures::FUNCTION_ACCOUNT`).
+    Sqs,
+}
 
 /// What to run.
 #[derive(Debug, Clone, Copy)]
@@ -32,8 +48,10 @@ pub struct StormSettings {
     pub fault_rate: f64,
     /// Seed of the shuffles and the faults.
     pub seed: u64,
-    /// Invocations at once (Lambda's concurrency).
+    /// Invocations at once (Lambda's concurrency); with SQS, containers per function.
     pub concurrency: usize,
+    /// How the events reach the functions.
+    pub delivery: Delivery,
 }
 
 /// What happened.
@@ -55,8 +73,12 @@ pub struct StormReport {
     pub eventbridge_retries: usize,
     /// Events in the on-failure destination after their third failed invocation.
     pub on_failure: usize,
-    /// Events in EventBridge's DLQ (the invoke itself failed 11 times).
+    /// Events in EventBridge's DLQ (the invoke itself failed 11 times); with SQS, records left in
+    /// the intake queues or their DLQs after the redrives.
     pub dlq: usize,
+    /// With SQS: batches handed to the functions, records redelivered, records answered in
+    /// `batchItemFailures`, and records redriven from a DLQ.
+    pub sqs: Option<[usize; 4]>,
     /// Distinct events in the rejected-events queue.
     pub rejected: usize,
     /// Messages in the rejected-events queue (a lost SendMessage answer repeats one).
@@ -107,11 +129,11 @@ impl StormReport {
 
 /// The storm's policy: block CRITICAL, warn on HIGH; the circuit breaker out of the way (a storm
 /// of quarantines is the point here; the breaker has its own tests).
+pub const STORM_POLICY: &str = "version = 1\n[defaults]\nblock = \"CRITICAL\"\nwarn = \"HIGH\"\n[breaker]\nmax_tag_changes = 1000000\nwindow = \"10m\"\n";
+
+/// [`STORM_POLICY`], parsed.
 pub fn storm_policy() -> Policy {
-    Policy::parse(
-        "version = 1\n[defaults]\nblock = \"CRITICAL\"\nwarn = \"HIGH\"\n[breaker]\nmax_tag_changes = 1000000\nwindow = \"10m\"\n",
-    )
-    .unwrap_or_else(|e| panic!("storm policy: {e}"))
+    Policy::parse(STORM_POLICY).unwrap_or_else(|e| panic!("storm policy: {e}"))
 }
 
 struct Image {
@@ -140,6 +162,19 @@ fn set_findings(inspector: &FakeFindings, images: &[Image], phase: usize) {
             .collect();
         inspector.set(&im.digest, list);
     }
+}
+
+/// Each image's findings of `phase` as the proxy answers ListFindings (what the binaries read).
+fn script_findings(proxy: &FaultProxy, images: &[Image], phase: usize) {
+    let mut script = BTreeMap::new();
+    for im in images {
+        let listed = findings(im.class, phase)
+            .iter()
+            .map(|(id, s)| inspector_finding(&im.repo, &im.digest, id, s.as_str()))
+            .collect();
+        script.insert(im.digest.clone(), listed);
+    }
+    proxy.script_findings(script);
 }
 
 /// The distinct events of each phase, in their clean order, and the malformed ones.
@@ -366,6 +401,29 @@ async fn notified(aws: &Aws, setup: &Setup) -> BTreeMap<String, Vec<(String, Str
     out
 }
 
+/// What the SQS path did, in the report's terms: a record acknowledged is an event answered.
+async fn sqs_report(report: &mut StormReport, intake: &Intake, storm: &Aws, sqs: &SqsCounts) {
+    report
+        .outcomes
+        .insert("acknowledged".into(), sqs.delivered());
+    report.dlq = intake.left(storm).await;
+    for (kind, n) in [
+        ("InvokeFailed", SqsCounts::get(&sqs.invoke_failed)),
+        ("AnswerLost", SqsCounts::get(&sqs.answers_lost)),
+    ] {
+        if n > 0 {
+            report.faults.insert(kind.into(), n);
+        }
+    }
+    report.lambda_retries = SqsCounts::get(&sqs.function_errors);
+    report.sqs = Some([
+        SqsCounts::get(&sqs.batches),
+        SqsCounts::get(&sqs.redelivered),
+        SqsCounts::get(&sqs.retried),
+        SqsCounts::get(&sqs.redriven),
+    ]);
+}
+
 /// The decisions notified, one per distinct dedup key, in order of first arrival.
 fn changes(messages: &[(String, String)]) -> Vec<String> {
     let mut seen = BTreeSet::new();
@@ -376,6 +434,66 @@ fn changes(messages: &[(String, String)]) -> Vec<String> {
         .collect()
 }
 
+/// `gk` with PutImage paced as the SQS path's containers are (`GATEKEEPER_PUTIMAGE_TPS` 100), not
+/// at 1/s: one process stands for all the invocations, and the storm is about faults and order.
+fn unpaced(mut gk: TestGatekeeper) -> TestGatekeeper {
+    gk.registry = gk.registry.paced(Pace::per_second(PUT_IMAGE_RATE));
+    gk
+}
+
+/// Each phase's events as the storm delivers them: the distinct ones, duplicates drawn among them
+/// (shared between the phases by size), the malformed ones in the first, all shuffled.
+fn storm_phases(phases: &[Vec<Value>; 2], s: &StormSettings, rng: &mut Rng) -> Vec<Vec<Value>> {
+    let distinct: usize = phases.iter().map(Vec::len).sum();
+    let malformed_n = (s.events / 40).max(4);
+    let duplicates = s.events.saturating_sub(distinct + malformed_n);
+    let mut out = Vec::new();
+    for (phase, events) in phases.iter().enumerate() {
+        let mut batch: Vec<Value> = events.clone();
+        let share = if phase == 0 {
+            duplicates * events.len() / distinct.max(1)
+        } else {
+            duplicates - duplicates * phases[0].len() / distinct.max(1)
+        };
+        for _ in 0..share {
+            let pick = events[rng.below(events.len())].clone();
+            batch.push(pick);
+        }
+        if phase == 0 {
+            batch.extend(malformed(malformed_n));
+        }
+        rng.shuffle(&mut batch);
+        out.push(batch);
+    }
+    out
+}
+
+/// Delivers one phase's events through Lambda's asynchronous invocation, all at once.
+async fn deliver_async(
+    gk: &Arc<TestGatekeeper>,
+    inspector: &Arc<FakeFindings>,
+    batch: Vec<Value>,
+    (limit, counters): (&Arc<Semaphore>, &Arc<Counters>),
+    s: &StormSettings,
+    rng: &mut Rng,
+) {
+    let mut tasks = Vec::new();
+    for event in batch {
+        tasks.push(tokio::spawn(deliver(
+            Arc::clone(gk),
+            Arc::clone(inspector),
+            event,
+            Arc::clone(limit),
+            Arc::clone(counters),
+            s.fault_rate,
+            rng.next_u64(),
+        )));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
 /// Runs the storm and its oracle; `storm` and `oracle` are two fresh accounts on one moto server.
 pub async fn run(storm: &Aws, oracle: &Aws, s: StormSettings) -> StormReport {
     let mut rng = Rng::new(s.seed);
@@ -384,11 +502,9 @@ pub async fn run(storm: &Aws, oracle: &Aws, s: StormSettings) -> StormReport {
     let oracle_images = setup_images(oracle, s.images).await;
     let phases = events_of(&images);
     let distinct: usize = phases.iter().map(Vec::len).sum();
-    let malformed_n = (s.events / 40).max(4);
-    let duplicates = s.events.saturating_sub(distinct + malformed_n);
 
     // The oracle: every distinct event once, in order, no faults.
-    let oracle_gk = oracle.gatekeeper(&oracle_setup, Mode::Enforce, storm_policy());
+    let oracle_gk = unpaced(oracle.gatekeeper(&oracle_setup, Mode::Enforce, storm_policy()));
     let oracle_inspector = FakeFindings::default();
     for (phase, events) in phases.iter().enumerate() {
         set_findings(&oracle_inspector, &oracle_images, phase);
@@ -408,49 +524,44 @@ pub async fn run(storm: &Aws, oracle: &Aws, s: StormSettings) -> StormReport {
         Rule::at_rate(Fault::LoseResponse, each / (1.0 - 3.0 * each)),
     ]);
     let sdk = proxy.sdk(&storm.region, test_resilience(4)).await;
-    let gk = Arc::new(storm.gatekeeper_via(&storm_setup, Mode::Enforce, storm_policy(), &sdk));
+    let gk = Arc::new(unpaced(storm.gatekeeper_via(
+        &storm_setup,
+        Mode::Enforce,
+        storm_policy(),
+        &sdk,
+    )));
     let inspector = Arc::new(FakeFindings::default());
     let limit = Arc::new(Semaphore::new(s.concurrency.max(1)));
     let counters = Arc::new(Counters::default());
+    let intake = match s.delivery {
+        Delivery::Sqs => {
+            Some(Intake::start(storm, &storm_setup, &proxy, s.concurrency, STORM_POLICY).await)
+        }
+        Delivery::Async => None,
+    };
+    let sqs = Arc::new(SqsCounts::default());
     let started = Instant::now();
     let mut delivered = 0;
-    for (phase, events) in phases.iter().enumerate() {
+    for (phase, batch) in storm_phases(&phases, &s, &mut rng).into_iter().enumerate() {
         set_findings(&inspector, &images, phase);
-        let mut batch: Vec<Value> = events.clone();
-        let share = if phase == 0 {
-            duplicates * events.len() / distinct.max(1)
-        } else {
-            duplicates - duplicates * phases[0].len() / distinct.max(1)
-        };
-        for _ in 0..share {
-            let pick = events[rng.below(events.len())].clone();
-            batch.push(pick);
-        }
-        if phase == 0 {
-            batch.extend(malformed(malformed_n));
-        }
-        rng.shuffle(&mut batch);
+        script_findings(&proxy, &images, phase);
         delivered += batch.len();
-        let mut tasks = Vec::new();
-        for event in batch {
-            tasks.push(tokio::spawn(deliver(
-                Arc::clone(&gk),
-                Arc::clone(&inspector),
-                event,
-                Arc::clone(&limit),
-                Arc::clone(&counters),
-                s.fault_rate,
-                rng.next_u64(),
-            )));
-        }
-        for t in tasks {
-            let _ = t.await;
+        match &intake {
+            Some(intake) => {
+                let limit = Duration::from_secs(300);
+                let seed = rng.next_u64();
+                intake
+                    .deliver(storm, batch, s.fault_rate, seed, &sqs, limit)
+                    .await;
+            }
+            None => deliver_async(&gk, &inspector, batch, (&limit, &counters), &s, &mut rng).await,
         }
     }
     let seconds = started.elapsed().as_secs_f64();
     proxy.set_rules(Vec::new());
 
     // Compare with the oracle.
+    let malformed_n = (s.events / 40).max(4);
     let mut report = StormReport {
         events: delivered,
         distinct: distinct + malformed_n,
@@ -474,6 +585,9 @@ pub async fn run(storm: &Aws, oracle: &Aws, s: StormSettings) -> StormReport {
             .clone(),
         ..StormReport::default()
     };
+    if let Some(intake) = &intake {
+        sqs_report(&mut report, intake, storm, &sqs).await;
+    }
     let invoke_faults = counters.invoke_faults.load(Ordering::Relaxed);
     if invoke_faults > 0 {
         report.faults.insert("InvokeFailed".into(), invoke_faults);
@@ -540,11 +654,18 @@ impl std::fmt::Display for StormReport {
         )?;
         writeln!(f, "AWS requests            {}", self.requests)?;
         writeln!(f, "faults injected         {:?}", self.faults)?;
-        writeln!(
-            f,
-            "retries                 {} Lambda, {} EventBridge (SDK retries: one per injected AWS fault)",
-            self.lambda_retries, self.eventbridge_retries
-        )?;
+        match self.sqs {
+            Some([batches, redelivered, retried, redriven]) => writeln!(
+                f,
+                "SQS                     {batches} batches, {redelivered} records redelivered, {retried} answered in batchItemFailures, {redriven} redriven from a DLQ; {} invocations failed in the function",
+                self.lambda_retries
+            )?,
+            None => writeln!(
+                f,
+                "retries                 {} Lambda, {} EventBridge (SDK retries: one per injected AWS fault)",
+                self.lambda_retries, self.eventbridge_retries
+            )?,
+        }
         writeln!(
             f,
             "outcomes                {:?} ({} of {} events accounted for)",

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use gatekeeper::adapters::Pace;
 use gatekeeper::domain::events::Incoming;
 use gatekeeper::domain::{Finding, Mode, Severity};
 use gatekeeper::error::Error;
@@ -34,6 +35,14 @@ fn plain() -> Vec<String> {
     vec!["latest".to_string(), "v1".to_string()]
 }
 
+/// The gatekeeper of `aws` with the clients of `sdk` (the proxy's), PutImage paced at 100/s: these
+/// tests are about faults, and the 1/s default would make them wait, not test more.
+fn through(aws: &Aws, setup: &Setup, sdk: &aws_config::SdkConfig) -> TestGatekeeper {
+    let mut gk = aws.gatekeeper_via(setup, Mode::Enforce, storm_policy(), sdk);
+    gk.registry = gk.registry.paced(Pace::per_second(100.0));
+    gk
+}
+
 async fn world(name: &str, seed: u64) -> (Aws, Setup, FaultProxy) {
     let aws = Aws::new(name).await;
     let setup = aws.standard_setup().await;
@@ -58,7 +67,7 @@ async fn blocked(name: &str, seed: u64, attempts: u32) -> Blocked {
     aws.create_repo("team/api", "MUTABLE", &[]).await;
     let digest = aws.push("team/api", name, &["v1", "latest"]).await;
     let sdk = proxy.sdk(&aws.region, test_resilience(attempts)).await;
-    let gk = aws.gatekeeper_via(&setup, Mode::Enforce, storm_policy(), &sdk);
+    let gk = through(&aws, &setup, &sdk);
     let findings = FakeFindings::default();
     findings.set(&digest, critical());
     let event = inspector_scan_event(
@@ -165,7 +174,7 @@ async fn what_retries_cannot_cure_is_a_retryable_error_and_the_next_delivery_com
 async fn an_unusable_event_reaches_the_rejected_queue_through_throttling_not_a_retry_loop() {
     let (aws, setup, proxy) = world("faults-rejected", 13).await;
     let sdk = proxy.sdk(&aws.region, test_resilience(4)).await;
-    let gk = aws.gatekeeper_via(&setup, Mode::Enforce, storm_policy(), &sdk);
+    let gk = through(&aws, &setup, &sdk);
     proxy.set_rules(vec![Rule::first(2, Fault::Throttle, "sqs:SendMessage")]);
     let bad = json!({"source": "aws.ecr", "detail-type": "ECR Image Action", "id": "ev-bad", "detail": {"action-type": "PUSH", "result": "SUCCESS", "repository-name": 42}});
 
@@ -225,7 +234,7 @@ async fn a_crash_at_every_step_of_quarantine_and_release_is_completed_by_the_nex
     let (aws, setup, proxy) = world("faults-crash", 17).await;
     // No SDK retries: every injected fault is a crash of the invocation at that step.
     let sdk = proxy.sdk(&aws.region, test_resilience(1)).await;
-    let gk = aws.gatekeeper_via(&setup, Mode::Enforce, storm_policy(), &sdk);
+    let gk = through(&aws, &setup, &sdk);
     let findings = FakeFindings::default();
     let mut cases = 0;
     let mut expected_messages: BTreeMap<String, usize> = BTreeMap::new();

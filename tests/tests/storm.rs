@@ -1,11 +1,13 @@
-//! A smaller storm in every test run (the full one is `cargo run -p gatekeeper-tests --bin storm`):
-//! 300 events for 60 images, shuffled, duplicated, 16 at once, 10% of AWS requests and invokes
-//! failing. Every image must end as one clean delivery leaves it, every change notified, every event
-//! accounted for, nothing deleted.
+//! Smaller storms in every test run (the full ones are `make storm`): shuffled, duplicated and
+//! malformed events, AWS requests and invokes failing. Through asynchronous invocation, 300 events
+//! for 60 images, 16 at once, 10% failing; through the intake queues to the function binaries, 200
+//! events for 40 images, two containers of each function, 20% failing. Every image must end as one
+//! clean delivery leaves it, every change notified, every event accounted for, nothing deleted.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 
-use gatekeeper_tests::fixtures::Aws;
-use gatekeeper_tests::storm::{StormSettings, run};
+use gatekeeper_tests::fixtures::{Aws, FUNCTION_ACCOUNT};
+use gatekeeper_tests::moto::Moto;
+use gatekeeper_tests::storm::{Delivery, StormSettings, run};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_storm_with_faults_ends_in_the_state_of_one_clean_delivery() {
@@ -20,10 +22,39 @@ async fn a_storm_with_faults_ends_in_the_state_of_one_clean_delivery() {
             fault_rate: 0.10,
             seed: 6,
             concurrency: 16,
+            delivery: Delivery::Async,
         },
     )
     .await;
     eprintln!("{report}");
     assert!(report.faults.values().sum::<usize>() > 50, "{report}");
+    assert!(report.ok(), "{report}");
+}
+
+/// The storm through the intake queues to the function binaries: 2 containers of each, 20% of AWS
+/// requests failing, a tenth of invokes failing and another tenth losing their answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_storm_through_the_intake_queues_to_the_binaries_ends_in_the_state_of_one_clean_delivery()
+{
+    let storm = Aws::with(Moto::shared(), FUNCTION_ACCOUNT, "ap-southeast-2").await;
+    let oracle = Aws::new("storm-sqs-oracle").await;
+    let report = run(
+        &storm,
+        &oracle,
+        StormSettings {
+            events: 200,
+            images: 40,
+            fault_rate: 0.20,
+            seed: 15,
+            concurrency: 2,
+            delivery: Delivery::Sqs,
+        },
+    )
+    .await;
+    eprintln!("{report}");
+    assert!(
+        report.faults.get("AnswerLost").is_some_and(|n| *n > 0),
+        "{report}"
+    );
     assert!(report.ok(), "{report}");
 }

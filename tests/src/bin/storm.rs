@@ -1,25 +1,32 @@
 //! The storm load test: 1,000 events (pushes, scans, findings, duplicates, malformed; shuffled and
-//! in parallel) for 200 images against moto behind a fault-injecting proxy, Lambda's asynchronous
-//! invocation emulated, checked against a clean delivery of the same events. Prints the figures and
-//! exits non-zero on any wrong state, lost change, deleted image or unaccounted event:
+//! in parallel) for 200 images against moto behind a fault-injecting proxy, checked against a clean
+//! delivery of the same events. `sqs` (the default) puts them in the functions' intake queues, read
+//! by 4 containers of each function binary (build them first: `make storm` does); `async` emulates
+//! Lambda's asynchronous invocation of in-process handlers, 16 at once. Prints the figures and exits
+//! non-zero on any wrong state, lost change, deleted image or unaccounted event:
 //!
-//!     cargo run --release -p gatekeeper-tests --bin storm -- [EVENTS] [IMAGES] [FAULT_RATE] [SEED]
+//!     cargo run --release -p gatekeeper-tests --bin storm -- [EVENTS] [IMAGES] [FAULT_RATE] [SEED] [sqs|async]
 
 use std::process::ExitCode;
 
-use gatekeeper_tests::fixtures::Aws;
+use gatekeeper_tests::fixtures::{Aws, FUNCTION_ACCOUNT};
 use gatekeeper_tests::moto::Moto;
-use gatekeeper_tests::storm::{StormSettings, run};
+use gatekeeper_tests::storm::{Delivery, StormSettings, run};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 4)]
 async fn main() -> ExitCode {
     let arg = |i: usize| std::env::args().nth(i);
+    let delivery = match arg(5).as_deref() {
+        Some("async") => Delivery::Async,
+        _ => Delivery::Sqs,
+    };
     let settings = StormSettings {
         events: arg(1).and_then(|a| a.parse().ok()).unwrap_or(1000),
         images: arg(2).and_then(|a| a.parse().ok()).unwrap_or(200),
         fault_rate: arg(3).and_then(|a| a.parse().ok()).unwrap_or(0.05),
         seed: arg(4).and_then(|a| a.parse().ok()).unwrap_or(20261122),
-        concurrency: 16,
+        concurrency: if delivery == Delivery::Sqs { 4 } else { 16 },
+        delivery,
     };
     let moto: &'static Moto = match Moto::start() {
         Ok(m) => Box::leak(Box::new(m)),
@@ -28,11 +35,21 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let storm = Aws::with(moto, "111111111111", "eu-west-1").await;
+    // The function binaries cannot send moto's account header: through SQS the storm is theirs.
+    let account = match delivery {
+        Delivery::Sqs => FUNCTION_ACCOUNT,
+        Delivery::Async => "111111111111",
+    };
+    let storm = Aws::with(moto, account, "eu-west-1").await;
     let oracle = Aws::with(moto, "222222222222", "eu-west-1").await;
     println!(
-        "storm: {} events, {} images, fault rate {} per AWS request and per invoke, seed {}, concurrency {}",
-        settings.events, settings.images, settings.fault_rate, settings.seed, settings.concurrency
+        "storm: {} events, {} images, fault rate {} per AWS request and per invoke, seed {}, {:?} delivery, concurrency {}",
+        settings.events,
+        settings.images,
+        settings.fault_rate,
+        settings.seed,
+        settings.delivery,
+        settings.concurrency
     );
     let report = run(&storm, &oracle, settings).await;
     moto.stop();
