@@ -548,7 +548,9 @@ pub async fn run(storm: &Aws, oracle: &Aws, s: StormSettings) -> StormReport {
         delivered += batch.len();
         match &intake {
             Some(intake) => {
-                let limit = Duration::from_secs(300);
+                // A bound, not a pace: a record unlucky 5 times waits 4 visibility timeouts, then a
+                // redrive; a phase usually drains in 2 to 5 minutes.
+                let limit = Duration::from_secs(900);
                 let seed = rng.next_u64();
                 intake
                     .deliver(storm, batch, s.fault_rate, seed, &sqs, limit)
