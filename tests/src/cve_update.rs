@@ -21,9 +21,9 @@ use serde_json::{Value, json};
 
 use crate::faults::{FaultProxy, Rng, test_resilience};
 use crate::fixtures::{
-    Aws, Setup, TestGatekeeper, envelope, inspector_finding, inspector_scan_counts,
+    Aws, Pushed, Setup, TestGatekeeper, envelope, inspector_finding, inspector_scan_counts,
 };
-use crate::sqs::{EventSource, MemoryQueue, Received, sqs_event};
+use crate::sqs::{EventSource, MemoryQueue, Received, next_batch, sqs_event};
 use crate::storm::storm_policy;
 
 /// When Inspector last updated the findings before the update, and with it.
@@ -144,11 +144,7 @@ impl FindingsSource for Counted {
 }
 
 /// One image of the registry.
-struct Image {
-    repo: String,
-    digest: String,
-    tags: Vec<String>,
-}
+type Image = Pushed;
 
 /// The severity of finding `k` of image `i` after the update (`after`) or before it: the update
 /// raises one finding of every fifth image to CRITICAL and of the next one to HIGH.
@@ -188,19 +184,7 @@ fn script(source: &Counted, images: &[Image], findings: usize, after: bool) {
 }
 
 async fn setup_images(aws: &Aws, n: usize) -> Vec<Image> {
-    let mut images = Vec::new();
-    for i in 0..n {
-        let repo = format!("base/svc-{:02}", i / 20);
-        if i % 20 == 0 {
-            aws.create_repo(&repo, "MUTABLE", &[]).await;
-        }
-        let tags = vec![format!("build-{i}"), format!("v2.{i}")];
-        let digest = aws
-            .push(&repo, &format!("cve-{i}"), &[&tags[0], &tags[1]])
-            .await;
-        images.push(Image { repo, digest, tags });
-    }
-    images
+    aws.push_fleet("base", 2, n).await
 }
 
 /// The verdict before the update: each image scanned once (all MEDIUM: it passes).
@@ -336,15 +320,8 @@ async fn poll(
     tally: Arc<Mutex<Tally>>,
     deadline: Instant,
 ) {
-    while Instant::now() < deadline {
-        let batch = queue.poll().await;
-        if batch.is_empty() {
-            if queue.depth().await == 0 {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            continue;
-        }
+    let pause = Duration::from_millis(200);
+    while let Some(batch) = next_batch(|| queue.poll(), || queue.depth(), pause, deadline).await {
         let payload = queue.event(&batch).to_string();
         let Delivery::Batch(records) = Delivery::from_text(&payload) else {
             panic!("an SQS batch read as one event");

@@ -207,6 +207,24 @@ impl Aws {
             .await
     }
 
+    /// Pushes `n` images for a storm-like run: twenty per repository `{name}/svc-NN` (created
+    /// here), image `i` tagged `build-i` and `v{version}.i`.
+    pub async fn push_fleet(&self, name: &str, version: u32, n: usize) -> Vec<Pushed> {
+        let mut images = Vec::new();
+        for i in 0..n {
+            let repo = format!("{name}/svc-{:02}", i / 20);
+            if i % 20 == 0 {
+                self.create_repo(&repo, "MUTABLE", &[]).await;
+            }
+            let tags = [format!("build-{i}"), format!("v{version}.{i}")];
+            let digest = self
+                .push(&repo, &format!("{name}-{i}"), &[&tags[0], &tags[1]])
+                .await;
+            images.push(Pushed { repo, digest, tags });
+        }
+        images
+    }
+
     /// Pushes a manifest with tags; an empty list pushes it untagged.
     pub async fn push_manifest(
         &self,
@@ -1083,4 +1101,15 @@ impl gatekeeper::ports::ImageRegistry for WithScanStatus {
         }
         Ok(all)
     }
+}
+
+/// An image pushed by [`Aws::push_fleet`].
+#[derive(Debug, Clone)]
+pub struct Pushed {
+    /// Its repository.
+    pub repo: String,
+    /// Its digest.
+    pub digest: String,
+    /// Its two tags, as pushed.
+    pub tags: [String; 2],
 }

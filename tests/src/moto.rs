@@ -122,6 +122,36 @@ impl Moto {
     }
 }
 
+/// For a benchmark binary named `name`: a server that lives as long as the process, or the reason it
+/// could not start printed and a failing exit code.
+pub fn start_for(name: &str) -> Result<&'static Moto, std::process::ExitCode> {
+    match Moto::start() {
+        Ok(m) => Ok(Box::leak(Box::new(m))),
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            Err(std::process::ExitCode::FAILURE)
+        }
+    }
+}
+
+/// Ends a benchmark binary: stops `moto`, prints `report`, and exits non-zero after printing `failed`
+/// when the report says a goal was missed.
+pub fn finish(
+    moto: &Moto,
+    report: &impl std::fmt::Display,
+    ok: bool,
+    failed: &str,
+) -> std::process::ExitCode {
+    moto.stop();
+    print!("{report}");
+    if ok {
+        std::process::ExitCode::SUCCESS
+    } else {
+        println!("{failed}");
+        std::process::ExitCode::FAILURE
+    }
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
         self.stop();

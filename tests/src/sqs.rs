@@ -234,6 +234,31 @@ pub fn sqs_event(batch: &[Received], arn: &str, region: &str) -> Value {
     json!({ "Records": records })
 }
 
+/// A poller's next batch: polls again every `pause` while messages are in flight but none is
+/// visible; `None` once the queue is empty (nothing visible or in flight) or `deadline` has passed.
+pub async fn next_batch<P, D>(
+    poll: impl Fn() -> P,
+    depth: impl Fn() -> D,
+    pause: std::time::Duration,
+    deadline: std::time::Instant,
+) -> Option<Vec<Received>>
+where
+    P: std::future::Future<Output = Vec<Received>>,
+    D: std::future::Future<Output = usize>,
+{
+    while std::time::Instant::now() < deadline {
+        let batch = poll().await;
+        if !batch.is_empty() {
+            return Some(batch);
+        }
+        if depth().await == 0 {
+            return None;
+        }
+        tokio::time::sleep(pause).await;
+    }
+    None
+}
+
 /// A standard SQS queue in memory, for loads moto cannot hold: moto's SQS scans every message on each
 /// call (ReceiveMessage takes over a second with 2,500 messages queued), so a 10,000-event update
 /// would spend its time in moto. The same semantics as [`EventSource`] reads from moto: a received

@@ -348,24 +348,15 @@ async fn deliver(
 }
 
 async fn setup_images(aws: &Aws, n: usize) -> Vec<Image> {
-    let mut images = Vec::new();
-    for i in 0..n {
-        let repo = format!("storm/svc-{:02}", i / 20);
-        if i % 20 == 0 {
-            aws.create_repo(&repo, "MUTABLE", &[]).await;
-        }
-        let tags = [format!("build-{i}"), format!("v1.{i}")];
-        let digest = aws
-            .push(&repo, &format!("storm-{i}"), &[&tags[0], &tags[1]])
-            .await;
-        images.push(Image {
-            repo,
-            digest,
-            tags,
+    let pushed = aws.push_fleet("storm", 1, n).await;
+    (pushed.into_iter().enumerate())
+        .map(|(i, p)| Image {
+            repo: p.repo,
+            digest: p.digest,
+            tags: p.tags,
             class: i % 5,
-        });
-    }
-    images
+        })
+        .collect()
 }
 
 /// Per image: sorted tags, or `None` when the image is gone.

@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::faults::{FaultProxy, Rng};
 use crate::fixtures::{Aws, Setup};
 use crate::runtime::{Answer, Function, sibling_binary};
-use crate::sqs::{EventSource, Received};
+use crate::sqs::{EventSource, Received, next_batch};
 
 /// The intake queues' visibility timeout, seconds: longer than a function's timeout ([`BUDGET`])
 /// and than its claim lease, as infra/ sets them (shortened so that a redelivery comes within a
@@ -218,15 +218,8 @@ async fn poll(
     deadline: Instant,
 ) {
     let mut rng = Rng::new(seed);
-    while Instant::now() < deadline {
-        let batch = queue.poll().await;
-        if batch.is_empty() {
-            if queue.depth().await == 0 {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-            continue;
-        }
+    let pause = Duration::from_millis(250);
+    while let Some(batch) = next_batch(|| queue.poll(), || queue.depth(), pause, deadline).await {
         Counts::add(&counts.batches, 1);
         Counts::add(
             &counts.redelivered,

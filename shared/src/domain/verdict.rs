@@ -231,41 +231,34 @@ impl Notes {
     /// Notes, once per id, an exception that matched a finding and does not apply: expired, not
     /// valid yet, or longer than its severity's limit.
     fn unapplied(&mut self, m: &ExceptionMatch<'_>, f: &Finding) {
-        match m {
-            ExceptionMatch::Expired(e) => {
-                self.expired.entry(e.id.clone()).or_insert_with(|| {
-                    format!(
-                        "exception {} ({}) expired on {}: it no longer applies",
-                        e.id,
-                        e.owner,
-                        format_date(e.expires)
-                    )
-                });
-            }
-            ExceptionMatch::NotYet(e) => {
-                self.not_yet.entry(e.id.clone()).or_insert_with(|| {
-                    format!(
-                        "exception {} ({}) applies from {}",
-                        e.id,
-                        e.owner,
-                        format_date(e.created)
-                    )
-                });
-            }
-            ExceptionMatch::TooLong(e, limit) => {
-                self.too_long.entry(e.id.clone()).or_insert_with(|| {
-                    format!(
-                        "exception {} ({}) lasts {} days, over the {}-day limit for {}: not applied",
-                        e.id,
-                        e.owner,
-                        (e.expires - e.created + DAY - 1) / DAY,
-                        limit / DAY,
-                        f.severity
-                    )
-                });
-            }
-            ExceptionMatch::Applies(_) => {}
-        }
+        let (notes, e, why) = match m {
+            ExceptionMatch::Expired(e) => (
+                &mut self.expired,
+                e,
+                format!(
+                    "expired on {}: it no longer applies",
+                    format_date(e.expires)
+                ),
+            ),
+            ExceptionMatch::NotYet(e) => (
+                &mut self.not_yet,
+                e,
+                format!("applies from {}", format_date(e.created)),
+            ),
+            ExceptionMatch::TooLong(e, limit) => (
+                &mut self.too_long,
+                e,
+                format!(
+                    "lasts {} days, over the {}-day limit for {}: not applied",
+                    (e.expires - e.created + DAY - 1) / DAY,
+                    limit / DAY,
+                    f.severity
+                ),
+            ),
+            ExceptionMatch::Applies(_) => return,
+        };
+        (notes.entry(e.id.clone()))
+            .or_insert_with(|| format!("exception {} ({}) {why}", e.id, e.owner));
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use gatekeeper_tests::cve_update::{UpdateSettings, run};
 use gatekeeper_tests::fixtures::Aws;
-use gatekeeper_tests::moto::Moto;
+use gatekeeper_tests::moto;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 4)]
 async fn main() -> ExitCode {
@@ -28,12 +28,9 @@ async fn main() -> ExitCode {
         // `make test` reads a moto queue.
         in_memory: true,
     };
-    let moto: &'static Moto = match Moto::start() {
-        Ok(m) => Box::leak(Box::new(m)),
-        Err(e) => {
-            eprintln!("cve_update: {e}");
-            return ExitCode::FAILURE;
-        }
+    let moto = match moto::start_for("cve_update") {
+        Ok(m) => m,
+        Err(code) => return code,
     };
     let aws = Aws::with(moto, "333333333333", "eu-west-1").await;
     println!(
@@ -49,12 +46,5 @@ async fn main() -> ExitCode {
         }
     );
     let report = run(&aws, settings).await;
-    moto.stop();
-    print!("{report}");
-    if report.ok() {
-        ExitCode::SUCCESS
-    } else {
-        println!("cve_update: a goal is missed");
-        ExitCode::FAILURE
-    }
+    moto::finish(moto, &report, report.ok(), "cve_update: a goal is missed")
 }

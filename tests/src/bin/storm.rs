@@ -10,7 +10,7 @@
 use std::process::ExitCode;
 
 use gatekeeper_tests::fixtures::{Aws, FUNCTION_ACCOUNT};
-use gatekeeper_tests::moto::Moto;
+use gatekeeper_tests::moto;
 use gatekeeper_tests::storm::{Delivery, StormSettings, run};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 4)]
@@ -28,12 +28,9 @@ async fn main() -> ExitCode {
         concurrency: if delivery == Delivery::Sqs { 4 } else { 16 },
         delivery,
     };
-    let moto: &'static Moto = match Moto::start() {
-        Ok(m) => Box::leak(Box::new(m)),
-        Err(e) => {
-            eprintln!("storm: {e}");
-            return ExitCode::FAILURE;
-        }
+    let moto = match moto::start_for("storm") {
+        Ok(m) => m,
+        Err(code) => return code,
     };
     // The function binaries cannot send moto's account header: through SQS the storm is theirs.
     let account = match delivery {
@@ -52,12 +49,5 @@ async fn main() -> ExitCode {
         settings.concurrency
     );
     let report = run(&storm, &oracle, settings).await;
-    moto.stop();
-    print!("{report}");
-    if report.ok() {
-        ExitCode::SUCCESS
-    } else {
-        println!("storm: FAILED");
-        ExitCode::FAILURE
-    }
+    moto::finish(moto, &report, report.ok(), "storm: FAILED")
 }
