@@ -88,6 +88,8 @@ pub fn gatekeeper(
         rejected_queue_url: env(config::REJECTED_QUEUE_URL).unwrap_or_default(),
         tags: tag_scheme()?,
         claim_lease: config::DEFAULT_CLAIM_LEASE,
+        // The CLI names images by repository and digest in the account and region it runs in.
+        home: None,
     };
     Ok(Adapters::new(sdk).gatekeeper(&deployment, policy))
 }

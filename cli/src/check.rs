@@ -184,6 +184,7 @@ async fn run(args: Args) -> Result<ExitCode, Fail> {
     let inspector = aws::inspector(&sdk);
     let (detail, moved) = resolve(&ecr, &scheme, &repository, &args).await?;
     let image = ImageRef {
+        place: None,
         repository: repository.clone(),
         digest: detail.digest.clone(),
         tags: detail.tags.clone(),
@@ -284,6 +285,7 @@ fn decide_and_print(
         .iter()
         .any(|f| f.in_use_count.is_some_and(|n| n > 0));
     let image = ImageRef {
+        place: None,
         tags: observed.detail.tags.clone(),
         ..image
     };

@@ -165,6 +165,7 @@ async fn release_one(
     };
     let caller = aws::caller(&sdk).await?;
     let image = ImageRef {
+        place: None,
         repository,
         digest,
         tags: Vec::new(),
@@ -216,6 +217,7 @@ async fn release_all(args: ReleaseArgs) -> Result<ExitCode, Fail> {
             }
             images += 1;
             let image = ImageRef {
+                place: None,
                 repository: repository.clone(),
                 digest: detail.digest.clone(),
                 tags: detail.tags.clone(),
@@ -278,6 +280,7 @@ async fn reconcile_run(args: ReconcileArgs) -> Result<ExitCode, Fail> {
         };
         for detail in gk.registry.images(&repository).await? {
             let image = ImageRef {
+                place: None,
                 repository: repository.clone(),
                 digest: detail.digest.clone(),
                 tags: detail.tags.clone(),

@@ -309,6 +309,7 @@ mod tests {
     fn table(s: &str) -> String {
         let policy = Policy::builtin();
         let image = ImageRef {
+            place: None,
             repository: format!("team/{s}"),
             digest: format!("sha256:{s}"),
             tags: vec![format!("v1{s}")],

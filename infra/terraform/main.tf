@@ -18,6 +18,7 @@ locals {
 
   environment = {
     GATEKEEPER_MODE               = var.mode
+    GATEKEEPER_ACCOUNT_ID         = local.account
     GATEKEEPER_TOPIC_ARN          = aws_sns_topic.verdicts.arn
     GATEKEEPER_CHAT_TOPIC_ARN     = aws_sns_topic.chat.arn
     GATEKEEPER_STATE_TABLE        = aws_dynamodb_table.state.name

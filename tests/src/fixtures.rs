@@ -24,7 +24,7 @@ use crate::moto::Moto;
 use gatekeeper::adapters::{DynamoState, Ecr, Sns, SqsRejects};
 use gatekeeper::domain::policy::Policy;
 use gatekeeper::domain::tags::TagScheme;
-use gatekeeper::domain::{Decision, Finding, FindingStatus, Mode, ScanState};
+use gatekeeper::domain::{Decision, Finding, FindingStatus, Mode, Place, ScanState};
 use gatekeeper::error::AwsError;
 use gatekeeper::ports::fakes::FakeFindings;
 use gatekeeper::ports::{
@@ -360,6 +360,7 @@ impl Aws {
         let mut env = vec![
             ("AWS_ENDPOINT_URL", endpoint.to_string()),
             ("AWS_REGION", self.region.clone()),
+            ("GATEKEEPER_ACCOUNT_ID", self.account.clone()),
             ("AWS_ACCESS_KEY_ID", "testing".to_string()),
             ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
             ("GATEKEEPER_TOPIC_ARN", setup.topic_arn.clone()),
@@ -702,6 +703,10 @@ impl Aws {
             mode,
             tags: TagScheme::default(),
             claim_lease: 300,
+            home: Some(Place {
+                account: self.account.clone(),
+                region: self.region.clone(),
+            }),
             clock: gatekeeper::domain::time::now,
         }
     }

@@ -550,23 +550,17 @@ async fn a_tag_pushed_while_a_block_is_being_decided_is_quarantined_too() {
     let c = Critical::new("race-push", "rp", &["v1"]).await;
     let base = c.gatekeeper(Mode::Enforce);
     let state = base.state.clone();
-    let gk: Gatekeeper<(Ecr, Sns, Hooked<DynamoState>, SqsRejects)> = Gatekeeper {
-        state: Hooked::new(base.state),
-        registry: base.registry,
-        notifier: base.notifier,
-        rejects: base.rejects,
-        policy: base.policy,
-        mode: base.mode,
-        tags: base.tags,
-        claim_lease: base.claim_lease,
-        clock: base.clock,
-    };
+    let gk: Gatekeeper<(Ecr, Sns, Hooked<DynamoState>, SqsRejects)> =
+        base.rewire(|(registry, notifier, state, rejects)| {
+            (registry, notifier, Hooked::new(state), rejects)
+        });
     // `hotfix` is pushed onto the image after the gatekeeper read its tags, before it claims the
     // change; on-push records the push (it saw no verdict yet).
     let (pusher, seed) = (c.aws.clone(), c.seed.clone());
     gk.state.hooks.before("claim", 1, move || async move {
         let pushed = pusher.push("rp", &seed, &["hotfix"]).await;
         let image = gatekeeper::domain::ImageRef {
+            place: None,
             repository: "rp".into(),
             digest: pushed,
             tags: vec!["hotfix".into()],

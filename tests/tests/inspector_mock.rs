@@ -23,6 +23,7 @@ const DIGEST: &str = "sha256:5b5a96370efd56ae20a832244ae56e8e57b1035f493f728eb6c
 
 fn image() -> ImageRef {
     ImageRef {
+        place: None,
         repository: "team-a/payments-api".into(),
         digest: DIGEST.into(),
         tags: vec![],
@@ -533,5 +534,71 @@ async fn inspector_throttling_is_absorbed_by_the_gatekeepers_retries() {
         rule.num_calls(),
         3,
         "two throttled attempts, then the answer"
+    );
+}
+
+#[tokio::test]
+async fn a_deployment_that_knows_its_account_reads_only_that_accounts_findings() {
+    // A delegated administrator's ListFindings answers for every member: the same digest pushed to
+    // several accounts would count each account's findings as this image's.
+    let scoped_to = |r: &ListFindingsInput| {
+        let accounts = r
+            .filter_criteria()
+            .map(|c| c.aws_account_id())
+            .unwrap_or_default();
+        (accounts.len() == 1 && has(accounts, "123456789012")).then_some(true)
+    };
+    let answer = |n: usize| {
+        move || {
+            let findings = (0..n).map(|i| finding(i, Severity::High)).collect();
+            ListFindingsOutput::builder()
+                .set_findings(Some(findings))
+                .build()
+        }
+    };
+    let own = mock!(Client::list_findings)
+        .match_requests(move |r| filtered(r) && scoped_to(r) == Some(true))
+        .then_output(answer(1));
+    let own_vulnerability = mock!(Client::list_findings)
+        .match_requests(move |r| {
+            let c = r.filter_criteria();
+            c.is_some_and(|c| has(c.vulnerability_id(), "CVE-2026-00001"))
+                && scoped_to(r) == Some(true)
+        })
+        .then_output(answer(0));
+    let everyone = mock!(Client::list_findings)
+        .match_requests(|r| {
+            filtered(r)
+                && r.filter_criteria()
+                    .is_some_and(|c| c.aws_account_id().is_empty())
+        })
+        .then_output(answer(3));
+    let client = mock_client!(
+        aws_sdk_inspector2,
+        RuleMode::MatchAny,
+        [&own, &own_vulnerability, &everyone]
+    );
+    let scoped = Inspector::new(client.clone()).for_account(Some("123456789012".into()));
+    assert_eq!(scoped.image_findings(&image()).await.unwrap().len(), 1);
+    assert!(
+        scoped
+            .images_with("CVE-2026-00001")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Without an account (the CLI, a deployment not told its own): no account filter is sent.
+    let unscoped = Inspector::new(client)
+        .image_findings(&image())
+        .await
+        .unwrap();
+    assert_eq!(unscoped.len(), 3);
+    assert_eq!(
+        (
+            own.num_calls(),
+            own_vulnerability.num_calls(),
+            everyone.num_calls()
+        ),
+        (1, 1, 1)
     );
 }

@@ -201,6 +201,7 @@ async fn the_circuit_breaker_stops_tag_changes_alerts_once_and_resumes_after_a_r
     // An operator resets it; reconciling the held-back image applies its block.
     assert!(gk.state.reset_breaker().await.unwrap().is_some());
     let image = gatekeeper::domain::ImageRef {
+        place: None,
         repository: "cb".into(),
         digest: second.clone(),
         tags: vec![],
@@ -249,6 +250,7 @@ async fn exceptions_are_in_the_audit_trail_and_an_override_suspends_a_block_unti
 
     // Break-glass: refused without --force, then a one-hour override.
     let image = gatekeeper::domain::ImageRef {
+        place: None,
         repository: "ov".into(),
         digest: digest.clone(),
         tags: vec![],

@@ -98,15 +98,20 @@ async fn sample_events_reach_exactly_the_function_that_handles_them() {
             }
             _ => None,
         };
+        // moto drops `account`: what it delivers is an image of the deployment's own account.
+        let mut as_delivered = parsed.body.clone();
+        if let Some(image) = as_delivered.image_mut() {
+            image.place = None;
+        }
         for (name, url) in &queues {
             let got = aws.drain(url).await;
             let want = usize::from(expected == Some(name.as_str()));
             assert_eq!(got.len(), want, "{file} -> {name}");
             for delivered in got {
-                // What EventBridge delivers parses to the same meaning as the sample (moto drops `account`).
+                // What EventBridge delivers parses to the same meaning as the sample.
                 assert_eq!(
                     gatekeeper::domain::events::parse(&delivered).unwrap().body,
-                    parsed.body,
+                    as_delivered,
                     "{file}"
                 );
             }
@@ -115,7 +120,7 @@ async fn sample_events_reach_exactly_the_function_that_handles_them() {
 }
 
 /// A verdict notice on `image`; the filter policies below read its attributes (event type,
-/// decision, repository, mode).
+/// decision, repository, mode, account, region).
 fn notice_for<'a>(image: &'a ImageRef, verdict: &'a Verdict) -> VerdictNotice<'a> {
     VerdictNotice {
         policy_hash: "test",
@@ -139,13 +144,21 @@ async fn subscription_filter_policies_select_messages_by_attribute() {
             Some(r#"{"repository": [{"prefix": "team-a/"}], "event_type": ["verdict"]}"#),
         )
         .await;
+    let production = aws
+        .subscribe_queue(
+            &topic,
+            "production-account",
+            Some(r#"{"account": ["111111111111"], "region": ["eu-west-1"]}"#),
+        )
+        .await;
     let notifier = gatekeeper::adapters::Sns::new(aws.sns.clone(), topic);
-    for (repo, decision) in [
-        ("team-a/api", Decision::Block),
-        ("team-a/web", Decision::Pass),
-        ("team-b/api", Decision::Block),
+    for (repo, decision, account) in [
+        ("team-a/api", Decision::Block, "111111111111"),
+        ("team-a/web", Decision::Pass, "222222222222"),
+        ("team-b/api", Decision::Block, "111111111111"),
     ] {
         let image = ImageRef {
+            place: None,
             repository: repo.into(),
             digest: "sha256:1".into(),
             tags: vec!["v1".into()],
@@ -154,10 +167,12 @@ async fn subscription_filter_policies_select_messages_by_attribute() {
             decision,
             ..gatekeeper::domain::verdict::pending("test")
         };
-        notifier
-            .publish(&notice_for(&image, &verdict).to_message())
-            .await
-            .unwrap();
+        let notice = VerdictNotice {
+            account: Some(account),
+            region: Some("eu-west-1"),
+            ..notice_for(&image, &verdict)
+        };
+        notifier.publish(&notice.to_message()).await.unwrap();
     }
     let repos = |msgs: Vec<(Value, Value)>| -> Vec<String> {
         let mut v: Vec<String> = msgs
@@ -174,5 +189,9 @@ async fn subscription_filter_policies_select_messages_by_attribute() {
     assert_eq!(
         repos(aws.messages(&team_a).await),
         ["team-a/api", "team-a/web"]
+    );
+    assert_eq!(
+        repos(aws.messages(&production).await),
+        ["team-a/api", "team-b/api"]
     );
 }

@@ -404,6 +404,7 @@ impl ImageAnnotations for DynamoState {
             return Ok(());
         }
         let image = ImageRef {
+            place: None,
             repository: repository.into(),
             digest: index.into(),
             tags: Vec::new(),
@@ -417,6 +418,7 @@ impl ImageAnnotations for DynamoState {
         send(req).await?;
         for (child, _) in children {
             let c = ImageRef {
+                place: None,
                 repository: repository.into(),
                 digest: child.clone(),
                 tags: Vec::new(),
@@ -579,6 +581,7 @@ impl SweepSchedule for DynamoState {
                 };
                 if let Some((repository, digest)) = rest.rsplit_once('#') {
                     out.push(ImageRef {
+                        place: None,
                         repository: repository.to_string(),
                         digest: digest.to_string(),
                         tags: Vec::new(),

@@ -2,6 +2,7 @@
 
 use aws_sdk_inspector2::Client;
 use aws_sdk_inspector2::primitives::DateTime;
+use aws_sdk_inspector2::types::builders::FilterCriteriaBuilder;
 use aws_sdk_inspector2::types::{
     DateFilter, ExploitAvailable, FilterCriteria, Finding as SdkFinding, FixAvailable as SdkFix,
     StringComparison, StringFilter,
@@ -21,6 +22,7 @@ const PAGE_SIZE: i32 = 100;
 pub struct Inspector {
     client: Client,
     pace: Pace,
+    account: Option<String>,
 }
 
 impl Inspector {
@@ -29,7 +31,14 @@ impl Inspector {
         Inspector {
             client,
             pace: Pace::per_second(INSPECTOR_TPS),
+            account: None,
         }
+    }
+
+    /// The same, reading only the findings of `account` (a delegated administrator's ListFindings
+    /// also returns its members', and one digest is often pushed to many accounts).
+    pub fn for_account(self, account: Option<String>) -> Inspector {
+        Inspector { account, ..self }
     }
 
     /// The same, pacing its calls with `pace` (shared by every clone).
@@ -52,13 +61,12 @@ fn equals(value: &str) -> Result<StringFilter, AwsError> {
 
 /// The filter of one image's open findings: repository, digest, and ACTIVE or SUPPRESSED (suppressed
 /// findings are shown, and count only where the policy opts in).
-pub fn image_filter(image: &ImageRef) -> Result<FilterCriteria, AwsError> {
+fn image_filter(image: &ImageRef) -> Result<FilterCriteriaBuilder, AwsError> {
     Ok(FilterCriteria::builder()
         .ecr_image_repository_name(equals(&image.repository)?)
         .ecr_image_hash(equals(&image.digest)?)
         .finding_status(equals("ACTIVE")?)
-        .finding_status(equals("SUPPRESSED")?)
-        .build())
+        .finding_status(equals("SUPPRESSED")?))
 }
 
 /// An SDK finding reduced to a [`Finding`]; unknown enum values fall to the cautious side.
@@ -122,21 +130,20 @@ pub fn finding_from_sdk(f: &SdkFinding) -> Finding {
 }
 
 /// The filter of the ECR images with an open finding of one vulnerability.
-pub fn vulnerability_filter(vulnerability: &str) -> Result<FilterCriteria, AwsError> {
+fn vulnerability_filter(vulnerability: &str) -> Result<FilterCriteriaBuilder, AwsError> {
     Ok(FilterCriteria::builder()
         .resource_type(equals("AWS_ECR_CONTAINER_IMAGE")?)
         .vulnerability_id(equals(vulnerability)?)
         .finding_status(equals("ACTIVE")?)
-        .finding_status(equals("SUPPRESSED")?)
-        .build())
+        .finding_status(equals("SUPPRESSED")?))
 }
 
 /// The filter of ACTIVE ECR image findings at these severities updated in `[since, until]`.
-pub fn updated_filter(
+fn updated_filter(
     since: Epoch,
     until: Epoch,
     severities: &[Severity],
-) -> Result<FilterCriteria, AwsError> {
+) -> Result<FilterCriteriaBuilder, AwsError> {
     let mut b = FilterCriteria::builder()
         .resource_type(equals("AWS_ECR_CONTAINER_IMAGE")?)
         .finding_status(equals("ACTIVE")?)
@@ -149,7 +156,7 @@ pub fn updated_filter(
     for s in severities {
         b = b.severity(equals(s.as_str())?);
     }
-    Ok(b.build())
+    Ok(b)
 }
 
 /// The ECR images a finding is about (repository, digest and tags from its resource details).
@@ -158,6 +165,7 @@ fn images_of(f: &SdkFinding) -> impl Iterator<Item = ImageRef> + '_ {
         .iter()
         .filter_map(|r| r.details().and_then(|d| d.aws_ecr_container_image()))
         .map(|i| ImageRef {
+            place: None,
             repository: i.repository_name().to_string(),
             digest: i.image_hash().to_string(),
             tags: i.image_tags().to_vec(),
@@ -172,16 +180,20 @@ impl Inspector {
         next.await
     }
 
-    /// Every finding under `filter`, all pages, each read through `read`.
+    /// Every finding under `filter` (and of this adapter's account, when it has one), all pages,
+    /// each read through `read`.
     async fn list<T>(
         &self,
-        filter: FilterCriteria,
+        mut filter: FilterCriteriaBuilder,
         read: impl Fn(&SdkFinding) -> T,
     ) -> Result<Vec<T>, AwsError> {
+        if let Some(account) = &self.account {
+            filter = filter.aws_account_id(equals(account)?);
+        }
         let mut pages = self
             .client
             .list_findings()
-            .filter_criteria(filter)
+            .filter_criteria(filter.build())
             .max_results(PAGE_SIZE)
             .into_paginator()
             .send();
@@ -194,7 +206,7 @@ impl Inspector {
     }
 
     /// The distinct images of the findings under `filter`, in the order first seen.
-    async fn images(&self, filter: FilterCriteria) -> Result<Vec<ImageRef>, AwsError> {
+    async fn images(&self, filter: FilterCriteriaBuilder) -> Result<Vec<ImageRef>, AwsError> {
         let found = self
             .list(filter, |f| images_of(f).collect::<Vec<_>>())
             .await?;

@@ -2,16 +2,20 @@
 //! tests never touch the process environment.
 
 use crate::adapters::{INSPECTOR_TPS, PUT_IMAGE_TPS};
-use crate::domain::Mode;
 use crate::domain::policy::Policy;
 use crate::domain::tags::TagScheme;
 use crate::domain::time::parse_duration;
+use crate::domain::{Mode, Place};
 use crate::error::ConfigError;
 use crate::outbound::cost::Pricing;
 use crate::service::SweepSettings;
 
 /// Deployment mode: `audit` (default) or `enforce`. `audit` overrides every policy rule.
 pub const MODE: &str = "GATEKEEPER_MODE";
+/// The deployment's own account id (with `AWS_REGION`: where its own images live, under v1's keys).
+pub const ACCOUNT_ID: &str = "GATEKEEPER_ACCOUNT_ID";
+/// The region the function runs in (set by Lambda).
+pub const REGION: &str = "AWS_REGION";
 /// ARN of the SNS topic that carries the JSON messages.
 pub const TOPIC_ARN: &str = "GATEKEEPER_TOPIC_ARN";
 /// ARN of the SNS topic that carries the same notices in AWS Chatbot's format (unset: none).
@@ -136,6 +140,9 @@ pub struct Deployment {
     pub tags: TagScheme,
     /// Claim lease in seconds.
     pub claim_lease: i64,
+    /// Its own account and region (`None` when `GATEKEEPER_ACCOUNT_ID` or `AWS_REGION` is unset:
+    /// then only events that name no account are acted on).
+    pub home: Option<Place>,
 }
 
 /// The default claim lease, seconds (`GATEKEEPER_CLAIM_LEASE` unset).
@@ -156,6 +163,21 @@ pub struct Config {
     pub cost_days: i64,
     /// The per-container pace of PutImage and Inspector calls.
     pub pacing: Pacing,
+}
+
+/// The deployment's own account and region; an account id that is not 12 digits is refused.
+fn home(env: &Env<impl Fn(&str) -> Option<String>>) -> Result<Option<Place>, ConfigError> {
+    let Some(account) = env.get(ACCOUNT_ID) else {
+        return Ok(None);
+    };
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ConfigError::Invalid {
+            name: ACCOUNT_ID,
+            value: account,
+            problem: "expected a 12-digit account id".into(),
+        });
+    }
+    Ok(env.get(REGION).map(|region| Place { account, region }))
 }
 
 impl Config {
@@ -186,6 +208,7 @@ impl Config {
                 rejected_queue_url: env.required(REJECTED_QUEUE_URL)?,
                 tags: tags_from_lookup(|k| env.get(k))?,
                 claim_lease: env.duration(CLAIM_LEASE, DEFAULT_CLAIM_LEASE)?,
+                home: home(&env)?,
             },
             policy: match env.get(POLICY) {
                 None => PolicySource::Builtin,

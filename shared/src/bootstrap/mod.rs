@@ -13,6 +13,7 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 
 use crate::adapters::{DynamoState, Ecr, Inspector, Pace, Sns, SqsRejects, sdk_config};
+use crate::domain::Place;
 use crate::domain::policy::Policy;
 use crate::error::{ConfigError, Error, GatekeeperError};
 use crate::service::Gatekeeper;
@@ -29,6 +30,7 @@ pub type AwsGatekeeper = Gatekeeper<(Ecr, Sns, DynamoState, SqsRejects)>;
 pub struct Adapters<'a> {
     sdk: &'a SdkConfig,
     pacing: Pacing,
+    home: Option<&'a Place>,
 }
 
 impl<'a> Adapters<'a> {
@@ -37,7 +39,14 @@ impl<'a> Adapters<'a> {
         Adapters {
             sdk,
             pacing: Pacing::default(),
+            home: None,
         }
+    }
+
+    /// The same, for the deployment whose own account and region are `home`: Inspector reads only
+    /// that account's findings.
+    pub fn at(self, home: Option<&'a Place>) -> Adapters<'a> {
+        Adapters { home, ..self }
     }
 
     /// The same, pacing PutImage and Inspector calls as `pacing` says.
@@ -54,6 +63,7 @@ impl<'a> Adapters<'a> {
     pub fn findings(&self) -> Inspector {
         Inspector::new(aws_sdk_inspector2::Client::new(self.sdk))
             .paced(Pace::per_second(self.pacing.inspector))
+            .for_account(self.home.map(|h| h.account.clone()))
     }
 
     /// The gatekeeper wired to the deployment's registry, topics, state table and rejected-events
@@ -78,6 +88,7 @@ impl<'a> Adapters<'a> {
             mode: deployment.mode,
             tags: deployment.tags.clone(),
             claim_lease: deployment.claim_lease,
+            home: deployment.home.clone(),
             clock: crate::domain::time::now,
         }
     }
@@ -114,7 +125,11 @@ impl ColdStart {
 
     /// Adapters on the function's SDK configuration, for the ports it needs beside the gatekeeper's.
     pub fn adapters(&self) -> Adapters<'_> {
-        Adapters::new(&self.sdk).paced(self.config.pacing)
+        (Adapters::new(&self.sdk).paced(self.config.pacing)).at(self
+            .config
+            .deployment
+            .home
+            .as_ref())
     }
 }
 
@@ -186,6 +201,7 @@ mod tests {
             rejected_queue_url: "http://q".into(),
             tags: tags.clone(),
             claim_lease: 42,
+            home: None,
         };
         let policy = Policy::builtin();
         let hash = policy.hash().to_string();

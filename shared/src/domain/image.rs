@@ -2,9 +2,44 @@
 
 use serde::Serialize;
 
-/// An image in one repository of this account and region.
+/// The account and region an image lives in.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Place {
+    /// The 12-digit account id.
+    pub account: String,
+    /// The region (`eu-west-1`).
+    pub region: String,
+}
+
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "account {} in {}", self.account, self.region)
+    }
+}
+
+/// The account and region in an ECR ARN (`arn:aws:ecr:<region>:<account>:repository/...`), when it
+/// is one and names both.
+pub fn place_from_arn(arn: &str) -> Option<Place> {
+    let mut parts = arn.splitn(6, ':');
+    let (arn_word, _partition, service) = (parts.next()?, parts.next()?, parts.next()?);
+    let (region, account) = (parts.next()?, parts.next()?);
+    let resource = parts.next()?;
+    let named = !region.is_empty() && !account.is_empty();
+    (arn_word == "arn" && service == "ecr" && named && resource.starts_with("repository/")).then(
+        || Place {
+            account: account.to_string(),
+            region: region.to_string(),
+        },
+    )
+}
+
+/// An image in one repository of an account and region.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct ImageRef {
+    /// Where it lives; `None`: this deployment's own account and region (also what an event that
+    /// names no account means: moto's do not, AWS's always do).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub place: Option<Place>,
     /// Repository *name* (`team/app`), never its ARN.
     pub repository: String,
     /// `sha256:<64 hex>` (kept as given: documentation samples carry shortened digests).
@@ -14,9 +49,26 @@ pub struct ImageRef {
 }
 
 impl ImageRef {
-    /// `repository@digest`, for logs.
+    /// An image of this deployment's own account and region.
+    pub fn home(repository: impl Into<String>, digest: impl Into<String>) -> ImageRef {
+        ImageRef {
+            place: None,
+            repository: repository.into(),
+            digest: digest.into(),
+            tags: Vec::new(),
+        }
+    }
+
+    /// `repository@digest` (`account/region/repository@digest` for another account or region), for
+    /// logs.
     pub fn display(&self) -> String {
-        format!("{}@{}", self.repository, self.digest)
+        match &self.place {
+            None => format!("{}@{}", self.repository, self.digest),
+            Some(p) => format!(
+                "{}/{}/{}@{}",
+                p.account, p.region, self.repository, self.digest
+            ),
+        }
     }
 }
 
@@ -110,6 +162,34 @@ mod tests {
             repository_from_arn("arn:aws-cn:ecr:cn-north-1:1:repository/a/b/c"),
             "a/b/c"
         );
+    }
+
+    #[test]
+    fn places_come_from_ecr_arns_only() {
+        let place = |a: &str, r: &str| {
+            Some(Place {
+                account: a.into(),
+                region: r.into(),
+            })
+        };
+        assert_eq!(
+            place_from_arn("arn:aws:ecr:eu-west-1:111122223333:repository/team/app/sha256:ab"),
+            place("111122223333", "eu-west-1")
+        );
+        assert_eq!(
+            place_from_arn("arn:aws-cn:ecr:cn-north-1:1:repository/a"),
+            place("1", "cn-north-1")
+        );
+        for not_one in [
+            "team/app",
+            "arn:aws:lambda:eu-west-1:1:function:f",
+            "arn:aws:ecr::1:repository/a",
+            "arn:aws:ecr:eu-west-1::repository/a",
+            "arn:aws:ecr:eu-west-1:1:registry",
+            "",
+        ] {
+            assert_eq!(place_from_arn(not_one), None, "{not_one}");
+        }
     }
 
     #[test]

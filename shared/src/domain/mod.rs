@@ -17,7 +17,7 @@ mod severity;
 mod trigger;
 
 pub use finding::{Finding, FindingStatus, FixAvailable, Package};
-pub use image::{ImageRef, MediaKind, digest_hex12, repository_from_arn};
+pub use image::{ImageRef, MediaKind, Place, digest_hex12, place_from_arn, repository_from_arn};
 pub use scan::ScanState;
 pub use severity::{Severity, SeverityCounts};
 pub use trigger::TriggerKind;

@@ -120,19 +120,26 @@ impl VerdictNotice<'_> {
     pub fn to_message(&self) -> Message {
         let v = self.verdict;
         let json = fitted_json(self.body());
+        let mut attributes = vec![
+            ("event_type", self.event_type.as_str().into()),
+            ("decision", v.decision.as_str().into()),
+            (
+                "max_severity",
+                v.max_severity.map_or("NONE", Severity::as_str).into(),
+            ),
+            ("repository", self.image.repository.clone()),
+            ("mode", self.mode.as_str().into()),
+        ];
+        let place = [("account", self.account), ("region", self.region)];
+        attributes.extend(
+            place
+                .into_iter()
+                .filter_map(|(k, v)| Some((k, v?.to_string()))),
+        );
         Message {
             subject: subject_line(&self.subject_text()),
             body: escape_markup(&json),
-            attributes: vec![
-                ("event_type", self.event_type.as_str().into()),
-                ("decision", v.decision.as_str().into()),
-                (
-                    "max_severity",
-                    v.max_severity.map_or("NONE", Severity::as_str).into(),
-                ),
-                ("repository", self.image.repository.clone()),
-                ("mode", self.mode.as_str().into()),
-            ],
+            attributes,
             dedup_key: self.dedup_key.clone(),
             chat: Some(crate::outbound::chat::verdict(self)),
         }
@@ -257,6 +264,7 @@ mod tests {
 
     fn image(tags: &[&str]) -> ImageRef {
         ImageRef {
+            place: None,
             repository: "team-a/api".into(),
             digest: format!("sha256:{}", "ab".repeat(32)),
             tags: tags.iter().map(|t| t.to_string()).collect(),
@@ -344,6 +352,26 @@ mod tests {
                 .1,
             "CRITICAL"
         );
+        // Where the image lives is an attribute too, when known (filter policies by account).
+        assert!(!m.attributes.iter().any(|(k, _)| *k == "account"));
+        let placed = VerdictNotice {
+            account: Some("111111111111"),
+            region: Some("eu-central-1"),
+            ..notice(&img, &verdict, &actions)
+        }
+        .to_message();
+        assert!(
+            placed
+                .attributes
+                .contains(&("account", "111111111111".into()))
+        );
+        assert!(
+            placed
+                .attributes
+                .contains(&("region", "eu-central-1".into()))
+        );
+        let placed: serde_json::Value = serde_json::from_str(&placed.body).unwrap();
+        assert_eq!(placed["image"]["account"], "111111111111");
         // Same change, same key; another change number, another key.
         assert_eq!(change_key(&img, Decision::Block, 2), m.dedup_key);
         assert_ne!(change_key(&img, Decision::Block, 3), m.dedup_key);
@@ -373,6 +401,7 @@ mod tests {
         for (raw, _) in HOSTILE {
             let verdict = critical("r", format!("CVE-1{raw}"), package(raw, Some(raw), None));
             let img = ImageRef {
+                place: None,
                 repository: format!("team/{raw}"),
                 digest: "sha256:1".into(),
                 tags: vec![raw.to_string()],
@@ -455,6 +484,7 @@ mod tests {
             .map(|i| format!("tag-{i}-{}", "y".repeat(100)))
             .collect();
         let img = ImageRef {
+            place: None,
             repository: "r".into(),
             digest: "sha256:1".into(),
             tags,
@@ -490,6 +520,7 @@ mod tests {
                 package(raw, Some("1"), Some(raw)),
             );
             let img = ImageRef {
+                place: None,
                 repository: format!("team/{raw}"),
                 digest: "sha256:1".into(),
                 tags: vec![raw.to_string()],

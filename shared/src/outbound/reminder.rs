@@ -199,6 +199,7 @@ mod tests {
         .unwrap();
         let e = &p.exceptions()[0];
         let images = [ImageRef {
+            place: None,
             repository: "team/app".into(),
             digest: "sha256:ab".into(),
             tags: vec!["v1".into()],

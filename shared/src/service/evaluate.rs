@@ -166,7 +166,7 @@ impl<P: Ports> Gatekeeper<P> {
             // image stays in its tickets until it is scanned again or deleted.
             let monitored = matches!(scan, ScanState::Complete | ScanState::Unknown)
                 && outcome.decision != Some(Decision::Pending);
-            self.sync_tickets(image, &findings, &state, monitored, trigger)
+            self.sync_tickets(image, &findings, &state, monitored)
                 .await?;
             self.judge_parents(image, &state, trigger).await?;
             // Recorded unless the record already says it (an unchanged verdict evaluated again).

@@ -78,6 +78,7 @@ impl<P: Ports> Gatekeeper<P> {
         let mut verdicts = Vec::with_capacity(platforms.len());
         for (digest, platform) in platforms {
             let child = ImageRef {
+                place: index.place.clone(),
                 repository: index.repository.clone(),
                 digest: digest.clone(),
                 tags: Vec::new(),
@@ -108,6 +109,7 @@ impl<P: Ports> Gatekeeper<P> {
     ) -> Result<(), Error> {
         for parent in &state.parents {
             let index = ImageRef {
+                place: image.place.clone(),
                 repository: image.repository.clone(),
                 digest: parent.clone(),
                 tags: Vec::new(),

@@ -12,7 +12,7 @@ use super::evaluate::ScanHint;
 use super::route::ScanAsk;
 use super::{Gatekeeper, Outcome, Status, Trigger};
 use crate::domain::events::{Event, EventBody, Incoming};
-use crate::domain::{Finding, ImageRef};
+use crate::domain::{Finding, ImageRef, Place};
 use crate::error::Error;
 use crate::ports::{FindingsSource, ImageRecords, Ports};
 use crate::state::{ImageState, Written};
@@ -91,14 +91,13 @@ impl<'a> Group<'a> {
     }
 }
 
-/// Where an event's image lives: account, region, repository, digest.
-type ImageKey = (Option<String>, Option<String>, String, String);
+/// Where an event's image lives: account and region (`None`: this deployment's), repository, digest.
+type ImageKey = (Option<Place>, String, String);
 
 fn image_key(event: &Event) -> Option<ImageKey> {
     let image = event.image()?;
     Some((
-        event.account.clone(),
-        event.region.clone(),
+        image.place.clone(),
         image.repository.clone(),
         image.digest.clone(),
     ))

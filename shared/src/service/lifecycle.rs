@@ -11,12 +11,7 @@ use crate::ports::{ImageRecords, Ports, TicketLedger};
 impl<P: Ports> Gatekeeper<P> {
     /// An image or tag was deleted. When the image itself is gone, it leaves the tickets it was in
     /// (resolving those it was the last image of); a deleted tag changes nothing.
-    pub(super) async fn on_delete(
-        &self,
-        event: &Event,
-        image: &ImageRef,
-    ) -> Result<Outcome, Error> {
-        let trigger = Trigger::of(event);
+    pub(super) async fn on_delete(&self, image: &ImageRef) -> Result<Outcome, Error> {
         if self.detail(image).await?.is_some() {
             return Ok(Outcome::new(
                 Status::Skipped,
@@ -27,7 +22,7 @@ impl<P: Ports> Gatekeeper<P> {
         }
         let state = self.state.load(image).await?;
         for id in &state.tickets {
-            self.drop_from_ticket(image, id, &trigger).await?;
+            self.drop_from_ticket(image, id).await?;
         }
         if !state.tickets.is_empty() {
             self.state.set_image_tickets(image, &[]).await?;

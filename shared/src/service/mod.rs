@@ -51,7 +51,7 @@ use crate::domain::policy::{Policy, Rule};
 use crate::domain::tags::{TagKind, TagScheme};
 use crate::domain::time::Epoch;
 use crate::domain::verdict::Verdict;
-use crate::domain::{Decision, ImageRef, Mode, TriggerKind};
+use crate::domain::{Decision, ImageRef, Mode, Place, TriggerKind};
 use crate::error::{Error, GatekeeperError};
 use crate::outbound::notice::{Action, VerdictNotice};
 use crate::ports::{ImageDetail, ImageRegistry, Notifier, Ports};
@@ -165,10 +165,6 @@ pub struct Trigger {
     pub event_id: String,
     /// What kind of event or run it is.
     pub kind: TriggerKind,
-    /// Region from the envelope, for messages.
-    pub region: Option<String>,
-    /// Account id from the envelope.
-    pub account: Option<String>,
     /// The deliveries it answers: the SQS message ids of an image's records in a batch, or the Lambda
     /// request id of a direct delivery (none outside Lambda).
     pub deliveries: Vec<String>,
@@ -179,8 +175,6 @@ impl Trigger {
         Trigger {
             event_id: event.id.clone(),
             kind: event.kind(),
-            region: event.region.clone(),
-            account: event.account.clone(),
             deliveries: Some(event.delivery.clone())
                 .filter(|d| !d.is_empty())
                 .into_iter()
@@ -193,8 +187,6 @@ impl Trigger {
         Trigger {
             event_id: id,
             kind,
-            region: None,
-            account: None,
             deliveries: Vec::new(),
         }
     }
@@ -219,6 +211,9 @@ pub struct Gatekeeper<P: Ports> {
     pub tags: TagScheme,
     /// Claim lease, seconds.
     pub claim_lease: i64,
+    /// Its own account and region: the images it governs (`None`: unknown, so only events that name
+    /// no account are acted on).
+    pub home: Option<Place>,
     /// The clock (tests fix it).
     pub clock: fn() -> Epoch,
 }
@@ -285,6 +280,7 @@ impl<P: Ports> Gatekeeper<P> {
             mode: self.mode,
             tags: self.tags,
             claim_lease: self.claim_lease,
+            home: self.home,
             clock: self.clock,
         }
     }
@@ -353,6 +349,11 @@ impl<P: Ports> Gatekeeper<P> {
         out
     }
 
+    /// Where `image` lives, when known: its own place, or this deployment's.
+    fn place_of<'a>(&'a self, image: &'a ImageRef) -> Option<&'a Place> {
+        image.place.as_ref().or(self.home.as_ref())
+    }
+
     /// A notice about `image` with this gatekeeper's policy, clock and the trigger's origin; callers
     /// fill in what differs.
     fn notice<'a>(
@@ -363,8 +364,8 @@ impl<P: Ports> Gatekeeper<P> {
         trigger: &'a Trigger,
     ) -> VerdictNotice<'a> {
         VerdictNotice {
-            region: trigger.region.as_deref(),
-            account: trigger.account.as_deref(),
+            region: self.place_of(image).map(|p| p.region.as_str()),
+            account: self.place_of(image).map(|p| p.account.as_str()),
             policy_hash: self.policy.hash(),
             rule: &rule.name,
             subject_tag: self.original_tags(&image.tags).into_iter().next(),

@@ -31,10 +31,20 @@ impl<P: Ports> Gatekeeper<P> {
                         why.clone(),
                     )));
                 }
-                Ok(Ok(Event {
+                let mut event = Event {
                     delivery: delivery.to_string(),
                     ..event
-                }))
+                };
+                if let Err(why) = self.localise(&mut event) {
+                    warn!(event_id = %event.id, reason = %why, "skipped: not this deployment's image");
+                    return Ok(Err(Outcome::new(
+                        Status::Skipped,
+                        event.kind(),
+                        event.image(),
+                        why,
+                    )));
+                }
+                Ok(Ok(event))
             }
             Err(e) => {
                 warn!(reason = %e, "rejected event");
@@ -46,6 +56,28 @@ impl<P: Ports> Gatekeeper<P> {
                     e.reason().to_string(),
                 )))
             }
+        }
+    }
+
+    /// Makes an image of this deployment's own account and region one of its own (`place` `None`, v1's
+    /// identity); an image of any other account or region is not governed here, and says why.
+    fn localise(&self, event: &mut Event) -> Result<(), String> {
+        let home = self.home.as_ref();
+        let Some(image) = event.body.image_mut() else {
+            return Ok(());
+        };
+        match (&image.place, home) {
+            (None, _) => Ok(()),
+            (Some(p), Some(h)) if p == h => {
+                image.place = None;
+                Ok(())
+            }
+            (Some(p), Some(h)) => Err(format!(
+                "the image is in {p}; this deployment governs {h} only"
+            )),
+            (Some(p), None) => Err(format!(
+                "the image is in {p}, and this deployment's own account is not configured (GATEKEEPER_ACCOUNT_ID)"
+            )),
         }
     }
 
@@ -71,7 +103,7 @@ impl<P: Ports> Gatekeeper<P> {
     pub(super) async fn route_push(&self, event: &Event) -> Result<Outcome, Error> {
         match &event.body {
             EventBody::Push(push) => self.on_push(event, push).await,
-            EventBody::Deleted(image) => self.on_delete(event, image).await,
+            EventBody::Deleted(image) => self.on_delete(image).await,
             EventBody::Restored(image) => self.on_restore(event, image).await,
             _ => Ok(misrouted(event, "push")),
         }

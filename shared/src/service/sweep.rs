@@ -369,6 +369,7 @@ impl<P: Ports, F: FindingsSource + Sync> Sweeping<'_, P, F> {
             self.report.images_listed += details.len();
             for detail in details {
                 let image = ImageRef {
+                    place: None,
                     repository: repository.clone(),
                     digest: detail.digest.clone(),
                     tags: detail.tags.clone(),
@@ -545,6 +546,7 @@ mod tests {
         .unwrap();
         let e = &p.exceptions()[0];
         let image = |repository: &str, digest: &str| ImageRef {
+            place: None,
             repository: repository.into(),
             digest: digest.into(),
             tags: Vec::new(),

@@ -1,7 +1,7 @@
 //! Tickets: one per vulnerability and repository, listing the images that have it; opened, updated
 //! and resolved as images gain and lose the finding.
 
-use super::{Gatekeeper, Trigger};
+use super::Gatekeeper;
 use crate::domain::verdict::Subject;
 use crate::domain::{Finding, ImageRef, Severity};
 use crate::error::Error;
@@ -18,7 +18,6 @@ impl<P: Ports> Gatekeeper<P> {
         findings: &[Finding],
         state: &ImageState,
         monitored: bool,
-        trigger: &Trigger,
     ) -> Result<(), Error> {
         if self.policy.ticket_severity().is_none() && state.tickets.is_empty() {
             return Ok(());
@@ -46,7 +45,7 @@ impl<P: Ports> Gatekeeper<P> {
                 finding: tf,
                 images: &change.images,
                 trigger_image: &image.digest,
-                region: trigger.region.as_deref(),
+                region: self.place_of(image).map(|p| p.region.as_str()),
                 now,
             };
             self.notifier.publish(&notice.to_message()).await?;
@@ -56,7 +55,7 @@ impl<P: Ports> Gatekeeper<P> {
                 kept.push(id.clone());
                 continue;
             }
-            self.drop_from_ticket(image, id, trigger).await?;
+            self.drop_from_ticket(image, id).await?;
         }
         kept.sort();
         if kept != state.tickets {
@@ -66,12 +65,7 @@ impl<P: Ports> Gatekeeper<P> {
     }
 
     /// Removes an image from a ticket, and notifies when that resolves it.
-    pub(super) async fn drop_from_ticket(
-        &self,
-        image: &ImageRef,
-        id: &str,
-        trigger: &Trigger,
-    ) -> Result<(), Error> {
+    pub(super) async fn drop_from_ticket(&self, image: &ImageRef, id: &str) -> Result<(), Error> {
         let now = (self.clock)();
         let change = self.state.ticket_remove(image, id, now).await?;
         if change.resolved {
@@ -90,7 +84,7 @@ impl<P: Ports> Gatekeeper<P> {
                 finding: &tf,
                 images: &[],
                 trigger_image: &image.digest,
-                region: trigger.region.as_deref(),
+                region: self.place_of(image).map(|p| p.region.as_str()),
                 now,
             };
             self.notifier.publish(&notice.to_message()).await?;

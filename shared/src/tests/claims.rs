@@ -176,6 +176,7 @@ impl World {
         Left {
             tags: self.registry.tags(REPO, DIGEST),
             record: self.state.record(&crate::domain::ImageRef {
+                place: None,
                 repository: REPO.into(),
                 digest: DIGEST.into(),
                 tags: Vec::new(),
@@ -423,4 +424,54 @@ fn same_change(messages: &[Message]) -> Vec<Value> {
             })
         })
         .collect()
+}
+
+#[test]
+fn an_event_for_an_image_of_another_account_or_region_leaves_the_same_named_image_here_alone() {
+    let world = World::new();
+    let gk = world.gatekeeper();
+    let before = world.left();
+    let home = inspector_scan("scan-home");
+    let arn = |account: &str, region: &str| {
+        json!(format!("arn:aws:ecr:{region}:{account}:repository/{REPO}"))
+    };
+    let mut member = inspector_scan("scan-member");
+    member["account"] = json!("111111111111");
+    member["detail"]["repository-name"] = arn("111111111111", "eu-west-1");
+    let mut elsewhere = inspector_scan("scan-elsewhere");
+    elsewhere["region"] = json!("us-east-1");
+    elsewhere["detail"]["repository-name"] = arn("123456789012", "us-east-1");
+    let mut forwarded_push = push("push-member", "v2");
+    forwarded_push["account"] = json!("111111111111");
+    for (event, place) in [
+        (&member, "account 111111111111 in eu-west-1"),
+        (&elsewhere, "account 123456789012 in us-east-1"),
+    ] {
+        let incoming = Incoming::trusted(event.clone());
+        let outcome = poll_once(gk.handle_scan_delivery(&world.findings, &incoming, "r"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(outcome.status.as_str(), "skipped");
+        let named = outcome.image.unwrap_or_default();
+        assert!(
+            named.ends_with(&format!("/{REPO}@{DIGEST}"))
+                && named.len() > REPO.len() + DIGEST.len() + 1,
+            "{named}"
+        );
+        assert!(outcome.detail.contains(place), "{}", outcome.detail);
+        assert!(
+            outcome
+                .detail
+                .contains("governs account 123456789012 in eu-west-1 only"),
+            "{}",
+            outcome.detail
+        );
+    }
+    assert_eq!(world.pushed(&gk, &forwarded_push, "r-push"), "skipped");
+    assert_eq!(world.left(), before, "nothing changed here");
+    // The same event from this account acts on the image: the skips above are not a no-op world.
+    assert_eq!(world.scanned(&gk, &home, "r-home"), "changed");
+    let message: Value = serde_json::from_str(&world.notifier.messages()[0].body).unwrap();
+    assert_eq!(message["image"]["account"], "123456789012");
+    assert_eq!(message["image"]["region"], "eu-west-1");
 }

@@ -484,6 +484,7 @@ fn hostile_strings_from_events_cannot_mention_link_or_break_any_notification() {
                 fixed_in: Some(hostile_string(&mut rng)),
             });
             let image = ImageRef {
+                place: None,
                 repository: hostile_string(&mut rng).chars().take(300).collect(),
                 digest: format!(
                     "sha256:{}",

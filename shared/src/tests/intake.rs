@@ -422,6 +422,7 @@ fn a_newer_update_or_a_write_to_the_record_since_the_evaluation_means_reading_ag
     let pushed = poll_once(crate::ports::ImageRecords::record_push(
         &bench.state,
         &crate::domain::ImageRef {
+            place: None,
             repository: REPO.into(),
             digest: A.into(),
             tags: Vec::new(),

@@ -34,6 +34,10 @@ fn container(
         mode: Mode::Enforce,
         tags: TagScheme::default(),
         claim_lease: 300,
+        home: Some(crate::domain::Place {
+            account: "123456789012".into(),
+            region: "eu-west-1".into(),
+        }),
         clock: || 1_800_000_000,
     }
 }

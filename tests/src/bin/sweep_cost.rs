@@ -188,6 +188,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         mode: Mode::Enforce,
         tags: TagScheme::default(),
         claim_lease: 300,
+        home: None,
         clock: || now() + 3 * 3600,
     };
     gk.state.record_sweep(t - 3600).await?;
@@ -198,6 +199,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Ten images due (a grace deadline passed), ten with a CRITICAL updated in the window.
     for (repo, digest) in images.iter().take(10) {
         let image = ImageRef {
+            place: None,
             repository: repo.clone(),
             digest: digest.clone(),
             tags: Vec::new(),

@@ -38,6 +38,7 @@ pub(super) fn image_action(detail: &Obj<'_>) -> Result<EventBody, ParseError> {
         _ => Vec::new(),
     };
     let image = ImageRef {
+        place: None,
         repository,
         digest,
         tags,
@@ -145,6 +146,7 @@ pub(super) fn scan(
     let counts = severity_counts(detail)?;
     Ok(EventBody::Scan(ScanResult {
         image: ImageRef {
+            place: None,
             repository,
             digest,
             tags,

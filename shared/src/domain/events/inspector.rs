@@ -46,6 +46,7 @@ pub(super) fn finding(
         (None, None) => match resources.iter().find_map(|r| image_from_arn(r)) {
             Some((repository, digest)) => (
                 ImageRef {
+                    place: None,
                     repository,
                     digest,
                     tags: Vec::new(),
@@ -137,6 +138,7 @@ fn ecr_image(
         last_in_use_at: not_after(time_field(ecr, "lastInUseAt")?, sent),
         pushed_at: not_after(time_field(ecr, "pushedAt")?, sent),
         image: ImageRef {
+            place: None,
             repository,
             digest,
             tags,
@@ -176,6 +178,7 @@ pub(super) fn coverage(detail: &Obj<'_>, resources: &[&str]) -> Result<EventBody
     };
     Ok(EventBody::Coverage(CoverageChange {
         image: ImageRef {
+            place: None,
             repository,
             digest,
             tags,

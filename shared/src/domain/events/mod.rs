@@ -20,7 +20,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::domain::time::{Epoch, parse_rfc3339};
-use crate::domain::{Finding, ImageRef, ScanState, SeverityCounts, TriggerKind};
+use crate::domain::{
+    Finding, ImageRef, Place, ScanState, SeverityCounts, TriggerKind, place_from_arn,
+};
 use fields::Obj;
 
 /// Which scanner produced a scan result.
@@ -122,10 +124,6 @@ pub struct Event {
     pub detail_type: String,
     /// The envelope `time`: the order of events (finding details carry non-ISO timestamps).
     pub time: Option<Epoch>,
-    /// `account` (moto omits it).
-    pub account: Option<String>,
-    /// `region`.
-    pub region: Option<String>,
     /// The meaning.
     pub body: EventBody,
     /// The Lambda request id of this delivery (empty when unknown): Lambda's retries of a failed
@@ -149,11 +147,30 @@ impl Event {
 
     /// The image the event is about, if any.
     pub fn image(&self) -> Option<&ImageRef> {
-        match &self.body {
+        self.body.image()
+    }
+}
+
+impl EventBody {
+    /// The image it is about, if any.
+    pub fn image(&self) -> Option<&ImageRef> {
+        match self {
             EventBody::Push(p) => Some(&p.image),
             EventBody::Scan(s) => Some(&s.image),
             EventBody::Finding(f) => Some(&f.image),
             EventBody::Coverage(c) => Some(&c.image),
+            EventBody::Deleted(i) | EventBody::Restored(i) => Some(i),
+            EventBody::Ignored(_) => None,
+        }
+    }
+
+    /// The image it is about, to be changed, if any.
+    pub fn image_mut(&mut self) -> Option<&mut ImageRef> {
+        match self {
+            EventBody::Push(p) => Some(&mut p.image),
+            EventBody::Scan(s) => Some(&mut s.image),
+            EventBody::Finding(f) => Some(&mut f.image),
+            EventBody::Coverage(c) => Some(&mut c.image),
             EventBody::Deleted(i) | EventBody::Restored(i) => Some(i),
             EventBody::Ignored(_) => None,
         }
@@ -213,16 +230,61 @@ pub fn parse(value: &Value) -> Result<Event, ParseError> {
             "event {s:?} / {d:?} is not one the gatekeeper acts on"
         )),
     };
+    let mut body = body;
+    if let Some(image) = body.image_mut() {
+        image.place = image_place(&envelope, &resources)?;
+    }
     Ok(Event {
         id: envelope.opt_str("id")?.unwrap_or_default().to_string(),
         source,
         detail_type,
         time,
-        account: envelope.opt_str("account")?.map(str::to_string),
-        region: envelope.opt_str("region")?.map(str::to_string),
         body,
         delivery: String::new(),
     })
+}
+
+/// Where an event's image lives. An event that names no account (moto's) is about this deployment's
+/// own account and region. Otherwise the image's own ARN says (an Inspector event reaches the
+/// delegated administrator's bus as well as the member's), then the finding's `awsAccountId`, then the
+/// envelope; a finding whose ARN and `awsAccountId` disagree is refused rather than guessed.
+fn image_place(envelope: &Obj<'_>, resources: &[&str]) -> Result<Option<Place>, ParseError> {
+    let Some(sender) = envelope.opt_str("account")? else {
+        return Ok(None);
+    };
+    let detail = envelope.opt_obj("detail")?;
+    let mut arns: Vec<&str> = Vec::new();
+    let (mut stated, mut resource_region) = (None, None);
+    if let Some(d) = &detail {
+        for r in d.opt_obj_list("resources")? {
+            arns.extend(r.opt_str("id")?);
+            resource_region = resource_region.or(r.opt_str("region")?);
+        }
+        arns.extend(d.opt_str("repository-name")?);
+        stated = d.opt_str("awsAccountId")?;
+    }
+    arns.extend(resources);
+    match (arns.iter().find_map(|a| place_from_arn(a)), stated) {
+        (Some(p), Some(a)) if p.account != a => Err(envelope.error(
+            "detail.awsAccountId",
+            "names another account than the image's ARN",
+        )),
+        (Some(p), _) => Ok(Some(p)),
+        (None, account) => {
+            let region = match resource_region.or(envelope.opt_str("region")?) {
+                Some(r) if !r.is_empty() => r,
+                _ => {
+                    return Err(
+                        envelope.error("region", "is missing, and the event names an account")
+                    );
+                }
+            };
+            Ok(Some(Place {
+                account: account.unwrap_or(sender).to_string(),
+                region: region.to_string(),
+            }))
+        }
+    }
 }
 
 #[cfg(test)]

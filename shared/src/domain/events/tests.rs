@@ -104,10 +104,109 @@ fn untagged_push_has_no_tags_and_media_types_are_kept() {
 }
 
 #[test]
-fn event_without_account_parses() {
+fn event_without_account_parses_as_the_deployments_own() {
     let event = sample("aws.ecr-ecr-image-action-push-no-account.json");
-    assert_eq!(event.account, None);
+    // Its resources name an account, but an event without one is moto's: this deployment's own.
+    assert_eq!(event.image().unwrap().place, None);
     assert_eq!(event.image().unwrap().repository, "team-a/payments-api");
+}
+
+fn place(account: &str, region: &str) -> Option<Place> {
+    Some(Place {
+        account: account.into(),
+        region: region.into(),
+    })
+}
+
+#[test]
+fn every_image_event_sample_names_the_account_and_region_of_its_image() {
+    let samples = [
+        (
+            "aws.ecr-ecr-image-action-push-docs.json",
+            "123456789012",
+            "us-west-2",
+        ),
+        (
+            "aws.ecr-ecr-image-scan-complete-docs.json",
+            "123456789012",
+            "us-east-1",
+        ),
+        (
+            "aws.inspector2-inspector2-scan-ecr-clean.json",
+            "111122223333",
+            "us-east-1",
+        ),
+        (
+            "aws.inspector2-inspector2-finding-ecr-2021.json",
+            "123456789012",
+            "us-east-2",
+        ),
+        (
+            "aws.inspector2-inspector2-coverage-ecr-expired.json",
+            "123456789012",
+            "eu-west-1",
+        ),
+    ];
+    for (name, account, region) in samples {
+        let event = sample(name);
+        assert_eq!(
+            event.image().unwrap().place,
+            place(account, region),
+            "{name}"
+        );
+    }
+}
+
+/// A member's finding as the delegated administrator's bus receives it: the envelope is the
+/// administrator's, the finding and its image ARN are the member's.
+fn member_finding(aws_account: &str, arn_account: &str) -> serde_json::Value {
+    let arn = format!("arn:aws:ecr:eu-central-1:{arn_account}:repository/team/app/sha256:ab");
+    json!({
+        "source": "aws.inspector2", "detail-type": "Inspector2 Finding", "id": "f-1",
+        "account": "999999999999", "region": "eu-central-1", "resources": [arn],
+        "detail": {"awsAccountId": aws_account, "severity": "HIGH", "status": "ACTIVE", "title": "t",
+            "resources": [{"type": "AWS_ECR_CONTAINER_IMAGE", "id": arn, "region": "eu-central-1",
+                "details": {"awsEcrContainerImage": {"repositoryName": "team/app", "imageHash": "sha256:ab"}}}]}
+    })
+}
+
+#[test]
+fn a_members_finding_on_the_administrators_bus_is_the_members_image() {
+    let event = parse(&member_finding("111111111111", "111111111111")).unwrap();
+    assert_eq!(
+        event.image().unwrap().place,
+        place("111111111111", "eu-central-1")
+    );
+}
+
+#[test]
+fn a_finding_whose_account_and_image_arn_disagree_is_refused() {
+    let e = parse(&member_finding("111111111111", "222222222222")).unwrap_err();
+    assert!(e.reason().contains("awsAccountId"), "{}", e.reason());
+    assert!(e.reason().contains("another account"), "{}", e.reason());
+}
+
+#[test]
+fn without_an_image_arn_the_finding_then_the_envelope_name_the_place() {
+    let mut v = member_finding("111111111111", "111111111111");
+    v["resources"] = json!([]);
+    v["detail"]["resources"][0]["id"] = json!("not-an-arn");
+    assert_eq!(
+        parse(&v).unwrap().image().unwrap().place,
+        place("111111111111", "eu-central-1")
+    );
+    let push = json!({"source": "aws.ecr", "detail-type": "ECR Image Action", "id": "p",
+        "account": "333333333333", "region": "ap-south-1",
+        "detail": {"action-type": "PUSH", "result": "SUCCESS", "repository-name": "a",
+            "image-digest": "sha256:ab", "image-tag": "v1"}});
+    assert_eq!(
+        parse(&push).unwrap().image().unwrap().place,
+        place("333333333333", "ap-south-1")
+    );
+    let mut no_region = push.clone();
+    no_region.as_object_mut().unwrap().remove("region");
+    let e = parse(&no_region).unwrap_err();
+    assert!(e.reason().contains("region"), "{}", e.reason());
 }
 
 #[test]

@@ -51,6 +51,7 @@ impl FakeFindings {
                 !s.repository.is_empty() && s.findings.iter().any(|f| keep(f, s.updated))
             })
             .map(|(digest, s)| ImageRef {
+                place: None,
                 repository: s.repository.clone(),
                 digest: digest.clone(),
                 tags: Vec::new(),

@@ -244,6 +244,7 @@ impl ImageAnnotations for FakeState {
             return Ok(());
         }
         let image = |digest: &str| ImageRef {
+            place: None,
             repository: repository.into(),
             digest: digest.into(),
             tags: Vec::new(),
@@ -356,6 +357,7 @@ impl SweepSchedule for FakeState {
             .filter_map(|((repository, digest), item)| {
                 item.due_at.filter(|at| *at <= until).map(|at| {
                     let image = ImageRef {
+                        place: None,
                         repository: repository.clone(),
                         digest: digest.clone(),
                         tags: Vec::new(),
