@@ -94,6 +94,11 @@ fn state_from(item: &Item) -> ImageState {
             decision,
             previous: get_s(item, "claim_previous").and_then(Decision::parse),
             sequence: get_n(item, "claim_seq").unwrap_or(0).max(0) as u64,
+            // Written by this version on; a claim an earlier version wrote is its own change.
+            change: get_n(item, "claim_change")
+                .or_else(|| get_n(item, "claim_seq"))
+                .unwrap_or(0)
+                .max(0) as u64,
             overridden: item
                 .get("claim_overridden")
                 .and_then(|v| v.as_bool().ok())
@@ -263,12 +268,13 @@ impl ImageRecords for DynamoState {
             .update(image_key(image))
             .update_expression(
                 match summary.due {
-                    Some(_) => "SET decision = :d, version = :seq, claim_event = :e, claim_at = :at, claim_decision = :d, claim_previous = :p, claim_seq = :seq, claim_overridden = :o, claim_by = :by, overridden = :o, updated_at = :at, policy = :h, summary = :s, first_scan_at = if_not_exists(first_scan_at, :at), due_shard = :shard, due_at = :due",
-                    None => "SET decision = :d, version = :seq, claim_event = :e, claim_at = :at, claim_decision = :d, claim_previous = :p, claim_seq = :seq, claim_overridden = :o, claim_by = :by, overridden = :o, updated_at = :at, policy = :h, summary = :s, first_scan_at = if_not_exists(first_scan_at, :at) REMOVE due_shard, due_at",
+                    Some(_) => "SET decision = :d, version = :seq, claim_event = :e, claim_at = :at, claim_decision = :d, claim_previous = :p, claim_seq = :seq, claim_change = :change, claim_overridden = :o, claim_by = :by, overridden = :o, updated_at = :at, policy = :h, summary = :s, first_scan_at = if_not_exists(first_scan_at, :at), due_shard = :shard, due_at = :due",
+                    None => "SET decision = :d, version = :seq, claim_event = :e, claim_at = :at, claim_decision = :d, claim_previous = :p, claim_seq = :seq, claim_change = :change, claim_overridden = :o, claim_by = :by, overridden = :o, updated_at = :at, policy = :h, summary = :s, first_scan_at = if_not_exists(first_scan_at, :at) REMOVE due_shard, due_at",
                 },
             )
             .expression_attribute_values(":d", s(claim.decision.as_str()))
             .expression_attribute_values(":seq", n(claim.sequence))
+            .expression_attribute_values(":change", n(claim.change))
             .expression_attribute_values(":e", s(&claim.event_id))
             .expression_attribute_values(":at", n(claim.at))
             .expression_attribute_values(":p", s(claim.previous.map_or("none", Decision::as_str)))
@@ -292,7 +298,7 @@ impl ImageRecords for DynamoState {
         applied: bool,
     ) -> Result<Written, AwsError> {
         let mut expression = String::from(
-            "REMOVE claim_event, claim_at, claim_decision, claim_previous, claim_seq, claim_overridden, claim_by",
+            "REMOVE claim_event, claim_at, claim_decision, claim_previous, claim_seq, claim_change, claim_overridden, claim_by",
         );
         if !applied && claim.previous.is_none() {
             expression.push_str(", decision");

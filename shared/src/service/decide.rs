@@ -386,12 +386,21 @@ impl<'a, P: Ports> Deciding<'a, P> {
         {
             return Ok(Some(c.clone()));
         }
+        // An expired claim of the same change (its delivery stopped before finishing it, perhaps after
+        // its message went out) is completed under its number, so that its message keeps its key.
+        let (change, previous) = match &state.claim {
+            Some(c) if c.decision == to.decision && c.overridden == to.overridden => {
+                (c.change, c.previous)
+            }
+            _ => (state.version + 1, state.notified()),
+        };
         let claim = Claim {
             event_id: trigger.event_id.clone(),
             at: seen.now,
             decision: to.decision,
-            previous: state.notified(),
+            previous,
             sequence: state.version + 1,
+            change,
             overridden: to.overridden,
             deliveries: trigger.deliveries.clone(),
         };
@@ -481,7 +490,7 @@ impl<'a, P: Ports> Deciding<'a, P> {
             in_use: self.in_use_known,
             actions: &carried.actions,
             problems: &carried.problems,
-            dedup_key: change_key(image, to.decision, claim.sequence),
+            dedup_key: change_key(image, to.decision, claim.change),
             ..self.gk.notice(&tagged, verdict, self.rule, self.trigger)
         };
         let announce = seen.state.parents.is_empty();

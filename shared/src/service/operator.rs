@@ -256,6 +256,7 @@ impl<P: Ports> Gatekeeper<P> {
             decision: verdict.decision,
             previous: state.notified(),
             sequence: state.version + 1,
+            change: state.version + 1,
             overridden,
             deliveries: Vec::new(),
         };

@@ -20,8 +20,11 @@ pub struct Claim {
     pub decision: Decision,
     /// The decision notified before it.
     pub previous: Option<Decision>,
-    /// The item's version after the claim: numbers the change (dedup key).
+    /// The item's version after the claim.
     pub sequence: u64,
+    /// The number of the change it applies (its messages' dedup key): its own `sequence`, or that of
+    /// the abandoned claim of the same change it took over (that claim's message may be out already).
+    pub change: u64,
     /// Whether the block being applied is suspended by an operator's override (tags released).
     pub overridden: bool,
     /// The deliveries the claim covers: the SQS message ids of every record of the image in the batch

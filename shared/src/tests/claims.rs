@@ -12,6 +12,10 @@ use serde_json::{Value, json};
 use crate::domain::events::Incoming;
 use crate::domain::time::Epoch;
 use crate::domain::{Finding, Package, ScanState, Severity};
+
+fn home(repository: &str, digest: &str) -> crate::domain::ImageRef {
+    crate::domain::ImageRef::home(repository, digest)
+}
 use crate::error::Error;
 use crate::outbound::notice::Message;
 use crate::ports::fakes::{
@@ -175,12 +179,7 @@ impl World {
     fn left(&self) -> Left {
         Left {
             tags: self.registry.tags(REPO, DIGEST),
-            record: self.state.record(&crate::domain::ImageRef {
-                place: None,
-                repository: REPO.into(),
-                digest: DIGEST.into(),
-                tags: Vec::new(),
-            }),
+            record: self.state.record(&home(REPO, DIGEST)),
             messages: self.notifier.messages(),
         }
     }
@@ -326,6 +325,34 @@ fn a_delivery_that_died_after_notifying_sends_the_same_message_again_under_the_s
             "subscribers drop the repeat"
         );
     }
+}
+
+#[test]
+fn another_event_that_finds_the_died_claim_expired_finishes_that_change_under_its_key() {
+    // The claimant published, then died before finishing; its lease runs out, and the next event
+    // about the image (not a retry of the first) finds the same verdict.
+    let (world, _) = died(|dying| dying.state.hooks.halt("finish", 1));
+    let mut later = super::container(&world.registry, &world.notifier, &world.state);
+    later.clock = || NOW + 301;
+    assert_eq!(
+        world.scanned(&later, &inspector_scan("scan-2"), "r-9"),
+        "changed"
+    );
+
+    let (left, clean) = (world.left(), clean());
+    assert_eq!(left.tags, clean.tags);
+    assert_eq!(left.messages.len(), 2);
+    for m in &left.messages {
+        assert_eq!(
+            m.dedup_key, clean.messages[0].dedup_key,
+            "one change, one key: subscribers drop the repeat"
+        );
+    }
+    assert_eq!(
+        world.state.record(&home(REPO, DIGEST)).claim,
+        None,
+        "finished"
+    );
 }
 
 #[test]
