@@ -142,7 +142,38 @@ pub fn sample_event(name: &str) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// `value` with every ECR ARN's region and account, and the fields that name them, made `region` and
+/// `account`: a sample event as it would come from a registry of that account and region.
+fn rehome(value: &mut Value, account: &str, region: &str) {
+    match value {
+        Value::String(s) if s.starts_with("arn:aws:ecr:") => {
+            let parts: Vec<&str> = s.splitn(6, ':').collect();
+            if let [arn, partition, service, _, _, resource] = parts[..] {
+                *s = format!("{arn}:{partition}:{service}:{region}:{account}:{resource}");
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| rehome(v, account, region)),
+        Value::Object(fields) => {
+            for (k, v) in fields.iter_mut() {
+                match (k.as_str(), v.is_string()) {
+                    ("account" | "awsAccountId" | "registry", true) => *v = json!(account),
+                    ("region", true) => *v = json!(region),
+                    _ => rehome(v, account, region),
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 impl Aws {
+    /// A sample event as this account and region's registry would send it (ARNs, `account`,
+    /// `region`, `awsAccountId`): events of other accounts and regions are not a deployment's own.
+    pub fn here(&self, mut event: Value) -> Value {
+        rehome(&mut event, &self.account, &self.region);
+        event
+    }
+
     /// moto's default account in a region of the test's own, set up as a deployment is: where a
     /// function binary under test finds its table, topics and queues.
     pub async fn for_function(region: &str) -> (Aws, Setup) {

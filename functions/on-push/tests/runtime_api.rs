@@ -9,7 +9,7 @@ use gatekeeper_tests::runtime::{Answer, Function};
 #[tokio::test]
 async fn the_on_push_binary_starts_a_basic_scan_and_skips_its_own_tags() {
     let (aws, setup) = Aws::for_function("eu-south-1").await;
-    let event = sample_event("aws.ecr-ecr-image-action-push-oci.json");
+    let event = aws.here(sample_event("aws.ecr-ecr-image-action-push-oci.json"));
     let (repo, digest) = (
         "team-a/payments-api",
         event["detail"]["image-digest"]
@@ -43,9 +43,10 @@ async fn the_on_push_binary_starts_a_basic_scan_and_skips_its_own_tags() {
         "{again}"
     );
 
-    let own = function.respond(&sample_event("aws.ecr-ecr-image-action-push-own-tag.json"));
+    let own =
+        function.respond(&aws.here(sample_event("aws.ecr-ecr-image-action-push-own-tag.json")));
     assert_eq!(own["status"], "skipped");
-    let deleted = function.respond(&sample_event("aws.ecr-ecr-image-action-delete.json"));
+    let deleted = function.respond(&aws.here(sample_event("aws.ecr-ecr-image-action-delete.json")));
     // A deleted image leaves its tickets (it had none): no message.
     assert_eq!(
         (deleted["kind"].as_str(), deleted["status"].as_str()),
@@ -100,7 +101,7 @@ async fn an_invocation_out_of_time_ends_retryable_before_the_functions_timeout()
 
     let answer = function
         .invoke_within(
-            &sample_event("aws.ecr-ecr-image-action-push-oci.json"),
+            &aws.here(sample_event("aws.ecr-ecr-image-action-push-oci.json")),
             std::time::Duration::from_secs(3),
         )
         .unwrap();

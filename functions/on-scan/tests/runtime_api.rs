@@ -16,7 +16,9 @@ use gatekeeper_tests::sqs::EventSource;
 /// The image of the sample critical finding event, pushed with `tags` and with that finding in
 /// Inspector: the event, its repository and digest.
 async fn critical_image(aws: &Aws, tags: &[&str]) -> (serde_json::Value, &'static str, String) {
-    let event = sample_event("aws.inspector2-inspector2-finding-ecr-critical.json");
+    let event = aws.here(sample_event(
+        "aws.inspector2-inspector2-finding-ecr-critical.json",
+    ));
     let repo = "team-a/payments-api";
     let digest = event["detail"]["resources"][0]["details"]["awsEcrContainerImage"]["imageHash"]
         .as_str()
