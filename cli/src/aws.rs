@@ -90,6 +90,8 @@ pub fn gatekeeper(
         claim_lease: config::DEFAULT_CLAIM_LEASE,
         // The CLI names images by repository and digest in the account and region it runs in.
         home: None,
+        member_role: None,
+        governed_accounts: Vec::new(),
     };
     Ok(Adapters::new(sdk).gatekeeper(&deployment, policy))
 }

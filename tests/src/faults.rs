@@ -146,6 +146,8 @@ struct State {
     /// Inspector's findings by image digest, answered to ListFindings instead of moto's (which
     /// ignores filters); `None`: ListFindings goes to moto.
     findings: Option<BTreeMap<String, Vec<serde_json::Value>>>,
+    /// Accounts whose roles refuse AssumeRole (moto lets anyone assume any role, even a missing one).
+    denied_accounts: Vec<String>,
 }
 
 impl State {
@@ -272,6 +274,14 @@ impl FaultProxy {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .findings = Some(findings);
+    }
+
+    /// Answers AssumeRole of any role in `account` with AccessDenied, as AWS does when the role is
+    /// missing or does not trust the caller.
+    pub fn deny_assume_role(&self, account: &str) {
+        (self.state.lock().unwrap_or_else(|p| p.into_inner()))
+            .denied_accounts
+            .push(account.to_string());
     }
 
     /// Forgets the counts and the history (the rules stay).
@@ -471,6 +481,22 @@ fn scripted_findings(
 
 /// Passes `req` on to moto, or answers it from the script when it is a scripted ListFindings.
 fn answer(upstream: &str, req: &Request, state: &Mutex<State>) -> std::io::Result<Vec<u8>> {
+    if req.operation() == "sts:AssumeRole" {
+        let st = state.lock().unwrap_or_else(|p| p.into_inner());
+        let body = String::from_utf8_lossy(&req.body).replace("%3A", ":");
+        if let Some(account) =
+            (st.denied_accounts.iter()).find(|a| body.contains(&format!("iam::{a}:role")))
+        {
+            let message =
+                format!("not authorized to perform: sts:AssumeRole on a role of account {account}");
+            return Ok(error_response(
+                req,
+                "403 Forbidden",
+                "AccessDenied",
+                &message,
+            ));
+        }
+    }
     if req.operation() == "inspector2:ListFindings" {
         let st = state.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(findings) = &st.findings {

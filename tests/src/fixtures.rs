@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 use crate::manifest::{digest_of, image_manifest};
 use crate::moto::Moto;
-use gatekeeper::adapters::{DynamoState, Ecr, Sns, SqsRejects};
+use gatekeeper::adapters::{DynamoState, Ecr, Members, Sns, SqsRejects};
 use gatekeeper::domain::policy::Policy;
 use gatekeeper::domain::tags::TagScheme;
 use gatekeeper::domain::{Decision, Finding, FindingStatus, Mode, Place, ScanState};
@@ -130,6 +130,9 @@ fn account_for(name: &str) -> String {
         (h ^ (u64::from(std::process::id()) << 20) ^ n) % 900_000_000_000 + 100_000_000_000
     )
 }
+
+/// The member role an Organization deployment assumes in the tests.
+pub const MEMBER_ROLE: &str = "ecr-gatekeeper-member";
 
 /// The account a function binary's requests land in: moto's default (a binary cannot send moto's
 /// account header).
@@ -712,6 +715,26 @@ impl Aws {
         )
     }
 
+    /// The enforcing gatekeeper of an Organization deployment in this (security) account and region:
+    /// it governs every member here, assuming the role `MEMBER_ROLE` through `sts_endpoint` (moto, or
+    /// a fault proxy in front of it); moto gives each assumed role's session its account.
+    pub async fn organization_gatekeeper(
+        &self,
+        setup: &Setup,
+        policy: Policy,
+        sts_endpoint: &str,
+    ) -> TestGatekeeper {
+        let mut gk = self.gatekeeper(setup, Mode::Enforce, policy);
+        let caller = sdk_for(sts_endpoint, &self.region).await;
+        let sts = moto_client!(aws_sdk_sts, &caller, MotoAccount(self.account.clone()));
+        let members = sdk_for(&self.moto.endpoint, &self.region).await;
+        let ecr = aws_sdk_ecr::config::Builder::from(&members);
+        gk.registry =
+            Ecr::new(self.ecr.clone()).with_members(Members::new(sts, MEMBER_ROLE, ecr, 100.0));
+        gk.members = Some(Vec::new());
+        gk
+    }
+
     fn gatekeeper_from(
         &self,
         setup: &Setup,
@@ -738,6 +761,7 @@ impl Aws {
                 account: self.account.clone(),
                 region: self.region.clone(),
             }),
+            members: None,
             clock: gatekeeper::domain::time::now,
         }
     }
@@ -1094,6 +1118,17 @@ impl WithScanStatus {
 
     fn status(&self) -> Option<ScanState> {
         (*self.status.lock().unwrap_or_else(|p| p.into_inner())).map(ScanState::from_ecr_status)
+    }
+}
+
+impl gatekeeper::ports::Reach for WithScanStatus {
+    /// A member's registry, reporting the same status.
+    async fn at(&self, place: &gatekeeper::domain::Place) -> Result<WithScanStatus, AwsError> {
+        let status = *self.status.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(WithScanStatus {
+            inner: self.inner.at(place).await?,
+            status: std::sync::Mutex::new(status),
+        })
     }
 }
 

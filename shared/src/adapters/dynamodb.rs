@@ -23,7 +23,7 @@ use crate::ports::{
 };
 use crate::state::{
     BreakerCount, Claim, ImageState, Mark, Override, SeenFindings, TicketBefore, TicketChange,
-    Written,
+    Written, key_scope, split_scope,
 };
 
 /// The state table.
@@ -66,9 +66,15 @@ fn get_n(item: &Item, k: &str) -> Option<i64> {
 /// The item of the circuit breaker: tag changes per window, and when it tripped.
 pub const BREAKER_KEY: &str = "breaker";
 
-/// The partition key of a ticket's item.
-pub fn ticket_item_key(repository: &str, vulnerability: &str) -> String {
-    format!("ticket#{repository}#{}", vulnerability.to_ascii_uppercase())
+/// The partition key of the item of the ticket of (the image's account and region, repository,
+/// vulnerability).
+pub fn ticket_item_key(image: &ImageRef, vulnerability: &str) -> String {
+    format!(
+        "{}ticket#{}#{}",
+        key_scope(image.place.as_ref()),
+        image.repository,
+        vulnerability.to_ascii_uppercase()
+    )
 }
 
 /// The sparse global secondary index of images the sweep must look at again: partition key
@@ -80,7 +86,22 @@ const SWEEP_KEY: &str = "sweep#last";
 
 /// The state table key of an image.
 pub fn image_key(image: &ImageRef) -> String {
-    format!("image#{}#{}", image.repository, image.digest)
+    format!(
+        "{}image#{}#{}",
+        key_scope(image.place.as_ref()),
+        image.repository,
+        image.digest
+    )
+}
+
+/// The image of a state table key made by [`image_key`].
+fn image_of_key(key: &str) -> Option<ImageRef> {
+    let (place, rest) = split_scope(key);
+    let (repository, digest) = rest.strip_prefix("image#")?.rsplit_once('#')?;
+    Some(ImageRef {
+        place,
+        ..ImageRef::home(repository, digest)
+    })
 }
 
 fn state_from(item: &Item) -> ImageState {
@@ -402,39 +423,26 @@ impl ImageRecords for DynamoState {
 impl ImageAnnotations for DynamoState {
     async fn link_index(
         &self,
-        repository: &str,
-        index: &str,
+        image: &ImageRef,
         children: &[(String, String)],
     ) -> Result<(), AwsError> {
         if children.is_empty() {
             return Ok(());
         }
-        let image = ImageRef {
-            place: None,
-            repository: repository.into(),
-            digest: index.into(),
-            tags: Vec::new(),
-        };
         let listed: Vec<String> = children.iter().map(|(d, p)| format!("{d} {p}")).collect();
         let req = self
-            .update(image_key(&image))
+            .update(image_key(image))
             .update_expression("ADD children :c, version :one")
             .expression_attribute_values(":c", AttributeValue::Ss(listed))
             .expression_attribute_values(":one", n(1));
         send(req).await?;
         for (child, _) in children {
-            let c = ImageRef {
-                place: None,
-                repository: repository.into(),
-                digest: child.clone(),
-                tags: Vec::new(),
-            };
             let req = self
-                .update(image_key(&c))
+                .update(image_key(&image.sibling(child.clone())))
                 // The version moves, so that a decision being claimed on the platform image is made
                 // again, knowing its index.
                 .update_expression("ADD parents :p, version :one")
-                .expression_attribute_values(":p", AttributeValue::Ss(vec![index.to_string()]))
+                .expression_attribute_values(":p", AttributeValue::Ss(vec![image.digest.clone()]))
                 .expression_attribute_values(":one", n(1));
             send(req).await?;
         }
@@ -478,7 +486,7 @@ impl TicketLedger for DynamoState {
     ) -> Result<TicketChange, AwsError> {
         let digest = image.digest.as_str();
         let req = self
-            .update(ticket_item_key(&image.repository, vulnerability))
+            .update(ticket_item_key(image, vulnerability))
             .update_expression("ADD images :d SET ticket_status = :open, severity = :sev, updated_at = :now, opened_at = if_not_exists(opened_at, :now)")
             .expression_attribute_values(":d", AttributeValue::Ss(vec![digest.to_string()]))
             .expression_attribute_values(":open", s("open"))
@@ -504,7 +512,7 @@ impl TicketLedger for DynamoState {
         vulnerability: &str,
         now: Epoch,
     ) -> Result<TicketChange, AwsError> {
-        let key = ticket_item_key(&image.repository, vulnerability);
+        let key = ticket_item_key(image, vulnerability);
         let out = self
             .update(key.clone())
             .update_expression("DELETE images :d SET updated_at = :now")
@@ -581,19 +589,9 @@ impl SweepSchedule for DynamoState {
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| aws_error("dynamodb:Query", e))?;
-            for item in page.items() {
-                let Some(rest) = get_s(item, "pk").and_then(|k| k.strip_prefix("image#")) else {
-                    continue;
-                };
-                if let Some((repository, digest)) = rest.rsplit_once('#') {
-                    out.push(ImageRef {
-                        place: None,
-                        repository: repository.to_string(),
-                        digest: digest.to_string(),
-                        tags: Vec::new(),
-                    });
-                }
-            }
+            out.extend(
+                (page.items().iter()).filter_map(|item| get_s(item, "pk").and_then(image_of_key)),
+            );
         }
         Ok(out)
     }

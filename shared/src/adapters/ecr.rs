@@ -1,6 +1,6 @@
 //! Amazon ECR adapter for [`ImageRegistry`].
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use aws_sdk_ecr::Client;
 use aws_sdk_ecr::config::http::HttpResponse;
@@ -10,13 +10,14 @@ use aws_sdk_ecr::types::{
     ImageIdentifier, ImageScanFinding, RegistryScanningConfiguration, ScanType,
 };
 
+use super::members::Members;
 use super::{Pace, aws_error, epoch};
 use crate::domain::time::{Epoch, now};
-use crate::domain::{Finding, ScanState};
+use crate::domain::{Finding, Place, ScanState};
 use crate::error::AwsError;
 use crate::ports::{
-    BasicScan, ImageDetail, ImageRegistry, Manifest, PutTag, Removal, RemovedTag, ScanCoverage,
-    StartScan,
+    BasicScan, ImageDetail, ImageRegistry, Manifest, PutTag, Reach, Removal, RemovedTag,
+    ScanCoverage, StartScan,
 };
 
 /// Manifest types asked for in BatchGetImage: every type ECR stores, so that it never converts the
@@ -42,14 +43,16 @@ struct RegistryFacts {
     pull_through: Vec<(String, String)>,
 }
 
-/// ECR through the AWS SDK.
-#[derive(Debug)]
+/// ECR through the AWS SDK (clones share the client, the caches and the pace).
+#[derive(Debug, Clone)]
 pub struct Ecr {
     client: Client,
-    enhanced: Mutex<Option<(Epoch, bool)>>,
-    facts: Mutex<Option<(Epoch, RegistryFacts)>>,
+    enhanced: Arc<Mutex<Option<(Epoch, bool)>>>,
+    facts: Arc<Mutex<Option<(Epoch, RegistryFacts)>>>,
     /// Paces PutImage, whose quota the users' own pushes share.
     put_pace: Pace,
+    /// The member registries of an Organization deployment.
+    members: Option<Arc<Members>>,
 }
 
 /// PutImage calls per second per container by default: a tenth of ECR's default quota of 10 per
@@ -61,9 +64,18 @@ impl Ecr {
     pub fn new(client: Client) -> Ecr {
         Ecr {
             client,
-            enhanced: Mutex::new(None),
-            facts: Mutex::new(None),
+            enhanced: Arc::default(),
+            facts: Arc::default(),
             put_pace: Pace::per_second(PUT_IMAGE_TPS),
+            members: None,
+        }
+    }
+
+    /// The same, reaching the member registries of an Organization through `members`.
+    pub fn with_members(self, members: Members) -> Ecr {
+        Ecr {
+            members: Some(Arc::new(members)),
+            ..self
         }
     }
 
@@ -254,6 +266,18 @@ fn gone<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> bool {
         e.as_service_error().and_then(ProvideErrorMetadata::code),
         Some("ImageNotFoundException" | "RepositoryNotFoundException")
     )
+}
+
+impl Reach for Ecr {
+    async fn at(&self, place: &Place) -> Result<Ecr, AwsError> {
+        match &self.members {
+            Some(members) => members.registry(place).await,
+            None => Err(AwsError::invalid(
+                "sts:AssumeRole",
+                format!("{place}: this deployment has no member role (GATEKEEPER_MEMBER_ROLE)"),
+            )),
+        }
+    }
 }
 
 impl ImageRegistry for Ecr {

@@ -180,14 +180,15 @@ impl Inspector {
         next.await
     }
 
-    /// Every finding under `filter` (and of this adapter's account, when it has one), all pages,
-    /// each read through `read`.
+    /// Every finding under `filter` of `account` (any account's when `None`), all pages, each read
+    /// through `read`.
     async fn list<T>(
         &self,
         mut filter: FilterCriteriaBuilder,
+        account: Option<&str>,
         read: impl Fn(&SdkFinding) -> T,
     ) -> Result<Vec<T>, AwsError> {
-        if let Some(account) = &self.account {
+        if let Some(account) = account {
             filter = filter.aws_account_id(equals(account)?);
         }
         let mut pages = self
@@ -208,7 +209,9 @@ impl Inspector {
     /// The distinct images of the findings under `filter`, in the order first seen.
     async fn images(&self, filter: FilterCriteriaBuilder) -> Result<Vec<ImageRef>, AwsError> {
         let found = self
-            .list(filter, |f| images_of(f).collect::<Vec<_>>())
+            .list(filter, self.account.as_deref(), |f| {
+                images_of(f).collect::<Vec<_>>()
+            })
             .await?;
         let mut seen = std::collections::HashSet::new();
         Ok(found
@@ -221,7 +224,13 @@ impl Inspector {
 
 impl FindingsSource for Inspector {
     async fn image_findings(&self, image: &ImageRef) -> Result<Vec<Finding>, AwsError> {
-        self.list(image_filter(image)?, finding_from_sdk).await
+        // A member's image: that member's findings (the delegated administrator sees them all).
+        let account = match &image.place {
+            Some(p) => Some(p.account.as_str()),
+            None => self.account.as_deref(),
+        };
+        self.list(image_filter(image)?, account, finding_from_sdk)
+            .await
     }
 
     async fn images_with(&self, vulnerability: &str) -> Result<Vec<ImageRef>, AwsError> {

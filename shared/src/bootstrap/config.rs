@@ -16,6 +16,12 @@ pub const MODE: &str = "GATEKEEPER_MODE";
 pub const ACCOUNT_ID: &str = "GATEKEEPER_ACCOUNT_ID";
 /// The region the function runs in (set by Lambda).
 pub const REGION: &str = "AWS_REGION";
+/// The name of the role an Organization deployment assumes in each member account (unset: it
+/// governs its own account only).
+pub const MEMBER_ROLE: &str = "GATEKEEPER_MEMBER_ROLE";
+/// The member accounts an Organization deployment governs, comma-separated (unset: every member
+/// whose events reach it).
+pub const GOVERNED_ACCOUNTS: &str = "GATEKEEPER_GOVERNED_ACCOUNTS";
 /// ARN of the SNS topic that carries the JSON messages.
 pub const TOPIC_ARN: &str = "GATEKEEPER_TOPIC_ARN";
 /// ARN of the SNS topic that carries the same notices in AWS Chatbot's format (unset: none).
@@ -143,6 +149,10 @@ pub struct Deployment {
     /// Its own account and region (`None` when `GATEKEEPER_ACCOUNT_ID` or `AWS_REGION` is unset:
     /// then only events that name no account are acted on).
     pub home: Option<Place>,
+    /// The role it assumes in its Organization's members, when it governs them.
+    pub member_role: Option<String>,
+    /// The members it governs (empty: every member whose events reach it).
+    pub governed_accounts: Vec<String>,
 }
 
 /// The default claim lease, seconds (`GATEKEEPER_CLAIM_LEASE` unset).
@@ -165,19 +175,72 @@ pub struct Config {
     pub pacing: Pacing,
 }
 
+/// Whether `id` is an AWS account id (12 digits).
+fn is_account_id(id: &str) -> bool {
+    id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The error of a variable whose value cannot be used.
+fn invalid(name: &'static str, value: impl Into<String>, problem: &str) -> ConfigError {
+    ConfigError::Invalid {
+        name,
+        value: value.into(),
+        problem: problem.into(),
+    }
+}
+
 /// The deployment's own account and region; an account id that is not 12 digits is refused.
 fn home(env: &Env<impl Fn(&str) -> Option<String>>) -> Result<Option<Place>, ConfigError> {
-    let Some(account) = env.get(ACCOUNT_ID) else {
-        return Ok(None);
-    };
-    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ConfigError::Invalid {
-            name: ACCOUNT_ID,
-            value: account,
-            problem: "expected a 12-digit account id".into(),
-        });
+    match env.get(ACCOUNT_ID) {
+        None => Ok(None),
+        Some(a) if !is_account_id(&a) => {
+            Err(invalid(ACCOUNT_ID, a, "expected a 12-digit account id"))
+        }
+        Some(account) => Ok(env.get(REGION).map(|region| Place { account, region })),
     }
-    Ok(env.get(REGION).map(|region| Place { account, region }))
+}
+
+/// The member role's name: IAM's characters, at most 64; it needs the deployment's own account and
+/// region (members are told apart from it).
+fn member_role(env: &Env<impl Fn(&str) -> Option<String>>) -> Result<Option<String>, ConfigError> {
+    let iam = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
+    match env.get(MEMBER_ROLE) {
+        None => Ok(None),
+        Some(role) if role.len() > 64 || !role.chars().all(iam) => Err(invalid(
+            MEMBER_ROLE,
+            role,
+            "expected an IAM role name (letters, digits and +=,.@_-, at most 64)",
+        )),
+        Some(role) if env.get(ACCOUNT_ID).is_none() || env.get(REGION).is_none() => Err(invalid(
+            MEMBER_ROLE,
+            role,
+            "an Organization deployment needs GATEKEEPER_ACCOUNT_ID and AWS_REGION too",
+        )),
+        Some(role) => Ok(Some(role)),
+    }
+}
+
+/// The governed member accounts: 12-digit ids, comma-separated; only with a member role.
+fn governed_accounts(
+    env: &Env<impl Fn(&str) -> Option<String>>,
+) -> Result<Vec<String>, ConfigError> {
+    let Some(listed) = env.get(GOVERNED_ACCOUNTS) else {
+        return Ok(Vec::new());
+    };
+    if env.get(MEMBER_ROLE).is_none() {
+        let problem = "names member accounts, but GATEKEEPER_MEMBER_ROLE is unset";
+        return Err(invalid(GOVERNED_ACCOUNTS, listed, problem));
+    }
+    let ids = listed.split(',').map(str::trim).filter(|id| !id.is_empty());
+    (ids.map(|id| match is_account_id(id) {
+        true => Ok(id.to_string()),
+        false => Err(invalid(
+            GOVERNED_ACCOUNTS,
+            id,
+            "expected 12-digit account ids, comma-separated",
+        )),
+    }))
+    .collect()
 }
 
 impl Config {
@@ -209,6 +272,8 @@ impl Config {
                 tags: tags_from_lookup(|k| env.get(k))?,
                 claim_lease: env.duration(CLAIM_LEASE, DEFAULT_CLAIM_LEASE)?,
                 home: home(&env)?,
+                member_role: member_role(&env)?,
+                governed_accounts: governed_accounts(&env)?,
             },
             policy: match env.get(POLICY) {
                 None => PolicySource::Builtin,
@@ -443,6 +508,54 @@ mod tests {
                 "{name}={value}"
             );
         }
+    }
+
+    #[test]
+    fn an_organization_deployment_names_its_member_role_and_maybe_its_members() {
+        let mut own = BASE.to_vec();
+        own.extend([(ACCOUNT_ID, "123456789012"), (REGION, "eu-west-1")]);
+        let c = Config::from_lookup(lookup(&own)).unwrap().deployment;
+        assert_eq!(
+            c.home.map(|h| h.to_string()).as_deref(),
+            Some("account 123456789012 in eu-west-1")
+        );
+        assert_eq!((c.member_role, c.governed_accounts), (None, Vec::new()));
+        let mut org = own.clone();
+        org.extend([
+            (MEMBER_ROLE, "ecr-gatekeeper-member"),
+            (GOVERNED_ACCOUNTS, " 111111111111, 222222222222 ,"),
+        ]);
+        let c = Config::from_lookup(lookup(&org)).unwrap().deployment;
+        assert_eq!(c.member_role.as_deref(), Some("ecr-gatekeeper-member"));
+        assert_eq!(c.governed_accounts, ["111111111111", "222222222222"]);
+        let refused = |pairs: &[(&str, &str)], name: &str| {
+            let mut set = BASE.to_vec();
+            set.extend_from_slice(pairs);
+            assert!(
+                matches!(Config::from_lookup(lookup(&set)), Err(ConfigError::Invalid { name: n, .. }) if n == name),
+                "{pairs:?}"
+            );
+        };
+        let home = [(ACCOUNT_ID, "123456789012"), (REGION, "eu-west-1")];
+        refused(&[(ACCOUNT_ID, "12345")], ACCOUNT_ID);
+        refused(&[(MEMBER_ROLE, "gk-member")], MEMBER_ROLE);
+        refused(
+            &[home[0], home[1], (MEMBER_ROLE, "role/with/slashes")],
+            MEMBER_ROLE,
+        );
+        refused(
+            &[home[0], home[1], (GOVERNED_ACCOUNTS, "111111111111")],
+            GOVERNED_ACCOUNTS,
+        );
+        refused(
+            &[
+                home[0],
+                home[1],
+                (MEMBER_ROLE, "m"),
+                (GOVERNED_ACCOUNTS, "111111111111,abc"),
+            ],
+            GOVERNED_ACCOUNTS,
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 
-use crate::adapters::{DynamoState, Ecr, Inspector, Pace, Sns, SqsRejects, sdk_config};
+use crate::adapters::{DynamoState, Ecr, Inspector, Members, Pace, Sns, SqsRejects, sdk_config};
 use crate::domain::Place;
 use crate::domain::policy::Policy;
 use crate::error::{ConfigError, Error, GatekeeperError};
@@ -69,8 +69,17 @@ impl<'a> Adapters<'a> {
     /// The gatekeeper wired to the deployment's registry, topics, state table and rejected-events
     /// queue, acting by `policy`.
     pub fn gatekeeper(&self, deployment: &Deployment, policy: Policy) -> AwsGatekeeper {
+        let mut registry = self.registry();
+        if let Some(role) = &deployment.member_role {
+            registry = registry.with_members(Members::new(
+                aws_sdk_sts::Client::new(self.sdk),
+                role,
+                aws_sdk_ecr::config::Builder::from(self.sdk),
+                self.pacing.put_image,
+            ));
+        }
         Gatekeeper {
-            registry: self.registry(),
+            registry,
             notifier: Sns::new(
                 aws_sdk_sns::Client::new(self.sdk),
                 deployment.topic_arn.clone(),
@@ -89,6 +98,8 @@ impl<'a> Adapters<'a> {
             tags: deployment.tags.clone(),
             claim_lease: deployment.claim_lease,
             home: deployment.home.clone(),
+            members: (deployment.member_role.as_ref())
+                .map(|_| deployment.governed_accounts.clone()),
             clock: crate::domain::time::now,
         }
     }
@@ -202,6 +213,8 @@ mod tests {
             tags: tags.clone(),
             claim_lease: 42,
             home: None,
+            member_role: None,
+            governed_accounts: Vec::new(),
         };
         let policy = Policy::builtin();
         let hash = policy.hash().to_string();

@@ -59,6 +59,17 @@ impl ImageRef {
         }
     }
 
+    /// The image `digest` of the same repository, account and region (an index's platform image, a
+    /// platform image's index), tags unknown.
+    pub fn sibling(&self, digest: impl Into<String>) -> ImageRef {
+        ImageRef {
+            place: self.place.clone(),
+            repository: self.repository.clone(),
+            digest: digest.into(),
+            tags: Vec::new(),
+        }
+    }
+
     /// `repository@digest` (`account/region/repository@digest` for another account or region), for
     /// logs.
     pub fn display(&self) -> String {

@@ -35,11 +35,13 @@ pub enum TriggerKind {
     Breaker,
     /// A repository that no scanning rule covers.
     Unscanned,
+    /// A member account the deployment cannot act in (its role is missing or denies).
+    Unreachable,
 }
 
 impl TriggerKind {
     /// Every kind.
-    pub const ALL: [TriggerKind; 13] = [
+    pub const ALL: [TriggerKind; 14] = [
         TriggerKind::Push,
         TriggerKind::Scan,
         TriggerKind::Finding,
@@ -53,10 +55,12 @@ impl TriggerKind {
         TriggerKind::Sweep,
         TriggerKind::Breaker,
         TriggerKind::Unscanned,
+        TriggerKind::Unreachable,
     ];
 
     /// The name in outcomes, messages and logs: `push`, `scan`, `finding`, `coverage`, `delete`,
-    /// `restore`, `ignored`, `invalid`, `reconcile`, `release`, `sweep`, `breaker` or `unscanned`.
+    /// `restore`, `ignored`, `invalid`, `reconcile`, `release`, `sweep`, `breaker`, `unscanned` or
+    /// `unreachable`.
     pub fn as_str(self) -> &'static str {
         match self {
             TriggerKind::Push => "push",
@@ -72,6 +76,7 @@ impl TriggerKind {
             TriggerKind::Sweep => "sweep",
             TriggerKind::Breaker => "breaker",
             TriggerKind::Unscanned => "unscanned",
+            TriggerKind::Unreachable => "unreachable",
         }
     }
 }

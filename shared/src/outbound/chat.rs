@@ -183,16 +183,20 @@ pub fn verdict(n: &VerdictNotice<'_>) -> String {
             .map_or("NONE".into(), |s| s.as_str().to_string()),
         n.image.repository.clone(),
     ];
+    let key = n.key();
     Card {
-        id: &n.dedup_key,
+        id: &key,
         title,
         description: d.join("\n"),
         next_steps: next_steps(n),
         keywords: keywords.to_vec(),
-        thread: thread_id(&n.image.repository, &n.image.digest),
+        thread: match &n.image.place {
+            None => thread_id(&n.image.repository, &n.image.digest),
+            Some(p) => thread_id(&format!("{}/{}/{}", p.account, p.region, n.image.repository), &n.image.digest),
+        },
         summary,
         event_type: n.event_type,
-        context: json!({"dedup_key": n.dedup_key, "repository": n.image.repository, "digest": n.image.digest, "decision": decision}),
+        context: json!({"dedup_key": key, "repository": n.image.repository, "digest": n.image.digest, "decision": decision}),
     }
     .render()
 }

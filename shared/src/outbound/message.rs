@@ -140,7 +140,7 @@ impl VerdictNotice<'_> {
             subject: subject_line(&self.subject_text()),
             body: escape_markup(&json),
             attributes,
-            dedup_key: self.dedup_key.clone(),
+            dedup_key: self.key(),
             chat: Some(crate::outbound::chat::verdict(self)),
         }
     }
@@ -151,7 +151,7 @@ impl VerdictNotice<'_> {
         Body {
             schema_version: SCHEMA_VERSION,
             event_type: self.event_type,
-            dedup_key: self.dedup_key.clone(),
+            dedup_key: self.key(),
             time: format_rfc3339(self.now),
             mode: self.mode,
             image: MessageImage {

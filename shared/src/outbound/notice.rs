@@ -213,6 +213,17 @@ impl<'a> VerdictNotice<'a> {
     }
 }
 
+impl VerdictNotice<'_> {
+    /// The message's dedup key: `dedup_key`, made distinct per account and region for a member's
+    /// image (the deployment's own images keep v1's keys).
+    pub fn key(&self) -> String {
+        match &self.image.place {
+            None => self.dedup_key.clone(),
+            Some(p) => dedup_key(&[&self.dedup_key, &p.account, &p.region]),
+        }
+    }
+}
+
 /// The dedup key of an image's decision change number `sequence` (the state table's version).
 pub fn change_key(image: &ImageRef, decision: Decision, sequence: u64) -> String {
     dedup_key(&[

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::domain::policy::{ExceptionMatch, Policy, Suppressed};
 use crate::domain::time::{Epoch, format_rfc3339};
 use crate::domain::verdict::Subject;
-use crate::domain::{Finding, FindingStatus, Severity};
+use crate::domain::{Finding, FindingStatus, Place, Severity};
 use crate::outbound::notice::{EventType, Message, dedup_key};
 use crate::outbound::text::{clip, escape_markup, subject_line};
 
@@ -112,6 +112,15 @@ pub fn ticket_key(repository: &str, vulnerability: &str) -> String {
     dedup_key(&["ticket", repository, &vulnerability.to_ascii_uppercase()])
 }
 
+/// [`ticket_key`] of a member account's repository (`None`: the deployment's own, v1's key).
+pub fn member_ticket_key(member: Option<&Place>, repository: &str, vulnerability: &str) -> String {
+    let key = ticket_key(repository, vulnerability);
+    match member {
+        None => key,
+        Some(p) => dedup_key(&[&key, &p.account, &p.region]),
+    }
+}
+
 #[derive(Serialize)]
 struct Body<'a> {
     schema_version: u32,
@@ -125,6 +134,8 @@ struct Body<'a> {
     trigger_image: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     region: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account: Option<&'a str>,
 }
 
 /// A ticket message.
@@ -142,6 +153,10 @@ pub struct TicketNotice<'a> {
     pub trigger_image: &'a str,
     /// Region, when known.
     pub region: Option<&'a str>,
+    /// Account, when known.
+    pub account: Option<&'a str>,
+    /// The member account and region of the repository (`None`: the deployment's own).
+    pub member: Option<&'a Place>,
     /// When.
     pub now: Epoch,
 }
@@ -149,7 +164,7 @@ pub struct TicketNotice<'a> {
 impl TicketNotice<'_> {
     /// The SNS message: body, subject, and attributes `event_type`, `action`, `severity`, `repository`.
     pub fn to_message(&self) -> Message {
-        let key = ticket_key(self.repository, &self.finding.id);
+        let key = member_ticket_key(self.member, self.repository, &self.finding.id);
         // Whatever the finding carries, the message stays far below SNS's 256 KB.
         let clipped = |s: &Option<String>, max| s.as_deref().map(|s| clip(s, max));
         let finding = TicketFinding {
@@ -171,6 +186,7 @@ impl TicketNotice<'_> {
             images: self.images.iter().take(100).map(String::as_str).collect(),
             trigger_image: self.trigger_image,
             region: self.region,
+            account: self.account,
         };
         let json = serde_json::to_string(&body).unwrap_or_default();
         Message {
@@ -182,12 +198,17 @@ impl TicketNotice<'_> {
                 self.finding.severity
             )),
             body: escape_markup(&json),
-            attributes: vec![
-                ("event_type", EventType::Ticket.as_str().into()),
-                ("action", self.action.as_str().into()),
-                ("severity", self.finding.severity.as_str().into()),
-                ("repository", self.repository.to_string()),
-            ],
+            attributes: [
+                ("event_type", Some(EventType::Ticket.as_str())),
+                ("action", Some(self.action.as_str())),
+                ("severity", Some(self.finding.severity.as_str())),
+                ("repository", Some(self.repository)),
+                ("account", self.account),
+                ("region", self.region),
+            ]
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v?.to_string())))
+            .collect(),
             dedup_key: key,
             chat: None,
         }
@@ -261,6 +282,8 @@ mod tests {
             images: &images,
             trigger_image: "sha256:1",
             region: None,
+            account: None,
+            member: None,
             now: 0,
         }
         .to_message();

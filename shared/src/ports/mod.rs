@@ -12,8 +12,8 @@ mod store;
 pub use findings::FindingsSource;
 pub use notifier::Notifier;
 pub use registry::{
-    BasicScan, ImageDetail, ImageRegistry, Manifest, PutTag, Removal, RemovedTag, ScanCoverage,
-    StartScan,
+    BasicScan, ImageDetail, ImageRegistry, Manifest, PutTag, Reach, Removal, RemovedTag,
+    ScanCoverage, StartScan,
 };
 pub use reject::RejectSink;
 pub use store::{
@@ -25,7 +25,7 @@ pub use store::{
 /// rejects)` of types that implement them is one.
 pub trait Ports {
     /// ECR.
-    type Registry: ImageRegistry + Sync;
+    type Registry: ImageRegistry + Reach + Sync;
     /// The JSON topic.
     type Notifier: Notifier + Sync;
     /// The state table.
@@ -36,7 +36,7 @@ pub trait Ports {
 
 impl<R, N, S, J> Ports for (R, N, S, J)
 where
-    R: ImageRegistry + Sync,
+    R: ImageRegistry + Reach + Sync,
     N: Notifier + Sync,
     S: StateStore + Sync,
     J: RejectSink + Sync,

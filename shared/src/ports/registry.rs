@@ -3,7 +3,7 @@
 use std::future::Future;
 
 use crate::domain::time::Epoch;
-use crate::domain::{Finding, ScanState};
+use crate::domain::{Finding, Place, ScanState};
 use crate::error::AwsError;
 
 /// What ECR says about one image right now.
@@ -174,4 +174,12 @@ pub trait ImageRegistry {
         repository: &str,
         digest: &str,
     ) -> impl Future<Output = Result<Option<BasicScan>, AwsError>> + Send;
+}
+
+/// A registry that can also act in the member accounts of an Organization (same API, another account
+/// and region, through the role the deployment assumes there).
+pub trait Reach: Sized {
+    /// The registry of `place`; an error when this deployment cannot reach it (no member role
+    /// configured, the role missing or denied).
+    fn at(&self, place: &Place) -> impl Future<Output = Result<Self, AwsError>> + Send;
 }

@@ -88,8 +88,7 @@ pub trait ImageAnnotations {
     /// platform image's record gains the index as a parent.
     fn link_index(
         &self,
-        repository: &str,
-        index: &str,
+        index: &ImageRef,
         children: &[(String, String)],
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// Records an operator's override on the image (a new version, so a concurrent claim re-reads).

@@ -167,14 +167,20 @@ impl<P: Ports> Gatekeeper<P> {
             .map(str::to_string)
             .collect();
         for tag in moving {
-            let Some(owner) = self.registry.resolve_tag(&image.repository, &tag).await? else {
+            let Some(owner) = self
+                .registry_of(image)
+                .await?
+                .resolve_tag(&image.repository, &tag)
+                .await?
+            else {
                 continue;
             };
             if owner == image.digest {
                 continue;
             }
             let only = self
-                .registry
+                .registry_of(image)
+                .await?
                 .describe_image(&image.repository, &owner)
                 .await?
                 .is_some_and(|d| d.tags == [tag.clone()]);
@@ -207,7 +213,12 @@ impl<P: Ports> Gatekeeper<P> {
         }
         // Where tag changes do not reach (replicas, pull-through upstreams) is said with the plan; not
         // knowing it is no reason to withhold a verdict.
-        match self.registry.repository_notes(&image.repository).await {
+        match self
+            .registry_of(image)
+            .await?
+            .repository_notes(&image.repository)
+            .await
+        {
             Ok(notes) => problems.extend(notes),
             Err(e) => warn!(error = %e, "repository replication and pull-through rules unknown"),
         }

@@ -13,7 +13,7 @@ use crate::domain::{Decision, ImageRef, MediaKind, Mode, TriggerKind};
 use crate::error::Error;
 use crate::outbound::notice::{EventType, VerdictNotice, dedup_key};
 use crate::ports::{ImageRegistry, Notifier, OnceMarks, Ports, StartScan};
-use crate::state::Mark;
+use crate::state::{Mark, key_scope};
 
 impl<P: Ports> Gatekeeper<P> {
     /// A new image: held where the policy says so, and made sure to be scanned (an index is decided
@@ -115,7 +115,11 @@ impl<P: Ports> Gatekeeper<P> {
                 format!("{kind:?} manifest: scanners look at the images it refers to"),
             ));
         }
-        let coverage = self.registry.scan_coverage(&image.repository).await?;
+        let coverage = self
+            .registry_of(image)
+            .await?
+            .scan_coverage(&image.repository)
+            .await?;
         if coverage.covered() {
             info!(image = %image.display(), frequency = %coverage.frequency, enhanced = coverage.enhanced, "scan will happen");
             return Ok(Outcome::new(
@@ -127,7 +131,8 @@ impl<P: Ports> Gatekeeper<P> {
         }
         if !coverage.enhanced {
             let detail = match self
-                .registry
+                .registry_of(image)
+                .await?
                 .start_scan(&image.repository, &image.digest)
                 .await?
             {
@@ -158,7 +163,12 @@ impl<P: Ports> Gatekeeper<P> {
         );
         warn!(image = %image.display(), "unscanned repository");
         let now = (self.clock)();
-        let key = format!("alert#unscanned#{}#{}", image.repository, format_date(now));
+        let key = format!(
+            "{}alert#unscanned#{}#{}",
+            key_scope(image.place.as_ref()),
+            image.repository,
+            format_date(now)
+        );
         let mark = self
             .state
             .mark_once(&key, &trigger.event_id, now, 2 * DAY)

@@ -17,7 +17,7 @@ use crate::outbound::notice::{VerdictNotice, change_key, dedup_key};
 use crate::ports::{
     ImageDetail, ImageRecords, ImageRegistry, Notifier, OnceMarks, Ports, SweepSchedule,
 };
-use crate::state::{Claim, ImageState, Mark, Override, Written};
+use crate::state::{Claim, ImageState, Mark, Override, Written, key_scope};
 
 /// What [`Gatekeeper::decide_once`] found: the outcome, the image's state as read (with the parents
 /// found for it), and the scan status the verdict used.
@@ -329,7 +329,8 @@ impl<'a, P: Ports> Deciding<'a, P> {
         if !held {
             return Ok(false);
         }
-        let key = format!("held#{}#{}#{code}", image.repository, image.digest);
+        let scope = key_scope(image.place.as_ref());
+        let key = format!("{scope}held#{}#{}#{code}", image.repository, image.digest);
         let mark = self
             .gk
             .state
@@ -543,7 +544,8 @@ impl<'a, P: Ports> Deciding<'a, P> {
         if self.detail.is_none() {
             self.detail = self
                 .gk
-                .registry
+                .registry_of(self.image)
+                .await?
                 .describe_image(&self.image.repository, &self.image.digest)
                 .await?;
         }

@@ -90,7 +90,8 @@ impl<P: Ports> Gatekeeper<P> {
     ) -> Result<Option<(Vec<Finding>, ScanState)>, Error> {
         match scanner {
             Scanner::Basic => Ok(self
-                .registry
+                .registry_of(image)
+                .await?
                 .basic_findings(&image.repository, &image.digest)
                 .await?
                 .map(|b| (b.findings, b.state))),

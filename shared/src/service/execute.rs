@@ -104,7 +104,8 @@ impl<P: Ports> Gatekeeper<P> {
         for tag in plan.adds() {
             if manifest.is_none() {
                 manifest = self
-                    .registry
+                    .registry_of(image)
+                    .await?
                     .manifest(&image.repository, &image.digest)
                     .await?;
             }
@@ -148,10 +149,20 @@ impl<P: Ports> Gatekeeper<P> {
     ) -> Result<Result<Option<String>, String>, Error> {
         let (repo, digest) = (image.repository.as_str(), image.digest.as_str());
         Ok(
-            match self.registry.put_tag(repo, digest, manifest, tag).await {
+            match self
+                .registry_of(image)
+                .await?
+                .put_tag(repo, digest, manifest, tag)
+                .await
+            {
                 Ok(PutTag::Created) => Ok(None),
                 // The tag exists: fine only if it is on this digest (checked, never assumed).
-                Ok(PutTag::AlreadyExists) => match self.registry.resolve_tag(repo, tag).await? {
+                Ok(PutTag::AlreadyExists) => match self
+                    .registry_of(image)
+                    .await?
+                    .resolve_tag(repo, tag)
+                    .await?
+                {
                     Some(d) if d == digest => Ok(Some("already present".to_string())),
                     Some(other) => Err(format!("{tag} already exists on {other}")),
                     None => Err(format!("{tag} could not be created and does not exist")),
@@ -209,7 +220,11 @@ impl<P: Ports> Gatekeeper<P> {
             });
         }
         if !still.is_empty() {
-            let removal = self.registry.remove_tags(&image.repository, &still).await?;
+            let removal = self
+                .registry_of(image)
+                .await?
+                .remove_tags(&image.repository, &still)
+                .await?;
             record_removal(image, removal, problems, actions);
         }
         Ok(())

@@ -26,7 +26,8 @@ impl<P: Ports> Gatekeeper<P> {
         trigger: &Trigger,
     ) -> Result<Outcome, Error> {
         let Some(manifest) = self
-            .registry
+            .registry_of(image)
+            .await?
             .manifest(&image.repository, &image.digest)
             .await?
         else {
@@ -48,9 +49,7 @@ impl<P: Ports> Gatekeeper<P> {
                 ));
             }
         };
-        self.state
-            .link_index(&image.repository, &image.digest, &platforms)
-            .await?;
+        self.state.link_index(image, &platforms).await?;
         self.judge_index(image, &platforms, trigger).await
     }
 
@@ -77,12 +76,7 @@ impl<P: Ports> Gatekeeper<P> {
     ) -> Result<Option<Outcome>, Error> {
         let mut verdicts = Vec::with_capacity(platforms.len());
         for (digest, platform) in platforms {
-            let child = ImageRef {
-                place: index.place.clone(),
-                repository: index.repository.clone(),
-                digest: digest.clone(),
-                tags: Vec::new(),
-            };
+            let child = index.sibling(digest.clone());
             let st = self.state.load(&child).await?;
             verdicts.push(PlatformVerdict {
                 child: Child {
@@ -108,12 +102,7 @@ impl<P: Ports> Gatekeeper<P> {
         trigger: &Trigger,
     ) -> Result<(), Error> {
         for parent in &state.parents {
-            let index = ImageRef {
-                place: image.place.clone(),
-                repository: image.repository.clone(),
-                digest: parent.clone(),
-                tags: Vec::new(),
-            };
+            let index = image.sibling(parent.clone());
             let st = self.state.load(&index).await?;
             if !st.children.is_empty() {
                 self.judge_index(&index, &st.children, trigger).await?;
@@ -129,7 +118,8 @@ impl<P: Ports> Gatekeeper<P> {
         let since = (self.clock)() - INDEX_LOOKBACK;
         let mut parents = Vec::new();
         for (digest, manifest) in self
-            .registry
+            .registry_of(image)
+            .await?
             .recent_indexes(&image.repository, since)
             .await?
         {
@@ -146,7 +136,7 @@ impl<P: Ports> Gatekeeper<P> {
                     .map(|k| (k.digest.clone(), k.platform.clone()))
                     .collect();
                 self.state
-                    .link_index(&image.repository, &digest, &linked)
+                    .link_index(&image.sibling(digest.clone()), &linked)
                     .await?;
                 parents.push(digest);
             }

@@ -18,6 +18,7 @@
 //! - `tickets`: one ticket per vulnerability, listing the images that have it;
 //! - `act`: a decision as a tag plan, behind the circuit breaker;
 //! - `execute`: a plan carried out in ECR, with its audit trail;
+//! - `members`: the registry an image lives in (the deployment's own, or an Organization member's);
 //! - `operator`: the CLI's preview, break-glass release and uninstall;
 //! - `sweep`: the scheduled re-evaluation of images time or lost events may have changed.
 
@@ -29,6 +30,7 @@ mod execute;
 mod index;
 mod intake;
 mod lifecycle;
+mod members;
 mod operator;
 mod push;
 mod route;
@@ -54,7 +56,7 @@ use crate::domain::verdict::Verdict;
 use crate::domain::{Decision, ImageRef, Mode, Place, TriggerKind};
 use crate::error::{Error, GatekeeperError};
 use crate::outbound::notice::{Action, VerdictNotice};
-use crate::ports::{ImageDetail, ImageRegistry, Notifier, Ports};
+use crate::ports::{ImageDetail, ImageRegistry, Notifier, Ports, Reach};
 
 /// How often a delivery re-reads the state after losing a conditional write before giving up
 /// (Lambda retries the invocation).
@@ -214,6 +216,9 @@ pub struct Gatekeeper<P: Ports> {
     /// Its own account and region: the images it governs (`None`: unknown, so only events that name
     /// no account are acted on).
     pub home: Option<Place>,
+    /// An Organization deployment also governs its members' images in its own region: every member
+    /// (empty) or those listed; `None`: its own account only.
+    pub members: Option<Vec<String>>,
     /// The clock (tests fix it).
     pub clock: fn() -> Epoch,
 }
@@ -281,12 +286,13 @@ impl<P: Ports> Gatekeeper<P> {
             tags: self.tags,
             claim_lease: self.claim_lease,
             home: self.home,
+            members: self.members,
             clock: self.clock,
         }
     }
 
     /// The same gatekeeper with another registry.
-    pub fn with_registry<R: ImageRegistry + Sync>(
+    pub fn with_registry<R: ImageRegistry + Reach + Sync>(
         self,
         registry: R,
     ) -> Gatekeeper<NewRegistry<P, R>> {
@@ -301,7 +307,8 @@ impl<P: Ports> Gatekeeper<P> {
     /// The image's details in ECR, `None` when it is gone.
     async fn detail(&self, image: &ImageRef) -> Result<Option<ImageDetail>, Error> {
         let detail = self
-            .registry
+            .registry_of(image)
+            .await?
             .describe_image(&image.repository, &image.digest)
             .await?;
         Ok(detail)

@@ -61,7 +61,8 @@ impl<P: Ports> Gatekeeper<P> {
         let mut owners = HashMap::new();
         for original in release_candidates(&self.tags, &detail.tags, &image.digest) {
             let owner = self
-                .registry
+                .registry_of(image)
+                .await?
                 .resolve_tag(&image.repository, &original)
                 .await?;
             owners.insert(original, owner);

@@ -60,23 +60,37 @@ impl<P: Ports> Gatekeeper<P> {
     }
 
     /// Makes an image of this deployment's own account and region one of its own (`place` `None`, v1's
-    /// identity); an image of any other account or region is not governed here, and says why.
+    /// identity), keeps a governed member's, and says why any other image is not governed here.
     fn localise(&self, event: &mut Event) -> Result<(), String> {
-        let home = self.home.as_ref();
         let Some(image) = event.body.image_mut() else {
             return Ok(());
         };
-        match (&image.place, home) {
-            (None, _) => Ok(()),
-            (Some(p), Some(h)) if p == h => {
-                image.place = None;
-                Ok(())
-            }
-            (Some(p), Some(h)) => Err(format!(
-                "the image is in {p}; this deployment governs {h} only"
+        let (Some(place), Some(home)) = (&image.place, &self.home) else {
+            return match &image.place {
+                None => Ok(()),
+                Some(p) => Err(format!(
+                    "the image is in {p}, and this deployment's own account is not configured (GATEKEEPER_ACCOUNT_ID)"
+                )),
+            };
+        };
+        if place == home {
+            image.place = None;
+            return Ok(());
+        }
+        let governed = self.members.as_ref().is_some_and(|listed| {
+            place.region == home.region && (listed.is_empty() || listed.contains(&place.account))
+        });
+        match &self.members {
+            _ if governed => Ok(()),
+            None => Err(format!(
+                "the image is in {place}; this deployment governs {home} only"
             )),
-            (Some(p), None) => Err(format!(
-                "the image is in {p}, and this deployment's own account is not configured (GATEKEEPER_ACCOUNT_ID)"
+            Some(_) if place.region != home.region => Err(format!(
+                "the image is in {place}; this deployment governs {}'s Organization members in {} (the deployment in {} governs that region)",
+                home.account, home.region, place.region
+            )),
+            Some(_) => Err(format!(
+                "the image is in {place}, which is not among the accounts this deployment governs (GATEKEEPER_GOVERNED_ACCOUNTS)"
             )),
         }
     }

@@ -2,10 +2,11 @@
 //! and resolved as images gain and lose the finding.
 
 use super::Gatekeeper;
+use crate::domain::time::Epoch;
 use crate::domain::verdict::Subject;
 use crate::domain::{Finding, ImageRef, Severity};
 use crate::error::Error;
-use crate::outbound::tickets::{TicketAction, TicketNotice, ticketable};
+use crate::outbound::tickets::{TicketAction, TicketFinding, TicketNotice, ticketable};
 use crate::ports::{Notifier, Ports, TicketLedger};
 use crate::state::ImageState;
 
@@ -39,15 +40,7 @@ impl<P: Ports> Gatekeeper<P> {
             } else {
                 continue;
             };
-            let notice = TicketNotice {
-                action,
-                repository: &image.repository,
-                finding: tf,
-                images: &change.images,
-                trigger_image: &image.digest,
-                region: self.place_of(image).map(|p| p.region.as_str()),
-                now,
-            };
+            let notice = self.ticket_notice(image, action, tf, &change.images, now);
             self.notifier.publish(&notice.to_message()).await?;
         }
         for id in state.tickets.iter().filter(|id| !current.contains_key(*id)) {
@@ -69,7 +62,7 @@ impl<P: Ports> Gatekeeper<P> {
         let now = (self.clock)();
         let change = self.state.ticket_remove(image, id, now).await?;
         if change.resolved {
-            let tf = crate::outbound::tickets::TicketFinding {
+            let tf = TicketFinding {
                 id: id.to_string(),
                 severity: change.severity.unwrap_or(Severity::Untriaged),
                 package: None,
@@ -78,17 +71,31 @@ impl<P: Ports> Gatekeeper<P> {
                 score: None,
                 epss: None,
             };
-            let notice = TicketNotice {
-                action: TicketAction::Resolved,
-                repository: &image.repository,
-                finding: &tf,
-                images: &[],
-                trigger_image: &image.digest,
-                region: self.place_of(image).map(|p| p.region.as_str()),
-                now,
-            };
+            let notice = self.ticket_notice(image, TicketAction::Resolved, &tf, &[], now);
             self.notifier.publish(&notice.to_message()).await?;
         }
         Ok(())
+    }
+
+    /// The message of a ticket change `image` caused.
+    fn ticket_notice<'a>(
+        &'a self,
+        image: &'a ImageRef,
+        action: TicketAction,
+        finding: &'a TicketFinding,
+        images: &'a [String],
+        now: Epoch,
+    ) -> TicketNotice<'a> {
+        TicketNotice {
+            action,
+            repository: &image.repository,
+            finding,
+            images,
+            trigger_image: &image.digest,
+            region: self.place_of(image).map(|p| p.region.as_str()),
+            account: self.place_of(image).map(|p| p.account.as_str()),
+            member: image.place.as_ref(),
+            now,
+        }
     }
 }

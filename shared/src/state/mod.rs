@@ -3,10 +3,32 @@
 
 use crate::domain::time::Epoch;
 use crate::domain::verdict::Summary;
-use crate::domain::{Decision, Severity};
+use crate::domain::{Decision, Place, Severity};
 
 mod seen;
 pub use seen::SeenFindings;
+
+/// What the keys of a member image's items begin with (`member#<account>#<region>#`); nothing for
+/// the deployment's own images, whose keys stay those of v1 (which ignores the new items).
+pub fn key_scope(place: Option<&Place>) -> String {
+    place.map_or_else(String::new, |p| {
+        format!("member#{}#{}#", p.account, p.region)
+    })
+}
+
+/// Splits a key made with [`key_scope`] into its place and the rest.
+pub fn split_scope(key: &str) -> (Option<Place>, &str) {
+    let scoped = key.strip_prefix("member#").and_then(|rest| {
+        let (account, rest) = rest.split_once('#')?;
+        let (region, rest) = rest.split_once('#')?;
+        let place = Place {
+            account: account.to_string(),
+            region: region.to_string(),
+        };
+        Some((Some(place), rest))
+    });
+    scoped.unwrap_or((None, key))
+}
 
 /// An unfinished change of an image's decision: acted on and notified only by the delivery that
 /// claimed it (or, after the lease, by whoever comes next).

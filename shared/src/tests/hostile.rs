@@ -575,6 +575,8 @@ fn hostile_strings_from_events_cannot_mention_link_or_break_any_notification() {
                 images: &images,
                 trigger_image: &image.digest,
                 region: None,
+                account: None,
+                member: None,
                 now: 1_700_000_000,
             }
             .to_message();

@@ -1,9 +1,11 @@
 //! Test suites that cross modules: hostile input against every renderer and parser; the claim
-//! protocol's interleavings and SQS batches through the service over the in-memory fakes.
+//! protocol's interleavings, SQS batches and an Organization's members through the service over the
+//! in-memory fakes.
 
 mod claims;
 mod hostile;
 mod intake;
+mod members;
 
 use crate::domain::Mode;
 use crate::domain::policy::Policy;
@@ -38,6 +40,7 @@ fn container(
             account: "123456789012".into(),
             region: "eu-west-1".into(),
         }),
+        members: None,
         clock: || 1_800_000_000,
     }
 }

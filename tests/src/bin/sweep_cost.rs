@@ -189,6 +189,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tags: TagScheme::default(),
         claim_lease: 300,
         home: None,
+        members: None,
         clock: || now() + 3 * 3600,
     };
     gk.state.record_sweep(t - 3600).await?;

@@ -1,17 +1,19 @@
 //! [`Hooked`] forwards every port method to the port inside, after its hooks (see [`Interleave`]).
 //! Each operation's name is the method's.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use super::{Hooked, Interleave};
 use crate::domain::time::Epoch;
 use crate::domain::verdict::Summary;
-use crate::domain::{Decision, Finding, ImageRef, Severity};
+use crate::domain::{Decision, Finding, ImageRef, Place, Severity};
 use crate::error::AwsError;
 use crate::outbound::notice::Message;
 use crate::ports::{
     BasicScan, FindingsSource, ImageAnnotations, ImageDetail, ImageRecords, ImageRegistry,
-    Manifest, Notifier, OnceMarks, PutTag, RejectSink, Removal, ScanCoverage, StartScan,
+    Manifest, Notifier, OnceMarks, PutTag, Reach, RejectSink, Removal, ScanCoverage, StartScan,
     SweepSchedule, TagChangeBreaker, TicketLedger,
 };
 use crate::state::{
@@ -27,6 +29,17 @@ impl Interleave {
     ) -> Result<T, AwsError> {
         self.enter(op).await?;
         call.await
+    }
+}
+
+impl<P: Reach + Sync> Reach for Hooked<P> {
+    /// The inner port's registry of `place`, behind the same hooks (after the hooks of `at`).
+    async fn at(&self, place: &Place) -> Result<Hooked<P>, AwsError> {
+        let inner = self.hooks.around("at", self.inner.at(place)).await?;
+        Ok(Hooked {
+            inner,
+            hooks: Arc::clone(&self.hooks),
+        })
     }
 }
 
@@ -55,7 +68,7 @@ forward! {
         fn reset_image(image: &ImageRef) -> ();
     }
     ImageAnnotations {
-        fn link_index(repository: &str, index: &str, children: &[(String, String)]) -> ();
+        fn link_index(index: &ImageRef, children: &[(String, String)]) -> ();
         fn set_override(image: &ImageRef, value: &Override) -> ();
     }
     TicketLedger {

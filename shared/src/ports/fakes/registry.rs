@@ -6,11 +6,11 @@ use std::sync::{Arc, Mutex};
 
 use super::lock;
 use crate::domain::time::Epoch;
-use crate::domain::{Finding, ScanState};
-use crate::error::AwsError;
+use crate::domain::{Finding, Place, ScanState};
+use crate::error::{AwsError, AwsErrorKind};
 use crate::ports::{
-    BasicScan, ImageDetail, ImageRegistry, Manifest, PutTag, Removal, RemovedTag, ScanCoverage,
-    StartScan,
+    BasicScan, ImageDetail, ImageRegistry, Manifest, PutTag, Reach, Removal, RemovedTag,
+    ScanCoverage, StartScan,
 };
 
 /// The media type of the images [`FakeRegistry::push`] makes.
@@ -41,9 +41,42 @@ struct Images {
 #[derive(Debug, Clone, Default)]
 pub struct FakeRegistry {
     images: Arc<Mutex<Images>>,
+    /// The registries of other accounts and regions, shared by every clone; `None`: the deployment
+    /// cannot reach that place (its member role is missing or denies).
+    members: Arc<Mutex<BTreeMap<Place, Option<FakeRegistry>>>>,
+}
+
+impl Reach for FakeRegistry {
+    async fn at(&self, place: &Place) -> Result<FakeRegistry, AwsError> {
+        let mut members = lock(&self.members);
+        match members
+            .entry(place.clone())
+            .or_insert_with(|| Some(FakeRegistry::default()))
+        {
+            Some(registry) => Ok(registry.clone()),
+            None => Err(AwsError {
+                operation: "sts:AssumeRole",
+                code: Some("AccessDenied".into()),
+                message: format!("not authorized to assume the member role in {place}"),
+                kind: AwsErrorKind::Rejected,
+            }),
+        }
+    }
 }
 
 impl FakeRegistry {
+    /// The registry of another account and region (made empty on first use).
+    pub fn member(&self, place: &Place) -> FakeRegistry {
+        let mut members = lock(&self.members);
+        let slot = (members.entry(place.clone())).or_insert_with(|| Some(FakeRegistry::default()));
+        slot.clone().unwrap_or_default()
+    }
+
+    /// Makes `place` unreachable: its member role denies the deployment.
+    pub fn deny(&self, place: &Place) {
+        lock(&self.members).insert(place.clone(), None);
+    }
+
     /// Pushes an image (a container image manifest named after `digest`) with `tags`, moving them
     /// from any other image; its scan status is COMPLETE.
     pub fn push(&self, repository: &str, digest: &str, tags: &[&str], pushed_at: Epoch) {

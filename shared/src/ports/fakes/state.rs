@@ -13,12 +13,15 @@ use crate::ports::{
 };
 use crate::state::{
     BreakerCount, Claim, ImageState, Mark, Override, SeenFindings, TicketBefore, TicketChange,
-    Written,
+    Written, key_scope, split_scope,
 };
 
 /// The state table's key of an image (repository, digest).
 fn key(image: &ImageRef) -> (String, String) {
-    (image.repository.clone(), image.digest.clone())
+    (
+        format!("{}{}", key_scope(image.place.as_ref()), image.repository),
+        image.digest.clone(),
+    )
 }
 
 /// The state table in memory.
@@ -84,7 +87,7 @@ impl FakeState {
     pub fn ticket(&self, repository: &str, vulnerability: &str) -> Option<(Vec<String>, bool)> {
         lock(&self.tables)
             .tickets
-            .get(&ticket_key(repository, vulnerability))
+            .get(&ticket_key(&ImageRef::home(repository, ""), vulnerability))
             .map(|t| (t.images.clone(), t.open))
     }
 
@@ -94,8 +97,13 @@ impl FakeState {
     }
 }
 
-fn ticket_key(repository: &str, vulnerability: &str) -> String {
-    format!("{repository}#{}", vulnerability.to_ascii_uppercase())
+fn ticket_key(image: &ImageRef, vulnerability: &str) -> String {
+    format!(
+        "{}{}#{}",
+        key_scope(image.place.as_ref()),
+        image.repository,
+        vulnerability.to_ascii_uppercase()
+    )
 }
 
 impl ImageRecords for FakeState {
@@ -236,19 +244,14 @@ impl ImageRecords for FakeState {
 impl ImageAnnotations for FakeState {
     async fn link_index(
         &self,
-        repository: &str,
-        index: &str,
+        index_image: &ImageRef,
         children: &[(String, String)],
     ) -> Result<(), AwsError> {
         if children.is_empty() {
             return Ok(());
         }
-        let image = |digest: &str| ImageRef {
-            place: None,
-            repository: repository.into(),
-            digest: digest.into(),
-            tags: Vec::new(),
-        };
+        let index = index_image.digest.as_str();
+        let image = |digest: &str| index_image.sibling(digest);
         let mut t = lock(&self.tables);
         let item = t.item(&image(index));
         for c in children {
@@ -297,7 +300,7 @@ impl TicketLedger for FakeState {
         let mut t = lock(&self.tables);
         let ticket = t
             .tickets
-            .entry(ticket_key(&image.repository, vulnerability))
+            .entry(ticket_key(image, vulnerability))
             .or_default();
         let before = TicketBefore {
             images: ticket.images.clone(),
@@ -318,10 +321,7 @@ impl TicketLedger for FakeState {
         _now: Epoch,
     ) -> Result<TicketChange, AwsError> {
         let mut t = lock(&self.tables);
-        let Some(ticket) = t
-            .tickets
-            .get_mut(&ticket_key(&image.repository, vulnerability))
-        else {
+        let Some(ticket) = t.tickets.get_mut(&ticket_key(image, vulnerability)) else {
             return Ok(TicketChange::default());
         };
         ticket.images.retain(|i| *i != image.digest);
@@ -354,13 +354,12 @@ impl SweepSchedule for FakeState {
         let mut due: Vec<(Epoch, ImageRef)> = t
             .images
             .iter()
-            .filter_map(|((repository, digest), item)| {
+            .filter_map(|((scoped, digest), item)| {
                 item.due_at.filter(|at| *at <= until).map(|at| {
+                    let (place, repository) = split_scope(scoped);
                     let image = ImageRef {
-                        place: None,
-                        repository: repository.clone(),
-                        digest: digest.clone(),
-                        tags: Vec::new(),
+                        place,
+                        ..ImageRef::home(repository, digest.clone())
                     };
                     (at, image)
                 })

@@ -1,0 +1,150 @@
+//! Organization members: the registry of each member account, reached through the role the
+//! deployment assumes there (with a source identity, so CloudTrail in the member names the
+//! gatekeeper), its credentials cached until shortly before they expire.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use aws_sdk_ecr::config::{Credentials, Region};
+
+use super::{Ecr, Pace, aws_error};
+use crate::domain::Place;
+use crate::domain::time::{Epoch, now};
+use crate::error::AwsError;
+
+/// The source identity and session name of every session the gatekeeper opens in a member: member
+/// roles may require it (`sts:SourceIdentity`), and it stays on every call made with the session.
+pub const SOURCE_IDENTITY: &str = "ecr-gatekeeper";
+
+/// Sessions last an hour (the member role's default maximum).
+const SESSION_SECONDS: i32 = 3600;
+
+/// A session is renewed this long before it expires, so that no call starts on one about to end.
+const RENEW_BEFORE: Epoch = 300;
+
+/// How the deployment reaches its Organization's member registries.
+#[derive(Debug)]
+pub struct Members {
+    sts: aws_sdk_sts::Client,
+    role: String,
+    ecr: aws_sdk_ecr::config::Builder,
+    put_rate: f64,
+    sessions: Mutex<HashMap<Place, (Ecr, Epoch)>>,
+}
+
+impl Members {
+    /// Members reached by assuming the role named `role` in each, through `sts`; their ECR clients
+    /// start from `ecr` (retries, timeouts, endpoint) with the session's credentials and the member's
+    /// region, and pace PutImage at `put_rate` a second per member (ECR's quota is per account and
+    /// region).
+    pub fn new(
+        sts: aws_sdk_sts::Client,
+        role: impl Into<String>,
+        ecr: aws_sdk_ecr::config::Builder,
+        put_rate: f64,
+    ) -> Members {
+        Members {
+            sts,
+            role: role.into(),
+            ecr,
+            put_rate,
+            sessions: Mutex::default(),
+        }
+    }
+
+    /// The member role's ARN in `place`'s account.
+    pub fn role_arn(&self, place: &Place) -> String {
+        format!(
+            "arn:{}:iam::{}:role/{}",
+            partition(&place.region),
+            place.account,
+            self.role
+        )
+    }
+
+    /// The registry of `place`: the cached session's, or a new session's.
+    pub async fn registry(&self, place: &Place) -> Result<Ecr, AwsError> {
+        let cached = self.lock().get(place).cloned();
+        if let Some((ecr, expires)) = cached
+            && now() < expires - RENEW_BEFORE
+        {
+            return Ok(ecr);
+        }
+        let out = self
+            .sts
+            .assume_role()
+            .role_arn(self.role_arn(place))
+            .role_session_name(SOURCE_IDENTITY)
+            .source_identity(SOURCE_IDENTITY)
+            .duration_seconds(SESSION_SECONDS)
+            .send()
+            .await
+            .map_err(|e| aws_error("sts:AssumeRole", e))?;
+        let Some(c) = out.credentials() else {
+            return Err(AwsError::invalid("sts:AssumeRole", "no credentials"));
+        };
+        let expires = c.expiration().secs();
+        let credentials = Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_string()),
+            std::time::SystemTime::UNIX_EPOCH
+                .checked_add(std::time::Duration::from_secs(expires.max(0) as u64)),
+            "gatekeeper-member-role",
+        );
+        let config = (self.ecr.clone())
+            .credentials_provider(credentials)
+            .region(Region::new(place.region.clone()))
+            .build();
+        let ecr =
+            Ecr::new(aws_sdk_ecr::Client::from_conf(config)).paced(Pace::per_second(self.put_rate));
+        self.lock().insert(place.clone(), (ecr.clone(), expires));
+        Ok(ecr)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Place, (Ecr, Epoch)>> {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The ARN partition of a region.
+fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_roles_are_named_in_the_partition_of_their_region() {
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::Config::builder()
+                .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+                .build(),
+        );
+        let members = Members::new(sts, "gk-member", aws_sdk_ecr::config::Builder::new(), 1.0);
+        let place = |region: &str| Place {
+            account: "111111111111".into(),
+            region: region.into(),
+        };
+        assert_eq!(
+            members.role_arn(&place("eu-west-1")),
+            "arn:aws:iam::111111111111:role/gk-member"
+        );
+        assert_eq!(
+            members.role_arn(&place("cn-north-1")),
+            "arn:aws-cn:iam::111111111111:role/gk-member"
+        );
+        assert_eq!(
+            members.role_arn(&place("us-gov-west-1")),
+            "arn:aws-us-gov:iam::111111111111:role/gk-member"
+        );
+    }
+}

@@ -1,0 +1,199 @@
+//! An Organization deployment over the in-memory fakes: a member's image is decided and acted on in
+//! the member's registry, under state keys, messages and tickets of its own account and region; a
+//! member the deployment cannot reach fails only its own images, loudly; images outside what the
+//! deployment governs are left alone with the reason.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
+
+use serde_json::{Value, json};
+
+use super::{Container, container};
+use crate::domain::events::Incoming;
+use crate::domain::{Finding, ImageRef, Place, Severity};
+use crate::ports::fakes::{FakeFindings, FakeRegistry, FakeState, RecordingNotifier, poll_once};
+use crate::service::{BatchReport, Record};
+
+const REPO: &str = "team-a/api";
+const DIGEST: &str = "sha256:5b5a96370efd56ae20a832244ae56e8e57b1035f493f728eb6cef026586782f7";
+const HOME: &str = "123456789012";
+const MEMBER: &str = "111111111111";
+const DENIED: &str = "222222222222";
+
+fn place(account: &str, region: &str) -> Place {
+    Place {
+        account: account.into(),
+        region: region.into(),
+    }
+}
+
+/// The same image (repository and digest) pushed to the deployment's own account and to two members,
+/// with one CRITICAL finding; `DENIED`'s role does not trust the deployment.
+struct Org {
+    registry: FakeRegistry,
+    findings: FakeFindings,
+    notifier: RecordingNotifier,
+    state: FakeState,
+    gk: Container,
+}
+
+impl Org {
+    fn new(governed: &[&str]) -> Org {
+        let (registry, findings) = (FakeRegistry::default(), FakeFindings::default());
+        registry.push(REPO, DIGEST, &["v1"], 1_799_999_000);
+        for account in [MEMBER, DENIED] {
+            let member = registry.member(&place(account, "eu-west-1"));
+            member.push(REPO, DIGEST, &["v1"], 1_799_999_000);
+        }
+        registry.deny(&place(DENIED, "eu-west-1"));
+        findings.set(
+            DIGEST,
+            vec![Finding::new("CVE-2026-41234", Severity::Critical)],
+        );
+        let (notifier, state) = (RecordingNotifier::default(), FakeState::default());
+        let mut gk = container(&registry, &notifier, &state);
+        gk.members = Some(governed.iter().map(|a| a.to_string()).collect());
+        Org {
+            registry,
+            findings,
+            notifier,
+            state,
+            gk,
+        }
+    }
+
+    fn tags(&self, account: &str) -> Option<Vec<String>> {
+        match account {
+            HOME => self.registry.tags(REPO, DIGEST),
+            _ => (self.registry.member(&place(account, "eu-west-1"))).tags(REPO, DIGEST),
+        }
+    }
+
+    fn batch(&self, records: &[Record]) -> BatchReport {
+        poll_once(self.gk.handle_scan_batch(&self.findings, records, None))
+            .expect("the batch ran to its end")
+    }
+
+    fn bodies(&self) -> Vec<Value> {
+        (self.notifier.messages().iter())
+            .map(|m| serde_json::from_str(&m.body).unwrap())
+            .collect()
+    }
+}
+
+/// Inspector's scan event for the image in `account` and `region`, as the delegated administrator's
+/// bus receives it (the envelope is the administrator's).
+fn scan(id: &str, account: &str, region: &str) -> Record {
+    let arn = format!("arn:aws:ecr:{region}:{account}:repository/{REPO}");
+    let event = json!({"version": "0", "id": id, "detail-type": "Inspector2 Scan", "source": "aws.inspector2",
+        "time": "2026-11-22T10:00:00Z", "region": region, "account": HOME, "resources": [arn],
+        "detail": {"scan-status": "INITIAL_SCAN_COMPLETE", "repository-name": arn, "image-digest": DIGEST,
+            "image-tags": ["v1"], "finding-severity-counts": {"CRITICAL": 1, "TOTAL": 1}}});
+    Record {
+        id: format!("m-{id}"),
+        incoming: Incoming::trusted(event),
+    }
+}
+
+fn quarantined() -> Option<Vec<String>> {
+    Some(vec![format!("quarantined-v1--{}", &DIGEST[7..19])])
+}
+
+#[test]
+fn a_members_image_is_decided_and_acted_on_in_the_members_registry_under_its_own_keys() {
+    let org = Org::new(&[]);
+    let report = org.batch(&[scan("member", MEMBER, "eu-west-1")]);
+    assert_eq!(report.retry, Vec::<String>::new());
+    assert_eq!(org.tags(MEMBER), quarantined());
+    assert_eq!(
+        org.tags(HOME),
+        Some(vec!["v1".to_string()]),
+        "same name here, untouched"
+    );
+    let member_image = ImageRef {
+        place: Some(place(MEMBER, "eu-west-1")),
+        ..ImageRef::home(REPO, DIGEST)
+    };
+    assert_eq!(
+        org.state.record(&member_image).decision.map(|d| d.as_str()),
+        Some("block")
+    );
+    assert_eq!(
+        org.state.record(&ImageRef::home(REPO, DIGEST)).decision,
+        None
+    );
+    let member_message = org.bodies().remove(0);
+    assert_eq!(member_message["image"]["account"], MEMBER);
+    assert_eq!(member_message["image"]["region"], "eu-west-1");
+
+    // The deployment's own image of the same name is its own change, under another key.
+    let report = org.batch(&[scan("home", HOME, "eu-west-1")]);
+    assert_eq!(report.retry, Vec::<String>::new());
+    assert_eq!(org.tags(HOME), quarantined());
+    let messages = org.notifier.messages();
+    assert_eq!(messages.len(), 2);
+    assert_ne!(messages[0].dedup_key, messages[1].dedup_key);
+    assert!(messages[1].attributes.contains(&("account", HOME.into())));
+    assert!(org.registry.deleted().is_empty());
+}
+
+#[test]
+fn a_member_the_deployment_cannot_reach_fails_only_its_own_records_and_says_so_once_a_day() {
+    let org = Org::new(&[]);
+    let records = [
+        scan("denied", DENIED, "eu-west-1"),
+        scan("member", MEMBER, "eu-west-1"),
+    ];
+    let report = org.batch(&records);
+    assert_eq!(report.retry, vec!["m-denied".to_string()]);
+    assert_eq!(
+        org.tags(MEMBER),
+        quarantined(),
+        "the other member is governed"
+    );
+    let alerts: Vec<Value> = (org.bodies().into_iter())
+        .filter(|b| b["event_type"] == "alert")
+        .collect();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0]["image"]["account"], DENIED);
+    assert_eq!(alerts[0]["trigger"]["kind"], "unreachable");
+    let subject = &org.notifier.messages()[0].subject;
+    assert!(
+        subject.contains("CANNOT ACT in account 222222222222"),
+        "{subject}"
+    );
+
+    // Redelivered: still failed, not announced again the same day.
+    let report = org.batch(&[scan("denied", DENIED, "eu-west-1")]);
+    assert_eq!(report.retry, vec!["m-denied".to_string()]);
+    let alerts = (org.bodies().iter())
+        .filter(|b| b["event_type"] == "alert")
+        .count();
+    assert_eq!(alerts, 1);
+}
+
+#[test]
+fn images_outside_the_governed_accounts_or_in_another_region_are_skipped_with_the_reason() {
+    let org = Org::new(&[MEMBER]);
+    let report = org.batch(&[
+        scan("other-account", "333333333333", "eu-west-1"),
+        scan("other-region", MEMBER, "us-east-1"),
+    ]);
+    assert_eq!(report.retry, Vec::<String>::new());
+    let details: Vec<&str> = (report.outcomes.iter())
+        .map(|o| {
+            assert_eq!(o.status.as_str(), "skipped");
+            o.detail.as_str()
+        })
+        .collect();
+    assert!(
+        details[0].contains("GATEKEEPER_GOVERNED_ACCOUNTS"),
+        "{details:?}"
+    );
+    assert!(
+        details[1].contains("the deployment in us-east-1 governs that region"),
+        "{details:?}"
+    );
+    assert!(org.notifier.messages().is_empty());
+    // A listed member is governed.
+    let report = org.batch(&[scan("member", MEMBER, "eu-west-1")]);
+    assert_eq!(report.outcomes[0].status.as_str(), "changed");
+}
