@@ -295,6 +295,7 @@ fn decide_and_print(
         baseline: observed.detail.pushed_at,
         in_use,
         now,
+        at: Default::default(),
     };
     let verdict = evaluate(policy, &subject, &observed.findings, &observed.scan);
     let held = image

@@ -83,6 +83,7 @@ fn main() {
         baseline: Some(1_794_000_000),
         in_use: true,
         now,
+        at: Default::default(),
     };
     let once = evaluate(&policy, &subject, &findings, &ScanState::Complete);
     println!(

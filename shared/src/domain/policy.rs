@@ -19,7 +19,10 @@ use crate::domain::time::{DAY, Epoch, duration, format_date, parse_rfc3339};
 use crate::domain::{Finding, Mode, Severity};
 
 mod glob;
+mod scope;
 pub use glob::{Glob, GlobError, MAX_PATTERN_LEN, REFUSED, glob_match, is_ecr_repository_name};
+pub use scope::Whereabouts;
+use scope::{Rank, Scope};
 
 /// The policy the gatekeeper uses when none is configured: block at CRITICAL, warn at HIGH.
 pub const DEFAULT_POLICY: &str = r#"# ecr-gatekeeper default policy: block at CRITICAL, warn at HIGH, in every repository.
@@ -180,6 +183,10 @@ struct RuleDoc {
     name: Option<String>,
     #[serde(default)]
     repositories: Vec<String>,
+    #[serde(default)]
+    accounts: Vec<String>,
+    #[serde(default)]
+    regions: Vec<String>,
     #[serde(default, deserialize_with = "criteria")]
     block: Option<Criteria>,
     #[serde(default, deserialize_with = "criteria")]
@@ -349,7 +356,9 @@ pub struct Breaker {
 #[derive(Debug, Clone)]
 struct Scoped {
     patterns: Vec<Glob>,
+    scope: Scope,
     rule: Rule,
+    line: usize,
 }
 
 /// A validated policy.
@@ -727,6 +736,9 @@ impl<'r, 't> Reading<'r, 't> {
         if !d.repositories.is_empty() {
             self.problems.push(note(line, "defaults.repositories", "the default rule applies to every repository; put repository patterns in a [[rule]]"));
         }
+        if !d.accounts.is_empty() || !d.regions.is_empty() {
+            self.problems.push(note(line, "defaults", "the default rule applies in every account and region; put accounts and regions in a [[rule]]"));
+        }
         let default = default_rule(d);
         self.check_rule("defaults", line, d, &default);
         default
@@ -776,9 +788,45 @@ impl<'r, 't> Reading<'r, 't> {
             ));
         }
         let patterns = self.compile(&r.repositories, line, &format!("{field}.repositories"));
+        let scope = Scope {
+            accounts: r.accounts.clone(),
+            regions: r.regions.clone(),
+        };
+        for (key, problem) in scope.problems() {
+            self.problems
+                .push(note(line, format!("{field}.{key}"), problem));
+        }
         let rule = overlay(default, &r, name);
         self.check_rule(&field, line, &r, &rule);
-        Scoped { patterns, rule }
+        Scoped {
+            patterns,
+            scope,
+            rule,
+            line,
+        }
+    }
+
+    /// Refuses two rules with the same repository pattern that one image can fall under at the same
+    /// rank: which one decides would hang on the order they are written in.
+    fn check_ties(&mut self, rules: &[Scoped]) {
+        let mut by_pattern: HashMap<&str, Vec<&Scoped>> = HashMap::new();
+        for rule in rules {
+            for pattern in &rule.patterns {
+                let same = by_pattern.entry(pattern.as_str()).or_default();
+                let other = |r: &&&Scoped| !std::ptr::eq(**r, rule) && r.scope.ties(&rule.scope);
+                if let Some(first) = same.iter().find(other) {
+                    self.problems.push(note(
+                        rule.line,
+                        format!("{}.repositories", rule.rule.name),
+                        format!(
+                            "{:?} is also a pattern of rule {:?} (line {}) for the same accounts and regions: one image would fall under both at the same precedence; scope one of them, or merge them",
+                            pattern.as_str(), first.rule.name, first.line
+                        ),
+                    ));
+                }
+                same.push(rule);
+            }
+        }
     }
 
     /// Refuses a policy that can never block anything, unless it says that is meant.
@@ -1028,6 +1076,7 @@ impl Policy {
         let defaults_line = lines.line(text.find("[defaults]").unwrap_or(0));
         let default = read.defaults(&doc.defaults, defaults_line);
         let rules = read.rules(doc.rules, &default, defaults_line);
+        read.check_ties(&rules);
         read.check_something_blocks(doc.allow_no_block, &default, &rules, defaults_line);
         let limits = read.exception_limits(doc.exception_limits.as_ref());
         let exceptions = read.exceptions(doc.exceptions, &limits);
@@ -1093,17 +1142,26 @@ impl Policy {
         })
     }
 
-    /// The rule for a repository: the most specific matching pattern wins (most literal characters;
-    /// on a tie, the rule written first); no match gives the defaults.
+    /// The rule for a repository where the image's account and region are not known: only rules
+    /// scoped by repository alone apply (see [`Policy::rule_in`]).
     pub fn rule_for(&self, repository: &str) -> &Rule {
-        let mut best: Option<(usize, &Rule)> = None;
+        self.rule_in(repository, Whereabouts::default())
+    }
+
+    /// The rule for a repository of an image in `at`: a rule scoped by account outranks one scoped by
+    /// region, which outranks an unscoped one; within a rank, the most specific matching pattern
+    /// wins (most literal characters; two rules that could tie are refused at load); no match gives
+    /// the defaults.
+    pub fn rule_in(&self, repository: &str, at: Whereabouts<'_>) -> &Rule {
+        let mut best: Option<((Rank, usize), &Rule)> = None;
         for scoped in &self.rules {
-            for pattern in &scoped.patterns {
-                if pattern.is_match(repository) {
-                    let s = pattern.specificity();
-                    if best.is_none_or(|(b, _)| s > b) {
-                        best = Some((s, &scoped.rule));
-                    }
+            let Some(rank) = scoped.scope.rank(at) else {
+                continue;
+            };
+            for pattern in scoped.patterns.iter().filter(|p| p.is_match(repository)) {
+                let key = (rank, pattern.specificity());
+                if best.is_none_or(|(b, _)| key > b) {
+                    best = Some((key, &scoped.rule));
                 }
             }
         }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::policy::{Criterion, ExceptionMatch, Policy, Rule, Suppressed};
+use crate::domain::policy::{Criterion, ExceptionMatch, Policy, Rule, Suppressed, Whereabouts};
 use crate::domain::time::{DAY, Epoch, format_date};
 use crate::domain::{Decision, Finding, FindingStatus, ScanState, Severity, SeverityCounts};
 
@@ -27,6 +27,8 @@ pub struct Subject<'a> {
     pub in_use: bool,
     /// Now.
     pub now: Epoch,
+    /// Where it lives (the rules scoped by account and region that apply).
+    pub at: Whereabouts<'a>,
 }
 
 impl<'a> Subject<'a> {
@@ -38,6 +40,7 @@ impl<'a> Subject<'a> {
             baseline: None,
             in_use: false,
             now,
+            at: Whereabouts::default(),
         }
     }
 }
@@ -274,7 +277,7 @@ pub fn evaluate(
     findings: &[Finding],
     scan: &ScanState,
 ) -> Verdict {
-    let rule = policy.rule_for(subject.repository);
+    let rule = policy.rule_in(subject.repository, subject.at);
     let mut tally = Tally::default();
     for f in findings {
         tally.add(policy, rule, subject, f);

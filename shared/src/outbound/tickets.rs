@@ -48,7 +48,7 @@ pub fn ticketable(
     let Some(threshold) = policy.ticket_severity() else {
         return out;
     };
-    let rule = policy.rule_for(subject.repository);
+    let rule = policy.rule_in(subject.repository, subject.at);
     for f in findings {
         let counted = match f.status {
             FindingStatus::Active => true,

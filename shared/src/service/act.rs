@@ -135,8 +135,8 @@ impl<P: Ports> Gatekeeper<P> {
                 kind,
                 MediaKind::Image | MediaKind::Index | MediaKind::Unknown
             );
-        let scheme = self.tags_for(&image.repository);
-        let verified = self.verified_for(&image.repository, verdict);
+        let scheme = self.tags_for(image);
+        let verified = self.verified_for(image, verdict);
         let mut plan = plan(
             &scheme,
             &detail.tags,
@@ -276,7 +276,7 @@ impl<P: Ports> Gatekeeper<P> {
 
     async fn alert_breaker(&self, image: &ImageRef, why: &str) -> Result<(), Error> {
         let verdict = pending(why.to_string());
-        let rule = self.policy.rule_for(&image.repository);
+        let rule = self.rule_of(image);
         let trigger = Trigger::cli(TriggerKind::Breaker, format!("breaker-{}", (self.clock)()));
         let notice = VerdictNotice {
             event_type: EventType::Alert,

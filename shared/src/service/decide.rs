@@ -119,7 +119,7 @@ impl<'a, P: Ports> Deciding<'a, P> {
         basis: &'a Basis<'a>,
         trigger: &'a Trigger,
     ) -> Self {
-        let rule = gk.policy.rule_for(&image.repository);
+        let rule = gk.rule_of(image);
         let (in_use, in_use_known, given) = match basis {
             Basis::Findings { findings, scan } => {
                 let counts: Vec<u64> = findings.iter().filter_map(|f| f.in_use_count).collect();
@@ -200,6 +200,7 @@ impl<'a, P: Ports> Deciding<'a, P> {
                 .or(self.detail.as_ref().and_then(|d| d.pushed_at)),
             in_use: self.in_use,
             now: seen.now,
+            at: self.gk.whereabouts(image),
         };
         let mut verdict = self.verdict(&subject, &self.given);
         let mut scan = self.given.clone();

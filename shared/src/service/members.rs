@@ -81,12 +81,7 @@ impl<P: Ports> Gatekeeper<P> {
                 "ECR gatekeeper: CANNOT ACT in account {} ({})",
                 place.account, place.region
             )),
-            ..self.notice(
-                image,
-                &verdict,
-                self.policy.rule_for(&image.repository),
-                &trigger,
-            )
+            ..self.notice(image, &verdict, self.rule_of(image), &trigger)
         };
         self.notifier.publish(&notice.to_message()).await?;
         Ok(())

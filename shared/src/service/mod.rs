@@ -49,7 +49,7 @@ use tracing::info;
 
 use crate::domain::events::Event;
 use crate::domain::plan::Verified;
-use crate::domain::policy::{Policy, Rule};
+use crate::domain::policy::{Policy, Rule, Whereabouts};
 use crate::domain::tags::{TagKind, TagScheme};
 use crate::domain::time::Epoch;
 use crate::domain::verdict::Verdict;
@@ -325,8 +325,8 @@ impl<P: Ports> Gatekeeper<P> {
 
     /// The tag scheme of a repository: the deployment's prefixes, with its rule's `verified_prefix`
     /// when the rule writes verified tags (validated against the others at cold start).
-    pub fn tags_for(&self, repository: &str) -> TagScheme {
-        match &self.policy.rule_for(repository).verified_prefix {
+    pub fn tags_for(&self, image: &ImageRef) -> TagScheme {
+        match &self.rule_of(image).verified_prefix {
             Some(v) => TagScheme::new(self.tags.quarantine_prefix(), self.tags.held_prefix(), v)
                 .unwrap_or_else(|_| self.tags.clone()),
             None => self.tags.clone(),
@@ -334,8 +334,8 @@ impl<P: Ports> Gatekeeper<P> {
     }
 
     /// What becomes of an image's verified tags under its rule, for its actual decision.
-    pub fn verified_for(&self, repository: &str, verdict: Decision) -> Verified {
-        let rule = self.policy.rule_for(repository);
+    pub fn verified_for(&self, image: &ImageRef, verdict: Decision) -> Verified {
+        let rule = self.rule_of(image);
         Verified::of(rule.verified_prefix.is_some(), rule.verify_warn, verdict)
     }
 
@@ -354,6 +354,21 @@ impl<P: Ports> Gatekeeper<P> {
             }
         }
         out
+    }
+
+    /// The rule for `image`, where it lives.
+    pub fn rule_of(&self, image: &ImageRef) -> &Rule {
+        self.policy
+            .rule_in(&image.repository, self.whereabouts(image))
+    }
+
+    /// Where `image` lives, for the rules scoped by account and region.
+    pub fn whereabouts<'a>(&'a self, image: &'a ImageRef) -> Whereabouts<'a> {
+        let place = self.place_of(image);
+        Whereabouts {
+            account: place.map(|p| p.account.as_str()),
+            region: place.map(|p| p.region.as_str()),
+        }
     }
 
     /// Where `image` lives, when known: its own place, or this deployment's.

@@ -95,6 +95,7 @@ impl<P: Ports> Gatekeeper<P> {
             baseline: state.first_scan_at.or(detail.pushed_at),
             in_use,
             now,
+            at: self.whereabouts(image),
         };
         let scan = if reported == ScanState::Unknown {
             detail.scan.clone()
@@ -114,15 +115,15 @@ impl<P: Ports> Gatekeeper<P> {
             HashMap::new()
         };
         let p = plan(
-            &self.tags_for(&image.repository),
+            &self.tags_for(image),
             &detail.tags,
             &image.digest,
             for_tags,
             &owners,
             true,
-            self.verified_for(&image.repository, verdict.decision),
+            self.verified_for(image, verdict.decision),
         );
-        let rule = self.policy.rule_for(&image.repository).name.clone();
+        let rule = self.rule_of(image).name.clone();
         let actions = super::act::would_of(&p);
         Ok(Some(Preview {
             image: ImageRef {
@@ -211,13 +212,13 @@ impl<P: Ports> Gatekeeper<P> {
         };
         let owners = self.owners(image, &detail).await?;
         let p = plan(
-            &self.tags_for(&image.repository),
+            &self.tags_for(image),
             &detail.tags,
             &image.digest,
             Decision::Warn,
             &owners,
             true,
-            self.verified_for(&image.repository, preview.verdict.decision),
+            self.verified_for(image, preview.verdict.decision),
         );
         let mut problems = p.notes.clone();
         let actions = if p.is_empty() {
@@ -290,7 +291,7 @@ impl<P: Ports> Gatekeeper<P> {
         now: Epoch,
     ) -> Result<String, Error> {
         let image = req.image;
-        let rule = self.policy.rule_for(&image.repository);
+        let rule = self.rule_of(image);
         let mut verdict = preview.verdict.clone();
         verdict
             .reasons

@@ -209,7 +209,7 @@ impl<P: Ports> Gatekeeper<P> {
             return Ok(());
         }
         report.held_too_long += 1;
-        let rule = self.policy.rule_for(&image.repository);
+        let rule = self.rule_of(image);
         let mode = self.effective_mode(rule);
         let hours = held_for / 3600;
         let (carried, why) = if rule.unscanned == Unscanned::Hold {

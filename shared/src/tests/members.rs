@@ -197,3 +197,41 @@ fn images_outside_the_governed_accounts_or_in_another_region_are_skipped_with_th
     let report = org.batch(&[scan("member", MEMBER, "eu-west-1")]);
     assert_eq!(report.outcomes[0].status.as_str(), "changed");
 }
+
+#[test]
+fn a_rule_scoped_to_a_member_account_decides_for_that_accounts_images_only() {
+    let mut org = Org::new(&[]);
+    org.gk.policy = crate::domain::policy::Policy::parse(&format!(
+        "version = 1\n[defaults]\nblock = \"CRITICAL\"\n[[rule]]\nname = \"sandbox\"\naccounts = [\"{MEMBER}\"]\nrepositories = [\"*\"]\nmode = \"audit\"\n"
+    ))
+    .unwrap();
+    let report = org.batch(&[
+        scan("member", MEMBER, "eu-west-1"),
+        scan("home", HOME, "eu-west-1"),
+    ]);
+    assert_eq!(report.retry, Vec::<String>::new());
+    // The member's image is judged in audit: blocked on paper, its tags as they were.
+    assert_eq!(org.tags(MEMBER), Some(vec!["v1".to_string()]));
+    assert_eq!(
+        org.tags(HOME),
+        quarantined(),
+        "the rule is not the deployment's own account's"
+    );
+    let bodies = org.bodies();
+    let member = bodies
+        .iter()
+        .find(|b| b["image"]["account"] == MEMBER)
+        .unwrap();
+    assert_eq!(
+        (member["mode"].as_str(), member["policy"]["rule"].as_str()),
+        (Some("audit"), Some("sandbox"))
+    );
+    let home = bodies
+        .iter()
+        .find(|b| b["image"]["account"] == HOME)
+        .unwrap();
+    assert_eq!(
+        (home["mode"].as_str(), home["policy"]["rule"].as_str()),
+        (Some("enforce"), Some("defaults"))
+    );
+}

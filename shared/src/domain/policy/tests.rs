@@ -94,6 +94,95 @@ repositories = ["team-a/payments-ap?"]
 }
 
 #[test]
+fn rules_scoped_by_account_outrank_those_by_region_which_outrank_repository_alone() {
+    let p = Policy::parse(
+        r#"version = 1
+[defaults]
+block = "CRITICAL"
+[[rule]]
+name = "payments-anywhere"
+repositories = ["payments/api"]
+block = "HIGH"
+[[rule]]
+name = "eu"
+regions = ["eu-west-1", "eu-central-1"]
+repositories = ["payments/*"]
+block = "MEDIUM"
+[[rule]]
+name = "sandbox-account"
+accounts = ["222222222222"]
+repositories = ["*"]
+mode = "audit"
+"#,
+    )
+    .unwrap();
+    let at = |account: &'static str, region: &'static str| Whereabouts {
+        account: Some(account),
+        region: Some(region),
+    };
+    let cases = [
+        // Repository alone: the most literal pattern.
+        ("payments/api", Whereabouts::default(), "payments-anywhere"),
+        (
+            "payments/api",
+            at("111111111111", "us-east-1"),
+            "payments-anywhere",
+        ),
+        // A region-scoped rule outranks a more literal unscoped one.
+        ("payments/api", at("111111111111", "eu-west-1"), "eu"),
+        ("payments/web", at("111111111111", "eu-central-1"), "eu"),
+        ("other/web", at("111111111111", "eu-west-1"), "defaults"),
+        // An account-scoped rule outranks both, even with a less literal pattern.
+        (
+            "payments/api",
+            at("222222222222", "eu-west-1"),
+            "sandbox-account",
+        ),
+    ];
+    for (repository, where_, rule) in cases {
+        assert_eq!(
+            p.rule_in(repository, where_).name,
+            rule,
+            "{repository} {where_:?}"
+        );
+    }
+    assert_eq!(p.rule_for("payments/api").name, "payments-anywhere");
+}
+
+#[test]
+fn two_rules_one_image_could_fall_under_at_the_same_precedence_are_refused() {
+    let doc = |second_scope: &str| {
+        format!(
+            "version = 1\n[defaults]\nblock = \"CRITICAL\"\n[[rule]]\nname = \"a\"\naccounts = [\"111111111111\"]\nrepositories = [\"team/*\", \"x\"]\n[[rule]]\nname = \"b\"\n{second_scope}\nrepositories = [\"team/*\"]\n"
+        )
+    };
+    let err = Policy::parse(&doc("accounts = [\"111111111111\", \"222222222222\"]")).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("line 8: b.repositories")
+            && text.contains("\"team/*\" is also a pattern of rule \"a\" (line 4)"),
+        "{text}"
+    );
+    // Other accounts, or another rank: no tie.
+    assert!(Policy::parse(&doc("accounts = [\"222222222222\"]")).is_ok());
+    assert!(Policy::parse(&doc("regions = [\"eu-west-1\"]")).is_ok());
+    // Unscoped duplicates tie too.
+    let twice = "version = 1\n[defaults]\nblock = \"CRITICAL\"\n[[rule]]\nrepositories = [\"a/*\"]\n[[rule]]\nrepositories = [\"a/*\"]\n";
+    assert!(Policy::parse(twice).is_err());
+    // Malformed scopes and scopes on the defaults are refused.
+    let bad = "version = 1\n[defaults]\nblock = \"CRITICAL\"\nregions = [\"eu-west-1\"]\n[[rule]]\naccounts = [\"1234\"]\nregions = [\"Europe\"]\nrepositories = [\"a\"]\n";
+    let text = Policy::parse(bad).unwrap_err().to_string();
+    assert!(
+        text.contains("defaults: the default rule applies in every account and region"),
+        "{text}"
+    );
+    assert!(
+        text.contains("rule[0].accounts") && text.contains("rule[0].regions"),
+        "{text}"
+    );
+}
+
+#[test]
 fn errors_name_the_line_and_the_field() {
     let ex = |body: &str| {
         format!(
