@@ -10,7 +10,7 @@ use aws_sdk_inspector2::types::{
 
 use super::{Pace, aws_error};
 use crate::domain::time::Epoch;
-use crate::domain::{Finding, FindingStatus, FixAvailable, ImageRef, Package, Severity};
+use crate::domain::{Finding, FindingStatus, FixAvailable, ImageRef, Package, Place, Severity};
 use crate::error::AwsError;
 use crate::ports::FindingsSource;
 
@@ -159,17 +159,25 @@ fn updated_filter(
     Ok(b)
 }
 
-/// The ECR images a finding is about (repository, digest and tags from its resource details).
+/// The ECR images a finding is about (repository, digest and tags from its resource details; the
+/// finding's account and the resource's region, when Inspector names both).
 fn images_of(f: &SdkFinding) -> impl Iterator<Item = ImageRef> + '_ {
-    f.resources()
-        .iter()
-        .filter_map(|r| r.details().and_then(|d| d.aws_ecr_container_image()))
-        .map(|i| ImageRef {
-            place: None,
+    f.resources().iter().filter_map(|r| {
+        let i = r.details().and_then(|d| d.aws_ecr_container_image())?;
+        let place = match (f.aws_account_id(), r.region()) {
+            (account, Some(region)) if !account.is_empty() && !region.is_empty() => Some(Place {
+                account: account.to_string(),
+                region: region.to_string(),
+            }),
+            _ => None,
+        };
+        Some(ImageRef {
+            place,
             repository: i.repository_name().to_string(),
             digest: i.image_hash().to_string(),
             tags: i.image_tags().to_vec(),
         })
+    })
 }
 
 impl Inspector {
@@ -217,7 +225,7 @@ impl Inspector {
         Ok(found
             .into_iter()
             .flatten()
-            .filter(|i| seen.insert((i.repository.clone(), i.digest.clone())))
+            .filter(|i| seen.insert((i.place.clone(), i.repository.clone(), i.digest.clone())))
             .collect())
     }
 }

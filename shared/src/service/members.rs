@@ -53,6 +53,18 @@ impl<P: Ports> Gatekeeper<P> {
         }
     }
 
+    /// The registry of `place` (`None`: the deployment's own), as [`Self::registry_of`].
+    pub(super) async fn registry_at(
+        &self,
+        place: Option<&Place>,
+    ) -> Result<Registry<'_, P::Registry>, Error> {
+        let anywhere = ImageRef {
+            place: place.cloned(),
+            ..ImageRef::home("*", "*")
+        };
+        self.registry_of(&anywhere).await
+    }
+
     /// Says once a day that the deployment cannot act in a member account.
     async fn unreachable(
         &self,

@@ -62,9 +62,14 @@ impl<P: Ports> Gatekeeper<P> {
     /// Makes an image of this deployment's own account and region one of its own (`place` `None`, v1's
     /// identity), keeps a governed member's, and says why any other image is not governed here.
     fn localise(&self, event: &mut Event) -> Result<(), String> {
-        let Some(image) = event.body.image_mut() else {
-            return Ok(());
-        };
+        match event.body.image_mut() {
+            Some(image) => self.govern(image),
+            None => Ok(()),
+        }
+    }
+
+    /// [`Self::localise`] for one image.
+    pub(super) fn govern(&self, image: &mut ImageRef) -> Result<(), String> {
         let (Some(place), Some(home)) = (&image.place, &self.home) else {
             return match &image.place {
                 None => Ok(()),

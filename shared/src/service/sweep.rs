@@ -25,7 +25,7 @@ use crate::domain::policy::{Exception, Policy, Unscanned};
 use crate::domain::tags::TagKind;
 use crate::domain::time::{DAY, Epoch, format_rfc3339};
 use crate::domain::verdict::pending;
-use crate::domain::{Decision, ImageRef, MediaKind, ScanState, Severity, TriggerKind};
+use crate::domain::{Decision, ImageRef, MediaKind, Place, ScanState, Severity, TriggerKind};
 use crate::error::Error;
 use crate::outbound::notice::{VerdictNotice, dedup_key};
 use crate::outbound::reminder::ReminderNotice;
@@ -122,15 +122,19 @@ fn in_scope(e: &Exception, image: &ImageRef) -> bool {
     e.matches_repository(&image.repository) && e.digest.as_deref().is_none_or(|d| d == image.digest)
 }
 
-/// The images to evaluate, each once, with the first reason found.
+/// The images to evaluate, each once (by account and region, repository, digest), with the first
+/// reason found.
 #[derive(Default)]
-struct Todo(BTreeMap<(String, String), (ImageRef, String)>);
+struct Todo(BTreeMap<(Option<Place>, String, String), (ImageRef, String)>);
 
 impl Todo {
     fn add(&mut self, image: ImageRef, why: impl Into<String>) {
-        self.0
-            .entry((image.repository.clone(), image.digest.clone()))
-            .or_insert((image, why.into()));
+        let key = (
+            image.place.clone(),
+            image.repository.clone(),
+            image.digest.clone(),
+        );
+        self.0.entry(key).or_insert((image, why.into()));
     }
 }
 
@@ -157,6 +161,17 @@ impl<P: Ports> Gatekeeper<P> {
             Some(r) => self.registry.scan_coverage(r).await?.enhanced,
             None => false,
         };
+        // An Organization deployment lists the repositories of the members it names, too.
+        let listed_members = (self.members.iter().flatten()).filter_map(|account| {
+            let home = self.home.as_ref()?;
+            Some(Place {
+                account: account.clone(),
+                region: home.region.clone(),
+            })
+        });
+        let places: Vec<Option<Place>> = std::iter::once(None)
+            .chain(listed_members.map(Some))
+            .collect();
         let mut sweeping = Sweeping {
             gk: self,
             source,
@@ -177,7 +192,9 @@ impl<P: Ports> Gatekeeper<P> {
         sweeping.exceptions().await?;
         sweeping.due().await?;
         sweeping.updated_findings().await?;
-        sweeping.listed(&repositories).await?;
+        for place in &places {
+            sweeping.listed(place.as_ref(), &repositories).await?;
+        }
         sweeping.evaluate().await;
         sweeping.reminders().await?;
         let report = sweeping.report;
@@ -349,7 +366,7 @@ impl<P: Ports, F: FindingsSource + Sync> Sweeping<'_, P, F> {
             .source
             .images_updated(self.from, self.now, &severities)
             .await?;
-        for image in updated {
+        for image in self.governed(updated) {
             let state = self.gk.state.load(&image).await?;
             if state.decision != Some(Decision::Block) {
                 self.report.updated_findings += 1;
@@ -362,14 +379,39 @@ impl<P: Ports, F: FindingsSource + Sync> Sweeping<'_, P, F> {
         Ok(())
     }
 
-    /// Every repository's images: held too long, pushed and never seen, scanned and undecided.
-    async fn listed(&mut self, repositories: &[String]) -> Result<(), Error> {
+    /// Every repository's images in `place` (`None`: the deployment's own registry, whose
+    /// `repositories` are known): held too long, pushed and never seen, scanned and undecided. A
+    /// member that cannot be reached is a failure of this run (and an alert), not of the others.
+    async fn listed(
+        &mut self,
+        place: Option<&Place>,
+        repositories: &[String],
+    ) -> Result<(), Error> {
+        let registry = match self.gk.registry_at(place).await {
+            Ok(registry) => registry,
+            Err(e) if place.is_some() => {
+                self.report.failures.push(format!(
+                    "{}: {e}",
+                    place.map(Place::to_string).unwrap_or_default()
+                ));
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        let member_repositories;
+        let repositories = match place {
+            None => repositories,
+            Some(_) => {
+                member_repositories = registry.repositories().await?;
+                &member_repositories[..]
+            }
+        };
         for repository in repositories {
-            let details = self.gk.registry.images(repository).await?;
+            let details = registry.images(repository).await?;
             self.report.images_listed += details.len();
             for detail in details {
                 let image = ImageRef {
-                    place: None,
+                    place: place.cloned(),
                     repository: repository.clone(),
                     digest: detail.digest.clone(),
                     tags: detail.tags.clone(),
@@ -501,12 +543,27 @@ impl<P: Ports, F: FindingsSource + Sync> Sweeping<'_, P, F> {
         Ok(())
     }
 
+    /// The images Inspector named that this deployment governs (its own under v1's identity); the
+    /// others are another deployment's.
+    fn governed(&self, images: Vec<ImageRef>) -> Vec<ImageRef> {
+        (images.into_iter())
+            .filter_map(|mut image| match self.gk.govern(&mut image) {
+                Ok(()) => Some(image),
+                Err(why) => {
+                    info!(image = %image.display(), reason = %why, "not this deployment's image");
+                    None
+                }
+            })
+            .collect()
+    }
+
     /// The in-scope images with an open finding of the exception's vulnerability (asked once per run).
     async fn images_with(&mut self, e: &Exception) -> Result<Vec<ImageRef>, Error> {
         let key = e.id.to_ascii_uppercase();
         if !self.with_vulnerability.contains_key(&key) {
             let found = self.source.images_with(&e.id).await?;
-            self.with_vulnerability.insert(key.clone(), found);
+            self.with_vulnerability
+                .insert(key.clone(), self.governed(found));
         }
         Ok(self
             .with_vulnerability

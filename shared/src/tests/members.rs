@@ -235,3 +235,29 @@ fn a_rule_scoped_to_a_member_account_decides_for_that_accounts_images_only() {
         (Some("enforce"), Some("defaults"))
     );
 }
+
+#[test]
+fn the_sweep_lists_the_named_members_registries_and_a_member_it_cannot_reach_fails_only_itself() {
+    let org = Org::new(&[MEMBER, DENIED]);
+    let settings = crate::service::SweepSettings::default();
+    let report = poll_once(org.gk.sweep(&org.findings, &settings, "run-1"))
+        .expect("the sweep ran to its end")
+        .unwrap();
+    // The image pushed in the window was never seen, here and in the reachable member.
+    assert_eq!(report.lost_pushes, 2, "{report:?}");
+    let member_image = ImageRef {
+        place: Some(place(MEMBER, "eu-west-1")),
+        ..ImageRef::home(REPO, DIGEST)
+    };
+    assert!(
+        org.state.record(&member_image).exists,
+        "admitted under the member's key"
+    );
+    assert!(org.state.record(&ImageRef::home(REPO, DIGEST)).exists);
+    assert_eq!(report.failures.len(), 1, "{report:?}");
+    assert!(report.failures[0].contains(DENIED), "{report:?}");
+    let alerts = (org.bodies().into_iter())
+        .filter(|b| b["trigger"]["kind"] == "unreachable")
+        .count();
+    assert_eq!(alerts, 1);
+}

@@ -589,7 +589,10 @@ fn the_readme_policy_example_is_valid_and_means_what_it_says() {
         account: Some("444455556666"),
         region: Some("eu-west-1"),
     };
-    assert_eq!(p.rule_in("team-a/payments-api", acquired).name, "new-acquisition");
+    assert_eq!(
+        p.rule_in("team-a/payments-api", acquired).name,
+        "new-acquisition"
+    );
     assert_eq!(p.rule_for("team-a/payments-api").name, "payments");
     assert_eq!(p.exceptions()[0].owner, "team-a@example.com");
     assert_eq!(p.breaker(), BUILTIN_BREAKER);
