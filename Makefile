@@ -64,8 +64,13 @@ unit: tools check-rust
 infra: tools $(LAMBDA_VENV)/.ready $(INFRA_VENV)/.ready $(CHECKOV_VENV)/.ready check-rust
 	$(SAM_ENV) $(INFRA_VENV)/bin/sam validate --lint -t infra/sam/template.yaml
 	$(INFRA_VENV)/bin/cfn-lint -a cfn_lint_serverless.rules -t infra/sam/template.yaml
+	$(SAM_ENV) $(INFRA_VENV)/bin/sam validate --lint -t infra/sam/member.yaml
+	$(INFRA_VENV)/bin/cfn-lint -a cfn_lint_serverless.rules -t infra/sam/member.yaml
 	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov -f infra/sam/template.yaml --framework cloudformation --skip-download --compact --quiet
+	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov -f infra/sam/member.yaml --framework cloudformation --skip-download --compact --quiet
 	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov -d infra/terraform --framework terraform --skip-download --compact --quiet
+	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov -d infra/terraform/modules/member --framework terraform --skip-download --compact --quiet
+	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov -d infra/terraform/examples/organization --framework terraform --skip-download --compact --quiet
 	$(INFRA_VENV)/bin/python infra/check.py
 	rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 	$(SAM_ENV) $(INFRA_VENV)/bin/sam build -t infra/sam/template.yaml --build-dir target/sam-build

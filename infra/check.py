@@ -12,6 +12,14 @@ default and limits, to the alarm topic). The pace
 of each container's PutImage and Inspector calls has the code's default in both, passed to the
 functions' environment.
 
+Organization mode (OrganizationId / organization_id set; nothing of it otherwise): the members bus's
+rules have the default bus rules' patterns of ECR's own events and feed the same intake queues, the
+delete-by-digest rule has the same pattern in both and alarms; the functions' named roles hold the
+same statements as their single-account roles plus exactly permissions.json's organization actions on
+the member role they assume. The member side (infra/sam/member.yaml, infra/terraform/modules/member)
+forwards with the same patterns and grants exactly permissions.json's member actions, scoped as the
+central roles are ("*" only for UNSCOPED), the acting role without audit_withholds in audit.
+
 Run by `make infra` (part of `make test`) with the infra venv's Python (cfn-lint and python-hcl2).
 Exits 1 with one line per difference.
 """
@@ -100,7 +108,8 @@ def unquote(v):
     if isinstance(v, list):
         return [unquote(x) for x in v]
     if isinstance(v, dict):
-        return {unquote(k): unquote(x) for k, x in v.items()}
+        # (and drops the marker of a block, which newer versions add)
+        return {unquote(k): unquote(x) for k, x in v.items() if k != "__is_block__"}
     return v
 
 
@@ -159,6 +168,23 @@ def getatt(value, attribute="Arn"):
 
 def ref(value):
     return value.get("Ref") if isinstance(value, dict) else None
+
+
+ORGANIZATION = "OrganizationMode"
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def organization_only(values):
+    """A list whose elements may be !If [OrganizationMode, X, !Ref AWS::NoValue]: the elements with X."""
+    out = []
+    for v in values if isinstance(values, list) else [values]:
+        if isinstance(v, dict) and "Fn::If" in v:
+            condition, then, otherwise = v["Fn::If"]
+            check(condition == ORGANIZATION and otherwise == NO_VALUE, "SAM: a conditional %s is not !If [%s, X, !Ref AWS::NoValue]" % (v, ORGANIZATION))
+            out.append(then)
+        else:
+            out.append(v)
+    return out
 
 
 def workspace_functions():
@@ -247,7 +273,7 @@ def sam_intake(sam, functions, binary_of_queue, lease):
             if p["Type"] == "AWS::SQS::QueuePolicy" and p["Properties"].get("Queues") == [{"Ref": queue}]
             for st in p["Properties"]["PolicyDocument"]["Statement"]
         ]
-        allowed = [{getatt(a) for a in st.get("Condition", {}).get("ArnEquals", {}).get("aws:SourceArn", [])} for st in senders]
+        allowed = [{getatt(a) for a in organization_only(st.get("Condition", {}).get("ArnEquals", {}).get("aws:SourceArn", []))} for st in senders]
         check(allowed == [rules_of.get(queue, set())] and senders[0].get("Principal") == {"Service": "events.amazonaws.com"}, "%s: its policy does not let exactly its rules %s send (events.amazonaws.com, aws:SourceArn)" % (where, sorted(rules_of.get(queue, set()))))
 
         mapping = [m["Properties"] for m in resources.values() if m["Type"] == "AWS::Lambda::EventSourceMapping" and getatt(m["Properties"].get("EventSourceArn")) == queue][0]
@@ -443,6 +469,250 @@ def check_intake(sam, tf, permissions, functions, binary_of_queue):
     return len(fed)
 
 
+# Organization mode. The members bus's name is what member.yaml forwards to; the central function
+# roles' names are what the member roles trust.
+MEMBERS_BUS = "ecr-gatekeeper-members"
+MEMBER_RULES = {"on-push": "on-push", "on-scan-basic": "on-scan"}  # pattern file => function
+DELETE_PATTERN = os.path.join(PATTERNS, "delete-by-digest.json.tftpl")
+ROLE = "@MEMBER_ROLE@"
+
+
+def delete_pattern():
+    with open(DELETE_PATTERN) as f:
+        return json.loads(f.read().replace("${member_role_name}", ROLE))
+
+
+def with_role(pattern, role_ref):
+    """The pattern with role_ref (the template's member role name) as ROLE."""
+    if pattern == role_ref:
+        return ROLE
+    if isinstance(pattern, dict):
+        return {k: with_role(v, role_ref) for k, v in pattern.items()}
+    if isinstance(pattern, list):
+        return [with_role(v, role_ref) for v in pattern]
+    return pattern
+
+
+def check_members_bus(sam, tf, files, binary_of_queue, members_rules):
+    """The members bus and its rules, in SAM and Terraform; returns pattern name => pattern of what
+    the members forward (the member side is checked against them)."""
+    resources = sam["Resources"]
+    bus = resources.get("MembersBus", {})
+    check(bus.get("Condition") == ORGANIZATION and bus.get("Properties", {}).get("Name") == MEMBERS_BUS, "SAM MembersBus is not %s in %s only" % (MEMBERS_BUS, ORGANIZATION))
+    statements = bus.get("Properties", {}).get("Policy", {}).get("Statement", [])
+    check(len(statements) == 1 and statements[0].get("Action") == "events:PutEvents" and statements[0].get("Condition") == {"StringEquals": {"aws:PrincipalOrgID": {"Ref": "OrganizationId"}}}, "SAM MembersBus's policy does not let only the organization's principals PutEvents")
+    by_queue, deletes = {}, []
+    for name, rule in members_rules.items():
+        props = rule["Properties"]
+        check(rule.get("Condition") == ORGANIZATION and props.get("EventBusName") == {"Ref": "MembersBus"}, "SAM %s is not a rule of MembersBus in %s only" % (name, ORGANIZATION))
+        targets = props.get("Targets", [])
+        check(len(targets) == 1 and all(k in targets[0] for k in ("RetryPolicy", "DeadLetterConfig")), "SAM %s: not one target with a RetryPolicy and a DeadLetterConfig" % name)
+        arn = targets[0].get("Arn") if targets else None
+        if getatt(arn) in binary_of_queue:
+            by_queue.setdefault(binary_of_queue[getatt(arn)], []).append(props.get("EventPattern"))
+        elif ref(arn) == "AlarmTopic":
+            deletes.append(with_role(props.get("EventPattern"), {"Ref": "MemberRoleName"}))
+        else:
+            check(False, "SAM %s targets neither an intake queue nor the alarm topic" % name)
+    for pattern, binary in MEMBER_RULES.items():
+        check(by_queue.get(binary) == [files.get(pattern)], "SAM's members bus rules of %s are %s, not pattern %s.json" % (binary, by_queue.get(binary), pattern))
+    check(sum(len(v) for v in by_queue.values()) == len(MEMBER_RULES), "SAM's members bus has %d rules to intake queues, not %d" % (sum(len(v) for v in by_queue.values()), len(MEMBER_RULES)))
+    check(deletes == [delete_pattern()], "SAM's members bus delete-by-digest rules %s are not patterns/delete-by-digest.json.tftpl" % deletes)
+    topic = resources.get("AlarmTopicPolicy", {})
+    check(topic.get("Condition") == ORGANIZATION and any(st.get("Principal") == {"Service": "events.amazonaws.com"} and st.get("Condition") == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["MembersDeleteByDigestRule", "Arn"]}}} for st in topic.get("Properties", {}).get("PolicyDocument", {}).get("Statement", [])), "SAM AlarmTopicPolicy does not let (only in %s) the delete-by-digest rule publish" % ORGANIZATION)
+
+    # Terraform: the same rules, from the same files, on the same bus, only with organization_id.
+    tf_locals_ = tf_locals(tf)
+    check(tf_locals_.get("organization") == '${var.organization_id != ""}', "Terraform local.organization is %s, not var.organization_id != \"\"" % tf_locals_.get("organization"))
+    check(tf_locals_.get("members_bus") == MEMBERS_BUS, "Terraform local.members_bus is %s, not %s" % (tf_locals_.get("members_bus"), MEMBERS_BUS))
+    functions = tf_locals_["functions"]
+    tf_members = {rule: functions.get(key, {}).get("binary") for rule, key in tf_locals_.get("member_rules", {}).items()}
+    check(tf_members == MEMBER_RULES, "Terraform local.member_rules %s are not %s" % (tf_members, MEMBER_RULES))
+    rule = tf_blocks(tf, "resource", "aws_cloudwatch_event_rule").get("members", {})
+    check(rule.get("for_each") == "${local.organization ? local.member_rules : {}}" and rule.get("event_pattern") == '${file("${path.module}/patterns/${each.key}.json")}' and rule.get("event_bus_name") == "${aws_cloudwatch_event_bus.members[0].name}", "Terraform members bus rules are not local.member_rules' pattern files on the members bus, in organization mode only")
+    target = tf_blocks(tf, "resource", "aws_cloudwatch_event_target").get("members", {})
+    check(target.get("arn") == "${aws_sqs_queue.intake[local.member_rules[each.key]].arn}" and "retry_policy" in target and "dead_letter_config" in target, "Terraform members bus rules do not target their function's intake queue with retries and a dead-letter queue")
+    policy = str(tf_blocks(tf, "resource", "aws_sqs_queue_policy").get("intake", {}).get("policy"))
+    check("aws_cloudwatch_event_rule.members : r.arn if local.member_rules[rule] == each.key" in policy, "Terraform intake queue policies do not let the members bus rules send")
+    bus_policy = str(tf_blocks(tf, "resource", "aws_cloudwatch_event_bus_policy").get("members", {}).get("policy"))
+    check('"aws:PrincipalOrgID" = var.organization_id' in bus_policy and '"events:PutEvents"' in bus_policy, "Terraform members bus policy does not let only the organization's principals PutEvents")
+    delete = tf_blocks(tf, "resource", "aws_cloudwatch_event_rule").get("delete_by_digest", {})
+    check("patterns/delete-by-digest.json.tftpl" in str(delete.get("event_pattern")) and "member_role_name = var.member_role_name" in str(delete.get("event_pattern")), "Terraform delete_by_digest rule is not patterns/delete-by-digest.json.tftpl with var.member_role_name")
+    delete_target = tf_blocks(tf, "resource", "aws_cloudwatch_event_target").get("delete_by_digest", {})
+    check(delete_target.get("arn") == "${aws_sns_topic.alarms.arn}", "Terraform delete_by_digest rule targets %s, not the alarm topic" % delete_target.get("arn"))
+    check("aws_cloudwatch_event_rule.delete_by_digest[0].arn" in str(tf_blocks(tf, "resource", "aws_sns_topic_policy").get("alarms", {}).get("policy")), "Terraform alarm topic policy does not let the delete_by_digest rule publish")
+    return dict({p: files.get(p) for p in MEMBER_RULES}, **{"delete-by-digest": delete_pattern()})
+
+
+def sam_statements(document):
+    """The statements of a policy document, a conditional statement (!If [cond, st, NoValue]) as st
+    with its condition under _condition."""
+    out = []
+    for st in document.get("Statement", []):
+        if isinstance(st, dict) and "Fn::If" in st:
+            check(st["Fn::If"][2] == NO_VALUE, "a conditional statement %s is not !If [cond, statement, !Ref AWS::NoValue]" % st)
+            out.append(dict(st["Fn::If"][1], _condition=st["Fn::If"][0]))
+        else:
+            out.append(st)
+    return out
+
+
+def check_organization_roles(sam, tf, permissions, functions, tf_functions):
+    """Organization mode's function roles: named for the member roles' trust, the same statements
+    as the single-account roles, plus exactly permissions.json's organization actions on the member
+    role (within the organization)."""
+    resources = sam["Resources"]
+    organization = permissions["organization"]
+    suffix = {"acting": "", "read": "-read"}
+    for logical, fn in functions.items():
+        binary = fn["Metadata"]["BuildProperties"]["Binary"]
+        props = fn["Properties"]
+        role_ref = (props.get("Role") or {}).get("Fn::If", [None, None, None])
+        role = getatt(role_ref[1])
+        check(role_ref[0] == ORGANIZATION and role_ref[2] == NO_VALUE and role in resources, "SAM %s: Role is not !If [%s, !GetAtt <its organization role>.Arn, !Ref AWS::NoValue]" % (binary, ORGANIZATION))
+        if role not in resources:
+            continue
+        where = "SAM %s (%s)" % (binary, role)
+        r = resources[role]
+        check(r.get("Type") == "AWS::IAM::Role" and r.get("Condition") == ORGANIZATION, "%s is not an AWS::IAM::Role in %s only" % (where, ORGANIZATION))
+        name = r["Properties"].get("RoleName", {}).get("Fn::Sub")
+        check(name == "ecr-gatekeeper-%s-${AWS::Region}" % binary, "%s: RoleName %s, not ecr-gatekeeper-%s-${AWS::Region} (what the member roles trust)" % (where, name, binary))
+        policies = r["Properties"].get("Policies", [])
+        named = {p.get("PolicyName"): p.get("PolicyDocument") for p in policies if "PolicyName" in p}
+        check(named.get("gatekeeper") == props["Policies"][0], "%s: its gatekeeper policy is not the function's Policies[0]" % where)
+        conditional = [p["Fn::If"] for p in policies if "Fn::If" in p]
+        function_conditional = [p["Fn::If"] for p in props["Policies"][1:]]
+        check([(c, d.get("PolicyDocument"), n) for c, d, n in conditional] == [(c, d, n) for c, d, n in function_conditional], "%s: its conditional policies are not the function's policy-source ones" % where)
+        statements = (named.get("organization") or {}).get("Statement", [])
+        want = set(organization["functions"].get(binary, []))
+        check(actions_of(statements) == want, "%s: its organization policy grants %s, permissions.json says %s" % (where, sorted(actions_of(statements)), sorted(want)))
+        target = "arn:${AWS::Partition}:iam::*:role/${MemberRoleName}" + suffix[organization["assumes"][binary]]
+        for st in statements:
+            check(st.get("Resource") == {"Fn::Sub": target} and st.get("Condition") == {"StringEquals": {"aws:ResourceOrgID": {"Ref": "OrganizationId"}}}, "%s: its organization statement is not on %s within aws:ResourceOrgID OrganizationId" % (where, target))
+        check(set(named) == {"gatekeeper", "organization"}, "%s: policies %s, not gatekeeper, organization and the policy-source ones" % (where, sorted(named)))
+
+    # Terraform: the roles' names in organization mode and one organization policy per function.
+    role = tf_blocks(tf, "resource", "aws_iam_role").get("function", {})
+    check(role.get("name") == '${local.organization ? "ecr-gatekeeper-${each.value.binary}-${local.region}" : "${var.name}-${each.value.binary}"}', "Terraform function roles are not named ecr-gatekeeper-<binary>-<region> in organization mode (and as before otherwise): %s" % role.get("name"))
+    doc = tf_blocks(tf, "data", "aws_iam_policy_document").get("organization", {})
+    check(doc.get("for_each") == "${local.organization ? local.functions : {}}", "Terraform organization policies are not one per function in organization mode only")
+    statements = doc.get("statement", [])
+    check(len(statements) == 1, "Terraform organization policy has %d statements, not 1" % len(statements))
+    st = statements[0] if statements else {}
+    want = {b: set(a) for b, a in organization["functions"].items()}
+    check(all(w == set(st.get("actions", [])) for w in want.values()) and set(want) == set(tf_functions), "Terraform organization policy grants %s, permissions.json says %s" % (st.get("actions"), want))
+    check(st.get("resources") == ["arn:${local.partition}:iam::*:role/${local.member_roles[each.key]}"] and st.get("condition") == [{"test": "StringEquals", "variable": "aws:ResourceOrgID", "values": ["${var.organization_id}"]}], "Terraform organization statement is not on local.member_roles[each.key] within aws:ResourceOrgID var.organization_id: %s" % st)
+    roles = tf_locals(tf).get("member_roles", {})
+    tf_roles = {binary: roles.get(key) for binary, key in tf_functions.items()}
+    expected = {b: "${var.member_role_name}" + suffix[organization["assumes"][b]] for b in tf_functions}
+    check(tf_roles == expected, "Terraform local.member_roles %s, not %s" % (tf_roles, expected))
+    attached = tf_blocks(tf, "resource", "aws_iam_role_policy").get("organization", {})
+    check(attached.get("for_each") == "${data.aws_iam_policy_document.organization}" and attached.get("role") == "${aws_iam_role.function[each.key].id}", "Terraform organization policies are not attached to the function roles")
+
+
+def check_member_scope(where, statements, repository):
+    """Each statement on the governed repositories (repository) or, only UNSCOPED actions, on "*"."""
+    for st in statements:
+        resource = st.get("Resource", st.get("resources"))
+        actions = actions_of([st])
+        if resource in ("*", ["*"]):
+            check(actions <= UNSCOPED, "%s grants %s on \"*\" (scope them to the repositories)" % (where, sorted(actions - UNSCOPED)))
+        else:
+            check(repository in json.dumps(resource), "%s grants %s on %s, not on %s" % (where, sorted(actions), resource, repository))
+
+
+def check_member(permissions, patterns):
+    """infra/sam/member.yaml and infra/terraform/modules/member: the same forwarding patterns as the
+    central rules, and exactly permissions.json's member actions, scoped as the central roles."""
+    member = permissions["member"]
+    acting_functions = sorted(b for b, r in permissions["organization"]["assumes"].items() if r == "acting")
+    read_functions = sorted(b for b, r in permissions["organization"]["assumes"].items() if r == "read")
+
+    def ecr(functions):
+        return {a for f in functions for a in permissions["functions"][f] if a.startswith("ecr:")}
+
+    check(set(member["acting"]) == ecr(acting_functions), "permissions.json member.acting is not the ECR actions of %s: %s" % (acting_functions, sorted(set(member["acting"]) ^ ecr(acting_functions))))
+    check(set(member["read"]) == ecr(read_functions), "permissions.json member.read is not the ECR actions of %s: %s" % (read_functions, sorted(set(member["read"]) ^ ecr(read_functions))))
+    withheld = set(member["audit_withholds"])
+    check(withheld == {"ecr:PutImage", "ecr:BatchDeleteImage"} and withheld <= set(member["acting"]), "permissions.json member.audit_withholds is not ecr:PutImage and ecr:BatchDeleteImage")
+
+    template, matches = decode(os.path.join(ROOT, "infra", "sam", "member.yaml"))
+    if matches:
+        sys.exit("member.yaml does not parse: %s" % matches)
+    check("Transform" not in template, "member.yaml has a Transform (StackSets deploy plain CloudFormation)")
+    resources = template["Resources"]
+    bus = "arn:${AWS::Partition}:events:${AWS::Region}:${CentralAccountId}:event-bus/" + MEMBERS_BUS
+    forwarded = []
+    for name, rule in resources.items():
+        if rule["Type"] == "AWS::Events::Rule":
+            props = rule["Properties"]
+            targets = props.get("Targets", [])
+            check("EventBusName" not in props and len(targets) == 1 and targets[0].get("Arn") == {"Fn::Sub": bus} and all(k in targets[0] for k in ("RoleArn", "RetryPolicy", "DeadLetterConfig")), "member.yaml %s does not forward from the default bus to %s (with a role, retries and a dead-letter queue)" % (name, bus))
+            forwarded.append(with_role(props.get("EventPattern"), {"Ref": "MemberRoleName"}))
+    check(sorted(map(json.dumps, forwarded)) == sorted(json.dumps(p) for p in patterns.values()), "member.yaml forwards %s, the central rules match %s" % (forwarded, sorted(patterns)))
+    forward_policy = [st for p in resources.get("ForwardRole", {}).get("Properties", {}).get("Policies", []) for st in p["PolicyDocument"]["Statement"]]
+    check(actions_of(forward_policy) == {"events:PutEvents"} and all(st.get("Resource") == {"Fn::Sub": bus} for st in forward_policy), "member.yaml ForwardRole may do more than events:PutEvents on the members bus")
+
+    root = {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${CentralAccountId}:root"}}
+    for logical, kind, binaries, name in (("MemberRole", "acting", acting_functions, {"Ref": "MemberRoleName"}), ("ReadRole", "read", read_functions, {"Fn::Sub": "${MemberRoleName}-read"})):
+        where = "member.yaml %s" % logical
+        role = resources.get(logical, {}).get("Properties", {})
+        check(role.get("RoleName") == name, "%s: RoleName %s, not %s (what the central functions assume)" % (where, role.get("RoleName"), name))
+        check({"Key": "gatekeeper:ou-path", "Value": {"Ref": "OuPath"}} in role.get("Tags", []), "%s: no tag gatekeeper:ou-path = OuPath" % where)
+        trust = role.get("AssumeRolePolicyDocument", {}).get("Statement", [])
+        trusted = [{"Fn::Sub": "arn:${AWS::Partition}:iam::${CentralAccountId}:role/ecr-gatekeeper-%s-*" % b} for b in binaries]
+        check(actions_of(trust) == {"sts:AssumeRole", "sts:SetSourceIdentity"}, "%s trusts for %s, not sts:AssumeRole and sts:SetSourceIdentity" % (where, sorted(actions_of(trust))))
+        for st in trust:
+            condition = st.get("Condition", {})
+            check(st.get("Principal") == root and condition.get("StringEquals", {}).get("aws:PrincipalOrgID") == {"Ref": "OrganizationId"} and condition.get("ArnLike", {}).get("aws:PrincipalArn") == trusted, "%s: trust statement %s is not the central account's %s roles within the organization" % (where, st.get("Sid"), binaries))
+            if st.get("Action") == "sts:SetSourceIdentity":
+                check(condition.get("StringEquals", {}).get("sts:SourceIdentity") == "ecr-gatekeeper", "%s: SetSourceIdentity without sts:SourceIdentity ecr-gatekeeper" % where)
+        statements = [st for p in role.get("Policies", []) for st in sam_statements(p["PolicyDocument"])]
+        check(actions_of(statements) == set(member[kind]), "%s grants %s, permissions.json member.%s says %s" % (where, sorted(actions_of(statements)), kind, sorted(member[kind])))
+        check_member_scope(where, statements, "repository/${RepositoryPattern}" if kind == "acting" else "repository/*")
+        conditional = {a for st in statements if st.get("_condition") for a in actions_of([st])}
+        if kind == "acting":
+            check(conditional == withheld and all(st.get("_condition") in (None, "Enforce") for st in statements), "%s: the statements granting %s only in enforce are not exactly those of Condition Enforce (conditional: %s)" % (where, sorted(withheld), sorted({(st.get("_condition"), a) for st in statements if st.get("_condition") for a in actions_of([st])})))
+            check(template.get("Conditions", {}).get("Enforce") == {"Fn::Equals": [{"Ref": "Mode"}, "enforce"]}, "member.yaml Condition Enforce is not Mode = enforce")
+        else:
+            check(not conditional, "%s: conditional statements %s" % (where, sorted(conditional)))
+
+    # Terraform's member module: the same.
+    module = {}
+    for path in sorted(glob.glob(os.path.join(TF, "modules", "member", "*.tf"))):
+        with open(path) as f:
+            for key, blocks in hcl2.load(f).items():
+                module.setdefault(key, []).extend(blocks)
+    locals_ = tf_locals(module)
+    forwards = locals_.get("forwards", {})
+    expected = {p: '${file("${path.module}/../../patterns/%s.json")}' % p for p in MEMBER_RULES}
+    delete = str(forwards.get("delete-by-digest"))
+    check({k: v for k, v in forwards.items() if k != "delete-by-digest"} == expected and "patterns/delete-by-digest.json.tftpl" in delete and "member_role_name = var.member_role_name" in delete, "Terraform member module forwards %s, not the central patterns %s and delete-by-digest" % (forwards, expected))
+    check(locals_.get("central_bus") == "arn:${local.partition}:events:${local.region}:${var.central_account_id}:event-bus/" + MEMBERS_BUS, "Terraform member module forwards to %s" % locals_.get("central_bus"))
+    target = tf_blocks(module, "resource", "aws_cloudwatch_event_target").get("forward", {})
+    check(target.get("arn") == "${local.central_bus}" and all(k in target for k in ("role_arn", "retry_policy", "dead_letter_config")), "Terraform member module's rules do not forward to the members bus with a role, retries and a dead-letter queue")
+    for kind, binaries, name in (("acting", acting_functions, "${var.member_role_name}"), ("read", read_functions, "${var.member_role_name}-read")):
+        where = "Terraform member module %s role" % kind
+        role = tf_blocks(module, "resource", "aws_iam_role").get(kind, {})
+        check(role.get("name") == name and role.get("tags") == "${local.role_tags}", "%s: not named %s with local.role_tags" % (where, name))
+        statements = locals_.get("%s_statements" % kind, {})
+        granted = actions_of(statements.values())
+        check(granted == set(member[kind]), "%s grants %s, permissions.json member.%s says %s" % (where, sorted(granted), kind, sorted(member[kind])))
+        check_member_scope(where, statements.values(), "${local.repositories}" if kind == "acting" else "${local.all_repositories}")
+        trust = tf_blocks(module, "data", "aws_iam_policy_document").get("assume_" + kind, {}).get("statement", [])
+        check(sorted(a for st in trust for a in st.get("actions", [])) == ["sts:AssumeRole", "sts:SetSourceIdentity"], "%s: trusted for %s" % (where, [st.get("actions") for st in trust]))
+        for st in trust:
+            conditions = {(c["test"], c["variable"]): c["values"] for c in st.get("condition", [])}
+            check(st.get("principals") == [{"type": "AWS", "identifiers": ["${local.central_root}"]}] and conditions.get(("StringEquals", "aws:PrincipalOrgID")) == ["${var.organization_id}"] and conditions.get(("ArnLike", "aws:PrincipalArn")) == "${local.%s_principals}" % kind, "%s: trust %s is not the central account's %s roles within the organization" % (where, st.get("sid"), binaries))
+            if "sts:SetSourceIdentity" in st.get("actions", []):
+                check(conditions.get(("StringEquals", "sts:SourceIdentity")) == ["ecr-gatekeeper"], "%s: SetSourceIdentity without sts:SourceIdentity ecr-gatekeeper" % where)
+    check(locals_.get("role_tags") == '${merge(var.tags, {"gatekeeper:ou-path" = var.ou_path})}', "Terraform member module's roles are not tagged gatekeeper:ou-path = var.ou_path: %s" % locals_.get("role_tags"))
+    check(set(locals_.get("acting_statements", {}).get("retag", {}).get("actions", [])) == withheld and locals_.get("acting") == '${var.mode == "enforce" ? ["repositories", "retag", "registry"] : ["repositories", "registry"]}', "Terraform member module: not exactly %s withheld in audit" % sorted(withheld))
+    acting_principals = str(locals_.get("acting_principals", ""))
+    check(all('"%s"' % b in acting_principals for b in acting_functions) and "role/ecr-gatekeeper-${f}-*" in acting_principals, "Terraform member module's acting role trusts %s, not %s" % (acting_principals, acting_functions))
+    check(locals_.get("read_principals") == ["arn:${local.partition}:iam::${var.central_account_id}:role/ecr-gatekeeper-%s-*" % b for b in read_functions], "Terraform member module's read role trusts %s" % locals_.get("read_principals"))
+
+
 def main():
     with open(os.path.join(ROOT, "infra", "permissions.json")) as f:
         permissions = json.load(f)
@@ -481,8 +751,11 @@ def main():
     for name, fn in functions.items():
         for event in fn["Properties"].get("Events", {}).values():
             check(event["Type"] != "EventBridgeRule", "SAM %s: an EventBridgeRule event invokes the function directly, not through its intake queue" % name)
+    members_rules = {}
     for name, rule in resources.items():
-        if rule["Type"] == "AWS::Events::Rule":
+        if rule["Type"] == "AWS::Events::Rule" and "EventBusName" in rule["Properties"]:
+            members_rules[name] = rule
+        elif rule["Type"] == "AWS::Events::Rule":
             targets = rule["Properties"].get("Targets", [])
             queue = getatt(targets[0].get("Arn")) if len(targets) == 1 else None
             check(queue in binary_of_queue, "SAM %s does not target exactly one intake queue" % name)
@@ -497,6 +770,7 @@ def main():
         target = tf_locals(tf)["functions"][tf_rules[rule]]["binary"] if rule in tf_rules else None
         check(pattern in sam_patterns.get(target, []), "pattern %s.json is not the SAM pattern of %s" % (rule, target))
     check(sum(len(v) for v in sam_patterns.values()) == len(files), "SAM declares %d rules, there are %d pattern files" % (sum(len(v) for v in sam_patterns.values()), len(files)))
+    member_patterns = check_members_bus(sam, tf, files, binary_of_queue, members_rules)
 
     # IAM: exactly the actions each function calls, plus KMS for the encrypted topics and queues, and
     # sqs:SendMessage for the on-failure destination.
@@ -529,11 +803,13 @@ def main():
             if set(statement.get("actions", [])) & intake:
                 own = ['${aws_sqs_queue.intake["%s"].arn}' % function]
                 check(statement.get("resources") == own, "Terraform %s: local.statements.%s grants %s on %s, not on its own intake queue %s" % (function, name, sorted(intake), statement.get("resources"), own))
+    check_organization_roles(sam, tf, permissions, functions, tf_functions)
     tf_source = tf_docs["policy_source"]["statement"][0]["actions"]
     check(all(a in str(tf_source) for a in permissions["policy_source"]), "Terraform policy-source actions %s" % tf_source)
 
     intake_queues = check_intake(sam, tf, permissions, functions, binary_of_queue)
     check_pacing(sam, tf)
+    check_member(permissions, member_patterns)
 
     # The module README documents every input and output.
     with open(os.path.join(TF, "README.md")) as f:
@@ -555,7 +831,7 @@ def main():
         print("infra/check.py: " + p)
     if problems:
         return 1
-    print("infra/check.py: SAM and Terraform agree: %d functions, %d environment variables, %d event patterns, %d intake queues (each with its dead-letter and age alarms), IAM per permissions.json (%d operations in the adapters)" % (len(binary_of), len(read), len(files), intake_queues, len(ops)))
+    print("infra/check.py: SAM and Terraform agree: %d functions, %d environment variables, %d event patterns, %d intake queues (each with its dead-letter and age alarms), IAM per permissions.json (%d operations in the adapters); organization mode and the member templates agree (%d forwarded patterns, member roles per permissions.json)" % (len(binary_of), len(read), len(files), intake_queues, len(ops), len(member_patterns)))
     return 0
 
 

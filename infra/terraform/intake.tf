@@ -39,7 +39,11 @@ resource "aws_sqs_queue_policy" "intake" {
       Principal = { Service = "events.amazonaws.com" }
       Action    = "sqs:SendMessage"
       Resource  = aws_sqs_queue.intake[each.key].arn
-      Condition = { ArnEquals = { "aws:SourceArn" = [for rule, function in local.rules : aws_cloudwatch_event_rule.events[rule].arn if function == each.key] } }
+      Condition = { ArnEquals = { "aws:SourceArn" = concat(
+        [for rule, function in local.rules : aws_cloudwatch_event_rule.events[rule].arn if function == each.key],
+        # Organization mode: the members bus's rules (organization.tf).
+        [for rule, r in aws_cloudwatch_event_rule.members : r.arn if local.member_rules[rule] == each.key],
+      ) } }
     }]
   })
 }

@@ -66,11 +66,19 @@ data "aws_iam_policy_document" "policy_source" {
   }
 }
 
+# Organization mode: ecr-gatekeeper-<function>-<region>, the names the member roles trust (IAM names
+# are global; one deployment per region), at most 41 characters.
 resource "aws_iam_role" "function" {
   for_each           = local.functions
-  name               = "${var.name}-${each.value.binary}"
+  name               = local.organization ? "ecr-gatekeeper-${each.value.binary}-${local.region}" : "${var.name}-${each.value.binary}"
   assume_role_policy = data.aws_iam_policy_document.assume_lambda.json
   tags               = var.tags
+  lifecycle {
+    precondition {
+      condition     = (var.organization_id == "") == (var.member_role_name == "")
+      error_message = "organization_id and member_role_name are set together (organization mode) or both left empty (this account only)."
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "function" {
@@ -129,7 +137,7 @@ resource "aws_lambda_function" "function" {
     log_format = "JSON"
     log_group  = aws_cloudwatch_log_group.function[each.key].name
   }
-  depends_on = [aws_iam_role_policy.function, aws_iam_role_policy_attachment.logs]
+  depends_on = [aws_iam_role_policy.function, aws_iam_role_policy.organization, aws_iam_role_policy_attachment.logs]
 }
 
 resource "aws_lambda_function_event_invoke_config" "function" {

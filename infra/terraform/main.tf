@@ -35,6 +35,8 @@ locals {
     GATEKEEPER_COST_DAYS          = tostring(var.cost_report_days)
     GATEKEEPER_PUTIMAGE_TPS       = tostring(var.put_image_tps)
     GATEKEEPER_INSPECTOR_TPS      = tostring(var.inspector_tps)
+    GATEKEEPER_MEMBER_ROLE        = var.member_role_name
+    GATEKEEPER_GOVERNED_ACCOUNTS  = join(",", var.governed_accounts)
   }
 
   repositories  = "arn:${local.partition}:ecr:${local.region}:${local.account}:repository/${var.repository_pattern}"

@@ -57,3 +57,13 @@ output "intake_dead_letter_queue_arns" {
   description = "The intake queues' dead-letter queues, by event function (records received 5 times without success; redrive them with start-message-move-task)."
   value       = { for k in keys(local.intake) : k => aws_sqs_queue.this["${local.functions[k].binary}-intake-dlq"].arn }
 }
+
+output "members_bus_arn" {
+  description = "Organization mode: the bus the member accounts forward their ECR events to (null otherwise)."
+  value       = local.organization ? aws_cloudwatch_event_bus.members[0].arn : null
+}
+
+output "function_role_arns" {
+  description = "Organization mode: the functions' roles, by role (on_push, on_scan and sweep are trusted by the member role, cost_report by its -read role); empty otherwise."
+  value       = local.organization ? { for k, r in aws_iam_role.function : k => r.arn } : {}
+}

@@ -281,6 +281,37 @@ variable "intake" {
   }
 }
 
+# Organization mode (organization.tf, README: Organization): all three empty, this account only.
+variable "organization_id" {
+  description = "The AWS Organization whose member accounts this deployment governs (o-xxxxxxxxxx; empty = this account only). Deploy it in the security account, Inspector's delegated administrator."
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^(o-[a-z0-9]{10,32})?$", var.organization_id))
+    error_message = "organization_id must be an organization id (o-xxxxxxxxxx) or empty."
+  }
+}
+
+variable "member_role_name" {
+  description = "The role the functions assume in each member account (the member module's member_role_name; cost-report assumes <name>-read). Set exactly when organization_id is (GATEKEEPER_MEMBER_ROLE)."
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^([A-Za-z0-9+=,.@_-]{1,59})?$", var.member_role_name))
+    error_message = "member_role_name: an IAM role name of at most 59 characters (<name>-read must fit in 64), or empty."
+  }
+}
+
+variable "governed_accounts" {
+  description = "The member accounts to act in, 12-digit ids (empty = every account whose events arrive; GATEKEEPER_GOVERNED_ACCOUNTS, comma-separated)."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for a in var.governed_accounts : can(regex("^[0-9]{12}$", a))])
+    error_message = "governed_accounts: 12-digit account ids."
+  }
+}
+
 variable "zips" {
   description = "The deployment zips from `cargo lambda build --release --arm64 --output-format zip` (paths)."
   type = object({

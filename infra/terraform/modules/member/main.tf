@@ -1,0 +1,274 @@
+# ecr-gatekeeper member account: the same resources as infra/sam/member.yaml (infra/check.py
+# compares them). Forwards this account's ECR events to the central gatekeeper's members bus, and
+# holds the roles the central functions assume here.
+
+data "aws_caller_identity" "this" {}
+data "aws_region" "this" {}
+data "aws_partition" "this" {}
+
+locals {
+  account   = data.aws_caller_identity.this.account_id
+  region    = data.aws_region.this.name
+  partition = data.aws_partition.this.partition
+
+  central_bus  = "arn:${local.partition}:events:${local.region}:${var.central_account_id}:event-bus/ecr-gatekeeper-members"
+  central_root = "arn:${local.partition}:iam::${var.central_account_id}:root"
+  # IAM names are global: the roles exist once per account, in roles_region's module.
+  this_region_only = var.roles_region == ""
+  creates_roles    = local.this_region_only || var.roles_region == local.region
+  repositories     = "arn:${local.partition}:ecr:${local.this_region_only ? local.region : "*"}:${local.account}:repository/${var.repository_pattern}"
+  all_repositories = "arn:${local.partition}:ecr:${local.this_region_only ? local.region : "*"}:${local.account}:repository/*"
+  role_tags        = merge(var.tags, { "gatekeeper:ou-path" = var.ou_path })
+
+  # Forwarding rule => its pattern: the central rules' files (infra/check.py compares them).
+  forwards = {
+    "on-push"          = file("${path.module}/../../patterns/on-push.json")
+    "on-scan-basic"    = file("${path.module}/../../patterns/on-scan-basic.json")
+    "delete-by-digest" = templatefile("${path.module}/../../patterns/delete-by-digest.json.tftpl", { member_role_name = var.member_role_name })
+  }
+
+  # The member role's statements: exactly the ECR actions of the central on-push, on-scan and sweep
+  # (infra/permissions.json, member.acting); in audit, no PutImage and no BatchDeleteImage.
+  acting_statements = {
+    repositories = { sid = "Repositories", actions = ["ecr:BatchGetImage", "ecr:BatchGetRepositoryScanningConfiguration", "ecr:DescribeImageScanFindings", "ecr:DescribeImages", "ecr:DescribeRepositories", "ecr:StartImageScan"], resources = [local.repositories] }
+    retag        = { sid = "Retag", actions = ["ecr:BatchDeleteImage", "ecr:PutImage"], resources = [local.repositories] }
+    registry     = { sid = "Registry", actions = ["ecr:DescribePullThroughCacheRules", "ecr:DescribeRegistry", "ecr:GetRegistryScanningConfiguration"], resources = ["*"] }
+  }
+  acting = var.mode == "enforce" ? ["repositories", "retag", "registry"] : ["repositories", "registry"]
+  # The -read role's: cost-report's ECR reads (member.read).
+  read_statements = {
+    repositories = { sid = "Repositories", actions = ["ecr:BatchGetRepositoryScanningConfiguration", "ecr:DescribeImages", "ecr:DescribeRepositories"], resources = [local.all_repositories] }
+    registry     = { sid = "Registry", actions = ["ecr:GetRegistryScanningConfiguration"], resources = ["*"] }
+  }
+  # Central role name prefix => the member role it may assume.
+  acting_principals = [for f in ["on-push", "on-scan", "sweep"] : "arn:${local.partition}:iam::${var.central_account_id}:role/ecr-gatekeeper-${f}-*"]
+  read_principals   = ["arn:${local.partition}:iam::${var.central_account_id}:role/ecr-gatekeeper-cost-report-*"]
+}
+
+# Forwarding: the central gatekeeper sees this account's ECR events only through its members bus.
+data "aws_iam_policy_document" "assume_events" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "forward" {
+  statement {
+    sid       = "MembersBus"
+    actions   = ["events:PutEvents"]
+    resources = [local.central_bus]
+  }
+}
+
+resource "aws_iam_role" "forward" {
+  name_prefix        = "ecr-gatekeeper-forward-"
+  description        = "EventBridge forwards this account's ECR events to the central gatekeeper's members bus"
+  assume_role_policy = data.aws_iam_policy_document.assume_events.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "forward" {
+  name   = "forward"
+  role   = aws_iam_role.forward.id
+  policy = data.aws_iam_policy_document.forward.json
+}
+
+# What EventBridge could not forward within a day (the central bus missing or refusing): kept 14
+# days for a redrive once fixed.
+resource "aws_sqs_queue" "forward_dlq" {
+  # checkov:skip=CKV_AWS_27:Encrypted at rest with SSE-SQS; EventBridge cannot use the AWS-managed aws/sqs key, and a customer key in every member account would cost more than the metadata of ECR events it would protect.
+  name_prefix               = "ecr-gatekeeper-forward-dlq-"
+  message_retention_seconds = 1209600
+  sqs_managed_sse_enabled   = true
+  tags                      = var.tags
+}
+
+resource "aws_sqs_queue_policy" "forward_dlq" {
+  queue_url = aws_sqs_queue.forward_dlq.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "ForwardingRules"
+      Effect    = "Allow"
+      Principal = { Service = "events.amazonaws.com" }
+      Action    = "sqs:SendMessage"
+      Resource  = aws_sqs_queue.forward_dlq.arn
+      Condition = { ArnEquals = { "aws:SourceArn" = [for r in aws_cloudwatch_event_rule.forward : r.arn] } }
+    }]
+  })
+}
+
+resource "aws_cloudwatch_event_rule" "forward" {
+  for_each      = local.forwards
+  name_prefix   = "ecr-gatekeeper-${each.key}-"
+  description   = "${each.key} events to the central gatekeeper's members bus"
+  event_pattern = each.value
+  tags          = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "forward" {
+  for_each = aws_cloudwatch_event_rule.forward
+  rule     = each.value.name
+  arn      = local.central_bus
+  role_arn = aws_iam_role.forward.arn
+  retry_policy {
+    maximum_retry_attempts       = 185
+    maximum_event_age_in_seconds = 86400
+  }
+  dead_letter_config {
+    arn = aws_sqs_queue.forward_dlq.arn
+  }
+}
+
+# The role the central on-push, on-scan and sweep act with here (ecr-gatekeeper-<function>-<region>
+# of the central account, principals of the organization), with a session named for the gatekeeper
+# (SourceIdentity ecr-gatekeeper).
+data "aws_iam_policy_document" "assume_acting" {
+  statement {
+    sid     = "CentralFunctions"
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "AWS"
+      identifiers = [local.central_root]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:PrincipalOrgID"
+      values   = [var.organization_id]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:PrincipalArn"
+      values   = local.acting_principals
+    }
+  }
+  statement {
+    sid     = "CentralFunctionsNameTheirSessions"
+    actions = ["sts:SetSourceIdentity"]
+    principals {
+      type        = "AWS"
+      identifiers = [local.central_root]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:PrincipalOrgID"
+      values   = [var.organization_id]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "sts:SourceIdentity"
+      values   = ["ecr-gatekeeper"]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:PrincipalArn"
+      values   = local.acting_principals
+    }
+  }
+}
+
+data "aws_iam_policy_document" "acting" {
+  dynamic "statement" {
+    for_each = [for name in local.acting : local.acting_statements[name]]
+    content {
+      sid       = statement.value.sid
+      actions   = statement.value.actions
+      resources = statement.value.resources
+    }
+  }
+}
+
+resource "aws_iam_role" "acting" {
+  count              = local.creates_roles ? 1 : 0
+  name               = var.member_role_name
+  description        = "The central ecr-gatekeeper's on-push, on-scan and sweep act on this account's repositories"
+  assume_role_policy = data.aws_iam_policy_document.assume_acting.json
+  tags               = local.role_tags
+}
+
+resource "aws_iam_role_policy" "acting" {
+  count  = local.creates_roles ? 1 : 0
+  name   = "gatekeeper"
+  role   = aws_iam_role.acting[0].id
+  policy = data.aws_iam_policy_document.acting.json
+}
+
+# The role the central cost-report reads with here.
+data "aws_iam_policy_document" "assume_read" {
+  statement {
+    sid     = "CentralCostReport"
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "AWS"
+      identifiers = [local.central_root]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:PrincipalOrgID"
+      values   = [var.organization_id]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:PrincipalArn"
+      values   = local.read_principals
+    }
+  }
+  statement {
+    sid     = "CentralCostReportNamesItsSessions"
+    actions = ["sts:SetSourceIdentity"]
+    principals {
+      type        = "AWS"
+      identifiers = [local.central_root]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:PrincipalOrgID"
+      values   = [var.organization_id]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "sts:SourceIdentity"
+      values   = ["ecr-gatekeeper"]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:PrincipalArn"
+      values   = local.read_principals
+    }
+  }
+}
+
+data "aws_iam_policy_document" "read" {
+  dynamic "statement" {
+    for_each = values(local.read_statements)
+    content {
+      sid       = statement.value.sid
+      actions   = statement.value.actions
+      resources = statement.value.resources
+    }
+  }
+}
+
+resource "aws_iam_role" "read" {
+  count              = local.creates_roles ? 1 : 0
+  name               = "${var.member_role_name}-read"
+  description        = "The central ecr-gatekeeper's cost-report reads this account's repositories and scanning configuration"
+  assume_role_policy = data.aws_iam_policy_document.assume_read.json
+  tags               = local.role_tags
+}
+
+resource "aws_iam_role_policy" "read" {
+  count  = local.creates_roles ? 1 : 0
+  name   = "gatekeeper"
+  role   = aws_iam_role.read[0].id
+  policy = data.aws_iam_policy_document.read.json
+}

@@ -1,0 +1,14 @@
+output "member_role_arn" {
+  description = "The role the central on-push, on-scan and sweep assume (null where roles_region is another region)."
+  value       = local.creates_roles ? aws_iam_role.acting[0].arn : null
+}
+
+output "read_role_arn" {
+  description = "The role the central cost-report assumes (null where roles_region is another region)."
+  value       = local.creates_roles ? aws_iam_role.read[0].arn : null
+}
+
+output "forward_dead_letter_queue_url" {
+  description = "Events EventBridge could not forward to the central gatekeeper (redrive them once fixed)."
+  value       = aws_sqs_queue.forward_dlq.url
+}

@@ -1,0 +1,69 @@
+variable "central_account_id" {
+  description = "The security account that runs the central gatekeeper (Inspector's delegated administrator)."
+  type        = string
+  validation {
+    condition     = can(regex("^[0-9]{12}$", var.central_account_id))
+    error_message = "central_account_id must be a 12-digit account id."
+  }
+}
+
+variable "organization_id" {
+  description = "The organization (o-xxxxxxxxxx); only its principals may assume the roles."
+  type        = string
+  validation {
+    condition     = can(regex("^o-[a-z0-9]{10,32}$", var.organization_id))
+    error_message = "organization_id must be an organization id (o-xxxxxxxxxx)."
+  }
+}
+
+variable "member_role_name" {
+  description = "The role the central on-push, on-scan and sweep assume (the central member_role_name); cost-report assumes <name>-read."
+  type        = string
+  default     = "ecr-gatekeeper-member"
+  validation {
+    condition     = can(regex("^[A-Za-z0-9+=,.@_-]{1,59}$", var.member_role_name))
+    error_message = "member_role_name: an IAM role name of at most 59 characters (<name>-read must fit in 64)."
+  }
+}
+
+variable "repository_pattern" {
+  description = "The repositories the gatekeeper may tag here: an IAM resource pattern such as team-a/* or *."
+  type        = string
+  default     = "*"
+  validation {
+    condition     = can(regex("^[a-z0-9*][a-z0-9._/*-]*$", var.repository_pattern))
+    error_message = "repository_pattern: lowercase repository name characters and *."
+  }
+}
+
+variable "ou_path" {
+  description = "This account's OU path (e.g. r-ab12/ou-ab12-11111111/ou-ab12-22222222), the gatekeeper:ou-path tag of the roles, which the gatekeeper reads."
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^(r-[0-9a-z]{4,32}(/ou-[0-9a-z]{4,32}-[0-9a-z]{8,32})*)?$", var.ou_path))
+    error_message = "ou_path: r-xxxx/ou-xxxx-xxxxxxxx/... or empty."
+  }
+}
+
+variable "mode" {
+  description = "audit leaves the member role without ecr:PutImage and ecr:BatchDeleteImage (nothing is re-tagged here, whatever the central deployment does); enforce lets it re-tag."
+  type        = string
+  default     = "enforce"
+  validation {
+    condition     = contains(["enforce", "audit"], var.mode)
+    error_message = "mode must be enforce or audit."
+  }
+}
+
+variable "roles_region" {
+  description = "Empty when the account is governed in this region only (the roles act in this region). Governed in several regions (one module per region): the region whose module creates the roles (they then act in every region); the others forward only."
+  type        = string
+  default     = ""
+}
+
+variable "tags" {
+  description = "Tags on every resource (the roles also get gatekeeper:ou-path)."
+  type        = map(string)
+  default     = {}
+}
