@@ -5,9 +5,9 @@ use gatekeeper::adapters::{Ecr, Inspector};
 use gatekeeper::bootstrap::Adapters;
 use gatekeeper::bootstrap::config::{self, Deployment, PolicySource};
 use gatekeeper::bootstrap::{AwsGatekeeper, load_policy};
-use gatekeeper::domain::Mode;
 use gatekeeper::domain::policy::Policy;
 use gatekeeper::domain::tags::TagScheme;
+use gatekeeper::domain::{Mode, Place};
 
 use crate::Fail;
 use crate::cli::{DeploymentArgs, ModeArg, PolicyArg, StateArgs};
@@ -56,9 +56,30 @@ pub fn ecr(sdk: &aws_config::SdkConfig) -> Ecr {
     Adapters::new(sdk).registry()
 }
 
-/// Inspector.
-pub fn inspector(sdk: &aws_config::SdkConfig) -> Inspector {
-    Adapters::new(sdk).findings()
+/// Inspector (the findings of the deployment's own account only, when GATEKEEPER_ACCOUNT_ID names
+/// it: a delegated administrator's ListFindings answers for every member).
+pub fn inspector(sdk: &aws_config::SdkConfig) -> Result<Inspector, Fail> {
+    let home = home(sdk)?;
+    Ok(Adapters::new(sdk).at(home.as_ref()).findings())
+}
+
+/// The deployment's own account (GATEKEEPER_ACCOUNT_ID, as the functions read it) and the region the
+/// CLI runs in: rules scoped by account and region apply to its images as they do in the functions.
+pub fn home(sdk: &aws_config::SdkConfig) -> Result<Option<Place>, Fail> {
+    let Some(account) = env(config::ACCOUNT_ID) else {
+        return Ok(None);
+    };
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        let why = format!(
+            "{}={account:?}: expected a 12-digit account id",
+            config::ACCOUNT_ID
+        );
+        return Err(Fail::error(why));
+    }
+    Ok(sdk.region().map(|r| Place {
+        account,
+        region: r.to_string(),
+    }))
 }
 
 /// The deployment's state table and topic, for commands that change state or notify; the mode
@@ -89,7 +110,7 @@ pub fn gatekeeper(
         tags: tag_scheme()?,
         claim_lease: config::DEFAULT_CLAIM_LEASE,
         // The CLI names images by repository and digest in the account and region it runs in.
-        home: None,
+        home: home(sdk)?,
         member_role: None,
         governed_accounts: Vec::new(),
     };

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use gatekeeper::adapters::{Ecr, Inspector};
 use gatekeeper::domain::events::Scanner;
-use gatekeeper::domain::policy::Policy;
+use gatekeeper::domain::policy::{Policy, Whereabouts};
 use gatekeeper::domain::tags::{TagKind, TagScheme};
 use gatekeeper::domain::verdict::{Subject, evaluate};
-use gatekeeper::domain::{Decision, Finding, ImageRef, ScanState};
+use gatekeeper::domain::{Decision, Finding, ImageRef, Place, ScanState};
 use gatekeeper::ports::{FindingsSource, ImageDetail, ImageRegistry};
 
 use crate::cli::PolicyArg;
@@ -181,7 +181,7 @@ async fn run(args: Args) -> Result<ExitCode, Fail> {
     let policy = aws::policy(&args.policy, &sdk).await?;
     let scheme = aws::tag_scheme()?;
     let ecr = aws::ecr(&sdk);
-    let inspector = aws::inspector(&sdk);
+    let inspector = aws::inspector(&sdk)?;
     let (detail, moved) = resolve(&ecr, &scheme, &repository, &args).await?;
     let image = ImageRef {
         place: None,
@@ -203,7 +203,8 @@ async fn run(args: Args) -> Result<ExitCode, Fail> {
         Scanner::Basic
     };
     let observed = wait_for_scan(&ecr, &inspector, &image, scanner, &args).await?;
-    decide_and_print(&policy, &scheme, image, &observed, format)
+    let home = aws::home(&sdk)?;
+    decide_and_print(&policy, &scheme, image, &observed, (format, home.as_ref()))
 }
 
 /// Looks at the image until its scan is complete and its findings have stayed unchanged for the
@@ -277,7 +278,7 @@ fn decide_and_print(
     scheme: &TagScheme,
     image: ImageRef,
     observed: &Observed,
-    format: Format,
+    (format, home): (Format, Option<&Place>),
 ) -> Result<ExitCode, Fail> {
     let now = gatekeeper::domain::time::now();
     let in_use = observed
@@ -285,7 +286,6 @@ fn decide_and_print(
         .iter()
         .any(|f| f.in_use_count.is_some_and(|n| n > 0));
     let image = ImageRef {
-        place: None,
         tags: observed.detail.tags.clone(),
         ..image
     };
@@ -295,7 +295,11 @@ fn decide_and_print(
         baseline: observed.detail.pushed_at,
         in_use,
         now,
-        at: Default::default(),
+        // The image is in the account and region the CLI runs in (GATEKEEPER_ACCOUNT_ID).
+        at: Whereabouts {
+            account: home.map(|h| h.account.as_str()),
+            region: home.map(|h| h.region.as_str()),
+        },
     };
     let verdict = evaluate(policy, &subject, &observed.findings, &observed.scan);
     let held = image

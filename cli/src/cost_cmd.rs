@@ -63,7 +63,7 @@ pub fn command(args: Args) -> Outcome {
     let out = aws::block_on(async move {
         let sdk = aws::sdk().await;
         let inputs =
-            gatekeeper::adapters::gather_cost_inputs(&aws::ecr(&sdk), &aws::inspector(&sdk))
+            gatekeeper::adapters::gather_cost_inputs(&aws::ecr(&sdk), &aws::inspector(&sdk)?)
                 .await?;
         let r = report(&inputs, pricing, now(), days);
         if text { Ok(r.to_text()) } else { json_out(&r) }

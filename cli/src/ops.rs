@@ -157,7 +157,7 @@ async fn release_one(
 ) -> Result<ExitCode, Fail> {
     let sdk = aws::sdk().await;
     let gk = aws::deployment(&args.deployment, &sdk).await?;
-    let inspector = aws::inspector(&sdk);
+    let inspector = aws::inspector(&sdk)?;
     let scanner = if gk.registry.scan_coverage(&repository).await?.enhanced {
         Scanner::Enhanced
     } else {
@@ -268,7 +268,7 @@ pub fn reconcile(args: ReconcileArgs) -> Outcome {
 async fn reconcile_run(args: ReconcileArgs) -> Result<ExitCode, Fail> {
     let sdk = aws::sdk().await;
     let gk = aws::deployment(&args.deployment, &sdk).await?;
-    let inspector = aws::inspector(&sdk);
+    let inspector = aws::inspector(&sdk)?;
     let dry_run = args.dry_run;
     let run_id = format!("reconcile-{}", now());
     let mut tally: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();

@@ -33,7 +33,9 @@ pub struct Report<'a> {
 
 /// How each finding stands: `error` (blocks), `warning`, `note`, or exempt by an exception.
 fn level(report: &Report<'_>, f: &Finding) -> (&'static str, Option<String>) {
-    let rule = report.policy.rule_for(report.image.repository.as_str());
+    let rule = report
+        .policy
+        .rule_in(report.subject.repository, report.subject.at);
     let level = if rule.block.met_by(f).is_some() {
         "error"
     } else if rule.warn.met_by(f).is_some() {
@@ -107,7 +109,12 @@ pub fn text(report: &Report<'_>, colours: bool) -> String {
         "decision  {}   scan {}   rule {}   policy {}\n",
         colour(colours, code, &decision.to_ascii_uppercase()),
         line(&report.scan),
-        line(&report.policy.rule_for(&report.image.repository).name),
+        line(
+            &report
+                .policy
+                .rule_in(report.subject.repository, report.subject.at)
+                .name
+        ),
         report.policy.hash()
     ));
     let counts: Vec<String> = Severity::ALL
@@ -231,7 +238,7 @@ pub fn json(report: &Report<'_>) -> Value {
     json!({
         "image": report.image, "decision": shown_decision(report), "scan": report.scan,
         "counts": v.counts, "reasons": v.reasons, "exceptions": v.exceptions,
-        "deadline": v.deadline.map(format_rfc3339), "policy": {"hash": report.policy.hash(), "rule": report.policy.rule_for(&report.image.repository).name},
+        "deadline": v.deadline.map(format_rfc3339), "policy": {"hash": report.policy.hash(), "rule": report.policy.rule_in(report.subject.repository, report.subject.at).name},
         "findings": findings
     })
 }

@@ -23,6 +23,7 @@ pub struct Inspector {
     client: Client,
     pace: Pace,
     account: Option<String>,
+    across_members: bool,
 }
 
 impl Inspector {
@@ -32,6 +33,17 @@ impl Inspector {
             client,
             pace: Pace::per_second(INSPECTOR_TPS),
             account: None,
+            across_members: false,
+        }
+    }
+
+    /// The same, asking the queries across images (by vulnerability, by update time) for every
+    /// account's findings: an Organization deployment, whose images are its members' too (each image
+    /// found says its account, and the service keeps those it governs).
+    pub fn across_members(self, across_members: bool) -> Inspector {
+        Inspector {
+            across_members,
+            ..self
         }
     }
 
@@ -217,9 +229,11 @@ impl Inspector {
     /// The distinct images of the findings under `filter`, in the order first seen.
     async fn images(&self, filter: FilterCriteriaBuilder) -> Result<Vec<ImageRef>, AwsError> {
         let found = self
-            .list(filter, self.account.as_deref(), |f| {
-                images_of(f).collect::<Vec<_>>()
-            })
+            .list(
+                filter,
+                self.account.as_deref().filter(|_| !self.across_members),
+                |f| images_of(f).collect::<Vec<_>>(),
+            )
             .await?;
         let mut seen = std::collections::HashSet::new();
         Ok(found

@@ -19,8 +19,13 @@ pub const SOURCE_IDENTITY: &str = "ecr-gatekeeper";
 /// Sessions last an hour (the member role's default maximum).
 const SESSION_SECONDS: i32 = 3600;
 
-/// A session is renewed this long before it expires, so that no call starts on one about to end.
-const RENEW_BEFORE: Epoch = 300;
+/// A session is renewed this long before it expires: longer than any function's timeout (the sweep's
+/// is 10 minutes), so that no run keeps using one that ends under it.
+const RENEW_BEFORE: Epoch = 900;
+
+/// A member that refused (for good: not throttled) is not asked again for this long (each record of
+/// its images would otherwise cost an AssumeRole).
+const REFUSED_FOR: Epoch = 60;
 
 /// How the deployment reaches its Organization's member registries.
 #[derive(Debug)]
@@ -30,6 +35,7 @@ pub struct Members {
     ecr: aws_sdk_ecr::config::Builder,
     put_rate: f64,
     sessions: Mutex<HashMap<Place, (Ecr, Epoch)>>,
+    refused: Mutex<HashMap<Place, (AwsError, Epoch)>>,
 }
 
 impl Members {
@@ -49,6 +55,7 @@ impl Members {
             ecr,
             put_rate,
             sessions: Mutex::default(),
+            refused: Mutex::default(),
         }
     }
 
@@ -70,6 +77,21 @@ impl Members {
         {
             return Ok(ecr);
         }
+        let refused = lock(&self.refused).get(place).cloned();
+        if let Some((e, until)) = refused
+            && now() < until
+        {
+            return Err(e);
+        }
+        self.assume(place).await.inspect_err(|e| {
+            if !e.is_retryable() {
+                lock(&self.refused).insert(place.clone(), (e.clone(), now() + REFUSED_FOR));
+            }
+        })
+    }
+
+    /// A new session in `place`'s account, its registry cached until shortly before it expires.
+    async fn assume(&self, place: &Place) -> Result<Ecr, AwsError> {
         let out = self
             .sts
             .assume_role()
@@ -103,8 +125,12 @@ impl Members {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Place, (Ecr, Epoch)>> {
-        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.sessions)
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The ARN partition of a region.

@@ -31,6 +31,7 @@ pub struct Adapters<'a> {
     sdk: &'a SdkConfig,
     pacing: Pacing,
     home: Option<&'a Place>,
+    organization: bool,
 }
 
 impl<'a> Adapters<'a> {
@@ -40,6 +41,16 @@ impl<'a> Adapters<'a> {
             sdk,
             pacing: Pacing::default(),
             home: None,
+            organization: false,
+        }
+    }
+
+    /// The same, for a deployment that governs its Organization's members (Inspector's queries
+    /// across images then span every account).
+    pub fn organization(self, organization: bool) -> Adapters<'a> {
+        Adapters {
+            organization,
+            ..self
         }
     }
 
@@ -64,6 +75,7 @@ impl<'a> Adapters<'a> {
         Inspector::new(aws_sdk_inspector2::Client::new(self.sdk))
             .paced(Pace::per_second(self.pacing.inspector))
             .for_account(self.home.map(|h| h.account.clone()))
+            .across_members(self.organization)
     }
 
     /// The gatekeeper wired to the deployment's registry, topics, state table and rejected-events
@@ -136,11 +148,10 @@ impl ColdStart {
 
     /// Adapters on the function's SDK configuration, for the ports it needs beside the gatekeeper's.
     pub fn adapters(&self) -> Adapters<'_> {
-        (Adapters::new(&self.sdk).paced(self.config.pacing)).at(self
-            .config
-            .deployment
-            .home
-            .as_ref())
+        let deployment = &self.config.deployment;
+        (Adapters::new(&self.sdk).paced(self.config.pacing))
+            .at(deployment.home.as_ref())
+            .organization(deployment.member_role.is_some())
     }
 }
 

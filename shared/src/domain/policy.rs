@@ -1150,8 +1150,9 @@ impl Policy {
 
     /// The rule for a repository of an image in `at`: a rule scoped by account outranks one scoped by
     /// region, which outranks an unscoped one; within a rank, the most specific matching pattern
-    /// wins (most literal characters; two rules that could tie are refused at load); no match gives
-    /// the defaults.
+    /// wins (most literal characters; between different patterns as specific, the rule written
+    /// first; the same pattern in two rules that could meet at one rank is refused at load); no match
+    /// gives the defaults.
     pub fn rule_in(&self, repository: &str, at: Whereabouts<'_>) -> &Rule {
         let mut best: Option<((Rank, usize), &Rule)> = None;
         for scoped in &self.rules {

@@ -341,7 +341,6 @@ impl<'a, P: Ports> Deciding<'a, P> {
             return Ok(false);
         }
         let tagged = ImageRef {
-            place: None,
             tags: d.tags.clone(),
             ..image.clone()
         };

@@ -33,7 +33,7 @@ use crate::ports::{
     FindingsSource, ImageDetail, ImageRecords, ImageRegistry, Notifier, OnceMarks, Ports,
     SweepSchedule,
 };
-use crate::state::Mark;
+use crate::state::{Mark, key_scope};
 
 /// How far the window reaches back before the previous run's start: events and findings updated while
 /// that run was going are looked at again.
@@ -193,7 +193,12 @@ impl<P: Ports> Gatekeeper<P> {
         sweeping.due().await?;
         sweeping.updated_findings().await?;
         for place in &places {
-            sweeping.listed(place.as_ref(), &repositories).await?;
+            match (sweeping.listed(place.as_ref(), &repositories).await, place) {
+                (Ok(()), _) => {}
+                (Err(e), None) => return Err(e),
+                // A member that cannot be listed fails its own part of the run, not the others'.
+                (Err(e), Some(p)) => sweeping.report.failures.push(format!("{p}: {e}")),
+            }
         }
         sweeping.evaluate().await;
         sweeping.reminders().await?;
@@ -216,7 +221,8 @@ impl<P: Ports> Gatekeeper<P> {
         report: &mut SweepReport,
     ) -> Result<(), Error> {
         let now = (self.clock)();
-        let key = format!("held-timeout#{}#{}", image.repository, image.digest);
+        let scope = key_scope(image.place.as_ref());
+        let key = format!("{scope}held-timeout#{}#{}", image.repository, image.digest);
         if self
             .state
             .mark_once(&key, &trigger.event_id, now, 30 * DAY)
@@ -323,6 +329,12 @@ struct Sweeping<'a, P: Ports, F> {
 }
 
 impl<P: Ports, F: FindingsSource + Sync> Sweeping<'_, P, F> {
+    /// Whether findings are asked of Inspector: the deployment's registry scans with it, or the
+    /// deployment governs an Organization's members (whose delegated administrator it is).
+    fn asks_inspector(&self) -> bool {
+        self.enhanced || self.gk.members.is_some()
+    }
+
     /// Exceptions that began or ended since the last run: the images they concern.
     async fn exceptions(&mut self) -> Result<(), Error> {
         let gk = self.gk;
@@ -333,7 +345,7 @@ impl<P: Ports, F: FindingsSource + Sync> Sweeping<'_, P, F> {
                 continue;
             }
             self.report.exceptions += 1;
-            if !self.enhanced {
+            if !self.asks_inspector() {
                 continue;
             }
             let why = if ended { "ended" } else { "began" };
@@ -346,7 +358,9 @@ impl<P: Ports, F: FindingsSource + Sync> Sweeping<'_, P, F> {
 
     /// Images due in the state table.
     async fn due(&mut self) -> Result<(), Error> {
-        for image in self.gk.state.due(self.now).await? {
+        // A member no longer governed (taken off the list) is left to whoever governs it now.
+        let due = self.gk.state.due(self.now).await?;
+        for image in self.governed(due) {
             self.report.due += 1;
             self.todo.add(
                 image,
@@ -359,7 +373,7 @@ impl<P: Ports, F: FindingsSource + Sync> Sweeping<'_, P, F> {
     /// Blocking findings updated in the window on images not blocked: their event may have been lost.
     async fn updated_findings(&mut self) -> Result<(), Error> {
         let severities = blocking_severities(&self.gk.policy);
-        if !self.enhanced || severities.is_empty() {
+        if !self.asks_inspector() || severities.is_empty() {
             return Ok(());
         }
         let updated = self
@@ -387,17 +401,7 @@ impl<P: Ports, F: FindingsSource + Sync> Sweeping<'_, P, F> {
         place: Option<&Place>,
         repositories: &[String],
     ) -> Result<(), Error> {
-        let registry = match self.gk.registry_at(place).await {
-            Ok(registry) => registry,
-            Err(e) if place.is_some() => {
-                self.report.failures.push(format!(
-                    "{}: {e}",
-                    place.map(Place::to_string).unwrap_or_default()
-                ));
-                return Ok(());
-            }
-            Err(e) => return Err(e),
-        };
+        let registry = self.gk.registry_at(place).await?;
         let member_repositories;
         let repositories = match place {
             None => repositories,
@@ -474,20 +478,37 @@ impl<P: Ports, F: FindingsSource + Sync> Sweeping<'_, P, F> {
         Ok(None)
     }
 
-    /// Evaluates each image found once, through the event path.
-    async fn evaluate(&mut self) {
-        let scanner = if self.enhanced {
+    /// How an image is scanned: the deployment's own registry as found at the start of the run, a
+    /// member's as its registry says (never assumed basic: a basic read of an enhanced image finds
+    /// nothing, and nothing passes).
+    async fn scanner_of(&self, image: &ImageRef) -> Result<Scanner, Error> {
+        let enhanced = match &image.place {
+            None => self.enhanced,
+            Some(_) => {
+                let registry = self.gk.registry_of(image).await?;
+                registry.scan_coverage(&image.repository).await?.enhanced
+            }
+        };
+        Ok(if enhanced {
             Scanner::Enhanced
         } else {
             Scanner::Basic
-        };
+        })
+    }
+
+    /// Evaluates each image found once, through the event path.
+    async fn evaluate(&mut self) {
         let todo = std::mem::take(&mut self.todo);
         for (image, why) in todo.0.into_values() {
             self.report.evaluated += 1;
-            let revisited = self
-                .gk
-                .revisit(self.source, &image, scanner, self.now, &self.trigger)
-                .await;
+            let revisited = match self.scanner_of(&image).await {
+                Ok(scanner) => {
+                    (self.gk)
+                        .revisit(self.source, &image, scanner, self.now, &self.trigger)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
             match revisited {
                 Ok(o) => {
                     info!(image = %image.display(), why = %why, status = o.status.as_str(), decision = ?o.decision, "swept");

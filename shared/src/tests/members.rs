@@ -261,3 +261,43 @@ fn the_sweep_lists_the_named_members_registries_and_a_member_it_cannot_reach_fai
         .count();
     assert_eq!(alerts, 1);
 }
+
+#[test]
+fn the_sweep_reads_a_members_findings_as_its_registry_scans_them_whatever_the_home_registry_does() {
+    // The security account has no repositories (so nothing says it scans with Inspector); the
+    // member's image is blocked and due again.
+    let org = Org::new(&[]);
+    let report = org.batch(&[scan("member", MEMBER, "eu-west-1")]);
+    assert_eq!(report.retry, Vec::<String>::new());
+    assert_eq!(org.tags(MEMBER), quarantined());
+    let empty_home = FakeRegistry::default();
+    let member = empty_home.member(&place(MEMBER, "eu-west-1"));
+    member.push(REPO, DIGEST, &[], 1_799_999_000);
+    for tag in quarantined().unwrap() {
+        member.push(REPO, DIGEST, &[&tag], 1_799_999_000);
+    }
+    let mut gk = container(&empty_home, &org.notifier, &org.state);
+    gk.members = Some(Vec::new());
+    let member_image = ImageRef {
+        place: Some(place(MEMBER, "eu-west-1")),
+        ..ImageRef::home(REPO, DIGEST)
+    };
+    poll_once(crate::ports::SweepSchedule::set_due(
+        &org.state,
+        &member_image,
+        Some(1_799_999_999),
+    ))
+    .unwrap()
+    .unwrap();
+    let settings = crate::service::SweepSettings::default();
+    let swept = poll_once(gk.sweep(&org.findings, &settings, "run-1"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (swept.due, swept.evaluated, swept.failures.len()),
+        (1, 1, 0),
+        "{swept:?}"
+    );
+    // Read as a basic scan, the image would have no findings and pass: it stays blocked.
+    assert_eq!(member.tags(REPO, DIGEST), quarantined());
+}

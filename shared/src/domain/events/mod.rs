@@ -264,26 +264,36 @@ fn image_place(envelope: &Obj<'_>, resources: &[&str]) -> Result<Option<Place>, 
         stated = d.opt_str("awsAccountId")?;
     }
     arns.extend(resources);
-    match (arns.iter().find_map(|a| place_from_arn(a)), stated) {
-        (Some(p), Some(a)) if p.account != a => Err(envelope.error(
-            "detail.awsAccountId",
-            "names another account than the image's ARN",
-        )),
-        (Some(p), _) => Ok(Some(p)),
-        (None, account) => {
-            let region = match resource_region.or(envelope.opt_str("region")?) {
-                Some(r) if !r.is_empty() => r,
-                _ => {
-                    return Err(
-                        envelope.error("region", "is missing, and the event names an account")
-                    );
-                }
-            };
-            Ok(Some(Place {
-                account: account.unwrap_or(sender).to_string(),
-                region: region.to_string(),
-            }))
+    let place = match (arns.iter().find_map(|a| place_from_arn(a)), stated) {
+        (Some(p), Some(a)) if p.account != a => {
+            return Err(envelope.error(
+                "detail.awsAccountId",
+                "names another account than the image's ARN",
+            ));
         }
+        (Some(p), _) => p,
+        (None, account) => Place {
+            account: account.unwrap_or(sender).to_string(),
+            region: (resource_region.or(envelope.opt_str("region")?))
+                .unwrap_or_default()
+                .to_string(),
+        },
+    };
+    // Both become parts of state keys and messages: only what AWS writes there is taken.
+    let account_id = place.account.len() == 12 && place.account.bytes().all(|b| b.is_ascii_digit());
+    let region = (1..=32).contains(&place.region.len())
+        && (place.region.bytes())
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    match (account_id, region) {
+        (false, _) => Err(envelope.error(
+            "account",
+            "the image's account is not a 12-digit account id",
+        )),
+        (_, false) => Err(envelope.error(
+            "region",
+            "the image's region is missing or not a region name",
+        )),
+        _ => Ok(Some(place)),
     }
 }
 

@@ -203,6 +203,17 @@ fn without_an_image_arn_the_finding_then_the_envelope_name_the_place() {
         parse(&push).unwrap().image().unwrap().place,
         place("333333333333", "ap-south-1")
     );
+    // Only what AWS writes there: an account id of 12 digits, a region name.
+    for (field, value) in [("account", "1234#image#x"), ("region", "eu#west")] {
+        let mut odd = push.clone();
+        odd[field] = json!(value);
+        let e = parse(&odd).unwrap_err();
+        assert!(
+            e.reason().contains(field) && !e.reason().contains('#'),
+            "{}",
+            e.reason()
+        );
+    }
     let mut no_region = push.clone();
     no_region.as_object_mut().unwrap().remove("region");
     let e = parse(&no_region).unwrap_err();
