@@ -21,6 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {
     "GATEKEEPER_MODE": "enforce",
+    # The harness's events name its account: the deployment's own, as the templates say.
+    "GATEKEEPER_ACCOUNT_ID": "123456789012",
     "GATEKEEPER_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:gatekeeper-verdicts",
     "GATEKEEPER_STATE_TABLE": "gatekeeper-state",
     "GATEKEEPER_REJECTED_QUEUE_URL": "http://127.0.0.1/123456789012/gatekeeper-rejected",

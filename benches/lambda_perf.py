@@ -104,6 +104,8 @@ def main(argv):
     queue = "http://127.0.0.1/%s/%s" % (m.ACCOUNT, "gatekeeper-rejected")
     env = [
         "--env", "GATEKEEPER_MODE=enforce",
+        # The harness's events name its account: the deployment's own, as the templates say.
+        "--env", "GATEKEEPER_ACCOUNT_ID=%s" % m.ACCOUNT,
         "--env", "GATEKEEPER_TOPIC_ARN=%s" % topic,
         "--env", "GATEKEEPER_STATE_TABLE=gatekeeper-state",
         "--env", "GATEKEEPER_REJECTED_QUEUE_URL=%s" % queue,
