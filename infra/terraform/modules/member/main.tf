@@ -53,21 +53,6 @@ locals {
 }
 
 # Forwarding: the central gatekeeper sees this account's ECR events only through its members bus.
-data "aws_iam_policy_document" "assume_events" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["events.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account]
-    }
-  }
-}
-
 data "aws_iam_policy_document" "forward" {
   statement {
     sid       = "MembersBus"
@@ -77,10 +62,13 @@ data "aws_iam_policy_document" "forward" {
 }
 
 resource "aws_iam_role" "forward" {
-  name_prefix        = "ecr-gatekeeper-forward-"
-  description        = "EventBridge forwards this account's ECR events to the central gatekeeper's members bus"
-  assume_role_policy = data.aws_iam_policy_document.assume_events.json
-  tags               = var.tags
+  name_prefix = "ecr-gatekeeper-forward-"
+  description = "EventBridge forwards this account's ECR events to the central gatekeeper's members bus"
+  assume_role_policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = [{ Effect = "Allow", Principal = { Service = "events.amazonaws.com" }, Action = "sts:AssumeRole", Condition = { StringEquals = { "aws:SourceAccount" = local.account } } }]
+  })
+  tags = var.tags
 }
 
 resource "aws_iam_role_policy" "forward" {
