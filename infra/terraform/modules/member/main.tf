@@ -90,15 +90,8 @@ resource "aws_sqs_queue" "forward_dlq" {
 resource "aws_sqs_queue_policy" "forward_dlq" {
   queue_url = aws_sqs_queue.forward_dlq.id
   policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Sid       = "ForwardingRules"
-      Effect    = "Allow"
-      Principal = { Service = "events.amazonaws.com" }
-      Action    = "sqs:SendMessage"
-      Resource  = aws_sqs_queue.forward_dlq.arn
-      Condition = { ArnEquals = { "aws:SourceArn" = [for r in aws_cloudwatch_event_rule.forward : r.arn] } }
-    }]
+    Version   = "2012-10-17"
+    Statement = [{ Sid = "ForwardingRules", Effect = "Allow", Principal = { Service = "events.amazonaws.com" }, Action = "sqs:SendMessage", Resource = aws_sqs_queue.forward_dlq.arn, Condition = { ArnEquals = { "aws:SourceArn" = [for r in aws_cloudwatch_event_rule.forward : r.arn] } } }]
   })
 }
 
