@@ -621,6 +621,50 @@ def check_member_scope(where, statements, repository):
             check(repository in json.dumps(resource), "%s grants %s on %s, not on %s" % (where, sorted(actions), resource, repository))
 
 
+def tf_member_trust(module, spec):
+    """The trust statements data "aws_iam_policy_document" "assume_role" of the member module gives the
+    role spec (an entry of local.roles): one per entry of its dynamic statement, with the spec's sids,
+    and its dynamic conditions, whose for_each concatenates [test, variable, values], those of
+    [identity] once per entry of the statement's source_identities, each.value.X being the spec's X."""
+    doc = tf_blocks(module, "data", "aws_iam_policy_document").get("assume_role", {})
+    dynamic = [d["statement"] for d in doc.get("dynamic", []) if "statement" in d]
+    check(doc.get("for_each") == "${local.roles}" and not doc.get("statement") and len(dynamic) == 1, 'Terraform member module: data "aws_iam_policy_document" "assume_role" is not one dynamic statement per role of local.roles')
+    if len(dynamic) != 1 or not isinstance(dynamic[0].get("for_each"), list):
+        return []
+    content = dynamic[0].get("content", [{}])[0]
+    conditions = [d["condition"] for d in content.get("dynamic", []) if "condition" in d]
+    check(len(conditions) == 1 and not content.get("condition") and conditions[0].get("content") == [{"test": "${condition.value[0]}", "variable": "${condition.value[1]}", "values": "${condition.value[2]}"}], "Terraform member module: the trust's conditions are not one dynamic condition of [test, variable, values]")
+    triples = re.findall(r'\["([\w]+)", "([\w:]+)", (\[[^\]]*\]|[\w.]+)\]', str(conditions[0].get("for_each", "")) if conditions else "")
+    per_identity = "for identity in statement.value.source_identities :" in str(conditions[0].get("for_each", "")) if conditions else False
+
+    def value(expression, entry):
+        if expression.startswith("each.value."):
+            return spec.get(expression[len("each.value."):])
+        if expression.startswith("statement.value."):
+            return entry.get(expression[len("statement.value."):])
+        return unquote(expression) if expression.startswith('"') else "${%s}" % expression
+
+    out = []
+    for entry in dynamic[0]["for_each"]:
+        entry = {k: spec.get(v[len("${each.value."):-1]) if str(v).startswith("${each.value.") else v for k, v in entry.items()}
+        rendered = []
+        for test, variable, values in triples:
+            if values == "[identity]":
+                rendered += [{"test": test, "variable": variable, "values": [identity]} for identity in (entry.get("source_identities", []) if per_identity else [])]
+            elif values.startswith("["):
+                rendered.append({"test": test, "variable": variable, "values": [value(v.strip(), entry) for v in values[1:-1].split(",")]})
+            else:
+                rendered.append({"test": test, "variable": variable, "values": value(values, entry)})
+        sid = content.get("sid", "")
+        out.append({
+            "sid": entry.get("sid") if sid == "${statement.value.sid}" else sid,
+            "actions": [entry.get("action")] if content.get("actions") == ["${statement.value.action}"] else content.get("actions"),
+            "principals": content.get("principals"),
+            "condition": rendered,
+        })
+    return out
+
+
 def check_member(permissions, patterns):
     """infra/sam/member.yaml and infra/terraform/modules/member: the same forwarding patterns as the
     central rules, and exactly permissions.json's member actions, scoped as the central roles."""
@@ -691,15 +735,25 @@ def check_member(permissions, patterns):
     check(locals_.get("central_bus") == "arn:${local.partition}:events:${local.region}:${var.central_account_id}:event-bus/" + MEMBERS_BUS, "Terraform member module forwards to %s" % locals_.get("central_bus"))
     target = tf_blocks(module, "resource", "aws_cloudwatch_event_target").get("forward", {})
     check(target.get("arn") == "${local.central_bus}" and all(k in target for k in ("role_arn", "retry_policy", "dead_letter_config")), "Terraform member module's rules do not forward to the members bus with a role, retries and a dead-letter queue")
+    roles = locals_.get("roles", {})
+    role = tf_blocks(module, "resource", "aws_iam_role").get("member", {})
+    check(role.get("for_each") == "${local.creates_roles ? local.roles : {}}" and role.get("name") == "${each.value.name}" and role.get("tags") == "${local.role_tags}" and role.get("assume_role_policy") == "${data.aws_iam_policy_document.assume_role[each.key].json}", "Terraform member module's roles are not local.roles, named each.value.name, with local.role_tags and their trust")
+    attached = tf_blocks(module, "resource", "aws_iam_role_policy").get("member", {})
+    check(attached.get("for_each") == "${aws_iam_role.member}" and attached.get("policy") == "${data.aws_iam_policy_document.role[each.key].json}", "Terraform member module's role policies are not data.aws_iam_policy_document.role of each role")
+    granting = tf_blocks(module, "data", "aws_iam_policy_document").get("role", {})
+    dynamic = [d["statement"] for d in granting.get("dynamic", []) if "statement" in d]
+    content = dynamic[0].get("content", [{}])[0] if len(dynamic) == 1 else {}
+    check(granting.get("for_each") == "${local.roles}" and not granting.get("statement") and dynamic[0].get("for_each") == "${each.value.statements}" and content == {"sid": "${statement.value.sid}", "actions": "${statement.value.actions}", "resources": "${statement.value.resources}"}, "Terraform member module's role policies are not exactly each role's local.roles statements")
+    statements_of = {"acting": "${[for name in local.acting : local.acting_statements[name]]}", "read": "${values(local.read_statements)}"}
     for kind, binaries, name in (("acting", acting_functions, "${var.member_role_name}"), ("read", read_functions, "${var.member_role_name}-read")):
         where = "Terraform member module %s role" % kind
-        role = tf_blocks(module, "resource", "aws_iam_role").get(kind, {})
-        check(role.get("name") == name and role.get("tags") == "${local.role_tags}", "%s: not named %s with local.role_tags" % (where, name))
+        spec = roles.get(kind, {})
+        check(spec.get("name") == name and spec.get("statements") == statements_of[kind], "%s: not named %s with the statements %s" % (where, name, statements_of[kind]))
         statements = locals_.get("%s_statements" % kind, {})
         granted = actions_of(statements.values())
         check(granted == set(member[kind]), "%s grants %s, permissions.json member.%s says %s" % (where, sorted(granted), kind, sorted(member[kind])))
         check_member_scope(where, statements.values(), "${local.repositories}" if kind == "acting" else "${local.all_repositories}")
-        trust = tf_blocks(module, "data", "aws_iam_policy_document").get("assume_" + kind, {}).get("statement", [])
+        trust = tf_member_trust(module, spec)
         check(sorted(a for st in trust for a in st.get("actions", [])) == ["sts:AssumeRole", "sts:SetSourceIdentity"], "%s: trusted for %s" % (where, [st.get("actions") for st in trust]))
         for st in trust:
             conditions = {(c["test"], c["variable"]): c["values"] for c in st.get("condition", [])}

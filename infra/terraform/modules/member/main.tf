@@ -43,24 +43,16 @@ locals {
   # Central role name prefix => the member role it may assume.
   acting_principals = [for f in ["on-push", "on-scan", "sweep"] : "arn:${local.partition}:iam::${var.central_account_id}:role/ecr-gatekeeper-${f}-*"]
   read_principals   = ["arn:${local.partition}:iam::${var.central_account_id}:role/ecr-gatekeeper-cost-report-*"]
-}
 
-# Forwarding: the central gatekeeper sees this account's ECR events only through its members bus.
-data "aws_iam_policy_document" "assume_events" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["events.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account]
-    }
+  # Member role => its name, what it is for, the central roles it trusts, its trust statements'
+  # sids and its policy's statements.
+  roles = {
+    acting = { name = var.member_role_name, principals = local.acting_principals, sid = "CentralFunctions", session_sid = "CentralFunctionsNameTheirSessions", statements = [for name in local.acting : local.acting_statements[name]], description = "The central ecr-gatekeeper's on-push, on-scan and sweep act on this account's repositories" }
+    read   = { name = "${var.member_role_name}-read", principals = local.read_principals, sid = "CentralCostReport", session_sid = "CentralCostReportNamesItsSessions", statements = values(local.read_statements), description = "The central ecr-gatekeeper's cost-report reads this account's repositories and scanning configuration" }
   }
 }
 
+# Forwarding: the central gatekeeper sees this account's ECR events only through its members bus.
 data "aws_iam_policy_document" "forward" {
   statement {
     sid       = "MembersBus"
@@ -70,10 +62,13 @@ data "aws_iam_policy_document" "forward" {
 }
 
 resource "aws_iam_role" "forward" {
-  name_prefix        = "ecr-gatekeeper-forward-"
-  description        = "EventBridge forwards this account's ECR events to the central gatekeeper's members bus"
-  assume_role_policy = data.aws_iam_policy_document.assume_events.json
-  tags               = var.tags
+  name_prefix = "ecr-gatekeeper-forward-"
+  description = "EventBridge forwards this account's ECR events to the central gatekeeper's members bus"
+  assume_role_policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = [{ Effect = "Allow", Principal = { Service = "events.amazonaws.com" }, Action = "sts:AssumeRole", Condition = { StringEquals = { "aws:SourceAccount" = local.account } } }]
+  })
+  tags = var.tags
 }
 
 resource "aws_iam_role_policy" "forward" {
@@ -95,15 +90,8 @@ resource "aws_sqs_queue" "forward_dlq" {
 resource "aws_sqs_queue_policy" "forward_dlq" {
   queue_url = aws_sqs_queue.forward_dlq.id
   policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Sid       = "ForwardingRules"
-      Effect    = "Allow"
-      Principal = { Service = "events.amazonaws.com" }
-      Action    = "sqs:SendMessage"
-      Resource  = aws_sqs_queue.forward_dlq.arn
-      Condition = { ArnEquals = { "aws:SourceArn" = [for r in aws_cloudwatch_event_rule.forward : r.arn] } }
-    }]
+    Version   = "2012-10-17"
+    Statement = [{ Sid = "ForwardingRules", Effect = "Allow", Principal = { Service = "events.amazonaws.com" }, Action = "sqs:SendMessage", Resource = aws_sqs_queue.forward_dlq.arn, Condition = { ArnEquals = { "aws:SourceArn" = [for r in aws_cloudwatch_event_rule.forward : r.arn] } } }]
   })
 }
 
@@ -129,56 +117,44 @@ resource "aws_cloudwatch_event_target" "forward" {
   }
 }
 
-# The role the central on-push, on-scan and sweep act with here (ecr-gatekeeper-<function>-<region>
-# of the central account, principals of the organization), with a session named for the gatekeeper
-# (SourceIdentity ecr-gatekeeper).
-data "aws_iam_policy_document" "assume_acting" {
-  statement {
-    sid     = "CentralFunctions"
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "AWS"
-      identifiers = [local.central_root]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:PrincipalOrgID"
-      values   = [var.organization_id]
-    }
-    condition {
-      test     = "ArnLike"
-      variable = "aws:PrincipalArn"
-      values   = local.acting_principals
-    }
-  }
-  statement {
-    sid     = "CentralFunctionsNameTheirSessions"
-    actions = ["sts:SetSourceIdentity"]
-    principals {
-      type        = "AWS"
-      identifiers = [local.central_root]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:PrincipalOrgID"
-      values   = [var.organization_id]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "sts:SourceIdentity"
-      values   = ["ecr-gatekeeper"]
-    }
-    condition {
-      test     = "ArnLike"
-      variable = "aws:PrincipalArn"
-      values   = local.acting_principals
+# The roles the central functions assume here: acting, for on-push, on-scan and sweep
+# (ecr-gatekeeper-<function>-<region> of the central account), and read, for cost-report; each trusts
+# those principals of the organization only, with a session named for the gatekeeper (SourceIdentity
+# ecr-gatekeeper).
+data "aws_iam_policy_document" "assume_role" {
+  for_each = local.roles
+  dynamic "statement" {
+    for_each = [
+      { sid = each.value.sid, action = "sts:AssumeRole", source_identities = [] },
+      { sid = each.value.session_sid, action = "sts:SetSourceIdentity", source_identities = ["ecr-gatekeeper"] },
+    ]
+    content {
+      sid     = statement.value.sid
+      actions = [statement.value.action]
+      principals {
+        type        = "AWS"
+        identifiers = [local.central_root]
+      }
+      dynamic "condition" {
+        for_each = concat(
+          [["StringEquals", "aws:PrincipalOrgID", [var.organization_id]]],
+          [for identity in statement.value.source_identities : ["StringEquals", "sts:SourceIdentity", [identity]]],
+          [["ArnLike", "aws:PrincipalArn", each.value.principals]],
+        )
+        content {
+          test     = condition.value[0]
+          variable = condition.value[1]
+          values   = condition.value[2]
+        }
+      }
     }
   }
 }
 
-data "aws_iam_policy_document" "acting" {
+data "aws_iam_policy_document" "role" {
+  for_each = local.roles
   dynamic "statement" {
-    for_each = [for name in local.acting : local.acting_statements[name]]
+    for_each = each.value.statements
     content {
       sid       = statement.value.sid
       actions   = statement.value.actions
@@ -187,88 +163,17 @@ data "aws_iam_policy_document" "acting" {
   }
 }
 
-resource "aws_iam_role" "acting" {
-  count              = local.creates_roles ? 1 : 0
-  name               = var.member_role_name
-  description        = "The central ecr-gatekeeper's on-push, on-scan and sweep act on this account's repositories"
-  assume_role_policy = data.aws_iam_policy_document.assume_acting.json
+resource "aws_iam_role" "member" {
+  for_each           = local.creates_roles ? local.roles : {}
+  name               = each.value.name
+  description        = each.value.description
+  assume_role_policy = data.aws_iam_policy_document.assume_role[each.key].json
   tags               = local.role_tags
 }
 
-resource "aws_iam_role_policy" "acting" {
-  count  = local.creates_roles ? 1 : 0
-  name   = "gatekeeper"
-  role   = aws_iam_role.acting[0].id
-  policy = data.aws_iam_policy_document.acting.json
-}
-
-# The role the central cost-report reads with here.
-data "aws_iam_policy_document" "assume_read" {
-  statement {
-    sid     = "CentralCostReport"
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "AWS"
-      identifiers = [local.central_root]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:PrincipalOrgID"
-      values   = [var.organization_id]
-    }
-    condition {
-      test     = "ArnLike"
-      variable = "aws:PrincipalArn"
-      values   = local.read_principals
-    }
-  }
-  statement {
-    sid     = "CentralCostReportNamesItsSessions"
-    actions = ["sts:SetSourceIdentity"]
-    principals {
-      type        = "AWS"
-      identifiers = [local.central_root]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:PrincipalOrgID"
-      values   = [var.organization_id]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "sts:SourceIdentity"
-      values   = ["ecr-gatekeeper"]
-    }
-    condition {
-      test     = "ArnLike"
-      variable = "aws:PrincipalArn"
-      values   = local.read_principals
-    }
-  }
-}
-
-data "aws_iam_policy_document" "read" {
-  dynamic "statement" {
-    for_each = values(local.read_statements)
-    content {
-      sid       = statement.value.sid
-      actions   = statement.value.actions
-      resources = statement.value.resources
-    }
-  }
-}
-
-resource "aws_iam_role" "read" {
-  count              = local.creates_roles ? 1 : 0
-  name               = "${var.member_role_name}-read"
-  description        = "The central ecr-gatekeeper's cost-report reads this account's repositories and scanning configuration"
-  assume_role_policy = data.aws_iam_policy_document.assume_read.json
-  tags               = local.role_tags
-}
-
-resource "aws_iam_role_policy" "read" {
-  count  = local.creates_roles ? 1 : 0
-  name   = "gatekeeper"
-  role   = aws_iam_role.read[0].id
-  policy = data.aws_iam_policy_document.read.json
+resource "aws_iam_role_policy" "member" {
+  for_each = aws_iam_role.member
+  name     = "gatekeeper"
+  role     = each.value.id
+  policy   = data.aws_iam_policy_document.role[each.key].json
 }

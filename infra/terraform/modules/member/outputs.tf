@@ -1,11 +1,11 @@
 output "member_role_arn" {
   description = "The role the central on-push, on-scan and sweep assume (null where roles_region is another region)."
-  value       = local.creates_roles ? aws_iam_role.acting[0].arn : null
+  value       = local.creates_roles ? aws_iam_role.member["acting"].arn : null
 }
 
 output "read_role_arn" {
   description = "The role the central cost-report assumes (null where roles_region is another region)."
-  value       = local.creates_roles ? aws_iam_role.read[0].arn : null
+  value       = local.creates_roles ? aws_iam_role.member["read"].arn : null
 }
 
 output "forward_dead_letter_queue_url" {
