@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 use gatekeeper::bootstrap::lambda::Delivery;
 use gatekeeper::domain::events::parse_inspector_finding;
 use gatekeeper::domain::time::Epoch;
-use gatekeeper::domain::{Finding, ImageRef, Mode, Severity};
+use gatekeeper::domain::{Finding, ImageRef, Mode};
 use gatekeeper::error::AwsError;
-use gatekeeper::ports::FindingsSource;
 use gatekeeper::ports::fakes::FakeFindings;
+use gatekeeper::ports::{FindingsSource, Window};
 use serde_json::{Value, json};
 
 use crate::faults::{FaultProxy, Rng, test_resilience};
@@ -133,13 +133,8 @@ impl FindingsSource for Counted {
         self.inner.images_with(vulnerability).await
     }
 
-    async fn images_updated(
-        &self,
-        since: Epoch,
-        until: Epoch,
-        severities: &[Severity],
-    ) -> Result<Vec<ImageRef>, AwsError> {
-        self.inner.images_updated(since, until, severities).await
+    async fn images_updated(&self, window: &Window) -> Result<Vec<ImageRef>, AwsError> {
+        self.inner.images_updated(window).await
     }
 }
 

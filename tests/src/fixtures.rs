@@ -309,7 +309,7 @@ impl Aws {
             .ecr
             .describe_images()
             .repository_name(repo)
-            .image_ids(ImageIdentifier::builder().image_digest(digest).build())
+            .image_ids(by_digest(digest))
             .send()
             .await;
         match out {
@@ -340,7 +340,7 @@ impl Aws {
         self.ecr
             .batch_delete_image()
             .repository_name(repo)
-            .image_ids(ImageIdentifier::builder().image_digest(digest).build())
+            .image_ids(by_digest(digest))
             .send()
             .await
             .unwrap();
@@ -610,14 +610,15 @@ impl Aws {
 
     /// Queues one ListFindings result (moto hands it to the next distinct query).
     pub fn seed_inspector(&self, findings: Vec<Value>) {
-        let body =
-            json!({"results": [findings], "account_id": self.account, "region": self.region});
-        self.moto
-            .post(
-                "/moto-api/static/inspector2/findings-results",
-                &body.to_string(),
-            )
-            .unwrap();
+        self.seed_static("inspector2/findings-results", json!(findings));
+    }
+
+    /// Queues one result of moto's static results API (`/moto-api/static/<what>`) for this
+    /// account and region.
+    fn seed_static(&self, what: &str, result: Value) {
+        let body = json!({"results": [result], "account_id": self.account, "region": self.region});
+        let path = format!("/moto-api/static/{what}");
+        self.moto.post(&path, &body.to_string()).unwrap();
     }
 
     /// Pushes an image built from `seed` with `tags` whose basic scan finds `findings`, and returns
@@ -649,13 +650,8 @@ impl Aws {
         findings: Vec<Value>,
     ) {
         // moto answers ScanNotFound until a scan was started; a second start the same day is refused, which is fine here.
-        let _ = self
-            .ecr
-            .start_image_scan()
-            .repository_name(repo)
-            .image_id(ImageIdentifier::builder().image_digest(digest).build())
-            .send()
-            .await;
+        let start = self.ecr.start_image_scan().repository_name(repo);
+        let _ = start.image_id(by_digest(digest)).send().await;
         let mut counts = serde_json::Map::new();
         for f in &findings {
             let s = f["severity"].as_str().unwrap_or("UNDEFINED").to_string();
@@ -667,14 +663,7 @@ impl Aws {
             "imageScanStatus": {"status": status, "description": format!("The scan ended: {status}.")},
             "imageScanFindings": {"findings": findings, "findingSeverityCounts": counts}
         });
-        let body =
-            json!({"results": [response], "account_id": self.account, "region": self.region});
-        self.moto
-            .post(
-                "/moto-api/static/ecr/scan-finding-results",
-                &body.to_string(),
-            )
-            .unwrap();
+        self.seed_static("ecr/scan-finding-results", response);
     }
 
     /// The gatekeeper for this account, with the policy and mode given, clock fixed at `now`.
@@ -989,15 +978,14 @@ pub fn image_action_event(
 
 /// A push event of an OCI image index.
 pub fn index_push_event(id: &str, repo: &str, digest: &str, tag: &str) -> Value {
-    envelope(
-        id,
-        "aws.ecr",
-        "ECR Image Action",
-        json!({
-            "action-type": "PUSH", "result": "SUCCESS", "repository-name": repo, "image-digest": digest, "image-tag": tag,
-            "manifest-media-type": crate::manifest::OCI_INDEX
-        }),
-    )
+    let mut event = push_event(id, repo, digest, tag);
+    let detail = &mut event["detail"];
+    detail["manifest-media-type"] = json!(crate::manifest::OCI_INDEX);
+    // An index has no config, so no artifact media type.
+    if let Some(d) = detail.as_object_mut() {
+        d.remove("artifact-media-type");
+    }
+    event
 }
 
 /// An `Inspector2 Scan` event with its severity counts (`TOTAL` is their sum).
@@ -1183,4 +1171,9 @@ pub struct Pushed {
     pub digest: String,
     /// Its two tags, as pushed.
     pub tags: [String; 2],
+}
+
+/// ECR's identifier of an image by its digest alone.
+fn by_digest(digest: &str) -> ImageIdentifier {
+    ImageIdentifier::builder().image_digest(digest).build()
 }

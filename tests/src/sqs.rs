@@ -5,8 +5,8 @@
 //! `ApproximateReceiveCount`, and moved to the DLQ by SQS after the redrive policy's maxReceiveCount).
 
 use aws_sdk_sqs::types::{
-    DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName,
-    SendMessageBatchRequestEntry,
+    BatchResultErrorEntry, DeleteMessageBatchRequestEntry, MessageSystemAttributeName,
+    QueueAttributeName, SendMessageBatchRequestEntry,
 };
 use serde_json::{Value, json};
 
@@ -149,15 +149,9 @@ impl EventSource {
                     .build()
                     .unwrap()
             });
-            let out = self
-                .sqs
-                .delete_message_batch()
-                .queue_url(&self.url)
-                .set_entries(Some(entries.collect()))
-                .send()
-                .await
-                .unwrap();
-            assert!(out.failed().is_empty(), "{:?}", out.failed());
+            let request = self.sqs.delete_message_batch().queue_url(&self.url);
+            let out = request.set_entries(Some(entries.collect())).send().await;
+            all_done(out.unwrap().failed());
         }
         done.len()
     }
@@ -205,15 +199,9 @@ impl EventSource {
                     .build()
                     .unwrap()
             });
-            let out = self
-                .sqs
-                .send_message_batch()
-                .queue_url(&self.url)
-                .set_entries(Some(entries.collect()))
-                .send()
-                .await
-                .unwrap();
-            assert!(out.failed().is_empty(), "{:?}", out.failed());
+            let request = self.sqs.send_message_batch().queue_url(&self.url);
+            let out = request.set_entries(Some(entries.collect())).send().await;
+            all_done(out.unwrap().failed());
         }
     }
 }
@@ -383,4 +371,9 @@ impl MemoryQueue {
     pub fn dead(&self) -> usize {
         self.lock().dead.len()
     }
+}
+
+/// Fails the test unless every entry of an SQS batch request succeeded.
+fn all_done(failed: &[BatchResultErrorEntry]) {
+    assert!(failed.is_empty(), "{failed:?}");
 }

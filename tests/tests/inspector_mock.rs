@@ -17,7 +17,7 @@ use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use gatekeeper::adapters::Inspector;
 use gatekeeper::domain::{ImageRef, Severity as S};
 use gatekeeper::error::AwsErrorKind;
-use gatekeeper::ports::FindingsSource;
+use gatekeeper::ports::{FindingsSource, Window};
 
 const DIGEST: &str = "sha256:5b5a96370efd56ae20a832244ae56e8e57b1035f493f728eb6cef026586782f7";
 
@@ -328,7 +328,11 @@ async fn findings_updated_in_a_window_are_asked_for_by_time_severity_and_active_
         });
     let client = mock_client!(aws_sdk_inspector2, [&rule]);
     let images = Inspector::new(client)
-        .images_updated(1_790_000_000, 1_790_003_600, &[S::Critical, S::High])
+        .images_updated(&Window {
+            since: 1_790_000_000,
+            until: 1_790_003_600,
+            severities: vec![S::Critical, S::High],
+        })
         .await
         .unwrap();
     assert_eq!(images.len(), 1);

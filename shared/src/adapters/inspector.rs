@@ -9,10 +9,9 @@ use aws_sdk_inspector2::types::{
 };
 
 use super::{Pace, aws_error};
-use crate::domain::time::Epoch;
 use crate::domain::{Finding, FindingStatus, FixAvailable, ImageRef, Package, Place, Severity};
 use crate::error::AwsError;
-use crate::ports::FindingsSource;
+use crate::ports::{FindingsSource, Window};
 
 /// ListFindings pages hold at most 100 findings.
 const PAGE_SIZE: i32 = 100;
@@ -151,21 +150,17 @@ fn vulnerability_filter(vulnerability: &str) -> Result<FilterCriteriaBuilder, Aw
 }
 
 /// The filter of ACTIVE ECR image findings at these severities updated in `[since, until]`.
-fn updated_filter(
-    since: Epoch,
-    until: Epoch,
-    severities: &[Severity],
-) -> Result<FilterCriteriaBuilder, AwsError> {
+fn updated_filter(window: &Window) -> Result<FilterCriteriaBuilder, AwsError> {
     let mut b = FilterCriteria::builder()
         .resource_type(equals("AWS_ECR_CONTAINER_IMAGE")?)
         .finding_status(equals("ACTIVE")?)
         .updated_at(
             DateFilter::builder()
-                .start_inclusive(DateTime::from_secs(since))
-                .end_inclusive(DateTime::from_secs(until))
+                .start_inclusive(DateTime::from_secs(window.since))
+                .end_inclusive(DateTime::from_secs(window.until))
                 .build(),
         );
-    for s in severities {
+    for s in &window.severities {
         b = b.severity(equals(s.as_str())?);
     }
     Ok(b)
@@ -259,13 +254,8 @@ impl FindingsSource for Inspector {
         self.images(vulnerability_filter(vulnerability)?).await
     }
 
-    async fn images_updated(
-        &self,
-        since: Epoch,
-        until: Epoch,
-        severities: &[Severity],
-    ) -> Result<Vec<ImageRef>, AwsError> {
-        self.images(updated_filter(since, until, severities)?).await
+    async fn images_updated(&self, window: &Window) -> Result<Vec<ImageRef>, AwsError> {
+        self.images(updated_filter(window)?).await
     }
 }
 

@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::domain::tags::{TagKind, TagScheme};
+use crate::domain::tags::{TagError, TagKind, TagScheme};
 use crate::domain::{Decision, digest_hex12};
 
 /// One step of a plan.
@@ -63,6 +63,27 @@ impl Plan {
     fn add(&mut self, tag: String, present: &HashSet<&str>) {
         if !present.contains(tag.as_str()) && self.added.insert(tag.clone()) {
             self.steps.push(Step::Add { tag });
+        }
+    }
+
+    /// Moves `tag` to `replacement` (added first, then `tag` removed keeping it); when there is no
+    /// replacement, `tag` stays and the plan says why.
+    fn replace(
+        &mut self,
+        tag: &str,
+        replacement: Result<String, TagError>,
+        present: &HashSet<&str>,
+        image: &str,
+    ) {
+        match replacement {
+            Ok(keep) => {
+                self.add(keep.clone(), present);
+                self.steps.push(Step::Remove {
+                    tag: tag.to_string(),
+                    keep,
+                });
+            }
+            Err(e) => (self.notes).push(format!("{tag} left in place on {image}: {e}")),
         }
     }
 
@@ -167,18 +188,8 @@ fn quarantine(
             TagKind::Held { original, hex12 } if hex12 == hex => original,
             _ => continue,
         };
-        match scheme.quarantine_tag(&original, digest) {
-            Ok(q) => {
-                plan.add(q.clone(), present);
-                plan.steps.push(Step::Remove {
-                    tag: tag.clone(),
-                    keep: q,
-                });
-            }
-            Err(e) => plan
-                .notes
-                .push(format!("{tag} left in place on a blocked image: {e}")),
-        }
+        let quarantined = scheme.quarantine_tag(&original, digest);
+        plan.replace(tag, quarantined, present, "a blocked image");
     }
     if tags.is_empty() && standalone {
         match scheme.untagged_marker(digest) {
@@ -339,18 +350,8 @@ pub fn hold(scheme: &TagScheme, tags: &[String], digest: &str) -> Plan {
         if scheme.classify(tag) != TagKind::Plain {
             continue;
         }
-        match scheme.held_tag(tag, digest) {
-            Ok(h) => {
-                plan.add(h.clone(), &present);
-                plan.steps.push(Step::Remove {
-                    tag: tag.clone(),
-                    keep: h,
-                });
-            }
-            Err(e) => plan
-                .notes
-                .push(format!("{tag} left in place on an unscanned image: {e}")),
-        }
+        let held = scheme.held_tag(tag, digest);
+        plan.replace(tag, held, &present, "an unscanned image");
     }
     plan.sort();
     plan

@@ -19,12 +19,28 @@ pub trait FindingsSource {
         &self,
         vulnerability: &str,
     ) -> impl Future<Output = Result<Vec<ImageRef>, AwsError>> + Send;
-    /// The ECR images with an ACTIVE finding at one of `severities` updated in `[since, until]`
+    /// The ECR images with an ACTIVE finding at one of the window's severities updated within it
     /// (ListFindings by update time, all pages): where a finding event may have been lost.
     fn images_updated(
         &self,
-        since: Epoch,
-        until: Epoch,
-        severities: &[Severity],
+        window: &Window,
     ) -> impl Future<Output = Result<Vec<ImageRef>, AwsError>> + Send;
+}
+
+/// Which finding updates `images_updated` asks for: those at one of `severities`, in `[since, until]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
+    /// The first second of the window (inclusive).
+    pub since: Epoch,
+    /// The last second of the window (inclusive).
+    pub until: Epoch,
+    /// The severities that count.
+    pub severities: Vec<Severity>,
+}
+
+impl Window {
+    /// Whether a finding at `severity` updated at `updated` falls in the window.
+    pub fn holds(&self, severity: Severity, updated: Epoch) -> bool {
+        self.severities.contains(&severity) && (self.since..=self.until).contains(&updated)
+    }
 }

@@ -9,7 +9,7 @@ mod registry;
 mod reject;
 mod store;
 
-pub use findings::FindingsSource;
+pub use findings::{FindingsSource, Window};
 pub use notifier::Notifier;
 pub use registry::{
     BasicScan, ImageDetail, ImageRegistry, Manifest, PutTag, Reach, Removal, RemovedTag,

@@ -31,7 +31,7 @@ use crate::outbound::notice::{VerdictNotice, dedup_key};
 use crate::outbound::reminder::ReminderNotice;
 use crate::ports::{
     FindingsSource, ImageDetail, ImageRecords, ImageRegistry, Notifier, OnceMarks, Ports,
-    SweepSchedule,
+    SweepSchedule, Window,
 };
 use crate::state::{Mark, key_scope};
 
@@ -376,10 +376,12 @@ impl<P: Ports, F: FindingsSource + Sync> Sweeping<'_, P, F> {
         if !self.asks_inspector() || severities.is_empty() {
             return Ok(());
         }
-        let updated = self
-            .source
-            .images_updated(self.from, self.now, &severities)
-            .await?;
+        let window = Window {
+            since: self.from,
+            until: self.now,
+            severities,
+        };
+        let updated = self.source.images_updated(&window).await?;
         for image in self.governed(updated) {
             let state = self.gk.state.load(&image).await?;
             if state.decision != Some(Decision::Block) {

@@ -57,10 +57,30 @@ impl Bench {
         assert_eq!(self.registry.tags(REPO, digest), Some(vec![wanted]));
     }
 
+    /// Image A was read once (ListFindings), announced once and quarantined: one evaluation did it all.
+    fn assert_blocked_once(&self) {
+        assert_eq!(self.reads(), 1, "one read of the findings");
+        assert_eq!(self.notifier.messages().len(), 1);
+        self.assert_quarantined(A, "v1");
+    }
+
+    /// How many times the gatekeeper has read an image's findings (ListFindings) so far.
+    fn reads(&self) -> usize {
+        self.findings.hooks.calls("image_findings")
+    }
+
     fn scan_batch(&self, records: &[Record]) -> BatchReport {
         poll_once(self.gk.handle_scan_batch(&self.findings, records, None))
             .expect("the batch ran to its end")
     }
+}
+
+/// The batch ended with one outcome, covered by an evaluation that had already read what it says.
+fn assert_covered(report: &BatchReport) {
+    assert_eq!(report.retry, Vec::<String>::new(), "{:?}", report.outcomes);
+    assert_eq!(report.outcomes.len(), 1);
+    let detail = &report.outcomes[0].detail;
+    assert!(detail.contains("already evaluated"), "{detail}");
 }
 
 /// The sample `Inspector2 Finding` event, for image `digest`, with event id `id`.
@@ -106,7 +126,7 @@ fn a_burst_is_one_evaluation_and_one_message_per_image() {
     let report = bench.scan_batch(&records);
 
     assert_eq!(report.retry, Vec::<String>::new());
-    assert_eq!(bench.findings.hooks.calls("image_findings"), 2);
+    assert_eq!(bench.reads(), 2);
     let statuses: Vec<&str> = report.outcomes.iter().map(|o| o.status.as_str()).collect();
     assert_eq!(statuses, ["changed", "changed"]);
     assert_eq!(bench.notifier.messages().len(), 2);
@@ -269,16 +289,8 @@ async fn a_batch_waits_for_another_pollers_evaluation_of_the_image_and_acknowled
     let second = task.await.unwrap();
 
     assert_eq!(first.retry, Vec::<String>::new());
-    assert_eq!(second.retry, Vec::<String>::new(), "{:?}", second.outcomes);
-    assert_eq!(second.outcomes.len(), 1);
-    assert!(
-        second.outcomes[0].detail.contains("already evaluated"),
-        "{:?}",
-        second.outcomes[0]
-    );
-    assert_eq!(bench.findings.hooks.calls("image_findings"), 1);
-    assert_eq!(bench.notifier.messages().len(), 1);
-    bench.assert_quarantined(A, "v1");
+    assert_covered(&second);
+    bench.assert_blocked_once();
 }
 
 #[test]
@@ -307,12 +319,12 @@ fn an_evaluation_that_ends_between_the_read_and_the_lease_covers_the_records() {
         "{:?}",
         report.outcomes
     );
-    assert_eq!(bench.findings.hooks.calls("image_findings"), 1);
+    assert_eq!(bench.reads(), 1);
     assert_eq!(bench.gk.state.hooks.calls("release_evaluation"), 1);
     // The lease was given back: a newer update is evaluated at once, not sent back.
     let newer = updated_findings_of("new", A, 1, "2026-11-21T12:00:00Z", "2026-11-21T12:00:01Z");
     assert_eq!(bench.scan_batch(&newer).retry, Vec::<String>::new());
-    assert_eq!(bench.findings.hooks.calls("image_findings"), 2);
+    assert_eq!(bench.reads(), 2);
     assert!(bench.gk.state.hooks.unfired().is_empty());
 }
 
@@ -323,7 +335,7 @@ fn without_a_deadline_records_of_an_image_another_poller_is_evaluating_go_back_a
     bench.gk.state.hooks.halt("load", 2);
     let first = findings_of("a", A, 2);
     assert!(poll_once(bench.gk.handle_scan_batch(&bench.findings, &first, None)).is_none());
-    let reads = bench.findings.hooks.calls("image_findings");
+    let reads = bench.reads();
 
     let report = bench.scan_batch(&findings_of("other", A, 2));
 
@@ -333,7 +345,7 @@ fn without_a_deadline_records_of_an_image_another_poller_is_evaluating_go_back_a
         "{:?}",
         report.outcomes
     );
-    assert_eq!(bench.findings.hooks.calls("image_findings"), reads);
+    assert_eq!(bench.reads(), reads);
     // Redelivered after the visibility timeout, the first poller's own records take the lease over.
     let again = bench.scan_batch(&first);
     assert_eq!(again.retry, Vec::<String>::new(), "{:?}", again.outcomes);
@@ -375,25 +387,13 @@ fn later_batches_of_the_same_finding_updates_are_acknowledged_without_reading_th
     let second = bench.scan_batch(&findings_of("a2", A, 5));
 
     assert_eq!(first.outcomes[0].status.as_str(), "changed");
-    assert_eq!(second.retry, Vec::<String>::new());
-    assert_eq!(second.outcomes.len(), 1);
+    assert_covered(&second);
     assert_eq!(second.outcomes[0].status.as_str(), "unchanged");
-    assert!(
-        second.outcomes[0].detail.contains("already evaluated"),
-        "{:?}",
-        second.outcomes[0]
-    );
     assert_eq!(
         second.outcomes[0].decision.map(|d| d.as_str()),
         Some("block")
     );
-    assert_eq!(
-        bench.findings.hooks.calls("image_findings"),
-        1,
-        "one read for both batches"
-    );
-    assert_eq!(bench.notifier.messages().len(), 1);
-    bench.assert_quarantined(A, "v1");
+    bench.assert_blocked_once();
 }
 
 #[test]
@@ -401,12 +401,12 @@ fn a_newer_update_or_a_write_to_the_record_since_the_evaluation_means_reading_ag
     let bench = Bench::new();
     bench.findings.inner.set(A, vec![listed_as_in_the_event()]);
     bench.scan_batch(&findings_of("a", A, 2));
-    assert_eq!(bench.findings.hooks.calls("image_findings"), 1);
+    assert_eq!(bench.reads(), 1);
 
     // Inspector updated the finding after the evaluation read it.
     let newer = updated_findings_of("new", A, 1, "2026-11-21T12:00:00Z", "2026-11-21T12:00:01Z");
     bench.scan_batch(&newer);
-    assert_eq!(bench.findings.hooks.calls("image_findings"), 2);
+    assert_eq!(bench.reads(), 2);
 
     // The evaluation of that update recorded it: the same update again is covered ...
     bench.scan_batch(&updated_findings_of(
@@ -416,7 +416,7 @@ fn a_newer_update_or_a_write_to_the_record_since_the_evaluation_means_reading_ag
         "2026-11-21T12:00:00Z",
         "2026-11-21T12:00:01Z",
     ));
-    assert_eq!(bench.findings.hooks.calls("image_findings"), 2);
+    assert_eq!(bench.reads(), 2);
 
     // ... until something else writes to the image's record (a push of a new tag).
     let pushed = poll_once(crate::ports::ImageRecords::record_push(
@@ -431,7 +431,7 @@ fn a_newer_update_or_a_write_to_the_record_since_the_evaluation_means_reading_ag
     ));
     assert!(pushed.is_some_and(|r| r.is_ok()));
     bench.scan_batch(&findings_of("after-push", A, 1));
-    assert_eq!(bench.findings.hooks.calls("image_findings"), 3);
+    assert_eq!(bench.reads(), 3);
 }
 
 #[test]
@@ -479,11 +479,7 @@ fn out_of_time_the_batch_finishes_its_first_image_and_sends_the_others_back_unto
     assert_eq!(report.outcomes.len(), 1);
     bench.assert_quarantined(A, "v1");
     assert_eq!(bench.registry.tags(REPO, B), Some(vec!["v2".to_string()]));
-    assert_eq!(
-        bench.findings.hooks.calls("image_findings"),
-        1,
-        "B was not read"
-    );
+    assert_eq!(bench.reads(), 1, "B was not read");
 }
 
 #[test]

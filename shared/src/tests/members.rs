@@ -60,6 +60,15 @@ impl Org {
         }
     }
 
+    /// An organization whose member's image a scan event has blocked, in the member's registry.
+    fn with_member_blocked() -> Self {
+        let org = Org::new(&[]);
+        let report = org.batch(&[scan("member", MEMBER, "eu-west-1")]);
+        assert_eq!(report.retry, Vec::<String>::new());
+        assert_eq!(org.tags(MEMBER), quarantined());
+        org
+    }
+
     fn tags(&self, account: &str) -> Option<Vec<String>> {
         match account {
             HOME => self.registry.tags(REPO, DIGEST),
@@ -99,10 +108,7 @@ fn quarantined() -> Option<Vec<String>> {
 
 #[test]
 fn a_members_image_is_decided_and_acted_on_in_the_members_registry_under_its_own_keys() {
-    let org = Org::new(&[]);
-    let report = org.batch(&[scan("member", MEMBER, "eu-west-1")]);
-    assert_eq!(report.retry, Vec::<String>::new());
-    assert_eq!(org.tags(MEMBER), quarantined());
+    let org = Org::with_member_blocked();
     assert_eq!(
         org.tags(HOME),
         Some(vec!["v1".to_string()]),
@@ -218,22 +224,14 @@ fn a_rule_scoped_to_a_member_account_decides_for_that_accounts_images_only() {
         "the rule is not the deployment's own account's"
     );
     let bodies = org.bodies();
-    let member = bodies
-        .iter()
-        .find(|b| b["image"]["account"] == MEMBER)
-        .unwrap();
-    assert_eq!(
-        (member["mode"].as_str(), member["policy"]["rule"].as_str()),
-        (Some("audit"), Some("sandbox"))
-    );
-    let home = bodies
-        .iter()
-        .find(|b| b["image"]["account"] == HOME)
-        .unwrap();
-    assert_eq!(
-        (home["mode"].as_str(), home["policy"]["rule"].as_str()),
-        (Some("enforce"), Some("defaults"))
-    );
+    let mode_and_rule = |account: &str| {
+        let body = (bodies.iter())
+            .find(|b| b["image"]["account"] == account)
+            .unwrap();
+        (body["mode"].as_str(), body["policy"]["rule"].as_str())
+    };
+    assert_eq!(mode_and_rule(MEMBER), (Some("audit"), Some("sandbox")));
+    assert_eq!(mode_and_rule(HOME), (Some("enforce"), Some("defaults")));
 }
 
 #[test]
@@ -266,10 +264,7 @@ fn the_sweep_lists_the_named_members_registries_and_a_member_it_cannot_reach_fai
 fn the_sweep_reads_a_members_findings_as_its_registry_scans_them_whatever_the_home_registry_does() {
     // The security account has no repositories (so nothing says it scans with Inspector); the
     // member's image is blocked and due again.
-    let org = Org::new(&[]);
-    let report = org.batch(&[scan("member", MEMBER, "eu-west-1")]);
-    assert_eq!(report.retry, Vec::<String>::new());
-    assert_eq!(org.tags(MEMBER), quarantined());
+    let org = Org::with_member_blocked();
     let empty_home = FakeRegistry::default();
     let member = empty_home.member(&place(MEMBER, "eu-west-1"));
     member.push(REPO, DIGEST, &[], 1_799_999_000);

@@ -25,7 +25,7 @@ use gatekeeper::domain::time::{DAY, format_date, now};
 use gatekeeper::domain::{Finding, ImageRef, Mode, Severity};
 use gatekeeper::error::AwsError;
 use gatekeeper::ports::fakes::FakeFindings;
-use gatekeeper::ports::{FindingsSource, SweepSchedule};
+use gatekeeper::ports::{FindingsSource, SweepSchedule, Window};
 use gatekeeper::service::{Gatekeeper, SweepSettings};
 use gatekeeper_tests::fixtures::{Aws, MotoAccount, TestGatekeeper, sdk_for};
 use gatekeeper_tests::moto::Moto;
@@ -101,13 +101,8 @@ impl FindingsSource for CountingInspector {
         self.counted("by vulnerability", self.inner.images_with(vulnerability))
             .await
     }
-    async fn images_updated(
-        &self,
-        since: i64,
-        until: i64,
-        severities: &[Severity],
-    ) -> Result<Vec<ImageRef>, AwsError> {
-        let query = self.inner.images_updated(since, until, severities);
+    async fn images_updated(&self, window: &Window) -> Result<Vec<ImageRef>, AwsError> {
+        let query = self.inner.images_updated(window);
         self.counted("updated in the window", query).await
     }
 }

@@ -5,9 +5,9 @@ use std::sync::{Arc, Mutex};
 
 use super::lock;
 use crate::domain::time::Epoch;
-use crate::domain::{Finding, FindingStatus, ImageRef, Severity};
+use crate::domain::{Finding, FindingStatus, ImageRef};
 use crate::error::AwsError;
-use crate::ports::FindingsSource;
+use crate::ports::{FindingsSource, Window};
 
 /// One image's findings: its repository (empty: unknown), the findings, when they last changed.
 #[derive(Debug, Clone)]
@@ -74,16 +74,9 @@ impl FindingsSource for FakeFindings {
         }))
     }
 
-    async fn images_updated(
-        &self,
-        since: Epoch,
-        until: Epoch,
-        severities: &[Severity],
-    ) -> Result<Vec<ImageRef>, AwsError> {
+    async fn images_updated(&self, window: &Window) -> Result<Vec<ImageRef>, AwsError> {
         Ok(self.images_where(|f, updated| {
-            f.status == FindingStatus::Active
-                && severities.contains(&f.severity)
-                && (since..=until).contains(&updated)
+            f.status == FindingStatus::Active && window.holds(f.severity, updated)
         }))
     }
 }

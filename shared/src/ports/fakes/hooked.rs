@@ -14,7 +14,7 @@ use crate::outbound::notice::Message;
 use crate::ports::{
     BasicScan, FindingsSource, ImageAnnotations, ImageDetail, ImageRecords, ImageRegistry,
     Manifest, Notifier, OnceMarks, PutTag, Reach, RejectSink, Removal, ScanCoverage, StartScan,
-    SweepSchedule, TagChangeBreaker, TicketLedger,
+    SweepSchedule, TagChangeBreaker, TicketLedger, Window,
 };
 use crate::state::{
     BreakerCount, Claim, ImageState, Mark, Override, SeenFindings, TicketChange, Written,
@@ -113,6 +113,6 @@ forward! {
     FindingsSource {
         fn image_findings(image: &ImageRef) -> Vec<Finding>;
         fn images_with(vulnerability: &str) -> Vec<ImageRef>;
-        fn images_updated(since: Epoch, until: Epoch, severities: &[Severity]) -> Vec<ImageRef>;
+        fn images_updated(window: &Window) -> Vec<ImageRef>;
     }
 }
