@@ -20,6 +20,13 @@ the member role they assume. The member side (infra/sam/member.yaml, infra/terra
 forwards with the same patterns and grants exactly permissions.json's member actions, scoped as the
 central roles are ("*" only for UNSCOPED), the acting role without audit_withholds in audit.
 
+OU paths: each member stack (every region's, when OuPath / ou_path is set, and only then) writes its
+account's OU path to the SSM String parameter the code reads (the adapters' OU_PATH_PARAMETER), the
+acting member role (in every mode, not the read role) may get exactly that parameter (this region's,
+or every region's where the roles act in several), with permissions.json's member.ou_path actions,
+which the code calls; the central stack passes its own account's (OuPath / ou_path) to the functions
+as GATEKEEPER_OU_PATH, and all four take an OU path with the same pattern, empty by default.
+
 Run by `make infra` (part of `make test`) with the infra venv's Python (cfn-lint and python-hcl2).
 Exits 1 with one line per difference.
 """
@@ -141,6 +148,29 @@ def code_operations():
 def config_variables():
     with open(os.path.join(ROOT, "shared", "src", "bootstrap", "config.rs")) as f:
         return set(re.findall(r'pub const [A-Z_]+: &str = "(GATEKEEPER_[A-Z_]+)"', f.read()))
+
+
+def code_ou_path():
+    """The SSM parameter the adapters read a member's OU path from (pub const OU_PATH_PARAMETER),
+    None if none declares it, and the text of the adapter that declares it."""
+    for path in sorted(glob.glob(os.path.join(ROOT, "shared", "src", "adapters", "*.rs"))):
+        with open(path) as f:
+            text = f.read()
+        found = re.findall(r'pub const OU_PATH_PARAMETER: &str = "([^"]*)";', text)
+        if found:
+            return found[0], text
+    return None, ""
+
+
+def tf_variable(tf, name):
+    """The body of variable name, {} if there is none."""
+    return {unquote(k): unquote(v) for block in tf.get("variable", []) for k, v in block.items()}.get(name, {})
+
+
+def tf_pattern(variable, name):
+    """The regex of variable name's one validation can(regex("...", var.<name>)), else None."""
+    found = [m.group(1) for v in variable.get("validation", []) for m in [re.fullmatch(r'\$\{can\(regex\("(.*)", var\.%s\)\)\}' % name, str(v.get("condition", "")))] if m]
+    return found[0] if len(found) == 1 else None
 
 
 def default_claim_lease():
@@ -472,6 +502,14 @@ def check_intake(sam, tf, permissions, functions, binary_of_queue):
 # Organization mode. The members bus's name is what member.yaml forwards to; the central function
 # roles' names are what the member roles trust.
 MEMBERS_BUS = "ecr-gatekeeper-members"
+# The SSM parameter a member stack writes its account's OU path to, in its region (the code's
+# OU_PATH_PARAMETER), and the variable the central functions read their own account's from.
+OU_PATH_PARAMETER = "/ecr-gatekeeper/ou-path"
+OU_PATH_ENV = "GATEKEEPER_OU_PATH"
+# The parameter in the member account: this region's, or every region's where the roles act in
+# several (as their repositories).
+SAM_OU_PATH_ARN = {"Fn::Sub": ["arn:${AWS::Partition}:ssm:${Region}:${AWS::AccountId}:parameter" + OU_PATH_PARAMETER, {"Region": {"Fn::If": ["ThisRegionOnly", {"Ref": "AWS::Region"}, "*"]}}]}
+TF_OU_PATH_ARN = 'arn:${local.partition}:ssm:${local.this_region_only ? local.region : "*"}:${local.account}:parameter' + OU_PATH_PARAMETER
 MEMBER_RULES = {"on-push": "on-push", "on-scan-basic": "on-scan"}  # pattern file => function
 DELETE_PATTERN = os.path.join(PATTERNS, "delete-by-digest.json.tftpl")
 ROLE = "@MEMBER_ROLE@"
@@ -667,7 +705,9 @@ def tf_member_trust(module, spec):
 
 def check_member(permissions, patterns):
     """infra/sam/member.yaml and infra/terraform/modules/member: the same forwarding patterns as the
-    central rules, and exactly permissions.json's member actions, scoped as the central roles."""
+    central rules, and exactly permissions.json's member actions, scoped as the central roles (the
+    acting role's read of the OU path parameter on that parameter only); returns member.yaml and the
+    member module, parsed."""
     member = permissions["member"]
     acting_functions = sorted(b for b, r in permissions["organization"]["assumes"].items() if r == "acting")
     read_functions = sorted(b for b, r in permissions["organization"]["assumes"].items() if r == "read")
@@ -679,6 +719,8 @@ def check_member(permissions, patterns):
     check(set(member["read"]) == ecr(read_functions), "permissions.json member.read is not the ECR actions of %s: %s" % (read_functions, sorted(set(member["read"]) ^ ecr(read_functions))))
     withheld = set(member["audit_withholds"])
     check(withheld == {"ecr:PutImage", "ecr:BatchDeleteImage"} and withheld <= set(member["acting"]), "permissions.json member.audit_withholds is not ecr:PutImage and ecr:BatchDeleteImage")
+    ou_path = set(member.get("ou_path", []))
+    check(bool(ou_path) and all(a.startswith("ssm:") for a in ou_path), "permissions.json member.ou_path is not the SSM actions that read the OU path parameter: %s" % sorted(ou_path))
 
     template, matches = decode(os.path.join(ROOT, "infra", "sam", "member.yaml"))
     if matches:
@@ -702,7 +744,6 @@ def check_member(permissions, patterns):
         where = "member.yaml %s" % logical
         role = resources.get(logical, {}).get("Properties", {})
         check(role.get("RoleName") == name, "%s: RoleName %s, not %s (what the central functions assume)" % (where, role.get("RoleName"), name))
-        check({"Key": "gatekeeper:ou-path", "Value": {"Ref": "OuPath"}} in role.get("Tags", []), "%s: no tag gatekeeper:ou-path = OuPath" % where)
         trust = role.get("AssumeRolePolicyDocument", {}).get("Statement", [])
         trusted = [{"Fn::Sub": "arn:${AWS::Partition}:iam::${CentralAccountId}:role/ecr-gatekeeper-%s-*" % b} for b in binaries]
         check(actions_of(trust) == {"sts:AssumeRole", "sts:SetSourceIdentity"}, "%s trusts for %s, not sts:AssumeRole and sts:SetSourceIdentity" % (where, sorted(actions_of(trust))))
@@ -712,14 +753,21 @@ def check_member(permissions, patterns):
             if st.get("Action") == "sts:SetSourceIdentity":
                 check(condition.get("StringEquals", {}).get("sts:SourceIdentity") == "ecr-gatekeeper", "%s: SetSourceIdentity without sts:SourceIdentity ecr-gatekeeper" % where)
         statements = [st for p in role.get("Policies", []) for st in sam_statements(p["PolicyDocument"])]
-        check(actions_of(statements) == set(member[kind]), "%s grants %s, permissions.json member.%s says %s" % (where, sorted(actions_of(statements)), kind, sorted(member[kind])))
-        check_member_scope(where, statements, "repository/${RepositoryPattern}" if kind == "acting" else "repository/*")
+        want = set(member[kind]) | (ou_path if kind == "acting" else set())
+        check(actions_of(statements) == want, "%s grants %s, permissions.json member.%s%s says %s" % (where, sorted(actions_of(statements)), kind, " and member.ou_path" if kind == "acting" else "", sorted(want)))
+        reads = [st for st in statements if actions_of([st]) & ou_path]
+        check_member_scope(where, [st for st in statements if st not in reads], "repository/${RepositoryPattern}" if kind == "acting" else "repository/*")
+        if kind == "acting":
+            check(len(reads) == 1 and all(actions_of([st]) == ou_path and st.get("Resource") == SAM_OU_PATH_ARN and not st.get("_condition") for st in reads), "%s: not exactly one statement granting %s, in every mode, on %s (the parameter OuPathParameter writes; this region's, every region's without ThisRegionOnly): %s" % (where, sorted(ou_path), SAM_OU_PATH_ARN, reads))
+        else:
+            check(not any(a.startswith("ssm:") for a in actions_of(statements)), "%s grants %s (the OU path is the acting role's to read)" % (where, sorted(a for a in actions_of(statements) if a.startswith("ssm:"))))
         conditional = {a for st in statements if st.get("_condition") for a in actions_of([st])}
         if kind == "acting":
             check(conditional == withheld and all(st.get("_condition") in (None, "Enforce") for st in statements), "%s: the statements granting %s only in enforce are not exactly those of Condition Enforce (conditional: %s)" % (where, sorted(withheld), sorted({(st.get("_condition"), a) for st in statements if st.get("_condition") for a in actions_of([st])})))
             check(template.get("Conditions", {}).get("Enforce") == {"Fn::Equals": [{"Ref": "Mode"}, "enforce"]}, "member.yaml Condition Enforce is not Mode = enforce")
         else:
             check(not conditional, "%s: conditional statements %s" % (where, sorted(conditional)))
+    check(template.get("Conditions", {}).get("ThisRegionOnly") == {"Fn::Equals": [{"Ref": "RolesRegion"}, ""]}, "member.yaml Condition ThisRegionOnly is not RolesRegion = \"\"")
 
     # Terraform's member module: the same.
     module = {}
@@ -737,7 +785,7 @@ def check_member(permissions, patterns):
     check(target.get("arn") == "${local.central_bus}" and all(k in target for k in ("role_arn", "retry_policy", "dead_letter_config")), "Terraform member module's rules do not forward to the members bus with a role, retries and a dead-letter queue")
     roles = locals_.get("roles", {})
     role = tf_blocks(module, "resource", "aws_iam_role").get("member", {})
-    check(role.get("for_each") == "${local.creates_roles ? local.roles : {}}" and role.get("name") == "${each.value.name}" and role.get("tags") == "${local.role_tags}" and role.get("assume_role_policy") == "${data.aws_iam_policy_document.assume_role[each.key].json}", "Terraform member module's roles are not local.roles, named each.value.name, with local.role_tags and their trust")
+    check(role.get("for_each") == "${local.creates_roles ? local.roles : {}}" and role.get("name") == "${each.value.name}" and role.get("assume_role_policy") == "${data.aws_iam_policy_document.assume_role[each.key].json}", "Terraform member module's roles are not local.roles, named each.value.name, with their trust")
     attached = tf_blocks(module, "resource", "aws_iam_role_policy").get("member", {})
     check(attached.get("for_each") == "${aws_iam_role.member}" and attached.get("policy") == "${data.aws_iam_policy_document.role[each.key].json}", "Terraform member module's role policies are not data.aws_iam_policy_document.role of each role")
     granting = tf_blocks(module, "data", "aws_iam_policy_document").get("role", {})
@@ -751,8 +799,14 @@ def check_member(permissions, patterns):
         check(spec.get("name") == name and spec.get("statements") == statements_of[kind], "%s: not named %s with the statements %s" % (where, name, statements_of[kind]))
         statements = locals_.get("%s_statements" % kind, {})
         granted = actions_of(statements.values())
-        check(granted == set(member[kind]), "%s grants %s, permissions.json member.%s says %s" % (where, sorted(granted), kind, sorted(member[kind])))
-        check_member_scope(where, statements.values(), "${local.repositories}" if kind == "acting" else "${local.all_repositories}")
+        want = set(member[kind]) | (ou_path if kind == "acting" else set())
+        check(granted == want, "%s grants %s, permissions.json member.%s%s says %s" % (where, sorted(granted), kind, " and member.ou_path" if kind == "acting" else "", sorted(want)))
+        reads = {n: st for n, st in statements.items() if set(st.get("actions", [])) & ou_path}
+        check_member_scope(where, [st for n, st in statements.items() if n not in reads], "${local.repositories}" if kind == "acting" else "${local.all_repositories}")
+        if kind == "acting":
+            check(reads == {"ou_path": {"sid": "OuPath", "actions": sorted(ou_path), "resources": ["${local.ou_path}"]}} and locals_.get("ou_path") == TF_OU_PATH_ARN, "%s: not exactly local.acting_statements.ou_path granting %s on local.ou_path = %s (the parameter aws_ssm_parameter.ou_path writes; this region's, every region's without this_region_only), but %s on %s" % (where, sorted(ou_path), TF_OU_PATH_ARN, reads, locals_.get("ou_path")))
+        else:
+            check(not any(a.startswith("ssm:") for a in granted), "%s grants %s (the OU path is the acting role's to read)" % (where, sorted(a for a in granted if a.startswith("ssm:"))))
         trust = tf_member_trust(module, spec)
         check(sorted(a for st in trust for a in st.get("actions", [])) == ["sts:AssumeRole", "sts:SetSourceIdentity"], "%s: trusted for %s" % (where, [st.get("actions") for st in trust]))
         for st in trust:
@@ -760,11 +814,49 @@ def check_member(permissions, patterns):
             check(st.get("principals") == [{"type": "AWS", "identifiers": ["${local.central_root}"]}] and conditions.get(("StringEquals", "aws:PrincipalOrgID")) == ["${var.organization_id}"] and conditions.get(("ArnLike", "aws:PrincipalArn")) == "${local.%s_principals}" % kind, "%s: trust %s is not the central account's %s roles within the organization" % (where, st.get("sid"), binaries))
             if "sts:SetSourceIdentity" in st.get("actions", []):
                 check(conditions.get(("StringEquals", "sts:SourceIdentity")) == ["ecr-gatekeeper"], "%s: SetSourceIdentity without sts:SourceIdentity ecr-gatekeeper" % where)
-    check(locals_.get("role_tags") == '${merge(var.tags, {"gatekeeper:ou-path" = var.ou_path})}', "Terraform member module's roles are not tagged gatekeeper:ou-path = var.ou_path: %s" % locals_.get("role_tags"))
-    check(set(locals_.get("acting_statements", {}).get("retag", {}).get("actions", [])) == withheld and locals_.get("acting") == '${var.mode == "enforce" ? ["repositories", "retag", "registry"] : ["repositories", "registry"]}', "Terraform member module: not exactly %s withheld in audit" % sorted(withheld))
+    check(set(locals_.get("acting_statements", {}).get("retag", {}).get("actions", [])) == withheld and locals_.get("acting") == '${var.mode == "enforce" ? ["repositories", "retag", "registry", "ou_path"] : ["repositories", "registry", "ou_path"]}', "Terraform member module: not exactly %s withheld in audit (and the OU path read in both modes)" % sorted(withheld))
+    check(locals_.get("this_region_only") == '${var.roles_region == ""}', "Terraform member module's local.this_region_only is %s, not var.roles_region == \"\"" % locals_.get("this_region_only"))
     acting_principals = str(locals_.get("acting_principals", ""))
     check(all('"%s"' % b in acting_principals for b in acting_functions) and "role/ecr-gatekeeper-${f}-*" in acting_principals, "Terraform member module's acting role trusts %s, not %s" % (acting_principals, acting_functions))
     check(locals_.get("read_principals") == ["arn:${local.partition}:iam::${var.central_account_id}:role/ecr-gatekeeper-%s-*" % b for b in read_functions], "Terraform member module's read role trusts %s" % locals_.get("read_principals"))
+    return template, module
+
+
+def check_ou_path(sam, tf, template, module, permissions):
+    """The OU paths: the parameter each member stack writes (member.yaml, the member module) is the
+    one the code reads, with the code's actions (permissions.json's member.ou_path); the central
+    stack passes its own account's to the functions; the four take the same OU path pattern."""
+    name, adapter = code_ou_path()
+    check(name == OU_PATH_PARAMETER, "shared/src/adapters: OU_PATH_PARAMETER is %s, the member stacks write %s" % (name, OU_PATH_PARAMETER))
+    called = set(permissions["member"].get("ou_path", []))
+    check(all('"%s"' % a in adapter for a in called), "the adapter of OU_PATH_PARAMETER does not call %s (permissions.json member.ou_path)" % sorted(called))
+
+    # member.yaml: one String parameter of OuPath, in every region's stack when OuPath is set.
+    resources = template["Resources"]
+    parameters = {n: r for n, r in resources.items() if r["Type"] == "AWS::SSM::Parameter"}
+    written = list(parameters.values())[0] if len(parameters) == 1 else {}
+    props = written.get("Properties", {})
+    check(len(parameters) == 1 and written.get("Condition") == "HasOuPath" and props.get("Name") == OU_PATH_PARAMETER and props.get("Type") == "String" and props.get("Value") == {"Ref": "OuPath"}, "member.yaml does not write OuPath to the String parameter %s exactly when it is set, in every region (one AWS::SSM::Parameter, Condition HasOuPath): %s" % (OU_PATH_PARAMETER, parameters))
+    check(template.get("Conditions", {}).get("HasOuPath") == {"Fn::Not": [{"Fn::Equals": [{"Ref": "OuPath"}, ""]}]}, "member.yaml Condition HasOuPath is not OuPath != \"\"")
+    # The member module: the same, with count (in the module's region, whatever roles_region).
+    parameters = tf_blocks(module, "resource", "aws_ssm_parameter")
+    written = list(parameters.values())[0] if len(parameters) == 1 else {}
+    check(len(parameters) == 1 and written.get("count") == '${var.ou_path != "" ? 1 : 0}' and not any(k in written for k in ("for_each", "provider")) and written.get("name") == OU_PATH_PARAMETER and written.get("type") == "String" and written.get("value") == "${var.ou_path}", "Terraform member module does not write var.ou_path to the String parameter %s exactly when it is set (one aws_ssm_parameter, count var.ou_path != \"\", the module's provider): %s" % (OU_PATH_PARAMETER, {n: {k: v for k, v in b.items() if k in ("count", "for_each", "provider", "name", "type", "value")} for n, b in parameters.items()}))
+
+    # The OU path's pattern and default: member.yaml's OuPath is the reference.
+    member_ou_path = template.get("Parameters", {}).get("OuPath", {})
+    pattern = member_ou_path.get("AllowedPattern")
+    check(bool(pattern) and member_ou_path.get("Default") == "", "member.yaml OuPath: no AllowedPattern, or not empty by default")
+    for where, default, found in (
+        ("SAM template.yaml OuPath", sam.get("Parameters", {}).get("OuPath", {}).get("Default"), sam.get("Parameters", {}).get("OuPath", {}).get("AllowedPattern")),
+        ("Terraform variable ou_path", tf_variable(tf, "ou_path").get("default"), tf_pattern(tf_variable(tf, "ou_path"), "ou_path")),
+        ("Terraform member module variable ou_path", tf_variable(module, "ou_path").get("default"), tf_pattern(tf_variable(module, "ou_path"), "ou_path")),
+    ):
+        check(default == "" and found == pattern, "%s: default %r and pattern %s, not \"\" and member.yaml OuPath's %s" % (where, default, found, pattern))
+
+    # The central stack: its own account's OU path to every function.
+    check(sam["Globals"]["Function"]["Environment"]["Variables"].get(OU_PATH_ENV) == {"Ref": "OuPath"}, "SAM does not pass OuPath as %s" % OU_PATH_ENV)
+    check(tf_locals(tf)["environment"].get(OU_PATH_ENV) == "${var.ou_path}", "Terraform does not pass var.ou_path as %s" % OU_PATH_ENV)
 
 
 def main():
@@ -863,7 +955,8 @@ def main():
 
     intake_queues = check_intake(sam, tf, permissions, functions, binary_of_queue)
     check_pacing(sam, tf)
-    check_member(permissions, member_patterns)
+    member_template, member_module = check_member(permissions, member_patterns)
+    check_ou_path(sam, tf, member_template, member_module, permissions)
 
     # The module README documents every input and output.
     with open(os.path.join(TF, "README.md")) as f:
@@ -885,7 +978,7 @@ def main():
         print("infra/check.py: " + p)
     if problems:
         return 1
-    print("infra/check.py: SAM and Terraform agree: %d functions, %d environment variables, %d event patterns, %d intake queues (each with its dead-letter and age alarms), IAM per permissions.json (%d operations in the adapters); organization mode and the member templates agree (%d forwarded patterns, member roles per permissions.json)" % (len(binary_of), len(read), len(files), intake_queues, len(ops), len(member_patterns)))
+    print("infra/check.py: SAM and Terraform agree: %d functions, %d environment variables, %d event patterns, %d intake queues (each with its dead-letter and age alarms), IAM per permissions.json (%d operations in the adapters); organization mode and the member templates agree (%d forwarded patterns, member roles per permissions.json, the OU path parameter %s)" % (len(binary_of), len(read), len(files), intake_queues, len(ops), len(member_patterns), OU_PATH_PARAMETER))
     return 0
 
 

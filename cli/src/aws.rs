@@ -82,6 +82,17 @@ pub fn home(sdk: &aws_config::SdkConfig) -> Result<Option<Place>, Fail> {
     }))
 }
 
+/// The OU path of the account the CLI runs in (GATEKEEPER_OU_PATH), for rules scoped by OU.
+pub fn ou_path() -> Result<Option<String>, Fail> {
+    match env(config::OU_PATH) {
+        Some(path) if !gatekeeper::domain::policy::is_ou_path(&path) => Err(Fail::error(format!(
+            "{}={path:?}: expected an OU path from the root (r-ab12/ou-ab12-11111111/...)",
+            config::OU_PATH
+        ))),
+        path => Ok(path),
+    }
+}
+
 /// The deployment's state table and topic, for commands that change state or notify; the mode
 /// from `--mode` where the command has it, else GATEKEEPER_MODE, else audit.
 pub fn gatekeeper(
@@ -113,6 +124,7 @@ pub fn gatekeeper(
         home: home(sdk)?,
         member_role: None,
         governed_accounts: Vec::new(),
+        ou_path: ou_path()?,
     };
     Ok(Adapters::new(sdk).gatekeeper(&deployment, policy))
 }

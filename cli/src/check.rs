@@ -11,7 +11,7 @@ use gatekeeper::domain::events::Scanner;
 use gatekeeper::domain::policy::{Policy, Whereabouts};
 use gatekeeper::domain::tags::{TagKind, TagScheme};
 use gatekeeper::domain::verdict::{Subject, evaluate};
-use gatekeeper::domain::{Decision, Finding, ImageRef, Place, ScanState};
+use gatekeeper::domain::{Decision, Finding, ImageRef, ScanState};
 use gatekeeper::ports::{FindingsSource, ImageDetail, ImageRegistry};
 
 use crate::cli::PolicyArg;
@@ -204,7 +204,19 @@ async fn run(args: Args) -> Result<ExitCode, Fail> {
     };
     let observed = wait_for_scan(&ecr, &inspector, &image, scanner, &args).await?;
     let home = aws::home(&sdk)?;
-    decide_and_print(&policy, &scheme, image, &observed, (format, home.as_ref()))
+    let ou_path = aws::ou_path()?;
+    if policy.scopes_by_ou() && ou_path.is_none() {
+        return Err(Fail::error(format!(
+            "the policy scopes rules by OU: set {} to the OU path of the account the image is in (r-ab12/ou-ab12-11111111/...)",
+            gatekeeper::bootstrap::config::OU_PATH
+        )));
+    }
+    let at = Whereabouts {
+        account: home.as_ref().map(|h| h.account.as_str()),
+        region: home.as_ref().map(|h| h.region.as_str()),
+        ou_path: ou_path.as_deref(),
+    };
+    decide_and_print(&policy, &scheme, image, &observed, (format, at))
 }
 
 /// Looks at the image until its scan is complete and its findings have stayed unchanged for the
@@ -278,7 +290,7 @@ fn decide_and_print(
     scheme: &TagScheme,
     image: ImageRef,
     observed: &Observed,
-    (format, home): (Format, Option<&Place>),
+    (format, at): (Format, Whereabouts<'_>),
 ) -> Result<ExitCode, Fail> {
     let now = gatekeeper::domain::time::now();
     let in_use = observed
@@ -295,11 +307,9 @@ fn decide_and_print(
         baseline: observed.detail.pushed_at,
         in_use,
         now,
-        // The image is in the account and region the CLI runs in (GATEKEEPER_ACCOUNT_ID).
-        at: Whereabouts {
-            account: home.map(|h| h.account.as_str()),
-            region: home.map(|h| h.region.as_str()),
-        },
+        // The image is in the account, OU and region the CLI runs in (GATEKEEPER_ACCOUNT_ID,
+        // GATEKEEPER_OU_PATH).
+        at,
     };
     let verdict = evaluate(policy, &subject, &observed.findings, &observed.scan);
     let held = image

@@ -37,6 +37,7 @@ locals {
     GATEKEEPER_INSPECTOR_TPS      = tostring(var.inspector_tps)
     GATEKEEPER_MEMBER_ROLE        = var.member_role_name
     GATEKEEPER_GOVERNED_ACCOUNTS  = join(",", var.governed_accounts)
+    GATEKEEPER_OU_PATH            = var.ou_path
   }
 
   repositories  = "arn:${local.partition}:ecr:${local.region}:${local.account}:repository/${var.repository_pattern}"

@@ -312,6 +312,18 @@ variable "governed_accounts" {
   }
 }
 
+# The member accounts' OU paths come from their member module (SSM /ecr-gatekeeper/ou-path); this
+# account's own, for its images, from here.
+variable "ou_path" {
+  description = "This account's own OU path (r-ab12/ou-ab12-11111111), needed only when the policy scopes rules by OU (ous); GATEKEEPER_OU_PATH."
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^(r-[0-9a-z]{4,32}(/ou-[0-9a-z]{4,32}-[0-9a-z]{8,32})*)?$", var.ou_path))
+    error_message = "ou_path: r-xxxx/ou-xxxx-xxxxxxxx/... or empty."
+  }
+}
+
 variable "zips" {
   description = "The deployment zips from `cargo lambda build --release --arm64 --output-format zip` (paths)."
   type = object({

@@ -215,6 +215,20 @@ impl Aws {
         moto_client!(aws_sdk_inspector2, &sdk, MotoAccount(self.account.clone()))
     }
 
+    /// Writes this account's OU path where its member stack does (the SSM parameter
+    /// [`gatekeeper::adapters::OU_PATH_PARAMETER`] in this region).
+    pub async fn write_ou_path(&self, path: &str) {
+        let sdk = sdk_for(&self.moto.endpoint, &self.region).await;
+        moto_client!(aws_sdk_ssm, &sdk, MotoAccount(self.account.clone()))
+            .put_parameter()
+            .name(gatekeeper::adapters::OU_PATH_PARAMETER)
+            .value(path)
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .send()
+            .await
+            .expect("put the OU path parameter");
+    }
+
     /// Creates a repository: `MUTABLE`, `IMMUTABLE`, or `IMMUTABLE_WITH_EXCLUSION` with wildcard filters.
     pub async fn create_repo(&self, name: &str, mutability: &str, exclusions: &[&str]) {
         let mut req = self
@@ -717,9 +731,12 @@ impl Aws {
         let caller = sdk_for(sts_endpoint, &self.region).await;
         let sts = moto_client!(aws_sdk_sts, &caller, MotoAccount(self.account.clone()));
         let members = sdk_for(&self.moto.endpoint, &self.region).await;
-        let ecr = aws_sdk_ecr::config::Builder::from(&members);
-        gk.registry =
-            Ecr::new(self.ecr.clone()).with_members(Members::new(sts, MEMBER_ROLE, ecr, 100.0));
+        gk.registry = Ecr::new(self.ecr.clone()).with_members(Members::new(
+            sts,
+            MEMBER_ROLE,
+            &members,
+            100.0,
+        ));
         gk.members = Some(Vec::new());
         gk
     }
@@ -751,6 +768,7 @@ impl Aws {
                 region: self.region.clone(),
             }),
             members: None,
+            ou_path: None,
             clock: gatekeeper::domain::time::now,
         }
     }
@@ -1117,6 +1135,10 @@ impl gatekeeper::ports::Reach for WithScanStatus {
             inner: self.inner.at(place).await?,
             status: std::sync::Mutex::new(status),
         })
+    }
+
+    async fn ou_path(&self, place: &gatekeeper::domain::Place) -> Result<Option<String>, AwsError> {
+        self.inner.ou_path(place).await
     }
 }
 

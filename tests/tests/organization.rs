@@ -32,6 +32,11 @@ struct MemberImage {
     critical: bool,
 }
 
+/// A message field's text ("" when absent).
+fn text(v: &Value) -> &str {
+    v.as_str().unwrap_or_default()
+}
+
 /// The member's push event, forwarded to the central bus with its envelope unchanged.
 fn forwarded_push(image: &MemberImage) -> Value {
     let mut e = push_event(
@@ -172,4 +177,89 @@ async fn one_deployment_per_region_governs_its_regions_members_through_the_membe
     for image in images.iter().filter(|i| i.aws.account == denied) {
         assert_eq!(image.aws.tags(REPO, &image.digest).await.unwrap(), ["v1"]);
     }
+}
+
+#[tokio::test]
+async fn rules_scoped_by_ou_read_each_members_ou_path_from_its_stack_and_fail_closed_without_one() {
+    const SANDBOX: &str = "r-ab12/ou-ab12-11111111/ou-ab12-22222222";
+    let moto = Moto::shared();
+    let security = Aws::new("ou-security").await;
+    let setup = security.standard_setup().await;
+    let policy = Policy::parse(
+        "version = 1\n[defaults]\nblock = \"CRITICAL\"\n[[rule]]\nname = \"sandbox-ou\"\nous = [\"ou-ab12-22222222\"]\nrepositories = [\"*\"]\nmode = \"audit\"\n",
+    )
+    .unwrap();
+    let mut gk = security
+        .organization_gatekeeper(&setup, policy, &moto.endpoint)
+        .await;
+    gk.ou_path = Some("r-ab12".into());
+    let findings = FakeFindings::default();
+    let mut images = Vec::new();
+    // A member in the sandbox OU, one elsewhere, one whose stack wrote no OU path.
+    for (name, path) in [
+        ("ou-sandbox", Some(SANDBOX)),
+        ("ou-workloads", Some("r-ab12/ou-ab12-11111111")),
+        ("ou-unknown", None),
+    ] {
+        let aws = Aws::with(moto, &Aws::new(name).await.account, "eu-west-1").await;
+        if let Some(path) = path {
+            aws.write_ou_path(path).await;
+        }
+        aws.create_repo(REPO, "MUTABLE", &[]).await;
+        let digest = aws.push(REPO, name, &["v1"]).await;
+        findings.set(
+            &digest,
+            vec![Finding::new("CVE-2026-41234", Severity::Critical)],
+        );
+        images.push(MemberImage {
+            aws,
+            digest,
+            critical: true,
+        });
+    }
+    let mut results = Vec::new();
+    for image in &images {
+        let scan = administrators_scan(image, &security.account);
+        results.push(gk.handle_scan_event(&findings, &scan).await);
+    }
+    let tags = |i: usize| images[i].aws.tags(REPO, &images[i].digest);
+    // In the sandbox OU: judged by its rule, in audit; elsewhere: the defaults block.
+    assert_eq!(tags(0).await.unwrap(), ["v1"]);
+    assert_eq!(
+        tags(1).await.unwrap(),
+        [format!("quarantined-v1--{}", &images[1].digest[7..19])]
+    );
+    // No OU path: not decided by a rule that may not be its own; an error and an alert.
+    let e = results.pop().unwrap().unwrap_err();
+    assert!(e.to_string().contains("Unlocated"), "{e}");
+    assert_eq!(tags(2).await.unwrap(), ["v1"]);
+    let (json, _chat) = security.checked_messages(&setup).await;
+    let rules: Vec<(&str, &str, &str)> = (json.iter())
+        .map(|(_, b)| {
+            (
+                text(&b["event_type"]),
+                text(&b["image"]["account"]),
+                text(&b["policy"]["rule"]),
+            )
+        })
+        .collect();
+    let (sandbox, workloads, unknown) = (
+        images[0].aws.account.as_str(),
+        images[1].aws.account.as_str(),
+        images[2].aws.account.as_str(),
+    );
+    assert!(
+        rules.contains(&("verdict", sandbox, "sandbox-ou")),
+        "{rules:?}"
+    );
+    assert!(
+        rules.contains(&("verdict", workloads, "defaults")),
+        "{rules:?}"
+    );
+    assert_eq!(
+        (rules.iter())
+            .filter(|(kind, ..)| *kind == "alert")
+            .collect::<Vec<_>>(),
+        [&("alert", unknown, "defaults")]
+    );
 }

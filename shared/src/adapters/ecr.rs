@@ -270,13 +270,23 @@ fn gone<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> bool {
 
 impl Reach for Ecr {
     async fn at(&self, place: &Place) -> Result<Ecr, AwsError> {
-        match &self.members {
-            Some(members) => members.registry(place).await,
-            None => Err(AwsError::invalid(
+        self.members(place)?.registry(place).await
+    }
+
+    async fn ou_path(&self, place: &Place) -> Result<Option<String>, AwsError> {
+        self.members(place)?.ou_path(place).await
+    }
+}
+
+impl Ecr {
+    /// How this deployment reaches `place`: an error when it has no member role.
+    fn members(&self, place: &Place) -> Result<&Members, AwsError> {
+        self.members.as_deref().ok_or_else(|| {
+            AwsError::invalid(
                 "sts:AssumeRole",
                 format!("{place}: this deployment has no member role (GATEKEEPER_MEMBER_ROLE)"),
-            )),
-        }
+            )
+        })
     }
 }
 

@@ -1,6 +1,7 @@
 //! Organization members: the registry of each member account, reached through the role the
 //! deployment assumes there (with a source identity, so CloudTrail in the member names the
-//! gatekeeper), its credentials cached until shortly before they expire.
+//! gatekeeper), its credentials cached until shortly before they expire; and the OU path the
+//! member's stack writes, read with the same session.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -23,6 +24,9 @@ const SESSION_SECONDS: i32 = 3600;
 /// is 10 minutes), so that no run keeps using one that ends under it.
 const RENEW_BEFORE: Epoch = 900;
 
+/// The SSM parameter a member stack writes its account's OU path to, in each governed region.
+pub const OU_PATH_PARAMETER: &str = "/ecr-gatekeeper/ou-path";
+
 /// A member that refused (for good: not throttled) is not asked again for this long (each record of
 /// its images would otherwise cost an AssumeRole).
 const REFUSED_FOR: Epoch = 60;
@@ -33,29 +37,41 @@ pub struct Members {
     sts: aws_sdk_sts::Client,
     role: String,
     ecr: aws_sdk_ecr::config::Builder,
+    ssm: aws_sdk_ssm::config::Builder,
     put_rate: f64,
-    sessions: Mutex<HashMap<Place, (Ecr, Epoch)>>,
+    sessions: Mutex<HashMap<Place, Session>>,
     refused: Mutex<HashMap<Place, (AwsError, Epoch)>>,
+    ou_paths: Mutex<HashMap<Place, (Option<String>, Epoch)>>,
+}
+
+/// A member session: its registry, its credentials (for the OU path's read), when it expires.
+#[derive(Debug, Clone)]
+struct Session {
+    ecr: Ecr,
+    credentials: Credentials,
+    expires: Epoch,
 }
 
 impl Members {
-    /// Members reached by assuming the role named `role` in each, through `sts`; their ECR clients
-    /// start from `ecr` (retries, timeouts, endpoint) with the session's credentials and the member's
-    /// region, and pace PutImage at `put_rate` a second per member (ECR's quota is per account and
-    /// region).
+    /// Members reached by assuming the role named `role` in each, through `sts`; their ECR and SSM
+    /// clients start from `sdk` (retries, timeouts, endpoint) with the session's credentials and the
+    /// member's region, and PutImage is paced at `put_rate` a second per member (ECR's quota is per
+    /// account and region).
     pub fn new(
         sts: aws_sdk_sts::Client,
         role: impl Into<String>,
-        ecr: aws_sdk_ecr::config::Builder,
+        sdk: &aws_config::SdkConfig,
         put_rate: f64,
     ) -> Members {
         Members {
             sts,
             role: role.into(),
-            ecr,
+            ecr: aws_sdk_ecr::config::Builder::from(sdk),
+            ssm: aws_sdk_ssm::config::Builder::from(sdk),
             put_rate,
             sessions: Mutex::default(),
             refused: Mutex::default(),
+            ou_paths: Mutex::default(),
         }
     }
 
@@ -71,11 +87,50 @@ impl Members {
 
     /// The registry of `place`: the cached session's, or a new session's.
     pub async fn registry(&self, place: &Place) -> Result<Ecr, AwsError> {
-        let cached = self.lock().get(place).cloned();
-        if let Some((ecr, expires)) = cached
-            && now() < expires - RENEW_BEFORE
+        Ok(self.session(place).await?.ecr)
+    }
+
+    /// The OU path `place`'s member stack wrote ([`OU_PATH_PARAMETER`] in its region; `None`: none),
+    /// read with the member session and kept as long as the session.
+    pub async fn ou_path(&self, place: &Place) -> Result<Option<String>, AwsError> {
+        let cached = lock(&self.ou_paths).get(place).cloned();
+        if let Some((path, until)) = cached
+            && now() < until
         {
-            return Ok(ecr);
+            return Ok(path);
+        }
+        let session = self.session(place).await?;
+        let config = (self.ssm.clone())
+            .credentials_provider(session.credentials)
+            .region(Region::new(place.region.clone()))
+            .build();
+        let out = aws_sdk_ssm::Client::from_conf(config)
+            .get_parameter()
+            .name(OU_PATH_PARAMETER)
+            .send()
+            .await;
+        let path = match out {
+            Ok(out) => out.parameter().and_then(|p| p.value()).map(str::to_string),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_parameter_not_found()) =>
+            {
+                None
+            }
+            Err(e) => return Err(aws_error("ssm:GetParameter", e)),
+        };
+        let until = session.expires - RENEW_BEFORE;
+        lock(&self.ou_paths).insert(place.clone(), (path.clone(), until));
+        Ok(path)
+    }
+
+    /// The session in `place`: the cached one, or a new one.
+    async fn session(&self, place: &Place) -> Result<Session, AwsError> {
+        let cached = self.lock().get(place).cloned();
+        if let Some(session) = cached
+            && now() < session.expires - RENEW_BEFORE
+        {
+            return Ok(session);
         }
         let refused = lock(&self.refused).get(place).cloned();
         if let Some((e, until)) = refused
@@ -90,8 +145,8 @@ impl Members {
         })
     }
 
-    /// A new session in `place`'s account, its registry cached until shortly before it expires.
-    async fn assume(&self, place: &Place) -> Result<Ecr, AwsError> {
+    /// A new session in `place`'s account, cached until shortly before it expires.
+    async fn assume(&self, place: &Place) -> Result<Session, AwsError> {
         let out = self
             .sts
             .assume_role()
@@ -115,16 +170,21 @@ impl Members {
             "gatekeeper-member-role",
         );
         let config = (self.ecr.clone())
-            .credentials_provider(credentials)
+            .credentials_provider(credentials.clone())
             .region(Region::new(place.region.clone()))
             .build();
         let ecr =
             Ecr::new(aws_sdk_ecr::Client::from_conf(config)).paced(Pace::per_second(self.put_rate));
-        self.lock().insert(place.clone(), (ecr.clone(), expires));
-        Ok(ecr)
+        let session = Session {
+            ecr,
+            credentials,
+            expires,
+        };
+        self.lock().insert(place.clone(), session.clone());
+        Ok(session)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Place, (Ecr, Epoch)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Place, Session>> {
         lock(&self.sessions)
     }
 }
@@ -155,7 +215,8 @@ mod tests {
                 .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
                 .build(),
         );
-        let members = Members::new(sts, "gk-member", aws_sdk_ecr::config::Builder::new(), 1.0);
+        let sdk = aws_config::SdkConfig::builder().build();
+        let members = Members::new(sts, "gk-member", &sdk, 1.0);
         let place = |region: &str| Place {
             account: "111111111111".into(),
             region: region.into(),

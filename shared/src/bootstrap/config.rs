@@ -2,7 +2,7 @@
 //! tests never touch the process environment.
 
 use crate::adapters::{INSPECTOR_TPS, PUT_IMAGE_TPS};
-use crate::domain::policy::Policy;
+use crate::domain::policy::{Policy, is_ou_path};
 use crate::domain::tags::TagScheme;
 use crate::domain::time::parse_duration;
 use crate::domain::{Mode, Place};
@@ -22,6 +22,8 @@ pub const MEMBER_ROLE: &str = "GATEKEEPER_MEMBER_ROLE";
 /// The member accounts an Organization deployment governs, comma-separated (unset: every member
 /// whose events reach it).
 pub const GOVERNED_ACCOUNTS: &str = "GATEKEEPER_GOVERNED_ACCOUNTS";
+/// The deployment's own account's OU path (`r-ab12/ou-ab12-11111111`), for rules scoped by OU.
+pub const OU_PATH: &str = "GATEKEEPER_OU_PATH";
 /// ARN of the SNS topic that carries the JSON messages.
 pub const TOPIC_ARN: &str = "GATEKEEPER_TOPIC_ARN";
 /// ARN of the SNS topic that carries the same notices in AWS Chatbot's format (unset: none).
@@ -153,6 +155,8 @@ pub struct Deployment {
     pub member_role: Option<String>,
     /// The members it governs (empty: every member whose events reach it).
     pub governed_accounts: Vec<String>,
+    /// Its own account's OU path (members' are read from their stacks).
+    pub ou_path: Option<String>,
 }
 
 /// The default claim lease, seconds (`GATEKEEPER_CLAIM_LEASE` unset).
@@ -243,6 +247,18 @@ fn governed_accounts(
     .collect()
 }
 
+/// The deployment's own OU path: a root id, then OU ids, `/` between.
+fn ou_path(env: &Env<impl Fn(&str) -> Option<String>>) -> Result<Option<String>, ConfigError> {
+    match env.get(OU_PATH) {
+        Some(path) if !is_ou_path(&path) => Err(invalid(
+            OU_PATH,
+            path,
+            "expected an OU path from the root: r-ab12/ou-ab12-11111111/...",
+        )),
+        path => Ok(path),
+    }
+}
+
 impl Config {
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<Config, ConfigError> {
@@ -274,6 +290,7 @@ impl Config {
                 home: home(&env)?,
                 member_role: member_role(&env)?,
                 governed_accounts: governed_accounts(&env)?,
+                ou_path: ou_path(&env)?,
             },
             policy: match env.get(POLICY) {
                 None => PolicySource::Builtin,
@@ -528,6 +545,10 @@ mod tests {
         let c = Config::from_lookup(lookup(&org)).unwrap().deployment;
         assert_eq!(c.member_role.as_deref(), Some("ecr-gatekeeper-member"));
         assert_eq!(c.governed_accounts, ["111111111111", "222222222222"]);
+        assert_eq!(c.ou_path, None);
+        org.push((OU_PATH, "r-ab12/ou-ab12-11111111"));
+        let c = Config::from_lookup(lookup(&org)).unwrap().deployment;
+        assert_eq!(c.ou_path.as_deref(), Some("r-ab12/ou-ab12-11111111"));
         let refused = |pairs: &[(&str, &str)], name: &str| {
             let mut set = BASE.to_vec();
             set.extend_from_slice(pairs);
@@ -538,6 +559,7 @@ mod tests {
         };
         let home = [(ACCOUNT_ID, "123456789012"), (REGION, "eu-west-1")];
         refused(&[(ACCOUNT_ID, "12345")], ACCOUNT_ID);
+        refused(&[(OU_PATH, "Security/Prod")], OU_PATH);
         refused(&[(MEMBER_ROLE, "gk-member")], MEMBER_ROLE);
         refused(
             &[home[0], home[1], (MEMBER_ROLE, "role/with/slashes")],

@@ -86,7 +86,7 @@ impl<'a> Adapters<'a> {
             registry = registry.with_members(Members::new(
                 aws_sdk_sts::Client::new(self.sdk),
                 role,
-                aws_sdk_ecr::config::Builder::from(self.sdk),
+                self.sdk,
                 self.pacing.put_image,
             ));
         }
@@ -112,6 +112,7 @@ impl<'a> Adapters<'a> {
             home: deployment.home.clone(),
             members: (deployment.member_role.as_ref())
                 .map(|_| deployment.governed_accounts.clone()),
+            ou_path: deployment.ou_path.clone(),
             clock: crate::domain::time::now,
         }
     }
@@ -226,6 +227,7 @@ mod tests {
             home: None,
             member_role: None,
             governed_accounts: Vec::new(),
+            ou_path: None,
         };
         let policy = Policy::builtin();
         let hash = policy.hash().to_string();

@@ -21,8 +21,8 @@ use crate::domain::{Finding, Mode, Severity};
 mod glob;
 mod scope;
 pub use glob::{Glob, GlobError, MAX_PATTERN_LEN, REFUSED, glob_match, is_ecr_repository_name};
-pub use scope::Whereabouts;
 use scope::{Rank, Scope};
+pub use scope::{Whereabouts, is_ou_path};
 
 /// The policy the gatekeeper uses when none is configured: block at CRITICAL, warn at HIGH.
 pub const DEFAULT_POLICY: &str = r#"# ecr-gatekeeper default policy: block at CRITICAL, warn at HIGH, in every repository.
@@ -185,6 +185,8 @@ struct RuleDoc {
     repositories: Vec<String>,
     #[serde(default)]
     accounts: Vec<String>,
+    #[serde(default)]
+    ous: Vec<String>,
     #[serde(default)]
     regions: Vec<String>,
     #[serde(default, deserialize_with = "criteria")]
@@ -736,8 +738,8 @@ impl<'r, 't> Reading<'r, 't> {
         if !d.repositories.is_empty() {
             self.problems.push(note(line, "defaults.repositories", "the default rule applies to every repository; put repository patterns in a [[rule]]"));
         }
-        if !d.accounts.is_empty() || !d.regions.is_empty() {
-            self.problems.push(note(line, "defaults", "the default rule applies in every account and region; put accounts and regions in a [[rule]]"));
+        if !d.accounts.is_empty() || !d.ous.is_empty() || !d.regions.is_empty() {
+            self.problems.push(note(line, "defaults", "the default rule applies in every account and region; put accounts, ous and regions in a [[rule]]"));
         }
         let default = default_rule(d);
         self.check_rule("defaults", line, d, &default);
@@ -790,6 +792,7 @@ impl<'r, 't> Reading<'r, 't> {
         let patterns = self.compile(&r.repositories, line, &format!("{field}.repositories"));
         let scope = Scope {
             accounts: r.accounts.clone(),
+            ous: r.ous.clone(),
             regions: r.regions.clone(),
         };
         for (key, problem) in scope.problems() {
@@ -819,7 +822,7 @@ impl<'r, 't> Reading<'r, 't> {
                         rule.line,
                         format!("{}.repositories", rule.rule.name),
                         format!(
-                            "{:?} is also a pattern of rule {:?} (line {}) for the same accounts and regions: one image would fall under both at the same precedence; scope one of them, or merge them",
+                            "{:?} is also a pattern of rule {:?} (line {}) for the same accounts, OUs and regions: one image would fall under both at the same precedence; scope one of them, or merge them",
                             pattern.as_str(), first.rule.name, first.line
                         ),
                     ));
@@ -1148,8 +1151,14 @@ impl Policy {
         self.rule_in(repository, Whereabouts::default())
     }
 
+    /// Whether a rule is scoped by OU: then an image's rule depends on its account's OU path, which
+    /// must be known (see [`Whereabouts::ou_path`]).
+    pub fn scopes_by_ou(&self) -> bool {
+        self.rules.iter().any(|r| r.scope.by_ou())
+    }
+
     /// The rule for a repository of an image in `at`: a rule scoped by account outranks one scoped by
-    /// region, which outranks an unscoped one; within a rank, the most specific matching pattern
+    /// OU (the deeper OU first), which outranks one scoped by region, which outranks an unscoped one; within a rank, the most specific matching pattern
     /// wins (most literal characters; between different patterns as specific, the rule written
     /// first; the same pattern in two rules that could meet at one rank is refused at load); no match
     /// gives the defaults.

@@ -182,4 +182,10 @@ pub trait Reach: Sized {
     /// The registry of `place`; an error when this deployment cannot reach it (no member role
     /// configured, the role missing or denied).
     fn at(&self, place: &Place) -> impl Future<Output = Result<Self, AwsError>> + Send;
+    /// The OU path its member stack wrote for `place`'s account (`None`: it wrote none), read through
+    /// the member role; an error as [`Reach::at`].
+    fn ou_path(
+        &self,
+        place: &Place,
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
 }

@@ -135,8 +135,9 @@ impl<P: Ports> Gatekeeper<P> {
                 kind,
                 MediaKind::Image | MediaKind::Index | MediaKind::Unknown
             );
-        let scheme = self.tags_for(image);
-        let verified = self.verified_for(image, verdict);
+        let rule = self.rule_of(image).await?;
+        let scheme = self.tags_for(rule);
+        let verified = Self::verified_for(rule, verdict);
         let mut plan = plan(
             &scheme,
             &detail.tags,
@@ -276,7 +277,7 @@ impl<P: Ports> Gatekeeper<P> {
 
     async fn alert_breaker(&self, image: &ImageRef, why: &str) -> Result<(), Error> {
         let verdict = pending(why.to_string());
-        let rule = self.rule_of(image);
+        let rule = self.policy.rule_in(&image.repository, self.placed(image));
         let trigger = Trigger::cli(TriggerKind::Breaker, format!("breaker-{}", (self.clock)()));
         let notice = VerdictNotice {
             event_type: EventType::Alert,

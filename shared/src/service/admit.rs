@@ -27,7 +27,7 @@ impl<P: Ports> Gatekeeper<P> {
         let held = if matches!(
             kind,
             MediaKind::Image | MediaKind::Index | MediaKind::Unknown
-        ) && self.rule_of(image).unscanned == Unscanned::Hold
+        ) && self.rule_of(image).await?.unscanned == Unscanned::Hold
         {
             Some(self.hold(image, trigger).await?)
         } else {
@@ -55,7 +55,7 @@ impl<P: Ports> Gatekeeper<P> {
         let Some(detail) = self.detail(image).await? else {
             return Ok(Outcome::gone(TriggerKind::Push, image));
         };
-        let rule = self.rule_of(image);
+        let rule = self.rule_of(image).await?;
         let mode = self.effective_mode(rule);
         let plan = plan::hold(&self.tags, &detail.tags, &image.digest);
         let cause = Cause::new(
@@ -156,7 +156,7 @@ impl<P: Ports> Gatekeeper<P> {
 
     /// An image of a repository nothing scans: it stays pending, and an alert says so once a day.
     async fn unscanned(&self, image: &ImageRef, trigger: &Trigger) -> Result<Outcome, Error> {
-        let rule = self.rule_of(image);
+        let rule = self.rule_of(image).await?;
         let reason = format!(
             "repository {} matches no enhanced scanning rule: its images are not scanned (add it to the registry scanning configuration)",
             image.repository

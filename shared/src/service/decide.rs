@@ -7,7 +7,7 @@ use super::act::Carried;
 use super::act::{Cause, Target};
 use super::{Gatekeeper, Outcome, Status, Trigger, retry_later};
 use crate::domain::index::{PlatformVerdict, aggregate};
-use crate::domain::policy::Rule;
+use crate::domain::policy::{Rule, Whereabouts};
 use crate::domain::tags::TagKind;
 use crate::domain::time::{DAY, Epoch, format_date};
 use crate::domain::verdict::{Subject, Verdict, evaluate};
@@ -56,7 +56,10 @@ impl<P: Ports> Gatekeeper<P> {
         basis: &Basis<'_>,
         trigger: &Trigger,
     ) -> Result<Option<Decided>, Error> {
-        Deciding::new(self, image, basis, trigger).attempt().await
+        let at = self.locate(image).await?;
+        Deciding::new(self, image, at, basis, trigger)
+            .attempt()
+            .await
     }
 }
 
@@ -67,6 +70,8 @@ struct Deciding<'a, P: Ports> {
     image: &'a ImageRef,
     basis: &'a Basis<'a>,
     trigger: &'a Trigger,
+    /// Where the image lives.
+    at: Whereabouts<'a>,
     rule: &'a Rule,
     mode: Mode,
     /// Whether a finding says the image runs (ECS tasks, EKS pods).
@@ -116,10 +121,11 @@ impl<'a, P: Ports> Deciding<'a, P> {
     fn new(
         gk: &'a Gatekeeper<P>,
         image: &'a ImageRef,
+        at: Whereabouts<'a>,
         basis: &'a Basis<'a>,
         trigger: &'a Trigger,
     ) -> Self {
-        let rule = gk.rule_of(image);
+        let rule = gk.policy.rule_in(&image.repository, at);
         let (in_use, in_use_known, given) = match basis {
             Basis::Findings { findings, scan } => {
                 let counts: Vec<u64> = findings.iter().filter_map(|f| f.in_use_count).collect();
@@ -133,6 +139,7 @@ impl<'a, P: Ports> Deciding<'a, P> {
             image,
             basis,
             trigger,
+            at,
             rule,
             mode: gk.effective_mode(rule),
             in_use,
@@ -200,7 +207,7 @@ impl<'a, P: Ports> Deciding<'a, P> {
                 .or(self.detail.as_ref().and_then(|d| d.pushed_at)),
             in_use: self.in_use,
             now: seen.now,
-            at: self.gk.whereabouts(image),
+            at: self.at,
         };
         let mut verdict = self.verdict(&subject, &self.given);
         let mut scan = self.given.clone();

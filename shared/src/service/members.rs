@@ -1,13 +1,17 @@
 //! Organization members: the registry an image lives in (the deployment's own, or a member's through
-//! its role), and the alert when a member cannot be reached.
+//! its role), its account's OU path, and the alert when a member cannot be reached or located.
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
 
 use tracing::{error, warn};
 
 use super::{Gatekeeper, Trigger};
+use crate::domain::policy::is_ou_path;
 use crate::domain::time::{DAY, format_date};
 use crate::domain::verdict::pending;
 use crate::domain::{ImageRef, Place, TriggerKind};
-use crate::error::{AwsError, Error};
+use crate::error::{Error, GatekeeperError};
 use crate::outbound::notice::{EventType, VerdictNotice, dedup_key};
 use crate::ports::{Notifier, OnceMarks, Ports, Reach};
 use crate::state::{Mark, key_scope};
@@ -44,13 +48,32 @@ impl<P: Ports> Gatekeeper<P> {
         };
         match self.registry.at(place).await {
             Ok(registry) => Ok(Registry::Member(registry)),
-            Err(e) => {
-                if let Err(alert) = self.unreachable(image, place, &e).await {
-                    warn!(error = %alert, "the alert about an unreachable member was not sent");
-                }
-                Err(e.into())
-            }
+            Err(e) => Err(self.unreachable(image, place, e.into(), ROLE_HINT).await),
         }
+    }
+
+    /// The OU path `place`'s member stack wrote, for the rules scoped by OU; none, or one that is not
+    /// an OU path, is an error for this image (fail closed) and an alert, as an unreachable member.
+    pub(super) async fn member_ou_path(
+        &self,
+        image: &ImageRef,
+        place: &Place,
+    ) -> Result<&'static str, Error> {
+        let unlocated = |problem: String| -> Error {
+            GatekeeperError::Unlocated(format!(
+                "{place}: {problem}; the policy scopes rules by OU, so its images are not decided"
+            ))
+            .into()
+        };
+        let e = match self.registry.ou_path(place).await {
+            Ok(Some(path)) if is_ou_path(&path) => return Ok(interned(path)),
+            Ok(Some(path)) => unlocated(format!(
+                "its member stack's OU path {path:?} is not one (r-ab12/ou-ab12-11111111)"
+            )),
+            Ok(None) => unlocated("its member stack wrote no OU path".into()),
+            Err(e) => e.into(),
+        };
+        Err(self.unreachable(image, place, e, OU_PATH_HINT).await)
     }
 
     /// The registry of `place` (`None`: the deployment's own), as [`Self::registry_of`].
@@ -65,12 +88,25 @@ impl<P: Ports> Gatekeeper<P> {
         self.registry_of(&anywhere).await
     }
 
-    /// Says once a day that the deployment cannot act in a member account.
-    async fn unreachable(
+    /// Says once a day that the deployment cannot act in a member account, and gives back the error.
+    /// A retryable error (throttled, a dropped connection) is not announced: its retry likely cures it.
+    async fn unreachable(&self, image: &ImageRef, place: &Place, e: Error, hint: &str) -> Error {
+        if e.is_retryable() {
+            return e;
+        }
+        if let Err(alert) = self.alert_unreachable(image, place, &e, hint).await {
+            warn!(error = %alert, "the alert about an unreachable member was not sent");
+        }
+        e
+    }
+
+    /// The once-a-day alert of [`Self::unreachable`].
+    async fn alert_unreachable(
         &self,
         image: &ImageRef,
         place: &Place,
-        e: &AwsError,
+        e: &Error,
+        hint: &str,
     ) -> Result<(), Error> {
         error!(member = %place, error = %e, "cannot act in a member account: its images are not governed");
         let now = (self.clock)();
@@ -82,7 +118,7 @@ impl<P: Ports> Gatekeeper<P> {
             return Ok(());
         }
         let reason = format!(
-            "cannot act in {place}: {e}. Its images are not governed until the member role is there and trusts this deployment (records go to the dead-letter queue after their retries)"
+            "cannot act in {place}: {e}. Its images are not governed until {hint} (records go to the dead-letter queue after their retries)"
         );
         let verdict = pending(reason);
         let trigger = Trigger::cli(TriggerKind::Unreachable, format!("unreachable-{day}"));
@@ -93,9 +129,33 @@ impl<P: Ports> Gatekeeper<P> {
                 "ECR gatekeeper: CANNOT ACT in account {} ({})",
                 place.account, place.region
             )),
-            ..self.notice(image, &verdict, self.rule_of(image), &trigger)
+            ..self.notice(
+                image,
+                &verdict,
+                self.policy.rule_in(&image.repository, self.placed(image)),
+                &trigger,
+            )
         };
         self.notifier.publish(&notice.to_message()).await?;
         Ok(())
     }
+}
+
+/// What makes a member reachable again.
+const ROLE_HINT: &str = "the member role is there and trusts this deployment";
+
+/// What locates a member again.
+const OU_PATH_HINT: &str = "its member stack writes its OU path (the OuPath parameter)";
+
+/// `path` as a string that lives as long as the process: OU paths are few (one per OU an account of
+/// the Organization is in), and rules borrow them while an image is decided.
+fn interned(path: String) -> &'static str {
+    static PATHS: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+    let mut paths = PATHS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(known) = paths.get(path.as_str()) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(path.into_boxed_str());
+    paths.insert(leaked);
+    leaked
 }

@@ -219,6 +219,8 @@ pub struct Gatekeeper<P: Ports> {
     /// An Organization deployment also governs its members' images in its own region: every member
     /// (empty) or those listed; `None`: its own account only.
     pub members: Option<Vec<String>>,
+    /// Its own account's OU path, for the rules scoped by OU (members' are read from their stacks).
+    pub ou_path: Option<String>,
     /// The clock (tests fix it).
     pub clock: fn() -> Epoch,
 }
@@ -287,6 +289,7 @@ impl<P: Ports> Gatekeeper<P> {
             claim_lease: self.claim_lease,
             home: self.home,
             members: self.members,
+            ou_path: self.ou_path,
             clock: self.clock,
         }
     }
@@ -323,19 +326,19 @@ impl<P: Ports> Gatekeeper<P> {
         }
     }
 
-    /// The tag scheme of a repository: the deployment's prefixes, with its rule's `verified_prefix`
-    /// when the rule writes verified tags (validated against the others at cold start).
-    pub fn tags_for(&self, image: &ImageRef) -> TagScheme {
-        match &self.rule_of(image).verified_prefix {
+    /// The tag scheme of an image under `rule`: the deployment's prefixes, with the rule's
+    /// `verified_prefix` when the rule writes verified tags (validated against the others at cold
+    /// start).
+    pub fn tags_for(&self, rule: &Rule) -> TagScheme {
+        match &rule.verified_prefix {
             Some(v) => TagScheme::new(self.tags.quarantine_prefix(), self.tags.held_prefix(), v)
                 .unwrap_or_else(|_| self.tags.clone()),
             None => self.tags.clone(),
         }
     }
 
-    /// What becomes of an image's verified tags under its rule, for its actual decision.
-    pub fn verified_for(&self, image: &ImageRef, verdict: Decision) -> Verified {
-        let rule = self.rule_of(image);
+    /// What becomes of an image's verified tags under `rule`, for its actual decision.
+    pub fn verified_for(rule: &Rule, verdict: Decision) -> Verified {
         Verified::of(rule.verified_prefix.is_some(), rule.verify_warn, verdict)
     }
 
@@ -356,18 +359,43 @@ impl<P: Ports> Gatekeeper<P> {
         out
     }
 
-    /// The rule for `image`, where it lives.
-    pub fn rule_of(&self, image: &ImageRef) -> &Rule {
-        self.policy
-            .rule_in(&image.repository, self.whereabouts(image))
+    /// The rule for `image`, where it lives (see [`Self::locate`]).
+    pub async fn rule_of(&self, image: &ImageRef) -> Result<&Rule, Error> {
+        let at = self.locate(image).await?;
+        Ok(self.policy.rule_in(&image.repository, at))
     }
 
-    /// Where `image` lives, for the rules scoped by account and region.
-    pub fn whereabouts<'a>(&'a self, image: &'a ImageRef) -> Whereabouts<'a> {
+    /// Where `image` lives, for the rules scoped by account, OU and region. Its account's OU path
+    /// is read only when a rule is scoped by OU: the deployment's own from its configuration, a
+    /// member's from its stack (once per session). Unknown, it is an error, never another OU's rule
+    /// (fail closed); a member's is also an alert.
+    pub async fn locate<'a>(&'a self, image: &'a ImageRef) -> Result<Whereabouts<'a>, Error> {
+        let at = self.placed(image);
+        if !self.policy.scopes_by_ou() {
+            return Ok(at);
+        }
+        let ou_path = match &image.place {
+            None => self.ou_path.as_deref().ok_or_else(|| {
+                GatekeeperError::Unlocated(format!(
+                    "{}: the policy scopes rules by OU and this deployment's own OU path is not configured (GATEKEEPER_OU_PATH, the stack's OuPath)",
+                    image.display()
+                ))
+            })?,
+            Some(place) => self.member_ou_path(image, place).await?,
+        };
+        Ok(Whereabouts {
+            ou_path: Some(ou_path),
+            ..at
+        })
+    }
+
+    /// Where `image` lives as far as its account and region tell.
+    fn placed<'a>(&'a self, image: &'a ImageRef) -> Whereabouts<'a> {
         let place = self.place_of(image);
         Whereabouts {
             account: place.map(|p| p.account.as_str()),
             region: place.map(|p| p.region.as_str()),
+            ou_path: None,
         }
     }
 

@@ -89,13 +89,15 @@ impl<P: Ports> Gatekeeper<P> {
         let in_use = findings
             .iter()
             .any(|f| f.in_use_count.is_some_and(|n| n > 0));
+        let at = self.locate(image).await?;
+        let rule = self.policy.rule_in(&image.repository, at);
         let subject = Subject {
             repository: &image.repository,
             digest: &image.digest,
             baseline: state.first_scan_at.or(detail.pushed_at),
             in_use,
             now,
-            at: self.whereabouts(image),
+            at,
         };
         let scan = if reported == ScanState::Unknown {
             detail.scan.clone()
@@ -115,15 +117,15 @@ impl<P: Ports> Gatekeeper<P> {
             HashMap::new()
         };
         let p = plan(
-            &self.tags_for(image),
+            &self.tags_for(rule),
             &detail.tags,
             &image.digest,
             for_tags,
             &owners,
             true,
-            self.verified_for(image, verdict.decision),
+            Self::verified_for(rule, verdict.decision),
         );
-        let rule = self.rule_of(image).name.clone();
+        let rule = rule.name.clone();
         let actions = super::act::would_of(&p);
         Ok(Some(Preview {
             image: ImageRef {
@@ -211,14 +213,15 @@ impl<P: Ports> Gatekeeper<P> {
             pulled_at: None,
         };
         let owners = self.owners(image, &detail).await?;
+        let rule = self.rule_of(image).await?;
         let p = plan(
-            &self.tags_for(image),
+            &self.tags_for(rule),
             &detail.tags,
             &image.digest,
             Decision::Warn,
             &owners,
             true,
-            self.verified_for(image, preview.verdict.decision),
+            Self::verified_for(rule, preview.verdict.decision),
         );
         let mut problems = p.notes.clone();
         let actions = if p.is_empty() {
@@ -291,7 +294,7 @@ impl<P: Ports> Gatekeeper<P> {
         now: Epoch,
     ) -> Result<String, Error> {
         let image = req.image;
-        let rule = self.rule_of(image);
+        let rule = self.rule_of(image).await?;
         let mut verdict = preview.verdict.clone();
         verdict
             .reasons

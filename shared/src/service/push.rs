@@ -18,10 +18,11 @@ use crate::state::ImageState;
 impl<P: Ports> Gatekeeper<P> {
     pub(super) async fn on_push(&self, event: &Event, push: &Push) -> Result<Outcome, Error> {
         let image = &push.image;
-        let scheme = self.tags_for(image);
+        let rule = self.rule_of(image).await?;
+        let scheme = self.tags_for(rule);
         if let Some(tag) = push.tag()
             && matches!(scheme.classify(tag), TagKind::Verified { .. })
-            && self.verified_for(image, Decision::Pass) == Verified::Set
+            && Self::verified_for(rule, Decision::Pass) == Verified::Set
         {
             return self
                 .check_verified_push(image, tag, &Trigger::of(event))
@@ -79,7 +80,8 @@ impl<P: Ports> Gatekeeper<P> {
         let state = self.state.load(image).await?;
         let decision = state.decision.unwrap_or(Decision::Pending);
         let suspended = decision == Decision::Block && state.override_at(now).is_some();
-        if self.verified_for(image, decision) == Verified::Set && !suspended {
+        let rule = self.rule_of(image).await?;
+        if Self::verified_for(rule, decision) == Verified::Set && !suspended {
             let mut o = Outcome::new(
                 Status::Unchanged,
                 TriggerKind::Push,
@@ -116,9 +118,10 @@ impl<P: Ports> Gatekeeper<P> {
         detail: &ImageDetail,
         trigger: &Trigger,
     ) -> Result<Carried, Error> {
-        let mode = self.effective_mode(self.rule_of(image));
+        let rule = self.rule_of(image).await?;
+        let mode = self.effective_mode(rule);
         let plan = plan::plan(
-            &self.tags_for(image),
+            &self.tags_for(rule),
             &detail.tags,
             &image.digest,
             Decision::Pending,
@@ -176,7 +179,7 @@ impl<P: Ports> Gatekeeper<P> {
         let Some(detail) = self.detail(image).await? else {
             return Ok(Outcome::gone(trigger.kind, image));
         };
-        let rule = self.rule_of(image);
+        let rule = self.rule_of(image).await?;
         let cause = Cause::new(
             trigger,
             format!(
@@ -259,7 +262,7 @@ impl<P: Ports> Gatekeeper<P> {
         carried: &Carried,
         trigger: &Trigger,
     ) -> Result<(), Error> {
-        let rule = self.rule_of(image);
+        let rule = self.rule_of(image).await?;
         let verdict = Verdict::recalled(
             recall.decision,
             state.summary.clone().unwrap_or_default(),

@@ -232,7 +232,7 @@ impl<P: Ports> Gatekeeper<P> {
             return Ok(());
         }
         report.held_too_long += 1;
-        let rule = self.rule_of(image);
+        let rule = self.rule_of(image).await?;
         let mode = self.effective_mode(rule);
         let hours = held_for / 3600;
         let (carried, why) = if rule.unscanned == Unscanned::Hold {

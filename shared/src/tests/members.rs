@@ -235,6 +235,93 @@ fn a_rule_scoped_to_a_member_account_decides_for_that_accounts_images_only() {
 }
 
 #[test]
+fn a_rule_scoped_by_ou_follows_each_accounts_ou_path_and_an_unknown_path_fails_closed() {
+    const UNLOCATED: &str = "333333333333";
+    let mut org = Org::new(&[]);
+    org.gk.policy = crate::domain::policy::Policy::parse(
+        "version = 1\n[defaults]\nblock = \"CRITICAL\"\n[[rule]]\nname = \"sandbox-ou\"\nous = [\"ou-ab12-22222222\"]\nrepositories = [\"*\"]\nmode = \"audit\"\n",
+    )
+    .unwrap();
+    let sandbox = "r-ab12/ou-ab12-11111111/ou-ab12-22222222";
+    org.registry
+        .set_ou_path(&place(MEMBER, "eu-west-1"), sandbox);
+    let unlocated = org.registry.member(&place(UNLOCATED, "eu-west-1"));
+    unlocated.push(REPO, DIGEST, &["v1"], 1_799_999_000);
+    let report = org.batch(&[
+        scan("member", MEMBER, "eu-west-1"),
+        scan("unlocated", UNLOCATED, "eu-west-1"),
+        scan("home", HOME, "eu-west-1"),
+    ]);
+    // The member in the sandbox OU: judged in audit, its tags as they were.
+    assert_eq!(org.tags(MEMBER), Some(vec!["v1".to_string()]));
+    // Neither the member whose stack wrote no OU path nor the deployment's own account (no
+    // GATEKEEPER_OU_PATH) is judged by a rule that may not be theirs: not decided, retried.
+    assert_eq!(report.retry, ["m-unlocated", "m-home"]);
+    assert_eq!(org.tags(UNLOCATED), Some(vec!["v1".to_string()]));
+    assert_eq!(org.tags(HOME), Some(vec!["v1".to_string()]));
+    let bodies = org.bodies();
+    let member = (bodies.iter())
+        .find(|b| b["event_type"] != "alert")
+        .unwrap();
+    assert_eq!(
+        (
+            member["image"]["account"].as_str(),
+            member["policy"]["rule"].as_str()
+        ),
+        (Some(MEMBER), Some("sandbox-ou"))
+    );
+    // The member is named in an alert, once; the reason says what to fix.
+    let alerts: Vec<&Value> = (bodies.iter())
+        .filter(|b| b["event_type"] == "alert")
+        .collect();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["image"]["account"], UNLOCATED);
+    let reasons = alerts[0]["reasons"].to_string();
+    assert!(
+        reasons.contains("its member stack wrote no OU path") && reasons.contains("OuPath"),
+        "{reasons}"
+    );
+
+    // Located: the stack writes its path, the deployment is told its own; the retries decide.
+    org.registry
+        .set_ou_path(&place(UNLOCATED, "eu-west-1"), "r-ab12/ou-ab12-11111111");
+    org.gk.ou_path = Some(sandbox.to_string());
+    let report = org.batch(&[
+        scan("unlocated", UNLOCATED, "eu-west-1"),
+        scan("home", HOME, "eu-west-1"),
+    ]);
+    assert_eq!(report.retry, Vec::<String>::new());
+    assert_eq!(org.tags(UNLOCATED), quarantined(), "outside the sandbox OU");
+    assert_eq!(org.tags(HOME), Some(vec!["v1".to_string()]), "in it");
+    assert!(org.registry.deleted().is_empty());
+}
+
+#[test]
+fn a_throttled_read_of_a_members_ou_path_is_retried_without_an_alert() {
+    let mut org = Org::new(&[]);
+    org.gk.policy = crate::domain::policy::Policy::parse(
+        "version = 1\n[defaults]\nblock = \"CRITICAL\"\n[[rule]]\nous = [\"ou-ab12-22222222\"]\nrepositories = [\"*\"]\nmode = \"audit\"\n",
+    )
+    .unwrap();
+    org.registry
+        .set_ou_path(&place(MEMBER, "eu-west-1"), "r-ab12/ou-ab12-11111111");
+    (org.gk.registry.hooks).fail(
+        "ou_path",
+        1,
+        crate::ports::fakes::transient("ssm:GetParameter"),
+    );
+    let report = org.batch(&[scan("member", MEMBER, "eu-west-1")]);
+    assert_eq!(report.retry, ["m-member"]);
+    assert!(
+        org.notifier.messages().is_empty(),
+        "no alert for a throttle"
+    );
+    let report = org.batch(&[scan("member", MEMBER, "eu-west-1")]);
+    assert_eq!(report.retry, Vec::<String>::new());
+    assert_eq!(org.tags(MEMBER), quarantined(), "outside the audited OU");
+}
+
+#[test]
 fn the_sweep_lists_the_named_members_registries_and_a_member_it_cannot_reach_fails_only_itself() {
     let org = Org::new(&[MEMBER, DENIED]);
     let settings = crate::service::SweepSettings::default();

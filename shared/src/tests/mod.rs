@@ -41,6 +41,7 @@ fn container(
             region: "eu-west-1".into(),
         }),
         members: None,
+        ou_path: None,
         clock: || 1_800_000_000,
     }
 }

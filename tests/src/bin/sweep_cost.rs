@@ -185,6 +185,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         claim_lease: 300,
         home: None,
         members: None,
+        ou_path: None,
         clock: || now() + 3 * 3600,
     };
     gk.state.record_sweep(t - 3600).await?;

@@ -6,7 +6,9 @@
 #   1. the central gatekeeper in organization mode, in each governed region (here one);
 #   2. infra/sam/member.yaml as a service-managed StackSet over the OUs, deployed automatically to
 #      every account of them, including accounts created later. One instance per OU, so that each
-#      account's roles carry its OU path (gatekeeper:ou-path).
+#      account's stacks write its OU path to the SSM parameter /ecr-gatekeeper/ou-path, which the
+#      gatekeeper reads (policy rules scoped by OU, ous; an account without it fails closed: its
+#      images are not governed and an alert says why).
 # Build the zips first, from the repository root:
 #   cargo lambda build --release --arm64 --output-format zip -p on-push -p on-scan -p sweep -p cost-report
 
@@ -26,7 +28,7 @@ variable "organization_id" {
 }
 
 variable "ous" {
-  description = "OU id => its path from the root (the member accounts' gatekeeper:ou-path)."
+  description = "OU id => its path from the root (the member accounts' OuPath, written to the SSM parameter /ecr-gatekeeper/ou-path)."
   type        = map(string)
   default = {
     "ou-ab12-11111111" = "r-ab12/ou-ab12-11111111"
@@ -51,6 +53,8 @@ module "gatekeeper" {
   member_role_name = local.member_role_name
   # Leave empty to act in every account whose events arrive; list ids to roll out account by account.
   governed_accounts = []
+  # The security account's own OU path, needed only when the policy scopes rules by OU (ous).
+  ou_path = ""
   zips = {
     on_push     = "${path.module}/../../../../target/lambda/on-push/bootstrap.zip"
     on_scan     = "${path.module}/../../../../target/lambda/on-scan/bootstrap.zip"

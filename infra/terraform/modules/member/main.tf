@@ -1,6 +1,7 @@
 # ecr-gatekeeper member account: the same resources as infra/sam/member.yaml (infra/check.py
-# compares them). Forwards this account's ECR events to the central gatekeeper's members bus, and
-# holds the roles the central functions assume here.
+# compares them). Forwards this account's ECR events to the central gatekeeper's members bus,
+# holds the roles the central functions assume here, and writes this account's OU path (ou_path) to
+# the SSM parameter /ecr-gatekeeper/ou-path.
 
 data "aws_caller_identity" "this" {}
 data "aws_region" "this" {}
@@ -18,7 +19,7 @@ locals {
   creates_roles    = local.this_region_only || var.roles_region == local.region
   repositories     = "arn:${local.partition}:ecr:${local.this_region_only ? local.region : "*"}:${local.account}:repository/${var.repository_pattern}"
   all_repositories = "arn:${local.partition}:ecr:${local.this_region_only ? local.region : "*"}:${local.account}:repository/*"
-  role_tags        = merge(var.tags, { "gatekeeper:ou-path" = var.ou_path })
+  ou_path          = "arn:${local.partition}:ssm:${local.this_region_only ? local.region : "*"}:${local.account}:parameter/ecr-gatekeeper/ou-path"
 
   # Forwarding rule => its pattern: the central rules' files (infra/check.py compares them).
   forwards = {
@@ -28,13 +29,16 @@ locals {
   }
 
   # The member role's statements: exactly the ECR actions of the central on-push, on-scan and sweep
-  # (infra/permissions.json, member.acting); in audit, no PutImage and no BatchDeleteImage.
+  # (infra/permissions.json, member.acting); in audit, no PutImage and no BatchDeleteImage. And the
+  # read of the OU path parameter (member.ou_path), in every mode, even without one (the gatekeeper
+  # then learns there is none, not that it was refused).
   acting_statements = {
     repositories = { sid = "Repositories", actions = ["ecr:BatchGetImage", "ecr:BatchGetRepositoryScanningConfiguration", "ecr:DescribeImageScanFindings", "ecr:DescribeImages", "ecr:DescribeRepositories", "ecr:StartImageScan"], resources = [local.repositories] }
     retag        = { sid = "Retag", actions = ["ecr:BatchDeleteImage", "ecr:PutImage"], resources = [local.repositories] }
     registry     = { sid = "Registry", actions = ["ecr:DescribePullThroughCacheRules", "ecr:DescribeRegistry", "ecr:GetRegistryScanningConfiguration"], resources = ["*"] }
+    ou_path      = { sid = "OuPath", actions = ["ssm:GetParameter"], resources = [local.ou_path] }
   }
-  acting = var.mode == "enforce" ? ["repositories", "retag", "registry"] : ["repositories", "registry"]
+  acting = var.mode == "enforce" ? ["repositories", "retag", "registry", "ou_path"] : ["repositories", "registry", "ou_path"]
   # The -read role's: cost-report's ECR reads (member.read).
   read_statements = {
     repositories = { sid = "Repositories", actions = ["ecr:BatchGetRepositoryScanningConfiguration", "ecr:DescribeImages", "ecr:DescribeRepositories"], resources = [local.all_repositories] }
@@ -168,7 +172,7 @@ resource "aws_iam_role" "member" {
   name               = each.value.name
   description        = each.value.description
   assume_role_policy = data.aws_iam_policy_document.assume_role[each.key].json
-  tags               = local.role_tags
+  tags               = var.tags
 }
 
 resource "aws_iam_role_policy" "member" {
@@ -176,4 +180,16 @@ resource "aws_iam_role_policy" "member" {
   name     = "gatekeeper"
   role     = each.value.id
   policy   = data.aws_iam_policy_document.role[each.key].json
+}
+
+# This account's OU path, which policy rules scoped by OU (ous) match: in every region's module (a
+# parameter is regional, and the gatekeeper reads it with the acting role in the image's region).
+resource "aws_ssm_parameter" "ou_path" {
+  # checkov:skip=CKV2_AWS_34:Not a secret: the account's place in the organization (ids of its root and OUs, no credential). A String, so that the acting role reads it with ssm:GetParameter alone; a SecureString would add a key and kms:Decrypt to protect nothing.
+  count       = var.ou_path != "" ? 1 : 0
+  name        = "/ecr-gatekeeper/ou-path"
+  description = "This account's OU path, read by the central ecr-gatekeeper (policy rules scoped by OU)"
+  type        = "String"
+  value       = var.ou_path
+  tags        = var.tags
 }

@@ -37,7 +37,7 @@ variable "repository_pattern" {
 }
 
 variable "ou_path" {
-  description = "This account's OU path (e.g. r-ab12/ou-ab12-11111111/ou-ab12-22222222), the gatekeeper:ou-path tag of the roles, which the gatekeeper reads."
+  description = "This account's OU path (e.g. r-ab12/ou-ab12-11111111/ou-ab12-22222222); the gatekeeper reads it from the SSM parameter /ecr-gatekeeper/ou-path this module writes. Empty = no parameter (then a policy with OU-scoped rules fails closed for this account's images: they are not governed and an alert says why)."
   type        = string
   default     = ""
   validation {
@@ -63,7 +63,7 @@ variable "roles_region" {
 }
 
 variable "tags" {
-  description = "Tags on every resource (the roles also get gatekeeper:ou-path)."
+  description = "Tags on every resource."
   type        = map(string)
   default     = {}
 }

@@ -119,6 +119,7 @@ mode = "audit"
     let at = |account: &'static str, region: &'static str| Whereabouts {
         account: Some(account),
         region: Some(region),
+        ou_path: None,
     };
     let cases = [
         // Repository alone: the most literal pattern.
@@ -147,6 +148,90 @@ mode = "audit"
         );
     }
     assert_eq!(p.rule_for("payments/api").name, "payments-anywhere");
+}
+
+#[test]
+fn rules_scoped_by_ou_rank_between_account_and_region_the_deeper_ou_first() {
+    let p = Policy::parse(
+        r#"version = 1
+[defaults]
+block = "CRITICAL"
+[[rule]]
+name = "eu"
+regions = ["eu-west-1"]
+repositories = ["payments/api"]
+[[rule]]
+name = "workloads"
+ous = ["ou-ab12-11111111"]
+repositories = ["*"]
+block = "HIGH"
+[[rule]]
+name = "prod"
+ous = ["ou-ab12-22222222"]
+repositories = ["*"]
+block = "MEDIUM"
+[[rule]]
+name = "sandbox-account"
+accounts = ["222222222222"]
+repositories = ["*"]
+mode = "audit"
+"#,
+    )
+    .unwrap();
+    assert!(p.scopes_by_ou());
+    let at = |account: &'static str, ou_path: Option<&'static str>| Whereabouts {
+        account: Some(account),
+        region: Some("eu-west-1"),
+        ou_path,
+    };
+    let cases = [
+        // Under workloads/prod: the deeper OU, over a more literal region rule.
+        (
+            "111111111111",
+            Some("r-ab12/ou-ab12-11111111/ou-ab12-22222222"),
+            "prod",
+        ),
+        ("111111111111", Some("r-ab12/ou-ab12-11111111"), "workloads"),
+        // Outside both OUs, or the path unknown: the region rule.
+        ("111111111111", Some("r-ab12/ou-ab12-33333333"), "eu"),
+        ("111111111111", None, "eu"),
+        // The account outranks every OU.
+        (
+            "222222222222",
+            Some("r-ab12/ou-ab12-11111111/ou-ab12-22222222"),
+            "sandbox-account",
+        ),
+    ];
+    for (account, ou_path, rule) in cases {
+        assert_eq!(
+            p.rule_in("payments/api", at(account, ou_path)).name,
+            rule,
+            "{account} {ou_path:?}"
+        );
+    }
+    assert!(
+        !Policy::parse("version = 1\n[defaults]\nblock = \"CRITICAL\"\n")
+            .unwrap()
+            .scopes_by_ou()
+    );
+    // Two rules naming the same OU for the same pattern tie; an OU on the defaults, or a malformed
+    // one, is refused.
+    let tie = "version = 1\n[defaults]\nblock = \"CRITICAL\"\n[[rule]]\nname = \"a\"\nous = [\"r-ab12\", \"ou-ab12-11111111\"]\nrepositories = [\"x\"]\n[[rule]]\nname = \"b\"\nous = [\"ou-ab12-11111111\"]\nrepositories = [\"x\"]\n";
+    let text = Policy::parse(tie).unwrap_err().to_string();
+    assert!(
+        text.contains("for the same accounts, OUs and regions"),
+        "{text}"
+    );
+    let bad = "version = 1\n[defaults]\nblock = \"CRITICAL\"\nous = [\"r-ab12\"]\n[[rule]]\nous = [\"Security\"]\nrepositories = [\"a\"]\n";
+    let text = Policy::parse(bad).unwrap_err().to_string();
+    assert!(
+        text.contains("put accounts, ous and regions in a [[rule]]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("rule[0].ous") && text.contains("is not an OU id"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -588,6 +673,7 @@ fn the_readme_policy_example_is_valid_and_means_what_it_says() {
     let acquired = Whereabouts {
         account: Some("444455556666"),
         region: Some("eu-west-1"),
+        ou_path: None,
     };
     assert_eq!(
         p.rule_in("team-a/payments-api", acquired).name,

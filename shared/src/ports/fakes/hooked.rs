@@ -41,6 +41,12 @@ impl<P: Reach + Sync> Reach for Hooked<P> {
             hooks: Arc::clone(&self.hooks),
         })
     }
+
+    async fn ou_path(&self, place: &Place) -> Result<Option<String>, AwsError> {
+        (self.hooks)
+            .around("ou_path", self.inner.ou_path(place))
+            .await
+    }
 }
 
 /// Implements each listed port trait for [`Hooked`]: every method runs the hooks named after it, then

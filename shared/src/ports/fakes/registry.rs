@@ -44,6 +44,8 @@ pub struct FakeRegistry {
     /// The registries of other accounts and regions, shared by every clone; `None`: the deployment
     /// cannot reach that place (its member role is missing or denies).
     members: Arc<Mutex<BTreeMap<Place, Option<FakeRegistry>>>>,
+    /// The OU paths member stacks wrote, by place.
+    ou_paths: Arc<Mutex<BTreeMap<Place, String>>>,
 }
 
 impl Reach for FakeRegistry {
@@ -62,6 +64,11 @@ impl Reach for FakeRegistry {
             }),
         }
     }
+
+    async fn ou_path(&self, place: &Place) -> Result<Option<String>, AwsError> {
+        self.at(place).await?;
+        Ok(lock(&self.ou_paths).get(place).cloned())
+    }
 }
 
 impl FakeRegistry {
@@ -70,6 +77,11 @@ impl FakeRegistry {
         let mut members = lock(&self.members);
         let slot = (members.entry(place.clone())).or_insert_with(|| Some(FakeRegistry::default()));
         slot.clone().unwrap_or_default()
+    }
+
+    /// Has `place`'s member stack write `path` as its account's OU path.
+    pub fn set_ou_path(&self, place: &Place, path: &str) {
+        lock(&self.ou_paths).insert(place.clone(), path.to_string());
     }
 
     /// Makes `place` unreachable: its member role denies the deployment.
