@@ -136,6 +136,22 @@ impl Todo {
         );
         self.0.entry(key).or_insert((image, why.into()));
     }
+
+    /// The images in a fair order: one of each account and region in turn, so that a run cut short
+    /// (the function's timeout) has looked at every member's images alike, however many one has.
+    fn fair(self) -> Vec<(ImageRef, String)> {
+        let total = self.0.len();
+        let mut queues: BTreeMap<Option<Place>, std::collections::VecDeque<(ImageRef, String)>> =
+            BTreeMap::new();
+        for ((place, ..), item) in self.0 {
+            queues.entry(place).or_default().push_back(item);
+        }
+        let mut out = Vec::with_capacity(total);
+        while out.len() < total {
+            out.extend(queues.values_mut().filter_map(|q| q.pop_front()));
+        }
+        out
+    }
 }
 
 impl<P: Ports> Gatekeeper<P> {
@@ -501,7 +517,7 @@ impl<P: Ports, F: FindingsSource + Sync> Sweeping<'_, P, F> {
     /// Evaluates each image found once, through the event path.
     async fn evaluate(&mut self) {
         let todo = std::mem::take(&mut self.todo);
-        for (image, why) in todo.0.into_values() {
+        for (image, why) in todo.fair() {
             self.report.evaluated += 1;
             let revisited = match self.scanner_of(&image).await {
                 Ok(scanner) => {
@@ -599,6 +615,41 @@ impl<P: Ports, F: FindingsSource + Sync> Sweeping<'_, P, F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_takes_one_image_of_each_account_and_region_in_turn() {
+        let place = |account: &str| {
+            Some(Place {
+                account: account.into(),
+                region: "eu-west-1".into(),
+            })
+        };
+        let mut todo = Todo::default();
+        for (p, digest) in [
+            (place("111111111111"), "sha256:a1"),
+            (place("111111111111"), "sha256:a2"),
+            (place("111111111111"), "sha256:a3"),
+            (None, "sha256:h1"),
+            (place("222222222222"), "sha256:b1"),
+        ] {
+            let image = ImageRef {
+                place: p,
+                ..ImageRef::home("r", digest)
+            };
+            todo.add(image, "due");
+        }
+        let order: Vec<String> = (todo.fair().into_iter()).map(|(i, _)| i.digest).collect();
+        assert_eq!(
+            order,
+            [
+                "sha256:h1",
+                "sha256:a1",
+                "sha256:b1",
+                "sha256:a2",
+                "sha256:a3"
+            ]
+        );
+    }
 
     #[test]
     fn blocking_severities_are_the_lowest_block_threshold_and_up_or_all_with_scores() {
