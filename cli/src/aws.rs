@@ -10,11 +10,22 @@ use gatekeeper::domain::tags::TagScheme;
 use gatekeeper::domain::{Mode, Place};
 
 use crate::Fail;
-use crate::cli::{DeploymentArgs, ModeArg, PolicyArg, StateArgs};
+use crate::cli::{DeploymentArgs, ModeArg, PlaceArgs, PolicyArg, StateArgs};
 
 /// SDK configuration from the environment (credentials chain, AWS_REGION, AWS_ENDPOINT_URL).
 pub async fn sdk() -> aws_config::SdkConfig {
     gatekeeper::adapters::sdk_config().await
+}
+
+/// [`sdk`] in `region` (`--region`) instead of AWS_REGION's, when given.
+pub async fn sdk_in(region: Option<&str>) -> aws_config::SdkConfig {
+    let sdk = sdk().await;
+    match region {
+        Some(r) => (sdk.into_builder())
+            .region(aws_config::Region::new(r.to_string()))
+            .build(),
+        None => sdk,
+    }
 }
 
 fn env(name: &str) -> Option<String> {
@@ -43,7 +54,45 @@ pub async fn deployment(
     sdk: &aws_config::SdkConfig,
 ) -> Result<AwsGatekeeper, Fail> {
     let policy = policy(&args.policy, sdk).await?;
-    gatekeeper(&args.state, Some(&args.mode), sdk, policy)
+    let role = args.place.member_role.clone();
+    gatekeeper(&args.state, Some(&args.mode), sdk, policy, role)
+}
+
+/// Where a command works (`--account`): `None` for the CLI's own account (GATEKEEPER_ACCOUNT_ID,
+/// also when no account is named), a member's place in the CLI's region for each other account,
+/// which the member role (`--member-role`) reaches.
+pub fn places(gk: &AwsGatekeeper, args: &PlaceArgs) -> Result<Vec<Option<Place>>, Fail> {
+    if args.accounts.is_empty() {
+        return Ok(vec![None]);
+    }
+    let Some(home) = &gk.home else {
+        return Err(Fail::error(format!(
+            "--account needs {} and a region: the account the CLI runs in, told apart from the members",
+            config::ACCOUNT_ID
+        )));
+    };
+    let mut places: Vec<Option<Place>> = Vec::new();
+    for account in &args.accounts {
+        let account = account.trim();
+        if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Fail::error(format!(
+                "--account {account:?}: expected 12-digit account ids, comma-separated"
+            )));
+        }
+        let place = (account != home.account).then(|| Place {
+            account: account.to_string(),
+            region: home.region.clone(),
+        });
+        if place.is_some() && gk.members.is_none() {
+            return Err(Fail::error(format!(
+                "--account {account} is a member account: give --member-role (or GATEKEEPER_MEMBER_ROLE)"
+            )));
+        }
+        if !places.contains(&place) {
+            places.push(place);
+        }
+    }
+    Ok(places)
 }
 
 /// The reserved tag prefixes, from the same variables as the functions.
@@ -94,12 +143,14 @@ pub fn ou_path() -> Result<Option<String>, Fail> {
 }
 
 /// The deployment's state table and topic, for commands that change state or notify; the mode
-/// from `--mode` where the command has it, else GATEKEEPER_MODE, else audit.
+/// from `--mode` where the command has it, else GATEKEEPER_MODE, else audit; acting in member
+/// accounts through `member_role` when given.
 pub fn gatekeeper(
     state: &StateArgs,
     mode: Option<&ModeArg>,
     sdk: &aws_config::SdkConfig,
     policy: Policy,
+    member_role: Option<String>,
 ) -> Result<AwsGatekeeper, Fail> {
     let table = flag_or_env(state.table.as_ref(), config::STATE_TABLE)
         .ok_or_else(|| Fail::error("--table (or GATEKEEPER_STATE_TABLE) is required"))?;
@@ -122,7 +173,7 @@ pub fn gatekeeper(
         claim_lease: config::DEFAULT_CLAIM_LEASE,
         // The CLI names images by repository and digest in the account and region it runs in.
         home: home(sdk)?,
-        member_role: None,
+        member_role,
         governed_accounts: Vec::new(),
         ou_path: ou_path()?,
     };

@@ -16,6 +16,9 @@ Environment:
   GATEKEEPER_STATE_TABLE  the state table when --table is not given (release, reconcile, breaker)
   GATEKEEPER_TOPIC_ARN    the topic when --topic is not given (release, reconcile, breaker)
   GATEKEEPER_MODE         audit or enforce when --mode is not given (release, reconcile)
+  GATEKEEPER_ACCOUNT_ID   the account the CLI runs in (needed with --account; check's rules by account)
+  GATEKEEPER_MEMBER_ROLE  the member role when --member-role is not given (release, reconcile)
+  GATEKEEPER_OU_PATH      the OU path of the account the CLI runs in (rules scoped by ous)
   GATEKEEPER_LOG          what the audit log on stderr shows (an env-filter; default audit=info)
   NO_COLOR                no colour in check's table (colour only on a terminal anyway)
 A variable that is set but blank counts as unset.
@@ -125,6 +128,22 @@ pub struct ModeArg {
     pub mode: Option<Mode>,
 }
 
+/// `--account`, `--member-role` and `--region`: where an Organization deployment's command works.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct PlaceArgs {
+    /// The accounts to work in, comma-separated: the CLI's own (GATEKEEPER_ACCOUNT_ID) and members,
+    /// through the member role [default: the CLI's own account]
+    #[arg(long = "account", value_name = "ID", value_delimiter = ',')]
+    pub accounts: Vec<String>,
+    /// The role to assume in member accounts (the member stacks' MemberRoleName)
+    #[arg(long, value_name = "NAME", env = "GATEKEEPER_MEMBER_ROLE")]
+    pub member_role: Option<String>,
+    /// The region to work in, with that region's deployment's --table and --topic [default:
+    /// AWS_REGION]
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+}
+
 /// The deployment a command acts for: its policy, its state table and topic, and its mode.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct DeploymentArgs {
@@ -137,6 +156,9 @@ pub struct DeploymentArgs {
     /// Whether tags are changed (and what messages report).
     #[command(flatten)]
     pub mode: ModeArg,
+    /// The accounts and region it works in.
+    #[command(flatten)]
+    pub place: PlaceArgs,
 }
 
 /// The whole command line, with the settings every command shares.

@@ -4,13 +4,15 @@
 
 use std::process::ExitCode;
 
+use gatekeeper::adapters::Ecr;
+use gatekeeper::bootstrap::AwsGatekeeper;
 use gatekeeper::domain::escape::line;
 use gatekeeper::domain::events::Scanner;
 use gatekeeper::domain::tags::TagKind;
 use gatekeeper::domain::time::{DAY, format_rfc3339, now};
-use gatekeeper::domain::{ImageRef, MediaKind, TriggerKind as Kind};
+use gatekeeper::domain::{ImageRef, MediaKind, Place, TriggerKind as Kind};
 use gatekeeper::outbound::notice::{Action, ActionStatus};
-use gatekeeper::ports::ImageRegistry;
+use gatekeeper::ports::{ImageRegistry, Reach};
 use gatekeeper::service::{ReleaseRequest, Trigger};
 
 use crate::cli::{DeploymentArgs, StateArgs};
@@ -51,11 +53,35 @@ fn print_actions(image: &str, actions: &[Action], problems: &[String]) {
     }
 }
 
-async fn repositories(
-    ecr: &gatekeeper::adapters::Ecr,
-    repository: Option<&str>,
-    all: bool,
-) -> Result<Vec<String>, Fail> {
+/// The registry of `place`: the CLI's own account's, or a member's through the member role.
+async fn registry_at(gk: &AwsGatekeeper, place: Option<&Place>) -> Result<Ecr, Fail> {
+    match place {
+        None => Ok(gk.registry.clone()),
+        Some(p) => Ok(gk.registry.at(p).await?),
+    }
+}
+
+/// Runs `work` in each place: one that fails is reported on stderr and the others go on; the exit
+/// code is 2 when any failed.
+async fn in_each<T>(
+    places: &[Option<Place>],
+    mut state: T,
+    mut work: impl AsyncFnMut(&mut T, Option<&Place>) -> Result<(), Fail>,
+) -> (T, ExitCode) {
+    let mut code = ExitCode::SUCCESS;
+    for place in places {
+        if let Err(e) = work(&mut state, place.as_ref()).await {
+            let whose = place
+                .as_ref()
+                .map_or("own account".to_string(), |p| p.to_string());
+            eprintln!("gatekeeper: {}: {}", line(&whose), line(&e.message));
+            code = ExitCode::from(2);
+        }
+    }
+    (state, code)
+}
+
+async fn repositories(ecr: &Ecr, repository: Option<&str>, all: bool) -> Result<Vec<String>, Fail> {
     match repository {
         Some(r) => Ok(vec![r.to_string()]),
         None if all => Ok(ecr.repositories().await?),
@@ -155,17 +181,22 @@ async fn release_one(
     reason: String,
     force_for: Option<i64>,
 ) -> Result<ExitCode, Fail> {
-    let sdk = aws::sdk().await;
+    let sdk = aws::sdk_in(args.deployment.place.region.as_deref()).await;
     let gk = aws::deployment(&args.deployment, &sdk).await?;
+    let place = match aws::places(&gk, &args.deployment.place)?.as_slice() {
+        [place] => place.clone(),
+        _ => return Err(Fail::error("release names one image: give one --account")),
+    };
     let inspector = aws::inspector(&sdk)?;
-    let scanner = if gk.registry.scan_coverage(&repository).await?.enhanced {
+    let registry = registry_at(&gk, place.as_ref()).await?;
+    let scanner = if registry.scan_coverage(&repository).await?.enhanced {
         Scanner::Enhanced
     } else {
         Scanner::Basic
     };
     let caller = aws::caller(&sdk).await?;
     let image = ImageRef {
-        place: None,
+        place,
         repository,
         digest,
         tags: Vec::new(),
@@ -195,41 +226,47 @@ async fn release_one(
 }
 
 async fn release_all(args: ReleaseArgs) -> Result<ExitCode, Fail> {
-    let sdk = aws::sdk().await;
+    let sdk = aws::sdk_in(args.deployment.place.region.as_deref()).await;
     let gk = aws::deployment(&args.deployment, &sdk).await?;
+    let places = aws::places(&gk, &args.deployment.place)?;
     let dry_run = args.dry_run;
     let actor = if dry_run {
         String::new()
     } else {
         aws::caller(&sdk).await?
     };
-    let (mut images, mut changed) = (0usize, 0usize);
-    for repository in repositories(&gk.registry, args.repository.as_deref(), true).await? {
-        for detail in gk.registry.images(&repository).await? {
-            let ours = detail.tags.iter().any(|t| {
-                matches!(
-                    gk.tags.classify(t),
-                    TagKind::Quarantined { .. } | TagKind::Held { .. }
-                )
-            });
-            if !ours {
-                continue;
+    let only = args.repository.as_deref();
+    let ((images, changed), code) = in_each(&places, (0usize, 0usize), async |tally, place| {
+        let registry = registry_at(&gk, place).await?;
+        for repository in repositories(&registry, only, true).await? {
+            for detail in registry.images(&repository).await? {
+                let ours = detail.tags.iter().any(|t| {
+                    matches!(
+                        gk.tags.classify(t),
+                        TagKind::Quarantined { .. } | TagKind::Held { .. }
+                    )
+                });
+                if !ours {
+                    continue;
+                }
+                tally.0 += 1;
+                let image = ImageRef {
+                    place: place.cloned(),
+                    repository: repository.clone(),
+                    digest: detail.digest.clone(),
+                    tags: detail.tags.clone(),
+                };
+                let (actions, problems) = gk.restore_all(&image, dry_run, &actor).await?;
+                tally.1 += actions
+                    .iter()
+                    .filter(|a| matches!(a.status, ActionStatus::Done | ActionStatus::Would))
+                    .count();
+                print_actions(&image.display(), &actions, &problems);
             }
-            images += 1;
-            let image = ImageRef {
-                place: None,
-                repository: repository.clone(),
-                digest: detail.digest.clone(),
-                tags: detail.tags.clone(),
-            };
-            let (actions, problems) = gk.restore_all(&image, dry_run, &actor).await?;
-            changed += actions
-                .iter()
-                .filter(|a| matches!(a.status, ActionStatus::Done | ActionStatus::Would))
-                .count();
-            print_actions(&image.display(), &actions, &problems);
         }
-    }
+        Ok(())
+    })
+    .await;
     println!(
         "{} image(s) with quarantined or held tags; {changed} tag change(s) {}",
         images,
@@ -239,7 +276,7 @@ async fn release_all(args: ReleaseArgs) -> Result<ExitCode, Fail> {
             "made"
         }
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }
 
 /// `gatekeeper reconcile`'s options.
@@ -266,22 +303,72 @@ pub fn reconcile(args: ReconcileArgs) -> Outcome {
 }
 
 async fn reconcile_run(args: ReconcileArgs) -> Result<ExitCode, Fail> {
-    let sdk = aws::sdk().await;
+    let sdk = aws::sdk_in(args.deployment.place.region.as_deref()).await;
     let gk = aws::deployment(&args.deployment, &sdk).await?;
+    let places = aws::places(&gk, &args.deployment.place)?;
     let inspector = aws::inspector(&sdk)?;
-    let dry_run = args.dry_run;
-    let run_id = format!("reconcile-{}", now());
-    let mut tally: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
-    for repository in repositories(&gk.registry, args.repository.as_deref(), args.all).await? {
-        let scanner = if gk.registry.scan_coverage(&repository).await?.enhanced {
+    let run = Reconcile {
+        gk: &gk,
+        inspector: &inspector,
+        dry_run: args.dry_run,
+        run_id: format!("reconcile-{}", now()),
+    };
+    let (repository, all) = (args.repository.as_deref(), args.all);
+    let (tally, code) = in_each(&places, Tally::new(), async |tally, place| {
+        let registry = registry_at(&gk, place).await?;
+        for repository in repositories(&registry, repository, all).await? {
+            run.repository(&registry, place, &repository, tally).await?;
+        }
+        Ok(())
+    })
+    .await;
+    let summary: Vec<String> = tally.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    println!(
+        "reconciled: {}{}",
+        if summary.is_empty() {
+            "no images".into()
+        } else {
+            summary.join(", ")
+        },
+        if run.dry_run {
+            " (dry run: nothing changed)"
+        } else {
+            ""
+        }
+    );
+    Ok(code)
+}
+
+/// How many images reconcile found, by what became of them.
+type Tally = std::collections::BTreeMap<String, usize>;
+
+/// One `reconcile` run: the deployment, how it reads findings, whether it changes anything.
+struct Reconcile<'a> {
+    gk: &'a AwsGatekeeper,
+    inspector: &'a gatekeeper::adapters::Inspector,
+    dry_run: bool,
+    run_id: String,
+}
+
+impl Reconcile<'_> {
+    /// Every image of one repository of `registry` (in `place`), previewed or decided.
+    async fn repository(
+        &self,
+        registry: &Ecr,
+        place: Option<&Place>,
+        repository: &str,
+        tally: &mut Tally,
+    ) -> Result<(), Fail> {
+        let gk = self.gk;
+        let scanner = if registry.scan_coverage(repository).await?.enhanced {
             Scanner::Enhanced
         } else {
             Scanner::Basic
         };
-        for detail in gk.registry.images(&repository).await? {
+        for detail in registry.images(repository).await? {
             let image = ImageRef {
-                place: None,
-                repository: repository.clone(),
+                place: place.cloned(),
+                repository: repository.to_string(),
                 digest: detail.digest.clone(),
                 tags: detail.tags.clone(),
             };
@@ -289,15 +376,15 @@ async fn reconcile_run(args: ReconcileArgs) -> Result<ExitCode, Fail> {
                 detail.manifest_media_type.as_deref(),
                 detail.artifact_media_type.as_deref(),
             ) == MediaKind::Index;
-            if index && dry_run {
+            if index && self.dry_run {
                 // An index's verdict is its platform images' (listed in the same repository).
                 println!(
                     "{}: image index, decided from its platform images",
                     line(&image.display())
                 );
                 *tally.entry("index".to_string()).or_default() += 1;
-            } else if dry_run {
-                let Some(p) = gk.preview(&inspector, &image, scanner).await? else {
+            } else if self.dry_run {
+                let Some(p) = gk.preview(self.inspector, &image, scanner).await? else {
                     continue;
                 };
                 let d = p.verdict.decision.as_str();
@@ -309,12 +396,12 @@ async fn reconcile_run(args: ReconcileArgs) -> Result<ExitCode, Fail> {
                 );
                 print_actions(&image.display(), &p.actions, &p.problems);
             } else {
-                let trigger = Trigger::cli(Kind::Reconcile, format!("{run_id}-{}", image.digest));
+                let id = format!("{}-{}", self.run_id, image.digest);
+                let trigger = Trigger::cli(Kind::Reconcile, id);
                 let o = if index {
                     gk.evaluate_index(&image, &trigger).await?
                 } else {
-                    gk.evaluate_image(&inspector, &image, scanner, &trigger)
-                        .await?
+                    (gk.evaluate_image(self.inspector, &image, scanner, &trigger)).await?
                 };
                 let d = o.decision.map_or("-", |d| d.as_str());
                 *tally.entry(format!("{d} {}", o.status)).or_default() += 1;
@@ -327,22 +414,8 @@ async fn reconcile_run(args: ReconcileArgs) -> Result<ExitCode, Fail> {
                 print_actions(&image.display(), &o.actions, &[]);
             }
         }
+        Ok(())
     }
-    let summary: Vec<String> = tally.iter().map(|(k, n)| format!("{n} {k}")).collect();
-    println!(
-        "reconciled: {}{}",
-        if summary.is_empty() {
-            "no images".into()
-        } else {
-            summary.join(", ")
-        },
-        if dry_run {
-            " (dry run: nothing changed)"
-        } else {
-            ""
-        }
-    );
-    Ok(ExitCode::SUCCESS)
 }
 
 /// What `breaker` does.
@@ -375,6 +448,7 @@ pub fn breaker(args: BreakerArgs) -> Outcome {
             None,
             &sdk,
             gatekeeper::domain::policy::Policy::builtin(),
+            None,
         )?;
         let status = gk.state.breaker_status().await?;
         if reset {

@@ -5,6 +5,7 @@
 
 use std::process::{Command, Output, Stdio};
 
+use gatekeeper_tests::faults::FaultProxy;
 use gatekeeper_tests::fixtures::{Aws, Setup, audit_lines, basic_finding, text};
 use gatekeeper_tests::manifest::{DOCKER_V2, digest_of, hex12, image_manifest};
 use gatekeeper_tests::moto::{Moto, workspace_root};
@@ -344,6 +345,95 @@ async fn reconcile_previews_then_acts_and_release_is_refused_until_forced() {
 
     let status = run(&aws, Some(&setup), &["breaker", "status"]);
     assert_eq!(stdout(&status).trim(), "circuit breaker closed");
+}
+
+#[tokio::test]
+async fn reconcile_and_release_work_in_the_named_member_accounts_and_a_refusing_one_fails_alone() {
+    let moto = Moto::shared();
+    let aws = region("eu-north-1").await;
+    let setup = aws.standard_setup().await;
+    let member = Aws::with(moto, "210987654321", "eu-north-1").await;
+    let refusing = Aws::with(moto, "310987654321", "eu-north-1").await;
+    for m in [&member, &refusing] {
+        m.create_repo("org/app", "MUTABLE", &[]).await;
+    }
+    let critical = basic_finding("CVE-2026-0008", "CRITICAL", "openssl");
+    let bad = (member.push_scanned("org/app", "org-bad", &["v1"], vec![critical])).await;
+    let untouched = refusing.push("org/app", "org-refusing", &["v1"]).await;
+    // The binary reaches moto's STS through the fault proxy, which refuses one member's role.
+    let proxy = FaultProxy::start(&moto.endpoint, 11).unwrap();
+    proxy.deny_assume_role(&refusing.account);
+    let central = |args: &[&str]| {
+        let mut c = command(&aws, Some(&setup), args);
+        c.env("GATEKEEPER_ACCOUNT_ID", ACCOUNT)
+            .env("AWS_ENDPOINT_URL_STS", &proxy.endpoint)
+            .env("GATEKEEPER_MEMBER_ROLE", "ecr-gatekeeper-member");
+        c.output().unwrap()
+    };
+    let both = format!("{},{}", member.account, refusing.account);
+    let reconciled = central(&[
+        "reconcile",
+        "--all",
+        "--mode",
+        "enforce",
+        "--account",
+        &both,
+    ]);
+    assert_exit(
+        &reconciled,
+        2,
+        "account 310987654321 in eu-north-1: sts:AssumeRole",
+    );
+    let h = hex12(&bad);
+    assert_eq!(
+        member.tags("org/app", &bad).await.unwrap(),
+        [format!("quarantined-v1--{h}")],
+        "the member that answers is reconciled: {}",
+        stdout(&reconciled)
+    );
+    assert!(stdout(&reconciled).contains("reconciled: 1 block changed"));
+    assert_eq!(refusing.tags("org/app", &untouched).await.unwrap(), ["v1"]);
+    let messages = aws.messages(&setup.subscriber_url).await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].1["image"]["account"], member.account.as_str());
+
+    // One member's image, released; then the member's whole registry, as an uninstall would.
+    let digest = ["--repository", "org/app", "--digest", &bad];
+    let one = [&["release", "--account", &member.account], &digest[..]].concat();
+    let refused = central(&[&one[..], &["--reason", "INC-9"]].concat());
+    assert_exit(&refused, 1, "still blocks");
+    let all = ["release", "--all", "--yes", "--account", &member.account];
+    let released = central(&all);
+    assert!(released.status.success(), "{}", stderr(&released));
+    assert_eq!(member.tags("org/app", &bad).await.unwrap(), ["v1"]);
+    assert!(stdout(&released).contains("1 image(s) with quarantined or held tags"));
+
+    // Members need the member role and the CLI's own account; a release names one account.
+    let mut no_role = command(
+        &aws,
+        Some(&setup),
+        &["reconcile", "--all", "--account", &member.account],
+    );
+    let no_role = no_role
+        .env("GATEKEEPER_ACCOUNT_ID", ACCOUNT)
+        .output()
+        .unwrap();
+    assert_exit(&no_role, 2, "give --member-role");
+    let no_home = run(
+        &aws,
+        Some(&setup),
+        &["reconcile", "--all", "--account", &member.account],
+    );
+    assert_exit(&no_home, 2, "--account needs GATEKEEPER_ACCOUNT_ID");
+    let two = central(
+        &[
+            &["release", "--account", &both],
+            &digest[..],
+            &["--reason", "x"],
+        ]
+        .concat(),
+    );
+    assert_exit(&two, 2, "release names one image: give one --account");
 }
 
 #[tokio::test]
