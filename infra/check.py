@@ -18,7 +18,13 @@ delete-by-digest rule has the same pattern in both and alarms; the functions' na
 same statements as their single-account roles plus exactly permissions.json's organization actions on
 the member role they assume. The member side (infra/sam/member.yaml, infra/terraform/modules/member)
 forwards with the same patterns and grants exactly permissions.json's member actions, scoped as the
-central roles are ("*" only for UNSCOPED), the acting role without audit_withholds in audit.
+central roles are ("*" only for UNSCOPED), the acting role without audit_withholds in audit. Each
+member role trusts, in both its statements (sts:AssumeRole; sts:SetSourceIdentity with
+sts:SourceIdentity ecr-gatekeeper), within the organization, exactly the central roles of the
+functions that assume it, plus, for the role permissions.json's organization.operators assumes (the
+acting role; the gatekeeper CLI's reconcile and release --account), the operators' roles
+(<role_prefix>*) when the member stack's TrustOperators / trust_operators is on (a switch on both
+sides, on by default), and not otherwise; the example StackSet sets every member.yaml parameter.
 
 OU paths: each member stack (every region's, when OuPath / ou_path is set, and only then) writes its
 account's OU path to the SSM String parameter the code reads (the adapters' OU_PATH_PARAMETER), the
@@ -511,6 +517,11 @@ OU_PATH_ENV = "GATEKEEPER_OU_PATH"
 SAM_OU_PATH_ARN = {"Fn::Sub": ["arn:${AWS::Partition}:ssm:${Region}:${AWS::AccountId}:parameter" + OU_PATH_PARAMETER, {"Region": {"Fn::If": ["ThisRegionOnly", {"Ref": "AWS::Region"}, "*"]}}]}
 TF_OU_PATH_ARN = 'arn:${local.partition}:ssm:${local.this_region_only ? local.region : "*"}:${local.account}:parameter' + OU_PATH_PARAMETER
 MEMBER_RULES = {"on-push": "on-push", "on-scan-basic": "on-scan"}  # pattern file => function
+# The member stack's switch of the operators' trust: SAM's parameter and the condition of it,
+# Terraform's variable.
+OPERATORS_PARAMETER = "TrustOperators"
+OPERATORS_CONDITION = "TrustsOperators"
+OPERATORS_VARIABLE = "trust_operators"
 DELETE_PATTERN = os.path.join(PATTERNS, "delete-by-digest.json.tftpl")
 ROLE = "@MEMBER_ROLE@"
 
@@ -703,6 +714,43 @@ def tf_member_trust(module, spec):
     return out
 
 
+def sam_trusted(values, operators_on):
+    """The principals of a SAM trust condition's list, with TrustOperators on or off: elements
+    !If [TrustsOperators, X, !Ref AWS::NoValue] count only when on; None if another condition is used."""
+    out = []
+    for v in values if isinstance(values, list) else [values]:
+        if isinstance(v, dict) and "Fn::If" in v:
+            condition, then, otherwise = (v["Fn::If"] + [None, None, None])[:3]
+            if condition != OPERATORS_CONDITION or otherwise != NO_VALUE:
+                return None
+            if operators_on:
+                out.append(then)
+        else:
+            out.append(v)
+    return out
+
+
+def role_names(principals):
+    """For messages: the role names of a list of !Sub ...:role/<name> (other values as they are)."""
+    if principals is None:
+        return "a condition other than %s" % OPERATORS_CONDITION
+    return [p["Fn::Sub"].split(":role/", 1)[-1] if isinstance(p, dict) and isinstance(p.get("Fn::Sub"), str) else p for p in principals]
+
+
+def operator_role_prefix(permissions):
+    """permissions.json's organization.operators: the operators' role name prefix (the member role
+    trusts <prefix>*), and the member role they assume; checks that the prefix matches no function's
+    role (ecr-gatekeeper-<function>-<region>) and that they assume the acting role."""
+    operators = permissions["organization"].get("operators", {})
+    prefix, assumes = operators.get("role_prefix"), operators.get("assumes")
+    check(isinstance(prefix, str) and re.fullmatch(r"ecr-gatekeeper-[a-z][a-z0-9-]*", prefix or "") is not None, "permissions.json organization.operators.role_prefix %r is not an ecr-gatekeeper-... role name prefix" % prefix)
+    prefix = prefix if isinstance(prefix, str) else ""
+    overlapping = [b for b in permissions["organization"]["assumes"] if ("ecr-gatekeeper-%s-" % b).startswith(prefix) or prefix.startswith("ecr-gatekeeper-%s-" % b)]
+    check(not overlapping, "permissions.json organization.operators.role_prefix %s overlaps the roles of %s (the operators' trust would be theirs, or theirs the operators')" % (prefix, overlapping))
+    check(assumes == "acting", "permissions.json organization.operators.assumes is %r, not acting (the CLI's reconcile and release act; the read role is cost-report's)" % assumes)
+    return prefix, assumes
+
+
 def check_member(permissions, patterns):
     """infra/sam/member.yaml and infra/terraform/modules/member: the same forwarding patterns as the
     central rules, and exactly permissions.json's member actions, scoped as the central roles (the
@@ -739,6 +787,13 @@ def check_member(permissions, patterns):
     forward_policy = [st for p in resources.get("ForwardRole", {}).get("Properties", {}).get("Policies", []) for st in p["PolicyDocument"]["Statement"]]
     check(actions_of(forward_policy) == {"events:PutEvents"} and all(st.get("Resource") == {"Fn::Sub": bus} for st in forward_policy), "member.yaml ForwardRole may do more than events:PutEvents on the members bus")
 
+    # The operators' switch: a member stack parameter, on by default.
+    prefix, operators_assume = operator_role_prefix(permissions)
+    switch = template.get("Parameters", {}).get(OPERATORS_PARAMETER, {})
+    check(switch.get("Type") == "String" and switch.get("AllowedValues") == ["true", "false"] and switch.get("Default") == "true", "member.yaml %s: not a String of AllowedValues [true, false] with Default \"true\": %s" % (OPERATORS_PARAMETER, {k: switch.get(k) for k in ("Type", "AllowedValues", "Default")}))
+    check(template.get("Conditions", {}).get(OPERATORS_CONDITION) == {"Fn::Equals": [{"Ref": OPERATORS_PARAMETER}, "true"]}, "member.yaml Condition %s is not %s = \"true\"" % (OPERATORS_CONDITION, OPERATORS_PARAMETER))
+    sam_operator = {"Fn::Sub": "arn:${AWS::Partition}:iam::${CentralAccountId}:role/%s*" % prefix}
+
     root = {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${CentralAccountId}:root"}}
     for logical, kind, binaries, name in (("MemberRole", "acting", acting_functions, {"Ref": "MemberRoleName"}), ("ReadRole", "read", read_functions, {"Fn::Sub": "${MemberRoleName}-read"})):
         where = "member.yaml %s" % logical
@@ -746,10 +801,16 @@ def check_member(permissions, patterns):
         check(role.get("RoleName") == name, "%s: RoleName %s, not %s (what the central functions assume)" % (where, role.get("RoleName"), name))
         trust = role.get("AssumeRolePolicyDocument", {}).get("Statement", [])
         trusted = [{"Fn::Sub": "arn:${AWS::Partition}:iam::${CentralAccountId}:role/ecr-gatekeeper-%s-*" % b} for b in binaries]
+        # TrustOperators on => the principals it trusts: the operators too where they assume it.
+        want = {True: trusted + ([sam_operator] if kind == operators_assume else []), False: trusted}
         check(actions_of(trust) == {"sts:AssumeRole", "sts:SetSourceIdentity"}, "%s trusts for %s, not sts:AssumeRole and sts:SetSourceIdentity" % (where, sorted(actions_of(trust))))
         for st in trust:
             condition = st.get("Condition", {})
-            check(st.get("Principal") == root and condition.get("StringEquals", {}).get("aws:PrincipalOrgID") == {"Ref": "OrganizationId"} and condition.get("ArnLike", {}).get("aws:PrincipalArn") == trusted, "%s: trust statement %s is not the central account's %s roles within the organization" % (where, st.get("Sid"), binaries))
+            check(st.get("Principal") == root and condition.get("StringEquals", {}).get("aws:PrincipalOrgID") == {"Ref": "OrganizationId"}, "%s: trust statement %s is not the central account's roles within the organization" % (where, st.get("Sid")))
+            principals = condition.get("ArnLike", {}).get("aws:PrincipalArn")
+            for on in (True, False):
+                found = sam_trusted(principals, on)
+                check(found == want[on], "%s: trust statement %s trusts %s with %s %s, not %s" % (where, st.get("Sid"), role_names(found), OPERATORS_PARAMETER, str(on).lower(), role_names(want[on])))
             if st.get("Action") == "sts:SetSourceIdentity":
                 check(condition.get("StringEquals", {}).get("sts:SourceIdentity") == "ecr-gatekeeper", "%s: SetSourceIdentity without sts:SourceIdentity ecr-gatekeeper" % where)
         statements = [st for p in role.get("Policies", []) for st in sam_statements(p["PolicyDocument"])]
@@ -793,6 +854,14 @@ def check_member(permissions, patterns):
     content = dynamic[0].get("content", [{}])[0] if len(dynamic) == 1 else {}
     check(granting.get("for_each") == "${local.roles}" and not granting.get("statement") and dynamic[0].get("for_each") == "${each.value.statements}" and content == {"sid": "${statement.value.sid}", "actions": "${statement.value.actions}", "resources": "${statement.value.resources}"}, "Terraform member module's role policies are not exactly each role's local.roles statements")
     statements_of = {"acting": "${[for name in local.acting : local.acting_statements[name]]}", "read": "${values(local.read_statements)}"}
+    # The principals each role's trust names (its spec's principals): the functions' roles
+    # (local.<kind>_principals), and local.operator_principals for the role the operators assume,
+    # the operators' roles exactly when var.trust_operators.
+    tf_trusted = {kind: "${concat(local.%s_principals, local.operator_principals)}" % kind if kind == operators_assume else "${local.%s_principals}" % kind for kind in ("acting", "read")}
+    operator_principals = '${var.%s ? ["arn:${local.partition}:iam::${var.central_account_id}:role/%s*"] : []}' % (OPERATORS_VARIABLE, prefix)
+    check(locals_.get("operator_principals") == operator_principals, "Terraform member module's local.operator_principals is %s, not %s" % (locals_.get("operator_principals"), operator_principals))
+    variable = tf_variable(module, OPERATORS_VARIABLE)
+    check(variable.get("type") == "bool" and variable.get("default") is True, "Terraform member module variable %s: not a bool, true by default (type %s, default %s)" % (OPERATORS_VARIABLE, variable.get("type"), variable.get("default")))
     for kind, binaries, name in (("acting", acting_functions, "${var.member_role_name}"), ("read", read_functions, "${var.member_role_name}-read")):
         where = "Terraform member module %s role" % kind
         spec = roles.get(kind, {})
@@ -811,15 +880,31 @@ def check_member(permissions, patterns):
         check(sorted(a for st in trust for a in st.get("actions", [])) == ["sts:AssumeRole", "sts:SetSourceIdentity"], "%s: trusted for %s" % (where, [st.get("actions") for st in trust]))
         for st in trust:
             conditions = {(c["test"], c["variable"]): c["values"] for c in st.get("condition", [])}
-            check(st.get("principals") == [{"type": "AWS", "identifiers": ["${local.central_root}"]}] and conditions.get(("StringEquals", "aws:PrincipalOrgID")) == ["${var.organization_id}"] and conditions.get(("ArnLike", "aws:PrincipalArn")) == "${local.%s_principals}" % kind, "%s: trust %s is not the central account's %s roles within the organization" % (where, st.get("sid"), binaries))
+            check(st.get("principals") == [{"type": "AWS", "identifiers": ["${local.central_root}"]}] and conditions.get(("StringEquals", "aws:PrincipalOrgID")) == ["${var.organization_id}"], "%s: trust %s is not the central account's roles within the organization" % (where, st.get("sid")))
+            check(conditions.get(("ArnLike", "aws:PrincipalArn")) == tf_trusted[kind], "%s: trust %s's aws:PrincipalArn is %s, not %s (the central %s roles%s)" % (where, st.get("sid"), conditions.get(("ArnLike", "aws:PrincipalArn")), tf_trusted[kind], binaries, ", and the operators' with %s" % OPERATORS_VARIABLE if kind == operators_assume else ""))
             if "sts:SetSourceIdentity" in st.get("actions", []):
                 check(conditions.get(("StringEquals", "sts:SourceIdentity")) == ["ecr-gatekeeper"], "%s: SetSourceIdentity without sts:SourceIdentity ecr-gatekeeper" % where)
     check(set(locals_.get("acting_statements", {}).get("retag", {}).get("actions", [])) == withheld and locals_.get("acting") == '${var.mode == "enforce" ? ["repositories", "retag", "registry", "ou_path"] : ["repositories", "registry", "ou_path"]}', "Terraform member module: not exactly %s withheld in audit (and the OU path read in both modes)" % sorted(withheld))
     check(locals_.get("this_region_only") == '${var.roles_region == ""}', "Terraform member module's local.this_region_only is %s, not var.roles_region == \"\"" % locals_.get("this_region_only"))
-    acting_principals = str(locals_.get("acting_principals", ""))
-    check(all('"%s"' % b in acting_principals for b in acting_functions) and "role/ecr-gatekeeper-${f}-*" in acting_principals, "Terraform member module's acting role trusts %s, not %s" % (acting_principals, acting_functions))
+    acting_principals = "${[for f in [%s] : \"arn:${local.partition}:iam::${var.central_account_id}:role/ecr-gatekeeper-${f}-*\"]}" % ", ".join('"%s"' % b for b in acting_functions)
+    check(locals_.get("acting_principals") == acting_principals, "Terraform member module's local.acting_principals is %s, not %s" % (locals_.get("acting_principals"), acting_principals))
     check(locals_.get("read_principals") == ["arn:${local.partition}:iam::${var.central_account_id}:role/ecr-gatekeeper-%s-*" % b for b in read_functions], "Terraform member module's read role trusts %s" % locals_.get("read_principals"))
     return template, module
+
+
+def check_stack_set(template):
+    """examples/organization deploys member.yaml as a StackSet whose parameters are exactly
+    member.yaml's (the provider wants every one set, defaults too)."""
+    example = {}
+    for path in sorted(glob.glob(os.path.join(TF, "examples", "organization", "*.tf"))):
+        with open(path) as f:
+            for key, blocks in hcl2.load(f).items():
+                example.setdefault(key, []).extend(blocks)
+    stack_sets = {n: b for n, b in tf_blocks(example, "resource", "aws_cloudformation_stack_set").items() if "sam/member.yaml" in str(b.get("template_body"))}
+    check(len(stack_sets) == 1, "examples/organization: %d StackSets of member.yaml, not 1" % len(stack_sets))
+    for name, stack_set in stack_sets.items():
+        given, declared = set(stack_set.get("parameters") or {}), set(template.get("Parameters", {}))
+        check(given == declared, "examples/organization aws_cloudformation_stack_set.%s: parameters %s, member.yaml declares %s (set every one: %s)" % (name, sorted(given), sorted(declared), sorted(given ^ declared)))
 
 
 def check_ou_path(sam, tf, template, module, permissions):
@@ -957,6 +1042,7 @@ def main():
     check_pacing(sam, tf)
     member_template, member_module = check_member(permissions, member_patterns)
     check_ou_path(sam, tf, member_template, member_module, permissions)
+    check_stack_set(member_template)
 
     # The module README documents every input and output.
     with open(os.path.join(TF, "README.md")) as f:
@@ -978,7 +1064,7 @@ def main():
         print("infra/check.py: " + p)
     if problems:
         return 1
-    print("infra/check.py: SAM and Terraform agree: %d functions, %d environment variables, %d event patterns, %d intake queues (each with its dead-letter and age alarms), IAM per permissions.json (%d operations in the adapters); organization mode and the member templates agree (%d forwarded patterns, member roles per permissions.json, the OU path parameter %s)" % (len(binary_of), len(read), len(files), intake_queues, len(ops), len(member_patterns), OU_PATH_PARAMETER))
+    print("infra/check.py: SAM and Terraform agree: %d functions, %d environment variables, %d event patterns, %d intake queues (each with its dead-letter and age alarms), IAM per permissions.json (%d operations in the adapters); organization mode and the member templates agree (%d forwarded patterns, member roles per permissions.json, trusted by the functions and, switchable, the operators' %s*, the OU path parameter %s)" % (len(binary_of), len(read), len(files), intake_queues, len(ops), len(member_patterns), permissions["organization"].get("operators", {}).get("role_prefix"), OU_PATH_PARAMETER))
     return 0
 
 

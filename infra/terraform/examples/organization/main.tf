@@ -80,6 +80,9 @@ resource "aws_cloudformation_stack_set" "member" {
     # The provider wants every parameter set here, defaults too; the instances override OuPath.
     OuPath      = ""
     RolesRegion = ""
+    # The operators' roles in this account (ecr-gatekeeper-operator*, created by you) may run
+    # gatekeeper reconcile/release --account in the members; "false": only the functions.
+    TrustOperators = "true"
   }
   auto_deployment {
     enabled                          = true
@@ -130,4 +133,5 @@ output "function_role_arns" {
 #   organization_id    = var.organization_id
 #   member_role_name   = local.member_role_name
 #   ou_path            = "r-ab12/ou-ab12-11111111"
+#   trust_operators    = true
 # }

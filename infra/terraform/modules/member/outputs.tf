@@ -1,5 +1,5 @@
 output "member_role_arn" {
-  description = "The role the central on-push, on-scan and sweep assume (null where roles_region is another region)."
+  description = "The role the central on-push, on-scan and sweep (and, with trust_operators, the operators' CLI) assume (null where roles_region is another region)."
   value       = local.creates_roles ? aws_iam_role.member["acting"].arn : null
 }
 

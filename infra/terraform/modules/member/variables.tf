@@ -17,7 +17,7 @@ variable "organization_id" {
 }
 
 variable "member_role_name" {
-  description = "The role the central on-push, on-scan and sweep assume (the central member_role_name); cost-report assumes <name>-read."
+  description = "The role the central on-push, on-scan and sweep assume (the central member_role_name; the CLI's --member-role); cost-report assumes <name>-read."
   type        = string
   default     = "ecr-gatekeeper-member"
   validation {
@@ -60,6 +60,13 @@ variable "roles_region" {
   description = "Empty when the account is governed in this region only (the roles act in this region). Governed in several regions (one module per region): the region whose module creates the roles (they then act in every region); the others forward only."
   type        = string
   default     = ""
+}
+
+variable "trust_operators" {
+  description = "Lets central-account roles named ecr-gatekeeper-operator* (the people who run gatekeeper reconcile/release --account from the security account) assume the member role, with the same organization and source-identity conditions; false: only the central functions."
+  type        = bool
+  default     = true
+  nullable    = false
 }
 
 variable "tags" {
