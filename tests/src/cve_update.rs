@@ -136,6 +136,10 @@ impl FindingsSource for Counted {
     async fn images_updated(&self, window: &Window) -> Result<Vec<ImageRef>, AwsError> {
         self.inner.images_updated(window).await
     }
+
+    async fn members(&self) -> Result<Vec<String>, AwsError> {
+        self.inner.members().await
+    }
 }
 
 /// One image of the registry.

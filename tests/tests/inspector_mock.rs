@@ -606,3 +606,36 @@ async fn a_deployment_that_knows_its_account_reads_only_that_accounts_findings()
         (1, 1, 1)
     );
 }
+
+#[tokio::test]
+async fn the_members_are_the_enabled_associated_accounts_of_every_page() {
+    use aws_sdk_inspector2::operation::list_members::ListMembersOutput;
+    use aws_sdk_inspector2::types::{Member, RelationshipStatus};
+    let member = |account: &str, status: RelationshipStatus| {
+        Member::builder()
+            .account_id(account)
+            .relationship_status(status)
+            .build()
+    };
+    let first = mock!(Client::list_members)
+        .match_requests(|r| r.only_associated() == Some(true) && r.next_token().is_none())
+        .then_output(move || {
+            ListMembersOutput::builder()
+                .members(member("111111111111", RelationshipStatus::Enabled))
+                .members(member("222222222222", RelationshipStatus::Disabled))
+                .next_token("m1")
+                .build()
+        });
+    let second = mock!(Client::list_members)
+        .match_requests(|r| r.only_associated() == Some(true) && r.next_token() == Some("m1"))
+        .then_output(move || {
+            ListMembersOutput::builder()
+                .members(member("333333333333", RelationshipStatus::Enabled))
+                .members(member("444444444444", RelationshipStatus::Invited))
+                .build()
+        });
+    let client = mock_client!(aws_sdk_inspector2, RuleMode::MatchAny, [&first, &second]);
+    let members = Inspector::new(client).members().await.unwrap();
+    assert_eq!(members, ["111111111111", "333333333333"]);
+    assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
+}

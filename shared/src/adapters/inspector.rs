@@ -5,7 +5,7 @@ use aws_sdk_inspector2::primitives::DateTime;
 use aws_sdk_inspector2::types::builders::FilterCriteriaBuilder;
 use aws_sdk_inspector2::types::{
     DateFilter, ExploitAvailable, FilterCriteria, Finding as SdkFinding, FixAvailable as SdkFix,
-    StringComparison, StringFilter,
+    RelationshipStatus, StringComparison, StringFilter,
 };
 
 use super::{Pace, aws_error};
@@ -256,6 +256,22 @@ impl FindingsSource for Inspector {
 
     async fn images_updated(&self, window: &Window) -> Result<Vec<ImageRef>, AwsError> {
         self.images(updated_filter(window)?).await
+    }
+
+    async fn members(&self) -> Result<Vec<String>, AwsError> {
+        let mut pages = (self.client.list_members())
+            .only_associated(true)
+            .max_results(50)
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = self.next_paced(pages.next()).await {
+            let page = page.map_err(|e| aws_error("inspector2:ListMembers", e))?;
+            let enabled = (page.members().iter())
+                .filter(|m| m.relationship_status() == Some(&RelationshipStatus::Enabled));
+            out.extend(enabled.filter_map(|m| m.account_id().map(str::to_string)));
+        }
+        Ok(out)
     }
 }
 

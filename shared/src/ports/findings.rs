@@ -25,6 +25,10 @@ pub trait FindingsSource {
         &self,
         window: &Window,
     ) -> impl Future<Output = Result<Vec<ImageRef>, AwsError>> + Send;
+    /// The member accounts Inspector scans for this delegated administrator (ListMembers of the
+    /// associated members, all pages, those ENABLED): whose registries an Organization deployment
+    /// that governs every member lists.
+    fn members(&self) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
 }
 
 /// Which finding updates `images_updated` asks for: those at one of `severities`, in `[since, until]`.

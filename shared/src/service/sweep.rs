@@ -177,16 +177,9 @@ impl<P: Ports> Gatekeeper<P> {
             Some(r) => self.registry.scan_coverage(r).await?.enhanced,
             None => false,
         };
-        // An Organization deployment lists the repositories of the members it names, too.
-        let listed_members = (self.members.iter().flatten()).filter_map(|account| {
-            let home = self.home.as_ref()?;
-            Some(Place {
-                account: account.clone(),
-                region: home.region.clone(),
-            })
-        });
+        let (members, unlisted) = self.listed_members(source).await;
         let places: Vec<Option<Place>> = std::iter::once(None)
-            .chain(listed_members.map(Some))
+            .chain(members.into_iter().map(Some))
             .collect();
         let mut sweeping = Sweeping {
             gk: self,
@@ -202,6 +195,7 @@ impl<P: Ports> Gatekeeper<P> {
                 from: format_rfc3339(from),
                 to: format_rfc3339(now),
                 repositories: repositories.len(),
+                failures: unlisted.into_iter().collect(),
                 ..SweepReport::default()
             },
         };
@@ -224,6 +218,31 @@ impl<P: Ports> Gatekeeper<P> {
         }
         info!(report = ?report, "sweep done");
         Ok(report)
+    }
+
+    /// The members whose registries an Organization deployment's sweep lists too: those
+    /// `GATEKEEPER_GOVERNED_ACCOUNTS` names or, when it names none, every member Inspector scans for
+    /// this administrator. Not knowing them is a failure of the run (reported, and the next run
+    /// covers the window again); the deployment's own registry is listed all the same.
+    async fn listed_members<F: FindingsSource>(&self, source: &F) -> (Vec<Place>, Option<String>) {
+        let (Some(named), Some(home)) = (&self.members, &self.home) else {
+            return (Vec::new(), None);
+        };
+        let (accounts, failure) = match named.is_empty() {
+            false => (named.clone(), None),
+            true => match source.members().await {
+                Ok(all) => (all, None),
+                Err(e) => (Vec::new(), Some(format!("the Organization's members: {e}"))),
+            },
+        };
+        let places = (accounts.into_iter())
+            .filter(|a| *a != home.account)
+            .map(|account| Place {
+                account,
+                region: home.region.clone(),
+            })
+            .collect();
+        (places, failure)
     }
 
     /// An image held longer than the timeout: one notice, and the policy's `unscanned` handling now

@@ -348,6 +348,40 @@ fn the_sweep_lists_the_named_members_registries_and_a_member_it_cannot_reach_fai
 }
 
 #[test]
+fn governing_every_member_the_sweep_lists_the_members_inspector_scans_and_says_when_it_cannot_ask()
+{
+    let org = Org::new(&[]);
+    org.findings.associate(MEMBER);
+    org.findings.associate(HOME);
+    let settings = crate::service::SweepSettings::default();
+    let report = poll_once(org.gk.sweep(&org.findings, &settings, "run-1"))
+        .expect("the sweep ran to its end")
+        .unwrap();
+    // Named by Inspector, not by any list: the member's lost push is found; the deployment's own
+    // account, also listed by Inspector, is swept once; DENIED is no member Inspector names.
+    assert_eq!(report.lost_pushes, 2, "{report:?}");
+    assert!(report.failures.is_empty(), "{report:?}");
+
+    // Inspector unreachable: the run fails loudly (not recorded), the own registry still swept.
+    let org = Org::new(&[]);
+    let findings = crate::ports::fakes::Hooked::new(org.findings.clone());
+    (findings.hooks).fail(
+        "members",
+        1,
+        crate::ports::fakes::transient("inspector2:ListMembers"),
+    );
+    let report = poll_once(org.gk.sweep(&findings, &settings, "run-2"))
+        .expect("the sweep ran to its end")
+        .unwrap();
+    assert_eq!(report.lost_pushes, 1, "{report:?}");
+    assert_eq!(report.failures.len(), 1, "{report:?}");
+    assert!(
+        report.failures[0].contains("inspector2:ListMembers"),
+        "{report:?}"
+    );
+}
+
+#[test]
 fn the_sweep_reads_a_members_findings_as_its_registry_scans_them_whatever_the_home_registry_does() {
     // The security account has no repositories (so nothing says it scans with Inspector); the
     // member's image is blocked and due again.

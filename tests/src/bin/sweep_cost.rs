@@ -105,6 +105,9 @@ impl FindingsSource for CountingInspector {
         let query = self.inner.images_updated(window);
         self.counted("updated in the window", query).await
     }
+    async fn members(&self) -> Result<Vec<String>, AwsError> {
+        self.inner.members().await
+    }
 }
 
 fn arg(n: usize, default: usize) -> usize {

@@ -20,10 +20,11 @@ struct Scripted {
 /// Amazon Inspector as a test scripts it, per image digest: its findings and when they were last
 /// updated. The queries across images are answered from them as Inspector's filters would (ACTIVE or
 /// SUPPRESSED by vulnerability; ACTIVE by update time and severity), for images whose repository is
-/// known.
+/// known. Its members are the accounts the test associates.
 #[derive(Debug, Clone, Default)]
 pub struct FakeFindings {
     images: Arc<Mutex<BTreeMap<String, Scripted>>>,
+    members: Arc<Mutex<Vec<String>>>,
 }
 
 impl FakeFindings {
@@ -31,6 +32,11 @@ impl FakeFindings {
     /// not know (they never return it).
     pub fn set(&self, digest: &str, findings: Vec<Finding>) {
         self.set_for("", digest, findings, 0);
+    }
+
+    /// Makes `account` a member Inspector scans for this administrator.
+    pub fn associate(&self, account: &str) {
+        lock(&self.members).push(account.to_string());
     }
 
     /// Sets an image's findings, last updated at `updated`.
@@ -78,5 +84,9 @@ impl FindingsSource for FakeFindings {
         Ok(self.images_where(|f, updated| {
             f.status == FindingStatus::Active && window.holds(f.severity, updated)
         }))
+    }
+
+    async fn members(&self) -> Result<Vec<String>, AwsError> {
+        Ok(lock(&self.members).clone())
     }
 }

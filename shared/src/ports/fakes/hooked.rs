@@ -120,5 +120,6 @@ forward! {
         fn image_findings(image: &ImageRef) -> Vec<Finding>;
         fn images_with(vulnerability: &str) -> Vec<ImageRef>;
         fn images_updated(window: &Window) -> Vec<ImageRef>;
+        fn members() -> Vec<String>;
     }
 }
