@@ -259,19 +259,19 @@ impl FindingsSource for Inspector {
     }
 
     async fn members(&self) -> Result<Vec<String>, AwsError> {
-        let mut pages = (self.client.list_members())
-            .only_associated(true)
-            .max_results(50)
+        // One call per sweep, a page of 50 members each: paced once.
+        self.pace.take().await;
+        let all = (self.client.list_members().only_associated(true))
             .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = self.next_paced(pages.next()).await {
-            let page = page.map_err(|e| aws_error("inspector2:ListMembers", e))?;
-            let enabled = (page.members().iter())
-                .filter(|m| m.relationship_status() == Some(&RelationshipStatus::Enabled));
-            out.extend(enabled.filter_map(|m| m.account_id().map(str::to_string)));
-        }
-        Ok(out)
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| aws_error("inspector2:ListMembers", e))?;
+        Ok((all.iter())
+            .filter(|m| m.relationship_status() == Some(&RelationshipStatus::Enabled))
+            .filter_map(|m| m.account_id().map(str::to_string))
+            .collect())
     }
 }
 

@@ -635,14 +635,8 @@ mod tests {
         }
         let mut good = BASE.to_vec();
         good.extend([(SWEEP_INTERVAL, "15m"), (HELD_TIMEOUT, "2h")]);
-        let c = Config::from_lookup(lookup(&good)).unwrap();
-        assert_eq!(
-            c.sweep,
-            SweepSettings {
-                interval: 900,
-                held_timeout: 7200
-            }
-        );
+        let c = Config::from_lookup(lookup(&good)).unwrap().sweep;
+        assert_eq!((c.interval, c.held_timeout), (900, 7200));
     }
 
     #[test]

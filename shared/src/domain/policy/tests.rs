@@ -93,9 +93,36 @@ repositories = ["team-a/payments-ap?"]
     );
 }
 
+/// A rule that puts one account in audit, whatever else scopes the others.
+const SANDBOX_ACCOUNT: &str = "[[rule]]\nname = \"sandbox-account\"\naccounts = [\"222222222222\"]\nrepositories = [\"*\"]\nmode = \"audit\"\n";
+
+/// An image's whereabouts.
+fn located(
+    account: &'static str,
+    region: &'static str,
+    ou_path: Option<&'static str>,
+) -> Whereabouts<'static> {
+    Whereabouts {
+        account: Some(account),
+        region: Some(region),
+        ou_path,
+    }
+}
+
+/// Asserts which rule decides for each (repository, whereabouts).
+fn assert_rules(p: &Policy, cases: &[(&str, Whereabouts<'_>, &str)]) {
+    for (repository, where_, rule) in cases {
+        assert_eq!(
+            p.rule_in(repository, *where_).name,
+            *rule,
+            "{repository} {where_:?}"
+        );
+    }
+}
+
 #[test]
 fn rules_scoped_by_account_outrank_those_by_region_which_outrank_repository_alone() {
-    let p = Policy::parse(
+    let p = Policy::parse(&format!(
         r#"version = 1
 [defaults]
 block = "CRITICAL"
@@ -108,19 +135,10 @@ name = "eu"
 regions = ["eu-west-1", "eu-central-1"]
 repositories = ["payments/*"]
 block = "MEDIUM"
-[[rule]]
-name = "sandbox-account"
-accounts = ["222222222222"]
-repositories = ["*"]
-mode = "audit"
-"#,
-    )
+{SANDBOX_ACCOUNT}"#
+    ))
     .unwrap();
-    let at = |account: &'static str, region: &'static str| Whereabouts {
-        account: Some(account),
-        region: Some(region),
-        ou_path: None,
-    };
+    let at = |account: &'static str, region: &'static str| located(account, region, None);
     let cases = [
         // Repository alone: the most literal pattern.
         ("payments/api", Whereabouts::default(), "payments-anywhere"),
@@ -140,50 +158,31 @@ mode = "audit"
             "sandbox-account",
         ),
     ];
-    for (repository, where_, rule) in cases {
-        assert_eq!(
-            p.rule_in(repository, where_).name,
-            rule,
-            "{repository} {where_:?}"
-        );
-    }
+    assert_rules(&p, &cases);
     assert_eq!(p.rule_for("payments/api").name, "payments-anywhere");
 }
 
 #[test]
 fn rules_scoped_by_ou_rank_between_account_and_region_the_deeper_ou_first() {
-    let p = Policy::parse(
-        r#"version = 1
-[defaults]
-block = "CRITICAL"
-[[rule]]
-name = "eu"
-regions = ["eu-west-1"]
-repositories = ["payments/api"]
-[[rule]]
-name = "workloads"
-ous = ["ou-ab12-11111111"]
-repositories = ["*"]
-block = "HIGH"
-[[rule]]
-name = "prod"
-ous = ["ou-ab12-22222222"]
-repositories = ["*"]
-block = "MEDIUM"
-[[rule]]
-name = "sandbox-account"
-accounts = ["222222222222"]
-repositories = ["*"]
-mode = "audit"
-"#,
-    )
-    .unwrap();
-    assert!(p.scopes_by_ou());
-    let at = |account: &'static str, ou_path: Option<&'static str>| Whereabouts {
-        account: Some(account),
-        region: Some("eu-west-1"),
-        ou_path,
+    let rule = |name: &str, scope: &str, repository: &str, block: &str| {
+        format!(
+            "[[rule]]\nname = {name:?}\n{scope}\nrepositories = [{repository:?}]\nblock = {block:?}\n"
+        )
     };
+    let rules = [
+        rule(
+            "eu",
+            r#"regions = ["eu-west-1"]"#,
+            "payments/api",
+            "CRITICAL",
+        ),
+        rule("workloads", r#"ous = ["ou-ab12-11111111"]"#, "*", "HIGH"),
+        rule("prod", r#"ous = ["ou-ab12-22222222"]"#, "*", "MEDIUM"),
+    ];
+    let doc = "version = 1\n[defaults]\nblock = \"CRITICAL\"\n";
+    let p = Policy::parse(&format!("{doc}{}{SANDBOX_ACCOUNT}", rules.concat())).unwrap();
+    assert!(p.scopes_by_ou());
+    let at = |account: &'static str, ou_path| located(account, "eu-west-1", ou_path);
     let cases = [
         // Under workloads/prod: the deeper OU, over a more literal region rule.
         (
@@ -202,35 +201,12 @@ mode = "audit"
             "sandbox-account",
         ),
     ];
-    for (account, ou_path, rule) in cases {
-        assert_eq!(
-            p.rule_in("payments/api", at(account, ou_path)).name,
-            rule,
-            "{account} {ou_path:?}"
-        );
-    }
+    let cases = cases.map(|(account, ou_path, rule)| ("payments/api", at(account, ou_path), rule));
+    assert_rules(&p, &cases);
     assert!(
         !Policy::parse("version = 1\n[defaults]\nblock = \"CRITICAL\"\n")
             .unwrap()
             .scopes_by_ou()
-    );
-    // Two rules naming the same OU for the same pattern tie; an OU on the defaults, or a malformed
-    // one, is refused.
-    let tie = "version = 1\n[defaults]\nblock = \"CRITICAL\"\n[[rule]]\nname = \"a\"\nous = [\"r-ab12\", \"ou-ab12-11111111\"]\nrepositories = [\"x\"]\n[[rule]]\nname = \"b\"\nous = [\"ou-ab12-11111111\"]\nrepositories = [\"x\"]\n";
-    let text = Policy::parse(tie).unwrap_err().to_string();
-    assert!(
-        text.contains("for the same accounts, OUs and regions"),
-        "{text}"
-    );
-    let bad = "version = 1\n[defaults]\nblock = \"CRITICAL\"\nous = [\"r-ab12\"]\n[[rule]]\nous = [\"Security\"]\nrepositories = [\"a\"]\n";
-    let text = Policy::parse(bad).unwrap_err().to_string();
-    assert!(
-        text.contains("put accounts, ous and regions in a [[rule]]"),
-        "{text}"
-    );
-    assert!(
-        text.contains("rule[0].ous") && text.contains("is not an OU id"),
-        "{text}"
     );
 }
 
@@ -251,18 +227,34 @@ fn two_rules_one_image_could_fall_under_at_the_same_precedence_are_refused() {
     // Other accounts, or another rank: no tie.
     assert!(Policy::parse(&doc("accounts = [\"222222222222\"]")).is_ok());
     assert!(Policy::parse(&doc("regions = [\"eu-west-1\"]")).is_ok());
-    // Unscoped duplicates tie too.
-    let twice = "version = 1\n[defaults]\nblock = \"CRITICAL\"\n[[rule]]\nrepositories = [\"a/*\"]\n[[rule]]\nrepositories = [\"a/*\"]\n";
-    assert!(Policy::parse(twice).is_err());
+    // Unscoped duplicates tie too, and two rules that name one OU.
+    let twice = |scope: &str| {
+        format!(
+            "version = 1\n[defaults]\nblock = \"CRITICAL\"\n[[rule]]\nname = \"a\"\n{scope}\nrepositories = [\"a/*\"]\n[[rule]]\nname = \"b\"\n{scope}\nrepositories = [\"a/*\"]\n"
+        )
+    };
+    assert!(Policy::parse(&twice("")).is_err());
+    let text = (Policy::parse(&twice("ous = [\"ou-ab12-11111111\"]")).unwrap_err()).to_string();
+    assert!(
+        text.contains("for the same accounts, OUs and regions"),
+        "{text}"
+    );
     // Malformed scopes and scopes on the defaults are refused.
-    let bad = "version = 1\n[defaults]\nblock = \"CRITICAL\"\nregions = [\"eu-west-1\"]\n[[rule]]\naccounts = [\"1234\"]\nregions = [\"Europe\"]\nrepositories = [\"a\"]\n";
+    let bad = "version = 1\n[defaults]\nblock = \"CRITICAL\"\nous = [\"r-ab12\"]\n[[rule]]\naccounts = [\"1234\"]\nous = [\"Security\"]\nregions = [\"Europe\"]\nrepositories = [\"a\"]\n";
     let text = Policy::parse(bad).unwrap_err().to_string();
     assert!(
-        text.contains("defaults: the default rule applies in every account and region"),
+        text.contains("defaults: the default rule applies in every account and region; put accounts, ous and regions in a [[rule]]"),
         "{text}"
     );
     assert!(
-        text.contains("rule[0].accounts") && text.contains("rule[0].regions"),
+        [
+            "rule[0].accounts",
+            "rule[0].ous",
+            "is not an OU id",
+            "rule[0].regions"
+        ]
+        .iter()
+        .all(|wanted| text.contains(wanted)),
         "{text}"
     );
 }
