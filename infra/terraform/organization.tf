@@ -16,6 +16,13 @@ locals {
     sweep       = var.member_role_name
     cost_report = "${var.member_role_name}-read"
   }
+  # Function => what its role also reads in this account (the delegated administrator's), in
+  # organization mode only (infra/permissions.json, organization.reads): sweep lists the members
+  # Inspector scans when governed_accounts names no member. ListMembers has no resource-level
+  # permissions (Service Authorization Reference: no resource type), so "*".
+  organization_reads = {
+    sweep = ["inspector2:ListMembers"]
+  }
   # Rule of the members bus => the function whose intake queue it feeds: the default bus rules of
   # ECR's own events, with the same pattern files (Inspector's findings reach the default bus).
   member_rules = {
@@ -132,7 +139,8 @@ resource "aws_sns_topic_policy" "alarms" {
 
 # The functions' roles are named ecr-gatekeeper-<function>-<region> in organization mode (lambda.tf),
 # so that the member roles can trust them; this policy lets each assume its member role, in accounts
-# of the organization only (infra/permissions.json, organization).
+# of the organization only, and each function of local.organization_reads (sweep) its reads, in a
+# statement of their own (infra/permissions.json, organization).
 data "aws_iam_policy_document" "organization" {
   for_each = local.organization ? local.functions : {}
   statement {
@@ -143,6 +151,14 @@ data "aws_iam_policy_document" "organization" {
       test     = "StringEquals"
       variable = "aws:ResourceOrgID"
       values   = [var.organization_id]
+    }
+  }
+  dynamic "statement" {
+    for_each = contains(keys(local.organization_reads), each.key) ? [local.organization_reads[each.key]] : []
+    content {
+      sid       = "OrganizationMembers"
+      actions   = statement.value
+      resources = ["*"]
     }
   }
 }
