@@ -26,7 +26,7 @@ statements (sts:AssumeRole; sts:SetSourceIdentity with sts:SourceIdentity ecr-ga
 the organization, exactly the central roles of the functions that assume it, plus, for the role
 permissions.json's organization.operators assumes (the acting role; the gatekeeper CLI's reconcile
 and release --account), the operators' roles (<role_prefix>*) when the member stack's TrustOperators
-/ trust_operators is on (a switch on both sides, on by default), and not otherwise; the example
+/ trust_operators is on (a switch on both sides, off by default), and not otherwise; the example
 StackSet sets every member.yaml parameter.
 
 OU paths: each member stack (every region's, when OuPath / ou_path is set, and only then) writes its
@@ -861,7 +861,7 @@ def check_member(permissions, patterns):
     # The operators' switch: a member stack parameter, on by default.
     prefix, operators_assume = operator_role_prefix(permissions)
     switch = template.get("Parameters", {}).get(OPERATORS_PARAMETER, {})
-    check(switch.get("Type") == "String" and switch.get("AllowedValues") == ["true", "false"] and switch.get("Default") == "true", "member.yaml %s: not a String of AllowedValues [true, false] with Default \"true\": %s" % (OPERATORS_PARAMETER, {k: switch.get(k) for k in ("Type", "AllowedValues", "Default")}))
+    check(switch.get("Type") == "String" and switch.get("AllowedValues") == ["true", "false"] and switch.get("Default") == "false", "member.yaml %s: not a String of AllowedValues [true, false] with Default \"false\" (operators are opted in): %s" % (OPERATORS_PARAMETER, {k: switch.get(k) for k in ("Type", "AllowedValues", "Default")}))
     check(template.get("Conditions", {}).get(OPERATORS_CONDITION) == {"Fn::Equals": [{"Ref": OPERATORS_PARAMETER}, "true"]}, "member.yaml Condition %s is not %s = \"true\"" % (OPERATORS_CONDITION, OPERATORS_PARAMETER))
     sam_operator = {"Fn::Sub": "arn:${AWS::Partition}:iam::${CentralAccountId}:role/%s*" % prefix}
 
@@ -932,7 +932,7 @@ def check_member(permissions, patterns):
     operator_principals = '${var.%s ? ["arn:${local.partition}:iam::${var.central_account_id}:role/%s*"] : []}' % (OPERATORS_VARIABLE, prefix)
     check(locals_.get("operator_principals") == operator_principals, "Terraform member module's local.operator_principals is %s, not %s" % (locals_.get("operator_principals"), operator_principals))
     variable = tf_variable(module, OPERATORS_VARIABLE)
-    check(variable.get("type") == "bool" and variable.get("default") is True, "Terraform member module variable %s: not a bool, true by default (type %s, default %s)" % (OPERATORS_VARIABLE, variable.get("type"), variable.get("default")))
+    check(variable.get("type") == "bool" and variable.get("default") is False, "Terraform member module variable %s: not a bool, false by default (operators are opted in; type %s, default %s)" % (OPERATORS_VARIABLE, variable.get("type"), variable.get("default")))
     for kind, binaries, name in (("acting", acting_functions, "${var.member_role_name}"), ("read", read_functions, "${var.member_role_name}-read")):
         where = "Terraform member module %s role" % kind
         spec = roles.get(kind, {})

@@ -180,6 +180,13 @@ async fn run(args: Args) -> Result<ExitCode, Fail> {
     let sdk = aws::sdk().await;
     let policy = aws::policy(&args.policy, &sdk).await?;
     let scheme = aws::tag_scheme()?;
+    let (home, ou_path) = (aws::home(&sdk)?, aws::ou_path()?);
+    if policy.scopes_by_ou() && ou_path.is_none() {
+        eprintln!(
+            "gatekeeper: the policy scopes rules by OU and {} is not set: the strictest rule that could apply decides",
+            gatekeeper::bootstrap::config::OU_PATH
+        );
+    }
     let ecr = aws::ecr(&sdk);
     let inspector = aws::inspector(&sdk)?;
     let (detail, moved) = resolve(&ecr, &scheme, &repository, &args).await?;
@@ -203,14 +210,6 @@ async fn run(args: Args) -> Result<ExitCode, Fail> {
         Scanner::Basic
     };
     let observed = wait_for_scan(&ecr, &inspector, &image, scanner, &args).await?;
-    let home = aws::home(&sdk)?;
-    let ou_path = aws::ou_path()?;
-    if policy.scopes_by_ou() && ou_path.is_none() {
-        return Err(Fail::error(format!(
-            "the policy scopes rules by OU: set {} to the OU path of the account the image is in (r-ab12/ou-ab12-11111111/...)",
-            gatekeeper::bootstrap::config::OU_PATH
-        )));
-    }
     let at = Whereabouts {
         account: home.as_ref().map(|h| h.account.as_str()),
         region: home.as_ref().map(|h| h.region.as_str()),

@@ -35,7 +35,7 @@ pub struct Report<'a> {
 fn level(report: &Report<'_>, f: &Finding) -> (&'static str, Option<String>) {
     let rule = report
         .policy
-        .rule_in(report.subject.repository, report.subject.at);
+        .rule_at(report.subject.repository, report.subject.at);
     let level = if rule.block.met_by(f).is_some() {
         "error"
     } else if rule.warn.met_by(f).is_some() {
@@ -112,7 +112,7 @@ pub fn text(report: &Report<'_>, colours: bool) -> String {
         line(
             &report
                 .policy
-                .rule_in(report.subject.repository, report.subject.at)
+                .rule_at(report.subject.repository, report.subject.at)
                 .name
         ),
         report.policy.hash()
@@ -238,7 +238,7 @@ pub fn json(report: &Report<'_>) -> Value {
     json!({
         "image": report.image, "decision": shown_decision(report), "scan": report.scan,
         "counts": v.counts, "reasons": v.reasons, "exceptions": v.exceptions,
-        "deadline": v.deadline.map(format_rfc3339), "policy": {"hash": report.policy.hash(), "rule": report.policy.rule_in(report.subject.repository, report.subject.at).name},
+        "deadline": v.deadline.map(format_rfc3339), "policy": {"hash": report.policy.hash(), "rule": report.policy.rule_at(report.subject.repository, report.subject.at).name},
         "findings": findings
     })
 }

@@ -76,11 +76,6 @@ pub enum GatekeeperError {
     /// A step ran without what an earlier step must have given it: a defect, which a retry cannot cure.
     #[error("gatekeeper:decide failed: {0}")]
     Invariant(&'static str),
-    /// The policy scopes rules by OU and the image's account's OU path is not known (its member stack
-    /// writes none, or the deployment's own is not configured): choosing another OU's rule would fail
-    /// open, so the image is not decided until it is. Not retryable: a configuration fixes it.
-    #[error("gatekeeper:locate failed: Unlocated: {0}")]
-    Unlocated(String),
 }
 
 impl GatekeeperError {
@@ -88,7 +83,7 @@ impl GatekeeperError {
     pub fn is_retryable(&self) -> bool {
         match self {
             GatekeeperError::Contention(_) | GatekeeperError::BudgetExhausted { .. } => true,
-            GatekeeperError::Invariant(_) | GatekeeperError::Unlocated(_) => false,
+            GatekeeperError::Invariant(_) => false,
         }
     }
 
@@ -98,7 +93,6 @@ impl GatekeeperError {
             GatekeeperError::Contention(_) => "gatekeeper:claim",
             GatekeeperError::BudgetExhausted { .. } => "lambda:Invoke",
             GatekeeperError::Invariant(_) => "gatekeeper:decide",
-            GatekeeperError::Unlocated(_) => "gatekeeper:locate",
         }
     }
 }

@@ -180,7 +180,8 @@ async fn one_deployment_per_region_governs_its_regions_members_through_the_membe
 }
 
 #[tokio::test]
-async fn rules_scoped_by_ou_read_each_members_ou_path_from_its_stack_and_fail_closed_without_one() {
+async fn rules_scoped_by_ou_read_each_members_ou_path_from_its_stack_and_the_strictest_decides_without_one()
+ {
     const SANDBOX: &str = "r-ab12/ou-ab12-11111111/ou-ab12-22222222";
     let moto = Moto::shared();
     let security = Aws::new("ou-security").await;
@@ -229,10 +230,12 @@ async fn rules_scoped_by_ou_read_each_members_ou_path_from_its_stack_and_fail_cl
         tags(1).await.unwrap(),
         [format!("quarantined-v1--{}", &images[1].digest[7..19])]
     );
-    // No OU path: not decided by a rule that may not be its own; an error and an alert.
-    let e = results.pop().unwrap().unwrap_err();
-    assert!(e.to_string().contains("Unlocated"), "{e}");
-    assert_eq!(tags(2).await.unwrap(), ["v1"]);
+    // No OU path: the strictest rule that could apply (the defaults' block, enforced), and an alert.
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(
+        tags(2).await.unwrap(),
+        [format!("quarantined-v1--{}", &images[2].digest[7..19])]
+    );
     let (json, _chat) = security.checked_messages(&setup).await;
     let rules: Vec<(&str, &str, &str)> = (json.iter())
         .map(|(_, b)| {
@@ -256,6 +259,12 @@ async fn rules_scoped_by_ou_read_each_members_ou_path_from_its_stack_and_fail_cl
         rules.contains(&("verdict", workloads, "defaults")),
         "{rules:?}"
     );
+    let strictest = ("verdict", unknown, "strictest of defaults, sandbox-ou");
+    assert!(rules.contains(&strictest), "{rules:?}");
+    let unlocated = (json.iter())
+        .filter(|(_, b)| b["trigger"]["kind"] == "unlocated")
+        .count();
+    assert_eq!(unlocated, 1);
     assert_eq!(
         (rules.iter())
             .filter(|(kind, ..)| *kind == "alert")

@@ -91,7 +91,8 @@ impl Members {
     }
 
     /// The OU path `place`'s member stack wrote ([`OU_PATH_PARAMETER`] in its region; `None`: none),
-    /// read with the member session and kept as long as the session.
+    /// read with the member session and kept as long as the session; "none" is asked again after
+    /// a minute, so that a stack fixed meanwhile is seen before its images' retries run out.
     pub async fn ou_path(&self, place: &Place) -> Result<Option<String>, AwsError> {
         let cached = lock(&self.ou_paths).get(place).cloned();
         if let Some((path, until)) = cached
@@ -119,7 +120,10 @@ impl Members {
             }
             Err(e) => return Err(aws_error("ssm:GetParameter", e)),
         };
-        let until = session.expires - RENEW_BEFORE;
+        let until = match path {
+            Some(_) => session.expires - RENEW_BEFORE,
+            None => now() + REFUSED_FOR,
+        };
         lock(&self.ou_paths).insert(place.clone(), (path.clone(), until));
         Ok(path)
     }

@@ -5,6 +5,7 @@
 //! everything". The passage of time never makes a valid policy invalid: an expired exception simply
 //! stops applying (and the verdict says so).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
@@ -120,6 +121,22 @@ pub enum Criterion {
 }
 
 impl Criteria {
+    /// The criteria a finding meets when it meets `self` or `other`: each threshold the lower.
+    fn union(&self, other: &Criteria) -> Criteria {
+        fn lower<T: PartialOrd + Copy>(a: Option<T>, b: Option<T>) -> Option<T> {
+            match (a, b) {
+                (Some(x), Some(y)) => Some(if y < x { y } else { x }),
+                (x, y) => x.or(y),
+            }
+        }
+        Criteria {
+            severity: lower(self.severity, other.severity),
+            exploitable: lower(self.exploitable, other.exploitable),
+            epss: lower(self.epss, other.epss),
+            score: lower(self.score, other.score),
+        }
+    }
+
     /// The first criterion the finding meets. Missing scores never meet a score criterion, and never
     /// stop a severity criterion from applying.
     pub fn met_by(&self, f: &Finding) -> Option<Criterion> {
@@ -279,6 +296,51 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// The rule as strict as the strictest of `rules` in every setting, for an image that any of
+    /// them could govern (its OU path unknown): a finding meets its `block` or `warn` when it meets
+    /// any rule's; it enforces if any enforces; holds unscanned images if any holds; counts
+    /// suppressed findings and findings without a fix if any does; gives grace only where every
+    /// rule gives some (the shortest), and treats as found at once what any would; writes verified
+    /// tags with the first rule's prefix that has one, never for a warning unless every rule would.
+    pub fn strictest(first: &Rule, rest: &[&Rule]) -> Rule {
+        let mut r = first.clone();
+        for o in rest {
+            r.block = r.block.union(&o.block);
+            r.warn = r.warn.union(&o.warn);
+            r.fixable_only &= o.fixable_only;
+            if o.suppressed == Suppressed::Count {
+                r.suppressed = Suppressed::Count;
+            }
+            if o.mode == Mode::Enforce {
+                r.mode = Mode::Enforce;
+            }
+            if o.unscanned == Unscanned::Hold {
+                r.unscanned = Unscanned::Hold;
+            }
+            r.new_finding_margin = r.new_finding_margin.max(o.new_finding_margin);
+            r.verified_prefix = r.verified_prefix.or_else(|| o.verified_prefix.clone());
+            r.verify_warn &= o.verify_warn;
+        }
+        // Grace: for each severity and use, the shortest any rule gives, and none where one gives none.
+        let grace = |in_use: bool| -> BTreeMap<Severity, i64> {
+            (Severity::ALL.iter())
+                .filter_map(|&s| {
+                    let each: Option<Vec<i64>> = (std::iter::once(first)
+                        .chain(rest.iter().copied()))
+                    .map(|o| o.grace_for(s, in_use))
+                    .collect();
+                    Some((s, each?.into_iter().min()?))
+                })
+                .collect()
+        };
+        (r.grace, r.grace_in_use) = (grace(false), grace(true));
+        let names: Vec<&str> = (std::iter::once(first).chain(rest.iter().copied()))
+            .map(|o| o.name.as_str())
+            .collect();
+        r.name = format!("strictest of {}", names.join(", "));
+        r
+    }
+
     /// The grace period for a finding of `severity` on an image in use or not, if any.
     pub fn grace_for(&self, severity: Severity, in_use: bool) -> Option<i64> {
         if in_use && let Some(g) = self.grace_in_use.get(&severity) {
@@ -1163,6 +1225,38 @@ impl Policy {
     /// first; the same pattern in two rules that could meet at one rank is refused at load); no match
     /// gives the defaults.
     pub fn rule_in(&self, repository: &str, at: Whereabouts<'_>) -> &Rule {
+        self.best(repository, at).map_or(&self.default, |(_, r)| r)
+    }
+
+    /// The rule for an image in `at` as [`Policy::rule_in`] chooses it; where the image's OU path
+    /// is not known and a rule scoped by OU could outrank that choice, the strictest of them all
+    /// ([`Rule::strictest`]): never a laxer rule than the one the path would choose.
+    pub fn rule_at(&self, repository: &str, at: Whereabouts<'_>) -> Cow<'_, Rule> {
+        let best = self.best(repository, at);
+        let chosen = best.map_or(&self.default, |(_, r)| r);
+        if at.ou_path.is_some() {
+            return Cow::Borrowed(chosen);
+        }
+        let floor = best.map_or(0, |((rank, _), _)| rank.0);
+        let mut candidates = vec![chosen];
+        for scoped in &self.rules {
+            let could = scoped
+                .scope
+                .tier_if_in_some_ou(at)
+                .is_some_and(|t| t >= floor)
+                && scoped.patterns.iter().any(|p| p.is_match(repository));
+            if could && !candidates.iter().any(|c| std::ptr::eq(*c, &scoped.rule)) {
+                candidates.push(&scoped.rule);
+            }
+        }
+        match candidates.split_first() {
+            Some((first, rest)) if !rest.is_empty() => Cow::Owned(Rule::strictest(first, rest)),
+            _ => Cow::Borrowed(chosen),
+        }
+    }
+
+    /// The best rule for an image in `at`, with its rank and pattern specificity.
+    fn best(&self, repository: &str, at: Whereabouts<'_>) -> Option<((Rank, usize), &Rule)> {
         let mut best: Option<((Rank, usize), &Rule)> = None;
         for scoped in &self.rules {
             let Some(rank) = scoped.scope.rank(at) else {
@@ -1175,7 +1269,7 @@ impl Policy {
                 }
             }
         }
-        best.map_or(&self.default, |(_, r)| r)
+        best
     }
 
     /// Every distinct rule (defaults first), for listing.

@@ -37,11 +37,13 @@ pub enum TriggerKind {
     Unscanned,
     /// A member account the deployment cannot act in (its role is missing or denies).
     Unreachable,
+    /// An account whose OU path is unknown while the policy scopes rules by OU.
+    Unlocated,
 }
 
 impl TriggerKind {
     /// Every kind.
-    pub const ALL: [TriggerKind; 14] = [
+    pub const ALL: [TriggerKind; 15] = [
         TriggerKind::Push,
         TriggerKind::Scan,
         TriggerKind::Finding,
@@ -56,11 +58,12 @@ impl TriggerKind {
         TriggerKind::Breaker,
         TriggerKind::Unscanned,
         TriggerKind::Unreachable,
+        TriggerKind::Unlocated,
     ];
 
     /// The name in outcomes, messages and logs: `push`, `scan`, `finding`, `coverage`, `delete`,
-    /// `restore`, `ignored`, `invalid`, `reconcile`, `release`, `sweep`, `breaker`, `unscanned` or
-    /// `unreachable`.
+    /// `restore`, `ignored`, `invalid`, `reconcile`, `release`, `sweep`, `breaker`, `unscanned`,
+    /// `unreachable` or `unlocated`.
     pub fn as_str(self) -> &'static str {
         match self {
             TriggerKind::Push => "push",
@@ -77,6 +80,7 @@ impl TriggerKind {
             TriggerKind::Breaker => "breaker",
             TriggerKind::Unscanned => "unscanned",
             TriggerKind::Unreachable => "unreachable",
+            TriggerKind::Unlocated => "unlocated",
         }
     }
 }

@@ -277,7 +277,8 @@ pub fn evaluate(
     findings: &[Finding],
     scan: &ScanState,
 ) -> Verdict {
-    let rule = policy.rule_in(subject.repository, subject.at);
+    let rule = policy.rule_at(subject.repository, subject.at);
+    let rule = &*rule;
     let mut tally = Tally::default();
     for f in findings {
         tally.add(policy, rule, subject, f);

@@ -48,7 +48,8 @@ pub fn ticketable(
     let Some(threshold) = policy.ticket_severity() else {
         return out;
     };
-    let rule = policy.rule_in(subject.repository, subject.at);
+    let rule = policy.rule_at(subject.repository, subject.at);
+    let rule = &*rule;
     for f in findings {
         let counted = match f.status {
             FindingStatus::Active => true,

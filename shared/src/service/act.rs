@@ -136,6 +136,7 @@ impl<P: Ports> Gatekeeper<P> {
                 MediaKind::Image | MediaKind::Index | MediaKind::Unknown
             );
         let rule = self.rule_of(image).await?;
+        let rule = &*rule;
         let scheme = self.tags_for(rule);
         let verified = Self::verified_for(rule, verdict);
         let mut plan = plan(

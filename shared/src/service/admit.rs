@@ -56,6 +56,7 @@ impl<P: Ports> Gatekeeper<P> {
             return Ok(Outcome::gone(TriggerKind::Push, image));
         };
         let rule = self.rule_of(image).await?;
+        let rule = &*rule;
         let mode = self.effective_mode(rule);
         let plan = plan::hold(&self.tags, &detail.tags, &image.digest);
         let cause = Cause::new(
@@ -157,6 +158,7 @@ impl<P: Ports> Gatekeeper<P> {
     /// An image of a repository nothing scans: it stays pending, and an alert says so once a day.
     async fn unscanned(&self, image: &ImageRef, trigger: &Trigger) -> Result<Outcome, Error> {
         let rule = self.rule_of(image).await?;
+        let rule = &*rule;
         let reason = format!(
             "repository {} matches no enhanced scanning rule: its images are not scanned (add it to the registry scanning configuration)",
             image.repository

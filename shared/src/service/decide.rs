@@ -1,6 +1,8 @@
 //! The heart of it: decide on an image under the policy, and act and notify once per change of the
 //! image's disposition (its decision, and whether an operator's override suspends a block).
 
+use std::borrow::Cow;
+
 use tracing::{info, warn};
 
 use super::act::Carried;
@@ -72,7 +74,8 @@ struct Deciding<'a, P: Ports> {
     trigger: &'a Trigger,
     /// Where the image lives.
     at: Whereabouts<'a>,
-    rule: &'a Rule,
+    /// Its rule (the strictest that could apply, where its OU path is unknown).
+    rule: Cow<'a, Rule>,
     mode: Mode,
     /// Whether a finding says the image runs (ECS tasks, EKS pods).
     in_use: bool,
@@ -125,7 +128,8 @@ impl<'a, P: Ports> Deciding<'a, P> {
         basis: &'a Basis<'a>,
         trigger: &'a Trigger,
     ) -> Self {
-        let rule = gk.policy.rule_in(&image.repository, at);
+        let rule = gk.policy.rule_at(&image.repository, at);
+        let mode = gk.effective_mode(&rule);
         let (in_use, in_use_known, given) = match basis {
             Basis::Findings { findings, scan } => {
                 let counts: Vec<u64> = findings.iter().filter_map(|f| f.in_use_count).collect();
@@ -141,7 +145,7 @@ impl<'a, P: Ports> Deciding<'a, P> {
             trigger,
             at,
             rule,
-            mode: gk.effective_mode(rule),
+            mode,
             in_use,
             in_use_known,
             given,
@@ -356,7 +360,7 @@ impl<'a, P: Ports> Deciding<'a, P> {
             mode: self.mode,
             in_use: self.in_use_known,
             dedup_key: dedup_key(&["held", &image.repository, &image.digest, code]),
-            ..self.gk.notice(&tagged, verdict, self.rule, self.trigger)
+            ..self.gk.notice(&tagged, verdict, &self.rule, self.trigger)
         };
         self.gk.notifier.publish(&notice.to_message()).await?;
         Ok(true)
@@ -499,7 +503,7 @@ impl<'a, P: Ports> Deciding<'a, P> {
             actions: &carried.actions,
             problems: &carried.problems,
             dedup_key: change_key(image, to.decision, claim.change),
-            ..self.gk.notice(&tagged, verdict, self.rule, self.trigger)
+            ..self.gk.notice(&tagged, verdict, &self.rule, self.trigger)
         };
         let announce = seen.state.parents.is_empty();
         if announce {

@@ -11,7 +11,7 @@ use crate::domain::policy::is_ou_path;
 use crate::domain::time::{DAY, format_date};
 use crate::domain::verdict::pending;
 use crate::domain::{ImageRef, Place, TriggerKind};
-use crate::error::{Error, GatekeeperError};
+use crate::error::Error;
 use crate::outbound::notice::{EventType, VerdictNotice, dedup_key};
 use crate::ports::{Notifier, OnceMarks, Ports, Reach};
 use crate::state::{Mark, key_scope};
@@ -48,32 +48,28 @@ impl<P: Ports> Gatekeeper<P> {
         };
         match self.registry.at(place).await {
             Ok(registry) => Ok(Registry::Member(registry)),
-            Err(e) => Err(self.unreachable(image, place, e.into(), ROLE_HINT).await),
+            Err(e) => Err(self.unreachable(image, place, e.into()).await),
         }
     }
 
     /// The OU path `place`'s member stack wrote, for the rules scoped by OU; none, or one that is not
-    /// an OU path, is an error for this image (fail closed) and an alert, as an unreachable member.
+    /// an OU path, is `None` and an alert (the strictest rule that could apply then decides). A
+    /// member that cannot be reached is unreachable, not unlocated.
     pub(super) async fn member_ou_path(
         &self,
         image: &ImageRef,
         place: &Place,
-    ) -> Result<&'static str, Error> {
-        let unlocated = |problem: String| -> Error {
-            GatekeeperError::Unlocated(format!(
-                "{place}: {problem}; the policy scopes rules by OU, so its images are not decided"
-            ))
-            .into()
+    ) -> Result<Option<&'static str>, Error> {
+        self.registry_of(image).await?;
+        let problem = match self.registry.ou_path(place).await? {
+            Some(path) if is_ou_path(&path) => return Ok(Some(interned(path))),
+            Some(path) => format!(
+                "its member stack's OU path {path:?} is not one (r-ab12/ou-ab12-11111111/...)"
+            ),
+            None => "its member stack wrote no OU path (its OuPath parameter)".into(),
         };
-        let e = match self.registry.ou_path(place).await {
-            Ok(Some(path)) if is_ou_path(&path) => return Ok(interned(path)),
-            Ok(Some(path)) => unlocated(format!(
-                "its member stack's OU path {path:?} is not one (r-ab12/ou-ab12-11111111)"
-            )),
-            Ok(None) => unlocated("its member stack wrote no OU path".into()),
-            Err(e) => e.into(),
-        };
-        Err(self.unreachable(image, place, e, OU_PATH_HINT).await)
+        self.unlocated(image, &problem).await;
+        Ok(None)
     }
 
     /// The registry of `place` (`None`: the deployment's own), as [`Self::registry_of`].
@@ -90,62 +86,85 @@ impl<P: Ports> Gatekeeper<P> {
 
     /// Says once a day that the deployment cannot act in a member account, and gives back the error.
     /// A retryable error (throttled, a dropped connection) is not announced: its retry likely cures it.
-    async fn unreachable(&self, image: &ImageRef, place: &Place, e: Error, hint: &str) -> Error {
+    async fn unreachable(&self, image: &ImageRef, place: &Place, e: Error) -> Error {
         if e.is_retryable() {
             return e;
         }
-        if let Err(alert) = self.alert_unreachable(image, place, &e, hint).await {
-            warn!(error = %alert, "the alert about an unreachable member was not sent");
-        }
+        error!(member = %place, error = %e, "cannot act in a member account: its images are not governed");
+        let alert = Alert {
+            kind: TriggerKind::Unreachable,
+            subject: format!("CANNOT ACT in account {} ({})", place.account, place.region),
+            reason: format!(
+                "cannot act in {place}: {e}. Its images are not governed until the member role is there and trusts this deployment (records go to the dead-letter queue after their retries)"
+            ),
+        };
+        self.alert_once(image, Some(place), alert).await;
         e
     }
 
-    /// The once-a-day alert of [`Self::unreachable`].
-    async fn alert_unreachable(
+    /// Says once a day that an account's OU path is not known, so that its images are judged by the
+    /// strictest rule that could apply to them.
+    pub(super) async fn unlocated(&self, image: &ImageRef, problem: &str) {
+        let place = image.place.as_ref().or(self.home.as_ref());
+        let whose = place.map_or("this deployment's account".to_string(), |p| p.to_string());
+        warn!(account = %whose, problem, "OU path unknown: judged by the strictest rule that could apply");
+        let subject = match place {
+            Some(p) => format!("OU PATH UNKNOWN for account {} ({})", p.account, p.region),
+            None => "OU PATH UNKNOWN for this deployment's account".into(),
+        };
+        let alert = Alert {
+            kind: TriggerKind::Unlocated,
+            subject,
+            reason: format!(
+                "{whose}: {problem}. The policy scopes rules by OU: until the OU path is known, its images are judged by the strictest rule that could apply to them"
+            ),
+        };
+        self.alert_once(image, place, alert).await;
+    }
+
+    /// Publishes `alert` about `place` once a day (the records retried until the dead-letter queue,
+    /// or every image of a burst, would repeat it); a failure to send it is logged.
+    async fn alert_once(&self, image: &ImageRef, place: Option<&Place>, alert: Alert) {
+        if let Err(e) = self.try_alert_once(image, place, &alert).await {
+            warn!(error = %e, kind = %alert.kind, "an alert was not sent");
+        }
+    }
+
+    async fn try_alert_once(
         &self,
         image: &ImageRef,
-        place: &Place,
-        e: &Error,
-        hint: &str,
+        place: Option<&Place>,
+        alert: &Alert,
     ) -> Result<(), Error> {
-        error!(member = %place, error = %e, "cannot act in a member account: its images are not governed");
         let now = (self.clock)();
         let day = format_date(now);
-        let key = format!("{}alert#unreachable#{day}", key_scope(Some(place)));
-        // Only the first: the records retried until the dead-letter queue would repeat it.
-        let by = format!("unreachable-{}", image.display());
+        let kind = alert.kind.as_str();
+        let key = format!("{}alert#{kind}#{day}", key_scope(place));
+        let by = format!("{kind}-{}", image.display());
         if self.state.mark_once(&key, &by, now, 2 * DAY).await? != Mark::First {
             return Ok(());
         }
-        let reason = format!(
-            "cannot act in {place}: {e}. Its images are not governed until {hint} (records go to the dead-letter queue after their retries)"
-        );
-        let verdict = pending(reason);
-        let trigger = Trigger::cli(TriggerKind::Unreachable, format!("unreachable-{day}"));
+        let verdict = pending(alert.reason.clone());
+        let trigger = Trigger::cli(alert.kind, format!("{kind}-{day}"));
+        let (account, region) = place.map_or(("", ""), |p| (p.account.as_str(), p.region.as_str()));
+        let rule = self.policy.rule_in(&image.repository, self.placed(image));
         let notice = VerdictNotice {
             event_type: EventType::Alert,
-            dedup_key: dedup_key(&["unreachable", &place.account, &place.region, &day]),
-            subject: Some(format!(
-                "ECR gatekeeper: CANNOT ACT in account {} ({})",
-                place.account, place.region
-            )),
-            ..self.notice(
-                image,
-                &verdict,
-                self.policy.rule_in(&image.repository, self.placed(image)),
-                &trigger,
-            )
+            dedup_key: dedup_key(&[kind, account, region, &day]),
+            subject: Some(format!("ECR gatekeeper: {}", alert.subject)),
+            ..self.notice(image, &verdict, rule, &trigger)
         };
         self.notifier.publish(&notice.to_message()).await?;
         Ok(())
     }
 }
 
-/// What makes a member reachable again.
-const ROLE_HINT: &str = "the member role is there and trusts this deployment";
-
-/// What locates a member again.
-const OU_PATH_HINT: &str = "its member stack writes its OU path (the OuPath parameter)";
+/// An alert about an account: its kind, subject line and reason.
+struct Alert {
+    kind: TriggerKind,
+    subject: String,
+    reason: String,
+}
 
 /// `path` as a string that lives as long as the process: OU paths are few (one per OU an account of
 /// the Organization is in), and rules borrow them while an image is decided.

@@ -42,6 +42,7 @@ pub use intake::{BatchReport, Record};
 pub use operator::{Preview, ReleaseRequest};
 pub use sweep::{SweepReport, SweepSettings, blocking_severities};
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::Serialize;
@@ -359,34 +360,33 @@ impl<P: Ports> Gatekeeper<P> {
         out
     }
 
-    /// The rule for `image`, where it lives (see [`Self::locate`]).
-    pub async fn rule_of(&self, image: &ImageRef) -> Result<&Rule, Error> {
+    /// The rule for `image`, where it lives (see [`Self::locate`]): where its OU path is not known
+    /// and a rule scoped by OU could apply, the strictest that could ([`Policy::rule_at`]).
+    pub async fn rule_of(&self, image: &ImageRef) -> Result<Cow<'_, Rule>, Error> {
         let at = self.locate(image).await?;
-        Ok(self.policy.rule_in(&image.repository, at))
+        Ok(self.policy.rule_at(&image.repository, at))
     }
 
     /// Where `image` lives, for the rules scoped by account, OU and region. Its account's OU path
     /// is read only when a rule is scoped by OU: the deployment's own from its configuration, a
-    /// member's from its stack (once per session). Unknown, it is an error, never another OU's rule
-    /// (fail closed); a member's is also an alert.
+    /// member's from its stack (kept with the member session). Not known (no parameter, a malformed
+    /// one, the own one unset): `None`, so that the strictest rule that could apply decides
+    /// (fail closed), and an alert says so once a day. A failed read is an error (retried).
     pub async fn locate<'a>(&'a self, image: &'a ImageRef) -> Result<Whereabouts<'a>, Error> {
         let at = self.placed(image);
         if !self.policy.scopes_by_ou() {
             return Ok(at);
         }
-        let ou_path = match &image.place {
-            None => self.ou_path.as_deref().ok_or_else(|| {
-                GatekeeperError::Unlocated(format!(
-                    "{}: the policy scopes rules by OU and this deployment's own OU path is not configured (GATEKEEPER_OU_PATH, the stack's OuPath)",
-                    image.display()
-                ))
-            })?,
-            Some(place) => self.member_ou_path(image, place).await?,
+        let ou_path = match (&image.place, self.ou_path.as_deref()) {
+            (None, Some(own)) => Some(own),
+            (None, None) => {
+                let problem = "the deployment's own OU path is not configured (GATEKEEPER_OU_PATH, the stack's OuPath)";
+                self.unlocated(image, problem).await;
+                None
+            }
+            (Some(place), _) => self.member_ou_path(image, place).await?,
         };
-        Ok(Whereabouts {
-            ou_path: Some(ou_path),
-            ..at
-        })
+        Ok(Whereabouts { ou_path, ..at })
     }
 
     /// Where `image` lives as far as its account and region tell.

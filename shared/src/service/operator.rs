@@ -90,7 +90,8 @@ impl<P: Ports> Gatekeeper<P> {
             .iter()
             .any(|f| f.in_use_count.is_some_and(|n| n > 0));
         let at = self.locate(image).await?;
-        let rule = self.policy.rule_in(&image.repository, at);
+        let rule = self.policy.rule_at(&image.repository, at);
+        let rule = &*rule;
         let subject = Subject {
             repository: &image.repository,
             digest: &image.digest,
@@ -214,6 +215,7 @@ impl<P: Ports> Gatekeeper<P> {
         };
         let owners = self.owners(image, &detail).await?;
         let rule = self.rule_of(image).await?;
+        let rule = &*rule;
         let p = plan(
             &self.tags_for(rule),
             &detail.tags,
@@ -295,6 +297,7 @@ impl<P: Ports> Gatekeeper<P> {
     ) -> Result<String, Error> {
         let image = req.image;
         let rule = self.rule_of(image).await?;
+        let rule = &*rule;
         let mut verdict = preview.verdict.clone();
         verdict
             .reasons

@@ -19,6 +19,7 @@ impl<P: Ports> Gatekeeper<P> {
     pub(super) async fn on_push(&self, event: &Event, push: &Push) -> Result<Outcome, Error> {
         let image = &push.image;
         let rule = self.rule_of(image).await?;
+        let rule = &*rule;
         let scheme = self.tags_for(rule);
         if let Some(tag) = push.tag()
             && matches!(scheme.classify(tag), TagKind::Verified { .. })
@@ -81,6 +82,7 @@ impl<P: Ports> Gatekeeper<P> {
         let decision = state.decision.unwrap_or(Decision::Pending);
         let suspended = decision == Decision::Block && state.override_at(now).is_some();
         let rule = self.rule_of(image).await?;
+        let rule = &*rule;
         if Self::verified_for(rule, decision) == Verified::Set && !suspended {
             let mut o = Outcome::new(
                 Status::Unchanged,
@@ -119,6 +121,7 @@ impl<P: Ports> Gatekeeper<P> {
         trigger: &Trigger,
     ) -> Result<Carried, Error> {
         let rule = self.rule_of(image).await?;
+        let rule = &*rule;
         let mode = self.effective_mode(rule);
         let plan = plan::plan(
             &self.tags_for(rule),
@@ -180,6 +183,7 @@ impl<P: Ports> Gatekeeper<P> {
             return Ok(Outcome::gone(trigger.kind, image));
         };
         let rule = self.rule_of(image).await?;
+        let rule = &*rule;
         let cause = Cause::new(
             trigger,
             format!(
@@ -263,6 +267,7 @@ impl<P: Ports> Gatekeeper<P> {
         trigger: &Trigger,
     ) -> Result<(), Error> {
         let rule = self.rule_of(image).await?;
+        let rule = &*rule;
         let verdict = Verdict::recalled(
             recall.decision,
             state.summary.clone().unwrap_or_default(),

@@ -255,6 +255,9 @@ impl<P: Ports> Gatekeeper<P> {
         trigger: &Trigger,
         report: &mut SweepReport,
     ) -> Result<(), Error> {
+        // The rule first: a failed read must not take the once-a-month mark with nothing done.
+        let rule = self.rule_of(image).await?;
+        let rule = &*rule;
         let now = (self.clock)();
         let scope = key_scope(image.place.as_ref());
         let key = format!("{scope}held-timeout#{}#{}", image.repository, image.digest);
@@ -267,7 +270,6 @@ impl<P: Ports> Gatekeeper<P> {
             return Ok(());
         }
         report.held_too_long += 1;
-        let rule = self.rule_of(image).await?;
         let mode = self.effective_mode(rule);
         let hours = held_for / 3600;
         let (carried, why) = if rule.unscanned == Unscanned::Hold {

@@ -235,11 +235,13 @@ fn a_rule_scoped_to_a_member_account_decides_for_that_accounts_images_only() {
 }
 
 #[test]
-fn a_rule_scoped_by_ou_follows_each_accounts_ou_path_and_an_unknown_path_fails_closed() {
+fn a_rule_scoped_by_ou_follows_each_accounts_ou_path_and_an_unknown_path_gets_the_strictest() {
     const UNLOCATED: &str = "333333333333";
     let mut org = Org::new(&[]);
+    // Outside the sandbox OU a CRITICAL blocks, in audit; in it only an EPSS of 0.99 blocks,
+    // enforced. The finding is CRITICAL without an EPSS: neither rule alone re-tags it.
     org.gk.policy = crate::domain::policy::Policy::parse(
-        "version = 1\n[defaults]\nblock = \"CRITICAL\"\n[[rule]]\nname = \"sandbox-ou\"\nous = [\"ou-ab12-22222222\"]\nrepositories = [\"*\"]\nmode = \"audit\"\n",
+        "version = 1\n[defaults]\nblock = \"CRITICAL\"\nmode = \"audit\"\n[[rule]]\nname = \"sandbox-ou\"\nous = [\"ou-ab12-22222222\"]\nrepositories = [\"*\"]\nblock = { epss = 0.99 }\nmode = \"enforce\"\n",
     )
     .unwrap();
     let sandbox = "r-ab12/ou-ab12-11111111/ou-ab12-22222222";
@@ -252,47 +254,47 @@ fn a_rule_scoped_by_ou_follows_each_accounts_ou_path_and_an_unknown_path_fails_c
         scan("unlocated", UNLOCATED, "eu-west-1"),
         scan("home", HOME, "eu-west-1"),
     ]);
-    // The member in the sandbox OU: judged in audit, its tags as they were.
+    assert_eq!(report.retry, Vec::<String>::new());
+    // The member in the sandbox OU: no EPSS, no block; its tags as they were.
     assert_eq!(org.tags(MEMBER), Some(vec!["v1".to_string()]));
-    // Neither the member whose stack wrote no OU path nor the deployment's own account (no
-    // GATEKEEPER_OU_PATH) is judged by a rule that may not be theirs: not decided, retried.
-    assert_eq!(report.retry, ["m-unlocated", "m-home"]);
-    assert_eq!(org.tags(UNLOCATED), Some(vec!["v1".to_string()]));
-    assert_eq!(org.tags(HOME), Some(vec!["v1".to_string()]));
+    // The member whose stack wrote no OU path, and the deployment's own account (no
+    // GATEKEEPER_OU_PATH): judged by the strictest rule that could apply: a CRITICAL, enforced.
+    assert_eq!(org.tags(UNLOCATED), quarantined());
+    assert_eq!(org.tags(HOME), quarantined());
     let bodies = org.bodies();
-    let member = (bodies.iter())
-        .find(|b| b["event_type"] != "alert")
-        .unwrap();
-    assert_eq!(
-        (
-            member["image"]["account"].as_str(),
-            member["policy"]["rule"].as_str()
-        ),
-        (Some(MEMBER), Some("sandbox-ou"))
-    );
-    // The member is named in an alert, once; the reason says what to fix.
+    let rule_of = |account: &str| {
+        let verdict = (bodies.iter())
+            .find(|b| b["event_type"] == "verdict" && b["image"]["account"] == account)
+            .unwrap();
+        verdict["policy"]["rule"].as_str().map(str::to_string)
+    };
+    assert_eq!(rule_of(MEMBER).as_deref(), Some("sandbox-ou"));
+    let strictest = Some("strictest of defaults, sandbox-ou");
+    assert_eq!(rule_of(UNLOCATED).as_deref(), strictest);
+    assert_eq!(rule_of(HOME).as_deref(), strictest);
+    // Each unlocated account is named in an alert, once; the reason says what to fix.
     let alerts: Vec<&Value> = (bodies.iter())
         .filter(|b| b["event_type"] == "alert")
         .collect();
-    assert_eq!(alerts.len(), 1, "{alerts:?}");
-    assert_eq!(alerts[0]["image"]["account"], UNLOCATED);
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    assert!(alerts.iter().all(|a| a["trigger"]["kind"] == "unlocated"));
     let reasons = alerts[0]["reasons"].to_string();
     assert!(
         reasons.contains("its member stack wrote no OU path") && reasons.contains("OuPath"),
         "{reasons}"
     );
+    assert!(
+        alerts[1]["reasons"]
+            .to_string()
+            .contains("GATEKEEPER_OU_PATH")
+    );
 
-    // Located: the stack writes its path, the deployment is told its own; the retries decide.
+    // Located in the sandbox OU: its rule passes the image, and the block is released.
     org.registry
-        .set_ou_path(&place(UNLOCATED, "eu-west-1"), "r-ab12/ou-ab12-11111111");
-    org.gk.ou_path = Some(sandbox.to_string());
-    let report = org.batch(&[
-        scan("unlocated", UNLOCATED, "eu-west-1"),
-        scan("home", HOME, "eu-west-1"),
-    ]);
+        .set_ou_path(&place(UNLOCATED, "eu-west-1"), sandbox);
+    let report = org.batch(&[scan("unlocated-again", UNLOCATED, "eu-west-1")]);
     assert_eq!(report.retry, Vec::<String>::new());
-    assert_eq!(org.tags(UNLOCATED), quarantined(), "outside the sandbox OU");
-    assert_eq!(org.tags(HOME), Some(vec!["v1".to_string()]), "in it");
+    assert_eq!(org.tags(UNLOCATED), Some(vec!["v1".to_string()]));
     assert!(org.registry.deleted().is_empty());
 }
 

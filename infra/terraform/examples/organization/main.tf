@@ -7,8 +7,8 @@
 #   2. infra/sam/member.yaml as a service-managed StackSet over the OUs, deployed automatically to
 #      every account of them, including accounts created later. One instance per OU, so that each
 #      account's stacks write its OU path to the SSM parameter /ecr-gatekeeper/ou-path, which the
-#      gatekeeper reads (policy rules scoped by OU, ous; an account without it fails closed: its
-#      images are not governed and an alert says why).
+#      gatekeeper reads (policy rules scoped by OU, ous; an account without it is judged by the
+#      strictest rule that could apply, and an alert says why).
 # Build the zips first, from the repository root:
 #   cargo lambda build --release --arm64 --output-format zip -p on-push -p on-scan -p sweep -p cost-report
 
@@ -80,7 +80,7 @@ resource "aws_cloudformation_stack_set" "member" {
     # The provider wants every parameter set here, defaults too; the instances override OuPath.
     OuPath      = ""
     RolesRegion = ""
-    # The operators' roles in this account (ecr-gatekeeper-operator*, created by you) may run
+    # The operators' roles in this account (ecr-gatekeeper-operator-*, created by you) may run
     # gatekeeper reconcile/release --account in the members; "false": only the functions.
     TrustOperators = "true"
   }

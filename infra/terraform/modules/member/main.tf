@@ -47,13 +47,13 @@ locals {
   # Central role name prefix => the member role it may assume.
   acting_principals = [for f in ["on-push", "on-scan", "sweep"] : "arn:${local.partition}:iam::${var.central_account_id}:role/ecr-gatekeeper-${f}-*"]
   read_principals   = ["arn:${local.partition}:iam::${var.central_account_id}:role/ecr-gatekeeper-cost-report-*"]
-  # With trust_operators, the acting role also trusts the central account's ecr-gatekeeper-operator*
+  # With trust_operators, the acting role also trusts the central account's ecr-gatekeeper-operator-*
   # roles, under the same conditions: `gatekeeper reconcile` and `release --account` run from the
   # security account act in the members through it (permissions.json, organization.operators). The
   # user creates the operator role in the security account (this module creates none); it needs what
   # the CLI does: sts:AssumeRole and sts:SetSourceIdentity on the acting role, and the central
   # deployment's table, topic and policy. Not the read role (cost-report only).
-  operator_principals = var.trust_operators ? ["arn:${local.partition}:iam::${var.central_account_id}:role/ecr-gatekeeper-operator*"] : []
+  operator_principals = var.trust_operators ? ["arn:${local.partition}:iam::${var.central_account_id}:role/ecr-gatekeeper-operator-*"] : []
 
   # Member role => its name, what it is for, the central roles it trusts, its trust statements'
   # sids and its policy's statements.
@@ -130,7 +130,7 @@ resource "aws_cloudwatch_event_target" "forward" {
 
 # The roles the central functions assume here: acting, for on-push, on-scan and sweep
 # (ecr-gatekeeper-<function>-<region> of the central account) and, with trust_operators, the
-# operators' CLI (ecr-gatekeeper-operator*), and read, for cost-report; each trusts those principals
+# operators' CLI (ecr-gatekeeper-operator-*), and read, for cost-report; each trusts those principals
 # of the organization only, with a session named for the gatekeeper (SourceIdentity ecr-gatekeeper).
 data "aws_iam_policy_document" "assume_role" {
   for_each = local.roles

@@ -37,7 +37,7 @@ variable "repository_pattern" {
 }
 
 variable "ou_path" {
-  description = "This account's OU path (e.g. r-ab12/ou-ab12-11111111/ou-ab12-22222222); the gatekeeper reads it from the SSM parameter /ecr-gatekeeper/ou-path this module writes. Empty = no parameter (then a policy with OU-scoped rules fails closed for this account's images: they are not governed and an alert says why)."
+  description = "This account's OU path (e.g. r-ab12/ou-ab12-11111111/ou-ab12-22222222); the gatekeeper reads it from the SSM parameter /ecr-gatekeeper/ou-path this module writes. Empty = no parameter (then, where the policy scopes rules by OU, this account's images are judged by the strictest rule that could apply, and an alert says why)."
   type        = string
   default     = ""
   validation {
@@ -63,9 +63,9 @@ variable "roles_region" {
 }
 
 variable "trust_operators" {
-  description = "Lets central-account roles named ecr-gatekeeper-operator* (the people who run gatekeeper reconcile/release --account from the security account) assume the member role, with the same organization and source-identity conditions; false: only the central functions."
+  description = "Lets central-account roles named ecr-gatekeeper-operator-* (the people who run gatekeeper reconcile/release --account from the security account) assume the member role, with the same organization and source-identity conditions; false: only the central functions."
   type        = bool
-  default     = true
+  default     = false
   nullable    = false
 }
 

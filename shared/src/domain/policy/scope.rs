@@ -30,9 +30,6 @@ pub(super) type Rank = (u8, usize);
 impl Scope {
     /// The scope's rank when it applies to an image in `at`; `None` when it does not.
     pub(super) fn rank(&self, at: Whereabouts<'_>) -> Option<Rank> {
-        let within = |listed: &[String], value: Option<&str>| {
-            listed.is_empty() || value.is_some_and(|v| listed.iter().any(|l| l == v))
-        };
         if !within(&self.accounts, at.account) || !within(&self.regions, at.region) {
             return None;
         }
@@ -70,6 +67,13 @@ impl Scope {
     /// Whether it names OUs: then the image's OU path must be known to choose its rule.
     pub(super) fn by_ou(&self) -> bool {
         !self.ous.is_empty()
+    }
+
+    /// Its tier where it would apply to an image in `at` if the image's account were in one of its
+    /// OUs; `None` when it names no OU or its accounts or regions exclude the image.
+    pub(super) fn tier_if_in_some_ou(&self, at: Whereabouts<'_>) -> Option<u8> {
+        (self.by_ou() && within(&self.accounts, at.account) && within(&self.regions, at.region))
+            .then(|| self.tier())
     }
 
     /// Its tier wherever it applies.
@@ -111,6 +115,11 @@ impl Scope {
             .map(|r| ("regions", format!("{r:?} is not a region name (eu-west-1)")));
         bad_accounts.chain(bad_ous).chain(bad_regions).collect()
     }
+}
+
+/// Whether `value` is one of `listed` (an empty list: any value, known or not).
+fn within(listed: &[String], value: Option<&str>) -> bool {
+    listed.is_empty() || value.is_some_and(|v| listed.iter().any(|l| l == v))
 }
 
 /// Whether `id` is an OU id (`ou-` 4 to 32 lowercase letters or digits, `-`, 8 to 32 more) or a

@@ -1277,3 +1277,53 @@ fn exceptions_are_indexed_by_id_whatever_its_case_each_id_keeping_every_position
         ])
     );
 }
+
+#[test]
+fn an_unknown_ou_path_gets_the_strictest_of_the_rules_that_could_apply() {
+    let p = Policy::parse(&format!(
+        r#"version = 1
+[defaults]
+block = "CRITICAL"
+grace = {{ HIGH = "7d", MEDIUM = "30d" }}
+[[rule]]
+name = "sandbox"
+ous = ["ou-ab12-22222222"]
+repositories = ["*"]
+block = {{ severity = "HIGH", epss = 0.5 }}
+warn = "LOW"
+mode = "audit"
+unscanned = "hold"
+fixable_only = true
+grace = {{ HIGH = "3d" }}
+[[rule]]
+name = "other-region-ou"
+ous = ["ou-ab12-33333333"]
+regions = ["us-east-1"]
+repositories = ["*"]
+block = "LOW"
+{SANDBOX_ACCOUNT}"#
+    ))
+    .unwrap();
+    let unknown = located("111111111111", "eu-west-1", None);
+    let rule = p.rule_at("team/app", unknown);
+    assert_eq!(rule.name, "strictest of defaults, sandbox");
+    assert_eq!(
+        (rule.block.severity, rule.block.epss),
+        (Some(Severity::High), Some(0.5))
+    );
+    assert_eq!(rule.warn.severity, Some(Severity::Low));
+    assert_eq!(
+        (rule.mode, rule.unscanned, rule.fixable_only),
+        (Mode::Enforce, Unscanned::Hold, false)
+    );
+    // Grace only where both give some, the shorter.
+    assert_eq!(rule.grace, BTreeMap::from([(Severity::High, 3 * DAY)]));
+    // Known, the path chooses one rule; an account rule outranks every OU rule; and a policy
+    // without OU rules never merges.
+    let known = located("111111111111", "eu-west-1", Some("r-ab12/ou-ab12-11111111"));
+    assert_eq!(p.rule_at("team/app", known).name, "defaults");
+    let account = located("222222222222", "eu-west-1", None);
+    assert_eq!(p.rule_at("team/app", account).name, "sandbox-account");
+    let plain = Policy::parse("version = 1\n[defaults]\nblock = \"CRITICAL\"\n").unwrap();
+    assert_eq!(plain.rule_at("team/app", unknown).name, "defaults");
+}
