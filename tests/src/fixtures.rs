@@ -209,6 +209,12 @@ impl Aws {
         }
     }
 
+    /// Member account number `k` of this one's Organization, in the same region (a fresh account).
+    pub async fn member(&self, k: usize) -> Aws {
+        let name = format!("{}-member-{k}", self.account);
+        Aws::with(self.moto, &account_for(&name), &self.region).await
+    }
+
     /// An Inspector client for this account.
     pub async fn inspector(&self) -> aws_sdk_inspector2::Client {
         let sdk = sdk_for(&self.moto.endpoint, &self.region).await;
@@ -716,6 +722,23 @@ impl Aws {
                 moto_client!(aws_sdk_sqs, sdk, header),
             ),
         )
+    }
+
+    /// The enforcing gatekeeper of an Organization deployment as [`Aws::organization_gatekeeper`],
+    /// every call (its own account's, STS, the members') through `sdk` (a fault proxy's).
+    pub fn organization_gatekeeper_via(
+        &self,
+        setup: &Setup,
+        policy: Policy,
+        sdk: &SdkConfig,
+    ) -> TestGatekeeper {
+        let mut gk = self.gatekeeper_via(setup, Mode::Enforce, policy, sdk);
+        let sts = moto_client!(aws_sdk_sts, sdk, MotoAccount(self.account.clone()));
+        gk.registry = gk
+            .registry
+            .with_members(Members::new(sts, MEMBER_ROLE, sdk, 100.0));
+        gk.members = Some(Vec::new());
+        gk
     }
 
     /// The enforcing gatekeeper of an Organization deployment in this (security) account and region:

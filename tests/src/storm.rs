@@ -52,6 +52,9 @@ pub struct StormSettings {
     pub concurrency: usize,
     /// How the events reach the functions.
     pub delivery: Delivery,
+    /// Member accounts the images are spread over beside the storm's own, acted on through the
+    /// member role by an Organization deployment (0: one account); asynchronous delivery only.
+    pub members: usize,
 }
 
 /// What happened.
@@ -104,6 +107,9 @@ pub struct StormReport {
     pub deleted: usize,
     /// Images left without a tag.
     pub untagged: usize,
+    /// Images of member accounts that ended quarantined (a storm across members that skipped them
+    /// all would match its oracle too).
+    pub quarantined_in_members: usize,
     /// Up to five differences, for people.
     pub examples: Vec<String>,
 }
@@ -141,6 +147,8 @@ struct Image {
     digest: String,
     tags: [String; 2],
     class: usize,
+    /// Which account it is in: 0 the deployment's own, k its member k.
+    account: usize,
 }
 
 /// The findings of an image of `class` in `phase` (0 or 1): blocked throughout, warned throughout,
@@ -177,62 +185,90 @@ fn script_findings(proxy: &FaultProxy, images: &[Image], phase: usize) {
     proxy.script_findings(script);
 }
 
-/// The distinct events of each phase, in their clean order, and the malformed ones.
-fn events_of(images: &[Image]) -> [Vec<Value>; 2] {
-    let mut phases = [Vec::new(), Vec::new()];
+/// `event` about an image of member `account` (same region): its ARNs and ids name the member, and
+/// its envelope the member for ECR's own events (forwarded unchanged) or the administrator `admin`
+/// for Inspector's.
+fn in_account(event: Value, account: &str, admin: &str) -> Value {
+    let text = event.to_string().replace("123456789012", account);
+    let mut e: Value = serde_json::from_str(&text).unwrap_or(event);
+    e["account"] = json!(if e["source"] == "aws.ecr" {
+        account
+    } else {
+        admin
+    });
+    e
+}
+
+/// The distinct events of each phase, in their clean order, and the malformed ones; the images of
+/// members (`accounts[k]`, k > 0) as the administrator `accounts[0]` receives them.
+fn events_of(images: &[Image], accounts: &[String]) -> [Vec<Value>; 2] {
+    let mut phases: [Vec<Value>; 2] = [Vec::new(), Vec::new()];
     for (i, im) in images.iter().enumerate() {
-        let counts = |phase: usize| -> Vec<(&'static str, u32)> {
-            let f = findings(im.class, phase);
-            let n = |s: Severity| u32::try_from(f.iter().filter(|x| x.1 == s).count()).unwrap_or(0);
-            vec![
-                ("CRITICAL", n(Severity::Critical)),
-                ("HIGH", n(Severity::High)),
-            ]
-        };
-        phases[0].push(push_event(
-            &format!("push-{i}"),
-            &im.repo,
-            &im.digest,
-            &im.tags[0],
-        ));
-        phases[0].push(inspector_scan_counts(
-            &format!("scan-{i}"),
-            &im.repo,
-            &im.digest,
-            &counts(0),
-        ));
-        for (id, s) in findings(im.class, 0) {
-            phases[0].push(finding_event(
-                &format!("finding-{i}"),
-                &im.repo,
-                &im.digest,
-                &id,
-                s.as_str(),
-                "ACTIVE",
-            ));
-        }
-        if findings(im.class, 0) != findings(im.class, 1) {
-            phases[1].push(inspector_scan_counts(
-                &format!("rescan-{i}"),
-                &im.repo,
-                &im.digest,
-                &counts(1),
-            ));
-            let (id, s, status) = match findings(im.class, 1).first() {
-                Some((id, s)) => (id.clone(), *s, "ACTIVE"),
-                None => ("CVE-2026-1000".to_string(), Severity::Critical, "CLOSED"),
-            };
-            phases[1].push(finding_event(
-                &format!("finding2-{i}"),
-                &im.repo,
-                &im.digest,
-                &id,
-                s.as_str(),
-                status,
-            ));
+        let before = phases.each_ref().map(Vec::len);
+        events_of_image(i, im, &mut phases);
+        if im.account > 0 {
+            for (phase, from) in phases.iter_mut().zip(before) {
+                for e in &mut phase[from..] {
+                    *e = in_account(e.take(), &accounts[im.account], &accounts[0]);
+                }
+            }
         }
     }
     phases
+}
+
+/// One image's events, added to each phase's.
+fn events_of_image(i: usize, im: &Image, phases: &mut [Vec<Value>; 2]) {
+    let counts = |phase: usize| -> Vec<(&'static str, u32)> {
+        let f = findings(im.class, phase);
+        let n = |s: Severity| u32::try_from(f.iter().filter(|x| x.1 == s).count()).unwrap_or(0);
+        vec![
+            ("CRITICAL", n(Severity::Critical)),
+            ("HIGH", n(Severity::High)),
+        ]
+    };
+    phases[0].push(push_event(
+        &format!("push-{i}"),
+        &im.repo,
+        &im.digest,
+        &im.tags[0],
+    ));
+    phases[0].push(inspector_scan_counts(
+        &format!("scan-{i}"),
+        &im.repo,
+        &im.digest,
+        &counts(0),
+    ));
+    for (id, s) in findings(im.class, 0) {
+        phases[0].push(finding_event(
+            &format!("finding-{i}"),
+            &im.repo,
+            &im.digest,
+            &id,
+            s.as_str(),
+            "ACTIVE",
+        ));
+    }
+    if findings(im.class, 0) != findings(im.class, 1) {
+        phases[1].push(inspector_scan_counts(
+            &format!("rescan-{i}"),
+            &im.repo,
+            &im.digest,
+            &counts(1),
+        ));
+        let (id, s, status) = match findings(im.class, 1).first() {
+            Some((id, s)) => (id.clone(), *s, "ACTIVE"),
+            None => ("CVE-2026-1000".to_string(), Severity::Critical, "CLOSED"),
+        };
+        phases[1].push(finding_event(
+            &format!("finding2-{i}"),
+            &im.repo,
+            &im.digest,
+            &id,
+            s.as_str(),
+            status,
+        ));
+    }
 }
 
 /// Events no parser can use: each must end in the rejected queue, once.
@@ -347,22 +383,44 @@ async fn deliver(
     counters.on_failure.fetch_add(1, Ordering::Relaxed);
 }
 
-async fn setup_images(aws: &Aws, n: usize) -> Vec<Image> {
-    let pushed = aws.push_fleet("storm", 1, n).await;
-    (pushed.into_iter().enumerate())
-        .map(|(i, p)| Image {
+/// The accounts of a storm: `home`, then `members` member accounts of it.
+async fn accounts(home: &Aws, members: usize) -> Vec<Aws> {
+    let mut out = vec![Aws::with(home.moto, &home.account, &home.region).await];
+    for k in 1..=members {
+        out.push(home.member(k).await);
+    }
+    out
+}
+
+/// `n` images spread over `places` (the same names and digests for every storm of as many places).
+async fn setup_images(places: &[Aws], n: usize) -> Vec<Image> {
+    let mut images = Vec::new();
+    for (k, aws) in places.iter().enumerate() {
+        let share = n / places.len() + usize::from(k < n % places.len());
+        let name = if k == 0 {
+            "storm".to_string()
+        } else {
+            format!("storm-m{k}")
+        };
+        let pushed = aws.push_fleet(&name, 1, share).await;
+        images.extend(pushed.into_iter().map(|p| (k, p)));
+    }
+    (images.into_iter().enumerate())
+        .map(|(i, (account, p))| Image {
             repo: p.repo,
             digest: p.digest,
             tags: p.tags,
             class: i % 5,
+            account,
         })
         .collect()
 }
 
 /// Per image: sorted tags, or `None` when the image is gone.
-async fn tags_of(aws: &Aws, images: &[Image]) -> Vec<Option<Vec<String>>> {
+async fn tags_of(places: &[Aws], images: &[Image]) -> Vec<Option<Vec<String>>> {
     let mut out = Vec::new();
     for im in images {
+        let aws = &places[im.account];
         out.push(aws.tags(&im.repo, &im.digest).await.map(|mut t| {
             t.sort();
             t
@@ -487,17 +545,33 @@ async fn deliver_async(
 
 /// Runs the storm and its oracle; `storm` and `oracle` are two fresh accounts on one moto server.
 pub async fn run(storm: &Aws, oracle: &Aws, s: StormSettings) -> StormReport {
+    assert!(
+        s.members == 0 || s.delivery == Delivery::Async,
+        "a storm across member accounts is delivered asynchronously only"
+    );
     let mut rng = Rng::new(s.seed);
     let (storm_setup, oracle_setup) = (storm.standard_setup().await, oracle.standard_setup().await);
-    let images = setup_images(storm, s.images).await;
-    let oracle_images = setup_images(oracle, s.images).await;
-    let phases = events_of(&images);
+    let (storm_places, oracle_places) = (
+        accounts(storm, s.members).await,
+        accounts(oracle, s.members).await,
+    );
+    let images = setup_images(&storm_places, s.images).await;
+    let oracle_images = setup_images(&oracle_places, s.images).await;
+    let ids = |places: &[Aws]| places.iter().map(|p| p.account.clone()).collect::<Vec<_>>();
+    let phases = events_of(&images, &ids(&storm_places));
+    let oracle_phases = events_of(&oracle_images, &ids(&oracle_places));
     let distinct: usize = phases.iter().map(Vec::len).sum();
 
     // The oracle: every distinct event once, in order, no faults.
-    let oracle_gk = unpaced(oracle.gatekeeper(&oracle_setup, Mode::Enforce, storm_policy()));
+    let oracle_gk = unpaced(match s.members {
+        0 => oracle.gatekeeper(&oracle_setup, Mode::Enforce, storm_policy()),
+        _ => {
+            (oracle.organization_gatekeeper(&oracle_setup, storm_policy(), &oracle.moto.endpoint))
+                .await
+        }
+    });
     let oracle_inspector = FakeFindings::default();
-    for (phase, events) in phases.iter().enumerate() {
+    for (phase, events) in oracle_phases.iter().enumerate() {
         set_findings(&oracle_inspector, &oracle_images, phase);
         for e in events {
             let _ = invoke(&oracle_gk, &oracle_inspector, e, "oracle").await;
@@ -515,12 +589,10 @@ pub async fn run(storm: &Aws, oracle: &Aws, s: StormSettings) -> StormReport {
         Rule::at_rate(Fault::LoseResponse, each / (1.0 - 3.0 * each)),
     ]);
     let sdk = proxy.sdk(&storm.region, test_resilience(4)).await;
-    let gk = Arc::new(unpaced(storm.gatekeeper_via(
-        &storm_setup,
-        Mode::Enforce,
-        storm_policy(),
-        &sdk,
-    )));
+    let gk = Arc::new(unpaced(match s.members {
+        0 => storm.gatekeeper_via(&storm_setup, Mode::Enforce, storm_policy(), &sdk),
+        _ => storm.organization_gatekeeper_via(&storm_setup, storm_policy(), &sdk),
+    }));
     let inspector = Arc::new(FakeFindings::default());
     let limit = Arc::new(Semaphore::new(s.concurrency.max(1)));
     let counters = Arc::new(Counters::default());
@@ -593,10 +665,14 @@ pub async fn run(storm: &Aws, oracle: &Aws, s: StormSettings) -> StormReport {
         .collect::<BTreeSet<String>>()
         .len();
     let (got, want) = (
-        tags_of(storm, &images).await,
-        tags_of(oracle, &oracle_images).await,
+        tags_of(&storm_places, &images).await,
+        tags_of(&oracle_places, &oracle_images).await,
     );
     for ((im, g), w) in images.iter().zip(&got).zip(&want) {
+        let quarantined = |t: &Vec<String>| t.iter().any(|t| t.starts_with("quarantined-"));
+        if im.account > 0 && g.as_ref().is_some_and(quarantined) {
+            report.quarantined_in_members += 1;
+        }
         match g {
             None => report.deleted += 1,
             Some(t) if t.is_empty() => report.untagged += 1,
@@ -690,6 +766,10 @@ impl std::fmt::Display for StormReport {
             "wrong states            {} (images deleted: {}, left untagged: {})",
             self.wrong_states, self.deleted, self.untagged
         )?;
+        if self.quarantined_in_members > 0 {
+            let n = self.quarantined_in_members;
+            writeln!(f, "member accounts         {n} images quarantined there")?;
+        }
         for e in &self.examples {
             writeln!(f, "  {e}")?;
         }

@@ -1,7 +1,8 @@
 //! Smaller storms in every test run (the full ones are `make storm`): shuffled, duplicated and
 //! malformed events, AWS requests and invokes failing. Through asynchronous invocation, 300 events
-//! for 60 images, 16 at once, 10% failing; through the intake queues to the function binaries, 200
-//! events for 40 images, two containers of each function, 20% failing. Every image must end as one
+//! for 60 images, 16 at once, 10% failing, and 240 events for 45 images over an account and two
+//! Organization members; through the intake queues to the function binaries, 200 events for 40
+//! images, two containers of each function, 20% failing. Every image must end as one
 //! clean delivery leaves it, every change notified, every event accounted for, nothing deleted.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 
@@ -9,19 +10,42 @@ use gatekeeper_tests::fixtures::{Aws, FUNCTION_ACCOUNT};
 use gatekeeper_tests::moto::Moto;
 use gatekeeper_tests::storm::{Delivery, StormReport, StormSettings, run};
 
+/// Asynchronous invocation: 300 events for 60 images, 16 at once, 10% failing.
+const ASYNC: StormSettings = StormSettings {
+    events: 300,
+    images: 60,
+    fault_rate: 0.10,
+    seed: 6,
+    concurrency: 16,
+    delivery: Delivery::Async,
+    members: 0,
+};
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_storm_with_faults_ends_in_the_state_of_one_clean_delivery() {
     let storm = Aws::new("storm").await;
-    let settings = StormSettings {
-        events: 300,
-        images: 60,
-        fault_rate: 0.10,
-        seed: 6,
-        concurrency: 16,
-        delivery: Delivery::Async,
-    };
-    let report = weather(&storm, "storm-oracle", settings).await;
+    let report = weather(&storm, "storm-oracle", ASYNC).await;
     assert!(report.faults.values().sum::<usize>() > 50, "{report}");
+}
+
+/// The storm across an Organization: the images in the deployment's own account and two members',
+/// acted on through the member role, every call (AssumeRole and the members' too) through the
+/// faults; the Inspector events arrive as the administrator receives them, the ECR events forwarded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_storm_across_member_accounts_ends_in_the_state_of_one_clean_delivery() {
+    let storm = Aws::new("org-storm").await;
+    let settings = StormSettings {
+        events: 240,
+        images: 45,
+        seed: 16,
+        members: 2,
+        ..ASYNC
+    };
+    let report = weather(&storm, "org-storm-oracle", settings).await;
+    assert!(report.faults.values().sum::<usize>() > 30, "{report}");
+    // Of the 30 member images, a fifth are blocked throughout and a fifth blocked then fixed.
+    assert!(report.quarantined_in_members >= 6, "{report}");
+    assert!(!report.outcomes.contains_key("skipped"), "{report}");
 }
 
 /// The storm through the intake queues to the function binaries: 2 containers of each, 20% of AWS
@@ -37,6 +61,7 @@ async fn a_storm_through_the_intake_queues_to_the_binaries_ends_in_the_state_of_
         seed: 15,
         concurrency: 2,
         delivery: Delivery::Sqs,
+        members: 0,
     };
     let report = weather(&storm, "storm-sqs-oracle", settings).await;
     assert!(

@@ -5,7 +5,10 @@
 //! Lambda's asynchronous invocation of in-process handlers, 16 at once. Prints the figures and exits
 //! non-zero on any wrong state, lost change, deleted image or unaccounted event:
 //!
-//!     cargo run --release -p gatekeeper-tests --bin storm -- [EVENTS] [IMAGES] [FAULT_RATE] [SEED] [sqs|async]
+//!     cargo run --release -p gatekeeper-tests --bin storm -- [EVENTS] [IMAGES] [FAULT_RATE] [SEED] [sqs|async] [MEMBERS]
+//!
+//! MEMBERS (async only): Organization member accounts the images are spread over beside the
+//! storm's own, acted on through the member role.
 
 use std::process::ExitCode;
 
@@ -27,6 +30,7 @@ async fn main() -> ExitCode {
         seed: arg(4).and_then(|a| a.parse().ok()).unwrap_or(20261122),
         concurrency: if delivery == Delivery::Sqs { 4 } else { 16 },
         delivery,
+        members: arg(6).and_then(|a| a.parse().ok()).unwrap_or(0),
     };
     let moto = match moto::start_for("storm") {
         Ok(m) => m,
