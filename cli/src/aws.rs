@@ -55,6 +55,15 @@ pub async fn deployment(
 ) -> Result<AwsGatekeeper, Fail> {
     let policy = policy(&args.policy, sdk).await?;
     let role = args.place.member_role.clone();
+    let iam = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
+    if let Some(r) = role
+        .as_ref()
+        .filter(|r| r.len() > 64 || !r.chars().all(iam))
+    {
+        return Err(Fail::error(format!(
+            "--member-role {r:?}: expected an IAM role name (letters, digits and +=,.@_-, at most 64)"
+        )));
+    }
     gatekeeper(&args.state, Some(&args.mode), sdk, policy, role)
 }
 

@@ -238,6 +238,7 @@ async fn release_all(args: ReleaseArgs) -> Result<ExitCode, Fail> {
     let only = args.repository.as_deref();
     let ((images, changed), code) = in_each(&places, (0usize, 0usize), async |tally, place| {
         let registry = registry_at(&gk, place).await?;
+        let mut failed = 0usize;
         for repository in repositories(&registry, only, true).await? {
             for detail in registry.images(&repository).await? {
                 let ours = detail.tags.iter().any(|t| {
@@ -256,15 +257,28 @@ async fn release_all(args: ReleaseArgs) -> Result<ExitCode, Fail> {
                     digest: detail.digest.clone(),
                     tags: detail.tags.clone(),
                 };
-                let (actions, problems) = gk.restore_all(&image, dry_run, &actor).await?;
-                tally.1 += actions
-                    .iter()
-                    .filter(|a| matches!(a.status, ActionStatus::Done | ActionStatus::Would))
-                    .count();
-                print_actions(&image.display(), &actions, &problems);
+                // One image that fails is reported and the others are done.
+                match gk.restore_all(&image, dry_run, &actor).await {
+                    Ok((actions, problems)) => {
+                        tally.1 += (actions.iter())
+                            .filter(|a| {
+                                matches!(a.status, ActionStatus::Done | ActionStatus::Would)
+                            })
+                            .count();
+                        print_actions(&image.display(), &actions, &problems);
+                    }
+                    Err(e) => {
+                        let why = e.to_string();
+                        eprintln!("gatekeeper: {}: {}", line(&image.display()), line(&why));
+                        failed += 1;
+                    }
+                }
             }
         }
-        Ok(())
+        match failed {
+            0 => Ok(()),
+            n => Err(Fail::error(format!("{n} image(s) could not be restored"))),
+        }
     })
     .await;
     println!(
@@ -359,12 +373,12 @@ impl Reconcile<'_> {
         repository: &str,
         tally: &mut Tally,
     ) -> Result<(), Fail> {
-        let gk = self.gk;
         let scanner = if registry.scan_coverage(repository).await?.enhanced {
             Scanner::Enhanced
         } else {
             Scanner::Basic
         };
+        let mut failed = 0usize;
         for detail in registry.images(repository).await? {
             let image = ImageRef {
                 place: place.cloned(),
@@ -376,43 +390,68 @@ impl Reconcile<'_> {
                 detail.manifest_media_type.as_deref(),
                 detail.artifact_media_type.as_deref(),
             ) == MediaKind::Index;
-            if index && self.dry_run {
-                // An index's verdict is its platform images' (listed in the same repository).
-                println!(
-                    "{}: image index, decided from its platform images",
-                    line(&image.display())
-                );
-                *tally.entry("index".to_string()).or_default() += 1;
-            } else if self.dry_run {
-                let Some(p) = gk.preview(self.inspector, &image, scanner).await? else {
-                    continue;
-                };
-                let d = p.verdict.decision.as_str();
-                *tally.entry(d.to_string()).or_default() += 1;
-                println!(
-                    "{}: {d} ({})",
+            // One image that fails is reported and the others are done.
+            if let Err(e) = self.image(&image, index, scanner, tally).await {
+                eprintln!(
+                    "gatekeeper: {}: {}",
                     line(&image.display()),
-                    line(p.verdict.reasons.first().map_or("", String::as_str))
+                    line(&e.message)
                 );
-                print_actions(&image.display(), &p.actions, &p.problems);
-            } else {
-                let id = format!("{}-{}", self.run_id, image.digest);
-                let trigger = Trigger::cli(Kind::Reconcile, id);
-                let o = if index {
-                    gk.evaluate_index(&image, &trigger).await?
-                } else {
-                    (gk.evaluate_image(self.inspector, &image, scanner, &trigger)).await?
-                };
-                let d = o.decision.map_or("-", |d| d.as_str());
-                *tally.entry(format!("{d} {}", o.status)).or_default() += 1;
-                println!(
-                    "{}: {d} {} ({})",
-                    line(&image.display()),
-                    o.status,
-                    line(&o.detail)
-                );
-                print_actions(&image.display(), &o.actions, &[]);
+                *tally.entry("failed".to_string()).or_default() += 1;
+                failed += 1;
             }
+        }
+        match failed {
+            0 => Ok(()),
+            n => Err(Fail::error(format!("{n} image(s) of {repository} failed"))),
+        }
+    }
+
+    /// One image, previewed or decided, its line printed and counted.
+    async fn image(
+        &self,
+        image: &ImageRef,
+        index: bool,
+        scanner: Scanner,
+        tally: &mut Tally,
+    ) -> Result<(), Fail> {
+        let gk = self.gk;
+        if index && self.dry_run {
+            // An index's verdict is its platform images' (listed in the same repository).
+            println!(
+                "{}: image index, decided from its platform images",
+                line(&image.display())
+            );
+            *tally.entry("index".to_string()).or_default() += 1;
+        } else if self.dry_run {
+            let Some(p) = gk.preview(self.inspector, image, scanner).await? else {
+                return Ok(());
+            };
+            let d = p.verdict.decision.as_str();
+            *tally.entry(d.to_string()).or_default() += 1;
+            println!(
+                "{}: {d} ({})",
+                line(&image.display()),
+                line(p.verdict.reasons.first().map_or("", String::as_str))
+            );
+            print_actions(&image.display(), &p.actions, &p.problems);
+        } else {
+            let id = format!("{}-{}", self.run_id, image.digest);
+            let trigger = Trigger::cli(Kind::Reconcile, id);
+            let o = if index {
+                gk.evaluate_index(image, &trigger).await?
+            } else {
+                (gk.evaluate_image(self.inspector, image, scanner, &trigger)).await?
+            };
+            let d = o.decision.map_or("-", |d| d.as_str());
+            *tally.entry(format!("{d} {}", o.status)).or_default() += 1;
+            println!(
+                "{}: {d} {} ({})",
+                line(&image.display()),
+                o.status,
+                line(&o.detail)
+            );
+            print_actions(&image.display(), &o.actions, &[]);
         }
         Ok(())
     }

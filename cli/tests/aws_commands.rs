@@ -425,6 +425,19 @@ async fn reconcile_and_release_work_in_the_named_member_accounts_and_a_refusing_
         &["reconcile", "--all", "--account", &member.account],
     );
     assert_exit(&no_home, 2, "--account needs GATEKEEPER_ACCOUNT_ID");
+    let bad_role = central(&[
+        "reconcile",
+        "--all",
+        "--account",
+        &both,
+        "--member-role",
+        "a/b",
+    ]);
+    assert_exit(
+        &bad_role,
+        2,
+        "--member-role \"a/b\": expected an IAM role name",
+    );
     let two = central(
         &[
             &["release", "--account", &both],
