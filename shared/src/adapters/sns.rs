@@ -3,7 +3,7 @@
 use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
 
-use super::aws_error;
+use super::{OnFirstUse, aws_error};
 use crate::error::AwsError;
 use crate::outbound::notice::Message;
 use crate::ports::Notifier;
@@ -11,7 +11,7 @@ use crate::ports::Notifier;
 /// Publishes to the JSON topic, and the Chatbot format to the Slack topic when there is one.
 #[derive(Debug, Clone)]
 pub struct Sns {
-    client: Client,
+    client: OnFirstUse<Client>,
     topic_arn: String,
     chat_topic_arn: Option<String>,
 }
@@ -20,7 +20,16 @@ impl Sns {
     /// Wraps a client and the JSON topic's ARN.
     pub fn new(client: Client, topic_arn: impl Into<String>) -> Sns {
         Sns {
-            client,
+            client: OnFirstUse::made(client),
+            topic_arn: topic_arn.into(),
+            chat_topic_arn: None,
+        }
+    }
+
+    /// The JSON topic `topic_arn`, its client made from `sdk` on the first message.
+    pub fn on(sdk: &aws_config::SdkConfig, topic_arn: impl Into<String>) -> Sns {
+        Sns {
+            client: OnFirstUse::from(sdk, Client::new),
             topic_arn: topic_arn.into(),
             chat_topic_arn: None,
         }
@@ -35,8 +44,8 @@ impl Sns {
 
 impl Notifier for Sns {
     async fn publish(&self, message: &Message) -> Result<(), AwsError> {
-        let mut req = self
-            .client
+        let client = self.client.get("sns:Publish")?;
+        let mut req = client
             .publish()
             .topic_arn(&self.topic_arn)
             .subject(&message.subject)
@@ -51,7 +60,7 @@ impl Notifier for Sns {
         }
         req.send().await.map_err(|e| aws_error("sns:Publish", e))?;
         if let (Some(topic), Some(chat)) = (&self.chat_topic_arn, &message.chat) {
-            self.client
+            client
                 .publish()
                 .topic_arn(topic)
                 .message(chat)

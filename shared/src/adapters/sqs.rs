@@ -3,7 +3,7 @@
 use aws_sdk_sqs::Client;
 use serde_json::{Value, json};
 
-use super::aws_error;
+use super::{OnFirstUse, aws_error};
 use crate::domain::time::{format_rfc3339, now};
 use crate::error::AwsError;
 use crate::ports::RejectSink;
@@ -15,7 +15,7 @@ const MAX_KEPT_EVENT_BYTES: usize = 200 * 1024;
 /// Sends rejected events to one queue.
 #[derive(Debug, Clone)]
 pub struct SqsRejects {
-    client: Client,
+    client: OnFirstUse<Client>,
     queue_url: String,
 }
 
@@ -23,7 +23,15 @@ impl SqsRejects {
     /// Wraps a client and the queue URL.
     pub fn new(client: Client, queue_url: impl Into<String>) -> SqsRejects {
         SqsRejects {
-            client,
+            client: OnFirstUse::made(client),
+            queue_url: queue_url.into(),
+        }
+    }
+
+    /// The queue at `queue_url`, its client made from `sdk` on the first rejected event.
+    pub fn on(sdk: &aws_config::SdkConfig, queue_url: impl Into<String>) -> SqsRejects {
+        SqsRejects {
+            client: OnFirstUse::from(sdk, Client::new),
             queue_url: queue_url.into(),
         }
     }
@@ -46,7 +54,7 @@ pub fn rejected_body(reason: &str, event: &Value) -> String {
 
 impl RejectSink for SqsRejects {
     async fn reject(&self, reason: &str, event: &Value) -> Result<(), AwsError> {
-        self.client
+        (self.client.get("sqs:SendMessage")?)
             .send_message()
             .queue_url(&self.queue_url)
             .message_body(rejected_body(reason, event))

@@ -92,19 +92,13 @@ impl<'a> Adapters<'a> {
         }
         Gatekeeper {
             registry,
-            notifier: Sns::new(
-                aws_sdk_sns::Client::new(self.sdk),
-                deployment.topic_arn.clone(),
-            )
-            .with_chat_topic(deployment.chat_topic_arn.clone()),
+            notifier: Sns::on(self.sdk, deployment.topic_arn.clone())
+                .with_chat_topic(deployment.chat_topic_arn.clone()),
             state: DynamoState::new(
                 aws_sdk_dynamodb::Client::new(self.sdk),
                 deployment.state_table.clone(),
             ),
-            rejects: SqsRejects::new(
-                aws_sdk_sqs::Client::new(self.sdk),
-                deployment.rejected_queue_url.clone(),
-            ),
+            rejects: SqsRejects::on(self.sdk, deployment.rejected_queue_url.clone()),
             policy,
             mode: deployment.mode,
             tags: deployment.tags.clone(),
