@@ -438,6 +438,8 @@ pub struct Policy {
     ticket_severity: Option<Severity>,
     hash: String,
     warnings: Vec<Problem>,
+    /// Whether a rule is scoped by OU (known at load: asked for every image).
+    by_ou: bool,
 }
 
 /// One problem in a policy document.
@@ -1150,6 +1152,7 @@ impl Policy {
         let by_id = index_by_id(&exceptions);
         Ok(Policy {
             default,
+            by_ou: rules.iter().any(|r| r.scope.by_ou()),
             rules,
             exceptions,
             by_id,
@@ -1203,6 +1206,7 @@ impl Policy {
                 ticket_severity: None,
                 hash: "builtin".into(),
                 warnings: Vec::new(),
+                by_ou: false,
             }
         })
     }
@@ -1216,7 +1220,7 @@ impl Policy {
     /// Whether a rule is scoped by OU: then an image's rule depends on its account's OU path, which
     /// must be known (see [`Whereabouts::ou_path`]).
     pub fn scopes_by_ou(&self) -> bool {
-        self.rules.iter().any(|r| r.scope.by_ou())
+        self.by_ou
     }
 
     /// The rule for a repository of an image in `at`: a rule scoped by account outranks one scoped by
@@ -1234,7 +1238,7 @@ impl Policy {
     pub fn rule_at(&self, repository: &str, at: Whereabouts<'_>) -> Cow<'_, Rule> {
         let best = self.best(repository, at);
         let chosen = best.map_or(&self.default, |(_, r)| r);
-        if at.ou_path.is_some() {
+        if at.ou_path.is_some() || !self.by_ou {
             return Cow::Borrowed(chosen);
         }
         let floor = best.map_or(0, |((rank, _), _)| rank.0);

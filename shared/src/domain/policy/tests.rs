@@ -1280,28 +1280,29 @@ fn exceptions_are_indexed_by_id_whatever_its_case_each_id_keeping_every_position
 
 #[test]
 fn an_unknown_ou_path_gets_the_strictest_of_the_rules_that_could_apply() {
-    let p = Policy::parse(&format!(
-        r#"version = 1
-[defaults]
-block = "CRITICAL"
-grace = {{ HIGH = "7d", MEDIUM = "30d" }}
-[[rule]]
-name = "sandbox"
-ous = ["ou-ab12-22222222"]
-repositories = ["*"]
-block = {{ severity = "HIGH", epss = 0.5 }}
-warn = "LOW"
-mode = "audit"
-unscanned = "hold"
-fixable_only = true
-grace = {{ HIGH = "3d" }}
-[[rule]]
-name = "other-region-ou"
+    // The defaults, a sandbox OU's rule laxer in some settings and stricter in others, and an OU
+    // rule of another region that cannot apply here.
+    let sandbox = [
+        r#"name = "sandbox""#,
+        r#"ous = ["ou-ab12-22222222"]"#,
+        r#"repositories = ["*"]"#,
+        r#"block = { severity = "HIGH", epss = 0.5 }"#,
+        r#"warn = "LOW""#,
+        r#"mode = "audit""#,
+        r#"unscanned = "hold""#,
+        "fixable_only = true",
+        r#"grace = { HIGH = "3d" }"#,
+    ];
+    let elsewhere = r#"name = "other-region-ou"
 ous = ["ou-ab12-33333333"]
 regions = ["us-east-1"]
 repositories = ["*"]
-block = "LOW"
-{SANDBOX_ACCOUNT}"#
+block = "LOW""#;
+    let defaults = r#"block = "CRITICAL"
+grace = { HIGH = "7d", MEDIUM = "30d" }"#;
+    let p = Policy::parse(&format!(
+        "version = 1\n[defaults]\n{defaults}\n[[rule]]\n{}\n[[rule]]\n{elsewhere}\n{SANDBOX_ACCOUNT}",
+        sandbox.join("\n")
     ))
     .unwrap();
     let unknown = located("111111111111", "eu-west-1", None);
