@@ -17,7 +17,7 @@ rules have the default bus rules' patterns of ECR's own events and feed the same
 delete-by-digest rule has the same pattern in both and alarms; the functions' named roles hold the
 same statements as their single-account roles plus exactly permissions.json's organization actions
 on the member role they assume, and, in one statement of their own on "*" without a condition,
-exactly their organization.reads (sweep: inspector2:ListMembers), actions without resource-level
+exactly their organization.reads (sweep and cost-report: inspector2:ListMembers), actions without resource-level
 permissions (UNSCOPED) that no other role and no role outside organization mode holds. The member
 side (infra/sam/member.yaml, infra/terraform/modules/member) forwards with the same patterns and
 grants exactly permissions.json's member actions, scoped as the central roles are ("*" only for
@@ -63,7 +63,6 @@ UNSCOPED = {
     "ecr:DescribeRegistry",
     "ecr:GetRegistryScanningConfiguration",
     "inspector2:ListCoverage",
-    "inspector2:ListCoverageStatistics",
     "inspector2:ListFindings",
     "inspector2:ListMembers",
     "inspector2:ListUsageTotals",

@@ -54,27 +54,44 @@ pub async fn deployment(
     sdk: &aws_config::SdkConfig,
 ) -> Result<AwsGatekeeper, Fail> {
     let policy = policy(&args.policy, sdk).await?;
-    let role = args.place.member_role.clone();
-    let iam = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
-    if let Some(r) = role
-        .as_ref()
-        .filter(|r| r.len() > 64 || !r.chars().all(iam))
-    {
-        return Err(Fail::error(format!(
-            "--member-role {r:?}: expected an IAM role name (letters, digits and +=,.@_-, at most 64)"
-        )));
-    }
+    let role = member_role(&args.place)?;
     gatekeeper(&args.state, Some(&args.mode), sdk, policy, role)
 }
 
-/// Where a command works (`--account`): `None` for the CLI's own account (GATEKEEPER_ACCOUNT_ID,
-/// also when no account is named), a member's place in the CLI's region for each other account,
-/// which the member role (`--member-role`) reaches.
-pub fn places(gk: &AwsGatekeeper, args: &PlaceArgs) -> Result<Vec<Option<Place>>, Fail> {
+/// The SDK configuration in the region `--region` names, the deployment's gatekeeper there, and
+/// the places `--account` names ([`places`]).
+pub async fn deployment_at(
+    args: &DeploymentArgs,
+) -> Result<(aws_config::SdkConfig, AwsGatekeeper, Vec<Option<Place>>), Fail> {
+    let sdk = sdk_in(args.place.region.as_deref()).await;
+    let gk = deployment(args, &sdk).await?;
+    let places = places(gk.home.as_ref(), gk.members.is_some(), &args.place)?;
+    Ok((sdk, gk, places))
+}
+
+/// `--member-role` (or GATEKEEPER_MEMBER_ROLE), checked as an IAM role name.
+pub fn member_role(args: &PlaceArgs) -> Result<Option<String>, Fail> {
+    let iam = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
+    match &args.member_role {
+        Some(r) if r.len() > 64 || !r.chars().all(iam) => Err(Fail::error(format!(
+            "--member-role {r:?}: expected an IAM role name (letters, digits and +=,.@_-, at most 64)"
+        ))),
+        role => Ok(role.clone()),
+    }
+}
+
+/// Where a command works (`--account`): `None` for the CLI's own account (`home`,
+/// GATEKEEPER_ACCOUNT_ID, also when no account is named), a member's place in the CLI's region for
+/// each other account, which the member role (`--member-role`, `has_role`) reaches.
+pub fn places(
+    home: Option<&Place>,
+    has_role: bool,
+    args: &PlaceArgs,
+) -> Result<Vec<Option<Place>>, Fail> {
     if args.accounts.is_empty() {
         return Ok(vec![None]);
     }
-    let Some(home) = &gk.home else {
+    let Some(home) = home else {
         return Err(Fail::error(format!(
             "--account needs {} and a region: the account the CLI runs in, told apart from the members",
             config::ACCOUNT_ID
@@ -92,7 +109,7 @@ pub fn places(gk: &AwsGatekeeper, args: &PlaceArgs) -> Result<Vec<Option<Place>>
             account: account.to_string(),
             region: home.region.clone(),
         });
-        if place.is_some() && gk.members.is_none() {
+        if place.is_some() && !has_role {
             return Err(Fail::error(format!(
                 "--account {account} is a member account: give --member-role (or GATEKEEPER_MEMBER_ROLE)"
             )));

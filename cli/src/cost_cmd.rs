@@ -1,12 +1,19 @@
-//! `gatekeeper cost`: what Inspector's scanning of ECR images costs, what runs, and what to change.
-//! Reads only; every suggestion is printed as the exact change to make.
+//! `gatekeeper cost`: what Inspector's scanning of ECR images costs, what runs, and what to change,
+//! in the CLI's own account or (`--account`, `--member-role`) in each member named. Reads only;
+//! every suggestion is printed as the exact change to make.
 
 use std::process::ExitCode;
 
+use gatekeeper::adapters::{gather_cost_inputs, gather_organization_cost_inputs};
+use gatekeeper::bootstrap::Adapters;
+use gatekeeper::domain::Place;
+use gatekeeper::domain::escape::line;
 use gatekeeper::domain::time::now;
 use gatekeeper::outbound::cost::{Pricing, report};
+use gatekeeper::outbound::cost_summary::OrganizationCost;
 
-use crate::{Outcome, aws, json_out};
+use crate::cli::PlaceArgs;
+use crate::{Fail, Outcome, aws, json_out};
 
 /// `--price`: a non-negative number of USD.
 fn price(value: &str) -> Result<f64, String> {
@@ -50,24 +57,75 @@ pub struct Args {
     /// USD per Inspector rescan (the public price by default)
     #[arg(long, value_name = "USD", value_parser = price, allow_hyphen_values = true, default_value_t = Pricing::default().rescan)]
     pub rescan_price: f64,
+    /// The accounts and region it reads.
+    #[command(flatten)]
+    pub place: PlaceArgs,
 }
 
-/// `gatekeeper cost [--days N] [--format text|json] [--initial-scan-price USD] [--rescan-price USD]`.
+/// `gatekeeper cost [--days N] [--format text|json] [--initial-scan-price USD] [--rescan-price USD]
+/// [--account IDS --member-role NAME] [--region R]`.
 pub fn command(args: Args) -> Outcome {
-    let days = args.days;
+    let text = args.format == Format::Text;
     let pricing = Pricing {
         initial_scan: args.initial_scan_price,
         rescan: args.rescan_price,
     };
-    let text = args.format == Format::Text;
-    let out = aws::block_on(async move {
-        let sdk = aws::sdk().await;
-        let inputs =
-            gatekeeper::adapters::gather_cost_inputs(&aws::ecr(&sdk), &aws::inspector(&sdk)?)
+    let (out, code) = aws::block_on(async move {
+        let sdk = aws::sdk_in(args.place.region.as_deref()).await;
+        let role = aws::member_role(&args.place)?;
+        let home = aws::home(&sdk)?;
+        let places = aws::places(home.as_ref(), role.is_some(), &args.place)?;
+        match (places.as_slice(), role, &home) {
+            ([None], _, _) | (_, None, _) | (_, _, None) => {
+                let inputs = gather_cost_inputs(&aws::ecr(&sdk), &aws::inspector(&sdk)?).await?;
+                let r = report(&inputs, pricing, now(), args.days);
+                let out = if text { r.to_text() } else { json_out(&r)? };
+                Ok((out, ExitCode::SUCCESS))
+            }
+            (_, Some(role), Some(home)) => {
+                let adapters = Adapters::new(&sdk).at(Some(home)).organization(true);
+                let inputs = gather_organization_cost_inputs(
+                    (&adapters.registry(), home),
+                    &adapters.members(&role),
+                    &places,
+                    &adapters.findings(),
+                    None,
+                )
                 .await?;
-        let r = report(&inputs, pricing, now(), days);
-        if text { Ok(r.to_text()) } else { json_out(&r) }
+                let cost = OrganizationCost::of(
+                    home,
+                    &inputs.read,
+                    &inputs.failed,
+                    pricing,
+                    now(),
+                    args.days,
+                );
+                Ok::<_, Fail>((organization_out(&cost, text)?, failed_code(&inputs.failed)))
+            }
+        }
     })??;
     println!("{out}");
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
+}
+
+/// Each account's report then the summary (text), or both in one object (JSON).
+fn organization_out(cost: &OrganizationCost, text: bool) -> Result<String, Fail> {
+    if !text {
+        return json_out(cost);
+    }
+    let reports = cost.reports.iter().map(|r| r.to_text());
+    Ok((reports.chain(std::iter::once(cost.summary.to_text())))
+        .collect::<Vec<_>>()
+        .join("\n\n"))
+}
+
+/// 2 when an account could not be read (each is named on stderr), else 0.
+fn failed_code(failed: &[(Place, String)]) -> ExitCode {
+    for (place, why) in failed {
+        eprintln!("gatekeeper: {}: {}", line(&place.to_string()), line(why));
+    }
+    match failed.is_empty() {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::from(2),
+    }
 }

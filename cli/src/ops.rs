@@ -181,9 +181,8 @@ async fn release_one(
     reason: String,
     force_for: Option<i64>,
 ) -> Result<ExitCode, Fail> {
-    let sdk = aws::sdk_in(args.deployment.place.region.as_deref()).await;
-    let gk = aws::deployment(&args.deployment, &sdk).await?;
-    let place = match aws::places(&gk, &args.deployment.place)?.as_slice() {
+    let (sdk, gk, places) = aws::deployment_at(&args.deployment).await?;
+    let place = match places.as_slice() {
         [place] => place.clone(),
         _ => return Err(Fail::error("release names one image: give one --account")),
     };
@@ -226,9 +225,7 @@ async fn release_one(
 }
 
 async fn release_all(args: ReleaseArgs) -> Result<ExitCode, Fail> {
-    let sdk = aws::sdk_in(args.deployment.place.region.as_deref()).await;
-    let gk = aws::deployment(&args.deployment, &sdk).await?;
-    let places = aws::places(&gk, &args.deployment.place)?;
+    let (sdk, gk, places) = aws::deployment_at(&args.deployment).await?;
     let dry_run = args.dry_run;
     let actor = if dry_run {
         String::new()
@@ -317,9 +314,7 @@ pub fn reconcile(args: ReconcileArgs) -> Outcome {
 }
 
 async fn reconcile_run(args: ReconcileArgs) -> Result<ExitCode, Fail> {
-    let sdk = aws::sdk_in(args.deployment.place.region.as_deref()).await;
-    let gk = aws::deployment(&args.deployment, &sdk).await?;
-    let places = aws::places(&gk, &args.deployment.place)?;
+    let (sdk, gk, places) = aws::deployment_at(&args.deployment).await?;
     let inspector = aws::inspector(&sdk)?;
     let run = Reconcile {
         gk: &gk,

@@ -1,6 +1,6 @@
 //! The `gatekeeper` binary's AWS commands against moto: `check`, `release`, `reconcile`,
-//! `release --all`, `breaker`, and `policy check`. The binary cannot send moto's account header, so
-//! each test works in a region of its own in moto's default account.
+//! `release --all`, `breaker`, `cost` and `policy check`. The binary cannot send moto's account
+//! header, so each test works in a region of its own in moto's default account.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 
 use std::process::{Command, Output, Stdio};
@@ -447,6 +447,63 @@ async fn reconcile_and_release_work_in_the_named_member_accounts_and_a_refusing_
         .concat(),
     );
     assert_exit(&two, 2, "release names one image: give one --account");
+}
+
+#[tokio::test]
+async fn cost_reads_each_named_account_and_names_the_one_that_refuses() {
+    let moto = Moto::shared();
+    let aws = region("ap-east-1").await;
+    let member = Aws::with(moto, "610987654321", "ap-east-1").await;
+    let refusing = Aws::with(moto, "710987654321", "ap-east-1").await;
+    for repo in ["team/web", "team/worker"] {
+        member.create_repo(repo, "MUTABLE", &[]).await;
+        member.push(repo, "cli-cost", &["v1"]).await;
+    }
+    let proxy = FaultProxy::start(&moto.endpoint, 13).unwrap();
+    proxy.deny_assume_role(&refusing.account);
+    let accounts = format!("{ACCOUNT},{},{}", member.account, refusing.account);
+    let cost = |format: &str| {
+        let args = ["cost", "--format", format, "--account", &accounts];
+        let mut c = command(&aws, None, &args);
+        c.env("GATEKEEPER_ACCOUNT_ID", ACCOUNT)
+            .env("AWS_ENDPOINT_URL_STS", &proxy.endpoint)
+            .env("GATEKEEPER_MEMBER_ROLE", "ecr-gatekeeper-member");
+        c.output().unwrap()
+    };
+    let json = cost("json");
+    assert_exit(
+        &json,
+        2,
+        "account 710987654321 in ap-east-1: sts:AssumeRole",
+    );
+    let out: Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let reports = out["reports"].as_array().unwrap();
+    assert_eq!(reports.len(), 2, "{out}");
+    assert_eq!(
+        reports[0]["account"],
+        Value::Null,
+        "the CLI's own account first"
+    );
+    assert_eq!(reports[1]["account"], member.account.as_str());
+    let unscanned = &reports[1]["unscanned_repositories"];
+    assert_eq!(unscanned, &serde_json::json!(["team/web", "team/worker"]));
+    assert_eq!(out["summary"]["accounts_read"], 2);
+    assert_eq!(
+        out["summary"]["failures"][0]["account"],
+        refusing.account.as_str()
+    );
+    let text = cost("text");
+    assert_exit(&text, 2, "sts:AssumeRole");
+    let printed = stdout(&text);
+    assert!(
+        printed.contains("ECR scanning cost of account 610987654321 in ap-east-1"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("ECR scanning cost across 2 account(s)"),
+        "{printed}"
+    );
+    assert!(printed.contains("not read: 1 account(s)"), "{printed}");
 }
 
 #[tokio::test]

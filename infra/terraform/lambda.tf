@@ -24,7 +24,7 @@ locals {
     registry            = { sid = "Registry", actions = ["ecr:DescribePullThroughCacheRules", "ecr:DescribeRegistry", "ecr:GetRegistryScanningConfiguration"], resources = ["*"] }
     read_registry       = { sid = "Registry", actions = ["ecr:GetRegistryScanningConfiguration"], resources = ["*"] }
     findings            = { sid = "Findings", actions = ["inspector2:ListFindings"], resources = ["*"] }
-    coverage            = { sid = "CoverageAndUsage", actions = ["inspector2:ListCoverage", "inspector2:ListCoverageStatistics", "inspector2:ListUsageTotals"], resources = ["*"] }
+    coverage            = { sid = "CoverageAndUsage", actions = ["inspector2:ListCoverage", "inspector2:ListUsageTotals"], resources = ["*"] }
     state               = { sid = "State", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], resources = [aws_dynamodb_table.state.arn] }
     state_due           = { sid = "State", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"], resources = [aws_dynamodb_table.state.arn, "${aws_dynamodb_table.state.arn}/index/due"] }
     notify              = { sid = "Notify", actions = ["sns:Publish"], resources = [aws_sns_topic.verdicts.arn, aws_sns_topic.chat.arn] }

@@ -17,11 +17,12 @@ locals {
     cost_report = "${var.member_role_name}-read"
   }
   # Function => what its role also reads in this account (the delegated administrator's), in
-  # organization mode only (infra/permissions.json, organization.reads): sweep lists the members
-  # Inspector scans when governed_accounts names no member. ListMembers has no resource-level
-  # permissions (Service Authorization Reference: no resource type), so "*".
+  # organization mode only (infra/permissions.json, organization.reads): sweep and cost-report list
+  # the members Inspector scans when governed_accounts names no member. ListMembers has no
+  # resource-level permissions (Service Authorization Reference: no resource type), so "*".
   organization_reads = {
-    sweep = ["inspector2:ListMembers"]
+    sweep       = ["inspector2:ListMembers"]
+    cost_report = ["inspector2:ListMembers"]
   }
   # Rule of the members bus => the function whose intake queue it feeds: the default bus rules of
   # ECR's own events, with the same pattern files (Inspector's findings reach the default bus).
@@ -139,7 +140,7 @@ resource "aws_sns_topic_policy" "alarms" {
 
 # The functions' roles are named ecr-gatekeeper-<function>-<region> in organization mode (lambda.tf),
 # so that the member roles can trust them; this policy lets each assume its member role, in accounts
-# of the organization only, and each function of local.organization_reads (sweep) its reads, in a
+# of the organization only, and each function of local.organization_reads (sweep, cost_report) its reads, in a
 # statement of their own (infra/permissions.json, organization).
 data "aws_iam_policy_document" "organization" {
   for_each = local.organization ? local.functions : {}

@@ -148,6 +148,8 @@ struct State {
     findings: Option<BTreeMap<String, Vec<serde_json::Value>>>,
     /// Accounts whose roles refuse AssumeRole (moto lets anyone assume any role, even a missing one).
     denied_accounts: Vec<String>,
+    /// The role ARN of every AssumeRole, in order.
+    assumed_roles: Vec<String>,
 }
 
 impl State {
@@ -282,6 +284,13 @@ impl FaultProxy {
         (self.state.lock().unwrap_or_else(|p| p.into_inner()))
             .denied_accounts
             .push(account.to_string());
+    }
+
+    /// The role ARN of every AssumeRole through the proxy, in order (refused ones too).
+    pub fn assumed_roles(&self) -> Vec<String> {
+        (self.state.lock().unwrap_or_else(|p| p.into_inner()))
+            .assumed_roles
+            .clone()
     }
 
     /// Forgets the counts and the history (the rules stay).
@@ -482,8 +491,12 @@ fn scripted_findings(
 /// Passes `req` on to moto, or answers it from the script when it is a scripted ListFindings.
 fn answer(upstream: &str, req: &Request, state: &Mutex<State>) -> std::io::Result<Vec<u8>> {
     if req.operation() == "sts:AssumeRole" {
-        let st = state.lock().unwrap_or_else(|p| p.into_inner());
-        let body = String::from_utf8_lossy(&req.body).replace("%3A", ":");
+        let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+        let body = (String::from_utf8_lossy(&req.body).replace("%3A", ":")).replace("%2F", "/");
+        let role = (body.split('&'))
+            .find_map(|kv| kv.strip_prefix("RoleArn="))
+            .unwrap_or_default();
+        st.assumed_roles.push(role.to_string());
         if let Some(account) =
             (st.denied_accounts.iter()).find(|a| body.contains(&format!("iam::{a}:role")))
         {

@@ -341,24 +341,22 @@ async fn findings_updated_in_a_window_are_asked_for_by_time_severity_and_active_
 }
 
 mod cost_apis {
-    //! ListCoverage, ListCoverageStatistics and ListUsageTotals (moto answers 404 to all three).
+    //! ListCoverage and ListUsageTotals (moto answers 404 to both).
     use super::*;
     use aws_sdk_inspector2::operation::list_coverage::ListCoverageOutput;
-    use aws_sdk_inspector2::operation::list_coverage_statistics::ListCoverageStatisticsOutput;
     use aws_sdk_inspector2::operation::list_usage_totals::ListUsageTotalsOutput;
     use aws_sdk_inspector2::types::{
-        Counts, CoverageResourceType, CoveredResource, EcrContainerImageMetadata, GroupKey,
-        ResourceScanMetadata, ScanStatus, ScanStatusCode, ScanStatusReason, ScanType, Usage,
-        UsageTotal, UsageType,
+        CoverageResourceType, CoveredResource, EcrContainerImageMetadata, ResourceScanMetadata,
+        ScanStatus, ScanStatusCode, ScanStatusReason, ScanType, Usage, UsageTotal, UsageType,
     };
 
-    fn covered(repo: &str, n: usize, in_use: i64) -> CoveredResource {
+    fn covered(account: &str, repo: &str, n: usize, in_use: i64) -> CoveredResource {
         CoveredResource::builder()
             .resource_type(CoverageResourceType::AwsEcrContainerImage)
             .resource_id(format!(
-                "arn:aws:ecr:eu-west-1:123456789012:repository/{repo}/sha256:{n:064x}"
+                "arn:aws:ecr:eu-west-1:{account}:repository/{repo}/sha256:{n:064x}"
             ))
-            .account_id("123456789012")
+            .account_id(account)
             .scan_type(ScanType::Package)
             .scan_status(
                 ScanStatus::builder()
@@ -383,93 +381,84 @@ mod cost_apis {
             .unwrap()
     }
 
+    /// The ECR-image coverage filter of a ListCoverage request, and the account it names if any.
+    fn coverage_filter(
+        r: &aws_sdk_inspector2::operation::list_coverage::ListCoverageInput,
+    ) -> (bool, Option<String>) {
+        let c = r.filter_criteria();
+        let ecr_only = c.is_some_and(|c| {
+            c.resource_type()
+                .iter()
+                .any(|f| f.value() == "AWS_ECR_CONTAINER_IMAGE")
+        });
+        let account = c.and_then(|c| c.account_id().first().map(|f| f.value().to_string()));
+        (ecr_only, account)
+    }
+
     #[tokio::test]
-    async fn coverage_of_ecr_images_is_read_across_pages_with_its_use() {
-        let ecr_only = |r: &aws_sdk_inspector2::operation::list_coverage::ListCoverageInput| {
-            r.filter_criteria().is_some_and(|c| {
-                c.resource_type()
-                    .iter()
-                    .any(|f| f.value() == "AWS_ECR_CONTAINER_IMAGE")
-            })
-        };
+    async fn coverage_of_ecr_images_is_read_across_pages_with_its_use_and_account() {
         let first = mock!(Client::list_coverage)
-            .match_requests(move |r| ecr_only(r) && r.next_token().is_none())
+            .match_requests(|r| coverage_filter(r) == (true, None) && r.next_token().is_none())
             .then_output(|| {
                 ListCoverageOutput::builder()
-                    .covered_resources(covered("team/a", 1, 2))
+                    .covered_resources(covered("111111111111", "team/a", 1, 2))
                     .next_token("n2")
                     .build()
             });
         let second = mock!(Client::list_coverage)
-            .match_requests(move |r| ecr_only(r) && r.next_token() == Some("n2"))
+            .match_requests(|r| coverage_filter(r) == (true, None) && r.next_token() == Some("n2"))
             .then_output(|| {
                 ListCoverageOutput::builder()
-                    .covered_resources(covered("team/b", 2, 0))
+                    .covered_resources(covered("222222222222", "team/b", 2, 0))
                     .build()
             });
         let client = mock_client!(aws_sdk_inspector2, RuleMode::MatchAny, [&first, &second]);
-        let c = Inspector::new(client).ecr_coverage().await.unwrap();
+        // An Organization deployment lists every member's coverage, each image with its account.
+        let c = Inspector::new(client)
+            .for_account(Some("111111111111".into()))
+            .across_members(true)
+            .ecr_coverage()
+            .await
+            .unwrap();
         assert_eq!(c.len(), 2);
-        assert_eq!(c[0].repository, "team/a");
-        assert_eq!(c[0].digest, format!("sha256:{:064x}", 1));
+        let (account, a) = &c[0];
         assert_eq!(
-            (c[0].status.as_str(), c[0].in_use_count, c[0].pulled_at),
+            (account.as_str(), a.repository.as_str()),
+            ("111111111111", "team/a")
+        );
+        assert_eq!(a.digest, format!("sha256:{:064x}", 1));
+        assert_eq!(
+            (a.status.as_str(), a.in_use_count, a.pulled_at),
             ("ACTIVE", Some(2), Some(1_789_000_000))
         );
-        assert_eq!(c[1].repository, "team/b");
+        assert_eq!(
+            (c[1].0.as_str(), c[1].1.repository.as_str()),
+            ("222222222222", "team/b")
+        );
         assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
     }
 
     #[tokio::test]
-    async fn coverage_statistics_are_summed_by_reason_across_pages() {
-        let first = mock!(Client::list_coverage_statistics)
-            .match_requests(|r| {
-                r.group_by() == Some(&GroupKey::ScanStatusReason) && r.next_token().is_none()
-            })
+    async fn a_deployment_lists_only_its_own_accounts_coverage() {
+        let own = mock!(Client::list_coverage)
+            .match_requests(|r| coverage_filter(r) == (true, Some("111111111111".into())))
             .then_output(|| {
-                ListCoverageStatisticsOutput::builder()
-                    .counts_by_group(
-                        Counts::builder()
-                            .count(40)
-                            .group_key(GroupKey::from("SUCCESSFUL"))
-                            .build(),
-                    )
-                    .total_counts(40)
-                    .next_token("p2")
+                ListCoverageOutput::builder()
+                    .covered_resources(covered("111111111111", "team/a", 1, 0))
                     .build()
-                    .unwrap()
             });
-        let second = mock!(Client::list_coverage_statistics)
-            .match_requests(|r| r.next_token() == Some("p2"))
-            .then_output(|| {
-                ListCoverageStatisticsOutput::builder()
-                    .counts_by_group(
-                        Counts::builder()
-                            .count(5)
-                            .group_key(GroupKey::from("SUCCESSFUL"))
-                            .build(),
-                    )
-                    .counts_by_group(
-                        Counts::builder()
-                            .count(7)
-                            .group_key(GroupKey::from("SCAN_ELIGIBILITY_EXPIRED"))
-                            .build(),
-                    )
-                    .total_counts(12)
-                    .build()
-                    .unwrap()
-            });
-        let client = mock_client!(aws_sdk_inspector2, RuleMode::MatchAny, [&first, &second]);
-        let s = Inspector::new(client)
-            .ecr_coverage_statistics()
+        let client = mock_client!(aws_sdk_inspector2, RuleMode::MatchAny, [&own]);
+        let c = Inspector::new(client)
+            .for_account(Some("111111111111".into()))
+            .ecr_coverage()
             .await
             .unwrap();
-        assert_eq!(s["SUCCESSFUL"], 45);
-        assert_eq!(s["SCAN_ELIGIBILITY_EXPIRED"], 7);
+        assert_eq!(c.len(), 1);
+        assert_eq!(own.num_calls(), 1);
     }
 
     #[tokio::test]
-    async fn usage_totals_keep_the_ecr_scans_of_every_page_and_account() {
+    async fn usage_totals_keep_the_ecr_scans_of_every_page_by_account() {
         let usage = |t: UsageType, total: f64, cost: f64| {
             Usage::builder()
                 .r#type(t)
@@ -477,8 +466,11 @@ mod cost_apis {
                 .estimated_monthly_cost(cost)
                 .build()
         };
+        let asked = |r: &aws_sdk_inspector2::operation::list_usage_totals::ListUsageTotalsInput| {
+            r.account_ids() == ["111111111111", "222222222222"]
+        };
         let first = mock!(Client::list_usage_totals)
-            .match_requests(|r| r.next_token().is_none())
+            .match_requests(move |r| asked(r) && r.next_token().is_none())
             .then_output(move || {
                 ListUsageTotalsOutput::builder()
                     .totals(
@@ -493,7 +485,7 @@ mod cost_apis {
                     .build()
             });
         let second = mock!(Client::list_usage_totals)
-            .match_requests(|r| r.next_token() == Some("t2"))
+            .match_requests(move |r| asked(r) && r.next_token() == Some("t2"))
             .then_output(move || {
                 ListUsageTotalsOutput::builder()
                     .totals(
@@ -505,9 +497,15 @@ mod cost_apis {
                     .build()
             });
         let client = mock_client!(aws_sdk_inspector2, RuleMode::MatchAny, [&first, &second]);
-        let u = Inspector::new(client).ecr_usage().await.unwrap();
-        assert_eq!((u.initial_scans, u.rescans), (40.0, 24300.0));
-        assert_eq!(u.estimated_monthly_cost, Some(3.6 + 200.0 + 43.0));
+        let accounts = ["111111111111".to_string(), "222222222222".to_string()];
+        let u = Inspector::new(client).ecr_usage(&accounts).await.unwrap();
+        let one = u["111111111111"];
+        assert_eq!((one.initial_scans, one.rescans), (40.0, 20000.0));
+        assert_eq!(one.estimated_monthly_cost, Some(3.6 + 200.0));
+        let two = u["222222222222"];
+        assert_eq!((two.initial_scans, two.rescans), (0.0, 4300.0));
+        assert_eq!(two.estimated_monthly_cost, Some(43.0));
+        assert_eq!(u.len(), 2);
     }
 }
 

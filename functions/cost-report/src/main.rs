@@ -1,30 +1,58 @@
 //! cost-report Lambda: on a schedule (weekly by default), publishes the cost report as a digest:
-//! `event_type: cost` on the JSON topic and a Slack notice on the Chatbot topic. Reads only; the
-//! scheduler's payload is not read. Glue: the arithmetic is `gatekeeper::outbound::cost`.
+//! `event_type: cost` on the JSON topic and a Slack notice on the Chatbot topic. An Organization
+//! deployment publishes one `cost` per account it governs (members read through their stacks'
+//! read-only role) and a `cost_summary`, the week's one Slack notice. Reads only; the scheduler's
+//! payload is not read. Glue: the arithmetic is `gatekeeper::outbound::cost` and `cost_summary`.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
-use gatekeeper::adapters::{Inspector, gather_cost_inputs};
-use gatekeeper::bootstrap::AwsGatekeeper;
+use gatekeeper::adapters::{
+    Inspector, Members, READ_ROLE_SUFFIX, gather_cost_inputs, gather_organization_cost_inputs,
+};
 use gatekeeper::bootstrap::config::Config;
 use gatekeeper::bootstrap::lambda::{self, LambdaEvent};
+use gatekeeper::bootstrap::{AwsGatekeeper, stop_before, time_left};
+use gatekeeper::domain::Place;
 use gatekeeper::error::Error;
-use gatekeeper::ports::Notifier;
+use gatekeeper::outbound::cost_summary::OrganizationCost;
+use gatekeeper::ports::{FindingsSource, Notifier};
 use serde_json::{Value, json};
+
+/// What an Organization run keeps, after it stops reading members, for Inspector's queries and for
+/// publishing one message per account: this, or a fifth of the run's time when that is less.
+const PUBLISH_RESERVE: Duration = Duration::from_secs(120);
+
+/// The function's state: Inspector, the configuration, the gatekeeper (its registry and topics),
+/// and the members' read-only registries in an Organization deployment.
+type State = (Inspector, Config, AwsGatekeeper, Option<Members>);
 
 fn main() -> ExitCode {
     lambda::run(
         "cost-report",
-        |start| (start.adapters().findings(), start.config, start.gatekeeper),
+        |start| {
+            let members = (start.config.deployment.member_role.as_ref()).map(|role| {
+                start
+                    .adapters()
+                    .members(&format!("{role}{READ_ROLE_SUFFIX}"))
+            });
+            (
+                start.adapters().findings(),
+                start.config,
+                start.gatekeeper,
+                members,
+            )
+        },
         handle,
     )
 }
 
 /// One digest: gathers what scanning costs, publishes the report, answers with its totals.
-async fn handle(
-    (inspector, config, gk): &(Inspector, Config, AwsGatekeeper),
-    _: LambdaEvent<Value>,
-) -> Result<Value, Error> {
+async fn handle(state: &State, event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let (inspector, config, gk, members) = state;
+    if let (Some(members), Some(home)) = (members, &gk.home) {
+        return organization(state, members, home, event.context.deadline).await;
+    }
     let inputs = gather_cost_inputs(&gk.registry, inspector).await?;
     let now = gatekeeper::domain::time::now();
     let report = gatekeeper::outbound::cost::report(&inputs, config.pricing, now, config.cost_days);
@@ -35,5 +63,68 @@ async fn handle(
         "covered_images": report.covered_images,
         "savings": report.savings.len(),
         "unscanned_repositories": report.unscanned_repositories.len(),
+    }))
+}
+
+/// An Organization deployment's digest: every governed member (`GovernedAccounts`, else every member
+/// Inspector scans for this administrator) in the deployment's region, one after another until the
+/// run's time is short; a member that cannot be read is named in the summary, not an error.
+async fn organization(
+    (inspector, config, gk, _): &State,
+    members: &Members,
+    home: &Place,
+    deadline_ms: u64,
+) -> Result<Value, Error> {
+    let accounts = match &config.deployment.governed_accounts {
+        named if !named.is_empty() => named.clone(),
+        _ => inspector.members().await?,
+    };
+    let members_places = (accounts.into_iter())
+        .filter(|account| *account != home.account)
+        .map(|account| {
+            Some(Place {
+                account,
+                region: home.region.clone(),
+            })
+        });
+    let places: Vec<Option<Place>> = std::iter::once(None).chain(members_places).collect();
+    let reserve = PUBLISH_RESERVE.min(time_left(deadline_ms) / 5);
+    let until = stop_before(deadline_ms, reserve);
+    let inputs = gather_organization_cost_inputs(
+        (&gk.registry, home),
+        members,
+        &places,
+        inspector,
+        Some(until),
+    )
+    .await?;
+    let now = gatekeeper::domain::time::now();
+    let cost = OrganizationCost::of(
+        home,
+        &inputs.read,
+        &inputs.failed,
+        config.pricing,
+        now,
+        config.cost_days,
+    );
+    for message in cost.messages() {
+        gk.notifier.publish(&message).await?;
+    }
+    for (place, why) in &inputs.failed {
+        tracing::warn!(place = %place, error = %why, "member not in the cost digest");
+    }
+    let s = &cost.summary;
+    tracing::info!(
+        accounts = s.accounts_read,
+        failed = s.accounts_failed,
+        projected = s.projected_monthly,
+        "cost digests published"
+    );
+    Ok(json!({
+        "projected_monthly": s.projected_monthly,
+        "covered_images": s.covered_images,
+        "accounts_read": s.accounts_read,
+        "accounts_failed": s.accounts_failed,
+        "savings_monthly": s.savings_monthly,
     }))
 }

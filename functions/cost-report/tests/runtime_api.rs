@@ -1,10 +1,13 @@
 //! The built cost-report binary through a (local) Runtime API, against moto: in a registry with basic
 //! scanning and a repository nobody scans, the digest reaches both topics, in the documented shapes,
 //! with no cost figures (moto has no Inspector usage API, which is what the report says) and the
-//! repository listed as unscanned (Security Hub ECR.1).
+//! repository listed as unscanned (Security Hub ECR.1). Across an Organization: each account's
+//! digest on the JSON topic, members read with the read-only role, one that refuses named in the
+//! summary, and one card for the channel.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 
-use gatekeeper_tests::fixtures::{Aws, chatbot_errors, schema_errors};
+use gatekeeper_tests::faults::FaultProxy;
+use gatekeeper_tests::fixtures::{Aws, MEMBER_ROLE, chatbot_errors, schema_errors};
 use gatekeeper_tests::runtime::Function;
 
 #[tokio::test]
@@ -37,4 +40,84 @@ async fn the_cost_report_binary_publishes_a_digest_on_both_topics() {
     let chat = aws.messages(&setup.chat_url).await;
     assert_eq!(chat.len(), 1);
     assert_eq!(chatbot_errors(&chat[0].1), None, "{}", chat[0].1);
+}
+
+#[tokio::test]
+async fn across_an_organization_each_account_has_its_digest_and_the_channel_one_summary() {
+    let (aws, setup) = Aws::for_function("ap-south-2").await;
+    let member = Aws::with(aws.moto, "410987654321", "ap-south-2").await;
+    let refusing = Aws::with(aws.moto, "510987654321", "ap-south-2").await;
+    member.create_repo("team/api", "MUTABLE", &[]).await;
+    member.push("team/api", "member-cost", &["v1"]).await;
+    // The binary reaches moto's STS through the fault proxy, which refuses one member's role.
+    let proxy = FaultProxy::start(&aws.moto.endpoint, 17).unwrap();
+    proxy.deny_assume_role(&refusing.account);
+    let governed = format!("{},{}", member.account, refusing.account);
+    let org = [
+        ("GATEKEEPER_MEMBER_ROLE", MEMBER_ROLE),
+        ("GATEKEEPER_GOVERNED_ACCOUNTS", governed.as_str()),
+        ("AWS_ENDPOINT_URL_STS", proxy.endpoint.as_str()),
+    ];
+    let binary = env!("CARGO_BIN_EXE_cost-report");
+    let function = Function::deployed(binary, &aws, &aws.moto.endpoint, &setup, &org).unwrap();
+    let schedule = serde_json::json!({"id": "weekly-org", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+    let out = function.respond(&schedule);
+    assert_eq!(out["accounts_read"], 2, "{out}");
+    assert_eq!(out["accounts_failed"], 1, "{out}");
+
+    let json = aws.messages(&setup.subscriber_url).await;
+    assert_eq!(
+        json.len(),
+        3,
+        "the own account's, the member's, the summary"
+    );
+    for (_, body) in &json {
+        assert_eq!(schema_errors(body), None, "{body}");
+    }
+    let of = |kind: &str, account: Option<&str>| {
+        json.iter()
+            .find(|(_, b)| b["event_type"] == kind && b["report"]["account"].as_str() == account)
+            .unwrap_or_else(|| panic!("no {kind} of {account:?}: {json:?}"))
+    };
+    let (envelope, body) = of("cost", Some(&member.account));
+    assert_eq!(body["report"]["unscanned_repositories"][0], "team/api");
+    assert_eq!(
+        envelope["MessageAttributes"]["account"]["Value"],
+        member.account.as_str()
+    );
+    assert_eq!(
+        envelope["MessageAttributes"]["region"]["Value"],
+        "ap-south-2"
+    );
+    let (_, own) = of("cost", None);
+    assert_eq!(
+        own["report"]["unscanned_repositories"]
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+    let (_, summary) = of("cost_summary", None);
+    let failure = &summary["summary"]["failures"][0];
+    assert_eq!(failure["account"], refusing.account.as_str());
+    assert!(
+        failure["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("sts:AssumeRole"),
+        "{failure}"
+    );
+    // The member was read with the read-only role, as the member stack names it.
+    assert!(
+        proxy
+            .assumed_roles()
+            .iter()
+            .any(|r| r.ends_with(&format!(":role/{MEMBER_ROLE}-read"))),
+        "{:?}",
+        proxy.assumed_roles()
+    );
+
+    let chat = aws.messages(&setup.chat_url).await;
+    assert_eq!(chat.len(), 1, "one card for the whole Organization");
+    assert_eq!(chatbot_errors(&chat[0].1), None, "{}", chat[0].1);
+    assert_eq!(chat[0].1["metadata"]["eventType"], "cost_summary");
 }

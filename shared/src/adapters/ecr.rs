@@ -181,6 +181,47 @@ impl Ecr {
         Ok((enhanced, serde_json::Value::from(rules).to_string()))
     }
 
+    /// Each repository's effective scan frequency (MANUAL when none) and scan-on-push, read 25
+    /// repositories a call (BatchGetRepositoryScanningConfiguration's most). A repository deleted
+    /// since it was listed is left out; any other failure is an error.
+    pub async fn scan_frequencies(
+        &self,
+        repositories: &[String],
+    ) -> Result<std::collections::HashMap<String, (String, bool)>, AwsError> {
+        let mut out = std::collections::HashMap::new();
+        for chunk in repositories.chunks(25) {
+            let page = self
+                .client
+                .batch_get_repository_scanning_configuration()
+                .set_repository_names(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|e| aws_error("ecr:BatchGetRepositoryScanningConfiguration", e))?;
+            if let Some(f) = (page.failures().iter()).find(|f| {
+                f.failure_code()
+                    != Some(
+                        &aws_sdk_ecr::types::ScanningConfigurationFailureCode::RepositoryNotFound,
+                    )
+            }) {
+                return Err(AwsError::invalid(
+                    "ecr:BatchGetRepositoryScanningConfiguration",
+                    format!(
+                        "{}: {}",
+                        f.repository_name().unwrap_or("?"),
+                        f.failure_reason().unwrap_or("failed")
+                    ),
+                ));
+            }
+            for c in page.scanning_configurations() {
+                let frequency = c.scan_frequency().map_or("MANUAL", |f| f.as_str());
+                if let Some(name) = c.repository_name() {
+                    out.insert(name.to_string(), (frequency.to_string(), c.scan_on_push()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     async fn registry_enhanced(&self) -> Result<bool, AwsError> {
         let cached = self.enhanced.lock().ok().and_then(|g| *g);
         if let Some((at, enhanced)) = cached

@@ -1,5 +1,7 @@
 //! Amazon Inspector adapter for [`FindingsSource`].
 
+use std::collections::BTreeMap;
+
 use aws_sdk_inspector2::Client;
 use aws_sdk_inspector2::primitives::DateTime;
 use aws_sdk_inspector2::types::builders::FilterCriteriaBuilder;
@@ -50,6 +52,11 @@ impl Inspector {
     /// also returns its members', and one digest is often pushed to many accounts).
     pub fn for_account(self, account: Option<String>) -> Inspector {
         Inspector { account, ..self }
+    }
+
+    /// The account it reads for (its deployment's own), when known.
+    pub fn own_account(&self) -> Option<&str> {
+        self.account.as_deref()
     }
 
     /// The same, pacing its calls with `pace` (shared by every clone).
@@ -277,114 +284,118 @@ impl FindingsSource for Inspector {
 
 /// Inspector's coverage and usage, for the cost report (read only).
 impl Inspector {
-    fn ecr_images_filter() -> Result<aws_sdk_inspector2::types::CoverageFilterCriteria, AwsError> {
-        let t = aws_sdk_inspector2::types::CoverageStringFilter::builder()
-            .comparison(aws_sdk_inspector2::types::CoverageStringComparison::Equals)
-            .value("AWS_ECR_CONTAINER_IMAGE")
-            .build()
-            .map_err(|e| AwsError::invalid("inspector2:ListCoverage", e.to_string()))?;
-        Ok(aws_sdk_inspector2::types::CoverageFilterCriteria::builder()
-            .resource_type(t)
-            .build())
+    /// The coverage filter of ECR images, of `account` only when given.
+    fn ecr_images_filter(
+        account: Option<&str>,
+    ) -> Result<aws_sdk_inspector2::types::CoverageFilterCriteria, AwsError> {
+        let filter = |value: &str| {
+            aws_sdk_inspector2::types::CoverageStringFilter::builder()
+                .comparison(aws_sdk_inspector2::types::CoverageStringComparison::Equals)
+                .value(value)
+                .build()
+                .map_err(|e| AwsError::invalid("inspector2:ListCoverage", e.to_string()))
+        };
+        let mut criteria = aws_sdk_inspector2::types::CoverageFilterCriteria::builder()
+            .resource_type(filter("AWS_ECR_CONTAINER_IMAGE")?);
+        if let Some(account) = account {
+            criteria = criteria.account_id(filter(account)?);
+        }
+        Ok(criteria.build())
     }
 
-    /// ListCoverage of ECR images, all pages.
-    pub async fn ecr_coverage(&self) -> Result<Vec<crate::outbound::cost::CoveredImage>, AwsError> {
+    /// ListCoverage of ECR images, all pages, each with its account: the deployment's own account's
+    /// only, unless it governs its Organization's members (a delegated administrator's coverage
+    /// spans every member; the caller tells them apart).
+    pub async fn ecr_coverage(
+        &self,
+    ) -> Result<Vec<(String, crate::outbound::cost::CoveredImage)>, AwsError> {
+        let account = self.account.as_deref().filter(|_| !self.across_members);
         let mut pages = self
             .client
             .list_coverage()
-            .filter_criteria(Self::ecr_images_filter()?)
+            .filter_criteria(Self::ecr_images_filter(account)?)
             .max_results(200)
             .into_paginator()
             .send();
         let mut out = Vec::new();
         while let Some(page) = self.next_paced(pages.next()).await {
             let page = page.map_err(|e| aws_error("inspector2:ListCoverage", e))?;
-            for c in page.covered_resources() {
-                // arn:aws:ecr:<region>:<account>:repository/<name>/sha256:<hex>
-                let Some((repo, digest)) = c
-                    .resource_id()
-                    .split_once(":repository/")
-                    .and_then(|(_, rest)| rest.rsplit_once('/'))
-                else {
-                    continue;
-                };
-                let image = c.resource_metadata().and_then(|m| m.ecr_image());
-                out.push(crate::outbound::cost::CoveredImage {
-                    repository: repo.to_string(),
-                    digest: digest.to_string(),
-                    status: c
-                        .scan_status()
-                        .map_or(String::new(), |s| s.status_code().as_str().to_string()),
-                    reason: c
-                        .scan_status()
-                        .map_or(String::new(), |s| s.reason().as_str().to_string()),
-                    pushed_at: None,
-                    pulled_at: image.and_then(|i| i.image_pulled_at()).map(|t| t.secs()),
-                    last_in_use_at: image.and_then(|i| i.last_in_use_at()).map(|t| t.secs()),
-                    in_use_count: image
-                        .and_then(|i| i.in_use_count())
-                        .map(|n| n.max(0) as u64),
-                    last_scanned_at: c.last_scanned_at().map(|t| t.secs()),
-                });
-            }
+            out.extend(page.covered_resources().iter().filter_map(covered_image));
         }
         Ok(out)
     }
 
-    /// ListCoverageStatistics of ECR images by scan status reason, all pages.
-    pub async fn ecr_coverage_statistics(
+    /// ListUsageTotals of `accounts` (all the caller may see when empty): each account's ECR initial
+    /// scans and rescans over the trailing 30 days, all pages.
+    pub async fn ecr_usage(
         &self,
-    ) -> Result<std::collections::BTreeMap<String, u64>, AwsError> {
-        let mut out = std::collections::BTreeMap::new();
-        let mut token: Option<String> = None;
-        loop {
-            self.pace.take().await;
-            let page = self
-                .client
-                .list_coverage_statistics()
-                .filter_criteria(Self::ecr_images_filter()?)
-                .group_by(aws_sdk_inspector2::types::GroupKey::ScanStatusReason)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| aws_error("inspector2:ListCoverageStatistics", e))?;
-            for c in page.counts_by_group() {
-                let key = c.group_key().map_or("UNKNOWN", |k| k.as_str()).to_string();
-                *out.entry(key).or_insert(0) += c.count().max(0) as u64;
-            }
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
-            }
-        }
-        Ok(out)
-    }
-
-    /// ListUsageTotals: the account's ECR initial scans and rescans over the trailing 30 days, all pages.
-    pub async fn ecr_usage(&self) -> Result<crate::outbound::cost::Usage, AwsError> {
-        let mut usage = crate::outbound::cost::Usage::default();
-        let mut estimate = 0.0;
-        let mut estimated = false;
-        let mut pages = self.client.list_usage_totals().into_paginator().send();
-        while let Some(page) = self.next_paced(pages.next()).await {
-            let page = page.map_err(|e| aws_error("inspector2:ListUsageTotals", e))?;
-            for total in page.totals() {
-                for u in total.usage() {
-                    let kind = u.r#type().map_or("", |t| t.as_str());
-                    match kind {
-                        "ECR_INITIAL_SCAN" => usage.initial_scans += u.total(),
-                        "ECR_RESCAN" => usage.rescans += u.total(),
-                        _ => continue,
-                    }
-                    if u.estimated_monthly_cost() > 0.0 {
-                        estimate += u.estimated_monthly_cost();
-                        estimated = true;
-                    }
+        accounts: &[String],
+    ) -> Result<BTreeMap<String, crate::outbound::cost::Usage>, AwsError> {
+        let mut usage: BTreeMap<String, crate::outbound::cost::Usage> = BTreeMap::new();
+        let chunks: Vec<&[String]> = match accounts.is_empty() {
+            true => vec![&[]],
+            false => accounts.chunks(USAGE_ACCOUNTS_PER_CALL).collect(),
+        };
+        for chunk in chunks {
+            let ids = (!chunk.is_empty()).then(|| chunk.to_vec());
+            let mut pages = (self.client.list_usage_totals().set_account_ids(ids))
+                .into_paginator()
+                .send();
+            while let Some(page) = self.next_paced(pages.next()).await {
+                let page = page.map_err(|e| aws_error("inspector2:ListUsageTotals", e))?;
+                for total in page.totals() {
+                    let account = total.account_id().unwrap_or_default().to_string();
+                    add_usage(usage.entry(account).or_default(), total.usage());
                 }
             }
         }
-        usage.estimated_monthly_cost = estimated.then_some(estimate);
         Ok(usage)
     }
+}
+
+/// ListUsageTotals takes at most this many account ids a call.
+const USAGE_ACCOUNTS_PER_CALL: usize = 7000;
+
+/// Adds one account's ECR scan usage to `to` (Inspector's estimate only where it gives one).
+fn add_usage(to: &mut crate::outbound::cost::Usage, usage: &[aws_sdk_inspector2::types::Usage]) {
+    for u in usage {
+        match u.r#type().map_or("", |t| t.as_str()) {
+            "ECR_INITIAL_SCAN" => to.initial_scans += u.total(),
+            "ECR_RESCAN" => to.rescans += u.total(),
+            _ => continue,
+        }
+        if u.estimated_monthly_cost() > 0.0 {
+            *to.estimated_monthly_cost.get_or_insert(0.0) += u.estimated_monthly_cost();
+        }
+    }
+}
+
+/// One covered ECR image and its account, from its resource id
+/// (`arn:aws:ecr:<region>:<account>:repository/<name>/sha256:<hex>`); `None` for another shape.
+fn covered_image(
+    c: &aws_sdk_inspector2::types::CoveredResource,
+) -> Option<(String, crate::outbound::cost::CoveredImage)> {
+    let (repo, digest) = c
+        .resource_id()
+        .split_once(":repository/")
+        .and_then(|(_, rest)| rest.rsplit_once('/'))?;
+    let image = c.resource_metadata().and_then(|m| m.ecr_image());
+    let covered = crate::outbound::cost::CoveredImage {
+        repository: repo.to_string(),
+        digest: digest.to_string(),
+        status: c
+            .scan_status()
+            .map_or(String::new(), |s| s.status_code().as_str().to_string()),
+        reason: c
+            .scan_status()
+            .map_or(String::new(), |s| s.reason().as_str().to_string()),
+        pushed_at: None,
+        pulled_at: image.and_then(|i| i.image_pulled_at()).map(|t| t.secs()),
+        last_in_use_at: image.and_then(|i| i.last_in_use_at()).map(|t| t.secs()),
+        in_use_count: image
+            .and_then(|i| i.in_use_count())
+            .map(|n| n.max(0) as u64),
+        last_scanned_at: c.last_scanned_at().map(|t| t.secs()),
+    };
+    Some((c.account_id().to_string(), covered))
 }

@@ -17,6 +17,10 @@ use crate::error::AwsError;
 /// roles may require it (`sts:SourceIdentity`), and it stays on every call made with the session.
 pub const SOURCE_IDENTITY: &str = "ecr-gatekeeper";
 
+/// The member stacks' read-only role is the member role's name with this suffix: the cost report
+/// reads members with it (it may not change tags).
+pub const READ_ROLE_SUFFIX: &str = "-read";
+
 /// Sessions last an hour (the member role's default maximum).
 const SESSION_SECONDS: i32 = 3600;
 

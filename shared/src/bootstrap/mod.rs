@@ -78,17 +78,22 @@ impl<'a> Adapters<'a> {
             .across_members(self.organization)
     }
 
+    /// The member registries, reached by assuming the role named `role` in each member.
+    pub fn members(&self, role: &str) -> Members {
+        Members::new(
+            aws_sdk_sts::Client::new(self.sdk),
+            role,
+            self.sdk,
+            self.pacing.put_image,
+        )
+    }
+
     /// The gatekeeper wired to the deployment's registry, topics, state table and rejected-events
     /// queue, acting by `policy`.
     pub fn gatekeeper(&self, deployment: &Deployment, policy: Policy) -> AwsGatekeeper {
         let mut registry = self.registry();
         if let Some(role) = &deployment.member_role {
-            registry = registry.with_members(Members::new(
-                aws_sdk_sts::Client::new(self.sdk),
-                role,
-                self.sdk,
-                self.pacing.put_image,
-            ));
+            registry = registry.with_members(self.members(role));
         }
         Gatekeeper {
             registry,
@@ -161,8 +166,18 @@ pub const BATCH_RESERVE: Duration = Duration::from_secs(30);
 /// [`BATCH_RESERVE`] and the [`BUDGET_MARGIN`] before the invocation's deadline (`deadline_ms`,
 /// milliseconds since the epoch).
 pub fn batch_until(deadline_ms: u64) -> std::time::Instant {
-    let left = Duration::from_millis(deadline_ms.saturating_sub(epoch_ms()));
-    std::time::Instant::now() + left.saturating_sub(BUDGET_MARGIN + BATCH_RESERVE)
+    stop_before(deadline_ms, BATCH_RESERVE)
+}
+
+/// When work that still needs `reserve` to finish stops beginning new parts: `reserve` and the
+/// [`BUDGET_MARGIN`] before the invocation's deadline (`deadline_ms`, milliseconds since the epoch).
+pub fn stop_before(deadline_ms: u64, reserve: Duration) -> std::time::Instant {
+    std::time::Instant::now() + time_left(deadline_ms).saturating_sub(BUDGET_MARGIN + reserve)
+}
+
+/// The time left until `deadline_ms` (milliseconds since the epoch).
+pub fn time_left(deadline_ms: u64) -> Duration {
+    Duration::from_millis(deadline_ms.saturating_sub(epoch_ms()))
 }
 
 /// Milliseconds since the epoch now.

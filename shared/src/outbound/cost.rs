@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::json;
 
+use crate::domain::Place;
 use crate::domain::escape::line;
 use crate::domain::time::{DAY, Epoch, format_date, format_rfc3339};
 use crate::outbound::chat::{Card, code, prose};
@@ -120,8 +121,6 @@ pub struct CostInputs {
     pub repositories: Vec<RepositoryFacts>,
     /// Inspector's coverage of ECR images.
     pub coverage: Vec<CoveredImage>,
-    /// ListCoverageStatistics by scan status code (ACTIVE / INACTIVE) and reason.
-    pub statistics: BTreeMap<String, u64>,
     /// Usage totals, when Inspector answers.
     pub usage: Option<Usage>,
 }
@@ -157,6 +156,12 @@ pub struct Saving {
 /// The report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CostReport {
+    /// The member account it is about (absent: the deployment's own account).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// That member's region (absent with `account`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     /// When.
     pub generated_at: String,
     /// The period asked for (days).
@@ -169,7 +174,7 @@ pub struct CostReport {
     pub covered_images: u64,
     /// Covered images by the repository's scan frequency.
     pub covered_by_frequency: BTreeMap<String, u64>,
-    /// Coverage statistics by status and reason (ListCoverageStatistics).
+    /// Covered images by scan status reason (SUCCESSFUL, PENDING_INITIAL_SCAN, ...).
     pub coverage_statistics: BTreeMap<String, u64>,
     /// Covered images used by a running task or pod within the period.
     pub in_use: u64,
@@ -196,8 +201,9 @@ fn recent(t: Option<Epoch>, since: Epoch) -> bool {
     t.is_some_and(|t| t >= since)
 }
 
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
+/// Rounded to cents (an empty sum's -0.0 as 0).
+pub(crate) fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0 + 0.0
 }
 
 /// Computes the report at `now` for the last `days` days.
@@ -222,13 +228,15 @@ pub fn report(inputs: &CostInputs, pricing: Pricing, now: Epoch, days: i64) -> C
     savings.extend(scan_on_push_savings(inputs, &fleet, share, days));
     savings.extend(lifecycle_savings(inputs, &fleet, share, now));
     CostReport {
+        account: None,
+        region: None,
         generated_at: format_rfc3339(now),
         days,
         pricing,
         scan_type: if inputs.enhanced { "ENHANCED" } else { "BASIC" },
         covered_images: fleet.active.len() as u64,
         covered_by_frequency: fleet.by_frequency(),
-        coverage_statistics: inputs.statistics.clone(),
+        coverage_statistics: statistics(&inputs.coverage),
         in_use: fleet.active.iter().filter(|c| fleet.used(c)).count() as u64,
         rescans_in_period: estimate.rescans_in_period,
         rescan_cost_in_period: estimate.rescan_cost,
@@ -239,6 +247,21 @@ pub fn report(inputs: &CostInputs, pricing: Pricing, now: Epoch, days: i64) -> C
         unscanned_repositories: unscanned_repositories(inputs),
         never_scanned: never_scanned(inputs, now),
     }
+}
+
+/// Covered images counted by scan status reason (what ListCoverageStatistics grouped by reason
+/// answers, without another call per account).
+fn statistics(coverage: &[CoveredImage]) -> BTreeMap<String, u64> {
+    let mut out: BTreeMap<String, u64> = BTreeMap::new();
+    for c in coverage {
+        let reason = if c.reason.is_empty() {
+            "UNKNOWN"
+        } else {
+            &c.reason
+        };
+        *out.entry(reason.to_string()).or_default() += 1;
+    }
+    out
 }
 
 /// The images Inspector monitors, as the report looks at them over its period.
@@ -562,10 +585,6 @@ fn never_scanned(inputs: &CostInputs, now: Epoch) -> Vec<String> {
     never_scanned
 }
 
-fn money(x: Option<f64>) -> String {
-    x.map_or("unknown".into(), |v| format!("${v:.2}"))
-}
-
 impl CostReport {
     /// The report for people (the CLI's text format); names from AWS are shown escaped
     /// ([`crate::domain::escape::line`]).
@@ -607,8 +626,12 @@ impl CostReport {
     /// The text report's opening lines: the period, what is monitored, what it costs.
     fn overview(&self) -> Vec<String> {
         let mut out = Vec::new();
+        let whose = match (&self.account, &self.region) {
+            (Some(a), Some(r)) => format!(" of account {} in {}", line(a), line(r)),
+            _ => String::new(),
+        };
         out.push(format!(
-            "ECR scanning cost, {} (last {} day(s)); scan type {}",
+            "ECR scanning cost{whose}, {} (last {} day(s)); scan type {}",
             self.generated_at, self.days, self.scan_type
         ));
         out.push(format!(
@@ -662,10 +685,24 @@ impl CostReport {
         )
     }
 
+    /// The same report, about the member in `place` (`None`: the deployment's own account).
+    pub fn at(self, place: Option<&Place>) -> CostReport {
+        CostReport {
+            account: place.map(|p| p.account.clone()),
+            region: place.map(|p| p.region.clone()),
+            ..self
+        }
+    }
+
     /// The weekly digest: `event_type: cost` on the JSON topic (the report itself), and a Slack
-    /// notice on the Chatbot topic.
+    /// notice on the Chatbot topic. A member's report carries its `account` and `region` (key and
+    /// message attributes) and goes to the JSON topic only: the channel gets the Organization's
+    /// summary ([`crate::outbound::cost_summary`]), not one card per account.
     pub fn to_message(&self) -> Message {
-        let key = dedup_key(&["cost", &self.generated_at]);
+        let mut parts = vec!["cost", self.generated_at.as_str()];
+        parts.extend(self.account.as_deref());
+        parts.extend(self.region.as_deref());
+        let key = dedup_key(&parts);
         let body = json!({
             "schema_version": SCHEMA_VERSION,
             "event_type": EventType::Cost,
@@ -673,6 +710,26 @@ impl CostReport {
             "time": self.generated_at,
             "report": self,
         });
+        let mut attributes = vec![("event_type", EventType::Cost.as_str().into())];
+        let place = [("account", &self.account), ("region", &self.region)];
+        attributes.extend(place.into_iter().filter_map(|(k, v)| Some((k, v.clone()?))));
+        Message {
+            subject: subject_line(&format!(
+                "ECR gatekeeper: scanning cost {} projected this month{}",
+                money(self.projected_monthly),
+                self.account
+                    .as_deref()
+                    .map_or(String::new(), |a| format!(" in {a}"))
+            )),
+            body: escape_markup(&body.to_string()),
+            attributes,
+            chat: self.account.is_none().then(|| self.card(&key)),
+            dedup_key: key,
+        }
+    }
+
+    /// The Slack notice of the deployment's own account's digest.
+    fn card(&self, key: &str) -> String {
         let saving: f64 = self.savings.iter().map(|s| s.monthly).sum();
         let mut d = vec![
             format!(
@@ -701,8 +758,8 @@ impl CostReport {
                 self.never_scanned.len()
             ));
         }
-        let chat = Card {
-            id: &key,
+        Card {
+            id: key,
             title: format!(
                 ":moneybag: ECR scanning: {} projected this month",
                 money(self.projected_monthly)
@@ -715,26 +772,29 @@ impl CostReport {
                 .map(|s| format!("${:.2}/month: {}", s.monthly, prose(&s.what)))
                 .collect(),
             keywords: vec!["cost".into(), "inspector".into()],
-            thread: "ecr-gatekeeper-cost".into(),
+            thread: COST_THREAD.into(),
             summary: format!(
                 "ECR scanning: {} projected, ${saving:.2}/month of savings found",
                 money(self.projected_monthly)
             ),
             event_type: EventType::Cost,
-            context: json!({"dedup_key": key, "week_of": format_date(crate::domain::time::parse_rfc3339(&self.generated_at).unwrap_or(0))}),
+            context: json!({"dedup_key": key, "week_of": week_of(&self.generated_at)}),
         }
-        .render();
-        Message {
-            subject: subject_line(&format!(
-                "ECR gatekeeper: scanning cost {} projected this month",
-                money(self.projected_monthly)
-            )),
-            body: escape_markup(&body.to_string()),
-            attributes: vec![("event_type", EventType::Cost.as_str().into())],
-            dedup_key: key,
-            chat: Some(chat),
-        }
+        .render()
     }
+}
+
+/// The Chatbot thread of every cost notice.
+pub(crate) const COST_THREAD: &str = "ecr-gatekeeper-cost";
+
+/// The date of an RFC 3339 time, for a card's context.
+pub(crate) fn week_of(generated_at: &str) -> String {
+    format_date(crate::domain::time::parse_rfc3339(generated_at).unwrap_or(0))
+}
+
+/// Money, or "unknown" without a figure.
+pub(crate) fn money(x: Option<f64>) -> String {
+    x.map_or("unknown".into(), |v| format!("${v:.2}"))
 }
 
 #[cfg(test)]
@@ -815,6 +875,27 @@ mod tests {
     }
 
     #[test]
+    fn coverage_is_counted_by_scan_status_reason_from_the_listing_itself() {
+        let mut coverage = covered("app", 3, 1, false);
+        coverage[0].status = "INACTIVE".into();
+        coverage[0].reason = "SCAN_ELIGIBILITY_EXPIRED".into();
+        coverage[1].reason = String::new();
+        let inputs = CostInputs {
+            coverage,
+            ..CostInputs::default()
+        };
+        let r = report(&inputs, Pricing::default(), NOW, 7);
+        assert_eq!(
+            r.coverage_statistics,
+            BTreeMap::from([
+                ("SCAN_ELIGIBILITY_EXPIRED".to_string(), 1),
+                ("SUCCESSFUL".to_string(), 1),
+                ("UNKNOWN".to_string(), 1),
+            ])
+        );
+    }
+
+    #[test]
     fn at_most_three_shorter_rescan_durations_are_suggested_shortest_first() {
         let inputs = CostInputs {
             repositories: vec![repo("old", "CONTINUOUS_SCAN", vec![])],
@@ -889,7 +970,6 @@ mod tests {
                 rescans: 3000.0,
                 estimated_monthly_cost: None,
             }),
-            ..CostInputs::default()
         };
         let r = report(&inputs, Pricing::default(), NOW, 30);
         // $30 of rescans + 10 initial scans x $0.09.

@@ -1,8 +1,9 @@
 //! What the gatekeeper sends: the notice data, the JSON message and the Chatbot card rendered from it,
-//! tickets, reminders and the cost report, and the text helpers every renderer shares. Pure.
+//! tickets, reminders, the cost report and the Organization's cost summary, and the text helpers every renderer shares. Pure.
 
 pub mod chat;
 pub mod cost;
+pub mod cost_summary;
 pub mod message;
 pub mod notice;
 pub mod reminder;

@@ -32,17 +32,20 @@ pub enum EventType {
     Reminder,
     /// The weekly scanning cost digest (outbound/cost.rs).
     Cost,
+    /// The weekly cost summary of an Organization deployment's accounts (outbound/cost_summary.rs).
+    CostSummary,
 }
 
 impl EventType {
     /// Every event type.
-    pub const ALL: [EventType; 6] = [
+    pub const ALL: [EventType; 7] = [
         EventType::Verdict,
         EventType::Alert,
         EventType::Release,
         EventType::Ticket,
         EventType::Reminder,
         EventType::Cost,
+        EventType::CostSummary,
     ];
 
     /// The `event_type` body field and message attribute.
@@ -54,6 +57,7 @@ impl EventType {
             EventType::Ticket => "ticket",
             EventType::Reminder => "reminder",
             EventType::Cost => "cost",
+            EventType::CostSummary => "cost_summary",
         }
     }
 }
