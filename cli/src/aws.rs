@@ -8,6 +8,7 @@ use gatekeeper::bootstrap::{AwsGatekeeper, load_policy};
 use gatekeeper::domain::policy::Policy;
 use gatekeeper::domain::tags::TagScheme;
 use gatekeeper::domain::{Mode, Place};
+use gatekeeper::ports::FindingsSource;
 
 use crate::Fail;
 use crate::cli::{DeploymentArgs, ModeArg, PlaceArgs, PolicyArg, StateArgs};
@@ -65,7 +66,7 @@ pub async fn deployment_at(
 ) -> Result<(aws_config::SdkConfig, AwsGatekeeper, Vec<Option<Place>>), Fail> {
     let sdk = sdk_in(args.place.region.as_deref()).await;
     let gk = deployment(args, &sdk).await?;
-    let places = places(gk.home.as_ref(), gk.members.is_some(), &args.place)?;
+    let places = places(gk.home.as_ref(), gk.members.is_some(), &args.place, &sdk).await?;
     Ok((sdk, gk, places))
 }
 
@@ -82,11 +83,13 @@ pub fn member_role(args: &PlaceArgs) -> Result<Option<String>, Fail> {
 
 /// Where a command works (`--account`): `None` for the CLI's own account (`home`,
 /// GATEKEEPER_ACCOUNT_ID, also when no account is named), a member's place in the CLI's region for
-/// each other account, which the member role (`--member-role`, `has_role`) reaches.
-pub fn places(
+/// each other account, which the member role (`--member-role`, `has_role`) reaches; `--account all`:
+/// the own account and every member the deployment governs ([`every_account`]).
+pub async fn places(
     home: Option<&Place>,
     has_role: bool,
     args: &PlaceArgs,
+    sdk: &aws_config::SdkConfig,
 ) -> Result<Vec<Option<Place>>, Fail> {
     if args.accounts.is_empty() {
         return Ok(vec![None]);
@@ -97,8 +100,17 @@ pub fn places(
             config::ACCOUNT_ID
         )));
     };
+    let accounts = match args.accounts.as_slice() {
+        [all] if all.trim() == "all" && has_role => every_account(home, sdk).await?,
+        [all] if all.trim() == "all" => {
+            return Err(Fail::error(
+                "--account all: give --member-role (or GATEKEEPER_MEMBER_ROLE)",
+            ));
+        }
+        named => named.to_vec(),
+    };
     let mut places: Vec<Option<Place>> = Vec::new();
-    for account in &args.accounts {
+    for account in &accounts {
         let account = account.trim();
         if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
             return Err(Fail::error(format!(
@@ -119,6 +131,28 @@ pub fn places(
         }
     }
     Ok(places)
+}
+
+/// `--account all`: the CLI's own account, then the members GATEKEEPER_GOVERNED_ACCOUNTS names or,
+/// when it names none, every member Inspector scans for this administrator (ListMembers), as the
+/// deployment's sweep and cost digest take them.
+async fn every_account(home: &Place, sdk: &aws_config::SdkConfig) -> Result<Vec<String>, Fail> {
+    let mut accounts = vec![home.account.clone()];
+    match env(config::GOVERNED_ACCOUNTS) {
+        Some(listed) => accounts.extend(
+            (listed.split(',').map(str::trim))
+                .filter(|a| !a.is_empty())
+                .map(str::to_string),
+        ),
+        None => {
+            let inspector = Adapters::new(sdk)
+                .at(Some(home))
+                .organization(true)
+                .findings();
+            accounts.extend(inspector.members().await?);
+        }
+    }
+    Ok(accounts)
 }
 
 /// The reserved tag prefixes, from the same variables as the functions.

@@ -132,7 +132,9 @@ pub struct ModeArg {
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct PlaceArgs {
     /// The accounts to work in, comma-separated: the CLI's own (GATEKEEPER_ACCOUNT_ID) and members,
-    /// through the member role [default: the CLI's own account]
+    /// through the member role; `all`: the own and every governed member
+    /// (GATEKEEPER_GOVERNED_ACCOUNTS, else every member Inspector scans) [default: the CLI's own
+    /// account]
     #[arg(long = "account", value_name = "ID", value_delimiter = ',')]
     pub accounts: Vec<String>,
     /// The role to assume in member accounts (the member stacks' MemberRoleName)

@@ -74,7 +74,7 @@ pub fn command(args: Args) -> Outcome {
         let sdk = aws::sdk_in(args.place.region.as_deref()).await;
         let role = aws::member_role(&args.place)?;
         let home = aws::home(&sdk)?;
-        let places = aws::places(home.as_ref(), role.is_some(), &args.place)?;
+        let places = aws::places(home.as_ref(), role.is_some(), &args.place, &sdk).await?;
         match (places.as_slice(), role, &home) {
             ([None], _, _) | (_, None, _) | (_, _, None) => {
                 let inputs = gather_cost_inputs(&aws::ecr(&sdk), &aws::inspector(&sdk)?).await?;

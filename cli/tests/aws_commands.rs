@@ -461,16 +461,18 @@ async fn cost_reads_each_named_account_and_names_the_one_that_refuses() {
     }
     let proxy = FaultProxy::start(&moto.endpoint, 13).unwrap();
     proxy.deny_assume_role(&refusing.account);
-    let accounts = format!("{ACCOUNT},{},{}", member.account, refusing.account);
-    let cost = |format: &str| {
-        let args = ["cost", "--format", format, "--account", &accounts];
+    let members = format!("{},{}", member.account, refusing.account);
+    let accounts = format!("{ACCOUNT},{members}");
+    let cost = |format: &str, accounts: &str| {
+        let args = ["cost", "--format", format, "--account", accounts];
         let mut c = command(&aws, None, &args);
         c.env("GATEKEEPER_ACCOUNT_ID", ACCOUNT)
             .env("AWS_ENDPOINT_URL_STS", &proxy.endpoint)
-            .env("GATEKEEPER_MEMBER_ROLE", "ecr-gatekeeper-member");
+            .env("GATEKEEPER_MEMBER_ROLE", "ecr-gatekeeper-member")
+            .env("GATEKEEPER_GOVERNED_ACCOUNTS", &members);
         c.output().unwrap()
     };
-    let json = cost("json");
+    let json = cost("json", &accounts);
     assert_exit(
         &json,
         2,
@@ -492,7 +494,8 @@ async fn cost_reads_each_named_account_and_names_the_one_that_refuses() {
         out["summary"]["failures"][0]["account"],
         refusing.account.as_str()
     );
-    let text = cost("text");
+    // `all`: the own account and the governed members, as the deployment takes them.
+    let text = cost("text", "all");
     assert_exit(&text, 2, "sts:AssumeRole");
     let printed = stdout(&text);
     assert!(

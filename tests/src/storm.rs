@@ -60,6 +60,8 @@ pub struct StormSettings {
 /// What happened.
 #[derive(Debug, Clone, Default)]
 pub struct StormReport {
+    /// The region of the deployment and its images.
+    pub region: String,
     /// Events delivered (duplicates included).
     pub events: usize,
     /// Distinct events among them.
@@ -185,9 +187,12 @@ fn script_findings(proxy: &FaultProxy, images: &[Image], phase: usize) {
     proxy.script_findings(script);
 }
 
-/// `event` about an image of member `account` (same region): its ARNs and ids name the member, and
-/// its envelope the member for ECR's own events (forwarded unchanged) or the administrator `admin`
-/// for Inspector's.
+/// The region the sample events name.
+const SAMPLE_REGION: &str = "eu-west-1";
+
+/// `event` about an image of member `account` (in the storm's region): its ARNs and ids name the
+/// member, and its envelope the member for ECR's own events (forwarded unchanged) or the
+/// administrator `admin` for Inspector's.
 fn in_account(event: Value, account: &str, admin: &str) -> Value {
     let text = event.to_string().replace("123456789012", account);
     let mut e: Value = serde_json::from_str(&text).unwrap_or(event);
@@ -199,13 +204,26 @@ fn in_account(event: Value, account: &str, admin: &str) -> Value {
     e
 }
 
+/// `event` as it happens in `region` rather than the samples' (its envelope and ARNs).
+fn in_region(event: Value, region: &str) -> Value {
+    let text = event.to_string().replace(SAMPLE_REGION, region);
+    serde_json::from_str(&text).unwrap_or(event)
+}
+
 /// The distinct events of each phase, in their clean order, and the malformed ones; the images of
-/// members (`accounts[k]`, k > 0) as the administrator `accounts[0]` receives them.
-fn events_of(images: &[Image], accounts: &[String]) -> [Vec<Value>; 2] {
+/// members (`accounts[k]`, k > 0) as the administrator `accounts[0]` receives them, all in `region`.
+fn events_of(images: &[Image], accounts: &[String], region: &str) -> [Vec<Value>; 2] {
     let mut phases: [Vec<Value>; 2] = [Vec::new(), Vec::new()];
     for (i, im) in images.iter().enumerate() {
         let before = phases.each_ref().map(Vec::len);
         events_of_image(i, im, &mut phases);
+        if region != SAMPLE_REGION {
+            for (phase, from) in phases.iter_mut().zip(before) {
+                for e in &mut phase[from..] {
+                    *e = in_region(e.take(), region);
+                }
+            }
+        }
         if im.account > 0 {
             for (phase, from) in phases.iter_mut().zip(before) {
                 for e in &mut phase[from..] {
@@ -383,11 +401,13 @@ async fn deliver(
     counters.on_failure.fetch_add(1, Ordering::Relaxed);
 }
 
-/// The accounts of a storm: `home`, then `members` member accounts of it.
+/// The accounts of a storm: `home`, then `members` member accounts of it, the same ones in every
+/// region (`home`'s account with its last two digits for the member's number).
 async fn accounts(home: &Aws, members: usize) -> Vec<Aws> {
     let mut out = vec![Aws::with(home.moto, &home.account, &home.region).await];
     for k in 1..=members {
-        out.push(home.member(k).await);
+        let account = format!("{}{k:02}", &home.account[..10]);
+        out.push(Aws::with(home.moto, &account, &home.region).await);
     }
     out
 }
@@ -543,6 +563,30 @@ async fn deliver_async(
     }
 }
 
+/// Runs one storm in each of `regions` at once, each against its own central deployment and oracle
+/// (one per region, as deployed), over the same accounts: `storm`'s and its members, `oracle`'s and
+/// its members. One report per region, in order.
+pub async fn run_in_regions(
+    storm: &Aws,
+    oracle: &Aws,
+    s: StormSettings,
+    regions: &[&str],
+) -> Vec<StormReport> {
+    let mut runs = tokio::task::JoinSet::new();
+    for (r, region) in regions.iter().enumerate() {
+        let storm = Aws::with(storm.moto, &storm.account, region).await;
+        let oracle = Aws::with(oracle.moto, &oracle.account, region).await;
+        let settings = StormSettings {
+            seed: s.seed + r as u64,
+            ..s
+        };
+        runs.spawn(async move { (r, run(&storm, &oracle, settings).await) });
+    }
+    let mut reports: Vec<(usize, StormReport)> = runs.join_all().await;
+    reports.sort_by_key(|(r, _)| *r);
+    reports.into_iter().map(|(_, report)| report).collect()
+}
+
 /// Runs the storm and its oracle; `storm` and `oracle` are two fresh accounts on one moto server.
 pub async fn run(storm: &Aws, oracle: &Aws, s: StormSettings) -> StormReport {
     assert!(
@@ -558,8 +602,8 @@ pub async fn run(storm: &Aws, oracle: &Aws, s: StormSettings) -> StormReport {
     let images = setup_images(&storm_places, s.images).await;
     let oracle_images = setup_images(&oracle_places, s.images).await;
     let ids = |places: &[Aws]| places.iter().map(|p| p.account.clone()).collect::<Vec<_>>();
-    let phases = events_of(&images, &ids(&storm_places));
-    let oracle_phases = events_of(&oracle_images, &ids(&oracle_places));
+    let phases = events_of(&images, &ids(&storm_places), &storm.region);
+    let oracle_phases = events_of(&oracle_images, &ids(&oracle_places), &oracle.region);
     let distinct: usize = phases.iter().map(Vec::len).sum();
 
     // The oracle: every distinct event once, in order, no faults.
@@ -628,6 +672,7 @@ pub async fn run(storm: &Aws, oracle: &Aws, s: StormSettings) -> StormReport {
     // Compare with the oracle.
     let malformed_n = (s.events / 40).max(4);
     let mut report = StormReport {
+        region: storm.region.clone(),
         events: delivered,
         distinct: distinct + malformed_n,
         seconds,
@@ -716,6 +761,7 @@ impl std::fmt::Display for StormReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         #[allow(clippy::cast_precision_loss)] // a rate for people
         let rate = self.events as f64 / self.seconds.max(1e-9);
+        writeln!(f, "region                  {}", self.region)?;
         writeln!(
             f,
             "events delivered        {} ({} distinct, rest duplicates), {:.1} s, {rate:.1} events/s",

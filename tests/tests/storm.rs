@@ -1,14 +1,14 @@
 //! Smaller storms in every test run (the full ones are `make storm`): shuffled, duplicated and
 //! malformed events, AWS requests and invokes failing. Through asynchronous invocation, 300 events
-//! for 60 images, 16 at once, 10% failing, and 240 events for 45 images over an account and two
-//! Organization members; through the intake queues to the function binaries, 200 events for 40
+//! for 60 images, 16 at once, 10% failing, and 180 events for 36 images over an account and two
+//! Organization members in each of two regions at once; through the intake queues to the function binaries, 200 events for 40
 //! images, two containers of each function, 20% failing. Every image must end as one
 //! clean delivery leaves it, every change notified, every event accounted for, nothing deleted.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 
 use gatekeeper_tests::fixtures::{Aws, FUNCTION_ACCOUNT};
 use gatekeeper_tests::moto::Moto;
-use gatekeeper_tests::storm::{Delivery, StormReport, StormSettings, run};
+use gatekeeper_tests::storm::{Delivery, StormReport, StormSettings, run, run_in_regions};
 
 /// Asynchronous invocation: 300 events for 60 images, 16 at once, 10% failing.
 const ASYNC: StormSettings = StormSettings {
@@ -29,23 +29,32 @@ async fn a_storm_with_faults_ends_in_the_state_of_one_clean_delivery() {
 }
 
 /// The storm across an Organization: the images in the deployment's own account and two members',
-/// acted on through the member role, every call (AssumeRole and the members' too) through the
-/// faults; the Inspector events arrive as the administrator receives them, the ECR events forwarded.
+/// in two regions at once, each region's events to its own central deployment (one per region, as
+/// deployed), acted on through the member role, every call (AssumeRole and the members' too)
+/// through the faults; the Inspector events arrive as the administrator receives them, the ECR
+/// events forwarded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_storm_across_member_accounts_ends_in_the_state_of_one_clean_delivery() {
+async fn a_storm_across_member_accounts_and_regions_ends_in_the_state_of_one_clean_delivery() {
     let storm = Aws::new("org-storm").await;
+    let oracle = Aws::new("org-storm-oracle").await;
     let settings = StormSettings {
-        events: 240,
-        images: 45,
+        events: 180,
+        images: 36,
         seed: 16,
         members: 2,
         ..ASYNC
     };
-    let report = weather(&storm, "org-storm-oracle", settings).await;
-    assert!(report.faults.values().sum::<usize>() > 30, "{report}");
-    // Of the 30 member images, a fifth are blocked throughout and a fifth blocked then fixed.
-    assert!(report.quarantined_in_members >= 6, "{report}");
-    assert!(!report.outcomes.contains_key("skipped"), "{report}");
+    let regions = ["eu-west-1", "eu-central-1"];
+    let reports = run_in_regions(&storm, &oracle, settings, &regions).await;
+    for (report, region) in reports.iter().zip(regions) {
+        eprintln!("{report}");
+        assert!(report.ok(), "{report}");
+        assert_eq!(report.region, region);
+        assert!(report.faults.values().sum::<usize>() > 20, "{report}");
+        // Of the 24 member images, a fifth are blocked throughout and a fifth blocked then fixed.
+        assert!(report.quarantined_in_members >= 4, "{report}");
+        assert!(!report.outcomes.contains_key("skipped"), "{report}");
+    }
 }
 
 /// The storm through the intake queues to the function binaries: 2 containers of each, 20% of AWS

@@ -5,16 +5,21 @@
 //! Lambda's asynchronous invocation of in-process handlers, 16 at once. Prints the figures and exits
 //! non-zero on any wrong state, lost change, deleted image or unaccounted event:
 //!
-//!     cargo run --release -p gatekeeper-tests --bin storm -- [EVENTS] [IMAGES] [FAULT_RATE] [SEED] [sqs|async] [MEMBERS]
+//!     cargo run --release -p gatekeeper-tests --bin storm -- [EVENTS] [IMAGES] [FAULT_RATE] [SEED] [sqs|async] [MEMBERS] [REGIONS]
 //!
 //! MEMBERS (async only): Organization member accounts the images are spread over beside the
-//! storm's own, acted on through the member role.
+//! storm's own, acted on through the member role. REGIONS (1 to 4, async only): as many storms at
+//! once, each in its region against its own central deployment, over the same accounts; EVENTS and
+//! IMAGES are each region's.
 
 use std::process::ExitCode;
 
 use gatekeeper_tests::fixtures::{Aws, FUNCTION_ACCOUNT};
 use gatekeeper_tests::moto;
-use gatekeeper_tests::storm::{Delivery, StormSettings, run};
+use gatekeeper_tests::storm::{Delivery, StormSettings, run, run_in_regions};
+
+/// The regions of a storm across regions, in order.
+const REGIONS: [&str; 4] = ["eu-west-1", "eu-central-1", "us-east-1", "ap-northeast-1"];
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 4)]
 async fn main() -> ExitCode {
@@ -52,6 +57,14 @@ async fn main() -> ExitCode {
         settings.delivery,
         settings.concurrency
     );
+    let regions = arg(7).and_then(|a| a.parse().ok()).unwrap_or(1usize);
+    if regions > 1 && delivery == Delivery::Async {
+        let regions = &REGIONS[..regions.min(REGIONS.len())];
+        let reports = run_in_regions(&storm, &oracle, settings, regions).await;
+        let ok = reports.iter().all(|r| r.ok());
+        let all: Vec<String> = reports.iter().map(ToString::to_string).collect();
+        return moto::finish(moto, &all.join("\n"), ok, "storm: FAILED");
+    }
     let report = run(&storm, &oracle, settings).await;
     moto::finish(moto, &report, report.ok(), "storm: FAILED")
 }
