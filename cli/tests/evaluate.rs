@@ -34,6 +34,20 @@ fn evaluate_prints_one_json_object_and_exits_zero() {
     assert_eq!(keys, ["counts", "decision", "image", "kind", "reasons"]);
 }
 
+/// `evaluate` of a clean scan event with `findings` (a file) under `policy` (a file): its JSON.
+fn verdict(policy: &str, findings: &str) -> Value {
+    let out = gatekeeper(&[
+        "evaluate",
+        "--event",
+        "events/aws.inspector2-inspector2-scan-ecr-clean.json",
+        "--findings",
+        findings,
+        "--policy",
+        policy,
+    ]);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
 fn a_policy_and_a_findings_file_change_the_decision() {
     let policy = scratch("strict.toml", "version = 1\n[defaults]\nblock = \"HIGH\"\n");
@@ -41,19 +55,41 @@ fn a_policy_and_a_findings_file_change_the_decision() {
         "findings.json",
         r#"{"findings": [{"findingArn": "arn:1", "severity": "HIGH", "status": "ACTIVE", "packageVulnerabilityDetails": {"vulnerabilityId": "CVE-2026-1"}}]}"#,
     );
-    let out = gatekeeper(&[
-        "evaluate",
-        "--event",
-        "events/aws.inspector2-inspector2-scan-ecr-clean.json",
-        "--findings",
-        &findings,
-        "--policy",
-        &policy,
-    ]);
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = verdict(&policy, &findings);
     assert_eq!(
         (v["decision"].as_str(), v["counts"]["HIGH"].as_u64()),
         (Some("block"), Some(1))
+    );
+}
+
+#[test]
+fn the_verdict_names_the_criterion_each_finding_met() {
+    let policy = scratch(
+        "split.toml",
+        "version = 1\n[defaults]\nblock = { fixable = \"HIGH\", unfixable = \"CRITICAL\" }\ndeny = [\"CVE-2026-9\"]\n",
+    );
+    let findings = scratch(
+        "split.json",
+        r#"{"findings": [
+            {"findingArn": "arn:1", "severity": "HIGH", "status": "ACTIVE", "fixAvailable": "YES", "packageVulnerabilityDetails": {"vulnerabilityId": "CVE-2026-1"}},
+            {"findingArn": "arn:2", "severity": "HIGH", "status": "ACTIVE", "fixAvailable": "NO", "packageVulnerabilityDetails": {"vulnerabilityId": "CVE-2026-2"}},
+            {"findingArn": "arn:9", "severity": "LOW", "status": "ACTIVE", "fixAvailable": "NO", "packageVulnerabilityDetails": {"vulnerabilityId": "CVE-2026-9"}}]}"#,
+    );
+    let v = verdict(&policy, &findings);
+    assert_eq!(v["decision"], "block", "{v}");
+    let reasons = v["reasons"].to_string();
+    assert!(reasons.contains("2 finding(s) block"), "{reasons}");
+    assert!(
+        reasons.contains("CVE-2026-9 (LOW, denied by the rule)"),
+        "{reasons}"
+    );
+    assert!(
+        reasons.contains("CVE-2026-1 (HIGH, fix available)"),
+        "{reasons}"
+    );
+    assert!(
+        !reasons.contains("CVE-2026-2"),
+        "HIGH without a fix meets nothing: {reasons}"
     );
 }
 

@@ -148,6 +148,16 @@ impl Finding {
         finding
     }
 
+    /// Whether a fix is known to exist (YES or PARTIAL, or a package's fixed version) or known not to
+    /// (NO); `None` when nothing says (a basic-scan finding without a fixed version).
+    pub fn fix_known(&self) -> Option<bool> {
+        match self.fix_available {
+            Some(FixAvailable::Yes | FixAvailable::Partial) => Some(true),
+            Some(FixAvailable::No) => Some(false),
+            None => self.has_fix().then_some(true),
+        }
+    }
+
     /// Whether a fix exists for at least one package (Inspector's flag, else a known fixed version).
     pub fn has_fix(&self) -> bool {
         match self.fix_available {

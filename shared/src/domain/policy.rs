@@ -6,7 +6,7 @@
 //! stops applying (and the verdict says so).
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
 use serde::Deserialize;
@@ -105,6 +105,12 @@ pub struct Criteria {
     pub epss: Option<f64>,
     /// Inspector score at or above this (0..10); a finding without a score never meets it.
     pub score: Option<f64>,
+    /// Severity at or above this, for a finding with a fix (`fixAvailable` YES, or PARTIAL: some
+    /// package can be upgraded); a finding whose fix is not known meets it too.
+    pub fixable: Option<Severity>,
+    /// Severity at or above this, for a finding without a fix (`fixAvailable` NO); a finding whose
+    /// fix is not known meets it too.
+    pub unfixable: Option<Severity>,
 }
 
 /// Why a finding met a level.
@@ -118,6 +124,12 @@ pub enum Criterion {
     Epss,
     /// Its Inspector score.
     Score,
+    /// Its severity, with a fix available (or not known).
+    Fixable,
+    /// Its severity, without a fix (or not known).
+    Unfixable,
+    /// Its id is one the rule denies.
+    Denied,
 }
 
 impl Criteria {
@@ -134,6 +146,8 @@ impl Criteria {
             exploitable: lower(self.exploitable, other.exploitable),
             epss: lower(self.epss, other.epss),
             score: lower(self.score, other.score),
+            fixable: lower(self.fixable, other.fixable),
+            unfixable: lower(self.unfixable, other.unfixable),
         }
     }
 
@@ -147,6 +161,13 @@ impl Criteria {
             && self.exploitable.is_some_and(|t| f.severity.at_least(t))
         {
             return Some(Criterion::Exploitable);
+        }
+        let fix = f.fix_known();
+        if fix != Some(false) && self.fixable.is_some_and(|t| f.severity.at_least(t)) {
+            return Some(Criterion::Fixable);
+        }
+        if fix != Some(true) && self.unfixable.is_some_and(|t| f.severity.at_least(t)) {
+            return Some(Criterion::Unfixable);
         }
         if let (Some(t), Some(v)) = (self.epss, f.epss)
             && v >= t
@@ -167,6 +188,8 @@ impl Criteria {
             && self.exploitable.is_none()
             && self.epss.is_none()
             && self.score.is_none()
+            && self.fixable.is_none()
+            && self.unfixable.is_none()
     }
 }
 
@@ -177,7 +200,7 @@ fn criteria<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Criteria>, D::Erro
         type Value = Criteria;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str(
-                "a severity (\"CRITICAL\") or a table { severity, exploitable, epss, score }",
+                "a severity (\"CRITICAL\") or a table { severity, exploitable, fixable, unfixable, epss, score }",
             )
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Criteria, E> {
@@ -210,6 +233,7 @@ struct RuleDoc {
     block: Option<Criteria>,
     #[serde(default, deserialize_with = "criteria")]
     warn: Option<Criteria>,
+    deny: Option<Vec<String>>,
     fixable_only: Option<bool>,
     suppressed: Option<Suppressed>,
     mode: Option<Mode>,
@@ -275,6 +299,8 @@ pub struct Rule {
     pub block: Criteria,
     /// When a finding warns.
     pub warn: Criteria,
+    /// Vulnerability ids that block whatever their severity, fix or grace (upper case).
+    pub deny: BTreeSet<String>,
     /// A finding without a fix warns instead of blocking.
     pub fixable_only: bool,
     /// How SUPPRESSED findings count.
@@ -307,6 +333,7 @@ impl Rule {
         for o in rest {
             r.block = r.block.union(&o.block);
             r.warn = r.warn.union(&o.warn);
+            r.deny.extend(o.deny.iter().cloned());
             r.fixable_only &= o.fixable_only;
             if o.suppressed == Suppressed::Count {
                 r.suppressed = Suppressed::Count;
@@ -694,6 +721,76 @@ fn check_rule(
             ),
         ));
     }
+    check_fix_criteria(field, line, r, rule, warnings);
+    check_deny(field, line, r, problems, warnings);
+}
+
+/// Warns about `fixable` and `unfixable` thresholds that can never decide: at or above the same
+/// level's `severity` (every such finding meets that already), or `unfixable` in `block` while
+/// `fixable_only` turns every blocking finding without a fix into a warning.
+fn check_fix_criteria(
+    field: &str,
+    line: usize,
+    r: &RuleDoc,
+    rule: &Rule,
+    warnings: &mut Vec<Problem>,
+) {
+    for (level, c) in [("block", &r.block), ("warn", &r.warn)] {
+        let Some(c) = c else { continue };
+        for (name, t) in [("fixable", c.fixable), ("unfixable", c.unfixable)] {
+            if let (Some(t), Some(s)) = (t, c.severity)
+                && t.at_least(s)
+            {
+                warnings.push(note(
+                    line,
+                    format!("{field}.{level}.{name}"),
+                    format!(
+                        "{} is at or above {level}.severity ({}): every such finding meets severity already, so {name} never decides",
+                        t.as_str(),
+                        s.as_str()
+                    ),
+                ));
+            }
+        }
+    }
+    if rule.fixable_only && rule.block.unfixable.is_some() {
+        warnings.push(note(
+            line,
+            format!("{field}.block.unfixable"),
+            "fixable_only = true turns every blocking finding without a fix into a warning: block.unfixable never blocks",
+        ));
+    }
+}
+
+/// Checks `deny`: vulnerability ids (letters, digits and `-_.:`, at most 128), each once.
+fn check_deny(
+    field: &str,
+    line: usize,
+    r: &RuleDoc,
+    problems: &mut Vec<Problem>,
+    warnings: &mut Vec<Problem>,
+) {
+    let mut seen = BTreeSet::new();
+    for id in r.deny.as_deref().unwrap_or_default() {
+        let id = id.trim();
+        let ok = |c: char| c.is_ascii_alphanumeric() || "-_.:".contains(c);
+        if id.is_empty() || id.len() > 128 || !id.chars().all(ok) {
+            problems.push(note(
+                line,
+                format!("{field}.deny"),
+                format!(
+                    "{:?} is not a vulnerability id (CVE-2024-3094, GHSA-..., ALAS2-...: letters, digits and -_.:)",
+                    id
+                ),
+            ));
+        } else if !seen.insert(id.to_ascii_uppercase()) {
+            warnings.push(note(
+                line,
+                format!("{field}.deny"),
+                format!("{id} is listed twice"),
+            ));
+        }
+    }
 }
 
 /// The defaults as written, each setting left out taking its built-in value.
@@ -702,6 +799,7 @@ fn default_rule(d: &RuleDoc) -> Rule {
         name: d.name.clone().unwrap_or_else(|| "defaults".into()),
         block: d.block.unwrap_or_default(),
         warn: d.warn.unwrap_or_default(),
+        deny: denied(d.deny.as_deref().unwrap_or_default()),
         fixable_only: d.fixable_only.unwrap_or(false),
         suppressed: d.suppressed.unwrap_or(Suppressed::Count),
         mode: d.mode.unwrap_or(Mode::Enforce),
@@ -714,12 +812,23 @@ fn default_rule(d: &RuleDoc) -> Rule {
     }
 }
 
+/// A rule's `deny` list as the evaluation looks ids up: upper case, trimmed.
+fn denied(ids: &[String]) -> BTreeSet<String> {
+    ids.iter()
+        .map(|id| id.trim().to_ascii_uppercase())
+        .collect()
+}
+
 /// A rule as written laid over the defaults: each setting it leaves out is the default's.
 fn overlay(default: &Rule, r: &RuleDoc, name: String) -> Rule {
     Rule {
         name,
         block: r.block.unwrap_or(default.block),
         warn: r.warn.unwrap_or(default.warn),
+        deny: r
+            .deny
+            .as_deref()
+            .map_or_else(|| default.deny.clone(), denied),
         fixable_only: r.fixable_only.unwrap_or(default.fixable_only),
         suppressed: r.suppressed.unwrap_or(default.suppressed),
         mode: r.mode.unwrap_or(default.mode),
@@ -1185,6 +1294,7 @@ impl Policy {
                     severity: Some(Severity::High),
                     ..Criteria::default()
                 },
+                deny: BTreeSet::new(),
                 fixable_only: false,
                 suppressed: Suppressed::Count,
                 mode: Mode::Enforce,

@@ -164,6 +164,15 @@ fn describe(f: &Finding, why: Criterion) -> String {
         Criterion::Exploitable => inner.push_str(", exploit available"),
         Criterion::Epss => inner.push_str(&format!(", EPSS {:.2}", f.epss.unwrap_or_default())),
         Criterion::Score => inner.push_str(&format!(", score {:.1}", f.score.unwrap_or_default())),
+        Criterion::Fixable => inner.push_str(match f.fix_known() {
+            Some(_) => ", fix available",
+            None => ", fix not known",
+        }),
+        Criterion::Unfixable => inner.push_str(match f.fix_known() {
+            Some(_) => ", no fix",
+            None => ", fix not known",
+        }),
+        Criterion::Denied => inner.push_str(", denied by the rule"),
     }
     format!("{} ({inner})", f.id)
 }
@@ -345,7 +354,11 @@ impl<'f> Tally<'f> {
         if self.exempts(policy, subject, f) {
             return;
         }
-        let level = self.demote(rule, subject, f, level);
+        // A denied id blocks whatever its fix or grace.
+        let level = match why {
+            Criterion::Denied => level,
+            _ => self.demote(rule, subject, f, level),
+        };
         self.hits.push((f, level, why));
     }
 
@@ -420,8 +433,12 @@ impl<'f> Tally<'f> {
     }
 }
 
-/// The level a finding meets under the rule, and by which criterion: `block` first, then `warn`.
+/// The level a finding meets under the rule, and by which criterion: a denied id blocks, then
+/// `block`, then `warn`.
 fn criterion(rule: &Rule, f: &Finding) -> Option<(Level, Criterion)> {
+    if !rule.deny.is_empty() && rule.deny.contains(&f.id.trim().to_ascii_uppercase()) {
+        return Some((Level::Block, Criterion::Denied));
+    }
     match (rule.block.met_by(f), rule.warn.met_by(f)) {
         (Some(why), _) => Some((Level::Block, why)),
         (None, Some(why)) => Some((Level::Warn, why)),

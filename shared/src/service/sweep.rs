@@ -94,15 +94,18 @@ pub struct SweepReport {
 }
 
 /// The severities at which some rule may block a finding: the ones worth asking Inspector about.
-/// A rule that blocks on EPSS or score can block at any severity.
+/// A rule that blocks on EPSS or score, or denies ids, can block at any severity.
 pub fn blocking_severities(policy: &Policy) -> Vec<Severity> {
     let mut lowest: Option<Severity> = None;
     for rule in policy.rules() {
         let b = &rule.block;
-        if b.epss.is_some() || b.score.is_some() {
+        if b.epss.is_some() || b.score.is_some() || !rule.deny.is_empty() {
             return Severity::ALL.to_vec();
         }
-        for t in [b.severity, b.exploitable].into_iter().flatten() {
+        for t in [b.severity, b.exploitable, b.fixable, b.unfixable]
+            .into_iter()
+            .flatten()
+        {
             if lowest.is_none_or(|l| l.at_least(t)) {
                 lowest = Some(t);
             }
@@ -673,7 +676,7 @@ mod tests {
     }
 
     #[test]
-    fn blocking_severities_are_the_lowest_block_threshold_and_up_or_all_with_scores() {
+    fn blocking_severities_are_the_lowest_block_threshold_and_up_or_all_with_scores_or_denials() {
         assert_eq!(
             blocking_severities(&Policy::builtin()),
             [Severity::Critical]
@@ -687,6 +690,14 @@ mod tests {
             [Severity::Critical, Severity::High, Severity::Medium]
         );
         let p = Policy::parse("version = 1\n[defaults]\nblock = { epss = 0.5 }\n").unwrap();
+        assert_eq!(blocking_severities(&p), Severity::ALL.to_vec());
+        let p = Policy::parse("version = 1\n[defaults]\nblock = { fixable = \"HIGH\" }\n").unwrap();
+        assert_eq!(
+            blocking_severities(&p),
+            [Severity::Critical, Severity::High]
+        );
+        let denies = "version = 1\n[defaults]\nblock = \"CRITICAL\"\ndeny = [\"CVE-1\"]\n";
+        let p = Policy::parse(denies).unwrap();
         assert_eq!(blocking_severities(&p), Severity::ALL.to_vec());
     }
 

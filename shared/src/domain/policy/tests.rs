@@ -652,10 +652,15 @@ fn the_readme_policy_example_is_valid_and_means_what_it_says() {
     assert_eq!(
         payments.block,
         Criteria {
-            severity: Some(Severity::High),
+            fixable: Some(Severity::High),
+            unfixable: Some(Severity::Critical),
             epss: Some(0.3),
             ..Criteria::default()
         }
+    );
+    assert!(
+        payments.deny.contains("CVE-2024-3094"),
+        "the default's deny"
     );
     assert_eq!(p.rule_for("sandbox/x").mode, Mode::Audit);
     assert_eq!(
@@ -1327,4 +1332,56 @@ grace = { HIGH = "7d", MEDIUM = "30d" }"#;
     assert_eq!(p.rule_at("team/app", account).name, "sandbox-account");
     let plain = Policy::parse("version = 1\n[defaults]\nblock = \"CRITICAL\"\n").unwrap();
     assert_eq!(plain.rule_at("team/app", unknown).name, "defaults");
+}
+
+#[test]
+fn deny_lists_vulnerability_ids_and_fix_thresholds_that_never_decide_are_warnings() {
+    let bad = "version = 1\n[defaults]\nblock = \"HIGH\"\ndeny = [\"CVE-2024-3094\", \"not an id\", \"\"]\n";
+    let e = Policy::parse(bad).unwrap_err();
+    let fields: Vec<(Option<&str>, bool)> = (e.problems.iter())
+        .map(|p| {
+            (
+                p.field.as_deref(),
+                p.message.contains("is not a vulnerability id"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        fields,
+        [(Some("defaults.deny"), true), (Some("defaults.deny"), true)],
+        "{e}"
+    );
+
+    let text = "version = 1\n[defaults]\nblock = { severity = \"HIGH\", fixable = \"CRITICAL\" }\ndeny = [\"CVE-1\", \"cve-1\", \"RHSA-2024:1234\"]\n[[rule]]\nname = \"lenient\"\nrepositories = [\"sandbox/*\"]\nfixable_only = true\nblock = { unfixable = \"CRITICAL\", fixable = \"HIGH\" }\n";
+    let p = Policy::parse(text).unwrap();
+    let got: Vec<(Option<&str>, &str)> = (p.warnings().iter())
+        .map(|w| (w.field.as_deref(), w.message.as_str()))
+        .collect();
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert_eq!(got[0].0, Some("defaults.block.fixable"));
+    assert!(
+        got[0]
+            .1
+            .contains("CRITICAL is at or above block.severity (HIGH)")
+    );
+    assert_eq!(got[1], (Some("defaults.deny"), "cve-1 is listed twice"));
+    assert_eq!(got[2].0, Some("rule[0].block.unfixable"));
+    assert!(got[2].1.contains("fixable_only"));
+    assert_eq!(
+        p.rule_for("a/b").deny.len(),
+        2,
+        "ids are compared in upper case"
+    );
+}
+
+#[test]
+fn the_strictest_rule_denies_every_id_either_denies_and_takes_each_fix_threshold_at_its_lowest() {
+    let p = Policy::parse("version = 1\n[defaults]\nblock = { fixable = \"HIGH\", unfixable = \"CRITICAL\" }\ndeny = [\"CVE-1\"]\n[[rule]]\nname = \"b\"\nrepositories = [\"b/*\"]\nblock = { unfixable = \"HIGH\" }\ndeny = [\"CVE-2\"]\n").unwrap();
+    let (a, b) = (p.rule_for("a/x"), p.rule_for("b/x"));
+    let s = Rule::strictest(a, &[b]);
+    assert_eq!(
+        (s.block.fixable, s.block.unfixable),
+        (Some(Severity::High), Some(Severity::High))
+    );
+    assert_eq!(s.deny.iter().collect::<Vec<_>>(), ["CVE-1", "CVE-2"]);
 }

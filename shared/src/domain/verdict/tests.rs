@@ -565,3 +565,78 @@ fn demotion_warns_for_a_missing_fix_or_a_running_grace_and_keeps_the_earliest_de
     );
     assert_eq!(tally.deadline, Some(NOW - 5 * DAY + 7 * DAY));
 }
+
+#[test]
+fn fixable_and_unfixable_thresholds_split_findings_by_their_fix() {
+    let p =
+        defaults("block = { fixable = \"HIGH\", unfixable = \"CRITICAL\" }\nwarn = \"MEDIUM\"\n");
+    use Decision::{Block, Warn};
+    use FixAvailable::{No, Partial, Yes};
+    use Severity::{Critical, High};
+    // (case, severity, fixAvailable, decision, what the reason says)
+    let cases = [
+        ("HIGH with a fix", High, Some(Yes), Block, "fix available"),
+        (
+            "PARTIAL counts as a fix",
+            High,
+            Some(Partial),
+            Block,
+            "fix available",
+        ),
+        ("HIGH without a fix", High, Some(No), Warn, "(HIGH)"),
+        (
+            "CRITICAL without a fix",
+            Critical,
+            Some(No),
+            Block,
+            "no fix",
+        ),
+        ("HIGH, fix not known", High, None, Block, "fix not known"),
+    ];
+    for (case, severity, fix, decision, says) in cases {
+        let mut finding = Finding::new("CVE-1", severity);
+        finding.fix_available = fix;
+        let v = decide(&p, &[finding]);
+        assert_eq!(v.decision, decision, "{case}: {:?}", v.reasons);
+        assert_reason(&v, |r| r.contains(says));
+    }
+    // A fixed version names a fix when Inspector's flag is absent.
+    let v = decide(&p, &[f("CVE-6", High)]);
+    assert_eq!(v.decision, Block);
+}
+
+#[test]
+fn a_denied_id_blocks_whatever_its_severity_fix_or_grace_but_an_exception_still_applies() {
+    let p = defaults(
+        "block = \"CRITICAL\"\nfixable_only = true\ngrace = { LOW = \"30d\" }\ndeny = [\"cve-2024-3094\"]\n",
+    );
+    let mut low = Finding::new("CVE-2024-3094", Severity::Low);
+    low.fix_available = Some(FixAvailable::No);
+    // Found by a rescan long after the image's first scan: a grace period would run.
+    low.first_observed = Some(NOW - HOUR);
+    let subject = Subject {
+        baseline: Some(NOW - 30 * DAY),
+        ..Subject::new("team/app", "sha256:aa", NOW)
+    };
+    let v = evaluate(
+        &p,
+        &subject,
+        std::slice::from_ref(&low),
+        &ScanState::Complete,
+    );
+    assert_eq!(v.decision, Decision::Block, "{:?}", v.reasons);
+    assert_reason(&v, |r| {
+        r.contains("CVE-2024-3094 (LOW, denied by the rule)")
+    });
+    assert_eq!(v.deadline, None);
+    let other = decide(&p, &[Finding::new("CVE-2024-0001", Severity::Low)]);
+    assert_eq!(other.decision, Decision::Pass);
+
+    let excepted = policy(&format!(
+        "version = 1\n[defaults]\nblock = \"CRITICAL\"\ndeny = [\"CVE-2024-3094\"]\n{}",
+        exception_toml("CVE-2024-3094", "team/*", "2026-11-01", "2026-12-31", "sec")
+    ));
+    let v = decide(&excepted, &[low]);
+    assert_eq!(v.decision, Decision::Pass, "{:?}", v.reasons);
+    assert_eq!(v.exceptions.len(), 1);
+}
