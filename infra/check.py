@@ -62,6 +62,7 @@ UNSCOPED = {
     "ecr:DescribePullThroughCacheRules",
     "ecr:DescribeRegistry",
     "ecr:GetRegistryScanningConfiguration",
+    "inspector2:BatchGetFindingDetails",
     "inspector2:ListCoverage",
     "inspector2:ListFindings",
     "inspector2:ListMembers",

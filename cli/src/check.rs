@@ -13,6 +13,7 @@ use gatekeeper::domain::tags::{TagKind, TagScheme};
 use gatekeeper::domain::verdict::{Subject, evaluate};
 use gatekeeper::domain::{Decision, Finding, ImageRef, ScanState};
 use gatekeeper::ports::{FindingsSource, ImageDetail, ImageRegistry};
+use gatekeeper::service::kev::look_up_kev;
 
 use crate::cli::PolicyArg;
 use crate::report::{Report, colour_enabled, json, sarif, shown_decision, text};
@@ -209,12 +210,17 @@ async fn run(args: Args) -> Result<ExitCode, Fail> {
     } else {
         Scanner::Basic
     };
-    let observed = wait_for_scan(&ecr, &inspector, &image, scanner, &args).await?;
+    let mut observed = wait_for_scan(&ecr, &inspector, &image, scanner, &args).await?;
     let at = Whereabouts {
         account: home.as_ref().map(|h| h.account.as_str()),
         region: home.as_ref().map(|h| h.region.as_str()),
         ou_path: ou_path.as_deref(),
     };
+    // KEV entries, looked up as the functions do (without their state table's memory).
+    let rule = policy.rule_at(&repository, at);
+    let no_cache: Option<&gatekeeper::adapters::DynamoState> = None;
+    let now = gatekeeper::domain::time::now();
+    look_up_kev(&rule, &inspector, no_cache, now, &mut observed.findings).await?;
     decide_and_print(&policy, &scheme, image, &observed, (format, at))
 }
 

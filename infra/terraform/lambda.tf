@@ -23,10 +23,11 @@ locals {
     read_repositories   = { sid = "Repositories", actions = ["ecr:BatchGetRepositoryScanningConfiguration", "ecr:DescribeImages", "ecr:DescribeRepositories"], resources = ["arn:${local.partition}:ecr:${local.region}:${local.account}:repository/*"] }
     registry            = { sid = "Registry", actions = ["ecr:DescribePullThroughCacheRules", "ecr:DescribeRegistry", "ecr:GetRegistryScanningConfiguration"], resources = ["*"] }
     read_registry       = { sid = "Registry", actions = ["ecr:GetRegistryScanningConfiguration"], resources = ["*"] }
-    findings            = { sid = "Findings", actions = ["inspector2:ListFindings"], resources = ["*"] }
+    findings            = { sid = "Findings", actions = ["inspector2:BatchGetFindingDetails", "inspector2:ListFindings"], resources = ["*"] }
     coverage            = { sid = "CoverageAndUsage", actions = ["inspector2:ListCoverage", "inspector2:ListUsageTotals"], resources = ["*"] }
     state               = { sid = "State", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], resources = [aws_dynamodb_table.state.arn] }
-    state_due           = { sid = "State", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"], resources = [aws_dynamodb_table.state.arn, "${aws_dynamodb_table.state.arn}/index/due"] }
+    state_scanned       = { sid = "State", actions = ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], resources = [aws_dynamodb_table.state.arn] }
+    state_due           = { sid = "State", actions = ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"], resources = [aws_dynamodb_table.state.arn, "${aws_dynamodb_table.state.arn}/index/due"] }
     notify              = { sid = "Notify", actions = ["sns:Publish"], resources = [aws_sns_topic.verdicts.arn, aws_sns_topic.chat.arn] }
     rejected_and_failed = { sid = "QueuesRejectedAndFailed", actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.this["rejected"].arn, aws_sqs_queue.this["failures"].arn] }
     failed              = { sid = "QueuesFailed", actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.this["failures"].arn] }
@@ -39,7 +40,7 @@ locals {
   # Function => the statements of its role policy, in the policy's order.
   role_statements = {
     on_push     = ["tag_pushed", "registry", "state", "notify", "rejected_and_failed", "key", "intake_pushed"]
-    on_scan     = ["tag_scanned", "registry", "findings", "state", "notify", "rejected_and_failed", "key", "intake_scanned"]
+    on_scan     = ["tag_scanned", "registry", "findings", "state_scanned", "notify", "rejected_and_failed", "key", "intake_scanned"]
     sweep       = ["tag_swept", "registry", "findings", "state_due", "notify", "failed", "key"]
     cost_report = ["read_repositories", "read_registry", "coverage", "notify", "failed", "key"]
   }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use gatekeeper::bootstrap::lambda::Delivery;
 use gatekeeper::domain::events::parse_inspector_finding;
 use gatekeeper::domain::time::Epoch;
-use gatekeeper::domain::{Finding, ImageRef, Mode};
+use gatekeeper::domain::{Finding, ImageRef, Kev, Mode};
 use gatekeeper::error::AwsError;
 use gatekeeper::ports::fakes::FakeFindings;
 use gatekeeper::ports::{FindingsSource, Window};
@@ -139,6 +139,10 @@ impl FindingsSource for Counted {
 
     async fn members(&self) -> Result<Vec<String>, AwsError> {
         self.inner.members().await
+    }
+
+    async fn kev_of(&self, arns: &[String]) -> Result<Vec<(String, Option<Kev>)>, AwsError> {
+        self.inner.kev_of(arns).await
     }
 }
 

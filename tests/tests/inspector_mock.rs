@@ -637,3 +637,98 @@ async fn the_members_are_the_enabled_associated_accounts_of_every_page() {
     assert_eq!(members, ["111111111111", "333333333333"]);
     assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
 }
+
+mod kev_details {
+    //! BatchGetFindingDetails (moto does not implement it): ten ARNs a call, cisaData read as KEV,
+    //! details not found as "not in KEV", any other error refused.
+    use super::*;
+    use aws_sdk_inspector2::operation::batch_get_finding_details::{
+        BatchGetFindingDetailsInput, BatchGetFindingDetailsOutput,
+    };
+    use aws_sdk_inspector2::types::{
+        CisaData, FindingDetail, FindingDetailsError, FindingDetailsErrorCode,
+    };
+
+    fn arn(n: usize) -> String {
+        format!("arn:aws:inspector2:eu-west-1:123456789012:finding/{n:032x}")
+    }
+
+    /// The details of a request's ARNs: the multiples of 7 in KEV, the multiples of 5 not found.
+    fn answer(r: &BatchGetFindingDetailsInput) -> BatchGetFindingDetailsOutput {
+        let mut out = BatchGetFindingDetailsOutput::builder();
+        for a in r.finding_arns() {
+            let n = usize::from_str_radix(a.rsplit('/').next().unwrap(), 16).unwrap();
+            if n % 5 == 0 {
+                out = out.errors(
+                    FindingDetailsError::builder()
+                        .finding_arn(a)
+                        .error_code(FindingDetailsErrorCode::FindingDetailsNotFound)
+                        .error_message("not found")
+                        .build()
+                        .unwrap(),
+                );
+                continue;
+            }
+            let mut d = FindingDetail::builder().finding_arn(a);
+            if n % 7 == 0 {
+                d = d.cisa_data(
+                    CisaData::builder()
+                        .date_added(DateTime::from_secs(1_700_000_000))
+                        .date_due(DateTime::from_secs(1_700_000_000 + 21 * 86_400))
+                        .build(),
+                );
+            }
+            out = out.finding_details(d.build());
+        }
+        out.build()
+    }
+
+    #[tokio::test]
+    async fn kev_entries_are_read_ten_findings_a_call() {
+        let sizes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = sizes.clone();
+        let details = mock!(Client::batch_get_finding_details).then_compute_output(move |r| {
+            seen.lock().unwrap().push(r.finding_arns().len());
+            answer(r)
+        });
+        let client = mock_client!(aws_sdk_inspector2, RuleMode::MatchAny, [&details]);
+        let arns: Vec<String> = (1..=25).map(arn).collect();
+        let got = Inspector::new(client).kev_of(&arns).await.unwrap();
+        assert_eq!(*sizes.lock().unwrap(), [10, 10, 5]);
+        assert_eq!(got.len(), 25);
+        let in_kev: Vec<usize> = (1..=25).filter(|n| got[n - 1].1.is_some()).collect();
+        assert_eq!(
+            in_kev,
+            [7, 14, 21],
+            "10, 15, 20 and 25 were not found: not in KEV"
+        );
+        let kev = got[6].1.unwrap();
+        assert_eq!(
+            (got[6].0.as_str(), kev.interval()),
+            (arn(7).as_str(), Some(21 * 86_400))
+        );
+    }
+
+    #[tokio::test]
+    async fn details_refused_for_another_reason_are_an_error() {
+        let denied = mock!(Client::batch_get_finding_details).then_output(|| {
+            BatchGetFindingDetailsOutput::builder()
+                .errors(
+                    FindingDetailsError::builder()
+                        .finding_arn(arn(1))
+                        .error_code(FindingDetailsErrorCode::AccessDenied)
+                        .error_message("no")
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        });
+        let client = mock_client!(aws_sdk_inspector2, RuleMode::MatchAny, [&denied]);
+        let e = Inspector::new(client).kev_of(&[arn(1)]).await.unwrap_err();
+        assert_eq!(
+            (e.operation, e.kind),
+            ("inspector2:BatchGetFindingDetails", AwsErrorKind::Rejected)
+        );
+        assert_eq!(e.code.as_deref(), Some("ACCESS_DENIED"));
+    }
+}

@@ -1,13 +1,17 @@
 //! Policy features end to end against moto: holding unscanned images, the circuit breaker, exceptions
-//! in the audit trail, the operator's override, and policies read from S3 and SSM.
+//! in the audit trail, the operator's override, policies read from S3 and SSM, and KEV lookups
+//! remembered in the state table.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 
 use gatekeeper::bootstrap::config::PolicySource;
 use gatekeeper::bootstrap::load_policy;
 use gatekeeper::domain::policy::Policy;
-use gatekeeper::domain::{Decision, Finding, Mode, Package, Severity, TriggerKind};
-use gatekeeper::ports::TagChangeBreaker;
+use gatekeeper::domain::time::now;
+use gatekeeper::domain::{
+    Decision, Finding, FindingStatus, Kev, Mode, Package, Severity, TriggerKind,
+};
 use gatekeeper::ports::fakes::FakeFindings;
+use gatekeeper::ports::{KevCache, TagChangeBreaker};
 use gatekeeper::service::{ReleaseRequest, Status, Trigger};
 use gatekeeper_tests::fixtures::{
     Aws, basic_finding, basic_scan_event, inspector_scan_event, push_event, schema_errors, sdk_for,
@@ -433,4 +437,84 @@ fn aws_sdk_s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
             .force_path_style(true)
             .build(),
     )
+}
+
+/// A finding of `id` at `severity` with an Inspector finding ARN (numbered `n`).
+fn with_arn(id: &str, severity: Severity, n: usize) -> Finding {
+    let mut f = Finding::new(id, severity);
+    f.arn = Some(format!(
+        "arn:aws:inspector2:eu-west-1:123456789012:finding/{n:032x}"
+    ));
+    f
+}
+
+#[tokio::test]
+async fn a_kev_finding_blocks_and_each_vulnerability_is_looked_up_once_a_day_in_the_state_table() {
+    let (aws, setup) = Aws::with_repo("kev", "team/kev").await;
+    let policy = Policy::parse(
+        "version = 1\n[defaults]\nblock = { severity = \"CRITICAL\", kev = true }\nwarn = \"HIGH\"\n",
+    )
+    .unwrap();
+    let gk = aws.gatekeeper(&setup, Mode::Enforce, policy);
+    let findings = FakeFindings::default();
+    let day = 86_400;
+    findings.set_kev(
+        "CVE-2024-3094",
+        Kev {
+            added: Some(1_711_756_800),
+            due: Some(1_711_756_800 + 21 * day),
+        },
+    );
+    // Twelve MEDIUM findings KEV could change, one of them in KEV; a CRITICAL that blocks anyway;
+    // a closed one.
+    let mut listed: Vec<Finding> = (0..11)
+        .map(|i| with_arn(&format!("CVE-2026-{i:04}"), Severity::Medium, i))
+        .collect();
+    listed.push(with_arn("CVE-2024-3094", Severity::Medium, 11));
+    listed.push(with_arn("CVE-2026-9999", Severity::Critical, 12));
+    let mut closed = with_arn("CVE-2026-8888", Severity::Medium, 13);
+    closed.status = FindingStatus::Closed;
+    listed.push(closed);
+    let first = aws.push("team/kev", "kev-1", &["v1"]).await;
+    let second = aws.push("team/kev", "kev-2", &["v2"]).await;
+    for digest in [&first, &second] {
+        findings.set(digest, listed.clone());
+    }
+
+    let event = inspector_scan_event("kev-scan-1", &aws.account, "team/kev", &first, &["v1"], 1);
+    let outcome = gk.handle_scan_event(&findings, &event).await.unwrap();
+    assert_eq!(outcome.decision, Some(Decision::Block), "{outcome:?}");
+    assert_eq!(
+        findings.kev_asked().len(),
+        12,
+        "the open findings nothing else blocks"
+    );
+    let messages = aws.messages(&setup.subscriber_url).await;
+    let reasons = messages[0].1["reasons"].to_string();
+    assert!(
+        reasons.contains("CVE-2024-3094 (MEDIUM, in CISA KEV)"),
+        "{reasons}"
+    );
+
+    // Another image with the same vulnerabilities: every answer is remembered in DynamoDB.
+    let event = inspector_scan_event("kev-scan-2", &aws.account, "team/kev", &second, &["v2"], 1);
+    let outcome = gk.handle_scan_event(&findings, &event).await.unwrap();
+    assert_eq!(outcome.decision, Some(Decision::Block), "{outcome:?}");
+    assert_eq!(findings.kev_asked().len(), 12, "nothing asked again");
+    let remembered = gk
+        .state
+        .kev_remembered(&["CVE-2024-3094".into(), "CVE-2026-0001".into()], now())
+        .await
+        .unwrap();
+    assert_eq!(
+        remembered["CVE-2024-3094"].and_then(|k| k.interval()),
+        Some(21 * day)
+    );
+    assert_eq!(remembered["CVE-2026-0001"], None, "known not to be in KEV");
+    let tomorrow = gk
+        .state
+        .kev_remembered(&["CVE-2024-3094".into()], now() + day + 60)
+        .await
+        .unwrap();
+    assert!(tomorrow.is_empty(), "remembered for a day");
 }

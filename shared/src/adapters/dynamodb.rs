@@ -1,7 +1,8 @@
 //! Amazon DynamoDB adapter for [`crate::ports::StateStore`]: one on-demand table, partition key `pk` (string).
 //!
 //! Items: `image#<repository>#<digest>` (decision, version, the unfinished claim), and one-off marks
-//! (`alert#...`) that expire through the table's TTL attribute `expires_at`. Every write of an image
+//! (`alert#...`) and KEV answers (`kev#<vulnerability>`) that expire through the table's TTL
+//! attribute `expires_at`. Every write of an image
 //! item is conditional on its version, so parallel deliveries for one image serialise here.
 
 use std::collections::HashMap;
@@ -16,10 +17,11 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use super::aws_error;
 use crate::domain::time::Epoch;
 use crate::domain::verdict::Summary;
-use crate::domain::{Decision, ImageRef, Severity};
+use crate::domain::{Decision, ImageRef, Kev, Severity};
 use crate::error::AwsError;
 use crate::ports::{
-    ImageAnnotations, ImageRecords, OnceMarks, SweepSchedule, TagChangeBreaker, TicketLedger,
+    ImageAnnotations, ImageRecords, KevCache, OnceMarks, SweepSchedule, TagChangeBreaker,
+    TicketLedger,
 };
 use crate::state::{
     BreakerCount, Claim, ImageState, Mark, Override, SeenFindings, TicketBefore, TicketChange,
@@ -709,5 +711,76 @@ impl DynamoState {
             let reason = get_s(&i, "tripped_reason").unwrap_or_default().to_string();
             get_n(&i, "tripped_at").map(|at| (at, reason))
         }))
+    }
+}
+
+/// BatchGetItem reads at most this many keys a call.
+const BATCH_GET_KEYS: usize = 100;
+
+/// The item key of what KEV says of a vulnerability.
+fn kev_key(id: &str) -> String {
+    format!("kev#{id}")
+}
+
+impl KevCache for DynamoState {
+    async fn kev_remembered(
+        &self,
+        ids: &[String],
+        now: Epoch,
+    ) -> Result<HashMap<String, Option<Kev>>, AwsError> {
+        let mut out = HashMap::new();
+        for chunk in ids.chunks(BATCH_GET_KEYS) {
+            let keys = (chunk.iter())
+                .map(|id| HashMap::from([("pk".to_string(), s(kev_key(id)))]))
+                .collect();
+            let wanted = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(false)
+                .build()
+                .map_err(|e| AwsError::invalid("dynamodb:BatchGetItem", e.to_string()))?;
+            let page = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, wanted)
+                .send()
+                .await
+                .map_err(|e| aws_error("dynamodb:BatchGetItem", e))?;
+            // Keys left unprocessed are simply not remembered: looked up again.
+            let items = page.responses().and_then(|r| r.get(&self.table));
+            for item in items.into_iter().flatten() {
+                let Some(id) = get_s(item, "pk").and_then(|k| k.strip_prefix("kev#")) else {
+                    continue;
+                };
+                if get_n(item, "expires_at").is_none_or(|t| t <= now) {
+                    continue;
+                }
+                let kev = (get_s(item, "in_kev") == Some("yes")).then(|| Kev {
+                    added: get_n(item, "kev_added"),
+                    due: get_n(item, "kev_due"),
+                });
+                out.insert(id.to_string(), kev);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn remember_kev(&self, id: &str, kev: Option<Kev>, until: Epoch) -> Result<(), AwsError> {
+        let mut put = (self.client.put_item().table_name(&self.table))
+            .item("pk", s(kev_key(id)))
+            .item("in_kev", s(if kev.is_some() { "yes" } else { "no" }))
+            .item("expires_at", n(until));
+        let dates = [
+            ("kev_added", kev.and_then(|k| k.added)),
+            ("kev_due", kev.and_then(|k| k.due)),
+        ];
+        for (name, date) in dates {
+            if let Some(t) = date {
+                put = put.item(name, n(t));
+            }
+        }
+        put.send()
+            .await
+            .map_err(|e| aws_error("dynamodb:PutItem", e))?;
+        Ok(())
     }
 }

@@ -6,17 +6,22 @@ use aws_sdk_inspector2::Client;
 use aws_sdk_inspector2::primitives::DateTime;
 use aws_sdk_inspector2::types::builders::FilterCriteriaBuilder;
 use aws_sdk_inspector2::types::{
-    DateFilter, ExploitAvailable, FilterCriteria, Finding as SdkFinding, FixAvailable as SdkFix,
-    RelationshipStatus, StringComparison, StringFilter,
+    DateFilter, ExploitAvailable, FilterCriteria, Finding as SdkFinding, FindingDetailsErrorCode,
+    FixAvailable as SdkFix, RelationshipStatus, StringComparison, StringFilter,
 };
 
 use super::{Pace, aws_error};
-use crate::domain::{Finding, FindingStatus, FixAvailable, ImageRef, Package, Place, Severity};
-use crate::error::AwsError;
+use crate::domain::{
+    Finding, FindingStatus, FixAvailable, ImageRef, Kev, Package, Place, Severity,
+};
+use crate::error::{AwsError, AwsErrorKind};
 use crate::ports::{FindingsSource, Window};
 
 /// ListFindings pages hold at most 100 findings.
 const PAGE_SIZE: i32 = 100;
+
+/// BatchGetFindingDetails takes at most 10 finding ARNs a call.
+const DETAILS_PER_CALL: usize = 10;
 
 /// Inspector through the AWS SDK.
 #[derive(Debug, Clone)]
@@ -263,6 +268,47 @@ impl FindingsSource for Inspector {
 
     async fn images_updated(&self, window: &Window) -> Result<Vec<ImageRef>, AwsError> {
         self.images(updated_filter(window)?).await
+    }
+
+    async fn kev_of(&self, arns: &[String]) -> Result<Vec<(String, Option<Kev>)>, AwsError> {
+        let mut out = Vec::with_capacity(arns.len());
+        for chunk in arns.chunks(DETAILS_PER_CALL) {
+            self.pace.take().await;
+            let page = (self.client.batch_get_finding_details())
+                .set_finding_arns(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|e| aws_error("inspector2:BatchGetFindingDetails", e))?;
+            if let Some(e) = (page.errors().iter())
+                .find(|e| e.error_code() != &FindingDetailsErrorCode::FindingDetailsNotFound)
+            {
+                let kind = match e.error_code() {
+                    FindingDetailsErrorCode::InternalError => AwsErrorKind::Transient,
+                    _ => AwsErrorKind::Rejected,
+                };
+                return Err(AwsError {
+                    operation: "inspector2:BatchGetFindingDetails",
+                    code: Some(e.error_code().as_str().to_string()),
+                    message: format!("{}: {}", e.finding_arn(), e.error_message()),
+                    kind,
+                });
+            }
+            let found: std::collections::HashMap<&str, Option<Kev>> =
+                (page.finding_details().iter())
+                    .filter_map(|d| {
+                        let kev = d.cisa_data().map(|c| Kev {
+                            added: c.date_added().map(|t| t.secs()),
+                            due: c.date_due().map(|t| t.secs()),
+                        });
+                        Some((d.finding_arn()?, kev))
+                    })
+                    .collect();
+            // Not found, or no cisaData: not in KEV.
+            out.extend(
+                (chunk.iter()).map(|arn| (arn.clone(), found.get(arn.as_str()).copied().flatten())),
+            );
+        }
+        Ok(out)
     }
 
     async fn members(&self) -> Result<Vec<String>, AwsError> {

@@ -53,6 +53,28 @@ impl FixAvailable {
     }
 }
 
+/// A vulnerability in CISA's Known Exploited Vulnerabilities catalog, as Inspector's finding details
+/// give it (`cisaData`): when CISA added it and the remediation date it set for US federal agencies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Kev {
+    /// `dateAdded`.
+    pub added: Option<Epoch>,
+    /// `dateDue`.
+    pub due: Option<Epoch>,
+}
+
+impl Kev {
+    /// The time CISA allows between adding the vulnerability and its due date (about two or three
+    /// weeks): the deadline is this interval from when an image is found affected, not the date
+    /// itself, which is long past for most entries. `None` without both dates or when due comes first.
+    pub fn interval(&self) -> Option<Epoch> {
+        match (self.added, self.due) {
+            (Some(a), Some(d)) if d > a => Some(d - a),
+            _ => None,
+        }
+    }
+}
+
 /// One vulnerable package of a finding.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Package {
@@ -96,6 +118,9 @@ pub struct Finding {
     /// How the severity was decided when the reported one is not a value AWS documents (the verdict
     /// names it); `None` when the reported severity was used.
     pub severity_note: Option<String>,
+    /// Its vulnerability's CISA KEV entry, when it has one and a rule asked (looked up by the finding's
+    /// details: ListFindings does not say).
+    pub kev: Option<Kev>,
 }
 
 impl Finding {
@@ -115,6 +140,7 @@ impl Finding {
             updated_at: None,
             in_use_count: None,
             severity_note: None,
+            kev: None,
         }
     }
 

@@ -16,7 +16,7 @@ mod scan;
 mod severity;
 mod trigger;
 
-pub use finding::{Finding, FindingStatus, FixAvailable, Package};
+pub use finding::{Finding, FindingStatus, FixAvailable, Kev, Package};
 pub use image::{ImageRef, MediaKind, Place, digest_hex12, place_from_arn, repository_from_arn};
 pub use scan::ScanState;
 pub use severity::{Severity, SeverityCounts};

@@ -111,6 +111,8 @@ pub struct Criteria {
     /// Severity at or above this, for a finding without a fix (`fixAvailable` NO); a finding whose
     /// fix is not known meets it too.
     pub unfixable: Option<Severity>,
+    /// `kev = true`: a finding whose vulnerability is in CISA's KEV catalog, whatever its severity.
+    pub kev: Option<bool>,
 }
 
 /// Why a finding met a level.
@@ -130,6 +132,8 @@ pub enum Criterion {
     Unfixable,
     /// Its id is one the rule denies.
     Denied,
+    /// Its vulnerability is in CISA's KEV catalog.
+    Kev,
 }
 
 impl Criteria {
@@ -148,6 +152,7 @@ impl Criteria {
             score: lower(self.score, other.score),
             fixable: lower(self.fixable, other.fixable),
             unfixable: lower(self.unfixable, other.unfixable),
+            kev: (self.asks_kev() || other.asks_kev()).then_some(true),
         }
     }
 
@@ -161,6 +166,9 @@ impl Criteria {
             && self.exploitable.is_some_and(|t| f.severity.at_least(t))
         {
             return Some(Criterion::Exploitable);
+        }
+        if self.asks_kev() && f.kev.is_some() {
+            return Some(Criterion::Kev);
         }
         let fix = f.fix_known();
         if fix != Some(false) && self.fixable.is_some_and(|t| f.severity.at_least(t)) {
@@ -190,6 +198,12 @@ impl Criteria {
             && self.score.is_none()
             && self.fixable.is_none()
             && self.unfixable.is_none()
+            && !self.asks_kev()
+    }
+
+    /// Whether `kev = true`: whether a finding's KEV entry must be looked up.
+    pub fn asks_kev(&self) -> bool {
+        self.kev == Some(true)
     }
 }
 
@@ -200,7 +214,7 @@ fn criteria<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Criteria>, D::Erro
         type Value = Criteria;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str(
-                "a severity (\"CRITICAL\") or a table { severity, exploitable, fixable, unfixable, epss, score }",
+                "a severity (\"CRITICAL\") or a table { severity, exploitable, fixable, unfixable, kev, epss, score }",
             )
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Criteria, E> {

@@ -173,6 +173,7 @@ fn describe(f: &Finding, why: Criterion) -> String {
             None => ", fix not known",
         }),
         Criterion::Denied => inner.push_str(", denied by the rule"),
+        Criterion::Kev => inner.push_str(", in CISA KEV"),
     }
     format!("{} ({inner})", f.id)
 }
@@ -420,7 +421,7 @@ impl<'f> Tally<'f> {
             && seen.saturating_sub(baseline) > rule.new_finding_margin
             && let Some(grace) = rule.grace_for(f.severity, subject.in_use)
         {
-            let ends = seen.saturating_add(grace);
+            let ends = seen.saturating_add(kev_grace(rule, f, grace));
             if now < ends {
                 level = Level::Warn;
                 self.notes.graced += 1;
@@ -432,6 +433,20 @@ impl<'f> Tally<'f> {
         level
     }
 }
+
+/// The grace a rescan finding gets: the rule's, shortened to CISA's interval for a vulnerability in
+/// KEV (dateDue - dateAdded, counted from when the image was found affected) where the rule asks about
+/// KEV, but never under [`MIN_KEV_GRACE`] (nor over the rule's own).
+fn kev_grace(rule: &Rule, f: &Finding, grace: Epoch) -> Epoch {
+    let asks = rule.block.asks_kev() || rule.warn.asks_kev();
+    match f.kev.and_then(|k| k.interval()) {
+        Some(interval) if asks => grace.min(interval.max(MIN_KEV_GRACE)),
+        _ => grace,
+    }
+}
+
+/// The shortest grace a KEV interval leaves: a day to ship the fix.
+pub const MIN_KEV_GRACE: Epoch = crate::domain::time::DAY;
 
 /// The level a finding meets under the rule, and by which criterion: a denied id blocks, then
 /// `block`, then `warn`.

@@ -3,7 +3,7 @@
 use std::future::Future;
 
 use crate::domain::time::Epoch;
-use crate::domain::{Finding, ImageRef, Severity};
+use crate::domain::{Finding, ImageRef, Kev, Severity};
 use crate::error::AwsError;
 
 /// Amazon Inspector: the findings of one image, and the images behind findings.
@@ -29,6 +29,13 @@ pub trait FindingsSource {
     /// associated members, all pages, those ENABLED): whose registries an Organization deployment
     /// that governs every member lists.
     fn members(&self) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+    /// The CISA KEV entry of each finding's vulnerability, by finding ARN (BatchGetFindingDetails, 10
+    /// findings a call): `None` for a finding whose details have no `cisaData`, or none at all. A
+    /// finding whose details could not be read for another reason is an error.
+    fn kev_of(
+        &self,
+        arns: &[String],
+    ) -> impl Future<Output = Result<Vec<(String, Option<Kev>)>, AwsError>> + Send;
 }
 
 /// Which finding updates `images_updated` asks for: those at one of `severities`, in `[since, until]`.

@@ -17,8 +17,8 @@ pub use registry::{
 };
 pub use reject::RejectSink;
 pub use store::{
-    ImageAnnotations, ImageRecords, OnceMarks, StateStore, SweepSchedule, TagChangeBreaker,
-    TicketLedger,
+    ImageAnnotations, ImageRecords, KevCache, OnceMarks, StateStore, SweepSchedule,
+    TagChangeBreaker, TicketLedger,
 };
 
 /// The four ports a gatekeeper acts through, bounded once: every tuple `(registry, notifier, state,

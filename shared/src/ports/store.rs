@@ -1,12 +1,14 @@
 //! The state store ports (DynamoDB), one small trait per capability: per image, the last decision and
 //! the unfinished change; index links and overrides; tickets; the sweep's schedule; the circuit
-//! breaker; one-off marks. [`StateStore`] names all of them together.
+//! breaker; one-off marks; what KEV says of each vulnerability. [`StateStore`] names all of them
+//! together.
 
+use std::collections::HashMap;
 use std::future::Future;
 
 use crate::domain::time::Epoch;
 use crate::domain::verdict::Summary;
-use crate::domain::{Decision, ImageRef, Severity};
+use crate::domain::{Decision, ImageRef, Kev, Severity};
 use crate::error::AwsError;
 use crate::state::{
     BreakerCount, Claim, ImageState, Mark, Override, SeenFindings, TicketChange, Written,
@@ -176,10 +178,35 @@ pub trait OnceMarks {
     ) -> impl Future<Output = Result<Mark, AwsError>> + Send;
 }
 
+/// What CISA's KEV catalog says of each vulnerability, as looked up in Inspector's finding details,
+/// remembered for a while so that every image with the vulnerability does not ask again.
+pub trait KevCache {
+    /// The remembered answers for these vulnerability ids, still valid at `now` (an id is absent when
+    /// nothing valid is remembered; `None` when it is known not to be in KEV).
+    fn kev_remembered(
+        &self,
+        ids: &[String],
+        now: Epoch,
+    ) -> impl Future<Output = Result<HashMap<String, Option<Kev>>, AwsError>> + Send;
+    /// Remembers what KEV says of a vulnerability (`None`: not in it) until `until`.
+    fn remember_kev(
+        &self,
+        id: &str,
+        kev: Option<Kev>,
+        until: Epoch,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
 /// The gatekeeper's memory (DynamoDB): every state capability at once, so that the service's bounds
 /// read `S: StateStore`. Implemented for anything that has them all.
 pub trait StateStore:
-    ImageRecords + ImageAnnotations + TicketLedger + SweepSchedule + TagChangeBreaker + OnceMarks
+    ImageRecords
+    + ImageAnnotations
+    + TicketLedger
+    + SweepSchedule
+    + TagChangeBreaker
+    + OnceMarks
+    + KevCache
 {
 }
 
@@ -190,5 +217,6 @@ impl<T> StateStore for T where
         + SweepSchedule
         + TagChangeBreaker
         + OnceMarks
+        + KevCache
 {
 }

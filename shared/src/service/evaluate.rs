@@ -135,7 +135,7 @@ impl<P: Ports> Gatekeeper<P> {
             let Some((listed, reported)) = self.findings_of(source, image, scanner).await? else {
                 return Ok(Some((Outcome::gone(trigger.kind, image), None)));
             };
-            let findings = merged(listed, &hint.findings, (self.clock)());
+            let mut findings = merged(listed, &hint.findings, (self.clock)());
             let scan = match (&reported, &hint.state) {
                 (ScanState::Unknown, Some(h)) => h.clone(),
                 _ => reported,
@@ -147,6 +147,7 @@ impl<P: Ports> Gatekeeper<P> {
             {
                 return Ok(Some((self.defer(image, &why, trigger).await?, None)));
             }
+            self.with_kev(source, image, &mut findings).await?;
             let basis = Basis::Findings {
                 findings: &findings,
                 scan,

@@ -29,6 +29,7 @@ mod evaluate;
 mod execute;
 mod index;
 mod intake;
+pub mod kev;
 mod lifecycle;
 mod members;
 mod operator;

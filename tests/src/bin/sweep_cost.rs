@@ -22,7 +22,7 @@ use gatekeeper::adapters::{DynamoState, Ecr, Sns, SqsRejects};
 use gatekeeper::domain::policy::Policy;
 use gatekeeper::domain::tags::TagScheme;
 use gatekeeper::domain::time::{DAY, format_date, now};
-use gatekeeper::domain::{Finding, ImageRef, Mode, Severity};
+use gatekeeper::domain::{Finding, ImageRef, Kev, Mode, Severity};
 use gatekeeper::error::AwsError;
 use gatekeeper::ports::fakes::FakeFindings;
 use gatekeeper::ports::{FindingsSource, SweepSchedule, Window};
@@ -107,6 +107,10 @@ impl FindingsSource for CountingInspector {
     }
     async fn members(&self) -> Result<Vec<String>, AwsError> {
         self.inner.members().await
+    }
+
+    async fn kev_of(&self, arns: &[String]) -> Result<Vec<(String, Option<Kev>)>, AwsError> {
+        self.inner.kev_of(arns).await
     }
 }
 

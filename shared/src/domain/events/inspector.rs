@@ -274,6 +274,7 @@ fn finding_from(detail: &Obj<'_>) -> Result<Finding, ParseError> {
         updated_at: time_field(detail, "updatedAt")?,
         in_use_count: None,
         severity_note,
+        kev: None,
     })
 }
 

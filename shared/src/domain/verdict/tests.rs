@@ -4,7 +4,7 @@
 use super::*;
 use crate::domain::policy::Policy;
 use crate::domain::policy::tests::{date, exception_toml};
-use crate::domain::{FixAvailable, Package};
+use crate::domain::{FixAvailable, Kev, Package};
 
 const NOW: Epoch = 1_795_000_000;
 const HOUR: Epoch = 3600;
@@ -639,4 +639,46 @@ fn a_denied_id_blocks_whatever_its_severity_fix_or_grace_but_an_exception_still_
     let v = decide(&excepted, &[low]);
     assert_eq!(v.decision, Decision::Pass, "{:?}", v.reasons);
     assert_eq!(v.exceptions.len(), 1);
+}
+
+#[test]
+fn a_kev_finding_meets_kev_and_its_interval_shortens_the_grace_but_not_under_a_day() {
+    let p = defaults(
+        "block = { severity = \"HIGH\" }\nwarn = { kev = true }\ngrace = { HIGH = \"30d\" }\n",
+    );
+    let in_kev = |interval: Option<Epoch>| Kev {
+        added: Some(NOW - 400 * DAY),
+        due: interval.map(|i| NOW - 400 * DAY + i),
+    };
+    // A LOW finding in KEV warns by kev; out of KEV it meets nothing.
+    let mut low = Finding::new("CVE-2024-3094", Severity::Low);
+    low.kev = Some(in_kev(None));
+    let v = decide(&p, std::slice::from_ref(&low));
+    assert_eq!(v.decision, Decision::Warn, "{:?}", v.reasons);
+    assert_reason(&v, |r| r.contains("CVE-2024-3094 (LOW, in CISA KEV)"));
+    low.kev = None;
+    assert_eq!(decide(&p, &[low]).decision, Decision::Pass);
+
+    // A HIGH found by a rescan an hour ago: 30 days of grace, or KEV's interval, at least a day.
+    let subject = Subject {
+        baseline: Some(NOW - 60 * DAY),
+        ..Subject::new("team/app", "sha256:aa", NOW)
+    };
+    let seen = NOW - HOUR;
+    for (case, kev, deadline) in [
+        ("not in KEV", None, seen + 30 * DAY),
+        (
+            "in KEV, 14 days",
+            Some(in_kev(Some(14 * DAY))),
+            seen + 14 * DAY,
+        ),
+        ("in KEV, 2 hours", Some(in_kev(Some(2 * HOUR))), seen + DAY),
+        ("in KEV, no due date", Some(in_kev(None)), seen + 30 * DAY),
+    ] {
+        let mut high = Finding::new("CVE-2026-7", Severity::High);
+        high.first_observed = Some(seen);
+        high.kev = kev;
+        let v = evaluate(&p, &subject, &[high], &ScanState::Complete);
+        assert_eq!(v.deadline, Some(deadline), "{case}: {:?}", v.reasons);
+    }
 }

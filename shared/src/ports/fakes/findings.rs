@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use super::lock;
 use crate::domain::time::Epoch;
-use crate::domain::{Finding, FindingStatus, ImageRef};
+use crate::domain::{Finding, FindingStatus, ImageRef, Kev};
 use crate::error::AwsError;
 use crate::ports::{FindingsSource, Window};
 
@@ -25,13 +25,30 @@ struct Scripted {
 pub struct FakeFindings {
     images: Arc<Mutex<BTreeMap<String, Scripted>>>,
     members: Arc<Mutex<Vec<String>>>,
+    /// KEV entries by vulnerability id (upper case), and every ARN asked about, in order.
+    kev: Arc<Mutex<KevScript>>,
 }
+
+/// KEV entries by vulnerability id (upper case), and every ARN asked about, in order.
+type KevScript = (BTreeMap<String, Kev>, Vec<String>);
 
 impl FakeFindings {
     /// Sets the findings of the image with this digest, in a repository the queries across images do
     /// not know (they never return it).
     pub fn set(&self, digest: &str, findings: Vec<Finding>) {
         self.set_for("", digest, findings, 0);
+    }
+
+    /// Puts `vulnerability` in CISA's KEV catalog, with these dates.
+    pub fn set_kev(&self, vulnerability: &str, kev: Kev) {
+        lock(&self.kev)
+            .0
+            .insert(vulnerability.to_ascii_uppercase(), kev);
+    }
+
+    /// Every finding ARN whose KEV entry was asked for, in order (one call per ten).
+    pub fn kev_asked(&self) -> Vec<String> {
+        lock(&self.kev).1.clone()
     }
 
     /// Makes `account` a member Inspector scans for this administrator.
@@ -88,5 +105,21 @@ impl FindingsSource for FakeFindings {
 
     async fn members(&self) -> Result<Vec<String>, AwsError> {
         Ok(lock(&self.members).clone())
+    }
+
+    async fn kev_of(&self, arns: &[String]) -> Result<Vec<(String, Option<Kev>)>, AwsError> {
+        // The vulnerability of each ARN, from the scripted findings.
+        let ids: BTreeMap<String, String> = (lock(&self.images).values())
+            .flat_map(|s| s.findings.iter())
+            .filter_map(|f| Some((f.arn.clone()?, f.id.to_ascii_uppercase())))
+            .collect();
+        let mut kev = lock(&self.kev);
+        kev.1.extend(arns.iter().cloned());
+        Ok((arns.iter())
+            .map(|arn| {
+                let entry = ids.get(arn).and_then(|id| kev.0.get(id)).copied();
+                (arn.clone(), entry)
+            })
+            .collect())
     }
 }

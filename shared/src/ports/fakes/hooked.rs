@@ -1,6 +1,7 @@
 //! [`Hooked`] forwards every port method to the port inside, after its hooks (see [`Interleave`]).
 //! Each operation's name is the method's.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -8,13 +9,13 @@ use serde_json::Value;
 use super::{Hooked, Interleave};
 use crate::domain::time::Epoch;
 use crate::domain::verdict::Summary;
-use crate::domain::{Decision, Finding, ImageRef, Place, Severity};
+use crate::domain::{Decision, Finding, ImageRef, Kev, Place, Severity};
 use crate::error::AwsError;
 use crate::outbound::notice::Message;
 use crate::ports::{
     BasicScan, FindingsSource, ImageAnnotations, ImageDetail, ImageRecords, ImageRegistry,
-    Manifest, Notifier, OnceMarks, PutTag, Reach, RejectSink, Removal, ScanCoverage, StartScan,
-    SweepSchedule, TagChangeBreaker, TicketLedger, Window,
+    KevCache, Manifest, Notifier, OnceMarks, PutTag, Reach, RejectSink, Removal, ScanCoverage,
+    StartScan, SweepSchedule, TagChangeBreaker, TicketLedger, Window,
 };
 use crate::state::{
     BreakerCount, Claim, ImageState, Mark, Override, SeenFindings, TicketChange, Written,
@@ -96,6 +97,10 @@ forward! {
     OnceMarks {
         fn mark_once(key: &str, event_id: &str, now: Epoch, ttl_seconds: i64) -> Mark;
     }
+    KevCache {
+        fn kev_remembered(ids: &[String], now: Epoch) -> HashMap<String, Option<Kev>>;
+        fn remember_kev(id: &str, kev: Option<Kev>, until: Epoch) -> ();
+    }
     ImageRegistry {
         fn describe_image(repository: &str, digest: &str) -> Option<ImageDetail>;
         fn resolve_tag(repository: &str, tag: &str) -> Option<String>;
@@ -121,5 +126,6 @@ forward! {
         fn images_with(vulnerability: &str) -> Vec<ImageRef>;
         fn images_updated(window: &Window) -> Vec<ImageRef>;
         fn members() -> Vec<String>;
+        fn kev_of(arns: &[String]) -> Vec<(String, Option<Kev>)>;
     }
 }

@@ -6,10 +6,11 @@ use std::sync::{Arc, Mutex};
 use super::lock;
 use crate::domain::time::Epoch;
 use crate::domain::verdict::Summary;
-use crate::domain::{Decision, ImageRef, Severity};
+use crate::domain::{Decision, ImageRef, Kev, Severity};
 use crate::error::AwsError;
 use crate::ports::{
-    ImageAnnotations, ImageRecords, OnceMarks, SweepSchedule, TagChangeBreaker, TicketLedger,
+    ImageAnnotations, ImageRecords, KevCache, OnceMarks, SweepSchedule, TagChangeBreaker,
+    TicketLedger,
 };
 use crate::state::{
     BreakerCount, Claim, ImageState, Mark, Override, SeenFindings, TicketBefore, TicketChange,
@@ -35,6 +36,8 @@ struct Tables {
     marks: HashMap<String, (String, Epoch)>,
     /// Evaluation leases per image: holder and until when.
     leases: HashMap<(String, String), (String, Epoch)>,
+    /// What KEV says of each vulnerability id, until when.
+    kev: HashMap<String, (Option<Kev>, Epoch)>,
 }
 
 /// One ticket's item.
@@ -437,5 +440,26 @@ impl OnceMarks for FakeState {
         t.marks
             .insert(key.to_string(), (event_id.to_string(), now + ttl_seconds));
         Ok(mark)
+    }
+}
+
+impl KevCache for FakeState {
+    async fn kev_remembered(
+        &self,
+        ids: &[String],
+        now: Epoch,
+    ) -> Result<HashMap<String, Option<Kev>>, AwsError> {
+        let t = lock(&self.tables);
+        Ok((ids.iter())
+            .filter_map(|id| match t.kev.get(id) {
+                Some((kev, until)) if *until > now => Some((id.clone(), *kev)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    async fn remember_kev(&self, id: &str, kev: Option<Kev>, until: Epoch) -> Result<(), AwsError> {
+        lock(&self.tables).kev.insert(id.to_string(), (kev, until));
+        Ok(())
     }
 }
