@@ -1,5 +1,6 @@
 # ecr-gatekeeper task runner. `make demo` and `make test` install what they need on first use:
-# Python venvs under .tools/ (moto; cargo-lambda with zig; SAM CLI, cfn-lint and python-hcl2; checkov),
+# Python venvs under .tools/ (moto; cargo-lambda with zig; SAM CLI, cfn-lint and python-hcl2; checkov;
+# cel-python for the admission policies),
 # the arm64 Rust target, and qemu-user where apt can install it (Python 3 must be there; Rust comes
 # from rustup). One target directory and one feature set for build, test and demo: no needless rebuilds.
 
@@ -13,6 +14,8 @@ INFRA_VENV := $(TOOLS)/infra
 PKGS_infra := aws-sam-cli==1.170.0 cfn-lint==1.58.0 cfn-lint-serverless==0.3.6 python-hcl2==8.1.4
 CHECKOV_VENV := $(TOOLS)/checkov
 PKGS_checkov := checkov==3.3.30
+CEL_VENV := $(TOOLS)/cel
+PKGS_cel := cel-python==0.5.0 PyYAML==6.0.3
 CARGO ?= cargo
 SAM_ENV := SAM_CLI_TELEMETRY=0 SAM_CLI_BETA_RUST_CARGO_LAMBDA=1 AWS_DEFAULT_REGION=eu-west-1 PATH=$(LAMBDA_VENV)/bin:$(PATH)
 
@@ -58,10 +61,10 @@ unit: tools check-rust
 	$(CARGO) test --workspace
 
 # Infrastructure, checked offline: the templates' own validators, checkov with zero failed checks
-# (every skip justified inline), the SAM/Terraform/code parity check, sam build of the four arm64
-# functions (cargo lambda, reusing the workspace's target directory), and a smoke test of those
-# binaries under qemu-user.
-infra: tools $(LAMBDA_VENV)/.ready $(INFRA_VENV)/.ready $(CHECKOV_VENV)/.ready check-rust
+# (every skip justified inline), the SAM/Terraform/code parity check, the admission policies
+# evaluated on sample pods (core CEL, cel-python), sam build of the four arm64 functions (cargo
+# lambda, reusing the workspace's target directory), and a smoke test of those binaries under qemu-user.
+infra: tools $(LAMBDA_VENV)/.ready $(INFRA_VENV)/.ready $(CHECKOV_VENV)/.ready $(CEL_VENV)/.ready check-rust
 	$(SAM_ENV) $(INFRA_VENV)/bin/sam validate --lint -t infra/sam/template.yaml
 	$(INFRA_VENV)/bin/cfn-lint -a cfn_lint_serverless.rules -t infra/sam/template.yaml
 	$(SAM_ENV) $(INFRA_VENV)/bin/sam validate --lint -t infra/sam/member.yaml
@@ -72,6 +75,7 @@ infra: tools $(LAMBDA_VENV)/.ready $(INFRA_VENV)/.ready $(CHECKOV_VENV)/.ready c
 	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov -d infra/terraform/modules/member --framework terraform --skip-download --compact --quiet
 	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov -d infra/terraform/examples/organization --framework terraform --skip-download --compact --quiet
 	$(INFRA_VENV)/bin/python infra/check.py
+	$(CEL_VENV)/bin/python infra/admission/check.py
 	rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 	$(SAM_ENV) $(INFRA_VENV)/bin/sam build -t infra/sam/template.yaml --build-dir target/sam-build
 	$(MAKE) arm64-smoke
