@@ -69,10 +69,13 @@ infra: tools $(LAMBDA_VENV)/.ready $(INFRA_VENV)/.ready $(CHECKOV_VENV)/.ready $
 	$(INFRA_VENV)/bin/cfn-lint -a cfn_lint_serverless.rules -t infra/sam/template.yaml
 	$(SAM_ENV) $(INFRA_VENV)/bin/sam validate --lint -t infra/sam/member.yaml
 	$(INFRA_VENV)/bin/cfn-lint -a cfn_lint_serverless.rules -t infra/sam/member.yaml
+	$(INFRA_VENV)/bin/cfn-lint -t infra/sam/repository-template.yaml
 	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov -f infra/sam/template.yaml --framework cloudformation --skip-download --compact --quiet
 	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov -f infra/sam/member.yaml --framework cloudformation --skip-download --compact --quiet
+	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov -f infra/sam/repository-template.yaml --framework cloudformation --skip-download --compact --quiet
 	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov -d infra/terraform --framework terraform --skip-download --compact --quiet
 	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov -d infra/terraform/modules/member --framework terraform --skip-download --compact --quiet
+	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov -d infra/terraform/modules/repository-template --framework terraform --skip-download --compact --quiet
 	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov -d infra/terraform/examples/organization --framework terraform --skip-download --compact --quiet
 	$(INFRA_VENV)/bin/python infra/check.py
 	$(CEL_VENV)/bin/python infra/admission/check.py

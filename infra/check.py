@@ -36,6 +36,11 @@ or every region's where the roles act in several), with permissions.json's membe
 which the code calls; the central stack passes its own account's (OuPath / ou_path) to the functions
 as GATEKEEPER_OU_PATH, and all four take an OU path with the same pattern, empty by default.
 
+Repository creation templates (infra/sam/repository-template.yaml, infra/terraform/modules/
+repository-template): the same creation scenarios (create on push, pull-through cache,
+replication), tags immutable with exclusions (verified-* first by default), and the lifecycle rule
+of infra/lifecycle/archive-quarantined.json with the same default days.
+
 Run by `make infra` (part of `make test`) with the infra venv's Python (cfn-lint and python-hcl2).
 Exits 1 with one line per difference.
 """
@@ -1015,6 +1020,42 @@ def check_ou_path(sam, tf, template, module, permissions):
     check(tf_locals(tf)["environment"].get(OU_PATH_ENV) == "${var.ou_path}", "Terraform does not pass var.ou_path as %s" % OU_PATH_ENV)
 
 
+# What the repository creation templates give the repositories ECR creates itself.
+TEMPLATE_APPLIED_FOR = {"CREATE_ON_PUSH", "PULL_THROUGH_CACHE", "REPLICATION"}
+
+
+def check_repository_template():
+    """infra/sam/repository-template.yaml and infra/terraform/modules/repository-template: the same
+    creation scenarios, immutable tags except the moving ones (verified-* first), and the lifecycle
+    rule of infra/lifecycle/archive-quarantined.json (its days a parameter)."""
+    with open(os.path.join(ROOT, "infra", "lifecycle", "archive-quarantined.json")) as f:
+        rule = json.load(f)
+    template, matches = decode(os.path.join(ROOT, "infra", "sam", "repository-template.yaml"))
+    if matches:
+        sys.exit("repository-template.yaml does not parse: %s" % matches)
+    (props,) = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::ECR::RepositoryCreationTemplate"]
+    check(set(props["AppliedFor"]) == TEMPLATE_APPLIED_FOR, "repository-template.yaml applies for %s, not %s" % (props["AppliedFor"], sorted(TEMPLATE_APPLIED_FOR)))
+    check(props["ImageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION", "repository-template.yaml: tags are not immutable with exclusions")
+    check(template["Parameters"]["MovingTag1"]["Default"] == "verified-*", "repository-template.yaml: verified-* is not a mutable tag by default")
+    days = template["Parameters"]["ArchiveAfterDays"]["Default"]
+    lifecycle = json.loads(props["LifecyclePolicy"]["Fn::Sub"].replace("${ArchiveAfterDays}", str(days)))
+    check(lifecycle == rule, "repository-template.yaml's lifecycle rule is not infra/lifecycle/archive-quarantined.json")
+    module = os.path.join(TF, "modules", "repository-template")
+    tf = {}
+    for path in sorted(glob.glob(os.path.join(module, "*.tf"))):
+        with open(path) as f:
+            for key, blocks in hcl2.load(f).items():
+                tf.setdefault(key, []).extend(blocks)
+    (resource,) = tf_blocks(tf, "resource", "aws_ecr_repository_creation_template").values()
+    check(set(resource["applied_for"]) == TEMPLATE_APPLIED_FOR, "modules/repository-template applies for %s, not %s" % (resource["applied_for"], sorted(TEMPLATE_APPLIED_FOR)))
+    check(resource["image_tag_mutability"] == "IMMUTABLE_WITH_EXCLUSION", "modules/repository-template: tags are not immutable with exclusions")
+    defaults = {unquote(n): unquote(b.get("default")) for block in tf.get("variable", []) for n, b in block.items()}
+    check((defaults.get("moving_tags") or [None])[0] == "verified-*", "modules/repository-template: verified-* is not a mutable tag by default")
+    check(defaults.get("archive_after_days") == days, "modules/repository-template archives after %s days, the SAM template after %s" % (defaults.get("archive_after_days"), days))
+    policy = str(resource.get("lifecycle_policy"))
+    check(all(w in policy for w in ("quarantined-*", "archive", "sinceImagePushed", "transition")), "modules/repository-template's lifecycle rule is not the archive rule")
+
+
 def main():
     with open(os.path.join(ROOT, "infra", "permissions.json")) as f:
         permissions = json.load(f)
@@ -1132,11 +1173,13 @@ def main():
     check(ops <= granted | cli, "operations the adapters call but nobody is granted: %s" % sorted(ops - granted - cli))
     check(granted <= ops, "granted but called by no adapter: %s" % sorted(granted - ops))
 
+    check_repository_template()
+
     for p in problems:
         print("infra/check.py: " + p)
     if problems:
         return 1
-    print("infra/check.py: SAM and Terraform agree: %d functions, %d environment variables, %d event patterns, %d intake queues (each with its dead-letter and age alarms), IAM per permissions.json (%d operations in the adapters); organization mode (with its reads: %s) and the member templates agree (%d forwarded patterns, member roles per permissions.json, trusted by the functions and, switchable, the operators' %s*, the OU path parameter %s)" % (len(binary_of), len(read), len(files), intake_queues, len(ops), ", ".join("%s %s" % (b, " ".join(a)) for b, a in sorted(permissions["organization"].get("reads", {}).items())) or "none", len(member_patterns), permissions["organization"].get("operators", {}).get("role_prefix"), OU_PATH_PARAMETER))
+    print("infra/check.py: SAM and Terraform agree: %d functions, %d environment variables, %d event patterns, %d intake queues (each with its dead-letter and age alarms), IAM per permissions.json (%d operations in the adapters); organization mode (with its reads: %s) and the member templates agree (%d forwarded patterns, member roles per permissions.json, trusted by the functions and, switchable, the operators' %s*, the OU path parameter %s); and the repository creation templates" % (len(binary_of), len(read), len(files), intake_queues, len(ops), ", ".join("%s %s" % (b, " ".join(a)) for b, a in sorted(permissions["organization"].get("reads", {}).items())) or "none", len(member_patterns), permissions["organization"].get("operators", {}).get("role_prefix"), OU_PATH_PARAMETER))
     return 0
 
 
