@@ -26,8 +26,8 @@ locals {
     findings            = { sid = "Findings", actions = ["inspector2:BatchGetFindingDetails", "inspector2:ListFindings"], resources = ["*"] }
     coverage            = { sid = "CoverageAndUsage", actions = ["inspector2:ListCoverage", "inspector2:ListUsageTotals"], resources = ["*"] }
     state               = { sid = "State", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], resources = [aws_dynamodb_table.state.arn] }
-    state_scanned       = { sid = "State", actions = ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], resources = [aws_dynamodb_table.state.arn] }
-    state_due           = { sid = "State", actions = ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"], resources = [aws_dynamodb_table.state.arn, "${aws_dynamodb_table.state.arn}/index/due"] }
+    state_scanned       = { sid = "State", actions = ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], resources = [aws_dynamodb_table.state.arn] }
+    state_due           = { sid = "State", actions = ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"], resources = [aws_dynamodb_table.state.arn, "${aws_dynamodb_table.state.arn}/index/due"] }
     notify              = { sid = "Notify", actions = ["sns:Publish"], resources = [aws_sns_topic.verdicts.arn, aws_sns_topic.chat.arn] }
     rejected_and_failed = { sid = "QueuesRejectedAndFailed", actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.this["rejected"].arn, aws_sqs_queue.this["failures"].arn] }
     failed              = { sid = "QueuesFailed", actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.this["failures"].arn] }

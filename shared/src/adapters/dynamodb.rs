@@ -764,23 +764,58 @@ impl KevCache for DynamoState {
         Ok(out)
     }
 
-    async fn remember_kev(&self, id: &str, kev: Option<Kev>, until: Epoch) -> Result<(), AwsError> {
-        let mut put = (self.client.put_item().table_name(&self.table))
-            .item("pk", s(kev_key(id)))
-            .item("in_kev", s(if kev.is_some() { "yes" } else { "no" }))
-            .item("expires_at", n(until));
-        let dates = [
-            ("kev_added", kev.and_then(|k| k.added)),
-            ("kev_due", kev.and_then(|k| k.due)),
-        ];
-        for (name, date) in dates {
-            if let Some(t) = date {
-                put = put.item(name, n(t));
-            }
+    async fn remember_kev(
+        &self,
+        answers: &[(String, Option<Kev>)],
+        until: Epoch,
+    ) -> Result<(), AwsError> {
+        for chunk in answers.chunks(BATCH_WRITE_ITEMS) {
+            let puts = (chunk.iter())
+                .map(|(id, kev)| kev_put(id, *kev, until))
+                .collect::<Result<Vec<_>, _>>()?;
+            // Items left unprocessed are simply not remembered: looked up again.
+            self.client
+                .batch_write_item()
+                .request_items(&self.table, puts)
+                .send()
+                .await
+                .map_err(|e| aws_error("dynamodb:BatchWriteItem", e))?;
         }
-        put.send()
-            .await
-            .map_err(|e| aws_error("dynamodb:PutItem", e))?;
         Ok(())
     }
+}
+
+/// BatchWriteItem writes at most this many items a call.
+const BATCH_WRITE_ITEMS: usize = 25;
+
+/// The write of what KEV says of vulnerability `id`, remembered until `until`.
+fn kev_put(
+    id: &str,
+    kev: Option<Kev>,
+    until: Epoch,
+) -> Result<aws_sdk_dynamodb::types::WriteRequest, AwsError> {
+    let mut item = HashMap::from([
+        ("pk".to_string(), s(kev_key(id))),
+        (
+            "in_kev".to_string(),
+            s(if kev.is_some() { "yes" } else { "no" }),
+        ),
+        ("expires_at".to_string(), n(until)),
+    ]);
+    let dates = [
+        ("kev_added", kev.and_then(|k| k.added)),
+        ("kev_due", kev.and_then(|k| k.due)),
+    ];
+    for (name, date) in dates {
+        if let Some(t) = date {
+            item.insert(name.to_string(), n(t));
+        }
+    }
+    let put = aws_sdk_dynamodb::types::PutRequest::builder()
+        .set_item(Some(item))
+        .build()
+        .map_err(|e| AwsError::invalid("dynamodb:BatchWriteItem", e.to_string()))?;
+    Ok(aws_sdk_dynamodb::types::WriteRequest::builder()
+        .put_request(put)
+        .build())
 }

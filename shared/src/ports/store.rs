@@ -188,11 +188,11 @@ pub trait KevCache {
         ids: &[String],
         now: Epoch,
     ) -> impl Future<Output = Result<HashMap<String, Option<Kev>>, AwsError>> + Send;
-    /// Remembers what KEV says of a vulnerability (`None`: not in it) until `until`.
+    /// Remembers what KEV says of each vulnerability (`None`: not in it) until `until`; one that
+    /// could not be written is simply not remembered (it is looked up again).
     fn remember_kev(
         &self,
-        id: &str,
-        kev: Option<Kev>,
+        answers: &[(String, Option<Kev>)],
         until: Epoch,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }

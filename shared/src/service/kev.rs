@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::Gatekeeper;
 use crate::domain::policy::{Criteria, Rule};
 use crate::domain::time::{DAY, Epoch};
-use crate::domain::{Finding, FindingStatus, ImageRef};
+use crate::domain::{Finding, FindingStatus, ImageRef, Kev};
 use crate::error::{AwsError, Error};
 use crate::ports::{FindingsSource, KevCache, Ports};
 
@@ -79,15 +79,13 @@ pub async fn look_up_kev<F: FindingsSource + Sync, C: KevCache + Sync>(
         .collect();
     if !id_of.is_empty() {
         let arns: Vec<String> = id_of.keys().map(|a| a.to_string()).collect();
-        for (arn, kev) in source.kev_of(&arns).await? {
-            let Some(id) = id_of.get(arn.as_str()) else {
-                continue;
-            };
-            if let Some(c) = cache {
-                c.remember_kev(id, kev, now + KEV_MEMORY).await?;
-            }
-            known.insert(id.to_string(), kev);
+        let answers: Vec<(String, Option<Kev>)> = (source.kev_of(&arns).await?.into_iter())
+            .filter_map(|(arn, kev)| Some((id_of.get(arn.as_str())?.to_string(), kev)))
+            .collect();
+        if let Some(c) = cache {
+            c.remember_kev(&answers, now + KEV_MEMORY).await?;
         }
+        known.extend(answers);
     }
     for f in findings.iter_mut() {
         if let Some(Some(kev)) = known.get(&f.id.trim().to_ascii_uppercase()) {

@@ -99,7 +99,7 @@ forward! {
     }
     KevCache {
         fn kev_remembered(ids: &[String], now: Epoch) -> HashMap<String, Option<Kev>>;
-        fn remember_kev(id: &str, kev: Option<Kev>, until: Epoch) -> ();
+        fn remember_kev(answers: &[(String, Option<Kev>)], until: Epoch) -> ();
     }
     ImageRegistry {
         fn describe_image(repository: &str, digest: &str) -> Option<ImageDetail>;

@@ -458,8 +458,15 @@ impl KevCache for FakeState {
             .collect())
     }
 
-    async fn remember_kev(&self, id: &str, kev: Option<Kev>, until: Epoch) -> Result<(), AwsError> {
-        lock(&self.tables).kev.insert(id.to_string(), (kev, until));
+    async fn remember_kev(
+        &self,
+        answers: &[(String, Option<Kev>)],
+        until: Epoch,
+    ) -> Result<(), AwsError> {
+        let mut t = lock(&self.tables);
+        for (id, kev) in answers {
+            t.kev.insert(id.clone(), (*kev, until));
+        }
         Ok(())
     }
 }
