@@ -496,12 +496,16 @@ async fn a_kev_finding_blocks_and_each_vulnerability_is_looked_up_once_a_day_in_
         "{reasons}"
     );
 
-    // Another image with the same vulnerabilities: every answer is remembered in DynamoDB.
+    // Another image with the same vulnerabilities, in another container (a gatekeeper with nothing
+    // in memory): every answer is remembered in DynamoDB.
+    let policy = gk.policy.clone();
+    let other = aws.gatekeeper(&setup, Mode::Enforce, policy);
     let event = inspector_scan_event("kev-scan-2", &aws.account, "team/kev", &second, &["v2"], 1);
-    let outcome = gk.handle_scan_event(&findings, &event).await.unwrap();
+    let outcome = other.handle_scan_event(&findings, &event).await.unwrap();
     assert_eq!(outcome.decision, Some(Decision::Block), "{outcome:?}");
     assert_eq!(findings.kev_asked().len(), 12, "nothing asked again");
-    let remembered = gk
+    let fresh = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
+    let remembered = fresh
         .state
         .kev_remembered(&["CVE-2024-3094".into(), "CVE-2026-0001".into()], now())
         .await
@@ -511,7 +515,7 @@ async fn a_kev_finding_blocks_and_each_vulnerability_is_looked_up_once_a_day_in_
         Some(21 * day)
     );
     assert_eq!(remembered["CVE-2026-0001"], None, "known not to be in KEV");
-    let tomorrow = gk
+    let tomorrow = fresh
         .state
         .kev_remembered(&["CVE-2024-3094".into()], now() + day + 60)
         .await

@@ -33,7 +33,13 @@ use crate::state::{
 pub struct DynamoState {
     client: Client,
     table: String,
+    /// What KEV says of each vulnerability, as remembered in the table, until when: a warm
+    /// container's later evaluations do not read it again (clones share it).
+    kev_memory: std::sync::Arc<std::sync::Mutex<KevMemory>>,
 }
+
+/// What KEV says of each vulnerability id, and until when.
+type KevMemory = HashMap<String, (Option<Kev>, Epoch)>;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -232,6 +238,7 @@ impl DynamoState {
         DynamoState {
             client,
             table: table.into(),
+            kev_memory: std::sync::Arc::default(),
         }
     }
 
@@ -728,8 +735,8 @@ impl KevCache for DynamoState {
         ids: &[String],
         now: Epoch,
     ) -> Result<HashMap<String, Option<Kev>>, AwsError> {
-        let mut out = HashMap::new();
-        for chunk in ids.chunks(BATCH_GET_KEYS) {
+        let (mut out, unknown) = self.kev_in_memory(ids, now);
+        for chunk in unknown.chunks(BATCH_GET_KEYS) {
             let keys = (chunk.iter())
                 .map(|id| HashMap::from([("pk".to_string(), s(kev_key(id)))]))
                 .collect();
@@ -758,6 +765,8 @@ impl KevCache for DynamoState {
                     added: get_n(item, "kev_added"),
                     due: get_n(item, "kev_due"),
                 });
+                let until = get_n(item, "expires_at").unwrap_or(now);
+                self.keep_kev(id, kev, until);
                 out.insert(id.to_string(), kev);
             }
         }
@@ -769,6 +778,9 @@ impl KevCache for DynamoState {
         answers: &[(String, Option<Kev>)],
         until: Epoch,
     ) -> Result<(), AwsError> {
+        for (id, kev) in answers {
+            self.keep_kev(id, *kev, until);
+        }
         for chunk in answers.chunks(BATCH_WRITE_ITEMS) {
             let puts = (chunk.iter())
                 .map(|(id, kev)| kev_put(id, *kev, until))
@@ -782,6 +794,34 @@ impl KevCache for DynamoState {
                 .map_err(|e| aws_error("dynamodb:BatchWriteItem", e))?;
         }
         Ok(())
+    }
+}
+
+impl DynamoState {
+    /// The answers of `ids` this container remembers valid at `now`, and the ids it does not.
+    fn kev_in_memory(
+        &self,
+        ids: &[String],
+        now: Epoch,
+    ) -> (HashMap<String, Option<Kev>>, Vec<String>) {
+        let memory = self.kev_memory.lock().unwrap_or_else(|p| p.into_inner());
+        let mut known = HashMap::new();
+        let mut unknown = Vec::new();
+        for id in ids {
+            match memory.get(id) {
+                Some((kev, until)) if *until > now => {
+                    known.insert(id.clone(), *kev);
+                }
+                _ => unknown.push(id.clone()),
+            }
+        }
+        (known, unknown)
+    }
+
+    /// Keeps an answer in this container's memory until `until`.
+    fn keep_kev(&self, id: &str, kev: Option<Kev>, until: Epoch) {
+        let mut memory = self.kev_memory.lock().unwrap_or_else(|p| p.into_inner());
+        memory.insert(id.to_string(), (kev, until));
     }
 }
 
