@@ -402,11 +402,12 @@ async fn deliver(
 }
 
 /// The accounts of a storm: `home`, then `members` member accounts of it, the same ones in every
-/// region (`home`'s account with its last two digits for the member's number).
+/// region (`home`'s account number plus the member's, so never `home`'s own).
 async fn accounts(home: &Aws, members: usize) -> Vec<Aws> {
     let mut out = vec![Aws::with(home.moto, &home.account, &home.region).await];
+    let base: u64 = home.account.parse().unwrap_or(0);
     for k in 1..=members {
-        let account = format!("{}{k:02}", &home.account[..10]);
+        let account = format!("{:012}", (base + k as u64) % 1_000_000_000_000);
         out.push(Aws::with(home.moto, &account, &home.region).await);
     }
     out

@@ -463,6 +463,7 @@ async fn a_kev_finding_blocks_and_each_vulnerability_is_looked_up_once_a_day_in_
         Kev {
             added: Some(1_711_756_800),
             due: Some(1_711_756_800 + 21 * day),
+            ..Kev::default()
         },
     );
     // Twelve MEDIUM findings KEV could change, one of them in KEV; a CRITICAL that blocks anyway;
@@ -475,35 +476,45 @@ async fn a_kev_finding_blocks_and_each_vulnerability_is_looked_up_once_a_day_in_
     let mut closed = with_arn("CVE-2026-8888", Severity::Medium, 13);
     closed.status = FindingStatus::Closed;
     listed.push(closed);
+    // One CVE's details are not found: it may be in KEV (it meets kev and is not remembered).
+    findings.hide_details("CVE-2026-0007");
     let first = aws.push("team/kev", "kev-1", &["v1"]).await;
     let second = aws.push("team/kev", "kev-2", &["v2"]).await;
     for digest in [&first, &second] {
         findings.set(digest, listed.clone());
     }
 
-    let event = inspector_scan_event("kev-scan-1", &aws.account, "team/kev", &first, &["v1"], 1);
-    let outcome = gk.handle_scan_event(&findings, &event).await.unwrap();
-    assert_eq!(outcome.decision, Some(Decision::Block), "{outcome:?}");
+    // Decides the image's scan event `id` with `gk`: blocked, for KEV; the verdict's reasons.
+    let decide = async |gk: &gatekeeper_tests::fixtures::TestGatekeeper, id: &str, digest: &str| {
+        let event = inspector_scan_event(id, &aws.account, "team/kev", digest, &["v"], 1);
+        let outcome = gk.handle_scan_event(&findings, &event).await.unwrap();
+        assert_eq!(outcome.decision, Some(Decision::Block), "{outcome:?}");
+        let messages = aws.messages(&setup.subscriber_url).await;
+        let reasons = messages[0].1["reasons"].to_string();
+        assert!(
+            reasons.contains("CVE-2024-3094 (MEDIUM, in CISA KEV)"),
+            "{reasons}"
+        );
+        reasons
+    };
+    let reasons = decide(&gk, "kev-scan-1", &first).await;
     assert_eq!(
         findings.kev_asked().len(),
         12,
         "the open findings nothing else blocks"
     );
-    let messages = aws.messages(&setup.subscriber_url).await;
-    let reasons = messages[0].1["reasons"].to_string();
-    assert!(
-        reasons.contains("CVE-2024-3094 (MEDIUM, in CISA KEV)"),
-        "{reasons}"
-    );
+    assert!(reasons.contains("KEV status not known"), "{reasons}");
 
     // Another image with the same vulnerabilities, in another container (a gatekeeper with nothing
     // in memory): every answer is remembered in DynamoDB.
     let policy = gk.policy.clone();
     let other = aws.gatekeeper(&setup, Mode::Enforce, policy);
-    let event = inspector_scan_event("kev-scan-2", &aws.account, "team/kev", &second, &["v2"], 1);
-    let outcome = other.handle_scan_event(&findings, &event).await.unwrap();
-    assert_eq!(outcome.decision, Some(Decision::Block), "{outcome:?}");
-    assert_eq!(findings.kev_asked().len(), 12, "nothing asked again");
+    decide(&other, "kev-scan-2", &second).await;
+    let asked = findings.kev_asked().len();
+    assert_eq!(
+        asked, 13,
+        "only the CVE whose details were not found is asked again"
+    );
     let fresh = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
     let remembered = fresh
         .state
@@ -515,6 +526,14 @@ async fn a_kev_finding_blocks_and_each_vulnerability_is_looked_up_once_a_day_in_
         Some(21 * day)
     );
     assert_eq!(remembered["CVE-2026-0001"], None, "known not to be in KEV");
+    let unread = fresh
+        .state
+        .kev_remembered(&["CVE-2026-0007".into()], now())
+        .await;
+    assert!(
+        unread.unwrap().is_empty(),
+        "details not found are not remembered"
+    );
     let tomorrow = fresh
         .state
         .kev_remembered(&["CVE-2024-3094".into()], now() + day + 60)

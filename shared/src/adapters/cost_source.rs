@@ -26,11 +26,12 @@ pub async fn gather(ecr: &Ecr, inspector: &Inspector) -> Result<CostInputs, AwsE
         .map(str::to_string)
         .into_iter()
         .collect();
-    inputs.usage = usage(inspector, &own).await.map(|by_account| {
+    inputs.usage = usage(inspector, &own).await.and_then(|by_account| {
         match own.first() {
-            Some(account) => by_account.get(account).copied().unwrap_or_default(),
+            // An account Inspector gives no usage for has no cost figures (not $0).
+            Some(account) => by_account.get(account).copied(),
             // The account is not known (the CLI without GATEKEEPER_ACCOUNT_ID): all Inspector answers.
-            None => by_account.values().fold(Usage::default(), sum),
+            None => Some(by_account.values().fold(Usage::default(), sum)),
         }
     });
     Ok(inputs)
@@ -89,14 +90,10 @@ pub async fn gather_each(
             join_coverage(inputs, coverage);
         }
     }
+    // An account Inspector gives no usage for has no cost figures (not $0).
     if let Some(by_account) = usage {
         for (place, inputs) in &mut out.read {
-            inputs.usage = Some(
-                by_account
-                    .get(&account_of(place))
-                    .copied()
-                    .unwrap_or_default(),
-            );
+            inputs.usage = by_account.get(&account_of(place)).copied();
         }
     }
     Ok(out)

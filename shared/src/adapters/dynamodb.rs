@@ -764,6 +764,7 @@ impl KevCache for DynamoState {
                 let kev = (get_s(item, "in_kev") == Some("yes")).then(|| Kev {
                     added: get_n(item, "kev_added"),
                     due: get_n(item, "kev_due"),
+                    unknown: false,
                 });
                 let until = get_n(item, "expires_at").unwrap_or(now);
                 self.keep_kev(id, kev, until);

@@ -299,13 +299,14 @@ impl FindingsSource for Inspector {
                         let kev = d.cisa_data().map(|c| Kev {
                             added: c.date_added().map(|t| t.secs()),
                             due: c.date_due().map(|t| t.secs()),
+                            unknown: false,
                         });
                         Some((d.finding_arn()?, kev))
                     })
                     .collect();
-            // Not found, or no cisaData: not in KEV.
+            // Details without cisaData: not in KEV; not found (or not answered): left out, not known.
             out.extend(
-                (chunk.iter()).map(|arn| (arn.clone(), found.get(arn.as_str()).copied().flatten())),
+                (chunk.iter()).filter_map(|arn| Some((arn.clone(), *found.get(arn.as_str())?))),
             );
         }
         Ok(out)

@@ -236,15 +236,18 @@ fn governed_accounts(
         return Err(invalid(GOVERNED_ACCOUNTS, listed, problem));
     }
     let ids = listed.split(',').map(str::trim).filter(|id| !id.is_empty());
-    (ids.map(|id| match is_account_id(id) {
-        true => Ok(id.to_string()),
-        false => Err(invalid(
-            GOVERNED_ACCOUNTS,
-            id,
-            "expected 12-digit account ids, comma-separated",
-        )),
-    }))
-    .collect()
+    let mut accounts: Vec<String> = Vec::new();
+    for id in ids {
+        if !is_account_id(id) {
+            let problem = "expected 12-digit account ids, comma-separated";
+            return Err(invalid(GOVERNED_ACCOUNTS, id, problem));
+        }
+        // An account named twice is governed once (and reported once in the cost digest).
+        if !accounts.iter().any(|a| a == id) {
+            accounts.push(id.to_string());
+        }
+    }
+    Ok(accounts)
 }
 
 /// The deployment's own OU path: a root id, then OU ids, `/` between.
@@ -540,7 +543,10 @@ mod tests {
         let mut org = own.clone();
         org.extend([
             (MEMBER_ROLE, "ecr-gatekeeper-member"),
-            (GOVERNED_ACCOUNTS, " 111111111111, 222222222222 ,"),
+            (
+                GOVERNED_ACCOUNTS,
+                " 111111111111, 222222222222 ,111111111111",
+            ),
         ]);
         let c = Config::from_lookup(lookup(&org)).unwrap().deployment;
         assert_eq!(c.member_role.as_deref(), Some("ecr-gatekeeper-member"));

@@ -54,20 +54,33 @@ impl FixAvailable {
 }
 
 /// A vulnerability in CISA's Known Exploited Vulnerabilities catalog, as Inspector's finding details
-/// give it (`cisaData`): when CISA added it and the remediation date it set for US federal agencies.
+/// give it (`cisaData`): when CISA added it and the remediation date it set for US federal agencies;
+/// or a vulnerability whose details could not be read, counted as if it were in KEV (`unknown`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Kev {
     /// `dateAdded`.
     pub added: Option<Epoch>,
     /// `dateDue`.
     pub due: Option<Epoch>,
+    /// Its details were not found: it may be in KEV (it meets `kev`, and is looked up again).
+    pub unknown: bool,
 }
 
 impl Kev {
+    /// A vulnerability whose KEV entry could not be read: it may be in KEV.
+    pub const UNKNOWN: Kev = Kev {
+        added: None,
+        due: None,
+        unknown: true,
+    };
+
     /// The time CISA allows between adding the vulnerability and its due date (about two or three
     /// weeks): the deadline is this interval from when an image is found affected, not the date
     /// itself, which is long past for most entries. `None` without both dates or when due comes first.
     pub fn interval(&self) -> Option<Epoch> {
+        if self.unknown {
+            return None;
+        }
         match (self.added, self.due) {
             (Some(a), Some(d)) if d > a => Some(d - a),
             _ => None,

@@ -313,7 +313,8 @@ pub struct Rule {
     pub block: Criteria,
     /// When a finding warns.
     pub warn: Criteria,
-    /// Vulnerability ids that block whatever their severity, fix or grace (upper case).
+    /// Vulnerability ids that block whatever their severity, fix or grace (upper case): the
+    /// defaults' and the rule's own.
     pub deny: BTreeSet<String>,
     /// A finding without a fix warns instead of blocking.
     pub fixable_only: bool,
@@ -839,10 +840,10 @@ fn overlay(default: &Rule, r: &RuleDoc, name: String) -> Rule {
         name,
         block: r.block.unwrap_or(default.block),
         warn: r.warn.unwrap_or(default.warn),
-        deny: r
-            .deny
-            .as_deref()
-            .map_or_else(|| default.deny.clone(), denied),
+        // A rule adds to the defaults' deny list: an organisation-wide denial is never dropped.
+        deny: (default.deny.iter().cloned())
+            .chain(denied(r.deny.as_deref().unwrap_or_default()))
+            .collect(),
         fixable_only: r.fixable_only.unwrap_or(default.fixable_only),
         suppressed: r.suppressed.unwrap_or(default.suppressed),
         mode: r.mode.unwrap_or(default.mode),

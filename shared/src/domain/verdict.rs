@@ -173,7 +173,10 @@ fn describe(f: &Finding, why: Criterion) -> String {
             None => ", fix not known",
         }),
         Criterion::Denied => inner.push_str(", denied by the rule"),
-        Criterion::Kev => inner.push_str(", in CISA KEV"),
+        Criterion::Kev => inner.push_str(match f.kev {
+            Some(k) if k.unknown => ", KEV status not known: its details could not be read",
+            _ => ", in CISA KEV",
+        }),
     }
     format!("{} ({inner})", f.id)
 }
@@ -236,6 +239,8 @@ struct Notes {
     grace_over: u32,
     suppressed_counted: u32,
     suppressed_exempt: u32,
+    /// Findings a `kev` rule could not look up (no Inspector finding ARN).
+    kev_unread: u32,
     /// `CVE-1: severity "CRITICA" is not one AWS documents: ...`, by finding id.
     severities: BTreeMap<String, String>,
 }
@@ -339,8 +344,17 @@ struct Tally<'f> {
 impl<'f> Tally<'f> {
     /// Takes one finding in: counted if it counts, then matched to the rule, exempted, demoted.
     fn add(&mut self, policy: &Policy, rule: &Rule, subject: &Subject<'_>, f: &'f Finding) {
-        if !self.counts_status(f, rule.suppressed) {
+        // A denied id counts even when an Inspector suppression rule (no owner, no expiry) would
+        // exempt it: only an exception lets it through.
+        let suppressed = match denies(rule, f) {
+            true => Suppressed::Count,
+            false => rule.suppressed,
+        };
+        if !self.counts_status(f, suppressed) {
             return;
+        }
+        if (rule.block.asks_kev() || rule.warn.asks_kev()) && f.kev.is_none() && f.arn.is_none() {
+            self.notes.kev_unread += 1;
         }
         self.counts.add(f.severity);
         if let Some(note) = &f.severity_note {
@@ -448,10 +462,15 @@ fn kev_grace(rule: &Rule, f: &Finding, grace: Epoch) -> Epoch {
 /// The shortest grace a KEV interval leaves: a day to ship the fix.
 pub const MIN_KEV_GRACE: Epoch = crate::domain::time::DAY;
 
+/// Whether the rule denies the finding's id.
+fn denies(rule: &Rule, f: &Finding) -> bool {
+    !rule.deny.is_empty() && rule.deny.contains(&f.id.trim().to_ascii_uppercase())
+}
+
 /// The level a finding meets under the rule, and by which criterion: a denied id blocks, then
 /// `block`, then `warn`.
 fn criterion(rule: &Rule, f: &Finding) -> Option<(Level, Criterion)> {
-    if !rule.deny.is_empty() && rule.deny.contains(&f.id.trim().to_ascii_uppercase()) {
+    if denies(rule, f) {
         return Some((Level::Block, Criterion::Denied));
     }
     match (rule.block.met_by(f), rule.warn.met_by(f)) {
@@ -567,6 +586,12 @@ fn note_reasons(rule: &Rule, notes: Notes) -> Vec<String> {
         reasons.push(format!(
             "{} Inspector-suppressed finding(s) exempt under rule {}",
             notes.suppressed_exempt, rule.name
+        ));
+    }
+    if notes.kev_unread > 0 {
+        reasons.push(format!(
+            "rule {} asks about CISA KEV, but {} finding(s) have no Inspector details (basic scanning, or findings given offline): whether they are in KEV is not known",
+            rule.name, notes.kev_unread
         ));
     }
     reasons

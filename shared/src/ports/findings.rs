@@ -30,8 +30,9 @@ pub trait FindingsSource {
     /// that governs every member lists.
     fn members(&self) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
     /// The CISA KEV entry of each finding's vulnerability, by finding ARN (BatchGetFindingDetails, 10
-    /// findings a call): `None` for a finding whose details have no `cisaData`, or none at all. A
-    /// finding whose details could not be read for another reason is an error.
+    /// findings a call): `None` for a finding whose details have no `cisaData`. A finding whose details
+    /// were not found is left out (its KEV status is not known); one whose details could not be read
+    /// for another reason is an error.
     fn kev_of(
         &self,
         arns: &[String],

@@ -38,7 +38,8 @@ fn candidates(rule: &Rule, findings: &[Finding]) -> BTreeMap<String, String> {
         .filter(|f| f.status != FindingStatus::Closed)
     {
         let id = f.id.trim().to_ascii_uppercase();
-        let could_change = otherwise.met_by(f).is_none() || graced(f);
+        // CISA's catalog lists CVE ids only: other ids (GHSA, ALAS ...) are never in it.
+        let could_change = id.starts_with("CVE-") && (otherwise.met_by(f).is_none() || graced(f));
         if let Some(arn) = f
             .arn
             .as_ref()
@@ -53,7 +54,8 @@ fn candidates(rule: &Rule, findings: &[Finding]) -> BTreeMap<String, String> {
 /// Sets the KEV entry of the `findings` that KEV could change under `rule`, when it asks about KEV:
 /// the answers `cache` remembers first (when there is one), then one lookup in `source` per
 /// vulnerability not remembered (remembered in turn until `now` + [`KEV_MEMORY`]). A failed lookup is
-/// an error: deciding without it could pass what KEV blocks.
+/// an error; a vulnerability whose details are not found is [`Kev::UNKNOWN`] (it meets `kev`: deciding
+/// it is not in KEV could pass what KEV blocks) and is not remembered, so that it is looked up again.
 pub async fn look_up_kev<F: FindingsSource + Sync, C: KevCache + Sync>(
     rule: &Rule,
     source: &F,
@@ -86,6 +88,9 @@ pub async fn look_up_kev<F: FindingsSource + Sync, C: KevCache + Sync>(
             c.remember_kev(&answers, now + KEV_MEMORY).await?;
         }
         known.extend(answers);
+        for id in id_of.values() {
+            known.entry(id.to_string()).or_insert(Some(Kev::UNKNOWN));
+        }
     }
     for f in findings.iter_mut() {
         if let Some(Some(kev)) = known.get(&f.id.trim().to_ascii_uppercase()) {

@@ -99,7 +99,7 @@ pub fn blocking_severities(policy: &Policy) -> Vec<Severity> {
     let mut lowest: Option<Severity> = None;
     for rule in policy.rules() {
         let b = &rule.block;
-        if b.epss.is_some() || b.score.is_some() || !rule.deny.is_empty() {
+        if b.epss.is_some() || b.score.is_some() || b.asks_kev() || !rule.deny.is_empty() {
             return Severity::ALL.to_vec();
         }
         for t in [b.severity, b.exploitable, b.fixable, b.unfixable]
@@ -698,6 +698,9 @@ mod tests {
         );
         let denies = "version = 1\n[defaults]\nblock = \"CRITICAL\"\ndeny = [\"CVE-1\"]\n";
         let p = Policy::parse(denies).unwrap();
+        assert_eq!(blocking_severities(&p), Severity::ALL.to_vec());
+        let kev = "version = 1\n[defaults]\nblock = { severity = \"CRITICAL\", kev = true }\n";
+        let p = Policy::parse(kev).unwrap();
         assert_eq!(blocking_severities(&p), Severity::ALL.to_vec());
     }
 

@@ -128,6 +128,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Kev {
                     added: Some(1_700_000_000),
                     due: Some(1_700_000_000 + 21 * 86_400),
+                    ..Kev::default()
                 },
             );
         }

@@ -4,7 +4,7 @@
 use super::*;
 use crate::domain::policy::Policy;
 use crate::domain::policy::tests::{date, exception_toml};
-use crate::domain::{FixAvailable, Kev, Package};
+use crate::domain::{FindingStatus, FixAvailable, Kev, Package};
 
 const NOW: Epoch = 1_795_000_000;
 const HOUR: Epoch = 3600;
@@ -649,6 +649,7 @@ fn a_kev_finding_meets_kev_and_its_interval_shortens_the_grace_but_not_under_a_d
     let in_kev = |interval: Option<Epoch>| Kev {
         added: Some(NOW - 400 * DAY),
         due: interval.map(|i| NOW - 400 * DAY + i),
+        ..Kev::default()
     };
     // A LOW finding in KEV warns by kev; out of KEV it meets nothing.
     let mut low = Finding::new("CVE-2024-3094", Severity::Low);
@@ -681,4 +682,38 @@ fn a_kev_finding_meets_kev_and_its_interval_shortens_the_grace_but_not_under_a_d
         let v = evaluate(&p, &subject, &[high], &ScanState::Complete);
         assert_eq!(v.deadline, Some(deadline), "{case}: {:?}", v.reasons);
     }
+}
+
+#[test]
+fn a_suppression_does_not_exempt_a_denied_id_and_a_rule_adds_to_the_defaults_denials() {
+    let p = policy(
+        "version = 1\n[defaults]\nblock = \"CRITICAL\"\nsuppressed = \"exempt\"\ndeny = [\"CVE-2024-3094\"]\n[[rule]]\nname = \"team\"\nrepositories = [\"team/*\"]\ndeny = [\"CVE-2021-44228\"]\n",
+    );
+    let mut suppressed = Finding::new("CVE-2024-3094", Severity::Low);
+    suppressed.status = FindingStatus::Suppressed;
+    let v = decide(
+        &p,
+        &[suppressed, Finding::new("CVE-2021-44228", Severity::Low)],
+    );
+    assert_eq!(v.decision, Decision::Block, "{:?}", v.reasons);
+    assert_eq!(
+        v.blocking, 2,
+        "the defaults' denial and the rule's: {:?}",
+        v.reasons
+    );
+}
+
+#[test]
+fn findings_a_kev_rule_cannot_look_up_are_said_and_unknown_details_meet_kev() {
+    let p = defaults("block = { severity = \"CRITICAL\", kev = true }\n");
+    // A basic-scan finding (no Inspector ARN): not known, and the verdict says so.
+    let v = decide(&p, &[Finding::new("CVE-2024-3094", Severity::Medium)]);
+    assert_eq!(v.decision, Decision::Pass);
+    assert_reason(&v, |r| r.contains("1 finding(s) have no Inspector details"));
+    // Details not found: it may be in KEV, so it meets kev, and the verdict says why.
+    let mut unread = Finding::new("CVE-2024-3094", Severity::Medium);
+    unread.kev = Some(Kev::UNKNOWN);
+    let v = decide(&p, &[unread]);
+    assert_eq!(v.decision, Decision::Block);
+    assert_reason(&v, |r| r.contains("KEV status not known"));
 }

@@ -29,8 +29,9 @@ pub struct FakeFindings {
     kev: Arc<Mutex<KevScript>>,
 }
 
-/// KEV entries by vulnerability id (upper case), and every ARN asked about, in order.
-type KevScript = (BTreeMap<String, Kev>, Vec<String>);
+/// KEV entries by vulnerability id (upper case; `None`: its details are not found), and every ARN
+/// asked about, in order.
+type KevScript = (BTreeMap<String, Option<Kev>>, Vec<String>);
 
 impl FakeFindings {
     /// Sets the findings of the image with this digest, in a repository the queries across images do
@@ -43,7 +44,15 @@ impl FakeFindings {
     pub fn set_kev(&self, vulnerability: &str, kev: Kev) {
         lock(&self.kev)
             .0
-            .insert(vulnerability.to_ascii_uppercase(), kev);
+            .insert(vulnerability.to_ascii_uppercase(), Some(kev));
+    }
+
+    /// Makes the details of `vulnerability`'s findings not found (as BatchGetFindingDetails answers
+    /// FINDING_DETAILS_NOT_FOUND).
+    pub fn hide_details(&self, vulnerability: &str) {
+        lock(&self.kev)
+            .0
+            .insert(vulnerability.to_ascii_uppercase(), None);
     }
 
     /// Every finding ARN whose KEV entry was asked for, in order (one call per ten).
@@ -116,9 +125,10 @@ impl FindingsSource for FakeFindings {
         let mut kev = lock(&self.kev);
         kev.1.extend(arns.iter().cloned());
         Ok((arns.iter())
-            .map(|arn| {
-                let entry = ids.get(arn).and_then(|id| kev.0.get(id)).copied();
-                (arn.clone(), entry)
+            .filter_map(|arn| match ids.get(arn).and_then(|id| kev.0.get(id)) {
+                Some(None) => None,
+                Some(Some(entry)) => Some((arn.clone(), Some(*entry))),
+                None => Some((arn.clone(), None)),
             })
             .collect())
     }
