@@ -13,6 +13,14 @@ pub mod sqs;
 pub mod storm;
 pub mod storm_sqs;
 
+/// The measuring tools' numeric argument `n` (1-based, after the program name), else `default`.
+pub fn arg(n: usize, default: usize) -> usize {
+    std::env::args()
+        .nth(n)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Declares a test clock: a `static` the test moves and a `fn() -> i64` reading it, for
 /// `Gatekeeper::clock` (a plain fn pointer, so each test that drives time needs its own static).
 #[macro_export]

@@ -14,17 +14,11 @@ use gatekeeper::domain::Place;
 use gatekeeper::domain::time::now;
 use gatekeeper::outbound::cost::Pricing;
 use gatekeeper::outbound::cost_summary::OrganizationCost;
+use gatekeeper_tests::arg;
 use gatekeeper_tests::faults::{FaultProxy, test_resilience};
 use gatekeeper_tests::fixtures::{Aws, MEMBER_ROLE, MotoAccount};
 use gatekeeper_tests::moto::Moto;
 use gatekeeper_tests::moto_client;
-
-fn arg(n: usize, default: usize) -> usize {
-    std::env::args()
-        .nth(n)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(default)
-}
 
 /// REPOS repositories of IMAGES images each in `aws`'s registry.
 async fn seed(aws: &Aws, repos: usize, images: usize) {

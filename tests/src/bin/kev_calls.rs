@@ -15,16 +15,10 @@ use gatekeeper::domain::policy::Policy;
 use gatekeeper::domain::{Finding, ImageRef, Kev, Mode, Severity, TriggerKind};
 use gatekeeper::ports::fakes::FakeFindings;
 use gatekeeper::service::Trigger;
+use gatekeeper_tests::arg;
 use gatekeeper_tests::faults::{FaultProxy, test_resilience};
 use gatekeeper_tests::fixtures::Aws;
 use gatekeeper_tests::moto::Moto;
-
-fn arg(n: usize, default: usize) -> usize {
-    std::env::args()
-        .nth(n)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(default)
-}
 
 /// `n` findings with ARNs: 5 CRITICAL, the rest MEDIUM.
 fn findings(n: usize) -> Vec<Finding> {

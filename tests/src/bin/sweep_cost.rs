@@ -27,6 +27,7 @@ use gatekeeper::error::AwsError;
 use gatekeeper::ports::fakes::FakeFindings;
 use gatekeeper::ports::{FindingsSource, SweepSchedule, Window};
 use gatekeeper::service::{Gatekeeper, SweepSettings};
+use gatekeeper_tests::arg;
 use gatekeeper_tests::fixtures::{Aws, MotoAccount, TestGatekeeper, sdk_for};
 use gatekeeper_tests::moto::Moto;
 use gatekeeper_tests::moto_client;
@@ -112,13 +113,6 @@ impl FindingsSource for CountingInspector {
     async fn kev_of(&self, arns: &[String]) -> Result<Vec<(String, Option<Kev>)>, AwsError> {
         self.inner.kev_of(arns).await
     }
-}
-
-fn arg(n: usize, default: usize) -> usize {
-    std::env::args()
-        .nth(n)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(default)
 }
 
 fn print(title: &str, aws: &BTreeMap<String, u64>, inspector: &BTreeMap<String, u64>) {
