@@ -53,7 +53,7 @@ pub struct StormSettings {
     /// How the events reach the functions.
     pub delivery: Delivery,
     /// Member accounts the images are spread over beside the storm's own, acted on through the
-    /// member role by an Organization deployment (0: one account); asynchronous delivery only.
+    /// member role by an Organization deployment (0: one account).
     pub members: usize,
 }
 
@@ -590,10 +590,6 @@ pub async fn run_in_regions(
 
 /// Runs the storm and its oracle; `storm` and `oracle` are two fresh accounts on one moto server.
 pub async fn run(storm: &Aws, oracle: &Aws, s: StormSettings) -> StormReport {
-    assert!(
-        s.members == 0 || s.delivery == Delivery::Async,
-        "a storm across member accounts is delivered asynchronously only"
-    );
     let mut rng = Rng::new(s.seed);
     let (storm_setup, oracle_setup) = (storm.standard_setup().await, oracle.standard_setup().await);
     let (storm_places, oracle_places) = (
@@ -643,7 +639,8 @@ pub async fn run(storm: &Aws, oracle: &Aws, s: StormSettings) -> StormReport {
     let counters = Arc::new(Counters::default());
     let intake = match s.delivery {
         Delivery::Sqs => {
-            Some(Intake::start(storm, &storm_setup, &proxy, s.concurrency, STORM_POLICY).await)
+            let (settings, members) = ((s.concurrency, STORM_POLICY), s.members > 0);
+            Some(Intake::start(storm, &storm_setup, &proxy, settings, members).await)
         }
         Delivery::Async => None,
     };

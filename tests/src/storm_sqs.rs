@@ -97,14 +97,15 @@ impl Drop for Intake {
 
 impl Intake {
     /// Creates the queues and starts `containers` processes of each function binary, deployed on
-    /// `setup` with `policy` and reaching AWS through `proxy`. `aws` must be the functions' account
+    /// `setup` with `policy` and reaching AWS through `proxy`, governing the Organization's `members`
+    /// through the member role when asked. `aws` must be the functions' account
     /// ([`crate::fixtures::FUNCTION_ACCOUNT`]: a binary cannot send moto's account header).
     pub async fn start(
         aws: &Aws,
         setup: &Setup,
         proxy: &FaultProxy,
-        containers: usize,
-        policy: &str,
+        (containers, policy): (usize, &str),
+        members: bool,
     ) -> Intake {
         let policy_file = std::env::temp_dir().join(format!(
             "gatekeeper-storm-policy-{}-{}.toml",
@@ -115,13 +116,18 @@ impl Intake {
             .unwrap_or_else(|e| panic!("{}: {e}", policy_file.display()));
         let path = policy_file.to_string_lossy().to_string();
         let rate = PUT_IMAGE_RATE.to_string();
-        let extra: [(&'static str, &str); 5] = [
+        let mut extra: Vec<(&'static str, &str)> = vec![
             ("GATEKEEPER_MODE", "enforce"),
             ("GATEKEEPER_POLICY", &path),
             ("GATEKEEPER_PUTIMAGE_TPS", &rate),
             ("GATEKEEPER_INSPECTOR_TPS", "100"),
             ("GATEKEEPER_CLAIM_LEASE", "42s"),
         ];
+        // An Organization deployment: the binaries act in the members through the member role
+        // (moto gives each assumed session the role's account).
+        if members {
+            extra.push(("GATEKEEPER_MEMBER_ROLE", crate::fixtures::MEMBER_ROLE));
+        }
         let env = aws.function_env(&proxy.endpoint, setup, &extra);
         let mut routes = Vec::new();
         for name in ["on-push", "on-scan"] {

@@ -1,9 +1,10 @@
 //! Smaller storms in every test run (the full ones are `make storm`): shuffled, duplicated and
 //! malformed events, AWS requests and invokes failing. Through asynchronous invocation, 300 events
 //! for 60 images, 16 at once, 10% failing, and 180 events for 36 images over an account and two
-//! Organization members in each of two regions at once; through the intake queues to the function binaries, 200 events for 40
-//! images, two containers of each function, 20% failing. Every image must end as one
-//! clean delivery leaves it, every change notified, every event accounted for, nothing deleted.
+//! Organization members in each of two regions at once; through the intake queues to the function
+//! binaries, 200 events for 40 images over an account and one member, two containers of each
+//! function, 20% failing. Every image must end as one clean delivery leaves it, every change
+//! notified, every event accounted for, nothing deleted.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 
 use gatekeeper_tests::fixtures::{Aws, FUNCTION_ACCOUNT};
@@ -57,8 +58,9 @@ async fn a_storm_across_member_accounts_and_regions_ends_in_the_state_of_one_cle
     }
 }
 
-/// The storm through the intake queues to the function binaries: 2 containers of each, 20% of AWS
-/// requests failing, a tenth of invokes failing and another tenth losing their answer.
+/// The storm through the intake queues to the function binaries, an Organization deployment (the
+/// binaries act in the member through the member role): 2 containers of each, 20% of AWS requests
+/// failing (AssumeRole too), a tenth of invokes failing and another tenth losing their answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_storm_through_the_intake_queues_to_the_binaries_ends_in_the_state_of_one_clean_delivery()
 {
@@ -70,7 +72,7 @@ async fn a_storm_through_the_intake_queues_to_the_binaries_ends_in_the_state_of_
         seed: 15,
         concurrency: 2,
         delivery: Delivery::Sqs,
-        members: 0,
+        members: 1,
     };
     let report = weather(&storm, "storm-sqs-oracle", settings).await;
     assert!(

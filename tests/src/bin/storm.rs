@@ -7,7 +7,7 @@
 //!
 //!     cargo run --release -p gatekeeper-tests --bin storm -- [EVENTS] [IMAGES] [FAULT_RATE] [SEED] [sqs|async] [MEMBERS] [REGIONS]
 //!
-//! MEMBERS (async only): Organization member accounts the images are spread over beside the
+//! MEMBERS: Organization member accounts the images are spread over beside the
 //! storm's own, acted on through the member role. REGIONS (1 to 4, async only): as many storms at
 //! once, each in its region against its own central deployment, over the same accounts; EVENTS and
 //! IMAGES are each region's.
