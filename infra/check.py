@@ -842,7 +842,7 @@ def check_member(permissions, patterns):
     check(set(member["acting"]) == ecr(acting_functions), "permissions.json member.acting is not the ECR actions of %s: %s" % (acting_functions, sorted(set(member["acting"]) ^ ecr(acting_functions))))
     check(set(member["read"]) == ecr(read_functions), "permissions.json member.read is not the ECR actions of %s: %s" % (read_functions, sorted(set(member["read"]) ^ ecr(read_functions))))
     withheld = set(member["audit_withholds"])
-    check(withheld == {"ecr:PutImage", "ecr:BatchDeleteImage"} and withheld <= set(member["acting"]), "permissions.json member.audit_withholds is not ecr:PutImage and ecr:BatchDeleteImage")
+    check(withheld == {"ecr:PutImage", "ecr:BatchDeleteImage", "ecr:UpdateImageStorageClass"} and withheld <= set(member["acting"]), "permissions.json member.audit_withholds is not ecr:PutImage, ecr:BatchDeleteImage and ecr:UpdateImageStorageClass")
     ou_path = set(member.get("ou_path", []))
     check(bool(ou_path) and all(a.startswith("ssm:") for a in ou_path), "permissions.json member.ou_path is not the SSM actions that read the OU path parameter: %s" % sorted(ou_path))
 

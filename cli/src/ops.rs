@@ -26,6 +26,8 @@ fn action_lines(image: &str, actions: &[Action], problems: &[String]) -> Vec<Str
         let what = match a.action {
             gatekeeper::outbound::notice::ActionKind::AddTag => "add",
             gatekeeper::outbound::notice::ActionKind::RemoveTag => "remove",
+            gatekeeper::outbound::notice::ActionKind::Archive => "archive",
+            gatekeeper::outbound::notice::ActionKind::Restore => "restore",
         };
         let status = match a.status {
             ActionStatus::Done => "done",

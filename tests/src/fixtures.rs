@@ -1194,6 +1194,8 @@ impl gatekeeper::ports::ImageRegistry for WithScanStatus {
         repositories() -> Vec<String>;
         recent_indexes(repository: &str, since: i64) -> Vec<(String, String)>;
         basic_findings(repository: &str, digest: &str) -> Option<BasicScan>;
+        set_archived(repository: &str, digest: &str, archive: bool) -> Option<gatekeeper::ports::Storage>;
+        archive_expiry(repository: &str) -> Vec<String>;
     }
     async fn images(&self, repository: &str) -> Result<Vec<ImageDetail>, AwsError> {
         let status = self.status();

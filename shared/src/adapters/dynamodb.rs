@@ -24,8 +24,8 @@ use crate::ports::{
     TicketLedger,
 };
 use crate::state::{
-    BreakerCount, Claim, ImageState, Mark, Override, SeenFindings, TicketBefore, TicketChange,
-    Written, key_scope, split_scope,
+    Archive, BreakerCount, Claim, ImageState, Mark, Override, SeenFindings, TicketBefore,
+    TicketChange, Written, key_scope, split_scope,
 };
 
 /// The state table.
@@ -169,6 +169,16 @@ fn state_from(item: &Item) -> ImageState {
             }
             _ => None,
         },
+        archive: get_n(item, "archive_at").map(|at| Archive {
+            at,
+            reason: get_s(item, "archive_reason")
+                .unwrap_or_default()
+                .to_string(),
+            archived_at: get_n(item, "archived_at"),
+            restore_by: get_s(item, "restore_by").map(str::to_string),
+        }),
+        acted_at: get_n(item, "acted_at"),
+        pushed_seen_at: get_n(item, "last_push_at"),
         override_: get_n(item, "override_until").map(|until| Override {
             until,
             by: get_s(item, "override_by").unwrap_or_default().to_string(),
@@ -333,12 +343,13 @@ impl ImageRecords for DynamoState {
         if !applied && claim.previous.is_none() {
             expression.push_str(", decision");
         }
-        expression.push_str(" SET notified_seq = :seq");
+        expression.push_str(" SET notified_seq = :seq, acted_at = :acted");
         let mut req = self
             .update(image_key(image))
             .condition_expression("claim_event = :e AND claim_seq = :seq")
             .expression_attribute_values(":e", s(&claim.event_id))
             .expression_attribute_values(":seq", n(claim.sequence))
+            .expression_attribute_values(":acted", n(claim.at))
             .expression_attribute_values(":one", n(1));
         if !applied && let Some(previous) = claim.previous {
             expression.push_str(", decision = :prev, overridden = :no");
@@ -416,6 +427,58 @@ impl ImageRecords for DynamoState {
             .expression_attribute_values(":one", n(1));
         req = expecting(req, expected);
         Ok(written(conditional(req).await?))
+    }
+
+    async fn set_archive(
+        &self,
+        image: &ImageRef,
+        archive: Option<&Archive>,
+        due: Option<Epoch>,
+    ) -> Result<(), AwsError> {
+        let mut set = Vec::new();
+        let mut remove = Vec::new();
+        let mut req = self.update(image_key(image));
+        match archive {
+            Some(a) => {
+                set.push("archive_at = :aat, archive_reason = :ar");
+                req = req
+                    .expression_attribute_values(":aat", n(a.at))
+                    .expression_attribute_values(":ar", s(&a.reason));
+                match a.archived_at {
+                    Some(t) => {
+                        set.push("archived_at = :adone");
+                        req = req.expression_attribute_values(":adone", n(t));
+                    }
+                    None => remove.push("archived_at"),
+                }
+                match &a.restore_by {
+                    Some(by) => {
+                        set.push("restore_by = :rby");
+                        req = req.expression_attribute_values(":rby", s(by));
+                    }
+                    None => remove.push("restore_by"),
+                }
+            }
+            None => remove.extend(["archive_at", "archive_reason", "archived_at", "restore_by"]),
+        }
+        match due {
+            Some(at) => {
+                set.push("due_shard = :shard, due_at = :due");
+                req = req
+                    .expression_attribute_values(":shard", s(DUE_SHARD))
+                    .expression_attribute_values(":due", n(at));
+            }
+            None => remove.push("due_shard, due_at"),
+        }
+        let mut expression = String::new();
+        if !set.is_empty() {
+            expression = format!("SET {}", set.join(", "));
+        }
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        send(req.update_expression(expression.trim())).await?;
+        Ok(())
     }
 
     async fn reset_image(&self, image: &ImageRef) -> Result<(), AwsError> {

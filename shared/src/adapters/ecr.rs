@@ -7,7 +7,7 @@ use aws_sdk_ecr::config::http::HttpResponse;
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecr::operation::describe_images::{DescribeImagesError, DescribeImagesOutput};
 use aws_sdk_ecr::types::{
-    ImageIdentifier, ImageScanFinding, RegistryScanningConfiguration, ScanType,
+    ImageIdentifier, ImageScanFinding, RegistryScanningConfiguration, ScanType, TargetStorageClass,
 };
 
 use super::members::Members;
@@ -17,7 +17,7 @@ use crate::domain::{Finding, Place, ScanState};
 use crate::error::AwsError;
 use crate::ports::{
     BasicScan, ImageDetail, ImageRegistry, Manifest, PutTag, Reach, Removal, RemovedTag,
-    ScanCoverage, StartScan,
+    ScanCoverage, StartScan, Storage,
 };
 
 /// Manifest types asked for in BatchGetImage: every type ECR stores, so that it never converts the
@@ -629,6 +629,65 @@ impl ImageRegistry for Ecr {
         Ok(Some(BasicScan { state, findings }))
     }
 
+    async fn set_archived(
+        &self,
+        repository: &str,
+        digest: &str,
+        archive: bool,
+    ) -> Result<Option<Storage>, AwsError> {
+        let class = if archive {
+            TargetStorageClass::Archive
+        } else {
+            TargetStorageClass::Standard
+        };
+        let out = self
+            .client
+            .update_image_storage_class()
+            .repository_name(repository)
+            .image_id(ImageIdentifier::builder().image_digest(digest).build())
+            .target_storage_class(class)
+            .send()
+            .await;
+        match out {
+            Ok(o) => Ok(Some(o.image_status().map_or(
+                if archive {
+                    Storage::Archived
+                } else {
+                    Storage::Activating
+                },
+                |s| Storage::parse(s.as_str()),
+            ))),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_image_not_found_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(aws_error("ecr:UpdateImageStorageClass", e)),
+        }
+    }
+
+    async fn archive_expiry(&self, repository: &str) -> Result<Vec<String>, AwsError> {
+        let out = self
+            .client
+            .get_lifecycle_policy()
+            .repository_name(repository)
+            .send()
+            .await;
+        match out {
+            Ok(o) => Ok(archive_expiry_rules(
+                o.lifecycle_policy_text().unwrap_or("{}"),
+            )),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_lifecycle_policy_not_found_exception()) =>
+            {
+                Ok(Vec::new())
+            }
+            Err(e) => Err(aws_error("ecr:GetLifecyclePolicy", e)),
+        }
+    }
+
     async fn repositories(&self) -> Result<Vec<String>, AwsError> {
         let mut out = Vec::new();
         let mut pages = self
@@ -680,5 +739,35 @@ fn image_detail(d: &aws_sdk_ecr::types::ImageDetail) -> Option<ImageDetail> {
         artifact_media_type: d.artifact_media_type().map(str::to_string),
         pushed_at: d.image_pushed_at().map(epoch),
         pulled_at: d.last_recorded_pull_time().map(epoch),
+        storage: d
+            .image_status()
+            .map_or(Storage::Active, |s| Storage::parse(s.as_str())),
     })
+}
+
+/// The lifecycle rules of a policy document that expire archived images (`selection.storageClass`
+/// `archive` with an `expire` action), one line each.
+fn archive_expiry_rules(policy: &str) -> Vec<String> {
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(policy) else {
+        return vec![
+            "its lifecycle policy could not be read: check that it does not expire archived images"
+                .into(),
+        ];
+    };
+    let rules = doc.get("rules").and_then(|r| r.as_array());
+    rules
+        .into_iter()
+        .flatten()
+        .filter(|r| {
+            let sel = |k: &str| r.pointer(&format!("/selection/{k}")).and_then(|v| v.as_str());
+            sel("storageClass").is_some_and(|c| c.eq_ignore_ascii_case("archive"))
+                && r.pointer("/action/type").and_then(|v| v.as_str()) == Some("expire")
+        })
+        .map(|r| {
+            let n = r.pointer("/selection/countNumber").and_then(|v| v.as_i64()).unwrap_or(0);
+            let unit = r.pointer("/selection/countUnit").and_then(|v| v.as_str()).unwrap_or("");
+            let priority = r.get("rulePriority").and_then(|v| v.as_i64()).unwrap_or(0);
+            format!("lifecycle rule {priority} expires archived images ({n} {unit} after archiving): an image the gatekeeper archived is deleted then")
+        })
+        .collect()
 }

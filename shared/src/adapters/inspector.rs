@@ -149,6 +149,13 @@ pub fn finding_from_sdk(f: &SdkFinding) -> Finding {
         .filter_map(|i| i.in_use_count())
         .max()
         .map(|n| n.max(0) as u64);
+    finding.last_in_use_at = f
+        .resources()
+        .iter()
+        .filter_map(|r| r.details().and_then(|d| d.aws_ecr_container_image()))
+        .filter_map(|i| i.last_in_use_at())
+        .map(|t| t.secs())
+        .max();
     finding
 }
 

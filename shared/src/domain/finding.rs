@@ -128,6 +128,8 @@ pub struct Finding {
     pub updated_at: Option<Epoch>,
     /// The image's `inUseCount` as the finding reports it (running ECS tasks / EKS pods).
     pub in_use_count: Option<u64>,
+    /// The image's `lastInUseAt` as the finding reports it.
+    pub last_in_use_at: Option<Epoch>,
     /// How the severity was decided when the reported one is not a value AWS documents (the verdict
     /// names it); `None` when the reported severity was used.
     pub severity_note: Option<String>,
@@ -152,6 +154,7 @@ impl Finding {
             first_observed: None,
             updated_at: None,
             in_use_count: None,
+            last_in_use_at: None,
             severity_note: None,
             kev: None,
         }

@@ -1,6 +1,7 @@
 //! The pure core: the vocabulary (severities, findings, images, scan states, decisions) and what is
 //! computed from it (events, policy, verdict, tag plan, time). No I/O, no AWS SDK types, no async.
 
+pub mod archive;
 pub mod escape;
 pub mod events;
 pub mod index;

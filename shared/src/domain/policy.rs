@@ -44,6 +44,40 @@ pub enum Unscanned {
     Hold,
 }
 
+/// What a block does besides moving the image's tags (`on_block`): archiving is the one per-image block
+/// of ECR that also stops pulls by digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnBlock {
+    /// Quarantine the tags only (default).
+    #[default]
+    Retag,
+    /// Quarantine the tags, then archive the image at once.
+    Archive,
+    /// Quarantine the tags; archive at once an image nothing uses, and one in use at a deadline.
+    Runtime,
+}
+
+impl OnBlock {
+    /// `retag`, `archive` or `runtime`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnBlock::Retag => "retag",
+            OnBlock::Archive => "archive",
+            OnBlock::Runtime => "runtime",
+        }
+    }
+
+    /// How strongly it blocks: retag, then runtime, then archive.
+    fn strength(self) -> u8 {
+        match self {
+            OnBlock::Retag => 0,
+            OnBlock::Runtime => 1,
+            OnBlock::Archive => 2,
+        }
+    }
+}
+
 /// How Inspector-SUPPRESSED findings count. Suppression rules have no owner and no expiry, so they
 /// count like active findings unless a rule opts in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -257,6 +291,9 @@ struct RuleDoc {
     grace_in_use: Option<BTreeMap<Severity, Duration>>,
     verified_prefix: Option<String>,
     verify_warn: Option<bool>,
+    on_block: Option<OnBlock>,
+    not_in_use_for: Option<Duration>,
+    min_grace: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -334,6 +371,13 @@ pub struct Rule {
     pub verified_prefix: Option<String>,
     /// Whether `warn` verifies too.
     pub verify_warn: bool,
+    /// What a block does besides moving the tags.
+    pub on_block: OnBlock,
+    /// Under `runtime`: how long an image must have been neither running (Inspector) nor pulled (ECR)
+    /// to count as unused.
+    pub not_in_use_for: i64,
+    /// Under `runtime`: the shortest time an image in use gets before it is archived.
+    pub min_grace: i64,
 }
 
 impl Rule {
@@ -362,6 +406,11 @@ impl Rule {
             r.new_finding_margin = r.new_finding_margin.max(o.new_finding_margin);
             r.verified_prefix = r.verified_prefix.or_else(|| o.verified_prefix.clone());
             r.verify_warn &= o.verify_warn;
+            if o.on_block.strength() > r.on_block.strength() {
+                r.on_block = o.on_block;
+            }
+            r.not_in_use_for = r.not_in_use_for.min(o.not_in_use_for);
+            r.min_grace = r.min_grace.min(o.min_grace);
         }
         // Grace: for each severity and use, the shortest any rule gives, and none where one gives none.
         let grace = |in_use: bool| -> BTreeMap<Severity, i64> {
@@ -607,6 +656,10 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
 }
 
 const DEFAULT_MARGIN: i64 = DAY;
+/// `not_in_use_for` when a `runtime` rule does not say.
+pub const DEFAULT_NOT_IN_USE_FOR: i64 = 14 * DAY;
+/// `min_grace` when a `runtime` rule does not say.
+pub const DEFAULT_MIN_GRACE: i64 = DAY;
 const DEFAULT_EXPIRY_NOTICE: i64 = 14 * DAY;
 const DEFAULT_BREAKER: Breaker = Breaker {
     max_tag_changes: 100,
@@ -738,6 +791,43 @@ fn check_rule(
     }
     check_fix_criteria(field, line, r, rule, warnings);
     check_deny(field, line, r, problems, warnings);
+    check_on_block(field, line, r, rule, warnings);
+}
+
+/// Warns about archive settings that do nothing (`not_in_use_for` and `min_grace` outside
+/// `runtime`, archiving in audit mode) or that ECR cannot tell apart (`not_in_use_for` under a day:
+/// ECR refreshes an image's last pull time about once a day).
+fn check_on_block(field: &str, line: usize, r: &RuleDoc, rule: &Rule, warnings: &mut Vec<Problem>) {
+    let runtime = rule.on_block == OnBlock::Runtime;
+    for (name, set) in [
+        ("not_in_use_for", r.not_in_use_for.is_some()),
+        ("min_grace", r.min_grace.is_some()),
+    ] {
+        if set && !runtime {
+            warnings.push(note(
+                line,
+                format!("{field}.{name}"),
+                format!(
+                    "only on_block = \"runtime\" uses {name}; on_block is \"{}\" here",
+                    rule.on_block.as_str()
+                ),
+            ));
+        }
+    }
+    if runtime && rule.not_in_use_for < DAY {
+        warnings.push(note(
+            line,
+            format!("{field}.not_in_use_for"),
+            "ECR refreshes an image's last pull time about once a day: under 1d, an image pulled today may look unused and be archived",
+        ));
+    }
+    if rule.on_block != OnBlock::Retag && rule.mode == Mode::Audit {
+        warnings.push(note(
+            line,
+            format!("{field}.on_block"),
+            "mode = \"audit\" never archives: messages say what would be archived",
+        ));
+    }
 }
 
 /// Warns about `fixable` and `unfixable` thresholds that can never decide: at or above the same
@@ -824,6 +914,9 @@ fn default_rule(d: &RuleDoc) -> Rule {
         grace_in_use: secs(&d.grace_in_use).unwrap_or_default(),
         verified_prefix: d.verified_prefix.clone(),
         verify_warn: d.verify_warn.unwrap_or(false),
+        on_block: d.on_block.unwrap_or_default(),
+        not_in_use_for: d.not_in_use_for.map_or(DEFAULT_NOT_IN_USE_FOR, |x| x.0),
+        min_grace: d.min_grace.map_or(DEFAULT_MIN_GRACE, |x| x.0),
     }
 }
 
@@ -858,6 +951,9 @@ fn overlay(default: &Rule, r: &RuleDoc, name: String) -> Rule {
             .clone()
             .or_else(|| default.verified_prefix.clone()),
         verify_warn: r.verify_warn.unwrap_or(default.verify_warn),
+        on_block: r.on_block.unwrap_or(default.on_block),
+        not_in_use_for: r.not_in_use_for.map_or(default.not_in_use_for, |x| x.0),
+        min_grace: r.min_grace.map_or(default.min_grace, |x| x.0),
     }
 }
 
@@ -1319,6 +1415,9 @@ impl Policy {
                 grace_in_use: BTreeMap::new(),
                 verified_prefix: None,
                 verify_warn: false,
+                on_block: OnBlock::Retag,
+                not_in_use_for: DEFAULT_NOT_IN_USE_FOR,
+                min_grace: DEFAULT_MIN_GRACE,
             };
             Policy {
                 default: rule,

@@ -451,7 +451,7 @@ impl<'f> Tally<'f> {
 /// The grace a rescan finding gets: the rule's, shortened to CISA's interval for a vulnerability in
 /// KEV (dateDue - dateAdded, counted from when the image was found affected) where the rule asks about
 /// KEV, but never under [`MIN_KEV_GRACE`] (nor over the rule's own).
-fn kev_grace(rule: &Rule, f: &Finding, grace: Epoch) -> Epoch {
+pub fn kev_grace(rule: &Rule, f: &Finding, grace: Epoch) -> Epoch {
     let asks = rule.block.asks_kev() || rule.warn.asks_kev();
     match f.kev.and_then(|k| k.interval()) {
         Some(interval) if asks => grace.min(interval.max(MIN_KEV_GRACE)),

@@ -289,13 +289,15 @@ fn tag_actions(n: &VerdictNotice<'_>) -> Vec<String> {
         .iter()
         .take(10)
         .map(|a| {
+            use crate::outbound::notice::ActionKind;
+            let what = match a.action {
+                ActionKind::AddTag => format!("+ {}", code(&a.tag)),
+                ActionKind::RemoveTag => format!("− {}", code(&a.tag)),
+                ActionKind::Archive => "archive".to_string(),
+                ActionKind::Restore => "restore".to_string(),
+            };
             format!(
-                "{} {} ({})",
-                match a.action {
-                    crate::outbound::notice::ActionKind::AddTag => "+",
-                    crate::outbound::notice::ActionKind::RemoveTag => "−",
-                },
-                code(&a.tag),
+                "{what} ({})",
                 match a.status {
                     ActionStatus::Done => "done",
                     ActionStatus::Would => "would",

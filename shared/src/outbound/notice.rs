@@ -76,6 +76,11 @@ pub enum ActionKind {
     AddTag,
     /// A tag was (or would be) removed from this image.
     RemoveTag,
+    /// The image was (or would be) archived: no pull works, by tag or digest (`tag` is empty).
+    Archive,
+    /// Restoring the image from the archive was asked for; its tags follow once it is active (`tag`
+    /// is empty).
+    Restore,
 }
 
 /// The outcome of an action.

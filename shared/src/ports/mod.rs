@@ -13,7 +13,7 @@ pub use findings::{FindingsSource, Window};
 pub use notifier::Notifier;
 pub use registry::{
     BasicScan, ImageDetail, ImageRegistry, Manifest, PutTag, Reach, Removal, RemovedTag,
-    ScanCoverage, StartScan,
+    ScanCoverage, StartScan, Storage,
 };
 pub use reject::RejectSink;
 pub use store::{

@@ -23,6 +23,40 @@ pub struct ImageDetail {
     pub pushed_at: Option<Epoch>,
     /// `lastRecordedPullTime`.
     pub pulled_at: Option<Epoch>,
+    /// `imageStatus`: active, archived or being restored.
+    pub storage: Storage,
+}
+
+/// Which storage class an image is in (DescribeImages' `imageStatus`; absent means active).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Storage {
+    /// Standard storage: pullable.
+    #[default]
+    Active,
+    /// Archived: every pull fails with 404, Inspector stops scanning it.
+    Archived,
+    /// Being restored to standard storage (up to about 20 minutes): not pullable yet.
+    Activating,
+}
+
+impl Storage {
+    /// ECR's `imageStatus` (`ACTIVE`, `ARCHIVED`, `ACTIVATING`); anything else reads as active.
+    pub fn parse(status: &str) -> Storage {
+        match status {
+            "ARCHIVED" => Storage::Archived,
+            "ACTIVATING" => Storage::Activating,
+            _ => Storage::Active,
+        }
+    }
+
+    /// `active`, `archived` or `activating`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Storage::Active => "active",
+            Storage::Archived => "archived",
+            Storage::Activating => "activating",
+        }
+    }
 }
 
 /// An image manifest exactly as ECR stores it (PutImage needs the same bytes to add a tag).
@@ -168,6 +202,20 @@ pub trait ImageRegistry {
         &self,
         repository: &str,
     ) -> impl Future<Output = Result<Vec<ImageDetail>, AwsError>> + Send;
+    /// UpdateImageStorageClass: to ARCHIVE (`archive`) or back to STANDARD; the image's status after
+    /// the call, `None` when the image does not exist.
+    fn set_archived(
+        &self,
+        repository: &str,
+        digest: &str,
+        archive: bool,
+    ) -> impl Future<Output = Result<Option<Storage>, AwsError>> + Send;
+    /// The repository's lifecycle rules that expire archived images (GetLifecyclePolicy), one line
+    /// each; none when it has no policy.
+    fn archive_expiry(
+        &self,
+        repository: &str,
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
     /// DescribeImageScanFindings, all pages.
     fn basic_findings(
         &self,

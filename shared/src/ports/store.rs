@@ -11,7 +11,7 @@ use crate::domain::verdict::Summary;
 use crate::domain::{Decision, ImageRef, Kev, Severity};
 use crate::error::AwsError;
 use crate::state::{
-    BreakerCount, Claim, ImageState, Mark, Override, SeenFindings, TicketChange, Written,
+    Archive, BreakerCount, Claim, ImageState, Mark, Override, SeenFindings, TicketChange, Written,
 };
 
 /// An image's record and the claim protocol on it: read it, record a push, claim, finish or quietly
@@ -79,6 +79,14 @@ pub trait ImageRecords {
         image: &ImageRef,
         seen: &SeenFindings,
     ) -> impl Future<Output = Result<Written, AwsError>> + Send;
+    /// Writes (or, with `None`, removes) the image's archive record and sets when the sweep looks at it
+    /// again (`due`), in one write that leaves the version alone.
+    fn set_archive(
+        &self,
+        image: &ImageRef,
+        archive: Option<&Archive>,
+        due: Option<Epoch>,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// Forgets an image's verdict so that its next scan is judged as a new image's (a restore from archive).
     fn reset_image(&self, image: &ImageRef) -> impl Future<Output = Result<(), AwsError>> + Send;
 }

@@ -53,7 +53,29 @@ pub(crate) struct Cause {
     pub tags_before: Vec<String>,
 }
 
+impl Target {
+    /// The tags for a decision (a block suspended by an override shows as a release).
+    pub(crate) fn of(decision: Decision, overridden: bool, platform_of_index: bool) -> Target {
+        Target {
+            tags: if overridden { Decision::Warn } else { decision },
+            verdict: decision,
+            platform_of_index,
+        }
+    }
+}
+
 impl Cause {
+    /// The cause of a change to `decision` made for `trigger`, named by the verdict's first reason.
+    pub(crate) fn of_verdict(
+        trigger: &Trigger,
+        decision: Decision,
+        verdict: &crate::domain::verdict::Verdict,
+        tags: &[String],
+    ) -> Cause {
+        let first = verdict.reasons.first().map_or("", String::as_str);
+        Cause::new(trigger, format!("{}: {first}", decision.as_str()), tags)
+    }
+
     /// The cause of a change made for `trigger`, on an image that had `tags`.
     pub(crate) fn new(trigger: &Trigger, reason: impl Into<String>, tags: &[String]) -> Cause {
         Cause {
@@ -231,36 +253,7 @@ impl<P: Ports> Gatekeeper<P> {
                 held_back: false,
             });
         }
-        let breaker = self.policy.breaker();
-        let now = (self.clock)();
-        let counted = self
-            .state
-            .count_tag_changes(plan.steps.len() as u64, now, breaker.window)
-            .await?;
-        if let Some(at) = counted.tripped_at {
-            let why = format!(
-                "circuit breaker open since {}: no tag changes until an operator resets it (gatekeeper breaker reset)",
-                format_rfc3339(at)
-            );
-            warn!(image = %image.display(), "circuit breaker open");
-            problems.push(why.clone());
-            return Ok(Carried {
-                actions: skipped(&plan, &why),
-                problems,
-                held_back: true,
-            });
-        }
-        if counted.count > u64::from(breaker.max_tag_changes) {
-            let why = format!(
-                "circuit breaker tripped: {} tag changes within {} minutes (limit {}); all tag changes stop until an operator resets it (gatekeeper breaker reset)",
-                counted.count,
-                breaker.window / 60,
-                breaker.max_tag_changes
-            );
-            error!(image = %image.display(), count = counted.count, "circuit breaker tripped");
-            if self.state.trip_breaker(now, &why).await? == Written::Done {
-                self.alert_breaker(image, &why).await?;
-            }
+        if let Some(why) = self.breaker_holds(image, plan.steps.len() as u64).await? {
             problems.push(why.clone());
             return Ok(Carried {
                 actions: skipped(&plan, &why),
@@ -274,6 +267,42 @@ impl<P: Ports> Gatekeeper<P> {
             problems,
             held_back: false,
         })
+    }
+
+    /// Counts `changes` ECR changes (tags, archiving) against the circuit breaker: why they must not
+    /// be made, when it is open or this count trips it (alerting once); `None` when they may.
+    pub(super) async fn breaker_holds(
+        &self,
+        image: &ImageRef,
+        changes: u64,
+    ) -> Result<Option<String>, Error> {
+        let breaker = self.policy.breaker();
+        let now = (self.clock)();
+        let counted = self
+            .state
+            .count_tag_changes(changes, now, breaker.window)
+            .await?;
+        if let Some(at) = counted.tripped_at {
+            warn!(image = %image.display(), "circuit breaker open");
+            return Ok(Some(format!(
+                "circuit breaker open since {}: no tag changes until an operator resets it (gatekeeper breaker reset)",
+                format_rfc3339(at)
+            )));
+        }
+        if counted.count > u64::from(breaker.max_tag_changes) {
+            let why = format!(
+                "circuit breaker tripped: {} tag changes within {} minutes (limit {}); all tag changes stop until an operator resets it (gatekeeper breaker reset)",
+                counted.count,
+                breaker.window / 60,
+                breaker.max_tag_changes
+            );
+            error!(image = %image.display(), count = counted.count, "circuit breaker tripped");
+            if self.state.trip_breaker(now, &why).await? == Written::Done {
+                self.alert_breaker(image, &why).await?;
+            }
+            return Ok(Some(why));
+        }
+        Ok(None)
     }
 
     async fn alert_breaker(&self, image: &ImageRef, why: &str) -> Result<(), Error> {

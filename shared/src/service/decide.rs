@@ -7,6 +7,7 @@ use tracing::{info, warn};
 
 use super::act::Carried;
 use super::act::{Cause, Target};
+use super::archive::{Stored, Storing};
 use super::{Gatekeeper, Outcome, Status, Trigger, retry_later};
 use crate::domain::index::{PlatformVerdict, aggregate};
 use crate::domain::policy::{Rule, Whereabouts};
@@ -17,7 +18,7 @@ use crate::domain::{Decision, Finding, ImageRef, Mode, ScanState};
 use crate::error::{Error, GatekeeperError};
 use crate::outbound::notice::{VerdictNotice, change_key, dedup_key};
 use crate::ports::{
-    ImageDetail, ImageRecords, ImageRegistry, Notifier, OnceMarks, Ports, SweepSchedule,
+    ImageDetail, ImageRecords, ImageRegistry, Notifier, OnceMarks, Ports, Storage, SweepSchedule,
 };
 use crate::state::{Claim, ImageState, Mark, Override, Written, key_scope};
 
@@ -371,15 +372,96 @@ impl<'a, P: Ports> Deciding<'a, P> {
     /// knows no exception ends, so it leaves the schedule alone).
     async fn unchanged(&mut self, seen: Seen, judged: Judged) -> Result<Decided, Error> {
         let verdict = &judged.verdict;
-        if !judged.recalled && seen.state.due_at != verdict.due() {
-            self.gk.state.set_due(self.image, verdict.due()).await?;
+        let archive = seen.state.archive.as_ref();
+        let restoring = archive.is_some_and(|a| a.restore_by.is_some());
+        let wanted = (verdict.due().into_iter())
+            .chain(archive.and_then(|a| a.deadline()))
+            .min();
+        if !judged.recalled && !restoring && seen.state.due_at != wanted {
+            self.gk.state.set_due(self.image, wanted).await?;
         }
+        self.keep_storage(&seen, verdict).await?;
         let decision = verdict.decision;
         let detail = format!("decision {} unchanged", decision.as_str());
         info!(image = %self.image.display(), decision = decision.as_str(), counts = ?verdict.counts, "unchanged");
         let outcome = self.outcome(Status::Unchanged, decision, detail);
         self.left_at = Some(seen.state.version);
         Ok(self.decided(outcome, seen, judged.scan))
+    }
+
+    /// The disposition stands, but the image's storage may not follow it yet: a deadline passed, a
+    /// restore finished (or its event was lost), an archived image came back without a release.
+    /// Announced when it changes ECR.
+    async fn keep_storage(&mut self, seen: &Seen, verdict: &Verdict) -> Result<(), Error> {
+        let state = &seen.state;
+        let decision = verdict.decision;
+        let blocks = decision == Decision::Block && !state.overridden;
+        if !Gatekeeper::<P>::storage_pending(state, &self.rule, blocks, seen.now)
+            || !self.read_detail().await?
+        {
+            return Ok(());
+        }
+        let Some(detail) = self.detail.clone() else {
+            return Ok(());
+        };
+        let cause = Cause::of_verdict(self.trigger, decision, verdict, &detail.tags);
+        let stored = self
+            .storage(
+                &detail,
+                state,
+                (decision, state.overridden),
+                verdict,
+                &cause,
+                false,
+            )
+            .await?;
+        if stored.changed {
+            self.gk
+                .announce_storage(
+                    self.image,
+                    &detail,
+                    state,
+                    &self.rule,
+                    &stored,
+                    self.trigger,
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Makes the image's storage follow the disposition `(decision, overridden)` (see
+    /// [`Gatekeeper::converge_storage`]); `rewrite_due` after a claim, which set the sweep's time for
+    /// the verdict alone.
+    async fn storage(
+        &self,
+        detail: &ImageDetail,
+        state: &ImageState,
+        (decision, overridden): (Decision, bool),
+        verdict: &Verdict,
+        cause: &Cause,
+        rewrite_due: bool,
+    ) -> Result<Stored, Error> {
+        let blocking: Vec<Finding> = (verdict.top.iter())
+            .take(verdict.blocking as usize)
+            .cloned()
+            .collect();
+        self.gk
+            .converge_storage(&Storing {
+                image: self.image,
+                detail,
+                state,
+                rule: &self.rule,
+                mode: self.mode,
+                decision,
+                overridden,
+                platform_of_index: !state.parents.is_empty(),
+                blocking: &blocking,
+                verdict_due: verdict.due(),
+                cause,
+                rewrite_due,
+            })
+            .await
     }
 
     /// Claims the change with a conditional write (a retry of this delivery resumes its own claim);
@@ -455,27 +537,40 @@ impl<'a, P: Ports> Deciding<'a, P> {
         {
             state.parents = self.gk.find_parents(self.image).await?;
         }
-        let cause = Cause::new(
-            self.trigger,
-            format!(
-                "{}: {}",
-                to.decision.as_str(),
-                verdict.reasons.first().map_or("", String::as_str)
-            ),
-            &detail.tags,
-        );
-        let target = Target {
-            tags: if to.overridden {
-                Decision::Warn
-            } else {
-                to.decision
-            },
-            verdict: to.decision,
-            platform_of_index: !state.parents.is_empty(),
+        let cause = Cause::of_verdict(self.trigger, to.decision, verdict, &detail.tags);
+        let target = Target::of(to.decision, to.overridden, !state.parents.is_empty());
+        // An archived image cannot be tagged (its manifest cannot be read): its tags follow a restore.
+        let mut carried = if detail.storage == Storage::Active {
+            self.gk
+                .apply(self.image, detail, target, self.mode, &cause)
+                .await?
+        } else {
+            Carried {
+                problems: vec![format!(
+                    "the image is {}: its tags change once it is restored",
+                    detail.storage.as_str()
+                )],
+                ..Carried::default()
+            }
         };
-        self.gk
-            .apply(self.image, detail, target, self.mode, &cause)
-            .await
+        if carried.held_back {
+            return Ok(carried);
+        }
+        let stored = self
+            .storage(
+                detail,
+                state,
+                (to.decision, to.overridden),
+                verdict,
+                &cause,
+                true,
+            )
+            .await?;
+        carried.actions.extend(stored.actions);
+        carried.problems.extend(stored.problems);
+        let at = verdict.reasons.len().min(1);
+        verdict.reasons.splice(at..at, stored.reasons);
+        Ok(carried)
     }
 
     /// Announces the change (a platform image of a known index is announced by the index's message,

@@ -32,6 +32,8 @@ impl<P: Ports> Gatekeeper<P> {
                 match a.action {
                     ActionKind::AddTag => "add_tag",
                     ActionKind::RemoveTag => "remove_tag",
+                    ActionKind::Archive => "archive",
+                    ActionKind::Restore => "restore",
                 },
                 a.status == ActionStatus::Done,
             );
@@ -39,7 +41,7 @@ impl<P: Ports> Gatekeeper<P> {
                 match a.action {
                     ActionKind::AddTag if !after.contains(&a.tag) => after.push(a.tag.clone()),
                     ActionKind::RemoveTag => after.retain(|t| *t != a.tag),
-                    ActionKind::AddTag => {}
+                    ActionKind::AddTag | ActionKind::Archive | ActionKind::Restore => {}
                 }
             }
             info!(

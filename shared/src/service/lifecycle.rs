@@ -1,12 +1,17 @@
-//! An image deleted (it leaves its tickets) or restored from the archive (decided again as new).
+//! An image deleted (it leaves its tickets) or restored from the archive: one the gatekeeper archived
+//! gets its tags back after a release, or is archived again without one; any other is decided again
+//! as new.
 
 use tracing::info;
 
+use super::act::Cause;
+use super::archive::Storing;
 use super::{Gatekeeper, Outcome, Status, Trigger};
 use crate::domain::events::Event;
-use crate::domain::{ImageRef, MediaKind, TriggerKind};
+use crate::domain::{Decision, ImageRef, MediaKind, TriggerKind};
 use crate::error::Error;
-use crate::ports::{ImageRecords, Ports, TicketLedger};
+use crate::ports::{ImageDetail, ImageRecords, Ports, TicketLedger};
+use crate::state::ImageState;
 
 impl<P: Ports> Gatekeeper<P> {
     /// An image or tag was deleted. When the image itself is gone, it leaves the tickets it was in
@@ -47,6 +52,12 @@ impl<P: Ports> Gatekeeper<P> {
         let Some(detail) = self.detail(image).await? else {
             return Ok(Outcome::gone(TriggerKind::Restore, image));
         };
+        let state = self.state.load(image).await?;
+        if state.archive.is_some() {
+            return self
+                .restored_archive(image, &detail, &state, &trigger)
+                .await;
+        }
         self.state.reset_image(image).await?;
         let kind = MediaKind::classify(
             detail.manifest_media_type.as_deref(),
@@ -54,6 +65,57 @@ impl<P: Ports> Gatekeeper<P> {
         );
         let mut outcome = self.ensure_scan(image, kind, &trigger).await?;
         outcome.kind = TriggerKind::Restore;
+        Ok(outcome)
+    }
+
+    /// An image the gatekeeper archived was restored (or is being restored): after a release, its
+    /// tags come back once it is active; without one, a block that archives holds again.
+    async fn restored_archive(
+        &self,
+        image: &ImageRef,
+        detail: &ImageDetail,
+        state: &ImageState,
+        trigger: &Trigger,
+    ) -> Result<Outcome, Error> {
+        let rule = self.rule_of(image).await?;
+        let rule = &*rule;
+        let decision = state.decision.unwrap_or(Decision::Pending);
+        let cause = Cause::new(
+            trigger,
+            format!("restored from the archive; verdict {}", decision.as_str()),
+            &detail.tags,
+        );
+        let stored = self
+            .converge_storage(&Storing {
+                image,
+                detail,
+                state,
+                rule,
+                mode: self.effective_mode(rule),
+                decision,
+                overridden: state.override_at((self.clock)()).is_some() && state.overridden,
+                platform_of_index: !state.parents.is_empty(),
+                blocking: &[],
+                verdict_due: state.summary.as_ref().and_then(|s| s.due),
+                cause: &cause,
+                rewrite_due: false,
+            })
+            .await?;
+        if stored.changed {
+            self.announce_storage(image, detail, state, rule, &stored, trigger)
+                .await?;
+        }
+        let status = if stored.changed {
+            Status::Acted
+        } else {
+            Status::Unchanged
+        };
+        let detail = (stored.reasons.first().cloned())
+            .unwrap_or_else(|| format!("storage {}", detail.storage.as_str()));
+        let mut outcome = Outcome::new(status, TriggerKind::Restore, Some(image), detail);
+        outcome.decision = Some(decision);
+        outcome.actions = stored.actions;
+        outcome.notified = stored.changed;
         Ok(outcome)
     }
 }

@@ -17,6 +17,7 @@
 //! - `index`: image indexes decided from their platform images;
 //! - `tickets`: one ticket per vulnerability, listing the images that have it;
 //! - `act`: a decision as a tag plan, behind the circuit breaker;
+//! - `archive`: a blocked image archived (`on_block`), restored by a release, archived again;
 //! - `execute`: a plan carried out in ECR, with its audit trail;
 //! - `members`: the registry an image lives in (the deployment's own, or an Organization member's);
 //! - `operator`: the CLI's preview, break-glass release and uninstall;
@@ -24,6 +25,7 @@
 
 mod act;
 mod admit;
+mod archive;
 mod decide;
 mod evaluate;
 mod execute;

@@ -13,11 +13,14 @@ use crate::domain::time::{Epoch, format_date};
 use crate::domain::verdict::{Subject, Verdict, evaluate};
 use crate::domain::{Decision, ImageRef, Mode, ScanState, TriggerKind};
 use crate::error::Error;
-use crate::outbound::notice::{Action, EventType, VerdictNotice, dedup_key};
+use crate::outbound::notice::{
+    Action, ActionKind, ActionStatus, EventType, VerdictNotice, dedup_key,
+};
 use crate::ports::{
     FindingsSource, ImageAnnotations, ImageDetail, ImageRecords, ImageRegistry, Notifier, Ports,
+    Storage,
 };
-use crate::state::{Claim, Override, Written};
+use crate::state::{Archive, Claim, Override, Written};
 
 /// The verdict for an image now and the tag changes a delivery would make, computed read-only.
 #[derive(Debug, Clone)]
@@ -36,6 +39,8 @@ pub struct Preview {
     pub rule: String,
     /// Whether an operator's override suspends a block now.
     pub overridden: bool,
+    /// Where ECR stores the image (an archived image is restored before its tags come back).
+    pub storage: Storage,
 }
 
 /// `gatekeeper release`: who, why, and whether to override a verdict that still blocks.
@@ -139,6 +144,7 @@ impl<P: Ports> Gatekeeper<P> {
             problems: p.notes,
             rule,
             overridden,
+            storage: detail.storage,
         }))
     }
 
@@ -153,9 +159,16 @@ impl<P: Ports> Gatekeeper<P> {
         req: &ReleaseRequest<'_>,
     ) -> Result<Result<Outcome, String>, Error> {
         let image = req.image;
-        let Some(preview) = self.preview(source, image, scanner).await? else {
+        let Some(mut preview) = self.preview(source, image, scanner).await? else {
             return Ok(Err(format!("{} does not exist", image.display())));
         };
+        // Lost coverage never improves a decision (an archived image is not scanned): a recorded
+        // block stands until a scan says otherwise.
+        if preview.verdict.decision == Decision::Pending
+            && self.state.load(image).await?.decision == Some(Decision::Block)
+        {
+            preview.verdict.decision = Decision::Block;
+        }
         let blocked = preview.verdict.decision == Decision::Block;
         if blocked && req.force_for.is_none() {
             return Ok(Err(format!(
@@ -177,10 +190,19 @@ impl<P: Ports> Gatekeeper<P> {
             }
             _ => None,
         };
-        let carried = self.put_back(req, &preview).await?;
+        let (carried, restoring) = if preview.storage == Storage::Active {
+            (self.put_back(req, &preview).await?, None)
+        } else {
+            self.restore_released(req, &preview).await?
+        };
         let previous = self
             .record_release(image, &preview.verdict, override_.is_some(), now)
             .await?;
+        if let Some(a) = restoring {
+            // After the release's own record (which sets the sweep's time for the verdict alone).
+            let due = a.due(now);
+            self.state.set_archive(image, Some(&a), due).await?;
+        }
         let detail = self
             .announce_release(req, &preview, previous, override_.as_ref(), &carried, now)
             .await?;
@@ -212,6 +234,7 @@ impl<P: Ports> Gatekeeper<P> {
             artifact_media_type: None,
             pushed_at: None,
             pulled_at: None,
+            storage: Storage::Active,
         };
         let owners = self.owners(image, &detail).await?;
         let rule = self.rule_of(image).await?;
@@ -242,6 +265,51 @@ impl<P: Ports> Gatekeeper<P> {
             problems,
             held_back: false,
         })
+    }
+
+    /// An archived (or restoring) image is released: ECR is asked to restore it and the record says
+    /// who asked; its tags come back once ECR reports it active (the restore event, or the sweep).
+    /// The record to write after the release's own.
+    async fn restore_released(
+        &self,
+        req: &ReleaseRequest<'_>,
+        preview: &Preview,
+    ) -> Result<(Carried, Option<Archive>), Error> {
+        let image = req.image;
+        let now = (self.clock)();
+        let state = self.state.load(image).await?;
+        let mut a = state.archive.unwrap_or_else(|| Archive {
+            at: now,
+            reason: format!("{} outside the gatekeeper", preview.storage.as_str()),
+            archived_at: Some(now),
+            restore_by: None,
+        });
+        let mut carried = Carried::default();
+        if preview.storage == Storage::Archived {
+            let registry = self.registry_of(image).await?;
+            match registry
+                .set_archived(&image.repository, &image.digest, false)
+                .await
+            {
+                Ok(_) => carried.actions.push(Action {
+                    action: ActionKind::Restore,
+                    tag: String::new(),
+                    status: ActionStatus::Done,
+                    note: Some("its tags come back once ECR reports it active".into()),
+                }),
+                Err(e) if e.is_retryable() => return Err(e.into()),
+                Err(e) => {
+                    carried.problems.push(format!("not restored: {e}"));
+                    return Ok((carried, None));
+                }
+            }
+        }
+        a.restore_by = Some(req.caller.to_string());
+        carried.problems.push(
+            "restoring from the archive: its tags come back once ECR reports it active (the restore event, or the next sweep)"
+                .into(),
+        );
+        Ok((carried, Some(a)))
     }
 
     /// Records the released disposition, so that the next event for this image finds nothing
@@ -348,6 +416,9 @@ impl<P: Ports> Gatekeeper<P> {
                 vec![format!("{} does not exist", image.display())],
             ));
         };
+        if detail.storage != Storage::Active {
+            return self.unarchive_for_uninstall(image, &detail, dry_run).await;
+        }
         let owners = self.owners(image, &detail).await?;
         // Uninstalling puts quarantined and held tags back and leaves verified tags as they are.
         let p = plan(
@@ -371,5 +442,49 @@ impl<P: Ports> Gatekeeper<P> {
         };
         let actions = self.execute(image, &p, &mut problems, &cause).await?;
         Ok((actions, problems))
+    }
+
+    /// Uninstall path for an archived image: the gatekeeper's own archive is undone (restored); its
+    /// tags can only come back once ECR reports it active, by running `release --all` again. An image
+    /// archived by something else (a lifecycle rule) is left alone.
+    async fn unarchive_for_uninstall(
+        &self,
+        image: &ImageRef,
+        detail: &ImageDetail,
+        dry_run: bool,
+    ) -> Result<(Vec<Action>, Vec<String>), Error> {
+        let state = self.state.load(image).await?;
+        if state
+            .archive
+            .as_ref()
+            .is_none_or(|a| a.archived_at.is_none())
+        {
+            let why = format!(
+                "{} is {}, not by the gatekeeper: left as it is",
+                image.display(),
+                detail.storage.as_str()
+            );
+            return Ok((Vec::new(), vec![why]));
+        }
+        let again = "its tags come back by running release --all again once ECR reports it active";
+        let mut action = Action {
+            action: ActionKind::Restore,
+            tag: String::new(),
+            status: ActionStatus::Would,
+            note: Some(again.into()),
+        };
+        if !dry_run && detail.storage == Storage::Archived {
+            self.registry_of(image)
+                .await?
+                .set_archived(&image.repository, &image.digest, false)
+                .await?;
+            // Uninstalled, the image is no longer the gatekeeper's to archive again.
+            self.state.set_archive(image, None, state.due_at).await?;
+            action.status = ActionStatus::Done;
+        } else if !dry_run {
+            action.status = ActionStatus::Skipped;
+            action.note = Some(format!("already being restored: {again}"));
+        }
+        Ok((vec![action], vec![format!("{}: {again}", image.display())]))
     }
 }

@@ -4,6 +4,7 @@
 use tracing::{info, warn};
 
 use super::act::{Carried, Cause, Target, changed_something};
+use super::archive::Storing;
 use super::{Gatekeeper, Outcome, Status, Trigger};
 use crate::domain::events::{Event, Push};
 use crate::domain::plan::{self, Verified};
@@ -197,9 +198,29 @@ impl<P: Ports> Gatekeeper<P> {
             verdict: decision,
             platform_of_index: !state.parents.is_empty(),
         };
-        let carried = self
-            .apply(image, &detail, target, self.effective_mode(rule), &cause)
-            .await?;
+        let mode = self.effective_mode(rule);
+        let mut carried = self.apply(image, &detail, target, mode, &cause).await?;
+        if !carried.held_back {
+            // A push of an archived digest restores it in ECR: a block that archives holds again.
+            let stored = self
+                .converge_storage(&Storing {
+                    image,
+                    detail: &detail,
+                    state,
+                    rule,
+                    mode,
+                    decision,
+                    overridden: false,
+                    platform_of_index: target.platform_of_index,
+                    blocking: &[],
+                    verdict_due: state.summary.as_ref().and_then(|s| s.due),
+                    cause: &cause,
+                    rewrite_due: false,
+                })
+                .await?;
+            carried.actions.extend(stored.actions);
+            carried.problems.extend(stored.problems);
+        }
         let mut outcome = Outcome::new(
             Status::Unchanged,
             trigger.kind,

@@ -115,12 +115,63 @@ pub struct ImageState {
     pub due_at: Option<Epoch>,
     /// What the last evaluation saw, if recorded (stale unless its version is the record's).
     pub seen: Option<SeenFindings>,
+    /// Archiving under the rule's `on_block`: due, done, or being undone by a release.
+    pub archive: Option<Archive>,
+    /// When the gatekeeper last changed the image's tags (its BatchGetImage counts as a pull).
+    pub acted_at: Option<Epoch>,
+    /// When a push of the image was last recorded (a hold or re-tag may have read it then).
+    pub pushed_seen_at: Option<Epoch>,
 }
+
+/// What the gatekeeper decided about archiving a blocked image: every image it archives has its
+/// reason here, a deadline waits here for the sweep, and a release's restore is remembered until the
+/// image is active again and its tags are back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Archive {
+    /// When it archives (or archived) the image.
+    pub at: Epoch,
+    /// Why, and why then.
+    pub reason: String,
+    /// When the gatekeeper archived it (`None` while the deadline runs).
+    pub archived_at: Option<Epoch>,
+    /// Who released it: a restore was asked for, and its tags come back once it is active.
+    pub restore_by: Option<String>,
+}
+
+impl Archive {
+    /// When the sweep must look at the image for this record: at the deadline while it runs, soon
+    /// again while a restore is under way (a lost restore event), never once archived.
+    pub fn due(&self, now: Epoch) -> Option<Epoch> {
+        match (&self.restore_by, self.archived_at) {
+            (Some(_), _) => Some(now + RESTORE_CHECK),
+            (None, None) => Some(self.at),
+            (None, Some(_)) => None,
+        }
+    }
+}
+
+impl Archive {
+    /// The deadline still running, if any (not archived yet, no restore under way).
+    pub fn deadline(&self) -> Option<Epoch> {
+        (self.archived_at.is_none() && self.restore_by.is_none()).then_some(self.at)
+    }
+}
+
+/// How soon the sweep looks again at an image being restored (ECR restores within about 20 minutes).
+pub const RESTORE_CHECK: Epoch = 1800;
 
 impl ImageState {
     /// The override in force at `now`, if any.
     pub fn override_at(&self, now: Epoch) -> Option<&Override> {
         self.override_.as_ref().filter(|o| o.until > now)
+    }
+
+    /// The times the gatekeeper itself may have pulled the image (a pull ECR records then is its own).
+    pub fn own_pulls(&self) -> Vec<Epoch> {
+        self.acted_at
+            .into_iter()
+            .chain(self.pushed_seen_at)
+            .collect()
     }
 
     /// What the last evaluation saw, when nothing was written to the record since.

@@ -2,6 +2,7 @@
 //! protocol's interleavings, SQS batches and an Organization's members through the service over the
 //! in-memory fakes.
 
+mod archive;
 mod claims;
 mod hostile;
 mod intake;

@@ -29,12 +29,12 @@ locals {
   }
 
   # The member role's statements: exactly the ECR actions of the central on-push, on-scan and sweep
-  # (infra/permissions.json, member.acting); in audit, no PutImage and no BatchDeleteImage. And the
-  # read of the OU path parameter (member.ou_path), in every mode, even without one (the gatekeeper
-  # then learns there is none, not that it was refused).
+  # (infra/permissions.json, member.acting); in audit, no PutImage, no BatchDeleteImage and no
+  # UpdateImageStorageClass (retag). And the read of the OU path parameter (member.ou_path), in every
+  # mode, even without one (the gatekeeper then learns there is none, not that it was refused).
   acting_statements = {
-    repositories = { sid = "Repositories", actions = ["ecr:BatchGetImage", "ecr:BatchGetRepositoryScanningConfiguration", "ecr:DescribeImageScanFindings", "ecr:DescribeImages", "ecr:DescribeRepositories", "ecr:StartImageScan"], resources = [local.repositories] }
-    retag        = { sid = "Retag", actions = ["ecr:BatchDeleteImage", "ecr:PutImage"], resources = [local.repositories] }
+    repositories = { sid = "Repositories", actions = ["ecr:BatchGetImage", "ecr:BatchGetRepositoryScanningConfiguration", "ecr:DescribeImageScanFindings", "ecr:DescribeImages", "ecr:DescribeRepositories", "ecr:GetLifecyclePolicy", "ecr:StartImageScan"], resources = [local.repositories] }
+    retag        = { sid = "Retag", actions = ["ecr:BatchDeleteImage", "ecr:PutImage", "ecr:UpdateImageStorageClass"], resources = [local.repositories] }
     registry     = { sid = "Registry", actions = ["ecr:DescribePullThroughCacheRules", "ecr:DescribeRegistry", "ecr:GetRegistryScanningConfiguration"], resources = ["*"] }
     ou_path      = { sid = "OuPath", actions = ["ssm:GetParameter"], resources = [local.ou_path] }
   }

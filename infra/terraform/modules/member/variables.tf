@@ -47,7 +47,7 @@ variable "ou_path" {
 }
 
 variable "mode" {
-  description = "audit leaves the member role without ecr:PutImage and ecr:BatchDeleteImage (nothing is re-tagged here, whatever the central deployment does); enforce lets it re-tag."
+  description = "audit leaves the member role without ecr:PutImage, ecr:BatchDeleteImage and ecr:UpdateImageStorageClass (nothing is re-tagged or archived here, whatever the central deployment does); enforce lets it re-tag and archive."
   type        = string
   default     = "enforce"
   validation {

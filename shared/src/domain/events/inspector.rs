@@ -64,6 +64,7 @@ pub(super) fn finding(
     };
     let mut finding = finding_from(detail)?;
     finding.in_use_count = in_use_count;
+    finding.last_in_use_at = last_in_use_at;
     finding.first_observed = not_after(finding.first_observed, sent);
     // An update "after" the event would make every later report of the finding look older.
     finding.updated_at = not_after(finding.updated_at, sent);
@@ -273,6 +274,7 @@ fn finding_from(detail: &Obj<'_>) -> Result<Finding, ParseError> {
         first_observed: time_field(detail, "firstObservedAt")?,
         updated_at: time_field(detail, "updatedAt")?,
         in_use_count: None,
+        last_in_use_at: None,
         severity_note,
         kev: None,
     })

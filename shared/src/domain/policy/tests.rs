@@ -1385,3 +1385,60 @@ fn the_strictest_rule_denies_every_id_either_denies_and_takes_each_fix_threshold
     );
     assert_eq!(s.deny.iter().collect::<Vec<_>>(), ["CVE-1", "CVE-2"]);
 }
+
+#[test]
+fn on_block_is_per_rule_with_its_settings_and_the_strictest_archives() {
+    let text = "version = 1\n[defaults]\nblock = \"CRITICAL\"\n[[rule]]\nname = \"prod\"\nrepositories = [\"prod/*\"]\non_block = \"runtime\"\nnot_in_use_for = \"30d\"\nmin_grace = \"2d\"\n[[rule]]\nname = \"lab\"\nrepositories = [\"lab/*\"]\non_block = \"archive\"\n";
+    let p = Policy::parse(text).unwrap();
+    assert_eq!(p.warnings(), [], "{:?}", p.warnings());
+    let rule = |repo| p.rule_in(repo, Whereabouts::default()).clone();
+    let (d, prod, lab) = (rule("x/y"), rule("prod/api"), rule("lab/x"));
+    assert_eq!(
+        (d.on_block, d.not_in_use_for, d.min_grace),
+        (OnBlock::Retag, 14 * DAY, DAY),
+        "defaults: retag, 14d, 24h"
+    );
+    assert_eq!(
+        (prod.on_block, prod.not_in_use_for, prod.min_grace),
+        (OnBlock::Runtime, 30 * DAY, 2 * DAY)
+    );
+    assert_eq!(lab.on_block, OnBlock::Archive);
+    let strictest = Rule::strictest(&prod, &[&lab, &d]);
+    assert_eq!(
+        (
+            strictest.on_block,
+            strictest.not_in_use_for,
+            strictest.min_grace
+        ),
+        (OnBlock::Archive, 14 * DAY, DAY)
+    );
+    let bad = "version = 1\n[defaults]\nblock = \"CRITICAL\"\non_block = \"delete\"\n";
+    let e = Policy::parse(bad).unwrap_err();
+    assert!(
+        format!("{e:?}").contains("unknown variant `delete`"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn archive_settings_that_do_nothing_or_misread_ecr_are_warnings() {
+    let text = "version = 1\n[defaults]\nblock = \"CRITICAL\"\nnot_in_use_for = \"7d\"\n[[rule]]\nname = \"a\"\nrepositories = [\"a/*\"]\non_block = \"runtime\"\nnot_in_use_for = \"6h\"\n[[rule]]\nname = \"b\"\nrepositories = [\"b/*\"]\non_block = \"archive\"\nmode = \"audit\"\nmin_grace = \"1d\"\n";
+    let p = Policy::parse(text).unwrap();
+    let got: Vec<(Option<&str>, &str)> = (p.warnings().iter())
+        .map(|w| (w.field.as_deref(), w.message.as_str()))
+        .collect();
+    let has = |field: &str, text: &str| {
+        got.iter()
+            .any(|(f, m)| *f == Some(field) && m.contains(text))
+    };
+    assert!(
+        has("defaults.not_in_use_for", "only on_block = \"runtime\""),
+        "{got:?}"
+    );
+    assert!(has("rule[0].not_in_use_for", "about once a day"), "{got:?}");
+    assert!(
+        has("rule[1].min_grace", "only on_block = \"runtime\""),
+        "{got:?}"
+    );
+    assert!(has("rule[1].on_block", "never archives"), "{got:?}");
+}

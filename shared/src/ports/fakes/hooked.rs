@@ -15,10 +15,10 @@ use crate::outbound::notice::Message;
 use crate::ports::{
     BasicScan, FindingsSource, ImageAnnotations, ImageDetail, ImageRecords, ImageRegistry,
     KevCache, Manifest, Notifier, OnceMarks, PutTag, Reach, RejectSink, Removal, ScanCoverage,
-    StartScan, SweepSchedule, TagChangeBreaker, TicketLedger, Window,
+    StartScan, Storage, SweepSchedule, TagChangeBreaker, TicketLedger, Window,
 };
 use crate::state::{
-    BreakerCount, Claim, ImageState, Mark, Override, SeenFindings, TicketChange, Written,
+    Archive, BreakerCount, Claim, ImageState, Mark, Override, SeenFindings, TicketChange, Written,
 };
 
 impl Interleave {
@@ -72,6 +72,7 @@ forward! {
         fn lease_evaluation(image: &ImageRef, by: &str, now: Epoch, until: Epoch) -> Option<ImageState>;
         fn release_evaluation(image: &ImageRef, by: &str) -> ();
         fn record_seen(image: &ImageRef, seen: &SeenFindings) -> Written;
+        fn set_archive(image: &ImageRef, archive: Option<&Archive>, due: Option<Epoch>) -> ();
         fn reset_image(image: &ImageRef) -> ();
     }
     ImageAnnotations {
@@ -114,6 +115,8 @@ forward! {
         fn repositories() -> Vec<String>;
         fn images(repository: &str) -> Vec<ImageDetail>;
         fn basic_findings(repository: &str, digest: &str) -> Option<BasicScan>;
+        fn set_archived(repository: &str, digest: &str, archive: bool) -> Option<Storage>;
+        fn archive_expiry(repository: &str) -> Vec<String>;
     }
     Notifier {
         fn publish(message: &Message) -> ();

@@ -10,7 +10,7 @@ use crate::domain::{Finding, Place, ScanState};
 use crate::error::{AwsError, AwsErrorKind};
 use crate::ports::{
     BasicScan, ImageDetail, ImageRegistry, Manifest, PutTag, Reach, Removal, RemovedTag,
-    ScanCoverage, StartScan,
+    ScanCoverage, StartScan, Storage,
 };
 
 /// The media type of the images [`FakeRegistry::push`] makes.
@@ -23,7 +23,9 @@ struct FakeImage {
     tags: Vec<String>,
     scan: ScanState,
     pushed_at: Option<Epoch>,
+    pulled_at: Option<Epoch>,
     findings: Vec<Finding>,
+    storage: Storage,
 }
 
 #[derive(Debug, Default)]
@@ -31,6 +33,8 @@ struct Images {
     repositories: BTreeMap<String, BTreeMap<String, FakeImage>>,
     /// Images deleted by the removal of their last tag, as `repository@digest`.
     deleted: Vec<String>,
+    /// Lifecycle rules that expire archived images, by repository.
+    expiry: BTreeMap<String, Vec<String>>,
 }
 
 /// Amazon ECR in memory, as a MUTABLE repository behaves: PutImage moves a tag from any other image;
@@ -107,8 +111,12 @@ impl FakeRegistry {
                 tags: Vec::new(),
                 scan: ScanState::Complete,
                 pushed_at: Some(pushed_at),
+                pulled_at: None,
                 findings: Vec::new(),
+                storage: Storage::Active,
             });
+        // Pushing an archived image again restores it (as ECR does).
+        image.storage = Storage::Active;
         for t in tags {
             if !image.tags.iter().any(|x| x == t) {
                 image.tags.push(t.to_string());
@@ -157,8 +165,52 @@ impl FakeRegistry {
             manifest_media_type: image.manifest.media_type.clone(),
             artifact_media_type: None,
             pushed_at: image.pushed_at,
-            pulled_at: None,
+            pulled_at: image.pulled_at,
+            storage: image.storage,
         }
+    }
+
+    /// Sets when ECR last recorded a pull of an image.
+    pub fn set_pulled(&self, repository: &str, digest: &str, at: Option<Epoch>) {
+        self.with_image(repository, digest, |i| i.pulled_at = at);
+    }
+
+    /// Where an image is stored now, `None` if there is no such image.
+    pub fn storage(&self, repository: &str, digest: &str) -> Option<Storage> {
+        self.image(repository, digest, |i| i.storage)
+    }
+
+    /// Finishes a restore that UpdateImageStorageClass started (ACTIVATING becomes ACTIVE), as ECR does
+    /// within about 20 minutes; whether the image was being restored.
+    pub fn finish_restore(&self, repository: &str, digest: &str) -> bool {
+        self.with_image(repository, digest, |i| {
+            let was = i.storage == Storage::Activating;
+            if was {
+                i.storage = Storage::Active;
+            }
+            was
+        })
+        .unwrap_or(false)
+    }
+
+    /// Sets the lifecycle rules [`ImageRegistry::archive_expiry`] reports for a repository.
+    pub fn set_archive_expiry(&self, repository: &str, rules: Vec<String>) {
+        lock(&self.images)
+            .expiry
+            .insert(repository.to_string(), rules);
+    }
+
+    fn with_image<T>(
+        &self,
+        repository: &str,
+        digest: &str,
+        change: impl FnOnce(&mut FakeImage) -> T,
+    ) -> Option<T> {
+        lock(&self.images)
+            .repositories
+            .get_mut(repository)
+            .and_then(|r| r.get_mut(digest))
+            .map(change)
     }
 
     fn image<T>(
@@ -196,7 +248,11 @@ impl ImageRegistry for FakeRegistry {
     }
 
     async fn manifest(&self, repository: &str, digest: &str) -> Result<Option<Manifest>, AwsError> {
-        Ok(self.image(repository, digest, |i| i.manifest.clone()))
+        match self.image(repository, digest, |i| (i.storage, i.manifest.clone())) {
+            // An archived image cannot be pulled: BatchGetImage finds no such image.
+            Some((Storage::Active, m)) => Ok(Some(m)),
+            _ => Ok(None),
+        }
     }
 
     async fn put_tag(
@@ -243,6 +299,7 @@ impl ImageRegistry for FakeRegistry {
         let Images {
             repositories,
             deleted,
+            ..
         } = &mut *all;
         let mut removal = Removal::default();
         let Some(images) = repositories.get_mut(repository) else {
@@ -305,6 +362,30 @@ impl ImageRegistry for FakeRegistry {
             .repositories
             .get(repository)
             .map(|r| r.iter().map(|(d, i)| FakeRegistry::detail(d, i)).collect())
+            .unwrap_or_default())
+    }
+
+    async fn set_archived(
+        &self,
+        repository: &str,
+        digest: &str,
+        archive: bool,
+    ) -> Result<Option<Storage>, AwsError> {
+        Ok(self.with_image(repository, digest, |i| {
+            i.storage = match (archive, i.storage) {
+                (true, _) => Storage::Archived,
+                (false, Storage::Active) => Storage::Active,
+                (false, _) => Storage::Activating,
+            };
+            i.storage
+        }))
+    }
+
+    async fn archive_expiry(&self, repository: &str) -> Result<Vec<String>, AwsError> {
+        Ok(lock(&self.images)
+            .expiry
+            .get(repository)
+            .cloned()
             .unwrap_or_default())
     }
 

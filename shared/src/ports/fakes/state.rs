@@ -13,8 +13,8 @@ use crate::ports::{
     TicketLedger,
 };
 use crate::state::{
-    BreakerCount, Claim, ImageState, Mark, Override, SeenFindings, TicketBefore, TicketChange,
-    Written, key_scope, split_scope,
+    Archive, BreakerCount, Claim, ImageState, Mark, Override, SeenFindings, TicketBefore,
+    TicketChange, Written, key_scope, split_scope,
 };
 
 /// The state table's key of an image (repository, digest).
@@ -114,10 +114,11 @@ impl ImageRecords for FakeState {
         Ok(self.record(image))
     }
 
-    async fn record_push(&self, image: &ImageRef, _now: Epoch) -> Result<ImageState, AwsError> {
+    async fn record_push(&self, image: &ImageRef, now: Epoch) -> Result<ImageState, AwsError> {
         let mut t = lock(&self.tables);
         let item = t.item(image);
         item.decision = item.decision.or(Some(Decision::Pending));
+        item.pushed_seen_at = Some(now);
         item.version += 1;
         Ok(item.clone())
     }
@@ -160,6 +161,7 @@ impl ImageRecords for FakeState {
             _ => return Ok(Written::Conflict),
         }
         item.claim = None;
+        item.acted_at = Some(claim.at);
         if !applied {
             item.decision = claim.previous;
             if claim.previous.is_some() {
@@ -230,6 +232,19 @@ impl ImageRecords for FakeState {
             }
             _ => Ok(Written::Conflict),
         }
+    }
+
+    async fn set_archive(
+        &self,
+        image: &ImageRef,
+        archive: Option<&Archive>,
+        due: Option<Epoch>,
+    ) -> Result<(), AwsError> {
+        let mut t = lock(&self.tables);
+        let item = t.item(image);
+        item.archive = archive.cloned();
+        item.due_at = due;
+        Ok(())
     }
 
     async fn reset_image(&self, image: &ImageRef) -> Result<(), AwsError> {

@@ -1,0 +1,445 @@
+//! A block that holds (`on_block`) over the in-memory fakes: archived after the retag, at once or at
+//! a deadline; never in audit mode; behind the circuit breaker; restored by a release with its tags
+//! back once ECR says it is active (the restore event, or the sweep when that event is lost);
+//! archived again when it comes back without a release.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
+
+use std::cell::{Cell, RefCell};
+
+use serde_json::{Value, json};
+
+use super::{Container, container};
+use crate::domain::events::Scanner;
+use crate::domain::policy::Policy;
+use crate::domain::time::DAY;
+use crate::domain::{Finding, ImageRef, Severity};
+use crate::ports::fakes::{FakeFindings, FakeRegistry, FakeState, RecordingNotifier, poll_once};
+use crate::ports::{ImageRecords, Storage};
+use crate::service::{ReleaseRequest, SweepSettings};
+
+const REPO: &str = "team-a/api";
+const DIGEST: &str = "sha256:5b5a96370efd56ae20a832244ae56e8e57b1035f493f728eb6cef026586782f7";
+const T0: i64 = 1_800_000_000;
+
+thread_local! {
+    /// The tests' clock: each test runs on its own thread.
+    static NOW: Cell<i64> = const { Cell::new(T0) };
+}
+
+fn now() -> i64 {
+    NOW.with(Cell::get)
+}
+
+fn set_now(t: i64) {
+    NOW.with(|n| n.set(t));
+}
+
+/// An image with one CRITICAL finding, blocked under a policy whose defaults say `settings`.
+struct Setup {
+    registry: FakeRegistry,
+    findings: FakeFindings,
+    notifier: RecordingNotifier,
+    state: FakeState,
+    gk: Container,
+    /// The scan event's `finding-severity-counts`, as the findings set say.
+    counts: RefCell<Value>,
+}
+
+impl Setup {
+    /// Sets the image's findings (and what the next scan event counts).
+    fn set_findings(&self, findings: Vec<Finding>) {
+        let mut counts = json!({"TOTAL": findings.len()});
+        for f in &findings {
+            let n = counts[f.severity.as_str()].as_u64().unwrap_or(0);
+            counts[f.severity.as_str()] = json!(n + 1);
+        }
+        *self.counts.borrow_mut() = counts;
+        self.findings.set(DIGEST, findings);
+    }
+
+    fn new(settings: &str, finding: Finding) -> Setup {
+        set_now(T0);
+        let registry = FakeRegistry::default();
+        registry.push(REPO, DIGEST, &["v1"], T0 - 600);
+        let findings = FakeFindings::default();
+        let (notifier, state) = (RecordingNotifier::default(), FakeState::default());
+        let mut gk = container(&registry, &notifier, &state);
+        let text = format!("version = 1\n[defaults]\nblock = \"CRITICAL\"\n{settings}\n");
+        gk.policy = Policy::parse(&text).unwrap();
+        gk.clock = now;
+        let s = Setup {
+            registry,
+            findings,
+            notifier,
+            state,
+            gk,
+            counts: RefCell::new(Value::Null),
+        };
+        s.set_findings(vec![finding]);
+        s
+    }
+
+    fn scan(&self, id: &str) {
+        let event = json!({"version": "0", "id": id, "detail-type": "Inspector2 Scan", "source": "aws.inspector2",
+            "time": "2026-11-22T10:00:00Z", "region": "eu-west-1", "account": "123456789012",
+            "resources": [format!("arn:aws:ecr:eu-west-1:123456789012:repository/{REPO}")],
+            "detail": {"scan-status": "INITIAL_SCAN_COMPLETE", "repository-name": format!("arn:aws:ecr:eu-west-1:123456789012:repository/{REPO}"),
+                "image-digest": DIGEST, "image-tags": ["v1"], "finding-severity-counts": self.counts.borrow().clone()}});
+        poll_once(self.gk.handle_scan_event(&self.findings, &event))
+            .unwrap()
+            .unwrap();
+    }
+
+    fn ecr_event(&self, id: &str, detail: Value) {
+        let mut d = json!({"result": "SUCCESS", "repository-name": REPO, "image-digest": DIGEST});
+        for (k, v) in detail.as_object().unwrap() {
+            d[k] = v.clone();
+        }
+        let event = json!({"version": "0", "id": id, "detail-type": "ECR Image Action", "source": "aws.ecr",
+            "account": "123456789012", "time": "2026-11-22T10:00:00Z", "region": "eu-west-1",
+            "resources": [], "detail": d});
+        poll_once(self.gk.handle_push_event(&event))
+            .unwrap()
+            .unwrap();
+    }
+
+    fn restore_event(&self, id: &str) {
+        self.ecr_event(
+            id,
+            json!({"action-type": "UPDATE_STORAGE_CLASS", "target-storage-class": "STANDARD"}),
+        );
+    }
+
+    fn sweep(&self, run: &str) {
+        let settings = SweepSettings::default();
+        poll_once(self.gk.sweep(&self.findings, &settings, run))
+            .unwrap()
+            .unwrap();
+    }
+
+    fn release(&self, force_for: Option<i64>) -> Result<(), String> {
+        let image = ImageRef::home(REPO, DIGEST);
+        let req = ReleaseRequest {
+            image: &image,
+            reason: "hotfix rollout",
+            caller: "arn:aws:iam::123456789012:user/ops",
+            force_for,
+        };
+        poll_once(self.gk.release(&self.findings, Scanner::Enhanced, &req))
+            .unwrap()
+            .unwrap()
+            .map(|_| ())
+    }
+
+    fn storage(&self) -> Storage {
+        self.registry.storage(REPO, DIGEST).unwrap()
+    }
+
+    fn tags(&self) -> Vec<String> {
+        self.registry.tags(REPO, DIGEST).unwrap()
+    }
+
+    fn record(&self) -> crate::state::ImageState {
+        poll_once(self.state.load(&ImageRef::home(REPO, DIGEST)))
+            .unwrap()
+            .unwrap()
+    }
+
+    fn bodies(&self) -> Vec<Value> {
+        (self.notifier.messages().iter())
+            .map(|m| serde_json::from_str(&m.body).unwrap())
+            .collect()
+    }
+
+    /// The actions of the last message, as `kind status`.
+    fn last_actions(&self) -> Vec<String> {
+        let last = self.bodies().pop().unwrap();
+        (last["actions"].as_array().unwrap().iter())
+            .map(|a| {
+                format!(
+                    "{} {}",
+                    a["action"].as_str().unwrap(),
+                    a["status"].as_str().unwrap()
+                )
+            })
+            .collect()
+    }
+}
+
+fn critical() -> Finding {
+    Finding::new("CVE-2026-41234", Severity::Critical)
+}
+
+/// A finding of an image Inspector says is in use (or not) and last ran `ran_ago` seconds ago.
+fn used(count: u64, ran_ago: i64) -> Finding {
+    let mut f = critical();
+    f.in_use_count = Some(count);
+    f.last_in_use_at = Some(T0 - ran_ago);
+    f
+}
+
+const QUARANTINED: &str = "quarantined-v1--5b5a96370efd";
+
+#[test]
+fn archive_moves_the_tags_first_then_archives_once_with_its_reason_recorded() {
+    let s = Setup::new("on_block = \"archive\"", critical());
+    s.scan("scan-1");
+    assert_eq!(s.tags(), vec![QUARANTINED]);
+    assert_eq!(s.storage(), Storage::Archived);
+    let acts = s.last_actions();
+    assert_eq!(
+        acts.last().map(String::as_str),
+        Some("archive done"),
+        "{acts:?}"
+    );
+    assert!(
+        acts.iter().position(|a| a == "add_tag done")
+            < acts.iter().position(|a| a == "archive done")
+    );
+    let record = s.record().archive.unwrap();
+    assert_eq!(record.archived_at, Some(T0));
+    assert!(
+        record.reason.contains("on_block = \"archive\""),
+        "{record:?}"
+    );
+    let reasons = s.bodies()[0]["reasons"].to_string();
+    assert!(
+        reasons.contains("archived: rule defaults archives"),
+        "{reasons}"
+    );
+    // The same event again and a later scan change nothing and say nothing.
+    let sent = s.notifier.messages().len();
+    s.scan("scan-1");
+    s.scan("scan-2");
+    assert_eq!(s.notifier.messages().len(), sent);
+    assert_eq!(s.storage(), Storage::Archived);
+    assert!(s.registry.deleted().is_empty());
+}
+
+#[test]
+fn audit_mode_never_archives_and_says_what_it_would_do() {
+    let s = Setup::new("on_block = \"archive\"\nmode = \"audit\"", critical());
+    s.scan("scan-1");
+    assert_eq!(s.storage(), Storage::Active);
+    assert_eq!(s.tags(), vec!["v1"]);
+    assert!(s.last_actions().contains(&"archive would".to_string()));
+    assert_eq!(s.record().archive, None);
+}
+
+#[test]
+fn runtime_archives_an_unused_image_at_once_and_one_in_use_at_its_deadline() {
+    let s = Setup::new(
+        "on_block = \"runtime\"\nnot_in_use_for = \"14d\"",
+        used(0, 30 * DAY),
+    );
+    s.scan("scan-1");
+    assert_eq!(s.storage(), Storage::Archived, "unused: at once");
+
+    // A pull ECR recorded last week is use, whatever Inspector says.
+    let s = Setup::new("on_block = \"runtime\"", used(0, 30 * DAY));
+    s.registry.set_pulled(REPO, DIGEST, Some(T0 - 7 * DAY));
+    s.scan("scan-1");
+    assert_eq!(s.storage(), Storage::Active);
+
+    let s = Setup::new("on_block = \"runtime\"\nmin_grace = \"2d\"", used(3, 0));
+    s.scan("scan-1");
+    assert_eq!(
+        (s.tags(), s.storage()),
+        (vec![QUARANTINED.to_string()], Storage::Active)
+    );
+    let record = s.record();
+    let deadline = T0 + 2 * DAY;
+    assert_eq!(record.archive.as_ref().map(|a| a.at), Some(deadline));
+    assert_eq!(
+        record.due_at,
+        Some(deadline),
+        "the sweep looks at the deadline"
+    );
+    let reasons = s.bodies()[0]["reasons"].to_string();
+    assert!(
+        reasons.contains("archives on") && reasons.contains("unless fixed or excepted"),
+        "{reasons}"
+    );
+    // Before the deadline nothing happens; after it, the sweep archives it and says so.
+    set_now(deadline - 60);
+    s.sweep("run-1");
+    assert_eq!(s.storage(), Storage::Active);
+    set_now(deadline + 60);
+    s.sweep("run-2");
+    assert_eq!(s.storage(), Storage::Archived);
+    let last = s.notifier.messages().pop().unwrap();
+    assert!(last.subject.contains("ARCHIVED"), "{}", last.subject);
+    assert_eq!(s.record().archive.unwrap().archived_at, Some(deadline + 60));
+}
+
+#[test]
+fn an_exception_or_a_fix_before_the_deadline_cancels_it() {
+    let s = Setup::new("on_block = \"runtime\"", used(1, 0));
+    s.scan("scan-1");
+    assert!(s.record().archive.is_some());
+    s.set_findings(vec![Finding::new("CVE-2026-1", Severity::Low)]);
+    s.scan("scan-2");
+    assert_eq!(s.record().archive, None);
+    set_now(T0 + 3 * DAY);
+    s.sweep("run-1");
+    assert_eq!(s.storage(), Storage::Active);
+    assert_eq!(s.tags(), vec!["v1"]);
+}
+
+#[test]
+fn a_release_restores_first_and_puts_the_tags_back_once_the_image_is_active() {
+    let s = Setup::new("on_block = \"archive\"", critical());
+    s.scan("scan-1");
+    assert!(s.release(None).is_err(), "still blocks: --force needed");
+    s.release(Some(7 * DAY)).unwrap();
+    assert_eq!(s.storage(), Storage::Activating);
+    assert_eq!(
+        s.tags(),
+        vec![QUARANTINED],
+        "no tag before the image is active"
+    );
+    let record = s.record();
+    assert_eq!(
+        record
+            .archive
+            .as_ref()
+            .and_then(|a| a.restore_by.as_deref()),
+        Some("arn:aws:iam::123456789012:user/ops")
+    );
+    assert!(
+        record.due_at.is_some(),
+        "the sweep looks again if the restore event is lost"
+    );
+    // A restore event while ECR still restores changes nothing.
+    s.restore_event("restore-1");
+    assert_eq!(s.tags(), vec![QUARANTINED]);
+    assert!(s.registry.finish_restore(REPO, DIGEST));
+    s.restore_event("restore-2");
+    assert_eq!(s.tags(), vec!["v1"]);
+    assert_eq!(s.storage(), Storage::Active);
+    assert_eq!(s.record().archive, None);
+    // The override holds: a later scan neither re-tags nor archives.
+    s.scan("scan-2");
+    assert_eq!(
+        (s.tags(), s.storage()),
+        (vec!["v1".to_string()], Storage::Active)
+    );
+}
+
+#[test]
+fn the_sweep_puts_the_tags_back_when_the_restore_event_is_lost() {
+    let s = Setup::new("on_block = \"archive\"", critical());
+    s.scan("scan-1");
+    s.release(Some(7 * DAY)).unwrap();
+    assert!(s.registry.finish_restore(REPO, DIGEST));
+    set_now(T0 + 3600);
+    s.sweep("run-1");
+    assert_eq!(s.tags(), vec!["v1"]);
+    assert_eq!(s.record().archive, None);
+}
+
+#[test]
+fn an_archived_blocked_digest_pushed_again_is_archived_again() {
+    let s = Setup::new("on_block = \"archive\"", critical());
+    s.scan("scan-1");
+    set_now(T0 + DAY);
+    // Pushing the same digest again restores it in ECR, with a new tag.
+    s.registry.push(REPO, DIGEST, &["v1-again"], T0 + DAY);
+    assert_eq!(s.storage(), Storage::Active);
+    s.ecr_event(
+        "push-2",
+        json!({"action-type": "PUSH", "image-tag": "v1-again"}),
+    );
+    assert_eq!(s.storage(), Storage::Archived);
+    assert!(!s.tags().iter().any(|t| t == "v1-again"), "{:?}", s.tags());
+    let acts = s.last_actions();
+    assert!(acts.contains(&"archive done".to_string()), "{acts:?}");
+    // Restored by hand (not a release): the restore event archives it again.
+    set_now(T0 + 2 * DAY);
+    let image = ImageRef::home(REPO, DIGEST);
+    use crate::ports::ImageRegistry;
+    poll_once(s.registry.set_archived(REPO, &image.digest, false))
+        .unwrap()
+        .unwrap();
+    s.registry.finish_restore(REPO, DIGEST);
+    s.restore_event("restore-1");
+    assert_eq!(s.storage(), Storage::Archived);
+    assert!(s.registry.deleted().is_empty());
+}
+
+#[test]
+fn archiving_counts_against_the_circuit_breaker() {
+    let s = Setup::new(
+        "on_block = \"archive\"\n[breaker]\nmax_tag_changes = 2\nwindow = \"1h\"",
+        critical(),
+    );
+    s.scan("scan-1");
+    // Two tag changes (add, remove) fill the window: the archive is held back, the image is not.
+    assert_eq!(s.tags(), vec![QUARANTINED]);
+    assert_eq!(s.storage(), Storage::Active);
+    assert!(s.last_actions().contains(&"archive skipped".to_string()));
+}
+
+#[test]
+fn a_lifecycle_rule_that_expires_archived_images_is_named() {
+    let s = Setup::new("on_block = \"archive\"", critical());
+    s.registry.set_archive_expiry(
+        REPO,
+        vec!["lifecycle rule 3 expires archived images (90 days after archiving)".into()],
+    );
+    s.scan("scan-1");
+    let problems = s.bodies()[0]["problems"].to_string();
+    assert!(
+        problems.contains("lifecycle rule 3 expires archived images"),
+        "{problems}"
+    );
+}
+
+#[test]
+fn an_archived_image_that_passes_later_stays_archived_until_a_release() {
+    let s = Setup::new("on_block = \"archive\"", critical());
+    s.scan("scan-1");
+    s.set_findings(vec![Finding::new("CVE-2026-1", Severity::Low)]);
+    s.scan("scan-2");
+    assert_eq!(s.storage(), Storage::Archived);
+    let record = s.record();
+    assert_eq!(record.decision, Some(crate::domain::Decision::Pass));
+    assert!(record.archive.unwrap().archived_at.is_some());
+    let reasons = s.bodies().last().unwrap()["reasons"].to_string();
+    assert!(reasons.contains("stays archived"), "{reasons}");
+    // It passes now: release needs no --force, and brings it back.
+    s.release(None).unwrap();
+    assert!(s.registry.finish_restore(REPO, DIGEST));
+    s.restore_event("restore-1");
+    assert_eq!(s.tags(), vec!["v1"]);
+}
+
+#[test]
+fn uninstalling_restores_what_the_gatekeeper_archived_then_puts_the_tags_back() {
+    let s = Setup::new("on_block = \"archive\"", critical());
+    s.scan("scan-1");
+    let image = ImageRef::home(REPO, DIGEST);
+    let dry = poll_once(s.gk.restore_all(&image, true, "ops"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        dry.0[0].status,
+        crate::outbound::notice::ActionStatus::Would
+    );
+    assert_eq!(s.storage(), Storage::Archived, "a dry run changes nothing");
+    poll_once(s.gk.restore_all(&image, false, "ops"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.storage(), Storage::Activating);
+    assert_eq!(
+        s.record().archive,
+        None,
+        "no longer the gatekeeper's to archive again"
+    );
+    assert!(s.registry.finish_restore(REPO, DIGEST));
+    poll_once(s.gk.restore_all(&image, false, "ops"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.tags(), vec!["v1"]);
+    assert!(s.registry.deleted().is_empty());
+}
