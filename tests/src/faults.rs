@@ -150,6 +150,10 @@ struct State {
     denied_accounts: Vec<String>,
     /// The role ARN of every AssumeRole, in order.
     assumed_roles: Vec<String>,
+    /// ECR's storage classes, emulated (moto answers UpdateImageStorageClass with an error and
+    /// reports no `imageStatus`): images archived or being restored, by (repository, digest), as
+    /// `ARCHIVED` or `ACTIVATING`; `None`: not emulated.
+    storage: Option<BTreeMap<(String, String), &'static str>>,
 }
 
 impl State {
@@ -291,6 +295,49 @@ impl FaultProxy {
         (self.state.lock().unwrap_or_else(|p| p.into_inner()))
             .assumed_roles
             .clone()
+    }
+
+    /// Emulates ECR's storage classes from now on: UpdateImageStorageClass is answered here
+    /// (ARCHIVE archives; STANDARD starts a restore, ACTIVATING until [`FaultProxy::finish_restore`]),
+    /// DescribeImages reports each image's `imageStatus`, BatchGetImage of an archived or restoring
+    /// image fails as a pull of it does (ImageNotFound), and a PutImage of an archived image's
+    /// manifest restores it (as a push of the same digest does).
+    pub fn emulate_storage(&self) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.storage.get_or_insert_with(BTreeMap::new);
+    }
+
+    /// The emulated `imageStatus` of an image: `ARCHIVED`, `ACTIVATING` or `ACTIVE`.
+    pub fn storage(&self, repository: &str, digest: &str) -> &'static str {
+        let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        (st.storage.as_ref())
+            .and_then(|m| {
+                m.get(&(repository.to_string(), digest.to_string()))
+                    .copied()
+            })
+            .unwrap_or("ACTIVE")
+    }
+
+    /// Completes a restore (ACTIVATING becomes ACTIVE), as ECR does within about 20 minutes; whether
+    /// one was under way.
+    pub fn finish_restore(&self, repository: &str, digest: &str) -> bool {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (repository.to_string(), digest.to_string());
+        let storage = st.storage.get_or_insert_with(BTreeMap::new);
+        if storage.get(&key) == Some(&"ACTIVATING") {
+            storage.remove(&key);
+            return true;
+        }
+        false
+    }
+
+    /// Every emulated image that is archived now, as (repository, digest).
+    pub fn archived(&self) -> Vec<(String, String)> {
+        let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        (st.storage.iter().flatten())
+            .filter(|(_, s)| **s == "ARCHIVED")
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 
     /// Forgets the counts and the history (the rules stay).
@@ -510,6 +557,9 @@ fn answer(upstream: &str, req: &Request, state: &Mutex<State>) -> std::io::Resul
             ));
         }
     }
+    if let Some(answer) = storage_answer(upstream, req, state)? {
+        return Ok(answer);
+    }
     if req.operation() == "inspector2:ListFindings" {
         let st = state.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(findings) = &st.findings {
@@ -517,6 +567,114 @@ fn answer(upstream: &str, req: &Request, state: &Mutex<State>) -> std::io::Resul
         }
     }
     forward(upstream, req)
+}
+
+/// A 200 answer with a JSON body.
+fn json_response(body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nx-amzn-RequestId: fault-proxy\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// The body of an HTTP answer, parsed as JSON (`Null` when it is not JSON).
+fn answer_json(raw: &[u8]) -> serde_json::Value {
+    raw.windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .and_then(|i| serde_json::from_slice(&raw[i + 4..]).ok())
+        .unwrap_or_default()
+}
+
+/// The emulated storage classes' answer to `req`, when it is one of the calls they change.
+fn storage_answer(
+    upstream: &str,
+    req: &Request,
+    state: &Mutex<State>,
+) -> std::io::Result<Option<Vec<u8>>> {
+    let op = req.operation();
+    if !matches!(
+        op.as_str(),
+        "ecr:UpdateImageStorageClass" | "ecr:DescribeImages" | "ecr:BatchGetImage" | "ecr:PutImage"
+    ) || state
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .storage
+        .is_none()
+    {
+        return Ok(None);
+    }
+    let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
+    let repo = body["repositoryName"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let status_of = |digest: &str| {
+        let st = state.lock().unwrap_or_else(|p| p.into_inner());
+        (st.storage.as_ref()).and_then(|m| m.get(&(repo.clone(), digest.to_string())).copied())
+    };
+    match op.as_str() {
+        "ecr:UpdateImageStorageClass" => {
+            let digest = body["imageId"]["imageDigest"].as_str().unwrap_or_default();
+            let archive = body["targetStorageClass"] == "ARCHIVE";
+            let status = match (archive, status_of(digest)) {
+                (true, _) => "ARCHIVED",
+                (false, None) => "ACTIVE",
+                (false, Some(_)) => "ACTIVATING",
+            };
+            let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+            let storage = st.storage.get_or_insert_with(BTreeMap::new);
+            let key = (repo.clone(), digest.to_string());
+            if status == "ACTIVE" {
+                storage.remove(&key);
+            } else {
+                storage.insert(key, status);
+            }
+            let answer = serde_json::json!({"repositoryName": repo, "imageId": {"imageDigest": digest}, "imageStatus": status});
+            Ok(Some(json_response(&answer.to_string())))
+        }
+        "ecr:BatchGetImage" => {
+            let ids = body["imageIds"].as_array().cloned().unwrap_or_default();
+            let pulled_archived = ids.iter().any(|i| {
+                i["imageDigest"]
+                    .as_str()
+                    .is_some_and(|d| status_of(d).is_some())
+            });
+            if !pulled_archived {
+                return Ok(None);
+            }
+            let failures: Vec<serde_json::Value> = (ids.iter())
+                .map(|i| serde_json::json!({"imageId": i, "failureCode": "ImageNotFound", "failureReason": "Requested image not found"}))
+                .collect();
+            let answer = serde_json::json!({"images": [], "failures": failures});
+            Ok(Some(json_response(&answer.to_string())))
+        }
+        "ecr:PutImage" => {
+            let out = forward(upstream, req)?;
+            let digest = answer_json(&out)["image"]["imageId"]["imageDigest"]
+                .as_str()
+                .map(str::to_string);
+            if let Some(d) = digest {
+                let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(m) = st.storage.as_mut() {
+                    m.remove(&(repo, d));
+                }
+            }
+            Ok(Some(out))
+        }
+        _ => {
+            let out = forward(upstream, req)?;
+            let mut answer = answer_json(&out);
+            let Some(details) = answer["imageDetails"].as_array_mut() else {
+                return Ok(Some(out));
+            };
+            for d in details {
+                let digest = d["imageDigest"].as_str().unwrap_or_default().to_string();
+                d["imageStatus"] = serde_json::json!(status_of(&digest).unwrap_or("ACTIVE"));
+            }
+            Ok(Some(json_response(&answer.to_string())))
+        }
+    }
 }
 
 fn serve(mut client: TcpStream, upstream: &str, state: &Mutex<State>) -> std::io::Result<()> {

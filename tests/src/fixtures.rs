@@ -701,6 +701,25 @@ impl Aws {
         )
     }
 
+    /// An ECR client of this account with the clients of `sdk` (a fault proxy's).
+    pub fn ecr_via(&self, sdk: &SdkConfig) -> aws_sdk_ecr::Client {
+        moto_client!(aws_sdk_ecr, sdk, MotoAccount(self.account.clone()))
+    }
+
+    /// An image's manifest as ECR stores it (BatchGetImage), straight from moto.
+    pub async fn manifest(&self, repo: &str, digest: &str) -> String {
+        let out = (self.ecr.batch_get_image())
+            .repository_name(repo)
+            .image_ids(by_digest(digest))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("BatchGetImage {repo}@{digest}: {e:?}"));
+        (out.images().first())
+            .and_then(|i| i.image_manifest())
+            .unwrap_or_else(|| panic!("no manifest for {repo}@{digest}"))
+            .to_string()
+    }
+
     /// The gatekeeper for this account with clients of another SDK configuration (a fault proxy's,
     /// with production-like retries).
     pub fn gatekeeper_via(

@@ -11,9 +11,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use aws_sdk_dynamodb::types::AttributeValue;
+use gatekeeper::adapters::image_key;
 use gatekeeper::domain::events::Incoming;
 use gatekeeper::domain::policy::Policy;
-use gatekeeper::domain::{Finding, Mode, Severity};
+use gatekeeper::domain::{Finding, ImageRef, Mode, Place, Severity};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
@@ -112,6 +114,10 @@ pub struct StormReport {
     /// Images of member accounts that ended quarantined (a storm across members that skipped them
     /// all would match its oracle too).
     pub quarantined_in_members: usize,
+    /// Images archived (ECR's storage classes as the proxy emulates them).
+    pub archived: usize,
+    /// Archived images whose state item gives no reason (`archive_reason`, `archived_at`).
+    pub archived_without_reason: usize,
     /// Up to five differences, for people.
     pub examples: Vec<String>,
 }
@@ -129,6 +135,7 @@ impl StormReport {
             && self.wrong_notifications == 0
             && self.deleted == 0
             && self.untagged == 0
+            && self.archived_without_reason == 0
             && self.rejected == self.malformed
             && self.on_failure == 0
             && self.dlq == 0
@@ -136,8 +143,10 @@ impl StormReport {
 }
 
 /// The storm's policy: block CRITICAL, warn on HIGH; the circuit breaker out of the way (a storm
-/// of quarantines is the point here; the breaker has its own tests).
-pub const STORM_POLICY: &str = "version = 1\n[defaults]\nblock = \"CRITICAL\"\nwarn = \"HIGH\"\n[breaker]\nmax_tag_changes = 1000000\nwindow = \"10m\"\n";
+/// of quarantines is the point here; the breaker has its own tests). The storm's second repository
+/// and its first member's images archive their blocks; its second member's archive theirs when
+/// unused (the storm's findings do not say, so they are in use: a deadline, nothing archived).
+pub const STORM_POLICY: &str = "version = 1\n[defaults]\nblock = \"CRITICAL\"\nwarn = \"HIGH\"\n[breaker]\nmax_tag_changes = 1000000\nwindow = \"10m\"\n[[rule]]\nname = \"archive\"\nrepositories = [\"storm/svc-01\", \"storm-m1/*\"]\non_block = \"archive\"\n[[rule]]\nname = \"runtime\"\nrepositories = [\"storm-m2/*\"]\non_block = \"runtime\"\n";
 
 /// [`STORM_POLICY`], parsed.
 pub fn storm_policy() -> Policy {
@@ -450,6 +459,55 @@ async fn tags_of(places: &[Aws], images: &[Image]) -> Vec<Option<Vec<String>>> {
     out
 }
 
+/// Counts the images archived, those the state table gives no reason for, and those archived in
+/// one run and not in the other (wrong states).
+async fn archived(
+    report: &mut StormReport,
+    (proxy, oracle_proxy): (&FaultProxy, &FaultProxy),
+    (images, oracle_images): (&[Image], &[Image]),
+    (places, setup): (&[Aws], &Setup),
+) {
+    for (im, o) in images.iter().zip(oracle_images) {
+        let (got, want) = (
+            proxy.storage(&im.repo, &im.digest),
+            oracle_proxy.storage(&o.repo, &o.digest),
+        );
+        if got != want {
+            report.wrong_states += 1;
+            if report.examples.len() < 5 {
+                report
+                    .examples
+                    .push(format!("{}@{}: {got}, oracle {want}", im.repo, im.digest));
+            }
+        }
+        if got != "ARCHIVED" {
+            continue;
+        }
+        report.archived += 1;
+        let place = (im.account > 0).then(|| Place {
+            account: places[im.account].account.clone(),
+            region: places[0].region.clone(),
+        });
+        let key = image_key(&ImageRef {
+            place,
+            ..ImageRef::home(&im.repo, &im.digest)
+        });
+        let item = (places[0].dynamodb.get_item())
+            .table_name(&setup.table)
+            .key("pk", AttributeValue::S(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .ok()
+            .and_then(|o| o.item().cloned())
+            .unwrap_or_default();
+        let reason = item.get("archive_reason").and_then(|v| v.as_s().ok());
+        if reason.is_none_or(String::is_empty) || !item.contains_key("archived_at") {
+            report.archived_without_reason += 1;
+        }
+    }
+}
+
 /// Per digest: the dedup keys with their decisions, in order of arrival.
 async fn notified(aws: &Aws, setup: &Setup) -> BTreeMap<String, Vec<(String, String)>> {
     let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
@@ -603,13 +661,15 @@ pub async fn run(storm: &Aws, oracle: &Aws, s: StormSettings) -> StormReport {
     let oracle_phases = events_of(&oracle_images, &ids(&oracle_places), &oracle.region);
     let distinct: usize = phases.iter().map(Vec::len).sum();
 
-    // The oracle: every distinct event once, in order, no faults.
+    // The oracle: every distinct event once, in order, no faults (ECR's storage classes emulated
+    // as for the storm: moto has none).
+    let oracle_proxy = FaultProxy::start(&oracle.moto.endpoint, s.seed)
+        .unwrap_or_else(|e| panic!("oracle proxy: {e}"));
+    oracle_proxy.emulate_storage();
+    let oracle_sdk = oracle_proxy.sdk(&oracle.region, test_resilience(4)).await;
     let oracle_gk = unpaced(match s.members {
-        0 => oracle.gatekeeper(&oracle_setup, Mode::Enforce, storm_policy()),
-        _ => {
-            (oracle.organization_gatekeeper(&oracle_setup, storm_policy(), &oracle.moto.endpoint))
-                .await
-        }
+        0 => oracle.gatekeeper_via(&oracle_setup, Mode::Enforce, storm_policy(), &oracle_sdk),
+        _ => oracle.organization_gatekeeper_via(&oracle_setup, storm_policy(), &oracle_sdk),
     });
     let oracle_inspector = FakeFindings::default();
     for (phase, events) in oracle_phases.iter().enumerate() {
@@ -622,6 +682,7 @@ pub async fn run(storm: &Aws, oracle: &Aws, s: StormSettings) -> StormReport {
     // The storm: each phase's events with duplicates, shuffled, in parallel, faults on.
     let proxy = FaultProxy::start(&storm.moto.endpoint, s.seed)
         .unwrap_or_else(|e| panic!("fault proxy: {e}"));
+    proxy.emulate_storage();
     let each = s.fault_rate / 4.0;
     proxy.set_rules(vec![
         Rule::at_rate(Fault::Throttle, each),
@@ -711,6 +772,13 @@ pub async fn run(storm: &Aws, oracle: &Aws, s: StormSettings) -> StormReport {
         tags_of(&storm_places, &images).await,
         tags_of(&oracle_places, &oracle_images).await,
     );
+    archived(
+        &mut report,
+        (&proxy, &oracle_proxy),
+        (&images, &oracle_images),
+        (&storm_places, &storm_setup),
+    )
+    .await;
     for ((im, g), w) in images.iter().zip(&got).zip(&want) {
         let quarantined = |t: &Vec<String>| t.iter().any(|t| t.starts_with("quarantined-"));
         if im.account > 0 && g.as_ref().is_some_and(quarantined) {
@@ -814,6 +882,11 @@ impl std::fmt::Display for StormReport {
             let n = self.quarantined_in_members;
             writeln!(f, "member accounts         {n} images quarantined there")?;
         }
+        writeln!(
+            f,
+            "archived                {} images ({} without a reason in the state table)",
+            self.archived, self.archived_without_reason
+        )?;
         for e in &self.examples {
             writeln!(f, "  {e}")?;
         }

@@ -24,8 +24,8 @@ use crate::ports::{
     TicketLedger,
 };
 use crate::state::{
-    Archive, BreakerCount, Claim, ImageState, Mark, Override, SeenFindings, TicketBefore,
-    TicketChange, Written, key_scope, split_scope,
+    Archive, ArchiveWrite, BreakerCount, Claim, ImageState, Mark, Override, SeenFindings,
+    TicketBefore, TicketChange, Written, key_scope, split_scope,
 };
 
 /// The state table.
@@ -179,6 +179,7 @@ fn state_from(item: &Item) -> ImageState {
         }),
         acted_at: get_n(item, "acted_at"),
         pushed_seen_at: get_n(item, "last_push_at"),
+        unarchived_at: get_n(item, "unarchived_at"),
         override_: get_n(item, "override_until").map(|until| Override {
             until,
             by: get_s(item, "override_by").unwrap_or_default().to_string(),
@@ -432,14 +433,14 @@ impl ImageRecords for DynamoState {
     async fn set_archive(
         &self,
         image: &ImageRef,
-        archive: Option<&Archive>,
+        expected: u64,
+        write: ArchiveWrite<'_>,
         due: Option<Epoch>,
-    ) -> Result<(), AwsError> {
-        let mut set = Vec::new();
-        let mut remove = Vec::new();
+    ) -> Result<Written, AwsError> {
+        let (mut set, mut remove): (Vec<&str>, Vec<&str>) = (Vec::new(), Vec::new());
         let mut req = self.update(image_key(image));
-        match archive {
-            Some(a) => {
+        match write {
+            ArchiveWrite::Set(a) => {
                 set.push("archive_at = :aat, archive_reason = :ar");
                 req = req
                     .expression_attribute_values(":aat", n(a.at))
@@ -459,7 +460,13 @@ impl ImageRecords for DynamoState {
                     None => remove.push("restore_by"),
                 }
             }
-            None => remove.extend(["archive_at", "archive_reason", "archived_at", "restore_by"]),
+            ArchiveWrite::Drop | ArchiveWrite::Unarchived(_) => {
+                remove.extend(["archive_at", "archive_reason", "archived_at", "restore_by"]);
+            }
+        }
+        if let ArchiveWrite::Unarchived(at) = write {
+            set.push("unarchived_at = :unarch");
+            req = req.expression_attribute_values(":unarch", n(at));
         }
         match due {
             Some(at) => {
@@ -470,15 +477,20 @@ impl ImageRecords for DynamoState {
             }
             None => remove.push("due_shard, due_at"),
         }
-        let mut expression = String::new();
+        let mut expression = String::from("ADD version :one");
         if !set.is_empty() {
-            expression = format!("SET {}", set.join(", "));
+            expression = format!("SET {} {expression}", set.join(", "));
         }
         if !remove.is_empty() {
             expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
-        send(req.update_expression(expression.trim())).await?;
-        Ok(())
+        let req = expecting(
+            req.expression_attribute_values(":one", n(1)),
+            Some(expected),
+        );
+        Ok(written(
+            conditional(req.update_expression(expression)).await?,
+        ))
     }
 
     async fn reset_image(&self, image: &ImageRef) -> Result<(), AwsError> {
@@ -634,7 +646,12 @@ impl TicketLedger for DynamoState {
 }
 
 impl SweepSchedule for DynamoState {
-    async fn set_due(&self, image: &ImageRef, at: Option<Epoch>) -> Result<(), AwsError> {
+    async fn set_due(
+        &self,
+        image: &ImageRef,
+        at: Option<Epoch>,
+        expected: Option<u64>,
+    ) -> Result<(), AwsError> {
         let req = self.update(image_key(image));
         let req = match at {
             Some(at) => req
@@ -643,11 +660,19 @@ impl SweepSchedule for DynamoState {
                 .expression_attribute_values(":at", n(at)),
             None => req.update_expression("REMOVE due_shard, due_at"),
         };
-        send(req).await?;
+        match expected {
+            // Lost to a writer that came first (and set its own time): nothing to do.
+            Some(v) => {
+                conditional(expecting(req, Some(v))).await?;
+            }
+            None => {
+                send(req).await?;
+            }
+        }
         Ok(())
     }
 
-    async fn due(&self, until: Epoch) -> Result<Vec<ImageRef>, AwsError> {
+    async fn due(&self, until: Epoch) -> Result<Vec<(ImageRef, Epoch)>, AwsError> {
         let mut pages = self
             .client
             .query()
@@ -661,9 +686,10 @@ impl SweepSchedule for DynamoState {
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| aws_error("dynamodb:Query", e))?;
-            out.extend(
-                (page.items().iter()).filter_map(|item| get_s(item, "pk").and_then(image_of_key)),
-            );
+            out.extend((page.items().iter()).filter_map(|item| {
+                let image = get_s(item, "pk").and_then(image_of_key)?;
+                Some((image, get_n(item, "due_at")?))
+            }));
         }
         Ok(out)
     }

@@ -23,13 +23,26 @@ pub struct Usage {
 }
 
 impl Usage {
-    /// The use the findings report, and ECR's pull time unless it falls within
-    /// [`OWN_PULL_SLACK`] of one of the gatekeeper's own tag changes (`own`).
+    /// The use the findings report (a field one finding leaves out is not known: in use), and ECR's
+    /// pull time unless it falls within [`OWN_PULL_SLACK`] of one of the gatekeeper's own pulls (`own`).
     pub fn of(findings: &[Finding], pulled_at: Option<Epoch>, own: &[Epoch]) -> Usage {
         let pulled_at = pulled_at.filter(|p| !own.iter().any(|a| (p - a).abs() <= OWN_PULL_SLACK));
+        let all = |field: fn(&Finding) -> Option<u64>| -> Option<u64> {
+            findings
+                .iter()
+                .map(field)
+                .collect::<Option<Vec<u64>>>()?
+                .into_iter()
+                .max()
+        };
+        let last = findings
+            .iter()
+            .map(|f| f.last_in_use_at)
+            .collect::<Option<Vec<Epoch>>>()
+            .and_then(|v| v.into_iter().max());
         Usage {
-            in_use_count: findings.iter().filter_map(|f| f.in_use_count).max(),
-            last_in_use_at: findings.iter().filter_map(|f| f.last_in_use_at).max(),
+            in_use_count: all(|f| f.in_use_count),
+            last_in_use_at: last,
             pulled_at,
         }
     }

@@ -37,15 +37,18 @@ pub enum Storage {
     Archived,
     /// Being restored to standard storage (up to about 20 minutes): not pullable yet.
     Activating,
+    /// A status this version does not know: treated as not pullable, never as active.
+    Unknown,
 }
 
 impl Storage {
-    /// ECR's `imageStatus` (`ACTIVE`, `ARCHIVED`, `ACTIVATING`); anything else reads as active.
+    /// ECR's `imageStatus` (`ACTIVE`, `ARCHIVED`, `ACTIVATING`; any other is unknown, never active).
     pub fn parse(status: &str) -> Storage {
         match status {
+            "ACTIVE" => Storage::Active,
             "ARCHIVED" => Storage::Archived,
             "ACTIVATING" => Storage::Activating,
-            _ => Storage::Active,
+            _ => Storage::Unknown,
         }
     }
 
@@ -55,6 +58,7 @@ impl Storage {
             Storage::Active => "active",
             Storage::Archived => "archived",
             Storage::Activating => "activating",
+            Storage::Unknown => "in an unknown storage state",
         }
     }
 }

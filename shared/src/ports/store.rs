@@ -11,7 +11,8 @@ use crate::domain::verdict::Summary;
 use crate::domain::{Decision, ImageRef, Kev, Severity};
 use crate::error::AwsError;
 use crate::state::{
-    Archive, BreakerCount, Claim, ImageState, Mark, Override, SeenFindings, TicketChange, Written,
+    ArchiveWrite, BreakerCount, Claim, ImageState, Mark, Override, SeenFindings, TicketChange,
+    Written,
 };
 
 /// An image's record and the claim protocol on it: read it, record a push, claim, finish or quietly
@@ -79,14 +80,16 @@ pub trait ImageRecords {
         image: &ImageRef,
         seen: &SeenFindings,
     ) -> impl Future<Output = Result<Written, AwsError>> + Send;
-    /// Writes (or, with `None`, removes) the image's archive record and sets when the sweep looks at it
-    /// again (`due`), in one write that leaves the version alone.
+    /// Writes the image's archive record and when the sweep looks at it again (`due`), if the record
+    /// is still at version `expected`; moves the version on, like a claim, so that every other
+    /// writer that read the record before reads it again.
     fn set_archive(
         &self,
         image: &ImageRef,
-        archive: Option<&Archive>,
+        expected: u64,
+        write: ArchiveWrite<'_>,
         due: Option<Epoch>,
-    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    ) -> impl Future<Output = Result<Written, AwsError>> + Send;
     /// Forgets an image's verdict so that its next scan is judged as a new image's (a restore from archive).
     fn reset_image(&self, image: &ImageRef) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
@@ -139,14 +142,20 @@ pub trait TicketLedger {
 /// The sweep's schedule: when each image is due again, and when the sweep last completed.
 pub trait SweepSchedule {
     /// When the sweep should look at an image again (a grace deadline, an exception's expiry, an
-    /// incomplete findings list), or never (`None`).
+    /// incomplete findings list), or never (`None`); only while the record is at version `expected`
+    /// when one is given (a writer that came first set its own time: nothing is written).
     fn set_due(
         &self,
         image: &ImageRef,
         at: Option<Epoch>,
+        expected: Option<u64>,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
-    /// The images due at or before `until` (a query of the sparse `due` index: as many items as are due).
-    fn due(&self, until: Epoch) -> impl Future<Output = Result<Vec<ImageRef>, AwsError>> + Send;
+    /// The images due at or before `until`, with when (a query of the sparse `due` index: as many
+    /// items as are due).
+    fn due(
+        &self,
+        until: Epoch,
+    ) -> impl Future<Output = Result<Vec<(ImageRef, Epoch)>, AwsError>> + Send;
     /// When the sweep last completed.
     fn last_sweep(&self) -> impl Future<Output = Result<Option<Epoch>, AwsError>> + Send;
     /// Records a completed sweep.

@@ -27,6 +27,8 @@ pub(crate) struct Carried {
     pub problems: Vec<String>,
     /// The circuit breaker held the plan back: the image's tags do not match the decision yet.
     pub held_back: bool,
+    /// The image's version after an archive record written with the change, if one was.
+    pub stored_version: Option<u64>,
 }
 
 /// What an image's tags should say.
@@ -251,6 +253,7 @@ impl<P: Ports> Gatekeeper<P> {
                 actions: would_of(&plan),
                 problems,
                 held_back: false,
+                stored_version: None,
             });
         }
         if let Some(why) = self.breaker_holds(image, plan.steps.len() as u64).await? {
@@ -259,6 +262,7 @@ impl<P: Ports> Gatekeeper<P> {
                 actions: skipped(&plan, &why),
                 problems,
                 held_back: true,
+                stored_version: None,
             });
         }
         let actions = self.execute(image, &plan, &mut problems, cause).await?;
@@ -266,6 +270,7 @@ impl<P: Ports> Gatekeeper<P> {
             actions,
             problems,
             held_back: false,
+            stored_version: None,
         })
     }
 

@@ -7,7 +7,7 @@ use tracing::{info, warn};
 
 use super::act::Carried;
 use super::act::{Cause, Target};
-use super::archive::{Stored, Storing};
+use super::archive::Storing;
 use super::{Gatekeeper, Outcome, Status, Trigger, retry_later};
 use crate::domain::index::{PlatformVerdict, aggregate};
 use crate::domain::policy::{Rule, Whereabouts};
@@ -171,6 +171,8 @@ impl<'a, P: Ports> Deciding<'a, P> {
         let Some(claim) = self.claim(&seen, &judged, &disposition).await? else {
             return Ok(None);
         };
+        // The claim set the record's version to its sequence (an archive record is written at it).
+        seen.state.version = claim.sequence;
         let Some(detail) = self.detail.take() else {
             return Err(
                 GatekeeperError::Invariant("image detail was not read before acting").into(),
@@ -378,43 +380,39 @@ impl<'a, P: Ports> Deciding<'a, P> {
             .chain(archive.and_then(|a| a.deadline()))
             .min();
         if !judged.recalled && !restoring && seen.state.due_at != wanted {
-            self.gk.state.set_due(self.image, wanted).await?;
+            // Conditional: a claim or an archive record written since carries its own time.
+            let expected = Some(seen.state.version);
+            self.gk.state.set_due(self.image, wanted, expected).await?;
         }
-        self.keep_storage(&seen, verdict).await?;
+        let after = self.keep_storage(&seen, verdict).await?;
         let decision = verdict.decision;
         let detail = format!("decision {} unchanged", decision.as_str());
         info!(image = %self.image.display(), decision = decision.as_str(), counts = ?verdict.counts, "unchanged");
         let outcome = self.outcome(Status::Unchanged, decision, detail);
-        self.left_at = Some(seen.state.version);
+        self.left_at = Some(after.unwrap_or(seen.state.version));
         Ok(self.decided(outcome, seen, judged.scan))
     }
 
     /// The disposition stands, but the image's storage may not follow it yet: a deadline passed, a
     /// restore finished (or its event was lost), an archived image came back without a release.
-    /// Announced when it changes ECR.
-    async fn keep_storage(&mut self, seen: &Seen, verdict: &Verdict) -> Result<(), Error> {
+    /// Announced when it changes ECR; the record's version after its writes, if it wrote.
+    async fn keep_storage(&mut self, seen: &Seen, verdict: &Verdict) -> Result<Option<u64>, Error> {
         let state = &seen.state;
         let decision = verdict.decision;
         let blocks = decision == Decision::Block && !state.overridden;
         if !Gatekeeper::<P>::storage_pending(state, &self.rule, blocks, seen.now)
             || !self.read_detail().await?
         {
-            return Ok(());
+            return Ok(None);
         }
         let Some(detail) = self.detail.clone() else {
-            return Ok(());
+            return Ok(None);
         };
         let cause = Cause::of_verdict(self.trigger, decision, verdict, &detail.tags);
-        let stored = self
-            .storage(
-                &detail,
-                state,
-                (decision, state.overridden),
-                verdict,
-                &cause,
-                false,
-            )
-            .await?;
+        let blocking = blocking_of(verdict);
+        let to = (decision, state.overridden);
+        let storing = self.storing((&detail, state), to, verdict, &cause, &blocking);
+        let stored = self.gk.converge_storage(storing).await?;
         if stored.changed {
             self.gk
                 .announce_storage(
@@ -427,41 +425,34 @@ impl<'a, P: Ports> Deciding<'a, P> {
                 )
                 .await?;
         }
-        Ok(())
+        Ok(stored.version_after)
     }
 
-    /// Makes the image's storage follow the disposition `(decision, overridden)` (see
-    /// [`Gatekeeper::converge_storage`]); `rewrite_due` after a claim, which set the sweep's time for
-    /// the verdict alone.
-    async fn storage(
-        &self,
-        detail: &ImageDetail,
-        state: &ImageState,
+    /// What [`Gatekeeper::converge_storage`] needs for the disposition `to` (decision, overridden):
+    /// the image as read, the verdict's blocking findings; its tags not moved by the caller.
+    fn storing<'b>(
+        &'b self,
+        (detail, state): (&ImageDetail, &ImageState),
         (decision, overridden): (Decision, bool),
         verdict: &Verdict,
-        cause: &Cause,
-        rewrite_due: bool,
-    ) -> Result<Stored, Error> {
-        let blocking: Vec<Finding> = (verdict.top.iter())
-            .take(verdict.blocking as usize)
-            .cloned()
-            .collect();
-        self.gk
-            .converge_storage(&Storing {
-                image: self.image,
-                detail,
-                state,
-                rule: &self.rule,
-                mode: self.mode,
-                decision,
-                overridden,
-                platform_of_index: !state.parents.is_empty(),
-                blocking: &blocking,
-                verdict_due: verdict.due(),
-                cause,
-                rewrite_due,
-            })
-            .await
+        cause: &'b Cause,
+        blocking: &'b [Finding],
+    ) -> Storing<'b> {
+        Storing {
+            image: self.image,
+            detail: detail.clone(),
+            state: state.clone(),
+            rule: &self.rule,
+            mode: self.mode,
+            decision,
+            overridden,
+            platform_of_index: !state.parents.is_empty(),
+            blocking,
+            verdict_due: verdict.due(),
+            cause,
+            tags_done: false,
+            rewrite_due: false,
+        }
     }
 
     /// Claims the change with a conditional write (a retry of this delivery resumes its own claim);
@@ -540,15 +531,24 @@ impl<'a, P: Ports> Deciding<'a, P> {
         let cause = Cause::of_verdict(self.trigger, to.decision, verdict, &detail.tags);
         let target = Target::of(to.decision, to.overridden, !state.parents.is_empty());
         // An archived image cannot be tagged (its manifest cannot be read): its tags follow a restore.
-        let mut carried = if detail.storage == Storage::Active {
+        // One the gatekeeper archived (or is archiving) keeps its tags blocked until a release.
+        let archived_here = (state.archive.as_ref())
+            .is_some_and(|a| a.archived_at.is_some() && a.restore_by.is_none());
+        let mut carried = if detail.storage == Storage::Active
+            && !(archived_here && target.tags.is_deployable())
+        {
             self.gk
                 .apply(self.image, detail, target, self.mode, &cause)
                 .await?
         } else {
             Carried {
                 problems: vec![format!(
-                    "the image is {}: its tags change once it is restored",
-                    detail.storage.as_str()
+                    "the image is {}: its tags change once it is restored (gatekeeper release)",
+                    if detail.storage == Storage::Active {
+                        "being archived"
+                    } else {
+                        detail.storage.as_str()
+                    }
                 )],
                 ..Carried::default()
             }
@@ -556,16 +556,15 @@ impl<'a, P: Ports> Deciding<'a, P> {
         if carried.held_back {
             return Ok(carried);
         }
-        let stored = self
-            .storage(
-                detail,
-                state,
-                (to.decision, to.overridden),
-                verdict,
-                &cause,
-                true,
-            )
-            .await?;
+        let blocking = blocking_of(verdict);
+        let to_pair = (to.decision, to.overridden);
+        let storing = Storing {
+            tags_done: true,
+            rewrite_due: true,
+            ..self.storing((detail, state), to_pair, verdict, &cause, &blocking)
+        };
+        let stored = self.gk.converge_storage(storing).await?;
+        carried.stored_version = stored.version_after;
         carried.actions.extend(stored.actions);
         carried.problems.extend(stored.problems);
         let at = verdict.reasons.len().min(1);
@@ -613,7 +612,10 @@ impl<'a, P: Ports> Deciding<'a, P> {
             .await?
         {
             // The claim set the version to its sequence; finishing moved it once more.
-            Written::Done if !carried.held_back => self.left_at = Some(claim.sequence + 1),
+            Written::Done if !carried.held_back => {
+                let before = carried.stored_version.unwrap_or(claim.sequence);
+                self.left_at = Some(before + 1);
+            }
             Written::Done => {}
             Written::Conflict => {
                 warn!(image = %image.display(), "claim was taken over before it finished")
@@ -682,6 +684,14 @@ impl<'a, P: Ports> Deciding<'a, P> {
         o.decision = Some(decision);
         o
     }
+}
+
+/// The findings that block under a verdict (the first of its top findings).
+fn blocking_of(verdict: &Verdict) -> Vec<Finding> {
+    (verdict.top.iter())
+        .take(verdict.blocking as usize)
+        .cloned()
+        .collect()
 }
 
 /// Lost coverage never improves a decision: findings closed because the image is no longer monitored

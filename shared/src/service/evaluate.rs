@@ -204,7 +204,9 @@ impl<P: Ports> Gatekeeper<P> {
                 )
                 .await?;
         }
-        self.state.set_due(image, Some(now + LAG_RECHECK)).await?;
+        self.state
+            .set_due(image, Some(now + LAG_RECHECK), None)
+            .await?;
         let mut o = Outcome::new(
             Status::Deferred,
             trigger.kind,

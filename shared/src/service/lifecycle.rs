@@ -8,6 +8,7 @@ use super::act::Cause;
 use super::archive::Storing;
 use super::{Gatekeeper, Outcome, Status, Trigger};
 use crate::domain::events::Event;
+use crate::domain::time::DAY;
 use crate::domain::{Decision, ImageRef, MediaKind, TriggerKind};
 use crate::error::Error;
 use crate::ports::{ImageDetail, ImageRecords, Ports, TicketLedger};
@@ -41,8 +42,10 @@ impl<P: Ports> Gatekeeper<P> {
         ))
     }
 
-    /// An archived image was restored: what was decided before it was archived no longer holds (its
-    /// findings are from then); it is scanned and decided again as a new image.
+    /// An archived image was restored. One the gatekeeper archived follows its disposition (see
+    /// `archive`); a late or repeated event of a release's completed restore changes nothing; for any
+    /// other, what was decided before it was archived no longer holds (its findings are from then):
+    /// it is scanned and decided again as a new image.
     pub(super) async fn on_restore(
         &self,
         event: &Event,
@@ -57,6 +60,17 @@ impl<P: Ports> Gatekeeper<P> {
             return self
                 .restored_archive(image, &detail, &state, &trigger)
                 .await;
+        }
+        if state
+            .unarchived_at
+            .is_some_and(|t| (self.clock)() - t < DAY)
+        {
+            return Ok(Outcome::new(
+                Status::Unchanged,
+                TriggerKind::Restore,
+                Some(image),
+                "the release's restore completed already: its tags are back",
+            ));
         }
         self.state.reset_image(image).await?;
         let kind = MediaKind::classify(
@@ -80,24 +94,27 @@ impl<P: Ports> Gatekeeper<P> {
         let rule = self.rule_of(image).await?;
         let rule = &*rule;
         let decision = state.decision.unwrap_or(Decision::Pending);
+        let now = (self.clock)();
         let cause = Cause::new(
             trigger,
             format!("restored from the archive; verdict {}", decision.as_str()),
             &detail.tags,
         );
         let stored = self
-            .converge_storage(&Storing {
+            .converge_storage(Storing {
                 image,
-                detail,
-                state,
+                detail: detail.clone(),
+                state: state.clone(),
                 rule,
                 mode: self.effective_mode(rule),
                 decision,
-                overridden: state.override_at((self.clock)()).is_some() && state.overridden,
+                // As a verdict sees it: an override in force suspends a block.
+                overridden: decision == Decision::Block && state.override_at(now).is_some(),
                 platform_of_index: !state.parents.is_empty(),
                 blocking: &[],
                 verdict_due: state.summary.as_ref().and_then(|s| s.due),
                 cause: &cause,
+                tags_done: false,
                 rewrite_due: false,
             })
             .await?;

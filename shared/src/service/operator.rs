@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use tracing::warn;
 
 use super::act::{Carried, Cause, changed_something};
-use super::{Gatekeeper, Outcome, Status, Trigger};
+use super::{Gatekeeper, MAX_ATTEMPTS, Outcome, Status, Trigger, retry_later};
 use crate::domain::events::Scanner;
 use crate::domain::plan::{Verified, plan, release_candidates};
 use crate::domain::time::{Epoch, format_date};
@@ -20,7 +20,7 @@ use crate::ports::{
     FindingsSource, ImageAnnotations, ImageDetail, ImageRecords, ImageRegistry, Notifier, Ports,
     Storage,
 };
-use crate::state::{Archive, Claim, Override, Written};
+use crate::state::{Archive, ArchiveWrite, Claim, Override, Written};
 
 /// The verdict for an image now and the tag changes a delivery would make, computed read-only.
 #[derive(Debug, Clone)]
@@ -191,17 +191,17 @@ impl<P: Ports> Gatekeeper<P> {
             _ => None,
         };
         let (carried, restoring) = if preview.storage == Storage::Active {
-            (self.put_back(req, &preview).await?, None)
+            (self.put_back(req, &preview).await?, false)
         } else {
             self.restore_released(req, &preview).await?
         };
         let previous = self
             .record_release(image, &preview.verdict, override_.is_some(), now)
             .await?;
-        if let Some(a) = restoring {
+        if restoring {
             // After the release's own record (which sets the sweep's time for the verdict alone).
-            let due = a.due(now);
-            self.state.set_archive(image, Some(&a), due).await?;
+            self.record_restore(image, preview.storage, req.caller)
+                .await?;
         }
         let detail = self
             .announce_release(req, &preview, previous, override_.as_ref(), &carried, now)
@@ -264,26 +264,18 @@ impl<P: Ports> Gatekeeper<P> {
             actions,
             problems,
             held_back: false,
+            stored_version: None,
         })
     }
 
-    /// An archived (or restoring) image is released: ECR is asked to restore it and the record says
-    /// who asked; its tags come back once ECR reports it active (the restore event, or the sweep).
-    /// The record to write after the release's own.
+    /// An archived (or restoring) image is released: ECR is asked to restore it; its tags come back
+    /// once ECR reports it active (the restore event, or the sweep). Whether its record must say so.
     async fn restore_released(
         &self,
         req: &ReleaseRequest<'_>,
         preview: &Preview,
-    ) -> Result<(Carried, Option<Archive>), Error> {
+    ) -> Result<(Carried, bool), Error> {
         let image = req.image;
-        let now = (self.clock)();
-        let state = self.state.load(image).await?;
-        let mut a = state.archive.unwrap_or_else(|| Archive {
-            at: now,
-            reason: format!("{} outside the gatekeeper", preview.storage.as_str()),
-            archived_at: Some(now),
-            restore_by: None,
-        });
         let mut carried = Carried::default();
         if preview.storage == Storage::Archived {
             let registry = self.registry_of(image).await?;
@@ -300,16 +292,48 @@ impl<P: Ports> Gatekeeper<P> {
                 Err(e) if e.is_retryable() => return Err(e.into()),
                 Err(e) => {
                     carried.problems.push(format!("not restored: {e}"));
-                    return Ok((carried, None));
+                    return Ok((carried, false));
                 }
             }
         }
-        a.restore_by = Some(req.caller.to_string());
         carried.problems.push(
             "restoring from the archive: its tags come back once ECR reports it active (the restore event, or the next sweep)"
                 .into(),
         );
-        Ok((carried, Some(a)))
+        Ok((carried, true))
+    }
+
+    /// Records who released an archived image (conditionally, read again when another writer came
+    /// first), so that its tags follow once it is active and the sweep looks again meanwhile.
+    async fn record_restore(
+        &self,
+        image: &ImageRef,
+        storage: Storage,
+        caller: &str,
+    ) -> Result<(), Error> {
+        for _ in 0..MAX_ATTEMPTS {
+            let now = (self.clock)();
+            let state = self.state.load(image).await?;
+            let mut a = state.archive.unwrap_or_else(|| Archive {
+                at: now,
+                reason: format!("{} outside the gatekeeper", storage.as_str()),
+                archived_at: Some(now),
+                restore_by: None,
+            });
+            a.restore_by = Some(caller.to_string());
+            let write = ArchiveWrite::Set(&a);
+            let written = self
+                .state
+                .set_archive(image, state.version, write, a.due(now))
+                .await?;
+            if written == Written::Done {
+                return Ok(());
+            }
+        }
+        Err(retry_later(format!(
+            "{}: its record kept changing while the release was recorded; run the release again",
+            image.display()
+        )))
     }
 
     /// Records the released disposition, so that the next event for this image finds nothing
@@ -444,9 +468,10 @@ impl<P: Ports> Gatekeeper<P> {
         Ok((actions, problems))
     }
 
-    /// Uninstall path for an archived image: the gatekeeper's own archive is undone (restored); its
-    /// tags can only come back once ECR reports it active, by running `release --all` again. An image
-    /// archived by something else (a lifecycle rule) is left alone.
+    /// Uninstall path for an archived image: the gatekeeper's own archive is undone (restored) and its
+    /// record dropped (a deployment still enforcing would archive a block again: uninstall in audit
+    /// mode); its tags can only come back once ECR reports it active, by running `release --all`
+    /// again. An image archived by something else (a lifecycle rule) is left alone.
     async fn unarchive_for_uninstall(
         &self,
         image: &ImageRef,
@@ -474,12 +499,26 @@ impl<P: Ports> Gatekeeper<P> {
             note: Some(again.into()),
         };
         if !dry_run && detail.storage == Storage::Archived {
-            self.registry_of(image)
+            let restored = self
+                .registry_of(image)
                 .await?
                 .set_archived(&image.repository, &image.digest, false)
+                .await;
+            if let Err(e) = restored {
+                action.status = ActionStatus::Failed;
+                action.note = Some(e.to_string());
+                return Ok((
+                    vec![action],
+                    vec![format!("{}: not restored: {e}", image.display())],
+                ));
+            }
+            let dropped = self
+                .state
+                .set_archive(image, state.version, ArchiveWrite::Drop, state.due_at)
                 .await?;
-            // Uninstalled, the image is no longer the gatekeeper's to archive again.
-            self.state.set_archive(image, None, state.due_at).await?;
+            if dropped == Written::Conflict {
+                warn!(image = %image.display(), "archive record changed during the uninstall; run it again");
+            }
             action.status = ActionStatus::Done;
         } else if !dry_run {
             action.status = ActionStatus::Skipped;

@@ -203,10 +203,10 @@ impl<P: Ports> Gatekeeper<P> {
         if !carried.held_back {
             // A push of an archived digest restores it in ECR: a block that archives holds again.
             let stored = self
-                .converge_storage(&Storing {
+                .converge_storage(Storing {
                     image,
-                    detail: &detail,
-                    state,
+                    detail: detail.clone(),
+                    state: state.clone(),
                     rule,
                     mode,
                     decision,
@@ -215,6 +215,7 @@ impl<P: Ports> Gatekeeper<P> {
                     blocking: &[],
                     verdict_due: state.summary.as_ref().and_then(|s| s.due),
                     cause: &cause,
+                    tags_done: true,
                     rewrite_due: false,
                 })
                 .await?;

@@ -12,7 +12,8 @@
 //! - every repository's images (DescribeRepositories, then one DescribeImages page per 1,000 images):
 //!   images held longer than the timeout, and images pushed in the window that the gatekeeper never
 //!   saw (a lost push) or that are scanned but undecided (a lost scan event);
-//! - reminders: exceptions ending within the policy's `expiry_notice`, one message per exception per day.
+//! - reminders: exceptions ending within the policy's `expiry_notice`, one message per exception per day;
+//!   archive deadlines within a day (images due then in the same query), one message per image per day.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -38,6 +39,8 @@ use crate::state::{Mark, key_scope};
 /// How far the window reaches back before the previous run's start: events and findings updated while
 /// that run was going are looked at again.
 const OVERLAP: i64 = 600;
+/// How long before an archive deadline its reminder goes out.
+const REMIND_BEFORE: i64 = DAY;
 /// The longest window, however long ago the last completed run was.
 const MAX_LOOKBACK: i64 = 7 * DAY;
 
@@ -194,6 +197,7 @@ impl<P: Ports> Gatekeeper<P> {
             enhanced,
             todo: Todo::default(),
             with_vulnerability: HashMap::new(),
+            soon: Vec::new(),
             report: SweepReport {
                 from: format_rfc3339(from),
                 to: format_rfc3339(now),
@@ -215,6 +219,7 @@ impl<P: Ports> Gatekeeper<P> {
         }
         sweeping.evaluate().await;
         sweeping.reminders().await?;
+        sweeping.archive_reminders().await?;
         let report = sweeping.report;
         if report.failures.is_empty() {
             self.state.record_sweep(now).await?;
@@ -345,7 +350,7 @@ impl<P: Ports> Gatekeeper<P> {
         if state.due_at.is_some_and(|d| d <= now) {
             let after = self.state.load(image).await?;
             if after.due_at.is_some_and(|d| d <= now) {
-                self.state.set_due(image, None).await?;
+                self.state.set_due(image, None, None).await?;
             }
         }
         Ok(outcome)
@@ -365,6 +370,8 @@ struct Sweeping<'a, P: Ports, F> {
     todo: Todo,
     /// The images with each exception's vulnerability, asked once per run.
     with_vulnerability: HashMap<String, Vec<ImageRef>>,
+    /// Images due within the next day (an archive deadline among them gets its reminder).
+    soon: Vec<ImageRef>,
     report: SweepReport,
 }
 
@@ -398,15 +405,22 @@ impl<P: Ports, F: FindingsSource + Sync> Sweeping<'_, P, F> {
 
     /// Images due in the state table.
     async fn due(&mut self) -> Result<(), Error> {
-        // A member no longer governed (taken off the list) is left to whoever governs it now.
-        let due = self.gk.state.due(self.now).await?;
-        for image in self.governed(due) {
+        // A member no longer governed (taken off the list) is left to whoever governs it now. The
+        // images due within the next day are read too, for the reminders of archive deadlines.
+        let due = self.gk.state.due(self.now + REMIND_BEFORE).await?;
+        let (now, later): (Vec<_>, Vec<_>) = due.into_iter().partition(|(_, at)| *at <= self.now);
+        for (image, _) in self.governed_at(now) {
             self.report.due += 1;
             self.todo.add(
                 image,
                 "due: a deadline, an exception's end or a second look",
             );
         }
+        self.soon = self
+            .governed_at(later)
+            .into_iter()
+            .map(|(i, _)| i)
+            .collect();
         Ok(())
     }
 
@@ -604,6 +618,33 @@ impl<P: Ports, F: FindingsSource + Sync> Sweeping<'_, P, F> {
             self.report.reminders += 1;
         }
         Ok(())
+    }
+
+    /// Reminders of archive deadlines within the next day: one message per image per day.
+    async fn archive_reminders(&mut self) -> Result<(), Error> {
+        for image in std::mem::take(&mut self.soon) {
+            if self.gk.remind_archive(&image, &self.trigger).await? {
+                self.report.reminders += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Self::governed`] for images with their due times.
+    fn governed_at(&self, images: Vec<(ImageRef, Epoch)>) -> Vec<(ImageRef, Epoch)> {
+        let mut at: HashMap<ImageRef, Epoch> = HashMap::new();
+        let refs: Vec<ImageRef> = (images.into_iter())
+            .map(|(i, t)| {
+                at.insert(i.clone(), t);
+                i
+            })
+            .collect();
+        (self.governed(refs).into_iter())
+            .map(|i| {
+                let t = at.get(&i).copied().unwrap_or(self.now);
+                (i, t)
+            })
+            .collect()
     }
 
     /// The images Inspector named that this deployment governs (its own under v1's identity); the

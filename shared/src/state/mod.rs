@@ -121,6 +121,20 @@ pub struct ImageState {
     pub acted_at: Option<Epoch>,
     /// When a push of the image was last recorded (a hold or re-tag may have read it then).
     pub pushed_seen_at: Option<Epoch>,
+    /// When a release's restore of an image the gatekeeper archived completed (its tags back).
+    pub unarchived_at: Option<Epoch>,
+}
+
+/// What a write of the archive record does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchiveWrite<'a> {
+    /// Writes this record.
+    Set(&'a Archive),
+    /// Removes the record (a deadline dropped, an uninstall).
+    Drop,
+    /// Removes the record of an image whose release's restore completed at this time (its tags are
+    /// back), remembering when.
+    Unarchived(Epoch),
 }
 
 /// What the gatekeeper decided about archiving a blocked image: every image it archives has its
@@ -166,11 +180,13 @@ impl ImageState {
         self.override_.as_ref().filter(|o| o.until > now)
     }
 
-    /// The times the gatekeeper itself may have pulled the image (a pull ECR records then is its own).
-    pub fn own_pulls(&self) -> Vec<Epoch> {
-        self.acted_at
-            .into_iter()
-            .chain(self.pushed_seen_at)
+    /// The times the gatekeeper itself may have pulled the image (a pull ECR records then is its own):
+    /// its last tag change, an unfinished change's claim, and the last push when pushes are held
+    /// (`holds`: a hold re-tags right after the push).
+    pub fn own_pulls(&self, holds: bool) -> Vec<Epoch> {
+        (self.acted_at.into_iter())
+            .chain(self.claim.as_ref().map(|c| c.at))
+            .chain(self.pushed_seen_at.filter(|_| holds))
             .collect()
     }
 

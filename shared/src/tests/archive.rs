@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 
 use std::cell::{Cell, RefCell};
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
@@ -80,14 +81,12 @@ impl Setup {
     }
 
     fn scan(&self, id: &str) {
-        let event = json!({"version": "0", "id": id, "detail-type": "Inspector2 Scan", "source": "aws.inspector2",
-            "time": "2026-11-22T10:00:00Z", "region": "eu-west-1", "account": "123456789012",
-            "resources": [format!("arn:aws:ecr:eu-west-1:123456789012:repository/{REPO}")],
-            "detail": {"scan-status": "INITIAL_SCAN_COMPLETE", "repository-name": format!("arn:aws:ecr:eu-west-1:123456789012:repository/{REPO}"),
-                "image-digest": DIGEST, "image-tags": ["v1"], "finding-severity-counts": self.counts.borrow().clone()}});
-        poll_once(self.gk.handle_scan_event(&self.findings, &event))
-            .unwrap()
-            .unwrap();
+        poll_once(
+            self.gk
+                .handle_scan_event(&self.findings, &scan_event(self, id)),
+        )
+        .unwrap()
+        .unwrap();
     }
 
     fn ecr_event(&self, id: &str, detail: Value) {
@@ -166,6 +165,14 @@ impl Setup {
     }
 }
 
+/// Another container over the same fakes, as `s.gk` is set up.
+fn second(s: &Setup) -> Container {
+    let mut gk = container(&s.registry, &s.notifier, &s.state);
+    gk.policy = s.gk.policy.clone();
+    gk.clock = now;
+    gk
+}
+
 fn critical() -> Finding {
     Finding::new("CVE-2026-41234", Severity::Critical)
 }
@@ -240,6 +247,9 @@ fn runtime_archives_an_unused_image_at_once_and_one_in_use_at_its_deadline() {
     s.registry.set_pulled(REPO, DIGEST, Some(T0 - 7 * DAY));
     s.scan("scan-1");
     assert_eq!(s.storage(), Storage::Active);
+    let record = s.record().archive.unwrap();
+    assert!(record.reason.contains("ECR recorded a pull"), "{record:?}");
+    assert_eq!((record.at, record.archived_at), (T0 + DAY, None));
 
     let s = Setup::new("on_block = \"runtime\"\nmin_grace = \"2d\"", used(3, 0));
     s.scan("scan-1");
@@ -442,4 +452,197 @@ fn uninstalling_restores_what_the_gatekeeper_archived_then_puts_the_tags_back() 
         .unwrap();
     assert_eq!(s.tags(), vec!["v1"]);
     assert!(s.registry.deleted().is_empty());
+}
+
+#[test]
+fn an_exception_before_the_deadline_cancels_it() {
+    let mut s = Setup::new("on_block = \"runtime\"", used(1, 0));
+    s.scan("scan-1");
+    assert!(s.record().archive.is_some());
+    let text = "version = 1\n[defaults]\nblock = \"CRITICAL\"\non_block = \"runtime\"\n[[exception]]\nid = \"CVE-2026-41234\"\nrepositories = [\"*\"]\ncreated = 2027-01-01\nexpires = 2027-12-31\nreason = \"no fix yet, mitigated\"\nowner = \"team-a\"\n";
+    s.gk.policy = Policy::parse(text).unwrap();
+    s.scan("scan-2");
+    assert_eq!(s.record().archive, None);
+    set_now(T0 + 3 * DAY);
+    s.sweep("run-1");
+    assert_eq!(
+        (s.storage(), s.tags()),
+        (Storage::Active, vec!["v1".to_string()])
+    );
+}
+
+#[test]
+fn platform_images_of_an_index_are_only_retagged() {
+    let s = Setup::new("on_block = \"archive\"", critical());
+    let index = ImageRef::home(
+        REPO,
+        "sha256:1111111111111111111111111111111111111111111111111111111111111111",
+    );
+    poll_once(crate::ports::ImageAnnotations::link_index(
+        &s.state,
+        &index,
+        &[(DIGEST.to_string(), "linux/amd64".to_string())],
+    ))
+    .unwrap()
+    .unwrap();
+    s.scan("scan-1");
+    assert_eq!(s.storage(), Storage::Active);
+    assert_eq!(s.record().archive, None);
+}
+
+#[test]
+fn a_repeated_restore_event_after_the_tags_came_back_changes_nothing() {
+    let s = Setup::new("on_block = \"archive\"", critical());
+    s.scan("scan-1");
+    s.release(Some(7 * DAY)).unwrap();
+    assert!(s.registry.finish_restore(REPO, DIGEST));
+    s.restore_event("restore-1");
+    assert_eq!(s.tags(), vec!["v1"]);
+    let (before, sent) = (s.record(), s.notifier.messages().len());
+    s.restore_event("restore-1");
+    let after = s.record();
+    assert_eq!(
+        (after.decision, after.overridden, after.first_scan_at),
+        (before.decision, before.overridden, before.first_scan_at)
+    );
+    assert_eq!(s.notifier.messages().len(), sent);
+    assert_eq!(s.tags(), vec!["v1"]);
+}
+
+#[test]
+fn a_passing_image_restored_by_hand_gets_its_tags_back() {
+    let s = Setup::new("on_block = \"archive\"", critical());
+    s.scan("scan-1");
+    s.set_findings(vec![Finding::new("CVE-2026-1", Severity::Low)]);
+    s.scan("scan-2");
+    assert_eq!(
+        (s.storage(), s.tags()),
+        (Storage::Archived, vec![QUARANTINED.to_string()])
+    );
+    set_now(T0 + DAY);
+    use crate::ports::ImageRegistry;
+    poll_once(s.registry.set_archived(REPO, DIGEST, false))
+        .unwrap()
+        .unwrap();
+    s.registry.finish_restore(REPO, DIGEST);
+    s.restore_event("restore-1");
+    assert_eq!(
+        (s.storage(), s.tags()),
+        (Storage::Active, vec!["v1".to_string()])
+    );
+    assert_eq!(s.record().archive, None);
+}
+
+#[test]
+fn tags_held_back_by_the_breaker_after_a_restore_come_back_once_it_is_reset() {
+    let s = Setup::new("on_block = \"archive\"", critical());
+    s.scan("scan-1");
+    s.release(Some(7 * DAY)).unwrap();
+    assert!(s.registry.finish_restore(REPO, DIGEST));
+    use crate::ports::TagChangeBreaker;
+    poll_once(s.state.trip_breaker(T0, "test"))
+        .unwrap()
+        .unwrap();
+    s.restore_event("restore-1");
+    assert_eq!(s.tags(), vec![QUARANTINED]);
+    let record = s.record();
+    assert!(
+        record.archive.is_some() && record.due_at.is_some(),
+        "{record:?}"
+    );
+    poll_once(s.state.reset_breaker()).unwrap().unwrap();
+    set_now(T0 + 3600);
+    s.sweep("run-1");
+    assert_eq!(s.tags(), vec!["v1"]);
+    assert_eq!(s.record().archive, None);
+}
+
+#[test]
+fn a_delivery_that_dies_between_its_record_and_the_archive_is_completed_by_the_next() {
+    let s = Setup::new("on_block = \"archive\"", critical());
+    s.gk.registry.hooks.halt("set_archived", 1);
+    assert!(
+        poll_once(s.gk.handle_scan_event(&s.findings, &scan_event(&s, "scan-1"))).is_none(),
+        "died"
+    );
+    assert_eq!(s.storage(), Storage::Active);
+    let record = s.record().archive.unwrap();
+    assert!(
+        record.archived_at.is_some() && !record.reason.is_empty(),
+        "the intent is recorded first"
+    );
+    let next = second(&s);
+    poll_once(next.handle_scan_event(&s.findings, &scan_event(&s, "scan-1")))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (s.storage(), s.tags()),
+        (Storage::Archived, vec![QUARANTINED.to_string()])
+    );
+    assert!(s.record().archive.unwrap().archived_at.is_some());
+}
+
+#[test]
+fn a_fix_racing_the_deadlines_archive_leaves_what_the_block_then_the_fix_leave() {
+    let s = Setup::new("on_block = \"runtime\"", used(1, 0));
+    s.scan("scan-1");
+    set_now(T0 + 2 * DAY);
+    // The sweep archives at the deadline; just before ECR archives, a scan finds the image fixed.
+    let fixer = Arc::new(second(&s));
+    let findings = s.findings.clone();
+    let event = {
+        s.set_findings(vec![Finding::new("CVE-2026-1", Severity::Low)]);
+        scan_event(&s, "scan-2")
+    };
+    s.findings.set(DIGEST, vec![critical()]);
+    let (f, e, fx) = (findings.clone(), event.clone(), Arc::clone(&fixer));
+    s.gk.registry
+        .hooks
+        .before("set_archived", 1, move || async move {
+            f.set(DIGEST, vec![Finding::new("CVE-2026-1", Severity::Low)]);
+            fx.handle_scan_event(&f, &e).await.unwrap();
+        });
+    s.sweep("run-1");
+    assert!(s.gk.registry.hooks.unfired().is_empty());
+    // As if the block's archive came first and the fix after: archived, tags blocked, the record
+    // says why; only a release brings it back.
+    assert_eq!(
+        (s.storage(), s.tags()),
+        (Storage::Archived, vec![QUARANTINED.to_string()])
+    );
+    let record = s.record();
+    assert_eq!(record.decision, Some(crate::domain::Decision::Pass));
+    assert!(record.archive.unwrap().archived_at.is_some());
+    assert!(s.registry.deleted().is_empty());
+}
+
+/// The scan event of the image with the counts its findings have now.
+fn scan_event(s: &Setup, id: &str) -> Value {
+    json!({"version": "0", "id": id, "detail-type": "Inspector2 Scan", "source": "aws.inspector2",
+        "time": "2026-11-22T10:00:00Z", "region": "eu-west-1", "account": "123456789012",
+        "resources": [format!("arn:aws:ecr:eu-west-1:123456789012:repository/{REPO}")],
+        "detail": {"scan-status": "INITIAL_SCAN_COMPLETE", "repository-name": format!("arn:aws:ecr:eu-west-1:123456789012:repository/{REPO}"),
+            "image-digest": DIGEST, "image-tags": ["v1"], "finding-severity-counts": s.counts.borrow().clone()}})
+}
+
+#[test]
+fn the_day_before_the_deadline_the_sweep_reminds_once() {
+    let s = Setup::new("on_block = \"runtime\"\nmin_grace = \"3d\"", used(1, 0));
+    s.scan("scan-1");
+    let reminders = |s: &Setup| {
+        (s.notifier.messages().iter())
+            .filter(|m| m.subject.contains("archives on"))
+            .count()
+    };
+    set_now(T0 + DAY);
+    s.sweep("run-1");
+    assert_eq!(reminders(&s), 0, "two days before: not yet");
+    set_now(T0 + 2 * DAY + 3600);
+    s.sweep("run-2");
+    s.sweep("run-3");
+    assert_eq!(reminders(&s), 1, "once a day");
+    assert_eq!(s.storage(), Storage::Active);
+    set_now(T0 + 3 * DAY + 60);
+    s.sweep("run-4");
+    assert_eq!(s.storage(), Storage::Archived);
 }

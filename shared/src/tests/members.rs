@@ -404,6 +404,7 @@ fn the_sweep_reads_a_members_findings_as_its_registry_scans_them_whatever_the_ho
         &org.state,
         &member_image,
         Some(1_799_999_999),
+        None,
     ))
     .unwrap()
     .unwrap();

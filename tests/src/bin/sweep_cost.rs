@@ -202,7 +202,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             digest: digest.clone(),
             tags: Vec::new(),
         };
-        gk.state.set_due(&image, Some(t - 600)).await?;
+        gk.state.set_due(&image, Some(t - 600), None).await?;
     }
     for (repo, digest) in images.iter().skip(10).take(10) {
         inspector.inner.set_for(

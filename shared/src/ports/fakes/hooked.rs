@@ -18,7 +18,8 @@ use crate::ports::{
     StartScan, Storage, SweepSchedule, TagChangeBreaker, TicketLedger, Window,
 };
 use crate::state::{
-    Archive, BreakerCount, Claim, ImageState, Mark, Override, SeenFindings, TicketChange, Written,
+    ArchiveWrite, BreakerCount, Claim, ImageState, Mark, Override, SeenFindings, TicketChange,
+    Written,
 };
 
 impl Interleave {
@@ -72,7 +73,7 @@ forward! {
         fn lease_evaluation(image: &ImageRef, by: &str, now: Epoch, until: Epoch) -> Option<ImageState>;
         fn release_evaluation(image: &ImageRef, by: &str) -> ();
         fn record_seen(image: &ImageRef, seen: &SeenFindings) -> Written;
-        fn set_archive(image: &ImageRef, archive: Option<&Archive>, due: Option<Epoch>) -> ();
+        fn set_archive(image: &ImageRef, expected: u64, write: ArchiveWrite<'_>, due: Option<Epoch>) -> Written;
         fn reset_image(image: &ImageRef) -> ();
     }
     ImageAnnotations {
@@ -85,8 +86,8 @@ forward! {
         fn ticket_remove(image: &ImageRef, vulnerability: &str, now: Epoch) -> TicketChange;
     }
     SweepSchedule {
-        fn set_due(image: &ImageRef, at: Option<Epoch>) -> ();
-        fn due(until: Epoch) -> Vec<ImageRef>;
+        fn set_due(image: &ImageRef, at: Option<Epoch>, expected: Option<u64>) -> ();
+        fn due(until: Epoch) -> Vec<(ImageRef, Epoch)>;
         fn last_sweep() -> Option<Epoch>;
         fn record_sweep(at: Epoch) -> ();
     }

@@ -13,7 +13,7 @@ use crate::ports::{
     TicketLedger,
 };
 use crate::state::{
-    Archive, BreakerCount, Claim, ImageState, Mark, Override, SeenFindings, TicketBefore,
+    ArchiveWrite, BreakerCount, Claim, ImageState, Mark, Override, SeenFindings, TicketBefore,
     TicketChange, Written, key_scope, split_scope,
 };
 
@@ -237,14 +237,26 @@ impl ImageRecords for FakeState {
     async fn set_archive(
         &self,
         image: &ImageRef,
-        archive: Option<&Archive>,
+        expected: u64,
+        write: ArchiveWrite<'_>,
         due: Option<Epoch>,
-    ) -> Result<(), AwsError> {
+    ) -> Result<Written, AwsError> {
         let mut t = lock(&self.tables);
+        if !t.expecting(image, Some(expected)) {
+            return Ok(Written::Conflict);
+        }
         let item = t.item(image);
-        item.archive = archive.cloned();
+        match write {
+            ArchiveWrite::Set(a) => item.archive = Some(a.clone()),
+            ArchiveWrite::Drop => item.archive = None,
+            ArchiveWrite::Unarchived(at) => {
+                item.archive = None;
+                item.unarchived_at = Some(at);
+            }
+        }
         item.due_at = due;
-        Ok(())
+        item.version += 1;
+        Ok(Written::Done)
     }
 
     async fn reset_image(&self, image: &ImageRef) -> Result<(), AwsError> {
@@ -362,12 +374,20 @@ impl TicketLedger for FakeState {
 }
 
 impl SweepSchedule for FakeState {
-    async fn set_due(&self, image: &ImageRef, at: Option<Epoch>) -> Result<(), AwsError> {
-        lock(&self.tables).item(image).due_at = at;
+    async fn set_due(
+        &self,
+        image: &ImageRef,
+        at: Option<Epoch>,
+        expected: Option<u64>,
+    ) -> Result<(), AwsError> {
+        let mut t = lock(&self.tables);
+        if expected.is_none_or(|v| t.expecting(image, Some(v))) {
+            t.item(image).due_at = at;
+        }
         Ok(())
     }
 
-    async fn due(&self, until: Epoch) -> Result<Vec<ImageRef>, AwsError> {
+    async fn due(&self, until: Epoch) -> Result<Vec<(ImageRef, Epoch)>, AwsError> {
         let t = lock(&self.tables);
         let mut due: Vec<(Epoch, ImageRef)> = t
             .images
@@ -385,7 +405,7 @@ impl SweepSchedule for FakeState {
             .collect();
         // The index's sort key: earliest first.
         due.sort_by_key(|(at, _)| *at);
-        Ok(due.into_iter().map(|(_, image)| image).collect())
+        Ok(due.into_iter().map(|(at, image)| (image, at)).collect())
     }
 
     async fn last_sweep(&self) -> Result<Option<Epoch>, AwsError> {
