@@ -75,6 +75,8 @@ struct Pass {
     record: Option<Archive>,
     recheck: Option<Epoch>,
     written: Option<Option<Archive>>,
+    /// A restore completed (its tags are back): the record goes, and when is remembered.
+    unarchived: bool,
 }
 
 impl Pass {
@@ -83,9 +85,18 @@ impl Pass {
         Pass {
             record,
             recheck,
-            written: None,
+            ..Pass::default()
         }
     }
+}
+
+/// `out` with each reason and problem once (a pass read again after a lost write says them again).
+fn tidy(mut out: Stored) -> Stored {
+    for texts in [&mut out.reasons, &mut out.problems] {
+        let mut seen = std::collections::HashSet::new();
+        texts.retain(|t| seen.insert(t.clone()));
+    }
+    out
 }
 
 /// An archive or restore action.
@@ -124,13 +135,20 @@ impl<P: Ports> Gatekeeper<P> {
         }
         for _ in 0..MAX_ATTEMPTS {
             if self.converge_once(&s, &mut out).await? == Written::Done {
-                return Ok(out);
+                return Ok(tidy(out));
             }
-            // Another writer came first: read the record and ECR again, and decide again.
+            // Another writer came first: read the record and ECR again, and decide again; when the
+            // disposition itself changed (a new verdict, a release), its writer takes it from here.
             s.state = self.state.load(s.image).await?;
+            let now = (self.clock)();
+            let overridden =
+                s.state.decision == Some(Decision::Block) && s.state.override_at(now).is_some();
+            if s.state.decision != Some(s.decision) || overridden != s.overridden {
+                return Ok(tidy(out));
+            }
             match self.detail(s.image).await? {
                 Some(d) => s.detail = d,
-                None => return Ok(out),
+                None => return Ok(tidy(out)),
             }
         }
         Err(retry_later(format!(
@@ -167,17 +185,17 @@ impl<P: Ports> Gatekeeper<P> {
         if pass.record == written && pass.recheck.is_none() && !(s.rewrite_due && pending) {
             return Ok(Written::Done);
         }
-        let due = (pass.record.as_ref().and_then(|a| a.due(now)))
-            .into_iter()
+        // A deadline that passed without an archive gives way to the time to try again.
+        let record_due = (pass.record.as_ref().and_then(|a| a.due(now)))
+            .filter(|d| *d > now || pass.recheck.is_none());
+        let due = (record_due.into_iter())
             .chain(s.verdict_due)
             .chain(pass.recheck)
             .min();
-        let write = match (&pass.record, &s.state.archive) {
-            (Some(a), _) => ArchiveWrite::Set(a),
-            (None, Some(a)) if a.restore_by.is_some() && s.detail.storage == Storage::Active => {
-                ArchiveWrite::Unarchived(now)
-            }
-            (None, _) => ArchiveWrite::Drop,
+        let write = match &pass.record {
+            Some(a) => ArchiveWrite::Set(a),
+            None if pass.unarchived => ArchiveWrite::Unarchived(now),
+            None => ArchiveWrite::Drop,
         };
         let result = self.state.set_archive(s.image, version, write, due).await?;
         if result == Written::Done {
@@ -257,9 +275,9 @@ impl<P: Ports> Gatekeeper<P> {
         Ok(Some(Pass::keep(record, recheck)))
     }
 
-    /// Archives the image now: its tags moved first, behind the circuit breaker, never where a
-    /// lifecycle rule would then delete it; the record says so before ECR is asked. `None` when the
-    /// record changed under it.
+    /// Archives the image now: never where a lifecycle rule would then delete it, behind the circuit
+    /// breaker; the record says so before anything changes, then its tags are moved (when the caller
+    /// has not), then ECR archives it. `None` when the record changed under it.
     async fn archive_now(
         &self,
         s: &Storing<'_>,
@@ -271,33 +289,70 @@ impl<P: Ports> Gatekeeper<P> {
         let Some(a) = record.as_mut() else {
             return Ok(Some(Pass::keep(record, None)));
         };
-        if let Some(why) = self.before_archiving(s).await? {
+        let skipped = |out: &mut Stored, why: String| {
             out.problems.push(why.clone());
             out.actions.push(storage_action(
                 ActionKind::Archive,
                 ActionStatus::Skipped,
                 Some(why),
             ));
+        };
+        if let Some(why) = self.archive_refused(s).await? {
+            skipped(out, why);
             return Ok(Some(Pass::keep(record, Some(now + RETRY_ARCHIVE))));
         }
         // Came back without a release (archived earlier, longer ago than a delivery takes).
         let again = a.archived_at.is_some_and(|t| now - t > self.claim_lease);
         a.archived_at = Some(now);
-        let intent = self
+        let intent = ArchiveWrite::Set(a);
+        let due = Some(now + RESTORE_CHECK);
+        if self
             .state
-            .set_archive(
-                s.image,
-                *version,
-                ArchiveWrite::Set(a),
-                Some(now + RESTORE_CHECK),
-            )
-            .await?;
-        if intent == Written::Conflict {
+            .set_archive(s.image, *version, intent, due)
+            .await?
+            == Written::Conflict
+        {
             return Ok(None);
         }
         *version += 1;
         out.version_after = Some(*version);
         let written = Some(Some(a.clone()));
+        if !s.tags_done && !self.block_tags(s).await? {
+            skipped(
+                out,
+                "not archived: its tags are not all moved yet (archived once they are)".into(),
+            );
+            a.archived_at = None;
+            let recheck = Some(now + RESTORE_CHECK);
+            return Ok(Some(Pass {
+                record,
+                recheck,
+                written,
+                ..Pass::default()
+            }));
+        }
+        let (recheck, gone) = self.ask_ecr_to_archive(s, a, again, out, now).await?;
+        if gone {
+            record = None;
+        }
+        Ok(Some(Pass {
+            record,
+            recheck,
+            written,
+            ..Pass::default()
+        }))
+    }
+
+    /// UpdateImageStorageClass to ARCHIVE, and what it came to: when to try again (a refusal), and
+    /// whether the image is gone. A refusal after another delivery archived it first is no failure.
+    async fn ask_ecr_to_archive(
+        &self,
+        s: &Storing<'_>,
+        a: &mut Archive,
+        again: bool,
+        out: &mut Stored,
+        now: Epoch,
+    ) -> Result<(Option<Epoch>, bool), Error> {
         let registry = self.registry_of(s.image).await?;
         let archived = registry
             .set_archived(&s.image.repository, &s.image.digest, true)
@@ -305,22 +360,18 @@ impl<P: Ports> Gatekeeper<P> {
         match archived {
             Ok(Some(_)) => {
                 self.archived(s, a, again, out);
-                Ok(Some(Pass {
-                    record,
-                    recheck: None,
-                    written,
-                }))
+                Ok((None, false))
             }
             Ok(None) => {
                 out.problems.push("not archived: the image is gone".into());
-                Ok(Some(Pass {
-                    record: None,
-                    recheck: None,
-                    written,
-                }))
+                Ok((None, true))
             }
             Err(e) if e.is_retryable() => Err(e.into()),
             Err(e) => {
+                let now_stored = self.detail(s.image).await?.map(|d| d.storage);
+                if now_stored == Some(Storage::Archived) {
+                    return Ok((None, false));
+                }
                 warn!(image = %s.image.display(), error = %e, "not archived");
                 out.problems.push(format!("not archived: {e}"));
                 out.actions.push(storage_action(
@@ -329,11 +380,7 @@ impl<P: Ports> Gatekeeper<P> {
                     Some(e.to_string()),
                 ));
                 a.archived_at = None;
-                Ok(Some(Pass {
-                    record,
-                    recheck: Some(now + RETRY_ARCHIVE),
-                    written,
-                }))
+                Ok((Some(now + RETRY_ARCHIVE), false))
             }
         }
     }
@@ -351,22 +398,9 @@ impl<P: Ports> Gatekeeper<P> {
         out.reasons.push(format!("archived: {}", a.reason));
     }
 
-    /// What stops archiving the image now, if anything: its tags not (yet) moved, the circuit
-    /// breaker, or a lifecycle rule that would delete it once archived (or a policy not read).
-    async fn before_archiving(&self, s: &Storing<'_>) -> Result<Option<String>, Error> {
-        if !s.tags_done {
-            let target = Target::of(Decision::Block, false, s.platform_of_index);
-            let carried = self
-                .apply(s.image, &s.detail, target, s.mode, s.cause)
-                .await?;
-            let incomplete = carried.held_back
-                || (carried.actions.iter()).any(|a| a.status != ActionStatus::Done);
-            if incomplete {
-                return Ok(Some(
-                    "not archived: its tags are not all moved yet (archived once they are)".into(),
-                ));
-            }
-        }
+    /// Why the image must not be archived now, if it must not: a lifecycle rule that would delete it
+    /// once archived (or a policy that cannot be read), or the circuit breaker.
+    async fn archive_refused(&self, s: &Storing<'_>) -> Result<Option<String>, Error> {
         let registry = self.registry_of(s.image).await?;
         match registry.archive_expiry(&s.image.repository).await {
             Ok(rules) if rules.is_empty() => {}
@@ -386,6 +420,16 @@ impl<P: Ports> Gatekeeper<P> {
         self.breaker_holds(s.image, 1).await
     }
 
+    /// Moves the image's tags for its block (an image the caller did not re-tag: it came back, the
+    /// deadline passed, the mode changed); whether every change went through.
+    async fn block_tags(&self, s: &Storing<'_>) -> Result<bool, Error> {
+        let target = Target::of(Decision::Block, false, s.platform_of_index);
+        let carried = self
+            .apply(s.image, &s.detail, target, s.mode, s.cause)
+            .await?;
+        Ok(!carried.held_back && (carried.actions.iter()).all(|a| a.status == ActionStatus::Done))
+    }
+
     /// The block no longer holds (or is suspended): a deadline still running is dropped; a release's
     /// restore goes on; an image the gatekeeper archived stays archived until a release restores it
     /// (findings that go away while it is not scanned are not a fix), unless it came back anyway,
@@ -399,7 +443,7 @@ impl<P: Ports> Gatekeeper<P> {
     ) -> Result<Pass, Error> {
         let soon = Some(now + RESTORE_CHECK);
         if a.restore_by.is_some() {
-            return self.bring_back(s, a, out, now).await;
+            return self.bring_back(s, a, out, (now, true)).await;
         }
         let Some(archived_at) = a.archived_at else {
             return Ok(Pass::default());
@@ -411,7 +455,7 @@ impl<P: Ports> Gatekeeper<P> {
             }
             Storage::Active => {
                 a.restore_by = Some("a restore outside the gatekeeper".into());
-                self.bring_back(s, a, out, now).await
+                self.bring_back(s, a, out, (now, false)).await
             }
             Storage::Activating | Storage::Unknown => {
                 out.reasons.push(format!(
@@ -431,13 +475,15 @@ impl<P: Ports> Gatekeeper<P> {
     }
 
     /// A restore: asks ECR to restore the image, and once ECR says it is active, puts its tags back
-    /// for the disposition; the record stays (and the sweep looks again) until every tag change is done.
+    /// for the disposition; the record stays (and the sweep looks again) until every tag change is
+    /// done. A release's tags are put back whatever the mode (an operator's explicit act); others
+    /// follow the rule's mode.
     async fn bring_back(
         &self,
         s: &Storing<'_>,
         mut a: Archive,
         out: &mut Stored,
-        now: Epoch,
+        (now, by_release): (Epoch, bool),
     ) -> Result<Pass, Error> {
         let soon = Some(now + RESTORE_CHECK);
         let restoring = "restoring from the archive: its tags come back once it is active";
@@ -469,13 +515,15 @@ impl<P: Ports> Gatekeeper<P> {
             }
             Storage::Active => {
                 let target = Target::of(s.decision, s.overridden, s.platform_of_index);
+                let mode = if by_release { Mode::Enforce } else { s.mode };
                 let carried = if s.tags_done {
                     super::act::Carried::default()
                 } else {
-                    (self.apply(s.image, &s.detail, target, Mode::Enforce, s.cause)).await?
+                    (self.apply(s.image, &s.detail, target, mode, s.cause)).await?
                 };
                 let complete = !carried.held_back
-                    && (carried.actions.iter()).all(|x| x.status == ActionStatus::Done);
+                    && (carried.actions.iter())
+                        .all(|x| matches!(x.status, ActionStatus::Done | ActionStatus::Would));
                 out.changed |= !carried.actions.is_empty();
                 out.actions.extend(carried.actions);
                 out.problems.extend(carried.problems);
@@ -486,7 +534,10 @@ impl<P: Ports> Gatekeeper<P> {
                 out.changed = true;
                 out.reasons
                     .push("restored from the archive: its tags are back".into());
-                Ok(Pass::default())
+                Ok(Pass {
+                    unarchived: true,
+                    ..Pass::default()
+                })
             }
         }
     }
@@ -512,7 +563,8 @@ impl<P: Ports> Gatekeeper<P> {
         let Some(at) = state.archive.as_ref().and_then(Archive::deadline) else {
             return Ok(false);
         };
-        if at <= now || state.decision != Some(Decision::Block) {
+        if at <= now || state.decision != Some(Decision::Block) || state.override_at(now).is_some()
+        {
             return Ok(false);
         }
         let key = format!(

@@ -376,8 +376,9 @@ impl<'a, P: Ports> Deciding<'a, P> {
         let verdict = &judged.verdict;
         let archive = seen.state.archive.as_ref();
         let restoring = archive.is_some_and(|a| a.restore_by.is_some());
+        let now = seen.now;
         let wanted = (verdict.due().into_iter())
-            .chain(archive.and_then(|a| a.deadline()))
+            .chain(archive.and_then(|a| a.deadline()).filter(|d| *d > now))
             .min();
         if !judged.recalled && !restoring && seen.state.due_at != wanted {
             // Conditional: a claim or an archive record written since carries its own time.
@@ -534,9 +535,15 @@ impl<'a, P: Ports> Deciding<'a, P> {
         // One the gatekeeper archived (or is archiving) keeps its tags blocked until a release.
         let archived_here = (state.archive.as_ref())
             .is_some_and(|a| a.archived_at.is_some() && a.restore_by.is_none());
-        let mut carried = if detail.storage == Storage::Active
-            && !(archived_here && target.tags.is_deployable())
-        {
+        // Deployable tags need an active image the gatekeeper is not archiving; blocking tags are
+        // tried on any image ECR has not archived (an unknown or restoring one too: fail closed).
+        let deployable = target.tags.is_deployable();
+        let tag_now = match detail.storage {
+            Storage::Active => !(archived_here && deployable),
+            Storage::Activating | Storage::Unknown => !deployable,
+            Storage::Archived => false,
+        };
+        let mut carried = if tag_now {
             self.gk
                 .apply(self.image, detail, target, self.mode, &cause)
                 .await?
@@ -559,7 +566,7 @@ impl<'a, P: Ports> Deciding<'a, P> {
         let blocking = blocking_of(verdict);
         let to_pair = (to.decision, to.overridden);
         let storing = Storing {
-            tags_done: true,
+            tags_done: tag_now,
             rewrite_due: true,
             ..self.storing((detail, state), to_pair, verdict, &cause, &blocking)
         };

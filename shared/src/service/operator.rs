@@ -190,11 +190,15 @@ impl<P: Ports> Gatekeeper<P> {
             }
             _ => None,
         };
-        let (carried, restoring) = if preview.storage == Storage::Active {
+        let (carried, mut restoring) = if preview.storage == Storage::Active {
             (self.put_back(req, &preview).await?, false)
         } else {
             self.restore_released(req, &preview).await?
         };
+        // An archive may be under way (its record written, ECR not yet asked): the release is
+        // recorded so that it restores the image once archived.
+        let archiving = self.state.load(image).await?.archive;
+        restoring |= archiving.is_some_and(|a| a.archived_at.is_some());
         let previous = self
             .record_release(image, &preview.verdict, override_.is_some(), now)
             .await?;

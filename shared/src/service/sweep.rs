@@ -350,7 +350,8 @@ impl<P: Ports> Gatekeeper<P> {
         if state.due_at.is_some_and(|d| d <= now) {
             let after = self.state.load(image).await?;
             if after.due_at.is_some_and(|d| d <= now) {
-                self.state.set_due(image, None, None).await?;
+                // Conditional: a writer since (a claim, an archive record) set its own time.
+                self.state.set_due(image, None, Some(after.version)).await?;
             }
         }
         Ok(outcome)

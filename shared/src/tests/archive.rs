@@ -646,3 +646,86 @@ fn the_day_before_the_deadline_the_sweep_reminds_once() {
     s.sweep("run-4");
     assert_eq!(s.storage(), Storage::Archived);
 }
+
+#[test]
+fn a_deadline_held_back_by_a_lifecycle_rule_is_tried_again_a_day_later() {
+    let s = Setup::new("on_block = \"runtime\"", used(1, 0));
+    s.scan("scan-1");
+    s.registry.set_archive_expiry(
+        REPO,
+        vec!["lifecycle rule 1 expires archived images".into()],
+    );
+    set_now(T0 + DAY + 60);
+    s.sweep("run-1");
+    assert_eq!(s.storage(), Storage::Active);
+    assert_eq!(
+        s.record().due_at,
+        Some(T0 + 2 * DAY + 60),
+        "not cleared by the sweep"
+    );
+    s.registry.set_archive_expiry(REPO, Vec::new());
+    set_now(T0 + 2 * DAY + 120);
+    s.sweep("run-2");
+    assert_eq!(s.storage(), Storage::Archived);
+}
+
+#[test]
+fn a_fix_after_an_archive_that_never_reached_ecr_gets_its_tags_back() {
+    let s = Setup::new("on_block = \"archive\"", critical());
+    s.gk.registry.hooks.halt("set_archived", 1);
+    assert!(poll_once(s.gk.handle_scan_event(&s.findings, &scan_event(&s, "scan-1"))).is_none());
+    assert!(s.record().archive.unwrap().archived_at.is_some());
+    set_now(T0 + 3600);
+    s.set_findings(vec![Finding::new("CVE-2026-1", Severity::Low)]);
+    let next = second(&s);
+    poll_once(next.handle_scan_event(&s.findings, &scan_event(&s, "scan-2")))
+        .unwrap()
+        .unwrap();
+    // As if the fix came first: deployable, active, nothing recorded as archived.
+    assert_eq!(
+        (s.storage(), s.tags()),
+        (Storage::Active, vec!["v1".to_string()])
+    );
+    assert_eq!(s.record().archive, None);
+}
+
+#[test]
+fn a_release_racing_an_archive_restores_the_image_once_archived() {
+    let s = Setup::new("on_block = \"archive\"", critical());
+    let operator = Arc::new(second(&s));
+    let released = Arc::new(std::sync::Mutex::new(None));
+    let (op, done) = (Arc::clone(&operator), Arc::clone(&released));
+    let findings = s.findings.clone();
+    s.gk.registry
+        .hooks
+        .before("set_archived", 1, move || async move {
+            let image = ImageRef::home(REPO, DIGEST);
+            let req = ReleaseRequest {
+                image: &image,
+                reason: "hotfix rollout",
+                caller: "arn:aws:iam::123456789012:user/ops",
+                force_for: Some(7 * DAY),
+            };
+            let r = op.release(&findings, Scanner::Enhanced, &req).await;
+            *done.lock().unwrap() = Some(r.is_ok_and(|r| r.is_ok()));
+        });
+    s.scan("scan-1");
+    assert_eq!(*released.lock().unwrap(), Some(true));
+    assert_eq!(s.storage(), Storage::Archived, "the archive went through");
+    let record = s.record().archive.unwrap();
+    assert!(
+        record.restore_by.is_some(),
+        "the release is recorded: {record:?}"
+    );
+    // The sweep restores it, and once it is active its tags come back.
+    set_now(T0 + 3600);
+    s.sweep("run-1");
+    assert_eq!(s.storage(), Storage::Activating);
+    assert!(s.registry.finish_restore(REPO, DIGEST));
+    s.restore_event("restore-1");
+    assert_eq!(
+        (s.storage(), s.tags()),
+        (Storage::Active, vec!["v1".to_string()])
+    );
+    assert_eq!(s.record().archive, None);
+}
