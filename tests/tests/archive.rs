@@ -110,7 +110,13 @@ impl World {
 #[tokio::test]
 async fn a_blocked_image_is_retagged_then_archived_and_a_release_restores_it_before_its_tags() {
     let w = world("archive-release").await;
+    w.proxy.reset_counts();
     w.scan("scan-1").await;
+    // What archiving adds to a block's calls: the lifecycle check, the archive, its record.
+    let calls = w.proxy.requests();
+    eprintln!("calls of the blocking scan: {calls:?}");
+    assert_eq!(calls.get("ecr:UpdateImageStorageClass"), Some(&1));
+    assert_eq!(calls.get("ecr:GetLifecyclePolicy"), Some(&1));
     let quarantined = format!("quarantined-v1--{}", hex12(&w.digest));
     assert_eq!(w.tags().await, vec![quarantined.clone()]);
     assert_eq!(w.storage(), "ARCHIVED");
