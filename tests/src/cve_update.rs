@@ -326,11 +326,13 @@ async fn poll(
     let pause = Duration::from_millis(200);
     while let Some(batch) = next_batch(|| queue.poll(), || queue.depth(), pause, deadline).await {
         let payload = queue.event(&batch).to_string();
-        let Delivery::Batch(records) = Delivery::from_text(&payload) else {
+        let Delivery::Batch(batch_in) = Delivery::from_text(&payload) else {
             panic!("an SQS batch read as one event");
         };
         let until = Instant::now() + Duration::from_secs(110);
-        let report = gk.handle_scan_batch(&*source, &records, Some(until)).await;
+        let report = gk
+            .handle_scan_batch(&*source, &batch_in.records, Some(until))
+            .await;
         queue.settle(&batch, &report.retry).await;
         let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
         t.batches += 1;

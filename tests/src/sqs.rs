@@ -23,6 +23,8 @@ pub struct Received {
     pub body: String,
     /// How many times SQS has handed the message out, this time included.
     pub receive_count: u32,
+    /// When it was sent (`SentTimestamp`, ms since the epoch), when SQS said.
+    pub sent_ms: Option<String>,
 }
 
 /// A function's queue as its event source mapping reads it.
@@ -107,6 +109,7 @@ impl EventSource {
                 .max_number_of_messages(i32::try_from(want).unwrap_or(10))
                 .visibility_timeout(self.visibility)
                 .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+                .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
                 .wait_time_seconds(0)
                 .send()
                 .await
@@ -120,11 +123,15 @@ impl EventSource {
                     .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
                     .and_then(|c| c.parse().ok())
                     .unwrap_or(1);
+                let sent = (m.attributes())
+                    .and_then(|a| a.get(&MessageSystemAttributeName::SentTimestamp))
+                    .cloned();
                 batch.push(Received {
                     id: m.message_id().unwrap_or_default().to_string(),
                     receipt: m.receipt_handle().unwrap_or_default().to_string(),
                     body: m.body().unwrap_or_default().to_string(),
                     receive_count: count,
+                    sent_ms: sent,
                 });
             }
         }
@@ -211,9 +218,13 @@ pub fn sqs_event(batch: &[Received], arn: &str, region: &str) -> Value {
     let records: Vec<Value> = batch
         .iter()
         .map(|m| {
+            let mut attributes = json!({"ApproximateReceiveCount": m.receive_count.to_string()});
+            if let Some(sent) = &m.sent_ms {
+                attributes["SentTimestamp"] = json!(sent);
+            }
             json!({
                 "messageId": m.id, "receiptHandle": m.receipt, "body": m.body,
-                "attributes": {"ApproximateReceiveCount": m.receive_count.to_string()},
+                "attributes": attributes,
                 "messageAttributes": {}, "eventSource": "aws:sqs",
                 "eventSourceARN": arn, "awsRegion": region,
             })
@@ -338,6 +349,7 @@ impl MemoryQueue {
                 receipt: format!("{}#{}", s.id, s.receives),
                 body: s.body.clone(),
                 receive_count: s.receives,
+                sent_ms: None,
             });
         }
         for i in dead.into_iter().rev() {

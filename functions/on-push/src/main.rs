@@ -16,10 +16,11 @@ fn main() -> ExitCode {
 /// queue), or one push delivered directly. A malformed event is refused, never a failed invocation.
 async fn handle(gk: &AwsGatekeeper, event: LambdaEvent<Delivery>) -> Result<Answer, Error> {
     match event.payload {
-        Delivery::Batch(records) => {
+        Delivery::Batch(batch) => {
             let until = batch_until(event.context.deadline);
             Ok(Answer::batch(
-                gk.handle_push_batch(&records, Some(until)).await,
+                gk.handle_push_batch(&batch.records, Some(until)).await,
+                &batch,
             ))
         }
         Delivery::Direct(incoming) => gk

@@ -25,10 +25,12 @@ async fn handle(
     event: LambdaEvent<Delivery>,
 ) -> Result<Answer, Error> {
     match event.payload {
-        Delivery::Batch(records) => {
+        Delivery::Batch(batch) => {
             let until = batch_until(event.context.deadline);
             Ok(Answer::batch(
-                gk.handle_scan_batch(inspector, &records, Some(until)).await,
+                gk.handle_scan_batch(inspector, &batch.records, Some(until))
+                    .await,
+                &batch,
             ))
         }
         Delivery::Direct(incoming) => gk

@@ -36,6 +36,27 @@ async fn critical_image(aws: &Aws, tags: &[&str]) -> (serde_json::Value, &'stati
     (event, repo, digest)
 }
 
+/// The Embedded Metric Format lines of a function's logs (`_aws.CloudWatchMetrics` declared, every
+/// declared metric present at the top level, as CloudWatch Logs requires).
+fn emf_lines(logs: &str) -> Vec<serde_json::Value> {
+    let lines = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok());
+    let emf: Vec<serde_json::Value> = lines
+        .filter(|v| v["_aws"]["CloudWatchMetrics"].is_array())
+        .collect();
+    for v in &emf {
+        let directive = &v["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "ECRGatekeeper", "{v}");
+        assert!(v["_aws"]["Timestamp"].is_i64(), "{v}");
+        for d in directive["Metrics"].as_array().unwrap() {
+            assert!(v[d["Name"].as_str().unwrap()].is_number(), "{v}");
+        }
+        assert_eq!(v["Function"], "on-scan");
+    }
+    emf
+}
+
 /// The on-scan binary, enforcing, in front of `aws`.
 fn enforcing(aws: &Aws, setup: &Setup) -> Function {
     let env = aws.function_env(&aws.moto.endpoint, setup, &[("GATEKEEPER_MODE", "enforce")]);
@@ -81,6 +102,20 @@ async fn the_on_scan_binary_quarantines_the_image_of_a_sample_finding_event() {
         logs.lines()
             .any(|l| l.contains("verdict changed") && l.contains("\"decision\":\"block\"")),
         "{logs}"
+    );
+    // One metrics line per invocation: the block, then the refused event.
+    let emf = emf_lines(&logs);
+    assert_eq!(emf.len(), 2, "{logs}");
+    assert_eq!(
+        (emf[0]["Events"].as_u64(), emf[0]["VerdictsBlock"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        (
+            emf[0]["TagChanges"].as_u64(),
+            emf[1]["RejectedEvents"].as_u64()
+        ),
+        (Some(4), Some(1))
     );
     // The audit trail: one structured line per ECR action, and the tags after.
     let audit = audit_lines(&logs);
@@ -189,6 +224,25 @@ async fn the_on_scan_binary_takes_an_intake_batch_evaluates_its_image_once_and_r
         logs.matches("evaluating once for the batch").count(),
         1,
         "{logs}"
+    );
+    // What the invocation did, as CloudWatch Embedded Metric Format: one line of its own.
+    let emf = emf_lines(&logs);
+    assert_eq!(emf.len(), 1, "{logs}");
+    let m = &emf[0];
+    let counts = [
+        "Events",
+        "Evaluations",
+        "CoalescedEvents",
+        "VerdictsBlock",
+        "TagChanges",
+        "RejectedEvents",
+        "RetriedEvents",
+    ]
+    .map(|name| m[name].as_u64().unwrap_or(u64::MAX));
+    assert_eq!(counts, [4, 1, 2, 1, 2, 1, 0], "{m}");
+    assert!(
+        m["OldestEventAgeMs"].as_u64().is_some_and(|a| a < 600_000),
+        "{m}"
     );
 
     // The same finding updates again (a rescan's events in a later batch): what the evaluation saw

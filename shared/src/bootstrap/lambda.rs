@@ -13,9 +13,12 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 
 use super::{BUDGET_MARGIN, ColdStart, within_budget};
+use crate::domain::Decision;
 use crate::domain::events::{Incoming, MAX_EVENT_BYTES};
 use crate::error::Error;
-use crate::service::{BatchReport, Outcome, Record};
+use crate::outbound::metrics::Metrics;
+use crate::outbound::notice::{ActionKind, ActionStatus};
+use crate::service::{BatchReport, Outcome, Record, Status};
 
 /// Runs a function named `name`: sets up logging, does the [`ColdStart`], gives it to `build` once
 /// for the handler's state, then answers every event with `handle` within the invocation's budget.
@@ -28,14 +31,14 @@ pub fn run<S, A, R>(
 ) -> ExitCode
 where
     A: DeserializeOwned,
-    R: Serialize,
+    R: Serialize + Measured,
 {
     lambda_runtime::tracing::init_default_subscriber();
     let served = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(lambda_runtime::Error::from)
-        .and_then(|runtime| runtime.block_on(serve(build, handle)));
+        .and_then(|runtime| runtime.block_on(serve(name, build, handle)));
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -46,32 +49,66 @@ where
 }
 
 async fn serve<S, A, R>(
+    name: &'static str,
     build: impl FnOnce(ColdStart) -> S,
     handle: impl AsyncFn(&S, LambdaEvent<A>) -> Result<R, Error>,
 ) -> Result<(), lambda_runtime::Error>
 where
     A: DeserializeOwned,
-    R: Serialize,
+    R: Serialize + Measured,
 {
     let state = build(ColdStart::from_env().await?);
     let (state, handle) = (&state, &handle);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<A>| async move {
-        within_budget(event.context.deadline, BUDGET_MARGIN, handle(state, event))
+        let answer = within_budget(event.context.deadline, BUDGET_MARGIN, handle(state, event))
             .await
-            .map_err(Diagnostic::from)
+            .map_err(Diagnostic::from)?;
+        if let Some(m) = answer.metrics() {
+            // The EMF line: a log line of its own, which CloudWatch Logs turns into metrics.
+            println!("{}", m.emf(name, now_ms()));
+        }
+        Ok::<R, Diagnostic>(answer)
     }))
     .await
 }
+
+/// Milliseconds since the Unix epoch.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A function's answer that says what the invocation did as [`Metrics`] (event functions); others
+/// emit none.
+pub trait Measured {
+    /// The invocation's metrics, if it has any.
+    fn metrics(&self) -> Option<Metrics> {
+        None
+    }
+}
+
+impl Measured for crate::service::SweepReport {}
+impl Measured for serde_json::Value {}
 
 /// What an event function is invoked with: a batch from its SQS intake queue (the event source
 /// mapping), or one EventBridge event (a rule that targets the function, as deployments before the
 /// intake queues do).
 #[derive(Debug)]
 pub enum Delivery {
-    /// The SQS batch's records: message id and body.
-    Batch(Vec<Record>),
+    /// The SQS batch's records.
+    Batch(Batch),
     /// One EventBridge event.
     Direct(Incoming),
+}
+
+/// An SQS batch: its records (message id and body) and when the oldest was sent.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// The records.
+    pub records: Vec<Record>,
+    /// The oldest record's `SentTimestamp` (ms since the epoch), when SQS said.
+    pub oldest_sent_ms: Option<i64>,
 }
 
 /// Just enough of a payload to tell an SQS batch: `Records` whose first `eventSource` is `aws:sqs`.
@@ -101,7 +138,16 @@ impl Delivery {
             .then(|| serde_json::from_str::<SqsEvent>(text).ok())
             .flatten();
         match batch {
-            Some(batch) => Delivery::Batch(batch.records.into_iter().map(record).collect()),
+            Some(batch) => {
+                let oldest_sent_ms = (batch.records.iter())
+                    .filter_map(|m| m.attributes.get("SentTimestamp")?.parse::<i64>().ok())
+                    .min();
+                let records = batch.records.into_iter().map(record).collect();
+                Delivery::Batch(Batch {
+                    records,
+                    oldest_sent_ms,
+                })
+            }
             None => Delivery::Direct(
                 Incoming::from_text(text, MAX_EVENT_BYTES)
                     .unwrap_or_else(|e| Incoming::unreadable(text, e.reason())),
@@ -131,23 +177,85 @@ impl<'de> Deserialize<'de> for Delivery {
 
 /// What an event function answers: for a batch, the records to deliver again
 /// (`{"batchItemFailures": [...]}`, read by an event source mapping with `ReportBatchItemFailures`);
-/// for one event, its outcome.
-#[derive(Debug, Serialize)]
-#[serde(untagged)]
+/// for one event, its outcome. Either way, what the invocation did, as metrics (not serialised).
+#[derive(Debug)]
 pub enum Answer {
-    /// The partial batch response.
-    Batch(SqsBatchResponse),
+    /// The partial batch response, and the batch's metrics.
+    Batch(SqsBatchResponse, Box<Metrics>),
     /// One event's outcome.
     Direct(Outcome),
 }
 
+impl Serialize for Answer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Answer::Batch(response, _) => response.serialize(s),
+            Answer::Direct(outcome) => outcome.serialize(s),
+        }
+    }
+}
+
 impl Answer {
     /// The partial batch response of a batch's report: exactly its records to retry.
-    pub fn batch(report: BatchReport) -> Answer {
+    pub fn batch(report: BatchReport, batch: &Batch) -> Answer {
+        let mut metrics = count(&report.outcomes);
+        metrics.events = batch.records.len() as u64;
+        metrics.retried = report.retry.len() as u64;
+        metrics.oldest_event_age_ms =
+            (batch.oldest_sent_ms).map(|sent| u64::try_from(now_ms() - sent).unwrap_or(0));
         let mut response = SqsBatchResponse::default();
         response.set_failures(report.retry);
-        Answer::Batch(response)
+        Answer::Batch(response, Box::new(metrics))
     }
+}
+
+impl Measured for Answer {
+    fn metrics(&self) -> Option<Metrics> {
+        Some(match self {
+            Answer::Batch(_, m) => (**m).clone(),
+            Answer::Direct(outcome) => {
+                let mut m = count(std::slice::from_ref(outcome));
+                m.events = 1;
+                m
+            }
+        })
+    }
+}
+
+/// What the outcomes of one invocation did, as metrics (events and retries are the caller's).
+fn count(outcomes: &[Outcome]) -> Metrics {
+    let mut m = Metrics::default();
+    for o in outcomes {
+        match o.status {
+            Status::Rejected => m.rejected += 1,
+            Status::Skipped => {}
+            Status::InProgress => {
+                m.contended += 1;
+                m.evaluations += 1;
+            }
+            _ => m.evaluations += 1,
+        }
+        if o.status == Status::Changed {
+            let slot = match o.decision {
+                Some(Decision::Block) => 0,
+                Some(Decision::Warn) => 1,
+                Some(Decision::Pass) => 2,
+                Some(Decision::Pending) | None => 3,
+            };
+            m.verdicts[slot] += 1;
+        }
+        for a in o.actions.iter().filter(|a| a.status == ActionStatus::Done) {
+            match a.action {
+                ActionKind::AddTag | ActionKind::RemoveTag if a.note.is_none() => {
+                    m.tag_changes += 1;
+                }
+                ActionKind::Archive => m.archives += 1,
+                ActionKind::Restore => m.restores += 1,
+                _ => {}
+            }
+        }
+    }
+    m
 }
 
 /// A failed invocation as Lambda reports it: `errorType` is [`Error::error_type`]
@@ -174,7 +282,7 @@ mod tests {
             {"messageId": "m-2", "body": "{not json", "eventSource": "aws:sqs"},
             {"messageId": "m-3", "eventSource": "aws:sqs"},
         ]});
-        let Delivery::Batch(records) = Delivery::from_text(&batch.to_string()) else {
+        let Delivery::Batch(Batch { records, .. }) = Delivery::from_text(&batch.to_string()) else {
             panic!("not read as a batch");
         };
         let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
@@ -207,11 +315,11 @@ mod tests {
             out_of_time: false,
         };
         assert_eq!(
-            serde_json::to_value(Answer::batch(report)).unwrap(),
+            serde_json::to_value(Answer::batch(report, &Batch::default())).unwrap(),
             serde_json::json!({"batchItemFailures": [{"itemIdentifier": "m-2"}, {"itemIdentifier": "m-5"}]})
         );
         assert_eq!(
-            serde_json::to_value(Answer::batch(BatchReport::default())).unwrap(),
+            serde_json::to_value(Answer::batch(BatchReport::default(), &Batch::default())).unwrap(),
             serde_json::json!({"batchItemFailures": []})
         );
     }

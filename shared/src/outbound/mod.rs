@@ -5,6 +5,7 @@ pub mod chat;
 pub mod cost;
 pub mod cost_summary;
 pub mod message;
+pub mod metrics;
 pub mod notice;
 pub mod reminder;
 pub mod text;
