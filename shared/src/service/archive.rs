@@ -53,6 +53,35 @@ pub(super) struct Storing<'a> {
     pub rewrite_due: bool,
 }
 
+impl<'a> Storing<'a> {
+    /// The pass for an image's recorded disposition (a push, a restore: no verdict computed), an
+    /// override in force suspending a block as a verdict sees it; its tags not moved by the caller.
+    pub(super) fn recorded(
+        image: &'a ImageRef,
+        (detail, state): (&ImageDetail, &ImageState),
+        (rule, mode): (&'a Rule, Mode),
+        cause: &'a Cause,
+        now: Epoch,
+    ) -> Storing<'a> {
+        let decision = state.decision.unwrap_or(Decision::Pending);
+        Storing {
+            image,
+            detail: detail.clone(),
+            state: state.clone(),
+            rule,
+            mode,
+            decision,
+            overridden: decision == Decision::Block && state.override_at(now).is_some(),
+            platform_of_index: !state.parents.is_empty(),
+            blocking: &[],
+            verdict_due: state.summary.as_ref().and_then(|s| s.due),
+            cause,
+            tags_done: false,
+            rewrite_due: false,
+        }
+    }
+}
+
 /// What making an image's storage follow its disposition did.
 #[derive(Debug, Default)]
 pub(super) struct Stored {

@@ -100,24 +100,9 @@ impl<P: Ports> Gatekeeper<P> {
             format!("restored from the archive; verdict {}", decision.as_str()),
             &detail.tags,
         );
-        let stored = self
-            .converge_storage(Storing {
-                image,
-                detail: detail.clone(),
-                state: state.clone(),
-                rule,
-                mode: self.effective_mode(rule),
-                decision,
-                // As a verdict sees it: an override in force suspends a block.
-                overridden: decision == Decision::Block && state.override_at(now).is_some(),
-                platform_of_index: !state.parents.is_empty(),
-                blocking: &[],
-                verdict_due: state.summary.as_ref().and_then(|s| s.due),
-                cause: &cause,
-                tags_done: false,
-                rewrite_due: false,
-            })
-            .await?;
+        let mode = self.effective_mode(rule);
+        let storing = Storing::recorded(image, (detail, state), (rule, mode), &cause, now);
+        let stored = self.converge_storage(storing).await?;
         if stored.changed {
             self.announce_storage(image, detail, state, rule, &stored, trigger)
                 .await?;

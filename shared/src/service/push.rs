@@ -204,19 +204,14 @@ impl<P: Ports> Gatekeeper<P> {
             // A push of an archived digest restores it in ECR: a block that archives holds again.
             let stored = self
                 .converge_storage(Storing {
-                    image,
-                    detail: detail.clone(),
-                    state: state.clone(),
-                    rule,
-                    mode,
-                    decision,
-                    overridden: false,
-                    platform_of_index: target.platform_of_index,
-                    blocking: &[],
-                    verdict_due: state.summary.as_ref().and_then(|s| s.due),
-                    cause: &cause,
                     tags_done: true,
-                    rewrite_due: false,
+                    ..Storing::recorded(
+                        image,
+                        (&detail, state),
+                        (rule, mode),
+                        &cause,
+                        (self.clock)(),
+                    )
                 })
                 .await?;
             carried.actions.extend(stored.actions);
