@@ -116,3 +116,51 @@ async fn an_invocation_out_of_time_ends_retryable_before_the_functions_timeout()
     assert_eq!(error_type, "Retryable.lambda.Invoke", "{message}");
     assert!(message.contains("BudgetExhausted"), "{message}");
 }
+
+#[tokio::test]
+async fn throttles_the_sdk_retried_are_counted_in_the_invocations_metrics_line() {
+    use gatekeeper_tests::faults::{Fault, FaultProxy, Rule};
+    let (aws, setup) = Aws::for_function("ap-south-2").await;
+    let event = aws.here(sample_event("aws.ecr-ecr-image-action-push-oci.json"));
+    let digest = event["detail"]["image-digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    aws.create_repo("team-a/payments-api", "MUTABLE", &[]).await;
+    aws.push_as(
+        "team-a/payments-api",
+        &image_manifest("throttled"),
+        DOCKER_V2,
+        &digest,
+        &["v2.4.1"],
+    )
+    .await;
+    // AWS throttles the first ECR call and the first two DynamoDB calls (JSON bodies); the SDK's
+    // retries absorb them, so only the metric says they happened.
+    let proxy = FaultProxy::start(&aws.moto.endpoint, 11).unwrap();
+    proxy.set_rules(vec![
+        Rule::first(1, Fault::Throttle, "ecr:*"),
+        Rule::first(2, Fault::Throttle, "dynamodb:*"),
+    ]);
+    let binary = env!("CARGO_BIN_EXE_on-push");
+    let function = Function::deployed(binary, &aws, &proxy.endpoint, &setup, &[]).unwrap();
+
+    let out = function.respond(&event);
+
+    assert_eq!(out["status"], "acted", "{out}\n{}", function.logs());
+    let injected: usize = proxy.faults().values().sum();
+    assert_eq!(injected, 3, "{:?}", proxy.history());
+    let logs = function.logs();
+    let emf: Vec<serde_json::Value> = (logs.lines())
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v.get("_aws").is_some())
+        .collect();
+    assert_eq!(emf.len(), 1, "{logs}");
+    assert_eq!(emf[0]["AwsThrottles"], 3, "{logs}");
+    // The count is the invocation's: the next one starts again from zero.
+    let again = function.respond(&event);
+    assert_eq!(again["status"], "acted", "{again}");
+    let logs = function.logs();
+    let last = logs.lines().rev().find(|l| l.contains("\"_aws\"")).unwrap();
+    assert!(last.contains("\"AwsThrottles\":0"), "{last}");
+}

@@ -70,8 +70,8 @@ impl Members {
         Members {
             sts,
             role: role.into(),
-            ecr: aws_sdk_ecr::config::Builder::from(sdk),
-            ssm: aws_sdk_ssm::config::Builder::from(sdk),
+            ecr: aws_sdk_ecr::config::Builder::from(sdk).interceptor(super::CountThrottles),
+            ssm: aws_sdk_ssm::config::Builder::from(sdk).interceptor(super::CountThrottles),
             put_rate,
             sessions: Mutex::default(),
             refused: Mutex::default(),

@@ -9,6 +9,7 @@ mod members;
 mod pace;
 mod sns;
 mod sqs;
+mod throttles;
 
 pub use cost_source::{
     OrganizationInputs, gather as gather_cost_inputs,
@@ -21,6 +22,20 @@ pub use members::{Members, OU_PATH_PARAMETER, READ_ROLE_SUFFIX, SOURCE_IDENTITY}
 pub use pace::Pace;
 pub use sns::Sns;
 pub use sqs::{SqsRejects, rejected_body};
+pub use throttles::{CountThrottles, take as take_throttles};
+
+/// An SDK client of the service crate `$sdk` made from the SDK configuration `$config`, counting the
+/// throttling errors AWS answers it with ([`CountThrottles`]).
+macro_rules! client {
+    ($sdk:ident, $config:expr) => {
+        $sdk::Client::from_conf(
+            $sdk::config::Builder::from($config)
+                .interceptor($crate::adapters::CountThrottles)
+                .build(),
+        )
+    };
+}
+pub(crate) use client;
 
 use aws_sdk_ecr::config::http::HttpResponse;
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};

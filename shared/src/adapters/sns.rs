@@ -29,7 +29,7 @@ impl Sns {
     /// The JSON topic `topic_arn`, its client made from `sdk` on the first message.
     pub fn on(sdk: &aws_config::SdkConfig, topic_arn: impl Into<String>) -> Sns {
         Sns {
-            client: OnFirstUse::from(sdk, Client::new),
+            client: OnFirstUse::from(sdk, |sdk| super::client!(aws_sdk_sns, sdk)),
             topic_arn: topic_arn.into(),
             chat_topic_arn: None,
         }

@@ -31,7 +31,7 @@ impl SqsRejects {
     /// The queue at `queue_url`, its client made from `sdk` on the first rejected event.
     pub fn on(sdk: &aws_config::SdkConfig, queue_url: impl Into<String>) -> SqsRejects {
         SqsRejects {
-            client: OnFirstUse::from(sdk, Client::new),
+            client: OnFirstUse::from(sdk, |sdk| super::client!(aws_sdk_sqs, sdk)),
             queue_url: queue_url.into(),
         }
     }

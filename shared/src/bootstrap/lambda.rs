@@ -16,7 +16,7 @@ use super::{BUDGET_MARGIN, ColdStart, within_budget};
 use crate::domain::Decision;
 use crate::domain::events::{Incoming, MAX_EVENT_BYTES};
 use crate::error::Error;
-use crate::outbound::metrics::Metrics;
+use crate::outbound::metrics::{Metrics, throttles_emf};
 use crate::outbound::notice::{ActionKind, ActionStatus};
 use crate::service::{BatchReport, Outcome, Record, Status};
 
@@ -63,9 +63,11 @@ where
         let answer = within_budget(event.context.deadline, BUDGET_MARGIN, handle(state, event))
             .await
             .map_err(Diagnostic::from)?;
-        if let Some(m) = answer.metrics() {
-            // The EMF line: a log line of its own, which CloudWatch Logs turns into metrics.
-            println!("{}", m.emf(name, now_ms()));
+        // The EMF line: a log line of its own, which CloudWatch Logs turns into metrics.
+        let throttles = crate::adapters::take_throttles();
+        match answer.metrics() {
+            Some(m) => println!("{}", Metrics { throttles, ..m }.emf(name, now_ms())),
+            None => println!("{}", throttles_emf(name, throttles, now_ms())),
         }
         Ok::<R, Diagnostic>(answer)
     }))
@@ -79,8 +81,8 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// A function's answer that says what the invocation did as [`Metrics`] (event functions); others
-/// emit none.
+/// A function's answer that says what the invocation did as [`Metrics`] (event functions); the
+/// others' lines carry only the AWS throttles they met.
 pub trait Measured {
     /// The invocation's metrics, if it has any.
     fn metrics(&self) -> Option<Metrics> {

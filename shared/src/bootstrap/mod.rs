@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 
-use crate::adapters::{DynamoState, Ecr, Inspector, Members, Pace, Sns, SqsRejects, sdk_config};
+use crate::adapters::{
+    DynamoState, Ecr, Inspector, Members, Pace, Sns, SqsRejects, client, sdk_config,
+};
 use crate::domain::Place;
 use crate::domain::policy::Policy;
 use crate::error::{ConfigError, Error, GatekeeperError};
@@ -67,12 +69,12 @@ impl<'a> Adapters<'a> {
 
     /// ECR: images, tags and basic scans.
     pub fn registry(&self) -> Ecr {
-        Ecr::new(aws_sdk_ecr::Client::new(self.sdk)).paced(Pace::per_second(self.pacing.put_image))
+        Ecr::new(client!(aws_sdk_ecr, self.sdk)).paced(Pace::per_second(self.pacing.put_image))
     }
 
     /// Inspector: findings and coverage.
     pub fn findings(&self) -> Inspector {
-        Inspector::new(aws_sdk_inspector2::Client::new(self.sdk))
+        Inspector::new(client!(aws_sdk_inspector2, self.sdk))
             .paced(Pace::per_second(self.pacing.inspector))
             .for_account(self.home.map(|h| h.account.clone()))
             .across_members(self.organization)
@@ -81,7 +83,7 @@ impl<'a> Adapters<'a> {
     /// The member registries, reached by assuming the role named `role` in each member.
     pub fn members(&self, role: &str) -> Members {
         Members::new(
-            aws_sdk_sts::Client::new(self.sdk),
+            client!(aws_sdk_sts, self.sdk),
             role,
             self.sdk,
             self.pacing.put_image,
@@ -100,7 +102,7 @@ impl<'a> Adapters<'a> {
             notifier: Sns::on(self.sdk, deployment.topic_arn.clone())
                 .with_chat_topic(deployment.chat_topic_arn.clone()),
             state: DynamoState::new(
-                aws_sdk_dynamodb::Client::new(self.sdk),
+                client!(aws_sdk_dynamodb, self.sdk),
                 deployment.state_table.clone(),
             ),
             rejects: SqsRejects::on(self.sdk, deployment.rejected_queue_url.clone()),

@@ -30,10 +30,12 @@ pub struct Metrics {
     pub rejected: u64,
     /// How long the oldest event of the batch waited in its queue before this invocation, ms.
     pub oldest_event_age_ms: Option<u64>,
+    /// AWS responses that were throttling errors (each attempt; the SDK's retries absorb them).
+    pub throttles: u64,
 }
 
-/// The metric names, in the order of [`Metrics::values`], each with its unit.
-const NAMES: [(&str, &str); 13] = [
+/// The metric names every event function's line carries, in the order of [`Metrics::values`], each with its unit.
+pub const NAMES: [(&str, &str); 14] = [
     ("Events", "Count"),
     ("Evaluations", "Count"),
     ("CoalescedEvents", "Count"),
@@ -47,7 +49,11 @@ const NAMES: [(&str, &str); 13] = [
     ("ClaimContention", "Count"),
     ("RetriedEvents", "Count"),
     ("RejectedEvents", "Count"),
+    ("AwsThrottles", "Count"),
 ];
+
+/// The metric only some invocations carry (a batch's), with its unit.
+pub const OLDEST_EVENT_AGE: (&str, &str) = ("OldestEventAgeMs", "Milliseconds");
 
 impl Metrics {
     /// Events folded into another event's evaluation of the same image.
@@ -55,7 +61,7 @@ impl Metrics {
         self.events.saturating_sub(self.evaluations + self.rejected)
     }
 
-    fn values(&self) -> [u64; 13] {
+    fn values(&self) -> [u64; 14] {
         let v = &self.verdicts;
         [
             self.events,
@@ -71,32 +77,44 @@ impl Metrics {
             self.contended,
             self.retried,
             self.rejected,
+            self.throttles,
         ]
     }
 
     /// The EMF line of `function`'s invocation at `timestamp_ms` (one dimension, `Function`).
     pub fn emf(&self, function: &str, timestamp_ms: i64) -> String {
-        let mut names: Vec<(&str, &str)> = NAMES.to_vec();
-        let mut fields = Map::new();
-        fields.insert("Function".into(), json!(function));
-        for ((name, _), value) in NAMES.iter().zip(self.values()) {
-            fields.insert((*name).into(), json!(value));
-        }
-        if let Some(age) = self.oldest_event_age_ms {
-            names.push(("OldestEventAgeMs", "Milliseconds"));
-            fields.insert("OldestEventAgeMs".into(), json!(age));
-        }
-        let metrics: Vec<Value> = (names.iter())
-            .map(|(name, unit)| json!({"Name": name, "Unit": unit}))
-            .collect();
-        fields.insert(
-            "_aws".into(),
-            json!({"Timestamp": timestamp_ms, "CloudWatchMetrics": [
-                {"Namespace": NAMESPACE, "Dimensions": [["Function"]], "Metrics": metrics}
-            ]}),
-        );
-        Value::Object(fields).to_string()
+        let mut values: Vec<((&str, &str), u64)> = NAMES.into_iter().zip(self.values()).collect();
+        values.extend(self.oldest_event_age_ms.map(|age| (OLDEST_EVENT_AGE, age)));
+        emf_line(function, timestamp_ms, &values)
     }
+}
+
+/// The EMF line of a function that only reports the AWS throttles it met (the sweep, the cost report).
+pub fn throttles_emf(function: &str, throttles: u64, timestamp_ms: i64) -> String {
+    emf_line(
+        function,
+        timestamp_ms,
+        &[(("AwsThrottles", "Count"), throttles)],
+    )
+}
+
+/// One EMF line: the values at the top level, declared under [`NAMESPACE`] with the `Function` dimension.
+fn emf_line(function: &str, timestamp_ms: i64, values: &[((&str, &str), u64)]) -> String {
+    let mut fields = Map::new();
+    fields.insert("Function".into(), json!(function));
+    for ((name, _), value) in values {
+        fields.insert((*name).into(), json!(value));
+    }
+    let metrics: Vec<Value> = (values.iter())
+        .map(|((name, unit), _)| json!({"Name": name, "Unit": unit}))
+        .collect();
+    fields.insert(
+        "_aws".into(),
+        json!({"Timestamp": timestamp_ms, "CloudWatchMetrics": [
+            {"Namespace": NAMESPACE, "Dimensions": [["Function"]], "Metrics": metrics}
+        ]}),
+    );
+    Value::Object(fields).to_string()
 }
 
 #[cfg(test)]
@@ -132,5 +150,20 @@ mod tests {
         assert_eq!(v["OldestEventAgeMs"], 1500);
         let without = Metrics::default().emf("on-push", 0);
         assert!(!without.contains("OldestEventAgeMs"));
+    }
+
+    #[test]
+    fn a_function_without_events_reports_its_throttles_alone() {
+        let v: Value = serde_json::from_str(&throttles_emf("sweep", 7, 5)).unwrap_or_default();
+        assert_eq!(
+            (v["Function"].as_str(), v["AwsThrottles"].as_u64()),
+            (Some("sweep"), Some(7))
+        );
+        let declared = &v["_aws"]["CloudWatchMetrics"][0]["Metrics"];
+        assert_eq!(
+            declared,
+            &json!([{"Name": "AwsThrottles", "Unit": "Count"}])
+        );
+        assert_eq!(v["_aws"]["Timestamp"], 5);
     }
 }
