@@ -12,6 +12,15 @@ default and limits, to the alarm topic). The pace
 of each container's PutImage and Inspector calls has the code's default in both, passed to the
 functions' environment.
 
+The functions' own metrics (shared/src/outbound/metrics.rs's EMF lines, namespace ECRGatekeeper):
+the alarms for a gatekeeper that stops judging in silence (no on-scan event for days, retried
+records, AWS throttles) are the same in both: the same metric summed over the same functions, the
+same evaluation, thresholds and periods from parameters / variables with the same defaults and
+limits (an evaluation that may be 0 turns its alarm off), to the alarm topic. One dashboard in each
+shows the same metrics, among them every metric the code writes (metrics.rs's NAMES and
+OldestEventAgeMs for the event functions, AwsThrottles for all four) and no other of the namespace,
+and lists every alarm.
+
 Organization mode (OrganizationId / organization_id set; nothing of it otherwise): the members bus's
 rules have the default bus rules' patterns of ECR's own events and feed the same intake queues, the
 delete-by-digest rule has the same pattern in both and alarms; the functions' named roles hold the
@@ -514,6 +523,317 @@ def check_intake(sam, tf, permissions, functions, binary_of_queue):
     tf_key = str(tf_blocks(tf, "resource", "aws_kms_key").get("this", {}).get("policy"))
     check(any('"events.amazonaws.com"' in s and '"kms:GenerateDataKey*"' in s and '"kms:Decrypt"' in s for s in tf_key.split("Sid = ")), "Terraform's key policy does not let events.amazonaws.com use the key (kms:GenerateDataKey*, kms:Decrypt) for the intake queues")
     return len(fed)
+
+
+# The functions' own metrics (shared/src/outbound/metrics.rs: CloudWatch EMF lines, one dimension,
+# Function = the binary). The event functions write NAMES' metrics and, for a batch,
+# OldestEventAgeMs; every function writes AwsThrottles (throttling errors the SDK's retries absorbed).
+METRICS_RS = os.path.join(ROOT, "shared", "src", "outbound", "metrics.rs")
+NAMESPACE = "ECRGatekeeper"
+DIMENSION = "Function"
+BATCH_METRICS = {"OldestEventAgeMs"}
+EVERY_FUNCTION_METRICS = {"AwsThrottles"}
+# The alarms on them, for a gatekeeper that stops judging in silence: metric => the functions whose
+# sum it watches ("event": permissions.json's intake functions, "every": all of them, or one).
+METRIC_ALARMS = {"Events": "on-scan", "RetriedEvents": "event", "AwsThrottles": "every"}
+# How those alarms evaluate, compared SAM <=> Terraform: SAM property => Terraform attribute.
+METRIC_ALARM = {
+    "EvaluationPeriods": "evaluation_periods",
+    "Threshold": "threshold",
+    "ComparisonOperator": "comparison_operator",
+    "TreatMissingData": "treat_missing_data",
+}
+# What the dashboard shows beside them: (namespace, metric) => whose (as METRIC_ALARMS).
+DASHBOARD_AWS = {
+    ("AWS/Lambda", "Errors"): "every",
+    ("AWS/Lambda", "Throttles"): "every",
+    ("AWS/Lambda", "Duration"): "every",
+    ("AWS/SQS", "ApproximateAgeOfOldestMessage"): "event",
+}
+
+
+def code_metrics():
+    """Metric => "event" or "every": the metrics the functions write, read from metrics.rs's NAMES
+    (so that a metric added there without a widget fails), with BATCH_METRICS and EVERY_FUNCTION_METRICS."""
+    with open(METRICS_RS) as f:
+        text = f.read()
+    found = re.search(r"const NAMES: \[\(&str, &str\); \d+\] = \[(.*?)\];", text, re.S)
+    names = re.findall(r'\("(\w+)", "\w+"\)', found.group(1)) if found else []
+    check(bool(names), "shared/src/outbound/metrics.rs: no NAMES array of (name, unit) pairs (check.py reads the metrics from it)")
+    check(re.search(r'pub const NAMESPACE: &str = "%s";' % NAMESPACE, text) is not None, "shared/src/outbound/metrics.rs: the namespace is not %s" % NAMESPACE)
+    for name in sorted(BATCH_METRICS):
+        check('"%s"' % name in text, "shared/src/outbound/metrics.rs no longer writes %s (check.py's BATCH_METRICS)" % name)
+    return dict({n: "event" for n in names + sorted(BATCH_METRICS)}, **{n: "every" for n in EVERY_FUNCTION_METRICS})
+
+
+def whose(spec, event, every):
+    """The binaries of a METRIC_ALARMS or DASHBOARD_AWS spec."""
+    return set(event) if spec == "event" else set(every) if spec == "every" else {spec}
+
+
+def sam_setting(sam, value):
+    """An alarm setting: its literal value, or ("parameter", default, min, max) of the parameter it refers to."""
+    name = ref(value)
+    if name is None:
+        return value
+    param = sam.get("Parameters", {}).get(name, {})
+    check(param.get("Type") == "Number", "SAM parameter %s (an alarm setting) is not a Number" % name)
+    return ("parameter", param.get("Default"), param.get("MinValue"), param.get("MaxValue"))
+
+
+def tf_setting(tf, value):
+    """An alarm setting: its literal value, or ("parameter", default, min, max) of the variable it is,
+    min and max read from its validation's var.<name> >= N and var.<name> <= N."""
+    m = re.fullmatch(r"\$\{var\.(\w+)\}", str(value))
+    if not m:
+        return value
+    variable = tf_variable(tf, m.group(1))
+    check(variable.get("type") == "number", "Terraform variable %s (an alarm setting) is not a number" % m.group(1))
+    condition = " ".join(str(v.get("condition", "")) for v in variable.get("validation", []))
+    low = re.findall(r"var\.%s >= (\d+)" % m.group(1), condition)
+    high = re.findall(r"var\.%s <= (\d+)" % m.group(1), condition)
+    return ("parameter", variable.get("default"), int(low[0]) if len(low) == 1 else None, int(high[0]) if len(high) == 1 else None)
+
+
+def expression_kind(expression, ids):
+    """SUM over every metric of the alarm, or FILL of its one metric with 0; else the expression."""
+    summed = re.fullmatch(r"SUM\(\[([\w, ]+)\]\)", expression or "")
+    if summed and sorted(i.strip() for i in summed.group(1).split(",")) == sorted(ids):
+        return "SUM"
+    filled = re.fullmatch(r"FILL\((\w+), 0\)", expression or "")
+    if filled and [filled.group(1)] == list(ids):
+        return "FILL(0)"
+    return expression
+
+
+def sam_metric_alarms(sam):
+    """Metric => how SAM's alarm on it (the one whose metrics are NAMESPACE's) evaluates."""
+    out = {}
+    for name, alarm in sam["Resources"].items():
+        props = alarm.get("Properties", {})
+        queries = props.get("Metrics", []) if alarm["Type"] == "AWS::CloudWatch::Alarm" else []
+        stats = {q["Id"]: q["MetricStat"] for q in queries if "MetricStat" in q}
+        if not any(s["Metric"].get("Namespace") == NAMESPACE for s in stats.values()):
+            continue
+        where = "SAM %s" % name
+        returned = [q for q in queries if q.get("ReturnData", True)]
+        check(len(returned) == 1 and "Expression" in returned[0], "%s: not one returned expression" % where)
+        metrics = {s["Metric"].get("MetricName") for s in stats.values()}
+        functions = [d.get("Value") for s in stats.values() for d in s["Metric"].get("Dimensions", []) if d.get("Name") == DIMENSION]
+        one = len(metrics) == 1 and all(s["Metric"].get("Namespace") == NAMESPACE and len(s["Metric"].get("Dimensions", [])) == 1 for s in stats.values()) and len(functions) == len(stats)
+        check(one, "%s: its metrics are not one %s metric by %s" % (where, NAMESPACE, DIMENSION))
+        if not one:
+            continue
+        check(props.get("AlarmActions") == [{"Ref": "AlarmTopic"}], "%s does not notify the alarm topic" % where)
+        evaluation = {k: sam_setting(sam, props.get(k)) for k in METRIC_ALARM}
+        evaluation.update({
+            "functions": sorted(functions),
+            "statistics": sorted({(s.get("Stat"), s.get("Period")) for s in stats.values()}),
+            "expression": expression_kind(returned[0].get("Expression") if returned else None, stats),
+            # Off (no alarm) when its evaluation periods' parameter is 0.
+            "switch": alarm.get("Condition") is not None and sam.get("Conditions", {}).get(alarm.get("Condition")) == {"Fn::Not": [{"Fn::Equals": [props.get("EvaluationPeriods"), 0]}]},
+        })
+        out[metrics.pop()] = evaluation
+    return out
+
+
+def tf_binary(tf, expression, key=None):
+    """The binary of a Function dimension: a literal, local.functions.<key>.binary, or
+    local.functions[metric_query.key].binary of the dynamic block's key."""
+    functions = tf_locals(tf)["functions"]
+    m = re.fullmatch(r'\$\{local\.functions(?:\.(\w+)|\["(\w+)"\]|\[metric_query\.key\])\.binary\}', str(expression))
+    if m:
+        return functions.get(m.group(1) or m.group(2) or key, {}).get("binary", expression)
+    return expression
+
+
+def tf_keys(tf, expression):
+    """The function keys of keys(local.functions) or keys(local.intake) (var.intake's functions)."""
+    if expression == "${keys(local.functions)}":
+        return sorted(tf_locals(tf)["functions"])
+    if expression == "${keys(local.intake)}" and tf_locals(tf).get("intake") == "${var.intake}":
+        return sorted(re.findall(r"(\w+) = optional\(object\(", str(tf_variable(tf, "intake").get("type", ""))))
+    return []
+
+
+# The expression of the alarm of local.metric_alarms: the sum of each entry's functions' metrics.
+TF_SUM = 'SUM([${join(", ", each.value.functions)}])'
+
+
+def tf_metric_alarms(tf):
+    """Metric => how Terraform's alarm on it evaluates: alarms whose metric_query blocks are written
+    out, and one per entry of local.metric_alarms (metric => functions, threshold) of the alarm whose
+    for_each it is, its metric_query one SUM over a dynamic block of each.value.functions."""
+    out = {}
+    for name, alarm in tf_blocks(tf, "resource", "aws_cloudwatch_metric_alarm").items():
+        where = "Terraform aws_cloudwatch_metric_alarm.%s" % name
+        queries = alarm.get("metric_query", [])
+        dynamic = [d["metric_query"] for d in alarm.get("dynamic", []) if "metric_query" in d]
+        stats = {q.get("id"): q["metric"][0] for q in queries if q.get("metric")}
+        stats.update({d.get("content", [{}])[0].get("id"): d.get("content", [{}])[0].get("metric", [{}])[0] for d in dynamic})
+        if not any(s.get("namespace") == NAMESPACE for s in stats.values()):
+            continue
+        returned = [q for q in queries if q.get("return_data") is True]
+        check(len(returned) == 1 and "expression" in returned[0], "%s: not one returned expression" % where)
+        check(alarm.get("alarm_actions") == ["${aws_sns_topic.alarms.arn}"], "%s does not notify the alarm topic" % where)
+        expression = returned[0].get("expression") if returned else None
+        if alarm.get("for_each") == "${local.metric_alarms}":
+            # One alarm per entry: metric_name each.key, a metric per function of each.value.functions.
+            check(len(dynamic) == 1 and dynamic[0].get("for_each") == "${toset(each.value.functions)}" and (list(stats) == ["${metric_query.key}"]), "%s: its metrics are not one dynamic metric_query per each.value.functions" % where)
+            check(expression == TF_SUM, "%s: its expression %s is not %s" % (where, expression, TF_SUM))
+            stat = list(stats.values())[0] if len(stats) == 1 else {}
+            check(stat.get("metric_name") == "${each.key}" and stat.get("namespace") == NAMESPACE and stat.get("dimensions") == {DIMENSION: "${local.functions[metric_query.key].binary}"}, "%s: its metric is not each.key of %s by %s" % (where, NAMESPACE, DIMENSION))
+            for metric, entry in tf_locals(tf).get("metric_alarms", {}).items():
+                keys = tf_keys(tf, entry.get("functions"))
+                check(bool(keys), "%s: local.metric_alarms.%s functions %s are not keys(local.functions) or keys(local.intake)" % (where, metric, entry.get("functions")))
+                settings = {"Threshold": entry.get("threshold") if alarm.get("threshold") == "${each.value.threshold}" else alarm.get("threshold")}
+                out[metric] = tf_evaluation(tf, alarm, settings, [tf_binary(tf, stat.get("dimensions", {}).get(DIMENSION), k) for k in keys], [(stat.get("stat"), stat.get("period"))], "SUM" if expression == TF_SUM else expression)
+            continue
+        check(not dynamic, "%s: dynamic metric_query blocks outside local.metric_alarms' alarm" % where)
+        metrics = {s.get("metric_name") for s in stats.values()}
+        one = len(metrics) == 1 and all(s.get("namespace") == NAMESPACE and len(s.get("dimensions", {})) == 1 for s in stats.values())
+        check(one, "%s: its metrics are not one %s metric by %s" % (where, NAMESPACE, DIMENSION))
+        if not one:
+            continue
+        functions = [tf_binary(tf, s.get("dimensions", {}).get(DIMENSION)) for s in stats.values()]
+        out[metrics.pop()] = tf_evaluation(tf, alarm, {}, functions, sorted({(s.get("stat"), s.get("period")) for s in stats.values()}), expression_kind(expression, stats))
+    return out
+
+
+def tf_evaluation(tf, alarm, settings, functions, statistics, expression):
+    """An alarm's evaluation by SAM's names (METRIC_ALARM), settings overriding its attributes."""
+    evaluation = {k: tf_setting(tf, settings.get(k, alarm.get(a))) for k, a in METRIC_ALARM.items()}
+    periods = re.fullmatch(r"\$\{(var\.\w+)\}", str(alarm.get("evaluation_periods")))
+    evaluation.update({
+        "functions": sorted(functions),
+        "statistics": statistics,
+        "expression": expression,
+        # Off (count 0) when its evaluation periods' variable is 0.
+        "switch": periods is not None and alarm.get("count") == "${%s > 0 ? 1 : 0}" % periods.group(1),
+    })
+    return evaluation
+
+
+def sam_dashboard(sam, binary_of, binary_of_queue):
+    """SAM's one dashboard: its metrics as (namespace, metric, binary) and the alarms it lists."""
+    resources = sam["Resources"]
+    boards = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
+    check(len(boards) == 1, "SAM has %d dashboards, not 1" % len(boards))
+    if len(boards) != 1:
+        return set(), set()
+    check(boards[0].get("DashboardName") == {"Ref": "AWS::StackName"}, "SAM's dashboard is not named after the stack")
+    sub = boards[0].get("DashboardBody", {}).get("Fn::Sub")
+    body, variables = (sub[0], sub[1]) if isinstance(sub, list) else (sub, {})
+    # The Sub's variables: a conditional alarm's ARN (!If [its condition, !Sub '"${X.Arn}",', ""]);
+    # the body's own ${X.Arn} are alarms without a condition.
+    values, alarms = {}, set()
+    direct = set(re.findall(r"\$\{(\w+)\.Arn\}", str(body)))
+    for name, value in variables.items():
+        condition = None
+        if isinstance(value, dict) and "Fn::If" in value:
+            condition, value, otherwise = value["Fn::If"]
+            check(otherwise == "", "SAM dashboard variable %s: its !If's else is not \"\"" % name)
+        value = value.get("Fn::Sub") if isinstance(value, dict) else value
+        for alarm in re.findall(r"\$\{(\w+)\.Arn\}", str(value)):
+            check(resources.get(alarm, {}).get("Condition") == condition, "SAM dashboard lists %s under condition %s, its own is %s" % (alarm, condition, resources.get(alarm, {}).get("Condition")))
+        values[name] = str(value)
+
+    def render(text):
+        return re.sub(r"\$\{([\w:.]+)\}", lambda m: render(values[m.group(1)]) if m.group(1) in values else m.group(1), text)
+
+    try:
+        widgets = json.loads(render(str(body)))["widgets"]
+    except (ValueError, KeyError, TypeError) as e:
+        check(False, "SAM's dashboard body is not JSON of widgets once substituted: %s" % e)
+        return set(), set()
+    logical_binary = {logical: binary for binary, logical in binary_of.items()}
+    queue_binary = {"%s.QueueName" % q: b for q, b in binary_of_queue.items()}
+    metrics = set()
+    for widget in widgets:
+        props = widget.get("properties", {})
+        if widget.get("type") == "alarm":
+            for arn in props.get("alarms", []):
+                alarm = arn[: -len(".Arn")] if arn.endswith(".Arn") else arn
+                alarms.add(alarm)
+                check(resources.get(alarm, {}).get("Type") == "AWS::CloudWatch::Alarm", "SAM dashboard lists %s, not an alarm of the template" % arn)
+                check(alarm not in direct or "Condition" not in resources.get(alarm, {}), "SAM dashboard lists %s, an alarm with a condition, outside an !If on it" % alarm)
+        for entry in props.get("metrics", []):
+            namespace, metric, dimension, value = (list(entry) + [None] * 4)[:4]
+            binary = {
+                (NAMESPACE, DIMENSION): value,
+                ("AWS/Lambda", "FunctionName"): logical_binary.get(value, value),
+                ("AWS/SQS", "QueueName"): queue_binary.get(value, value),
+            }.get((namespace, dimension), "%s=%s" % (dimension, value))
+            metrics.add((namespace, metric, binary))
+    return metrics, alarms
+
+
+# A metric of the Terraform dashboard: ["<namespace>", "<metric>", "<dimension>", <value>, ...], the
+# value a literal binary, a function's name or an intake queue's.
+TF_DASHBOARD_METRIC = r'\["([\w/]+)", "(\w+)", "(\w+)", ("[\w-]+"|aws_lambda_function\.function\["(\w+)"\]\.function_name|aws_sqs_queue\.intake\["(\w+)"\]\.name)'
+
+
+def tf_dashboard(tf):
+    """Terraform's one dashboard: its metrics as (namespace, metric, binary) and the alarm resources
+    it lists."""
+    boards = tf_blocks(tf, "resource", "aws_cloudwatch_dashboard")
+    check(len(boards) == 1, "Terraform has %d dashboards, not 1" % len(boards))
+    if len(boards) != 1:
+        return set(), set()
+    board = list(boards.values())[0]
+    check(board.get("dashboard_name") == "${var.name}", "Terraform's dashboard is not named var.name")
+    body = str(board.get("dashboard_body"))
+    check(body.startswith("${jsonencode({widgets = ["), "Terraform's dashboard body is not jsonencode({widgets = [...]})")
+    functions = tf_locals(tf)["functions"]
+    metrics = set()
+    found = re.findall(TF_DASHBOARD_METRIC, body)
+    check(len(found) == len(re.findall(r'\["(?:%s|AWS/\w+)"' % NAMESPACE, body)), "Terraform's dashboard has metrics check.py cannot read (TF_DASHBOARD_METRIC)")
+    for namespace, metric, dimension, value, function, queue in found:
+        binary = {
+            (NAMESPACE, DIMENSION): value.strip('"'),
+            ("AWS/Lambda", "FunctionName"): functions.get(function, {}).get("binary", value),
+            ("AWS/SQS", "QueueName"): functions.get(queue, {}).get("binary", value),
+        }.get((namespace, dimension), "%s=%s" % (dimension, value))
+        metrics.add((namespace, metric, binary))
+    return metrics, set(re.findall(r"aws_cloudwatch_metric_alarm\.(\w+)", body))
+
+
+def check_metrics(sam, tf, permissions, binary_of, binary_of_queue):
+    """The alarms on the functions' metrics and the dashboard, the same in SAM and Terraform: the
+    alarms of METRIC_ALARMS (metric, functions, evaluation, parameters with the same defaults and
+    limits, to the alarm topic), and one dashboard with the same metrics, every one the code writes,
+    and every alarm. Returns the alarmed metrics and the number of the dashboard's metrics."""
+    written = code_metrics()
+    event, every = set(permissions["intake"]["functions"]), workspace_functions()
+    sam_alarms, tf_alarms = sam_metric_alarms(sam), tf_metric_alarms(tf)
+    check(set(sam_alarms) == set(METRIC_ALARMS), "SAM alarms on %s metrics %s, not %s" % (NAMESPACE, sorted(sam_alarms), sorted(METRIC_ALARMS)))
+    check(set(tf_alarms) == set(METRIC_ALARMS), "Terraform alarms on %s metrics %s, not %s" % (NAMESPACE, sorted(tf_alarms), sorted(METRIC_ALARMS)))
+    for metric, spec in sorted(METRIC_ALARMS.items()):
+        want = whose(spec, event, every)
+        check(metric in written and want <= whose(written.get(metric), event, every), "the %s alarm watches %s of %s, which the code does not write" % (metric, metric, sorted(want)))
+        sam_, tf_ = sam_alarms.get(metric, {}), tf_alarms.get(metric, {})
+        check(set(sam_.get("functions", [])) == want, "SAM's %s alarm sums %s, not %s" % (metric, sam_.get("functions"), sorted(want)))
+        check(sam_ == tf_, "the %s alarms differ: SAM %s, Terraform %s" % (metric, {k: v for k, v in sam_.items() if tf_.get(k) != v}, {k: v for k, v in tf_.items() if sam_.get(k) != v}))
+        periods = sam_.get("EvaluationPeriods")
+        # CloudWatch takes no 0 evaluation periods: a parameter that may be 0 turns the alarm off.
+        if isinstance(periods, tuple):
+            check(periods[2] is not None and periods[3] is not None and (periods[2] >= 1 or sam_.get("switch")), "SAM's %s alarm: its evaluation periods' parameter allows %s..%s without turning the alarm off at 0" % (metric, periods[2], periods[3]))
+        threshold = sam_.get("Threshold")
+        check(not isinstance(threshold, tuple) or (threshold[2] is not None and threshold[2] <= threshold[1]), "SAM's %s alarm: its threshold's parameter has no minimum, or a default under it" % metric)
+
+    sam_metrics, sam_listed = sam_dashboard(sam, binary_of, binary_of_queue)
+    tf_metrics, tf_listed = tf_dashboard(tf)
+    check(sam_metrics == tf_metrics, "the dashboards differ: SAM only %s, Terraform only %s" % (sorted(sam_metrics - tf_metrics), sorted(tf_metrics - sam_metrics)))
+    want = {(NAMESPACE, m, f) for m, spec in written.items() for f in whose(spec, event, every)}
+    want |= {(namespace, m, f) for (namespace, m), spec in DASHBOARD_AWS.items() for f in whose(spec, event, every)}
+    check(want <= sam_metrics, "SAM's dashboard does not show %s (every metric the code writes, of every function that writes it, and DASHBOARD_AWS)" % sorted(want - sam_metrics))
+    stray = {x for x in sam_metrics | tf_metrics if x[0] == NAMESPACE} - want
+    check(not stray, "the dashboards show %s, which the code does not write" % sorted(stray))
+    sam_all = {n for n, r in sam["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    tf_all = set(tf_blocks(tf, "resource", "aws_cloudwatch_metric_alarm"))
+    check(sam_listed == sam_all, "SAM's dashboard lists the alarms %s, the template has %s" % (sorted(sam_listed), sorted(sam_all)))
+    check(tf_listed == tf_all, "Terraform's dashboard lists the alarms %s, the module has %s" % (sorted(tf_listed), sorted(tf_all)))
+    return sorted(METRIC_ALARMS), len(sam_metrics)
 
 
 # Organization mode. The members bus's name is what member.yaml forwards to; the central function
@@ -1152,6 +1472,7 @@ def main():
 
     intake_queues = check_intake(sam, tf, permissions, functions, binary_of_queue)
     check_pacing(sam, tf)
+    alarmed, shown = check_metrics(sam, tf, permissions, binary_of, binary_of_queue)
     member_template, member_module = check_member(permissions, member_patterns)
     check_ou_path(sam, tf, member_template, member_module, permissions)
     check_stack_set(member_template)
@@ -1179,7 +1500,7 @@ def main():
         print("infra/check.py: " + p)
     if problems:
         return 1
-    print("infra/check.py: SAM and Terraform agree: %d functions, %d environment variables, %d event patterns, %d intake queues (each with its dead-letter and age alarms), IAM per permissions.json (%d operations in the adapters); organization mode (with its reads: %s) and the member templates agree (%d forwarded patterns, member roles per permissions.json, trusted by the functions and, switchable, the operators' %s*, the OU path parameter %s); and the repository creation templates" % (len(binary_of), len(read), len(files), intake_queues, len(ops), ", ".join("%s %s" % (b, " ".join(a)) for b, a in sorted(permissions["organization"].get("reads", {}).items())) or "none", len(member_patterns), permissions["organization"].get("operators", {}).get("role_prefix"), OU_PATH_PARAMETER))
+    print("infra/check.py: SAM and Terraform agree: %d functions, %d environment variables, %d event patterns, %d intake queues (each with its dead-letter and age alarms), IAM per permissions.json (%d operations in the adapters), alarms on the functions' %s and a dashboard of %d metrics and every alarm; organization mode (with its reads: %s) and the member templates agree (%d forwarded patterns, member roles per permissions.json, trusted by the functions and, switchable, the operators' %s*, the OU path parameter %s); and the repository creation templates" % (len(binary_of), len(read), len(files), intake_queues, len(ops), ", ".join(alarmed), shown, ", ".join("%s %s" % (b, " ".join(a)) for b, a in sorted(permissions["organization"].get("reads", {}).items())) or "none", len(member_patterns), permissions["organization"].get("operators", {}).get("role_prefix"), OU_PATH_PARAMETER))
     return 0
 
 

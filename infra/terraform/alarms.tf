@@ -125,3 +125,99 @@ resource "aws_cloudwatch_metric_alarm" "lambda" {
     }
   }
 }
+
+# The alarms on the functions' own metrics (their EMF lines: namespace ECRGatekeeper, dimension
+# Function = the binary; README: Metrics), for what fails open without an error, a throttle or a
+# queue filling up: the alarms above stay quiet while images go unjudged.
+#
+# Silence: on-scan has had no event for var.silence_alarm_days days. Scan results, findings and
+# coverage changes all reach it, so none at all means that the rules, its intake mapping or the
+# scanning stopped. FILL makes a day without a datapoint a 0: left missing, CloudWatch would judge an
+# evaluation range that still holds older days' datapoints by those alone, and stay OK. A range with
+# no datapoint at all is missing data, breaching too.
+resource "aws_cloudwatch_metric_alarm" "silence" {
+  count               = var.silence_alarm_days > 0 ? 1 : 0
+  alarm_name          = "${var.name}-silence"
+  alarm_description   = "on-scan has received no event for ${var.silence_alarm_days} days (no scan result, finding or coverage change: pushed images are not judged): check that the gatekeeper's EventBridge rules are enabled (in organization mode, the members' forwarding rules too), that on-scan's event source mapping is Enabled, and that Inspector or basic scanning still scans the registry; for a registry quiet for days, raise the alarm's days or set them to 0 (no alarm)"
+  evaluation_periods  = var.silence_alarm_days
+  threshold           = 1
+  comparison_operator = "LessThanThreshold"
+  treat_missing_data  = "breaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  tags                = var.tags
+
+  metric_query {
+    id          = "filled"
+    expression  = "FILL(on_scan, 0)"
+    label       = "on-scan events"
+    return_data = true
+  }
+  metric_query {
+    id = "on_scan"
+    metric {
+      namespace   = "ECRGatekeeper"
+      metric_name = "Events"
+      dimensions  = { Function = local.functions.on_scan.binary }
+      stat        = "Sum"
+      period      = 86400
+    }
+  }
+}
+
+locals {
+  # Metric => the functions whose sum its alarm watches, over 5-minute periods, 15 minutes in a row
+  # above the threshold. RetriedEvents: records on-push and on-scan hand back in batchItemFailures,
+  # which SQS delivers again and Lambda's Errors metric does not count (the invocation succeeded); a
+  # retry that succeeds is normal, the threshold for 15 minutes means that evaluations keep failing.
+  # AwsThrottles: AWS API responses to the functions that were throttling errors; the SDK's retries
+  # absorb them, so nothing fails until the retries run out, but verdicts and sweeps slow down.
+  metric_alarms = {
+    RetriedEvents = {
+      alarm       = "retried-events"
+      functions   = keys(local.intake)
+      threshold   = var.retried_events_alarm_threshold
+      label       = "retried events"
+      description = "More than ${var.retried_events_alarm_threshold} on-push and on-scan records per 5 minutes handed back for redelivery (batchItemFailures), 15 minutes in a row: evaluations keep failing and their verdicts are not applied, and Lambda's Errors metric does not count them; check the functions' logs for the records' errors and whether the AWS throttles alarm fired (a record received 5 times goes to its intake dead-letter queue, alarmed)"
+    }
+    AwsThrottles = {
+      alarm       = "aws-throttles"
+      functions   = keys(local.functions)
+      threshold   = var.aws_throttles_alarm_threshold
+      label       = "AWS throttles"
+      description = "More than ${var.aws_throttles_alarm_threshold} AWS API calls of the functions per 5 minutes throttled, 15 minutes in a row (the SDK's retries absorb them: verdicts are slow, and a call whose retries run out fails its record or run): see which function on the dashboard and which service in its logs; lower GATEKEEPER_PUTIMAGE_TPS or GATEKEEPER_INSPECTOR_TPS or the intake mappings' maximum concurrency, or ask AWS for a higher quota"
+    }
+  }
+}
+
+# The sum over the array adds whichever of the functions wrote a datapoint in the period.
+resource "aws_cloudwatch_metric_alarm" "metric" {
+  for_each            = local.metric_alarms
+  alarm_name          = "${var.name}-${each.value.alarm}"
+  alarm_description   = each.value.description
+  evaluation_periods  = 3
+  threshold           = each.value.threshold
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  tags                = var.tags
+
+  metric_query {
+    id          = "total"
+    expression  = "SUM([${join(", ", each.value.functions)}])"
+    label       = each.value.label
+    return_data = true
+  }
+  dynamic "metric_query" {
+    for_each = toset(each.value.functions)
+    content {
+      id = metric_query.key
+      metric {
+        namespace   = "ECRGatekeeper"
+        metric_name = each.key
+        dimensions  = { Function = local.functions[metric_query.key].binary }
+        stat        = "Sum"
+        period      = 300
+      }
+    }
+  }
+}

@@ -281,6 +281,40 @@ variable "intake" {
   }
 }
 
+# The alarms on the functions' own metrics (alarms.tf; README: Metrics), for when the gatekeeper
+# stops judging and nothing else says so; the same defaults and limits as the SAM template's
+# SilenceAlarmDays, RetriedEventsAlarmThreshold and AwsThrottlesAlarmThreshold (infra/check.py).
+# Days: at most 7, CloudWatch's longest evaluation of daily periods.
+variable "silence_alarm_days" {
+  description = "Alarm when on-scan has received no event for this many days in a row (0 = no such alarm, for a registry quiet for days)."
+  type        = number
+  default     = 2
+  validation {
+    condition     = var.silence_alarm_days >= 0 && var.silence_alarm_days <= 7 && floor(var.silence_alarm_days) == var.silence_alarm_days
+    error_message = "silence_alarm_days must be a whole number from 0 (no alarm) to 7."
+  }
+}
+
+variable "retried_events_alarm_threshold" {
+  description = "Alarm when on-push and on-scan hand back more records than this for redelivery per 5 minutes, 15 minutes in a row."
+  type        = number
+  default     = 25
+  validation {
+    condition     = var.retried_events_alarm_threshold >= 0 && floor(var.retried_events_alarm_threshold) == var.retried_events_alarm_threshold
+    error_message = "retried_events_alarm_threshold must be a whole number, 0 or more."
+  }
+}
+
+variable "aws_throttles_alarm_threshold" {
+  description = "Alarm when AWS throttles more of the functions' calls than this per 5 minutes, 15 minutes in a row."
+  type        = number
+  default     = 100
+  validation {
+    condition     = var.aws_throttles_alarm_threshold >= 0 && floor(var.aws_throttles_alarm_threshold) == var.aws_throttles_alarm_threshold
+    error_message = "aws_throttles_alarm_threshold must be a whole number, 0 or more."
+  }
+}
+
 # Organization mode (organization.tf, README: Organization): all three empty, this account only.
 variable "organization_id" {
   description = "The AWS Organization whose member accounts this deployment governs (o-xxxxxxxxxx; empty = this account only). Deploy it in the security account, Inspector's delegated administrator."
