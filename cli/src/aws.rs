@@ -236,6 +236,7 @@ pub fn gatekeeper(
         member_role,
         governed_accounts: Vec::new(),
         ou_path: ou_path()?,
+        history_days: config::history_days_of(env).map_err(|e| Fail::error(e.to_string()))?,
     };
     Ok(Adapters::new(sdk).gatekeeper(&deployment, policy))
 }

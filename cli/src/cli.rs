@@ -6,7 +6,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use clap_complete::Shell;
 use gatekeeper::domain::Mode;
 
-use crate::{check, cost_cmd, evaluate, ops, policy_cmd};
+use crate::{check, cost_cmd, evaluate, ops, policy_cmd, report_cmd};
 
 const AFTER_HELP: &str = "\
 Environment:
@@ -91,6 +91,9 @@ Examples:
     /// What Inspector's scanning costs, what runs, what to change (estimates; reads only)
     #[command(after_help = "Exit status: 0, or 2 for errors.")]
     Cost(cost_cmd::Args),
+    /// What the verdict history says: images blocked now, time to fix, SLA breaches, the trend (JSON)
+    #[command(after_help = "Exit status: 0, or 2 for errors.")]
+    Report(report_cmd::Args),
     /// Print a shell completion script: bash, zsh, fish, elvish or powershell
     Completions {
         /// The shell.

@@ -9,6 +9,7 @@ mod evaluate;
 mod ops;
 mod policy_cmd;
 mod report;
+mod report_cmd;
 
 use std::process::ExitCode;
 
@@ -92,6 +93,7 @@ fn main() -> ExitCode {
         Command::Reconcile(args) => ops::reconcile(args),
         Command::Breaker(args) => ops::breaker(args),
         Command::Cost(args) => cost_cmd::command(args),
+        Command::Report(args) => report_cmd::command(args),
         Command::Completions { shell } => {
             use std::io::Write;
             std::io::stdout()

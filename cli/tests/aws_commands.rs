@@ -345,6 +345,77 @@ async fn reconcile_previews_then_acts_and_release_is_refused_until_forced() {
 
     let status = run(&aws, Some(&setup), &["breaker", "status"]);
     assert_eq!(stdout(&status).trim(), "circuit breaker closed");
+
+    // The verdict history those commands wrote, read back by `report` (the state table's `history`
+    // index and its records now): the block, the pass and the release, none counted twice.
+    let (path, page) = (scratch("report.json", ""), scratch("report.html", ""));
+    let report = run(
+        &aws,
+        Some(&setup),
+        &[
+            "report",
+            "--json",
+            &path,
+            "--html",
+            &page,
+            "--sla",
+            "critical=7",
+        ],
+    );
+    assert!(report.status.success(), "{}", stderr(&report));
+    let page = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        page.contains("data-figure=\"released\"><span class=\"value\">1</span>"),
+        "{page}"
+    );
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let now = &r["now"];
+    assert_eq!(
+        (
+            now["blocked"].as_u64(),
+            now["warned"].as_u64(),
+            now["released"].as_u64()
+        ),
+        (Some(0), Some(0), Some(1)),
+        "{r:#}"
+    );
+    let w30 = &r["windows"][0];
+    assert_eq!(
+        (w30["days"].as_u64(), w30["opened"].as_u64()),
+        (Some(30), Some(1)),
+        "{w30:#}"
+    );
+    // Fixed by the clean image if reconcile judged it after the blocked one, else resolved by the
+    // release: one way or the other, once.
+    let resolved = w30["fixed"]["count"].as_u64().unwrap() + w30["released"].as_u64().unwrap();
+    assert_eq!(resolved, 1, "{w30:#}");
+    assert_eq!(r["trend"].as_array().map(Vec::len), Some(90));
+    assert_eq!(r["trend"][89]["blocks"], 1, "{r:#}");
+    assert!(
+        r["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["name"] == "defaults"),
+        "{r:#}"
+    );
+    // Each record expires with the history's retention (DynamoDB's TTL attribute).
+    let items = aws
+        .dynamodb
+        .scan()
+        .table_name(&setup.table)
+        .send()
+        .await
+        .unwrap();
+    let records: Vec<_> = (items.items().iter())
+        .filter(|i| i["pk"].as_s().unwrap().starts_with("history#"))
+        .collect();
+    assert_eq!(records.len(), 3, "{records:#?}");
+    for i in records {
+        let at: i64 = i["history_at"].as_n().unwrap().parse().unwrap();
+        let expires: i64 = i["expires_at"].as_n().unwrap().parse().unwrap();
+        assert_eq!(expires - at, 400 * 86_400);
+    }
 }
 
 #[tokio::test]

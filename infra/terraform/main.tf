@@ -30,6 +30,7 @@ locals {
     GATEKEEPER_CLAIM_LEASE        = "5m"
     GATEKEEPER_SWEEP_INTERVAL     = var.sweep_interval
     GATEKEEPER_HELD_TIMEOUT       = var.held_timeout
+    GATEKEEPER_HISTORY_RETENTION  = var.history_retention
     GATEKEEPER_PRICE_INITIAL_SCAN = tostring(var.price_initial_scan)
     GATEKEEPER_PRICE_RESCAN       = tostring(var.price_rescan)
     GATEKEEPER_COST_DAYS          = tostring(var.cost_report_days)
@@ -103,11 +104,28 @@ resource "aws_dynamodb_table" "state" {
     name = "due_at"
     type = "N"
   }
+  attribute {
+    name = "history_day"
+    type = "S"
+  }
+  attribute {
+    name = "history_at"
+    type = "N"
+  }
+  # due: the sweep's schedule. history: the verdict history by day, which `gatekeeper report` and the
+  # weekly digest read (its records expire after history_retention, through expires_at).
   global_secondary_index {
     name            = "due"
     hash_key        = "due_shard"
     range_key       = "due_at"
     projection_type = "KEYS_ONLY"
+  }
+  global_secondary_index {
+    name               = "history"
+    hash_key           = "history_day"
+    range_key          = "history_at"
+    projection_type    = "INCLUDE"
+    non_key_attributes = ["change"]
   }
   point_in_time_recovery {
     enabled = true

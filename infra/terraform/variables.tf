@@ -96,6 +96,16 @@ variable "held_timeout" {
   }
 }
 
+variable "history_retention" {
+  description = "How long the verdict history (every change of an image's disposition, for the report's time to fix) is kept, in days (such as 400d; at least 1d)."
+  type        = string
+  default     = "400d"
+  validation {
+    condition     = can(regex("^[0-9]+d$", var.history_retention)) && var.history_retention != "0d"
+    error_message = "history_retention must be a number of days such as 400d."
+  }
+}
+
 variable "cost_report_schedule" {
   description = "When the cost digest is published: an EventBridge Scheduler expression (weekly by default)."
   type        = string

@@ -823,8 +823,9 @@ fn sorted_tags(image: &aws_sdk_ecr::types::ImageDetail) -> Vec<String> {
     t
 }
 
-/// Creates the state table as infra does: on-demand, partition key `pk` (string), and the sparse
-/// `due` index (partition `due_shard`, sort `due_at`, keys only) the sweep queries.
+/// Creates the state table as infra does: on-demand, partition key `pk` (string), the sparse `due`
+/// index (partition `due_shard`, sort `due_at`, keys only) the sweep queries, and the `history` index
+/// (partition `history_day`, sort `history_at`, with `change`) the report reads.
 pub async fn create_state_table(client: &aws_sdk_dynamodb::Client, name: &str) {
     let attribute = |name: &str, t: ScalarAttributeType| {
         AttributeDefinition::builder()
@@ -847,6 +848,8 @@ pub async fn create_state_table(client: &aws_sdk_dynamodb::Client, name: &str) {
         .attribute_definitions(attribute("pk", ScalarAttributeType::S))
         .attribute_definitions(attribute("due_shard", ScalarAttributeType::S))
         .attribute_definitions(attribute("due_at", ScalarAttributeType::N))
+        .attribute_definitions(attribute("history_day", ScalarAttributeType::S))
+        .attribute_definitions(attribute("history_at", ScalarAttributeType::N))
         .key_schema(key("pk", KeyType::Hash))
         .global_secondary_indexes(
             aws_sdk_dynamodb::types::GlobalSecondaryIndex::builder()
@@ -856,6 +859,20 @@ pub async fn create_state_table(client: &aws_sdk_dynamodb::Client, name: &str) {
                 .projection(
                     aws_sdk_dynamodb::types::Projection::builder()
                         .projection_type(aws_sdk_dynamodb::types::ProjectionType::KeysOnly)
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .global_secondary_indexes(
+            aws_sdk_dynamodb::types::GlobalSecondaryIndex::builder()
+                .index_name(gatekeeper::adapters::HISTORY_INDEX)
+                .key_schema(key("history_day", KeyType::Hash))
+                .key_schema(key("history_at", KeyType::Range))
+                .projection(
+                    aws_sdk_dynamodb::types::Projection::builder()
+                        .projection_type(aws_sdk_dynamodb::types::ProjectionType::Include)
+                        .non_key_attributes("change")
                         .build(),
                 )
                 .build()

@@ -15,13 +15,14 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::aws_error;
-use crate::domain::time::Epoch;
+use crate::domain::history::Change;
+use crate::domain::time::{DAY, Epoch, format_date};
 use crate::domain::verdict::Summary;
 use crate::domain::{Decision, ImageRef, Kev, Severity};
 use crate::error::AwsError;
 use crate::ports::{
     ImageAnnotations, ImageRecords, KevCache, OnceMarks, SweepSchedule, TagChangeBreaker,
-    TicketLedger,
+    TicketLedger, VerdictHistory,
 };
 use crate::state::{
     Archive, ArchiveWrite, BreakerCount, Claim, ImageState, Mark, Override, SeenFindings,
@@ -36,7 +37,15 @@ pub struct DynamoState {
     /// What KEV says of each vulnerability, as remembered in the table, until when: a warm
     /// container's later evaluations do not read it again (clones share it).
     kev_memory: std::sync::Arc<std::sync::Mutex<KevMemory>>,
+    /// How long the verdict history is kept, days.
+    history_days: i64,
 }
+
+/// How long the verdict history is kept unless the deployment says (`GATEKEEPER_HISTORY_DAYS`):
+/// 400 days, so that a yearly audit sees the whole year.
+pub const HISTORY_DAYS: i64 = 400;
+/// The sparse index of the verdict history: partition `history_day` (`YYYY-MM-DD`), sort `history_at`.
+pub const HISTORY_INDEX: &str = "history";
 
 /// What KEV says of each vulnerability id, and until when.
 type KevMemory = HashMap<String, (Option<Kev>, Epoch)>;
@@ -112,8 +121,9 @@ fn image_of_key(key: &str) -> Option<ImageRef> {
     })
 }
 
-fn state_from(item: &Item) -> ImageState {
-    let claim = match (
+/// The unfinished change an image's item records, if any.
+fn claim_from(item: &Item) -> Option<Claim> {
+    match (
         get_s(item, "claim_event"),
         get_s(item, "claim_decision").and_then(Decision::parse),
     ) {
@@ -122,6 +132,11 @@ fn state_from(item: &Item) -> ImageState {
             at: get_n(item, "claim_at").unwrap_or(0),
             decision,
             previous: get_s(item, "claim_previous").and_then(Decision::parse),
+            previous_overridden: item
+                .get("claim_prev_overridden")
+                .and_then(|v| v.as_bool().ok())
+                .copied()
+                .unwrap_or(false),
             sequence: get_n(item, "claim_seq").unwrap_or(0).max(0) as u64,
             // Written by this version on; a claim an earlier version wrote is its own change.
             change: get_n(item, "claim_change")
@@ -140,7 +155,11 @@ fn state_from(item: &Item) -> ImageState {
                 .collect(),
         }),
         _ => None,
-    };
+    }
+}
+
+fn state_from(item: &Item) -> ImageState {
+    let claim = claim_from(item);
     ImageState {
         decision: get_s(item, "decision").and_then(Decision::parse),
         version: get_n(item, "version").unwrap_or(0).max(0) as u64,
@@ -180,6 +199,7 @@ fn state_from(item: &Item) -> ImageState {
         acted_at: get_n(item, "acted_at"),
         pushed_seen_at: get_n(item, "last_push_at"),
         unarchived_at: get_n(item, "unarchived_at"),
+        deleted_at: get_n(item, "deleted_at"),
         override_: get_n(item, "override_until").map(|until| Override {
             until,
             by: get_s(item, "override_by").unwrap_or_default().to_string(),
@@ -244,12 +264,21 @@ fn written(out: Option<Updated>) -> Written {
 }
 
 impl DynamoState {
-    /// Wraps a client and the table name.
+    /// Wraps a client and the table name; the history is kept [`HISTORY_DAYS`] days.
     pub fn new(client: Client, table: impl Into<String>) -> DynamoState {
         DynamoState {
             client,
             table: table.into(),
             kev_memory: std::sync::Arc::default(),
+            history_days: HISTORY_DAYS,
+        }
+    }
+
+    /// The same, keeping the verdict history `days` days (DynamoDB's TTL deletes it after).
+    pub fn keeping_history(self, days: i64) -> DynamoState {
+        DynamoState {
+            history_days: days,
+            ..self
         }
     }
 
@@ -288,7 +317,7 @@ impl ImageRecords for DynamoState {
     async fn record_push(&self, image: &ImageRef, now: Epoch) -> Result<ImageState, AwsError> {
         let req = self
             .update(image_key(image))
-            .update_expression("SET decision = if_not_exists(decision, :pending), updated_at = :now, last_push_at = :now ADD version :one")
+            .update_expression("SET decision = if_not_exists(decision, :pending), updated_at = :now, last_push_at = :now ADD version :one REMOVE deleted_at")
             .expression_attribute_values(":pending", s(Decision::Pending.as_str()))
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":one", n(1))
@@ -309,11 +338,12 @@ impl ImageRecords for DynamoState {
             .update(image_key(image))
             .update_expression(
                 match summary.due {
-                    Some(_) => "SET decision = :d, version = :seq, claim_event = :e, claim_at = :at, claim_decision = :d, claim_previous = :p, claim_seq = :seq, claim_change = :change, claim_overridden = :o, claim_by = :by, overridden = :o, updated_at = :at, policy = :h, summary = :s, first_scan_at = if_not_exists(first_scan_at, :at), due_shard = :shard, due_at = :due",
-                    None => "SET decision = :d, version = :seq, claim_event = :e, claim_at = :at, claim_decision = :d, claim_previous = :p, claim_seq = :seq, claim_change = :change, claim_overridden = :o, claim_by = :by, overridden = :o, updated_at = :at, policy = :h, summary = :s, first_scan_at = if_not_exists(first_scan_at, :at) REMOVE due_shard, due_at",
+                    Some(_) => "SET decision = :d, version = :seq, claim_event = :e, claim_at = :at, claim_decision = :d, claim_previous = :p, claim_prev_overridden = :po, claim_seq = :seq, claim_change = :change, claim_overridden = :o, claim_by = :by, overridden = :o, updated_at = :at, policy = :h, summary = :s, first_scan_at = if_not_exists(first_scan_at, :at), due_shard = :shard, due_at = :due",
+                    None => "SET decision = :d, version = :seq, claim_event = :e, claim_at = :at, claim_decision = :d, claim_previous = :p, claim_prev_overridden = :po, claim_seq = :seq, claim_change = :change, claim_overridden = :o, claim_by = :by, overridden = :o, updated_at = :at, policy = :h, summary = :s, first_scan_at = if_not_exists(first_scan_at, :at) REMOVE due_shard, due_at",
                 },
             )
             .expression_attribute_values(":d", s(claim.decision.as_str()))
+            .expression_attribute_values(":po", AttributeValue::Bool(claim.previous_overridden))
             .expression_attribute_values(":seq", n(claim.sequence))
             .expression_attribute_values(":change", n(claim.change))
             .expression_attribute_values(":e", s(&claim.event_id))
@@ -948,4 +978,99 @@ fn kev_put(
     Ok(aws_sdk_dynamodb::types::WriteRequest::builder()
         .put_request(put)
         .build())
+}
+
+/// The key of an image's change `number` in the history.
+fn change_key(change: &Change) -> String {
+    let place = (change.account.clone().zip(change.region.clone()))
+        .map(|(account, region)| crate::domain::Place { account, region });
+    let image = ImageRef {
+        place,
+        ..ImageRef::home(&change.repository, &change.digest)
+    };
+    format!("history#{}#{}", image_key(&image), change.number)
+}
+
+impl VerdictHistory for DynamoState {
+    async fn record_change(&self, change: &Change) -> Result<(), AwsError> {
+        let json = serde_json::to_string(change)
+            .map_err(|e| AwsError::invalid("dynamodb:UpdateItem", e.to_string()))?;
+        let req = self
+            .update(change_key(change))
+            .update_expression(
+                "SET history_day = :day, history_at = :at, expires_at = :expires, change = :c",
+            )
+            .expression_attribute_values(":day", s(format_date(change.at)))
+            .expression_attribute_values(":at", n(change.at))
+            .expression_attribute_values(":expires", n(change.at + self.history_days * DAY))
+            .expression_attribute_values(":c", s(json));
+        send(req).await.map(|_| ())
+    }
+
+    async fn mark_deleted(&self, image: &ImageRef, at: Epoch) -> Result<(), AwsError> {
+        let req = self
+            .update(image_key(image))
+            .update_expression("SET deleted_at = :at ADD version :one")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":at", n(at))
+            .expression_attribute_values(":one", n(1));
+        conditional(req).await.map(|_| ())
+    }
+
+    async fn changes(&self, since: Epoch, until: Epoch) -> Result<Vec<Change>, AwsError> {
+        let mut out = Vec::new();
+        let mut day = since - since.rem_euclid(DAY);
+        while day <= until {
+            let mut pages = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(HISTORY_INDEX)
+                .key_condition_expression(
+                    "history_day = :day AND history_at BETWEEN :since AND :until",
+                )
+                .expression_attribute_values(":day", s(format_date(day)))
+                .expression_attribute_values(":since", n(since))
+                .expression_attribute_values(":until", n(until))
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| aws_error("dynamodb:Query", e))?;
+                for item in page.items() {
+                    match get_s(item, "change").map(serde_json::from_str::<Change>) {
+                        Some(Ok(change)) => out.push(change),
+                        other => tracing::warn!(
+                            key = get_s(item, "pk").unwrap_or_default(),
+                            error = ?other.and_then(Result::err).map(|e| e.to_string()),
+                            "unreadable history record skipped"
+                        ),
+                    }
+                }
+            }
+            day += DAY;
+        }
+        Ok(out)
+    }
+
+    async fn images_now(&self) -> Result<Vec<(ImageRef, ImageState)>, AwsError> {
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression(
+                "attribute_exists(decision) AND attribute_not_exists(deleted_at) AND attribute_not_exists(parents)",
+            )
+            .projection_expression("pk, decision, overridden, summary")
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("dynamodb:Scan", e))?;
+            out.extend((page.items().iter()).filter_map(|item| {
+                let image = get_s(item, "pk").and_then(image_of_key)?;
+                Some((image, state_from(item)))
+            }));
+        }
+        Ok(out)
+    }
 }

@@ -15,7 +15,7 @@ pub use cost_source::{
     OrganizationInputs, gather as gather_cost_inputs,
     gather_each as gather_organization_cost_inputs,
 };
-pub use dynamodb::{DUE_INDEX, DUE_SHARD, DynamoState, image_key};
+pub use dynamodb::{DUE_INDEX, DUE_SHARD, DynamoState, HISTORY_DAYS, HISTORY_INDEX, image_key};
 pub use ecr::{Ecr, PUT_IMAGE_TPS};
 pub use inspector::{INSPECTOR_TPS, Inspector, finding_from_sdk};
 pub use members::{Members, OU_PATH_PARAMETER, READ_ROLE_SUFFIX, SOURCE_IDENTITY};

@@ -4,7 +4,7 @@
 use crate::adapters::{INSPECTOR_TPS, PUT_IMAGE_TPS};
 use crate::domain::policy::{Policy, is_ou_path};
 use crate::domain::tags::TagScheme;
-use crate::domain::time::parse_duration;
+use crate::domain::time::{DAY, parse_duration};
 use crate::domain::{Mode, Place};
 use crate::error::ConfigError;
 use crate::outbound::cost::Pricing;
@@ -47,6 +47,8 @@ pub const CLAIM_LEASE: &str = "GATEKEEPER_CLAIM_LEASE";
 pub const SWEEP_INTERVAL: &str = "GATEKEEPER_SWEEP_INTERVAL";
 /// How long an image may stay held without a scan result before the sweep says so (default `6h`).
 pub const HELD_TIMEOUT: &str = "GATEKEEPER_HELD_TIMEOUT";
+/// How long the verdict history is kept (a duration, `400d` by default).
+pub const HISTORY_RETENTION: &str = "GATEKEEPER_HISTORY_RETENTION";
 /// The price of one Inspector initial scan of an ECR image, USD (default `0.09`).
 pub const PRICE_INITIAL_SCAN: &str = "GATEKEEPER_PRICE_INITIAL_SCAN";
 /// The price of one rescan, USD (default `0.01`).
@@ -157,6 +159,8 @@ pub struct Deployment {
     pub governed_accounts: Vec<String>,
     /// Its own account's OU path (members' are read from their stacks).
     pub ou_path: Option<String>,
+    /// How long the verdict history is kept, days.
+    pub history_days: i64,
 }
 
 /// The default claim lease, seconds (`GATEKEEPER_CLAIM_LEASE` unset).
@@ -262,6 +266,25 @@ fn ou_path(env: &Env<impl Fn(&str) -> Option<String>>) -> Result<Option<String>,
     }
 }
 
+/// How long the verdict history is kept (`GATEKEEPER_HISTORY_RETENTION` through `lookup`), in whole
+/// days: at least one (DynamoDB's TTL deletes records within days of their expiry, so a shorter
+/// retention would only be a promise).
+pub fn history_days_of(lookup: impl Fn(&str) -> Option<String>) -> Result<i64, ConfigError> {
+    history_days(&Env(lookup))
+}
+
+fn history_days(env: &Env<impl Fn(&str) -> Option<String>>) -> Result<i64, ConfigError> {
+    let seconds = env.duration(HISTORY_RETENTION, crate::adapters::HISTORY_DAYS * DAY)?;
+    if seconds < DAY {
+        return Err(invalid(
+            HISTORY_RETENTION,
+            format!("{seconds}s"),
+            "expected at least a day, such as 90d or 400d",
+        ));
+    }
+    Ok(seconds / DAY)
+}
+
 impl Config {
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<Config, ConfigError> {
@@ -294,6 +317,7 @@ impl Config {
                 member_role: member_role(&env)?,
                 governed_accounts: governed_accounts(&env)?,
                 ou_path: ou_path(&env)?,
+                history_days: history_days(&env)?,
             },
             policy: match env.get(POLICY) {
                 None => PolicySource::Builtin,
@@ -643,6 +667,29 @@ mod tests {
         good.extend([(SWEEP_INTERVAL, "15m"), (HELD_TIMEOUT, "2h")]);
         let c = Config::from_lookup(lookup(&good)).unwrap().sweep;
         assert_eq!((c.interval, c.held_timeout), (900, 7200));
+    }
+
+    #[test]
+    fn the_history_is_kept_400_days_unless_said_and_never_under_a_day() {
+        let days = |v: Option<&str>| {
+            let mut env = BASE.to_vec();
+            env.extend(v.map(|v| (HISTORY_RETENTION, v)));
+            Config::from_lookup(lookup(&env)).map(|c| c.deployment.history_days)
+        };
+        assert_eq!(days(None).unwrap(), 400);
+        assert_eq!(days(Some("90d")).unwrap(), 90);
+        for bad in ["12h", "forever", "0d"] {
+            assert!(
+                matches!(
+                    days(Some(bad)),
+                    Err(ConfigError::Invalid {
+                        name: HISTORY_RETENTION,
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -90,6 +90,11 @@ impl<'a> Adapters<'a> {
         )
     }
 
+    /// The state table named `table`.
+    pub fn state(&self, table: &str) -> DynamoState {
+        DynamoState::new(client!(aws_sdk_dynamodb, self.sdk), table)
+    }
+
     /// The gatekeeper wired to the deployment's registry, topics, state table and rejected-events
     /// queue, acting by `policy`.
     pub fn gatekeeper(&self, deployment: &Deployment, policy: Policy) -> AwsGatekeeper {
@@ -101,10 +106,9 @@ impl<'a> Adapters<'a> {
             registry,
             notifier: Sns::on(self.sdk, deployment.topic_arn.clone())
                 .with_chat_topic(deployment.chat_topic_arn.clone()),
-            state: DynamoState::new(
-                client!(aws_sdk_dynamodb, self.sdk),
-                deployment.state_table.clone(),
-            ),
+            state: self
+                .state(&deployment.state_table)
+                .keeping_history(deployment.history_days),
             rejects: SqsRejects::on(self.sdk, deployment.rejected_queue_url.clone()),
             policy,
             mode: deployment.mode,
@@ -239,6 +243,7 @@ mod tests {
             member_role: None,
             governed_accounts: Vec::new(),
             ou_path: None,
+            history_days: 30,
         };
         let policy = Policy::builtin();
         let hash = policy.hash().to_string();

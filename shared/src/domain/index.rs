@@ -161,6 +161,7 @@ mod tests {
             reasons: vec![reason.into()],
             deadline: None,
             due: None,
+            blocking: Vec::new(),
         })
     }
 

@@ -4,9 +4,11 @@
 pub mod archive;
 pub mod escape;
 pub mod events;
+pub mod history;
 pub mod index;
 pub mod plan;
 pub mod policy;
+pub mod remediation;
 pub mod tags;
 pub mod time;
 pub mod verdict;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::history::Vulnerability;
 use crate::domain::policy::{Criterion, ExceptionMatch, Policy, Rule, Suppressed, Whereabouts};
 use crate::domain::time::{DAY, Epoch, format_date};
 use crate::domain::{Decision, Finding, FindingStatus, ScanState, Severity, SeverityCounts};
@@ -101,6 +102,9 @@ pub struct Summary {
     /// When time alone may change the verdict: the grace deadline or an applied exception's end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due: Option<Epoch>,
+    /// The vulnerabilities that decided a block (the most severe, at most [`TOP_FINDINGS`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocking: Vec<Vulnerability>,
 }
 
 impl Verdict {
@@ -111,7 +115,18 @@ impl Verdict {
             reasons: self.reasons.iter().take(5).cloned().collect(),
             deadline: self.deadline,
             due: self.due(),
+            blocking: self.blocking_vulnerabilities(),
         }
+    }
+
+    /// The vulnerabilities that decided a block: its blocking top findings.
+    pub fn blocking_vulnerabilities(&self) -> Vec<Vulnerability> {
+        (self.top.iter().take(self.blocking as usize))
+            .map(|f| Vulnerability {
+                id: f.id.clone(),
+                severity: f.severity,
+            })
+            .collect()
     }
 
     /// When time alone may change this verdict: the earliest of the grace deadline and the ends of

@@ -18,7 +18,7 @@ pub use registry::{
 pub use reject::RejectSink;
 pub use store::{
     ImageAnnotations, ImageRecords, KevCache, OnceMarks, StateStore, SweepSchedule,
-    TagChangeBreaker, TicketLedger,
+    TagChangeBreaker, TicketLedger, VerdictHistory,
 };
 
 /// The four ports a gatekeeper acts through, bounded once: every tuple `(registry, notifier, state,

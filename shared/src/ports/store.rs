@@ -1,11 +1,12 @@
 //! The state store ports (DynamoDB), one small trait per capability: per image, the last decision and
 //! the unfinished change; index links and overrides; tickets; the sweep's schedule; the circuit
-//! breaker; one-off marks; what KEV says of each vulnerability. [`StateStore`] names all of them
-//! together.
+//! breaker; one-off marks; what KEV says of each vulnerability; the verdict history. [`StateStore`]
+//! names all of them together.
 
 use std::collections::HashMap;
 use std::future::Future;
 
+use crate::domain::history::Change;
 use crate::domain::time::Epoch;
 use crate::domain::verdict::Summary;
 use crate::domain::{Decision, ImageRef, Kev, Severity};
@@ -214,6 +215,31 @@ pub trait KevCache {
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
+/// The verdict history, and the image records as the report reads them.
+pub trait VerdictHistory {
+    /// Records an applied change of an image's disposition, kept for the deployment's retention
+    /// (the same image and change number write the same record: a retry records it once).
+    fn record_change(&self, change: &Change) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Marks an image's record deleted from ECR at `at` (it no longer counts among the images now),
+    /// a new version; a push of the image again clears the mark. No record: nothing is written.
+    fn mark_deleted(
+        &self,
+        image: &ImageRef,
+        at: Epoch,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// The changes recorded from `since` to `until`, in no particular order.
+    fn changes(
+        &self,
+        since: Epoch,
+        until: Epoch,
+    ) -> impl Future<Output = Result<Vec<Change>, AwsError>> + Send;
+    /// Every image with a decision that ECR still has (not marked deleted), except the platform
+    /// images of a known index (the index stands for them).
+    fn images_now(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(ImageRef, ImageState)>, AwsError>> + Send;
+}
+
 /// The gatekeeper's memory (DynamoDB): every state capability at once, so that the service's bounds
 /// read `S: StateStore`. Implemented for anything that has them all.
 pub trait StateStore:
@@ -224,6 +250,7 @@ pub trait StateStore:
     + TagChangeBreaker
     + OnceMarks
     + KevCache
+    + VerdictHistory
 {
 }
 
@@ -235,5 +262,6 @@ impl<T> StateStore for T where
         + TagChangeBreaker
         + OnceMarks
         + KevCache
+        + VerdictHistory
 {
 }

@@ -8,7 +8,9 @@ use tracing::{info, warn};
 use super::act::Carried;
 use super::act::{Cause, Target};
 use super::archive::Storing;
+use super::history::{cause_of, deciding, standings};
 use super::{Gatekeeper, Outcome, Status, Trigger, retry_later};
+use crate::domain::history::Change;
 use crate::domain::index::{PlatformVerdict, aggregate};
 use crate::domain::policy::{Rule, Whereabouts};
 use crate::domain::tags::TagKind;
@@ -19,6 +21,7 @@ use crate::error::{Error, GatekeeperError};
 use crate::outbound::notice::{VerdictNotice, change_key, dedup_key};
 use crate::ports::{
     ImageDetail, ImageRecords, ImageRegistry, Notifier, OnceMarks, Ports, Storage, SweepSchedule,
+    VerdictHistory,
 };
 use crate::state::{Claim, ImageState, Mark, Override, Written, key_scope};
 
@@ -474,17 +477,22 @@ impl<'a, P: Ports> Deciding<'a, P> {
         }
         // An expired claim of the same change (its delivery stopped before finishing it, perhaps after
         // its message went out) is completed under its number, so that its message keeps its key.
-        let (change, previous) = match &state.claim {
+        let (change, previous, previous_overridden) = match &state.claim {
             Some(c) if c.decision == to.decision && c.overridden == to.overridden => {
-                (c.change, c.previous)
+                (c.change, c.previous, c.previous_overridden)
             }
-            _ => (state.version + 1, state.notified()),
+            _ => (
+                state.version + 1,
+                state.notified(),
+                state.notified_overridden(),
+            ),
         };
         let claim = Claim {
             event_id: trigger.event_id.clone(),
             at: seen.now,
             decision: to.decision,
             previous,
+            previous_overridden,
             sequence: state.version + 1,
             change,
             overridden: to.overridden,
@@ -607,6 +615,10 @@ impl<'a, P: Ports> Deciding<'a, P> {
             ..self.gk.notice(&tagged, verdict, &self.rule, self.trigger)
         };
         let announce = seen.state.parents.is_empty();
+        // The history follows what people deploy, as the messages do; a change held back is not one.
+        if announce && !carried.held_back {
+            self.record_history(detail, verdict, claim).await?;
+        }
         if announce {
             self.gk.notifier.publish(&notice.to_message()).await?;
         }
@@ -634,6 +646,31 @@ impl<'a, P: Ports> Deciding<'a, P> {
         outcome.actions = carried.actions;
         outcome.notified = announce;
         Ok(outcome)
+    }
+
+    /// Records the applied change in the verdict history (before it is announced and the claim
+    /// finished: a retry records it again under the same number).
+    async fn record_history(
+        &self,
+        detail: &ImageDetail,
+        verdict: &Verdict,
+        claim: &Claim,
+    ) -> Result<(), Error> {
+        let (from, to) = standings(claim);
+        let cause = cause_of(self.trigger, claim, verdict);
+        let change = Change {
+            from,
+            to,
+            actor: self.trigger.event_id.clone(),
+            rule: self.rule.name.clone(),
+            tags: self.gk.original_tags(&detail.tags),
+            ..Change::new(self.image, claim.change, claim.at, cause)
+        };
+        self.gk
+            .state
+            .record_change(&deciding(change, verdict))
+            .await?;
+        Ok(())
     }
 
     /// The one `info` line of a changed decision.

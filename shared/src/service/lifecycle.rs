@@ -8,16 +8,22 @@ use super::act::Cause;
 use super::archive::Storing;
 use super::{Gatekeeper, Outcome, Status, Trigger};
 use crate::domain::events::Event;
+use crate::domain::history::{self, Change, Standing};
 use crate::domain::time::DAY;
 use crate::domain::{Decision, ImageRef, MediaKind, TriggerKind};
 use crate::error::Error;
-use crate::ports::{ImageDetail, ImageRecords, Ports, TicketLedger};
+use crate::ports::{ImageDetail, ImageRecords, Ports, TicketLedger, VerdictHistory};
 use crate::state::ImageState;
 
 impl<P: Ports> Gatekeeper<P> {
     /// An image or tag was deleted. When the image itself is gone, it leaves the tickets it was in
-    /// (resolving those it was the last image of); a deleted tag changes nothing.
-    pub(super) async fn on_delete(&self, image: &ImageRef) -> Result<Outcome, Error> {
+    /// (resolving those it was the last image of), and its deletion ends its disposition in the
+    /// history; a deleted tag changes nothing.
+    pub(super) async fn on_delete(
+        &self,
+        event: &Event,
+        image: &ImageRef,
+    ) -> Result<Outcome, Error> {
         if self.detail(image).await?.is_some() {
             return Ok(Outcome::new(
                 Status::Skipped,
@@ -33,6 +39,7 @@ impl<P: Ports> Gatekeeper<P> {
         if !state.tickets.is_empty() {
             self.state.set_image_tickets(image, &[]).await?;
         }
+        self.record_deletion(event, image, &state).await?;
         info!(image = %image.display(), tickets = state.tickets.len(), "image deleted");
         Ok(Outcome::new(
             Status::Unchanged,
@@ -40,6 +47,30 @@ impl<P: Ports> Gatekeeper<P> {
             Some(image),
             format!("image deleted; left {} ticket(s)", state.tickets.len()),
         ))
+    }
+
+    /// Records the deletion of an image with a disposition in the history (once: a retry after the
+    /// mark finds it marked; one before writes the same record), and marks its record deleted.
+    async fn record_deletion(
+        &self,
+        event: &Event,
+        image: &ImageRef,
+        state: &ImageState,
+    ) -> Result<(), Error> {
+        if !state.exists || state.deleted_at.is_some() {
+            return Ok(());
+        }
+        let now = (self.clock)();
+        if let Some(decision) = state.decision.filter(|_| state.parents.is_empty()) {
+            let change = Change {
+                from: Some(Standing::new(decision, state.overridden)),
+                actor: event.id.clone(),
+                ..Change::new(image, state.version + 1, now, history::Cause::Deleted)
+            };
+            self.state.record_change(&change).await?;
+        }
+        self.state.mark_deleted(image, now).await?;
+        Ok(())
     }
 
     /// An archived image was restored. One the gatekeeper archived follows its disposition (see

@@ -29,6 +29,7 @@ mod archive;
 mod decide;
 mod evaluate;
 mod execute;
+mod history;
 mod index;
 mod intake;
 pub mod kev;
@@ -41,6 +42,7 @@ mod sweep;
 mod tickets;
 
 pub use evaluate::ScanHint;
+pub use history::remediation;
 pub use intake::{BatchReport, Record};
 pub use operator::{Preview, ReleaseRequest};
 pub use sweep::{SweepReport, SweepSettings, blocking_severities};

@@ -6,8 +6,10 @@ use std::collections::HashMap;
 use tracing::warn;
 
 use super::act::{Carried, Cause, changed_something};
+use super::history::{deciding, standings};
 use super::{Gatekeeper, MAX_ATTEMPTS, Outcome, Status, Trigger, retry_later};
 use crate::domain::events::Scanner;
+use crate::domain::history::{self, Change};
 use crate::domain::plan::{Verified, plan, release_candidates};
 use crate::domain::time::{Epoch, format_date};
 use crate::domain::verdict::{Subject, Verdict, evaluate};
@@ -18,7 +20,7 @@ use crate::outbound::notice::{
 };
 use crate::ports::{
     FindingsSource, ImageAnnotations, ImageDetail, ImageRecords, ImageRegistry, Notifier, Ports,
-    Storage,
+    Storage, VerdictHistory,
 };
 use crate::state::{Archive, ArchiveWrite, Claim, Override, Written};
 
@@ -200,7 +202,7 @@ impl<P: Ports> Gatekeeper<P> {
         let archiving = self.state.load(image).await?.archive;
         restoring |= archiving.is_some_and(|a| a.archived_at.is_some());
         let previous = self
-            .record_release(image, &preview.verdict, override_.is_some(), now)
+            .record_release(req, &preview, override_.is_some(), now)
             .await?;
         if restoring {
             // After the release's own record (which sets the sweep's time for the verdict alone).
@@ -344,11 +346,12 @@ impl<P: Ports> Gatekeeper<P> {
     /// changed; the decision notified before.
     async fn record_release(
         &self,
-        image: &ImageRef,
-        verdict: &Verdict,
+        req: &ReleaseRequest<'_>,
+        preview: &Preview,
         overridden: bool,
         now: Epoch,
     ) -> Result<Option<Decision>, Error> {
+        let (image, verdict) = (req.image, &preview.verdict);
         let state = self.state.load(image).await?;
         if verdict.decision == Decision::Pending {
             return Ok(state.notified());
@@ -358,6 +361,7 @@ impl<P: Ports> Gatekeeper<P> {
             at: now,
             decision: verdict.decision,
             previous: state.notified(),
+            previous_overridden: state.notified_overridden(),
             sequence: state.version + 1,
             change: state.version + 1,
             overridden,
@@ -374,6 +378,16 @@ impl<P: Ports> Gatekeeper<P> {
             )
             .await?;
         if written == Written::Done {
+            let (from, to) = standings(&claim);
+            let change = Change {
+                from,
+                to,
+                actor: req.caller.to_string(),
+                rule: preview.rule.clone(),
+                tags: self.original_tags(&preview.image.tags),
+                ..Change::new(image, claim.change, now, history::Cause::Release)
+            };
+            self.state.record_change(&deciding(change, verdict)).await?;
             self.state.finish(image, &claim, true).await?;
         } else {
             warn!(image = %image.display(), "state changed during the release; the next event re-decides");

@@ -122,7 +122,7 @@ impl<P: Ports> Gatekeeper<P> {
     pub(super) async fn route_push(&self, event: &Event) -> Result<Outcome, Error> {
         match &event.body {
             EventBody::Push(push) => self.on_push(event, push).await,
-            EventBody::Deleted(image) => self.on_delete(image).await,
+            EventBody::Deleted(image) => self.on_delete(event, image).await,
             EventBody::Restored(image) => self.on_restore(event, image).await,
             _ => Ok(misrouted(event, "push")),
         }

@@ -42,6 +42,8 @@ pub struct Claim {
     pub decision: Decision,
     /// The decision notified before it.
     pub previous: Option<Decision>,
+    /// Whether an operator's override suspended that decision (a released block).
+    pub previous_overridden: bool,
     /// The item's version after the claim.
     pub sequence: u64,
     /// The number of the change it applies (its messages' dedup key): its own `sequence`, or that of
@@ -123,6 +125,8 @@ pub struct ImageState {
     pub pushed_seen_at: Option<Epoch>,
     /// When a release's restore of an image the gatekeeper archived completed (its tags back).
     pub unarchived_at: Option<Epoch>,
+    /// When ECR's deletion of the image was seen (cleared by a push of it again).
+    pub deleted_at: Option<Epoch>,
 }
 
 /// What a write of the archive record does.
@@ -200,6 +204,14 @@ impl ImageState {
         match &self.claim {
             Some(c) => c.previous,
             None => self.decision,
+        }
+    }
+
+    /// Whether an override suspended the decision last notified (see [`ImageState::notified`]).
+    pub fn notified_overridden(&self) -> bool {
+        match &self.claim {
+            Some(c) => c.previous_overridden,
+            None => self.overridden,
         }
     }
 }

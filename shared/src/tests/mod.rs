@@ -4,6 +4,7 @@
 
 mod archive;
 mod claims;
+mod history;
 mod hostile;
 mod intake;
 mod members;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::{Hooked, Interleave};
+use crate::domain::history::Change;
 use crate::domain::time::Epoch;
 use crate::domain::verdict::Summary;
 use crate::domain::{Decision, Finding, ImageRef, Kev, Place, Severity};
@@ -15,7 +16,7 @@ use crate::outbound::notice::Message;
 use crate::ports::{
     BasicScan, FindingsSource, ImageAnnotations, ImageDetail, ImageRecords, ImageRegistry,
     KevCache, Manifest, Notifier, OnceMarks, PutTag, Reach, RejectSink, Removal, ScanCoverage,
-    StartScan, Storage, SweepSchedule, TagChangeBreaker, TicketLedger, Window,
+    StartScan, Storage, SweepSchedule, TagChangeBreaker, TicketLedger, VerdictHistory, Window,
 };
 use crate::state::{
     ArchiveWrite, BreakerCount, Claim, ImageState, Mark, Override, SeenFindings, TicketChange,
@@ -102,6 +103,12 @@ forward! {
     KevCache {
         fn kev_remembered(ids: &[String], now: Epoch) -> HashMap<String, Option<Kev>>;
         fn remember_kev(answers: &[(String, Option<Kev>)], until: Epoch) -> ();
+    }
+    VerdictHistory {
+        fn record_change(change: &Change) -> ();
+        fn mark_deleted(image: &ImageRef, at: Epoch) -> ();
+        fn changes(since: Epoch, until: Epoch) -> Vec<Change>;
+        fn images_now() -> Vec<(ImageRef, ImageState)>;
     }
     ImageRegistry {
         fn describe_image(repository: &str, digest: &str) -> Option<ImageDetail>;

@@ -152,6 +152,14 @@ impl FakeRegistry {
             .map(|i| i.tags.clone())
     }
 
+    /// Deletes an image as a user or a lifecycle rule does (not counted in [`FakeRegistry::deleted`],
+    /// which lists the deletions the gatekeeper's own calls caused).
+    pub fn delete_by_user(&self, repository: &str, digest: &str) {
+        if let Some(r) = lock(&self.images).repositories.get_mut(repository) {
+            r.remove(digest);
+        }
+    }
+
     /// The images deleted so far by the removal of their last tag, as `repository@digest`.
     pub fn deleted(&self) -> Vec<String> {
         lock(&self.images).deleted.clone()

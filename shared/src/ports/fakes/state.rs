@@ -4,13 +4,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use super::lock;
+use crate::domain::history::Change;
 use crate::domain::time::Epoch;
 use crate::domain::verdict::Summary;
 use crate::domain::{Decision, ImageRef, Kev, Severity};
 use crate::error::AwsError;
 use crate::ports::{
     ImageAnnotations, ImageRecords, KevCache, OnceMarks, SweepSchedule, TagChangeBreaker,
-    TicketLedger,
+    TicketLedger, VerdictHistory,
 };
 use crate::state::{
     ArchiveWrite, BreakerCount, Claim, ImageState, Mark, Override, SeenFindings, TicketBefore,
@@ -38,6 +39,8 @@ struct Tables {
     leases: HashMap<(String, String), (String, Epoch)>,
     /// What KEV says of each vulnerability id, until when.
     kev: HashMap<String, (Option<Kev>, Epoch)>,
+    /// The verdict history by (image key, change number).
+    history: BTreeMap<((String, String), u64), Change>,
 }
 
 /// One ticket's item.
@@ -94,6 +97,11 @@ impl FakeState {
             .map(|t| (t.images.clone(), t.open))
     }
 
+    /// The verdict history recorded, in the order of the images' keys and change numbers.
+    pub fn history(&self) -> Vec<Change> {
+        lock(&self.tables).history.values().cloned().collect()
+    }
+
     /// When the circuit breaker tripped and why, if it is open.
     pub fn breaker_status(&self) -> Option<(Epoch, String)> {
         lock(&self.tables).tripped.clone()
@@ -119,6 +127,7 @@ impl ImageRecords for FakeState {
         let item = t.item(image);
         item.decision = item.decision.or(Some(Decision::Pending));
         item.pushed_seen_at = Some(now);
+        item.deleted_at = None;
         item.version += 1;
         Ok(item.clone())
     }
@@ -503,5 +512,47 @@ impl KevCache for FakeState {
             t.kev.insert(id.clone(), (*kev, until));
         }
         Ok(())
+    }
+}
+
+impl VerdictHistory for FakeState {
+    async fn record_change(&self, change: &Change) -> Result<(), AwsError> {
+        let place = (change.account.clone().zip(change.region.clone()))
+            .map(|(account, region)| crate::domain::Place { account, region });
+        let image = ImageRef {
+            place,
+            ..ImageRef::home(&change.repository, &change.digest)
+        };
+        (lock(&self.tables).history).insert((key(&image), change.number), change.clone());
+        Ok(())
+    }
+
+    async fn mark_deleted(&self, image: &ImageRef, at: Epoch) -> Result<(), AwsError> {
+        if let Some(item) = lock(&self.tables).images.get_mut(&key(image)) {
+            item.deleted_at = Some(at);
+            item.version += 1;
+        }
+        Ok(())
+    }
+
+    async fn changes(&self, since: Epoch, until: Epoch) -> Result<Vec<Change>, AwsError> {
+        Ok((lock(&self.tables).history.values())
+            .filter(|c| (since..=until).contains(&c.at))
+            .cloned()
+            .collect())
+    }
+
+    async fn images_now(&self) -> Result<Vec<(ImageRef, ImageState)>, AwsError> {
+        Ok((lock(&self.tables).images.iter())
+            .filter(|(_, s)| s.decision.is_some() && s.deleted_at.is_none() && s.parents.is_empty())
+            .map(|((scoped, digest), s)| {
+                let (place, repository) = split_scope(scoped);
+                let image = ImageRef {
+                    place,
+                    ..ImageRef::home(repository, digest)
+                };
+                (image, s.clone())
+            })
+            .collect())
     }
 }

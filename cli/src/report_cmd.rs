@@ -1,0 +1,94 @@
+//! `gatekeeper report`: what the verdict history says to security teams (the images blocked and
+//! warned now, time to fix and SLA breaches by repository and rule, the vulnerabilities blocking the
+//! most images, the daily trend), as JSON and as one self-contained HTML page. Reads only the state
+//! table.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use gatekeeper::bootstrap::Adapters;
+use gatekeeper::bootstrap::config::STATE_TABLE;
+use gatekeeper::domain::Severity;
+use gatekeeper::domain::remediation::{Settings, Sla};
+use gatekeeper::domain::time::now;
+use gatekeeper::outbound::report_page::render;
+use gatekeeper::service::remediation;
+
+use crate::{Fail, Outcome, aws, json_out};
+
+/// `gatekeeper report`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The gatekeeper's DynamoDB state table (required, from the flag or the environment)
+    #[arg(long, value_name = "TABLE", env = STATE_TABLE)]
+    pub table: Option<String>,
+    /// The windows the figures are given for, in days (the trend spans the longest)
+    #[arg(long, value_name = "DAYS,...", value_delimiter = ',', default_value = "30,90", value_parser = window)]
+    pub windows: Vec<i64>,
+    /// How long a ticket of a severity may stay open, in days (repeatable; defaults: CRITICAL=15,
+    /// HIGH=30, MEDIUM=90, others 180)
+    #[arg(long = "sla", value_name = "SEVERITY=DAYS", value_parser = sla_entry)]
+    pub sla: Vec<(Severity, i64)>,
+    /// Write the JSON to this file instead of standard output
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Also write the report as one self-contained HTML page (charts included, nothing fetched when
+    /// opened) to this file
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
+/// `--windows`: 1 to 400 days each (the history's default retention).
+fn window(value: &str) -> Result<i64, String> {
+    value
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|d| (1..=400).contains(d))
+        .ok_or_else(|| "expected a number of days from 1 to 400".to_string())
+}
+
+/// `--sla SEVERITY=DAYS`.
+fn sla_entry(value: &str) -> Result<(Severity, i64), String> {
+    let (severity, days) = value
+        .split_once('=')
+        .ok_or_else(|| "expected SEVERITY=DAYS, such as CRITICAL=15".to_string())?;
+    let severity =
+        Severity::parse(severity).ok_or_else(|| format!("unknown severity {severity:?}"))?;
+    let days = (days.trim().parse::<i64>().ok())
+        .filter(|d| *d >= 0)
+        .ok_or_else(|| format!("{days:?}: expected a number of days"))?;
+    Ok((severity, days))
+}
+
+/// `gatekeeper report`.
+pub fn command(args: Args) -> Outcome {
+    let table = args
+        .table
+        .clone()
+        .ok_or_else(|| Fail::error("--table (or GATEKEEPER_STATE_TABLE) is required"))?;
+    let mut sla = Sla::default();
+    sla.0.extend(args.sla.iter().copied());
+    let settings = Settings {
+        now: now(),
+        windows: args.windows.clone(),
+        sla,
+    };
+    let report = aws::block_on(async move {
+        let sdk = aws::sdk().await;
+        remediation(&Adapters::new(&sdk).state(&table), &settings).await
+    })??;
+    let json = json_out(&report)?;
+    if let Some(path) = &args.html {
+        write(path, &render(&report))?;
+    }
+    match &args.json {
+        Some(path) => write(path, &(json + "\n"))?,
+        None => println!("{json}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write(path: &std::path::Path, text: &str) -> Result<(), Fail> {
+    std::fs::write(path, text).map_err(|e| Fail::error(format!("{}: {e}", path.display())))
+}

@@ -1,0 +1,954 @@
+//! What the verdict history tells security teams: the images blocked and warned now, how long
+//! images stay blocked, the time to fix per ticket (repository, vulnerability) and per tag, with
+//! exceptions, releases and deletions counted apart (never as fixes), tickets open past their SLA,
+//! per repository and per rule, and the daily trend. Pure: the report's figures, computed from the
+//! history and the state table's records.
+//!
+//! A ticket (repository, vulnerability) opens when the vulnerability first blocks an image of the
+//! repository. A fix ships as a new digest while the old one stays blocked, so a ticket is fixed by
+//! the first later new image of the repository whose first verdict lets it deploy (pass or warn), or
+//! when a rescan leaves no image blocked by it; an exception, a release or a deletion that leaves no
+//! image blocked by it resolves it without a fix. A tag's time to fix runs from the
+//! block of an image carrying it to the first new image under the same tag that passes or warns.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::history::{Cause, Change, Standing, Vulnerability};
+use super::time::{DAY, Epoch, format_date, format_rfc3339};
+use super::{Decision, Severity};
+
+/// An image as the state table has it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Current {
+    /// The scope tickets are counted within (see [`Change::scope`]).
+    pub scope: String,
+    /// The repository.
+    pub repository: String,
+    /// The digest.
+    pub digest: String,
+    /// Its disposition.
+    pub standing: Standing,
+    /// The vulnerabilities that decided its block, when its record names them.
+    pub blocking: Vec<Vulnerability>,
+}
+
+/// How long a ticket may stay open, by severity (days).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sla(pub BTreeMap<Severity, i64>);
+
+impl Default for Sla {
+    /// CRITICAL 15 days, HIGH 30, MEDIUM 90, any other 180 (CISA BOD 19-02's 15 and 30 days for the
+    /// first two).
+    fn default() -> Sla {
+        Sla(BTreeMap::from([
+            (Severity::Critical, 15),
+            (Severity::High, 30),
+            (Severity::Medium, 90),
+        ]))
+    }
+}
+
+impl Sla {
+    /// The days a ticket of `severity` may stay open.
+    pub fn days(&self, severity: Severity) -> i64 {
+        self.0.get(&severity).copied().unwrap_or(180)
+    }
+}
+
+/// What the report covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Now.
+    pub now: Epoch,
+    /// The windows the figures are given for, in days (30 and 90); the trend spans the longest.
+    pub windows: Vec<i64>,
+    /// The SLA per severity.
+    pub sla: Sla,
+}
+
+/// How a ticket or a block ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Resolution {
+    /// No longer blocks by its findings: a fixed new image, or a rescan.
+    Fixed,
+    /// An exception keeps it from blocking.
+    Excepted,
+    /// An operator released the image.
+    Released,
+    /// The image was deleted.
+    Deleted,
+}
+
+impl Resolution {
+    /// How a change that leaves `id` no longer blocking resolves it.
+    fn of(change: &Change, id: &str) -> Resolution {
+        match change.to {
+            None => Resolution::Deleted,
+            Some(_)
+                if change.cause == Cause::Exception || change.excepted.iter().any(|e| e == id) =>
+            {
+                Resolution::Excepted
+            }
+            Some(t) if t.released || change.cause == Cause::Release => Resolution::Released,
+            Some(_) => Resolution::Fixed,
+        }
+    }
+}
+
+/// The report's figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Remediation {
+    /// When they were computed.
+    pub generated_at: String,
+    /// The oldest change in the history read (`None`: none).
+    pub history_from: Option<String>,
+    /// The images now.
+    pub now: NowView,
+    /// Figures per window.
+    pub windows: Vec<Window>,
+    /// Per repository, over the longest window.
+    pub repositories: Vec<Group>,
+    /// Per policy rule, over the longest window.
+    pub rules: Vec<Group>,
+    /// The tickets open now, oldest first.
+    pub open_tickets: Vec<OpenTicket>,
+    /// Each day of the longest window, oldest first.
+    pub trend: Vec<Day>,
+}
+
+/// The images blocked and warned now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NowView {
+    /// Images blocked (no release suspends them).
+    pub blocked: usize,
+    /// Images deployable with a warning.
+    pub warned: usize,
+    /// Blocked images an operator released.
+    pub released: usize,
+    /// Open tickets.
+    pub open_tickets: usize,
+    /// Open tickets past their SLA.
+    pub open_past_sla: usize,
+    /// The blocked images, longest blocked first.
+    pub blocked_images: Vec<BlockedImage>,
+    /// The vulnerabilities blocking the most images.
+    pub top_vulnerabilities: Vec<TopVulnerability>,
+}
+
+/// A blocked image.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BlockedImage {
+    /// Repository (with its account and region, for a member's).
+    pub scope: String,
+    /// Digest.
+    pub digest: String,
+    /// Its tags as deployed, when the history names them.
+    pub tags: Vec<String>,
+    /// Since when, when the history says.
+    pub since: Option<String>,
+    /// For how many days, when known.
+    pub days: Option<f64>,
+    /// What blocks it.
+    pub vulnerabilities: Vec<String>,
+}
+
+/// A vulnerability and the images it blocks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TopVulnerability {
+    /// Its id.
+    pub id: String,
+    /// Its severity.
+    pub severity: Severity,
+    /// The images it blocks now.
+    pub images: usize,
+    /// In how many repositories.
+    pub repositories: usize,
+}
+
+/// The figures of one window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Window {
+    /// Its length in days.
+    pub days: i64,
+    /// Tickets opened in it.
+    pub opened: usize,
+    /// Tickets fixed in it, and their time to fix.
+    pub fixed: Durations,
+    /// Tickets fixed in it later than their SLA.
+    pub fixed_late: usize,
+    /// Tickets an exception resolved in it.
+    pub excepted: usize,
+    /// Tickets a release resolved in it.
+    pub released: usize,
+    /// Tickets a deletion resolved in it.
+    pub deleted: usize,
+    /// Tags fixed in it (a new image under the tag passed), and their time to fix.
+    pub tags_fixed: Durations,
+    /// Blocks that ended in it (any way), and how long the images stayed blocked.
+    pub blocks_ended: Durations,
+}
+
+/// A count of durations, with their mean, median and 90th percentile in days (`None`: none).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Durations {
+    /// How many.
+    pub count: usize,
+    /// The mean (for tickets: the MTTR).
+    pub mean_days: Option<f64>,
+    /// The median.
+    pub median_days: Option<f64>,
+    /// The 90th percentile.
+    pub p90_days: Option<f64>,
+}
+
+impl Durations {
+    fn of(mut seconds: Vec<i64>) -> Durations {
+        seconds.sort_unstable();
+        let days = |s: i64| (s as f64 / DAY as f64 * 10.0).round() / 10.0;
+        let rank = |p: f64| {
+            let i = ((seconds.len() as f64 * p).ceil() as usize).clamp(1, seconds.len());
+            days(seconds[i - 1])
+        };
+        let n = seconds.len();
+        Durations {
+            count: n,
+            mean_days: (n > 0).then(|| days(seconds.iter().sum::<i64>() / n as i64)),
+            median_days: (n > 0).then(|| rank(0.5)),
+            p90_days: (n > 0).then(|| rank(0.9)),
+        }
+    }
+}
+
+/// The figures of one repository or rule over the longest window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Group {
+    /// The repository (scope) or rule.
+    pub name: String,
+    /// Images blocked now.
+    pub blocked_now: usize,
+    /// Images warned now.
+    pub warned_now: usize,
+    /// Tickets fixed, and their time to fix.
+    pub fixed: Durations,
+    /// Of those, fixed later than their SLA.
+    pub fixed_late: usize,
+    /// Tickets open now.
+    pub open: usize,
+    /// Of those, past their SLA.
+    pub open_past_sla: usize,
+    /// Tickets resolved by an exception.
+    pub excepted: usize,
+    /// Tickets resolved by a release.
+    pub released: usize,
+}
+
+/// A ticket open now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OpenTicket {
+    /// Repository (scope).
+    pub scope: String,
+    /// Vulnerability.
+    pub vulnerability: String,
+    /// Severity.
+    pub severity: Severity,
+    /// The rule that blocked it.
+    pub rule: String,
+    /// When it opened.
+    pub opened: String,
+    /// Days open.
+    pub age_days: f64,
+    /// Its SLA, days.
+    pub sla_days: i64,
+    /// Whether it is past its SLA.
+    pub past_sla: bool,
+    /// The images it blocks.
+    pub images: usize,
+}
+
+/// One day of the trend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Day {
+    /// `YYYY-MM-DD` (UTC).
+    pub date: String,
+    /// Images blocked at its end.
+    pub blocked: i64,
+    /// Images warned at its end.
+    pub warned: i64,
+    /// Images blocked that day.
+    pub blocks: usize,
+    /// Tickets fixed that day.
+    pub fixes: usize,
+}
+
+/// A ticket being replayed.
+#[derive(Debug, Clone)]
+struct Ticket {
+    severity: Severity,
+    rule: String,
+    opened: Epoch,
+    images: BTreeSet<String>,
+}
+
+/// A resolved ticket.
+#[derive(Debug, Clone)]
+struct Resolved {
+    scope: String,
+    severity: Severity,
+    rule: String,
+    opened: Epoch,
+    at: Epoch,
+    how: Resolution,
+}
+
+/// The history replayed in order.
+#[derive(Debug, Default)]
+struct Replay {
+    /// Open tickets by (scope, vulnerability).
+    open: BTreeMap<(String, String), Ticket>,
+    resolved: Vec<Resolved>,
+    /// Tickets opened, when.
+    opened: Vec<Epoch>,
+    /// What blocks each image now, by (scope, digest).
+    blocking: BTreeMap<(String, String), BTreeSet<String>>,
+    /// Since when each image is blocked, and its tags.
+    blocked_since: BTreeMap<(String, String), (Epoch, Vec<String>)>,
+    /// Blocks that ended: when, and after how long.
+    ended: Vec<(Epoch, i64)>,
+    /// The rule of each image's last change, by (scope, digest).
+    rules: BTreeMap<(String, String), String>,
+    /// Blocked tags by (scope, tag): since when.
+    tags_open: BTreeMap<(String, String), Epoch>,
+    /// Tags fixed: when, and after how long; tags resolved otherwise are dropped.
+    tags_fixed: Vec<(Epoch, i64)>,
+}
+
+impl Replay {
+    fn apply(&mut self, c: &Change) {
+        let scope = c.scope();
+        let key = (scope.clone(), c.digest.clone());
+        let before = self.blocking.remove(&key).unwrap_or_default();
+        let after: BTreeSet<String> = match c.to {
+            Some(t) if t.blocks() => c.blocking.iter().map(|v| v.id.clone()).collect(),
+            _ => BTreeSet::new(),
+        };
+        if c.from.is_none() && c.to.is_some_and(|t| !t.blocks()) {
+            self.new_image(c, &scope);
+        }
+        for v in c.blocking.iter().filter(|v| after.contains(&v.id)) {
+            let ticket =
+                (self.open.entry((scope.clone(), v.id.clone()))).or_insert_with(|| Ticket {
+                    severity: v.severity,
+                    rule: c.rule.clone(),
+                    opened: c.at,
+                    images: BTreeSet::new(),
+                });
+            if ticket.images.is_empty() {
+                self.opened.push(c.at);
+            }
+            ticket.severity = ticket.severity.max(v.severity);
+            ticket.images.insert(c.digest.clone());
+        }
+        for id in before.difference(&after) {
+            let emptied = self
+                .open
+                .get_mut(&(scope.clone(), id.clone()))
+                .is_some_and(|t| {
+                    t.images.remove(&c.digest);
+                    t.images.is_empty()
+                });
+            if emptied {
+                self.resolve(&scope, id, c.at, Resolution::of(c, id));
+            }
+        }
+        if !after.is_empty() {
+            self.blocking.insert(key.clone(), after);
+        }
+        self.rules.insert(key.clone(), c.rule.clone());
+        self.track_block(c, key);
+    }
+
+    /// A new image deployable from its first verdict: the open tickets of its repository are fixed
+    /// (or excepted) by it, and the blocked tags it carries are fixed unless an exception helped.
+    fn new_image(&mut self, c: &Change, scope: &str) {
+        let shipped: Vec<String> = (self.open.keys())
+            .filter(|(s, _)| s == scope)
+            .map(|(_, id)| id.clone())
+            .collect();
+        for id in shipped {
+            self.resolve(scope, &id, c.at, Resolution::of(c, &id));
+        }
+        if c.excepted.is_empty() {
+            for tag in &c.tags {
+                if let Some(since) = self.tags_open.remove(&(scope.to_string(), tag.clone())) {
+                    self.tags_fixed.push((c.at, c.at - since));
+                }
+            }
+        }
+    }
+
+    fn resolve(&mut self, scope: &str, id: &str, at: Epoch, how: Resolution) {
+        if let Some(t) = self.open.remove(&(scope.to_string(), id.to_string())) {
+            self.resolved.push(Resolved {
+                scope: scope.to_string(),
+                severity: t.severity,
+                rule: t.rule,
+                opened: t.opened,
+                at,
+                how,
+            });
+        }
+    }
+
+    /// Blocks of images and of their tags: when they start and end.
+    fn track_block(&mut self, c: &Change, key: (String, String)) {
+        if c.blocks() {
+            self.blocked_since
+                .insert(key.clone(), (c.at, c.tags.clone()));
+            for tag in &c.tags {
+                (self.tags_open.entry((key.0.clone(), tag.clone()))).or_insert(c.at);
+            }
+        } else if c.unblocks()
+            && let Some((since, _)) = self.blocked_since.remove(&key)
+        {
+            self.ended.push((c.at, c.at - since));
+        }
+    }
+}
+
+/// The report's figures from the history (`changes`, any order) and the records now (`current`).
+pub fn analyze(changes: &[Change], current: &[Current], settings: &Settings) -> Remediation {
+    let mut ordered: Vec<&Change> = changes.iter().collect();
+    ordered.sort_by(|a, b| (a.at, a.number, &a.digest).cmp(&(b.at, b.number, &b.digest)));
+    ordered.dedup_by(|a, b| (a.scope(), &a.digest, a.number) == (b.scope(), &b.digest, b.number));
+    let mut replay = Replay::default();
+    for c in &ordered {
+        replay.apply(c);
+    }
+    let now = settings.now;
+    let sla = &settings.sla;
+    let open: Vec<OpenTicket> = open_tickets(&replay, now, sla);
+    let longest = settings.windows.iter().copied().max().unwrap_or(90);
+    let windows = (settings.windows.iter())
+        .map(|days| window(&replay, now - days * DAY, *days, sla))
+        .collect();
+    let since = now - longest * DAY;
+    Remediation {
+        generated_at: format_rfc3339(now),
+        history_from: ordered.first().map(|c| format_rfc3339(c.at)),
+        now: now_view(&replay, current, &open, now),
+        windows,
+        repositories: groups(&replay, current, &open, since, sla, Grouping::Repository),
+        rules: groups(&replay, current, &open, since, sla, Grouping::Rule),
+        trend: trend(&ordered, &replay, current, now, longest),
+        open_tickets: open,
+    }
+}
+
+fn open_tickets(replay: &Replay, now: Epoch, sla: &Sla) -> Vec<OpenTicket> {
+    let mut open: Vec<OpenTicket> = (replay.open.iter())
+        .map(|((scope, id), t)| {
+            let days = sla.days(t.severity);
+            OpenTicket {
+                scope: scope.clone(),
+                vulnerability: id.clone(),
+                severity: t.severity,
+                rule: t.rule.clone(),
+                opened: format_rfc3339(t.opened),
+                age_days: in_days(now - t.opened),
+                sla_days: days,
+                past_sla: now - t.opened > days * DAY,
+                images: t.images.len(),
+            }
+        })
+        .collect();
+    open.sort_by(|a, b| {
+        (&a.opened, &a.scope, &a.vulnerability).cmp(&(&b.opened, &b.scope, &b.vulnerability))
+    });
+    open
+}
+
+fn in_days(seconds: i64) -> f64 {
+    (seconds as f64 / DAY as f64 * 10.0).round() / 10.0
+}
+
+fn now_view(replay: &Replay, current: &[Current], open: &[OpenTicket], now: Epoch) -> NowView {
+    let blocked: Vec<&Current> = current.iter().filter(|c| c.standing.blocks()).collect();
+    let mut images: Vec<BlockedImage> = (blocked.iter())
+        .map(|c| {
+            let known = replay
+                .blocked_since
+                .get(&(c.scope.clone(), c.digest.clone()));
+            BlockedImage {
+                scope: c.scope.clone(),
+                digest: c.digest.clone(),
+                tags: known.map(|(_, tags)| tags.clone()).unwrap_or_default(),
+                since: known.map(|(at, _)| format_rfc3339(*at)),
+                days: known.map(|(at, _)| in_days(now - at)),
+                vulnerabilities: c.blocking.iter().map(|v| v.id.clone()).collect(),
+            }
+        })
+        .collect();
+    images.sort_by(|a, b| {
+        let days = |i: &BlockedImage| i.days.unwrap_or(f64::MAX);
+        days(b)
+            .total_cmp(&days(a))
+            .then_with(|| (&a.scope, &a.digest).cmp(&(&b.scope, &b.digest)))
+    });
+    NowView {
+        blocked: blocked.len(),
+        warned: current.iter().filter(|c| c.standing.warns()).count(),
+        released: (current.iter())
+            .filter(|c| c.standing.decision == Decision::Block && c.standing.released)
+            .count(),
+        open_tickets: open.len(),
+        open_past_sla: open.iter().filter(|t| t.past_sla).count(),
+        blocked_images: images,
+        top_vulnerabilities: top_vulnerabilities(&blocked),
+    }
+}
+
+/// The ten vulnerabilities that block the most images now.
+fn top_vulnerabilities(blocked: &[&Current]) -> Vec<TopVulnerability> {
+    let mut by_id: BTreeMap<&str, (Severity, usize, BTreeSet<&str>)> = BTreeMap::new();
+    for c in blocked {
+        for v in &c.blocking {
+            let e = by_id
+                .entry(&v.id)
+                .or_insert((v.severity, 0, BTreeSet::new()));
+            e.0 = e.0.max(v.severity);
+            e.1 += 1;
+            e.2.insert(&c.scope);
+        }
+    }
+    let mut top: Vec<TopVulnerability> = (by_id.into_iter())
+        .map(|(id, (severity, images, repos))| TopVulnerability {
+            id: id.to_string(),
+            severity,
+            images,
+            repositories: repos.len(),
+        })
+        .collect();
+    top.sort_by(|a, b| {
+        (b.images, b.severity)
+            .cmp(&(a.images, a.severity))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    top.truncate(10);
+    top
+}
+
+fn window(replay: &Replay, since: Epoch, days: i64, sla: &Sla) -> Window {
+    let resolved: Vec<&Resolved> = replay.resolved.iter().filter(|r| r.at >= since).collect();
+    let count = |how: Resolution| resolved.iter().filter(|r| r.how == how).count();
+    let fixed: Vec<&&Resolved> = resolved
+        .iter()
+        .filter(|r| r.how == Resolution::Fixed)
+        .collect();
+    Window {
+        days,
+        opened: replay.opened.iter().filter(|at| **at >= since).count(),
+        fixed: Durations::of(fixed.iter().map(|r| r.at - r.opened).collect()),
+        fixed_late: fixed.iter().filter(|r| late(r, sla)).count(),
+        excepted: count(Resolution::Excepted),
+        released: count(Resolution::Released),
+        deleted: count(Resolution::Deleted),
+        tags_fixed: Durations::of(within(&replay.tags_fixed, since)),
+        blocks_ended: Durations::of(within(&replay.ended, since)),
+    }
+}
+
+fn late(r: &Resolved, sla: &Sla) -> bool {
+    r.at - r.opened > sla.days(r.severity) * DAY
+}
+
+fn within(ended: &[(Epoch, i64)], since: Epoch) -> Vec<i64> {
+    ended
+        .iter()
+        .filter(|(at, _)| *at >= since)
+        .map(|(_, d)| *d)
+        .collect()
+}
+
+/// What the figures are grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grouping {
+    Repository,
+    Rule,
+}
+
+/// The figures per repository or per rule (an image's rule is its last change's; `unknown` when the
+/// history does not reach back to it).
+fn groups(
+    replay: &Replay,
+    current: &[Current],
+    open: &[OpenTicket],
+    since: Epoch,
+    sla: &Sla,
+    by: Grouping,
+) -> Vec<Group> {
+    let mut out: BTreeMap<String, Group> = BTreeMap::new();
+    let mut fixed: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for c in current
+        .iter()
+        .filter(|c| c.standing.blocks() || c.standing.warns())
+    {
+        let name = match by {
+            Grouping::Repository => c.scope.as_str(),
+            Grouping::Rule => (replay.rules.get(&(c.scope.clone(), c.digest.clone())))
+                .map_or("unknown", String::as_str),
+        };
+        let g = group(&mut out, name);
+        g.blocked_now += usize::from(c.standing.blocks());
+        g.warned_now += usize::from(c.standing.warns());
+    }
+    for t in open {
+        let g = group(
+            &mut out,
+            if by == Grouping::Rule {
+                &t.rule
+            } else {
+                &t.scope
+            },
+        );
+        g.open += 1;
+        g.open_past_sla += usize::from(t.past_sla);
+    }
+    for r in replay.resolved.iter().filter(|r| r.at >= since) {
+        let name = if by == Grouping::Rule {
+            &r.rule
+        } else {
+            &r.scope
+        };
+        let g = group(&mut out, name);
+        match r.how {
+            Resolution::Fixed => {
+                g.fixed_late += usize::from(late(r, sla));
+                fixed.entry(name.clone()).or_default().push(r.at - r.opened);
+            }
+            Resolution::Excepted => g.excepted += 1,
+            Resolution::Released => g.released += 1,
+            Resolution::Deleted => {}
+        }
+    }
+    for (name, seconds) in fixed {
+        group(&mut out, &name).fixed = Durations::of(seconds);
+    }
+    out.into_values().collect()
+}
+
+/// The group named `name`, empty at first.
+fn group<'m>(out: &'m mut BTreeMap<String, Group>, name: &str) -> &'m mut Group {
+    out.entry(name.to_string()).or_insert_with(|| Group {
+        name: name.to_string(),
+        blocked_now: 0,
+        warned_now: 0,
+        fixed: Durations::of(Vec::new()),
+        fixed_late: 0,
+        open: 0,
+        open_past_sla: 0,
+        excepted: 0,
+        released: 0,
+    })
+}
+
+/// Each day of the last `days`: the images blocked and warned at its end (the records now, with the
+/// changes after that day undone), the blocks and the fixes of the day.
+fn trend(
+    ordered: &[&Change],
+    replay: &Replay,
+    current: &[Current],
+    now: Epoch,
+    days: i64,
+) -> Vec<Day> {
+    let mut blocked = current.iter().filter(|c| c.standing.blocks()).count() as i64;
+    let mut warned = current.iter().filter(|c| c.standing.warns()).count() as i64;
+    let today = now - now.rem_euclid(DAY);
+    let mut later = ordered.iter().rev().peekable();
+    let mut out = Vec::new();
+    for back in 0..days {
+        let start = today - back * DAY;
+        let end = start + DAY;
+        while let Some(c) = later.next_if(|c| c.at >= end) {
+            undo(c, &mut blocked, &mut warned);
+        }
+        let in_day = |at: Epoch| at >= start && at < end;
+        out.push(Day {
+            date: format_date(start),
+            blocked: blocked.max(0),
+            warned: warned.max(0),
+            blocks: ordered
+                .iter()
+                .filter(|c| c.blocks() && in_day(c.at))
+                .count(),
+            fixes: (replay.resolved.iter())
+                .filter(|r| r.how == Resolution::Fixed && in_day(r.at))
+                .count(),
+        });
+    }
+    out.reverse();
+    out
+}
+
+/// Takes a change back from the counts.
+fn undo(c: &Change, blocked: &mut i64, warned: &mut i64) {
+    let was = |s: Option<Standing>, f: fn(&Standing) -> bool| i64::from(s.as_ref().is_some_and(f));
+    *blocked += was(c.from, Standing::blocks) - was(c.to, Standing::blocks);
+    *warned += was(c.from, Standing::warns) - was(c.to, Standing::warns);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Epoch = 1_800_000_000 - 1_800_000_000 % DAY + DAY / 2;
+
+    fn vuln(id: &str, severity: Severity) -> Vulnerability {
+        Vulnerability {
+            id: id.into(),
+            severity,
+        }
+    }
+
+    /// A change of `digest` in `repo`, `days_ago` days before now.
+    fn change(
+        repo: &str,
+        digest: &str,
+        days_ago: i64,
+        from: Option<Standing>,
+        to: Option<Standing>,
+    ) -> Change {
+        Change {
+            account: None,
+            region: None,
+            repository: repo.into(),
+            digest: digest.into(),
+            number: (100 - days_ago) as u64,
+            at: NOW - days_ago * DAY,
+            from,
+            to,
+            cause: Cause::Scan,
+            actor: "evt".into(),
+            rule: "defaults".into(),
+            tags: vec![],
+            blocking: vec![],
+            excepted: vec![],
+        }
+    }
+
+    fn block() -> Option<Standing> {
+        Some(Standing::new(Decision::Block, false))
+    }
+
+    fn pass() -> Option<Standing> {
+        Some(Standing::new(Decision::Pass, false))
+    }
+
+    fn current(
+        repo: &str,
+        digest: &str,
+        standing: Option<Standing>,
+        blocking: Vec<Vulnerability>,
+    ) -> Current {
+        Current {
+            scope: repo.into(),
+            repository: repo.into(),
+            digest: digest.into(),
+            standing: standing.unwrap_or(Standing::new(Decision::Pending, false)),
+            blocking,
+        }
+    }
+
+    fn history() -> Vec<Change> {
+        let crit = vec![vuln("CVE-1", Severity::Critical)];
+        vec![
+            // team-a/api: a blocked image, fixed 5 days later by a new image under `latest`.
+            Change {
+                tags: vec!["v1".into(), "latest".into()],
+                blocking: crit.clone(),
+                ..change("team-a/api", "a", 10, None, block())
+            },
+            Change {
+                tags: vec!["latest".into()],
+                ..change("team-a/api", "b", 5, None, pass())
+            },
+            // team-b/web: blocked, then an exception lets it pass: resolved, not fixed.
+            Change {
+                blocking: vec![vuln("CVE-2", Severity::High)],
+                rule: "web".into(),
+                ..change("team-b/web", "c", 9, None, block())
+            },
+            Change {
+                cause: Cause::Exception,
+                excepted: vec!["CVE-2".into()],
+                rule: "web".into(),
+                ..change("team-b/web", "c", 7, block(), pass())
+            },
+            // team-b/web: blocked 40 days ago and still: past the CRITICAL SLA (15 days).
+            Change {
+                blocking: vec![vuln("CVE-3", Severity::Critical)],
+                rule: "web".into(),
+                ..change("team-b/web", "d", 40, None, block())
+            },
+            // team-c/job: released by an operator; team-d/tool: deleted while blocked.
+            Change {
+                blocking: vec![vuln("CVE-4", Severity::Medium)],
+                ..change("team-c/job", "e", 6, None, block())
+            },
+            Change {
+                cause: Cause::Release,
+                ..change(
+                    "team-c/job",
+                    "e",
+                    4,
+                    block(),
+                    Some(Standing::new(Decision::Block, true)),
+                )
+            },
+            Change {
+                blocking: vec![vuln("CVE-5", Severity::Low)],
+                ..change("team-d/tool", "f", 3, None, block())
+            },
+            Change {
+                cause: Cause::Deleted,
+                ..change("team-d/tool", "f", 2, block(), None)
+            },
+        ]
+    }
+
+    fn now_records() -> Vec<Current> {
+        vec![
+            current(
+                "team-a/api",
+                "a",
+                block(),
+                vec![vuln("CVE-1", Severity::Critical)],
+            ),
+            current("team-a/api", "b", pass(), vec![]),
+            current("team-b/web", "c", pass(), vec![]),
+            current(
+                "team-b/web",
+                "d",
+                block(),
+                vec![vuln("CVE-3", Severity::Critical)],
+            ),
+            current(
+                "team-c/job",
+                "e",
+                Some(Standing::new(Decision::Block, true)),
+                vec![],
+            ),
+        ]
+    }
+
+    fn settings() -> Settings {
+        Settings {
+            now: NOW,
+            windows: vec![30, 90],
+            sla: Sla::default(),
+        }
+    }
+
+    #[test]
+    fn a_fix_is_a_new_image_and_exceptions_releases_and_deletions_are_counted_apart() {
+        let mut changes = history();
+        // A retried delivery records the same change again: counted once.
+        changes.push(changes[0].clone());
+        let r = analyze(&changes, &now_records(), &settings());
+
+        assert_eq!((r.now.blocked, r.now.warned, r.now.released), (2, 0, 1));
+        let w30 = &r.windows[0];
+        assert_eq!(w30.days, 30);
+        assert_eq!(
+            (
+                w30.fixed.count,
+                w30.fixed.mean_days,
+                w30.excepted,
+                w30.released,
+                w30.deleted
+            ),
+            (1, Some(5.0), 1, 1, 1)
+        );
+        assert_eq!((w30.opened, r.windows[1].opened), (4, 5));
+        // `latest` fixed in 5 days; `v1` stays blocked (its image was never replaced).
+        assert_eq!(
+            (w30.tags_fixed.count, w30.tags_fixed.mean_days),
+            (1, Some(5.0))
+        );
+        // Blocks that ended: the exception (2 days), the release (2), the deletion (1).
+        assert_eq!(
+            (w30.blocks_ended.count, w30.blocks_ended.median_days),
+            (3, Some(2.0))
+        );
+        // The ticket still open is the 40-day-old CRITICAL one, past its 15-day SLA.
+        assert_eq!(r.open_tickets.len(), 1);
+        let open = &r.open_tickets[0];
+        assert_eq!(
+            (open.vulnerability.as_str(), open.past_sla, open.age_days),
+            ("CVE-3", true, 40.0)
+        );
+        assert_eq!((r.now.open_tickets, r.now.open_past_sla), (1, 1));
+        // The image blocked longest comes first, with its tags and what blocks it.
+        assert_eq!(r.now.blocked_images[0].digest, "d");
+        assert_eq!(r.now.blocked_images[1].tags, vec!["v1", "latest"]);
+        assert_eq!(r.now.top_vulnerabilities.len(), 2);
+    }
+
+    #[test]
+    fn figures_per_repository_and_rule_and_the_daily_trend() {
+        let r = analyze(&history(), &now_records(), &settings());
+        let repo = |name: &str| r.repositories.iter().find(|g| g.name == name).cloned();
+        let api = repo("team-a/api").unwrap_or_else(|| panic!("{:?}", r.repositories));
+        assert_eq!((api.blocked_now, api.fixed.count, api.open), (1, 1, 0));
+        let web = repo("team-b/web").unwrap_or_else(|| panic!("{:?}", r.repositories));
+        assert_eq!(
+            (web.blocked_now, web.excepted, web.open, web.open_past_sla),
+            (1, 1, 1, 1)
+        );
+        let rule = r.rules.iter().find(|g| g.name == "web").cloned();
+        let rule = rule.unwrap_or_else(|| panic!("{:?}", r.rules));
+        assert_eq!((rule.blocked_now, rule.excepted, rule.open), (1, 1, 1));
+
+        assert_eq!(r.trend.len(), 90);
+        let day = |ago: usize| r.trend[89 - ago].clone();
+        assert_eq!(day(0).blocked, 2, "today: the records now");
+        // 8 days ago: a, c, d and nothing else blocked yet (e blocked 6 days ago).
+        assert_eq!(day(8).blocked, 3);
+        // 20 days ago only d was blocked; 50 days ago nothing.
+        assert_eq!((day(20).blocked, day(50).blocked), (1, 0));
+        assert_eq!((day(10).blocks, day(5).fixes), (1, 1));
+    }
+
+    #[test]
+    fn a_vulnerability_that_comes_back_opens_a_new_ticket() {
+        let crit = vec![vuln("CVE-1", Severity::Critical)];
+        let changes = vec![
+            Change {
+                blocking: crit.clone(),
+                ..change("r", "a", 20, None, block())
+            },
+            change("r", "b", 15, None, pass()),
+            Change {
+                blocking: crit.clone(),
+                ..change("r", "c", 10, None, block())
+            },
+        ];
+        let r = analyze(&changes, &[], &settings());
+        assert_eq!(r.windows[0].opened, 2);
+        assert_eq!(r.windows[0].fixed.count, 1);
+        assert_eq!(r.open_tickets.len(), 1);
+        assert_eq!(r.open_tickets[0].age_days, 10.0);
+    }
+
+    #[test]
+    fn durations_give_mean_median_and_90th_percentile() {
+        let d = Durations::of((1..=10).map(|n| n * DAY).collect());
+        assert_eq!(
+            (d.count, d.mean_days, d.median_days, d.p90_days),
+            (10, Some(5.5), Some(5.0), Some(9.0))
+        );
+        assert_eq!(Durations::of(vec![]).mean_days, None);
+    }
+}
