@@ -19,7 +19,7 @@ PKGS_cel := cel-python==0.5.0 PyYAML==6.0.3
 CARGO ?= cargo
 SAM_ENV := SAM_CLI_TELEMETRY=0 SAM_CLI_BETA_RUST_CARGO_LAMBDA=1 AWS_DEFAULT_REGION=eu-west-1 PATH=$(LAMBDA_VENV)/bin:$(PATH)
 
-.PHONY: help tools demo test fmt lint unit infra arm64-smoke check-rust clean-tools fuzz storm cve-update
+.PHONY: help tools demo test fmt lint unit infra arm64-smoke browser report-screenshot check-rust clean-tools fuzz storm cve-update
 
 help:
 	@echo "make demo   run the gatekeeper end to end against a local AWS (moto), started and stopped by itself"
@@ -28,6 +28,8 @@ help:
 	@echo "make tools  create the Python venv with moto in .tools/ (done by demo and test when missing)"
 	@echo "make fuzz   coverage-guided fuzzing of the event, findings and policy parsers (cargo fuzz, nightly),"
 	@echo "            FUZZ_SECONDS (default 60) per target; not part of make test"
+	@echo "make browser  the report page in headless Chromium (installs Debian's chromium when missing; part of make test)"
+	@echo "make report-screenshot   the README's screenshot of the report (docs/report.png)"
 	@echo "make storm, make cve-update   the load benchmarks (release build, a few minutes each)"
 
 # One venv per tool family (checkov alone: its HCL parser shares a package name with python-hcl2),
@@ -96,7 +98,26 @@ arm64-smoke:
 	  echo "*** SKIPPED: arm64 smoke test (qemu-user and libc6-arm64-cross could not be installed here) ***"; \
 	fi
 
-test: fmt lint unit infra
+# The report's HTML page in Debian's Chromium, headless (installed here when missing, as qemu-user is
+# for the arm64 smoke test): its scripts run without an error, draw both trends, show the figures.
+browser: check-rust
+	@if ! command -v chromium >/dev/null; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    apt-get install -y -q chromium >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; } || true; \
+	  fi; \
+	fi
+	@if command -v chromium >/dev/null; then \
+	  $(CARGO) test -p gatekeeper-tests --test report_browser -- --ignored; \
+	else \
+	  echo "*** SKIPPED: the report page in headless Chromium (Debian's chromium could not be installed here) ***"; \
+	fi
+
+# The README's picture of the report: the sample history's page, screenshotted by headless Chromium.
+report-screenshot: browser
+	$(CARGO) run -q -p gatekeeper-tests --bin report_sample -- target/report-sample.html docs/report.png
+
+test: fmt lint unit infra browser
 
 # Coverage-guided fuzzing (libFuzzer through cargo fuzz; needs a nightly toolchain, which rustup
 # installs if missing). Bounded: FUZZ_SECONDS per target. The sample events seed the event corpus;

@@ -3,11 +3,13 @@
 //! test. Used by the integration tests, the function crates' runtime tests and the demo.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 
+pub mod browser;
 pub mod cve_update;
 pub mod faults;
 pub mod fixtures;
 pub mod manifest;
 pub mod moto;
+pub mod report_sample;
 pub mod runtime;
 pub mod sqs;
 pub mod storm;
