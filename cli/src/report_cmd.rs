@@ -1,16 +1,16 @@
 //! `gatekeeper report`: what the verdict history says to security teams (the images blocked and
 //! warned now, time to fix and SLA breaches by repository and rule, the vulnerabilities blocking the
 //! most images, the daily trend), as JSON and as one self-contained HTML page. Reads only the state
-//! table.
+//! table: the whole history it keeps, and its image records now.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use gatekeeper::bootstrap::Adapters;
-use gatekeeper::bootstrap::config::STATE_TABLE;
+use gatekeeper::bootstrap::config::{STATE_TABLE, history_days_of};
 use gatekeeper::domain::Severity;
 use gatekeeper::domain::remediation::{Settings, Sla};
-use gatekeeper::domain::time::now;
+use gatekeeper::domain::time::{DAY, now};
 use gatekeeper::outbound::report_page::render;
 use gatekeeper::service::remediation;
 
@@ -69,8 +69,13 @@ pub fn command(args: Args) -> Outcome {
         .ok_or_else(|| Fail::error("--table (or GATEKEEPER_STATE_TABLE) is required"))?;
     let mut sla = Sla::default();
     sla.0.extend(args.sla.iter().copied());
+    // The whole history kept (GATEKEEPER_HISTORY_RETENTION, 400 days by default): tickets opened
+    // before the windows are still open or were resolved in them.
+    let kept = history_days_of(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))?;
+    let now = now();
     let settings = Settings {
-        now: now(),
+        now,
+        since: now - kept * DAY,
         windows: args.windows.clone(),
         sla,
     };

@@ -112,8 +112,8 @@ resource "aws_dynamodb_table" "state" {
     name = "history_at"
     type = "N"
   }
-  # due: the sweep's schedule. history: the verdict history by day, which `gatekeeper report` and the
-  # weekly digest read (its records expire after history_retention, through expires_at).
+  # due: the sweep's schedule. history: the verdict history by day, which `gatekeeper report` reads
+  # (its records expire after history_retention, through expires_at).
   global_secondary_index {
     name            = "due"
     hash_key        = "due_shard"

@@ -101,7 +101,7 @@ variable "history_retention" {
   type        = string
   default     = "400d"
   validation {
-    condition     = can(regex("^[0-9]+d$", var.history_retention)) && var.history_retention != "0d"
+    condition     = can(regex("^[1-9][0-9]*d$", var.history_retention))
     error_message = "history_retention must be a number of days such as 400d."
   }
 }

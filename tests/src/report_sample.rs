@@ -42,6 +42,8 @@ struct Repository<'a> {
     name: &'a str,
     rule: &'a str,
     changes: Vec<Change>,
+    /// When each image was pushed (an hour before its first verdict).
+    pushed: std::collections::BTreeMap<String, Epoch>,
     /// Each image's digest and its standing now (`None`: deleted).
     images: Vec<(String, Option<Standing>, Vec<Vulnerability>)>,
 }
@@ -56,9 +58,11 @@ impl Repository<'_> {
     ) -> &mut Change {
         let image = ImageRef::home(self.name, digest);
         let number = self.changes.len() as u64 + 1;
+        let pushed_at = *self.pushed.entry(digest.to_string()).or_insert(at - 3600);
         self.changes.push(Change {
             from,
             to,
+            pushed_at: Some(pushed_at),
             actor: format!("evt-{number}"),
             rule: self.rule.to_string(),
             tags: vec!["latest".into()],
@@ -72,6 +76,8 @@ impl Repository<'_> {
     /// blocked one later (a fix by the next image, an exception, a release, a deletion) is random.
     fn ship(&mut self, rng: &mut Rng, now: Epoch) {
         let block = Some(Standing::new(Decision::Block, false));
+        // Every pushed image is `pending` until its first verdict.
+        let pending = Some(Standing::new(Decision::Pending, false));
         let mut at = now - 120 * DAY + rng.below(5) as Epoch * DAY;
         let mut n = 0;
         while at < now {
@@ -84,7 +90,7 @@ impl Repository<'_> {
                     id: id.into(),
                     severity,
                 }];
-                self.change(&digest, at, None, block).blocking = blocking.clone();
+                self.change(&digest, at, pending, block).blocking = blocking.clone();
                 let mut standing = block;
                 let later = at + (1 + rng.below(6)) as Epoch * DAY;
                 if later < now {
@@ -102,7 +108,7 @@ impl Repository<'_> {
                     Decision::Pass
                 };
                 let to = Some(Standing::new(decision, false));
-                self.change(&digest, at, None, to);
+                self.change(&digest, at, pending, to);
                 self.images.push((digest, to, vec![]));
             }
             at += (2 + rng.below(9)) as Epoch * DAY + rng.below(20_000) as Epoch;
@@ -156,6 +162,7 @@ pub fn history() -> (Vec<Change>, Vec<Current>) {
             name,
             rule,
             changes: Vec::new(),
+            pushed: std::collections::BTreeMap::new(),
             images: Vec::new(),
         };
         repo.ship(&mut rng, now());
@@ -163,7 +170,6 @@ pub fn history() -> (Vec<Change>, Vec<Current>) {
             if let Some(standing) = standing {
                 current.push(Current {
                     scope: name.to_string(),
-                    repository: name.to_string(),
                     digest,
                     standing,
                     blocking,
@@ -180,6 +186,7 @@ pub fn report() -> Remediation {
     let (changes, current) = history();
     let settings = Settings {
         now: now(),
+        since: now() - 400 * DAY,
         windows: vec![30, 90],
         sla: Sla::default(),
     };

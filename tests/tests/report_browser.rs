@@ -50,6 +50,8 @@ fn the_report_page_renders_its_figures_and_both_trends_in_headless_chromium() {
         assert!(dom.contains(&tile), "{tile} not in the page");
     }
     // The whole trend (90 days): one polyline per series, a point and two bars per day.
+    // The window the script drew, on the root element (nothing else carries `data-window`).
+    assert_eq!(dom.matches("data-window=").count(), 1);
     assert!(dom.contains("data-window=\"90\""));
     assert_eq!(dom.matches("data-points=\"90\"").count(), 2);
     assert_eq!(dom.matches("<circle").count(), 180);
@@ -71,6 +73,10 @@ fn the_report_page_renders_its_figures_and_both_trends_in_headless_chromium() {
     // `#30`: the last 30 days, as the 30-day button draws them.
     let month = dump_dom(&chromium, &url(&page, "#30"), &dir);
     assert!(month.dom.contains("data-window=\"30\"") && month.dom.contains("data-errors=\"0\""));
+    assert!(
+        month.dom.contains("data-days=\"30\" aria-pressed=\"true\""),
+        "the 30-day button is pressed"
+    );
     assert_eq!(month.dom.matches("data-points=\"30\"").count(), 2);
     assert_eq!(month.dom.matches("<circle").count(), 60);
     let first = &report.trend[60];

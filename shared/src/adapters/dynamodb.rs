@@ -1,9 +1,11 @@
 //! Amazon DynamoDB adapter for [`crate::ports::StateStore`]: one on-demand table, partition key `pk` (string).
 //!
 //! Items: `image#<repository>#<digest>` (decision, version, the unfinished claim), and one-off marks
-//! (`alert#...`) and KEV answers (`kev#<vulnerability>`) that expire through the table's TTL
-//! attribute `expires_at`. Every write of an image
-//! item is conditional on its version, so parallel deliveries for one image serialise here.
+//! (`alert#...`), KEV answers (`kev#<vulnerability>`) and the verdict history
+//! (`history#<image key>#<change>`, on the `history` index by day) that expire through the table's
+//! TTL attribute `expires_at`. The writes that decide an image's disposition (claims, their finish,
+//! quiet decisions, archive records) are conditional on its version, so parallel deliveries for one
+//! image serialise here.
 
 use std::collections::HashMap;
 
@@ -369,7 +371,7 @@ impl ImageRecords for DynamoState {
         applied: bool,
     ) -> Result<Written, AwsError> {
         let mut expression = String::from(
-            "REMOVE claim_event, claim_at, claim_decision, claim_previous, claim_seq, claim_change, claim_overridden, claim_by",
+            "REMOVE claim_event, claim_at, claim_decision, claim_previous, claim_seq, claim_change, claim_overridden, claim_prev_overridden, claim_by",
         );
         if !applied && claim.previous.is_none() {
             expression.push_str(", decision");

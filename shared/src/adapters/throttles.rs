@@ -52,7 +52,9 @@ impl Intercept for CountThrottles {
 
 /// Whether a response is a throttling error: HTTP 429, or an error whose AWS code (from the
 /// `x-amzn-ErrorType`/`x-amzn-query-error` header, a JSON body's `__type` or `code`, or an XML body's
-/// `<Code>`) is one the SDK retries as throttling.
+/// `<Code>`) is one of the throttling codes the adapters map to a throttle (`THROTTLING_CODES`: the
+/// SDK's, less `LimitExceededException`, which ECR also answers for a quota, such as StartImageScan's
+/// once a day, and codes of services the gatekeeper does not call).
 pub fn throttled(status: u16, error_type: Option<&str>, body: Option<&[u8]>) -> bool {
     if status == 429 {
         return true;

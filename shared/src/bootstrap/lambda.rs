@@ -60,16 +60,16 @@ where
     let state = build(ColdStart::from_env().await?);
     let (state, handle) = (&state, &handle);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<A>| async move {
-        let answer = within_budget(event.context.deadline, BUDGET_MARGIN, handle(state, event))
-            .await
-            .map_err(Diagnostic::from)?;
-        // The EMF line: a log line of its own, which CloudWatch Logs turns into metrics.
+        let answer =
+            within_budget(event.context.deadline, BUDGET_MARGIN, handle(state, event)).await;
+        // The EMF line: a log line of its own, which CloudWatch Logs turns into metrics. A failed
+        // invocation reports the throttles it met too (they may be why it failed).
         let throttles = crate::adapters::take_throttles();
-        match answer.metrics() {
+        match answer.as_ref().ok().and_then(Measured::metrics) {
             Some(m) => println!("{}", Metrics { throttles, ..m }.emf(name, now_ms())),
             None => println!("{}", throttles_emf(name, throttles, now_ms())),
         }
-        Ok::<R, Diagnostic>(answer)
+        answer.map_err(Diagnostic::from)
     }))
     .await
 }

@@ -99,6 +99,9 @@ pub struct Change {
     pub digest: String,
     /// The change's number (its claim's: a retry or a takeover records the same change again).
     pub number: u64,
+    /// When the image was pushed, when ECR said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushed_at: Option<Epoch>,
     /// When it was decided.
     pub at: Epoch,
     /// The disposition before (`None`: the image's first).
@@ -132,6 +135,7 @@ impl Change {
             repository: image.repository.clone(),
             digest: image.digest.clone(),
             number,
+            pushed_at: None,
             at,
             from: None,
             to: None,
@@ -176,6 +180,7 @@ mod tests {
             repository: "team-a/api".into(),
             digest: "sha256:ab".into(),
             number: 3,
+            pushed_at: None,
             at: 1_800_000_000,
             from: Some(Standing::new(Decision::Pass, false)),
             to: Some(Standing::new(Decision::Block, false)),

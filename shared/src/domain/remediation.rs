@@ -24,8 +24,6 @@ use super::{Decision, Severity};
 pub struct Current {
     /// The scope tickets are counted within (see [`Change::scope`]).
     pub scope: String,
-    /// The repository.
-    pub repository: String,
     /// The digest.
     pub digest: String,
     /// Its disposition.
@@ -62,6 +60,9 @@ impl Sla {
 pub struct Settings {
     /// Now.
     pub now: Epoch,
+    /// Where the history read starts (tickets older than it are known only from the blocked images
+    /// now, opened "before the history").
+    pub since: Epoch,
     /// The windows the figures are given for, in days (30 and 90); the trend spans the longest.
     pub windows: Vec<i64>,
     /// The SLA per severity.
@@ -72,8 +73,11 @@ pub struct Settings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Resolution {
-    /// No longer blocks by its findings: a fixed new image, or a rescan.
+    /// A new image of the repository deploys without it: the fix shipped.
     Fixed,
+    /// The same image no longer blocked by it: its findings (Inspector's data) or the policy changed.
+    /// Not a fix: the image is the one that had it.
+    Reassessed,
     /// An exception keeps it from blocking.
     Excepted,
     /// An operator released the image.
@@ -83,17 +87,13 @@ pub enum Resolution {
 }
 
 impl Resolution {
-    /// How a change that leaves `id` no longer blocking resolves it.
+    /// How a change of an image that leaves `id` no longer blocking it resolves its ticket.
     fn of(change: &Change, id: &str) -> Resolution {
         match change.to {
             None => Resolution::Deleted,
-            Some(_)
-                if change.cause == Cause::Exception || change.excepted.iter().any(|e| e == id) =>
-            {
-                Resolution::Excepted
-            }
+            Some(_) if among(&change.excepted, id) => Resolution::Excepted,
             Some(t) if t.released || change.cause == Cause::Release => Resolution::Released,
-            Some(_) => Resolution::Fixed,
+            Some(_) => Resolution::Reassessed,
         }
     }
 }
@@ -103,6 +103,8 @@ impl Resolution {
 pub struct Remediation {
     /// When they were computed.
     pub generated_at: String,
+    /// Where the history read starts (the report replays it all; the windows only count).
+    pub read_from: String,
     /// The oldest change in the history read (`None`: none).
     pub history_from: Option<String>,
     /// The images now.
@@ -185,6 +187,8 @@ pub struct Window {
     pub released: usize,
     /// Tickets a deletion resolved in it.
     pub deleted: usize,
+    /// Tickets resolved in it because the same image was reassessed (not fixed).
+    pub reassessed: usize,
     /// Tags fixed in it (a new image under the tag passed), and their time to fix.
     pub tags_fixed: Durations,
     /// Blocks that ended in it (any way), and how long the images stayed blocked.
@@ -243,6 +247,8 @@ pub struct Group {
     pub excepted: usize,
     /// Tickets resolved by a release.
     pub released: usize,
+    /// Tickets resolved because the same image was reassessed.
+    pub reassessed: usize,
 }
 
 /// A ticket open now.
@@ -256,8 +262,10 @@ pub struct OpenTicket {
     pub severity: Severity,
     /// The rule that blocked it.
     pub rule: String,
-    /// When it opened.
+    /// When it opened (for one opened before the history read: when that starts).
     pub opened: String,
+    /// Whether it opened before the history read (its age is at least `age_days`).
+    pub before_history: bool,
     /// Days open.
     pub age_days: f64,
     /// Its SLA, days.
@@ -288,8 +296,21 @@ pub struct Day {
 struct Ticket {
     severity: Severity,
     rule: String,
+    /// When it opened (for a ticket the history does not reach back to: when the history starts).
     opened: Epoch,
+    /// Whether it opened before the history read.
+    before_history: bool,
     images: BTreeSet<String>,
+    /// When the newest of its images was pushed, when known.
+    pushed: Option<Epoch>,
+}
+
+impl Ticket {
+    /// Whether an image pushed at `pushed` is newer than the images this ticket blocks (than its
+    /// opening, when their pushes are unknown).
+    fn older_than(&self, pushed: Epoch) -> bool {
+        self.pushed.map_or(self.opened <= pushed, |p| p < pushed)
+    }
 }
 
 /// A resolved ticket.
@@ -303,6 +324,20 @@ struct Resolved {
     how: Resolution,
 }
 
+/// A tag blocked on an image: since when, the image (and when it was pushed), and what blocks it.
+#[derive(Debug, Clone)]
+struct BlockedTag {
+    since: Epoch,
+    digest: String,
+    pushed: Option<Epoch>,
+    blocking: BTreeSet<String>,
+}
+
+/// Whether `id` is among `ids`, as the policy matches vulnerability ids (ignoring ASCII case).
+fn among(ids: &[String], id: &str) -> bool {
+    ids.iter().any(|e| e.eq_ignore_ascii_case(id))
+}
+
 /// The history replayed in order.
 #[derive(Debug, Default)]
 struct Replay {
@@ -311,6 +346,11 @@ struct Replay {
     resolved: Vec<Resolved>,
     /// Tickets opened, when.
     opened: Vec<Epoch>,
+    /// When the newest image of each repository that deployed from its first verdict was pushed: an
+    /// older image blocked again (a release that ends) is superseded and opens no ticket.
+    deployable: BTreeMap<String, Epoch>,
+    /// The images with a verdict other than `pending` so far, by (scope, digest).
+    decided: BTreeSet<(String, String)>,
     /// What blocks each image now, by (scope, digest).
     blocking: BTreeMap<(String, String), BTreeSet<String>>,
     /// Since when each image is blocked, and its tags.
@@ -319,9 +359,10 @@ struct Replay {
     ended: Vec<(Epoch, i64)>,
     /// The rule of each image's last change, by (scope, digest).
     rules: BTreeMap<(String, String), String>,
-    /// Blocked tags by (scope, tag): since when.
-    tags_open: BTreeMap<(String, String), Epoch>,
-    /// Tags fixed: when, and after how long; tags resolved otherwise are dropped.
+    /// Blocked tags by (scope, tag).
+    tags_open: BTreeMap<(String, String), BlockedTag>,
+    /// Tags fixed: when, and after how long (a tag whose image was excepted, released, deleted or
+    /// reassessed is dropped: it was not fixed).
     tags_fixed: Vec<(Epoch, i64)>,
 }
 
@@ -334,31 +375,24 @@ impl Replay {
             Some(t) if t.blocks() => c.blocking.iter().map(|v| v.id.clone()).collect(),
             _ => BTreeSet::new(),
         };
-        if c.from.is_none() && c.to.is_some_and(|t| !t.blocks()) {
+        // An image's first verdict (nothing but `pending` before) that lets it deploy.
+        let first =
+            c.from.is_none_or(|f| f.decision == Decision::Pending) && !self.decided.contains(&key);
+        let decided = c.to.filter(|t| t.decision != Decision::Pending);
+        if decided.is_some() {
+            self.decided.insert(key.clone());
+        }
+        if first && decided.is_some_and(|t| !t.blocks()) {
             self.new_image(c, &scope);
         }
         for v in c.blocking.iter().filter(|v| after.contains(&v.id)) {
-            let ticket =
-                (self.open.entry((scope.clone(), v.id.clone()))).or_insert_with(|| Ticket {
-                    severity: v.severity,
-                    rule: c.rule.clone(),
-                    opened: c.at,
-                    images: BTreeSet::new(),
-                });
-            if ticket.images.is_empty() {
-                self.opened.push(c.at);
-            }
-            ticket.severity = ticket.severity.max(v.severity);
-            ticket.images.insert(c.digest.clone());
+            self.add_to_ticket(c, &scope, v);
         }
         for id in before.difference(&after) {
-            let emptied = self
-                .open
-                .get_mut(&(scope.clone(), id.clone()))
-                .is_some_and(|t| {
-                    t.images.remove(&c.digest);
-                    t.images.is_empty()
-                });
+            let emptied = (self.open.get_mut(&(scope.clone(), id.clone()))).is_some_and(|t| {
+                t.images.remove(&c.digest);
+                t.images.is_empty()
+            });
             if emptied {
                 self.resolve(&scope, id, c.at, Resolution::of(c, id));
             }
@@ -366,25 +400,66 @@ impl Replay {
         if !after.is_empty() {
             self.blocking.insert(key.clone(), after);
         }
-        self.rules.insert(key.clone(), c.rule.clone());
+        if c.to.is_some() {
+            self.rules.insert(key.clone(), c.rule.clone());
+        }
         self.track_block(c, key);
     }
 
-    /// A new image deployable from its first verdict: the open tickets of its repository are fixed
-    /// (or excepted) by it, and the blocked tags it carries are fixed unless an exception helped.
+    /// Adds the image of `c` to the ticket of `v` in its repository, opening it unless a newer image
+    /// of the repository already deployed (this one is superseded).
+    fn add_to_ticket(&mut self, c: &Change, scope: &str, v: &Vulnerability) {
+        let key = (scope.to_string(), v.id.clone());
+        if !self.open.contains_key(&key) {
+            let superseded = (self.deployable.get(scope))
+                .is_some_and(|newest| c.pushed_at.is_some_and(|p| p < *newest));
+            if superseded {
+                return;
+            }
+            self.opened.push(c.at);
+        }
+        let ticket = self.open.entry(key).or_insert_with(|| Ticket {
+            severity: v.severity,
+            rule: c.rule.clone(),
+            opened: c.at,
+            before_history: false,
+            images: BTreeSet::new(),
+            pushed: None,
+        });
+        ticket.severity = ticket.severity.max(v.severity);
+        ticket.images.insert(c.digest.clone());
+        ticket.pushed = ticket.pushed.max(c.pushed_at);
+    }
+
+    /// A new image that deploys from its first verdict: the open tickets of its repository whose
+    /// images it is newer than are fixed by it (excepted, when an exception let it deploy despite
+    /// one), and so are the blocked tags it carries (unless an exception of what blocked them helped).
     fn new_image(&mut self, c: &Change, scope: &str) {
-        let shipped: Vec<String> = (self.open.keys())
-            .filter(|(s, _)| s == scope)
-            .map(|(_, id)| id.clone())
+        let Some(pushed) = c.pushed_at else {
+            return;
+        };
+        let shipped: Vec<String> = (self.open.iter())
+            .filter(|((s, _), t)| s == scope && t.older_than(pushed))
+            .map(|((_, id), _)| id.clone())
             .collect();
         for id in shipped {
-            self.resolve(scope, &id, c.at, Resolution::of(c, &id));
+            let how = if among(&c.excepted, &id) {
+                Resolution::Excepted
+            } else {
+                Resolution::Fixed
+            };
+            self.resolve(scope, &id, c.at, how);
         }
-        if c.excepted.is_empty() {
-            for tag in &c.tags {
-                if let Some(since) = self.tags_open.remove(&(scope.to_string(), tag.clone())) {
-                    self.tags_fixed.push((c.at, c.at - since));
+        let newest = self.deployable.entry(scope.to_string()).or_insert(pushed);
+        *newest = (*newest).max(pushed);
+        for tag in &c.tags {
+            let key = (scope.to_string(), tag.clone());
+            let newer = |b: &&BlockedTag| b.pushed.map_or(b.since <= pushed, |p| p < pushed);
+            if let Some(blocked) = self.tags_open.get(&key).filter(newer) {
+                if !blocked.blocking.iter().any(|id| among(&c.excepted, id)) {
+                    self.tags_fixed.push((c.at, c.at - blocked.since));
                 }
+                self.tags_open.remove(&key);
             }
         }
     }
@@ -402,31 +477,84 @@ impl Replay {
         }
     }
 
-    /// Blocks of images and of their tags: when they start and end.
+    /// Blocks of images and of their tags: when they start and end (a tag's block ends with its
+    /// image's, not fixed, when the image itself is unblocked).
     fn track_block(&mut self, c: &Change, key: (String, String)) {
         if c.blocks() {
-            self.blocked_since
-                .insert(key.clone(), (c.at, c.tags.clone()));
+            (self.blocked_since).insert(key.clone(), (c.at, c.tags.clone()));
+            let blocking: BTreeSet<String> = c.blocking.iter().map(|v| v.id.clone()).collect();
             for tag in &c.tags {
-                (self.tags_open.entry((key.0.clone(), tag.clone()))).or_insert(c.at);
+                (self.tags_open.entry((key.0.clone(), tag.clone()))).or_insert_with(|| {
+                    BlockedTag {
+                        since: c.at,
+                        digest: c.digest.clone(),
+                        pushed: c.pushed_at,
+                        blocking: blocking.clone(),
+                    }
+                });
             }
-        } else if c.unblocks()
-            && let Some((since, _)) = self.blocked_since.remove(&key)
-        {
-            self.ended.push((c.at, c.at - since));
+        } else if c.unblocks() {
+            if let Some((since, _)) = self.blocked_since.remove(&key) {
+                self.ended.push((c.at, c.at - since));
+            }
+            (self.tags_open).retain(|(scope, _), b| !(*scope == key.0 && b.digest == key.1));
+        }
+    }
+
+    /// Tickets for the blocked images now whose block the history does not reach back to: opened
+    /// before `since` (their age is at least `now - since`).
+    fn before_history(&mut self, current: &[Current], since: Epoch) {
+        for c in current.iter().filter(|c| c.standing.blocks()) {
+            let key = (c.scope.clone(), c.digest.clone());
+            if self.blocked_since.contains_key(&key) {
+                continue;
+            }
+            for v in &c.blocking {
+                let ticket =
+                    (self.open.entry((c.scope.clone(), v.id.clone()))).or_insert_with(|| Ticket {
+                        severity: v.severity,
+                        rule: self
+                            .rules
+                            .get(&key)
+                            .cloned()
+                            .unwrap_or_else(|| "unknown".into()),
+                        opened: since,
+                        before_history: true,
+                        images: BTreeSet::new(),
+                        pushed: None,
+                    });
+                ticket.images.insert(c.digest.clone());
+            }
         }
     }
 }
 
-/// The report's figures from the history (`changes`, any order) and the records now (`current`).
-pub fn analyze(changes: &[Change], current: &[Current], settings: &Settings) -> Remediation {
+/// The changes in order, each `from` made the `to` of the image's change before it, when the
+/// history has one (a takeover of an unfinished change, or a deleted image pushed again, can leave
+/// a gap that would otherwise count an image twice).
+fn chained(changes: &[Change]) -> Vec<Change> {
     let mut ordered: Vec<&Change> = changes.iter().collect();
     ordered.sort_by(|a, b| (a.at, a.number, &a.digest).cmp(&(b.at, b.number, &b.digest)));
     ordered.dedup_by(|a, b| (a.scope(), &a.digest, a.number) == (b.scope(), &b.digest, b.number));
+    let mut last: BTreeMap<(String, String), Option<Standing>> = BTreeMap::new();
+    (ordered.into_iter())
+        .map(|c| {
+            let key = (c.scope(), c.digest.clone());
+            let from = last.get(&key).copied().unwrap_or(c.from);
+            last.insert(key, c.to);
+            Change { from, ..c.clone() }
+        })
+        .collect()
+}
+
+/// The report's figures from the history (`changes`, any order) and the records now (`current`).
+pub fn analyze(changes: &[Change], current: &[Current], settings: &Settings) -> Remediation {
+    let ordered = chained(changes);
     let mut replay = Replay::default();
     for c in &ordered {
         replay.apply(c);
     }
+    replay.before_history(current, settings.since);
     let now = settings.now;
     let sla = &settings.sla;
     let open: Vec<OpenTicket> = open_tickets(&replay, now, sla);
@@ -437,6 +565,7 @@ pub fn analyze(changes: &[Change], current: &[Current], settings: &Settings) -> 
     let since = now - longest * DAY;
     Remediation {
         generated_at: format_rfc3339(now),
+        read_from: format_rfc3339(settings.since),
         history_from: ordered.first().map(|c| format_rfc3339(c.at)),
         now: now_view(&replay, current, &open, now),
         windows,
@@ -457,6 +586,7 @@ fn open_tickets(replay: &Replay, now: Epoch, sla: &Sla) -> Vec<OpenTicket> {
                 severity: t.severity,
                 rule: t.rule.clone(),
                 opened: format_rfc3339(t.opened),
+                before_history: t.before_history,
                 age_days: in_days(now - t.opened),
                 sla_days: days,
                 past_sla: now - t.opened > days * DAY,
@@ -555,6 +685,7 @@ fn window(replay: &Replay, since: Epoch, days: i64, sla: &Sla) -> Window {
         excepted: count(Resolution::Excepted),
         released: count(Resolution::Released),
         deleted: count(Resolution::Deleted),
+        reassessed: count(Resolution::Reassessed),
         tags_fixed: Durations::of(within(&replay.tags_fixed, since)),
         blocks_ended: Durations::of(within(&replay.ended, since)),
     }
@@ -630,6 +761,7 @@ fn groups(
             }
             Resolution::Excepted => g.excepted += 1,
             Resolution::Released => g.released += 1,
+            Resolution::Reassessed => g.reassessed += 1,
             Resolution::Deleted => {}
         }
     }
@@ -651,13 +783,14 @@ fn group<'m>(out: &'m mut BTreeMap<String, Group>, name: &str) -> &'m mut Group 
         open_past_sla: 0,
         excepted: 0,
         released: 0,
+        reassessed: 0,
     })
 }
 
 /// Each day of the last `days`: the images blocked and warned at its end (the records now, with the
 /// changes after that day undone), the blocks and the fixes of the day.
 fn trend(
-    ordered: &[&Change],
+    ordered: &[Change],
     replay: &Replay,
     current: &[Current],
     now: Epoch,
@@ -726,6 +859,7 @@ mod tests {
             repository: repo.into(),
             digest: digest.into(),
             number: (100 - days_ago) as u64,
+            pushed_at: Some(NOW - days_ago * DAY - 3600),
             at: NOW - days_ago * DAY,
             from,
             to,
@@ -754,7 +888,6 @@ mod tests {
     ) -> Current {
         Current {
             scope: repo.into(),
-            repository: repo.into(),
             digest: digest.into(),
             standing: standing.unwrap_or(Standing::new(Decision::Pending, false)),
             blocking,
@@ -846,6 +979,7 @@ mod tests {
     fn settings() -> Settings {
         Settings {
             now: NOW,
+            since: NOW - 400 * DAY,
             windows: vec![30, 90],
             sla: Sla::default(),
         }
@@ -940,6 +1074,136 @@ mod tests {
         assert_eq!(r.windows[0].fixed.count, 1);
         assert_eq!(r.open_tickets.len(), 1);
         assert_eq!(r.open_tickets[0].age_days, 10.0);
+    }
+
+    #[test]
+    fn only_a_newer_image_fixes_the_same_image_reassessed_or_an_older_one_judged_late_does_not() {
+        let crit = vec![vuln("CVE-1", Severity::Critical)];
+        let pending = Some(Standing::new(Decision::Pending, false));
+        let changes = vec![
+            Change {
+                blocking: crit.clone(),
+                tags: vec!["v1".into()],
+                ..change("r", "a", 20, pending, block())
+            },
+            // An image pushed a year ago, judged only now (a reconcile after the upgrade): not a fix.
+            Change {
+                pushed_at: Some(NOW - 365 * DAY),
+                ..change("r", "old", 15, None, pass())
+            },
+            // The blocked image itself passes later (Inspector's data or the policy changed): its
+            // ticket is reassessed, not fixed, and its tag is no longer blocked (nor fixed later).
+            Change {
+                cause: Cause::Reconcile,
+                ..change("r", "a", 10, block(), pass())
+            },
+            Change {
+                tags: vec!["v1".into()],
+                ..change("r", "b", 5, pending, pass())
+            },
+        ];
+        let r = analyze(&changes, &[], &settings());
+        let w = &r.windows[0];
+        assert_eq!(
+            (w.fixed.count, w.reassessed, w.tags_fixed.count),
+            (0, 1, 0),
+            "{w:?}"
+        );
+        assert_eq!(r.open_tickets.len(), 0);
+    }
+
+    #[test]
+    fn exceptions_match_ids_in_any_case_and_count_apart() {
+        let changes = vec![
+            Change {
+                blocking: vec![vuln("CVE-2026-9", Severity::High)],
+                ..change("r", "a", 9, None, block())
+            },
+            Change {
+                cause: Cause::Deadline,
+                excepted: vec!["cve-2026-9".into()],
+                ..change("r", "a", 7, block(), pass())
+            },
+        ];
+        let w = &analyze(&changes, &[], &settings()).windows[0];
+        assert_eq!(
+            (w.excepted, w.fixed.count, w.reassessed),
+            (1, 0, 0),
+            "{w:?}"
+        );
+    }
+
+    #[test]
+    fn a_superseded_image_blocked_again_after_its_release_does_not_reopen_the_fixed_ticket() {
+        let crit = vec![vuln("CVE-1", Severity::Critical)];
+        let released = Some(Standing::new(Decision::Block, true));
+        let changes = vec![
+            Change {
+                blocking: crit.clone(),
+                ..change("r", "a", 20, None, block())
+            },
+            Change {
+                cause: Cause::Release,
+                ..change("r", "a", 19, block(), released)
+            },
+            change("r", "b", 15, None, pass()),
+            // The release ends: `a` blocks again, but `b` (newer) already fixed the ticket.
+            Change {
+                blocking: crit,
+                cause: Cause::Deadline,
+                pushed_at: Some(NOW - 20 * DAY - 3600),
+                ..change("r", "a", 12, released, block())
+            },
+        ];
+        let r = analyze(&changes, &[], &settings());
+        assert_eq!(
+            (
+                r.windows[0].opened,
+                r.windows[0].released,
+                r.open_tickets.len()
+            ),
+            (1, 1, 0)
+        );
+    }
+
+    #[test]
+    fn a_block_older_than_the_history_is_an_open_ticket_at_least_that_old() {
+        let records = [current(
+            "r",
+            "z",
+            block(),
+            vec![vuln("CVE-7", Severity::High)],
+        )];
+        let settings = Settings {
+            since: NOW - 40 * DAY,
+            ..settings()
+        };
+        let r = analyze(&[], &records, &settings);
+        assert_eq!(r.open_tickets.len(), 1);
+        let t = &r.open_tickets[0];
+        assert_eq!(
+            (t.before_history, t.age_days, t.past_sla),
+            (true, 40.0, true),
+            "{t:?}"
+        );
+        assert_eq!((r.now.open_tickets, r.now.open_past_sla), (1, 1));
+    }
+
+    #[test]
+    fn a_gap_in_an_images_chain_is_taken_from_its_last_change_not_counted_twice() {
+        // Change 2 was taken over from an unfinished change and says it came from `pass`; the image
+        // was blocked by change 1, and only its last change is believed.
+        let changes = vec![
+            Change {
+                blocking: vec![vuln("CVE-1", Severity::Critical)],
+                ..change("r", "a", 9, None, block())
+            },
+            change("r", "a", 5, pass(), pass()),
+        ];
+        let r = analyze(&changes, &[current("r", "a", pass(), vec![])], &settings());
+        let day = |ago: usize| r.trend[89 - ago].blocked;
+        assert_eq!((day(0), day(6), day(10)), (0, 1, 0));
+        assert_eq!(r.windows[0].blocks_ended.count, 1);
     }
 
     #[test]

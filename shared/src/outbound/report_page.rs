@@ -1,6 +1,6 @@
 //! The report as one self-contained HTML page: the figures of [`Remediation`] as tiles and tables,
-//! and the trend over the last 30 or 90 days as SVG charts drawn by an inline script from inline
-//! data. No request at view time (no CDN, no font, no image), so it opens from S3, a mail
+//! and the trend over each window (30 and 90 days by default) as SVG charts drawn by an inline script
+//! from inline data. No request at view time (no CDN, no font, no image), so it opens from S3, a mail
 //! attachment or a disk. Pure: the caller writes it.
 //!
 //! Every text is HTML-escaped here; the data the script reads is JSON with `<`, `>` and `&` escaped,
@@ -45,7 +45,7 @@ pub fn render(r: &Remediation) -> String {
     let data = escape_markup(&serde_json::to_string(&r.trend).unwrap_or_else(|_| "[]".into()));
     let mut body = String::new();
     tiles(&mut body, r);
-    body.push_str(CHARTS);
+    charts(&mut body, r);
     group_table(&mut body, "By repository", "Repository", &r.repositories);
     group_table(&mut body, "By rule", "Rule", &r.rules);
     vulnerabilities(&mut body, r);
@@ -55,11 +55,13 @@ pub fn render(r: &Remediation) -> String {
         "<!doctype html>\n<html lang=\"en\" data-rendered=\"0\" data-errors=\"0\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>ecr-gatekeeper report {generated}</title><style>{STYLE}</style></head><body>\
-         <header><h1>ecr-gatekeeper report</h1><p>Generated {generated}; history from {from}. \
-         A ticket is a (repository, vulnerability) pair; it is fixed when a new image of the \
-         repository deploys without it. Exceptions, releases and deletions are counted apart.</p></header>\
+         <header><h1>ecr-gatekeeper report</h1><p>Generated {generated}; history read from {read}, its \
+         oldest change {from}. A ticket is a (repository, vulnerability) pair; it is fixed when a newer \
+         image of the repository deploys. Exceptions, releases, deletions and reassessments of the \
+         same image are counted apart, never as fixes.</p></header>\
          {body}<script type=\"application/json\" id=\"trend\">{data}</script><script>{SCRIPT}</script></body></html>\n",
         generated = html(&r.generated_at),
+        read = html(&r.read_from),
         from = html(r.history_from.as_deref().unwrap_or("(no change recorded)")),
     )
 }
@@ -100,11 +102,11 @@ fn tiles(out: &mut String, r: &Remediation) {
 
 /// Each window's resolutions, side by side.
 fn window_table(out: &mut String, r: &Remediation) {
-    out.push_str("<section><h2>Resolutions</h2><table><thead><tr><th>Window</th><th>Opened</th><th>Fixed</th><th>Mean days</th><th>Median</th><th>90th pct.</th><th>Fixed past SLA</th><th>Excepted</th><th>Released</th><th>Deleted</th><th>Tags fixed (mean days)</th><th>Blocks ended (mean days)</th></tr></thead><tbody>");
+    out.push_str("<section><h2>Resolutions</h2><table><thead><tr><th>Window</th><th>Opened</th><th>Fixed</th><th>Mean days</th><th>Median</th><th>90th pct.</th><th>Fixed past SLA</th><th>Excepted</th><th>Released</th><th>Deleted</th><th>Reassessed</th><th>Tags fixed (mean days)</th><th>Blocks ended (mean days)</th></tr></thead><tbody>");
     for w in &r.windows {
         let _ = write!(
             out,
-            "<tr data-window=\"{}\"><td>{} days</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr data-resolutions=\"{}\"><td>{} days</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             w.days,
             w.days,
             w.opened,
@@ -116,6 +118,7 @@ fn window_table(out: &mut String, r: &Remediation) {
             w.excepted,
             w.released,
             w.deleted,
+            w.reassessed,
             count_days(&w.tags_fixed),
             count_days(&w.blocks_ended),
         );
@@ -130,7 +133,7 @@ fn count_days(d: &Durations) -> String {
 fn group_table(out: &mut String, title: &str, what: &str, groups: &[Group]) {
     let _ = write!(
         out,
-        "<section><h2>{}</h2><table><thead><tr><th>{}</th><th>Blocked now</th><th>Warned now</th><th>Fixed</th><th>MTTR days</th><th>Open</th><th>Open past SLA</th><th>Fixed past SLA</th><th>Excepted</th><th>Released</th></tr></thead><tbody>",
+        "<section><h2>{}</h2><table><thead><tr><th>{}</th><th>Blocked now</th><th>Warned now</th><th>Fixed</th><th>MTTR days</th><th>Open</th><th>Open past SLA</th><th>Fixed past SLA</th><th>Excepted</th><th>Released</th><th>Reassessed</th></tr></thead><tbody>",
         html(title),
         html(what)
     );
@@ -142,7 +145,7 @@ fn group_table(out: &mut String, title: &str, what: &str, groups: &[Group]) {
         };
         let _ = write!(
             out,
-            "<tr{late}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr{late}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             html(&g.name),
             g.blocked_now,
             g.warned_now,
@@ -153,9 +156,10 @@ fn group_table(out: &mut String, title: &str, what: &str, groups: &[Group]) {
             g.fixed_late,
             g.excepted,
             g.released,
+            g.reassessed,
         );
     }
-    empty_row(out, groups.is_empty(), 10);
+    empty_row(out, groups.is_empty(), 11);
     out.push_str("</tbody></table></section>");
 }
 
@@ -201,7 +205,11 @@ fn open_tickets(out: &mut String, r: &Remediation) {
             t.severity.as_str().to_ascii_lowercase(),
             t.severity.as_str(),
             html(&t.rule),
-            html(&t.opened),
+            html(&if t.before_history {
+                format!("before {}", t.opened)
+            } else {
+                t.opened.clone()
+            }),
             t.age_days,
             t.sla_days,
             t.images
@@ -244,7 +252,20 @@ th{background:#f6f8fa}td.none{color:#57606a;font-style:italic}tr.late td{backgro
 .charts svg{width:100%;height:auto;border:1px solid #d0d7de;border-radius:8px;margin-bottom:8px}.charts button{margin-right:6px}\
 .charts button[aria-pressed=true]{font-weight:600}.legend span{margin-right:14px}.legend i{display:inline-block;width:10px;height:10px;margin-right:4px}";
 
-const CHARTS: &str = "<section class=\"charts\"><h2>Trend</h2><div><button type=\"button\" data-days=\"30\">30 days</button><button type=\"button\" data-days=\"90\">90 days</button></div>\
+/// The trend's section: a button per window (the longest drawn first), the legend, both charts.
+fn charts(out: &mut String, r: &Remediation) {
+    out.push_str("<section class=\"charts\"><h2>Trend</h2><div>");
+    for w in &r.windows {
+        let _ = write!(
+            out,
+            "<button type=\"button\" data-days=\"{0}\">{0} days</button>",
+            w.days
+        );
+    }
+    out.push_str(CHARTS);
+}
+
+const CHARTS: &str = "</div>\
 <p class=\"legend\"><span><i style=\"background:#cf222e\"></i>blocked images</span><span><i style=\"background:#d4a72c\"></i>warned images</span><span><i style=\"background:#8250df\"></i>new blocks</span><span><i style=\"background:#1a7f37\"></i>tickets fixed</span></p>\
 <svg id=\"levels\" viewBox=\"0 0 1000 260\" role=\"img\" aria-label=\"images blocked and warned per day\"></svg>\
 <svg id=\"events\" viewBox=\"0 0 1000 200\" role=\"img\" aria-label=\"new blocks and tickets fixed per day\"></svg></section>";
@@ -293,7 +314,7 @@ function events(days){
 }
 function show(n){
   var days=all.slice(-n);levels(days);events(days);
-  document.querySelectorAll(".charts button").forEach(function(b){b.setAttribute("aria-pressed",String(Number(b.dataset.days)===n));});
+  document.querySelectorAll(".charts button").forEach(function(b){b.setAttribute("aria-pressed",String(Math.min(Number(b.dataset.days),all.length)===days.length));});
   root.dataset.window=String(days.length);
 }
 document.querySelectorAll(".charts button").forEach(function(b){b.addEventListener("click",function(){show(Number(b.dataset.days));});});
@@ -323,13 +344,13 @@ mod tests {
         };
         let current = Current {
             scope: repository.into(),
-            repository: repository.into(),
             digest: "sha256:ab".into(),
             standing: Standing::new(Decision::Block, false),
             blocking: block.blocking.clone(),
         };
         let settings = Settings {
             now: 1_800_000_000 + 20 * 86_400,
+            since: 1_800_000_000 - 400 * 86_400,
             windows: vec![30, 90],
             sla: Sla::default(),
         };

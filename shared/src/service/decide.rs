@@ -664,6 +664,7 @@ impl<'a, P: Ports> Deciding<'a, P> {
             actor: self.trigger.event_id.clone(),
             rule: self.rule.name.clone(),
             tags: self.gk.original_tags(&detail.tags),
+            pushed_at: detail.pushed_at,
             ..Change::new(self.image, claim.change, claim.at, cause)
         };
         self.gk

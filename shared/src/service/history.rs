@@ -5,7 +5,6 @@
 use super::Trigger;
 use crate::domain::history::{Cause, Change, Standing, scope};
 use crate::domain::remediation::{Current, Remediation, Settings, analyze};
-use crate::domain::time::DAY;
 use crate::domain::verdict::Verdict;
 use crate::domain::{Decision, TriggerKind};
 use crate::error::AwsError;
@@ -51,16 +50,13 @@ pub(super) fn standings(claim: &Claim) -> (Option<Standing>, Option<Standing>) {
     )
 }
 
-/// The report's figures from a state table: its verdict history over the longest window and its
-/// image records now.
+/// The report's figures from a state table: its verdict history from `settings.since` (the whole
+/// history kept, so that tickets opened before the windows count) and its image records now.
 pub async fn remediation<S: VerdictHistory>(
     state: &S,
     settings: &Settings,
 ) -> Result<Remediation, AwsError> {
-    let longest = settings.windows.iter().copied().max().unwrap_or(90);
-    let changes = state
-        .changes(settings.now - longest * DAY, settings.now)
-        .await?;
+    let changes = state.changes(settings.since, settings.now).await?;
     let current: Vec<Current> = (state.images_now().await?.into_iter())
         .filter_map(|(image, record)| {
             let place = image.place.as_ref();
@@ -72,7 +68,6 @@ pub async fn remediation<S: VerdictHistory>(
                 ),
                 standing: Standing::new(record.decision?, record.overridden),
                 blocking: record.summary.map(|s| s.blocking).unwrap_or_default(),
-                repository: image.repository,
                 digest: image.digest,
             })
         })

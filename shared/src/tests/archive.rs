@@ -4,12 +4,12 @@
 //! archived again when it comes back without a release.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::{Container, container};
+use super::{Container, container, now, set_now};
 use crate::domain::events::Scanner;
 use crate::domain::policy::Policy;
 use crate::domain::time::DAY;
@@ -21,19 +21,6 @@ use crate::service::{ReleaseRequest, SweepSettings};
 const REPO: &str = "team-a/api";
 const DIGEST: &str = "sha256:5b5a96370efd56ae20a832244ae56e8e57b1035f493f728eb6cef026586782f7";
 const T0: i64 = 1_800_000_000;
-
-thread_local! {
-    /// The tests' clock: each test runs on its own thread.
-    static NOW: Cell<i64> = const { Cell::new(T0) };
-}
-
-fn now() -> i64 {
-    NOW.with(Cell::get)
-}
-
-fn set_now(t: i64) {
-    NOW.with(|n| n.set(t));
-}
 
 /// An image with one CRITICAL finding, blocked under a policy whose defaults say `settings`.
 struct Setup {

@@ -4,11 +4,9 @@
 //! blocked.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 
-use std::cell::Cell;
-
 use serde_json::json;
 
-use super::{Container, container};
+use super::{Container, container, now, set_now};
 use crate::domain::events::Scanner;
 use crate::domain::history::{Cause, Change, Standing};
 use crate::domain::policy::Policy;
@@ -23,19 +21,6 @@ const REPO: &str = "team-a/api";
 const OLD: &str = "sha256:5b5a96370efd56ae20a832244ae56e8e57b1035f493f728eb6cef026586782f7";
 const NEW: &str = "sha256:0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 const T0: i64 = 1_800_000_000;
-
-thread_local! {
-    /// The tests' clock: each test runs on its own thread.
-    static NOW: Cell<i64> = const { Cell::new(T0) };
-}
-
-fn now() -> i64 {
-    NOW.with(Cell::get)
-}
-
-fn set_now(t: i64) {
-    NOW.with(|n| n.set(t));
-}
 
 struct Setup {
     registry: FakeRegistry,
@@ -74,6 +59,19 @@ impl Setup {
             .unwrap();
     }
 
+    /// ECR's push event of `digest` tagged `v1`, as it arrives before the scan.
+    fn push(&self, id: &str, digest: &str, pushed_at: i64) {
+        self.registry.push(REPO, digest, &["v1"], pushed_at);
+        let event = json!({"version": "0", "id": id, "detail-type": "ECR Image Action", "source": "aws.ecr",
+            "account": "123456789012", "time": "2026-11-22T10:00:00Z", "region": "eu-west-1", "resources": [],
+            "detail": {"result": "SUCCESS", "action-type": "PUSH", "repository-name": REPO, "image-digest": digest,
+                "image-tag": "v1", "manifest-media-type": "application/vnd.docker.distribution.manifest.v2+json",
+                "artifact-media-type": "application/vnd.docker.container.image.v1+json"}});
+        poll_once(self.gk.handle_push_event(&event))
+            .unwrap()
+            .unwrap();
+    }
+
     fn delete(&self, id: &str, digest: &str) {
         self.registry.delete_by_user(REPO, digest);
         let event = json!({"version": "0", "id": id, "detail-type": "ECR Image Action", "source": "aws.ecr",
@@ -100,7 +98,8 @@ fn standing(decision: Decision, released: bool) -> Option<Standing> {
 #[test]
 fn each_applied_change_is_recorded_once_with_its_cause_actor_and_what_decided_it() {
     let s = Setup::new();
-    s.registry.push(REPO, OLD, &["v1"], T0 - 600);
+    // Pushed first (recorded `pending`, as every push is), then scanned.
+    s.push("push-old", OLD, T0 - 600);
     s.scan("scan-old", OLD, vec![critical()]);
     // The same event again (a retry), and a duplicate delivery: nothing new happened.
     s.scan("scan-old", OLD, vec![critical()]);
@@ -109,8 +108,12 @@ fn each_applied_change_is_recorded_once_with_its_cause_actor_and_what_decided_it
     assert_eq!(h.len(), 1, "{h:#?}");
     let block = &h[0];
     assert_eq!(
-        (block.from, block.to),
-        (None, standing(Decision::Block, false))
+        (block.from, block.to, block.pushed_at),
+        (
+            standing(Decision::Pending, false),
+            standing(Decision::Block, false),
+            Some(T0 - 600)
+        )
     );
     assert_eq!(
         (block.cause, block.actor.as_str(), block.rule.as_str()),
@@ -122,7 +125,7 @@ fn each_applied_change_is_recorded_once_with_its_cause_actor_and_what_decided_it
 
     // The fix ships as a new digest under the same tag, three days later; the old one stays blocked.
     set_now(T0 + 3 * DAY);
-    s.registry.push(REPO, NEW, &["v1"], T0 + 3 * DAY - 60);
+    s.push("push-new", NEW, T0 + 3 * DAY - 60);
     s.scan("scan-new", NEW, vec![]);
     // An operator releases the old digest for a day, then it is deleted (twice: a retried event).
     set_now(T0 + 4 * DAY);
@@ -148,7 +151,7 @@ fn each_applied_change_is_recorded_once_with_its_cause_actor_and_what_decided_it
     assert_eq!(
         (new[0].from, new[0].to, new[0].tags.clone()),
         (
-            None,
+            standing(Decision::Pending, false),
             standing(Decision::Pass, false),
             vec!["v1".to_string()]
         )
@@ -185,6 +188,7 @@ fn each_applied_change_is_recorded_once_with_its_cause_actor_and_what_decided_it
     // release or the deletion, which came later), the tag v1 fixed in three days, nothing open.
     let settings = Settings {
         now: T0 + 6 * DAY,
+        since: T0 - 400 * DAY,
         windows: vec![30],
         sla: Sla::default(),
     };

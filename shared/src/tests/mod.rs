@@ -15,6 +15,21 @@ use crate::domain::tags::TagScheme;
 use crate::ports::fakes::{FakeRegistry, FakeState, Hooked, RecordingNotifier, RecordingRejects};
 use crate::service::Gatekeeper;
 
+thread_local! {
+    /// The clock of the suites that move time (each test runs on its own thread).
+    static NOW: std::cell::Cell<i64> = const { std::cell::Cell::new(1_800_000_000) };
+}
+
+/// The suites' clock, for `Gatekeeper::clock`.
+fn now() -> i64 {
+    NOW.with(std::cell::Cell::get)
+}
+
+/// Moves the suites' clock (a test starts by setting it).
+fn set_now(t: i64) {
+    NOW.with(|n| n.set(t));
+}
+
 /// One Lambda container over shared in-memory fakes, each port with hooks of its own.
 type Container = Gatekeeper<(
     Hooked<FakeRegistry>,
