@@ -167,7 +167,7 @@ def code_operations():
     ops = set()
     for path in glob.glob(os.path.join(ROOT, "shared", "src", "adapters", "*.rs")):
         with open(path) as f:
-            ops |= set(re.findall(r'"((?:ecr|dynamodb|sns|sqs|inspector2):[A-Za-z]+)"', f.read()))
+            ops |= set(re.findall(r'"((?:ecr|dynamodb|s3|sns|sqs|inspector2):[A-Za-z]+)"', f.read()))
     return ops
 
 

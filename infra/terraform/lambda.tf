@@ -32,6 +32,11 @@ locals {
     rejected_and_failed = { sid = "QueuesRejectedAndFailed", actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.this["rejected"].arn, aws_sqs_queue.this["failures"].arn] }
     failed              = { sid = "QueuesFailed", actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.this["failures"].arn] }
     key                 = { sid = "Key", actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [aws_kms_key.this.arn] }
+    # cost-report's weekly report: the verdict history by day, the image records now, and the
+    # report's objects (encrypted by the bucket's default with the key of the Key statement).
+    history = { sid = "History", actions = ["dynamodb:Query"], resources = ["${aws_dynamodb_table.state.arn}/index/history"] }
+    images  = { sid = "State", actions = ["dynamodb:Scan"], resources = [aws_dynamodb_table.state.arn] }
+    report  = { sid = "Report", actions = ["s3:PutObject"], resources = ["${aws_s3_bucket.reports.arn}/reports/*"] }
     # What the Lambda service does for the function's event source mapping, on its own queue only.
     intake_pushed  = { sid = "Intake", actions = ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"], resources = [aws_sqs_queue.intake["on_push"].arn] }
     intake_scanned = { sid = "Intake", actions = ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"], resources = [aws_sqs_queue.intake["on_scan"].arn] }
@@ -42,7 +47,7 @@ locals {
     on_push     = ["tag_pushed", "registry", "state", "notify", "rejected_and_failed", "key", "intake_pushed"]
     on_scan     = ["tag_scanned", "registry", "findings", "state_scanned", "notify", "rejected_and_failed", "key", "intake_scanned"]
     sweep       = ["tag_swept", "registry", "findings", "state_due", "notify", "failed", "key"]
-    cost_report = ["read_repositories", "read_registry", "coverage", "notify", "failed", "key"]
+    cost_report = ["read_repositories", "read_registry", "coverage", "history", "images", "notify", "report", "failed", "key"]
   }
 }
 

@@ -13,7 +13,7 @@ locals {
     on_push     = { binary = "on-push", timeout = 60, zip = var.zips.on_push, description = "ECR Image Action (push, delete, restore)" }
     on_scan     = { binary = "on-scan", timeout = 120, zip = var.zips.on_scan, description = "ECR Image Scan, Inspector2 Scan, Finding and Coverage" }
     sweep       = { binary = "sweep", timeout = 600, zip = var.zips.sweep, description = "Scheduled re-evaluation (deadlines, exception ends, lost events) and reminders" }
-    cost_report = { binary = "cost-report", timeout = 600, zip = var.zips.cost_report, description = "Weekly digest of what Inspector's ECR scanning costs and what to change (reads only)" }
+    cost_report = { binary = "cost-report", timeout = 600, zip = var.zips.cost_report, description = "Weekly digest of what Inspector's ECR scanning costs and what to change, and the weekly report (changes no image)" }
   }
 
   environment = {
@@ -39,6 +39,7 @@ locals {
     GATEKEEPER_MEMBER_ROLE        = var.member_role_name
     GATEKEEPER_GOVERNED_ACCOUNTS  = join(",", var.governed_accounts)
     GATEKEEPER_OU_PATH            = var.ou_path
+    GATEKEEPER_REPORT_BUCKET      = aws_s3_bucket.reports.id
   }
 
   repositories  = "arn:${local.partition}:ecr:${local.region}:${local.account}:repository/${var.repository_pattern}"
@@ -48,7 +49,7 @@ locals {
 }
 
 resource "aws_kms_key" "this" {
-  description         = "ecr-gatekeeper topics, queues, state table and logs"
+  description         = "ecr-gatekeeper topics, queues, state table, logs and report bucket"
   enable_key_rotation = true
   tags                = var.tags
   policy = jsonencode({

@@ -18,6 +18,11 @@ output "state_table_name" {
   value       = aws_dynamodb_table.state.name
 }
 
+output "report_bucket" {
+  description = "The weekly reports, reports/<YYYY-MM-DD>/report.html and report.json (GATEKEEPER_REPORT_BUCKET)."
+  value       = aws_s3_bucket.reports.id
+}
+
 output "rejected_queue_url" {
   description = "Events the gatekeeper could not use."
   value       = aws_sqs_queue.this["rejected"].url
@@ -34,7 +39,7 @@ output "events_dead_letter_queue_url" {
 }
 
 output "key_arn" {
-  description = "The KMS key of topics, queues, table and logs."
+  description = "The KMS key of topics, queues, table, logs and report bucket."
   value       = aws_kms_key.this.arn
 }
 

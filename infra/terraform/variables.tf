@@ -126,6 +126,16 @@ variable "cost_report_days" {
   }
 }
 
+variable "report_retention_days" {
+  description = "How long the weekly reports (reports/ in the report bucket) are kept, days."
+  type        = number
+  default     = 90
+  validation {
+    condition     = var.report_retention_days >= 1 && var.report_retention_days <= 3650 && floor(var.report_retention_days) == var.report_retention_days
+    error_message = "report_retention_days must be a whole number from 1 to 3650."
+  }
+}
+
 variable "price_initial_scan" {
   description = "USD per Inspector initial scan of an image (the cost report's estimate)."
   type        = number

@@ -221,6 +221,44 @@ impl Aws {
         moto_client!(aws_sdk_inspector2, &sdk, MotoAccount(self.account.clone()))
     }
 
+    /// An S3 client for this account (path-style addressing, which moto needs).
+    pub async fn s3(&self) -> aws_sdk_s3::Client {
+        let sdk = sdk_for(&self.moto.endpoint, &self.region).await;
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&sdk)
+                .force_path_style(true)
+                .interceptor(MotoAccount(self.account.clone()))
+                .build(),
+        )
+    }
+
+    /// Creates a bucket in this region.
+    pub async fn create_bucket(&self, name: &str) {
+        let region = aws_sdk_s3::types::BucketLocationConstraint::from(self.region.as_str());
+        let config = aws_sdk_s3::types::CreateBucketConfiguration::builder()
+            .location_constraint(region)
+            .build();
+        (self.s3().await.create_bucket())
+            .bucket(name)
+            .create_bucket_configuration(config)
+            .send()
+            .await
+            .expect("create the bucket");
+    }
+
+    /// An object's content type and body.
+    pub async fn object(&self, bucket: &str, key: &str) -> (Option<String>, Vec<u8>) {
+        let out = (self.s3().await.get_object().bucket(bucket).key(key))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("s3://{bucket}/{key}: {e:?}"));
+        let content_type = out.content_type().map(str::to_string);
+        (
+            content_type,
+            out.body.collect().await.expect("the body").to_vec(),
+        )
+    }
+
     /// Writes this account's OU path where its member stack does (the SSM parameter
     /// [`gatekeeper::adapters::OU_PATH_PARAMETER`] in this region).
     pub async fn write_ou_path(&self, path: &str) {

@@ -1,31 +1,47 @@
 //! cost-report Lambda: on a schedule (weekly by default), publishes the cost report as a digest:
 //! `event_type: cost` on the JSON topic and a Slack notice on the Chatbot topic. An Organization
 //! deployment publishes one `cost` per account it governs (members read through their stacks'
-//! read-only role) and a `cost_summary`, the week's one Slack notice. Reads only; the scheduler's
-//! payload is not read. Glue: the arithmetic is `gatekeeper::outbound::cost` and `cost_summary`.
+//! read-only role) and a `cost_summary`, the week's one Slack notice. With a report bucket
+//! (`GATEKEEPER_REPORT_BUCKET`), it then writes the week's report (the verdict history's figures)
+//! there as its page and JSON, and publishes `event_type: report` naming their keys. Reads AWS only,
+//! but for those two objects; the scheduler's payload is not read. Glue: the arithmetic is
+//! `gatekeeper::outbound::cost`, `cost_summary` and `domain::remediation`.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use gatekeeper::adapters::{
-    Inspector, Members, READ_ROLE_SUFFIX, gather_cost_inputs, gather_organization_cost_inputs,
+    Inspector, Members, READ_ROLE_SUFFIX, ReportBucket, gather_cost_inputs,
+    gather_organization_cost_inputs,
 };
 use gatekeeper::bootstrap::config::Config;
 use gatekeeper::bootstrap::lambda::{self, LambdaEvent};
 use gatekeeper::bootstrap::{AwsGatekeeper, stop_before, time_left};
 use gatekeeper::domain::Place;
+use gatekeeper::domain::remediation::{Settings, Sla};
+use gatekeeper::domain::time::DAY;
 use gatekeeper::error::Error;
 use gatekeeper::outbound::cost_summary::OrganizationCost;
+use gatekeeper::outbound::report_digest::{ReportDigest, keys};
+use gatekeeper::outbound::report_page::render;
 use gatekeeper::ports::{FindingsSource, Notifier};
+use gatekeeper::service::remediation;
 use serde_json::{Value, json};
 
 /// What an Organization run keeps, after it stops reading members, for Inspector's queries and for
 /// publishing one message per account: this, or a fifth of the run's time when that is less.
 const PUBLISH_RESERVE: Duration = Duration::from_secs(120);
 
-/// The function's state: Inspector, the configuration, the gatekeeper (its registry and topics),
-/// and the members' read-only registries in an Organization deployment.
-type State = (Inspector, Config, AwsGatekeeper, Option<Members>);
+/// The function's state: Inspector, the configuration, the gatekeeper (its registry, topics and
+/// state table), the members' read-only registries in an Organization deployment, and the bucket of
+/// the weekly report when there is one.
+type State = (
+    Inspector,
+    Config,
+    AwsGatekeeper,
+    Option<Members>,
+    Option<ReportBucket>,
+);
 
 fn main() -> ExitCode {
     lambda::run(
@@ -36,22 +52,35 @@ fn main() -> ExitCode {
                     .adapters()
                     .members(&format!("{role}{READ_ROLE_SUFFIX}"))
             });
+            let bucket = (start.config.report_bucket.as_ref())
+                .map(|name| ReportBucket::on(&start.sdk, name.clone()));
             (
                 start.adapters().findings(),
                 start.config,
                 start.gatekeeper,
                 members,
+                bucket,
             )
         },
         handle,
     )
 }
 
-/// One digest: gathers what scanning costs, publishes the report, answers with its totals.
+/// One digest: gathers what scanning costs, publishes the report, answers with its totals; then the
+/// weekly report, when there is a bucket for it.
 async fn handle(state: &State, event: LambdaEvent<Value>) -> Result<Value, Error> {
-    let (inspector, config, gk, members) = state;
+    let mut answer = cost(state, event.context.deadline).await?;
+    if let Some(bucket) = &state.4 {
+        answer["report"] = weekly_report(&state.1, &state.2, bucket).await?;
+    }
+    Ok(answer)
+}
+
+/// The cost digest (or, in an Organization deployment, one per account and the summary).
+async fn cost(state: &State, deadline_ms: u64) -> Result<Value, Error> {
+    let (inspector, config, gk, members, _) = state;
     if let (Some(members), Some(home)) = (members, &gk.home) {
-        return organization(state, members, home, event.context.deadline).await;
+        return organization(state, members, home, deadline_ms).await;
     }
     let inputs = gather_cost_inputs(&gk.registry, inspector).await?;
     let now = gatekeeper::domain::time::now();
@@ -70,7 +99,7 @@ async fn handle(state: &State, event: LambdaEvent<Value>) -> Result<Value, Error
 /// Inspector scans for this administrator) in the deployment's region, one after another until the
 /// run's time is short; a member that cannot be read is named in the summary, not an error.
 async fn organization(
-    (inspector, config, gk, _): &State,
+    (inspector, config, gk, _, _): &State,
     members: &Members,
     home: &Place,
     deadline_ms: u64,
@@ -126,5 +155,44 @@ async fn organization(
         "accounts_read": s.accounts_read,
         "accounts_failed": s.accounts_failed,
         "savings_monthly": s.savings_monthly,
+    }))
+}
+
+/// The week's report from the state table (its whole history kept, the windows of 30 and 90 days,
+/// the default SLA), written to the bucket as its page and JSON under the day's keys, then announced
+/// (the message names the keys). Answers with where it went and its headline figures.
+async fn weekly_report(
+    config: &Config,
+    gk: &AwsGatekeeper,
+    bucket: &ReportBucket,
+) -> Result<Value, Error> {
+    let now = gatekeeper::domain::time::now();
+    let settings = Settings {
+        now,
+        since: now - config.deployment.history_days * DAY,
+        windows: vec![30, 90],
+        sla: Sla::default(),
+    };
+    let report = remediation(&gk.state, &settings).await?;
+    let (page, data) = keys(&report);
+    let json = serde_json::to_string(&report).unwrap_or_default();
+    bucket.put(&data, json, "application/json").await?;
+    bucket
+        .put(&page, render(&report), "text/html; charset=utf-8")
+        .await?;
+    let digest = ReportDigest {
+        report: &report,
+        bucket: bucket.name(),
+        page: &page,
+        data: &data,
+    };
+    gk.notifier.publish(&digest.to_message()).await?;
+    tracing::info!(bucket = bucket.name(), page = %page, blocked = report.now.blocked, "weekly report written");
+    Ok(json!({
+        "bucket": bucket.name(),
+        "page": page,
+        "blocked": report.now.blocked,
+        "open_tickets": report.now.open_tickets,
+        "open_past_sla": report.now.open_past_sla,
     }))
 }

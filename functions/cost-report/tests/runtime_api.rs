@@ -121,3 +121,94 @@ async fn across_an_organization_each_account_has_its_digest_and_the_channel_one_
     assert_eq!(chatbot_errors(&chat[0].1), None, "{}", chat[0].1);
     assert_eq!(chat[0].1["metadata"]["eventType"], "cost_summary");
 }
+
+#[tokio::test]
+async fn with_a_report_bucket_the_weekly_run_writes_the_report_page_there_and_names_its_key() {
+    use gatekeeper::domain::Mode;
+    use gatekeeper::domain::policy::Policy;
+    use gatekeeper::ports::fakes::FakeFindings;
+    use gatekeeper_tests::fixtures::inspector_scan_event;
+
+    let (aws, setup) = Aws::for_function("eu-south-2").await;
+    // One image blocked (its history recorded by the gatekeeper), one passing.
+    aws.create_repo("team/api", "MUTABLE", &[]).await;
+    let bad = aws.push("team/api", "weekly-bad", &["v1"]).await;
+    let good = aws.push("team/api", "weekly-good", &["v2"]).await;
+    let gk = aws.gatekeeper(&setup, Mode::Enforce, Policy::builtin());
+    let findings = FakeFindings::default();
+    findings.set(
+        &bad,
+        vec![gatekeeper::domain::Finding::new(
+            "CVE-2026-41234",
+            gatekeeper::domain::Severity::Critical,
+        )],
+    );
+    for (id, digest, critical) in [("scan-bad", &bad, 1), ("scan-good", &good, 0)] {
+        let event = aws.here(inspector_scan_event(
+            id,
+            &aws.account,
+            "team/api",
+            digest,
+            &[],
+            critical,
+        ));
+        gk.handle_scan_event(&findings, &event).await.unwrap();
+    }
+    aws.drain(&setup.subscriber_url).await;
+    let bucket = "gk-reports-weekly";
+    aws.create_bucket(bucket).await;
+
+    let binary = env!("CARGO_BIN_EXE_cost-report");
+    let env = [("GATEKEEPER_REPORT_BUCKET", bucket)];
+    let function = Function::deployed(binary, &aws, &aws.moto.endpoint, &setup, &env).unwrap();
+    let schedule = serde_json::json!({"id": "weekly", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+    let out = function.respond(&schedule);
+    assert_eq!(
+        (
+            out["report"]["blocked"].as_u64(),
+            out["report"]["open_tickets"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "{out}"
+    );
+
+    // The report's message names where its page is; it is valid against the contract.
+    let bodies: Vec<serde_json::Value> = (aws.messages(&setup.subscriber_url).await.into_iter())
+        .map(|(_, b)| b)
+        .collect();
+    let report = bodies
+        .iter()
+        .find(|b| b["event_type"] == "report")
+        .expect("a report message");
+    assert_eq!(schema_errors(report), None, "{report}");
+    assert_eq!(report["report"]["bucket"], bucket);
+    let page = report["report"]["page"].as_str().unwrap();
+    assert!(
+        page.starts_with("reports/") && page.ends_with("/report.html"),
+        "{page}"
+    );
+    assert_eq!(report["report"]["blocked"], 1);
+    let chat = aws.messages(&setup.chat_url).await;
+    assert!(
+        chat.iter().all(|(_, c)| chatbot_errors(c).is_none()),
+        "{chat:?}"
+    );
+    assert!(
+        chat.iter()
+            .any(|(_, c)| c["metadata"]["eventType"] == "report"),
+        "{chat:?}"
+    );
+
+    // The page and the figures are in the bucket under those keys.
+    let (content_type, html) = aws.object(bucket, page).await;
+    assert_eq!(content_type.as_deref(), Some("text/html; charset=utf-8"));
+    let html = String::from_utf8(html).unwrap();
+    assert!(
+        html.contains("data-figure=\"blocked\"><span class=\"value\">1</span>"),
+        "{html}"
+    );
+    let data = report["report"]["data"].as_str().unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&aws.object(bucket, data).await.1).unwrap();
+    assert_eq!(json["now"]["blocked"], 1);
+}

@@ -47,6 +47,8 @@ pub const CLAIM_LEASE: &str = "GATEKEEPER_CLAIM_LEASE";
 pub const SWEEP_INTERVAL: &str = "GATEKEEPER_SWEEP_INTERVAL";
 /// How long an image may stay held without a scan result before the sweep says so (default `6h`).
 pub const HELD_TIMEOUT: &str = "GATEKEEPER_HELD_TIMEOUT";
+/// The private bucket the weekly report's page is written to (unset: no weekly report).
+pub const REPORT_BUCKET: &str = "GATEKEEPER_REPORT_BUCKET";
 /// How long the verdict history is kept (a duration, `400d` by default).
 pub const HISTORY_RETENTION: &str = "GATEKEEPER_HISTORY_RETENTION";
 /// The price of one Inspector initial scan of an ECR image, USD (default `0.09`).
@@ -179,6 +181,8 @@ pub struct Config {
     pub pricing: Pricing,
     /// The cost digest's period, days.
     pub cost_days: i64,
+    /// The private bucket the weekly report's page is written to (`None`: no weekly report).
+    pub report_bucket: Option<String>,
     /// The per-container pace of PutImage and Inspector calls.
     pub pacing: Pacing,
 }
@@ -336,6 +340,7 @@ impl Config {
                 rescan: env.number(PRICE_RESCAN, prices.rescan)?,
             },
             cost_days: env.number(COST_DAYS, 7.0)?.round().max(1.0) as i64,
+            report_bucket: env.get(REPORT_BUCKET),
             pacing: Pacing {
                 put_image: env.rate(PUT_IMAGE_RATE, PUT_IMAGE_TPS)?,
                 inspector: env.rate(INSPECTOR_RATE, INSPECTOR_TPS)?,

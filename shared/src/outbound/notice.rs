@@ -34,11 +34,13 @@ pub enum EventType {
     Cost,
     /// The weekly cost summary of an Organization deployment's accounts (outbound/cost_summary.rs).
     CostSummary,
+    /// The weekly report: where its page is, and its figures (outbound/report_digest.rs).
+    Report,
 }
 
 impl EventType {
     /// Every event type.
-    pub const ALL: [EventType; 7] = [
+    pub const ALL: [EventType; 8] = [
         EventType::Verdict,
         EventType::Alert,
         EventType::Release,
@@ -46,6 +48,7 @@ impl EventType {
         EventType::Reminder,
         EventType::Cost,
         EventType::CostSummary,
+        EventType::Report,
     ];
 
     /// The `event_type` body field and message attribute.
@@ -58,6 +61,7 @@ impl EventType {
             EventType::Reminder => "reminder",
             EventType::Cost => "cost",
             EventType::CostSummary => "cost_summary",
+            EventType::Report => "report",
         }
     }
 }
