@@ -94,6 +94,9 @@ resource "aws_cloudwatch_metric_alarm" "intake_age" {
   tags                = var.tags
 }
 
+# Errors and throttles of the four functions, summed with SUM([...]): it adds whichever functions
+# wrote a datapoint in the period (sweep runs hourly, cost-report weekly), where `a + b` could leave a
+# period without a value, and so without an alarm, when one of them did not run.
 resource "aws_cloudwatch_metric_alarm" "lambda" {
   for_each            = local.lambda_alarms
   alarm_name          = "${var.name}-${lower(each.key)}"
@@ -107,7 +110,7 @@ resource "aws_cloudwatch_metric_alarm" "lambda" {
 
   metric_query {
     id          = "total"
-    expression  = join(" + ", keys(local.functions))
+    expression  = "SUM([${join(", ", keys(local.functions))}])"
     label       = lower(each.key)
     return_data = true
   }
