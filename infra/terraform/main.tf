@@ -48,10 +48,15 @@ locals {
   has_slack     = var.slack_workspace_id != "" && var.slack_channel_id != ""
 }
 
+# Protected from destroy with the state table and the report bucket it encrypts: they must not be
+# left unreadable once the key's deletion window ends.
 resource "aws_kms_key" "this" {
   description         = "ecr-gatekeeper topics, queues, state table, logs and report bucket"
   enable_key_rotation = true
   tags                = var.tags
+  lifecycle {
+    prevent_destroy = true
+  }
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [

@@ -32,6 +32,10 @@ use serde_json::{Value, json};
 /// publishing one message per account: this, or a fifth of the run's time when that is less.
 const PUBLISH_RESERVE: Duration = Duration::from_secs(120);
 
+/// What an Organization run also keeps for the weekly report when it writes one (a Query per day of
+/// the history kept and a Scan of the state table): this, or a fifth of the run's time when less.
+const REPORT_RESERVE: Duration = Duration::from_secs(60);
+
 /// The function's state: Inspector, the configuration, the gatekeeper (its registry, topics and
 /// state table), the members' read-only registries in an Organization deployment, and the bucket of
 /// the weekly report when there is one.
@@ -99,7 +103,7 @@ async fn cost(state: &State, deadline_ms: u64) -> Result<Value, Error> {
 /// Inspector scans for this administrator) in the deployment's region, one after another until the
 /// run's time is short; a member that cannot be read is named in the summary, not an error.
 async fn organization(
-    (inspector, config, gk, _, _): &State,
+    (inspector, config, gk, _, bucket): &State,
     members: &Members,
     home: &Place,
     deadline_ms: u64,
@@ -117,7 +121,13 @@ async fn organization(
             })
         });
     let places: Vec<Option<Place>> = std::iter::once(None).chain(members_places).collect();
-    let reserve = PUBLISH_RESERVE.min(time_left(deadline_ms) / 5);
+    let left = time_left(deadline_ms);
+    let report = if bucket.is_some() {
+        REPORT_RESERVE.min(left / 5)
+    } else {
+        Duration::ZERO
+    };
+    let reserve = PUBLISH_RESERVE.min(left / 5) + report;
     let until = stop_before(deadline_ms, reserve);
     let inputs = gather_organization_cost_inputs(
         (&gk.registry, home),

@@ -15,12 +15,15 @@ pub struct ReportBucket {
 }
 
 impl ReportBucket {
-    /// The bucket `bucket`, through a client made from `sdk`: path-style addressing when `sdk`
-    /// names an endpoint (a local emulator, an S3-compatible store), virtual-hosted otherwise.
+    /// The bucket `bucket`, through a client made from `sdk`: path-style addressing when an endpoint
+    /// is named for it (`AWS_ENDPOINT_URL`, or `AWS_ENDPOINT_URL_S3`: a local emulator, an
+    /// S3-compatible store), virtual-hosted in AWS.
     pub fn on(sdk: &aws_config::SdkConfig, bucket: impl Into<String>) -> ReportBucket {
+        let named = sdk.endpoint_url().is_some()
+            || std::env::var("AWS_ENDPOINT_URL_S3").is_ok_and(|v| !v.trim().is_empty());
         let config = aws_sdk_s3::config::Builder::from(sdk)
             .interceptor(super::CountThrottles)
-            .force_path_style(sdk.endpoint_url().is_some())
+            .force_path_style(named)
             .build();
         ReportBucket {
             client: Client::from_conf(config),

@@ -7,8 +7,8 @@
 
 use serde_json::Value;
 
-use crate::domain::verdict::{Summary, Verdict, pending};
-use crate::domain::{Decision, Severity, SeverityCounts};
+use crate::domain::verdict::{Summary, TOP_FINDINGS, Verdict, pending};
+use crate::domain::{Decision, Finding, Severity, SeverityCounts};
 
 /// One manifest an index refers to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,17 +127,48 @@ pub fn aggregate(platforms: &[PlatformVerdict]) -> Verdict {
         .iter()
         .filter_map(|p| p.summary.as_ref().and_then(|s| s.deadline))
         .min();
+    let top = blocking_of(&images);
     Verdict {
         decision,
         counts,
         max_severity: counts.max(),
         reasons,
-        top: Vec::new(),
-        blocking: 0,
+        blocking: if decision == Decision::Block {
+            top.len() as u32
+        } else {
+            0
+        },
+        top: if decision == Decision::Block {
+            top
+        } else {
+            Vec::new()
+        },
         warning: 0,
         exceptions: Vec::new(),
         deadline,
     }
+}
+
+/// What blocks the blocked platform images (each vulnerability once, at its highest severity, most
+/// severe first, at most [`TOP_FINDINGS`]): what the index's block is recorded with.
+fn blocking_of(images: &[&PlatformVerdict]) -> Vec<Finding> {
+    let mut by_id: std::collections::BTreeMap<&str, Severity> = std::collections::BTreeMap::new();
+    let blocked = images
+        .iter()
+        .filter(|p| p.decision == Some(Decision::Block));
+    for v in blocked
+        .filter_map(|p| p.summary.as_ref())
+        .flat_map(|s| &s.blocking)
+    {
+        let severity = by_id.entry(&v.id).or_insert(v.severity);
+        *severity = (*severity).max(v.severity);
+    }
+    let mut top: Vec<Finding> = (by_id.into_iter())
+        .map(|(id, severity)| Finding::new(id, severity))
+        .collect();
+    top.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.id.cmp(&b.id)));
+    top.truncate(TOP_FINDINGS);
+    top
 }
 
 #[cfg(test)]
@@ -220,5 +251,36 @@ mod tests {
             v.reasons
         );
         assert_eq!(aggregate(&[]).decision, Pending);
+        // What blocks a blocked platform image is what the index's block is recorded with (the
+        // report's tickets), each vulnerability once at its highest severity.
+        let vuln = |id: &str, severity| crate::domain::history::Vulnerability {
+            id: id.into(),
+            severity,
+        };
+        let mut platforms = with(Some(Block), Some(Block), None);
+        for (p, found) in platforms.iter_mut().zip([
+            vec![
+                vuln("CVE-1", Severity::High),
+                vuln("CVE-2", Severity::Critical),
+            ],
+            vec![vuln("CVE-1", Severity::Critical)],
+        ]) {
+            if let Some(s) = p.summary.as_mut() {
+                s.blocking = found;
+            }
+        }
+        let v = aggregate(&platforms);
+        assert_eq!(
+            v.blocking_vulnerabilities(),
+            vec![
+                vuln("CVE-1", Severity::Critical),
+                vuln("CVE-2", Severity::Critical)
+            ]
+        );
+        assert!(
+            aggregate(&with(Some(Pass), Some(Warn), None))
+                .blocking_vulnerabilities()
+                .is_empty()
+        );
     }
 }

@@ -5,11 +5,13 @@
 //! history and the state table's records.
 //!
 //! A ticket (repository, vulnerability) opens when the vulnerability first blocks an image of the
-//! repository. A fix ships as a new digest while the old one stays blocked, so a ticket is fixed by
-//! the first later new image of the repository whose first verdict lets it deploy (pass or warn), or
-//! when a rescan leaves no image blocked by it; an exception, a release or a deletion that leaves no
-//! image blocked by it resolves it without a fix. A tag's time to fix runs from the
-//! block of an image carrying it to the first new image under the same tag that passes or warns.
+//! repository. A fix ships as a new digest while the old one stays blocked, so a ticket is fixed only
+//! by a newer image of the repository (pushed after the images it blocks) whose first verdict lets it
+//! deploy (pass or warn); an exception, a release, a deletion, or the same image no longer blocked by
+//! it (reassessed) resolves it without a fix, and one resolved so that blocks again (a release or an
+//! exception that ends) is the same ticket, its age counted from its first opening. A tag's time to
+//! fix runs from the block of an image carrying it to the first newer image under the same tag that
+//! passes or warns.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -264,7 +266,8 @@ pub struct OpenTicket {
     pub rule: String,
     /// When it opened (for one opened before the history read: when that starts).
     pub opened: String,
-    /// Whether it opened before the history read (its age is at least `age_days`).
+    /// Whether it opened before the history read begins (`opened` is where it begins; the ticket is
+    /// at least `age_days` old).
     pub before_history: bool,
     /// Days open.
     pub age_days: f64,
@@ -347,8 +350,11 @@ struct Replay {
     /// Tickets opened, when.
     opened: Vec<Epoch>,
     /// When the newest image of each repository that deployed from its first verdict was pushed: an
-    /// older image blocked again (a release that ends) is superseded and opens no ticket.
+    /// older image blocked again when its release ends is superseded and opens no ticket.
     deployable: BTreeMap<String, Epoch>,
+    /// Tickets resolved without a fix (excepted, released, reassessed), by (scope, vulnerability):
+    /// when they first opened, so that blocking again continues them.
+    dormant: BTreeMap<(String, String), Epoch>,
     /// The images with a verdict other than `pending` so far, by (scope, digest).
     decided: BTreeSet<(String, String)>,
     /// What blocks each image now, by (scope, digest).
@@ -382,7 +388,7 @@ impl Replay {
         if decided.is_some() {
             self.decided.insert(key.clone());
         }
-        if first && decided.is_some_and(|t| !t.blocks()) {
+        if first && decided.is_some_and(|t| matches!(t.decision, Decision::Pass | Decision::Warn)) {
             self.new_image(c, &scope);
         }
         for v in c.blocking.iter().filter(|v| after.contains(&v.id)) {
@@ -406,22 +412,31 @@ impl Replay {
         self.track_block(c, key);
     }
 
-    /// Adds the image of `c` to the ticket of `v` in its repository, opening it unless a newer image
-    /// of the repository already deployed (this one is superseded).
+    /// Adds the image of `c` to the ticket of `v` in its repository: the one open, the one resolved
+    /// without a fix (it opened then), or a new one; none when the image is blocked again as its
+    /// release ends and a newer image of the repository deployed meanwhile (it is superseded).
     fn add_to_ticket(&mut self, c: &Change, scope: &str, v: &Vulnerability) {
         let key = (scope.to_string(), v.id.clone());
+        let mut opened = c.at;
         if !self.open.contains_key(&key) {
-            let superseded = (self.deployable.get(scope))
-                .is_some_and(|newest| c.pushed_at.is_some_and(|p| p < *newest));
+            let release_ends = c
+                .from
+                .is_some_and(|f| f.decision == Decision::Block && f.released);
+            let superseded = release_ends
+                && (self.deployable.get(scope))
+                    .is_some_and(|newest| c.pushed_at.is_some_and(|p| p < *newest));
             if superseded {
                 return;
             }
-            self.opened.push(c.at);
+            match self.dormant.remove(&key) {
+                Some(first) => opened = first,
+                None => self.opened.push(c.at),
+            }
         }
         let ticket = self.open.entry(key).or_insert_with(|| Ticket {
             severity: v.severity,
             rule: c.rule.clone(),
-            opened: c.at,
+            opened,
             before_history: false,
             images: BTreeSet::new(),
             pushed: None,
@@ -465,7 +480,16 @@ impl Replay {
     }
 
     fn resolve(&mut self, scope: &str, id: &str, at: Epoch, how: Resolution) {
-        if let Some(t) = self.open.remove(&(scope.to_string(), id.to_string())) {
+        let key = (scope.to_string(), id.to_string());
+        if let Some(t) = self.open.remove(&key) {
+            if matches!(
+                how,
+                Resolution::Excepted | Resolution::Released | Resolution::Reassessed
+            ) {
+                self.dormant.insert(key, t.opened);
+            } else {
+                self.dormant.remove(&key);
+            }
             self.resolved.push(Resolved {
                 scope: scope.to_string(),
                 severity: t.severity,
@@ -502,8 +526,8 @@ impl Replay {
     }
 
     /// Tickets for the blocked images now whose block the history does not reach back to: opened
-    /// before `since` (their age is at least `now - since`).
-    fn before_history(&mut self, current: &[Current], since: Epoch) {
+    /// before `start`, where the history read begins (their age is at least `now - start`).
+    fn before_history(&mut self, current: &[Current], start: Epoch) {
         for c in current.iter().filter(|c| c.standing.blocks()) {
             let key = (c.scope.clone(), c.digest.clone());
             if self.blocked_since.contains_key(&key) {
@@ -518,7 +542,7 @@ impl Replay {
                             .get(&key)
                             .cloned()
                             .unwrap_or_else(|| "unknown".into()),
-                        opened: since,
+                        opened: start,
                         before_history: true,
                         images: BTreeSet::new(),
                         pushed: None,
@@ -554,7 +578,12 @@ pub fn analyze(changes: &[Change], current: &[Current], settings: &Settings) -> 
     for c in &ordered {
         replay.apply(c);
     }
-    replay.before_history(current, settings.since);
+    // The history begins with its oldest change read (not before `since`; now, when there is none):
+    // a block older than that is at least that old.
+    let start = ordered
+        .first()
+        .map_or(settings.now, |c| c.at.max(settings.since));
+    replay.before_history(current, start);
     let now = settings.now;
     let sla = &settings.sla;
     let open: Vec<OpenTicket> = open_tickets(&replay, now, sla);
@@ -1174,11 +1203,14 @@ mod tests {
             block(),
             vec![vuln("CVE-7", Severity::High)],
         )];
-        let settings = Settings {
-            since: NOW - 40 * DAY,
-            ..settings()
-        };
-        let r = analyze(&[], &records, &settings);
+        // The history read begins 40 days ago (its oldest change, another image's): the block is at
+        // least that old. With no history at all, nothing says how old it is.
+        let history = [change("r", "y", 40, None, pass())];
+        assert_eq!(
+            analyze(&[], &records, &settings()).open_tickets[0].age_days,
+            0.0
+        );
+        let r = analyze(&history, &records, &settings());
         assert_eq!(r.open_tickets.len(), 1);
         let t = &r.open_tickets[0];
         assert_eq!(
@@ -1204,6 +1236,56 @@ mod tests {
         let day = |ago: usize| r.trend[89 - ago].blocked;
         assert_eq!((day(0), day(6), day(10)), (0, 1, 0));
         assert_eq!(r.windows[0].blocks_ended.count, 1);
+    }
+
+    #[test]
+    fn a_release_that_ends_continues_its_ticket_from_its_first_opening() {
+        // Blocked on day -20 (CRITICAL: 15 days), released on day -6 for a day, blocked again on
+        // day -5: one ticket, 20 days old, past its SLA; the release counted apart.
+        let crit = vec![vuln("CVE-1", Severity::Critical)];
+        let released = Some(Standing::new(Decision::Block, true));
+        let changes = vec![
+            Change {
+                blocking: crit.clone(),
+                ..change("r", "a", 20, None, block())
+            },
+            Change {
+                cause: Cause::Release,
+                ..change("r", "a", 6, block(), released)
+            },
+            Change {
+                blocking: crit,
+                cause: Cause::Deadline,
+                ..change("r", "a", 5, released, block())
+            },
+        ];
+        let r = analyze(&changes, &[current("r", "a", block(), vec![])], &settings());
+        assert_eq!((r.windows[0].opened, r.windows[0].released), (1, 1));
+        assert_eq!(r.open_tickets.len(), 1);
+        assert_eq!(
+            (r.open_tickets[0].age_days, r.open_tickets[0].past_sla),
+            (20.0, true)
+        );
+    }
+
+    #[test]
+    fn a_first_verdict_released_by_an_override_fixes_nothing() {
+        let crit = vec![vuln("CVE-1", Severity::Critical)];
+        let changes = vec![
+            Change {
+                blocking: crit.clone(),
+                ..change("r", "a", 20, None, block())
+            },
+            change(
+                "r",
+                "b",
+                10,
+                None,
+                Some(Standing::new(Decision::Block, true)),
+            ),
+        ];
+        let r = analyze(&changes, &[], &settings());
+        assert_eq!((r.windows[0].fixed.count, r.open_tickets.len()), (0, 1));
     }
 
     #[test]

@@ -40,7 +40,8 @@ impl ReportDigest<'_> {
     /// The message on the JSON topic, with its Slack card.
     pub fn to_message(&self) -> Message {
         let r = self.report;
-        let key = dedup_key(&["report", r.generated_at.as_str()]);
+        // One key per day, as the objects' keys: a retried run sends it again under the same key.
+        let key = dedup_key(&["report", &week_of(&r.generated_at)]);
         let windows: Vec<serde_json::Value> = (r.windows.iter())
             .map(|w| {
                 json!({"days": w.days, "opened": w.opened, "fixed": w.fixed.count,
@@ -139,7 +140,7 @@ mod tests {
     use crate::domain::remediation::{Settings, Sla, analyze};
 
     #[test]
-    fn the_message_names_the_day_s_keys_and_the_figures_and_is_the_same_for_a_retry() {
+    fn the_message_names_the_day_s_keys_and_the_figures_and_a_retry_keeps_its_key() {
         let settings = Settings {
             now: 1_800_000_000,
             since: 1_800_000_000 - 400 * 86_400,
@@ -175,7 +176,21 @@ mod tests {
                 .subject
                 .starts_with("ECR gatekeeper: 0 image(s) blocked")
         );
-        assert_eq!(message.dedup_key, digest.to_message().dedup_key);
+        // A retry later the same day (Lambda's retries of the weekly run) carries the same key.
+        let later = analyze(
+            &[],
+            &[],
+            &Settings {
+                now: settings.now + 3600,
+                ..settings.clone()
+            },
+        );
+        let again = ReportDigest {
+            report: &later,
+            ..digest
+        }
+        .to_message();
+        assert_eq!(message.dedup_key, again.dedup_key);
         assert!(
             message
                 .chat

@@ -98,7 +98,8 @@ fn standing(decision: Decision, released: bool) -> Option<Standing> {
 #[test]
 fn each_applied_change_is_recorded_once_with_its_cause_actor_and_what_decided_it() {
     let s = Setup::new();
-    // Pushed first (recorded `pending`, as every push is), then scanned.
+    // Pushed first (the push leaves the image's record `pending`: no change in the history), then
+    // scanned.
     s.push("push-old", OLD, T0 - 600);
     s.scan("scan-old", OLD, vec![critical()]);
     // The same event again (a retry), and a duplicate delivery: nothing new happened.
