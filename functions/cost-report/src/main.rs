@@ -2,7 +2,7 @@
 //! `event_type: cost` on the JSON topic and a Slack notice on the Chatbot topic. An Organization
 //! deployment publishes one `cost` per account it governs (members read through their stacks'
 //! read-only role) and a `cost_summary`, the week's one Slack notice. With a report bucket
-//! (`GATEKEEPER_REPORT_BUCKET`), it then writes the week's report (the verdict history's figures)
+//! (`GATEKEEPER_REPORT_BUCKET`), it first writes the week's report (the verdict history's figures)
 //! there as its page and JSON, and publishes `event_type: report` naming their keys. Reads AWS only,
 //! but for those two objects; the scheduler's payload is not read. Glue: the arithmetic is
 //! `gatekeeper::outbound::cost`, `cost_summary` and `domain::remediation`.
@@ -31,10 +31,6 @@ use serde_json::{Value, json};
 /// What an Organization run keeps, after it stops reading members, for Inspector's queries and for
 /// publishing one message per account: this, or a fifth of the run's time when that is less.
 const PUBLISH_RESERVE: Duration = Duration::from_secs(120);
-
-/// What an Organization run also keeps for the weekly report when it writes one (a Query per day of
-/// the history kept and a Scan of the state table): this, or a fifth of the run's time when less.
-const REPORT_RESERVE: Duration = Duration::from_secs(60);
 
 /// The function's state: Inspector, the configuration, the gatekeeper (its registry, topics and
 /// state table), the members' read-only registries in an Organization deployment, and the bucket of
@@ -70,12 +66,18 @@ fn main() -> ExitCode {
     )
 }
 
-/// One digest: gathers what scanning costs, publishes the report, answers with its totals; then the
-/// weekly report, when there is a bucket for it.
+/// The weekly report first, when there is a bucket for it (written under the day's keys and
+/// announced under the day's key: a retry after a failure repeats it harmlessly, and a failing report
+/// never sends the cost digest twice); then the cost digest: gathers what scanning costs, publishes
+/// it, answers with its totals.
 async fn handle(state: &State, event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let report = match &state.4 {
+        Some(bucket) => Some(weekly_report(&state.1, &state.2, bucket).await?),
+        None => None,
+    };
     let mut answer = cost(state, event.context.deadline).await?;
-    if let Some(bucket) = &state.4 {
-        answer["report"] = weekly_report(&state.1, &state.2, bucket).await?;
+    if let Some(report) = report {
+        answer["report"] = report;
     }
     Ok(answer)
 }
@@ -103,7 +105,7 @@ async fn cost(state: &State, deadline_ms: u64) -> Result<Value, Error> {
 /// Inspector scans for this administrator) in the deployment's region, one after another until the
 /// run's time is short; a member that cannot be read is named in the summary, not an error.
 async fn organization(
-    (inspector, config, gk, _, bucket): &State,
+    (inspector, config, gk, _, _): &State,
     members: &Members,
     home: &Place,
     deadline_ms: u64,
@@ -121,13 +123,7 @@ async fn organization(
             })
         });
     let places: Vec<Option<Place>> = std::iter::once(None).chain(members_places).collect();
-    let left = time_left(deadline_ms);
-    let report = if bucket.is_some() {
-        REPORT_RESERVE.min(left / 5)
-    } else {
-        Duration::ZERO
-    };
-    let reserve = PUBLISH_RESERVE.min(left / 5) + report;
+    let reserve = PUBLISH_RESERVE.min(time_left(deadline_ms) / 5);
     let until = stop_before(deadline_ms, reserve);
     let inputs = gather_organization_cost_inputs(
         (&gk.registry, home),

@@ -304,6 +304,9 @@ struct Ticket {
     /// Whether it opened before the history read.
     before_history: bool,
     images: BTreeSet<String>,
+    /// Every image it ever blocked (an image of these blocked again continues it after a
+    /// resolution without a fix).
+    ever: BTreeSet<String>,
     /// When the newest of its images was pushed, when known.
     pushed: Option<Epoch>,
 }
@@ -319,6 +322,8 @@ impl Ticket {
 /// A resolved ticket.
 #[derive(Debug, Clone)]
 struct Resolved {
+    /// Taken back: one of its images blocked again, and the ticket goes on.
+    continued: bool,
     scope: String,
     severity: Severity,
     rule: String,
@@ -336,6 +341,16 @@ struct BlockedTag {
     blocking: BTreeSet<String>,
 }
 
+/// A ticket resolved without a fix: when it opened, the images it blocked, the newest one's push, and
+/// its resolution's record.
+#[derive(Debug, Clone)]
+struct Dormant {
+    opened: Epoch,
+    ever: BTreeSet<String>,
+    pushed: Option<Epoch>,
+    record: usize,
+}
+
 /// Whether `id` is among `ids`, as the policy matches vulnerability ids (ignoring ASCII case).
 fn among(ids: &[String], id: &str) -> bool {
     ids.iter().any(|e| e.eq_ignore_ascii_case(id))
@@ -349,12 +364,13 @@ struct Replay {
     resolved: Vec<Resolved>,
     /// Tickets opened, when.
     opened: Vec<Epoch>,
-    /// When the newest image of each repository that deployed from its first verdict was pushed: an
-    /// older image blocked again when its release ends is superseded and opens no ticket.
-    deployable: BTreeMap<String, Epoch>,
+    /// The newest image of each repository that deployed from its first verdict: when it was pushed,
+    /// and the vulnerabilities an exception let it deploy with. An older image blocked again by
+    /// anything but a scan (a release or an exception that ends, a reconcile) is superseded by it.
+    deployable: BTreeMap<String, (Epoch, Vec<String>)>,
     /// Tickets resolved without a fix (excepted, released, reassessed), by (scope, vulnerability):
-    /// when they first opened, so that blocking again continues them.
-    dormant: BTreeMap<(String, String), Epoch>,
+    /// one of their images blocked again continues them (the resolution is taken back).
+    dormant: BTreeMap<(String, String), Dormant>,
     /// The images with a verdict other than `pending` so far, by (scope, digest).
     decided: BTreeSet<(String, String)>,
     /// What blocks each image now, by (scope, digest).
@@ -392,7 +408,7 @@ impl Replay {
             self.new_image(c, &scope);
         }
         for v in c.blocking.iter().filter(|v| after.contains(&v.id)) {
-            self.add_to_ticket(c, &scope, v);
+            self.add_to_ticket(c, &scope, v, first);
         }
         for id in before.difference(&after) {
             let emptied = (self.open.get_mut(&(scope.clone(), id.clone()))).is_some_and(|t| {
@@ -412,25 +428,32 @@ impl Replay {
         self.track_block(c, key);
     }
 
-    /// Adds the image of `c` to the ticket of `v` in its repository: the one open, the one resolved
-    /// without a fix (it opened then), or a new one; none when the image is blocked again as its
-    /// release ends and a newer image of the repository deployed meanwhile (it is superseded).
-    fn add_to_ticket(&mut self, c: &Change, scope: &str, v: &Vulnerability) {
+    /// Adds the image of `c` to the ticket of `v` in its repository: the one open; the one resolved
+    /// without a fix, when this image is one it blocked (its resolution is taken back: the ticket
+    /// goes on from its opening); or a new one. None when an image older than the repository's
+    /// newest deployable one is blocked again by anything but a scan (a release or an exception that
+    /// ends, a reconcile): that image is superseded.
+    fn add_to_ticket(&mut self, c: &Change, scope: &str, v: &Vulnerability, first: bool) {
         let key = (scope.to_string(), v.id.clone());
         let mut opened = c.at;
+        let mut ever = BTreeSet::new();
         if !self.open.contains_key(&key) {
-            let release_ends = c
-                .from
-                .is_some_and(|f| f.decision == Decision::Block && f.released);
-            let superseded = release_ends
-                && (self.deployable.get(scope))
-                    .is_some_and(|newest| c.pushed_at.is_some_and(|p| p < *newest));
+            let superseded = !first
+                && c.cause != Cause::Scan
+                && (self.deployable.get(scope)).is_some_and(|(newest, excepted)| {
+                    c.pushed_at.is_some_and(|p| p < *newest) && !among(excepted, &v.id)
+                });
             if superseded {
                 return;
             }
             match self.dormant.remove(&key) {
-                Some(first) => opened = first,
-                None => self.opened.push(c.at),
+                Some(d) if d.ever.contains(&c.digest) => {
+                    if let Some(r) = self.resolved.get_mut(d.record) {
+                        r.continued = true;
+                    }
+                    (opened, ever) = (d.opened, d.ever);
+                }
+                _ => self.opened.push(c.at),
             }
         }
         let ticket = self.open.entry(key).or_insert_with(|| Ticket {
@@ -439,10 +462,12 @@ impl Replay {
             opened,
             before_history: false,
             images: BTreeSet::new(),
+            ever,
             pushed: None,
         });
         ticket.severity = ticket.severity.max(v.severity);
         ticket.images.insert(c.digest.clone());
+        ticket.ever.insert(c.digest.clone());
         ticket.pushed = ticket.pushed.max(c.pushed_at);
     }
 
@@ -465,8 +490,17 @@ impl Replay {
             };
             self.resolve(scope, &id, c.at, how);
         }
-        let newest = self.deployable.entry(scope.to_string()).or_insert(pushed);
-        *newest = (*newest).max(pushed);
+        if self
+            .deployable
+            .get(scope)
+            .is_none_or(|(newest, _)| *newest <= pushed)
+        {
+            (self.deployable).insert(scope.to_string(), (pushed, c.excepted.clone()));
+        }
+        // What it deploys without supersedes the older images resolved without a fix.
+        (self.dormant).retain(|(s, id), d| {
+            s != scope || among(&c.excepted, id) || d.pushed.is_some_and(|p| p >= pushed)
+        });
         for tag in &c.tags {
             let key = (scope.to_string(), tag.clone());
             let newer = |b: &&BlockedTag| b.pushed.map_or(b.since <= pushed, |p| p < pushed);
@@ -486,11 +520,16 @@ impl Replay {
                 how,
                 Resolution::Excepted | Resolution::Released | Resolution::Reassessed
             ) {
-                self.dormant.insert(key, t.opened);
-            } else {
-                self.dormant.remove(&key);
+                let dormant = Dormant {
+                    opened: t.opened,
+                    ever: t.ever.clone(),
+                    pushed: t.pushed,
+                    record: self.resolved.len(),
+                };
+                self.dormant.insert(key, dormant);
             }
             self.resolved.push(Resolved {
+                continued: false,
                 scope: scope.to_string(),
                 severity: t.severity,
                 rule: t.rule,
@@ -545,8 +584,13 @@ impl Replay {
                         opened: start,
                         before_history: true,
                         images: BTreeSet::new(),
+                        ever: BTreeSet::new(),
                         pushed: None,
                     });
+                // A ticket opened within the history that this older block is in opened before it.
+                if start < ticket.opened {
+                    (ticket.opened, ticket.before_history) = (start, true);
+                }
                 ticket.images.insert(c.digest.clone());
             }
         }
@@ -700,7 +744,9 @@ fn top_vulnerabilities(blocked: &[&Current]) -> Vec<TopVulnerability> {
 }
 
 fn window(replay: &Replay, since: Epoch, days: i64, sla: &Sla) -> Window {
-    let resolved: Vec<&Resolved> = replay.resolved.iter().filter(|r| r.at >= since).collect();
+    let resolved: Vec<&Resolved> = (replay.resolved.iter())
+        .filter(|r| r.at >= since && !r.continued)
+        .collect();
     let count = |how: Resolution| resolved.iter().filter(|r| r.how == how).count();
     let fixed: Vec<&&Resolved> = resolved
         .iter()
@@ -776,7 +822,11 @@ fn groups(
         g.open += 1;
         g.open_past_sla += usize::from(t.past_sla);
     }
-    for r in replay.resolved.iter().filter(|r| r.at >= since) {
+    for r in replay
+        .resolved
+        .iter()
+        .filter(|r| r.at >= since && !r.continued)
+    {
         let name = if by == Grouping::Rule {
             &r.rule
         } else {
@@ -846,6 +896,7 @@ fn trend(
                 .filter(|c| c.blocks() && in_day(c.at))
                 .count(),
             fixes: (replay.resolved.iter())
+                .filter(|r| !r.continued)
                 .filter(|r| r.how == Resolution::Fixed && in_day(r.at))
                 .count(),
         });
@@ -1241,7 +1292,7 @@ mod tests {
     #[test]
     fn a_release_that_ends_continues_its_ticket_from_its_first_opening() {
         // Blocked on day -20 (CRITICAL: 15 days), released on day -6 for a day, blocked again on
-        // day -5: one ticket, 20 days old, past its SLA; the release counted apart.
+        // day -5: one ticket, 20 days old, past its SLA; the release taken back (the ticket goes on).
         let crit = vec![vuln("CVE-1", Severity::Critical)];
         let released = Some(Standing::new(Decision::Block, true));
         let changes = vec![
@@ -1260,12 +1311,75 @@ mod tests {
             },
         ];
         let r = analyze(&changes, &[current("r", "a", block(), vec![])], &settings());
-        assert_eq!((r.windows[0].opened, r.windows[0].released), (1, 1));
+        assert_eq!((r.windows[0].opened, r.windows[0].released), (1, 0));
         assert_eq!(r.open_tickets.len(), 1);
         assert_eq!(
             (r.open_tickets[0].age_days, r.open_tickets[0].past_sla),
             (20.0, true)
         );
+    }
+
+    #[test]
+    fn a_vulnerability_back_in_a_new_image_after_an_exception_is_a_new_ticket() {
+        let crit = vec![vuln("CVE-1", Severity::Critical)];
+        let changes = vec![
+            Change {
+                blocking: crit.clone(),
+                ..change("r", "a", 20, None, block())
+            },
+            Change {
+                excepted: vec!["CVE-1".into()],
+                ..change("r", "a", 18, block(), pass())
+            },
+            change("r", "b", 15, None, pass()),
+            Change {
+                blocking: crit,
+                ..change("r", "c", 10, None, block())
+            },
+        ];
+        let r = analyze(&changes, &[], &settings());
+        assert_eq!((r.windows[0].opened, r.windows[0].excepted), (2, 1));
+        assert_eq!(
+            (r.open_tickets.len(), r.open_tickets[0].age_days),
+            (1, 10.0)
+        );
+    }
+
+    #[test]
+    fn an_old_image_blocked_again_when_its_exception_ends_is_superseded_by_a_newer_one() {
+        let crit = vec![vuln("CVE-1", Severity::Critical)];
+        let a_pushed = Some(NOW - 21 * DAY);
+        let changes = vec![
+            Change {
+                blocking: crit.clone(),
+                pushed_at: a_pushed,
+                ..change("r", "a", 20, None, block())
+            },
+            Change {
+                excepted: vec!["CVE-1".into()],
+                pushed_at: a_pushed,
+                ..change("r", "a", 18, block(), pass())
+            },
+            change("r", "b", 15, None, pass()),
+            // The exception ends (the sweep): `a` is older than `b`, which deploys without CVE-1.
+            Change {
+                blocking: crit.clone(),
+                cause: Cause::Deadline,
+                pushed_at: a_pushed,
+                ..change("r", "a", 10, pass(), block())
+            },
+        ];
+        let r = analyze(&changes, &[], &settings());
+        assert_eq!((r.windows[0].opened, r.open_tickets.len()), (1, 0));
+        // A rescan that finds a new vulnerability in the old image is no supersession: it opens one.
+        let mut rescanned = changes.clone();
+        rescanned.push(Change {
+            blocking: vec![vuln("CVE-9", Severity::High)],
+            pushed_at: a_pushed,
+            ..change("r", "a", 5, block(), block())
+        });
+        let r = analyze(&rescanned, &[], &settings());
+        assert_eq!(r.open_tickets.len(), 1, "{:?}", r.open_tickets);
     }
 
     #[test]

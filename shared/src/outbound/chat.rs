@@ -263,9 +263,13 @@ fn top_findings(n: &VerdictNotice<'_>) -> Vec<String> {
         d.push("*Top findings*".into());
         for f in v.top.iter().take(5) {
             let p = f.packages.first();
-            let fix = p
-                .and_then(|p| p.fixed_in.as_deref())
-                .map_or(" (no fix yet)".to_string(), |x| format!(" → {}", code(x)));
+            // A finding known only by its id and severity (an image index names what blocks its
+            // platform images) says nothing about a fix.
+            let fix = match p {
+                None => String::new(),
+                Some(p) => (p.fixed_in.as_deref())
+                    .map_or(" (no fix yet)".to_string(), |x| format!(" → {}", code(x))),
+            };
             d.push(format!(
                 "• {} {} {} {}{fix}",
                 code(&f.id),

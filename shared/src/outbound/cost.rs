@@ -699,10 +699,7 @@ impl CostReport {
     /// message attributes) and goes to the JSON topic only: the channel gets the Organization's
     /// summary ([`crate::outbound::cost_summary`]), not one card per account.
     pub fn to_message(&self) -> Message {
-        // One key per day and place: a retried run (Lambda retries a failed invocation twice) sends
-        // the same digest under the same key.
-        let day = week_of(&self.generated_at);
-        let mut parts = vec!["cost", day.as_str()];
+        let mut parts = vec!["cost", self.generated_at.as_str()];
         parts.extend(self.account.as_deref());
         parts.extend(self.region.as_deref());
         let key = dedup_key(&parts);

@@ -217,8 +217,7 @@ impl CostSummary {
 
     /// `event_type: cost_summary` on the JSON topic, and the week's cost card on the Chatbot topic.
     pub fn to_message(&self) -> Message {
-        // One key per day: a retried run sends the same summary under the same key.
-        let key = dedup_key(&["cost_summary", &week_of(&self.generated_at)]);
+        let key = dedup_key(&["cost_summary", &self.generated_at]);
         let body = json!({
             "schema_version": SCHEMA_VERSION,
             "event_type": EventType::CostSummary,

@@ -40,8 +40,9 @@ impl ReportDigest<'_> {
     /// The message on the JSON topic, with its Slack card.
     pub fn to_message(&self) -> Message {
         let r = self.report;
-        // One key per day, as the objects' keys: a retried run sends it again under the same key.
-        let key = dedup_key(&["report", &week_of(&r.generated_at)]);
+        // One key per bucket (so per deployment: bucket names are global) and day, as the objects'
+        // keys: a retried weekly run sends it again under the same key.
+        let key = dedup_key(&["report", self.bucket, &week_of(&r.generated_at)]);
         let windows: Vec<serde_json::Value> = (r.windows.iter())
             .map(|w| {
                 json!({"days": w.days, "opened": w.opened, "fixed": w.fixed.count,
