@@ -27,7 +27,7 @@ pub struct Args {
     pub windows: Vec<i64>,
     /// How long a ticket of a severity may stay open, in days (repeatable; defaults: CRITICAL=15,
     /// HIGH=30, MEDIUM=90, others 180)
-    #[arg(long = "sla", value_name = "SEVERITY=DAYS", value_parser = sla_entry)]
+    #[arg(long = "sla", value_name = "SEVERITY=DAYS", value_parser = Sla::entry)]
     pub sla: Vec<(Severity, i64)>,
     /// Write the JSON to this file instead of standard output
     #[arg(long, value_name = "FILE")]
@@ -46,19 +46,6 @@ fn window(value: &str) -> Result<i64, String> {
         .ok()
         .filter(|d| (1..=400).contains(d))
         .ok_or_else(|| "expected a number of days from 1 to 400".to_string())
-}
-
-/// `--sla SEVERITY=DAYS`.
-fn sla_entry(value: &str) -> Result<(Severity, i64), String> {
-    let (severity, days) = value
-        .split_once('=')
-        .ok_or_else(|| "expected SEVERITY=DAYS, such as CRITICAL=15".to_string())?;
-    let severity =
-        Severity::parse(severity).ok_or_else(|| format!("unknown severity {severity:?}"))?;
-    let days = (days.trim().parse::<i64>().ok())
-        .filter(|d| *d >= 0)
-        .ok_or_else(|| format!("{days:?}: expected a number of days"))?;
-    Ok((severity, days))
 }
 
 /// `gatekeeper report`.

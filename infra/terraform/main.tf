@@ -40,6 +40,7 @@ locals {
     GATEKEEPER_GOVERNED_ACCOUNTS  = join(",", var.governed_accounts)
     GATEKEEPER_OU_PATH            = var.ou_path
     GATEKEEPER_REPORT_BUCKET      = aws_s3_bucket.reports.id
+    GATEKEEPER_REPORT_SLA         = var.report_sla
   }
 
   repositories  = "arn:${local.partition}:ecr:${local.region}:${local.account}:repository/${var.repository_pattern}"

@@ -136,6 +136,16 @@ variable "report_retention_days" {
   }
 }
 
+variable "report_sla" {
+  description = "How long a ticket may stay open in the weekly report, days per severity (SEVERITY=DAYS, comma-separated; a severity not named has 180)."
+  type        = string
+  default     = "CRITICAL=15,HIGH=30,MEDIUM=90"
+  validation {
+    condition     = can(regex("^([A-Za-z]+=[0-9]+)(,[A-Za-z]+=[0-9]+)*$", var.report_sla))
+    error_message = "report_sla must be SEVERITY=DAYS settings, comma-separated, such as CRITICAL=15,HIGH=30."
+  }
+}
+
 variable "price_initial_scan" {
   description = "USD per Inspector initial scan of an image (the cost report's estimate)."
   type        = number

@@ -18,7 +18,7 @@ use gatekeeper::bootstrap::config::Config;
 use gatekeeper::bootstrap::lambda::{self, LambdaEvent};
 use gatekeeper::bootstrap::{AwsGatekeeper, stop_before, time_left};
 use gatekeeper::domain::Place;
-use gatekeeper::domain::remediation::{Settings, Sla};
+use gatekeeper::domain::remediation::Settings;
 use gatekeeper::domain::time::DAY;
 use gatekeeper::error::Error;
 use gatekeeper::outbound::cost_summary::OrganizationCost;
@@ -165,7 +165,7 @@ async fn organization(
 }
 
 /// The week's report from the state table (its whole history kept, the windows of 30 and 90 days,
-/// the default SLA), written to the bucket as its page and JSON under the day's keys, then announced
+/// the deployment's SLA), written to the bucket as its page and JSON under the day's keys, then announced
 /// (the message names the keys). Answers with where it went and its headline figures.
 async fn weekly_report(
     config: &Config,
@@ -177,7 +177,7 @@ async fn weekly_report(
         now,
         since: now - config.deployment.history_days * DAY,
         windows: vec![30, 90],
-        sla: Sla::default(),
+        sla: config.report_sla.clone(),
     };
     let report = remediation(&gk.state, &settings).await?;
     let (page, data) = keys(&report);

@@ -3,6 +3,7 @@
 
 use crate::adapters::{INSPECTOR_TPS, PUT_IMAGE_TPS};
 use crate::domain::policy::{Policy, is_ou_path};
+use crate::domain::remediation::Sla;
 use crate::domain::tags::TagScheme;
 use crate::domain::time::{DAY, parse_duration};
 use crate::domain::{Mode, Place};
@@ -49,6 +50,8 @@ pub const SWEEP_INTERVAL: &str = "GATEKEEPER_SWEEP_INTERVAL";
 pub const HELD_TIMEOUT: &str = "GATEKEEPER_HELD_TIMEOUT";
 /// The private bucket the weekly report's page is written to (unset: no weekly report).
 pub const REPORT_BUCKET: &str = "GATEKEEPER_REPORT_BUCKET";
+/// The weekly report's SLA: `SEVERITY=DAYS` settings over the defaults (`CRITICAL=15,HIGH=30`).
+pub const REPORT_SLA: &str = "GATEKEEPER_REPORT_SLA";
 /// How long the verdict history is kept (a duration, `400d` by default).
 pub const HISTORY_RETENTION: &str = "GATEKEEPER_HISTORY_RETENTION";
 /// The price of one Inspector initial scan of an ECR image, USD (default `0.09`).
@@ -183,6 +186,8 @@ pub struct Config {
     pub cost_days: i64,
     /// The private bucket the weekly report's page is written to (`None`: no weekly report).
     pub report_bucket: Option<String>,
+    /// The weekly report's SLA per severity.
+    pub report_sla: Sla,
     /// The per-container pace of PutImage and Inspector calls.
     pub pacing: Pacing,
 }
@@ -341,6 +346,10 @@ impl Config {
             },
             cost_days: env.number(COST_DAYS, 7.0)?.round().max(1.0) as i64,
             report_bucket: env.get(REPORT_BUCKET),
+            report_sla: match env.get(REPORT_SLA) {
+                None => Sla::default(),
+                Some(v) => Sla::parse(&v).map_err(|problem| invalid(REPORT_SLA, v, &problem))?,
+            },
             pacing: Pacing {
                 put_image: env.rate(PUT_IMAGE_RATE, PUT_IMAGE_TPS)?,
                 inspector: env.rate(INSPECTOR_RATE, INSPECTOR_TPS)?,
@@ -672,6 +681,28 @@ mod tests {
         good.extend([(SWEEP_INTERVAL, "15m"), (HELD_TIMEOUT, "2h")]);
         let c = Config::from_lookup(lookup(&good)).unwrap().sweep;
         assert_eq!((c.interval, c.held_timeout), (900, 7200));
+    }
+
+    #[test]
+    fn the_weekly_report_sla_is_read_over_the_defaults_and_a_bad_one_stops_the_start() {
+        let sla = |v: &str| {
+            let mut env = BASE.to_vec();
+            env.push((REPORT_SLA, v));
+            Config::from_lookup(lookup(&env)).map(|c| c.report_sla)
+        };
+        assert_eq!(
+            sla("HIGH=14")
+                .map(|s| s.days(crate::domain::Severity::High))
+                .ok(),
+            Some(14)
+        );
+        assert!(matches!(
+            sla("HIGH=soon"),
+            Err(ConfigError::Invalid {
+                name: REPORT_SLA,
+                ..
+            })
+        ));
     }
 
     #[test]

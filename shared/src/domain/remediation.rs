@@ -55,6 +55,30 @@ impl Sla {
     pub fn days(&self, severity: Severity) -> i64 {
         self.0.get(&severity).copied().unwrap_or(180)
     }
+
+    /// One `SEVERITY=DAYS` setting (`CRITICAL=15`; the severity in any case, days a whole number).
+    pub fn entry(text: &str) -> Result<(Severity, i64), String> {
+        let (severity, days) = text
+            .split_once('=')
+            .ok_or_else(|| format!("{text:?}: expected SEVERITY=DAYS, such as CRITICAL=15"))?;
+        let severity =
+            Severity::parse(severity).ok_or_else(|| format!("unknown severity {severity:?}"))?;
+        let days = (days.trim().parse::<i64>().ok())
+            .filter(|d| (0..=3650).contains(d))
+            .ok_or_else(|| format!("{days:?}: expected a number of days from 0 to 3650"))?;
+        Ok((severity, days))
+    }
+
+    /// The defaults with the comma-separated `SEVERITY=DAYS` settings of `text` over them (empty: the
+    /// defaults).
+    pub fn parse(text: &str) -> Result<Sla, String> {
+        let mut sla = Sla::default();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (severity, days) = Sla::entry(part)?;
+            sla.0.insert(severity, days);
+        }
+        Ok(sla)
+    }
 }
 
 /// What the report covers.
@@ -1400,6 +1424,25 @@ mod tests {
         ];
         let r = analyze(&changes, &[], &settings());
         assert_eq!((r.windows[0].fixed.count, r.open_tickets.len()), (0, 1));
+    }
+
+    #[test]
+    fn an_sla_setting_overrides_the_defaults_it_names_and_refuses_what_it_cannot_read() {
+        let sla = Sla::parse("high=14, LOW=60").unwrap_or_default();
+        let days: Vec<i64> = [
+            Severity::Critical,
+            Severity::High,
+            Severity::Medium,
+            Severity::Low,
+        ]
+        .into_iter()
+        .map(|s| sla.days(s))
+        .collect();
+        assert_eq!(days, [15, 14, 90, 60]);
+        assert_eq!(Sla::parse(""), Ok(Sla::default()));
+        for bad in ["HIGH", "SEVERE=3", "HIGH=-1", "HIGH=soon", "HIGH=99999"] {
+            assert!(Sla::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
